@@ -1,0 +1,152 @@
+//! Fixed-window rate limits on the mock clock.
+//!
+//! A window opens at the first request from a client address and admits
+//! `requests` requests until `per_seconds` have passed on the mock clock; the next
+//! request after that opens a new window. Windows are checked lazily when a request
+//! arrives, so there is no background task. The limiter only decides: the vendor
+//! renders its own 429.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// A configured limit (`[rate_limit]` in a scenario file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Limit {
+    pub requests: u64,
+    pub per_seconds: u64,
+}
+
+/// Whether a request may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Refused; the window reopens after this many whole seconds.
+    Deny {
+        retry_after_secs: u64,
+    },
+}
+
+/// At most this many (vendor, address) windows are kept. Past it, windows that have
+/// already closed are dropped first, then the map is cleared: forgetting a window only
+/// ever lets a client through early, never blocks it, and keeps the sidecar bounded.
+const MAX_WINDOWS: usize = 65_536;
+
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    /// Std mutex: each check is a map lookup, never held across `.await`.
+    windows: Mutex<HashMap<(&'static str, IpAddr), Window>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: DateTime<Utc>,
+    count: u64,
+}
+
+impl RateLimiter {
+    pub fn check(
+        &self,
+        vendor: &'static str,
+        client: IpAddr,
+        limit: Limit,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let length = TimeDelta::seconds(limit.per_seconds as i64);
+        let mut windows = self
+            .windows
+            .lock()
+            .expect("rate-limit lock poisoned: a check panicked");
+        if windows.len() >= MAX_WINDOWS && !windows.contains_key(&(vendor, client)) {
+            windows.retain(|_, w| now < w.start + length);
+            if windows.len() >= MAX_WINDOWS {
+                windows.clear();
+            }
+        }
+        let w = windows.entry((vendor, client)).or_insert(Window {
+            start: now,
+            count: 0,
+        });
+        if now >= w.start + length || now < w.start {
+            *w = Window {
+                start: now,
+                count: 0,
+            };
+        }
+        if w.count < limit.requests {
+            w.count += 1;
+            Decision::Allow
+        } else {
+            let left = (w.start + length - now).num_milliseconds().max(0) as u64;
+            Decision::Deny {
+                retry_after_secs: left.div_ceil(1000).max(1),
+            }
+        }
+    }
+
+    pub fn reset(&self) {
+        self.windows
+            .lock()
+            .expect("rate-limit lock poisoned: a check panicked")
+            .clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    #[test]
+    fn a_window_admits_its_quota_then_refuses_until_it_closes() {
+        let rl = RateLimiter::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let limit = Limit {
+            requests: 2,
+            per_seconds: 60,
+        };
+        let cases = [
+            (0, Decision::Allow),
+            (10, Decision::Allow),
+            (
+                20,
+                Decision::Deny {
+                    retry_after_secs: 40,
+                },
+            ),
+            (
+                59,
+                Decision::Deny {
+                    retry_after_secs: 1,
+                },
+            ),
+            (60, Decision::Allow),
+        ];
+        for (at, want) in cases {
+            assert_eq!(rl.check("credeau", ip, limit, t(at)), want, "at +{at}s");
+        }
+    }
+
+    #[test]
+    fn addresses_and_vendors_have_separate_windows() {
+        let rl = RateLimiter::default();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let limit = Limit {
+            requests: 1,
+            per_seconds: 60,
+        };
+        assert_eq!(rl.check("credeau", a, limit, t(0)), Decision::Allow);
+        assert_eq!(rl.check("credeau", b, limit, t(0)), Decision::Allow);
+        assert_eq!(rl.check("finbox", a, limit, t(0)), Decision::Allow);
+        assert!(matches!(
+            rl.check("credeau", a, limit, t(1)),
+            Decision::Deny { .. }
+        ));
+    }
+}

@@ -1,0 +1,161 @@
+//! The request pipeline: route, read the body under the cap, let the vendor answer,
+//! mark the answer as the mock's, journal and log it, then delay or drop as told.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{HeaderMap, Request, Response, StatusCode};
+use serde_json::json;
+
+use super::request::{read_body, BodyError, MockRequest};
+use super::response::MockResponse;
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::journal::{cap_body, Entry};
+use crate::vendors::Ctx;
+
+/// Header naming the scenario that answered (or `default`).
+pub const SCENARIO_HEADER: &str = "x-vendor-mock-scenario";
+/// Header explaining why an answer deviates from the vendor's.
+pub const WARNING_HEADER: &str = "x-vendor-mock-warning";
+
+/// Returned to hyper to close a connection without answering (the `reset` fault).
+#[derive(Debug, thiserror::Error)]
+#[error("connection closed without an answer, as the scenario asked")]
+pub struct Dropped;
+
+pub async fn handle(
+    app: App,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    fixed: Option<&'static str>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let full_path = parts.uri.path().to_string();
+
+    if fixed.is_none() && (full_path == "/__admin" || full_path.starts_with("/__admin/")) {
+        return Ok(crate::admin::handle(&app, parts, body).await.into_hyper());
+    }
+
+    let (vendor, path) = match fixed {
+        Some(v) => (app.vendor(v).cloned(), full_path.clone()),
+        None => {
+            let rest = full_path.trim_start_matches('/');
+            let (first, below) = rest.split_once('/').map_or((rest, ""), |(a, b)| (a, b));
+            (app.vendor(first).cloned(), format!("/{below}"))
+        }
+    };
+    let Some(vendor) = vendor else {
+        let names: Vec<String> = app
+            .vendors
+            .iter()
+            .map(|v| format!("/{}", v.name()))
+            .collect();
+        let resp = MockResponse::json(StatusCode::NOT_FOUND, json!({"error": format!("no vendor is served at {full_path}; vendors are under {}; the admin API is under /__admin", names.join(", "))}))
+            .with_header(SCENARIO_HEADER, "default");
+        return Ok(resp.into_hyper());
+    };
+    let name = vendor.name();
+    let scenarios = app
+        .catalog
+        .vendor(name)
+        .expect("every registered vendor has a compiled scenario set");
+
+    let body = match read_body(&parts.headers, body, app.config.max_body_bytes).await {
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) => Err(vendor.payload_too_large(app.config.max_body_bytes)),
+        Err(BodyError::Broken) => return Err(Dropped),
+    };
+    let req = MockRequest {
+        method: parts.method,
+        full_path,
+        path,
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body: body.clone().unwrap_or_default(),
+        peer,
+    };
+
+    let mut ctx = Ctx::new(&app, name, scenarios);
+    let mut resp = match body {
+        Ok(_) => vendor.handle(&mut ctx, &req),
+        Err(too_large) => too_large,
+    };
+
+    let scenario = ctx
+        .scenario
+        .as_ref()
+        .map_or("default", |s| s.name.as_str())
+        .to_string();
+    resp.set_header(SCENARIO_HEADER, scenario.as_str());
+    if let Some(w) = &ctx.warning {
+        resp.set_header(WARNING_HEADER, w.as_str());
+    }
+
+    let status = (!resp.reset).then_some(resp.status.as_u16());
+    let (body_text, body_truncated) = cap_body(&req.body);
+    app.journal.push(Entry {
+        seq: 0,
+        time: rfc3339(ctx.now),
+        direction: "inbound",
+        vendor: Some(name.to_string()),
+        method: req.method.to_string(),
+        path: req.full_path.clone(),
+        query: req.query.clone(),
+        client: req.peer.ip().to_string(),
+        headers: journal_headers(&req.headers),
+        body: body_text,
+        body_truncated,
+        entity: ctx.entity.clone(),
+        scenario: scenario.clone(),
+        step: ctx.step,
+        status,
+        note: ctx.note.take(),
+    });
+
+    if let Some(delay) = resp.delay {
+        tokio::time::sleep(delay).await;
+    }
+    tracing::info!(
+        target: "vendor_mock::request",
+        "{} {} vendor={name} scenario={scenario} status={} latency_ms={:.1}",
+        req.method,
+        req.full_path,
+        status.map_or_else(|| "reset".to_string(), |s| s.to_string()),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    if resp.reset {
+        return Err(Dropped);
+    }
+    Ok(resp.into_hyper())
+}
+
+/// The request headers worth keeping in the journal: the standard content headers and
+/// every `x-` header (where vendors put credentials). `Authorization` keeps its scheme only.
+fn journal_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    const KEEP: &[&str] = &[
+        "content-type",
+        "content-length",
+        "accept",
+        "user-agent",
+        "host",
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        let text = String::from_utf8_lossy(value.as_bytes());
+        let text = if n == "authorization" {
+            format!("{} …", text.split_whitespace().next().unwrap_or(""))
+        } else if KEEP.contains(&n) || n.starts_with("x-") {
+            text.chars().take(256).collect()
+        } else {
+            continue;
+        };
+        out.insert(n.to_string(), serde_json::Value::String(text));
+    }
+    out
+}

@@ -1,0 +1,121 @@
+//! [`MockResponse`]: what a vendor answers, before it becomes a hyper response.
+//!
+//! JSON bodies stay a [`serde_json::Value`] until the edge so a scenario `patch` can
+//! apply to them; the delay and the `reset` fault travel with the answer and are carried
+//! out by the pipeline after every lock is released.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::{HeaderMap, Response, StatusCode};
+use serde_json::Value;
+
+use crate::scenario::merge_patch;
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Empty,
+    Bytes(Bytes),
+    Json(Value),
+}
+
+#[derive(Debug, Clone)]
+pub struct MockResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Body,
+    /// Wait this long before answering.
+    pub delay: Option<Duration>,
+    /// Close the connection instead of answering.
+    pub reset: bool,
+}
+
+impl MockResponse {
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+            delay: None,
+            reset: false,
+        }
+    }
+
+    /// `application/json`, serialized compactly at the edge.
+    pub fn json(status: StatusCode, body: Value) -> Self {
+        Self {
+            body: Body::Json(body),
+            ..Self::new(status)
+        }
+        .with_header(CONTENT_TYPE, "application/json")
+    }
+
+    /// Literal bytes with a content type.
+    pub fn bytes(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Self {
+        Self {
+            body: Body::Bytes(body.into()),
+            ..Self::new(status)
+        }
+        .with_header(CONTENT_TYPE, content_type)
+    }
+
+    pub fn html(status: StatusCode, body: &'static str) -> Self {
+        Self::bytes(status, "text/html", Bytes::from_static(body.as_bytes()))
+    }
+
+    /// An answer that is never sent: the connection is closed instead.
+    pub fn reset() -> Self {
+        Self {
+            reset: true,
+            ..Self::new(StatusCode::OK)
+        }
+    }
+
+    /// Set (replace) a header. Values that are not valid header text are skipped: they
+    /// only ever come from generated data, never from user input.
+    pub fn with_header(
+        mut self,
+        name: impl TryInto<HeaderName>,
+        value: impl TryInto<HeaderValue>,
+    ) -> Self {
+        self.set_header(name, value);
+        self
+    }
+
+    pub fn set_header(&mut self, name: impl TryInto<HeaderName>, value: impl TryInto<HeaderValue>) {
+        if let (Ok(n), Ok(v)) = (name.try_into(), value.try_into()) {
+            self.headers.insert(n, v);
+        }
+    }
+
+    /// Apply an RFC 7396 merge patch to a JSON body (other bodies are left alone).
+    pub fn patch(&mut self, patch: &Value) {
+        if let Body::Json(v) = &mut self.body {
+            merge_patch(v, patch);
+        }
+    }
+
+    /// The JSON body, if it is one.
+    pub fn json_body(&self) -> Option<&Value> {
+        match &self.body {
+            Body::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn into_hyper(self) -> Response<Full<Bytes>> {
+        let body = match self.body {
+            Body::Empty => Bytes::new(),
+            Body::Bytes(b) => b,
+            Body::Json(v) => {
+                Bytes::from(serde_json::to_vec(&v).expect("a serde_json::Value always serializes"))
+            }
+        };
+        let mut resp = Response::new(Full::new(body));
+        *resp.status_mut() = self.status;
+        *resp.headers_mut() = self.headers;
+        resp
+    }
+}

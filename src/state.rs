@@ -1,0 +1,306 @@
+//! Per-entity state: how far each (vendor, entity id) has got through its scenario.
+//!
+//! The step that answers a call is decided here, under one short lock, so concurrent
+//! requests for one id each advance the sequence exactly once. State is keyed by the
+//! full id, so tests that append a unique suffix never see each other's progress.
+//! `/__admin/reset` forgets everything and bumps the *generation*, which issued ids mix
+//! in so that none is handed out twice.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::scenario::{Repeat, Step};
+
+/// At most this many entities are remembered; the oldest is forgotten first (its next
+/// call starts its scenario afresh). 50 000 covers any test suite while keeping the
+/// worst case to a few MB.
+pub const MAX_ENTITIES: usize = 50_000;
+
+/// Progress of one entity.
+#[derive(Debug, Clone)]
+pub struct EntityState {
+    /// Calls so far, this one included.
+    pub calls: u64,
+    pub first_seen: DateTime<Utc>,
+    /// Index of the step now in force.
+    pub step: usize,
+    /// Calls answered by that step.
+    pub step_calls: u64,
+    /// When that step began (mock clock).
+    pub step_started: DateTime<Utc>,
+}
+
+/// What one call got.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// 1-based call number for this entity.
+    pub call: u64,
+    pub generation: u64,
+    pub first_seen: DateTime<Utc>,
+    /// Index of the step that answers (when a scenario applies).
+    pub step: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+pub struct StateStore {
+    /// Std mutex: each call is a lookup and a few integer updates, never across `.await`.
+    inner: Mutex<Inner>,
+}
+
+type Key = (&'static str, Box<str>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    generation: u64,
+    entities: HashMap<Key, EntityState>,
+    /// Insertion order, for forgetting the oldest.
+    order: VecDeque<Key>,
+    /// Calls that carry no entity id (e.g. refused before parsing), per vendor.
+    anonymous: HashMap<&'static str, u64>,
+}
+
+impl StateStore {
+    /// Count a call for `entity` and pick the step that answers it.
+    pub fn advance(
+        &self,
+        vendor: &'static str,
+        entity: &str,
+        steps: Option<&[Step]>,
+        now: DateTime<Utc>,
+    ) -> Progress {
+        let mut inner = self
+            .inner
+            .lock()
+            .expect("state lock poisoned: an advance panicked");
+        let generation = inner.generation;
+        let key: Key = (vendor, entity.into());
+        if !inner.entities.contains_key(&key) {
+            if inner.entities.len() >= MAX_ENTITIES {
+                if let Some(old) = inner.order.pop_front() {
+                    inner.entities.remove(&old);
+                }
+            }
+            inner.order.push_back(key.clone());
+            inner.entities.insert(
+                key.clone(),
+                EntityState {
+                    calls: 0,
+                    first_seen: now,
+                    step: 0,
+                    step_calls: 0,
+                    step_started: now,
+                },
+            );
+        }
+        let state = inner.entities.get_mut(&key).expect("inserted above");
+        state.calls += 1;
+        let step = steps
+            .filter(|s| !s.is_empty())
+            .map(|s| pick_step(state, s, now));
+        Progress {
+            call: state.calls,
+            generation,
+            first_seen: state.first_seen,
+            step,
+        }
+    }
+
+    /// A copy of an entity's state, if it has been seen.
+    pub fn get(&self, vendor: &'static str, entity: &str) -> Option<EntityState> {
+        let inner = self
+            .inner
+            .lock()
+            .expect("state lock poisoned: an advance panicked");
+        inner.entities.get(&(vendor, entity.into())).cloned()
+    }
+
+    /// Number a call that has no entity id: (call number, generation).
+    pub fn anonymous_call(&self, vendor: &'static str) -> (u64, u64) {
+        let mut inner = self
+            .inner
+            .lock()
+            .expect("state lock poisoned: an advance panicked");
+        let generation = inner.generation;
+        let n = inner.anonymous.entry(vendor).or_default();
+        *n += 1;
+        (*n, generation)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .lock()
+            .expect("state lock poisoned: an advance panicked")
+            .generation
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .expect("state lock poisoned: an advance panicked")
+            .entities
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forget every entity and start a new generation.
+    pub fn reset(&self) {
+        let mut inner = self
+            .inner
+            .lock()
+            .expect("state lock poisoned: an advance panicked");
+        let generation = inner.generation + 1;
+        *inner = Inner {
+            generation,
+            ..Inner::default()
+        };
+    }
+}
+
+/// Move `state` to the step in force at `now` and count this call against it.
+///
+/// `Times(n)` lasts n calls; `ForSeconds(s)` lasts until s seconds of mock clock after
+/// it began (the next step then begins at that moment, not at the call that noticed);
+/// the last step lasts forever.
+pub fn pick_step(state: &mut EntityState, steps: &[Step], now: DateTime<Utc>) -> usize {
+    loop {
+        let i = state.step.min(steps.len() - 1);
+        let last = i + 1 == steps.len();
+        let done = match steps[i].repeat {
+            _ if last => false,
+            Repeat::Times(n) => state.step_calls >= n,
+            Repeat::ForSeconds(s) => now >= state.step_started + TimeDelta::seconds(s as i64),
+        };
+        if !done {
+            state.step = i;
+            state.step_calls += 1;
+            return i;
+        }
+        state.step_started = match steps[i].repeat {
+            Repeat::ForSeconds(s) => state.step_started + TimeDelta::seconds(s as i64),
+            Repeat::Times(_) => now,
+        };
+        state.step = i + 1;
+        state.step_calls = 0;
+    }
+}
+
+/// When the step at `index` ends if nothing else happens, for steps that end by time:
+/// `None` for the last step or one that ends by call count.
+pub fn step_ends_at(state: &EntityState, steps: &[Step]) -> Option<DateTime<Utc>> {
+    let i = state.step;
+    match steps.get(i)?.repeat {
+        Repeat::ForSeconds(s) if i + 1 < steps.len() => {
+            Some(state.step_started + TimeDelta::seconds(s as i64))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Action;
+
+    fn step(repeat: Repeat) -> Step {
+        Step {
+            action: Action::Outcome("x".into()),
+            repeat,
+            patch: None,
+            delay: None,
+        }
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    #[test]
+    fn times_steps_answer_their_count_then_hand_over() {
+        let store = StateStore::default();
+        let steps = [step(Repeat::Times(2)), step(Repeat::Times(1))];
+        let got: Vec<_> = (0..4)
+            .map(|_| store.advance("v", "e", Some(&steps), t(0)).step.unwrap())
+            .collect();
+        assert_eq!(got, [0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn for_seconds_steps_hold_on_the_mock_clock() {
+        let store = StateStore::default();
+        let steps = [
+            step(Repeat::ForSeconds(10)),
+            step(Repeat::Times(1)),
+            step(Repeat::Times(1)),
+        ];
+        let at = |s| store.advance("v", "e", Some(&steps), t(s)).step.unwrap();
+        assert_eq!([at(0), at(9), at(10), at(11), at(500)], [0, 0, 1, 2, 2]);
+    }
+
+    #[test]
+    fn a_late_poll_skips_past_several_timed_steps() {
+        let store = StateStore::default();
+        let steps = [
+            step(Repeat::ForSeconds(10)),
+            step(Repeat::ForSeconds(10)),
+            step(Repeat::Times(1)),
+        ];
+        let at = |s| store.advance("v", "e", Some(&steps), t(s)).step.unwrap();
+        assert_eq!([at(0), at(15), at(25)], [0, 1, 2]);
+    }
+
+    #[test]
+    fn entities_are_independent_and_reset_starts_a_new_generation() {
+        let store = StateStore::default();
+        let steps = [step(Repeat::Times(1)), step(Repeat::Times(1))];
+        assert_eq!(store.advance("v", "a", Some(&steps), t(0)).step, Some(0));
+        assert_eq!(store.advance("v", "b", Some(&steps), t(0)).step, Some(0));
+        assert_eq!(store.advance("w", "a", Some(&steps), t(0)).step, Some(0));
+        assert_eq!(store.advance("v", "a", Some(&steps), t(0)).step, Some(1));
+        store.reset();
+        let p = store.advance("v", "a", Some(&steps), t(0));
+        assert_eq!((p.step, p.call, p.generation), (Some(0), 1, 1));
+    }
+
+    #[test]
+    fn concurrent_calls_for_one_id_each_take_one_step() {
+        let store = std::sync::Arc::new(StateStore::default());
+        let steps: std::sync::Arc<[Step]> = (0..8)
+            .map(|_| step(Repeat::Times(25)))
+            .collect::<Vec<_>>()
+            .into();
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, steps) = (store.clone(), steps.clone());
+                std::thread::spawn(move || {
+                    (0..25)
+                        .map(|_| store.advance("v", "e", Some(&steps), t(0)).step.unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<usize> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        all.sort();
+        let want: Vec<usize> = (0..8).flat_map(|i| std::iter::repeat_n(i, 25)).collect();
+        assert_eq!(all, want);
+        assert_eq!(store.get("v", "e").unwrap().calls, 200);
+    }
+
+    #[test]
+    fn the_oldest_entity_is_forgotten_past_the_bound() {
+        let store = StateStore::default();
+        for i in 0..=MAX_ENTITIES {
+            store.advance("v", &i.to_string(), None, t(0));
+        }
+        assert_eq!(store.len(), MAX_ENTITIES);
+        assert!(store.get("v", "0").is_none());
+        assert!(store.get("v", &MAX_ENTITIES.to_string()).is_some());
+    }
+}

@@ -1,0 +1,485 @@
+//! Credeau DeviceInsights (MobileGator insights), under `/credeau`.
+//!
+//! Emulates `POST /api/insights` (synchronous), `POST /api/async_insights` (202
+//! "featurization in progress" while the scenario says so, then 200),
+//! `POST /api/fetch_extracted_data` (per-SMS extraction records) and `GET /health`,
+//! as `docs/vendors/credeau.md` lists them.
+//!
+//! Checks run in the order the real deployment most plausibly applies them: the nginx
+//! front end (address allowlist and unknown paths → 403 page, rate limit → 429 page),
+//! then the header credentials (401), then FastAPI's body validation (422), then the
+//! body `client_id` against the header (401), then the scenario for `user_id`.
+//!
+//! Limits: one client id/token pair per scenario set; the ~3000 feature names are the
+//! mock's own catalogue (Credeau publishes three), see `fixtures/credeau/`.
+
+mod data;
+mod errors;
+mod validate;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use hyper::{Method, StatusCode};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use toml::Spanned;
+
+use self::data::{append_features, CATALOGUE, GROUPINGS};
+use self::validate::{validate, Kind};
+use super::{Ctx, Endpoint, Turn, Vendor};
+use crate::generate;
+use crate::rate_limit::Decision;
+use crate::scenario::{parse_settings, Problem, Settings};
+use crate::server::MockRequest;
+use crate::server::MockResponse;
+
+pub const OUTCOMES: &[&str] = &[
+    "completed",
+    "in_progress",
+    "user_not_found",
+    "rate_limited",
+    "bad_gateway",
+    "gateway_timeout",
+];
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "POST",
+        path: "/api/insights",
+        summary: "synchronous insights (never 202)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/async_insights",
+        summary: "asynchronous insights: 202 while in progress, then 200",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/fetch_extracted_data",
+        summary: "per-SMS extraction records",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/health",
+        summary: "health check",
+    },
+];
+
+const MSG_COMPLETED: &str = "featurization completed";
+const MSG_IN_PROGRESS: &str = "featurization in progress";
+const MSG_NOT_FOUND: &str = "user not found";
+/// `YYYY-MM-DD HH:MM:SS`, the doc's timestamp format.
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// Compiled settings (`[auth]`, `allowed_ips`).
+#[derive(Debug)]
+pub struct CredeauSettings {
+    pub client_id: String,
+    pub auth_token: String,
+    /// `None`: every address is allowed.
+    pub allowed_ips: Option<Vec<IpNet>>,
+}
+
+#[derive(Deserialize)]
+struct SettingsFile {
+    auth: Option<AuthSpec>,
+    allowed_ips: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSpec {
+    client_id: String,
+    auth_token: String,
+}
+
+/// An address or a CIDR block.
+#[derive(Debug, Clone, Copy)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    fn parse(s: &str) -> Option<Self> {
+        let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Self { addr, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            _ => ip,
+        };
+        let bits = |a: IpAddr| match a {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 32u32),
+            IpAddr::V6(v) => (u128::from(v), 128u32),
+        };
+        let ((net, w1), (host, w2)) = (bits(self.addr), bits(ip));
+        if w1 != w2 {
+            return false;
+        }
+        let shift = w1 - u32::from(self.prefix);
+        shift >= 128 || (net >> shift) == (host >> shift)
+    }
+}
+
+/// Which endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Insights,
+    AsyncInsights,
+    ExtractedData,
+    Health,
+}
+
+/// At most this many rendered feature sets are kept (the same user polled again, or a
+/// load test, is then a copy instead of ~2800 draws and a serialization).
+const FEATURE_CACHE: usize = 256;
+
+#[derive(Default)]
+pub struct Credeau {
+    /// Serialized feature fragments by (user_id, groupings mask). Std mutex, held for a
+    /// map lookup only.
+    cache: Mutex<FeatureCache>,
+}
+
+#[derive(Default)]
+struct FeatureCache {
+    map: HashMap<(String, [bool; 3]), Arc<[u8]>>,
+    order: VecDeque<(String, [bool; 3])>,
+}
+
+impl Vendor for Credeau {
+    fn name(&self) -> &'static str {
+        "credeau"
+    }
+    fn title(&self) -> &'static str {
+        "Credeau DeviceInsights"
+    }
+    fn endpoints(&self) -> &'static [Endpoint] {
+        ENDPOINTS
+    }
+    fn default_scenarios(&self) -> &'static str {
+        include_str!("../../../scenarios/credeau.toml")
+    }
+    fn outcomes(&self) -> &'static [&'static str] {
+        OUTCOMES
+    }
+    fn settings_keys(&self) -> &'static [&'static str] {
+        &["auth", "allowed_ips"]
+    }
+
+    fn compile_settings(&self, text: &str) -> Result<Settings, Vec<Problem>> {
+        let file: SettingsFile = parse_settings(text)?;
+        let auth = file.auth.unwrap_or(AuthSpec {
+            client_id: "test-client".into(),
+            auth_token: "test-token".into(),
+        });
+        let mut problems = Vec::new();
+        let allowed_ips = file.allowed_ips.map(|list| {
+            list.iter()
+                .filter_map(|s| {
+                    let net = IpNet::parse(s.get_ref());
+                    if net.is_none() {
+                        problems.push(Problem::at(
+                            s.span(),
+                            format!(
+                                "`{}` is not an IP address or CIDR block (e.g. \"10.0.0.0/8\")",
+                                s.get_ref()
+                            ),
+                        ));
+                    }
+                    net
+                })
+                .collect()
+        });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Arc::new(CredeauSettings {
+            client_id: auth.client_id,
+            auth_token: auth.auth_token,
+            allowed_ips,
+        }))
+    }
+
+    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+        errors::page(StatusCode::PAYLOAD_TOO_LARGE)
+    }
+
+    fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        let settings = ctx.settings::<CredeauSettings>();
+        let client = req.peer.ip();
+        if settings
+            .allowed_ips
+            .as_ref()
+            .is_some_and(|nets| !nets.iter().any(|n| n.contains(client)))
+        {
+            return errors::page(StatusCode::FORBIDDEN);
+        }
+        if let Decision::Deny { .. } = ctx.rate_limit(client) {
+            return errors::page(StatusCode::TOO_MANY_REQUESTS);
+        }
+        let route = match req.path.as_str() {
+            "/api/insights" => Route::Insights,
+            "/api/async_insights" => Route::AsyncInsights,
+            "/api/fetch_extracted_data" => Route::ExtractedData,
+            "/health" => Route::Health,
+            _ => return errors::page(StatusCode::FORBIDDEN),
+        };
+        match (route, &req.method) {
+            (Route::Health, &Method::GET) => {
+                return MockResponse::json(StatusCode::OK, json!({"status": "ok"}))
+            }
+            (Route::Health, _) => return errors::method_not_allowed("GET"),
+            (_, &Method::POST) => {}
+            _ => return errors::method_not_allowed("POST"),
+        }
+
+        let client_id = req.header("x-client-id");
+        if client_id != Some(settings.client_id.as_str())
+            || req.header("x-auth-token") != Some(settings.auth_token.as_str())
+        {
+            return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
+        }
+
+        let fields: &[(&str, Kind)] = match route {
+            Route::ExtractedData => &[
+                ("user_id", Kind::Str { max_len: Some(64) }),
+                ("client_id", Kind::Str { max_len: None }),
+                ("cnt_sms_threshold", Kind::OptInt),
+            ],
+            _ => &[
+                ("user_id", Kind::Str { max_len: Some(64) }),
+                ("client_id", Kind::Str { max_len: None }),
+                ("groupings", Kind::StrList),
+            ],
+        };
+        let body = match validate(req, fields) {
+            Ok(b) => b,
+            Err(detail) => return MockResponse::json(StatusCode::UNPROCESSABLE_ENTITY, detail),
+        };
+        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+        if field("client_id") != settings.client_id {
+            return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
+        }
+        let user_id = field("user_id").to_string();
+
+        let groupings = match route {
+            Route::ExtractedData => [true; 3],
+            _ => groupings_mask(ctx, &body),
+        };
+        let turn = ctx.turn(&user_id);
+        let request_id = generate::hex(&ctx.issued_id(&user_id, &turn, "request_id"), 32);
+        let threshold = body.get("cnt_sms_threshold").and_then(Value::as_i64);
+        let r = Render {
+            ctx,
+            user_id: &user_id,
+            request_id: &request_id,
+            turn: &turn,
+            groupings,
+        };
+        turn.respond("completed", |outcome| match outcome {
+            "rate_limited" => errors::page(StatusCode::TOO_MANY_REQUESTS),
+            "bad_gateway" => errors::page(StatusCode::BAD_GATEWAY),
+            "gateway_timeout" => errors::page(StatusCode::GATEWAY_TIMEOUT),
+            "user_not_found" if route == Route::ExtractedData => {
+                MockResponse::json(StatusCode::OK, json!({"extracted_sms_data": []}))
+            }
+            "user_not_found" => r.status_only(MSG_NOT_FOUND, StatusCode::OK),
+            "in_progress" if route == Route::AsyncInsights => {
+                r.status_only(MSG_IN_PROGRESS, StatusCode::ACCEPTED)
+            }
+            // `completed`, and `in_progress` on the endpoints that never answer 202.
+            _ if route == Route::ExtractedData => r.extracted(threshold, field("client_id")),
+            _ => self.completed(&r),
+        })
+    }
+}
+
+/// Which of the three documented groupings a request asked for; anything but exactly
+/// the three gives a partial answer and a warning, as the doc says.
+fn groupings_mask(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> [bool; 3] {
+    let given: Vec<&str> = body
+        .get("groupings")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mask = GROUPINGS.map(|g| given.contains(&g));
+    let exact = given.len() == 3 && mask.iter().all(|m| *m);
+    if !exact {
+        let kept: Vec<&str> = GROUPINGS
+            .iter()
+            .zip(mask)
+            .filter(|(_, m)| *m)
+            .map(|(g, _)| *g)
+            .collect();
+        ctx.warning = Some(format!(
+            "groupings must be exactly [\"sms\", \"fraud\", \"extracted_sms\"] for all features; this answer has only the features of: {}",
+            if kept.is_empty() { "none".to_string() } else { kept.join(", ") }
+        ));
+    }
+    mask
+}
+
+/// What rendering one answer needs.
+struct Render<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    user_id: &'a str,
+    request_id: &'a str,
+    turn: &'a Turn,
+    groupings: [bool; 3],
+}
+
+impl Render<'_, '_> {
+    fn now(&self) -> String {
+        self.ctx.now.format(TIME_FORMAT).to_string()
+    }
+
+    /// The feature-less bodies: "user not found" (200) and "featurization in progress" (202).
+    fn status_only(&self, message: &str, status: StatusCode) -> MockResponse {
+        let mut body = json!({"user_id": self.user_id, "request_id": self.request_id, "data_requested_time": self.now(), "message": message});
+        if status == StatusCode::OK {
+            body["data_processed_time"] = json!(self.now());
+        }
+        MockResponse::json(status, body)
+    }
+
+    /// When the request was received: the answer is "now", after 1–4 s of processing.
+    fn requested_time(&self) -> String {
+        let secs = self.ctx.rng(self.user_id, "processing").random_range(1..=4);
+        (self.ctx.now - chrono::TimeDelta::seconds(secs))
+            .format(TIME_FORMAT)
+            .to_string()
+    }
+
+    fn extracted(&self, threshold: Option<i64>, client_id: &str) -> MockResponse {
+        let values = CATALOGUE.values(&mut self.ctx.rng(self.user_id, "features"));
+        let seed = self.ctx.seed();
+        let id = |n: u64| {
+            generate::hex(
+                &generate::id_bytes(seed, "credeau", self.user_id, n, 0, "sms_record"),
+                24,
+            )
+        };
+        let mut records = data::extracted_records(
+            &mut self.ctx.rng(self.user_id, "records"),
+            &values,
+            self.user_id,
+            client_id,
+            self.request_id,
+            self.ctx.now,
+            id,
+        );
+        if let Some(t) = threshold {
+            records.truncate(t.max(0) as usize);
+        }
+        MockResponse::json(StatusCode::OK, json!({ "extracted_sms_data": records }))
+    }
+}
+
+impl Credeau {
+    /// The full answer. Without a patch it is assembled from a cached, serialized
+    /// feature fragment; with one it is built as JSON so the patch can apply. Both give
+    /// the same bytes (a unit test holds them to it).
+    fn completed(&self, r: &Render<'_, '_>) -> MockResponse {
+        let head = json!({"user_id": r.user_id, "request_id": r.request_id, "data_requested_time": r.requested_time()});
+        let tail_message = MSG_COMPLETED;
+        let processed = r.now();
+        let patched = r.turn.step().is_some_and(|s| s.patch.is_some());
+        if patched {
+            let mut m = head.as_object().cloned().unwrap_or_default();
+            let values = CATALOGUE.values(&mut r.ctx.rng(r.user_id, "features"));
+            append_features(&mut m, &values, &r.groupings);
+            m.insert("message".into(), json!(tail_message));
+            m.insert("data_processed_time".into(), json!(processed));
+            return MockResponse::json(StatusCode::OK, Value::Object(m));
+        }
+        let fragment = self.fragment(r);
+        let mut out = serde_json::to_vec(&head).expect("a serde_json::Value always serializes");
+        out.pop(); // the closing brace
+        out.push(b',');
+        out.extend_from_slice(&fragment);
+        out.extend_from_slice(br#""message":""#);
+        out.extend_from_slice(tail_message.as_bytes());
+        out.extend_from_slice(br#"","data_processed_time":""#);
+        out.extend_from_slice(processed.as_bytes());
+        out.extend_from_slice(b"\"}");
+        MockResponse::bytes(StatusCode::OK, "application/json", out)
+    }
+
+    /// `"name":value,` for every selected feature, cached per (user, groupings).
+    fn fragment(&self, r: &Render<'_, '_>) -> Arc<[u8]> {
+        let key = (r.user_id.to_string(), r.groupings);
+        if let Some(f) = self
+            .cache
+            .lock()
+            .expect("credeau cache lock poisoned")
+            .map
+            .get(&key)
+        {
+            return f.clone();
+        }
+        let values = CATALOGUE.values(&mut r.ctx.rng(r.user_id, "features"));
+        let mut m = Map::new();
+        append_features(&mut m, &values, &r.groupings);
+        let mut bytes =
+            serde_json::to_vec(&Value::Object(m)).expect("a serde_json::Value always serializes");
+        // `{"a":1,"b":2}` → `"a":1,"b":2,`
+        bytes.remove(0);
+        bytes.pop();
+        if !bytes.is_empty() {
+            bytes.push(b',');
+        }
+        let fragment: Arc<[u8]> = bytes.into();
+        let mut cache = self.cache.lock().expect("credeau cache lock poisoned");
+        if cache.map.len() >= FEATURE_CACHE {
+            if let Some(old) = cache.order.pop_front() {
+                cache.map.remove(&old);
+            }
+        }
+        if cache.map.insert(key.clone(), fragment.clone()).is_none() {
+            cache.order.push_back(key);
+        }
+        fragment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_nets_match_addresses_and_blocks() {
+        let cases = [
+            ("127.0.0.1", "127.0.0.1", true),
+            ("127.0.0.1", "127.0.0.2", false),
+            ("10.0.0.0/8", "10.200.3.4", true),
+            ("10.0.0.0/8", "11.0.0.1", false),
+            ("0.0.0.0/0", "8.8.8.8", true),
+            ("::1", "::1", true),
+            ("127.0.0.1", "::ffff:127.0.0.1", true),
+            ("2001:db8::/32", "2001:db8::1", true),
+        ];
+        for (net, ip, want) in cases {
+            assert_eq!(
+                IpNet::parse(net).unwrap().contains(ip.parse().unwrap()),
+                want,
+                "{net} ∋ {ip}"
+            );
+        }
+        for bad in ["", "10.0.0.0/33", "hello", "1.2.3.4/x"] {
+            assert!(IpNet::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Request-body validation the way Credeau's FastAPI service does it: a 422 with
+//! pydantic v2's `detail[]` entries (`type`, `loc`, `msg`, `input`, and `ctx` where
+//! pydantic adds one), every field checked, in field order.
+//!
+//! Assumptions beyond the doc, each pydantic v2's documented behaviour in lax mode:
+//! strings are not coerced from numbers (`string_type`); integers accept whole floats,
+//! booleans and numeric strings; a JSON decode error is reported once as `json_invalid`
+//! with the character offset and Python's `json` message (the mapping from our
+//! parser's errors to Python's wording is approximate for rare cases).
+
+use serde_json::{json, Map, Value};
+
+use crate::server::MockRequest;
+
+/// A field of a request model.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Required string, optionally with a maximum length in characters.
+    Str { max_len: Option<usize> },
+    /// Required list of strings.
+    StrList,
+    /// Optional integer (null or absent means unset).
+    OptInt,
+}
+
+/// Validate the body against `fields`; the coerced object, or the 422 body.
+pub fn validate(req: &MockRequest, fields: &[(&str, Kind)]) -> Result<Map<String, Value>, Value> {
+    let input = parse_body(req)?;
+    let Value::Object(obj) = &input else {
+        return Err(detail(vec![error(
+            "model_attributes_type",
+            json!(["body"]),
+            "Input should be a valid dictionary or object to extract fields from",
+            input.clone(),
+        )]));
+    };
+    let mut errors = Vec::new();
+    let mut out = obj.clone();
+    for (name, kind) in fields {
+        let loc = json!(["body", name]);
+        match (kind, obj.get(*name)) {
+            (Kind::OptInt, None | Some(Value::Null)) => {
+                out.insert(name.to_string(), Value::Null);
+            }
+            (_, None) => errors.push(error("missing", loc, "Field required", input.clone())),
+            (Kind::Str { max_len }, Some(v)) => match v {
+                Value::String(s) => {
+                    if let Some(max) = max_len.filter(|m| s.chars().count() > *m) {
+                        let mut e = error(
+                            "string_too_long",
+                            loc,
+                            &format!("String should have at most {max} characters"),
+                            v.clone(),
+                        );
+                        e["ctx"] = json!({ "max_length": max });
+                        errors.push(e);
+                    }
+                }
+                _ => errors.push(error(
+                    "string_type",
+                    loc,
+                    "Input should be a valid string",
+                    v.clone(),
+                )),
+            },
+            (Kind::StrList, Some(v)) => match v {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if !item.is_string() {
+                            errors.push(error(
+                                "string_type",
+                                json!(["body", name, i]),
+                                "Input should be a valid string",
+                                item.clone(),
+                            ));
+                        }
+                    }
+                }
+                _ => errors.push(error(
+                    "list_type",
+                    loc,
+                    "Input should be a valid list",
+                    v.clone(),
+                )),
+            },
+            (Kind::OptInt, Some(v)) => match coerce_int(v) {
+                Ok(n) => {
+                    out.insert(name.to_string(), Value::from(n));
+                }
+                Err((kind, msg)) => errors.push(error(kind, loc, msg, v.clone())),
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(detail(errors))
+    }
+}
+
+fn detail(errors: Vec<Value>) -> Value {
+    json!({ "detail": errors })
+}
+
+fn error(kind: &str, loc: Value, msg: &str, input: Value) -> Value {
+    json!({ "type": kind, "loc": loc, "msg": msg, "input": input })
+}
+
+/// pydantic v2 lax-mode int.
+fn coerce_int(v: &Value) -> Result<i64, (&'static str, &'static str)> {
+    match v {
+        Value::Number(n) if n.is_i64() => Ok(n.as_i64().expect("is_i64")),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(f as i64),
+            _ => Err((
+                "int_from_float",
+                "Input should be a valid integer, got a number with a fractional part",
+            )),
+        },
+        Value::Bool(b) => Ok(i64::from(*b)),
+        Value::String(s) => s.trim().parse::<i64>().map_err(|_| {
+            (
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+            )
+        }),
+        _ => Err(("int_type", "Input should be a valid integer")),
+    }
+}
+
+/// FastAPI's body decoding: no body is a missing body; a JSON media type (or none) is
+/// decoded as JSON; anything else reaches the model as text.
+fn parse_body(req: &MockRequest) -> Result<Value, Value> {
+    if req.body.is_empty() {
+        return Err(detail(vec![error(
+            "missing",
+            json!(["body"]),
+            "Field required",
+            Value::Null,
+        )]));
+    }
+    let is_json = match req.media_type() {
+        None => true,
+        Some(m) => {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        }
+    };
+    if !is_json {
+        return Ok(Value::String(
+            String::from_utf8_lossy(&req.body).into_owned(),
+        ));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        let text = String::from_utf8_lossy(&req.body);
+        // Python reports running out of input at the end of the text.
+        let pos = if e.is_eof() {
+            text.chars().count()
+        } else {
+            char_offset(&text, e.line(), e.column())
+        };
+        let mut err = error(
+            "json_invalid",
+            json!(["body", pos]),
+            "JSON decode error",
+            json!({}),
+        );
+        err["ctx"] = json!({ "error": python_json_message(&e, &text) });
+        detail(vec![err])
+    })
+}
+
+/// 0-based character offset of serde_json's 1-based (line, column).
+fn char_offset(text: &str, line: usize, column: usize) -> usize {
+    let before: usize = text
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count() + 1)
+        .sum();
+    let total = text.chars().count();
+    (before + column.saturating_sub(1)).min(total)
+}
+
+/// The message Python's `json` module gives for the same mistake.
+fn python_json_message(e: &serde_json::Error, text: &str) -> &'static str {
+    let m = e.to_string();
+    let last = text.trim_end().chars().last();
+    if m.starts_with("EOF while parsing an object") && matches!(last, Some(',' | '{')) {
+        "Expecting property name enclosed in double quotes"
+    } else if m.starts_with("EOF while parsing an object") && last == Some(':') {
+        "Expecting value"
+    } else if m.starts_with("key must be a string")
+        || m.starts_with("trailing comma") && m.contains('}')
+    {
+        "Expecting property name enclosed in double quotes"
+    } else if m.starts_with("expected `:`") {
+        "Expecting ':' delimiter"
+    } else if m.starts_with("expected `,`") || m.starts_with("EOF while parsing an object") {
+        "Expecting ',' delimiter"
+    } else if m.starts_with("trailing characters") {
+        "Extra data"
+    } else if m.starts_with("EOF while parsing a string") {
+        "Unterminated string starting at"
+    } else if m.starts_with("control character") {
+        "Invalid control character at"
+    } else if m.starts_with("invalid escape") || m.starts_with("invalid unicode") {
+        "Invalid \\escape"
+    } else {
+        "Expecting value"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use hyper::{HeaderMap, Method};
+
+    fn req(body: &str, content_type: Option<&str>) -> MockRequest {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = content_type {
+            headers.insert("content-type", c.parse().unwrap());
+        }
+        MockRequest {
+            method: Method::POST,
+            full_path: "/".into(),
+            path: "/".into(),
+            query: None,
+            headers,
+            body: Bytes::from(body.to_string()),
+            peer: "127.0.0.1:1".parse().unwrap(),
+        }
+    }
+
+    const FIELDS: &[(&str, Kind)] = &[
+        ("user_id", Kind::Str { max_len: Some(64) }),
+        ("groupings", Kind::StrList),
+        ("n", Kind::OptInt),
+    ];
+
+    fn types(body: &str, content_type: Option<&str>) -> Vec<String> {
+        match validate(&req(body, content_type), FIELDS) {
+            Ok(_) => vec![],
+            Err(v) => v["detail"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| format!("{}@{}", e["type"].as_str().unwrap(), e["loc"]))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_mistake_gets_pydantics_error_type_and_location() {
+        let j = Some("application/json");
+        let cases: &[(&str, Option<&str>, &[&str])] = &[
+            (r#"{"user_id":"u","groupings":["sms"]}"#, j, &[]),
+            (
+                r#"{"groupings":["sms"]}"#,
+                j,
+                &[r#"missing@["body","user_id"]"#],
+            ),
+            (
+                r#"{}"#,
+                j,
+                &[
+                    r#"missing@["body","user_id"]"#,
+                    r#"missing@["body","groupings"]"#,
+                ],
+            ),
+            (
+                r#"{"user_id":5,"groupings":"sms"}"#,
+                j,
+                &[
+                    r#"string_type@["body","user_id"]"#,
+                    r#"list_type@["body","groupings"]"#,
+                ],
+            ),
+            (
+                r#"{"user_id":"u","groupings":["sms",3]}"#,
+                j,
+                &[r#"string_type@["body","groupings",1]"#],
+            ),
+            (r#"{"user_id":"u","groupings":[],"n":"12"}"#, j, &[]),
+            (
+                r#"{"user_id":"u","groupings":[],"n":1.5}"#,
+                j,
+                &[r#"int_from_float@["body","n"]"#],
+            ),
+            (
+                r#"{"user_id":"u","groupings":[],"n":"x"}"#,
+                j,
+                &[r#"int_parsing@["body","n"]"#],
+            ),
+            (
+                r#"{"user_id":"u","groupings":[],"n":[]}"#,
+                j,
+                &[r#"int_type@["body","n"]"#],
+            ),
+            (r#"[1]"#, j, &[r#"model_attributes_type@["body"]"#]),
+            (r#"{"user_id":"u","#, j, &[r#"json_invalid@["body",15]"#]),
+            (r#"{"user_id":"u","groupings":[]}"#, None, &[]),
+            (
+                r#"user_id=u"#,
+                Some("application/x-www-form-urlencoded"),
+                &[r#"model_attributes_type@["body"]"#],
+            ),
+            ("", j, &[r#"missing@["body"]"#]),
+        ];
+        for (body, ct, want) in cases {
+            assert_eq!(types(body, *ct), *want, "body {body}");
+        }
+    }
+
+    #[test]
+    fn a_user_id_over_64_characters_is_too_long() {
+        let body = format!(r#"{{"user_id":"{}","groupings":[]}}"#, "a".repeat(65));
+        let err = validate(&req(&body, None), FIELDS).unwrap_err();
+        assert_eq!(err["detail"][0]["type"], "string_too_long");
+        assert_eq!(err["detail"][0]["ctx"], json!({"max_length": 64}));
+    }
+
+    #[test]
+    fn malformed_json_reports_pythons_wording() {
+        let err = validate(&req("{\"user_id\" \"u\"}", None), FIELDS).unwrap_err();
+        assert_eq!(err["detail"][0]["ctx"]["error"], "Expecting ':' delimiter");
+        assert_eq!(err["detail"][0]["msg"], "JSON decode error");
+    }
+}

@@ -1,0 +1,59 @@
+//! The vendors, each in its own module, and the one table that registers them.
+//!
+//! A vendor module owns its routes, request validation, auth, error envelope, named
+//! outcomes and data generator. Shared machinery only ever talks to the [`Vendor`]
+//! trait. Adding a vendor: a module here, `fixtures/<vendor>/`, `scenarios/<vendor>.toml`
+//! and one line in [`registry`].
+
+mod context;
+pub mod credeau;
+
+use std::sync::Arc;
+
+pub use context::{Ctx, Turn};
+
+use crate::scenario::{Problem, Settings};
+use crate::server::{MockRequest, MockResponse};
+
+/// One endpoint, for `vendor-mock list`.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+}
+
+/// What every vendor module provides.
+pub trait Vendor: Send + Sync + 'static {
+    /// Short name, also the URL prefix (`/credeau`) and the scenario file name.
+    fn name(&self) -> &'static str;
+    /// Human name (`Credeau DeviceInsights`).
+    fn title(&self) -> &'static str;
+    fn endpoints(&self) -> &'static [Endpoint];
+    /// The shipped `scenarios/<name>.toml`, embedded with `include_str!`.
+    fn default_scenarios(&self) -> &'static str;
+    /// Outcome names a scenario step may use.
+    fn outcomes(&self) -> &'static [&'static str];
+    /// The top-level keys this vendor adds to scenario files (`auth`, `allowed_ips`, …).
+    fn settings_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Compile the vendor's settings from a scenario file's whole text (keys it does not
+    /// own must be ignored). Problems carry byte spans into `text`.
+    fn compile_settings(&self, text: &str) -> Result<Settings, Vec<Problem>>;
+    /// Answer one request. Runs under no lock and must not block: the pipeline carries
+    /// out delays and faults afterwards.
+    fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse;
+    /// The vendor's answer to a body over `--max-body-bytes`.
+    fn payload_too_large(&self, limit: usize) -> MockResponse;
+    /// Forget any state of the vendor's own (tokens, stored results): `/__admin/reset`.
+    fn reset(&self) {}
+    /// Called after `/__admin/clock/advance` moved the mock clock, for work that is due
+    /// at a mock-clock moment (e.g. webhooks). Must not block.
+    fn on_clock_advanced(&self, _app: &crate::app::App) {}
+}
+
+/// Every vendor, in the order `list` and `/__admin/health` show them.
+pub fn registry() -> Vec<Arc<dyn Vendor>> {
+    vec![Arc::new(credeau::Credeau::default())]
+}

@@ -1,0 +1,6 @@
+//! vendor-mock's one integration-test binary: every test starts a real server on an
+//! ephemeral port (seed 42, clock frozen at 2026-01-15T10:00:00Z) and talks HTTP to it.
+
+mod support;
+
+mod credeau;

@@ -1,0 +1,208 @@
+//! Test support: a real vendor-mock server on an ephemeral port (fixed seed, frozen
+//! clock) and a small HTTP client for talking to it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vendor_mock::{App, Config};
+
+/// The frozen instant every test server starts at.
+pub const FROZEN: &str = "2026-01-15T10:00:00Z";
+pub const SEED: u64 = 42;
+
+/// A running server; dropped at the end of the test (shutdown is signalled on drop).
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub app: App,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub handle: Option<JoinHandle<std::io::Result<()>>>,
+    /// Keeps a test's scenario directory alive as long as the server.
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn config() -> Config {
+    Config {
+        seed: SEED,
+        frozen_clock: Some(
+            chrono::DateTime::parse_from_rfc3339(FROZEN)
+                .unwrap()
+                .to_utc(),
+        ),
+        ..Config::default()
+    }
+}
+
+impl TestServer {
+    /// Seed 42, clock frozen at [`FROZEN`], shipped scenarios only.
+    pub async fn start() -> Self {
+        Self::with_config(config()).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        Self::launch(config, None).await
+    }
+
+    /// With a scenario directory holding `files` (name, TOML text).
+    pub async fn with_scenarios(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let config = Config {
+            scenario_dirs: vec![PathBuf::from(dir.path())],
+            ..config()
+        };
+        Self::launch(config, Some(dir)).await
+    }
+
+    async fn launch(config: Config, dir: Option<tempfile::TempDir>) -> Self {
+        let app = App::new(config).unwrap_or_else(|d| panic!("scenarios do not compile: {d:?}"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(vendor_mock::run(listener, app.clone(), async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            app,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _dir: dir,
+        }
+    }
+
+    /// Signal shutdown and wait for `run` to return.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        let _ = self.shutdown.take().unwrap().send(());
+        self.handle.take().unwrap().await.unwrap()
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
+        send(&self.base, method, path, headers, body.into()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[], Bytes::new()).await
+    }
+
+    pub async fn post_json(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
+        let mut h = vec![("content-type", "application/json")];
+        h.extend_from_slice(headers);
+        self.request("POST", path, &h, serde_json::to_vec(body).unwrap())
+            .await
+    }
+
+    /// Move the mock clock.
+    pub async fn advance(&self, seconds: u64) {
+        let r = self
+            .post_json(
+                "/__admin/clock/advance",
+                &[],
+                &json!({ "seconds": seconds }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    /// The journal as JSON.
+    pub async fn journal(&self, query: &str) -> Vec<Value> {
+        let r = self.get(&format!("/__admin/requests{query}")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json().as_array().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// One HTTP exchange with any server (a fresh connection each time).
+pub async fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).unwrap())
+        .uri(format!("{base}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(body)).unwrap())
+        .await
+        .expect("the server answers");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A received answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The exchange as a user sees it: status, the named headers, and the body (JSON
+    /// when it parses, text otherwise). For insta snapshots.
+    pub fn exchange(&self, headers: &[&str]) -> Value {
+        let hs: serde_json::Map<String, Value> = headers
+            .iter()
+            .filter_map(|h| {
+                self.header(h)
+                    .map(|v| (h.to_string(), Value::String(v.to_string())))
+            })
+            .collect();
+        let body = serde_json::from_slice::<Value>(&self.body)
+            .unwrap_or_else(|_| Value::String(self.text()));
+        json!({ "status": self.status, "headers": hs, "body": body })
+    }
+}

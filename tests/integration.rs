@@ -3,4 +3,7 @@
 
 mod support;
 
+mod admin;
 mod credeau;
+mod engine;
+mod scenarios;

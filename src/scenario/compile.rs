@@ -127,6 +127,9 @@ pub fn compile_sources(
     }
 
     if !diags.is_empty() {
+        // Per file, in reading order (files keep their load order).
+        let order: Vec<&str> = sources.iter().map(|s| s.path.as_str()).collect();
+        diags.sort_by_key(|d| (order.iter().position(|p| *p == d.path), d.line, d.col));
         return Err(diags);
     }
 
@@ -361,7 +364,7 @@ fn compile_step(
         let status = match u16::try_from(*st.get_ref())
             .ok()
             .and_then(|c| StatusCode::from_u16(c).ok())
-            .filter(|c| c.as_u16() >= 100)
+            .filter(|c| (100..=599).contains(&c.as_u16()))
         {
             Some(c) => c,
             None => {

@@ -76,26 +76,13 @@ pub fn sources_from_paths(paths: &[PathBuf]) -> Result<Vec<Source>, Vec<Diagnost
     }
 }
 
-/// The built-ins, with user directories replacing and adding files, compiled.
+/// The built-ins, with user files (given directly or as directories) replacing and
+/// adding files, compiled.
 pub fn load(
     vendors: &[Arc<dyn Vendor>],
-    user_dirs: &[PathBuf],
+    user_paths: &[PathBuf],
 ) -> Result<Catalog, Vec<Diagnostic>> {
-    let mut diags = Vec::new();
-    for dir in user_dirs {
-        if !dir.is_dir() {
-            diags.push(Diagnostic {
-                path: dir.display().to_string(),
-                line: 1,
-                col: 1,
-                message: "--scenarios expects a directory of *.toml files".into(),
-            });
-        }
-    }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    let user = sources_from_paths(user_dirs)?;
+    let user = sources_from_paths(user_paths)?;
     let mut base = builtin_sources(vendors);
     let mut extra = Vec::new();
     for source in user {

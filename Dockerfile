@@ -1,0 +1,21 @@
+# vendor-mock: build with the Rust toolchain, run from a small non-root image.
+#   docker build -t vendor-mock .
+#   docker run --rm -p 8080:8080 vendor-mock
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY fixtures ./fixtures
+COPY scenarios ./scenarios
+RUN cargo build --release --locked --bin vendor-mock
+
+# distroless/cc: glibc and libgcc only, no shell, runs as uid 65532 ("nonroot").
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/vendor-mock /usr/local/bin/vendor-mock
+ENV VENDOR_MOCK_LISTEN=0.0.0.0:8080
+EXPOSE 8080
+USER nonroot
+# No shell in the image: the binary checks its own health.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=2s --retries=3 CMD ["/usr/local/bin/vendor-mock", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/vendor-mock"]
+CMD ["serve"]

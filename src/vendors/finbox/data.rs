@@ -407,7 +407,7 @@ pub fn devices(rng: &mut MockRng, now: DateTime<Utc>) -> Value {
     Value::Array(out)
 }
 
-/// One generated account, kept for transactions to reference.
+/// One generated account, before its activity is known.
 struct Account {
     kind: &'static str,
     company: &'static str,
@@ -440,60 +440,29 @@ fn accounts_of(rng: &mut MockRng) -> Vec<Account> {
         .collect()
 }
 
-/// The Accounts API `data` for a device (`user_hash`).
-pub fn accounts(rng: &mut MockRng, now: DateTime<Utc>) -> Value {
-    let accounts = accounts_of(rng);
-    let out: Vec<Value> = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let last_used = now - TimeDelta::seconds(rng.random_range(600..60 * 86_400));
-            let balance_date = last_used + TimeDelta::seconds(rng.random_range(0..600));
-            let months = rng.random_range(1..=6);
-            let active: Vec<String> = (0..months)
-                .rev()
-                .map(|m| (last_used - TimeDelta::days(30 * m)).format("%Y-%m").to_string())
-                .collect();
-            let is_card = a.kind == "credit-card";
-            let limit = generate::round(rng.random_range(20_000.0..=500_000.0), 2);
-            let bill_date = last_used - TimeDelta::seconds(rng.random_range(0..30 * 86_400));
-            let balance = if is_card {
-                generate::round(limit * rng.random_range(0.0..=1.0), 2)
-            } else {
-                generate::round(rng.random_range(0.0..=250_000.0), 2)
-            };
-            json!({
-                "type": a.kind,
-                "latest_bill_date": if is_card { json!(plain(bill_date)) } else { Value::Null },
-                "is_primary": i == 0,
-                "company": a.company,
-                "last_used_date": plain(last_used),
-                "number": a.number,
-                "latest_bill": if is_card { json!(generate::round(limit - balance, 2)) } else { Value::Null },
-                "limit": if is_card { json!(limit) } else { Value::Null },
-                "latest_balance_date": plain(balance_date),
-                "active_months_list": active,
-                "account_hash": a.hash,
-                "latest_balance": balance,
-            })
-        })
-        .collect();
-    Value::Array(out)
+/// A device's captured accounts and transactions (the `data` of the Accounts and
+/// Transactions APIs), generated together so they agree: every `account_hash` of a
+/// transaction is one of the accounts, an account's `last_used_date` is its newest
+/// transaction and `active_months_list` the months it has transactions in. All of it
+/// lies within the last 6 months, newest transaction first.
+pub struct Book {
+    pub accounts: Value,
+    pub transactions: Value,
 }
 
-/// The Transactions API `data` for a device (`user_hash`), newest first, all within
-/// the last 6 months. `accounts_rng` must be the RNG [`accounts`] gets, so every
-/// `account_hash` is one of the device's accounts.
-pub fn transactions(rng: &mut MockRng, accounts_rng: &mut MockRng, now: DateTime<Utc>) -> Value {
-    let accounts = accounts_of(accounts_rng);
+pub fn book(rng: &mut MockRng, now: DateTime<Utc>) -> Book {
+    let accounts = accounts_of(rng);
     let n = rng.random_range(5..=40);
     let mut ages: Vec<i64> = (0..n).map(|_| rng.random_range(0..180 * 86_400)).collect();
     ages.sort_unstable();
-    let out: Vec<Value> = ages
+    let mut used: Vec<Vec<DateTime<Utc>>> = vec![Vec::new(); accounts.len()];
+    let transactions: Vec<Value> = ages
         .into_iter()
         .map(|age| {
-            let a = &accounts[rng.random_range(0..accounts.len())];
+            let ai = rng.random_range(0..accounts.len());
+            let a = &accounts[ai];
             let at = now - TimeDelta::seconds(age);
+            used[ai].push(at);
             let credit = rng.random_bool(0.35);
             let (tag, category, channel, merchant, amount) = if credit {
                 let tag = ["Salary", "Refund", "Self Transfer", "Regular"][rng.random_range(0..4)];
@@ -532,7 +501,53 @@ pub fn transactions(rng: &mut MockRng, accounts_rng: &mut MockRng, now: DateTime
             })
         })
         .collect();
-    Value::Array(out)
+    let accounts: Vec<Value> = accounts
+        .iter()
+        .zip(&used)
+        .enumerate()
+        .map(|(i, (a, times))| {
+            // Newest first, as generated; an account without transactions was last
+            // seen through a balance message.
+            let last_used = times
+                .first()
+                .copied()
+                .unwrap_or_else(|| now - TimeDelta::seconds(rng.random_range(600..150 * 86_400)));
+            let balance_date = (last_used + TimeDelta::seconds(rng.random_range(0..600))).min(now);
+            let mut active: Vec<String> = times
+                .iter()
+                .chain([&last_used])
+                .map(|t| t.format("%Y-%m").to_string())
+                .collect();
+            active.sort();
+            active.dedup();
+            let is_card = a.kind == "credit-card";
+            let limit = generate::round(rng.random_range(20_000.0..=500_000.0), 2);
+            let bill_date = last_used - TimeDelta::seconds(rng.random_range(0..30 * 86_400));
+            let balance = if is_card {
+                generate::round(limit * rng.random_range(0.0..=1.0), 2)
+            } else {
+                generate::round(rng.random_range(0.0..=250_000.0), 2)
+            };
+            json!({
+                "type": a.kind,
+                "latest_bill_date": if is_card { json!(plain(bill_date)) } else { Value::Null },
+                "is_primary": i == 0,
+                "company": a.company,
+                "last_used_date": plain(last_used),
+                "number": a.number,
+                "latest_bill": if is_card { json!(generate::round(limit - balance, 2)) } else { Value::Null },
+                "limit": if is_card { json!(limit) } else { Value::Null },
+                "latest_balance_date": plain(balance_date),
+                "active_months_list": active,
+                "account_hash": a.hash,
+                "latest_balance": balance,
+            })
+        })
+        .collect();
+    Book {
+        accounts: Value::Array(accounts),
+        transactions: Value::Array(transactions),
+    }
 }
 
 #[cfg(test)]
@@ -607,12 +622,17 @@ mod tests {
         let now = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
         for i in 0..50 {
             let dev = format!("dev-{i}");
-            let rng = |p: &str| generate::rng(0, "finbox", &dev, p);
-            let accts = accounts(&mut rng("accounts"), now);
-            let txns = transactions(&mut rng("transactions"), &mut rng("accounts"), now);
+            let Book {
+                accounts: accts,
+                transactions: txns,
+            } = book(&mut generate::rng(0, "finbox", &dev, "book"), now);
             let hashes: Vec<&Value> = accts.as_array().unwrap().iter().map(|a| &a["account_hash"]).collect();
             for a in accts.as_array().unwrap() {
                 assert!(ACCOUNT_TYPES.contains(&a["type"].as_str().unwrap()));
+                let newest = txns.as_array().unwrap().iter().find(|t| t["account_hash"] == a["account_hash"]);
+                if let Some(t) = newest {
+                    assert_eq!(t["time"], a["last_used_date"]);
+                }
             }
             for t in txns.as_array().unwrap() {
                 assert!(hashes.contains(&&t["account_hash"]));

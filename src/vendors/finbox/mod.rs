@@ -457,12 +457,8 @@ fn route_data(ctx: &Ctx<'_>, route: Route, body: &Body) -> Value {
             .expect("parse_body admits only shipped versions")
             .data(&mut ctx.rng(e, &format!("predictors-v{}", body.version))),
         Route::DeviceIds => data::devices(&mut ctx.rng(e, "devices"), ctx.now),
-        Route::Accounts => data::accounts(&mut ctx.rng(e, "accounts"), ctx.now),
-        Route::Transactions => data::transactions(
-            &mut ctx.rng(e, "transactions"),
-            &mut ctx.rng(e, "accounts"),
-            ctx.now,
-        ),
+        Route::Accounts => data::book(&mut ctx.rng(e, "book"), ctx.now).accounts,
+        Route::Transactions => data::book(&mut ctx.rng(e, "book"), ctx.now).transactions,
     }
 }
 
@@ -576,7 +572,9 @@ fn completion(steps: &[Step], mut i: usize, mut at: DateTime<Utc>) -> Completion
 impl Finbox {
     /// `?source=webhook&request_id=`: the stored result, or `webhook_not_found`.
     fn precomputed(&self, ctx: &mut Ctx<'_>, req: &MockRequest, body: &Body) -> MockResponse {
+        // Named in the journal and the scenario header, without advancing the scenario.
         ctx.entity = Some(body.entity.clone());
+        ctx.scenario = ctx.scenarios.select(&body.entity).cloned();
         let request_id = req.query_param("request_id").unwrap_or_default();
         if let Some(stored) = self.hooks.result(&request_id, &body.entity, ctx.now) {
             return MockResponse::json(StatusCode::OK, stored);

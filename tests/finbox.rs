@@ -132,11 +132,18 @@ async fn bad_bodies_get_400_naming_the_key_and_echoing_the_customer() {
 #[tokio::test]
 async fn unknown_paths_and_methods_get_finbox_style_404_and_405() {
     let s = TestServer::start().await;
-    let a = s.post_json("/finbox/v3/risk/predictors", &[KEY], &body("c", 1)).await;
-    let b = s.post_json("/finbox/v2/risk/other", &[KEY], &body("c", 1)).await;
+    let a = s
+        .post_json("/finbox/v3/risk/predictors", &[KEY], &body("c", 1))
+        .await;
+    let b = s
+        .post_json("/finbox/v2/risk/other", &[KEY], &body("c", 1))
+        .await;
     let c = s.get("/finbox/v2/risk/predictors").await;
     assert_eq!((a.status, b.status, c.status), (404, 404, 405));
-    insta::assert_json_snapshot!("finbox_404_405", [a.exchange(SHOWN), c.exchange(&["allow"])]);
+    insta::assert_json_snapshot!(
+        "finbox_404_405",
+        [a.exchange(SHOWN), c.exchange(&["allow"])]
+    );
 }
 
 #[tokio::test]
@@ -180,7 +187,11 @@ async fn ratelimited_and_flaky_customers_fail_twice_with_the_documented_bodies_t
         let a = predictors(&s, id).await;
         let b = predictors(&s, id).await;
         let c = predictors(&s, id).await;
-        assert_eq!([a.status, b.status, c.status], [status, status, 200], "{id}");
+        assert_eq!(
+            [a.status, b.status, c.status],
+            [status, status, 200],
+            "{id}"
+        );
         assert_eq!(a.json(), b.json());
         insta::assert_json_snapshot!(format!("finbox_{id}"), a.exchange(SHOWN));
     }
@@ -216,7 +227,10 @@ async fn metadata_is_accepted_and_recorded_in_the_journal() {
     assert_eq!(s.post_json(PREDICTORS, &[KEY], &b).await.status, 200);
     let j = s.journal("?vendor=finbox").await;
     let note = j.last().unwrap()["note"].as_str().unwrap().to_string();
-    assert_eq!(note, r#"metadata: {"loan_type":"business_loan","loan_amount":30000}"#);
+    assert_eq!(
+        note,
+        r#"metadata: {"loan_type":"business_loan","loan_amount":30000}"#
+    );
 }
 
 #[tokio::test]
@@ -246,7 +260,10 @@ async fn allowed_ips_restrict_production_but_not_staging() {
     .await;
     let prod = predictors(&s, "c-ip").await;
     assert_eq!(prod.status, 403);
-    assert_eq!(prod.json(), json!({"status": "error", "message": "IP address not whitelisted"}));
+    assert_eq!(
+        prod.json(),
+        json!({"status": "error", "message": "IP address not whitelisted"})
+    );
     let staging = s
         .post_json("/finbox/staging/risk/predictors", &[KEY], &body("c-ip", 1))
         .await;
@@ -256,7 +273,9 @@ async fn allowed_ips_restrict_production_but_not_staging() {
 #[tokio::test]
 async fn list_devices_then_transactions_and_accounts_of_a_device_use_the_documented_fields() {
     let s = TestServer::start().await;
-    let devices = s.post_json("/finbox/v2/device-ids", &[KEY], &body("c-dev", 1)).await;
+    let devices = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("c-dev", 1))
+        .await;
     insta::assert_json_snapshot!("finbox_device_ids", devices.exchange(SHOWN));
     let list = devices.json()["data"].as_array().unwrap().clone();
     for d in &list {
@@ -274,7 +293,10 @@ async fn list_devices_then_transactions_and_accounts_of_a_device_use_the_documen
     insta::assert_json_snapshot!("finbox_transactions", txns.exchange(SHOWN));
     let accounts = accounts.json()["data"].as_array().unwrap().clone();
     let hashes: Vec<&Value> = accounts.iter().map(|a| &a["account_hash"]).collect();
-    assert_eq!(accounts.iter().filter(|a| a["is_primary"] == true).count(), 1);
+    assert_eq!(
+        accounts.iter().filter(|a| a["is_primary"] == true).count(),
+        1
+    );
     for a in &accounts {
         assert!(ACCOUNT_TYPES.contains(&a["type"].as_str().unwrap()));
     }
@@ -291,7 +313,9 @@ async fn list_devices_then_transactions_and_accounts_of_a_device_use_the_documen
 #[tokio::test]
 async fn transactions_need_a_user_hash_not_a_customer_id() {
     let s = TestServer::start().await;
-    let r = s.post_json("/finbox/v2/transactions", &[KEY], &body("c-x", 1)).await;
+    let r = s
+        .post_json("/finbox/v2/transactions", &[KEY], &body("c-x", 1))
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["message"], "Missing Key user_hash");
 }
@@ -308,10 +332,14 @@ async fn an_http_webhook_url_is_required_and_a_bad_one_is_reported_with_its_loca
         scenario_dirs: vec![dir.path().to_path_buf()],
         ..crate::support::config()
     };
-    let diags = vendor_mock::App::new(config).err().expect("the file is refused");
+    let diags = vendor_mock::App::new(config)
+        .err()
+        .expect("the file is refused");
     assert_eq!(diags.len(), 1);
     assert_eq!((diags[0].line, diags[0].col), (2, 15));
-    assert!(diags[0].message.contains("webhook_url must be a plain http:// URL"));
+    assert!(diags[0]
+        .message
+        .contains("webhook_url must be a plain http:// URL"));
 }
 
 // ---- webhooks -------------------------------------------------------------------
@@ -442,7 +470,10 @@ async fn a_customer_that_completes_by_call_count_gets_its_webhooks_on_the_comple
     let a = predictors(&s, "pending-w").await.json()["request_id"].clone();
     let b = predictors(&s, "pending-w").await.json()["request_id"].clone();
     assert_eq!(predictors(&s, "pending-w").await.status, 200);
-    let mut got = vec![hook.next().await["request_id"].clone(), hook.next().await["request_id"].clone()];
+    let mut got = vec![
+        hook.next().await["request_id"].clone(),
+        hook.next().await["request_id"].clone(),
+    ];
     got.sort_by_key(|v| v.to_string());
     let mut want = vec![a, b];
     want.sort_by_key(|v| v.to_string());
@@ -458,12 +489,18 @@ async fn a_failed_delivery_is_retried_after_backoff_and_every_attempt_is_journal
     let first = hook.next().await;
     let j = outbound(&s, 1).await;
     assert_eq!(j[0]["status"], 500);
-    assert!(j[0]["note"].as_str().unwrap().contains("attempt 1 of 4: answered 500; retry due at 2026-01-15T10:00:20Z"));
+    assert!(j[0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("attempt 1 of 4: answered 500; retry due at 2026-01-15T10:00:20Z"));
     s.advance(10).await;
     assert_eq!(hook.next().await, first);
     let j = outbound(&s, 2).await;
     assert_eq!(j[1]["status"], 200);
-    assert!(j[1]["note"].as_str().unwrap().contains("attempt 2 of 4: answered 200"));
+    assert!(j[1]["note"]
+        .as_str()
+        .unwrap()
+        .contains("attempt 2 of 4: answered 200"));
 }
 
 #[tokio::test]
@@ -480,7 +517,9 @@ async fn a_dead_webhook_receiver_never_delays_api_answers() {
     let s = with_webhook(&url).await;
     predictors(&s, "callback-dead").await;
     let quick = Duration::from_secs(2);
-    tokio::time::timeout(quick, s.advance(10)).await.expect("advance answers at once");
+    tokio::time::timeout(quick, s.advance(10))
+        .await
+        .expect("advance answers at once");
     let r = tokio::time::timeout(quick, predictors(&s, "callback-dead"))
         .await
         .expect("the API answers at once");

@@ -54,18 +54,55 @@ struct Spec {
 
 #[derive(Debug)]
 enum Rule {
-    Count { min: f64, max: f64 },
-    CountOf { of: usize, share: f64, max: f64 },
-    Amount { min: f64, max: f64 },
-    AmountOf { of: usize, share: f64 },
-    Between { low: usize, high: usize },
-    Per { of: usize, divisor: f64 },
-    Ratio { num: usize, den: usize, decimals: i32 },
-    Days { min: f64, max: f64 },
-    Flag { p: f64 },
-    Score { min: f64, max: f64, decimals: i32 },
-    Band { of: usize, bands: Vec<(f64, String)> },
-    Choice { values: Vec<String> },
+    Count {
+        min: f64,
+        max: f64,
+    },
+    CountOf {
+        of: usize,
+        share: f64,
+        max: f64,
+    },
+    Amount {
+        min: f64,
+        max: f64,
+    },
+    AmountOf {
+        of: usize,
+        share: f64,
+    },
+    Between {
+        low: usize,
+        high: usize,
+    },
+    Per {
+        of: usize,
+        divisor: f64,
+    },
+    Ratio {
+        num: usize,
+        den: usize,
+        decimals: i32,
+    },
+    Days {
+        min: f64,
+        max: f64,
+    },
+    Flag {
+        p: f64,
+    },
+    Score {
+        min: f64,
+        max: f64,
+        decimals: i32,
+    },
+    Band {
+        of: usize,
+        bands: Vec<(f64, String)>,
+    },
+    Choice {
+        values: Vec<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -87,7 +124,9 @@ pub static CATALOGUES: LazyLock<Vec<(i64, Catalogue)>> = LazyLock::new(|| {
         include_str!("../../../fixtures/finbox/predictors-v2.json"),
     ]
     .iter()
-    .map(|t| Catalogue::parse(t).expect("fixtures/finbox catalogues are valid (a unit test checks)"))
+    .map(|t| {
+        Catalogue::parse(t).expect("fixtures/finbox catalogues are valid (a unit test checks)")
+    })
     .collect()
 });
 
@@ -243,14 +282,15 @@ impl Catalogue {
                     let score = out[*of].num();
                     let label = bands
                         .iter()
-                        .filter(|(min, _)| score >= *min)
-                        .next_back()
+                        .rfind(|(min, _)| score >= *min)
                         .or(bands.first())
                         .map(|(_, l)| l.clone())
                         .unwrap_or_default();
                     Val::Text(label)
                 }
-                Rule::Choice { values } => Val::Text(values[rng.random_range(0..values.len())].clone()),
+                Rule::Choice { values } => {
+                    Val::Text(values[rng.random_range(0..values.len())].clone())
+                }
             };
             let v = match (p.zero_if, &v) {
                 (Some(z), Val::Int(_)) if out[z].num() == 0.0 => Val::Int(0),
@@ -555,9 +595,12 @@ mod tests {
     use super::*;
 
     fn data(seed: u64, customer: &str, version: i64) -> Value {
-        catalogue(version)
-            .unwrap()
-            .data(&mut generate::rng(seed, "finbox", customer, &format!("predictors-v{version}")))
+        catalogue(version).unwrap().data(&mut generate::rng(
+            seed,
+            "finbox",
+            customer,
+            &format!("predictors-v{version}"),
+        ))
     }
 
     fn get(d: &Value, name: &str) -> f64 {
@@ -590,7 +633,10 @@ mod tests {
         for i in 0..300 {
             let c = format!("cust-{i}");
             let d = data(3, &c, 1);
-            assert!(get(&d, "cnt_credit_txn_180d") + get(&d, "cnt_debit_txn_180d") <= get(&d, "cnt_txn_sms_180d"));
+            assert!(
+                get(&d, "cnt_credit_txn_180d") + get(&d, "cnt_debit_txn_180d")
+                    <= get(&d, "cnt_txn_sms_180d")
+            );
             assert!(get(&d, "cnt_txn_sms_180d") <= get(&d, "cnt_sms_total_180d"));
             assert!(get(&d, "cnt_credit_txn_30d") <= get(&d, "cnt_credit_txn_180d"));
             assert!(get(&d, "amt_credit_txn_30d") <= get(&d, "amt_credit_txn_180d"));
@@ -603,7 +649,13 @@ mod tests {
             let d = data(3, &c, 2);
             let score = get(&d, "dc_risk_score");
             assert!((300.0..=900.0).contains(&score));
-            let band = d.as_array().unwrap().iter().find(|p| p["name"] == "dc_risk_band").unwrap()["value"].clone();
+            let band = d
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "dc_risk_band")
+                .unwrap()["value"]
+                .clone();
             let want = match score as i64 {
                 s if s >= 800 => "A",
                 s if s >= 700 => "B",
@@ -626,10 +678,19 @@ mod tests {
                 accounts: accts,
                 transactions: txns,
             } = book(&mut generate::rng(0, "finbox", &dev, "book"), now);
-            let hashes: Vec<&Value> = accts.as_array().unwrap().iter().map(|a| &a["account_hash"]).collect();
+            let hashes: Vec<&Value> = accts
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| &a["account_hash"])
+                .collect();
             for a in accts.as_array().unwrap() {
                 assert!(ACCOUNT_TYPES.contains(&a["type"].as_str().unwrap()));
-                let newest = txns.as_array().unwrap().iter().find(|t| t["account_hash"] == a["account_hash"]);
+                let newest = txns
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["account_hash"] == a["account_hash"]);
                 if let Some(t) = newest {
                     assert_eq!(t["time"], a["last_used_date"]);
                 }
@@ -642,7 +703,10 @@ mod tests {
                     assert!(CATEGORIES.contains(&t["category"].as_str().unwrap()));
                 }
                 let ms = t["timeinmilis"].as_i64().unwrap();
-                assert!(ms <= now.timestamp_millis() && ms > (now - TimeDelta::days(181)).timestamp_millis());
+                assert!(
+                    ms <= now.timestamp_millis()
+                        && ms > (now - TimeDelta::days(181)).timestamp_millis()
+                );
             }
         }
     }

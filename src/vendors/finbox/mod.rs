@@ -335,9 +335,7 @@ impl Vendor for Finbox {
         let turn = ctx.turn(&body.entity);
         let request_id = generate::hex(&ctx.issued_id(&body.entity, &turn, "request_id"), 32);
         let now = ctx.now;
-        let processing = ctx
-            .rng(&body.entity, "processing")
-            .random_range(80..1500);
+        let processing = ctx.rng(&body.entity, "processing").random_range(80..1500);
         let answer = Answer {
             customer_id: match route {
                 Route::Transactions | Route::Accounts => Value::Null,
@@ -349,18 +347,25 @@ impl Vendor for Finbox {
         };
         let outcome = turn.outcome("complete").map(str::to_string);
         let resp = turn.respond("complete", |o| {
-            let requested = if o == "in_progress" { now } else { answer.requested };
-            render(o, &Answer { requested, ..answer.clone() }, || {
-                route_data(ctx, route, &body)
-            })
+            let requested = if o == "in_progress" {
+                now
+            } else {
+                answer.requested
+            };
+            render(
+                o,
+                &Answer {
+                    requested,
+                    ..answer.clone()
+                },
+                || route_data(ctx, route, &body),
+            )
         });
 
         if route == Route::Predictors {
             if let Some(url) = &settings.webhook_url {
                 match outcome.as_deref() {
-                    Some("in_progress") => {
-                        self.on_in_progress(ctx, &turn, &body, &request_id, url)
-                    }
+                    Some("in_progress") => self.on_in_progress(ctx, &turn, &body, &request_id, url),
                     Some(o) if FINAL.contains(&o) => {
                         self.on_completed(ctx, o, turn.step(), &body.entity)
                     }
@@ -515,7 +520,8 @@ fn parse_body(req: &MockRequest, route: Route) -> Result<Body, (Value, String)> 
         None | Some(Value::Null) => None,
         Some(Value::Object(m))
             if m.get("loan_type").is_none_or(Value::is_string)
-                && m.get("loan_amount").is_none_or(|v| v.is_i64() || v.is_u64()) =>
+                && m.get("loan_amount")
+                    .is_none_or(|v| v.is_i64() || v.is_u64()) =>
         {
             Some(Value::Object(m.clone()))
         }
@@ -726,7 +732,9 @@ mod tests {
             step("in_progress", Repeat::ForSeconds(5)),
             step("complete", Repeat::Times(1)),
         ];
-        assert!(matches!(completion(&timed, 0, t0), Completion::At(t, 2) if t == t0 + TimeDelta::seconds(15)));
+        assert!(
+            matches!(completion(&timed, 0, t0), Completion::At(t, 2) if t == t0 + TimeDelta::seconds(15))
+        );
         let counted = [
             step("in_progress", Repeat::Times(2)),
             step("complete", Repeat::Times(1)),
@@ -751,7 +759,11 @@ mod tests {
             ("127.0.0.1", "::ffff:127.0.0.1", true),
         ];
         for (net, ip, want) in cases {
-            assert_eq!(IpNet::parse(net).unwrap().contains(ip.parse().unwrap()), want, "{net} ∋ {ip}");
+            assert_eq!(
+                IpNet::parse(net).unwrap().contains(ip.parse().unwrap()),
+                want,
+                "{net} ∋ {ip}"
+            );
         }
     }
 }

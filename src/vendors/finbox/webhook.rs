@@ -231,11 +231,16 @@ impl Hooks {
             .body(Full::new(Bytes::from(body.clone())))
         {
             Err(e) => (format!("not sent: {e}"), None),
-            Ok(req) => match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(req)).await {
-                Err(_) => (format!("no answer within {ATTEMPT_TIMEOUT:?}"), None),
-                Ok(Err(e)) => (format!("failed: {e}"), None),
-                Ok(Ok(resp)) => (format!("answered {}", resp.status().as_u16()), Some(resp.status())),
-            },
+            Ok(req) => {
+                match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(req)).await {
+                    Err(_) => (format!("no answer within {ATTEMPT_TIMEOUT:?}"), None),
+                    Ok(Err(e)) => (format!("failed: {e}"), None),
+                    Ok(Ok(resp)) => (
+                        format!("answered {}", resp.status().as_u16()),
+                        Some(resp.status()),
+                    ),
+                }
+            }
         };
         let ok = status.is_some_and(|s| s.is_success());
         let retry = if ok || d.attempt >= MAX_ATTEMPTS {
@@ -318,7 +323,11 @@ mod tests {
         h.wait(waiting("a", "r1"));
         h.wait(waiting("b", "r2"));
         h.wait(waiting("a", "r3"));
-        let got: Vec<_> = h.take_waiting("a").into_iter().map(|w| w.request_id).collect();
+        let got: Vec<_> = h
+            .take_waiting("a")
+            .into_iter()
+            .map(|w| w.request_id)
+            .collect();
         assert_eq!(got, ["r1", "r3"]);
         assert!(h.take_waiting("a").is_empty());
         for i in 0..=MAX_KEPT {

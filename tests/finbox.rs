@@ -544,3 +544,70 @@ async fn reset_cancels_pending_webhooks_and_forgets_stored_results() {
         "no other webhook"
     );
 }
+
+#[tokio::test]
+async fn a_client_written_from_finboxs_documentation_passes_with_only_its_base_url_changed() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs python3 (standard library only)"
+        );
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    // A free port for the client's webhook receiver, known before the server starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = with_webhook(&format!("http://127.0.0.1:{port}/finbox-webhook")).await;
+    let (base, admin) = (format!("{}/finbox/v2/", s.base), s.base.clone());
+    // Blocking child on the blocking pool, so this runtime keeps serving it.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["examples/clients/finbox_client.py", &base])
+            .args(["--webhook-port", &port.to_string(), "--mock-clock", &admin])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("all documented cases behave"), "{stdout}");
+}
+
+#[tokio::test]
+async fn with_the_system_clock_a_timer_delivers_the_webhook_when_the_customer_completes() {
+    let mut hook = Receiver::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("timer.toml"),
+        format!(
+            "vendor = \"finbox\"\nwebhook_url = \"{}\"\n[[scenario]]\nname = \"quick\"\nid_prefix = \"quick-\"\nsteps = [{{ outcome = \"in_progress\", for_seconds = 1 }}, {{ outcome = \"complete\" }}]\n",
+            hook.url
+        ),
+    )
+    .unwrap();
+    let s = TestServer::with_config(vendor_mock::Config {
+        frozen_clock: None,
+        scenario_dirs: vec![dir.path().to_path_buf()],
+        ..crate::support::config()
+    })
+    .await;
+    let r = predictors(&s, "quick-1").await;
+    assert_eq!(r.status, 202);
+    // Nobody advances the clock or calls again: the timer alone fires it.
+    let delivered = hook.next().await;
+    assert_eq!(delivered["request_id"], r.json()["request_id"]);
+    assert_eq!(delivered["status"], "complete");
+}

@@ -1,0 +1,769 @@
+//! FinBox DeviceConnect Insights, under `/finbox`.
+//!
+//! Emulates `POST /v2/risk/predictors` (production) and `POST /staging/risk/predictors`
+//! (development), which behave the same except that only production checks
+//! `allowed_ips`, plus the documented sibling endpoints `/device-ids`, `/transactions`
+//! and `/accounts` under both. Both documented generations work: the current one
+//! (`customer_id`, `version`, `salt`) and the older one with `metadata`, webhooks,
+//! `webhook_not_found` and `?source=webhook&request_id=` (see [`webhook`]).
+//!
+//! Checks run in this order: path (404), method (405), the production address
+//! allowlist (403), the rate limit (429), `x-api-key` (403), the body (400), the salt
+//! (403), then the scenario for the entity id (`customer_id`; `user_hash` on
+//! `/transactions` and `/accounts`).
+//!
+//! Assumptions where the doc is silent (also in `docs/vendors/finbox.md`): a wrong salt
+//! is a 403 `Incorrect Salt`; a wrong type is a 400 `Invalid Key <key>`; an unknown
+//! version is a 400 `Predictors version <n> not found`; unknown paths and methods get
+//! 404/405 in FinBox's `{status, message}` shape; `request_id` is 32 hex characters.
+//! Limits: the predictor names are the mock's own (FinBox shares its list privately);
+//! the transactions/accounts webhook (`service`, `device_id`, WEBHOOK_SECRET salt) is
+//! not emulated, and `source=webhook` on those endpoints answers like a normal call.
+
+pub mod data;
+mod errors;
+mod salt;
+pub mod webhook;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use hyper::{Method, StatusCode};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use toml::Spanned;
+
+use self::webhook::{Delivery, Hooks, Waiting};
+use super::{Ctx, Endpoint, Vendor};
+use crate::app::App;
+use crate::generate;
+use crate::rate_limit::Decision;
+use crate::scenario::{parse_settings, Action, Problem, Repeat, Settings, Step};
+use crate::server::{MockRequest, MockResponse};
+
+pub use salt::salt;
+
+pub const OUTCOMES: &[&str] = &[
+    "complete",
+    "in_progress",
+    "no_data",
+    "not_found",
+    "webhook_not_found",
+    "unauthorized",
+    "rate_limited",
+    "internal_error",
+    "bad_gateway",
+    "service_unavailable",
+    "gateway_timeout",
+];
+
+/// Outcomes after which an entity counts as completed (a webhook fires).
+const FINAL: &[&str] = &["complete", "no_data", "not_found"];
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "POST",
+        path: "/v2/risk/predictors",
+        summary: "general predictors (prod: checks allowed_ips); ?source=webhook&request_id= for pre-computed results",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/staging/risk/predictors",
+        summary: "general predictors (development)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2/device-ids",
+        summary: "List Devices (also under /staging)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2/transactions",
+        summary: "captured transactions of a device, by user_hash (also under /staging)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v2/accounts",
+        summary: "captured accounts of a device, by user_hash (also under /staging)",
+    },
+];
+
+/// FinBox's `YYYY-MM-DDThh:mm:ss:mil`: a colon, not a dot, before the milliseconds
+/// (the doc's samples really do this, e.g. `2019-01-03T06:37:44:003`).
+pub fn finbox_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string()
+}
+
+/// Compiled settings (`[auth]`, `allowed_ips`, `webhook_url`).
+#[derive(Debug)]
+pub struct FinboxSettings {
+    pub api_key: String,
+    pub server_hash: String,
+    /// `None`: every address may call production.
+    pub allowed_ips: Option<Vec<IpNet>>,
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SettingsFile {
+    auth: Option<AuthSpec>,
+    allowed_ips: Option<Vec<Spanned<String>>>,
+    webhook_url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSpec {
+    api_key: String,
+    server_hash: String,
+}
+
+/// An address or a CIDR block.
+#[derive(Debug, Clone, Copy)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    fn parse(s: &str) -> Option<Self> {
+        let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Self { addr, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            _ => ip,
+        };
+        let bits = |a: IpAddr| match a {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 32u32),
+            IpAddr::V6(v) => (u128::from(v), 128u32),
+        };
+        let ((net, w1), (host, w2)) = (bits(self.addr), bits(ip));
+        if w1 != w2 {
+            return false;
+        }
+        let shift = w1 - u32::from(self.prefix);
+        shift >= 128 || (net >> shift) == (host >> shift)
+    }
+}
+
+/// Which endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Predictors,
+    DeviceIds,
+    Transactions,
+    Accounts,
+}
+
+impl Route {
+    /// The body key naming the entity.
+    fn entity_key(self) -> &'static str {
+        match self {
+            Route::Transactions | Route::Accounts => "user_hash",
+            _ => "customer_id",
+        }
+    }
+}
+
+/// A validated request body.
+struct Body {
+    entity: String,
+    version: i64,
+    metadata: Option<Value>,
+}
+
+#[derive(Default)]
+pub struct Finbox {
+    hooks: Arc<Hooks>,
+}
+
+impl Vendor for Finbox {
+    fn name(&self) -> &'static str {
+        "finbox"
+    }
+    fn title(&self) -> &'static str {
+        "FinBox DeviceConnect Insights"
+    }
+    fn endpoints(&self) -> &'static [Endpoint] {
+        ENDPOINTS
+    }
+    fn default_scenarios(&self) -> &'static str {
+        include_str!("../../../scenarios/finbox.toml")
+    }
+    fn outcomes(&self) -> &'static [&'static str] {
+        OUTCOMES
+    }
+    fn settings_keys(&self) -> &'static [&'static str] {
+        &["auth", "allowed_ips", "webhook_url"]
+    }
+
+    fn compile_settings(&self, text: &str) -> Result<Settings, Vec<Problem>> {
+        let file: SettingsFile = parse_settings(text)?;
+        let auth = file.auth.unwrap_or(AuthSpec {
+            api_key: "test-finbox-key".into(),
+            server_hash: "test-finbox-hash".into(),
+        });
+        let mut problems = Vec::new();
+        let allowed_ips = file.allowed_ips.map(|list| {
+            list.iter()
+                .filter_map(|s| {
+                    let net = IpNet::parse(s.get_ref());
+                    if net.is_none() {
+                        problems.push(Problem::at(
+                            s.span(),
+                            format!(
+                                "`{}` is not an IP address or CIDR block (e.g. \"10.0.0.0/8\")",
+                                s.get_ref()
+                            ),
+                        ));
+                    }
+                    net
+                })
+                .collect()
+        });
+        let webhook_url = file.webhook_url.and_then(|u| {
+            let ok = u
+                .get_ref()
+                .parse::<hyper::Uri>()
+                .is_ok_and(|uri| uri.scheme_str() == Some("http") && uri.host().is_some());
+            if !ok {
+                problems.push(Problem::at(
+                    u.span(),
+                    format!("webhook_url must be a plain http:// URL such as \"http://127.0.0.1:9000/finbox-webhook\" (vendor-mock has no TLS client), found `{}`", u.get_ref()),
+                ));
+            }
+            ok.then(|| u.into_inner())
+        });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Arc::new(FinboxSettings {
+            api_key: auth.api_key,
+            server_hash: auth.server_hash,
+            allowed_ips,
+            webhook_url,
+        }))
+    }
+
+    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+        errors::plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+    }
+
+    fn reset(&self) {
+        self.hooks.reset();
+    }
+
+    fn on_clock_advanced(&self, app: &App) {
+        self.hooks.fire_due(app);
+    }
+
+    fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        // Deliveries whose moment passed fire before anything else, so a
+        // `source=webhook` fetch sees them even if their timer is late.
+        self.hooks.fire_due(ctx.app);
+        let scenarios = ctx.scenarios;
+        let settings = scenarios
+            .settings
+            .downcast_ref::<FinboxSettings>()
+            .expect("finbox settings are FinboxSettings");
+
+        let path = req.path.trim_end_matches('/');
+        let (prod, rest) = if let Some(r) = path.strip_prefix("/v2") {
+            (true, r)
+        } else if let Some(r) = path.strip_prefix("/staging") {
+            (false, r)
+        } else {
+            return errors::plain(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let route = match rest {
+            "/risk/predictors" => Route::Predictors,
+            "/device-ids" => Route::DeviceIds,
+            "/transactions" => Route::Transactions,
+            "/accounts" => Route::Accounts,
+            _ => return errors::plain(StatusCode::NOT_FOUND, "Not Found"),
+        };
+        if req.method != Method::POST {
+            return errors::plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+                .with_header("allow", "POST");
+        }
+        let client = req.peer.ip();
+        if prod
+            && settings
+                .allowed_ips
+                .as_ref()
+                .is_some_and(|nets| !nets.iter().any(|n| n.contains(client)))
+        {
+            return errors::plain(StatusCode::FORBIDDEN, errors::MSG_IP);
+        }
+        if let Decision::Deny { .. } = ctx.rate_limit(client) {
+            return errors::rate_limited();
+        }
+        if req.header("x-api-key") != Some(settings.api_key.as_str()) {
+            return errors::incorrect_api_key();
+        }
+        let body = match parse_body(req, route) {
+            Ok(b) => b,
+            Err((echo, message)) => {
+                let id = generate::hex(&ctx.anonymous_id("request_id"), 32);
+                return errors::bad_request(echo, &id, &finbox_time(ctx.now), &message);
+            }
+        };
+        if let Some(m) = &body.metadata {
+            ctx.note = Some(format!("metadata: {m}"));
+        }
+        let given_salt = body_salt(req);
+        if given_salt.as_deref() != Some(salt(&body.entity, &settings.server_hash).as_str()) {
+            ctx.entity = Some(body.entity.clone());
+            return errors::plain(StatusCode::FORBIDDEN, errors::MSG_SALT);
+        }
+
+        if route == Route::Predictors && req.query_param("source").as_deref() == Some("webhook") {
+            return self.precomputed(ctx, req, &body);
+        }
+
+        let turn = ctx.turn(&body.entity);
+        let request_id = generate::hex(&ctx.issued_id(&body.entity, &turn, "request_id"), 32);
+        let now = ctx.now;
+        let processing = ctx.rng(&body.entity, "processing").random_range(80..1500);
+        let answer = Answer {
+            customer_id: match route {
+                Route::Transactions | Route::Accounts => Value::Null,
+                _ => json!(body.entity),
+            },
+            request_id: &request_id,
+            requested: now - TimeDelta::milliseconds(processing),
+            processed: now,
+        };
+        let outcome = turn.outcome("complete").map(str::to_string);
+        let resp = turn.respond("complete", |o| {
+            let requested = if o == "in_progress" {
+                now
+            } else {
+                answer.requested
+            };
+            render(
+                o,
+                &Answer {
+                    requested,
+                    ..answer.clone()
+                },
+                || route_data(ctx, route, &body),
+            )
+        });
+
+        if route == Route::Predictors {
+            if let Some(url) = &settings.webhook_url {
+                match outcome.as_deref() {
+                    Some("in_progress") => self.on_in_progress(ctx, &turn, &body, &request_id, url),
+                    Some(o) if FINAL.contains(&o) => {
+                        self.on_completed(ctx, o, turn.step(), &body.entity)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        resp
+    }
+}
+
+/// What the envelope of one answer needs.
+#[derive(Clone)]
+struct Answer<'a> {
+    customer_id: Value,
+    request_id: &'a str,
+    requested: DateTime<Utc>,
+    processed: DateTime<Utc>,
+}
+
+/// Render a named outcome. `data` is only called for `complete`.
+fn render(outcome: &str, a: &Answer<'_>, data: impl FnOnce() -> Value) -> MockResponse {
+    let envelope = |status: StatusCode,
+                    processed: Option<Value>,
+                    name: &str,
+                    message: &str,
+                    data: Option<Value>| {
+        let mut m = Map::new();
+        m.insert("customer_id".into(), a.customer_id.clone());
+        m.insert("request_id".into(), json!(a.request_id));
+        m.insert("date_requested".into(), json!(finbox_time(a.requested)));
+        if let Some(p) = processed {
+            m.insert("date_processed".into(), p);
+        }
+        m.insert("status".into(), json!(name));
+        m.insert("message".into(), json!(message));
+        if let Some(d) = data {
+            m.insert("data".into(), d);
+        }
+        MockResponse::json(status, Value::Object(m))
+    };
+    let processed = || Some(json!(finbox_time(a.processed)));
+    match outcome {
+        "in_progress" => envelope(
+            StatusCode::ACCEPTED,
+            None,
+            "in_progress",
+            errors::MSG_IN_PROGRESS,
+            None,
+        ),
+        "no_data" => envelope(
+            StatusCode::OK,
+            processed(),
+            "no_data",
+            errors::MSG_NO_DATA,
+            Some(Value::Null),
+        ),
+        "not_found" => envelope(
+            StatusCode::OK,
+            Some(Value::Null),
+            "not_found",
+            errors::MSG_NOT_FOUND,
+            Some(Value::Null),
+        ),
+        "webhook_not_found" => envelope(
+            StatusCode::OK,
+            processed(),
+            "webhook_not_found",
+            errors::MSG_WEBHOOK_NOT_FOUND,
+            None,
+        ),
+        "unauthorized" => errors::incorrect_api_key(),
+        "rate_limited" => errors::rate_limited(),
+        "internal_error" => errors::server(StatusCode::INTERNAL_SERVER_ERROR),
+        "bad_gateway" => errors::server(StatusCode::BAD_GATEWAY),
+        "service_unavailable" => errors::server(StatusCode::SERVICE_UNAVAILABLE),
+        "gateway_timeout" => errors::server(StatusCode::GATEWAY_TIMEOUT),
+        // "complete"
+        _ => envelope(
+            StatusCode::OK,
+            processed(),
+            "complete",
+            errors::MSG_COMPLETE,
+            Some(data()),
+        ),
+    }
+}
+
+/// The `data` array of a `complete` answer on `route`.
+fn route_data(ctx: &Ctx<'_>, route: Route, body: &Body) -> Value {
+    let e = body.entity.as_str();
+    match route {
+        Route::Predictors => data::catalogue(body.version)
+            .expect("parse_body admits only shipped versions")
+            .data(&mut ctx.rng(e, &format!("predictors-v{}", body.version))),
+        Route::DeviceIds => data::devices(&mut ctx.rng(e, "devices"), ctx.now),
+        Route::Accounts => data::book(&mut ctx.rng(e, "book"), ctx.now).accounts,
+        Route::Transactions => data::book(&mut ctx.rng(e, "book"), ctx.now).transactions,
+    }
+}
+
+/// The predictor data for `version`, outside a request (webhook bodies).
+fn predictor_data(seed: u64, customer_id: &str, version: i64) -> Value {
+    data::catalogue(version)
+        .expect("only shipped versions are scheduled")
+        .data(&mut generate::rng(
+            seed,
+            "finbox",
+            customer_id,
+            &format!("predictors-v{version}"),
+        ))
+}
+
+/// The key's value when it is a string, for echoing in a 400.
+fn echo(obj: &Map<String, Value>, key: &str) -> Value {
+    match obj.get(key) {
+        Some(Value::String(s)) => json!(s),
+        _ => Value::Null,
+    }
+}
+
+/// Validate the body: the entity key, `version` and `salt` are required, in that
+/// order; `metadata` is optional. `Err` holds the echoed customer id and the message.
+fn parse_body(req: &MockRequest, route: Route) -> Result<Body, (Value, String)> {
+    let obj = match serde_json::from_slice::<Value>(&req.body) {
+        Ok(Value::Object(o)) => o,
+        _ => return Err((Value::Null, "Invalid request body".into())),
+    };
+    let key = route.entity_key();
+    let echoed = echo(&obj, "customer_id");
+    let fail = |m: String| Err((echoed.clone(), m));
+    for k in [key, "version", "salt"] {
+        if obj.get(k).is_none_or(Value::is_null) {
+            return fail(format!("Missing Key {k}"));
+        }
+    }
+    let entity = match &obj[key] {
+        // STRING [260] is the documented width of customer_id.
+        Value::String(s) if !s.is_empty() && s.chars().count() <= 260 => s.clone(),
+        _ => return fail(format!("Invalid Key {key}")),
+    };
+    let Some(version) = obj["version"].as_i64() else {
+        return fail("Invalid Key version".into());
+    };
+    if !obj["salt"].is_string() {
+        return fail("Invalid Key salt".into());
+    }
+    if !data::VERSIONS.contains(&version) {
+        return fail(format!("Predictors version {version} not found"));
+    }
+    let metadata = match obj.get("metadata") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m))
+            if m.get("loan_type").is_none_or(Value::is_string)
+                && m.get("loan_amount")
+                    .is_none_or(|v| v.is_i64() || v.is_u64()) =>
+        {
+            Some(Value::Object(m.clone()))
+        }
+        Some(_) => return fail("Invalid Key metadata".into()),
+    };
+    Ok(Body {
+        entity,
+        version,
+        metadata,
+    })
+}
+
+fn body_salt(req: &MockRequest) -> Option<String> {
+    serde_json::from_slice::<Value>(&req.body)
+        .ok()?
+        .get("salt")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Where an entity's in-progress answers end.
+enum Completion {
+    /// At this mock-clock moment, with this step (index) answering.
+    At(DateTime<Utc>, usize),
+    /// On a later call (an in-progress step that ends by call count).
+    OnCall,
+    /// Never, or with an answer that is not a result (an error, a raw step).
+    Never,
+}
+
+/// Walk the scenario from the step in force: timed in-progress steps end at known
+/// moments; the first other step decides.
+fn completion(steps: &[Step], mut i: usize, mut at: DateTime<Utc>) -> Completion {
+    loop {
+        let Some(step) = steps.get(i) else {
+            return Completion::Never;
+        };
+        match &step.action {
+            Action::Outcome(o) if o == "in_progress" => {}
+            Action::Outcome(o) if FINAL.contains(&o.as_str()) => return Completion::At(at, i),
+            _ => return Completion::Never,
+        }
+        if i + 1 == steps.len() {
+            return Completion::Never;
+        }
+        match step.repeat {
+            Repeat::ForSeconds(s) => at += TimeDelta::seconds(s as i64),
+            Repeat::Times(_) => return Completion::OnCall,
+        }
+        i += 1;
+    }
+}
+
+impl Finbox {
+    /// `?source=webhook&request_id=`: the stored result, or `webhook_not_found`.
+    fn precomputed(&self, ctx: &mut Ctx<'_>, req: &MockRequest, body: &Body) -> MockResponse {
+        // Named in the journal and the scenario header, without advancing the scenario.
+        ctx.entity = Some(body.entity.clone());
+        ctx.scenario = ctx.scenarios.select(&body.entity).cloned();
+        let request_id = req.query_param("request_id").unwrap_or_default();
+        if let Some(stored) = self.hooks.result(&request_id, &body.entity, ctx.now) {
+            return MockResponse::json(StatusCode::OK, stored);
+        }
+        render(
+            "webhook_not_found",
+            &Answer {
+                customer_id: json!(body.entity),
+                request_id: &request_id,
+                requested: ctx.now,
+                processed: ctx.now,
+            },
+            || Value::Null,
+        )
+    }
+
+    /// A request was answered `in_progress`: schedule its webhook for the moment its
+    /// entity completes, or remember it until a later call completes the entity.
+    fn on_in_progress(
+        &self,
+        ctx: &Ctx<'_>,
+        turn: &super::Turn,
+        body: &Body,
+        request_id: &str,
+        url: &str,
+    ) {
+        let (Some(scenario), Some(state)) = (
+            turn.scenario.as_ref(),
+            ctx.app.state.get(ctx.vendor, &body.entity),
+        ) else {
+            return;
+        };
+        match completion(&scenario.steps, state.step, state.step_started) {
+            Completion::At(due, i) => {
+                let step = &scenario.steps[i];
+                let Action::Outcome(o) = &step.action else {
+                    return;
+                };
+                let answer = Answer {
+                    customer_id: json!(body.entity),
+                    request_id,
+                    requested: ctx.now,
+                    processed: due,
+                };
+                let mut resp = render(o, &answer, || {
+                    predictor_data(ctx.seed(), &body.entity, body.version)
+                });
+                if let Some(p) = &step.patch {
+                    resp.patch(p);
+                }
+                let Some(payload) = resp.json_body().cloned() else {
+                    return;
+                };
+                self.hooks.schedule(
+                    ctx.app,
+                    Delivery {
+                        due,
+                        url: url.to_string(),
+                        body: payload,
+                        request_id: request_id.to_string(),
+                        customer_id: body.entity.clone(),
+                        scenario: scenario.name.clone(),
+                        attempt: 1,
+                    },
+                );
+                self.hooks.fire_due(ctx.app);
+            }
+            Completion::OnCall => self.hooks.wait(Waiting {
+                customer_id: body.entity.clone(),
+                request_id: request_id.to_string(),
+                requested: ctx.now,
+                version: body.version,
+                url: url.to_string(),
+            }),
+            Completion::Never => {}
+        }
+    }
+
+    /// An entity completed on this call: the requests that waited for it get their
+    /// webhooks now.
+    fn on_completed(&self, ctx: &Ctx<'_>, outcome: &str, step: Option<&Step>, customer: &str) {
+        let waiting = self.hooks.take_waiting(customer);
+        if waiting.is_empty() {
+            return;
+        }
+        let scenario = ctx
+            .scenario
+            .as_ref()
+            .map_or("default".to_string(), |s| s.name.clone());
+        for w in waiting {
+            let answer = Answer {
+                customer_id: json!(w.customer_id),
+                request_id: &w.request_id,
+                requested: w.requested,
+                processed: ctx.now,
+            };
+            let mut resp = render(outcome, &answer, || {
+                predictor_data(ctx.seed(), &w.customer_id, w.version)
+            });
+            if let Some(p) = step.and_then(|s| s.patch.as_ref()) {
+                resp.patch(p);
+            }
+            let Some(payload) = resp.json_body().cloned() else {
+                continue;
+            };
+            self.hooks.schedule(
+                ctx.app,
+                Delivery {
+                    due: ctx.now,
+                    url: w.url.clone(),
+                    body: payload,
+                    request_id: w.request_id.clone(),
+                    customer_id: w.customer_id.clone(),
+                    scenario: scenario.clone(),
+                    attempt: 1,
+                },
+            );
+        }
+        self.hooks.fire_due(ctx.app);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_have_a_colon_before_the_milliseconds() {
+        let t = DateTime::parse_from_rfc3339("2019-01-03T06:37:44.003Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(finbox_time(t), "2019-01-03T06:37:44:003");
+    }
+
+    fn step(outcome: &str, repeat: Repeat) -> Step {
+        Step {
+            action: Action::Outcome(outcome.into()),
+            repeat,
+            patch: None,
+            delay: None,
+        }
+    }
+
+    #[test]
+    fn completion_follows_timed_in_progress_steps() {
+        let t0 = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
+        let timed = [
+            step("in_progress", Repeat::ForSeconds(10)),
+            step("in_progress", Repeat::ForSeconds(5)),
+            step("complete", Repeat::Times(1)),
+        ];
+        assert!(
+            matches!(completion(&timed, 0, t0), Completion::At(t, 2) if t == t0 + TimeDelta::seconds(15))
+        );
+        let counted = [
+            step("in_progress", Repeat::Times(2)),
+            step("complete", Repeat::Times(1)),
+        ];
+        assert!(matches!(completion(&counted, 0, t0), Completion::OnCall));
+        let failing = [
+            step("in_progress", Repeat::ForSeconds(10)),
+            step("internal_error", Repeat::Times(1)),
+        ];
+        assert!(matches!(completion(&failing, 0, t0), Completion::Never));
+        let forever = [step("in_progress", Repeat::Times(1))];
+        assert!(matches!(completion(&forever, 0, t0), Completion::Never));
+    }
+
+    #[test]
+    fn ip_nets_match_addresses_and_blocks() {
+        let cases = [
+            ("127.0.0.1", "127.0.0.1", true),
+            ("127.0.0.1", "127.0.0.2", false),
+            ("10.0.0.0/8", "10.200.3.4", true),
+            ("10.0.0.0/8", "11.0.0.1", false),
+            ("127.0.0.1", "::ffff:127.0.0.1", true),
+        ];
+        for (net, ip, want) in cases {
+            assert_eq!(
+                IpNet::parse(net).unwrap().contains(ip.parse().unwrap()),
+                want,
+                "{net} ∋ {ip}"
+            );
+        }
+    }
+}

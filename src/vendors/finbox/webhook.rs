@@ -1,0 +1,359 @@
+//! FinBox webhooks (the older doc generation): when an entity that was answered
+//! `in_progress` completes, the final insights response is POSTed to the scenario
+//! file's `webhook_url`; the fired result is then kept for 24 h of mock clock for
+//! `?source=webhook&request_id=`.
+//!
+//! Deliveries wait in a bounded list until their mock-clock moment. They fire when the
+//! mock clock passes it: `/__admin/clock/advance` (frozen clock), a timer task per
+//! delivery (system clock), or the next FinBox request, whichever comes first. Each
+//! fire spawns a tokio task, so a slow or dead receiver never delays an API answer.
+//! A failed attempt (no answer within [`ATTEMPT_TIMEOUT`], or a non-2xx status) is
+//! retried after [`backoff`] seconds of mock clock, up to [`MAX_ATTEMPTS`] attempts in
+//! all; every attempt is journaled with direction `outbound`.
+//!
+//! Limits: plain `http://` only (no TLS client is built in); the payload carries no
+//! signature (FinBox documents none for this webhook).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, USER_AGENT};
+use hyper::Request;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::journal::{cap_body, Entry};
+
+/// Attempts per delivery, the first included.
+pub const MAX_ATTEMPTS: u32 = 4;
+/// How long one attempt may take (real time) before it counts as failed.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries waiting for their moment, entities waiting to complete, and fired
+/// results kept for `source=webhook`: at most this many each, the oldest dropped first.
+/// Far above what a test suite creates; bounds a sidecar left running for days.
+pub const MAX_KEPT: usize = 10_000;
+/// How long a fired result can be fetched with `source=webhook` (the doc's 24 hours).
+pub const RESULT_TTL: TimeDelta = TimeDelta::hours(24);
+
+/// Mock-clock seconds to wait after failed attempt `attempt` (1-based): 10, 20, 40.
+pub fn backoff(attempt: u32) -> i64 {
+    10 << (attempt - 1).min(10)
+}
+
+/// One POST to make.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub due: DateTime<Utc>,
+    pub url: String,
+    pub body: Value,
+    pub request_id: String,
+    pub customer_id: String,
+    pub scenario: String,
+    pub attempt: u32,
+}
+
+/// A request answered `in_progress` whose entity completes only when called again
+/// (its scenario's in-progress step ends by call count, not by time).
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub customer_id: String,
+    pub request_id: String,
+    pub requested: DateTime<Utc>,
+    pub version: i64,
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    customer_id: String,
+    body: Value,
+    fired: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Bumped by reset: tasks of an earlier generation neither retry nor store.
+    generation: u64,
+    pending: VecDeque<Delivery>,
+    waiting: VecDeque<Waiting>,
+    stored: HashMap<String, Stored>,
+    stored_order: VecDeque<String>,
+}
+
+pub struct Hooks {
+    /// Std mutex: every use is a few list operations, never held across `.await`.
+    inner: Mutex<Inner>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+impl Hooks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .expect("finbox webhook lock poisoned: a list operation panicked")
+    }
+
+    /// Queue `d` for its moment; with a system clock, also start its timer.
+    pub fn schedule(self: &Arc<Self>, app: &App, d: Delivery) {
+        let due = d.due;
+        {
+            let mut inner = self.lock();
+            if inner.pending.len() >= MAX_KEPT {
+                inner.pending.pop_front();
+            }
+            inner.pending.push_back(d);
+        }
+        if !app.clock.is_frozen() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let wait = (due - app.clock.now()).to_std().unwrap_or_default();
+                let (hooks, app) = (self.clone(), app.clone());
+                rt.spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    hooks.fire_due(&app);
+                });
+            }
+        }
+    }
+
+    /// Remember a request whose entity completes on a later call.
+    pub fn wait(&self, w: Waiting) {
+        let mut inner = self.lock();
+        if inner.waiting.len() >= MAX_KEPT {
+            inner.waiting.pop_front();
+        }
+        inner.waiting.push_back(w);
+    }
+
+    /// The requests waiting for `customer_id` to complete, removed from the list.
+    pub fn take_waiting(&self, customer_id: &str) -> Vec<Waiting> {
+        let mut inner = self.lock();
+        if inner.waiting.is_empty() {
+            return Vec::new();
+        }
+        let (mine, rest): (VecDeque<Waiting>, VecDeque<Waiting>) = inner
+            .waiting
+            .drain(..)
+            .partition(|w| w.customer_id == customer_id);
+        inner.waiting = rest;
+        mine.into()
+    }
+
+    /// Fire every delivery whose moment has come: store first attempts' results for
+    /// `source=webhook`, then hand each POST to its own task.
+    pub fn fire_due(self: &Arc<Self>, app: &App) {
+        let now = app.clock.now();
+        let (due, generation) = {
+            let mut inner = self.lock();
+            if inner.pending.is_empty() {
+                return;
+            }
+            let (due, rest): (VecDeque<Delivery>, VecDeque<Delivery>) =
+                inner.pending.drain(..).partition(|d| d.due <= now);
+            inner.pending = rest;
+            for d in due.iter().filter(|d| d.attempt == 1) {
+                if inner.stored.len() >= MAX_KEPT {
+                    if let Some(old) = inner.stored_order.pop_front() {
+                        inner.stored.remove(&old);
+                    }
+                }
+                let fresh = inner
+                    .stored
+                    .insert(
+                        d.request_id.clone(),
+                        Stored {
+                            customer_id: d.customer_id.clone(),
+                            body: d.body.clone(),
+                            fired: d.due,
+                        },
+                    )
+                    .is_none();
+                if fresh {
+                    inner.stored_order.push_back(d.request_id.clone());
+                }
+            }
+            (due, inner.generation)
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for d in due {
+            let (hooks, app) = (self.clone(), app.clone());
+            rt.spawn(async move { hooks.deliver(app, d, generation).await });
+        }
+    }
+
+    /// The fired result for `request_id`, if it belongs to `customer_id` and is less
+    /// than 24 h old on the mock clock.
+    pub fn result(&self, request_id: &str, customer_id: &str, now: DateTime<Utc>) -> Option<Value> {
+        let inner = self.lock();
+        let s = inner.stored.get(request_id)?;
+        (s.customer_id == customer_id && s.fired <= now && now < s.fired + RESULT_TTL)
+            .then(|| s.body.clone())
+    }
+
+    /// Forget every pending delivery, waiting request and stored result.
+    pub fn reset(&self) {
+        let mut inner = self.lock();
+        let generation = inner.generation + 1;
+        *inner = Inner {
+            generation,
+            ..Inner::default()
+        };
+    }
+
+    /// Deliveries waiting for their moment (for tests and the bound).
+    pub fn pending_len(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    async fn deliver(self: Arc<Self>, app: App, d: Delivery, generation: u64) {
+        let body = serde_json::to_vec(&d.body).expect("a serde_json::Value always serializes");
+        let (outcome, status) = match Request::post(d.url.as_str())
+            .header(CONTENT_TYPE, "application/json")
+            .header(USER_AGENT, "vendor-mock (FinBox webhook)")
+            .body(Full::new(Bytes::from(body.clone())))
+        {
+            Err(e) => (format!("not sent: {e}"), None),
+            Ok(req) => {
+                match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(req)).await {
+                    Err(_) => (format!("no answer within {ATTEMPT_TIMEOUT:?}"), None),
+                    Ok(Err(e)) => (format!("failed: {e}"), None),
+                    Ok(Ok(resp)) => (
+                        format!("answered {}", resp.status().as_u16()),
+                        Some(resp.status()),
+                    ),
+                }
+            }
+        };
+        let ok = status.is_some_and(|s| s.is_success());
+        let retry = if ok || d.attempt >= MAX_ATTEMPTS {
+            String::new()
+        } else {
+            let due = app.clock.now() + TimeDelta::seconds(backoff(d.attempt));
+            // A reset since this delivery fired cancels its retries.
+            if self.lock().generation != generation {
+                "; cancelled by a reset".to_string()
+            } else {
+                self.schedule(
+                    &app,
+                    Delivery {
+                        due,
+                        attempt: d.attempt + 1,
+                        ..d.clone()
+                    },
+                );
+                format!("; retry due at {}", rfc3339(due))
+            }
+        };
+        let give_up = if !ok && d.attempt >= MAX_ATTEMPTS {
+            "; giving up"
+        } else {
+            ""
+        };
+        let (text, truncated) = cap_body(&body);
+        let mut headers = serde_json::Map::new();
+        headers.insert("content-type".into(), json!("application/json"));
+        app.journal.push(Entry {
+            seq: 0,
+            time: rfc3339(app.clock.now()),
+            direction: "outbound",
+            vendor: Some("finbox".into()),
+            method: "POST".into(),
+            path: d.url.clone(),
+            query: None,
+            client: "vendor-mock".into(),
+            headers,
+            body: text,
+            body_truncated: truncated,
+            entity: Some(d.customer_id.clone()),
+            scenario: d.scenario.clone(),
+            step: None,
+            status: status.map(|s| s.as_u16()),
+            note: Some(format!(
+                "webhook for request_id {}, attempt {} of {MAX_ATTEMPTS}: {outcome}{retry}{give_up}",
+                d.request_id, d.attempt
+            )),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_768_471_200 + secs, 0).unwrap()
+    }
+
+    fn waiting(customer: &str, request: &str) -> Waiting {
+        Waiting {
+            customer_id: customer.into(),
+            request_id: request.into(),
+            requested: t(0),
+            version: 1,
+            url: "http://127.0.0.1:1/".into(),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_from_ten_seconds() {
+        assert_eq!([1, 2, 3].map(backoff), [10, 20, 40]);
+    }
+
+    #[test]
+    fn waiting_requests_are_taken_per_customer_and_bounded() {
+        let h = Hooks::default();
+        h.wait(waiting("a", "r1"));
+        h.wait(waiting("b", "r2"));
+        h.wait(waiting("a", "r3"));
+        let got: Vec<_> = h
+            .take_waiting("a")
+            .into_iter()
+            .map(|w| w.request_id)
+            .collect();
+        assert_eq!(got, ["r1", "r3"]);
+        assert!(h.take_waiting("a").is_empty());
+        for i in 0..=MAX_KEPT {
+            h.wait(waiting("c", &i.to_string()));
+        }
+        assert_eq!(h.lock().waiting.len(), MAX_KEPT);
+    }
+
+    #[test]
+    fn stored_results_answer_for_24_hours_to_their_customer_only() {
+        let h = Hooks::default();
+        h.lock().stored.insert(
+            "r1".into(),
+            Stored {
+                customer_id: "a".into(),
+                body: json!({"status": "complete"}),
+                fired: t(10),
+            },
+        );
+        assert!(h.result("r1", "a", t(9)).is_none());
+        assert!(h.result("r1", "a", t(10)).is_some());
+        assert!(h.result("r1", "b", t(10)).is_none());
+        assert!(h.result("r1", "a", t(10 + 86_399)).is_some());
+        assert!(h.result("r1", "a", t(10 + 86_400)).is_none());
+        h.reset();
+        assert!(h.result("r1", "a", t(10)).is_none());
+        assert_eq!(h.lock().generation, 1);
+    }
+}

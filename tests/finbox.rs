@@ -1,0 +1,613 @@
+//! FinBox DeviceConnect Insights over HTTP.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use vendor_mock::vendors::finbox::data::{ACCOUNT_TYPES, CATEGORIES, CHANNELS, PERMISSIONS, TAGS};
+use vendor_mock::vendors::finbox::salt;
+
+use crate::support::{Reply, TestServer};
+
+const KEY: (&str, &str) = ("x-api-key", "test-finbox-key");
+const HASH: &str = "test-finbox-hash";
+const PREDICTORS: &str = "/finbox/v2/risk/predictors";
+const SHOWN: &[&str] = &["content-type", "x-vendor-mock-scenario"];
+
+fn body(customer: &str, version: i64) -> Value {
+    json!({"customer_id": customer, "version": version, "salt": salt(customer, HASH)})
+}
+
+async fn predictors(s: &TestServer, customer: &str) -> Reply {
+    s.post_json(PREDICTORS, &[KEY], &body(customer, 1)).await
+}
+
+fn names(r: &Reply) -> Vec<String> {
+    r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_default_customer_gets_complete_predictors_of_version_1() {
+    let s = TestServer::start().await;
+    let r = predictors(&s, "1234ABCD4567").await;
+    insta::assert_json_snapshot!("finbox_complete_v1", r.exchange(SHOWN));
+}
+
+#[tokio::test]
+async fn version_2_selects_a_different_predictor_set() {
+    let s = TestServer::start().await;
+    let v1 = predictors(&s, "c-1").await;
+    let v2 = s.post_json(PREDICTORS, &[KEY], &body("c-1", 2)).await;
+    assert_eq!(v2.status, 200);
+    assert_ne!(names(&v1), names(&v2));
+    assert!(names(&v2).contains(&"dc_risk_band".to_string()));
+    insta::assert_json_snapshot!("finbox_complete_v2", v2.exchange(SHOWN));
+}
+
+#[tokio::test]
+async fn predictor_values_repeat_per_customer_and_version_and_differ_between_customers() {
+    let s = TestServer::start().await;
+    let a1 = predictors(&s, "same").await.json()["data"].clone();
+    let a2 = predictors(&s, "same").await.json()["data"].clone();
+    let b = predictors(&s, "other").await.json()["data"].clone();
+    assert_eq!(a1, a2);
+    assert_ne!(a1, b);
+}
+
+#[tokio::test]
+async fn staging_answers_exactly_like_production() {
+    let (prod, staging) = (TestServer::start().await, TestServer::start().await);
+    let a = predictors(&prod, "c-2").await;
+    let b = staging
+        .post_json("/finbox/staging/risk/predictors", &[KEY], &body("c-2", 1))
+        .await;
+    assert_eq!(a.exchange(SHOWN), b.exchange(SHOWN));
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_api_key_is_refused_with_the_documented_403() {
+    let s = TestServer::start().await;
+    let missing = s.post_json(PREDICTORS, &[], &body("c", 1)).await;
+    let wrong = s
+        .post_json(PREDICTORS, &[("x-api-key", "nope")], &body("c", 1))
+        .await;
+    assert_eq!(missing.exchange(SHOWN), wrong.exchange(SHOWN));
+    insta::assert_json_snapshot!("finbox_wrong_key", wrong.exchange(SHOWN));
+}
+
+#[tokio::test]
+async fn a_salt_computed_with_another_hash_is_refused() {
+    let s = TestServer::start().await;
+    let bad = json!({"customer_id": "c", "version": 1, "salt": salt("c", "another-hash")});
+    let r = s.post_json(PREDICTORS, &[KEY], &bad).await;
+    insta::assert_json_snapshot!("finbox_wrong_salt", r.exchange(SHOWN));
+}
+
+#[tokio::test]
+async fn bad_bodies_get_400_naming_the_key_and_echoing_the_customer() {
+    let s = TestServer::start().await;
+    let ok_salt = salt("c-9", HASH);
+    let cases = [
+        json!({"version": 1, "salt": ok_salt}),
+        json!({"customer_id": "c-9", "salt": ok_salt}),
+        json!({"customer_id": "c-9", "version": 1}),
+        json!({"customer_id": "c-9", "version": "1", "salt": ok_salt}),
+        json!({"customer_id": 99, "version": 1, "salt": ok_salt}),
+        json!({"customer_id": "c-9", "version": 3, "salt": ok_salt}),
+        json!({"customer_id": "c-9", "version": 1, "salt": ok_salt, "metadata": "personal_loan"}),
+        json!({"customer_id": "c-9", "version": 1, "salt": ok_salt, "metadata": {"loan_amount": "3000"}}),
+        json!([1, 2]),
+    ];
+    let mut got = Vec::new();
+    for c in &cases {
+        got.push(s.post_json(PREDICTORS, &[KEY], c).await.exchange(SHOWN));
+    }
+    for raw in ["", "{\"customer_id\": ", "customer_id=c-9"] {
+        got.push(
+            s.request("POST", PREDICTORS, &[KEY], raw.to_string())
+                .await
+                .exchange(SHOWN),
+        );
+    }
+    assert!(got.iter().all(|e| e["status"] == 400));
+    insta::assert_json_snapshot!("finbox_bad_bodies", got);
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_finbox_style_404_and_405() {
+    let s = TestServer::start().await;
+    let a = s
+        .post_json("/finbox/v3/risk/predictors", &[KEY], &body("c", 1))
+        .await;
+    let b = s
+        .post_json("/finbox/v2/risk/other", &[KEY], &body("c", 1))
+        .await;
+    let c = s.get("/finbox/v2/risk/predictors").await;
+    assert_eq!((a.status, b.status, c.status), (404, 404, 405));
+    insta::assert_json_snapshot!(
+        "finbox_404_405",
+        [a.exchange(SHOWN), c.exchange(&["allow"])]
+    );
+}
+
+#[tokio::test]
+async fn a_pending_customer_is_in_progress_twice_then_complete() {
+    let s = TestServer::start().await;
+    let first = predictors(&s, "pending-1").await;
+    insta::assert_json_snapshot!("finbox_in_progress", first.exchange(SHOWN));
+    let second = predictors(&s, "pending-1").await;
+    let third = predictors(&s, "pending-1").await;
+    assert_eq!([first.status, second.status, third.status], [202, 202, 200]);
+    assert_ne!(first.json()["request_id"], second.json()["request_id"]);
+    assert_eq!(third.json()["status"], "complete");
+}
+
+#[tokio::test]
+async fn a_callback_customer_is_in_progress_for_ten_seconds_of_mock_clock_then_complete() {
+    let s = TestServer::start().await;
+    assert_eq!(predictors(&s, "callback-1").await.status, 202);
+    s.advance(9).await;
+    assert_eq!(predictors(&s, "callback-1").await.status, 202);
+    s.advance(1).await;
+    let done = predictors(&s, "callback-1").await;
+    assert_eq!(done.status, 200);
+    assert_eq!(done.json()["status"], "complete");
+    assert_eq!(done.header("x-vendor-mock-scenario"), Some("callback"));
+}
+
+#[tokio::test]
+async fn notfound_and_nodata_customers_get_their_documented_200_answers() {
+    let s = TestServer::start().await;
+    let nf = predictors(&s, "notfound-1").await;
+    let nd = predictors(&s, "nodata-1").await;
+    insta::assert_json_snapshot!("finbox_not_found", nf.exchange(SHOWN));
+    insta::assert_json_snapshot!("finbox_no_data", nd.exchange(SHOWN));
+}
+
+#[tokio::test]
+async fn ratelimited_and_flaky_customers_fail_twice_with_the_documented_bodies_then_complete() {
+    let s = TestServer::start().await;
+    for (id, status) in [("ratelimited-1", 429), ("flaky-1", 500)] {
+        let a = predictors(&s, id).await;
+        let b = predictors(&s, id).await;
+        let c = predictors(&s, id).await;
+        assert_eq!(
+            [a.status, b.status, c.status],
+            [status, status, 200],
+            "{id}"
+        );
+        assert_eq!(a.json(), b.json());
+        insta::assert_json_snapshot!(format!("finbox_{id}"), a.exchange(SHOWN));
+    }
+}
+
+#[tokio::test]
+async fn a_slow_customer_is_answered_complete_after_three_seconds() {
+    let s = TestServer::start().await;
+    let started = std::time::Instant::now();
+    let r = predictors(&s, "slow-1").await;
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(r.json()["status"], "complete");
+}
+
+#[tokio::test]
+async fn dates_have_a_colon_before_the_milliseconds_and_request_ids_fit_32_characters() {
+    let s = TestServer::start().await;
+    let r = predictors(&s, "c-dates").await.json();
+    for key in ["date_requested", "date_processed"] {
+        let d = r[key].as_str().unwrap();
+        assert_eq!(d.len(), 23, "{d}");
+        assert!(d.starts_with("2026-01-15T"), "{d}");
+        assert_eq!(&d[19..20], ":", "{d}");
+    }
+    assert!(r["request_id"].as_str().unwrap().len() <= 32);
+}
+
+#[tokio::test]
+async fn metadata_is_accepted_and_recorded_in_the_journal() {
+    let s = TestServer::start().await;
+    let mut b = body("c-meta", 1);
+    b["metadata"] = json!({"loan_type": "business_loan", "loan_amount": 30000});
+    assert_eq!(s.post_json(PREDICTORS, &[KEY], &b).await.status, 200);
+    let j = s.journal("?vendor=finbox").await;
+    let note = j.last().unwrap()["note"].as_str().unwrap().to_string();
+    assert_eq!(
+        note,
+        r#"metadata: {"loan_type":"business_loan","loan_amount":30000}"#
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_comes_from_the_scenario_file_and_answers_the_documented_429() {
+    let s = TestServer::with_scenarios(&[(
+        "limits.toml",
+        "vendor = \"finbox\"\n[rate_limit]\nrequests = 2\nper_seconds = 60\n",
+    )])
+    .await;
+    let got: Vec<u16> = [
+        predictors(&s, "a").await.status,
+        predictors(&s, "b").await.status,
+        predictors(&s, "c").await.status,
+    ]
+    .to_vec();
+    assert_eq!(got, [200, 200, 429]);
+    s.advance(60).await;
+    assert_eq!(predictors(&s, "d").await.status, 200);
+}
+
+#[tokio::test]
+async fn allowed_ips_restrict_production_but_not_staging() {
+    let s = TestServer::with_scenarios(&[(
+        "ips.toml",
+        "vendor = \"finbox\"\nallowed_ips = [\"10.0.0.0/8\"]\n",
+    )])
+    .await;
+    let prod = predictors(&s, "c-ip").await;
+    assert_eq!(prod.status, 403);
+    assert_eq!(
+        prod.json(),
+        json!({"status": "error", "message": "IP address not whitelisted"})
+    );
+    let staging = s
+        .post_json("/finbox/staging/risk/predictors", &[KEY], &body("c-ip", 1))
+        .await;
+    assert_eq!(staging.status, 200);
+}
+
+#[tokio::test]
+async fn list_devices_then_transactions_and_accounts_of_a_device_use_the_documented_fields() {
+    let s = TestServer::start().await;
+    let devices = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("c-dev", 1))
+        .await;
+    insta::assert_json_snapshot!("finbox_device_ids", devices.exchange(SHOWN));
+    let list = devices.json()["data"].as_array().unwrap().clone();
+    for d in &list {
+        for p in d["given_permissions"].as_array().unwrap() {
+            assert!(PERMISSIONS.contains(&p.as_str().unwrap()));
+        }
+    }
+    let device = list[0]["device_id"].as_str().unwrap();
+    let hash_body = json!({"user_hash": device, "version": 1, "salt": salt(device, HASH)});
+    let accounts = s.post_json("/finbox/v2/accounts", &[KEY], &hash_body).await;
+    let txns = s
+        .post_json("/finbox/staging/transactions", &[KEY], &hash_body)
+        .await;
+    insta::assert_json_snapshot!("finbox_accounts", accounts.exchange(SHOWN));
+    insta::assert_json_snapshot!("finbox_transactions", txns.exchange(SHOWN));
+    let accounts = accounts.json()["data"].as_array().unwrap().clone();
+    let hashes: Vec<&Value> = accounts.iter().map(|a| &a["account_hash"]).collect();
+    assert_eq!(
+        accounts.iter().filter(|a| a["is_primary"] == true).count(),
+        1
+    );
+    for a in &accounts {
+        assert!(ACCOUNT_TYPES.contains(&a["type"].as_str().unwrap()));
+    }
+    for t in txns.json()["data"].as_array().unwrap() {
+        assert!(hashes.contains(&&t["account_hash"]));
+        assert!(TAGS.contains(&t["tag"].as_str().unwrap()));
+        assert!(CHANNELS.contains(&t["channel"].as_str().unwrap()));
+        if t["type"] == "debit" {
+            assert!(CATEGORIES.contains(&t["category"].as_str().unwrap()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn transactions_need_a_user_hash_not_a_customer_id() {
+    let s = TestServer::start().await;
+    let r = s
+        .post_json("/finbox/v2/transactions", &[KEY], &body("c-x", 1))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "Missing Key user_hash");
+}
+
+#[tokio::test]
+async fn an_http_webhook_url_is_required_and_a_bad_one_is_reported_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hook.toml"),
+        "vendor = \"finbox\"\nwebhook_url = \"https://example.com/hook\"\n",
+    )
+    .unwrap();
+    let config = vendor_mock::Config {
+        scenario_dirs: vec![dir.path().to_path_buf()],
+        ..crate::support::config()
+    };
+    let diags = vendor_mock::App::new(config)
+        .err()
+        .expect("the file is refused");
+    assert_eq!(diags.len(), 1);
+    assert_eq!((diags[0].line, diags[0].col), (2, 15));
+    assert!(diags[0]
+        .message
+        .contains("webhook_url must be a plain http:// URL"));
+}
+
+// ---- webhooks -------------------------------------------------------------------
+
+/// A webhook receiver the test runs: collects every body; answers 500 to the first
+/// `fail_first` deliveries and 200 after.
+struct Receiver {
+    url: String,
+    bodies: mpsc::UnboundedReceiver<Value>,
+}
+
+impl Receiver {
+    async fn start(fail_first: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let seen = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (tx, seen) = (tx.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let (tx, seen) = (tx.clone(), seen.clone());
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let n = seen.fetch_add(1, Ordering::SeqCst);
+                            let _ = tx.send(serde_json::from_slice::<Value>(&body).unwrap());
+                            let status = if n < fail_first { 500 } else { 200 };
+                            Ok::<_, Infallible>(
+                                Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::new()))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Self {
+            url: format!("http://{addr}/finbox-webhook"),
+            bodies: rx,
+        }
+    }
+
+    async fn next(&mut self) -> Value {
+        tokio::time::timeout(Duration::from_secs(10), self.bodies.recv())
+            .await
+            .expect("a webhook arrives")
+            .unwrap()
+    }
+}
+
+async fn with_webhook(url: &str) -> TestServer {
+    TestServer::with_scenarios(&[(
+        "hook.toml",
+        &format!("vendor = \"finbox\"\nwebhook_url = \"{url}\"\n"),
+    )])
+    .await
+}
+
+/// Wait until the journal holds `n` outbound entries (deliveries are journaled by
+/// their own task after the receiver answered).
+async fn outbound(s: &TestServer, n: usize) -> Vec<Value> {
+    for _ in 0..1000 {
+        let j: Vec<Value> = s
+            .journal("?vendor=finbox")
+            .await
+            .into_iter()
+            .filter(|e| e["direction"] == "outbound")
+            .collect();
+        if j.len() >= n {
+            return j;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("expected {n} outbound journal entries");
+}
+
+fn fetch_path(request_id: &str) -> String {
+    format!("{PREDICTORS}?source=webhook&request_id={request_id}")
+}
+
+#[tokio::test]
+async fn a_webhook_posts_the_final_response_when_the_clock_passes_completion_then_source_webhook_returns_it_for_24_hours(
+) {
+    let mut hook = Receiver::start(0).await;
+    let s = with_webhook(&hook.url).await;
+    let first = predictors(&s, "callback-w1").await;
+    assert_eq!(first.status, 202);
+    let request_id = first.json()["request_id"].as_str().unwrap().to_string();
+
+    let early = s
+        .post_json(&fetch_path(&request_id), &[KEY], &body("callback-w1", 1))
+        .await;
+    insta::assert_json_snapshot!("finbox_webhook_not_found", early.exchange(SHOWN));
+
+    s.advance(10).await;
+    let delivered = hook.next().await;
+    assert_eq!(delivered["request_id"], json!(request_id));
+    assert_eq!(delivered["status"], "complete");
+    assert_eq!(delivered["date_requested"], "2026-01-15T10:00:00:000");
+    assert_eq!(delivered["date_processed"], "2026-01-15T10:00:10:000");
+    let journal = outbound(&s, 1).await;
+    assert_eq!(journal[0]["status"], 200);
+    assert_eq!(journal[0]["path"], json!(hook.url));
+
+    let fetched = s
+        .post_json(&fetch_path(&request_id), &[KEY], &body("callback-w1", 1))
+        .await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.json(), delivered);
+
+    s.advance(24 * 3600).await;
+    let expired = s
+        .post_json(&fetch_path(&request_id), &[KEY], &body("callback-w1", 1))
+        .await;
+    assert_eq!(expired.json()["status"], "webhook_not_found");
+}
+
+#[tokio::test]
+async fn a_customer_that_completes_by_call_count_gets_its_webhooks_on_the_completing_call() {
+    let mut hook = Receiver::start(0).await;
+    let s = with_webhook(&hook.url).await;
+    let a = predictors(&s, "pending-w").await.json()["request_id"].clone();
+    let b = predictors(&s, "pending-w").await.json()["request_id"].clone();
+    assert_eq!(predictors(&s, "pending-w").await.status, 200);
+    let mut got = vec![
+        hook.next().await["request_id"].clone(),
+        hook.next().await["request_id"].clone(),
+    ];
+    got.sort_by_key(|v| v.to_string());
+    let mut want = vec![a, b];
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_retried_after_backoff_and_every_attempt_is_journaled() {
+    let mut hook = Receiver::start(1).await;
+    let s = with_webhook(&hook.url).await;
+    predictors(&s, "callback-retry").await;
+    s.advance(10).await;
+    let first = hook.next().await;
+    let j = outbound(&s, 1).await;
+    assert_eq!(j[0]["status"], 500);
+    assert!(j[0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("attempt 1 of 4: answered 500; retry due at 2026-01-15T10:00:20Z"));
+    s.advance(10).await;
+    assert_eq!(hook.next().await, first);
+    let j = outbound(&s, 2).await;
+    assert_eq!(j[1]["status"], 200);
+    assert!(j[1]["note"]
+        .as_str()
+        .unwrap()
+        .contains("attempt 2 of 4: answered 200"));
+}
+
+#[tokio::test]
+async fn a_dead_webhook_receiver_never_delays_api_answers() {
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let s = with_webhook(&url).await;
+    predictors(&s, "callback-dead").await;
+    let quick = Duration::from_secs(2);
+    tokio::time::timeout(quick, s.advance(10))
+        .await
+        .expect("advance answers at once");
+    let r = tokio::time::timeout(quick, predictors(&s, "callback-dead"))
+        .await
+        .expect("the API answers at once");
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn reset_cancels_pending_webhooks_and_forgets_stored_results() {
+    let mut hook = Receiver::start(0).await;
+    let s = with_webhook(&hook.url).await;
+    predictors(&s, "callback-r1").await;
+    let r = s.post_json("/__admin/reset", &[], &json!({})).await;
+    assert_eq!(r.status, 200);
+    // The cancelled one never arrives; a later one does, and it is the only one.
+    predictors(&s, "callback-r2").await;
+    s.advance(10).await;
+    assert_eq!(hook.next().await["customer_id"], "callback-r2");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), hook.bodies.recv())
+            .await
+            .is_err(),
+        "no other webhook"
+    );
+}
+
+#[tokio::test]
+async fn a_client_written_from_finboxs_documentation_passes_with_only_its_base_url_changed() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs python3 (standard library only)"
+        );
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    // A free port for the client's webhook receiver, known before the server starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = with_webhook(&format!("http://127.0.0.1:{port}/finbox-webhook")).await;
+    let (base, admin) = (format!("{}/finbox/v2/", s.base), s.base.clone());
+    // Blocking child on the blocking pool, so this runtime keeps serving it.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["examples/clients/finbox_client.py", &base])
+            .args(["--webhook-port", &port.to_string(), "--mock-clock", &admin])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("all documented cases behave"), "{stdout}");
+}
+
+#[tokio::test]
+async fn with_the_system_clock_a_timer_delivers_the_webhook_when_the_customer_completes() {
+    let mut hook = Receiver::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("timer.toml"),
+        format!(
+            "vendor = \"finbox\"\nwebhook_url = \"{}\"\n[[scenario]]\nname = \"quick\"\nid_prefix = \"quick-\"\nsteps = [{{ outcome = \"in_progress\", for_seconds = 1 }}, {{ outcome = \"complete\" }}]\n",
+            hook.url
+        ),
+    )
+    .unwrap();
+    let s = TestServer::with_config(vendor_mock::Config {
+        frozen_clock: None,
+        scenario_dirs: vec![dir.path().to_path_buf()],
+        ..crate::support::config()
+    })
+    .await;
+    let r = predictors(&s, "quick-1").await;
+    assert_eq!(r.status, 202);
+    // Nobody advances the clock or calls again: the timer alone fires it.
+    let delivered = hook.next().await;
+    assert_eq!(delivered["request_id"], r.json()["request_id"]);
+    assert_eq!(delivered["status"], "complete");
+}

@@ -10,8 +10,8 @@
 
 use serde_json::{Map, Value};
 
-use super::errors;
-use crate::server::{MockRequest, MockResponse};
+use super::errors::Refusal;
+use crate::server::MockRequest;
 
 /// JSON media types ASP.NET Core's JSON input formatter accepts.
 pub fn is_json(req: &MockRequest) -> bool {
@@ -27,14 +27,14 @@ pub fn is_json(req: &MockRequest) -> bool {
 
 /// The body as a JSON object, or the 415 / 400 answer. `model` names the C# type in
 /// JSON.NET's message for a body that is not an object.
-pub fn object(req: &MockRequest, model: &str) -> Result<Map<String, Value>, MockResponse> {
+pub fn object(req: &MockRequest, model: &str) -> Result<Map<String, Value>, Refusal> {
     if !is_json(req) {
-        return Err(errors::unsupported_media_type());
+        return Err(Refusal::UnsupportedMediaType);
     }
     let one = |msg: String| {
         let mut m = Map::new();
         m.insert(String::new(), Value::from(vec![msg]));
-        errors::validation(m)
+        Refusal::Validation(m)
     };
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Err(one("A non-empty request body is required.".into()));
@@ -79,11 +79,11 @@ impl Errors {
     }
 
     /// The envelope, when anything was added.
-    pub fn finish(self) -> Result<(), MockResponse> {
+    pub fn finish(self) -> Result<(), Refusal> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(errors::validation(self.0))
+            Err(Refusal::Validation(self.0))
         }
     }
 }
@@ -157,13 +157,13 @@ mod tests {
     fn outcome(body: &str, ct: Option<&str>) -> String {
         match object(&req(body, ct), "LoginModel") {
             Ok(_) => "ok".into(),
-            Err(r) => match r.json_body() {
+            Err(r) => match r.respond().json_body().cloned() {
                 Some(v) => format!(
                     "{} {}",
-                    r.status.as_u16(),
+                    v["status"],
                     v["errors"][""][0].as_str().unwrap_or("")
                 ),
-                None => r.status.as_u16().to_string(),
+                None => "no JSON body".into(),
             },
         }
     }
@@ -212,8 +212,9 @@ mod tests {
                 None
             ]
         );
-        let body = errs.finish().unwrap_err();
-        let e = &body.json_body().unwrap()["errors"];
+        let Err(Refusal::Validation(e)) = errs.finish() else {
+            panic!("errors were added")
+        };
         assert_eq!(
             e["d"][0],
             "Unexpected character encountered while parsing value: {. Path 'd'."

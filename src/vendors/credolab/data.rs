@@ -459,6 +459,9 @@ pub fn iovation(ctx: &Ctx<'_>, ds: &Dataset, c: &Check<'_>) -> Value {
     let (os, kind) = match ds.platform {
         Platform::Android => (format!("ANDROID {}", ds.device.os_version), "ANDROID"),
         Platform::Ios => (format!("iOS {}", ds.device.os_version), "IPHONE"),
+        Platform::Web if ds.device.os_version.starts_with("Mac") => {
+            (ds.device.os_version.to_ascii_uppercase(), "MAC")
+        }
         Platform::Web => (ds.device.os_version.to_ascii_uppercase(), "WINDOWS"),
     };
     let ip_json = |address: &str, p: &Place, source: &str| {

@@ -148,6 +148,29 @@ pub fn validation(errors: Map<String, Value>) -> MockResponse {
     .with_header("content-type", PROBLEM_JSON)
 }
 
+/// A refusal before the action runs, kept typed until the edge (a `MockResponse` is
+/// too large to pass around in `Result`s).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// The validation envelope's `errors` map.
+    Validation(Map<String, Value>),
+    Unauthorized(Unauthorized),
+    /// An API key of the other role.
+    Forbidden,
+    UnsupportedMediaType,
+}
+
+impl Refusal {
+    pub fn respond(self) -> MockResponse {
+        match self {
+            Refusal::Validation(errors) => validation(errors),
+            Refusal::Unauthorized(why) => unauthorized(&why),
+            Refusal::Forbidden => forbidden(),
+            Refusal::UnsupportedMediaType => unsupported_media_type(),
+        }
+    }
+}
+
 /// Why a bearer credential was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unauthorized {

@@ -40,7 +40,7 @@ use serde_json::{json, Value};
 
 use self::body::Errors;
 use self::data::{Dataset, Origin, Platform, INSIGHT_TIME};
-use self::errors::{Problem, Unauthorized};
+use self::errors::{Problem, Refusal, Unauthorized};
 use self::settings::{CredolabSettings, UserState};
 use self::store::{Access, Session, Store};
 use super::{Ctx, Endpoint, Turn, Vendor};
@@ -98,8 +98,15 @@ const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-/// `.issued` / `.expires`: .NET's round-trip format in UTC (`2026-01-15T10:00:00.0000000Z`).
-const TOKEN_TIME: &str = "%Y-%m-%dT%H:%M:%S%.7fZ";
+/// `.issued` / `.expires`: .NET's round-trip format in UTC, seven fractional digits
+/// (`2026-01-15T10:00:00.0000000Z`); chrono has no `%.7f`, so the digits are added here.
+fn token_time(t: DateTime<Utc>) -> String {
+    format!(
+        "{}.{:07}Z",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        t.timestamp_subsec_nanos() / 100
+    )
+}
 /// ASP.NET Core's wording of an expiry in `WWW-Authenticate`.
 const EXPIRED_TIME: &str = "%m/%d/%Y %H:%M:%S";
 /// Longest `referenceNumber` an upload accepts (Credolab: "≤100 chars").
@@ -128,7 +135,9 @@ impl Route {
 /// Match a path below `/credolab`; literal segments ignore case, one trailing slash
 /// is allowed, parameters are percent-decoded.
 fn route(path: &str) -> Option<Route> {
-    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    // Leading slashes all go: a client whose base URL ends in `/credolab/` and that
+    // appends `/v6.0/…` sends `//v6.0/…`, which the real host (no prefix) never sees.
+    let trimmed = path.trim_start_matches('/');
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     let segs: Vec<&str> = trimmed.split('/').collect();
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
@@ -237,15 +246,15 @@ impl Vendor for Credolab {
                 Ok(who) => self.read(ctx, &reference, Read::DatasetInsight, |ctx, turn, ds| {
                     insight_body(ctx, ds, &who.email, turn)
                 }),
-                Err(r) => r,
+                Err(r) => r.respond(),
             },
             Route::Iovation(reference, ruleset) => match self.bearer(ctx, req) {
                 Ok(who) => self.iovation(ctx, req, &reference, &ruleset, &who),
-                Err(r) => r,
+                Err(r) => r.respond(),
             },
             Route::Upload => match api_key(ctx, req, Role::Uploader) {
                 Ok(()) => self.upload(ctx, req),
-                Err(r) => r,
+                Err(r) => r.respond(),
             },
             Route::Insights(reference) => match api_key(ctx, req, Role::Requester) {
                 Ok(()) => {
@@ -262,7 +271,7 @@ impl Vendor for Credolab {
                         insights_v1_body(ctx, ds, &codes, &tags)
                     })
                 }
-                Err(r) => r,
+                Err(r) => r.respond(),
             },
         }
     }
@@ -272,7 +281,7 @@ impl Credolab {
     fn login(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
         let obj = match body::object(req, "LoginModel") {
             Ok(o) => o,
-            Err(r) => return r,
+            Err(r) => return r.respond(),
         };
         // The doc's envelope lists `password` before `userEmail`.
         let mut errs = Errors::default();
@@ -291,7 +300,7 @@ impl Credolab {
             &mut errs,
         );
         if let Err(r) = errs.finish() {
-            return r;
+            return r.respond();
         }
         let (Some(email), Some(password)) = (email, password) else {
             return errors::internal_server_error();
@@ -319,7 +328,7 @@ impl Credolab {
     fn refresh(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
         let obj = match body::object(req, "RefreshTokenModel") {
             Ok(o) => o,
-            Err(r) => return r,
+            Err(r) => return r.respond(),
         };
         let mut errs = Errors::default();
         let token = body::required_str(
@@ -330,7 +339,7 @@ impl Credolab {
             &mut errs,
         );
         if let Err(r) = errs.finish() {
-            return r;
+            return r.respond();
         }
         let Some(token) = token else {
             return errors::internal_server_error();
@@ -379,8 +388,8 @@ impl Credolab {
             json!({
                 "access_token": access,
                 "token_type": "bearer",
-                ".issued": ctx.now.format(TOKEN_TIME).to_string(),
-                ".expires": expires.format(TOKEN_TIME).to_string(),
+                ".issued": token_time(ctx.now),
+                ".expires": token_time(expires),
                 "refresh_token": refresh,
             }),
         )
@@ -388,12 +397,12 @@ impl Credolab {
     }
 
     /// The access token of a v6.0 request, or the 401.
-    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Access, MockResponse> {
+    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Access, Refusal> {
         let token =
-            bearer_token(req).ok_or_else(|| errors::unauthorized(&Unauthorized::Missing))?;
+            bearer_token(req).ok_or_else(|| Refusal::Unauthorized(Unauthorized::Missing))?;
         match self.store.access(token) {
-            None => Err(errors::unauthorized(&Unauthorized::Invalid)),
-            Some(a) if ctx.now >= a.expires => Err(errors::unauthorized(&Unauthorized::Expired(
+            None => Err(Refusal::Unauthorized(Unauthorized::Invalid)),
+            Some(a) if ctx.now >= a.expires => Err(Refusal::Unauthorized(Unauthorized::Expired(
                 a.expires.format(EXPIRED_TIME).to_string(),
             ))),
             Some(a) => Ok(a),
@@ -462,7 +471,7 @@ impl Credolab {
     ) -> MockResponse {
         let obj = match body::object(req, "IovationFraudCheckRequest") {
             Ok(o) => o,
-            Err(r) => return r,
+            Err(r) => return r.respond(),
         };
         let mut errs = Errors::default();
         let mut account_code = None;
@@ -499,7 +508,7 @@ impl Credolab {
             ),
         }
         if let Err(r) = errs.finish() {
-            return r;
+            return r.respond();
         }
         let Some(account_code) = account_code else {
             return errors::internal_server_error();
@@ -530,7 +539,7 @@ impl Credolab {
     fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
         let obj = match body::object(req, "UploadDatasetRequest") {
             Ok(o) => o,
-            Err(r) => return r,
+            Err(r) => return r.respond(),
         };
         let mut errs = Errors::default();
         let reference = body::required_str(
@@ -567,7 +576,7 @@ impl Credolab {
         }
         let real_ip = body::optional_str(&obj, "realIp", "realIp", &mut errs).flatten();
         if let Err(r) = errs.finish() {
-            return r;
+            return r.respond();
         }
         let Some(reference) = reference else {
             return errors::internal_server_error();
@@ -588,8 +597,8 @@ fn bearer_token(req: &MockRequest) -> Option<&str> {
 }
 
 /// Check an API key against the role an endpoint needs.
-fn api_key(ctx: &Ctx<'_>, req: &MockRequest, role: Role) -> Result<(), MockResponse> {
-    let key = bearer_token(req).ok_or_else(|| errors::unauthorized(&Unauthorized::Missing))?;
+fn api_key(ctx: &Ctx<'_>, req: &MockRequest, role: Role) -> Result<(), Refusal> {
+    let key = bearer_token(req).ok_or_else(|| Refusal::Unauthorized(Unauthorized::Missing))?;
     let s = ctx.settings::<CredolabSettings>();
     let (own, other) = match role {
         Role::Requester => (&s.requester_keys, &s.uploader_keys),
@@ -598,9 +607,9 @@ fn api_key(ctx: &Ctx<'_>, req: &MockRequest, role: Role) -> Result<(), MockRespo
     if own.iter().any(|k| k == key) {
         Ok(())
     } else if other.iter().any(|k| k == key) {
-        Err(errors::forbidden())
+        Err(Refusal::Forbidden)
     } else {
-        Err(errors::unauthorized(&Unauthorized::Invalid))
+        Err(Refusal::Unauthorized(Unauthorized::Invalid))
     }
 }
 
@@ -680,6 +689,7 @@ mod tests {
             ),
             ("/api/datasets/v1/upload", Some(Route::Upload)),
             ("/api/insights/v1/R1", Some(Route::Insights("R1".into()))),
+            ("//v6.0/account/login", Some(Route::Login)),
             ("/v6.0/datasets//datasetinsight", None),
             ("/v4.0/account/login", None),
             ("/v6.0/datasets/R1", None),
@@ -689,6 +699,14 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(&route(path), want, "{path}");
         }
+    }
+
+    #[test]
+    fn token_times_have_seven_fractional_digits() {
+        let t = DateTime::parse_from_rfc3339("2018-04-08T08:01:41.9286886Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(token_time(t), "2018-04-08T08:01:41.9286886Z");
     }
 
     #[test]

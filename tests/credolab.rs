@@ -855,3 +855,31 @@ async fn a_client_written_from_the_documentation_works_end_to_end() {
         .await;
     assert_eq!(refreshes.len(), 2, "refreshed at +60 and +120 minutes");
 }
+
+#[tokio::test]
+async fn mistakes_in_a_credolab_scenario_file_are_reported_with_their_location() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("credolab.toml"),
+        "vendor = \"credolab\"\n[[users]]\nemail = \"a@b.c\"\npassword = \"p\"\nstate = \"banned\"\n[insights]\nscores = [\"SC01\", \"SC01\"]\n",
+    )
+    .unwrap();
+    let diags = match vendor_mock::App::new(vendor_mock::Config {
+        scenario_dirs: vec![dir.path().to_path_buf()],
+        ..config()
+    }) {
+        Ok(_) => panic!("the file has mistakes"),
+        Err(d) => d,
+    };
+    let lines: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.col, d.message))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "5:9: unknown user state `banned`; expected one of: active, subscription_suspended, profile_inactive",
+            "7:19: insights.scores: `SC01` is listed twice",
+        ]
+    );
+}

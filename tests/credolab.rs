@@ -254,6 +254,13 @@ async fn a_user_suspended_during_the_session_cannot_refresh() {
         );
     }
     insta::assert_json_snapshot!(refused);
+    // A new login is refused too, now that the state applies.
+    let again = login_as(&s, "suspended-later@example.com").await;
+    assert_eq!(again.status, 400);
+    assert_eq!(
+        again.json()["detail"],
+        "Unable to login to the suspended subscription."
+    );
 }
 
 #[tokio::test]
@@ -882,4 +889,46 @@ async fn mistakes_in_a_credolab_scenario_file_are_reported_with_their_location()
             "7:19: insights.scores: `SC01` is listed twice",
         ]
     );
+}
+
+#[tokio::test]
+async fn a_users_own_scenarios_can_patch_credolab_answers_or_replace_them() {
+    let s = TestServer::with_scenarios(&[(
+        "mine.toml",
+        r#"vendor = "credolab"
+
+[[scenario]]
+name = "high-score"
+id_prefix = "vip-"
+steps = [{ outcome = "ready_android", patch = { scores = [{ code = "SC01", value = 800, probability = 0.0002 }] } }]
+
+[[scenario]]
+name = "outage"
+id_prefix = "outage-"
+steps = [
+  { status = 502, body = "<html>Bad Gateway</html>", times = 1 },
+  { outcome = "internal_server_error" },
+]
+"#,
+    )])
+    .await;
+    let auth = bearer(&login(&s).await);
+    let vip = get_with(&s, &insight("vip-1"), &auth).await;
+    assert_eq!(vip.header("x-vendor-mock-scenario"), Some("high-score"));
+    let body = vip.json();
+    assert_eq!(body["scores"][0]["value"], 800);
+    assert_eq!(body["datasetInfo"]["source"], 0);
+    let first = get_with(&s, &insight("outage-1"), &auth).await;
+    assert_eq!(
+        (first.status, first.text().as_str()),
+        (502, "<html>Bad Gateway</html>")
+    );
+    let second = get_with(&s, &insight("outage-1"), &auth).await;
+    assert_eq!(second.status, 500);
+    assert_eq!(
+        second.json()["title"],
+        "An error occurred while processing your request."
+    );
+    // The shipped scenarios are still there.
+    assert_eq!(get_with(&s, &insight("removed-1"), &auth).await.status, 410);
 }

@@ -312,7 +312,8 @@ impl Credolab {
         if user.password != password {
             return Problem::PasswordInvalid.respond();
         }
-        if user.state_after.is_zero() {
+        let first = self.store.first_login(&user.email, ctx.now);
+        if ctx.now - first >= user.state_after {
             match user.state {
                 UserState::SubscriptionSuspended => {
                     return Problem::SubscriptionSuspended.respond()
@@ -322,7 +323,7 @@ impl Credolab {
             }
         }
         let email = user.email.clone();
-        self.issue(ctx, email, ctx.now)
+        self.issue(ctx, email)
     }
 
     fn refresh(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -351,7 +352,8 @@ impl Credolab {
         let Some(user) = settings.user(&session.email) else {
             return Problem::RefreshTokenInvalid.respond();
         };
-        if ctx.now - session.started >= user.state_after {
+        let first = self.store.first_login(&user.email, ctx.now);
+        if ctx.now - first >= user.state_after {
             match user.state {
                 UserState::SubscriptionSuspended => {
                     return Problem::SubscriptionSuspendedRefresh.respond()
@@ -364,11 +366,11 @@ impl Credolab {
         if self.store.refresh(&token, true).is_none() {
             return Problem::RefreshTokenInvalid.respond();
         }
-        self.issue(ctx, session.email, session.started)
+        self.issue(ctx, session.email)
     }
 
-    /// A fresh token pair for `email`, continuing the session that began at `started`.
-    fn issue(&self, ctx: &Ctx<'_>, email: String, started: DateTime<Utc>) -> MockResponse {
+    /// A fresh token pair for `email`.
+    fn issue(&self, ctx: &Ctx<'_>, email: String) -> MockResponse {
         let settings = ctx.settings::<CredolabSettings>();
         let access = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(ctx.anonymous_id("access_token"));
@@ -381,7 +383,7 @@ impl Credolab {
                 email: email.clone(),
                 expires,
             },
-            Session { email, started },
+            Session { email },
         );
         MockResponse::json(
             StatusCode::OK,

@@ -37,8 +37,9 @@ pub struct User {
     pub email: String,
     pub password: String,
     pub state: UserState,
-    /// The state applies once this long has passed since the session's login; before
-    /// that the user is active (so a session can be refused at its refresh).
+    /// The state applies once this long has passed since the user's first login (since
+    /// the last reset); before that the user is active, so a session already under way
+    /// is refused at its refresh and new logins are refused too.
     pub state_after: TimeDelta,
 }
 

@@ -1,4 +1,5 @@
-//! Credolab's own state: issued access and refresh tokens, and uploaded datasets.
+//! Credolab's own state: issued access and refresh tokens, each configured user's first
+//! login, and uploaded datasets.
 //!
 //! Each map is bounded: past [`MAX_ENTRIES`] the oldest entry is forgotten (a forgotten
 //! token then gets 401 / 404 `refresh_token_invalid`, as after a server-side purge; a
@@ -59,12 +60,10 @@ pub struct Access {
     pub expires: DateTime<Utc>,
 }
 
-/// What a refresh token stands for: the login session it continues.
+/// What a refresh token stands for: the user whose session it continues.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub email: String,
-    /// When the session's first login happened (user states may start later).
-    pub started: DateTime<Utc>,
 }
 
 /// An uploaded dataset.
@@ -82,6 +81,9 @@ pub struct Store {
     tokens: Mutex<Bounded<String, Access>>,
     refresh: Mutex<Bounded<String, Session>>,
     uploads: Mutex<Bounded<String, Upload>>,
+    /// When each user (by configured e-mail) first logged in since the last reset; only
+    /// configured users are ever keys, so this is bounded by the scenario file.
+    first_logins: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl Default for Store {
@@ -98,12 +100,23 @@ impl Store {
             tokens: Mutex::new(Bounded::new(cap)),
             refresh: Mutex::new(Bounded::new(cap)),
             uploads: Mutex::new(Bounded::new(cap)),
+            first_logins: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn issue(&self, access: String, refresh: String, a: Access, s: Session) {
         self.tokens.lock().expect(POISONED).insert(access, a);
         self.refresh.lock().expect(POISONED).insert(refresh, s);
+    }
+
+    /// The first login of `email` since the last reset, recording `now` if there was none.
+    pub fn first_login(&self, email: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+        *self
+            .first_logins
+            .lock()
+            .expect(POISONED)
+            .entry(email.to_string())
+            .or_insert(now)
     }
 
     pub fn access(&self, token: &str) -> Option<Access> {
@@ -146,6 +159,7 @@ impl Store {
         self.tokens.lock().expect(POISONED).clear();
         self.refresh.lock().expect(POISONED).clear();
         self.uploads.lock().expect(POISONED).clear();
+        self.first_logins.lock().expect(POISONED).clear();
     }
 }
 
@@ -165,10 +179,7 @@ mod tests {
                 email: "e".into(),
                 expires: t0(),
             },
-            Session {
-                email: "e".into(),
-                started: t0(),
-            },
+            Session { email: "e".into() },
         );
     }
 
@@ -201,7 +212,11 @@ mod tests {
         assert_eq!(s.upload("ref", t0(), None).count, 1);
         assert_eq!(s.upload("ref", t0(), Some("1.2.3.4".into())).count, 2);
         issue(&s, 1);
+        assert_eq!(s.first_login("e", t0()), t0());
+        let later = t0() + chrono::TimeDelta::seconds(5);
+        assert_eq!(s.first_login("e", later), t0(), "the first one sticks");
         s.reset();
+        assert_eq!(s.first_login("e", later), later);
         assert!(s.uploaded("ref").is_none());
         assert!(s.access("a1").is_none());
         assert!(s.refresh("r1", false).is_none());

@@ -243,8 +243,8 @@ impl Vendor for Credolab {
             Route::Login => self.login(ctx, req),
             Route::Refresh => self.refresh(ctx, req),
             Route::DatasetInsight(reference) => match self.bearer(ctx, req) {
-                Ok(who) => self.read(ctx, &reference, Read::DatasetInsight, |ctx, turn, ds| {
-                    insight_body(ctx, ds, &who.email, turn)
+                Ok(who) => self.read(ctx, &reference, Read::DatasetInsight, |ctx, _, ds| {
+                    insight_body(ctx, ds, &who.email)
                 }),
                 Err(r) => r.respond(),
             },
@@ -616,7 +616,7 @@ fn api_key(ctx: &Ctx<'_>, req: &MockRequest, role: Role) -> Result<(), Refusal> 
 }
 
 /// The v6.0 `datasetinsight` body.
-fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str, _turn: &Turn) -> Value {
+fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str) -> Value {
     let settings = ctx.settings::<CredolabSettings>();
     json!({
         "datasetInfo": {

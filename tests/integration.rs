@@ -8,3 +8,4 @@ mod credeau;
 mod engine;
 mod finbox;
 mod scenarios;
+mod credolab;

@@ -8,6 +8,7 @@
 mod context;
 pub mod credeau;
 pub mod finbox;
+pub mod credolab;
 
 use std::sync::Arc;
 
@@ -59,5 +60,6 @@ pub fn registry() -> Vec<Arc<dyn Vendor>> {
     vec![
         Arc::new(credeau::Credeau::default()),
         Arc::new(finbox::Finbox::default()),
+        Arc::new(credolab::Credolab::default()),
     ]
 }

@@ -1,0 +1,570 @@
+//! Credolab's generated data: a dataset per reference number (platform, device, upload
+//! date), its scores and fragments, and Iovation fraud-check results.
+//!
+//! Everything is drawn from `ctx.rng(referenceNumber, purpose)`, so one reference number
+//! always shows the same device, scores and fragments. Consistency kept: a higher score
+//! has a lower probability of default (one logistic curve for every scorecard);
+//! `isRepeatableUpload` is "1" exactly when `associatedDatasetsCount` is above 1; an
+//! Iovation result follows its rule score (D ≤ -100 < R < 0 ≤ A) and its rules follow
+//! the device facts (an emulator shows `simulator: true`, a new device `isNew: true`
+//! and `firstSeen` now, an IP mismatch a real-IP country unlike the stated one). The
+//! Iovation device is the dataset's device.
+//!
+//! The catalogues (devices, places, rules) are the mock's own, in
+//! `fixtures/credolab/catalogue.json`; the permission names are Credolab's.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::generate::{self, MockRng};
+use crate::vendors::Ctx;
+
+/// `2021-08-31T06:23:14.342556`: the doc's `uploadDate` / `requestedDate` (GMT, no zone).
+pub const INSIGHT_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+/// `2020-01-20T14:33:14.682Z`: the Iovation example's timestamps.
+pub const IOVATION_TIME: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
+
+#[derive(Deserialize)]
+struct Catalogue {
+    android_permissions: Vec<String>,
+    ios_permissions: Vec<String>,
+    android_devices: Vec<AndroidDevice>,
+    android_versions: Vec<(String, u32)>,
+    ios_devices: Vec<String>,
+    ios_versions: Vec<String>,
+    places: Vec<Place>,
+    iovation_rules: Vec<RuleSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AndroidDevice {
+    brand: String,
+    manufacturer: String,
+    model: String,
+    device: String,
+    product: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Place {
+    city: String,
+    region: String,
+    country: String,
+    country_code: String,
+    latitude: f64,
+    longitude: f64,
+    isp: String,
+    parent_organization: String,
+    carrier: String,
+    mcc: String,
+    currency: String,
+    lang: String,
+    timezone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    fact: Fact,
+    #[serde(rename = "type")]
+    kind: String,
+    reason: String,
+    score: i64,
+    p: f64,
+}
+
+/// What can be true of a device, and which Iovation rule notices it.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Fact {
+    Evidence,
+    Simulator,
+    JailRoot,
+    Velocity,
+    IpMismatch,
+    NewDevice,
+    Trusted,
+}
+
+static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../../fixtures/credolab/catalogue.json"))
+        .expect("fixtures/credolab/catalogue.json is valid (checked by a unit test)")
+});
+
+/// The device platform, `datasetInfo.source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Android,
+    Ios,
+    Web,
+}
+
+impl Platform {
+    pub fn source(self) -> u8 {
+        match self {
+            Platform::Android => 0,
+            Platform::Ios => 1,
+            Platform::Web => 2,
+        }
+    }
+}
+
+/// The device a dataset was collected from.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: String,
+    pub brand: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub os_version: String,
+    /// Android SDK level.
+    pub sdk: Option<u32>,
+    pub build_device: Option<String>,
+    pub product: Option<String>,
+}
+
+/// One dataset as every endpoint sees it.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub reference: String,
+    pub platform: Platform,
+    pub upload_date: DateTime<Utc>,
+    pub associated: u32,
+    pub device: Device,
+    place: usize,
+    /// The `realIp` given at upload.
+    pub real_ip: Option<String>,
+}
+
+/// Where a dataset came from, beyond its reference number.
+pub struct Origin {
+    /// A scenario's forced platform.
+    pub platform: Option<Platform>,
+    /// When it was uploaded through `/api/datasets/v1/upload`, how often, from where.
+    pub upload: Option<(DateTime<Utc>, u32, Option<String>)>,
+    /// When the mock first heard of the reference number (implicit datasets were
+    /// uploaded a little before that).
+    pub first_seen: DateTime<Utc>,
+}
+
+/// The dataset of `reference`.
+pub fn dataset(ctx: &Ctx<'_>, reference: &str, origin: Origin) -> Dataset {
+    let cat = &*CATALOGUE;
+    let mut rng = ctx.rng(reference, "dataset");
+    let drawn = match rng.random_range(0..100) {
+        0..70 => Platform::Android,
+        70..90 => Platform::Ios,
+        _ => Platform::Web,
+    };
+    let platform = origin.platform.unwrap_or(drawn);
+    let mut associated = match rng.random_range(0..100) {
+        0..75 => 1,
+        75..92 => 2,
+        _ => rng.random_range(3..=6),
+    };
+    let (upload_date, real_ip) = match origin.upload {
+        Some((at, count, ip)) => {
+            associated = associated.max(count);
+            (at, ip)
+        }
+        None => {
+            let before = rng.random_range(120_000_000i64..=259_200_000_000);
+            (origin.first_seen - TimeDelta::microseconds(before), None)
+        }
+    };
+    let device = match platform {
+        Platform::Android => {
+            let d = &cat.android_devices[rng.random_range(0..cat.android_devices.len())];
+            let (os, sdk) = &cat.android_versions[rng.random_range(0..cat.android_versions.len())];
+            Device {
+                id: generate::hex(&rng.random(), 32),
+                brand: d.brand.clone(),
+                manufacturer: d.manufacturer.clone(),
+                model: d.model.clone(),
+                os_version: os.clone(),
+                sdk: Some(*sdk),
+                build_device: Some(d.device.clone()),
+                product: Some(d.product.clone()),
+            }
+        }
+        Platform::Ios => Device {
+            id: uuid(&rng.random()).to_ascii_uppercase(),
+            brand: "iPhone".into(),
+            manufacturer: "Apple".into(),
+            model: cat.ios_devices[rng.random_range(0..cat.ios_devices.len())].clone(),
+            os_version: cat.ios_versions[rng.random_range(0..cat.ios_versions.len())].clone(),
+            sdk: None,
+            build_device: None,
+            product: None,
+        },
+        Platform::Web => Device {
+            id: generate::hex(&rng.random(), 32),
+            brand: "".into(),
+            manufacturer: "".into(),
+            model: "".into(),
+            os_version: ["Windows 10", "Windows 11", "Mac OS X 14"][rng.random_range(0..3)].into(),
+            sdk: None,
+            build_device: None,
+            product: None,
+        },
+    };
+    Dataset {
+        reference: reference.to_string(),
+        platform,
+        upload_date,
+        associated,
+        device,
+        place: rng.random_range(0..cat.places.len()),
+        real_ip,
+    }
+}
+
+/// 32 bytes as a lower-case UUID (version 4 layout).
+pub fn uuid(bytes: &[u8; 32]) -> String {
+    let h = generate::hex(bytes, 32);
+    format!(
+        "{}-{}-4{}-{}{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        ["8", "9", "a", "b"][usize::from(bytes[8] & 3)],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// Probability of default for a score: one logistic curve, strictly falling, giving
+/// the doc's 0.0407 near 595.
+pub fn probability(value: i64) -> f64 {
+    generate::round(1.0 / (1.0 + ((value as f64 - 468.6) / 40.0).exp()), 4)
+}
+
+/// One scorecard's `{code, value, probability}`.
+pub fn score(ctx: &Ctx<'_>, ds: &Dataset, code: &str) -> Value {
+    let mut rng = ctx.rng(&ds.reference, &format!("score:{code}"));
+    // Roughly normal around 600 (sum of four uniforms), within 300..=850.
+    let z: f64 = (0..4).map(|_| rng.random_range(-1.0..=1.0)).sum::<f64>() / 1.155;
+    let value = (600.0 + 80.0 * z).round().clamp(300.0, 850.0) as i64;
+    json!({"code": code, "value": value, "probability": probability(value)})
+}
+
+/// The standard fragments, in the order and with the quirks of the doc's samples:
+/// Android `velocity` is an object and permission states are strings ("1", "0" or
+/// null) under `permission`; iOS `velocity` is an array of one object and states are
+/// numbers under `permissions`. Web datasets have no standard fragments ("For
+/// Android/iOS, credolab will set up 3 standard fragments").
+pub fn fragments(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<(&'static str, Value)> {
+    let cat = &*CATALOGUE;
+    let mut rng = ctx.rng(&ds.reference, "fragments");
+    let velocity = json!({
+        "isRepeatableUpload": if ds.associated > 1 { "1" } else { "0" },
+        "associatedDatasetsCount": ds.associated.to_string(),
+    });
+    let device_info = json!({
+        "deviceID": ds.device.id,
+        "osVersion": ds.device.os_version,
+        "brand": ds.device.brand,
+        "model": ds.device.model,
+    });
+    match ds.platform {
+        Platform::Android => {
+            let perms: Vec<Value> = cat
+                .android_permissions
+                .iter()
+                .map(|p| {
+                    let state = match rng.random_range(0..10) {
+                        0..7 => json!("1"),
+                        7..9 => json!("0"),
+                        _ => Value::Null,
+                    };
+                    json!({"permission": p, "state": state})
+                })
+                .collect();
+            vec![
+                ("velocity", velocity),
+                ("device_info", device_info),
+                ("permission", Value::Array(perms)),
+            ]
+        }
+        Platform::Ios => {
+            let perms: Vec<Value> = cat
+                .ios_permissions
+                .iter()
+                .map(|p| json!({"permission": p, "state": u8::from(rng.random_bool(0.5))}))
+                .collect();
+            vec![
+                ("permissions", Value::Array(perms)),
+                ("device_info", device_info),
+                ("velocity", json!([velocity])),
+            ]
+        }
+        Platform::Web => vec![],
+    }
+}
+
+/// Tags of the insight codes, for `/api/insights/v1?tags=` (the mock's own: Credolab
+/// configures them per subscription).
+pub fn tags(code: &str, is_score: bool) -> &'static [&'static str] {
+    match code {
+        _ if is_score => &["score", "credit_risk"],
+        "velocity" => &["fraud", "velocity"],
+        "device_info" => &["device"],
+        "permission" | "permissions" => &["device", "permissions"],
+        _ => &[],
+    }
+}
+
+/// Facts about a dataset's device, as Iovation would see them.
+struct Facts {
+    present: Vec<Fact>,
+    first_seen: DateTime<Utc>,
+    alias: u64,
+}
+
+fn facts(ctx: &Ctx<'_>, ds: &Dataset) -> Facts {
+    let mut rng = ctx.rng(&ds.reference, "iovation-device");
+    let mut present: Vec<Fact> = CATALOGUE
+        .iovation_rules
+        .iter()
+        .filter(|r| rng.random_bool(r.p))
+        .map(|r| r.fact)
+        .collect();
+    // A device seen with this account before is not new.
+    if present.contains(&Fact::Trusted) {
+        present.retain(|f| *f != Fact::NewDevice);
+    }
+    // Web sessions are neither emulators nor rooted.
+    if ds.platform == Platform::Web {
+        present.retain(|f| !matches!(f, Fact::Simulator | Fact::JailRoot));
+    }
+    if ds.associated > 2 && !present.contains(&Fact::Velocity) {
+        present.push(Fact::Velocity);
+    }
+    let first_seen = if present.contains(&Fact::NewDevice) {
+        ds.upload_date
+    } else {
+        ds.upload_date - TimeDelta::seconds(rng.random_range(86_400..=400 * 86_400))
+    };
+    Facts {
+        present,
+        first_seen,
+        alias: rng.random_range(1..=999_999),
+    }
+}
+
+/// What one fraud check needs beyond the dataset.
+pub struct Check<'a> {
+    pub ruleset: &'a str,
+    pub account_code: &'a str,
+    pub requestor: &'a str,
+    pub now: DateTime<Utc>,
+    /// An issued id for this transaction.
+    pub id: [u8; 32],
+}
+
+/// The full Iovation fraud-check answer.
+pub fn iovation(ctx: &Ctx<'_>, ds: &Dataset, c: &Check<'_>) -> Value {
+    let cat = &*CATALOGUE;
+    let f = facts(ctx, ds);
+    let ruleset_key = c.ruleset.to_ascii_lowercase();
+    let mut rrng = ctx.rng(&ds.reference, &format!("iovation-ruleset:{ruleset_key}"));
+    // The `default` ruleset checks every rule; others a deterministic subset.
+    let mut srng = ctx.rng("", &format!("ruleset:{ruleset_key}"));
+    let mut rules: Vec<&RuleSpec> = cat
+        .iovation_rules
+        .iter()
+        .filter(|_| ruleset_key == "default" || srng.random_bool(0.7))
+        .filter(|r| f.present.contains(&r.fact))
+        .collect();
+    rules.sort_by_key(|r| r.score);
+    let score: i64 = rules.iter().map(|r| r.score).sum();
+    let result = if score <= -100 {
+        "D"
+    } else if score < 0 {
+        "R"
+    } else {
+        "A"
+    };
+    let reason = rules.first().map_or("", |r| r.reason.as_str());
+    let place = &cat.places[ds.place];
+    let stated_ip = ds
+        .real_ip
+        .clone()
+        .unwrap_or_else(|| ip(&mut ctx.rng(&ds.reference, "stated-ip")));
+    let real_place = if f.present.contains(&Fact::IpMismatch) {
+        let other: Vec<&Place> = cat
+            .places
+            .iter()
+            .filter(|p| p.country_code != place.country_code)
+            .collect();
+        other[rrng.random_range(0..other.len())]
+    } else {
+        place
+    };
+    let real_ip = if f.present.contains(&Fact::IpMismatch) {
+        ip(&mut ctx.rng(&ds.reference, "real-ip"))
+    } else {
+        stated_ip.clone()
+    };
+    let age: i64 = rrng.random_range(1..=600);
+    let mut drng = ctx.rng(&ds.reference, "iovation-mobile");
+    let mobile = match ds.platform {
+        Platform::Web => Value::Null,
+        p => {
+            let android = p == Platform::Android;
+            json!({
+                "brand": ds.device.brand,
+                "charging": drng.random_bool(0.3),
+                "imei": Value::Null,
+                "manufacturer": ds.device.manufacturer,
+                "model": ds.device.model,
+                "orientation": "portrait",
+                "screenResolution": if android { "1080x2400" } else { "1170x2532" },
+                "app": {
+                    "bundleId": "com.example.lender",
+                    "exeName": if android { "com.example.lender" } else { "Lender" },
+                    "debug": false,
+                    "marketId": if android { "com.android.vending" } else { "com.apple.AppStore" },
+                    "name": "Lender",
+                    "signerId": generate::hex(&drng.random(), 40),
+                    "version": "3.4.1",
+                },
+                "location": {"enabled": drng.random_bool(0.8), "timezone": place.timezone},
+                "system": {
+                    "allowUnknownStore": android && drng.random_bool(0.2),
+                    "androidSdkLevel": ds.device.sdk.map(|s| s.to_string()),
+                    "buildFingerprint": ds.device.product.as_ref().map(|p| format!("{}/{p}/{}:{}/release-keys", ds.device.brand, ds.device.build_device.as_deref().unwrap_or(""), ds.device.os_version)),
+                    "carrier": place.carrier,
+                    "carrierCountryCode": place.mcc,
+                    "hostname": "localhost",
+                    "jailRootDetected": f.present.contains(&Fact::JailRoot),
+                    "localeCurrency": place.currency,
+                    "localeLang": place.lang,
+                    "networkOperatorCountry": place.country_code.to_ascii_lowercase(),
+                    "networkOperatorName": place.carrier,
+                    "osVersion": ds.device.os_version,
+                    "simulator": f.present.contains(&Fact::Simulator),
+                    "uptime": drng.random_range(600..=2_000_000),
+                },
+                "build": {"device": ds.device.build_device, "product": ds.device.product},
+            })
+        }
+    };
+    let (os, kind) = match ds.platform {
+        Platform::Android => (format!("ANDROID {}", ds.device.os_version), "ANDROID"),
+        Platform::Ios => (format!("iOS {}", ds.device.os_version), "IPHONE"),
+        Platform::Web if ds.device.os_version.starts_with("Mac") => {
+            (ds.device.os_version.to_ascii_uppercase(), "MAC")
+        }
+        Platform::Web => (ds.device.os_version.to_ascii_uppercase(), "WINDOWS"),
+    };
+    let ip_json = |address: &str, p: &Place, source: &str| {
+        json!({
+            "address": address,
+            "isp": p.isp,
+            "parentOrganization": p.parent_organization,
+            "source": source,
+            "ipLocation": {
+                "city": p.city,
+                "country": p.country,
+                "countryCode": p.country_code,
+                "region": p.region,
+                "latitude": p.latitude,
+                "longitude": p.longitude,
+            },
+        })
+    };
+    let tracking = 4_611_686_018_400_000_000u64 + rrng.random_range(0..10_000_000_000u64);
+    json!({
+        "accountCode": c.account_code,
+        "requestedDate": c.now.format(IOVATION_TIME).to_string(),
+        "rulesetId": c.ruleset,
+        "requestor": c.requestor,
+        "value": {
+            "id": uuid(&c.id),
+            "result": result,
+            "reason": reason,
+            "statedIp": stated_ip,
+            "accountCode": c.account_code,
+            "trackingNumber": tracking,
+            "details": {
+                "device": {
+                    "alias": f.alias,
+                    "blackboxMetadata": {
+                        "age": age,
+                        "timeStamp": (c.now - TimeDelta::seconds(age)).format(IOVATION_TIME).to_string(),
+                    },
+                    "firstSeen": f.first_seen.format(IOVATION_TIME).to_string(),
+                    "isNew": f.present.contains(&Fact::NewDevice),
+                    "mobile": mobile,
+                    "os": os,
+                    "type": kind,
+                },
+                "statedIp": ip_json(&stated_ip, place, "subscriber"),
+                "realIp": ip_json(&real_ip, real_place, "iovation"),
+                "ruleResults": {
+                    "score": score,
+                    "rulesMatched": rules.len(),
+                    "rules": rules.iter().map(|r| json!({"type": r.kind, "reason": r.reason, "score": r.score})).collect::<Vec<_>>(),
+                },
+            },
+        },
+    })
+}
+
+/// A public-looking IPv4 address.
+fn ip(rng: &mut MockRng) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        [36, 103, 110, 112, 114, 120, 180, 182, 187, 202][rng.random_range(0..10)],
+        rng.random_range(0..=255),
+        rng.random_range(0..=255),
+        rng.random_range(1..=254)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_parses_with_the_documented_permission_names() {
+        let c = &*CATALOGUE;
+        assert_eq!(c.android_permissions.len(), 8);
+        assert_eq!(c.ios_permissions[0], "NSPhotoLibraryUsageDescription");
+        assert!(c
+            .places
+            .iter()
+            .any(|p| p.country_code != c.places[0].country_code));
+    }
+
+    #[test]
+    fn a_higher_score_never_has_a_higher_probability_of_default() {
+        let mut last = 1.0;
+        for v in 300..=850 {
+            let p = probability(v);
+            assert!(p <= last, "{v}: {p} > {last}");
+            assert!((0.0..=1.0).contains(&p));
+            last = p;
+        }
+        assert_eq!(probability(595), 0.0407);
+        assert!(probability(300) > probability(850));
+    }
+
+    #[test]
+    fn uuids_have_the_version_4_layout() {
+        let u = uuid(&[0xab; 32]);
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert_eq!(
+            u.split('-').map(str::len).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+    }
+}

@@ -1,0 +1,721 @@
+//! Credolab (credoSDK scoring API v6.0 and the newer API-key surface), under `/credolab`.
+//!
+//! Emulates, as `docs/vendors/credolab.md` lists them:
+//! - `POST /v6.0/account/login` (also `/v5.0/…`): subscription e-mail + password →
+//!   `access_token`, `token_type`, `.issued`, `.expires`, `refresh_token`;
+//! - `POST /v6.0/account/login/refreshToken` (also `/v5.0/…`): a new token pair for a
+//!   refresh token (refresh tokens rotate: each works once);
+//! - `GET /v6.0/datasets/{referenceNumber}/datasetinsight` (bearer token);
+//! - `POST /v6.0/datasets/{referenceNumber}/iovation/fraud/checks/{rulesetId}` (bearer);
+//! - `POST /api/datasets/v1/upload` (Uploader API key) and
+//!   `GET /api/insights/v1/{referenceNumber}?codes=&tags=` (Requester API key).
+//!
+//! Checks run in ASP.NET Core's order: rate limit (429), routing (empty 404, or 405
+//! with `Allow`), authentication (401 with `WWW-Authenticate`, 403 for an API key of
+//! the other role), media type (415), body binding and validation (400 envelope), then
+//! the action: Iovation settings and ruleset (400), then the scenario for the
+//! `referenceNumber` (the entity id). Literal path segments match ignoring case and a
+//! trailing slash, as ASP.NET Core routing does.
+//!
+//! Limits and assumptions (each also in the docs page): a dataset still processing
+//! answers 404 `reference_number_invalid` (the API has no "processing" state; the
+//! dataset does not exist on the server until processed); tokens are opaque, not JWTs;
+//! an upload always succeeds once valid (scenarios govern reads only); the
+//! `/api/insights/v1` body shape is the mock's (Credolab's page shows only its first
+//! attributes); a suspended or inactive user's tokens already issued stay valid until
+//! they expire.
+
+mod body;
+mod data;
+mod errors;
+mod settings;
+mod store;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use self::body::Errors;
+use self::data::{Dataset, Origin, Platform, INSIGHT_TIME};
+use self::errors::{Problem, Refusal, Unauthorized};
+use self::settings::{CredolabSettings, UserState};
+use self::store::{Access, Session, Store};
+use super::{Ctx, Endpoint, Turn, Vendor};
+use crate::generate;
+use crate::rate_limit::Decision;
+use crate::scenario::{Problem as SettingsProblem, Settings};
+use crate::server::{MockRequest, MockResponse};
+
+pub const OUTCOMES: &[&str] = &[
+    "ready",
+    "ready_android",
+    "ready_ios",
+    "ready_web",
+    "processing",
+    "reference_number_invalid",
+    "dataset_removed",
+    "insights_is_not_configured",
+    "missing_settings",
+    "empty_iovation_metadata",
+    "rate_limited",
+    "service_unavailable",
+    "internal_server_error",
+];
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "POST",
+        path: "/v6.0/account/login",
+        summary: "log in with userEmail/password (also /v5.0/account/login)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v6.0/account/login/refreshToken",
+        summary: "a new token pair for a refresh token",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v6.0/datasets/{referenceNumber}/datasetinsight",
+        summary: "scores and fragments of a dataset (bearer token)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v6.0/datasets/{referenceNumber}/iovation/fraud/checks/{rulesetId}",
+        summary: "Iovation fraud check of a dataset (bearer token)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/datasets/v1/upload",
+        summary: "upload a dataset (Uploader API key)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/insights/v1/{referenceNumber}?codes=&tags=",
+        summary: "scores and insights, filtered by codes OR tags (Requester API key)",
+    },
+];
+
+/// `.issued` / `.expires`: .NET's round-trip format in UTC, seven fractional digits
+/// (`2026-01-15T10:00:00.0000000Z`); chrono has no `%.7f`, so the digits are added here.
+fn token_time(t: DateTime<Utc>) -> String {
+    format!(
+        "{}.{:07}Z",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        t.timestamp_subsec_nanos() / 100
+    )
+}
+/// ASP.NET Core's wording of an expiry in `WWW-Authenticate`.
+const EXPIRED_TIME: &str = "%m/%d/%Y %H:%M:%S";
+/// Longest `referenceNumber` an upload accepts (Credolab: "≤100 chars").
+const MAX_REFERENCE: usize = 100;
+
+/// Which endpoint a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Login,
+    Refresh,
+    DatasetInsight(String),
+    Iovation(String, String),
+    Upload,
+    Insights(String),
+}
+
+impl Route {
+    fn method(&self) -> (Method, &'static str) {
+        match self {
+            Route::DatasetInsight(_) | Route::Insights(_) => (Method::GET, "GET"),
+            _ => (Method::POST, "POST"),
+        }
+    }
+}
+
+/// Match a path below `/credolab`; literal segments ignore case, one trailing slash
+/// is allowed, parameters are percent-decoded.
+fn route(path: &str) -> Option<Route> {
+    // Leading slashes all go: a client whose base URL ends in `/credolab/` and that
+    // appends `/v6.0/…` sends `//v6.0/…`, which the real host (no prefix) never sees.
+    let trimmed = path.trim_start_matches('/');
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    let segs: Vec<&str> = trimmed.split('/').collect();
+    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let param = |i: usize| -> Option<String> {
+        let s = percent_decode(segs[i]);
+        (!s.is_empty()).then_some(s)
+    };
+    match l.as_slice() {
+        ["v6.0" | "v5.0", "account", "login"] => Some(Route::Login),
+        ["v6.0" | "v5.0", "account", "login", "refreshtoken"] => Some(Route::Refresh),
+        ["v6.0", "datasets", _, "datasetinsight"] => Some(Route::DatasetInsight(param(2)?)),
+        ["v6.0", "datasets", _, "iovation", "fraud", "checks", _] => {
+            Some(Route::Iovation(param(2)?, param(6)?))
+        }
+        ["api", "datasets", "v1", "upload"] => Some(Route::Upload),
+        ["api", "insights", "v1", _] => Some(Route::Insights(param(3)?)),
+        _ => None,
+    }
+}
+
+/// `%XX` decoding of a path segment (invalid escapes stay as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The two API-key roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Requester,
+    Uploader,
+}
+
+/// Which dataset endpoint a scenario step is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    DatasetInsight,
+    Insights,
+    Iovation,
+}
+
+#[derive(Default)]
+pub struct Credolab {
+    store: Store,
+}
+
+impl Vendor for Credolab {
+    fn name(&self) -> &'static str {
+        "credolab"
+    }
+    fn title(&self) -> &'static str {
+        "Credolab"
+    }
+    fn endpoints(&self) -> &'static [Endpoint] {
+        ENDPOINTS
+    }
+    fn default_scenarios(&self) -> &'static str {
+        include_str!("../../../scenarios/credolab.toml")
+    }
+    fn outcomes(&self) -> &'static [&'static str] {
+        OUTCOMES
+    }
+    fn settings_keys(&self) -> &'static [&'static str] {
+        settings::KEYS
+    }
+    fn compile_settings(&self, text: &str) -> Result<Settings, Vec<SettingsProblem>> {
+        Ok(Arc::new(settings::compile(text)?))
+    }
+    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+        errors::payload_too_large()
+    }
+    fn reset(&self) {
+        self.store.reset();
+    }
+
+    fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        if let Decision::Deny { retry_after_secs } = ctx.rate_limit(req.peer.ip()) {
+            return errors::too_many_requests(retry_after_secs);
+        }
+        let Some(route) = route(&req.path) else {
+            return errors::no_route();
+        };
+        let (method, allow) = route.method();
+        if req.method != method {
+            return errors::method_not_allowed(allow);
+        }
+        match route {
+            Route::Login => self.login(ctx, req),
+            Route::Refresh => self.refresh(ctx, req),
+            Route::DatasetInsight(reference) => match self.bearer(ctx, req) {
+                Ok(who) => self.read(ctx, &reference, Read::DatasetInsight, |ctx, _, ds| {
+                    insight_body(ctx, ds, &who.email)
+                }),
+                Err(r) => r.respond(),
+            },
+            Route::Iovation(reference, ruleset) => match self.bearer(ctx, req) {
+                Ok(who) => self.iovation(ctx, req, &reference, &ruleset, &who),
+                Err(r) => r.respond(),
+            },
+            Route::Upload => match api_key(ctx, req, Role::Uploader) {
+                Ok(()) => self.upload(ctx, req),
+                Err(r) => r.respond(),
+            },
+            Route::Insights(reference) => match api_key(ctx, req, Role::Requester) {
+                Ok(()) => {
+                    let pairs = req.query_pairs();
+                    let pick = |name: &str| -> Vec<String> {
+                        pairs
+                            .iter()
+                            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.clone())
+                            .collect()
+                    };
+                    let (codes, tags) = (pick("codes"), pick("tags"));
+                    self.read(ctx, &reference, Read::Insights, |ctx, _, ds| {
+                        insights_v1_body(ctx, ds, &codes, &tags)
+                    })
+                }
+                Err(r) => r.respond(),
+            },
+        }
+    }
+}
+
+impl Credolab {
+    fn login(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        let obj = match body::object(req, "LoginModel") {
+            Ok(o) => o,
+            Err(r) => return r.respond(),
+        };
+        // The doc's envelope lists `password` before `userEmail`.
+        let mut errs = Errors::default();
+        let password = body::required_str(
+            &obj,
+            "password",
+            "password",
+            "Password is required",
+            &mut errs,
+        );
+        let email = body::required_str(
+            &obj,
+            "userEmail",
+            "userEmail",
+            "Email is required",
+            &mut errs,
+        );
+        if let Err(r) = errs.finish() {
+            return r.respond();
+        }
+        let (Some(email), Some(password)) = (email, password) else {
+            return errors::internal_server_error();
+        };
+        let settings = ctx.settings::<CredolabSettings>();
+        let Some(user) = settings.user(&email) else {
+            return Problem::UserEmailInvalid.respond();
+        };
+        if user.password != password {
+            return Problem::PasswordInvalid.respond();
+        }
+        let first = self.store.first_login(&user.email, ctx.now);
+        if ctx.now - first >= user.state_after {
+            match user.state {
+                UserState::SubscriptionSuspended => {
+                    return Problem::SubscriptionSuspended.respond()
+                }
+                UserState::ProfileInactive => return Problem::ProfileInactive.respond(),
+                UserState::Active => {}
+            }
+        }
+        let email = user.email.clone();
+        self.issue(ctx, email)
+    }
+
+    fn refresh(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        let obj = match body::object(req, "RefreshTokenModel") {
+            Ok(o) => o,
+            Err(r) => return r.respond(),
+        };
+        let mut errs = Errors::default();
+        let token = body::required_str(
+            &obj,
+            "refreshToken",
+            "refreshToken",
+            "Refresh token is required",
+            &mut errs,
+        );
+        if let Err(r) = errs.finish() {
+            return r.respond();
+        }
+        let Some(token) = token else {
+            return errors::internal_server_error();
+        };
+        let Some(session) = self.store.refresh(&token, false) else {
+            return Problem::RefreshTokenInvalid.respond();
+        };
+        let settings = ctx.settings::<CredolabSettings>();
+        let Some(user) = settings.user(&session.email) else {
+            return Problem::RefreshTokenInvalid.respond();
+        };
+        let first = self.store.first_login(&user.email, ctx.now);
+        if ctx.now - first >= user.state_after {
+            match user.state {
+                UserState::SubscriptionSuspended => {
+                    return Problem::SubscriptionSuspendedRefresh.respond()
+                }
+                UserState::ProfileInactive => return Problem::ProfileInactive.respond(),
+                UserState::Active => {}
+            }
+        }
+        // Rotate: the presented refresh token works once (a concurrent second use loses).
+        if self.store.refresh(&token, true).is_none() {
+            return Problem::RefreshTokenInvalid.respond();
+        }
+        self.issue(ctx, session.email)
+    }
+
+    /// A fresh token pair for `email`.
+    fn issue(&self, ctx: &Ctx<'_>, email: String) -> MockResponse {
+        let settings = ctx.settings::<CredolabSettings>();
+        let access = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(ctx.anonymous_id("access_token"));
+        let refresh = generate::hex(&ctx.anonymous_id("refresh_token"), 32);
+        let expires = ctx.now + settings.token_lifetime;
+        self.store.issue(
+            access.clone(),
+            refresh.clone(),
+            Access {
+                email: email.clone(),
+                expires,
+            },
+            Session { email },
+        );
+        MockResponse::json(
+            StatusCode::OK,
+            json!({
+                "access_token": access,
+                "token_type": "bearer",
+                ".issued": token_time(ctx.now),
+                ".expires": token_time(expires),
+                "refresh_token": refresh,
+            }),
+        )
+        .with_header("content-type", errors::JSON)
+    }
+
+    /// The access token of a v6.0 request, or the 401.
+    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Access, Refusal> {
+        let token =
+            bearer_token(req).ok_or_else(|| Refusal::Unauthorized(Unauthorized::Missing))?;
+        match self.store.access(token) {
+            None => Err(Refusal::Unauthorized(Unauthorized::Invalid)),
+            Some(a) if ctx.now >= a.expires => Err(Refusal::Unauthorized(Unauthorized::Expired(
+                a.expires.format(EXPIRED_TIME).to_string(),
+            ))),
+            Some(a) => Ok(a),
+        }
+    }
+
+    /// Count a read of `reference` and answer its scenario step; `ok` renders success.
+    fn read(
+        &self,
+        ctx: &mut Ctx<'_>,
+        reference: &str,
+        read: Read,
+        ok: impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
+    ) -> MockResponse {
+        let turn = ctx.turn(reference);
+        let ctx = &*ctx;
+        turn.respond("ready", |outcome| {
+            let platform = match outcome {
+                "processing" | "reference_number_invalid" => {
+                    return Problem::ReferenceNumberInvalid.respond()
+                }
+                "dataset_removed" => return Problem::DatasetRemoved.respond(),
+                "rate_limited" => return errors::too_many_requests(1),
+                "service_unavailable" => return errors::service_unavailable(),
+                "internal_server_error" => return errors::internal_server_error(),
+                "insights_is_not_configured" if read != Read::Iovation => {
+                    return Problem::InsightsIsNotConfigured.respond()
+                }
+                "missing_settings" if read == Read::Iovation => {
+                    return Problem::MissingSettings.respond()
+                }
+                "empty_iovation_metadata" if read == Read::Iovation => {
+                    return Problem::EmptyIovationMetadata.respond()
+                }
+                "ready_android" => Some(Platform::Android),
+                "ready_ios" => Some(Platform::Ios),
+                "ready_web" => Some(Platform::Web),
+                // `ready`, and outcomes that concern another endpoint.
+                _ => None,
+            };
+            let upload = self
+                .store
+                .uploaded(reference)
+                .map(|u| (u.uploaded, u.count, u.real_ip));
+            let ds = data::dataset(
+                ctx,
+                reference,
+                Origin {
+                    platform,
+                    upload,
+                    first_seen: turn.first_seen,
+                },
+            );
+            MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
+                .with_header("content-type", errors::JSON)
+        })
+    }
+
+    fn iovation(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        reference: &str,
+        ruleset: &str,
+        who: &Access,
+    ) -> MockResponse {
+        let obj = match body::object(req, "IovationFraudCheckRequest") {
+            Ok(o) => o,
+            Err(r) => return r.respond(),
+        };
+        let mut errs = Errors::default();
+        let mut account_code = None;
+        match obj.get("iovationRequestParams") {
+            None | Some(Value::Null) => errs.add(
+                "iovationRequestParams",
+                "The IovationRequestParams field is required.",
+            ),
+            Some(Value::Object(params)) => {
+                account_code = body::required_str(
+                    params,
+                    "accountCode",
+                    "iovationRequestParams.accountCode",
+                    "The AccountCode field is required.",
+                    &mut errs,
+                );
+                match params.get("transactionInsight") {
+                    None | Some(Value::Null) | Some(Value::Object(_)) => {}
+                    Some(v) => errs.add(
+                        "iovationRequestParams.transactionInsight",
+                        format!(
+                            "Unexpected character encountered while parsing value: {}. Path 'iovationRequestParams.transactionInsight'.",
+                            if v.is_array() { "[" } else { "\"" }
+                        ),
+                    ),
+                }
+            }
+            Some(v) => errs.add(
+                "iovationRequestParams",
+                format!(
+                    "Unexpected character encountered while parsing value: {}. Path 'iovationRequestParams'.",
+                    if v.is_array() { "[" } else { "\"" }
+                ),
+            ),
+        }
+        if let Err(r) = errs.finish() {
+            return r.respond();
+        }
+        let Some(account_code) = account_code else {
+            return errors::internal_server_error();
+        };
+        let settings = ctx.settings::<CredolabSettings>();
+        if settings.rulesets.is_empty() {
+            return Problem::MissingSettings.respond();
+        }
+        if settings.ruleset(ruleset).is_none() {
+            return Problem::RulesetIdInvalid.respond();
+        }
+        let ruleset = ruleset.to_string();
+        self.read(ctx, reference, Read::Iovation, |ctx, turn, ds| {
+            data::iovation(
+                ctx,
+                ds,
+                &data::Check {
+                    ruleset: &ruleset,
+                    account_code: &account_code,
+                    requestor: &who.email,
+                    now: ctx.now,
+                    id: ctx.issued_id(reference, turn, "iovation"),
+                },
+            )
+        })
+    }
+
+    fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        let obj = match body::object(req, "UploadDatasetRequest") {
+            Ok(o) => o,
+            Err(r) => return r.respond(),
+        };
+        let mut errs = Errors::default();
+        let reference = body::required_str(
+            &obj,
+            "referenceNumber",
+            "referenceNumber",
+            "The ReferenceNumber field is required.",
+            &mut errs,
+        );
+        if reference
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REFERENCE)
+        {
+            errs.add(
+                "referenceNumber",
+                format!("The field ReferenceNumber must be a string with a maximum length of {MAX_REFERENCE}."),
+            );
+        }
+        let data = body::required_str(
+            &obj,
+            "data",
+            "data",
+            "The Data field is required.",
+            &mut errs,
+        );
+        if let Some(d) = &data {
+            let compact: String = d.chars().filter(|c| !c.is_whitespace()).collect();
+            if base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .is_err()
+            {
+                errs.add("data", "The Data field is not a valid Base64 string.");
+            }
+        }
+        let real_ip = body::optional_str(&obj, "realIp", "realIp", &mut errs).flatten();
+        if let Err(r) = errs.finish() {
+            return r.respond();
+        }
+        let Some(reference) = reference else {
+            return errors::internal_server_error();
+        };
+        let up = self.store.upload(&reference, ctx.now, real_ip);
+        ctx.entity = Some(reference);
+        ctx.note = Some(format!("dataset uploaded (upload #{})", up.count));
+        MockResponse::new(StatusCode::OK)
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header (the scheme ignores case).
+fn bearer_token(req: &MockRequest) -> Option<&str> {
+    let h = req.header("authorization")?.trim();
+    let (scheme, token) = h.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Check an API key against the role an endpoint needs.
+fn api_key(ctx: &Ctx<'_>, req: &MockRequest, role: Role) -> Result<(), Refusal> {
+    let key = bearer_token(req).ok_or_else(|| Refusal::Unauthorized(Unauthorized::Missing))?;
+    let s = ctx.settings::<CredolabSettings>();
+    let (own, other) = match role {
+        Role::Requester => (&s.requester_keys, &s.uploader_keys),
+        Role::Uploader => (&s.uploader_keys, &s.requester_keys),
+    };
+    if own.iter().any(|k| k == key) {
+        Ok(())
+    } else if other.iter().any(|k| k == key) {
+        Err(Refusal::Forbidden)
+    } else {
+        Err(Refusal::Unauthorized(Unauthorized::Invalid))
+    }
+}
+
+/// The v6.0 `datasetinsight` body.
+fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str) -> Value {
+    let settings = ctx.settings::<CredolabSettings>();
+    json!({
+        "datasetInfo": {
+            "referenceNumber": ds.reference,
+            "uploadDate": ds.upload_date.format(INSIGHT_TIME).to_string(),
+            "source": ds.platform.source(),
+        },
+        "requestedDate": ctx.now.format(INSIGHT_TIME).to_string(),
+        "requestor": requestor,
+        "scores": settings.scores.iter().map(|c| data::score(ctx, ds, c)).collect::<Vec<_>>(),
+        "fragments": data::fragments(ctx, ds)
+            .into_iter()
+            .map(|(code, value)| json!({"code": code, "value": value}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// The `/api/insights/v1` body: scores and insights whose code is among `codes` or
+/// whose tags meet `tags` (all of them when neither is given), ignoring case.
+fn insights_v1_body(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String], tags: &[String]) -> Value {
+    let settings = ctx.settings::<CredolabSettings>();
+    let unfiltered = codes.is_empty() && tags.is_empty();
+    let wanted = |code: &str, is_score: bool| {
+        unfiltered
+            || codes.iter().any(|c| c.eq_ignore_ascii_case(code))
+            || data::tags(code, is_score)
+                .iter()
+                .any(|t| tags.iter().any(|w| w.eq_ignore_ascii_case(t)))
+    };
+    let scores: Vec<Value> = settings
+        .scores
+        .iter()
+        .filter(|c| wanted(c, true))
+        .map(|c| data::score(ctx, ds, c))
+        .collect();
+    let insights: Vec<Value> = data::fragments(ctx, ds)
+        .into_iter()
+        .filter(|(code, _)| wanted(code, false))
+        .map(|(code, value)| json!({"code": code, "tags": data::tags(code, false), "value": value}))
+        .collect();
+    json!({
+        "referenceNumber": ds.reference,
+        "requestedDate": ctx.now.format(INSIGHT_TIME).to_string(),
+        "datasetInfo": {
+            "uploadDate": ds.upload_date.format(INSIGHT_TIME).to_string(),
+            "source": ds.platform.source(),
+        },
+        "scores": scores,
+        "insights": insights,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_like_asp_net_core() {
+        let cases: &[(&str, Option<Route>)] = &[
+            ("/v6.0/account/login", Some(Route::Login)),
+            ("/V6.0/Account/Login/", Some(Route::Login)),
+            ("/v5.0/account/login", Some(Route::Login)),
+            ("/v6.0/account/login/refreshToken", Some(Route::Refresh)),
+            ("/v6.0/account/login/refreshtoken", Some(Route::Refresh)),
+            (
+                "/v6.0/datasets/ab%20c/datasetinsight",
+                Some(Route::DatasetInsight("ab c".into())),
+            ),
+            (
+                "/v6.0/datasets/R1/iovation/fraud/checks/Default",
+                Some(Route::Iovation("R1".into(), "Default".into())),
+            ),
+            ("/api/datasets/v1/upload", Some(Route::Upload)),
+            ("/api/insights/v1/R1", Some(Route::Insights("R1".into()))),
+            ("//v6.0/account/login", Some(Route::Login)),
+            ("/v6.0/datasets//datasetinsight", None),
+            ("/v4.0/account/login", None),
+            ("/v6.0/datasets/R1", None),
+            ("/", None),
+            ("", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(&route(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn token_times_have_seven_fractional_digits() {
+        let t = DateTime::parse_from_rfc3339("2018-04-08T08:01:41.9286886Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(token_time(t), "2018-04-08T08:01:41.9286886Z");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_bad_escapes() {
+        assert_eq!(percent_decode("a%2Fb"), "a/b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+}

@@ -1,0 +1,934 @@
+//! Credolab v6.0 and its API-key surface over HTTP.
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::support::{config, Reply, TestServer};
+
+/// Headers worth pinning in Credolab snapshots.
+const SHOWN: &[&str] = &[
+    "content-type",
+    "www-authenticate",
+    "allow",
+    "retry-after",
+    "x-vendor-mock-scenario",
+];
+
+const LOGIN: &str = "/credolab/v6.0/account/login";
+const REFRESH: &str = "/credolab/v6.0/account/login/refreshToken";
+const REQUESTER: &str = "Bearer test-requester-key";
+const UPLOADER: &str = "Bearer test-uploader-key";
+
+fn insight(reference: &str) -> String {
+    format!("/credolab/v6.0/datasets/{reference}/datasetinsight")
+}
+
+fn fraud(reference: &str, ruleset: &str) -> String {
+    format!("/credolab/v6.0/datasets/{reference}/iovation/fraud/checks/{ruleset}")
+}
+
+fn iovation_body(account: &str) -> Value {
+    json!({"iovationRequestParams": {"accountCode": account, "transactionInsight": {"email": "acc@domain.com", "eventId": "168200gsd851", "mobilePhoneNumber": "+15032246010"}}})
+}
+
+async fn login_as(s: &TestServer, email: &str) -> Reply {
+    s.post_json(
+        LOGIN,
+        &[],
+        &json!({"userEmail": email, "password": "test-password"}),
+    )
+    .await
+}
+
+/// Log in as the default user; the whole token answer.
+async fn login(s: &TestServer) -> Value {
+    let r = login_as(s, "test@example.com").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+fn bearer(token: &Value) -> String {
+    format!("Bearer {}", token["access_token"].as_str().unwrap())
+}
+
+async fn get_with(s: &TestServer, path: &str, auth: &str) -> Reply {
+    s.request("GET", path, &[("authorization", auth)], Bytes::new())
+        .await
+}
+
+async fn upload(s: &TestServer, auth: &str, body: &Value) -> Reply {
+    s.post_json(
+        "/credolab/api/datasets/v1/upload",
+        &[("authorization", auth)],
+        body,
+    )
+    .await
+}
+
+// ---- login and tokens ----
+
+#[tokio::test]
+async fn login_returns_a_bearer_token_that_expires_60_minutes_later_on_the_mock_clock() {
+    let s = TestServer::start().await;
+    let r = login_as(&s, "test@example.com").await;
+    insta::assert_json_snapshot!(r.exchange(SHOWN));
+    let t = r.json();
+    assert_eq!(t["token_type"], "bearer");
+    assert_eq!(t[".issued"], "2026-01-15T10:00:00.0000000Z");
+    assert_eq!(t[".expires"], "2026-01-15T11:00:00.0000000Z");
+}
+
+#[tokio::test]
+async fn the_v5_login_is_an_alias_and_emails_ignore_case() {
+    let s = TestServer::start().await;
+    let r = s
+        .post_json(
+            "/credolab/v5.0/account/login",
+            &[],
+            &json!({"userEmail": "Test@Example.com", "password": "test-password"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json();
+    let d = get_with(&s, &insight("R-1"), &bearer(&token)).await;
+    assert_eq!(d.status, 200);
+    assert_eq!(d.json()["requestor"], "test@example.com");
+}
+
+#[tokio::test]
+async fn login_refusals_carry_the_documented_problem_titles() {
+    let s = TestServer::start().await;
+    let cases = [
+        ("nobody@example.com", "test-password"),
+        ("test@example.com", "wrong"),
+        ("suspended@example.com", "test-password"),
+        ("inactive@example.com", "test-password"),
+    ];
+    let mut got = Vec::new();
+    for (email, password) in cases {
+        let r = s
+            .post_json(
+                LOGIN,
+                &[],
+                &json!({"userEmail": email, "password": password}),
+            )
+            .await;
+        got.push(r.exchange(SHOWN));
+    }
+    insta::assert_json_snapshot!(got);
+}
+
+#[tokio::test]
+async fn login_body_mistakes_get_the_asp_net_validation_envelope() {
+    let s = TestServer::start().await;
+    let mut got = Vec::new();
+    for body in [
+        json!({}),
+        json!({"userEmail": "", "password": null}),
+        json!({"userEmail": {"a": 1}, "password": "x"}),
+        json!([1, 2]),
+    ] {
+        got.push(s.post_json(LOGIN, &[], &body).await.exchange(SHOWN));
+    }
+    for raw in ["", "{\"userEmail\": ", "{\"userEmail\" \"x\"}"] {
+        got.push(
+            s.request("POST", LOGIN, &[("content-type", "application/json")], raw)
+                .await
+                .exchange(SHOWN),
+        );
+    }
+    insta::assert_json_snapshot!(got);
+}
+
+#[tokio::test]
+async fn a_wrong_media_type_gets_415_and_a_wrong_method_405_with_allow() {
+    let s = TestServer::start().await;
+    let body = r#"{"userEmail":"test@example.com","password":"test-password"}"#;
+    let plain = s
+        .request("POST", LOGIN, &[("content-type", "text/plain")], body)
+        .await;
+    let missing = s.request("POST", LOGIN, &[], body).await;
+    let get = s.get(LOGIN).await;
+    let post_insight = s.request("POST", &insight("R-1"), &[], Bytes::new()).await;
+    let unknown = s.get("/credolab/v6.0/datasets/R-1").await;
+    insta::assert_json_snapshot!([
+        plain.exchange(SHOWN),
+        missing.exchange(SHOWN),
+        get.exchange(SHOWN),
+        post_insight.exchange(SHOWN),
+        unknown.exchange(SHOWN),
+    ]);
+}
+
+#[tokio::test]
+async fn missing_unknown_and_foreign_tokens_get_401_with_a_bearer_challenge() {
+    let s = TestServer::start().await;
+    let none = s.get(&insight("R-1")).await;
+    let unknown = get_with(&s, &insight("R-1"), "Bearer not-a-token").await;
+    let basic = get_with(&s, &insight("R-1"), "Basic dGVzdDp0ZXN0").await;
+    let api_key = get_with(&s, &insight("R-1"), REQUESTER).await;
+    insta::assert_json_snapshot!([
+        none.exchange(SHOWN),
+        unknown.exchange(SHOWN),
+        basic.exchange(SHOWN),
+        api_key.exchange(SHOWN),
+    ]);
+}
+
+#[tokio::test]
+async fn a_token_expiring_mid_session_is_refused_and_refresh_token_issues_a_working_one() {
+    let s = TestServer::start().await;
+    let first = login(&s).await;
+    let auth = bearer(&first);
+    assert_eq!(get_with(&s, &insight("R-7"), &auth).await.status, 200);
+
+    // One second before `.expires` the token still works; at `.expires` it does not.
+    s.advance(3599).await;
+    assert_eq!(get_with(&s, &insight("R-7"), &auth).await.status, 200);
+    s.advance(1).await;
+    let expired = get_with(&s, &insight("R-7"), &auth).await;
+    insta::assert_json_snapshot!("expired_token", expired.exchange(SHOWN));
+
+    let r = s
+        .post_json(
+            REFRESH,
+            &[],
+            &json!({"refreshToken": first["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let second = r.json();
+    assert_eq!(second[".issued"], "2026-01-15T11:00:00.0000000Z");
+    assert_eq!(second[".expires"], "2026-01-15T12:00:00.0000000Z");
+    assert_ne!(second["access_token"], first["access_token"]);
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_eq!(
+        get_with(&s, &insight("R-7"), &bearer(&second)).await.status,
+        200
+    );
+
+    // Refresh tokens rotate: the used one is no longer registered.
+    let again = s
+        .post_json(
+            REFRESH,
+            &[],
+            &json!({"refreshToken": first["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(again.status, 404);
+    assert_eq!(again.json()["title"], "refresh_token_invalid");
+}
+
+#[tokio::test]
+async fn an_unknown_refresh_token_gets_404_refresh_token_invalid() {
+    let s = TestServer::start().await;
+    let unknown = s
+        .post_json(
+            REFRESH,
+            &[],
+            &json!({"refreshToken": "sample refresh token"}),
+        )
+        .await;
+    let missing = s.post_json(REFRESH, &[], &json!({})).await;
+    insta::assert_json_snapshot!([unknown.exchange(SHOWN), missing.exchange(SHOWN)]);
+}
+
+#[tokio::test]
+async fn a_user_suspended_during_the_session_cannot_refresh() {
+    let s = TestServer::start().await;
+    let mut got = Vec::new();
+    for email in ["suspended-later@example.com", "inactive-later@example.com"] {
+        let r = login_as(&s, email).await;
+        assert_eq!(r.status, 200, "{email} logs in while still active");
+        got.push(r.json());
+    }
+    s.advance(31 * 60).await;
+    let mut refused = Vec::new();
+    for t in &got {
+        // The token issued before the change stays valid until it expires.
+        assert_eq!(get_with(&s, &insight("R-2"), &bearer(t)).await.status, 200);
+        refused.push(
+            s.post_json(REFRESH, &[], &json!({"refreshToken": t["refresh_token"]}))
+                .await
+                .exchange(SHOWN),
+        );
+    }
+    insta::assert_json_snapshot!(refused);
+    // A new login is refused too, now that the state applies.
+    let again = login_as(&s, "suspended-later@example.com").await;
+    assert_eq!(again.status, 400);
+    assert_eq!(
+        again.json()["detail"],
+        "Unable to login to the suspended subscription."
+    );
+}
+
+#[tokio::test]
+async fn the_token_lifetime_comes_from_the_scenario_file() {
+    let s = TestServer::with_scenarios(&[(
+        "credolab.toml",
+        "vendor = \"credolab\"\n[auth]\ntoken_lifetime_minutes = 5\n",
+    )])
+    .await;
+    let t = login(&s).await;
+    assert_eq!(t[".expires"], "2026-01-15T10:05:00.0000000Z");
+    s.advance(299).await;
+    assert_eq!(get_with(&s, &insight("R-1"), &bearer(&t)).await.status, 200);
+    s.advance(1).await;
+    assert_eq!(get_with(&s, &insight("R-1"), &bearer(&t)).await.status, 401);
+}
+
+#[tokio::test]
+async fn tokens_are_deterministic_but_never_reused_after_a_reset() {
+    let a = TestServer::start().await;
+    let b = TestServer::start().await;
+    let ta = login(&a).await;
+    assert_eq!(ta, login(&b).await, "same seed, same requests, same tokens");
+
+    let r = a.post_json("/__admin/reset", &[], &json!({})).await;
+    assert_eq!(r.status, 200);
+    let after = login(&a).await;
+    assert_ne!(after["access_token"], ta["access_token"]);
+    assert_ne!(after["refresh_token"], ta["refresh_token"]);
+    // The reset forgot the old token.
+    assert_eq!(
+        get_with(&a, &insight("R-1"), &bearer(&ta)).await.status,
+        401
+    );
+    let refresh = a
+        .post_json(REFRESH, &[], &json!({"refreshToken": ta["refresh_token"]}))
+        .await;
+    assert_eq!(refresh.status, 404);
+}
+
+// ---- dataset insight ----
+
+#[tokio::test]
+async fn dataset_insights_follow_the_documented_shape_per_platform() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let mut got = Vec::new();
+    for r in ["android-12345678", "ios-123456789", "web-1"] {
+        got.push(get_with(&s, &insight(r), &auth).await.exchange(SHOWN));
+    }
+    insta::assert_json_snapshot!(got);
+    assert_eq!(got[0]["body"]["datasetInfo"]["source"], 0);
+    assert_eq!(got[1]["body"]["datasetInfo"]["source"], 1);
+    assert_eq!(got[2]["body"]["datasetInfo"]["source"], 2);
+    assert_eq!(got[2]["body"]["fragments"], json!([]));
+}
+
+#[tokio::test]
+async fn a_reference_number_always_shows_the_same_dataset_and_only_requested_date_moves() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let first = get_with(&s, &insight("R-42"), &auth).await.json();
+    s.advance(90).await;
+    let mut second = get_with(&s, &insight("R-42"), &auth).await.json();
+    assert_eq!(second["requestedDate"], "2026-01-15T10:01:30.000000");
+    second["requestedDate"] = first["requestedDate"].clone();
+    assert_eq!(first, second);
+    let other = get_with(&s, &insight("R-43"), &auth).await.json();
+    assert_ne!(first["scores"], other["scores"]);
+}
+
+#[tokio::test]
+async fn scores_agree_with_probabilities_across_many_datasets() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let mut pairs = Vec::new();
+    let mut platforms = [0; 3];
+    for n in 0..60 {
+        let d = get_with(&s, &insight(&format!("ref-{n}")), &auth)
+            .await
+            .json();
+        let sc = &d["scores"][0];
+        assert_eq!(sc["code"], "SC01");
+        let value = sc["value"].as_i64().unwrap();
+        let p = sc["probability"].as_f64().unwrap();
+        assert!((300..=850).contains(&value), "{value}");
+        assert_eq!((p * 10_000.0).round() / 10_000.0, p, "4 decimals: {p}");
+        pairs.push((value, p));
+        platforms[d["datasetInfo"]["source"].as_u64().unwrap() as usize] += 1;
+        let upload = d["datasetInfo"]["uploadDate"].as_str().unwrap();
+        assert!(
+            upload < d["requestedDate"].as_str().unwrap(),
+            "uploaded before asked"
+        );
+    }
+    pairs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    for w in pairs.windows(2) {
+        assert!(w[0].1 >= w[1].1, "higher score, lower PD: {w:?}");
+    }
+    assert!(
+        platforms.iter().all(|n| *n > 0),
+        "all platforms drawn: {platforms:?}"
+    );
+}
+
+#[tokio::test]
+async fn android_and_ios_fragments_use_the_documented_permission_names() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let android = get_with(&s, &insight("android-p"), &auth).await.json();
+    let ios = get_with(&s, &insight("ios-p"), &auth).await.json();
+    let codes = |d: &Value| -> Vec<String> {
+        d["fragments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(codes(&android), ["velocity", "device_info", "permission"]);
+    assert_eq!(codes(&ios), ["permissions", "device_info", "velocity"]);
+    let names = |d: &Value, i: usize| -> Vec<String> {
+        d["fragments"][i]["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["permission"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&android, 2)[0], "READ_CONTACTS");
+    assert!(names(&android, 2).contains(&"QUERY_ALL_PACKAGES".to_string()));
+    assert_eq!(names(&ios, 0)[1], "NSContactsUsageDescription");
+    let v = &android["fragments"][0]["value"];
+    let count: u32 = v["associatedDatasetsCount"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(v["isRepeatableUpload"] == "1", count > 1);
+}
+
+#[tokio::test]
+async fn dataset_scenarios_answer_their_documented_errors() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let mut got = Vec::new();
+    for r in ["notfound-1", "removed-1", "notconfigured-1"] {
+        got.push(get_with(&s, &insight(r), &auth).await.exchange(SHOWN));
+    }
+    insta::assert_json_snapshot!(got);
+}
+
+#[tokio::test]
+async fn a_pending_dataset_is_not_found_twice_then_ready() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = get_with(&s, &insight("pending-1"), &auth).await;
+        assert_eq!(r.header("x-vendor-mock-scenario"), Some("pending"));
+        statuses.push(r.status);
+        if r.status == 404 {
+            assert_eq!(r.json()["title"], "reference_number_invalid");
+        }
+    }
+    assert_eq!(statuses, [404, 404, 200]);
+}
+
+#[tokio::test]
+async fn rate_limited_and_flaky_datasets_recover_on_the_third_call() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let mut got = Vec::new();
+    for r in ["ratelimited-1", "flaky-1"] {
+        let mut statuses = Vec::new();
+        for n in 0..3 {
+            let reply = get_with(&s, &insight(r), &auth).await;
+            if n == 0 {
+                got.push(reply.exchange(SHOWN));
+            }
+            statuses.push(reply.status);
+        }
+        assert_eq!(statuses[2], 200, "{r}");
+        assert_eq!(statuses[0], statuses[1], "{r}");
+    }
+    insta::assert_json_snapshot!(got);
+}
+
+#[tokio::test]
+async fn a_slow_dataset_still_answers() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let r = get_with(&s, &insight("slow-1"), &auth).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-vendor-mock-scenario"), Some("slow"));
+}
+
+// ---- Iovation ----
+
+#[tokio::test]
+async fn an_iovation_fraud_check_returns_the_full_documented_shape() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let r = s
+        .post_json(
+            &fraud("android-12345678", "default"),
+            &[("authorization", &auth)],
+            &iovation_body("acc-1"),
+        )
+        .await;
+    insta::assert_json_snapshot!(r.exchange(SHOWN));
+}
+
+#[tokio::test]
+async fn iovation_results_are_deterministic_consistent_and_rulesets_ignore_case() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let mut results = std::collections::HashSet::new();
+    for n in 0..40 {
+        let reference = format!("fc-{n}");
+        let a = s
+            .post_json(
+                &fraud(&reference, "default"),
+                &[("authorization", &auth)],
+                &iovation_body("acc"),
+            )
+            .await
+            .json();
+        let b = s
+            .post_json(
+                &fraud(&reference, "DeFaUlT"),
+                &[("authorization", &auth)],
+                &iovation_body("acc"),
+            )
+            .await
+            .json();
+        let v = &a["value"];
+        assert_eq!(v["result"], b["value"]["result"], "{reference}");
+        assert_eq!(
+            v["details"]["ruleResults"],
+            b["value"]["details"]["ruleResults"]
+        );
+        let rr = &v["details"]["ruleResults"];
+        let rules = rr["rules"].as_array().unwrap();
+        let sum: i64 = rules.iter().map(|r| r["score"].as_i64().unwrap()).sum();
+        assert_eq!(rr["score"], sum);
+        assert_eq!(rr["rulesMatched"], rules.len());
+        let want = if sum <= -100 {
+            "D"
+        } else if sum < 0 {
+            "R"
+        } else {
+            "A"
+        };
+        assert_eq!(v["result"], want);
+        let simulator = rules.iter().any(|r| r["type"] == "Device Anomaly");
+        if !v["details"]["device"]["mobile"].is_null() {
+            assert_eq!(
+                v["details"]["device"]["mobile"]["system"]["simulator"],
+                simulator
+            );
+        }
+        results.insert(v["result"].as_str().unwrap().to_string());
+    }
+    assert!(results.len() >= 2, "results vary: {results:?}");
+}
+
+#[tokio::test]
+async fn iovation_refusals_carry_the_documented_titles() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let h = [("authorization", auth.as_str())];
+    let mut got = Vec::new();
+    for (reference, ruleset) in [
+        ("R-1", "strict"),
+        ("nodata-1", "default"),
+        ("nosettings-1", "default"),
+        ("notfound-1", "default"),
+        ("removed-1", "default"),
+    ] {
+        got.push(
+            s.post_json(&fraud(reference, ruleset), &h, &iovation_body("acc"))
+                .await
+                .exchange(SHOWN),
+        );
+    }
+    for body in [
+        json!({}),
+        json!({"iovationRequestParams": {}}),
+        json!({"iovationRequestParams": {"accountCode": "a", "transactionInsight": [1]}}),
+        json!({"iovationRequestParams": "x"}),
+    ] {
+        got.push(
+            s.post_json(&fraud("R-1", "default"), &h, &body)
+                .await
+                .exchange(SHOWN),
+        );
+    }
+    insta::assert_json_snapshot!(got);
+}
+
+#[tokio::test]
+async fn a_subscription_without_rulesets_answers_missing_settings() {
+    let s = TestServer::with_scenarios(&[(
+        "credolab.toml",
+        "vendor = \"credolab\"\n[iovation]\nrulesets = []\n",
+    )])
+    .await;
+    let auth = bearer(&login(&s).await);
+    let r = s
+        .post_json(
+            &fraud("R-1", "default"),
+            &[("authorization", &auth)],
+            &iovation_body("acc"),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["title"], "missing_settings");
+}
+
+#[tokio::test]
+async fn rulesets_listed_in_the_scenario_file_are_accepted() {
+    let s = TestServer::with_scenarios(&[(
+        "credolab.toml",
+        "vendor = \"credolab\"\n[iovation]\nrulesets = [\"Onboarding\", \"default\"]\n",
+    )])
+    .await;
+    let auth = bearer(&login(&s).await);
+    let h = [("authorization", auth.as_str())];
+    let ok = s
+        .post_json(&fraud("R-1", "onboarding"), &h, &iovation_body("acc"))
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let bad = s
+        .post_json(&fraud("R-1", "payout"), &h, &iovation_body("acc"))
+        .await;
+    assert_eq!(bad.json()["title"], "ruleset_id_invalid");
+}
+
+// ---- API-key surface ----
+
+#[tokio::test]
+async fn an_uploaded_dataset_exists_from_then_on_with_its_upload_date() {
+    let s = TestServer::start().await;
+    s.advance(3600).await;
+    let body = json!({"referenceNumber": "up-1", "data": "H4sIAAAAAAAAA6tWKkktLlGyUlAqS8wpTgUAHIHnrhIAAAA=", "realIp": "36.80.1.2"});
+    let r = upload(&s, UPLOADER, &body).await;
+    insta::assert_json_snapshot!("upload_accepted", r.exchange(SHOWN));
+    s.advance(60).await;
+
+    let auth = bearer(&login(&s).await);
+    let d = get_with(&s, &insight("up-1"), &auth).await.json();
+    assert_eq!(d["datasetInfo"]["uploadDate"], "2026-01-15T11:00:00.000000");
+    assert_eq!(d["requestedDate"], "2026-01-15T11:01:00.000000");
+
+    // A second upload of the same reference number makes it a repeated upload.
+    assert_eq!(upload(&s, UPLOADER, &body).await.status, 200);
+    let d = get_with(&s, &insight("android-up-2"), &auth).await.json();
+    assert_eq!(d["datasetInfo"]["source"], 0);
+    let again = get_with(&s, &insight("up-1"), &auth).await.json();
+    assert_eq!(
+        again["datasetInfo"]["uploadDate"],
+        "2026-01-15T11:01:00.000000"
+    );
+    let fraud_check = s
+        .post_json(
+            &fraud("up-1", "default"),
+            &[("authorization", &auth)],
+            &iovation_body("acc"),
+        )
+        .await
+        .json();
+    assert_eq!(fraud_check["value"]["statedIp"], "36.80.1.2");
+
+    let journal = s.journal("?path=/credolab/api/datasets/v1/upload").await;
+    assert_eq!(journal.len(), 2);
+    assert_eq!(journal[0]["entity"], "up-1");
+    assert_eq!(journal[1]["note"], "dataset uploaded (upload #2)");
+}
+
+#[tokio::test]
+async fn repeated_uploads_show_in_the_velocity_fragment() {
+    let s = TestServer::start().await;
+    let body = json!({"referenceNumber": "android-rep", "data": "H4sI"});
+    for _ in 0..3 {
+        assert_eq!(upload(&s, UPLOADER, &body).await.status, 200);
+    }
+    let auth = bearer(&login(&s).await);
+    let d = get_with(&s, &insight("android-rep"), &auth).await.json();
+    let v = &d["fragments"][0]["value"];
+    assert_eq!(v["isRepeatableUpload"], "1");
+    let count: u32 = v["associatedDatasetsCount"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count >= 3, "{count}");
+}
+
+#[tokio::test]
+async fn upload_refuses_the_wrong_key_and_invalid_bodies() {
+    let s = TestServer::start().await;
+    let good = json!({"referenceNumber": "u-1", "data": "H4sI"});
+    let mut got = vec![
+        upload(&s, REQUESTER, &good).await.exchange(SHOWN),
+        upload(&s, "Bearer nope", &good).await.exchange(SHOWN),
+    ];
+    for body in [
+        json!({}),
+        json!({"referenceNumber": "x".repeat(101), "data": "not base64!"}),
+        json!({"referenceNumber": ["a"], "data": "H4sI", "realIp": {}}),
+    ] {
+        got.push(upload(&s, UPLOADER, &body).await.exchange(SHOWN));
+    }
+    insta::assert_json_snapshot!(got);
+}
+
+#[tokio::test]
+async fn insights_v1_needs_the_requester_key_and_filters_by_codes_or_tags() {
+    let s = TestServer::start().await;
+    let path = "/credolab/api/insights/v1/android-1";
+    let all = get_with(&s, path, REQUESTER).await;
+    insta::assert_json_snapshot!("insights_v1_all", all.exchange(SHOWN));
+
+    let codes = |r: &Reply| -> Vec<String> {
+        let b = r.json();
+        b["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(b["insights"].as_array().unwrap())
+            .map(|i| i["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        codes(&all),
+        ["SC01", "velocity", "device_info", "permission"]
+    );
+    let only_score = get_with(&s, &format!("{path}?codes=sc01"), REQUESTER).await;
+    assert_eq!(codes(&only_score), ["SC01"]);
+    let device = get_with(&s, &format!("{path}?tags=device"), REQUESTER).await;
+    assert_eq!(codes(&device), ["device_info", "permission"]);
+    let either = get_with(&s, &format!("{path}?codes=velocity&tags=score"), REQUESTER).await;
+    assert_eq!(codes(&either), ["SC01", "velocity"]);
+    let both_codes = get_with(
+        &s,
+        &format!("{path}?codes=device_info&codes=SC01"),
+        REQUESTER,
+    )
+    .await;
+    assert_eq!(codes(&both_codes), ["SC01", "device_info"]);
+    let nothing = get_with(&s, &format!("{path}?codes=nope"), REQUESTER).await;
+    assert_eq!(codes(&nothing), Vec::<String>::new());
+
+    assert_eq!(get_with(&s, path, UPLOADER).await.status, 403);
+    assert_eq!(s.get(path).await.status, 401);
+    let v6 = bearer(&login(&s).await);
+    assert_eq!(get_with(&s, path, &v6).await.status, 401);
+    let gone = get_with(&s, "/credolab/api/insights/v1/removed-9", REQUESTER).await;
+    assert_eq!(gone.status, 410);
+    let unconfigured = get_with(&s, "/credolab/api/insights/v1/notconfigured-9", REQUESTER).await;
+    assert_eq!(unconfigured.json()["title"], "insights_is_not_configured");
+}
+
+#[tokio::test]
+async fn api_keys_come_from_the_scenario_file() {
+    let s = TestServer::with_scenarios(&[(
+        "credolab.toml",
+        "vendor = \"credolab\"\n[auth]\nrequester_keys = [\"rk-2\"]\nuploader_keys = [\"uk-2\"]\n",
+    )])
+    .await;
+    let path = "/credolab/api/insights/v1/R-1";
+    assert_eq!(get_with(&s, path, "Bearer rk-2").await.status, 200);
+    assert_eq!(get_with(&s, path, REQUESTER).await.status, 401);
+    let up = upload(
+        &s,
+        "Bearer uk-2",
+        &json!({"referenceNumber": "a", "data": "H4sI"}),
+    )
+    .await;
+    assert_eq!(up.status, 200);
+}
+
+// ---- engine settings through the vendor ----
+
+#[tokio::test]
+async fn the_scenario_files_rate_limit_answers_429_problems_with_retry_after() {
+    let s = TestServer::with_scenarios(&[(
+        "limits.toml",
+        "vendor = \"credolab\"\n[rate_limit]\nrequests = 2\nper_seconds = 60\n",
+    )])
+    .await;
+    for _ in 0..2 {
+        assert_eq!(s.get(&insight("R-1")).await.status, 401);
+    }
+    let r = s.get(&insight("R-1")).await;
+    insta::assert_json_snapshot!("rate_limit_429", r.exchange(SHOWN));
+    s.advance(60).await;
+    assert_eq!(s.get(&insight("R-1")).await.status, 401);
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_413_problem() {
+    let s = TestServer::with_config(vendor_mock::Config {
+        max_body_bytes: 16,
+        ..config()
+    })
+    .await;
+    let r = s
+        .post_json(
+            LOGIN,
+            &[],
+            &json!({"userEmail": "test@example.com", "password": "test-password"}),
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["title"], "Payload Too Large");
+}
+
+#[tokio::test]
+async fn garbage_requests_get_credolab_errors_never_a_crash() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let cases: &[(&str, &str, &[u8])] = &[
+        ("POST", LOGIN, b"\xff\xfe\x00"),
+        ("POST", REFRESH, b"{\"refreshToken\": 12}"),
+        ("POST", &fraud("R-1", "default"), b"null"),
+        (
+            "POST",
+            &fraud("R-1", "default"),
+            b"{\"iovationRequestParams\": {\"accountCode\": 7}}",
+        ),
+        ("GET", "/credolab/v6.0/datasets/%ff%fe/datasetinsight", b""),
+        ("GET", "/credolab/v6.0/datasets/a%2Fb/datasetinsight", b""),
+        ("DELETE", "/credolab/api/datasets/v1/upload", b""),
+        ("GET", "/credolab/", b""),
+    ];
+    for (method, path, body) in cases {
+        let r = s
+            .request(method, path, &h, Bytes::copy_from_slice(body))
+            .await;
+        assert!(
+            [200, 400, 404, 405].contains(&r.status),
+            "{method} {path}: {}",
+            r.status
+        );
+        assert!(r.header("x-vendor-mock-scenario").is_some());
+    }
+}
+
+/// A client written from Credolab's documentation: log in, cache the token until
+/// `.expires`, refresh on 401, fetch insights, handle 404 and 410.
+#[tokio::test]
+async fn a_client_written_from_the_documentation_works_end_to_end() {
+    struct Client {
+        token: Value,
+    }
+    let s = TestServer::start().await;
+    let mut client = Client {
+        token: login(&s).await,
+    };
+    let mut outcomes = Vec::new();
+    for (step, reference) in ["cust-1", "cust-2", "notfound-3", "removed-4", "cust-5"]
+        .into_iter()
+        .enumerate()
+    {
+        // Half an hour passes between requests: the token expires along the way.
+        if step > 0 {
+            s.advance(30 * 60).await;
+        }
+        let mut r = get_with(&s, &insight(reference), &bearer(&client.token)).await;
+        if r.status == 401 {
+            let fresh = s
+                .post_json(
+                    REFRESH,
+                    &[],
+                    &json!({"refreshToken": client.token["refresh_token"]}),
+                )
+                .await;
+            assert_eq!(fresh.status, 200, "{}", fresh.text());
+            client.token = fresh.json();
+            r = get_with(&s, &insight(reference), &bearer(&client.token)).await;
+        }
+        outcomes.push(match r.status {
+            200 => format!("score {}", r.json()["scores"][0]["value"]),
+            404 | 410 => r.json()["title"].as_str().unwrap().to_string(),
+            other => panic!("unexpected {other}: {}", r.text()),
+        });
+    }
+    assert_eq!(outcomes[2], "reference_number_invalid");
+    assert_eq!(outcomes[3], "dataset_removed");
+    assert!(outcomes[4].starts_with("score "));
+    let refreshes = s
+        .journal("?path=/credolab/v6.0/account/login/refreshToken")
+        .await;
+    assert_eq!(refreshes.len(), 2, "refreshed at +60 and +120 minutes");
+}
+
+#[tokio::test]
+async fn mistakes_in_a_credolab_scenario_file_are_reported_with_their_location() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("credolab.toml"),
+        "vendor = \"credolab\"\n[[users]]\nemail = \"a@b.c\"\npassword = \"p\"\nstate = \"banned\"\n[insights]\nscores = [\"SC01\", \"SC01\"]\n",
+    )
+    .unwrap();
+    let diags = match vendor_mock::App::new(vendor_mock::Config {
+        scenario_dirs: vec![dir.path().to_path_buf()],
+        ..config()
+    }) {
+        Ok(_) => panic!("the file has mistakes"),
+        Err(d) => d,
+    };
+    let lines: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.col, d.message))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "5:9: unknown user state `banned`; expected one of: active, subscription_suspended, profile_inactive",
+            "7:19: insights.scores: `SC01` is listed twice",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_users_own_scenarios_can_patch_credolab_answers_or_replace_them() {
+    let s = TestServer::with_scenarios(&[(
+        "mine.toml",
+        r#"vendor = "credolab"
+
+[[scenario]]
+name = "high-score"
+id_prefix = "vip-"
+steps = [{ outcome = "ready_android", patch = { scores = [{ code = "SC01", value = 800, probability = 0.0002 }] } }]
+
+[[scenario]]
+name = "outage"
+id_prefix = "outage-"
+steps = [
+  { status = 502, body = "<html>Bad Gateway</html>", times = 1 },
+  { outcome = "internal_server_error" },
+]
+"#,
+    )])
+    .await;
+    let auth = bearer(&login(&s).await);
+    let vip = get_with(&s, &insight("vip-1"), &auth).await;
+    assert_eq!(vip.header("x-vendor-mock-scenario"), Some("high-score"));
+    let body = vip.json();
+    assert_eq!(body["scores"][0]["value"], 800);
+    assert_eq!(body["datasetInfo"]["source"], 0);
+    let first = get_with(&s, &insight("outage-1"), &auth).await;
+    assert_eq!(
+        (first.status, first.text().as_str()),
+        (502, "<html>Bad Gateway</html>")
+    );
+    let second = get_with(&s, &insight("outage-1"), &auth).await;
+    assert_eq!(second.status, 500);
+    assert_eq!(
+        second.json()["title"],
+        "An error occurred while processing your request."
+    );
+    // The shipped scenarios are still there.
+    assert_eq!(get_with(&s, &insight("removed-1"), &auth).await.status, 410);
+}

@@ -52,22 +52,118 @@ pub struct Category {
 /// Every category the generator uses. Ids 11, 123 and 200 and their names are the ones
 /// finX's documents show; the others are the mock's own.
 pub const CATEGORIES: &[Category] = &[
-    cat(14, "Salary", Section::IncomeRegular, "Transfer", "Gehalt/Rente"),
-    cat(200, "Benefits", Section::IncomeRegular, "Transfer", "Gutschrift"),
-    cat(11, "Income/Revenue", Section::IncomeVariable, "Transfer", "Gutschrift"),
-    cat(30, "Rent", Section::ExpenseRegular, "Standing order", "Dauerauftrag"),
-    cat(31, "Energy", Section::ExpenseRegular, "Direct debit", "Lastschrift"),
-    cat(32, "Insurance", Section::ExpenseRegular, "Direct debit", "Lastschrift"),
-    cat(33, "Telecommunication", Section::ExpenseRegular, "Direct debit", "Lastschrift"),
-    cat(34, "Subscriptions", Section::ExpenseRegular, "Direct debit", "Lastschrift"),
-    cat(40, "Groceries", Section::ExpenseVariable, "Card payment", "Kartenzahlung"),
-    cat(123, "Online-Shopping", Section::ExpenseVariable, "Direct debit", "Lastschrift"),
-    cat(41, "Restaurants", Section::ExpenseVariable, "Card payment", "Kartenzahlung"),
-    cat(42, "Transport", Section::ExpenseVariable, "Card payment", "Kartenzahlung"),
-    cat(50, "Cash withdrawal", Section::Atm, "ATM withdrawal", "Bargeldauszahlung"),
-    cat(51, "Gambling", Section::Gambling, "Card payment", "Kartenzahlung"),
-    cat(52, "Debt collection", Section::DebtCollection, "Transfer", "Überweisung"),
-    cat(53, "Loan repayment", Section::Loan, "Direct debit", "Lastschrift"),
+    cat(
+        14,
+        "Salary",
+        Section::IncomeRegular,
+        "Transfer",
+        "Gehalt/Rente",
+    ),
+    cat(
+        200,
+        "Benefits",
+        Section::IncomeRegular,
+        "Transfer",
+        "Gutschrift",
+    ),
+    cat(
+        11,
+        "Income/Revenue",
+        Section::IncomeVariable,
+        "Transfer",
+        "Gutschrift",
+    ),
+    cat(
+        30,
+        "Rent",
+        Section::ExpenseRegular,
+        "Standing order",
+        "Dauerauftrag",
+    ),
+    cat(
+        31,
+        "Energy",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        32,
+        "Insurance",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        33,
+        "Telecommunication",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        34,
+        "Subscriptions",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        40,
+        "Groceries",
+        Section::ExpenseVariable,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        123,
+        "Online-Shopping",
+        Section::ExpenseVariable,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        41,
+        "Restaurants",
+        Section::ExpenseVariable,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        42,
+        "Transport",
+        Section::ExpenseVariable,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        50,
+        "Cash withdrawal",
+        Section::Atm,
+        "ATM withdrawal",
+        "Bargeldauszahlung",
+    ),
+    cat(
+        51,
+        "Gambling",
+        Section::Gambling,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        52,
+        "Debt collection",
+        Section::DebtCollection,
+        "Transfer",
+        "Überweisung",
+    ),
+    cat(
+        53,
+        "Loan repayment",
+        Section::Loan,
+        "Direct debit",
+        "Lastschrift",
+    ),
 ];
 
 const fn cat(
@@ -288,7 +384,9 @@ pub fn iban_valid(iban: &str) -> bool {
     if !(15..=34).contains(&b.len())
         || !b[..2].iter().all(u8::is_ascii_uppercase)
         || !b[2..4].iter().all(u8::is_ascii_digit)
-        || !b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     {
         return false;
     }
@@ -342,6 +440,8 @@ fn months_of(since: NaiveDate, until: NaiveDate) -> Vec<NaiveDate> {
 /// How a user's money looks, drawn once per report.
 struct Profile {
     salary: i64,
+    /// Scale of variable spending, in percent.
+    spending: i64,
     salary_day: u32,
     /// Months (from the start) before the first salary: a new job lowers stability.
     salary_gap: usize,
@@ -362,8 +462,11 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
     let since = period_start(until, spec.months);
 
     let salary = rng.random_range(1_800_00..=4_600_00i64) / 100 * 100;
+    // Percent of a 3000-euro earner's spending, times thrift (100 % … 175 %).
+    let spending = salary / 3000 * rng.random_range(100..=175) / 100;
     let p = Profile {
         salary,
+        spending,
         salary_day: rng.random_range(25..=31),
         salary_gap: if rng.random_bool(0.2) {
             rng.random_range(1..=3)
@@ -495,21 +598,18 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
                 purpose,
             );
         }
-        // Variable flows: (category, bookings this month, euro range).
+        // Variable flows: (category, bookings this month, euro range). Spending scales
+        // with the salary and the user's thrift, so most users live within their means
+        // and some drift into their overdraft.
+        let scale = |eur: i64| eur * p.spending / 100;
         let mut variable: Vec<(u32, u32, (i64, i64))> = vec![
             (11, rng.random_range(0..=2), (10, 350)),
-            (40, rng.random_range(6..=14), (-140, -4)),
-            (123, rng.random_range(1..=6), (-220, -8)),
-            (41, rng.random_range(1..=7), (-90, -6)),
-            (42, rng.random_range(1..=5), (-95, -3)),
-            (50, rng.random_range(1..=4), (-30, -2)),
+            (40, rng.random_range(6..=12), (scale(-90), -4)),
+            (123, rng.random_range(0..=4), (scale(-150), -8)),
+            (41, rng.random_range(1..=6), (scale(-60), -6)),
+            (42, rng.random_range(1..=5), (scale(-70), -3)),
+            (50, rng.random_range(0..=3), (scale(-20).min(-3), -2)),
         ];
-        if p.gambler {
-            variable.push((51, rng.random_range(1..=5), (-120, -5)));
-        }
-        if p.debt && rng.random_bool(0.25) {
-            variable.push((52, 1, (-400, -40)));
-        }
         let last = day_in_month(*m, 31).day();
         for (cat_id, n, (lo, hi)) in variable {
             for _ in 0..n {
@@ -530,7 +630,11 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
                 let purpose = match cat_id {
                     50 => format!("GA {} {}", date.format("%d.%m"), partner),
                     11 => format!("Gutschrift {partner}"),
-                    _ => format!("{} {}", category(cat_id).booking_text, date.format("%d.%m.%Y")),
+                    _ => format!(
+                        "{} {}",
+                        category(cat_id).booking_text,
+                        date.format("%d.%m.%Y")
+                    ),
                 };
                 push(rng, account, date, amount, cat_id, &partner, None, purpose);
             }
@@ -666,7 +770,11 @@ pub fn fold_umlauts(s: &str) -> String {
 pub fn daily_balances(d: &Dataset, account: usize) -> Vec<(NaiveDate, i64)> {
     let mut out = Vec::new();
     let mut balance = d.accounts[account].opening_balance;
-    let mut txs = d.transactions.iter().filter(|t| t.account == account).peekable();
+    let mut txs = d
+        .transactions
+        .iter()
+        .filter(|t| t.account == account)
+        .peekable();
     let mut day = d.since;
     while day <= d.until {
         while let Some(t) = txs.next_if(|t| t.date == day) {

@@ -82,7 +82,9 @@ impl FinxError {
     /// code when none was sent; RFC 6749 §5.2 for client credentials).
     fn challenge(&self) -> Option<String> {
         let bearer = |desc: &str| {
-            format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{desc}\"")
+            format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{desc}\""
+            )
         };
         match self {
             FinxError::InvalidClient => Some(format!(

@@ -210,7 +210,11 @@ mod tests {
         ];
         for (body, ongoing, want) in cases {
             let err = parse(body, *ongoing).unwrap_err();
-            assert!(err.contains(want), "{}: {err}", String::from_utf8_lossy(body));
+            assert!(
+                err.contains(want),
+                "{}: {err}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

@@ -442,7 +442,8 @@ fn peek_outcome(ctx: &Ctx<'_>, entity: &str) -> Option<String> {
 /// A JWT-shaped token (header.payload.signature, base64url) carrying `claims`.
 fn jwt(claims: Value, signature: &[u8; 32]) -> String {
     let part = |v: &Value| {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).expect("a serde_json::Value always serializes"))
+        URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(v).expect("a serde_json::Value always serializes"))
     };
     format!(
         "{}.{}.{}",
@@ -621,9 +622,10 @@ impl Finx {
             (s.access_token, s.refresh_token)
         };
         let field = |k: &str| {
-            fields.get(k).filter(|v| !v.is_empty()).ok_or_else(|| {
-                FinxError::BadRequest(format!("{k} is required."))
-            })
+            fields
+                .get(k)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| FinxError::BadRequest(format!("{k} is required.")))
         };
         let flow_id = match field("grant_type")?.as_str() {
             "authorization_code" => {
@@ -665,7 +667,9 @@ impl Finx {
             .flows
             .get(&flow_id)
             .map(|f| f.entity.clone())
-            .ok_or(FinxError::InvalidGrant("The flow of this grant no longer exists."))?;
+            .ok_or(FinxError::InvalidGrant(
+                "The flow of this grant no longer exists.",
+            ))?;
         mark(ctx, &entity);
         let expires = ctx.now + access_life;
         let access = jwt(

@@ -221,7 +221,12 @@ fn primary(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
     let a = Agg::of(salary.iter().copied());
     let months_with: std::collections::BTreeSet<(i32, u32)> = salary
         .iter()
-        .map(|t| (chrono::Datelike::year(&t.date), chrono::Datelike::month(&t.date)))
+        .map(|t| {
+            (
+                chrono::Datelike::year(&t.date),
+                chrono::Datelike::month(&t.date),
+            )
+        })
         .collect();
     let stability = round(months_with.len() as f64 / f64::from(d.months.max(1)), 2).min(1.0);
     let mut m = Map::new();
@@ -364,8 +369,10 @@ fn accounts(d: &Dataset, r: &Render<'_>) -> Value {
                 } else {
                     a.holders.iter().map(String::as_str).collect()
                 };
+                // The best match; on a tie, the first holder (`max_by_key` keeps the last).
                 let (matched, level) = holders
                     .iter()
+                    .rev()
                     .map(|h| (*h, affinity(name, h)))
                     .max_by_key(|(_, l)| *l as u8)
                     .unwrap_or(("", Affinity::Low));
@@ -424,7 +431,12 @@ impl Affinity {
 /// "John Doe", "Hans Muller" / "Hans Müller"); MEDIUM when they share a name part
 /// ("Helge Braun" / "Stefan Braun"); LOW otherwise.
 pub fn affinity(provided: &str, holder: &str) -> Affinity {
-    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
     if norm(provided) == norm(holder) {
         return Affinity::VeryHigh;
     }
@@ -578,15 +590,19 @@ impl Query {
         if self.descending {
             hits.reverse();
         }
-        hits.into_iter().skip(self.offset).take(self.count).collect()
+        hits.into_iter()
+            .skip(self.offset)
+            .take(self.count)
+            .collect()
     }
 }
 
 /// A date parameter: `YYYY-MM-DD`, or an RFC 3339 timestamp (its date is used).
 fn parse_date(v: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(v, DATE)
-        .ok()
-        .or_else(|| v.get(..10).and_then(|d| NaiveDate::parse_from_str(d, DATE).ok()))
+    NaiveDate::parse_from_str(v, DATE).ok().or_else(|| {
+        v.get(..10)
+            .and_then(|d| NaiveDate::parse_from_str(d, DATE).ok())
+    })
 }
 
 /// One transaction as `/rest/transactions` lists it.
@@ -671,9 +687,8 @@ mod tests {
     #[test]
     fn queries_parse_the_documented_parameters_and_refuse_bad_values() {
         let p = |q: &str| {
-            let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect();
+            let pairs: Vec<(String, String)> =
+                form_urlencoded::parse(q.as_bytes()).into_owned().collect();
             Query::parse(&pairs)
         };
         let q = p("categories=3,14&since=2020-01-01&until=2020-01-31&count=5&offset=2&sort=ASC")
@@ -683,7 +698,14 @@ mod tests {
         assert_eq!(q.offset, 2);
         assert!(!q.descending);
         assert!(p("since=2020-01-01T00:00:00Z").unwrap().since.is_some());
-        for bad in ["categories=x", "since=yesterday", "count=0", "count=5000", "offset=-1", "sort=up"] {
+        for bad in [
+            "categories=x",
+            "since=yesterday",
+            "count=0",
+            "count=5000",
+            "offset=-1",
+            "sort=up",
+        ] {
             assert!(p(bad).is_err(), "{bad}");
         }
     }
@@ -824,7 +846,11 @@ mod tests {
             check_numbers(v, &txs);
             seen += txs.len();
         }
-        assert_eq!(seen, d.transactions.len(), "every transaction is in one section");
+        assert_eq!(
+            seen,
+            d.transactions.len(),
+            "every transaction is in one section"
+        );
 
         let primary = &report["income"]["primary"];
         check_numbers(primary, &by_cat(14));
@@ -855,7 +881,12 @@ mod tests {
             let last30: Vec<i64> = days.iter().rev().take(30).map(|(_, b)| *b).collect();
             let mean = last30.iter().sum::<i64>() as f64 / last30.len() as f64;
             assert!((cents(&a["balance"]["average"]["one_month"]) as f64 - mean).abs() <= 0.5);
-            let last_tx = d.transactions.iter().filter(|t| t.account == i).map(|t| t.date).max();
+            let last_tx = d
+                .transactions
+                .iter()
+                .filter(|t| t.account == i)
+                .map(|t| t.date)
+                .max();
             assert_eq!(
                 a["last_transaction_on"],
                 json!(last_tx.map(|l| l.format(DATE).to_string()))

@@ -689,3 +689,61 @@ async fn without_a_name_at_flow_start_there_is_no_verification_result() {
     let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
     assert_eq!(r.json()["accounts"][0]["verification_result"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_rate_limit_in_the_scenario_file_answers_429_past_it() {
+    let file = format!(
+        "{}\n[rate_limit]\nrequests = 2\nper_seconds = 60\n",
+        include_str!("../scenarios/finx.toml")
+    );
+    let s = TestServer::with_scenarios(&[("finx.toml", &file)]).await;
+    let body = json!({"redirect_uri": REDIRECT});
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(start(&s, "onetime", body.clone()).await.status);
+    }
+    assert_eq!(got, [201, 201, 429]);
+    s.advance(60).await;
+    assert_eq!(start(&s, "onetime", body).await.status, 201);
+}
+
+#[tokio::test]
+async fn a_body_over_the_size_cap_gets_413_in_finx_s_error_shape() {
+    let s = TestServer::with_config(vendor_mock::Config {
+        max_body_bytes: 64,
+        ..crate::support::config()
+    })
+    .await;
+    let big = json!({"redirect_uri": REDIRECT, "name": "x".repeat(100)});
+    let r = start(&s, "onetime", big).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["error"]["message"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_also_takes_form_encoded_bodies_and_refuses_unknown_grants() {
+    let s = TestServer::start().await;
+    let f = connect(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
+    let form = format!("grant_type=authorization_code&code={}", f.redirect["code"]);
+    let r = s
+        .request(
+            "POST",
+            "/finx/auth/token",
+            &[BASIC, ("content-type", "application/x-www-form-urlencoded")],
+            form,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = token(
+        &s,
+        json!({"grant_type": "password", "username": "a", "password": "b"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["description"],
+        "Unsupported grant_type: password (authorization_code or refresh_token)."
+    );
+    let r = token(&s, json!({"grant_type": "authorization_code"})).await;
+    assert_eq!(r.json()["error"]["description"], "code is required.");
+}

@@ -15,6 +15,10 @@
 //! from a faker crate: the list is small, reviewed, needs no new dependency and cannot
 //! change under us with a crate upgrade (which would change every snapshot).
 
+// Amounts are written as euros_cents (`4_600_00` is 4600.00 €), which clippy calls
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
+
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -610,6 +614,12 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
             (42, rng.random_range(1..=5), (scale(-70), -3)),
             (50, rng.random_range(0..=3), (scale(-20).min(-3), -2)),
         ];
+        if p.gambler {
+            variable.push((51, rng.random_range(1..=5), (-120, -5)));
+        }
+        if p.debt && rng.random_bool(0.25) {
+            variable.push((52, 1, (-400, -40)));
+        }
         let last = day_in_month(*m, 31).day();
         for (cat_id, n, (lo, hi)) in variable {
             for _ in 0..n {

@@ -715,6 +715,7 @@ mod tests {
     #[test]
     fn every_aggregate_equals_the_transactions_behind_it_for_many_users() {
         let until = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+        let mut sections_seen = std::collections::BTreeSet::new();
         for seed in 0..4u64 {
             for n in 0..40 {
                 let entity = format!("user-{n}");
@@ -738,10 +739,20 @@ mod tests {
                     provided_ibans: &[],
                 };
                 check_dataset(&d);
+                sections_seen.extend(
+                    d.transactions
+                        .iter()
+                        .map(|t| format!("{:?}", t.category.section)),
+                );
                 check_report(&d, &render(&d, &r, Shape::V211), Shape::V211);
                 check_report(&d, &render(&d, &r, Shape::Newest), Shape::Newest);
             }
         }
+        assert_eq!(
+            sections_seen.len(),
+            8,
+            "every section occurs: {sections_seen:?}"
+        );
     }
 
     fn check_dataset(d: &Dataset) {

@@ -217,4 +217,34 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn odd_bodies_are_refused_or_accepted_but_never_panic() {
+        let bodies: &[&[u8]] = &[
+            b"",
+            b"null",
+            b"\xff\xfe",
+            br#"{"redirect_uri":"https://a/b","reporting_period":1e308}"#,
+            br#"{"redirect_uri":"https://a/b","reporting_period":-5}"#,
+            br#"{"redirect_uri":"https://a/b","reporting_period":"\u0661\u0662"}"#,
+            br#"{"redirect_uri":"https://a/b","accounts":[1,2]}"#,
+            br#"{"redirect_uri":"https://a/b","accounts":[{"id":"\u00c4\u00d6\u00dc\u00df1234567890123456"}]}"#,
+            br#"{"redirect_uri":"https://a/b","accounts":{"id":"x"}}"#,
+            br#"{"redirect_uri":"https://a/b","account_types":"Giro account"}"#,
+            br#"{"redirect_uri":"https://a/b","name":{"first":"Max"}}"#,
+            br#"{"redirect_uri":"https://a/b","state":"\ud83d\ude00","name":"   "}"#,
+            br#"{"redirect_uri":["https://a/b"]}"#,
+            br#"{"redirect_uri":"://nothing"}"#,
+        ];
+        for body in bodies {
+            let _ = parse(body, false);
+            let _ = parse(body, true);
+        }
+        let ok = parse(
+            br#"{"redirect_uri":"https://a/b","state":"\ud83d\ude00","name":"   "}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(ok.name, None, "a blank name is no name");
+    }
 }

@@ -103,6 +103,11 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "GET",
+        path: "/rest/accounts/{id}",
+        summary: "one connected account (Bearer)",
+    },
+    Endpoint {
+        method: "GET",
         path: "/rest/accounts/{id}/transactions",
         summary: "one account's transactions (Bearer)",
     },

@@ -272,11 +272,25 @@ impl Default for Store {
     }
 }
 
-#[derive(Default)]
+/// Generated datasets kept per flow, so a client drilling into a report's `href`s does
+/// not regenerate the history for every call (they are deterministic: this is only a cache).
+const DATASET_CACHE: usize = 64;
+
 pub struct Finx {
     /// Std mutex: each request holds it for a few map operations, never while
     /// generating data or across `.await`.
     store: Mutex<Store>,
+    /// Flow id → its dataset. Std mutex, held for a lookup or an insert only.
+    datasets: Mutex<Bounded<Arc<Dataset>>>,
+}
+
+impl Default for Finx {
+    fn default() -> Self {
+        Self {
+            store: Mutex::default(),
+            datasets: Mutex::new(Bounded::new(DATASET_CACHE)),
+        }
+    }
 }
 
 impl Finx {
@@ -365,6 +379,11 @@ impl Vendor for Finx {
         s.codes.clear();
         s.access.clear();
         s.refresh.clear();
+        drop(s);
+        self.datasets
+            .lock()
+            .expect("finx dataset cache lock poisoned")
+            .clear();
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -715,7 +734,22 @@ impl Finx {
         ))
     }
 
-    fn dataset(ctx: &Ctx<'_>, flow: &Flow) -> Dataset {
+    /// The flow's dataset, from the cache or generated.
+    fn dataset(&self, ctx: &Ctx<'_>, flow: &Flow) -> Arc<Dataset> {
+        let cache = || {
+            self.datasets
+                .lock()
+                .expect("finx dataset cache lock poisoned")
+        };
+        if let Some(d) = cache().get(&flow.id) {
+            return d.clone();
+        }
+        let d = Arc::new(Self::generate(ctx, flow));
+        cache().insert(flow.id.clone(), d.clone());
+        d
+    }
+
+    fn generate(ctx: &Ctx<'_>, flow: &Flow) -> Dataset {
         let spec = Spec {
             months: flow.req.reporting_period,
             until: flow.completed.unwrap_or(flow.created).date_naive(),
@@ -756,7 +790,7 @@ impl Finx {
             "server_error" => FinxError::Internal.into(),
             "cancelled" | "failed" => FinxError::NotFound.into(),
             _ => {
-                let d = Self::dataset(ctx, &flow);
+                let d = self.dataset(ctx, &flow);
                 let ibans: Vec<String> = flow.req.accounts.iter().map(|(i, _)| i.clone()).collect();
                 let r = Render {
                     base: &base,
@@ -778,7 +812,7 @@ impl Finx {
         let flow = self.bearer(ctx, req)?;
         mark(ctx, &flow.entity);
         let mut q = Query::parse(&req.query_pairs()).map_err(FinxError::BadRequest)?;
-        let d = Self::dataset(ctx, &flow);
+        let d = self.dataset(ctx, &flow);
         if let Some(a) = account {
             if !d.accounts.iter().any(|x| x.id == a) {
                 return Err(FinxError::NotFound);
@@ -804,7 +838,7 @@ impl Finx {
     ) -> Result<MockResponse, FinxError> {
         let flow = self.bearer(ctx, req)?;
         mark(ctx, &flow.entity);
-        let d = Self::dataset(ctx, &flow);
+        let d = self.dataset(ctx, &flow);
         let body = match one {
             None => {
                 json!({"accounts": (0..d.accounts.len()).map(|i| report::account_json(&d, i)).collect::<Vec<_>>()})

@@ -9,3 +9,4 @@ mod engine;
 mod finbox;
 mod scenarios;
 mod credolab;
+mod finx;

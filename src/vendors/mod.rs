@@ -9,6 +9,7 @@ mod context;
 pub mod credeau;
 pub mod finbox;
 pub mod credolab;
+pub mod finx;
 
 use std::sync::Arc;
 
@@ -61,5 +62,6 @@ pub fn registry() -> Vec<Arc<dyn Vendor>> {
         Arc::new(credeau::Credeau::default()),
         Arc::new(finbox::Finbox::default()),
         Arc::new(credolab::Credolab::default()),
+        Arc::new(finx::Finx::default()),
     ]
 }

@@ -1,0 +1,832 @@
+//! finX's generated data: one deterministic bank-account history per report.
+//!
+//! A [`Dataset`] is the accounts a user "connected" in the widget and every booked
+//! transaction on them over the reporting period. The report ([`super::report`]) and
+//! the transaction endpoints are both computed from it, so every total in a report is
+//! the sum of the transactions its `href` returns.
+//!
+//! Each transaction belongs to exactly one report section: the category decides it
+//! ([`CATEGORIES`]). Regular categories hold one contract each (one payment partner,
+//! one booking a month); variable categories hold many partners at random days.
+//! Amounts are whole cents (`i64`) until they are rendered, so sums are exact.
+//!
+//! Names are drawn from `fixtures/finx/catalogue.json` (a short list of German given
+//! and family names, with umlauts so the affinity rules have something to do), not
+//! from a faker crate: the list is small, reviewed, needs no new dependency and cannot
+//! change under us with a crate upgrade (which would change every snapshot).
+
+// Amounts are written as euros_cents (`4_600_00` is 4600.00 €), which clippy calls
+// inconsistent grouping.
+#![allow(clippy::inconsistent_digit_grouping)]
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use chrono::{Datelike, Months, NaiveDate};
+use rand::seq::IndexedRandom;
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::generate::MockRng;
+
+/// Which report section a category's transactions are aggregated in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    IncomeRegular,
+    IncomeVariable,
+    ExpenseRegular,
+    ExpenseVariable,
+    Atm,
+    Gambling,
+    DebtCollection,
+    Loan,
+}
+
+/// A transaction category, as the report's `category` object shows it.
+#[derive(Debug)]
+pub struct Category {
+    pub id: u32,
+    pub name: &'static str,
+    pub section: Section,
+    /// Booking type (`Transfer`, `Direct debit`, …) and booking text.
+    pub kind: &'static str,
+    pub booking_text: &'static str,
+}
+
+/// Every category the generator uses. Ids 11, 123 and 200 and their names are the ones
+/// finX's documents show; the others are the mock's own.
+pub const CATEGORIES: &[Category] = &[
+    cat(
+        14,
+        "Salary",
+        Section::IncomeRegular,
+        "Transfer",
+        "Gehalt/Rente",
+    ),
+    cat(
+        200,
+        "Benefits",
+        Section::IncomeRegular,
+        "Transfer",
+        "Gutschrift",
+    ),
+    cat(
+        11,
+        "Income/Revenue",
+        Section::IncomeVariable,
+        "Transfer",
+        "Gutschrift",
+    ),
+    cat(
+        30,
+        "Rent",
+        Section::ExpenseRegular,
+        "Standing order",
+        "Dauerauftrag",
+    ),
+    cat(
+        31,
+        "Energy",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        32,
+        "Insurance",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        33,
+        "Telecommunication",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        34,
+        "Subscriptions",
+        Section::ExpenseRegular,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        40,
+        "Groceries",
+        Section::ExpenseVariable,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        123,
+        "Online-Shopping",
+        Section::ExpenseVariable,
+        "Direct debit",
+        "Lastschrift",
+    ),
+    cat(
+        41,
+        "Restaurants",
+        Section::ExpenseVariable,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        42,
+        "Transport",
+        Section::ExpenseVariable,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        50,
+        "Cash withdrawal",
+        Section::Atm,
+        "ATM withdrawal",
+        "Bargeldauszahlung",
+    ),
+    cat(
+        51,
+        "Gambling",
+        Section::Gambling,
+        "Card payment",
+        "Kartenzahlung",
+    ),
+    cat(
+        52,
+        "Debt collection",
+        Section::DebtCollection,
+        "Transfer",
+        "Überweisung",
+    ),
+    cat(
+        53,
+        "Loan repayment",
+        Section::Loan,
+        "Direct debit",
+        "Lastschrift",
+    ),
+];
+
+const fn cat(
+    id: u32,
+    name: &'static str,
+    section: Section,
+    kind: &'static str,
+    booking_text: &'static str,
+) -> Category {
+    Category {
+        id,
+        name,
+        section,
+        kind,
+        booking_text,
+    }
+}
+
+pub fn category(id: u32) -> &'static Category {
+    CATEGORIES
+        .iter()
+        .find(|c| c.id == id)
+        .expect("the generator only uses ids from CATEGORIES")
+}
+
+/// The account types finX documents for `account_types`.
+pub const ACCOUNT_TYPES: &[&str] = &[
+    "Giro account",
+    "Savings account",
+    "Daily savings account",
+    "Credit card",
+    "Loan account",
+    "PayPal",
+    "Depot",
+    "Unknown",
+];
+
+#[derive(Deserialize)]
+struct CatalogueFile {
+    first_names: Vec<String>,
+    last_names: Vec<String>,
+    bank_codes: Vec<String>,
+    account_names: BTreeMap<String, Vec<String>>,
+    partners: BTreeMap<String, Vec<String>>,
+}
+
+/// The parsed `fixtures/finx/catalogue.json`.
+pub struct Catalogue {
+    first_names: Vec<String>,
+    last_names: Vec<String>,
+    bank_codes: Vec<String>,
+    account_names: BTreeMap<String, Vec<String>>,
+    partners: BTreeMap<u32, Vec<String>>,
+}
+
+pub static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
+    Catalogue::parse(include_str!("../../../fixtures/finx/catalogue.json"))
+        .expect("fixtures/finx/catalogue.json is valid (checked by a unit test)")
+});
+
+impl Catalogue {
+    fn parse(text: &str) -> Result<Self, String> {
+        let f: CatalogueFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if f.first_names.is_empty() || f.last_names.is_empty() {
+            return Err("first_names and last_names must not be empty".into());
+        }
+        for code in &f.bank_codes {
+            if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("bank code {code} is not 8 digits"));
+            }
+        }
+        if f.bank_codes.is_empty() {
+            return Err("bank_codes must not be empty".into());
+        }
+        for t in ACCOUNT_TYPES {
+            if f.account_names.get(*t).is_none_or(Vec::is_empty) {
+                return Err(format!("account_names lacks {t}"));
+            }
+        }
+        let mut partners = BTreeMap::new();
+        for (k, v) in f.partners {
+            let id: u32 = k.parse().map_err(|_| format!("partner key {k}"))?;
+            if v.is_empty() {
+                return Err(format!("no partners for category {id}"));
+            }
+            partners.insert(id, v);
+        }
+        for c in CATEGORIES {
+            if !partners.contains_key(&c.id) {
+                return Err(format!("no partners for category {}", c.id));
+            }
+        }
+        Ok(Self {
+            first_names: f.first_names,
+            last_names: f.last_names,
+            bank_codes: f.bank_codes,
+            account_names: f.account_names,
+            partners,
+        })
+    }
+
+    fn partner(&self, rng: &mut MockRng, category: u32) -> &str {
+        self.partners[&category]
+            .choose(rng)
+            .expect("checked non-empty")
+    }
+
+    /// A plausible German full name, "Given Family".
+    pub fn person(&self, rng: &mut MockRng) -> String {
+        let first = self.first_names.choose(rng).expect("checked non-empty");
+        let last = self.last_names.choose(rng).expect("checked non-empty");
+        format!("{first} {last}")
+    }
+}
+
+/// What the flow start asked for, as far as the data depends on it.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Months of history (`reporting_period`).
+    pub months: u32,
+    /// The last day of the history (the day the user connected the bank).
+    pub until: NaiveDate,
+    pub multi: bool,
+    pub account_types: Vec<String>,
+    /// Accounts named at flow start: (IBAN, currency).
+    pub accounts: Vec<(String, String)>,
+    /// The `name` given at flow start, for the account holder.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// The account holders, one person each.
+    pub holders: Vec<String>,
+    pub iban: String,
+    pub currency: String,
+    pub bank_code: String,
+    /// Balance in cents at the end of the day before the period.
+    pub opening_balance: i64,
+}
+
+impl Account {
+    /// The holder line as the bank reports it: all holders in one string, the way the
+    /// finX document's example shows a joint account.
+    pub fn owner_line(&self) -> String {
+        self.holders.join(", ")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub id: String,
+    /// Index into [`Dataset::accounts`].
+    pub account: usize,
+    pub date: NaiveDate,
+    /// Cents; income positive, spending negative.
+    pub amount: i64,
+    pub category: &'static Category,
+    pub partner: String,
+    pub partner_iban: Option<String>,
+    pub purpose: String,
+}
+
+/// One report's accounts and transactions (sorted by date, then id).
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub since: NaiveDate,
+    pub until: NaiveDate,
+    pub months: u32,
+    pub accounts: Vec<Account>,
+    pub transactions: Vec<Transaction>,
+    /// The primary income's payer.
+    pub employer: Partner,
+    /// Index of the account the salary is paid into.
+    pub main_account: usize,
+}
+
+/// A UUID (version 4 layout) drawn from `rng`.
+pub fn uuid(rng: &mut MockRng) -> String {
+    let mut b: [u8; 16] = rng.random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid_from(&b)
+}
+
+pub fn uuid_from(b: &[u8]) -> String {
+    let h: String = b[..16].iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// A German IBAN for `bank_code` and a 10-digit account number, with check digits.
+pub fn german_iban(bank_code: &str, account: u64) -> String {
+    let bban = format!("{bank_code}{account:010}");
+    let check = 98 - mod97(&format!("{bban}DE00"));
+    format!("DE{check:02}{bban}")
+}
+
+/// ISO 13616 check of any IBAN (country, check digits, BBAN up to 34 characters).
+pub fn iban_valid(iban: &str) -> bool {
+    let s: String = iban.chars().filter(|c| *c != ' ').collect();
+    let b = s.as_bytes();
+    if !(15..=34).contains(&b.len())
+        || !b[..2].iter().all(u8::is_ascii_uppercase)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return false;
+    }
+    mod97(&format!("{}{}", &s[4..], &s[..4])) == 1
+}
+
+/// The remainder mod 97 of the number a BBAN-with-country string spells (A=10 … Z=35).
+fn mod97(s: &str) -> u32 {
+    s.chars().fold(0u32, |acc, c| {
+        let v = c.to_digit(36).unwrap_or(0);
+        if v >= 10 {
+            (acc * 100 + v) % 97
+        } else {
+            (acc * 10 + v) % 97
+        }
+    })
+}
+
+/// The first day of the reporting period that ends on `until`.
+pub fn period_start(until: NaiveDate, months: u32) -> NaiveDate {
+    until
+        .checked_sub_months(Months::new(months))
+        .and_then(|d| d.succ_opt())
+        .unwrap_or(until)
+}
+
+/// `day` of the month of `month_start`, clamped to the month's last day.
+fn day_in_month(month_start: NaiveDate, day: u32) -> NaiveDate {
+    let mut d = day;
+    loop {
+        if let Some(x) = NaiveDate::from_ymd_opt(month_start.year(), month_start.month(), d) {
+            return x;
+        }
+        d -= 1;
+    }
+}
+
+/// The first day of every calendar month touching `since..=until`.
+fn months_of(since: NaiveDate, until: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let mut m = since.with_day(1).expect("day 1 exists");
+    while m <= until {
+        out.push(m);
+        m = m
+            .checked_add_months(Months::new(1))
+            .expect("dates stay far from chrono's limits");
+    }
+    out
+}
+
+/// How a user's money looks, drawn once per report.
+struct Profile {
+    salary: i64,
+    /// Scale of variable spending, in percent.
+    spending: i64,
+    salary_day: u32,
+    /// Months (from the start) before the first salary: a new job lowers stability.
+    salary_gap: usize,
+    thirteenth: bool,
+    benefits: bool,
+    rent: i64,
+    loan: Option<i64>,
+    gambler: bool,
+    debt: bool,
+    subscriptions: bool,
+}
+
+/// Build the dataset for `entity`'s report. `rng` decides everything; the same rng
+/// state and spec give the same dataset.
+pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dataset {
+    let c = &*CATALOGUE;
+    let until = spec.until;
+    let since = period_start(until, spec.months);
+
+    let salary = rng.random_range(1_800_00..=4_600_00i64) / 100 * 100;
+    // Percent of a 3000-euro earner's spending, times thrift (100 % … 175 %).
+    let spending = salary / 3000 * rng.random_range(100..=175) / 100;
+    let p = Profile {
+        salary,
+        spending,
+        salary_day: rng.random_range(25..=31),
+        salary_gap: if rng.random_bool(0.2) {
+            rng.random_range(1..=3)
+        } else {
+            0
+        },
+        thirteenth: rng.random_bool(0.3),
+        benefits: rng.random_bool(0.35),
+        rent: rng.random_range(salary * 25 / 100..=salary * 45 / 100) / 100 * 100,
+        loan: rng
+            .random_bool(0.35)
+            .then(|| rng.random_range(90_00..=650_00i64)),
+        gambler: rng.random_bool(0.2),
+        debt: rng.random_bool(0.12),
+        subscriptions: rng.random_bool(0.8),
+    };
+
+    let holders = holders(holder_rng, spec.name.as_deref(), rng.random_bool(0.2));
+    let accounts = accounts(rng, spec, &holders);
+    let main_account = 0;
+    let employer = Partner {
+        id: uuid(rng),
+        name: c.partner(rng, 14).to_string(),
+    };
+
+    let mut txs: Vec<Transaction> = Vec::new();
+    let months = months_of(since, until);
+    let mut push = |rng: &mut MockRng,
+                    account: usize,
+                    date: NaiveDate,
+                    amount: i64,
+                    cat_id: u32,
+                    partner: &str,
+                    partner_iban: Option<String>,
+                    purpose: String| {
+        if date < since || date > until || amount == 0 {
+            return;
+        }
+        txs.push(Transaction {
+            id: uuid(rng),
+            account,
+            date,
+            amount,
+            category: category(cat_id),
+            partner: partner.to_string(),
+            partner_iban,
+            purpose,
+        });
+    };
+
+    // One contract per regular category: a partner, an IBAN, a day of the month.
+    struct Contract {
+        cat: u32,
+        partner: String,
+        iban: String,
+        day: u32,
+        amount: i64,
+        jitter: i64,
+    }
+    let contract = |rng: &mut MockRng, cat: u32, amount: i64, jitter: i64, day: u32| Contract {
+        cat,
+        partner: c.partner(rng, cat).to_string(),
+        iban: random_iban(rng),
+        day,
+        amount,
+        jitter,
+    };
+    let employer_iban = random_iban(rng);
+    // (category, amount, jitter, latest day of the month it is booked on)
+    let mut plan: Vec<(u32, i64, i64, u32)> = vec![(30, -p.rent, 0, 3)];
+    if p.benefits {
+        plan.push((200, 255_00, 0, 12));
+    }
+    plan.push((31, -rng.random_range(45_00..=160_00), 0, 28));
+    plan.push((32, -rng.random_range(15_00..=120_00), 0, 28));
+    plan.push((33, -rng.random_range(15_00..=65_00), 5_00, 28));
+    if p.subscriptions {
+        plan.push((34, -rng.random_range(5_99..=17_99), 0, 28));
+    }
+    if let Some(loan) = p.loan {
+        plan.push((53, -loan, 0, 15));
+    }
+    let contracts: Vec<Contract> = plan
+        .into_iter()
+        .map(|(cat, amount, jitter, latest)| {
+            let day = rng.random_range(1..=latest);
+            contract(rng, cat, amount, jitter, day)
+        })
+        .collect();
+
+    for (i, m) in months.iter().enumerate() {
+        let month_name = m.format("%m/%Y").to_string();
+        if i >= p.salary_gap {
+            let mut amount = p.salary + rng.random_range(-40_00..=40_00);
+            if p.thirteenth && m.month() == 11 {
+                amount += p.salary;
+            }
+            push(
+                rng,
+                main_account,
+                day_in_month(*m, p.salary_day),
+                amount,
+                14,
+                &employer.name,
+                Some(employer_iban.clone()),
+                format!("Lohn/Gehalt {month_name}"),
+            );
+        }
+        for k in &contracts {
+            let jitter = if k.jitter > 0 {
+                rng.random_range(-k.jitter..=k.jitter)
+            } else {
+                0
+            };
+            let purpose = match k.cat {
+                30 => format!("Miete {month_name}"),
+                200 => format!("Kindergeld {month_name}"),
+                53 => format!("Rate Kreditvertrag {month_name}"),
+                _ => format!("Vertragsnr. {} {month_name}", &k.iban[12..]),
+            };
+            push(
+                rng,
+                main_account,
+                day_in_month(*m, k.day),
+                k.amount + jitter,
+                k.cat,
+                &k.partner,
+                Some(k.iban.clone()),
+                purpose,
+            );
+        }
+        // Variable flows: (category, bookings this month, euro range). Spending scales
+        // with the salary and the user's thrift, so most users live within their means
+        // and some drift into their overdraft.
+        let scale = |eur: i64| eur * p.spending / 100;
+        let mut variable: Vec<(u32, u32, (i64, i64))> = vec![
+            (11, rng.random_range(0..=2), (10, 350)),
+            (40, rng.random_range(6..=12), (scale(-90), -4)),
+            (123, rng.random_range(0..=4), (scale(-150), -8)),
+            (41, rng.random_range(1..=6), (scale(-60), -6)),
+            (42, rng.random_range(1..=5), (scale(-70), -3)),
+            (50, rng.random_range(0..=3), (scale(-20).min(-3), -2)),
+        ];
+        if p.gambler {
+            variable.push((51, rng.random_range(1..=5), (-120, -5)));
+        }
+        if p.debt && rng.random_bool(0.25) {
+            variable.push((52, 1, (-400, -40)));
+        }
+        let last = day_in_month(*m, 31).day();
+        for (cat_id, n, (lo, hi)) in variable {
+            for _ in 0..n {
+                let date = day_in_month(*m, rng.random_range(1..=last));
+                let amount = if cat_id == 50 {
+                    // Cash comes in 10-euro notes: 20 … 300.
+                    rng.random_range(lo..=hi) * 10_00
+                } else {
+                    rng.random_range(lo * 100..=hi * 100)
+                };
+                // A second account sees some of the card spending.
+                let account = if accounts.len() > 1 && cat_id != 50 && rng.random_bool(0.3) {
+                    rng.random_range(1..accounts.len())
+                } else {
+                    main_account
+                };
+                let partner = c.partner(rng, cat_id).to_string();
+                let purpose = match cat_id {
+                    50 => format!("GA {} {}", date.format("%d.%m"), partner),
+                    11 => format!("Gutschrift {partner}"),
+                    _ => format!(
+                        "{} {}",
+                        category(cat_id).booking_text,
+                        date.format("%d.%m.%Y")
+                    ),
+                };
+                push(rng, account, date, amount, cat_id, &partner, None, purpose);
+            }
+        }
+    }
+    txs.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
+
+    Dataset {
+        since,
+        until,
+        months: spec.months,
+        accounts,
+        transactions: txs,
+        employer,
+        main_account,
+    }
+}
+
+fn random_iban(rng: &mut MockRng) -> String {
+    let bank = CATALOGUE
+        .bank_codes
+        .choose(rng)
+        .expect("checked non-empty")
+        .clone();
+    german_iban(&bank, rng.random_range(1_000_000..10_000_000_000))
+}
+
+/// The account holders. With a `name` given at flow start the first holder is usually
+/// that person, spelled as their bank spells it: most often exactly, sometimes
+/// "Family, Given" or without umlauts, sometimes a relative with the same family name,
+/// sometimes someone else entirely. The affinity is then computed from the strings.
+fn holders(rng: &mut MockRng, name: Option<&str>, joint: bool) -> Vec<String> {
+    let c = &*CATALOGUE;
+    let first = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        None => c.person(rng),
+        Some(n) => {
+            let parts: Vec<&str> = n.split_whitespace().collect();
+            let roll = rng.random_range(0..100);
+            match roll {
+                0..70 => parts.join(" "),
+                70..80 if parts.len() >= 2 => {
+                    let (last, given) = parts.split_last().expect("two parts at least");
+                    format!("{last}, {}", given.join(" "))
+                }
+                80..90 => fold_umlauts(&parts.join(" ")),
+                90..95 if parts.len() >= 2 => {
+                    let last = parts.last().expect("two parts at least");
+                    let given = c.first_names.choose(rng).expect("checked non-empty");
+                    format!("{given} {last}")
+                }
+                _ => c.person(rng),
+            }
+        }
+    };
+    let mut out = vec![first];
+    if joint {
+        out.push(c.person(rng));
+    }
+    out
+}
+
+fn accounts(rng: &mut MockRng, spec: &Spec, holders: &[String]) -> Vec<Account> {
+    let c = &*CATALOGUE;
+    let n = if !spec.accounts.is_empty() {
+        spec.accounts.len()
+    } else if spec.multi {
+        rng.random_range(1..=3)
+    } else {
+        1
+    };
+    (0..n)
+        .map(|i| {
+            let kind = if spec.account_types.is_empty() {
+                "Giro account".to_string()
+            } else {
+                spec.account_types[i % spec.account_types.len()].clone()
+            };
+            let (iban, currency) = match spec.accounts.get(i) {
+                Some((iban, cur)) => (iban.clone(), cur.clone()),
+                None => (random_iban(rng), "EUR".to_string()),
+            };
+            let bank_code = if iban.starts_with("DE") && iban.len() == 22 {
+                iban[4..12].to_string()
+            } else {
+                String::new()
+            };
+            let name = c.account_names[&kind]
+                .choose(rng)
+                .expect("checked non-empty")
+                .clone();
+            // Only the main account is shared in a joint household.
+            let holders = if i == 0 {
+                holders.to_vec()
+            } else {
+                holders[..1].to_vec()
+            };
+            Account {
+                id: format!("A{}", &uuid(rng).replace('-', "")[..12]),
+                name,
+                kind,
+                holders,
+                iban,
+                currency,
+                bank_code,
+                opening_balance: rng.random_range(-300_00..=3_500_00),
+            }
+        })
+        .collect()
+}
+
+/// ä → a, ö → o, ü → u, ß → ss (and the capitals).
+pub fn fold_umlauts(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            'ä' => out.push('a'),
+            'ö' => out.push('o'),
+            'ü' => out.push('u'),
+            'Ä' => out.push('A'),
+            'Ö' => out.push('O'),
+            'Ü' => out.push('U'),
+            'ß' => out.push_str("ss"),
+            'ı' => out.push('i'),
+            'é' | 'è' => out.push('e'),
+            'ó' => out.push('o'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// End-of-day balances of `account`, one per day of the period.
+pub fn daily_balances(d: &Dataset, account: usize) -> Vec<(NaiveDate, i64)> {
+    let mut out = Vec::new();
+    let mut balance = d.accounts[account].opening_balance;
+    let mut txs = d
+        .transactions
+        .iter()
+        .filter(|t| t.account == account)
+        .peekable();
+    let mut day = d.since;
+    while day <= d.until {
+        while let Some(t) = txs.next_if(|t| t.date == day) {
+            balance += t.amount;
+        }
+        out.push((day, balance));
+        day = day.succ_opt().expect("dates stay far from chrono's limits");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate;
+
+    #[test]
+    fn the_shipped_catalogue_parses() {
+        Catalogue::parse(include_str!("../../../fixtures/finx/catalogue.json")).unwrap();
+    }
+
+    #[test]
+    fn generated_german_ibans_have_valid_check_digits() {
+        // The finX document's own example IBAN.
+        assert!(iban_valid("DE93300308800013441006"));
+        assert_eq!(german_iban("30030880", 13441006), "DE93300308800013441006");
+        assert!(!iban_valid("DE94300308800013441006"));
+        assert!(!iban_valid("DE9330030880001344100"));
+        assert!(iban_valid("GB82WEST12345698765432"));
+        let mut rng = generate::rng(1, "finx", "u", "iban");
+        for _ in 0..500 {
+            let iban = random_iban(&mut rng);
+            assert_eq!(iban.len(), 22);
+            assert!(iban_valid(&iban), "{iban}");
+        }
+    }
+
+    #[test]
+    fn periods_start_the_day_after_the_same_day_n_months_earlier() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(period_start(d("2026-01-15"), 12), d("2025-01-16"));
+        assert_eq!(period_start(d("2026-03-31"), 1), d("2026-03-01"));
+        assert_eq!(day_in_month(d("2026-02-01"), 31), d("2026-02-28"));
+    }
+}

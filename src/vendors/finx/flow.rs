@@ -1,0 +1,250 @@
+//! The flow-start body (`POST /onetime/risk-report`, `/ongoing/risk-report`), parsed
+//! and validated the way finX documents it.
+//!
+//! Clients really send `reporting_period` and `allow_multi_selection` as strings
+//! (`"12"`, `"true"`: Qwist's own Postman collection does), so both forms are accepted.
+//! Unknown fields are ignored, as most JSON APIs do. Limits the document does not give
+//! are the mock's: `reporting_period` at most 24 months, at most 10 `accounts`.
+
+use serde_json::{Map, Value};
+
+use super::data::{iban_valid, ACCOUNT_TYPES};
+
+/// `language` values finX documents; `de` is the default.
+pub const LANGUAGES: &[&str] = &["de", "en", "es", "fr", "ar"];
+pub const MIN_PERIOD: u32 = 4;
+pub const MAX_PERIOD: u32 = 24;
+pub const DEFAULT_PERIOD: u32 = 12;
+const MAX_ACCOUNTS: usize = 10;
+
+/// A valid flow start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRequest {
+    pub redirect_uri: String,
+    pub user_id: Option<String>,
+    pub state: Option<String>,
+    pub language: String,
+    pub account_types: Vec<String>,
+    pub allow_multi_selection: bool,
+    pub reporting_period: u32,
+    /// (IBAN, currency)
+    pub accounts: Vec<(String, String)>,
+    pub name: Option<String>,
+}
+
+/// Parse a flow-start body; `Err` is the 400 description.
+pub fn parse(body: &[u8], ongoing: bool) -> Result<FlowRequest, String> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("The request body is not valid JSON: {e}"))?;
+    let Value::Object(m) = value else {
+        return Err("The request body must be a JSON object.".into());
+    };
+    let redirect_uri = opt_string(&m, "redirect_uri")?
+        .filter(|s| !s.is_empty())
+        .ok_or("redirect_uri is required.")?;
+    if !looks_like_uri(&redirect_uri) {
+        return Err(format!(
+            "redirect_uri must be an absolute URI: {redirect_uri}"
+        ));
+    }
+    let user_id = opt_string(&m, "user_id")?.filter(|s| !s.is_empty());
+    if ongoing && user_id.is_none() {
+        return Err("user_id is required for ongoing flows.".into());
+    }
+    let language = opt_string(&m, "language")?.unwrap_or_else(|| "de".into());
+    if !LANGUAGES.contains(&language.as_str()) {
+        return Err(format!(
+            "language must be one of {}: {language}",
+            LANGUAGES.join(", ")
+        ));
+    }
+    let account_types = match m.get("account_types") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|t| match t.as_str() {
+                Some(s) if ACCOUNT_TYPES.contains(&s) => Ok(s.to_string()),
+                _ => Err(format!(
+                    "account_types may only hold {}: {t}",
+                    ACCOUNT_TYPES.join(", ")
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("account_types must be an array: {other}")),
+    };
+    let allow_multi_selection = match m.get("allow_multi_selection") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s == "true" => true,
+        Some(Value::String(s)) if s == "false" => false,
+        Some(other) => return Err(format!("allow_multi_selection must be a boolean: {other}")),
+    };
+    let reporting_period = match m.get("reporting_period") {
+        None | Some(Value::Null) => DEFAULT_PERIOD,
+        Some(v) => {
+            let n = match v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            match n {
+                Some(n) if (u64::from(MIN_PERIOD)..=u64::from(MAX_PERIOD)).contains(&n) => {
+                    n as u32
+                }
+                _ => {
+                    return Err(format!(
+                        "reporting_period must be a number of months from {MIN_PERIOD} to {MAX_PERIOD}: {v}"
+                    ))
+                }
+            }
+        }
+    };
+    let accounts = match m.get("accounts") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) if a.len() <= MAX_ACCOUNTS => a
+            .iter()
+            .map(|acc| {
+                let iban = acc
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(|s| s.replace(' ', "").to_uppercase())
+                    .filter(|s| iban_valid(s))
+                    .ok_or_else(|| format!("accounts[].id must be a valid IBAN: {acc}"))?;
+                let currency = match acc.get("currency") {
+                    None | Some(Value::Null) => "EUR".to_string(),
+                    Some(Value::String(c))
+                        if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) =>
+                    {
+                        c.clone()
+                    }
+                    Some(other) => {
+                        return Err(format!(
+                            "accounts[].currency must be an ISO 4217 code: {other}"
+                        ))
+                    }
+                };
+                Ok((iban, currency))
+            })
+            .collect::<Result<_, String>>()?,
+        Some(Value::Array(_)) => {
+            return Err(format!("accounts may hold at most {MAX_ACCOUNTS} entries."))
+        }
+        Some(other) => return Err(format!("accounts must be an array: {other}")),
+    };
+    Ok(FlowRequest {
+        redirect_uri,
+        user_id,
+        state: opt_string(&m, "state")?,
+        language,
+        account_types,
+        allow_multi_selection,
+        reporting_period,
+        accounts,
+        name: opt_string(&m, "name")?.filter(|s| !s.trim().is_empty()),
+    })
+}
+
+/// A string field, or absent/null. Anything else is a 400.
+fn opt_string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= 2048 => Ok(Some(s.clone())),
+        Some(Value::String(_)) => Err(format!("{key} is too long (at most 2048 characters).")),
+        Some(other) => Err(format!("{key} must be a string: {other}")),
+    }
+}
+
+/// `scheme://rest` with a plausible scheme (apps may use their own, e.g. `myapp://`).
+fn looks_like_uri(s: &str) -> bool {
+    s.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && !rest.is_empty()
+            && !s.chars().any(char::is_whitespace)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_forms_of_numbers_and_booleans_are_accepted() {
+        let f = parse(
+            br#"{"redirect_uri":"https://app.example/cb","reporting_period":"6","allow_multi_selection":"false"}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(f.reporting_period, 6);
+        assert!(!f.allow_multi_selection);
+        assert_eq!(f.language, "de");
+        let f = parse(
+            br#"{"redirect_uri":"myapp://cb","reporting_period":12,"allow_multi_selection":true,"user_id":"u1"}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(f.reporting_period, 12);
+        assert_eq!(f.user_id.as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn bad_bodies_get_a_description_of_the_problem() {
+        let cases: &[(&[u8], bool, &str)] = &[
+            (b"not json", false, "not valid JSON"),
+            (b"[]", false, "JSON object"),
+            (b"{}", false, "redirect_uri is required"),
+            (br#"{"redirect_uri":"nope"}"#, false, "absolute URI"),
+            (br#"{"redirect_uri":"https://a/b"}"#, true, "user_id is required"),
+            (br#"{"redirect_uri":"https://a/b","user_id":5}"#, false, "user_id must be a string"),
+            (br#"{"redirect_uri":"https://a/b","reporting_period":3}"#, false, "reporting_period"),
+            (br#"{"redirect_uri":"https://a/b","reporting_period":"abc"}"#, false, "reporting_period"),
+            (br#"{"redirect_uri":"https://a/b","reporting_period":25}"#, false, "reporting_period"),
+            (br#"{"redirect_uri":"https://a/b","language":"it"}"#, false, "language"),
+            (br#"{"redirect_uri":"https://a/b","allow_multi_selection":"yes"}"#, false, "allow_multi_selection"),
+            (br#"{"redirect_uri":"https://a/b","account_types":["Bitcoin"]}"#, false, "account_types"),
+            (br#"{"redirect_uri":"https://a/b","accounts":[{"id":"DE00123"}]}"#, false, "valid IBAN"),
+            (br#"{"redirect_uri":"https://a/b","accounts":[{"id":"DE93300308800013441006","currency":"euro"}]}"#, false, "currency"),
+        ];
+        for (body, ongoing, want) in cases {
+            let err = parse(body, *ongoing).unwrap_err();
+            assert!(
+                err.contains(want),
+                "{}: {err}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn odd_bodies_are_refused_or_accepted_but_never_panic() {
+        let bodies: &[&[u8]] = &[
+            b"",
+            b"null",
+            b"\xff\xfe",
+            br#"{"redirect_uri":"https://a/b","reporting_period":1e308}"#,
+            br#"{"redirect_uri":"https://a/b","reporting_period":-5}"#,
+            br#"{"redirect_uri":"https://a/b","reporting_period":"\u0661\u0662"}"#,
+            br#"{"redirect_uri":"https://a/b","accounts":[1,2]}"#,
+            br#"{"redirect_uri":"https://a/b","accounts":[{"id":"\u00c4\u00d6\u00dc\u00df1234567890123456"}]}"#,
+            br#"{"redirect_uri":"https://a/b","accounts":{"id":"x"}}"#,
+            br#"{"redirect_uri":"https://a/b","account_types":"Giro account"}"#,
+            br#"{"redirect_uri":"https://a/b","name":{"first":"Max"}}"#,
+            br#"{"redirect_uri":"https://a/b","state":"\ud83d\ude00","name":"   "}"#,
+            br#"{"redirect_uri":["https://a/b"]}"#,
+            br#"{"redirect_uri":"://nothing"}"#,
+        ];
+        for body in bodies {
+            let _ = parse(body, false);
+            let _ = parse(body, true);
+        }
+        let ok = parse(
+            br#"{"redirect_uri":"https://a/b","state":"\ud83d\ude00","name":"   "}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(ok.name, None, "a blank name is no name");
+    }
+}

@@ -1,0 +1,887 @@
+//! finX risk reports (finleap connect, now Qwist "nrich API"), under `/finx`.
+//!
+//! The whole three-step flow as finX's implementation guide describes it:
+//! 1. `POST /onetime/risk-report` or `/ongoing/risk-report` (HTTP Basic client
+//!    credentials) → 201 `{location, id}`;
+//! 2. `GET location` (served here as `/widget/{id}?token=…`) stands in for the
+//!    bank-login widget and redirects (302) to `redirect_uri` with `code`, `state`,
+//!    `success` and `flow_id` (or `success=false&cancel=true` for `cancel-` users);
+//! 3. `POST /auth/token` (Basic) exchanges the code (single use, 5 minutes) for an
+//!    access token (1 hour) and a refresh token (90 days; refreshing rotates both);
+//!
+//! then `GET /rest/risk-reports/{id}`, `GET /rest/transactions`,
+//! `GET /rest/accounts[/{id}[/transactions]]` with `Authorization: Bearer`. All
+//! lifetimes run on the mock clock and are settings of the scenario file.
+//!
+//! The report and the transactions come from one generated [`data::Dataset`] per
+//! flow, so every aggregate equals the transactions its `href` returns
+//! ([`report`] has the rules). `href`s point at the mock itself, built from the
+//! request's `Host` and the prefix it was served under.
+//!
+//! Scenarios are chosen by the flow's entity: its `user_id`, else its `state`, else the
+//! flow id. Only two places look at them: the widget (its current step's outcome
+//! `cancelled`/`failed` makes it redirect without a code; it does not count a call) and
+//! `GET /rest/risk-reports/{id}`, which counts a call and renders the step (`report`,
+//! `pending`, `rate_limited`, `server_error`). So `pending-` gives two 202s on the report
+//! endpoint however many other calls the flow made.
+//!
+//! Limits: one client id/secret pair per scenario set; flows, codes and tokens are
+//! kept in memory up to [`MAX_FLOWS`]/[`MAX_GRANTS`] each (oldest forgotten first) and
+//! cleared by `/__admin/reset`; the widget link does not expire; tokens are JWT-shaped
+//! but their signature is not verifiable.
+
+mod data;
+mod errors;
+mod flow;
+mod report;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use chrono::{DateTime, TimeDelta, Utc};
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use toml::Spanned;
+
+use self::data::{Dataset, Spec};
+use self::errors::FinxError;
+use self::flow::FlowRequest;
+use self::report::{Query, Render, Shape};
+use super::{Ctx, Endpoint, Vendor};
+use crate::generate;
+use crate::rate_limit::Decision;
+use crate::scenario::{parse_settings, Action, Problem, Settings};
+use crate::server::{MockRequest, MockResponse};
+
+pub const OUTCOMES: &[&str] = &[
+    "report",
+    "pending",
+    "rate_limited",
+    "server_error",
+    "cancelled",
+    "failed",
+];
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "POST",
+        path: "/onetime/risk-report",
+        summary: "start a one-time risk-report flow (Basic) → 201 {location, id}",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/ongoing/risk-report",
+        summary: "start an ongoing risk-report flow (Basic; user_id required)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/widget/{id}",
+        summary: "the bank-login widget stand-in: 302 to redirect_uri with code",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/auth/token",
+        summary: "authorization_code / refresh_token grants (Basic)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/rest/risk-reports/{id}",
+        summary: "the risk report (Bearer)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/rest/transactions",
+        summary: "transactions behind the report's hrefs (Bearer)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/rest/accounts",
+        summary: "connected accounts (Bearer)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/rest/accounts/{id}",
+        summary: "one connected account (Bearer)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/rest/accounts/{id}/transactions",
+        summary: "one account's transactions (Bearer)",
+    },
+];
+
+/// Flows remembered at most (oldest forgotten first).
+pub const MAX_FLOWS: usize = 10_000;
+/// Codes, access tokens and refresh tokens remembered at most, each.
+pub const MAX_GRANTS: usize = 20_000;
+
+/// Compiled settings: `[auth]`, `[report]`, `[tokens]`.
+#[derive(Debug)]
+pub struct FinxSettings {
+    pub client_id: String,
+    pub client_secret: String,
+    pub shape: Shape,
+    pub onetime_retention: TimeDelta,
+    pub access_token: TimeDelta,
+    pub refresh_token: TimeDelta,
+    pub code: TimeDelta,
+}
+
+#[derive(Deserialize)]
+struct SettingsFile {
+    auth: Option<AuthSpec>,
+    report: Option<ReportSpec>,
+    tokens: Option<TokensSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSpec {
+    client_id: String,
+    client_secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportSpec {
+    shape: Option<Spanned<String>>,
+    onetime_retention_seconds: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensSpec {
+    access_token_seconds: Option<Spanned<i64>>,
+    refresh_token_seconds: Option<Spanned<i64>>,
+    code_seconds: Option<Spanned<i64>>,
+}
+
+/// A positive number of seconds (at most ten years), or a problem at its span.
+fn seconds(v: Option<Spanned<i64>>, default: i64, problems: &mut Vec<Problem>) -> TimeDelta {
+    match v {
+        None => TimeDelta::seconds(default),
+        Some(s) if (1..=315_360_000).contains(s.get_ref()) => TimeDelta::seconds(*s.get_ref()),
+        Some(s) => {
+            problems.push(Problem::at(
+                s.span(),
+                format!(
+                    "{} is not a number of seconds from 1 to 315360000",
+                    s.get_ref()
+                ),
+            ));
+            TimeDelta::seconds(default)
+        }
+    }
+}
+
+/// One started flow.
+#[derive(Debug, Clone)]
+struct Flow {
+    id: String,
+    ongoing: bool,
+    /// The scenario key: `user_id`, else `state`, else the flow id.
+    entity: String,
+    req: FlowRequest,
+    widget_token: String,
+    created: DateTime<Utc>,
+    /// When the widget first redirected back with a code.
+    completed: Option<DateTime<Utc>>,
+}
+
+/// A code or token: the flow it opens and when it stops working.
+#[derive(Debug, Clone)]
+struct Grant {
+    flow: String,
+    expires: DateTime<Utc>,
+}
+
+/// A map that forgets its oldest entries past `cap`.
+#[derive(Debug)]
+struct Bounded<V> {
+    map: HashMap<String, V>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl<V> Bounded<V> {
+    fn new(cap: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            cap,
+        }
+    }
+
+    fn insert(&mut self, k: String, v: V) {
+        while self.map.len() >= self.cap {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        if self.map.insert(k.clone(), v).is_none() {
+            self.order.push_back(k);
+        }
+        // Keys removed by use stay in `order`; drop them before it grows past 2 × cap.
+        if self.order.len() > 2 * self.cap {
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<&V> {
+        self.map.get(k)
+    }
+
+    fn get_mut(&mut self, k: &str) -> Option<&mut V> {
+        self.map.get_mut(k)
+    }
+
+    fn remove(&mut self, k: &str) -> Option<V> {
+        self.map.remove(k)
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+}
+
+/// finX's own state: flows, codes, tokens.
+#[derive(Debug)]
+struct Store {
+    flows: Bounded<Flow>,
+    codes: Bounded<Grant>,
+    access: Bounded<Grant>,
+    refresh: Bounded<Grant>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            flows: Bounded::new(MAX_FLOWS),
+            codes: Bounded::new(MAX_GRANTS),
+            access: Bounded::new(MAX_GRANTS),
+            refresh: Bounded::new(MAX_GRANTS),
+        }
+    }
+}
+
+/// Generated datasets kept per flow, so a client drilling into a report's `href`s does
+/// not regenerate the history for every call (they are deterministic: this is only a cache).
+const DATASET_CACHE: usize = 64;
+
+pub struct Finx {
+    /// Std mutex: each request holds it for a few map operations, never while
+    /// generating data or across `.await`.
+    store: Mutex<Store>,
+    /// Flow id → its dataset. Std mutex, held for a lookup or an insert only.
+    datasets: Mutex<Bounded<Arc<Dataset>>>,
+}
+
+impl Default for Finx {
+    fn default() -> Self {
+        Self {
+            store: Mutex::default(),
+            datasets: Mutex::new(Bounded::new(DATASET_CACHE)),
+        }
+    }
+}
+
+impl Finx {
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .expect("finx store lock poisoned: a request panicked while holding it")
+    }
+}
+
+impl Vendor for Finx {
+    fn name(&self) -> &'static str {
+        "finx"
+    }
+    fn title(&self) -> &'static str {
+        "finX risk reports"
+    }
+    fn endpoints(&self) -> &'static [Endpoint] {
+        ENDPOINTS
+    }
+    fn default_scenarios(&self) -> &'static str {
+        include_str!("../../../scenarios/finx.toml")
+    }
+    fn outcomes(&self) -> &'static [&'static str] {
+        OUTCOMES
+    }
+    fn settings_keys(&self) -> &'static [&'static str] {
+        &["auth", "report", "tokens"]
+    }
+
+    fn compile_settings(&self, text: &str) -> Result<Settings, Vec<Problem>> {
+        let file: SettingsFile = parse_settings(text)?;
+        let auth = file.auth.unwrap_or(AuthSpec {
+            client_id: "test-client".into(),
+            client_secret: "test-secret".into(),
+        });
+        let mut problems = Vec::new();
+        let report = file.report.unwrap_or(ReportSpec {
+            shape: None,
+            onetime_retention_seconds: None,
+        });
+        let shape = match report.shape {
+            None => Shape::V211,
+            Some(s) => match s.get_ref().as_str() {
+                "v2.11" => Shape::V211,
+                "newest" => Shape::Newest,
+                other => {
+                    problems.push(Problem::at(
+                        s.span(),
+                        format!("unknown report shape `{other}`; expected \"v2.11\" or \"newest\""),
+                    ));
+                    Shape::V211
+                }
+            },
+        };
+        let onetime_retention = seconds(report.onetime_retention_seconds, 3600, &mut problems);
+        let tokens = file.tokens.unwrap_or(TokensSpec {
+            access_token_seconds: None,
+            refresh_token_seconds: None,
+            code_seconds: None,
+        });
+        let access_token = seconds(tokens.access_token_seconds, 3600, &mut problems);
+        let refresh_token = seconds(tokens.refresh_token_seconds, 90 * 86_400, &mut problems);
+        let code = seconds(tokens.code_seconds, 300, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Arc::new(FinxSettings {
+            client_id: auth.client_id,
+            client_secret: auth.client_secret,
+            shape,
+            onetime_retention,
+            access_token,
+            refresh_token,
+            code,
+        }))
+    }
+
+    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+        FinxError::TooLarge.into()
+    }
+
+    fn reset(&self) {
+        let mut s = self.store();
+        s.flows.clear();
+        s.codes.clear();
+        s.access.clear();
+        s.refresh.clear();
+        drop(s);
+        self.datasets
+            .lock()
+            .expect("finx dataset cache lock poisoned")
+            .clear();
+    }
+
+    fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        if let Decision::Deny { .. } = ctx.rate_limit(req.peer.ip()) {
+            return FinxError::RateLimited.into();
+        }
+        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let get = req.method == Method::GET;
+        let post = req.method == Method::POST;
+        let result = match segments.as_slice() {
+            [kind @ ("onetime" | "ongoing"), "risk-report"] if post => {
+                self.start_flow(ctx, req, *kind == "ongoing")
+            }
+            ["auth", "token"] if post => self.token(ctx, req),
+            ["onetime" | "ongoing", "risk-report"] | ["auth", "token"] => {
+                Err(FinxError::MethodNotAllowed("POST"))
+            }
+            ["widget", id] if get => self.widget(ctx, req, id),
+            ["rest", "risk-reports", id] if get => self.report(ctx, req, id),
+            ["rest", "transactions"] if get => self.transactions(ctx, req, None),
+            ["rest", "accounts"] if get => self.accounts(ctx, req, None),
+            ["rest", "accounts", id] if get => self.accounts(ctx, req, Some(id)),
+            ["rest", "accounts", id, "transactions"] if get => {
+                self.transactions(ctx, req, Some(id))
+            }
+            ["widget", _]
+            | ["rest", "risk-reports", _]
+            | ["rest", "transactions"]
+            | ["rest", "accounts"]
+            | ["rest", "accounts", _]
+            | ["rest", "accounts", _, "transactions"] => Err(FinxError::MethodNotAllowed("GET")),
+            _ => Err(FinxError::NotFound),
+        };
+        result.unwrap_or_else(FinxError::into_response)
+    }
+}
+
+/// `http://host[/finx]`: where this request reached the mock, for links back to it.
+fn base_url(req: &MockRequest) -> String {
+    let host = req
+        .header("host")
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = match req.header("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let prefix = req
+        .full_path
+        .strip_suffix(req.path.as_str())
+        .unwrap_or_default();
+    format!("{scheme}://{host}{prefix}")
+}
+
+/// Mark the answer with `entity`'s scenario (header and journal) without counting a call.
+fn mark(ctx: &mut Ctx<'_>, entity: &str) {
+    ctx.scenario = ctx.scenarios.select(entity).cloned();
+    ctx.entity = Some(entity.to_string());
+}
+
+/// The outcome of `entity`'s current step, without counting a call.
+fn peek_outcome(ctx: &Ctx<'_>, entity: &str) -> Option<String> {
+    let scenario = ctx.scenarios.select(entity)?;
+    let step = ctx
+        .app
+        .state
+        .get(ctx.vendor, entity)
+        .map_or(0, |s| s.step)
+        .min(scenario.steps.len().checked_sub(1)?);
+    match &scenario.steps[step].action {
+        Action::Outcome(o) => Some(o.clone()),
+        _ => None,
+    }
+}
+
+/// A JWT-shaped token (header.payload.signature, base64url) carrying `claims`.
+fn jwt(claims: Value, signature: &[u8; 32]) -> String {
+    let part = |v: &Value| {
+        URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(v).expect("a serde_json::Value always serializes"))
+    };
+    format!(
+        "{}.{}.{}",
+        part(&json!({"alg": "HS256", "typ": "JWT"})),
+        part(&claims),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
+impl Finx {
+    /// Check HTTP Basic client credentials.
+    fn client(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<(), FinxError> {
+        let s = ctx.settings::<FinxSettings>();
+        let given = req
+            .header("authorization")
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
+            .and_then(|raw| String::from_utf8(raw).ok());
+        match given.as_deref().and_then(|g| g.split_once(':')) {
+            Some((id, secret)) if id == s.client_id && secret == s.client_secret => Ok(()),
+            _ => Err(FinxError::InvalidClient),
+        }
+    }
+
+    /// The flow a bearer token opens (its data still kept).
+    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Flow, FinxError> {
+        let token = req
+            .header("authorization")
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .filter(|t| !t.is_empty())
+            .ok_or(FinxError::NoToken)?;
+        let mut store = self.store();
+        let grant = store.access.get(token).ok_or(FinxError::InvalidToken)?;
+        if grant.expires <= ctx.now {
+            return Err(FinxError::ExpiredToken);
+        }
+        let flow_id = grant.flow.clone();
+        let flow = store
+            .flows
+            .get(&flow_id)
+            .cloned()
+            .ok_or(FinxError::NotFound)?;
+        // One-time data is deleted an hour after the flow completed.
+        let retention = ctx.settings::<FinxSettings>().onetime_retention;
+        if !flow.ongoing && flow.completed.is_some_and(|c| c + retention <= ctx.now) {
+            store.flows.remove(&flow_id);
+            return Err(FinxError::NotFound);
+        }
+        Ok(flow)
+    }
+
+    fn start_flow(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        ongoing: bool,
+    ) -> Result<MockResponse, FinxError> {
+        self.client(ctx, req)?;
+        let body = flow::parse(&req.body, ongoing).map_err(FinxError::BadRequest)?;
+        let id = {
+            let mut b = ctx.anonymous_id("flow");
+            b[6] = (b[6] & 0x0f) | 0x40;
+            b[8] = (b[8] & 0x3f) | 0x80;
+            data::uuid_from(&b)
+        };
+        let entity = body
+            .user_id
+            .clone()
+            .or_else(|| body.state.clone().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| id.clone());
+        let widget_token = jwt(
+            json!({"sub": id, "iat": ctx.now.timestamp(), "aud": "widget"}),
+            &ctx.anonymous_id("widget"),
+        );
+        let location = format!("{}/widget/{id}?token={widget_token}", base_url(req));
+        mark(ctx, &entity);
+        self.store().flows.insert(
+            id.clone(),
+            Flow {
+                id: id.clone(),
+                ongoing,
+                entity,
+                req: body,
+                widget_token,
+                created: ctx.now,
+                completed: None,
+            },
+        );
+        Ok(MockResponse::json(
+            StatusCode::CREATED,
+            json!({"location": location, "id": id}),
+        ))
+    }
+
+    fn widget(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        id: &str,
+    ) -> Result<MockResponse, FinxError> {
+        let flow = self
+            .store()
+            .flows
+            .get(id)
+            .cloned()
+            .filter(|f| req.query_param("token").as_deref() == Some(f.widget_token.as_str()))
+            .ok_or(FinxError::NotFound)?;
+        mark(ctx, &flow.entity);
+        let outcome = peek_outcome(ctx, &flow.entity);
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        match outcome.as_deref() {
+            Some(o @ ("cancelled" | "failed")) => {
+                if let Some(s) = &flow.req.state {
+                    q.append_pair("state", s);
+                }
+                q.append_pair("success", "false");
+                if o == "cancelled" {
+                    q.append_pair("cancel", "true");
+                }
+            }
+            _ => {
+                let code = format!("O{}", generate::hex(&ctx.anonymous_id("code"), 40));
+                let expires = ctx.now + ctx.settings::<FinxSettings>().code;
+                {
+                    let mut store = self.store();
+                    store.codes.insert(
+                        code.clone(),
+                        Grant {
+                            flow: flow.id.clone(),
+                            expires,
+                        },
+                    );
+                    if let Some(f) = store.flows.get_mut(&flow.id) {
+                        f.completed.get_or_insert(ctx.now);
+                    }
+                }
+                // Qwist's Postman script reads `code` as the first query parameter.
+                q.append_pair("code", &code);
+                if let Some(s) = &flow.req.state {
+                    q.append_pair("state", s);
+                }
+                q.append_pair("success", "true");
+            }
+        }
+        q.append_pair("flow_id", &flow.id);
+        let uri = &flow.req.redirect_uri;
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        let location = format!("{uri}{sep}{}", q.finish());
+        Ok(MockResponse::new(StatusCode::FOUND).with_header("location", location))
+    }
+
+    fn token(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> Result<MockResponse, FinxError> {
+        self.client(ctx, req)?;
+        // JSON as finX documents; form-encoded as OAuth clients (and figo's) send.
+        let fields: HashMap<String, String> =
+            if req.media_type().as_deref() == Some("application/x-www-form-urlencoded") {
+                form_urlencoded::parse(&req.body).into_owned().collect()
+            } else {
+                match serde_json::from_slice::<Value>(&req.body) {
+                    Ok(Value::Object(m)) => m
+                        .into_iter()
+                        .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string())))
+                        .collect(),
+                    _ => {
+                        return Err(FinxError::BadRequest(
+                            "The request body must be a JSON object.".into(),
+                        ))
+                    }
+                }
+            };
+        let (access_life, refresh_life) = {
+            let s = ctx.settings::<FinxSettings>();
+            (s.access_token, s.refresh_token)
+        };
+        let field = |k: &str| {
+            fields
+                .get(k)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| FinxError::BadRequest(format!("{k} is required.")))
+        };
+        let flow_id = match field("grant_type")?.as_str() {
+            "authorization_code" => {
+                let code = field("code")?;
+                let grant = self
+                    .store()
+                    .codes
+                    .remove(code)
+                    .ok_or(FinxError::InvalidGrant(
+                        "The authorization code is invalid or was already used.",
+                    ))?;
+                if grant.expires <= ctx.now {
+                    return Err(FinxError::InvalidGrant("The authorization code expired."));
+                }
+                grant.flow
+            }
+            "refresh_token" => {
+                let token = field("refresh_token")?;
+                let grant = self
+                    .store()
+                    .refresh
+                    .remove(token)
+                    .ok_or(FinxError::InvalidGrant(
+                        "The refresh token is invalid or was already used.",
+                    ))?;
+                if grant.expires <= ctx.now {
+                    return Err(FinxError::InvalidGrant("The refresh token expired."));
+                }
+                grant.flow
+            }
+            other => {
+                return Err(FinxError::BadRequest(format!(
+                    "Unsupported grant_type: {other} (authorization_code or refresh_token)."
+                )))
+            }
+        };
+        let entity = self
+            .store()
+            .flows
+            .get(&flow_id)
+            .map(|f| f.entity.clone())
+            .ok_or(FinxError::InvalidGrant(
+                "The flow of this grant no longer exists.",
+            ))?;
+        mark(ctx, &entity);
+        let expires = ctx.now + access_life;
+        let access = jwt(
+            json!({
+                "sub": flow_id,
+                "iat": ctx.now.timestamp(),
+                "exp": expires.timestamp(),
+                "jti": generate::hex(&ctx.anonymous_id("jti"), 32),
+            }),
+            &ctx.anonymous_id("access"),
+        );
+        let refresh = format!("R{}", generate::hex(&ctx.anonymous_id("refresh"), 64));
+        {
+            let mut store = self.store();
+            store.access.insert(
+                access.clone(),
+                Grant {
+                    flow: flow_id.clone(),
+                    expires,
+                },
+            );
+            store.refresh.insert(
+                refresh.clone(),
+                Grant {
+                    flow: flow_id,
+                    expires: ctx.now + refresh_life,
+                },
+            );
+        }
+        Ok(MockResponse::json(
+            StatusCode::OK,
+            json!({
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": access_life.num_seconds(),
+                "refresh_token": refresh,
+            }),
+        ))
+    }
+
+    /// The flow's dataset, from the cache or generated.
+    fn dataset(&self, ctx: &Ctx<'_>, flow: &Flow) -> Arc<Dataset> {
+        let cache = || {
+            self.datasets
+                .lock()
+                .expect("finx dataset cache lock poisoned")
+        };
+        if let Some(d) = cache().get(&flow.id) {
+            return d.clone();
+        }
+        let d = Arc::new(Self::generate(ctx, flow));
+        cache().insert(flow.id.clone(), d.clone());
+        d
+    }
+
+    fn generate(ctx: &Ctx<'_>, flow: &Flow) -> Dataset {
+        let spec = Spec {
+            months: flow.req.reporting_period,
+            until: flow.completed.unwrap_or(flow.created).date_naive(),
+            multi: flow.req.allow_multi_selection,
+            account_types: flow.req.account_types.clone(),
+            accounts: flow.req.accounts.clone(),
+            name: flow.req.name.clone(),
+        };
+        data::generate(
+            &mut ctx.rng(&flow.entity, "history"),
+            &mut ctx.rng(&flow.entity, "holder"),
+            &spec,
+        )
+    }
+
+    fn report(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        id: &str,
+    ) -> Result<MockResponse, FinxError> {
+        let flow = self.bearer(ctx, req)?;
+        // Another flow's report, or none at all: the same 404, so ids do not leak.
+        if flow.id != id {
+            return Err(FinxError::NotFound);
+        }
+        let turn = ctx.turn(&flow.entity);
+        let base = base_url(req);
+        let shape = ctx.settings::<FinxSettings>().shape;
+        let ctx = &*ctx;
+        Ok(turn.respond("report", |outcome| match outcome {
+            "pending" => MockResponse::json(
+                StatusCode::ACCEPTED,
+                json!({"id": flow.id, "status": "PENDING"}),
+            )
+            .with_header("retry-after", "2"),
+            "rate_limited" => FinxError::RateLimited.into(),
+            "server_error" => FinxError::Internal.into(),
+            "cancelled" | "failed" => FinxError::NotFound.into(),
+            _ => {
+                let d = self.dataset(ctx, &flow);
+                let ibans: Vec<String> = flow.req.accounts.iter().map(|(i, _)| i.clone()).collect();
+                let r = Render {
+                    base: &base,
+                    report_id: &flow.id,
+                    provided_name: flow.req.name.as_deref(),
+                    provided_ibans: &ibans,
+                };
+                MockResponse::json(StatusCode::OK, report::render(&d, &r, shape))
+            }
+        }))
+    }
+
+    fn transactions(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        account: Option<&str>,
+    ) -> Result<MockResponse, FinxError> {
+        let flow = self.bearer(ctx, req)?;
+        mark(ctx, &flow.entity);
+        let mut q = Query::parse(&req.query_pairs()).map_err(FinxError::BadRequest)?;
+        let d = self.dataset(ctx, &flow);
+        if let Some(a) = account {
+            if !d.accounts.iter().any(|x| x.id == a) {
+                return Err(FinxError::NotFound);
+            }
+            q.accounts = Some(vec![a.to_string()]);
+        }
+        let list: Vec<Value> = q
+            .select(&d)
+            .into_iter()
+            .map(|t| report::transaction_json(&d, t))
+            .collect();
+        Ok(MockResponse::json(
+            StatusCode::OK,
+            json!({ "transactions": list }),
+        ))
+    }
+
+    fn accounts(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        one: Option<&str>,
+    ) -> Result<MockResponse, FinxError> {
+        let flow = self.bearer(ctx, req)?;
+        mark(ctx, &flow.entity);
+        let d = self.dataset(ctx, &flow);
+        let body = match one {
+            None => {
+                json!({"accounts": (0..d.accounts.len()).map(|i| report::account_json(&d, i)).collect::<Vec<_>>()})
+            }
+            Some(id) => {
+                let i = d
+                    .accounts
+                    .iter()
+                    .position(|a| a.id == id)
+                    .ok_or(FinxError::NotFound)?;
+                report::account_json(&d, i)
+            }
+        };
+        Ok(MockResponse::json(StatusCode::OK, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_maps_forget_the_oldest_and_stay_bounded_under_churn() {
+        let mut m = Bounded::new(3);
+        for i in 0..5 {
+            m.insert(i.to_string(), i);
+        }
+        assert!(m.get("0").is_none() && m.get("1").is_none());
+        assert_eq!(m.get("4"), Some(&4));
+        for i in 0..1000 {
+            m.insert(format!("c{i}"), i);
+            m.remove(&format!("c{i}"));
+        }
+        assert!(m.order.len() <= 7, "{}", m.order.len());
+    }
+
+    #[test]
+    fn tokens_look_like_jwts() {
+        let t = jwt(json!({"sub": "x", "exp": 5}), &[7; 32]);
+        let parts: Vec<&str> = t.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(claims["exp"], 5);
+    }
+}

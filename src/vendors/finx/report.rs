@@ -1,0 +1,908 @@
+//! The risk report, computed from a [`Dataset`], in both documented shapes, and the
+//! transaction queries its `href`s stand for.
+//!
+//! Every aggregate is computed from the transactions in its section: `total` is their
+//! sum, `count` their number, `low`/`high` the smallest and largest amount, `average`
+//! `total / count` rounded to cents (so `low ≤ average ≤ high`), `first_booked_on` /
+//! `last_booked_on` the first and last booking date. Each `href` is
+//! `{base}/rest/transactions?categories=…&since=<period start>&until=<period end>`
+//! and returns exactly those transactions ([`Query`]).
+//!
+//! Choices where the document is silent (all in `docs/vendors/finx.md`):
+//! amounts are signed (income positive, spending negative), so an expense section's
+//! `low` is its largest payment; `ratio_to_income` is `|total| / income total × 100`
+//! rounded to a whole percent (the document shows `98`); `consumption_rate` is
+//! `|expenses regular + variable| / income total`, rounded to 2 places; indicator
+//! sections (`atm`, `gambling`, `debt_collection`, `loan`) are not also counted in
+//! `expenses`; an empty indicator has zeros for every number.
+
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+
+use super::data::{daily_balances, fold_umlauts, Category, Dataset, Section, Transaction};
+
+/// Which documented report layout to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// v2.11: `regular`/`variable` are arrays of category streams with `href`.
+    V211,
+    /// The newest docs: `summary` plus `streams`.
+    Newest,
+}
+
+/// Date format of every date in the report and the transactions.
+pub const DATE: &str = "%Y-%m-%d";
+
+/// Sum, extremes and dates of a set of transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Agg {
+    pub total: i64,
+    pub low: i64,
+    pub high: i64,
+    pub count: usize,
+    pub first: Option<NaiveDate>,
+    pub last: Option<NaiveDate>,
+}
+
+impl Agg {
+    pub fn of<'a>(txs: impl IntoIterator<Item = &'a Transaction>) -> Self {
+        let mut a = Agg::default();
+        for t in txs {
+            if a.count == 0 {
+                a.low = t.amount;
+                a.high = t.amount;
+                a.first = Some(t.date);
+                a.last = Some(t.date);
+            }
+            a.total += t.amount;
+            a.low = a.low.min(t.amount);
+            a.high = a.high.max(t.amount);
+            a.first = a.first.min(Some(t.date));
+            a.last = a.last.max(Some(t.date));
+            a.count += 1;
+        }
+        a
+    }
+
+    /// `total / count` in cents, rounded half away from zero.
+    pub fn average_cents(&self) -> i64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let n = self.count as i64;
+        let q = self.total.abs() * 2 + n;
+        self.total.signum() * (q / (2 * n))
+    }
+
+    fn numbers(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("total".into(), money(self.total));
+        m.insert("low".into(), money(self.low));
+        m.insert("high".into(), money(self.high));
+        m.insert("average".into(), money(self.average_cents()));
+        m.insert("count".into(), json!(self.count));
+        m
+    }
+
+    fn dates(&self, m: &mut Map<String, Value>) {
+        if let (Some(f), Some(l)) = (self.first, self.last) {
+            m.insert("first_booked_on".into(), json!(f.format(DATE).to_string()));
+            m.insert("last_booked_on".into(), json!(l.format(DATE).to_string()));
+        }
+    }
+}
+
+/// Cents as a JSON number of euros (exact: `1234.56`, `-0.5`, `0`).
+pub fn money(cents: i64) -> Value {
+    if cents % 100 == 0 {
+        json!(cents / 100)
+    } else {
+        json!(cents as f64 / 100.0)
+    }
+}
+
+/// Round half away from zero to `places` decimals.
+fn round(v: f64, places: i32) -> f64 {
+    crate::generate::round(v, places)
+}
+
+/// What rendering needs besides the data.
+pub struct Render<'a> {
+    /// `http://host[/finx]`, for the `href`s.
+    pub base: &'a str,
+    pub report_id: &'a str,
+    /// The `name` given at flow start.
+    pub provided_name: Option<&'a str>,
+    /// IBANs given at flow start (`accounts`).
+    pub provided_ibans: &'a [String],
+}
+
+impl Dataset {
+    fn in_section(&self, s: Section) -> impl Iterator<Item = &Transaction> {
+        self.transactions
+            .iter()
+            .filter(move |t| t.category.section == s)
+    }
+
+    /// Categories that have transactions in section `s`, in table order.
+    fn categories_in(&self, s: Section) -> Vec<&'static Category> {
+        super::data::CATEGORIES
+            .iter()
+            .filter(|c| c.section == s && self.transactions.iter().any(|t| t.category.id == c.id))
+            .collect()
+    }
+
+    fn income_total(&self) -> i64 {
+        Agg::of(
+            self.in_section(Section::IncomeRegular)
+                .chain(self.in_section(Section::IncomeVariable)),
+        )
+        .total
+    }
+}
+
+/// The `href` for transactions of `categories` over the period.
+fn href(base: &str, d: &Dataset, categories: &[u32]) -> String {
+    let cats: Vec<String> = categories.iter().map(u32::to_string).collect();
+    format!(
+        "{base}/rest/transactions?categories={}&since={}&until={}",
+        cats.join(","),
+        d.since.format(DATE),
+        d.until.format(DATE)
+    )
+}
+
+fn ratio_to_income(total: i64, income: i64) -> Value {
+    if income <= 0 {
+        return json!(0);
+    }
+    json!(((total.abs() as f64) / (income as f64) * 100.0).round() as i64)
+}
+
+/// One category stream (a `regular`/`variable` entry).
+fn stream(d: &Dataset, r: &Render<'_>, c: &Category, shape: Shape, expense: bool) -> Value {
+    let a = Agg::of(d.transactions.iter().filter(|t| t.category.id == c.id));
+    let mut m = a.numbers();
+    if shape == Shape::V211 {
+        m.insert("href".into(), json!(href(r.base, d, &[c.id])));
+    }
+    m.insert("category".into(), json!({"id": c.id, "name": c.name}));
+    a.dates(&mut m);
+    if expense {
+        m.insert(
+            "ratio_to_income".into(),
+            ratio_to_income(a.total, d.income_total()),
+        );
+    }
+    Value::Object(m)
+}
+
+/// A `regular`/`variable` part: an array (v2.11) or `{summary, streams}` (newest).
+fn part(d: &Dataset, r: &Render<'_>, s: Section, shape: Shape, expense: bool) -> Value {
+    let streams: Vec<Value> = d
+        .categories_in(s)
+        .into_iter()
+        .map(|c| stream(d, r, c, shape, expense))
+        .collect();
+    match shape {
+        Shape::V211 => Value::Array(streams),
+        Shape::Newest => {
+            json!({"summary": Value::Object(Agg::of(d.in_section(s)).numbers()), "streams": streams})
+        }
+    }
+}
+
+/// An indicator section (`atm`, `gambling`, …).
+fn indicator(d: &Dataset, r: &Render<'_>, s: Section, with_ratio: bool) -> Value {
+    let cats: Vec<u32> = super::data::CATEGORIES
+        .iter()
+        .filter(|c| c.section == s)
+        .map(|c| c.id)
+        .collect();
+    let a = Agg::of(d.in_section(s));
+    let mut m = a.numbers();
+    m.insert("href".into(), json!(href(r.base, d, &cats)));
+    if with_ratio {
+        m.insert(
+            "ratio_to_income".into(),
+            ratio_to_income(a.total, d.income_total()),
+        );
+    }
+    Value::Object(m)
+}
+
+/// The primary income stream: the salary.
+fn primary(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
+    let salary: Vec<&Transaction> = d
+        .transactions
+        .iter()
+        .filter(|t| t.category.id == 14)
+        .collect();
+    let a = Agg::of(salary.iter().copied());
+    let months_with: std::collections::BTreeSet<(i32, u32)> = salary
+        .iter()
+        .map(|t| {
+            (
+                chrono::Datelike::year(&t.date),
+                chrono::Datelike::month(&t.date),
+            )
+        })
+        .collect();
+    let stability = round(months_with.len() as f64 / f64::from(d.months.max(1)), 2).min(1.0);
+    let mut m = Map::new();
+    m.insert("recurrence".into(), json!("monthly"));
+    m.insert("stability".into(), json!(stability));
+    m.extend(a.numbers());
+    if shape == Shape::V211 {
+        m.insert("href".into(), json!(href(r.base, d, &[14])));
+    }
+    m.insert("category".into(), json!({"id": 14, "name": "Salary"}));
+    a.dates(&mut m);
+    m.insert(
+        "payment_partner".into(),
+        json!({"id": d.employer.id, "name": d.employer.name}),
+    );
+    Value::Object(m)
+}
+
+/// The whole report.
+pub fn render(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
+    let income = d.income_total();
+    let expenses = Agg::of(
+        d.in_section(Section::ExpenseRegular)
+            .chain(d.in_section(Section::ExpenseVariable)),
+    );
+    let last_income = d
+        .transactions
+        .iter()
+        .filter(|t| t.category.id == 14)
+        .map(|t| t.date)
+        .max();
+    let closeness = last_income.map_or(json!(null), |l| json!((d.until - l).num_days()));
+    let consumption = if income > 0 {
+        round(expenses.total.abs() as f64 / income as f64, 2)
+    } else {
+        0.0
+    };
+
+    let mut inc = Map::new();
+    if shape == Shape::Newest {
+        inc.insert(
+            "summary".into(),
+            Value::Object(
+                Agg::of(
+                    d.in_section(Section::IncomeRegular)
+                        .chain(d.in_section(Section::IncomeVariable)),
+                )
+                .numbers(),
+            ),
+        );
+    }
+    inc.insert(
+        "regular".into(),
+        part(d, r, Section::IncomeRegular, shape, false),
+    );
+    inc.insert(
+        "variable".into(),
+        part(d, r, Section::IncomeVariable, shape, false),
+    );
+    inc.insert("primary".into(), primary(d, r, shape));
+    inc.insert("closeness".into(), closeness);
+    inc.insert("consumption_rate".into(), json!(consumption));
+
+    let mut exp = Map::new();
+    if shape == Shape::Newest {
+        exp.insert("summary".into(), Value::Object(expenses.numbers()));
+    }
+    exp.insert(
+        "regular".into(),
+        part(d, r, Section::ExpenseRegular, shape, true),
+    );
+    exp.insert(
+        "variable".into(),
+        part(d, r, Section::ExpenseVariable, shape, true),
+    );
+
+    let mut out = Map::new();
+    if shape == Shape::Newest {
+        out.insert("id".into(), json!(r.report_id));
+    }
+    out.insert("period".into(), json!(d.months));
+    out.insert("accounts".into(), accounts(d, r));
+    out.insert("income".into(), Value::Object(inc));
+    out.insert("expenses".into(), Value::Object(exp));
+    out.insert("atm".into(), indicator(d, r, Section::Atm, false));
+    out.insert("gambling".into(), indicator(d, r, Section::Gambling, true));
+    out.insert(
+        "debt_collection".into(),
+        indicator(d, r, Section::DebtCollection, false),
+    );
+    out.insert("loan".into(), indicator(d, r, Section::Loan, true));
+    Value::Object(out)
+}
+
+/// Balance figures of one account, from its end-of-day balances.
+pub struct Balance {
+    pub days_in_overdraft: usize,
+    /// Average end-of-day balance over the last 30, 90 and 180 days, in cents.
+    pub averages: [i64; 3],
+}
+
+pub fn balance(d: &Dataset, account: usize) -> Balance {
+    let days = daily_balances(d, account);
+    let avg = |n: usize| {
+        let tail = &days[days.len().saturating_sub(n)..];
+        if tail.is_empty() {
+            return 0;
+        }
+        let sum: i64 = tail.iter().map(|(_, b)| b).sum();
+        let n = tail.len() as i64;
+        (sum * 2 + sum.signum() * n) / (2 * n)
+    };
+    Balance {
+        days_in_overdraft: days.iter().filter(|(_, b)| *b < 0).count(),
+        averages: [avg(30), avg(90), avg(180)],
+    }
+}
+
+fn accounts(d: &Dataset, r: &Render<'_>) -> Value {
+    let all_holders: Vec<&str> = d
+        .accounts
+        .iter()
+        .flat_map(|a| a.holders.iter().map(String::as_str))
+        .collect();
+    let list: Vec<Value> = d
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let b = balance(d, i);
+            let last = d
+                .transactions
+                .iter()
+                .filter(|t| t.account == i)
+                .map(|t| t.date)
+                .max();
+            let verification = r.provided_name.map_or(Value::Null, |name| {
+                let holders: Vec<&str> = if a.holders.is_empty() {
+                    all_holders.clone()
+                } else {
+                    a.holders.iter().map(String::as_str).collect()
+                };
+                // The best match; on a tie, the first holder (`max_by_key` keeps the last).
+                let (matched, level) = holders
+                    .iter()
+                    .rev()
+                    .map(|h| (*h, affinity(name, h)))
+                    .max_by_key(|(_, l)| *l as u8)
+                    .unwrap_or(("", Affinity::Low));
+                let mut provided = json!({"name": name});
+                if r.provided_ibans.contains(&a.iban) {
+                    provided["iban"] = json!(a.iban);
+                }
+                json!({"provided": provided, "matched": {"name": matched, "affinity": level.as_str()}})
+            });
+            json!({
+                "name": a.name,
+                "type": a.kind,
+                "owners": [a.owner_line()],
+                "iban": a.iban,
+                "currency": a.currency,
+                "is_jointly_managed": a.holders.len() > 1,
+                "is_main_account": i == d.main_account,
+                "last_transaction_on": last.map(|l| l.format(DATE).to_string()),
+                "balance": {
+                    "days_in_overdraft": b.days_in_overdraft,
+                    "average": {
+                        "one_month": money(b.averages[0]),
+                        "three_months": money(b.averages[1]),
+                        "six_months": money(b.averages[2]),
+                    }
+                },
+                "verification_result": verification,
+            })
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// How close a provided name is to an account holder's, as finX defines the levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Affinity {
+    Low = 0,
+    Medium = 1,
+    High = 2,
+    VeryHigh = 3,
+}
+
+impl Affinity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Affinity::Low => "LOW",
+            Affinity::Medium => "MEDIUM",
+            Affinity::High => "HIGH",
+            Affinity::VeryHigh => "VERY_HIGH",
+        }
+    }
+}
+
+/// finX's four levels: VERY_HIGH when the names match 100 % ignoring case; HIGH when
+/// they differ only in order, punctuation, umlauts or one or two letters ("Doe, John" /
+/// "John Doe", "Hans Muller" / "Hans Müller"); MEDIUM when they share a name part
+/// ("Helge Braun" / "Stefan Braun"); LOW otherwise.
+pub fn affinity(provided: &str, holder: &str) -> Affinity {
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    if norm(provided) == norm(holder) {
+        return Affinity::VeryHigh;
+    }
+    let tokens = |s: &str| {
+        let folded = fold_umlauts(&s.to_lowercase())
+            .replace("ae", "a")
+            .replace("oe", "o")
+            .replace("ue", "u");
+        let mut t: Vec<String> = folded
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
+        t.sort();
+        t
+    };
+    let (a, b) = (tokens(provided), tokens(holder));
+    if a.is_empty() || b.is_empty() {
+        return Affinity::Low;
+    }
+    let (ja, jb) = (a.join(" "), b.join(" "));
+    if ja == jb || (a.len() == b.len() && ja.len() >= 6 && levenshtein(&ja, &jb) <= 2) {
+        return Affinity::High;
+    }
+    if a.iter().any(|t| t.chars().count() >= 2 && b.contains(t)) {
+        return Affinity::Medium;
+    }
+    Affinity::Low
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `GET /rest/transactions` query parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub categories: Option<Vec<u32>>,
+    pub accounts: Option<Vec<String>>,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    pub count: usize,
+    pub offset: usize,
+    pub descending: bool,
+}
+
+/// The most transactions one page holds (and the default `count`).
+pub const MAX_COUNT: usize = 1000;
+
+impl Query {
+    /// Parse the documented parameters; others (`since_type`, `types`, `cents`,
+    /// `include_pending`, `include_statistics`) are accepted and ignored. `Err` is the
+    /// description for a 400.
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, String> {
+        let mut q = Query {
+            categories: None,
+            accounts: None,
+            since: None,
+            until: None,
+            count: MAX_COUNT,
+            offset: 0,
+            descending: true,
+        };
+        for (k, v) in pairs {
+            match k.as_str() {
+                "categories" => {
+                    let ids: Result<Vec<u32>, _> = v
+                        .split(',')
+                        .filter(|s| !s.trim().is_empty())
+                        .map(|s| s.trim().parse::<u32>())
+                        .collect();
+                    q.categories =
+                        Some(ids.map_err(|_| format!("Invalid value for categories: {v}"))?);
+                }
+                "accounts" => {
+                    q.accounts = Some(
+                        v.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                    );
+                }
+                "since" | "until" => {
+                    let d = parse_date(v).ok_or_else(|| {
+                        format!("Invalid value for {k}: {v} (expected YYYY-MM-DD)")
+                    })?;
+                    if k == "since" {
+                        q.since = Some(d);
+                    } else {
+                        q.until = Some(d);
+                    }
+                }
+                "count" => {
+                    q.count = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_COUNT).contains(n))
+                        .ok_or_else(|| {
+                            format!("Invalid value for count: {v} (1 to {MAX_COUNT})")
+                        })?;
+                }
+                "offset" => {
+                    q.offset = v
+                        .parse::<usize>()
+                        .map_err(|_| format!("Invalid value for offset: {v}"))?;
+                }
+                "sort" => {
+                    q.descending = match v.to_ascii_lowercase().as_str() {
+                        "desc" => true,
+                        "asc" => false,
+                        _ => return Err(format!("Invalid value for sort: {v} (ASC or DESC)")),
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// Whether `t` (on account `account_id`) is selected, before paging.
+    pub fn matches(&self, t: &Transaction, account_id: &str) -> bool {
+        self.categories
+            .as_ref()
+            .is_none_or(|c| c.contains(&t.category.id))
+            && self
+                .accounts
+                .as_ref()
+                .is_none_or(|a| a.iter().any(|x| x == account_id))
+            && self.since.is_none_or(|s| t.date >= s)
+            && self.until.is_none_or(|u| t.date <= u)
+    }
+
+    /// The selected page of `d`'s transactions.
+    pub fn select<'d>(&self, d: &'d Dataset) -> Vec<&'d Transaction> {
+        let mut hits: Vec<&Transaction> = d
+            .transactions
+            .iter()
+            .filter(|t| self.matches(t, &d.accounts[t.account].id))
+            .collect();
+        if self.descending {
+            hits.reverse();
+        }
+        hits.into_iter()
+            .skip(self.offset)
+            .take(self.count)
+            .collect()
+    }
+}
+
+/// A date parameter: `YYYY-MM-DD`, or an RFC 3339 timestamp (its date is used).
+fn parse_date(v: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(v, DATE).ok().or_else(|| {
+        v.get(..10)
+            .and_then(|d| NaiveDate::parse_from_str(d, DATE).ok())
+    })
+}
+
+/// One transaction as `/rest/transactions` lists it.
+pub fn transaction_json(d: &Dataset, t: &Transaction) -> Value {
+    let a = &d.accounts[t.account];
+    json!({
+        "transaction_id": t.id,
+        "account_id": a.id,
+        "name": t.partner,
+        "iban": t.partner_iban,
+        "amount": money(t.amount),
+        "currency": a.currency,
+        "booking_date": t.date.format(DATE).to_string(),
+        "value_date": t.date.format(DATE).to_string(),
+        "purpose": t.purpose,
+        "type": t.category.kind,
+        "booking_text": t.category.booking_text,
+        "booked": true,
+        "category": {"id": t.category.id, "name": t.category.name},
+    })
+}
+
+/// One account as `/rest/accounts` lists it; `balance` is the current balance, so a
+/// client can rebuild the daily balances behind the report's balance figures.
+pub fn account_json(d: &Dataset, i: usize) -> Value {
+    let a = &d.accounts[i];
+    let closing = a.opening_balance
+        + d.transactions
+            .iter()
+            .filter(|t| t.account == i)
+            .map(|t| t.amount)
+            .sum::<i64>();
+    json!({
+        "account_id": a.id,
+        "name": a.name,
+        "owner": a.owner_line(),
+        "iban": a.iban,
+        "bank_code": a.bank_code,
+        "currency": a.currency,
+        "type": a.kind,
+        "balance": {"balance": money(closing), "balance_date": d.until.format(DATE).to_string()},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate;
+    use crate::vendors::finx::data::{generate as gen, Spec, CATEGORIES};
+
+    #[test]
+    fn affinity_levels_follow_the_documented_examples() {
+        let cases = [
+            ("Max Mustermann", "Max Mustermann", "VERY_HIGH"),
+            ("max mustermann", "MAX MUSTERMANN", "VERY_HIGH"),
+            ("John Doe", "Doe, John", "HIGH"),
+            ("Hans Muller", "Hans Müller", "HIGH"),
+            ("Hans Mueller", "Hans Müller", "HIGH"),
+            ("Jürgen Weiß", "Jurgen Weiss", "HIGH"),
+            ("Helge Braun", "Stefan Braun", "MEDIUM"),
+            ("Max Mustermann", "Erika Schmidt", "LOW"),
+            ("", "Erika Schmidt", "LOW"),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(affinity(a, b).as_str(), want, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn averages_round_half_away_from_zero() {
+        let a = |total, count| Agg {
+            total,
+            count,
+            ..Agg::default()
+        };
+        assert_eq!(a(5, 2).average_cents(), 3);
+        assert_eq!(a(-5, 2).average_cents(), -3);
+        assert_eq!(a(10, 3).average_cents(), 3);
+        assert_eq!(a(0, 0).average_cents(), 0);
+    }
+
+    #[test]
+    fn queries_parse_the_documented_parameters_and_refuse_bad_values() {
+        let p = |q: &str| {
+            let pairs: Vec<(String, String)> =
+                form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+            Query::parse(&pairs)
+        };
+        let q = p("categories=3,14&since=2020-01-01&until=2020-01-31&count=5&offset=2&sort=ASC")
+            .unwrap();
+        assert_eq!(q.categories, Some(vec![3, 14]));
+        assert_eq!(q.count, 5);
+        assert_eq!(q.offset, 2);
+        assert!(!q.descending);
+        assert!(p("since=2020-01-01T00:00:00Z").unwrap().since.is_some());
+        for bad in [
+            "categories=x",
+            "since=yesterday",
+            "count=0",
+            "count=5000",
+            "offset=-1",
+            "sort=up",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Property: for many users and seeds, every aggregate in both shapes equals what
+    /// its transactions add up to, and the `href` selects exactly those transactions.
+    #[test]
+    fn every_aggregate_equals_the_transactions_behind_it_for_many_users() {
+        let until = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+        let mut sections_seen = std::collections::BTreeSet::new();
+        for seed in 0..4u64 {
+            for n in 0..40 {
+                let entity = format!("user-{n}");
+                let spec = Spec {
+                    months: 4 + (n as u32 % 21),
+                    until,
+                    multi: n % 2 == 0,
+                    account_types: vec![],
+                    accounts: vec![],
+                    name: Some("Jürgen Müller".into()),
+                };
+                let d = gen(
+                    &mut generate::rng(seed, "finx", &entity, "history"),
+                    &mut generate::rng(seed, "finx", &entity, "holder"),
+                    &spec,
+                );
+                let r = Render {
+                    base: "http://mock",
+                    report_id: "id",
+                    provided_name: Some("Jürgen Müller"),
+                    provided_ibans: &[],
+                };
+                check_dataset(&d);
+                sections_seen.extend(
+                    d.transactions
+                        .iter()
+                        .map(|t| format!("{:?}", t.category.section)),
+                );
+                check_report(&d, &render(&d, &r, Shape::V211), Shape::V211);
+                check_report(&d, &render(&d, &r, Shape::Newest), Shape::Newest);
+            }
+        }
+        assert_eq!(
+            sections_seen.len(),
+            8,
+            "every section occurs: {sections_seen:?}"
+        );
+    }
+
+    fn check_dataset(d: &Dataset) {
+        assert!(!d.transactions.is_empty());
+        for t in &d.transactions {
+            assert!(d.since <= t.date && t.date <= d.until);
+            assert!(t.amount != 0);
+            match t.category.section {
+                Section::IncomeRegular | Section::IncomeVariable => assert!(t.amount > 0),
+                _ => assert!(t.amount < 0, "{t:?}"),
+            }
+        }
+        for a in &d.accounts {
+            assert!(super::super::data::iban_valid(&a.iban), "{}", a.iban);
+        }
+    }
+
+    fn cents(v: &Value) -> i64 {
+        (v.as_f64().unwrap() * 100.0).round() as i64
+    }
+
+    /// The transactions an `href` stands for.
+    fn follow<'d>(d: &'d Dataset, href: &str) -> Vec<&'d Transaction> {
+        let q = href.split_once('?').unwrap().1;
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        let mut q = Query::parse(&pairs).unwrap();
+        q.count = usize::MAX;
+        q.select(d)
+    }
+
+    fn check_numbers(v: &Value, txs: &[&Transaction]) {
+        let total: i64 = txs.iter().map(|t| t.amount).sum();
+        assert_eq!(cents(&v["total"]), total, "{v}");
+        assert_eq!(v["count"].as_u64().unwrap() as usize, txs.len(), "{v}");
+        let (low, avg, high) = (cents(&v["low"]), cents(&v["average"]), cents(&v["high"]));
+        assert!(low <= avg && avg <= high, "{v}");
+        if !txs.is_empty() {
+            assert_eq!(low, txs.iter().map(|t| t.amount).min().unwrap());
+            assert_eq!(high, txs.iter().map(|t| t.amount).max().unwrap());
+        }
+        if let Some(f) = v.get("first_booked_on") {
+            let first = txs.iter().map(|t| t.date).min().unwrap();
+            let last = txs.iter().map(|t| t.date).max().unwrap();
+            assert_eq!(f, &json!(first.format(DATE).to_string()));
+            assert_eq!(v["last_booked_on"], json!(last.format(DATE).to_string()));
+            assert!(first <= last);
+        }
+    }
+
+    fn check_report(d: &Dataset, report: &Value, shape: Shape) {
+        let income_total: i64 = d
+            .transactions
+            .iter()
+            .filter(|t| t.amount > 0)
+            .map(|t| t.amount)
+            .sum();
+        let by_cat = |id: u64| -> Vec<&Transaction> {
+            d.transactions
+                .iter()
+                .filter(|t| u64::from(t.category.id) == id)
+                .collect()
+        };
+        let streams = |part: &Value| -> Vec<Value> {
+            match shape {
+                Shape::V211 => part.as_array().unwrap().clone(),
+                Shape::Newest => part["streams"].as_array().unwrap().clone(),
+            }
+        };
+        let mut seen = 0;
+        for (section, key, expense) in [
+            ("income", "regular", false),
+            ("income", "variable", false),
+            ("expenses", "regular", true),
+            ("expenses", "variable", true),
+        ] {
+            let part = &report[section][key];
+            let mut all = Vec::new();
+            for s in streams(part) {
+                let txs = by_cat(s["category"]["id"].as_u64().unwrap());
+                check_numbers(&s, &txs);
+                if shape == Shape::V211 {
+                    let followed = follow(d, s["href"].as_str().unwrap());
+                    assert_eq!(followed.len(), txs.len());
+                    check_numbers(&s, &followed);
+                }
+                if expense {
+                    let total: i64 = txs.iter().map(|t| t.amount).sum();
+                    let want = (total.abs() as f64 / income_total as f64 * 100.0).round();
+                    assert_eq!(s["ratio_to_income"].as_f64().unwrap(), want);
+                }
+                seen += txs.len();
+                all.extend(txs);
+            }
+            if shape == Shape::Newest {
+                check_numbers(&part["summary"], &all);
+            }
+        }
+        for key in ["atm", "gambling", "debt_collection", "loan"] {
+            let v = &report[key];
+            let txs = follow(d, v["href"].as_str().unwrap());
+            check_numbers(v, &txs);
+            seen += txs.len();
+        }
+        assert_eq!(
+            seen,
+            d.transactions.len(),
+            "every transaction is in one section"
+        );
+
+        let primary = &report["income"]["primary"];
+        check_numbers(primary, &by_cat(14));
+        let stability = primary["stability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&stability));
+        let expenses: i64 = d
+            .transactions
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.category.section,
+                    Section::ExpenseRegular | Section::ExpenseVariable
+                )
+            })
+            .map(|t| t.amount)
+            .sum();
+        let rate = report["income"]["consumption_rate"].as_f64().unwrap();
+        assert!((rate - expenses.abs() as f64 / income_total as f64).abs() <= 0.005);
+        if shape == Shape::Newest {
+            let inc: Vec<&Transaction> = d.transactions.iter().filter(|t| t.amount > 0).collect();
+            check_numbers(&report["income"]["summary"], &inc);
+        }
+
+        for (i, a) in report["accounts"].as_array().unwrap().iter().enumerate() {
+            let days = daily_balances(d, i);
+            let overdraft = days.iter().filter(|(_, b)| *b < 0).count();
+            assert_eq!(a["balance"]["days_in_overdraft"], json!(overdraft));
+            let last30: Vec<i64> = days.iter().rev().take(30).map(|(_, b)| *b).collect();
+            let mean = last30.iter().sum::<i64>() as f64 / last30.len() as f64;
+            assert!((cents(&a["balance"]["average"]["one_month"]) as f64 - mean).abs() <= 0.5);
+            let last_tx = d
+                .transactions
+                .iter()
+                .filter(|t| t.account == i)
+                .map(|t| t.date)
+                .max();
+            assert_eq!(
+                a["last_transaction_on"],
+                json!(last_tx.map(|l| l.format(DATE).to_string()))
+            );
+        }
+        assert!(CATEGORIES.iter().all(|c| c.id > 0));
+    }
+}

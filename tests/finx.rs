@@ -1,0 +1,749 @@
+//! finX risk reports over HTTP: flow start → widget → code exchange → report →
+//! drill-down, and every way it can fail.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::support::{Reply, TestServer};
+
+/// `test-client:test-secret`.
+const BASIC: (&str, &str) = ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=");
+const REDIRECT: &str = "https://lender.example/finx/callback";
+
+/// What a client holds after the widget redirected back.
+struct Flow {
+    id: String,
+    redirect: HashMap<String, String>,
+}
+
+/// The path and query of a URL the mock handed out, to request it from the test server.
+fn local(s: &TestServer, url: &str) -> String {
+    url.strip_prefix(&s.base)
+        .unwrap_or_else(|| panic!("{url} does not point at the mock ({})", s.base))
+        .to_string()
+}
+
+fn query_of(url: &str) -> HashMap<String, String> {
+    let q = url.split_once('?').map_or("", |(_, q)| q);
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+async fn start(s: &TestServer, kind: &str, body: Value) -> Reply {
+    s.post_json(&format!("/finx/{kind}/risk-report"), &[BASIC], &body)
+        .await
+}
+
+/// Start a flow and pass the widget.
+async fn connect(s: &TestServer, kind: &str, body: Value) -> Flow {
+    let r = start(s, kind, body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let started = r.json();
+    let w = s
+        .get(&local(s, started["location"].as_str().unwrap()))
+        .await;
+    assert_eq!(w.status, 302, "{}", w.text());
+    let location = w.header("location").unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    Flow {
+        id: started["id"].as_str().unwrap().to_string(),
+        redirect: query_of(location),
+    }
+}
+
+async fn token(s: &TestServer, body: Value) -> Reply {
+    s.post_json("/finx/auth/token", &[BASIC], &body).await
+}
+
+/// Exchange the flow's code for tokens.
+async fn exchange(s: &TestServer, f: &Flow) -> Value {
+    let r = token(
+        s,
+        json!({"grant_type": "authorization_code", "code": f.redirect["code"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+async fn bearer(s: &TestServer, path: &str, access: &str) -> Reply {
+    let auth = format!("Bearer {access}");
+    s.request("GET", path, &[("authorization", &auth)], "")
+        .await
+}
+
+fn access(t: &Value) -> &str {
+    t["access_token"].as_str().unwrap()
+}
+
+fn cents(v: &Value) -> i64 {
+    (v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")) * 100.0).round() as i64
+}
+
+#[tokio::test]
+async fn a_client_completes_the_flow_and_its_own_sums_of_the_drilled_down_transactions_match_the_report(
+) {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "anna-1", "state": "s-1", "name": "Anna Schäfer", "reporting_period": "6", "allow_multi_selection": "true"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["period"], 6);
+
+    // Every stream, the primary income and every indicator: follow its href, re-add.
+    let mut sections: Vec<Value> = Vec::new();
+    for (sec, part) in [
+        ("income", "regular"),
+        ("income", "variable"),
+        ("expenses", "regular"),
+        ("expenses", "variable"),
+    ] {
+        sections.extend(report[sec][part].as_array().unwrap().iter().cloned());
+    }
+    sections.push(report["income"]["primary"].clone());
+    for k in ["atm", "gambling", "debt_collection", "loan"] {
+        sections.push(report[k].clone());
+    }
+    let mut followed = 0;
+    for sec in &sections {
+        let href = sec["href"].as_str().unwrap();
+        let page = bearer(&s, &local(&s, href), access(&t)).await;
+        assert_eq!(page.status, 200, "{href}: {}", page.text());
+        let txs = page.json()["transactions"].as_array().unwrap().clone();
+        let amounts: Vec<i64> = txs.iter().map(|t| cents(&t["amount"])).collect();
+        assert_eq!(amounts.iter().sum::<i64>(), cents(&sec["total"]), "{href}");
+        assert_eq!(
+            amounts.len() as u64,
+            sec["count"].as_u64().unwrap(),
+            "{href}"
+        );
+        if let (Some(lo), Some(hi)) = (amounts.iter().min(), amounts.iter().max()) {
+            assert_eq!(*lo, cents(&sec["low"]));
+            assert_eq!(*hi, cents(&sec["high"]));
+            let avg = cents(&sec["average"]);
+            assert!(*lo <= avg && avg <= *hi);
+        }
+        if let Some(first) = sec.get("first_booked_on") {
+            let mut dates: Vec<&str> = txs
+                .iter()
+                .map(|t| t["booking_date"].as_str().unwrap())
+                .collect();
+            dates.sort();
+            assert_eq!(first, dates[0]);
+            assert_eq!(sec["last_booked_on"], *dates.last().unwrap());
+        }
+        followed += txs.len();
+    }
+    // Every transaction is behind exactly one section (the primary income repeats the
+    // salary stream, so subtract it once).
+    let all = bearer(&s, "/finx/rest/transactions?count=1000", access(&t)).await;
+    let total = all.json()["transactions"].as_array().unwrap().len();
+    let primary = report["income"]["primary"]["count"].as_u64().unwrap() as usize;
+    assert_eq!(followed - primary, total);
+
+    // Balances: rebuild each account's days in overdraft from its current balance.
+    let accounts = bearer(&s, "/finx/rest/accounts", access(&t)).await.json();
+    for (i, acc) in accounts["accounts"].as_array().unwrap().iter().enumerate() {
+        let id = acc["account_id"].as_str().unwrap();
+        let txs = bearer(
+            &s,
+            &format!("/finx/rest/accounts/{id}/transactions?sort=desc"),
+            access(&t),
+        )
+        .await
+        .json()["transactions"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let mut by_day: HashMap<String, i64> = HashMap::new();
+        for t in &txs {
+            *by_day
+                .entry(t["booking_date"].as_str().unwrap().to_string())
+                .or_default() += cents(&t["amount"]);
+        }
+        let mut balance = cents(&acc["balance"]["balance"]);
+        let mut day = chrono::NaiveDate::parse_from_str("2026-01-15", "%Y-%m-%d").unwrap();
+        let since = chrono::NaiveDate::parse_from_str("2025-07-16", "%Y-%m-%d").unwrap();
+        let mut overdraft = 0;
+        while day >= since {
+            if balance < 0 {
+                overdraft += 1;
+            }
+            balance -= by_day.get(&day.to_string()).copied().unwrap_or(0);
+            day = day.pred_opt().unwrap();
+        }
+        assert_eq!(
+            report["accounts"][i]["balance"]["days_in_overdraft"],
+            json!(overdraft)
+        );
+        assert_eq!(report["accounts"][i]["iban"], acc["iban"]);
+    }
+}
+
+#[tokio::test]
+async fn the_flow_start_answers_201_with_a_location_on_the_mock_and_the_report_id() {
+    let s = TestServer::start().await;
+    let r = start(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "u-201", "language": "en"}),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let body = r.json();
+    let location = body["location"].as_str().unwrap();
+    assert!(
+        location.starts_with(&format!(
+            "{}/finx/widget/{}?token=",
+            s.base,
+            body["id"].as_str().unwrap()
+        )),
+        "{location}"
+    );
+    let mut shown = body.clone();
+    shown["location"] = json!(location.replace(&s.base, "http://MOCK"));
+    insta::assert_json_snapshot!(json!({"status": r.status, "body": shown}));
+}
+
+#[tokio::test]
+async fn the_widget_redirects_back_with_code_state_success_and_the_flow_id() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": format!("{REDIRECT}?tenant=7"), "state": "xyz"}),
+    )
+    .await;
+    let q = &f.redirect;
+    assert_eq!(q["tenant"], "7", "the redirect_uri's own query is kept");
+    assert_eq!(q["state"], "xyz");
+    assert_eq!(q["success"], "true");
+    assert_eq!(q["flow_id"], f.id);
+    assert!(q["code"].starts_with('O'));
+    assert!(!q.contains_key("cancel"));
+}
+
+#[tokio::test]
+async fn a_cancel_user_comes_back_with_success_false_cancel_true_and_no_code() {
+    let s = TestServer::start().await;
+    let r = start(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "cancel-1", "state": "st"}),
+    )
+    .await;
+    let location = r.json()["location"].as_str().unwrap().to_string();
+    let w = s.get(&local(&s, &location)).await;
+    assert_eq!(w.status, 302);
+    assert_eq!(w.header("x-vendor-mock-scenario"), Some("cancel"));
+    let loc = w.header("location").unwrap();
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        loc,
+        format!("{REDIRECT}?state=st&success=false&cancel=true&flow_id={id}")
+    );
+}
+
+#[tokio::test]
+async fn a_widget_link_with_a_wrong_token_is_not_found() {
+    let s = TestServer::start().await;
+    let r = start(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let w = s.get(&format!("/finx/widget/{id}?token=forged")).await;
+    assert_eq!(w.status, 404);
+}
+
+#[tokio::test]
+async fn flow_start_and_token_refuse_missing_or_wrong_client_credentials_with_401() {
+    let s = TestServer::start().await;
+    let wrong = ("authorization", "Basic dGVzdC1jbGllbnQ6d3Jvbmc="); // test-client:wrong
+    let body = json!({"redirect_uri": REDIRECT});
+    let none = s.post_json("/finx/onetime/risk-report", &[], &body).await;
+    let bad = s
+        .post_json("/finx/onetime/risk-report", &[wrong], &body)
+        .await;
+    let tok = s
+        .post_json(
+            "/finx/auth/token",
+            &[wrong],
+            &json!({"grant_type": "authorization_code", "code": "O1"}),
+        )
+        .await;
+    for r in [&none, &bad, &tok] {
+        assert_eq!(r.status, 401);
+    }
+    insta::assert_json_snapshot!(none.exchange(&["www-authenticate", "content-type"]));
+}
+
+#[tokio::test]
+async fn bad_flow_bodies_get_400_naming_the_field_and_string_numbers_are_accepted() {
+    let s = TestServer::start().await;
+    let cases = [
+        ("onetime", json!({}), "redirect_uri is required."),
+        (
+            "ongoing",
+            json!({"redirect_uri": REDIRECT}),
+            "user_id is required for ongoing flows.",
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "reporting_period": 3}),
+            "reporting_period must be a number of months from 4 to 24: 3",
+        ),
+    ];
+    for (kind, body, want) in cases {
+        let r = start(&s, kind, body).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json()["error"]["description"], want);
+        assert_eq!(r.json()["error"]["message"], "bad_request");
+    }
+    let r = s
+        .request(
+            "POST",
+            "/finx/onetime/risk-report",
+            &[BASIC, ("content-type", "application/json")],
+            "{not json",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    insta::assert_json_snapshot!(r.exchange(&["content-type"]));
+    let ok = start(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "reporting_period": "12", "allow_multi_selection": "true"}),
+    )
+    .await;
+    assert_eq!(ok.status, 201);
+}
+
+#[tokio::test]
+async fn codes_are_single_use() {
+    let s = TestServer::start().await;
+    let f = connect(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
+    exchange(&s, &f).await;
+    let again = token(
+        &s,
+        json!({"grant_type": "authorization_code", "code": f.redirect["code"]}),
+    )
+    .await;
+    assert_eq!(again.status, 400);
+    insta::assert_json_snapshot!(again.exchange(&["content-type"]));
+}
+
+#[tokio::test]
+async fn codes_expire_after_five_minutes_of_mock_clock() {
+    let s = TestServer::start().await;
+    let f = connect(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
+    s.advance(301).await;
+    let r = token(
+        &s,
+        json!({"grant_type": "authorization_code", "code": f.redirect["code"]}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["description"],
+        "The authorization code expired."
+    );
+}
+
+#[tokio::test]
+async fn access_tokens_expire_after_an_hour_and_refreshing_rotates_both_tokens() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "long-lived"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["expires_in"], 3600);
+    let path = format!("/finx/rest/risk-reports/{}", f.id);
+    s.advance(3599).await;
+    assert_eq!(bearer(&s, &path, access(&t)).await.status, 200);
+    s.advance(1).await;
+    let expired = bearer(&s, &path, access(&t)).await;
+    assert_eq!(expired.status, 401);
+    insta::assert_json_snapshot!(expired.exchange(&["www-authenticate", "content-type"]));
+
+    let old_refresh = t["refresh_token"].as_str().unwrap();
+    let r = token(
+        &s,
+        json!({"grant_type": "refresh_token", "refresh_token": old_refresh}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t2 = r.json();
+    assert_ne!(t2["access_token"], t["access_token"]);
+    assert_ne!(t2["refresh_token"], t["refresh_token"]);
+    assert_eq!(bearer(&s, &path, access(&t2)).await.status, 200);
+    let reused = token(
+        &s,
+        json!({"grant_type": "refresh_token", "refresh_token": old_refresh}),
+    )
+    .await;
+    assert_eq!(reused.status, 400, "an old refresh token works only once");
+}
+
+#[tokio::test]
+async fn missing_and_unknown_bearer_tokens_get_401_naming_the_problem() {
+    let s = TestServer::start().await;
+    let none = s.get("/finx/rest/risk-reports/x").await;
+    assert_eq!(none.status, 401);
+    assert_eq!(
+        none.header("www-authenticate"),
+        Some("Bearer realm=\"finX\"")
+    );
+    let unknown = bearer(&s, "/finx/rest/transactions", "not-a-token").await;
+    assert_eq!(unknown.status, 401);
+    insta::assert_json_snapshot!(unknown.exchange(&["www-authenticate", "content-type"]));
+}
+
+#[tokio::test]
+async fn an_unknown_report_id_and_another_flows_report_are_404() {
+    let s = TestServer::start().await;
+    let a = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "pending-a"}),
+    )
+    .await;
+    let b = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "b"}),
+    )
+    .await;
+    let ta = exchange(&s, &a).await;
+    let unknown = bearer(
+        &s,
+        "/finx/rest/risk-reports/00000000-0000-4000-8000-000000000000",
+        access(&ta),
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "whatever the scenario");
+    insta::assert_json_snapshot!(unknown.exchange(&["content-type"]));
+    let other = bearer(
+        &s,
+        &format!("/finx/rest/risk-reports/{}", b.id),
+        access(&ta),
+    )
+    .await;
+    assert_eq!(other.status, 404);
+}
+
+#[tokio::test]
+async fn one_time_reports_vanish_an_hour_after_the_flow_completed_but_ongoing_ones_stay() {
+    let s = TestServer::start().await;
+    let one = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "o1"}),
+    )
+    .await;
+    let ong = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "o2"}),
+    )
+    .await;
+    let t1 = exchange(&s, &one).await;
+    let t2 = exchange(&s, &ong).await;
+    s.advance(3000).await;
+    // Fresh tokens, so only the data retention can refuse.
+    let fresh =
+        |t: &Value| json!({"grant_type": "refresh_token", "refresh_token": t["refresh_token"]});
+    let t1 = token(&s, fresh(&t1)).await.json();
+    let t2 = token(&s, fresh(&t2)).await.json();
+    let p1 = format!("/finx/rest/risk-reports/{}", one.id);
+    let p2 = format!("/finx/rest/risk-reports/{}", ong.id);
+    assert_eq!(bearer(&s, &p1, access(&t1)).await.status, 200);
+    s.advance(600).await;
+    assert_eq!(bearer(&s, &p1, access(&t1)).await.status, 404);
+    assert_eq!(
+        bearer(&s, "/finx/rest/transactions", access(&t1))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(bearer(&s, &p2, access(&t2)).await.status, 200);
+}
+
+#[tokio::test]
+async fn pending_ratelimited_and_flaky_users_get_two_refusals_on_the_report_then_the_report() {
+    let s = TestServer::start().await;
+    for (user, first, scenario) in [
+        ("pending-1", 202, "pending"),
+        ("ratelimited-1", 429, "ratelimited"),
+        ("flaky-1", 500, "flaky"),
+    ] {
+        let f = connect(
+            &s,
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "user_id": user}),
+        )
+        .await;
+        let t = exchange(&s, &f).await;
+        let path = format!("/finx/rest/risk-reports/{}", f.id);
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let r = bearer(&s, &path, access(&t)).await;
+            assert_eq!(r.header("x-vendor-mock-scenario"), Some(scenario));
+            got.push(r.status);
+            if r.status == first {
+                insta::assert_json_snapshot!(
+                    format!("refusal_{scenario}"),
+                    r.exchange(&["retry-after", "content-type"])
+                );
+            }
+        }
+        assert_eq!(got, [first, first, 200], "{user}");
+    }
+}
+
+#[tokio::test]
+async fn the_report_in_the_v2_11_shape_is_pinned() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "snap-1", "name": "Max Mustermann",
+               "accounts": [{"id": "DE93300308800013441006", "currency": "EUR"}]}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    let report = r.json();
+    assert_eq!(report["accounts"][0]["iban"], "DE93300308800013441006");
+    assert_eq!(
+        report["accounts"][0]["verification_result"]["provided"],
+        json!({"name": "Max Mustermann", "iban": "DE93300308800013441006"})
+    );
+    let text = r.text().replace(&s.base, "http://MOCK");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!(body);
+}
+
+#[tokio::test]
+async fn the_newest_shape_is_chosen_in_the_scenario_file() {
+    let file =
+        include_str!("../scenarios/finx.toml").replace("shape = \"v2.11\"", "shape = \"newest\"");
+    let s = TestServer::with_scenarios(&[("finx.toml", &file)]).await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "snap-1"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    let report = r.json();
+    assert_eq!(report["id"], json!(f.id));
+    let inc = &report["income"];
+    let parts = [&inc["regular"]["summary"], &inc["variable"]["summary"]];
+    let sum: i64 = parts.iter().map(|p| cents(&p["total"])).sum();
+    assert_eq!(sum, cents(&inc["summary"]["total"]));
+    let streams = inc["regular"]["streams"].as_array().unwrap();
+    let stream_sum: i64 = streams.iter().map(|s| cents(&s["total"])).sum();
+    assert_eq!(stream_sum, cents(&inc["regular"]["summary"]["total"]));
+    assert!(streams[0].get("href").is_none());
+    let text = r.text().replace(&s.base, "http://MOCK");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!(body);
+}
+
+#[tokio::test]
+async fn hrefs_point_at_the_host_the_client_used_and_the_finx_prefix() {
+    let s = TestServer::start().await;
+    let f = connect(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
+    let t = exchange(&s, &f).await;
+    let auth = format!("Bearer {}", access(&t));
+    let r = s
+        .request(
+            "GET",
+            &format!("/finx/rest/risk-reports/{}", f.id),
+            &[("authorization", &auth), ("host", "mock.example:9000")],
+            "",
+        )
+        .await;
+    let href = r.json()["atm"]["href"].as_str().unwrap().to_string();
+    assert!(
+        href.starts_with("http://mock.example:9000/finx/rest/transactions?categories=50&since=2025-01-16&until=2026-01-15"),
+        "{href}"
+    );
+}
+
+#[tokio::test]
+async fn transactions_page_and_sort_and_refuse_bad_parameters() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "pager"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let a = access(&t);
+    let list = |q: &str| format!("/finx/rest/transactions{q}");
+    let txs = |r: Reply| r.json()["transactions"].as_array().unwrap().clone();
+    let all = txs(bearer(&s, &list("?sort=asc"), a).await);
+    let page = txs(bearer(&s, &list("?sort=asc&count=5&offset=3"), a).await);
+    assert_eq!(page.as_slice(), &all[3..8]);
+    let desc = txs(bearer(&s, &list(""), a).await);
+    assert_eq!(desc.first(), all.last(), "newest first by default");
+    let bad = bearer(&s, &list("?since=last-week"), a).await;
+    assert_eq!(bad.status, 400);
+    insta::assert_json_snapshot!(bad.exchange(&["content-type"]));
+    let r = bearer(&s, "/finx/rest/accounts/nope/transactions", access(&t)).await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_wrong_methods_405() {
+    let s = TestServer::start().await;
+    assert_eq!(s.get("/finx/nothing/here").await.status, 404);
+    let r = s.get("/finx/auth/token").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
+}
+
+#[tokio::test]
+async fn admin_reset_forgets_flows_and_tokens() {
+    let s = TestServer::start().await;
+    let f = connect(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
+    let t = exchange(&s, &f).await;
+    let r = s.post_json("/__admin/reset", &[], &json!({})).await;
+    assert_eq!(r.status, 200);
+    let after = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    assert_eq!(after.status, 401);
+}
+
+#[tokio::test]
+async fn the_same_requests_give_the_same_report_byte_for_byte() {
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let s = TestServer::start().await;
+        let f = connect(
+            &s,
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "user_id": "same"}),
+        )
+        .await;
+        let t = exchange(&s, &f).await;
+        let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+        bodies.push(r.text().replace(&s.base, ""));
+    }
+    assert_eq!(bodies[0], bodies[1]);
+}
+
+#[tokio::test]
+async fn the_affinity_is_computed_from_the_name_given_at_flow_start_with_the_documented_example_users(
+) {
+    // docs/vendors/finx.md lists these users (seed 0, the `serve` default).
+    let s = TestServer::with_config(vendor_mock::Config {
+        seed: 0,
+        ..crate::support::config()
+    })
+    .await;
+    for (user, holder, level) in [
+        ("holder-0", "Max Mustermann", "VERY_HIGH"),
+        ("holder-5", "Mustermann, Max", "HIGH"),
+        ("holder-17", "Matthias Mustermann", "MEDIUM"),
+        ("holder-42", "Sören Braun", "LOW"),
+    ] {
+        let f = connect(
+            &s,
+            "ongoing",
+            json!({"redirect_uri": REDIRECT, "user_id": user, "name": "Max Mustermann"}),
+        )
+        .await;
+        let t = exchange(&s, &f).await;
+        let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+        let v = &r.json()["accounts"][0]["verification_result"];
+        assert_eq!(v["provided"], json!({"name": "Max Mustermann"}), "{user}");
+        assert_eq!(
+            v["matched"],
+            json!({"name": holder, "affinity": level}),
+            "{user}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_a_name_at_flow_start_there_is_no_verification_result() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "anon"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    assert_eq!(r.json()["accounts"][0]["verification_result"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_rate_limit_in_the_scenario_file_answers_429_past_it() {
+    let file = format!(
+        "{}\n[rate_limit]\nrequests = 2\nper_seconds = 60\n",
+        include_str!("../scenarios/finx.toml")
+    );
+    let s = TestServer::with_scenarios(&[("finx.toml", &file)]).await;
+    let body = json!({"redirect_uri": REDIRECT});
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(start(&s, "onetime", body.clone()).await.status);
+    }
+    assert_eq!(got, [201, 201, 429]);
+    s.advance(60).await;
+    assert_eq!(start(&s, "onetime", body).await.status, 201);
+}
+
+#[tokio::test]
+async fn a_body_over_the_size_cap_gets_413_in_finx_s_error_shape() {
+    let s = TestServer::with_config(vendor_mock::Config {
+        max_body_bytes: 64,
+        ..crate::support::config()
+    })
+    .await;
+    let big = json!({"redirect_uri": REDIRECT, "name": "x".repeat(100)});
+    let r = start(&s, "onetime", big).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["error"]["message"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_also_takes_form_encoded_bodies_and_refuses_unknown_grants() {
+    let s = TestServer::start().await;
+    let f = connect(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
+    let form = format!("grant_type=authorization_code&code={}", f.redirect["code"]);
+    let r = s
+        .request(
+            "POST",
+            "/finx/auth/token",
+            &[BASIC, ("content-type", "application/x-www-form-urlencoded")],
+            form,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = token(
+        &s,
+        json!({"grant_type": "password", "username": "a", "password": "b"}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["description"],
+        "Unsupported grant_type: password (authorization_code or refresh_token)."
+    );
+    let r = token(&s, json!({"grant_type": "authorization_code"})).await;
+    assert_eq!(r.json()["error"]["description"], "code is required.");
+}

@@ -7,6 +7,7 @@
 
 mod context;
 pub mod credeau;
+pub mod finscore;
 
 use std::sync::Arc;
 
@@ -55,5 +56,8 @@ pub trait Vendor: Send + Sync + 'static {
 
 /// Every vendor, in the order `list` and `/__admin/health` show them.
 pub fn registry() -> Vec<Arc<dyn Vendor>> {
-    vec![Arc::new(credeau::Credeau::default())]
+    vec![
+        Arc::new(credeau::Credeau::default()),
+        Arc::new(finscore::FinScore::default()),
+    ]
 }

@@ -7,6 +7,7 @@
 
 mod context;
 pub mod credeau;
+pub mod featurestore;
 pub mod finscore;
 
 use std::sync::Arc;
@@ -59,5 +60,6 @@ pub fn registry() -> Vec<Arc<dyn Vendor>> {
     vec![
         Arc::new(credeau::Credeau::default()),
         Arc::new(finscore::FinScore::default()),
+        Arc::new(featurestore::FeatureStore::default()),
     ]
 }

@@ -288,10 +288,12 @@ fn parse_score_request(s: &FinScoreSettings, req: &MockRequest) -> Result<ScoreR
     let products = match body.get(&f.product_ids) {
         None | Some(Value::Null) => return Err(format!("`{}` is required", f.product_ids)),
         Some(Value::String(p)) => p.clone(),
-        Some(_) => return Err(format!(
+        Some(_) => {
+            return Err(format!(
             "`{}` must be a string of product ids separated by semicolons, e.g. \"10;20;30;40\"",
             f.product_ids
-        )),
+        ))
+        }
     };
     let mut product_ids: Vec<String> = Vec::new();
     for p in products.split(';').map(str::trim).filter(|p| !p.is_empty()) {

@@ -4,4 +4,5 @@
 mod support;
 
 mod credeau;
+mod featurestore;
 mod finscore;

@@ -576,3 +576,32 @@ fn snake(key: &str) -> String {
     }
     s
 }
+
+#[tokio::test]
+async fn clients_asking_for_integer_enums_get_and_may_send_numbers() {
+    let s = TestServer::start().await;
+    let q = "%24alt=json%3Benum-encoding%3Dint";
+    let f = s
+        .post_json(
+            &format!("{ET}/features?featureId=extra&{q}"),
+            AUTH,
+            &json!({"valueType": 9}),
+        )
+        .await;
+    assert_eq!(f.status, 200, "{}", f.text());
+    assert_eq!(f.json()["response"]["valueType"], 9);
+    let named = get(&s, &format!("{ET}/features/extra")).await.json();
+    assert_eq!(named["valueType"], "INT64");
+    let fs = get(&s, &format!("{LOC}/featurestores/finscore_fs?{q}"))
+        .await
+        .json();
+    assert_eq!(fs["state"], 1);
+    let bad = s
+        .post_json(
+            &format!("{ET}/features?featureId=other"),
+            AUTH,
+            &json!({"valueType": 5}),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+}

@@ -39,6 +39,7 @@ use self::errors::{ApiError, Code};
 use self::names::{check_id, IdKind, Route, Verb};
 use self::settings::FeatureStoreSettings;
 use self::store::{Kind, Payload, Store, MAX_VALUES_PER_WRITE};
+use self::values::ValueType;
 use super::{Ctx, Endpoint, Vendor};
 use crate::rate_limit::Decision;
 use crate::scenario::{Problem, Settings};
@@ -149,10 +150,21 @@ impl Vendor for FeatureStore {
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
-        match self.answer(ctx, req) {
+        let mut resp = match self.answer(ctx, req) {
             Ok(r) => r,
             Err(e) => e.into_response(),
+        };
+        // Google's REST clients (e.g. the Python GAPIC REST transport) ask for enums as
+        // numbers with `$alt=json;enum-encoding=int`.
+        if req
+            .query_param("$alt")
+            .is_some_and(|a| a.contains("enum-encoding=int"))
+        {
+            if let crate::server::Body::Json(v) = &mut resp.body {
+                int_enums(v);
+            }
         }
+        resp
     }
 }
 
@@ -246,17 +258,26 @@ impl FeatureStore {
             )));
         }
         check_id(id_kind, &id)?;
-        let body = json_body(req)?;
+        let mut body = json_body(req)?;
         if kind == Kind::Feature {
-            match body.get("valueType").and_then(Value::as_str) {
-                Some(v) if values::ValueType::parse(v).is_some() => {}
-                Some(v) => {
+            let given = field(&body, "valueType", "value_type").cloned();
+            let vt = match &given {
+                Some(Value::String(v)) => ValueType::parse(v),
+                Some(Value::Number(n)) => n.as_i64().and_then(ValueType::from_number),
+                _ => None,
+            };
+            match (vt, given) {
+                (Some(vt), _) => {
+                    body.remove("value_type");
+                    body.insert("valueType".into(), json!(vt.name()));
+                }
+                (None, Some(v)) => {
                     return Err(ApiError::invalid(format!(
-                        "Invalid value at 'feature.value_type': \"{v}\"; expected one of: {}.",
-                        values::ValueType::names()
+                        "Invalid value at 'feature.value_type' ({v}); expected one of: {}.",
+                        ValueType::names()
                     )))
                 }
-                None => {
+                (None, None) => {
                     return Err(ApiError::invalid(
                         "Feature value_type must be specified (valueType), e.g. \"STRING\".",
                     ))
@@ -590,4 +611,32 @@ fn write_note(payloads: &[Payload]) -> String {
 /// Google's operation ids are large decimal numbers.
 fn operation_id(bytes: &[u8; 32]) -> u64 {
     u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) % 10_000_000_000_000_000_000
+}
+
+/// Enum fields as their numbers: `Feature.valueType`, `Featurestore.state`.
+fn int_enums(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match (k.as_str(), &*x) {
+                    ("valueType", Value::String(s)) => {
+                        if let Some(t) = ValueType::parse(s) {
+                            *x = json!(t.number());
+                        }
+                    }
+                    ("state", Value::String(s)) => {
+                        let n = match s.as_str() {
+                            "STABLE" => 1,
+                            "UPDATING" => 2,
+                            _ => 0,
+                        };
+                        *x = json!(n);
+                    }
+                    _ => int_enums(x),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(int_enums),
+        _ => {}
+    }
 }

@@ -24,42 +24,65 @@ pub enum ValueType {
     Bytes,
 }
 
-/// (enum name, JSON field, snake-case field).
-const KINDS: &[(ValueType, &str, &str, &str)] = &[
-    (ValueType::Bool, "BOOL", "boolValue", "bool_value"),
+/// (enum name, JSON field, snake-case field, number in `Feature.ValueType`).
+const KINDS: &[(ValueType, &str, &str, &str, i64)] = &[
+    (ValueType::Bool, "BOOL", "boolValue", "bool_value", 1),
     (
         ValueType::BoolArray,
         "BOOL_ARRAY",
         "boolArrayValue",
         "bool_array_value",
+        2,
     ),
-    (ValueType::Double, "DOUBLE", "doubleValue", "double_value"),
+    (
+        ValueType::Double,
+        "DOUBLE",
+        "doubleValue",
+        "double_value",
+        3,
+    ),
     (
         ValueType::DoubleArray,
         "DOUBLE_ARRAY",
         "doubleArrayValue",
         "double_array_value",
+        4,
     ),
-    (ValueType::Int64, "INT64", "int64Value", "int64_value"),
+    (ValueType::Int64, "INT64", "int64Value", "int64_value", 9),
     (
         ValueType::Int64Array,
         "INT64_ARRAY",
         "int64ArrayValue",
         "int64_array_value",
+        10,
     ),
-    (ValueType::String, "STRING", "stringValue", "string_value"),
+    (
+        ValueType::String,
+        "STRING",
+        "stringValue",
+        "string_value",
+        11,
+    ),
     (
         ValueType::StringArray,
         "STRING_ARRAY",
         "stringArrayValue",
         "string_array_value",
+        12,
     ),
-    (ValueType::Bytes, "BYTES", "bytesValue", "bytes_value"),
+    (ValueType::Bytes, "BYTES", "bytesValue", "bytes_value", 13),
 ];
 
 impl ValueType {
     pub fn parse(name: &str) -> Option<Self> {
         KINDS.iter().find(|k| k.1 == name).map(|k| k.0)
+    }
+    /// From its enum number (clients asking for `enum-encoding=int` send numbers).
+    pub fn from_number(n: i64) -> Option<Self> {
+        KINDS.iter().find(|k| k.4 == n).map(|k| k.0)
+    }
+    pub fn number(self) -> i64 {
+        KINDS.iter().find(|k| k.0 == self).map_or(0, |k| k.4)
     }
     pub fn name(self) -> &'static str {
         KINDS.iter().find(|k| k.0 == self).map_or("", |k| k.1)

@@ -428,3 +428,63 @@ fn check_generate_time(feature: &str, t: &str, now: DateTime<Utc>) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vendors::featurestore::settings::Precreated;
+
+    const ET: &str = "projects/p/locations/l/featurestores/fs/entityTypes/et";
+
+    fn seeded() -> Store {
+        let settings = FeatureStoreSettings {
+            entity_types: vec![Precreated {
+                featurestore: parent_of(ET).to_string(),
+                name: ET.to_string(),
+                description: None,
+                features: vec![("code".into(), ValueType::String)],
+            }],
+        };
+        let mut s = Store::default();
+        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH);
+        s
+    }
+
+    fn payload(entity: &str) -> Payload {
+        Payload {
+            entity_id: entity.to_string(),
+            values: vec![(
+                "code".into(),
+                Parsed {
+                    kind: ValueType::String,
+                    value: json!({"stringValue": "0000"}),
+                    generate_time: None,
+                },
+            )],
+        }
+    }
+
+    #[test]
+    fn past_the_cap_the_oldest_written_entity_is_forgotten() {
+        let mut s = seeded();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let payloads = (0..=MAX_ROWS).map(|i| payload(&format!("e{i}"))).collect();
+        s.write(ET, payloads, now).unwrap();
+        assert_eq!(s.rows.len(), MAX_ROWS);
+        let ids = ["e0".to_string(), "e1".to_string(), format!("e{MAX_ROWS}")];
+        let (_, views) = s.read(ET, &ids, &["code".into()]).unwrap();
+        assert_eq!(views[0].data[0], json!({}));
+        assert_ne!(views[1].data[0], json!({}));
+        assert_ne!(views[2].data[0], json!({}));
+    }
+
+    #[test]
+    fn a_reset_store_forgets_resources_and_values_until_seeded_again() {
+        let mut s = seeded();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        s.write(ET, vec![payload("e")], now).unwrap();
+        s.reset();
+        assert!(s.get(Kind::EntityType, ET).is_err());
+        assert!(s.rows.is_empty());
+    }
+}

@@ -83,6 +83,20 @@ struct Tokens {
     order: VecDeque<String>,
 }
 
+impl Tokens {
+    /// Remember a token, forgetting the oldest once `cap` are held.
+    fn insert(&mut self, token: String, expires: DateTime<Utc>, cap: usize) {
+        if self.expiry.len() >= cap {
+            if let Some(old) = self.order.pop_front() {
+                self.expiry.remove(&old);
+            }
+        }
+        if self.expiry.insert(token.clone(), expires).is_none() {
+            self.order.push_back(token);
+        }
+    }
+}
+
 impl Vendor for FinScore {
     fn name(&self) -> &'static str {
         "finscore"
@@ -172,16 +186,10 @@ impl FinScore {
         }
         let token = generate::hex(&ctx.anonymous_id("access_token"), 64);
         let expires = ctx.now + TimeDelta::seconds(s.token_lifetime_secs);
-        let mut t = self.tokens.lock().expect("finscore token lock poisoned");
-        if t.expiry.len() >= MAX_TOKENS {
-            if let Some(old) = t.order.pop_front() {
-                t.expiry.remove(&old);
-            }
-        }
-        if t.expiry.insert(token.clone(), expires).is_none() {
-            t.order.push_back(token.clone());
-        }
-        drop(t);
+        self.tokens
+            .lock()
+            .expect("finscore token lock poisoned")
+            .insert(token.clone(), expires, MAX_TOKENS);
         MockResponse::json(
             StatusCode::OK,
             json!({"access_token": token, "token_type": "Bearer", "expires_in": s.token_lifetime_secs}),
@@ -499,6 +507,18 @@ fn basic_credentials(req: &MockRequest) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_store_forgets_the_oldest_token_past_its_cap() {
+        let mut t = Tokens::default();
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        for i in 0..5 {
+            t.insert(format!("t{i}"), at, 3);
+        }
+        assert_eq!(t.expiry.len(), 3);
+        assert!(!t.expiry.contains_key("t1"));
+        assert!(t.expiry.contains_key("t4"));
+    }
 
     #[test]
     fn numbers_must_be_63_and_ten_digits() {

@@ -5,8 +5,10 @@ mod support;
 
 mod admin;
 mod credeau;
-mod engine;
-mod finbox;
-mod scenarios;
 mod credolab;
+mod engine;
+mod featurestore;
+mod finbox;
+mod finscore;
 mod finx;
+mod scenarios;

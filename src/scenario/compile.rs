@@ -211,15 +211,18 @@ fn parse_file<'v>(
             .copied()
             .collect(),
         // Without a known vendor, only keys no vendor knows are certainly wrong.
-        None => COMMON_KEYS
-            .iter()
-            .copied()
-            .chain(
-                vendors
-                    .iter()
-                    .flat_map(|v| v.settings_keys().iter().copied()),
-            )
-            .collect(),
+        None => {
+            let mut all: Vec<&str> = COMMON_KEYS.to_vec();
+            for k in vendors
+                .iter()
+                .flat_map(|v| v.settings_keys().iter().copied())
+            {
+                if !all.contains(&k) {
+                    all.push(k);
+                }
+            }
+            all
+        }
     };
     for key in keys.keys() {
         if !allowed.contains(&key.get_ref().as_str()) {

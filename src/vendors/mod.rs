@@ -7,8 +7,10 @@
 
 mod context;
 pub mod credeau;
-pub mod finbox;
 pub mod credolab;
+pub mod featurestore;
+pub mod finbox;
+pub mod finscore;
 pub mod finx;
 
 use std::sync::Arc;
@@ -59,9 +61,11 @@ pub trait Vendor: Send + Sync + 'static {
 /// Every vendor, in the order `list` and `/__admin/health` show them.
 pub fn registry() -> Vec<Arc<dyn Vendor>> {
     vec![
-        Arc::new(credeau::Credeau::default()),
         Arc::new(finbox::Finbox::default()),
-        Arc::new(credolab::Credolab::default()),
+        Arc::new(credeau::Credeau::default()),
         Arc::new(finx::Finx::default()),
+        Arc::new(credolab::Credolab::default()),
+        Arc::new(finscore::FinScore::default()),
+        Arc::new(featurestore::FeatureStore::default()),
     ]
 }

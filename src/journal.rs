@@ -10,48 +10,123 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use hyper::Method;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::clock::rfc3339;
 
 /// Request bodies are kept up to this many bytes: enough to read any JSON request the
 /// vendors document, small enough that 10 000 entries stay within a few tens of MB.
 pub const BODY_CAP: usize = 4096;
+/// Header values are shown up to this many characters.
+const HEADER_CAP: usize = 256;
 
-/// One exchange.
-#[derive(Debug, Clone, Serialize)]
+/// Selected request headers, packed in one buffer (`name NUL value LF` each): one
+/// allocation per entry instead of two per header.
+#[derive(Debug, Clone, Default)]
+pub struct Headers(Vec<u8>);
+
+impl Headers {
+    /// Add a header. Valid header names and values never contain NUL or LF.
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.push(0);
+        self.0.extend_from_slice(value);
+        self.0.push(b'\n');
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|line| {
+                let at = line.iter().position(|b| *b == 0)?;
+                Some((std::str::from_utf8(&line[..at]).ok()?, &line[at + 1..]))
+            })
+    }
+}
+
+/// One exchange. It holds cheap raw values (the body is a shared `Bytes`, headers are
+/// the request's own values): recording happens on every request, JSON rendering only
+/// when someone reads the journal.
+#[derive(Debug, Clone)]
 pub struct Entry {
+    /// Assigned by [`Journal::push`].
     pub seq: u64,
-    pub time: String,
+    pub time: DateTime<Utc>,
+    /// `inbound` (a client's request) or `outbound` (a call the mock made, e.g. a webhook).
     pub direction: &'static str,
-    pub vendor: Option<String>,
-    pub method: String,
+    pub vendor: Option<&'static str>,
+    pub method: Method,
+    /// The path, or the URL of an outbound call.
     pub path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
     pub client: String,
-    pub headers: serde_json::Map<String, serde_json::Value>,
-    pub body: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub headers: Headers,
+    /// Copied and capped at [`BODY_CAP`] bytes by [`Journal::push`].
+    pub body: Bytes,
     pub body_truncated: bool,
     pub entity: Option<String>,
     pub scenario: String,
     pub step: Option<usize>,
     /// `None` when no answer was sent (a `reset` fault, or an outbound call that failed).
     pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
-/// Cap `body` at [`BODY_CAP`] bytes on a character boundary; returns (text, truncated).
-pub fn cap_body(body: &[u8]) -> (String, bool) {
-    if body.len() <= BODY_CAP {
-        return (String::from_utf8_lossy(body).into_owned(), false);
+impl Serialize for Entry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("seq", &self.seq)?;
+        m.serialize_entry("time", &rfc3339(self.time))?;
+        m.serialize_entry("direction", self.direction)?;
+        m.serialize_entry("vendor", &self.vendor)?;
+        m.serialize_entry("method", self.method.as_str())?;
+        m.serialize_entry("path", &self.path)?;
+        if let Some(q) = &self.query {
+            m.serialize_entry("query", q)?;
+        }
+        m.serialize_entry("client", &self.client)?;
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), serde_json::Value::String(show_header(n, v))))
+            .collect();
+        m.serialize_entry("headers", &headers)?;
+        m.serialize_entry("body", &body_text(&self.body))?;
+        if self.body_truncated {
+            m.serialize_entry("body_truncated", &true)?;
+        }
+        m.serialize_entry("entity", &self.entity)?;
+        m.serialize_entry("scenario", &self.scenario)?;
+        m.serialize_entry("step", &self.step)?;
+        m.serialize_entry("status", &self.status)?;
+        if let Some(n) = &self.note {
+            m.serialize_entry("note", n)?;
+        }
+        m.end()
     }
-    let mut text = String::from_utf8_lossy(&body[..BODY_CAP]).into_owned();
-    // A cut through a multi-byte character leaves a replacement char; drop it.
-    if text.ends_with('\u{FFFD}') {
+}
+
+/// `Authorization` keeps its scheme only; other values are cut at [`HEADER_CAP`] characters.
+fn show_header(name: &str, value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    if name == "authorization" {
+        format!("{} …", text.split_whitespace().next().unwrap_or(""))
+    } else {
+        text.chars().take(HEADER_CAP).collect()
+    }
+}
+
+/// The body as text; a cut through a multi-byte character is dropped, not shown as U+FFFD.
+fn body_text(body: &[u8]) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    if body.len() == BODY_CAP && text.ends_with('\u{FFFD}') {
         text.pop();
     }
-    (text, true)
+    text
 }
 
 /// The ring buffer.
@@ -86,21 +161,35 @@ impl Journal {
         }
     }
 
-    /// Append an entry, assigning its sequence number; drops the oldest past the limit.
+    /// Append an entry, assigning its sequence number and capping its body; drops the
+    /// oldest past the limit.
     pub fn push(&self, mut entry: Entry) {
         if self.limit == 0 {
             return;
         }
-        let mut inner = self
-            .inner
-            .lock()
-            .expect("journal lock poisoned: a push panicked");
-        inner.next_seq += 1;
-        entry.seq = inner.next_seq;
-        if inner.entries.len() == self.limit {
-            inner.entries.pop_front();
-        }
-        inner.entries.push_back(entry);
+        // Always a copy: a request body is often a slice of hyper's connection read
+        // buffer, and holding the slice would pin that whole buffer for as long as the
+        // entry lives (and make hyper allocate a new one for every request).
+        let keep = entry.body.len().min(BODY_CAP);
+        entry.body_truncated |= entry.body.len() > BODY_CAP;
+        entry.body = Bytes::copy_from_slice(&entry.body[..keep]);
+        let evicted = {
+            let mut inner = self
+                .inner
+                .lock()
+                .expect("journal lock poisoned: a push panicked");
+            inner.next_seq += 1;
+            entry.seq = inner.next_seq;
+            let evicted = if inner.entries.len() == self.limit {
+                inner.entries.pop_front()
+            } else {
+                None
+            };
+            inner.entries.push_back(entry);
+            evicted
+        };
+        // Freed after the lock is released: other requests need not wait for it.
+        drop(evicted);
     }
 
     /// Matching entries, oldest first (newest last).
@@ -110,10 +199,7 @@ impl Journal {
             .lock()
             .expect("journal lock poisoned: a push panicked");
         let matches = |e: &&Entry| {
-            filter
-                .vendor
-                .as_deref()
-                .is_none_or(|v| e.vendor.as_deref() == Some(v))
+            filter.vendor.as_deref().is_none_or(|v| e.vendor == Some(v))
                 && filter.path.as_deref().is_none_or(|p| e.path.starts_with(p))
         };
         let mut out: Vec<Entry> = inner
@@ -153,18 +239,18 @@ impl Journal {
 mod tests {
     use super::*;
 
-    fn entry(vendor: &str, path: &str) -> Entry {
+    fn entry(vendor: &'static str, path: &str) -> Entry {
         Entry {
             seq: 0,
-            time: String::new(),
+            time: DateTime::UNIX_EPOCH,
             direction: "inbound",
-            vendor: Some(vendor.into()),
-            method: "POST".into(),
+            vendor: Some(vendor),
+            method: Method::POST,
             path: path.into(),
             query: None,
             client: "127.0.0.1".into(),
             headers: Default::default(),
-            body: String::new(),
+            body: Bytes::new(),
             body_truncated: false,
             entity: None,
             scenario: "default".into(),
@@ -206,9 +292,27 @@ mod tests {
 
     #[test]
     fn bodies_are_capped_on_a_character_boundary() {
-        let body = "é".repeat(BODY_CAP);
-        let (text, truncated) = cap_body(body.as_bytes());
-        assert!(truncated);
+        let j = Journal::new(1);
+        j.push(Entry {
+            body: Bytes::from("é".repeat(BODY_CAP)),
+            ..entry("credeau", "/")
+        });
+        let v = serde_json::to_value(&j.query(&Filter::default())[0]).unwrap();
+        let text = v["body"].as_str().unwrap();
+        assert_eq!(v["body_truncated"], true);
         assert!(text.len() <= BODY_CAP && !text.contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn authorization_keeps_only_its_scheme() {
+        let j = Journal::new(1);
+        let mut headers = Headers::default();
+        headers.push("authorization", b"Bearer secret-token");
+        j.push(Entry {
+            headers,
+            ..entry("credolab", "/")
+        });
+        let v = serde_json::to_value(&j.query(&Filter::default())[0]).unwrap();
+        assert_eq!(v["headers"]["authorization"], "Bearer …");
     }
 }

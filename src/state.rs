@@ -49,14 +49,14 @@ pub struct StateStore {
     inner: Mutex<Inner>,
 }
 
-type Key = (&'static str, Box<str>);
-
 #[derive(Debug, Default)]
 struct Inner {
     generation: u64,
-    entities: HashMap<Key, EntityState>,
+    /// Per vendor, per entity id: looked up by `&str` without allocating a key.
+    entities: HashMap<&'static str, HashMap<Box<str>, EntityState>>,
+    count: usize,
     /// Insertion order, for forgetting the oldest.
-    order: VecDeque<Key>,
+    order: VecDeque<(&'static str, Box<str>)>,
     /// Calls that carry no entity id (e.g. refused before parsing), per vendor.
     anonymous: HashMap<&'static str, u64>,
 }
@@ -70,21 +70,32 @@ impl StateStore {
         steps: Option<&[Step]>,
         now: DateTime<Utc>,
     ) -> Progress {
-        let mut inner = self
+        let mut guard = self
             .inner
             .lock()
             .expect("state lock poisoned: an advance panicked");
+        let inner = &mut *guard;
         let generation = inner.generation;
-        let key: Key = (vendor, entity.into());
-        if !inner.entities.contains_key(&key) {
-            if inner.entities.len() >= MAX_ENTITIES {
-                if let Some(old) = inner.order.pop_front() {
-                    inner.entities.remove(&old);
+        if !inner
+            .entities
+            .get(vendor)
+            .is_some_and(|m| m.contains_key(entity))
+        {
+            if inner.count >= MAX_ENTITIES {
+                if let Some((v, e)) = inner.order.pop_front() {
+                    if inner
+                        .entities
+                        .get_mut(v)
+                        .and_then(|m| m.remove(&e))
+                        .is_some()
+                    {
+                        inner.count -= 1;
+                    }
                 }
             }
-            inner.order.push_back(key.clone());
-            inner.entities.insert(
-                key.clone(),
+            inner.order.push_back((vendor, entity.into()));
+            inner.entities.entry(vendor).or_default().insert(
+                entity.into(),
                 EntityState {
                     calls: 0,
                     first_seen: now,
@@ -93,8 +104,13 @@ impl StateStore {
                     step_started: now,
                 },
             );
+            inner.count += 1;
         }
-        let state = inner.entities.get_mut(&key).expect("inserted above");
+        let state = inner
+            .entities
+            .get_mut(vendor)
+            .and_then(|m| m.get_mut(entity))
+            .expect("inserted above");
         state.calls += 1;
         let step = steps
             .filter(|s| !s.is_empty())
@@ -113,7 +129,7 @@ impl StateStore {
             .inner
             .lock()
             .expect("state lock poisoned: an advance panicked");
-        inner.entities.get(&(vendor, entity.into())).cloned()
+        inner.entities.get(vendor)?.get(entity).cloned()
     }
 
     /// Number a call that has no entity id: (call number, generation).
@@ -139,8 +155,7 @@ impl StateStore {
         self.inner
             .lock()
             .expect("state lock poisoned: an advance panicked")
-            .entities
-            .len()
+            .count
     }
 
     pub fn is_empty(&self) -> bool {

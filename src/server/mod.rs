@@ -29,7 +29,8 @@ use crate::app::App;
 /// kernel's accept queue. Far above what a test suite opens, low enough that a
 /// runaway client cannot exhaust file descriptors.
 pub const MAX_CONNECTIONS: usize = 4096;
-/// A client has this long to send a request's headers; a silent one is closed.
+/// Once more than half of [`MAX_CONNECTIONS`] are open, a new connection has this long
+/// to send each request's headers; a silent one is closed.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +80,14 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let service = service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor));
-                let conn = http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).serve_connection(TokioIo::new(stream), service);
+                let mut builder = http1::Builder::new();
+                if permits.available_permits() < MAX_CONNECTIONS / 2 {
+                    // Under connection pressure, new connections must send their headers in
+                    // time, so slow clients can pin at most half the slots. Otherwise no
+                    // timer: arming one per request costs a quarter of the throughput.
+                    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+                }
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     // Errors here are the client's doing (reset, timeout, bad HTTP) or a

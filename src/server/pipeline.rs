@@ -13,8 +13,7 @@ use serde_json::json;
 use super::request::{read_body, BodyError, MockRequest};
 use super::response::MockResponse;
 use crate::app::App;
-use crate::clock::rfc3339;
-use crate::journal::{cap_body, Entry};
+use crate::journal::{Entry, Headers};
 use crate::vendors::Ctx;
 
 /// Header naming the scenario that answered (or `default`).
@@ -33,7 +32,9 @@ pub async fn handle(
     peer: SocketAddr,
     fixed: Option<&'static str>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
-    let started = Instant::now();
+    // Read only when the log line will be written.
+    let started =
+        tracing::enabled!(target: "vendor_mock::request", tracing::Level::INFO).then(Instant::now);
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_string();
 
@@ -97,19 +98,18 @@ pub async fn handle(
     }
 
     let status = (!resp.reset).then_some(resp.status.as_u16());
-    let (body_text, body_truncated) = cap_body(&req.body);
     app.journal.push(Entry {
         seq: 0,
-        time: rfc3339(ctx.now),
+        time: ctx.now,
         direction: "inbound",
-        vendor: Some(name.to_string()),
-        method: req.method.to_string(),
+        vendor: Some(name),
+        method: req.method.clone(),
         path: req.full_path.clone(),
         query: req.query.clone(),
         client: req.peer.ip().to_string(),
         headers: journal_headers(&req.headers),
-        body: body_text,
-        body_truncated,
+        body: req.body.clone(),
+        body_truncated: false,
         entity: ctx.entity.clone(),
         scenario: scenario.clone(),
         step: ctx.step,
@@ -126,7 +126,7 @@ pub async fn handle(
         req.method,
         req.full_path,
         status.map_or_else(|| "reset".to_string(), |s| s.to_string()),
-        started.elapsed().as_secs_f64() * 1000.0
+        started.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0)
     );
     if resp.reset {
         return Err(Dropped);
@@ -134,28 +134,24 @@ pub async fn handle(
     Ok(resp.into_hyper())
 }
 
-/// The request headers worth keeping in the journal: the standard content headers and
-/// every `x-` header (where vendors put credentials). `Authorization` keeps its scheme only.
-fn journal_headers(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+/// The request headers worth keeping in the journal: the standard content headers,
+/// `authorization` (shown as its scheme only) and every `x-` header (where vendors put
+/// credentials). Copied, not cloned: hyper's values are slices of the connection's read
+/// buffer, which a clone would keep alive for the life of the journal entry.
+fn journal_headers(headers: &HeaderMap) -> Headers {
     const KEEP: &[&str] = &[
         "content-type",
         "content-length",
         "accept",
         "user-agent",
         "host",
+        "authorization",
     ];
-    let mut out = serde_json::Map::new();
-    for (name, value) in headers {
-        let n = name.as_str();
-        let text = String::from_utf8_lossy(value.as_bytes());
-        let text = if n == "authorization" {
-            format!("{} …", text.split_whitespace().next().unwrap_or(""))
-        } else if KEEP.contains(&n) || n.starts_with("x-") {
-            text.chars().take(256).collect()
-        } else {
-            continue;
-        };
-        out.insert(n.to_string(), serde_json::Value::String(text));
+    let mut out = Headers::default();
+    for (n, v) in headers {
+        if KEEP.contains(&n.as_str()) || n.as_str().starts_with("x-") {
+            out.push(n.as_str(), v.as_bytes());
+        }
     }
     out
 }

@@ -142,9 +142,9 @@ enum Route {
     Health,
 }
 
-/// At most this many rendered feature sets are kept (the same user polled again, or a
-/// load test, is then a copy instead of ~2800 draws and a serialization).
-const FEATURE_CACHE: usize = 256;
+/// At most this many rendered feature sets (~90 KB each) are kept: the same user polled
+/// again, or a load test, is then a copy instead of ~2800 draws and a serialization.
+const FEATURE_CACHE: usize = 32;
 
 #[derive(Default)]
 pub struct Credeau {

@@ -22,15 +22,15 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, USER_AGENT};
-use hyper::Request;
+use hyper::{Method, Request};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::app::App;
 use crate::clock::rfc3339;
-use crate::journal::{cap_body, Entry};
+use crate::journal::{Entry, Headers};
 
 /// Attempts per delivery, the first included.
 pub const MAX_ATTEMPTS: u32 = 4;
@@ -267,21 +267,20 @@ impl Hooks {
         } else {
             ""
         };
-        let (text, truncated) = cap_body(&body);
-        let mut headers = serde_json::Map::new();
-        headers.insert("content-type".into(), json!("application/json"));
+        let mut headers = Headers::default();
+        headers.push(CONTENT_TYPE.as_str(), b"application/json");
         app.journal.push(Entry {
             seq: 0,
-            time: rfc3339(app.clock.now()),
+            time: app.clock.now(),
             direction: "outbound",
-            vendor: Some("finbox".into()),
-            method: "POST".into(),
+            vendor: Some("finbox"),
+            method: Method::POST,
             path: d.url.clone(),
             query: None,
             client: "vendor-mock".into(),
             headers,
-            body: text,
-            body_truncated: truncated,
+            body: Bytes::from(body.clone()),
+            body_truncated: false,
             entity: Some(d.customer_id.clone()),
             scenario: d.scenario.clone(),
             step: None,
@@ -297,6 +296,7 @@ impl Hooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_768_471_200 + secs, 0).unwrap()

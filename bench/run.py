@@ -11,7 +11,7 @@ Measures, in one run on this machine:
   - resident memory: idle after start, and peak (VmHWM) after the load.
 
 Needs wrk (Debian package `wrk`). Run from the repository root:
-    python3 bench/run.py [--seconds 10] [--connections 16] [--markdown]
+    python3 bench/run.py [--seconds 5] [--rounds 5] [--connections 16] [--markdown]
 It builds the release binaries itself. Results are printed; BENCHMARKS.md holds a recorded run.
 """
 import argparse
@@ -47,6 +47,13 @@ def rss_kb(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(url, timeout=10.0):
@@ -88,6 +95,19 @@ def fetch(url, headers):
         return e.code, e.headers.get("content-type"), e.read()
 
 
+def measured(pid, url, seconds, connections, body_file, token):
+    """One wrk run, plus the server's CPU time per answered request (in microseconds)."""
+    before = cpu_seconds(pid)
+    r = wrk(url, seconds, connections, body_file, token)
+    r["cpu_us_per_req"] = (cpu_seconds(pid) - before) * 1e6 / max(1.0, r["rps"] * seconds)
+    return r
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
 def wrk(url, seconds, connections, body_file, token):
     env = dict(os.environ, WRK_BODY_FILE=body_file, WRK_AUTH_TOKEN=token)
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), url],
@@ -105,8 +125,9 @@ def wrk(url, seconds, connections, body_file, token):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -141,14 +162,27 @@ def main():
         try:
             time.sleep(0.3)
             wrk(base + "/credeau/api/insights", 2, args.connections, body_file, token)  # warm-up
-            m = wrk(base + "/credeau/api/insights", args.seconds, args.connections, body_file, token)
-            b = wrk(f"http://127.0.0.1:{bare_port}/credeau/api/insights", args.seconds, args.connections, body_file, token)
+            wrk(f"http://127.0.0.1:{bare_port}/x", 2, args.connections, body_file, token)
+            # Interleaved rounds: this machine's speed drifts, so each round compares the two
+            # under the same conditions and the medians are reported.
+            rounds = []
+            for _ in range(args.rounds):
+                m = measured(mock.pid, base + "/credeau/api/insights", args.seconds, args.connections, body_file, token)
+                b = measured(bare.pid, f"http://127.0.0.1:{bare_port}/credeau/api/insights", args.seconds, args.connections, body_file, token)
+                if case == "insights" and m["non_2xx"]:
+                    sys.exit(f"the insights run got {m['non_2xx']} non-2xx answers: the benchmark is not measuring what it says")
+                rounds.append((m, b))
         finally:
             bare.kill()
             bare.wait()
-        if case == "insights" and m["non_2xx"]:
-            sys.exit(f"the insights run got {m['non_2xx']} non-2xx answers: the benchmark is not measuring what it says")
-        results[case] = {"status": status, "bytes": len(payload), "mock": m, "bare": b, "ratio": m["rps"] / b["rps"]}
+        pick = lambda side, key: median([r[side][key] for r in rounds])
+        results[case] = {
+            "status": status, "bytes": len(payload),
+            "mock": {k: pick(0, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")},
+            "bare": {k: pick(1, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")},
+            "ratio": median([m["rps"] / b["rps"] for m, b in rounds]),
+            "ratios": [round(m["rps"] / b["rps"], 2) for m, b in rounds],
+        }
     peak_kb = rss_kb(mock.pid, "VmHWM")
     mock.terminate()
     mock.wait()
@@ -157,11 +191,12 @@ def main():
                "idle_rss_mb": idle_kb / 1024, "peak_rss_mb": peak_kb / 1024, "cases": results,
                "connections": args.connections, "seconds": args.seconds, "cores": os.cpu_count()}
     if args.markdown:
-        print(f"| case | answer | vendor-mock req/s | bare hyper req/s | ratio | p50 mock / bare (ms) | p99 mock / bare (ms) |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("| case | answer | vendor-mock req/s | bare hyper req/s | ratio (median; per round) | p50 mock / bare (ms) | p99 mock / bare (ms) | server CPU µs/req mock / bare |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for case, r in results.items():
-            print(f"| {case} | {r['status']}, {r['bytes']} B | {r['mock']['rps']:.0f} | {r['bare']['rps']:.0f} | {r['ratio']:.2f}× | "
-                  f"{r['mock']['p50_ms']:.2f} / {r['bare']['p50_ms']:.2f} | {r['mock']['p99_ms']:.2f} / {r['bare']['p99_ms']:.2f} |")
+            print(f"| {case} | {r['status']}, {r['bytes']} B | {r['mock']['rps']:.0f} | {r['bare']['rps']:.0f} | {r['ratio']:.2f}× ({', '.join(map(str, r['ratios']))}) | "
+                  f"{r['mock']['p50_ms']:.2f} / {r['bare']['p50_ms']:.2f} | {r['mock']['p99_ms']:.2f} / {r['bare']['p99_ms']:.2f} | "
+                  f"{r['mock']['cpu_us_per_req']:.1f} / {r['bare']['cpu_us_per_req']:.1f} |")
         print()
         print(f"- exec to first answer: {summary['first_answer_ms']:.1f} ms (best of 5: {summary['first_answer_ms_all']})")
         print(f"- resident memory: idle {summary['idle_rss_mb']:.1f} MB, peak {summary['peak_rss_mb']:.1f} MB")

@@ -8,6 +8,8 @@
 //! for days stays small.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -63,13 +65,14 @@ pub struct Entry {
     /// The path, or the URL of an outbound call.
     pub path: String,
     pub query: Option<String>,
-    pub client: String,
+    /// The client's address; `None` for calls the mock made itself.
+    pub client: Option<IpAddr>,
     pub headers: Headers,
     /// Copied and capped at [`BODY_CAP`] bytes by [`Journal::push`].
     pub body: Bytes,
     pub body_truncated: bool,
     pub entity: Option<String>,
-    pub scenario: String,
+    pub scenario: Arc<str>,
     pub step: Option<usize>,
     /// `None` when no answer was sent (a `reset` fault, or an outbound call that failed).
     pub status: Option<u16>,
@@ -88,7 +91,10 @@ impl Serialize for Entry {
         if let Some(q) = &self.query {
             m.serialize_entry("query", q)?;
         }
-        m.serialize_entry("client", &self.client)?;
+        match self.client {
+            Some(ip) => m.serialize_entry("client", &ip)?,
+            None => m.serialize_entry("client", "vendor-mock")?,
+        }
         let headers: serde_json::Map<String, serde_json::Value> = self
             .headers
             .iter()
@@ -100,7 +106,7 @@ impl Serialize for Entry {
             m.serialize_entry("body_truncated", &true)?;
         }
         m.serialize_entry("entity", &self.entity)?;
-        m.serialize_entry("scenario", &self.scenario)?;
+        m.serialize_entry("scenario", &*self.scenario)?;
         m.serialize_entry("step", &self.step)?;
         m.serialize_entry("status", &self.status)?;
         if let Some(n) = &self.note {
@@ -248,7 +254,7 @@ mod tests {
             method: Method::POST,
             path: path.into(),
             query: None,
-            client: "127.0.0.1".into(),
+            client: Some([127, 0, 0, 1].into()),
             headers: Default::default(),
             body: Bytes::new(),
             body_truncated: false,

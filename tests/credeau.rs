@@ -463,3 +463,23 @@ async fn credeaus_own_python_examples_pass_against_the_mock() {
     );
     assert!(stdout.contains("all documented cases behave"), "{stdout}");
 }
+
+#[tokio::test]
+async fn the_cached_and_the_patchable_renderings_give_the_same_bytes() {
+    // An empty patch forces the answer through the JSON value a patch applies to;
+    // without one it is assembled from the cached feature fragment.
+    let through_json = "vendor = \"credeau\"\n[[scenario]]\nname = \"as-json\"\nid_prefix = \"user-\"\nsteps = [{ outcome = \"completed\", patch = {} }]\n";
+    let plain = TestServer::start().await;
+    let patched = TestServer::with_scenarios(&[("json.toml", through_json)]).await;
+    for groupings in [json!(["sms", "fraud", "extracted_sms"]), json!(["fraud"])] {
+        let b = json!({"user_id": "user-7", "client_id": "test-client", "groupings": groupings});
+        let a = plain.post_json(INSIGHTS, AUTH, &b).await;
+        let p = patched.post_json(INSIGHTS, AUTH, &b).await;
+        assert_eq!(p.header("x-vendor-mock-scenario"), Some("as-json"));
+        assert!(
+            a.body == p.body,
+            "the two renderings differ for groupings {groupings}"
+        );
+        assert_eq!(a.header("content-length"), p.header("content-length"));
+    }
+}

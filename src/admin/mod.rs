@@ -138,7 +138,7 @@ fn handle_get_scenarios(app: &App) -> MockResponse {
             let scenarios: Vec<Value> = set
                 .scenarios
                 .iter()
-                .map(|s| json!({"name": s.name, "id_prefix": s.id_prefix, "description": s.description, "source": s.source, "steps": s.steps.iter().map(describe_step).collect::<Vec<_>>()}))
+                .map(|s| json!({"name": &*s.name, "id_prefix": s.id_prefix, "description": s.description, "source": s.source, "steps": s.steps.iter().map(describe_step).collect::<Vec<_>>()}))
                 .collect();
             json!({"vendor": name, "prefix": format!("/{name}"), "rate_limit": set.rate_limit, "scenarios": scenarios})
         })

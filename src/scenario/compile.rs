@@ -294,7 +294,7 @@ fn compile_scenario(
         .collect();
     (diags.len() == before).then(|| Scenario {
         vendor: vendor.name(),
-        name: spec.name.get_ref().clone(),
+        name: spec.name.get_ref().as_str().into(),
         id_prefix: spec.id_prefix.get_ref().clone(),
         description: spec.description.clone(),
         source: source.path.clone(),

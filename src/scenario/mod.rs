@@ -33,7 +33,8 @@ pub type Settings = Arc<dyn Any + Send + Sync>;
 #[derive(Debug)]
 pub struct Scenario {
     pub vendor: &'static str,
-    pub name: String,
+    /// Shared: it is copied into every journal entry this scenario answers.
+    pub name: Arc<str>,
     pub id_prefix: String,
     pub description: String,
     /// The file it came from, for `list` and the admin API.

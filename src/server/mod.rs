@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 pub use request::{read_body, BodyError, MockRequest};
-pub use response::{Body, MockResponse};
+pub use response::{Body, MockResponse, OutBody};
 
 use crate::app::App;
 

@@ -2,24 +2,27 @@
 //! mark the answer as the mock's, journal and log it, then delay or drop as told.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use serde_json::json;
 
 use super::request::{read_body, BodyError, MockRequest};
-use super::response::MockResponse;
+use super::response::{MockResponse, OutBody};
 use crate::app::App;
 use crate::journal::{Entry, Headers};
 use crate::vendors::Ctx;
 
 /// Header naming the scenario that answered (or `default`).
-pub const SCENARIO_HEADER: &str = "x-vendor-mock-scenario";
+pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-scenario");
 /// Header explaining why an answer deviates from the vendor's.
-pub const WARNING_HEADER: &str = "x-vendor-mock-warning";
+pub const WARNING_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-warning");
+
+/// The journal's scenario name for answers no scenario chose (shared, not reallocated).
+static DEFAULT_SCENARIO: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("default"));
 
 /// Returned to hyper to close a connection without answering (the `reset` fault).
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +34,7 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
     fixed: Option<&'static str>,
-) -> Result<Response<Full<Bytes>>, Dropped> {
+) -> Result<Response<OutBody>, Dropped> {
     // Read only when the log line will be written.
     let started =
         tracing::enabled!(target: "vendor_mock::request", tracing::Level::INFO).then(Instant::now);
@@ -87,12 +90,14 @@ pub async fn handle(
         Err(too_large) => too_large,
     };
 
-    let scenario = ctx
+    let scenario: Arc<str> = ctx
         .scenario
         .as_ref()
-        .map_or("default", |s| s.name.as_str())
-        .to_string();
-    resp.set_header(SCENARIO_HEADER, scenario.as_str());
+        .map_or_else(|| DEFAULT_SCENARIO.clone(), |s| s.name.clone());
+    match &ctx.scenario {
+        None => resp.set_header(SCENARIO_HEADER, HeaderValue::from_static("default")),
+        Some(s) => resp.set_header(SCENARIO_HEADER, &*s.name),
+    }
     if let Some(w) = &ctx.warning {
         resp.set_header(WARNING_HEADER, w.as_str());
     }
@@ -106,7 +111,7 @@ pub async fn handle(
         method: req.method.clone(),
         path: req.full_path.clone(),
         query: req.query.clone(),
-        client: req.peer.ip().to_string(),
+        client: Some(req.peer.ip()),
         headers: journal_headers(&req.headers),
         body: req.body.clone(),
         body_truncated: false,

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::Value;
@@ -18,7 +17,49 @@ use crate::scenario::merge_patch;
 pub enum Body {
     Empty,
     Bytes(Bytes),
+    /// Sent one after another: lets a vendor answer with a cached part without copying it.
+    Parts(Vec<Bytes>),
     Json(Value),
+}
+
+/// The body hyper sends: the parts of an answer, with their exact total length.
+#[derive(Debug, Default)]
+pub struct OutBody {
+    parts: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl OutBody {
+    fn new(parts: impl IntoIterator<Item = Bytes>) -> Self {
+        let parts: std::collections::VecDeque<Bytes> =
+            parts.into_iter().filter(|p| !p.is_empty()).collect();
+        let remaining = parts.iter().map(|p| p.len() as u64).sum();
+        Self { parts, remaining }
+    }
+}
+
+impl hyper::body::Body for OutBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let next = self.parts.pop_front();
+        if let Some(p) = &next {
+            self.remaining -= p.len() as u64;
+        }
+        std::task::Poll::Ready(next.map(|p| Ok(hyper::body::Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.remaining)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,15 +146,16 @@ impl MockResponse {
         }
     }
 
-    pub fn into_hyper(self) -> Response<Full<Bytes>> {
+    pub fn into_hyper(self) -> Response<OutBody> {
         let body = match self.body {
-            Body::Empty => Bytes::new(),
-            Body::Bytes(b) => b,
-            Body::Json(v) => {
-                Bytes::from(serde_json::to_vec(&v).expect("a serde_json::Value always serializes"))
-            }
+            Body::Empty => OutBody::default(),
+            Body::Bytes(b) => OutBody::new([b]),
+            Body::Parts(parts) => OutBody::new(parts),
+            Body::Json(v) => OutBody::new([Bytes::from(
+                serde_json::to_vec(&v).expect("a serde_json::Value always serializes"),
+            )]),
         };
-        let mut resp = Response::new(Full::new(body));
+        let mut resp = Response::new(body);
         *resp.status_mut() = self.status;
         *resp.headers_mut() = self.headers;
         resp

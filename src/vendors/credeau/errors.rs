@@ -11,10 +11,13 @@ use crate::server::MockResponse;
 
 /// The 401 text; `{request_id}` is a fresh 32-hex id per refusal.
 pub fn unauthorized(request_id: &str) -> MockResponse {
-    MockResponse::json(
-        StatusCode::UNAUTHORIZED,
-        json!({ "error": format!("Could not validate credentials. (request_id={request_id}). It has been logged successfully on our servers. Please contact us with the request_id for assistance.") }),
-    )
+    // Written directly (no JSON value): the id is hex, nothing needs escaping, and this is
+    // the answer a misconfigured client gets at full speed.
+    debug_assert!(request_id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let body = format!(
+        r#"{{"error":"Could not validate credentials. (request_id={request_id}). It has been logged successfully on our servers. Please contact us with the request_id for assistance."}}"#
+    );
+    MockResponse::bytes(StatusCode::UNAUTHORIZED, "application/json", body)
 }
 
 /// A gateway page in the shape the doc gives for 403.

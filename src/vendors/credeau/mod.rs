@@ -34,7 +34,8 @@ use crate::generate;
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Problem, Settings};
 use crate::server::MockRequest;
-use crate::server::MockResponse;
+use crate::server::{Body, MockResponse};
+use bytes::Bytes;
 
 pub const OUTCOMES: &[&str] = &[
     "completed",
@@ -155,7 +156,7 @@ pub struct Credeau {
 
 #[derive(Default)]
 struct FeatureCache {
-    map: HashMap<(String, [bool; 3]), Arc<[u8]>>,
+    map: HashMap<(String, [bool; 3]), Bytes>,
     order: VecDeque<(String, [bool; 3])>,
 }
 
@@ -406,20 +407,20 @@ impl Credeau {
             return MockResponse::json(StatusCode::OK, Value::Object(m));
         }
         let fragment = self.fragment(r);
-        let mut out = serde_json::to_vec(&head).expect("a serde_json::Value always serializes");
-        out.pop(); // the closing brace
-        out.push(b',');
-        out.extend_from_slice(&fragment);
-        out.extend_from_slice(br#""message":""#);
-        out.extend_from_slice(tail_message.as_bytes());
-        out.extend_from_slice(br#"","data_processed_time":""#);
-        out.extend_from_slice(processed.as_bytes());
-        out.extend_from_slice(b"\"}");
-        MockResponse::bytes(StatusCode::OK, "application/json", out)
+        let mut head = serde_json::to_vec(&head).expect("a serde_json::Value always serializes");
+        head.pop(); // the closing brace
+        head.push(b',');
+        let tail = format!(r#""message":"{tail_message}","data_processed_time":"{processed}"}}"#);
+        // Three parts sent back to back: the ~90 KB feature fragment is the cached one
+        // itself, never copied.
+        let mut resp = MockResponse::new(StatusCode::OK)
+            .with_header(hyper::header::CONTENT_TYPE, "application/json");
+        resp.body = Body::Parts(vec![Bytes::from(head), fragment, Bytes::from(tail)]);
+        resp
     }
 
     /// `"name":value,` for every selected feature, cached per (user, groupings).
-    fn fragment(&self, r: &Render<'_, '_>) -> Arc<[u8]> {
+    fn fragment(&self, r: &Render<'_, '_>) -> Bytes {
         let key = (r.user_id.to_string(), r.groupings);
         if let Some(f) = self
             .cache
@@ -441,7 +442,7 @@ impl Credeau {
         if !bytes.is_empty() {
             bytes.push(b',');
         }
-        let fragment: Arc<[u8]> = bytes.into();
+        let fragment = Bytes::from(bytes);
         let mut cache = self.cache.lock().expect("credeau cache lock poisoned");
         if cache.map.len() >= FEATURE_CACHE {
             if let Some(old) = cache.order.pop_front() {

@@ -642,7 +642,7 @@ impl Finbox {
                         body: payload,
                         request_id: request_id.to_string(),
                         customer_id: body.entity.clone(),
-                        scenario: scenario.name.clone(),
+                        scenario: scenario.name.to_string(),
                         attempt: 1,
                     },
                 );
@@ -669,7 +669,7 @@ impl Finbox {
         let scenario = ctx
             .scenario
             .as_ref()
-            .map_or("default".to_string(), |s| s.name.clone());
+            .map_or("default".to_string(), |s| s.name.to_string());
         for w in waiting {
             let answer = Answer {
                 customer_id: json!(w.customer_id),

@@ -55,12 +55,15 @@ pub fn id_bytes(
 /// Lower-case hex of `bytes`, `len` characters long (at most 64).
 pub fn hex(bytes: &[u8; 32], len: usize) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
+    let mut out = String::with_capacity(len);
+    for b in bytes
         .iter()
         .flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]])
         .take(len)
-        .map(char::from)
-        .collect()
+    {
+        out.push(char::from(b));
+    }
+    out
 }
 
 /// A value in `low..=high` rounded to `decimals` places.

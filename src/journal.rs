@@ -31,6 +31,10 @@ const HEADER_CAP: usize = 256;
 pub struct Headers(Vec<u8>);
 
 impl Headers {
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self(Vec::with_capacity(bytes))
+    }
+
     /// Add a header. Valid header names and values never contain NUL or LF.
     pub fn push(&mut self, name: &str, value: &[u8]) {
         self.0.extend_from_slice(name.as_bytes());

@@ -152,9 +152,15 @@ fn journal_headers(headers: &HeaderMap) -> Headers {
         "host",
         "authorization",
     ];
-    let mut out = Headers::default();
+    let keep = |n: &HeaderName| KEEP.contains(&n.as_str()) || n.as_str().starts_with("x-");
+    let size = headers
+        .iter()
+        .filter(|(n, _)| keep(n))
+        .map(|(n, v)| n.as_str().len() + v.len() + 2)
+        .sum();
+    let mut out = Headers::with_capacity(size);
     for (n, v) in headers {
-        if KEEP.contains(&n.as_str()) || n.as_str().starts_with("x-") {
+        if keep(n) {
             out.push(n.as_str(), v.as_bytes());
         }
     }

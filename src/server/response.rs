@@ -23,18 +23,27 @@ pub enum Body {
 }
 
 /// The body hyper sends: the parts of an answer, with their exact total length.
+/// Parts are kept in reverse so the next one pops off the end; a single part (the
+/// common case) needs no allocation beyond the Vec's one slot.
 #[derive(Debug, Default)]
 pub struct OutBody {
-    parts: std::collections::VecDeque<Bytes>,
+    reversed: Vec<Bytes>,
     remaining: u64,
 }
 
 impl OutBody {
-    fn new(parts: impl IntoIterator<Item = Bytes>) -> Self {
-        let parts: std::collections::VecDeque<Bytes> =
-            parts.into_iter().filter(|p| !p.is_empty()).collect();
+    fn new(mut parts: Vec<Bytes>) -> Self {
+        parts.retain(|p| !p.is_empty());
+        parts.reverse();
         let remaining = parts.iter().map(|p| p.len() as u64).sum();
-        Self { parts, remaining }
+        Self {
+            reversed: parts,
+            remaining,
+        }
+    }
+
+    fn one(part: Bytes) -> Self {
+        Self::new(vec![part])
     }
 }
 
@@ -46,7 +55,7 @@ impl hyper::body::Body for OutBody {
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        let next = self.parts.pop_front();
+        let next = self.reversed.pop();
         if let Some(p) = &next {
             self.remaining -= p.len() as u64;
         }
@@ -54,7 +63,7 @@ impl hyper::body::Body for OutBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.parts.is_empty()
+        self.reversed.is_empty()
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
@@ -149,11 +158,11 @@ impl MockResponse {
     pub fn into_hyper(self) -> Response<OutBody> {
         let body = match self.body {
             Body::Empty => OutBody::default(),
-            Body::Bytes(b) => OutBody::new([b]),
+            Body::Bytes(b) => OutBody::one(b),
             Body::Parts(parts) => OutBody::new(parts),
-            Body::Json(v) => OutBody::new([Bytes::from(
+            Body::Json(v) => OutBody::one(Bytes::from(
                 serde_json::to_vec(&v).expect("a serde_json::Value always serializes"),
-            )]),
+            )),
         };
         let mut resp = Response::new(body);
         *resp.status_mut() = self.status;

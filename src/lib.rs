@@ -32,6 +32,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod generate;
+pub mod ipnet;
 pub mod journal;
 pub mod rate_limit;
 pub mod scenario;

@@ -24,6 +24,28 @@ pub struct MockRequest {
 }
 
 impl MockRequest {
+    /// A `POST /` from 127.0.0.1 with `body` and an optional content type, for unit tests
+    /// of body parsers.
+    #[cfg(test)]
+    pub(crate) fn test_post(body: &str, content_type: Option<&str>) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = content_type {
+            headers.insert(
+                hyper::header::CONTENT_TYPE,
+                c.parse().expect("a test content type is valid"),
+            );
+        }
+        Self {
+            method: Method::POST,
+            full_path: "/".into(),
+            path: "/".into(),
+            query: None,
+            headers,
+            body: Bytes::from(body.to_string()),
+            peer: ([127, 0, 0, 1], 1).into(),
+        }
+    }
+
     /// A header as text; `None` when absent or not visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

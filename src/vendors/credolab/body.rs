@@ -135,23 +135,9 @@ pub fn optional_str(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use hyper::{HeaderMap, Method};
 
     fn req(body: &str, content_type: Option<&str>) -> MockRequest {
-        let mut headers = HeaderMap::new();
-        if let Some(c) = content_type {
-            headers.insert("content-type", c.parse().unwrap());
-        }
-        MockRequest {
-            method: Method::POST,
-            full_path: "/".into(),
-            path: "/".into(),
-            query: None,
-            headers,
-            body: Bytes::from(body.to_string()),
-            peer: "127.0.0.1:1".parse().unwrap(),
-        }
+        MockRequest::test_post(body, content_type)
     }
 
     fn outcome(body: &str, ct: Option<&str>) -> String {

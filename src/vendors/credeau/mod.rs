@@ -72,8 +72,20 @@ const ENDPOINTS: &[Endpoint] = &[
 const MSG_COMPLETED: &str = "featurization completed";
 const MSG_IN_PROGRESS: &str = "featurization in progress";
 const MSG_NOT_FOUND: &str = "user not found";
-/// `YYYY-MM-DD HH:MM:SS`, the doc's timestamp format.
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+/// `YYYY-MM-DD HH:MM:SS`, the doc's timestamp format (written by hand: chrono's format
+/// strings are parsed on every call, and every answer carries two of these).
+fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
 
 /// Compiled settings (`[auth]`, `allowed_ips`).
 #[derive(Debug)]
@@ -307,7 +319,7 @@ struct Render<'a, 'c> {
 
 impl Render<'_, '_> {
     fn now(&self) -> String {
-        self.ctx.now.format(TIME_FORMAT).to_string()
+        credeau_time(self.ctx.now)
     }
 
     /// The feature-less bodies: "user not found" (200) and "featurization in progress" (202).
@@ -322,9 +334,7 @@ impl Render<'_, '_> {
     /// When the request was received: the answer is "now", after 1–4 s of processing.
     fn requested_time(&self) -> String {
         let secs = self.ctx.rng(self.user_id, "processing").random_range(1..=4);
-        (self.ctx.now - chrono::TimeDelta::seconds(secs))
-            .format(TIME_FORMAT)
-            .to_string()
+        credeau_time(self.ctx.now - chrono::TimeDelta::seconds(secs))
     }
 
     fn extracted(&self, threshold: Option<i64>, client_id: &str) -> MockResponse {

@@ -25,24 +25,30 @@ pub enum Kind {
 
 /// Validate the body against `fields`; the coerced object, or the 422 body.
 pub fn validate(req: &MockRequest, fields: &[(&str, Kind)]) -> Result<Map<String, Value>, Value> {
-    let input = parse_body(req)?;
-    let Value::Object(obj) = &input else {
-        return Err(detail(vec![error(
-            "model_attributes_type",
-            json!(["body"]),
-            "Input should be a valid dictionary or object to extract fields from",
-            input.clone(),
-        )]));
+    let mut obj = match parse_body(req)? {
+        Value::Object(obj) => obj,
+        other => {
+            return Err(detail(vec![error(
+                "model_attributes_type",
+                json!(["body"]),
+                "Input should be a valid dictionary or object to extract fields from",
+                other,
+            )]))
+        }
     };
     let mut errors = Vec::new();
-    let mut out = obj.clone();
+    // Applied once every field passed; the error paths alone copy the body.
+    let mut coerced: Vec<(&str, Value)> = Vec::new();
     for (name, kind) in fields {
         let loc = json!(["body", name]);
         match (kind, obj.get(*name)) {
-            (Kind::OptInt, None | Some(Value::Null)) => {
-                out.insert(name.to_string(), Value::Null);
-            }
-            (_, None) => errors.push(error("missing", loc, "Field required", input.clone())),
+            (Kind::OptInt, None | Some(Value::Null)) => coerced.push((name, Value::Null)),
+            (_, None) => errors.push(error(
+                "missing",
+                loc,
+                "Field required",
+                Value::Object(obj.clone()),
+            )),
             (Kind::Str { max_len }, Some(v)) => match v {
                 Value::String(s) => {
                     if let Some(max) = max_len.filter(|m| s.chars().count() > *m) {
@@ -84,15 +90,16 @@ pub fn validate(req: &MockRequest, fields: &[(&str, Kind)]) -> Result<Map<String
                 )),
             },
             (Kind::OptInt, Some(v)) => match coerce_int(v) {
-                Ok(n) => {
-                    out.insert(name.to_string(), Value::from(n));
-                }
+                Ok(n) => coerced.push((name, Value::from(n))),
                 Err((kind, msg)) => errors.push(error(kind, loc, msg, v.clone())),
             },
         }
     }
     if errors.is_empty() {
-        Ok(out)
+        for (name, v) in coerced {
+            obj.insert(name.to_string(), v);
+        }
+        Ok(obj)
     } else {
         Err(detail(errors))
     }

@@ -43,7 +43,9 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         // The one place in the crate that reads the wall clock.
         let base = self.frozen.unwrap_or_else(Utc::now);
-        base + TimeDelta::milliseconds(self.advance_ms.load(Ordering::Acquire))
+        TimeDelta::try_milliseconds(self.advance_ms.load(Ordering::Acquire))
+            .and_then(|d| base.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// Move the clock forward by `ms` milliseconds.

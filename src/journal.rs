@@ -184,10 +184,7 @@ impl Journal {
         entry.body_truncated |= entry.body.len() > BODY_CAP;
         entry.body = Bytes::copy_from_slice(&entry.body[..keep]);
         let evicted = {
-            let mut inner = self
-                .inner
-                .lock()
-                .expect("journal lock poisoned: a push panicked");
+            let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
             entry.seq = inner.next_seq;
             let evicted = if inner.entries.len() == self.limit {
@@ -204,10 +201,7 @@ impl Journal {
 
     /// Matching entries, oldest first (newest last).
     pub fn query(&self, filter: &Filter) -> Vec<Entry> {
-        let inner = self
-            .inner
-            .lock()
-            .expect("journal lock poisoned: a push panicked");
+        let inner = crate::lock::lock(&self.inner);
         let matches = |e: &&Entry| {
             filter.vendor.as_deref().is_none_or(|v| e.vendor == Some(v))
                 && filter.path.as_deref().is_none_or(|p| e.path.starts_with(p))
@@ -225,19 +219,12 @@ impl Journal {
     }
 
     pub fn clear(&self) {
-        let mut inner = self
-            .inner
-            .lock()
-            .expect("journal lock poisoned: a push panicked");
+        let mut inner = crate::lock::lock(&self.inner);
         inner.entries.clear();
     }
 
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .expect("journal lock poisoned: a push panicked")
-            .entries
-            .len()
+        crate::lock::lock(&self.inner).entries.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -34,6 +34,7 @@ pub mod commands;
 pub mod generate;
 pub mod ipnet;
 pub mod journal;
+pub mod lock;
 pub mod rate_limit;
 pub mod scenario;
 pub mod server;

@@ -54,13 +54,17 @@ impl RateLimiter {
         limit: Limit,
         now: DateTime<Utc>,
     ) -> Decision {
-        let length = TimeDelta::seconds(limit.per_seconds as i64);
-        let mut windows = self
-            .windows
-            .lock()
-            .expect("rate-limit lock poisoned: a check panicked");
+        let length = i64::try_from(limit.per_seconds)
+            .ok()
+            .and_then(TimeDelta::try_seconds)
+            .unwrap_or(TimeDelta::MAX);
+        let mut windows = crate::lock::lock(&self.windows);
         if windows.len() >= MAX_WINDOWS && !windows.contains_key(&(vendor, client)) {
-            windows.retain(|_, w| now < w.start + length);
+            windows.retain(|_, w| {
+                w.start
+                    .checked_add_signed(length)
+                    .is_none_or(|end| now < end)
+            });
             if windows.len() >= MAX_WINDOWS {
                 windows.clear();
             }
@@ -69,7 +73,11 @@ impl RateLimiter {
             start: now,
             count: 0,
         });
-        if now >= w.start + length || now < w.start {
+        if w.start
+            .checked_add_signed(length)
+            .is_some_and(|end| now >= end)
+            || now < w.start
+        {
             *w = Window {
                 start: now,
                 count: 0,
@@ -79,7 +87,11 @@ impl RateLimiter {
             w.count += 1;
             Decision::Allow
         } else {
-            let left = (w.start + length - now).num_milliseconds().max(0) as u64;
+            let end = w
+                .start
+                .checked_add_signed(length)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let left = (end - now).num_milliseconds().max(0) as u64;
             Decision::Deny {
                 retry_after_secs: left.div_ceil(1000).max(1),
             }
@@ -87,10 +99,7 @@ impl RateLimiter {
     }
 
     pub fn reset(&self) {
-        self.windows
-            .lock()
-            .expect("rate-limit lock poisoned: a check panicked")
-            .clear();
+        crate::lock::lock(&self.windows).clear();
     }
 }
 

@@ -70,10 +70,7 @@ impl StateStore {
         steps: Option<&[Step]>,
         now: DateTime<Utc>,
     ) -> Progress {
-        let mut guard = self
-            .inner
-            .lock()
-            .expect("state lock poisoned: an advance panicked");
+        let mut guard = crate::lock::lock(&self.inner);
         let inner = &mut *guard;
         let generation = inner.generation;
         if !inner
@@ -125,19 +122,13 @@ impl StateStore {
 
     /// A copy of an entity's state, if it has been seen.
     pub fn get(&self, vendor: &'static str, entity: &str) -> Option<EntityState> {
-        let inner = self
-            .inner
-            .lock()
-            .expect("state lock poisoned: an advance panicked");
+        let inner = crate::lock::lock(&self.inner);
         inner.entities.get(vendor)?.get(entity).cloned()
     }
 
     /// Number a call that has no entity id: (call number, generation).
     pub fn anonymous_call(&self, vendor: &'static str) -> (u64, u64) {
-        let mut inner = self
-            .inner
-            .lock()
-            .expect("state lock poisoned: an advance panicked");
+        let mut inner = crate::lock::lock(&self.inner);
         let generation = inner.generation;
         let n = inner.anonymous.entry(vendor).or_default();
         *n += 1;
@@ -145,17 +136,11 @@ impl StateStore {
     }
 
     pub fn generation(&self) -> u64 {
-        self.inner
-            .lock()
-            .expect("state lock poisoned: an advance panicked")
-            .generation
+        crate::lock::lock(&self.inner).generation
     }
 
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .expect("state lock poisoned: an advance panicked")
-            .count
+        crate::lock::lock(&self.inner).count
     }
 
     pub fn is_empty(&self) -> bool {
@@ -164,16 +149,23 @@ impl StateStore {
 
     /// Forget every entity and start a new generation.
     pub fn reset(&self) {
-        let mut inner = self
-            .inner
-            .lock()
-            .expect("state lock poisoned: an advance panicked");
+        let mut inner = crate::lock::lock(&self.inner);
         let generation = inner.generation + 1;
         *inner = Inner {
             generation,
             ..Inner::default()
         };
     }
+}
+
+/// `t` plus `secs` seconds, saturating at chrono's last representable instant (file
+/// limits keep real values far below it; this only guarantees no panic).
+pub fn after(t: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Move `state` to the step in force at `now` and count this call against it.
@@ -188,7 +180,7 @@ pub fn pick_step(state: &mut EntityState, steps: &[Step], now: DateTime<Utc>) ->
         let done = match steps[i].repeat {
             _ if last => false,
             Repeat::Times(n) => state.step_calls >= n,
-            Repeat::ForSeconds(s) => now >= state.step_started + TimeDelta::seconds(s as i64),
+            Repeat::ForSeconds(s) => now >= after(state.step_started, s),
         };
         if !done {
             state.step = i;
@@ -196,7 +188,7 @@ pub fn pick_step(state: &mut EntityState, steps: &[Step], now: DateTime<Utc>) ->
             return i;
         }
         state.step_started = match steps[i].repeat {
-            Repeat::ForSeconds(s) => state.step_started + TimeDelta::seconds(s as i64),
+            Repeat::ForSeconds(s) => after(state.step_started, s),
             Repeat::Times(_) => now,
         };
         state.step = i + 1;
@@ -209,9 +201,7 @@ pub fn pick_step(state: &mut EntityState, steps: &[Step], now: DateTime<Utc>) ->
 pub fn step_ends_at(state: &EntityState, steps: &[Step]) -> Option<DateTime<Utc>> {
     let i = state.step;
     match steps.get(i)?.repeat {
-        Repeat::ForSeconds(s) if i + 1 < steps.len() => {
-            Some(state.step_started + TimeDelta::seconds(s as i64))
-        }
+        Repeat::ForSeconds(s) if i + 1 < steps.len() => Some(after(state.step_started, s)),
         _ => None,
     }
 }
@@ -242,6 +232,19 @@ mod tests {
             .map(|_| store.advance("v", "e", Some(&steps), t(0)).step.unwrap())
             .collect();
         assert_eq!(got, [0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn step_ends_saturate_instead_of_panicking() {
+        assert_eq!(after(t(0), u64::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(after(t(0), 10), t(10));
+        let store = StateStore::default();
+        let steps = [step(Repeat::ForSeconds(u64::MAX)), step(Repeat::Times(1))];
+        assert_eq!(store.advance("v", "e", Some(&steps), t(0)).step, Some(0));
+        assert_eq!(
+            store.advance("v", "e", Some(&steps), t(1_000_000)).step,
+            Some(0)
+        );
     }
 
     #[test]

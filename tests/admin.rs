@@ -197,3 +197,36 @@ async fn unknown_admin_paths_and_wrong_methods_get_json_errors() {
     let r = s.get("/__admin/reset").await;
     assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
 }
+
+#[tokio::test]
+async fn the_clock_refuses_to_advance_past_year_9999() {
+    let late = chrono::DateTime::parse_from_rfc3339("9999-06-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let s = TestServer::with_config(vendor_mock::Config {
+        frozen_clock: Some(late),
+        ..crate::support::config()
+    })
+    .await;
+    let r = s
+        .post_json("/__admin/clock/advance", &[], &json!({"seconds": 31536000}))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("9999"));
+    assert_eq!(
+        s.get("/__admin/clock").await.json()["now"],
+        "9999-06-01T00:00:00Z"
+    );
+    // The server still answers vendor requests afterwards.
+    let r = s
+        .post_json(
+            "/credeau/api/insights",
+            &[
+                ("x-client-id", "test-client"),
+                ("x-auth-token", "test-token"),
+            ],
+            &json!({"user_id": "u", "client_id": "test-client", "groupings": []}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}

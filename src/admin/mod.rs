@@ -93,7 +93,24 @@ fn handle_post_clock_advance(app: &App, body: &[u8]) -> MockResponse {
     if !(0.0..=315_360_000.0).contains(&seconds) {
         return error(StatusCode::BAD_REQUEST, format!("`seconds` must be from 0 to 315360000 (the clock only moves forward), found {seconds}"));
     }
-    app.clock.advance_ms((seconds * 1000.0).round() as i64);
+    // chrono's range ends in year 262143; stop well before it.
+    let limit = chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a valid date")
+        .and_utc();
+    let ms = (seconds * 1000.0).round() as i64;
+    if app
+        .clock
+        .now()
+        .checked_add_signed(chrono::TimeDelta::milliseconds(ms))
+        .is_none_or(|t| t > limit)
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the mock clock stops at year 9999: that advance would pass it",
+        );
+    }
+    app.clock.advance_ms(ms);
     for v in &app.vendors {
         v.on_clock_advanced(app);
     }

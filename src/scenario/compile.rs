@@ -23,6 +23,10 @@ use super::{
     Action, Catalog, Diagnostic, Problem, RawBody, Repeat, Scenario, Source, Step, VendorScenarios,
 };
 use crate::rate_limit::Limit;
+
+/// The longest span a file may give in seconds (`for_seconds`, `rate_limit.per_seconds`):
+/// ten years, like the admin clock's largest single advance.
+pub const MAX_SECONDS: i64 = 315_360_000;
 use crate::vendors::Vendor;
 
 /// Deserialize a vendor's settings from a whole scenario file's text (keys that are not
@@ -110,6 +114,8 @@ pub fn compile_sources(
                             v.get_ref()
                         ),
                     ));
+                } else if field == "per_seconds" && *v.get_ref() > MAX_SECONDS {
+                    diags.push(loc.at(Some(v.span()), format!("rate_limit.per_seconds must be at most {MAX_SECONDS} (ten years), found {}", v.get_ref())));
                 }
             }
         }
@@ -474,6 +480,16 @@ fn compile_step(
             Repeat::Times(1)
         }
         (Some(t), None) => Repeat::Times(*t.get_ref() as u64),
+        (None, Some(f)) if *f.get_ref() > MAX_SECONDS => {
+            err(
+                f.span(),
+                format!(
+                    "for_seconds must be at most {MAX_SECONDS} (ten years), found {}",
+                    f.get_ref()
+                ),
+            );
+            Repeat::Times(1)
+        }
         (None, Some(f)) if *f.get_ref() < 1 => {
             err(
                 f.span(),

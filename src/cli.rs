@@ -10,9 +10,11 @@ use crate::app::{DEFAULT_JOURNAL_LIMIT, DEFAULT_MAX_BODY_BYTES};
 
 /// A deterministic mock of the credit-data vendors lenders integrate with.
 ///
-/// Point a client at http://127.0.0.1:8080/<vendor> instead of the vendor's base URL.
-/// Entity ids pick scenarios by prefix (pending-, notfound-, nodata-, ratelimited-,
-/// flaky-, removed-, slow-); any other id gets deterministic successful data.
+/// Point a client at http://127.0.0.1:8080/<vendor> instead of the vendor's base URL
+/// (vendors: finbox, credeau, finx, credolab, finscore, featurestore). Entity ids pick
+/// scenarios by prefix (pending-, notfound-, nodata-, ratelimited-, flaky-, removed-,
+/// slow-; FinScore uses digit prefixes); any other id gets deterministic successful data.
+/// `vendor-mock list` shows every endpoint and scenario; the admin API is under /__admin.
 #[derive(Debug, Parser)]
 #[command(name = "vendor-mock", version, propagate_version = true)]
 pub struct Cli {

@@ -59,13 +59,8 @@ pub fn list(dirs: &[PathBuf]) -> i32 {
         println!("{} (/{})", v.title(), v.name());
         println!("  endpoints:");
         for e in v.endpoints() {
-            println!(
-                "    {:<6} /{}{:<44} {}",
-                e.method,
-                v.name(),
-                e.path,
-                e.summary
-            );
+            let path = format!("/{}{}", v.name(), e.path);
+            println!("    {:<6} {path:<56} {}", e.method, e.summary);
         }
         let set = catalog
             .vendor(v.name())

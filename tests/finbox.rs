@@ -520,9 +520,12 @@ async fn a_customer_completing_on_a_sibling_endpoint_releases_its_waiting_predic
         .post_json("/finbox/v2/device-ids", &[KEY], &body("pending-dev", 1))
         .await;
     assert_eq!(devices.status, 200);
-    let mut got = vec![hook.next().await, hook.next().await];
+    let mut got = [hook.next().await, hook.next().await];
     got.sort_by_key(|v| v["request_id"].to_string());
-    let mut want = vec![a.json()["request_id"].clone(), b.json()["request_id"].clone()];
+    let mut want = vec![
+        a.json()["request_id"].clone(),
+        b.json()["request_id"].clone(),
+    ];
     want.sort_by_key(|v| v.to_string());
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(&g["request_id"], w);

@@ -111,7 +111,7 @@ async fn bad_bodies_get_400_naming_the_key_and_echoing_the_customer() {
         json!({"customer_id": 99, "version": 1, "salt": ok_salt}),
         json!({"customer_id": "c-9", "version": 3, "salt": ok_salt}),
         json!({"customer_id": "c-9", "version": 1, "salt": ok_salt, "metadata": "personal_loan"}),
-        json!({"customer_id": "c-9", "version": 1, "salt": ok_salt, "metadata": {"loan_amount": "3000"}}),
+        json!({"customer_id": "c-9", "version": 1, "salt": ok_salt, "metadata": ["personal_loan"]}),
         json!([1, 2]),
     ];
     let mut got = Vec::new();
@@ -234,6 +234,21 @@ async fn metadata_is_accepted_and_recorded_in_the_journal() {
 }
 
 #[tokio::test]
+async fn any_metadata_object_is_accepted_whatever_its_keys_and_value_types() {
+    let s = TestServer::start().await;
+    let mut b = body("c-meta2", 1);
+    b["metadata"] = json!({"loan_type": "x", "loan_amount": 3000.0, "tags": ["new", "web"]});
+    let r = s.post_json(PREDICTORS, &[KEY], &b).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "complete");
+    let j = s.journal("?vendor=finbox").await;
+    assert_eq!(
+        j.last().unwrap()["note"],
+        r#"metadata: {"loan_type":"x","loan_amount":3000.0,"tags":["new","web"]}"#
+    );
+}
+
+#[tokio::test]
 async fn the_rate_limit_comes_from_the_scenario_file_and_answers_the_documented_429() {
     let s = TestServer::with_scenarios(&[(
         "limits.toml",
@@ -318,6 +333,20 @@ async fn transactions_need_a_user_hash_not_a_customer_id() {
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["message"], "Missing Key user_hash");
+}
+
+#[tokio::test]
+async fn a_400_on_the_user_hash_routes_carries_a_null_customer_id_like_their_answers() {
+    let s = TestServer::start().await;
+    for path in ["/finbox/v2/transactions", "/finbox/staging/accounts"] {
+        let r = s.post_json(path, &[KEY], &body("c-x", 1)).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json()["customer_id"], Value::Null, "{path}");
+        let b = json!({"user_hash": "d-1", "customer_id": "c-x", "version": "1", "salt": "s"});
+        let r = s.post_json(path, &[KEY], &b).await;
+        assert_eq!(r.json()["message"], "Invalid Key version");
+        assert_eq!(r.json()["customer_id"], Value::Null, "{path}");
+    }
 }
 
 #[tokio::test]
@@ -478,6 +507,51 @@ async fn a_customer_that_completes_by_call_count_gets_its_webhooks_on_the_comple
     let mut want = vec![a, b];
     want.sort_by_key(|v| v.to_string());
     assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn a_customer_completing_on_a_sibling_endpoint_releases_its_waiting_predictor_webhooks() {
+    let mut hook = Receiver::start(0).await;
+    let s = with_webhook(&hook.url).await;
+    let a = predictors(&s, "pending-dev").await;
+    let b = predictors(&s, "pending-dev").await;
+    assert_eq!((a.status, b.status), (202, 202));
+    let devices = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("pending-dev", 1))
+        .await;
+    assert_eq!(devices.status, 200);
+    let mut got = [hook.next().await, hook.next().await];
+    got.sort_by_key(|v| v["request_id"].to_string());
+    let mut want = vec![
+        a.json()["request_id"].clone(),
+        b.json()["request_id"].clone(),
+    ];
+    want.sort_by_key(|v| v.to_string());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(&g["request_id"], w);
+        assert_eq!(g["status"], "complete");
+        // The predictor request's own answer, not the device list.
+        assert_eq!(g["customer_id"], "pending-dev");
+        assert!(g["data"][0]["name"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_fetch_without_a_request_id_is_a_400_naming_the_key() {
+    let s = TestServer::start().await;
+    let mut got = Vec::new();
+    for path in [
+        format!("{PREDICTORS}?source=webhook"),
+        format!("{PREDICTORS}?source=webhook&request_id="),
+    ] {
+        let r = s.post_json(&path, &[KEY], &body("c-fetch", 1)).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json()["message"], "Missing Key request_id");
+        assert_eq!(r.json()["customer_id"], "c-fetch");
+        assert_eq!(r.json()["request_id"].as_str().unwrap().len(), 32);
+        got.push(r.exchange(SHOWN));
+    }
+    insta::assert_json_snapshot!("finbox_webhook_fetch_without_request_id", got);
 }
 
 #[tokio::test]

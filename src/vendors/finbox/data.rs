@@ -87,6 +87,8 @@ enum Rule {
     Days {
         min: f64,
         max: f64,
+        /// At most this earlier value (a first SMS no older than the device).
+        of: Option<usize>,
     },
     Flag {
         p: f64,
@@ -203,9 +205,13 @@ impl Catalogue {
                     den: earlier(&s.den)?,
                     decimals: s.decimals.unwrap_or(4),
                 },
-                ("days", _) => Rule::Days {
+                ("days", of) => Rule::Days {
                     min: s.min.unwrap_or(0.0),
                     max: need(s.max, "max")?,
+                    of: match of {
+                        Some(_) => Some(earlier(of)?),
+                        None => None,
+                    },
                 },
                 ("flag", _) => Rule::Flag { p: need(s.p, "p")? },
                 ("score", _) => Rule::Score {
@@ -268,7 +274,11 @@ impl Catalogue {
                         generate::round(out[*num].num() / d, *decimals)
                     })
                 }
-                Rule::Days { min, max } => Val::Int(rng.random_range(*min..=*max).floor() as i64),
+                Rule::Days { min, max, of } => {
+                    let max = of.map_or(*max, |o| max.min(out[o].num()));
+                    let min = min.min(max);
+                    Val::Int(rng.random_range(min..=max).floor() as i64)
+                }
                 Rule::Flag { p } => Val::Int(i64::from(rng.random_bool(*p))),
                 Rule::Score { min, max, decimals } => {
                     let v = generate::decimal(rng, *min, *max, *decimals);
@@ -643,6 +653,10 @@ mod tests {
             assert!(get(&d, "min_balance_30d") <= get(&d, "avg_balance_30d"));
             assert!(get(&d, "avg_balance_30d") <= get(&d, "max_balance_30d"));
             assert!(get(&d, "cnt_salary_credits_180d") <= 6.0);
+            assert!(
+                get(&d, "days_since_first_sms") <= get(&d, "device_age_days"),
+                "{c}: first SMS older than the device"
+            );
             if get(&d, "cnt_salary_credits_180d") == 0.0 {
                 assert_eq!(get(&d, "latest_salary_amt"), 0.0);
             }
@@ -665,6 +679,10 @@ mod tests {
             };
             assert_eq!(band, want, "score {score}");
             assert!(get(&d, "cnt_upi_txn_90d") <= get(&d, "cnt_debit_txn_90d"));
+            assert!(
+                get(&d, "days_since_first_txn_sms") <= get(&d, "device_age_days"),
+                "{c}: first transaction SMS older than the device"
+            );
             assert!(get(&d, "min_balance_90d") <= get(&d, "avg_balance_90d"));
         }
     }

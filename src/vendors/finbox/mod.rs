@@ -14,7 +14,10 @@
 //!
 //! Assumptions where the doc is silent (also in `docs/vendors/finbox.md`): a wrong salt
 //! is a 403 `Incorrect Salt`; a wrong type is a 400 `Invalid Key <key>`; an unknown
-//! version is a 400 `Predictors version <n> not found`; unknown paths and methods get
+//! version is a 400 `Predictors version <n> not found`; `metadata` may be any JSON object;
+//! a `source=webhook` fetch without a `request_id` is a 400 `Missing Key request_id`;
+//! a final answer on any endpoint completes the customer for webhook purposes (they
+//! share one scenario sequence); unknown paths and methods get
 //! 404/405 in FinBox's `{status, message}` shape; `request_id` is 32 hex characters.
 //! Limits: the predictor names are the mock's own (FinBox shares its list privately);
 //! the transactions/accounts webhook (`service`, `device_id`, WEBHOOK_SECRET salt) is
@@ -325,15 +328,18 @@ impl Vendor for Finbox {
             )
         });
 
-        if route == Route::Predictors {
-            if let Some(url) = &settings.webhook_url {
-                match outcome.as_deref() {
-                    Some("in_progress") => self.on_in_progress(ctx, &turn, &body, &request_id, url),
-                    Some(o) if FINAL.contains(&o) => {
-                        self.on_completed(ctx, o, turn.step(), &body.entity)
-                    }
-                    _ => {}
+        // All four endpoints share the customer's one scenario sequence: a final
+        // answer on any of them completes the customer, and the predictor requests
+        // that waited for it get their webhooks. Only predictor requests wait.
+        if let Some(url) = &settings.webhook_url {
+            match outcome.as_deref() {
+                Some("in_progress") if route == Route::Predictors => {
+                    self.on_in_progress(ctx, &turn, &body, &request_id, url)
                 }
+                Some(o) if FINAL.contains(&o) => {
+                    self.on_completed(ctx, o, turn.step(), &body.entity)
+                }
+                _ => {}
             }
         }
         resp
@@ -458,7 +464,11 @@ fn parse_body(req: &MockRequest, route: Route) -> Result<Body, (Value, String)> 
         _ => return Err((Value::Null, "Invalid request body".into())),
     };
     let key = route.entity_key();
-    let echoed = echo(&obj, "customer_id");
+    // The user_hash routes answer `customer_id: null` when they succeed; so do their 400s.
+    let echoed = match route {
+        Route::Transactions | Route::Accounts => Value::Null,
+        _ => echo(&obj, "customer_id"),
+    };
     let fail = |m: String| Err((echoed.clone(), m));
     for k in [key, "version", "salt"] {
         if obj.get(k).is_none_or(Value::is_null) {
@@ -481,13 +491,9 @@ fn parse_body(req: &MockRequest, route: Route) -> Result<Body, (Value, String)> 
     }
     let metadata = match obj.get("metadata") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(m))
-            if m.get("loan_type").is_none_or(Value::is_string)
-                && m.get("loan_amount")
-                    .is_none_or(|v| v.is_i64() || v.is_u64()) =>
-        {
-            Some(Value::Object(m.clone()))
-        }
+        // "Optional JSON dictionary for additional information": any object, with
+        // any keys and values (the doc's table is only a sample); nothing else.
+        Some(Value::Object(m)) => Some(Value::Object(m.clone())),
         Some(_) => return fail("Invalid Key metadata".into()),
     };
     Ok(Body {
@@ -544,7 +550,18 @@ impl Finbox {
         // Named in the journal and the scenario header, without advancing the scenario.
         ctx.entity = Some(body.entity.clone());
         ctx.scenario = ctx.scenarios.select(&body.entity).cloned();
-        let request_id = req.query_param("request_id").unwrap_or_default();
+        let request_id = match req.query_param("request_id") {
+            Some(id) if !id.is_empty() => id,
+            _ => {
+                let id = generate::hex(&ctx.anonymous_id("request_id"), 32);
+                return errors::bad_request(
+                    json!(body.entity),
+                    &id,
+                    &finbox_time(ctx.now),
+                    "Missing Key request_id",
+                );
+            }
+        };
         if let Some(stored) = self.hooks.result(&request_id, &body.entity, ctx.now) {
             return MockResponse::json(StatusCode::OK, stored);
         }

@@ -205,7 +205,10 @@ mod tests {
             required_str(&obj, "data", "data", "required", &mut errs),
             Some("x".into())
         );
-        assert_eq!(required_str(&obj, "realIp", "realIp", "required", &mut errs), None);
+        assert_eq!(
+            required_str(&obj, "realIp", "realIp", "required", &mut errs),
+            None
+        );
     }
 
     #[test]

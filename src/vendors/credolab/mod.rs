@@ -436,47 +436,47 @@ impl Credolab {
         let resp = {
             let ctx = &*ctx;
             turn.respond("ready", |outcome| {
-            let platform = match outcome {
-                // An uploaded dataset exists from then on: "no such dataset" no longer
-                // applies. `processing` still does (upload, then poll until ready).
-                "reference_number_invalid" if upload.is_some() => {
-                    exists_anyway.set(true);
-                    None
-                }
-                "processing" | "reference_number_invalid" => {
-                    return Problem::ReferenceNumberInvalid.respond()
-                }
-                "dataset_removed" => return Problem::DatasetRemoved.respond(),
-                "rate_limited" => return errors::too_many_requests(1),
-                "service_unavailable" => return errors::service_unavailable(),
-                "internal_server_error" => return errors::internal_server_error(),
-                "insights_is_not_configured" if read != Read::Iovation => {
-                    return Problem::InsightsIsNotConfigured.respond()
-                }
-                "missing_settings" if read == Read::Iovation => {
-                    return Problem::MissingSettings.respond()
-                }
-                "empty_iovation_metadata" if read == Read::Iovation => {
-                    return Problem::EmptyIovationMetadata.respond()
-                }
-                "ready_android" => Some(Platform::Android),
-                "ready_ios" => Some(Platform::Ios),
-                "ready_web" => Some(Platform::Web),
-                // `ready`, and outcomes that concern another endpoint.
-                _ => None,
-            };
-            let ds = data::dataset(
-                ctx,
-                reference,
-                Origin {
-                    platform,
-                    upload,
-                    first_seen: turn.first_seen,
-                },
-            );
-            MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
-                .with_header("content-type", errors::JSON)
-        })
+                let platform = match outcome {
+                    // An uploaded dataset exists from then on: "no such dataset" no longer
+                    // applies. `processing` still does (upload, then poll until ready).
+                    "reference_number_invalid" if upload.is_some() => {
+                        exists_anyway.set(true);
+                        None
+                    }
+                    "processing" | "reference_number_invalid" => {
+                        return Problem::ReferenceNumberInvalid.respond()
+                    }
+                    "dataset_removed" => return Problem::DatasetRemoved.respond(),
+                    "rate_limited" => return errors::too_many_requests(1),
+                    "service_unavailable" => return errors::service_unavailable(),
+                    "internal_server_error" => return errors::internal_server_error(),
+                    "insights_is_not_configured" if read != Read::Iovation => {
+                        return Problem::InsightsIsNotConfigured.respond()
+                    }
+                    "missing_settings" if read == Read::Iovation => {
+                        return Problem::MissingSettings.respond()
+                    }
+                    "empty_iovation_metadata" if read == Read::Iovation => {
+                        return Problem::EmptyIovationMetadata.respond()
+                    }
+                    "ready_android" => Some(Platform::Android),
+                    "ready_ios" => Some(Platform::Ios),
+                    "ready_web" => Some(Platform::Web),
+                    // `ready`, and outcomes that concern another endpoint.
+                    _ => None,
+                };
+                let ds = data::dataset(
+                    ctx,
+                    reference,
+                    Origin {
+                        platform,
+                        upload,
+                        first_seen: turn.first_seen,
+                    },
+                );
+                MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
+                    .with_header("content-type", errors::JSON)
+            })
         };
         if exists_anyway.get() {
             ctx.note = Some("uploaded dataset: reference_number_invalid answered as ready".into());

@@ -20,7 +20,10 @@
 //! Limits and assumptions (each also in the docs page): a dataset still processing
 //! answers 404 `reference_number_invalid` (the API has no "processing" state; the
 //! dataset does not exist on the server until processed); tokens are opaque, not JWTs;
-//! an upload always succeeds once valid (scenarios govern reads only); the
+//! an upload always succeeds once valid (scenarios govern reads only); once uploaded, a
+//! dataset is never `reference_number_invalid` (that step answers `ready`) but can
+//! still be `processing` (404) or `dataset_removed` (410); empty `codes=`/`tags=`
+//! values are no filter; body property names match ignoring ASCII case; the
 //! `/api/insights/v1` body shape is the mock's (Credolab's page shows only its first
 //! attributes); a suspended or inactive user's tokens already issued stay valid until
 //! they expire.

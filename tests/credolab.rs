@@ -96,6 +96,84 @@ async fn the_v5_login_is_an_alias_and_emails_ignore_case() {
 }
 
 #[tokio::test]
+async fn the_intermediate_api_login_path_is_another_alias() {
+    let s = TestServer::start().await;
+    let r = s
+        .post_json(
+            "/credolab/api/account/v1/login",
+            &[],
+            &json!({"userEmail": "test@example.com", "password": "test-password"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json();
+    assert_eq!(token["token_type"], "bearer");
+    assert_eq!(token[".expires"], "2026-01-15T11:00:00.0000000Z");
+    let d = get_with(&s, &insight("R-1"), &bearer(&token)).await;
+    assert_eq!(d.status, 200);
+    let wrong = s
+        .post_json(
+            "/credolab/api/account/v1/login",
+            &[],
+            &json!({"userEmail": "test@example.com", "password": "nope"}),
+        )
+        .await;
+    assert_eq!(wrong.json()["title"], "password_invalid");
+    let get = s.get("/credolab/api/account/v1/login").await;
+    assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
+}
+
+#[tokio::test]
+async fn field_names_bind_ignoring_case_as_asp_net_core_does() {
+    let s = TestServer::start().await;
+    let r = s
+        .post_json(
+            LOGIN,
+            &[],
+            &json!({"UserEmail": "test@example.com", "Password": "test-password"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json();
+    let r = s
+        .post_json(
+            REFRESH,
+            &[],
+            &json!({"RefreshToken": token["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let auth = bearer(&r.json());
+
+    let up = upload(
+        &s,
+        UPLOADER,
+        &json!({"ReferenceNumber": "case-1", "DATA": "H4sI", "RealIp": "36.80.1.2"}),
+    )
+    .await;
+    assert_eq!(up.status, 200, "{}", up.text());
+    let check = s
+        .post_json(
+            &fraud("case-1", "default"),
+            &[("authorization", &auth)],
+            &json!({"IovationRequestParams": {"AccountCode": "acc"}}),
+        )
+        .await;
+    assert_eq!(check.status, 200, "{}", check.text());
+    assert_eq!(check.json()["value"]["statedIp"], "36.80.1.2");
+
+    // A wrong type under a differently cased name is still that field's error.
+    let bad = s
+        .post_json(LOGIN, &[], &json!({"USEREMAIL": ["x"], "password": "p"}))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.json()["errors"]["userEmail"][0],
+        "Unexpected character encountered while parsing value: [. Path 'userEmail'."
+    );
+}
+
+#[tokio::test]
 async fn login_refusals_carry_the_documented_problem_titles() {
     let s = TestServer::start().await;
     let cases = [
@@ -453,9 +531,16 @@ async fn rate_limited_and_flaky_datasets_recover_on_the_third_call() {
 async fn a_slow_dataset_still_answers() {
     let s = TestServer::start().await;
     let auth = bearer(&login(&s).await);
+    let started = std::time::Instant::now();
     let r = get_with(&s, &insight("slow-1"), &auth).await;
+    let waited = started.elapsed();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-vendor-mock-scenario"), Some("slow"));
+    // The delay is real time (a client's timeout is what this scenario tests).
+    assert!(
+        waited >= std::time::Duration::from_secs(3),
+        "answered after {waited:?}"
+    );
 }
 
 // ---- Iovation ----
@@ -526,6 +611,64 @@ async fn iovation_results_are_deterministic_consistent_and_rulesets_ignore_case(
         results.insert(v["result"].as_str().unwrap().to_string());
     }
     assert!(results.len() >= 2, "results vary: {results:?}");
+}
+
+#[tokio::test]
+async fn iovation_device_facts_agree_with_the_velocity_fragment() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let (mut velocity_seen, mut new_seen) = (0, 0);
+    // Web datasets have no velocity fragment.
+    for n in 0..150 {
+        let platform = if n % 2 == 0 { "android" } else { "ios" };
+        let reference = format!("{platform}-vel-{n}");
+        let insights = get_with(
+            &s,
+            &format!("/credolab/api/insights/v1/{reference}?codes=velocity"),
+            REQUESTER,
+        )
+        .await
+        .json();
+        let frag = &insights["insights"][0]["value"];
+        // iOS sends `velocity` as an array of one object.
+        let frag = if frag.is_array() { &frag[0] } else { frag };
+        let associated: u32 = frag["associatedDatasetsCount"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let check = s
+            .post_json(
+                &fraud(&reference, "default"),
+                &[("authorization", &auth)],
+                &iovation_body("acc"),
+            )
+            .await
+            .json();
+        let rules = check["value"]["details"]["ruleResults"]["rules"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let has = |kind: &str| rules.iter().any(|r| r["type"] == kind);
+        assert_eq!(
+            has("Accounts Per Device"),
+            associated > 2,
+            "{reference}: {associated} associated datasets, rules {rules:?}"
+        );
+        if associated > 1 {
+            assert!(!has("Device Age"), "{reference}: a reused device is new");
+            assert_eq!(
+                check["value"]["details"]["device"]["isNew"], false,
+                "{reference}"
+            );
+        }
+        velocity_seen += usize::from(has("Accounts Per Device"));
+        new_seen += usize::from(has("Device Age"));
+    }
+    assert!(
+        velocity_seen > 0 && new_seen > 0,
+        "{velocity_seen} {new_seen}"
+    );
 }
 
 #[tokio::test]
@@ -642,6 +785,60 @@ async fn an_uploaded_dataset_exists_from_then_on_with_its_upload_date() {
 }
 
 #[tokio::test]
+async fn an_uploaded_dataset_is_never_not_found_but_can_be_pending_or_removed() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let up = |reference: &str| json!({"referenceNumber": reference, "data": "H4sI"});
+    let insights_v1 = |reference: &str| format!("/credolab/api/insights/v1/{reference}");
+
+    // Before the upload a `notfound-` dataset does not exist; after it, every read finds it.
+    assert_eq!(
+        get_with(&s, &insight("notfound-up"), &auth).await.status,
+        404
+    );
+    assert_eq!(upload(&s, UPLOADER, &up("notfound-up")).await.status, 200);
+    let d = get_with(&s, &insight("notfound-up"), &auth).await;
+    assert_eq!(d.status, 200, "{}", d.text());
+    assert_eq!(d.json()["datasetInfo"]["referenceNumber"], "notfound-up");
+    assert_eq!(
+        get_with(&s, &insights_v1("notfound-up"), REQUESTER)
+            .await
+            .status,
+        200
+    );
+    let check = s
+        .post_json(
+            &fraud("notfound-up", "default"),
+            &[("authorization", &auth)],
+            &iovation_body("acc"),
+        )
+        .await;
+    assert_eq!(check.status, 200);
+    let journal = s
+        .journal("?path=/credolab/v6.0/datasets/notfound-up/datasetinsight")
+        .await;
+    assert_eq!(
+        journal.last().unwrap()["note"],
+        "uploaded dataset: reference_number_invalid answered as ready"
+    );
+
+    // Uploaded, then still processing: two 404s, then ready.
+    assert_eq!(upload(&s, UPLOADER, &up("pending-up")).await.status, 200);
+    let statuses = [
+        get_with(&s, &insight("pending-up"), &auth).await.status,
+        get_with(&s, &insight("pending-up"), &auth).await.status,
+        get_with(&s, &insight("pending-up"), &auth).await.status,
+    ];
+    assert_eq!(statuses, [404, 404, 200]);
+
+    // Uploaded, then deleted: 410 (only a dataset that existed can be gone).
+    assert_eq!(upload(&s, UPLOADER, &up("removed-up")).await.status, 200);
+    let gone = get_with(&s, &insight("removed-up"), &auth).await;
+    assert_eq!(gone.status, 410);
+    assert_eq!(gone.json()["title"], "dataset_removed");
+}
+
+#[tokio::test]
 async fn repeated_uploads_show_in_the_velocity_fragment() {
     let s = TestServer::start().await;
     let body = json!({"referenceNumber": "android-rep", "data": "H4sI"});
@@ -714,6 +911,14 @@ async fn insights_v1_needs_the_requester_key_and_filters_by_codes_or_tags() {
     assert_eq!(codes(&both_codes), ["SC01", "device_info"]);
     let nothing = get_with(&s, &format!("{path}?codes=nope"), REQUESTER).await;
     assert_eq!(codes(&nothing), Vec::<String>::new());
+    // Empty values are no filter: a client that fills in the documented template.
+    let empty = get_with(&s, &format!("{path}?codes=&tags="), REQUESTER).await;
+    assert_eq!(
+        codes(&empty),
+        ["SC01", "velocity", "device_info", "permission"]
+    );
+    let empty_and_one = get_with(&s, &format!("{path}?codes=&tags=score"), REQUESTER).await;
+    assert_eq!(codes(&empty_and_one), ["SC01"]);
 
     assert_eq!(get_with(&s, path, UPLOADER).await.status, 403);
     assert_eq!(s.get(path).await.status, 401);

@@ -6,7 +6,8 @@
 //! does); an empty string is "missing" (`[Required]` rejects it); messages for
 //! malformed JSON follow JSON.NET's wording with serde_json's line and column, which
 //! can differ from JSON.NET's position by a character. Field messages are the doc's
-//! where it gives them (login), otherwise ASP.NET's defaults.
+//! where it gives them (login), otherwise ASP.NET's defaults. Property names match
+//! exactly first, then ignoring ASCII case, as ASP.NET Core's JSON binding does.
 
 use serde_json::{Map, Value};
 
@@ -106,6 +107,17 @@ pub fn required_str(
     }
 }
 
+/// The value of property `name`: the exact key first, then one equal ignoring ASCII
+/// case (JSON.NET and ASP.NET Core's `System.Text.Json` binding both match property
+/// names case-insensitively, so `UserEmail` binds `userEmail`).
+pub fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
 /// An optional string field: `Some(None)` when absent or null, `None` after a binding
 /// error (already recorded).
 pub fn optional_str(
@@ -114,7 +126,7 @@ pub fn optional_str(
     path: &str,
     errs: &mut Errors,
 ) -> Option<Option<String>> {
-    match obj.get(name) {
+    match field(obj, name) {
         None | Some(Value::Null) => Some(None),
         Some(Value::String(s)) => Some(Some(s.clone())),
         Some(Value::Number(n)) => Some(Some(n.to_string())),
@@ -173,6 +185,30 @@ mod tests {
         for (body, ct, want) in cases {
             assert_eq!(outcome(body, ct), want, "body {body:?} as {ct:?}");
         }
+    }
+
+    #[test]
+    fn property_names_match_ignoring_case_but_exact_wins() {
+        let obj: Map<String, Value> =
+            serde_json::from_str(r#"{"UserEmail":"a@b.c","PASSWORD":"p","data":"x","Data":"y"}"#)
+                .unwrap();
+        let mut errs = Errors::default();
+        assert_eq!(
+            required_str(&obj, "userEmail", "userEmail", "required", &mut errs),
+            Some("a@b.c".into())
+        );
+        assert_eq!(
+            required_str(&obj, "password", "password", "required", &mut errs),
+            Some("p".into())
+        );
+        assert_eq!(
+            required_str(&obj, "data", "data", "required", &mut errs),
+            Some("x".into())
+        );
+        assert_eq!(
+            required_str(&obj, "realIp", "realIp", "required", &mut errs),
+            None
+        );
     }
 
     #[test]

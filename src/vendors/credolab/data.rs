@@ -8,7 +8,9 @@
 //! Iovation result follows its rule score (D ≤ -100 < R < 0 ≤ A) and its rules follow
 //! the device facts (an emulator shows `simulator: true`, a new device `isNew: true`
 //! and `firstSeen` now, an IP mismatch a real-IP country unlike the stated one). The
-//! Iovation device is the dataset's device.
+//! Iovation device is the dataset's device; "Accounts Per Device" fires exactly when
+//! `associatedDatasetsCount` is above 2, and a device with more than one associated
+//! dataset is never "new".
 //!
 //! The catalogues (devices, places, rules) are the mock's own, in
 //! `fixtures/credolab/catalogue.json`; the permission names are Credolab's.
@@ -327,6 +329,9 @@ struct Facts {
     alias: u64,
 }
 
+/// Iovation's "Too many accounts per device" fires above this many associated datasets.
+const VELOCITY_ABOVE: u32 = 2;
+
 fn facts(ctx: &Ctx<'_>, ds: &Dataset) -> Facts {
     let mut rng = ctx.rng(&ds.reference, "iovation-device");
     let mut present: Vec<Fact> = CATALOGUE
@@ -343,8 +348,15 @@ fn facts(ctx: &Ctx<'_>, ds: &Dataset) -> Facts {
     if ds.platform == Platform::Web {
         present.retain(|f| !matches!(f, Fact::Simulator | Fact::JailRoot));
     }
-    if ds.associated > 2 && !present.contains(&Fact::Velocity) {
+    // "Accounts Per Device" follows the velocity fragment's `associatedDatasetsCount`
+    // alone (the catalogue's draw for it is discarded), and a device that already
+    // carried another dataset is not new.
+    present.retain(|f| *f != Fact::Velocity);
+    if ds.associated > VELOCITY_ABOVE {
         present.push(Fact::Velocity);
+    }
+    if ds.associated > 1 {
+        present.retain(|f| *f != Fact::NewDevice);
     }
     let first_seen = if present.contains(&Fact::NewDevice) {
         ds.upload_date

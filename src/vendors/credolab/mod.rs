@@ -1,7 +1,7 @@
 //! Credolab (credoSDK scoring API v6.0 and the newer API-key surface), under `/credolab`.
 //!
 //! Emulates, as `docs/vendors/credolab.md` lists them:
-//! - `POST /v6.0/account/login` (also `/v5.0/…`): subscription e-mail + password →
+//! - `POST /v6.0/account/login` (also `/v5.0/…` and `/api/account/v1/login`): subscription e-mail + password →
 //!   `access_token`, `token_type`, `.issued`, `.expires`, `refresh_token`;
 //! - `POST /v6.0/account/login/refreshToken` (also `/v5.0/…`): a new token pair for a
 //!   refresh token (refresh tokens rotate: each works once);
@@ -20,7 +20,10 @@
 //! Limits and assumptions (each also in the docs page): a dataset still processing
 //! answers 404 `reference_number_invalid` (the API has no "processing" state; the
 //! dataset does not exist on the server until processed); tokens are opaque, not JWTs;
-//! an upload always succeeds once valid (scenarios govern reads only); the
+//! an upload always succeeds once valid (scenarios govern reads only); once uploaded, a
+//! dataset is never `reference_number_invalid` (that step answers `ready`) but can
+//! still be `processing` (404) or `dataset_removed` (410); empty `codes=`/`tags=`
+//! values are no filter; body property names match ignoring ASCII case; the
 //! `/api/insights/v1` body shape is the mock's (Credolab's page shows only its first
 //! attributes); a suspended or inactive user's tokens already issued stay valid until
 //! they expire.
@@ -70,6 +73,11 @@ const ENDPOINTS: &[Endpoint] = &[
         method: "POST",
         path: "/v6.0/account/login",
         summary: "log in with userEmail/password (also /v5.0/account/login)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/account/v1/login",
+        summary: "the same login under the intermediate API's path",
     },
     Endpoint {
         method: "POST",
@@ -147,7 +155,9 @@ fn route(path: &str) -> Option<Route> {
         (!s.is_empty()).then_some(s)
     };
     match l.as_slice() {
-        ["v6.0" | "v5.0", "account", "login"] => Some(Route::Login),
+        ["v6.0" | "v5.0", "account", "login"] | ["api", "account", "v1", "login"] => {
+            Some(Route::Login)
+        }
         ["v6.0" | "v5.0", "account", "login", "refreshtoken"] => Some(Route::Refresh),
         ["v6.0", "datasets", _, "datasetinsight"] => Some(Route::DatasetInsight(param(2)?)),
         ["v6.0", "datasets", _, "iovation", "fraud", "checks", _] => {
@@ -262,7 +272,8 @@ impl Vendor for Credolab {
                     let pick = |name: &str| -> Vec<String> {
                         pairs
                             .iter()
-                            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                            // `?codes=&tags=` is "no filter", not "match nothing".
+                            .filter(|(k, v)| k.eq_ignore_ascii_case(name) && !v.trim().is_empty())
                             .map(|(_, v)| v.clone())
                             .collect()
                     };
@@ -420,47 +431,60 @@ impl Credolab {
         ok: impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
     ) -> MockResponse {
         let turn = ctx.turn(reference);
-        let ctx = &*ctx;
-        turn.respond("ready", |outcome| {
-            let platform = match outcome {
-                "processing" | "reference_number_invalid" => {
-                    return Problem::ReferenceNumberInvalid.respond()
-                }
-                "dataset_removed" => return Problem::DatasetRemoved.respond(),
-                "rate_limited" => return errors::too_many_requests(1),
-                "service_unavailable" => return errors::service_unavailable(),
-                "internal_server_error" => return errors::internal_server_error(),
-                "insights_is_not_configured" if read != Read::Iovation => {
-                    return Problem::InsightsIsNotConfigured.respond()
-                }
-                "missing_settings" if read == Read::Iovation => {
-                    return Problem::MissingSettings.respond()
-                }
-                "empty_iovation_metadata" if read == Read::Iovation => {
-                    return Problem::EmptyIovationMetadata.respond()
-                }
-                "ready_android" => Some(Platform::Android),
-                "ready_ios" => Some(Platform::Ios),
-                "ready_web" => Some(Platform::Web),
-                // `ready`, and outcomes that concern another endpoint.
-                _ => None,
-            };
-            let upload = self
-                .store
-                .uploaded(reference)
-                .map(|u| (u.uploaded, u.count, u.real_ip));
-            let ds = data::dataset(
-                ctx,
-                reference,
-                Origin {
-                    platform,
-                    upload,
-                    first_seen: turn.first_seen,
-                },
-            );
-            MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
-                .with_header("content-type", errors::JSON)
-        })
+        let upload = self
+            .store
+            .uploaded(reference)
+            .map(|u| (u.uploaded, u.count, u.real_ip));
+        let exists_anyway = std::cell::Cell::new(false);
+        let resp = {
+            let ctx = &*ctx;
+            turn.respond("ready", |outcome| {
+                let platform = match outcome {
+                    // An uploaded dataset exists from then on: "no such dataset" no longer
+                    // applies. `processing` still does (upload, then poll until ready).
+                    "reference_number_invalid" if upload.is_some() => {
+                        exists_anyway.set(true);
+                        None
+                    }
+                    "processing" | "reference_number_invalid" => {
+                        return Problem::ReferenceNumberInvalid.respond()
+                    }
+                    "dataset_removed" => return Problem::DatasetRemoved.respond(),
+                    "rate_limited" => return errors::too_many_requests(1),
+                    "service_unavailable" => return errors::service_unavailable(),
+                    "internal_server_error" => return errors::internal_server_error(),
+                    "insights_is_not_configured" if read != Read::Iovation => {
+                        return Problem::InsightsIsNotConfigured.respond()
+                    }
+                    "missing_settings" if read == Read::Iovation => {
+                        return Problem::MissingSettings.respond()
+                    }
+                    "empty_iovation_metadata" if read == Read::Iovation => {
+                        return Problem::EmptyIovationMetadata.respond()
+                    }
+                    "ready_android" => Some(Platform::Android),
+                    "ready_ios" => Some(Platform::Ios),
+                    "ready_web" => Some(Platform::Web),
+                    // `ready`, and outcomes that concern another endpoint.
+                    _ => None,
+                };
+                let ds = data::dataset(
+                    ctx,
+                    reference,
+                    Origin {
+                        platform,
+                        upload,
+                        first_seen: turn.first_seen,
+                    },
+                );
+                MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
+                    .with_header("content-type", errors::JSON)
+            })
+        };
+        if exists_anyway.get() {
+            ctx.note = Some("uploaded dataset: reference_number_invalid answered as ready".into());
+        }
+        resp
     }
 
     fn iovation(
@@ -477,7 +501,7 @@ impl Credolab {
         };
         let mut errs = Errors::default();
         let mut account_code = None;
-        match obj.get("iovationRequestParams") {
+        match body::field(&obj, "iovationRequestParams") {
             None | Some(Value::Null) => errs.add(
                 "iovationRequestParams",
                 "The IovationRequestParams field is required.",
@@ -490,7 +514,7 @@ impl Credolab {
                     "The AccountCode field is required.",
                     &mut errs,
                 );
-                match params.get("transactionInsight") {
+                match body::field(params, "transactionInsight") {
                     None | Some(Value::Null) | Some(Value::Object(_)) => {}
                     Some(v) => errs.add(
                         "iovationRequestParams.transactionInsight",
@@ -679,6 +703,8 @@ mod tests {
             ("/v6.0/account/login", Some(Route::Login)),
             ("/V6.0/Account/Login/", Some(Route::Login)),
             ("/v5.0/account/login", Some(Route::Login)),
+            ("/api/account/v1/login", Some(Route::Login)),
+            ("/API/Account/V1/Login/", Some(Route::Login)),
             ("/v6.0/account/login/refreshToken", Some(Route::Refresh)),
             ("/v6.0/account/login/refreshtoken", Some(Route::Refresh)),
             (

@@ -226,7 +226,7 @@ async fn the_widget_redirects_back_with_code_state_success_and_the_flow_id() {
     assert_eq!(q["success"], "true");
     assert_eq!(q["flow_id"], f.id);
     assert!(q["code"].starts_with('O'));
-    assert!(!q.contains_key("cancel"));
+    assert_eq!(q["cancel"], "false", "finX always sends cancel");
 }
 
 #[tokio::test]
@@ -294,7 +294,12 @@ async fn bad_flow_bodies_get_400_naming_the_field_and_string_numbers_are_accepte
         (
             "onetime",
             json!({"redirect_uri": REDIRECT, "reporting_period": 3}),
-            "reporting_period must be a number of months from 4 to 24: 3",
+            "reporting_period must be a number of months from 4 to 120: 3",
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "reporting_period": 12, "sync_period": 180}),
+            "reporting_period cannot be combined with sync_period.",
         ),
     ];
     for (kind, body, want) in cases {

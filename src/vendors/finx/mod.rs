@@ -5,7 +5,8 @@
 //!    credentials) → 201 `{location, id}`;
 //! 2. `GET location` (served here as `/widget/{id}?token=…`) stands in for the
 //!    bank-login widget and redirects (302) to `redirect_uri` with `code`, `state`,
-//!    `success` and `flow_id` (or `success=false&cancel=true` for `cancel-` users);
+//!    `success`, `cancel=false` and `flow_id` (or `success=false&cancel=true` for
+//!    `cancel-` users);
 //! 3. `POST /auth/token` (Basic) exchanges the code (single use, 5 minutes) for an
 //!    access token (1 hour) and a refresh token (90 days; refreshing rotates both);
 //!
@@ -587,9 +588,7 @@ impl Finx {
                     q.append_pair("state", s);
                 }
                 q.append_pair("success", "false");
-                if o == "cancelled" {
-                    q.append_pair("cancel", "true");
-                }
+                q.append_pair("cancel", if o == "cancelled" { "true" } else { "false" });
             }
             _ => {
                 let code = format!("O{}", generate::hex(&ctx.anonymous_id("code"), 40));
@@ -613,6 +612,7 @@ impl Finx {
                     q.append_pair("state", s);
                 }
                 q.append_pair("success", "true");
+                q.append_pair("cancel", "false");
             }
         }
         q.append_pair("flow_id", &flow.id);

@@ -252,10 +252,11 @@ pub fn render(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
         d.in_section(Section::ExpenseRegular)
             .chain(d.in_section(Section::ExpenseVariable)),
     );
+    // "Days since the last income transaction was detected": any income, regular or
+    // variable, the same transactions `income.summary` adds up.
     let last_income = d
-        .transactions
-        .iter()
-        .filter(|t| t.category.id == 14)
+        .in_section(Section::IncomeRegular)
+        .chain(d.in_section(Section::IncomeVariable))
         .map(|t| t.date)
         .max();
     let closeness = last_income.map_or(json!(null), |l| json!((d.until - l).num_days()));
@@ -810,6 +811,12 @@ mod tests {
             .filter(|t| t.amount > 0)
             .map(|t| t.amount)
             .sum();
+        let last_income = d.transactions.iter().filter(|t| t.amount > 0).map(|t| t.date).max();
+        assert_eq!(
+            report["income"]["closeness"],
+            last_income.map_or(json!(null), |l| json!((d.until - l).num_days())),
+            "closeness counts from the latest income of any kind"
+        );
         let by_cat = |id: u64| -> Vec<&Transaction> {
             d.transactions
                 .iter()

@@ -251,6 +251,43 @@ async fn a_cancel_user_comes_back_with_success_false_cancel_true_and_no_code() {
 }
 
 #[tokio::test]
+async fn links_follow_x_forwarded_host_and_fall_back_to_the_default_listen_address() {
+    let s = TestServer::start().await;
+    let body = json!({"redirect_uri": REDIRECT});
+    let location = |r: &Reply| r.json()["location"].as_str().unwrap().to_string();
+    let proxied = s
+        .post_json(
+            "/finx/onetime/risk-report",
+            &[
+                BASIC,
+                ("x-forwarded-host", "mock.example, inner.proxy"),
+                ("x-forwarded-proto", "https"),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(proxied.status, 201);
+    assert!(
+        location(&proxied).starts_with("https://mock.example/finx/widget/"),
+        "{}",
+        location(&proxied)
+    );
+    let odd = s
+        .post_json(
+            "/finx/onetime/risk-report",
+            &[BASIC, ("host", "not a/host")],
+            &body,
+        )
+        .await;
+    assert_eq!(odd.status, 201);
+    assert!(
+        location(&odd).starts_with("http://127.0.0.1:8080/finx/widget/"),
+        "{}",
+        location(&odd)
+    );
+}
+
+#[tokio::test]
 async fn a_widget_link_with_a_wrong_token_is_not_found() {
     let s = TestServer::start().await;
     let r = start(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;

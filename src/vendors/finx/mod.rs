@@ -17,7 +17,9 @@
 //! The report and the transactions come from one generated [`data::Dataset`] per
 //! flow, so every aggregate equals the transactions its `href` returns
 //! ([`report`] has the rules). `href`s point at the mock itself, built from the
-//! request's `Host` and the prefix it was served under.
+//! request's `X-Forwarded-Host` (else `Host`, else the `[report] fallback_host` setting,
+//! default `127.0.0.1:8080`, the CLI's default listen address) and the prefix it was
+//! served under.
 //!
 //! Scenarios are chosen by the flow's entity: its `user_id`, else its `state`, else the
 //! flow id. Only two places look at them: the widget (its current step's outcome
@@ -126,6 +128,8 @@ pub struct FinxSettings {
     pub client_secret: String,
     pub shape: Shape,
     pub onetime_retention: TimeDelta,
+    /// The host links use when a request carries no usable `X-Forwarded-Host` or `Host`.
+    pub fallback_host: String,
     pub access_token: TimeDelta,
     pub refresh_token: TimeDelta,
     pub code: TimeDelta,
@@ -150,6 +154,7 @@ struct AuthSpec {
 struct ReportSpec {
     shape: Option<Spanned<String>>,
     onetime_retention_seconds: Option<Spanned<i64>>,
+    fallback_host: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -332,6 +337,7 @@ impl Vendor for Finx {
         let report = file.report.unwrap_or(ReportSpec {
             shape: None,
             onetime_retention_seconds: None,
+            fallback_host: None,
         });
         let shape = match report.shape {
             None => Shape::V211,
@@ -348,6 +354,20 @@ impl Vendor for Finx {
             },
         };
         let onetime_retention = seconds(report.onetime_retention_seconds, 3600, &mut problems);
+        let fallback_host = match report.fallback_host {
+            None => DEFAULT_FALLBACK_HOST.to_string(),
+            Some(h) if plausible_host(h.get_ref()) => h.into_inner(),
+            Some(h) => {
+                problems.push(Problem::at(
+                    h.span(),
+                    format!(
+                        "fallback_host `{}` is not a host[:port] (letters, digits, `.-:[]_`)",
+                        h.get_ref()
+                    ),
+                ));
+                DEFAULT_FALLBACK_HOST.to_string()
+            }
+        };
         let tokens = file.tokens.unwrap_or(TokensSpec {
             access_token_seconds: None,
             refresh_token_seconds: None,
@@ -364,6 +384,7 @@ impl Vendor for Finx {
             client_secret: auth.client_secret,
             shape,
             onetime_retention,
+            fallback_host,
             access_token,
             refresh_token,
             code,
@@ -422,18 +443,35 @@ impl Vendor for Finx {
     }
 }
 
+/// The mock's own default listen address, the host links use when a request names none
+/// (`[report] fallback_host` changes it).
+pub const DEFAULT_FALLBACK_HOST: &str = "127.0.0.1:8080";
+
+/// A `host[:port]` fit to put in a URL: letters, digits and `.-:[]_` only.
+fn plausible_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+}
+
+/// The first value of a (possibly comma-separated, proxy-appended) header, trimmed.
+fn first_value<'r>(req: &'r MockRequest, name: &str) -> Option<&'r str> {
+    req.header(name)
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+}
+
 /// `http://host[/finx]`: where this request reached the mock, for links back to it.
-fn base_url(req: &MockRequest) -> String {
-    let host = req
-        .header("host")
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
-        })
-        .unwrap_or("127.0.0.1:8080");
-    let scheme = match req.header("x-forwarded-proto") {
-        Some("https") => "https",
+/// The host is the first `X-Forwarded-Host` (a proxy in front of the mock), else `Host`,
+/// else `fallback` (the `[report] fallback_host` setting) when neither is usable.
+fn base_url(req: &MockRequest, fallback: &str) -> String {
+    let host = first_value(req, "x-forwarded-host")
+        .filter(|h| plausible_host(h))
+        .or_else(|| req.header("host").filter(|h| plausible_host(h)))
+        .unwrap_or(fallback);
+    let scheme = match first_value(req, "x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
     let prefix = req
@@ -546,7 +584,7 @@ impl Finx {
             json!({"sub": id, "iat": ctx.now.timestamp(), "aud": "widget"}),
             &ctx.anonymous_id("widget"),
         );
-        let location = format!("{}/widget/{id}?token={widget_token}", base_url(req));
+        let location = format!("{}/widget/{id}?token={widget_token}", base_url(req, &ctx.settings::<FinxSettings>().fallback_host));
         mark(ctx, &entity);
         self.store().flows.insert(
             id.clone(),
@@ -777,7 +815,7 @@ impl Finx {
             return Err(FinxError::NotFound);
         }
         let turn = ctx.turn(&flow.entity);
-        let base = base_url(req);
+        let base = base_url(req, &ctx.settings::<FinxSettings>().fallback_host);
         let shape = ctx.settings::<FinxSettings>().shape;
         let ctx = &*ctx;
         Ok(turn.respond("report", |outcome| match outcome {

@@ -288,6 +288,33 @@ async fn links_follow_x_forwarded_host_and_fall_back_to_the_default_listen_addre
 }
 
 #[tokio::test]
+async fn a_failed_connection_comes_back_with_success_false_and_cancel_false() {
+    let extra = r#"
+vendor = "finx"
+
+[[scenario]]
+name = "bank-down"
+id_prefix = "bankdown-"
+steps = [{ outcome = "failed" }]
+"#;
+    let s = TestServer::with_scenarios(&[("extra.toml", extra)]).await;
+    let r = start(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "bankdown-1", "state": "st"}),
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let location = r.json()["location"].as_str().unwrap().to_string();
+    let w = s.get(&local(&s, &location)).await;
+    assert_eq!(w.status, 302);
+    assert_eq!(
+        w.header("location").unwrap(),
+        format!("{REDIRECT}?state=st&success=false&cancel=false&flow_id={id}")
+    );
+}
+
+#[tokio::test]
 async fn a_widget_link_with_a_wrong_token_is_not_found() {
     let s = TestServer::start().await;
     let r = start(&s, "onetime", json!({"redirect_uri": REDIRECT})).await;
@@ -362,6 +389,16 @@ async fn bad_flow_bodies_get_400_naming_the_field_and_string_numbers_are_accepte
     )
     .await;
     assert_eq!(ok.status, 201);
+    for body in [
+        json!({"redirect_uri": REDIRECT, "reporting_period": 36}),
+        json!({"redirect_uri": REDIRECT, "sync_period": 180}),
+    ] {
+        assert_eq!(
+            start(&s, "onetime", body).await.status,
+            201,
+            "no upper cap at 24 months; sync_period alone is fine"
+        );
+    }
 }
 
 #[tokio::test]

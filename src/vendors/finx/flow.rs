@@ -220,12 +220,31 @@ mod tests {
     #[test]
     fn long_reporting_periods_and_a_lone_sync_period_in_days_are_accepted() {
         let months = |body: &[u8]| parse(body, false).unwrap().reporting_period;
-        assert_eq!(months(br#"{"redirect_uri":"https://a/b","reporting_period":36}"#), 36);
-        assert_eq!(months(br#"{"redirect_uri":"https://a/b","reporting_period":120}"#), 120);
-        assert_eq!(months(br#"{"redirect_uri":"https://a/b","sync_period":180}"#), 6);
-        assert_eq!(months(br#"{"redirect_uri":"https://a/b","sync_period":"181"}"#), 7);
-        assert_eq!(months(br#"{"redirect_uri":"https://a/b","sync_period":30}"#), 4, "at least 4");
-        assert_eq!(months(br#"{"redirect_uri":"https://a/b","sync_period":null}"#), 12);
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","reporting_period":36}"#),
+            36
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","reporting_period":120}"#),
+            120
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":180}"#),
+            6
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":"181"}"#),
+            7
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":30}"#),
+            4,
+            "at least 4"
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":null}"#),
+            12
+        );
     }
 
     #[test]

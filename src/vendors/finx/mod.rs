@@ -584,7 +584,10 @@ impl Finx {
             json!({"sub": id, "iat": ctx.now.timestamp(), "aud": "widget"}),
             &ctx.anonymous_id("widget"),
         );
-        let location = format!("{}/widget/{id}?token={widget_token}", base_url(req, &ctx.settings::<FinxSettings>().fallback_host));
+        let location = format!(
+            "{}/widget/{id}?token={widget_token}",
+            base_url(req, &ctx.settings::<FinxSettings>().fallback_host)
+        );
         mark(ctx, &entity);
         self.store().flows.insert(
             id.clone(),

@@ -722,12 +722,20 @@ mod tests {
             for n in 0..40 {
                 let entity = format!("user-{n}");
                 let spec = Spec {
-                    months: if n == 39 { MAX_PERIOD } else { 4 + (n as u32 % 21) },
+                    months: if n == 39 {
+                        MAX_PERIOD
+                    } else {
+                        4 + (n as u32 % 21)
+                    },
                     until,
                     multi: n % 2 == 0,
                     account_types: match n % 3 {
                         0 => vec![],
-                        1 => vec!["Giro account".into(), "Savings account".into(), "Credit card".into()],
+                        1 => vec![
+                            "Giro account".into(),
+                            "Savings account".into(),
+                            "Credit card".into(),
+                        ],
                         _ => vec!["Giro account".into(), "Loan account".into(), "Depot".into()],
                     },
                     accounts: vec![],
@@ -835,7 +843,12 @@ mod tests {
             .filter(|t| t.amount > 0)
             .map(|t| t.amount)
             .sum();
-        let last_income = d.transactions.iter().filter(|t| t.amount > 0).map(|t| t.date).max();
+        let last_income = d
+            .transactions
+            .iter()
+            .filter(|t| t.amount > 0)
+            .map(|t| t.date)
+            .max();
         assert_eq!(
             report["income"]["closeness"],
             last_income.map_or(json!(null), |l| json!((d.until - l).num_days())),

@@ -917,6 +917,73 @@ mod tests {
     }
 
     #[test]
+    fn links_prefer_x_forwarded_host_then_host_then_the_fallback() {
+        let req = |headers: &[(&'static str, &'static str)]| {
+            let mut r = MockRequest::test_post("{}", None);
+            r.headers.remove("host");
+            for (k, v) in headers {
+                r.headers.insert(*k, v.parse().unwrap());
+            }
+            r
+        };
+        let fb = DEFAULT_FALLBACK_HOST;
+        assert_eq!(
+            base_url(
+                &req(&[
+                    ("host", "mock:1"),
+                    ("x-forwarded-host", "edge.example, inner")
+                ]),
+                fb
+            ),
+            "http://edge.example"
+        );
+        assert_eq!(
+            base_url(
+                &req(&[("host", "mock:1"), ("x-forwarded-proto", "HTTPS, http")]),
+                fb
+            ),
+            "https://mock:1"
+        );
+        assert_eq!(
+            base_url(
+                &req(&[("host", "mock:1"), ("x-forwarded-host", "bad/host")]),
+                fb
+            ),
+            "http://mock:1",
+            "an unusable X-Forwarded-Host is skipped"
+        );
+        assert_eq!(
+            base_url(&req(&[("host", "a b")]), fb),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            base_url(&req(&[]), "mock.internal:9000"),
+            "http://mock.internal:9000"
+        );
+    }
+
+    #[test]
+    fn the_fallback_host_setting_is_checked() {
+        let finx = Finx::default();
+        let ok = finx
+            .compile_settings("[report]\nfallback_host = \"mock.internal:9000\"\n")
+            .unwrap();
+        let ok = ok.downcast_ref::<FinxSettings>().unwrap();
+        assert_eq!(ok.fallback_host, "mock.internal:9000");
+        let default = finx.compile_settings("").unwrap();
+        assert_eq!(
+            default
+                .downcast_ref::<FinxSettings>()
+                .unwrap()
+                .fallback_host,
+            DEFAULT_FALLBACK_HOST
+        );
+        assert!(finx
+            .compile_settings("[report]\nfallback_host = \"http://x/\"\n")
+            .is_err());
+    }
+
+    #[test]
     fn tokens_look_like_jwts() {
         let t = jwt(json!({"sub": "x", "exp": 5}), &[7; 32]);
         let parts: Vec<&str> = t.split('.').collect();

@@ -226,7 +226,7 @@ async fn the_widget_redirects_back_with_code_state_success_and_the_flow_id() {
     assert_eq!(q["success"], "true");
     assert_eq!(q["flow_id"], f.id);
     assert!(q["code"].starts_with('O'));
-    assert!(!q.contains_key("cancel"));
+    assert_eq!(q["cancel"], "false", "finX always sends cancel");
 }
 
 #[tokio::test]
@@ -247,6 +247,70 @@ async fn a_cancel_user_comes_back_with_success_false_cancel_true_and_no_code() {
     assert_eq!(
         loc,
         format!("{REDIRECT}?state=st&success=false&cancel=true&flow_id={id}")
+    );
+}
+
+#[tokio::test]
+async fn links_follow_x_forwarded_host_and_fall_back_to_the_default_listen_address() {
+    let s = TestServer::start().await;
+    let body = json!({"redirect_uri": REDIRECT});
+    let location = |r: &Reply| r.json()["location"].as_str().unwrap().to_string();
+    let proxied = s
+        .post_json(
+            "/finx/onetime/risk-report",
+            &[
+                BASIC,
+                ("x-forwarded-host", "mock.example, inner.proxy"),
+                ("x-forwarded-proto", "https"),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(proxied.status, 201);
+    assert!(
+        location(&proxied).starts_with("https://mock.example/finx/widget/"),
+        "{}",
+        location(&proxied)
+    );
+    let odd = s
+        .post_json(
+            "/finx/onetime/risk-report",
+            &[BASIC, ("host", "not a/host")],
+            &body,
+        )
+        .await;
+    assert_eq!(odd.status, 201);
+    assert!(
+        location(&odd).starts_with("http://127.0.0.1:8080/finx/widget/"),
+        "{}",
+        location(&odd)
+    );
+}
+
+#[tokio::test]
+async fn a_failed_connection_comes_back_with_success_false_and_cancel_false() {
+    let extra = r#"
+vendor = "finx"
+
+[[scenario]]
+name = "bank-down"
+id_prefix = "bankdown-"
+steps = [{ outcome = "failed" }]
+"#;
+    let s = TestServer::with_scenarios(&[("extra.toml", extra)]).await;
+    let r = start(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "bankdown-1", "state": "st"}),
+    )
+    .await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let location = r.json()["location"].as_str().unwrap().to_string();
+    let w = s.get(&local(&s, &location)).await;
+    assert_eq!(w.status, 302);
+    assert_eq!(
+        w.header("location").unwrap(),
+        format!("{REDIRECT}?state=st&success=false&cancel=false&flow_id={id}")
     );
 }
 
@@ -294,7 +358,12 @@ async fn bad_flow_bodies_get_400_naming_the_field_and_string_numbers_are_accepte
         (
             "onetime",
             json!({"redirect_uri": REDIRECT, "reporting_period": 3}),
-            "reporting_period must be a number of months from 4 to 24: 3",
+            "reporting_period must be a number of months from 4 to 120: 3",
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "reporting_period": 12, "sync_period": 180}),
+            "reporting_period cannot be combined with sync_period.",
         ),
     ];
     for (kind, body, want) in cases {
@@ -320,6 +389,16 @@ async fn bad_flow_bodies_get_400_naming_the_field_and_string_numbers_are_accepte
     )
     .await;
     assert_eq!(ok.status, 201);
+    for body in [
+        json!({"redirect_uri": REDIRECT, "reporting_period": 36}),
+        json!({"redirect_uri": REDIRECT, "sync_period": 180}),
+    ] {
+        assert_eq!(
+            start(&s, "onetime", body).await.status,
+            201,
+            "no upper cap at 24 months; sync_period alone is fine"
+        );
+    }
 }
 
 #[tokio::test]

@@ -458,6 +458,9 @@ struct Profile {
     subscriptions: bool,
 }
 
+/// Account kinds card spending may be booked to (not Savings, Loan or Depot accounts).
+pub const CARD_KINDS: &[&str] = &["Giro account", "Credit card", "PayPal", "Unknown"];
+
 /// Build the dataset for `entity`'s report. `rng` decides everything; the same rng
 /// state and spec give the same dataset.
 pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dataset {
@@ -561,6 +564,12 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
         })
         .collect();
 
+    // Secondary accounts that take card payments, and what each may still spend.
+    let spendable: Vec<usize> = (0..accounts.len())
+        .filter(|&i| i != main_account && CARD_KINDS.contains(&accounts[i].kind.as_str()))
+        .collect();
+    let mut budget: Vec<i64> = accounts.iter().map(|a| a.opening_balance.max(0)).collect();
+    let mut inflow: Vec<i64> = vec![0; accounts.len()];
     for (i, m) in months.iter().enumerate() {
         let month_name = m.format("%m/%Y").to_string();
         if i >= p.salary_gap {
@@ -630,9 +639,25 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
                 } else {
                     rng.random_range(lo * 100..=hi * 100)
                 };
-                // A second account sees some of the card spending.
-                let account = if accounts.len() > 1 && cat_id != 50 && rng.random_bool(0.3) {
-                    rng.random_range(1..accounts.len())
+                // A second spending account (never Savings, Loan or Depot) sees some of
+                // the card spending, only as far as its balance goes: it has no overdraft
+                // and no salary, so it never drops below 0. Income booked to it adds to
+                // what it may spend from the next month on.
+                let account = if !spendable.is_empty() && cat_id != 50 && rng.random_bool(0.3) {
+                    let i = spendable[rng.random_range(0..spendable.len())];
+                    if amount > 0 {
+                        // Spendable from next month on (bookings within a month come
+                        // in any order); only if booked at all.
+                        if (since..=until).contains(&date) {
+                            inflow[i] += amount;
+                        }
+                        i
+                    } else if budget[i] + amount >= 0 {
+                        budget[i] += amount;
+                        i
+                    } else {
+                        main_account
+                    }
                 } else {
                     main_account
                 };
@@ -648,6 +673,9 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
                 };
                 push(rng, account, date, amount, cat_id, &partner, None, purpose);
             }
+        }
+        for (b, add) in budget.iter_mut().zip(inflow.iter_mut()) {
+            *b += std::mem::take(add);
         }
     }
     txs.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
@@ -749,7 +777,12 @@ fn accounts(rng: &mut MockRng, spec: &Spec, holders: &[String]) -> Vec<Account> 
                 iban,
                 currency,
                 bank_code,
-                opening_balance: rng.random_range(-300_00..=3_500_00),
+                // Only the main (salary) account may start in its overdraft.
+                opening_balance: if i == 0 {
+                    rng.random_range(-300_00..=3_500_00)
+                } else {
+                    rng.random_range(0..=3_500_00)
+                },
             }
         })
         .collect()

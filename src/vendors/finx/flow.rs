@@ -4,7 +4,13 @@
 //! Clients really send `reporting_period` and `allow_multi_selection` as strings
 //! (`"12"`, `"true"`: Qwist's own Postman collection does), so both forms are accepted.
 //! Unknown fields are ignored, as most JSON APIs do. Limits the document does not give
-//! are the mock's: `reporting_period` at most 24 months, at most 10 `accounts`.
+//! are the mock's: `reporting_period` at most [`MAX_PERIOD`] months (ten years; finX
+//! gives a minimum of 4 and no maximum), at most 10 `accounts`.
+//!
+//! `sync_period` (days) is the older name the v2.13 income guide used (`180`). finX says
+//! `reporting_period` "cannot be combined with `sync_period`", so both together are a
+//! 400; `sync_period` alone is honoured as months, rounded up (`180` → 6), at least
+//! [`MIN_PERIOD`].
 
 use serde_json::{Map, Value};
 
@@ -13,7 +19,11 @@ use super::data::{iban_valid, ACCOUNT_TYPES};
 /// `language` values finX documents; `de` is the default.
 pub const LANGUAGES: &[&str] = &["de", "en", "es", "fr", "ar"];
 pub const MIN_PERIOD: u32 = 4;
-pub const MAX_PERIOD: u32 = 24;
+/// The mock's bound on `reporting_period` (finX has none): ten years keeps a dataset
+/// of a few thousand transactions.
+pub const MAX_PERIOD: u32 = 120;
+/// Days per month when `sync_period` (days) is turned into months (rounded up).
+const DAYS_PER_MONTH: u64 = 30;
 pub const DEFAULT_PERIOD: u32 = 12;
 const MAX_ACCOUNTS: usize = 10;
 
@@ -79,24 +89,41 @@ pub fn parse(body: &[u8], ongoing: bool) -> Result<FlowRequest, String> {
         Some(Value::String(s)) if s == "false" => false,
         Some(other) => return Err(format!("allow_multi_selection must be a boolean: {other}")),
     };
-    let reporting_period = match m.get("reporting_period") {
-        None | Some(Value::Null) => DEFAULT_PERIOD,
-        Some(v) => {
-            let n = match v {
+    let period = |key: &str| -> Result<Option<u64>, String> {
+        match m.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v {
                 Value::Number(n) => n.as_u64(),
                 Value::String(s) => s.trim().parse::<u64>().ok(),
                 _ => None,
-            };
-            match n {
-                Some(n) if (u64::from(MIN_PERIOD)..=u64::from(MAX_PERIOD)).contains(&n) => {
-                    n as u32
-                }
-                _ => {
-                    return Err(format!(
-                        "reporting_period must be a number of months from {MIN_PERIOD} to {MAX_PERIOD}: {v}"
-                    ))
-                }
             }
+            .map(Some)
+            .ok_or_else(|| format!("{key} must be a whole number: {v}")),
+        }
+    };
+    let reporting = period("reporting_period")?;
+    let sync_days = period("sync_period")?;
+    let reporting_period = match (reporting, sync_days) {
+        (Some(_), Some(_)) => {
+            return Err("reporting_period cannot be combined with sync_period.".into())
+        }
+        (None, None) => DEFAULT_PERIOD,
+        (Some(n), None) => {
+            if !(u64::from(MIN_PERIOD)..=u64::from(MAX_PERIOD)).contains(&n) {
+                return Err(format!(
+                    "reporting_period must be a number of months from {MIN_PERIOD} to {MAX_PERIOD}: {n}"
+                ));
+            }
+            n as u32
+        }
+        (None, Some(days)) => {
+            let max_days = u64::from(MAX_PERIOD) * DAYS_PER_MONTH;
+            if days == 0 || days > max_days {
+                return Err(format!(
+                    "sync_period must be a number of days from 1 to {max_days}: {days}"
+                ));
+            }
+            (days.div_ceil(DAYS_PER_MONTH) as u32).max(MIN_PERIOD)
         }
     };
     let accounts = match m.get("accounts") {
@@ -191,6 +218,36 @@ mod tests {
     }
 
     #[test]
+    fn long_reporting_periods_and_a_lone_sync_period_in_days_are_accepted() {
+        let months = |body: &[u8]| parse(body, false).unwrap().reporting_period;
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","reporting_period":36}"#),
+            36
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","reporting_period":120}"#),
+            120
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":180}"#),
+            6
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":"181"}"#),
+            7
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":30}"#),
+            4,
+            "at least 4"
+        );
+        assert_eq!(
+            months(br#"{"redirect_uri":"https://a/b","sync_period":null}"#),
+            12
+        );
+    }
+
+    #[test]
     fn bad_bodies_get_a_description_of_the_problem() {
         let cases: &[(&[u8], bool, &str)] = &[
             (b"not json", false, "not valid JSON"),
@@ -201,7 +258,10 @@ mod tests {
             (br#"{"redirect_uri":"https://a/b","user_id":5}"#, false, "user_id must be a string"),
             (br#"{"redirect_uri":"https://a/b","reporting_period":3}"#, false, "reporting_period"),
             (br#"{"redirect_uri":"https://a/b","reporting_period":"abc"}"#, false, "reporting_period"),
-            (br#"{"redirect_uri":"https://a/b","reporting_period":25}"#, false, "reporting_period"),
+            (br#"{"redirect_uri":"https://a/b","reporting_period":121}"#, false, "reporting_period"),
+            (br#"{"redirect_uri":"https://a/b","reporting_period":12,"sync_period":180}"#, false, "cannot be combined with sync_period"),
+            (br#"{"redirect_uri":"https://a/b","sync_period":0}"#, false, "sync_period"),
+            (br#"{"redirect_uri":"https://a/b","sync_period":"soon"}"#, false, "sync_period"),
             (br#"{"redirect_uri":"https://a/b","language":"it"}"#, false, "language"),
             (br#"{"redirect_uri":"https://a/b","allow_multi_selection":"yes"}"#, false, "allow_multi_selection"),
             (br#"{"redirect_uri":"https://a/b","account_types":["Bitcoin"]}"#, false, "account_types"),

@@ -5,7 +5,8 @@
 //!    credentials) → 201 `{location, id}`;
 //! 2. `GET location` (served here as `/widget/{id}?token=…`) stands in for the
 //!    bank-login widget and redirects (302) to `redirect_uri` with `code`, `state`,
-//!    `success` and `flow_id` (or `success=false&cancel=true` for `cancel-` users);
+//!    `success`, `cancel=false` and `flow_id` (or `success=false&cancel=true` for
+//!    `cancel-` users);
 //! 3. `POST /auth/token` (Basic) exchanges the code (single use, 5 minutes) for an
 //!    access token (1 hour) and a refresh token (90 days; refreshing rotates both);
 //!
@@ -16,7 +17,9 @@
 //! The report and the transactions come from one generated [`data::Dataset`] per
 //! flow, so every aggregate equals the transactions its `href` returns
 //! ([`report`] has the rules). `href`s point at the mock itself, built from the
-//! request's `Host` and the prefix it was served under.
+//! request's `X-Forwarded-Host` (else `Host`, else the `[report] fallback_host` setting,
+//! default `127.0.0.1:8080`, the CLI's default listen address) and the prefix it was
+//! served under.
 //!
 //! Scenarios are chosen by the flow's entity: its `user_id`, else its `state`, else the
 //! flow id. Only two places look at them: the widget (its current step's outcome
@@ -125,6 +128,8 @@ pub struct FinxSettings {
     pub client_secret: String,
     pub shape: Shape,
     pub onetime_retention: TimeDelta,
+    /// The host links use when a request carries no usable `X-Forwarded-Host` or `Host`.
+    pub fallback_host: String,
     pub access_token: TimeDelta,
     pub refresh_token: TimeDelta,
     pub code: TimeDelta,
@@ -149,6 +154,7 @@ struct AuthSpec {
 struct ReportSpec {
     shape: Option<Spanned<String>>,
     onetime_retention_seconds: Option<Spanned<i64>>,
+    fallback_host: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -331,6 +337,7 @@ impl Vendor for Finx {
         let report = file.report.unwrap_or(ReportSpec {
             shape: None,
             onetime_retention_seconds: None,
+            fallback_host: None,
         });
         let shape = match report.shape {
             None => Shape::V211,
@@ -347,6 +354,20 @@ impl Vendor for Finx {
             },
         };
         let onetime_retention = seconds(report.onetime_retention_seconds, 3600, &mut problems);
+        let fallback_host = match report.fallback_host {
+            None => DEFAULT_FALLBACK_HOST.to_string(),
+            Some(h) if plausible_host(h.get_ref()) => h.into_inner(),
+            Some(h) => {
+                problems.push(Problem::at(
+                    h.span(),
+                    format!(
+                        "fallback_host `{}` is not a host[:port] (letters, digits, `.-:[]_`)",
+                        h.get_ref()
+                    ),
+                ));
+                DEFAULT_FALLBACK_HOST.to_string()
+            }
+        };
         let tokens = file.tokens.unwrap_or(TokensSpec {
             access_token_seconds: None,
             refresh_token_seconds: None,
@@ -363,6 +384,7 @@ impl Vendor for Finx {
             client_secret: auth.client_secret,
             shape,
             onetime_retention,
+            fallback_host,
             access_token,
             refresh_token,
             code,
@@ -421,18 +443,35 @@ impl Vendor for Finx {
     }
 }
 
+/// The mock's own default listen address, the host links use when a request names none
+/// (`[report] fallback_host` changes it).
+pub const DEFAULT_FALLBACK_HOST: &str = "127.0.0.1:8080";
+
+/// A `host[:port]` fit to put in a URL: letters, digits and `.-:[]_` only.
+fn plausible_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+}
+
+/// The first value of a (possibly comma-separated, proxy-appended) header, trimmed.
+fn first_value<'r>(req: &'r MockRequest, name: &str) -> Option<&'r str> {
+    req.header(name)
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+}
+
 /// `http://host[/finx]`: where this request reached the mock, for links back to it.
-fn base_url(req: &MockRequest) -> String {
-    let host = req
-        .header("host")
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
-        })
-        .unwrap_or("127.0.0.1:8080");
-    let scheme = match req.header("x-forwarded-proto") {
-        Some("https") => "https",
+/// The host is the first `X-Forwarded-Host` (a proxy in front of the mock), else `Host`,
+/// else `fallback` (the `[report] fallback_host` setting) when neither is usable.
+fn base_url(req: &MockRequest, fallback: &str) -> String {
+    let host = first_value(req, "x-forwarded-host")
+        .filter(|h| plausible_host(h))
+        .or_else(|| req.header("host").filter(|h| plausible_host(h)))
+        .unwrap_or(fallback);
+    let scheme = match first_value(req, "x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
     let prefix = req
@@ -545,7 +584,10 @@ impl Finx {
             json!({"sub": id, "iat": ctx.now.timestamp(), "aud": "widget"}),
             &ctx.anonymous_id("widget"),
         );
-        let location = format!("{}/widget/{id}?token={widget_token}", base_url(req));
+        let location = format!(
+            "{}/widget/{id}?token={widget_token}",
+            base_url(req, &ctx.settings::<FinxSettings>().fallback_host)
+        );
         mark(ctx, &entity);
         self.store().flows.insert(
             id.clone(),
@@ -587,9 +629,7 @@ impl Finx {
                     q.append_pair("state", s);
                 }
                 q.append_pair("success", "false");
-                if o == "cancelled" {
-                    q.append_pair("cancel", "true");
-                }
+                q.append_pair("cancel", if o == "cancelled" { "true" } else { "false" });
             }
             _ => {
                 let code = format!("O{}", generate::hex(&ctx.anonymous_id("code"), 40));
@@ -613,6 +653,7 @@ impl Finx {
                     q.append_pair("state", s);
                 }
                 q.append_pair("success", "true");
+                q.append_pair("cancel", "false");
             }
         }
         q.append_pair("flow_id", &flow.id);
@@ -777,7 +818,7 @@ impl Finx {
             return Err(FinxError::NotFound);
         }
         let turn = ctx.turn(&flow.entity);
-        let base = base_url(req);
+        let base = base_url(req, &ctx.settings::<FinxSettings>().fallback_host);
         let shape = ctx.settings::<FinxSettings>().shape;
         let ctx = &*ctx;
         Ok(turn.respond("report", |outcome| match outcome {
@@ -873,6 +914,73 @@ mod tests {
             m.remove(&format!("c{i}"));
         }
         assert!(m.order.len() <= 7, "{}", m.order.len());
+    }
+
+    #[test]
+    fn links_prefer_x_forwarded_host_then_host_then_the_fallback() {
+        let req = |headers: &[(&'static str, &'static str)]| {
+            let mut r = MockRequest::test_post("{}", None);
+            r.headers.remove("host");
+            for (k, v) in headers {
+                r.headers.insert(*k, v.parse().unwrap());
+            }
+            r
+        };
+        let fb = DEFAULT_FALLBACK_HOST;
+        assert_eq!(
+            base_url(
+                &req(&[
+                    ("host", "mock:1"),
+                    ("x-forwarded-host", "edge.example, inner")
+                ]),
+                fb
+            ),
+            "http://edge.example"
+        );
+        assert_eq!(
+            base_url(
+                &req(&[("host", "mock:1"), ("x-forwarded-proto", "HTTPS, http")]),
+                fb
+            ),
+            "https://mock:1"
+        );
+        assert_eq!(
+            base_url(
+                &req(&[("host", "mock:1"), ("x-forwarded-host", "bad/host")]),
+                fb
+            ),
+            "http://mock:1",
+            "an unusable X-Forwarded-Host is skipped"
+        );
+        assert_eq!(
+            base_url(&req(&[("host", "a b")]), fb),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            base_url(&req(&[]), "mock.internal:9000"),
+            "http://mock.internal:9000"
+        );
+    }
+
+    #[test]
+    fn the_fallback_host_setting_is_checked() {
+        let finx = Finx::default();
+        let ok = finx
+            .compile_settings("[report]\nfallback_host = \"mock.internal:9000\"\n")
+            .unwrap();
+        let ok = ok.downcast_ref::<FinxSettings>().unwrap();
+        assert_eq!(ok.fallback_host, "mock.internal:9000");
+        let default = finx.compile_settings("").unwrap();
+        assert_eq!(
+            default
+                .downcast_ref::<FinxSettings>()
+                .unwrap()
+                .fallback_host,
+            DEFAULT_FALLBACK_HOST
+        );
+        assert!(finx
+            .compile_settings("[report]\nfallback_host = \"http://x/\"\n")
+            .is_err());
     }
 
     #[test]

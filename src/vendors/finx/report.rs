@@ -252,10 +252,11 @@ pub fn render(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
         d.in_section(Section::ExpenseRegular)
             .chain(d.in_section(Section::ExpenseVariable)),
     );
+    // "Days since the last income transaction was detected": any income, regular or
+    // variable, the same transactions `income.summary` adds up.
     let last_income = d
-        .transactions
-        .iter()
-        .filter(|t| t.category.id == 14)
+        .in_section(Section::IncomeRegular)
+        .chain(d.in_section(Section::IncomeVariable))
         .map(|t| t.date)
         .max();
     let closeness = last_income.map_or(json!(null), |l| json!((d.until - l).num_days()));
@@ -652,6 +653,7 @@ mod tests {
     use super::*;
     use crate::generate;
     use crate::vendors::finx::data::{generate as gen, Spec, CATEGORIES};
+    use crate::vendors::finx::flow::MAX_PERIOD;
 
     #[test]
     fn affinity_levels_follow_the_documented_examples() {
@@ -720,10 +722,22 @@ mod tests {
             for n in 0..40 {
                 let entity = format!("user-{n}");
                 let spec = Spec {
-                    months: 4 + (n as u32 % 21),
+                    months: if n == 39 {
+                        MAX_PERIOD
+                    } else {
+                        4 + (n as u32 % 21)
+                    },
                     until,
                     multi: n % 2 == 0,
-                    account_types: vec![],
+                    account_types: match n % 3 {
+                        0 => vec![],
+                        1 => vec![
+                            "Giro account".into(),
+                            "Savings account".into(),
+                            "Credit card".into(),
+                        ],
+                        _ => vec!["Giro account".into(), "Loan account".into(), "Depot".into()],
+                    },
                     accounts: vec![],
                     name: Some("Jürgen Müller".into()),
                 };
@@ -765,8 +779,27 @@ mod tests {
                 _ => assert!(t.amount < 0, "{t:?}"),
             }
         }
-        for a in &d.accounts {
+        for (i, a) in d.accounts.iter().enumerate() {
             assert!(super::super::data::iban_valid(&a.iban), "{}", a.iban);
+            if i == d.main_account {
+                continue;
+            }
+            let lowest = super::super::data::daily_balances(d, i)
+                .iter()
+                .map(|(_, b)| *b)
+                .min();
+            assert!(
+                lowest.is_none_or(|b| b >= 0),
+                "secondary account {i} ({}) goes into overdraft: {lowest:?}",
+                a.kind
+            );
+            if !super::super::data::CARD_KINDS.contains(&a.kind.as_str()) {
+                assert!(
+                    !d.transactions.iter().any(|t| t.account == i),
+                    "no card spending on a {} account",
+                    a.kind
+                );
+            }
         }
     }
 
@@ -810,6 +843,17 @@ mod tests {
             .filter(|t| t.amount > 0)
             .map(|t| t.amount)
             .sum();
+        let last_income = d
+            .transactions
+            .iter()
+            .filter(|t| t.amount > 0)
+            .map(|t| t.date)
+            .max();
+        assert_eq!(
+            report["income"]["closeness"],
+            last_income.map_or(json!(null), |l| json!((d.until - l).num_days())),
+            "closeness counts from the latest income of any kind"
+        );
         let by_cat = |id: u64| -> Vec<&Transaction> {
             d.transactions
                 .iter()

@@ -3,6 +3,10 @@
 
 use std::net::IpAddr;
 
+use toml::Spanned;
+
+use crate::scenario::Problem;
+
 /// An address (`127.0.0.1`, `::1`) or a CIDR block (`10.0.0.0/8`).
 #[derive(Debug, Clone, Copy)]
 pub struct IpNet {
@@ -40,6 +44,29 @@ impl IpNet {
         let shift = w1 - u32::from(self.prefix);
         shift >= 128 || (net >> shift) == (host >> shift)
     }
+}
+
+/// Compile an `allowed_ips` list from a scenario file: `None` (absent) allows every
+/// address; each entry that is not an address or block is a located problem.
+pub fn compile_allowlist(
+    list: Option<&[Spanned<String>]>,
+    problems: &mut Vec<Problem>,
+) -> Option<Vec<IpNet>> {
+    let list = list?;
+    let mut nets = Vec::with_capacity(list.len());
+    for s in list {
+        match IpNet::parse(s.get_ref()) {
+            Some(net) => nets.push(net),
+            None => problems.push(Problem::at(
+                s.span(),
+                format!(
+                    "`{}` is not an IP address or CIDR block (e.g. \"10.0.0.0/8\")",
+                    s.get_ref()
+                ),
+            )),
+        }
+    }
+    Some(nets)
 }
 
 #[cfg(test)]

@@ -432,36 +432,11 @@ async fn extracted_data_for_an_unknown_user_is_an_empty_list() {
 
 #[tokio::test]
 async fn credeaus_own_python_examples_pass_against_the_mock() {
-    let has_requests = std::process::Command::new("python3")
-        .args(["-c", "import requests"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_requests {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI needs python3 with requests: .ci/run installs it"
-        );
-        eprintln!("skipped: python3 with `requests` is not installed (pip install requests)");
+    if !crate::support::python_has(Some("requests")) {
         return;
     }
     let s = TestServer::start().await;
-    let base = format!("{}/credeau", s.base);
-    // Blocking child on the blocking pool, so this runtime keeps serving it.
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(["examples/clients/credeau_client.py", &base])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("all documented cases behave"), "{stdout}");
+    crate::support::run_client("credeau_client.py", vec![format!("{}/credeau", s.base)]).await;
 }
 
 #[tokio::test]

@@ -206,3 +206,46 @@ impl Reply {
         json!({ "status": self.status, "headers": hs, "body": body })
     }
 }
+
+/// Whether `python3` can import `module` (`None`: just that python3 runs). Outside CI a
+/// missing interpreter or module skips the calling test with a note; in CI it must be
+/// there (`.ci/run` installs it), so the test fails instead of passing unseen.
+pub fn python_has(module: Option<&str>) -> bool {
+    let code = module.map_or_else(String::new, |m| format!("import {m}"));
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let what = module.map_or("python3".to_string(), |m| format!("python3 with `{m}`"));
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs {what}: .ci/run installs it"
+        );
+        eprintln!("skipped: {what} is not installed");
+    }
+    ok
+}
+
+/// Run a documented client (`examples/clients/<script>`) with `args` against a running
+/// test server and require it to report every case as behaving. The child runs on the
+/// blocking pool, so the test's runtime keeps serving it.
+pub async fn run_client(script: &str, args: Vec<String>) {
+    let path = format!("examples/clients/{script}");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(&path)
+            .args(&args)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .expect("the client's task finishes");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("all documented cases behave"), "{stdout}");
+}

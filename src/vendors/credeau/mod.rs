@@ -162,23 +162,8 @@ impl Vendor for Credeau {
             auth_token: "test-token".into(),
         });
         let mut problems = Vec::new();
-        let allowed_ips = file.allowed_ips.map(|list| {
-            list.iter()
-                .filter_map(|s| {
-                    let net = IpNet::parse(s.get_ref());
-                    if net.is_none() {
-                        problems.push(Problem::at(
-                            s.span(),
-                            format!(
-                                "`{}` is not an IP address or CIDR block (e.g. \"10.0.0.0/8\")",
-                                s.get_ref()
-                            ),
-                        ));
-                    }
-                    net
-                })
-                .collect()
-        });
+        let allowed_ips =
+            crate::ipnet::compile_allowlist(file.allowed_ips.as_deref(), &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }

@@ -55,15 +55,16 @@ pub fn id_bytes(
 /// Lower-case hex of `bytes`, `len` characters long (at most 64).
 pub fn hex(bytes: &[u8; 32], len: usize) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(len);
-    for b in bytes
-        .iter()
-        .flat_map(|b| [DIGITS[(b >> 4) as usize], DIGITS[(b & 15) as usize]])
-        .take(len)
-    {
-        out.push(char::from(b));
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
-    out
+    let len = len.min(64);
+    // Every byte written is an ASCII digit or letter.
+    std::str::from_utf8(&out[..len])
+        .expect("hex digits are ASCII")
+        .to_owned()
 }
 
 /// A value in `low..=high` rounded to `decimals` places.
@@ -109,5 +110,18 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(before, after);
+    }
+
+    #[test]
+    fn hex_is_the_leading_nibbles_in_order() {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 0x0f;
+        bytes[1] = 0xa5;
+        bytes[31] = 0xff;
+        assert_eq!(hex(&bytes, 5), "0fa50");
+        let full = hex(&bytes, 64);
+        assert_eq!(full.len(), 64);
+        assert!(full.ends_with("00ff"));
+        assert_eq!(hex(&bytes, 100), full, "capped at 64");
     }
 }

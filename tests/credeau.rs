@@ -446,8 +446,17 @@ async fn the_cached_and_the_patchable_renderings_give_the_same_bytes() {
     let through_json = "vendor = \"credeau\"\n[[scenario]]\nname = \"as-json\"\nid_prefix = \"user-\"\nsteps = [{ outcome = \"completed\", patch = {} }]\n";
     let plain = TestServer::start().await;
     let patched = TestServer::with_scenarios(&[("json.toml", through_json)]).await;
-    for groupings in [json!(["sms", "fraud", "extracted_sms"]), json!(["fraud"])] {
-        let b = json!({"user_id": "user-7", "client_id": "test-client", "groupings": groupings});
+    let cases = [
+        ("user-7", json!(["sms", "fraud", "extracted_sms"])),
+        ("user-7", json!(["fraud"])),
+        // Characters JSON must escape, and one it need not.
+        (
+            "user-\"q\" \\ \t é",
+            json!(["sms", "fraud", "extracted_sms"]),
+        ),
+    ];
+    for (user, groupings) in cases {
+        let b = json!({"user_id": user, "client_id": "test-client", "groupings": groupings});
         let a = plain.post_json(INSIGHTS, AUTH, &b).await;
         let p = patched.post_json(INSIGHTS, AUTH, &b).await;
         assert_eq!(p.header("x-vendor-mock-scenario"), Some("as-json"));

@@ -99,16 +99,16 @@ impl MockResponse {
             body: Body::Json(body),
             ..Self::new(status)
         }
-        .with_header(CONTENT_TYPE, "application/json")
+        .with_header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
     }
 
     /// Literal bytes with a content type.
-    pub fn bytes(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Self {
+    pub fn bytes(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Self {
         Self {
             body: Body::Bytes(body.into()),
             ..Self::new(status)
         }
-        .with_header(CONTENT_TYPE, content_type)
+        .with_header(CONTENT_TYPE, HeaderValue::from_static(content_type))
     }
 
     pub fn html(status: StatusCode, body: &'static str) -> Self {

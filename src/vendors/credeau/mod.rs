@@ -17,6 +17,7 @@ mod data;
 mod errors;
 mod validate;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -27,7 +28,7 @@ use serde_json::{json, Map, Value};
 use toml::Spanned;
 
 use self::data::{append_features, CATALOGUE, GROUPINGS};
-use self::validate::{validate, Kind};
+use self::validate::Model;
 use super::{Ctx, Endpoint, Turn, Vendor};
 use crate::generate;
 use crate::ipnet::IpNet;
@@ -76,15 +77,22 @@ const MSG_NOT_FOUND: &str = "user not found";
 /// strings are parsed on every call, and every answer carries two of these).
 fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    // Written digit by digit: this runs twice for every answer, and `format!` costs
+    // more than the rest of the head together.
+    let mut out = *b"0000-00-00 00:00:00";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, t.year().clamp(0, 9999) as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    String::from_utf8(out.to_vec()).expect("digits and separators are ASCII")
 }
 
 /// Compiled settings (`[auth]`, `allowed_ips`).
@@ -214,38 +222,29 @@ impl Vendor for Credeau {
             return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
         }
 
-        let fields: &[(&str, Kind)] = match route {
-            Route::ExtractedData => &[
-                ("user_id", Kind::Str { max_len: Some(64) }),
-                ("client_id", Kind::Str { max_len: None }),
-                ("cnt_sms_threshold", Kind::OptInt),
-            ],
-            _ => &[
-                ("user_id", Kind::Str { max_len: Some(64) }),
-                ("client_id", Kind::Str { max_len: None }),
-                ("groupings", Kind::StrList),
-            ],
+        let model = match route {
+            Route::ExtractedData => Model::ExtractedData,
+            _ => Model::Insights,
         };
-        let body = match validate(req, fields) {
+        let body = match validate::fields(req, model) {
             Ok(b) => b,
             Err(detail) => return MockResponse::json(StatusCode::UNPROCESSABLE_ENTITY, detail),
         };
-        let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
-        if field("client_id") != settings.client_id {
+        if body.client_id != settings.client_id.as_str() {
             return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
         }
-        let user_id = field("user_id").to_string();
+        let user_id = &*body.user_id;
 
-        let groupings = match route {
-            Route::ExtractedData => [true; 3],
-            _ => groupings_mask(ctx, &body),
+        let groupings = match model {
+            Model::ExtractedData => [true; 3],
+            Model::Insights => groupings_mask(ctx, &body.groupings),
         };
-        let turn = ctx.turn(&user_id);
-        let request_id = generate::hex(&ctx.issued_id(&user_id, &turn, "request_id"), 32);
-        let threshold = body.get("cnt_sms_threshold").and_then(Value::as_i64);
+        let turn = ctx.turn(user_id);
+        let request_id = generate::hex(&ctx.issued_id(user_id, &turn, "request_id"), 32);
+        let threshold = body.cnt_sms_threshold;
         let r = Render {
             ctx,
-            user_id: &user_id,
+            user_id,
             request_id: &request_id,
             turn: &turn,
             groupings,
@@ -262,7 +261,7 @@ impl Vendor for Credeau {
                 r.status_only(MSG_IN_PROGRESS, StatusCode::ACCEPTED)
             }
             // `completed`, and `in_progress` on the endpoints that never answer 202.
-            _ if route == Route::ExtractedData => r.extracted(threshold, field("client_id")),
+            _ if route == Route::ExtractedData => r.extracted(threshold, &body.client_id),
             _ => self.completed(&r),
         })
     }
@@ -270,12 +269,8 @@ impl Vendor for Credeau {
 
 /// Which of the three documented groupings a request asked for; anything but exactly
 /// the three gives a partial answer and a warning, as the doc says.
-fn groupings_mask(ctx: &mut Ctx<'_>, body: &Map<String, Value>) -> [bool; 3] {
-    let given: Vec<&str> = body
-        .get("groupings")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+fn groupings_mask(ctx: &mut Ctx<'_>, groupings: &[Cow<'_, str>]) -> [bool; 3] {
+    let given: Vec<&str> = groupings.iter().map(|g| &**g).collect();
     let mask = GROUPINGS.map(|g| given.contains(&g));
     let exact = given.len() == 3 && mask.iter().all(|m| *m);
     if !exact {
@@ -352,12 +347,20 @@ impl Credeau {
     /// feature fragment; with one it is built as JSON so the patch can apply. Both give
     /// the same bytes (a unit test holds them to it).
     fn completed(&self, r: &Render<'_, '_>) -> MockResponse {
-        let head = json!({"user_id": r.user_id, "request_id": r.request_id, "data_requested_time": r.requested_time()});
+        let requested = r.requested_time();
+        let head_fields = [
+            ("user_id", r.user_id),
+            ("request_id", r.request_id),
+            ("data_requested_time", requested.as_str()),
+        ];
         let tail_message = MSG_COMPLETED;
         let processed = r.now();
         let patched = r.turn.step().is_some_and(|s| s.patch.is_some());
         if patched {
-            let mut m = head.as_object().cloned().unwrap_or_default();
+            let mut m: Map<String, Value> = head_fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
             let values = CATALOGUE.values(&mut r.ctx.rng(r.user_id, "features"));
             append_features(&mut m, &values, &r.groupings);
             m.insert("message".into(), json!(tail_message));
@@ -365,10 +368,21 @@ impl Credeau {
             return MockResponse::json(StatusCode::OK, Value::Object(m));
         }
         let fragment = self.fragment(r);
-        let mut head = serde_json::to_vec(&head).expect("a serde_json::Value always serializes");
-        head.pop(); // the closing brace
+        // `{"user_id":…,"request_id":…,"data_requested_time":…,`, as serde_json writes it.
+        let mut head = Vec::with_capacity(96 + r.user_id.len());
+        for (i, (k, v)) in head_fields.iter().enumerate() {
+            head.push(if i == 0 { b'{' } else { b',' });
+            serde_json::to_writer(&mut head, k).expect("writing to a Vec never fails");
+            head.push(b':');
+            serde_json::to_writer(&mut head, v).expect("writing to a Vec never fails");
+        }
         head.push(b',');
-        let tail = format!(r#""message":"{tail_message}","data_processed_time":"{processed}"}}"#);
+        let mut tail = Vec::with_capacity(80);
+        tail.extend_from_slice(br#""message":""#);
+        tail.extend_from_slice(tail_message.as_bytes());
+        tail.extend_from_slice(br#"","data_processed_time":""#);
+        tail.extend_from_slice(processed.as_bytes());
+        tail.extend_from_slice(br#""}"#);
         // Three parts sent back to back: the ~90 KB feature fragment is the cached one
         // itself, never copied.
         let mut resp = MockResponse::new(StatusCode::OK)
@@ -411,5 +425,22 @@ impl Credeau {
             cache.order.push_back(key);
         }
         fragment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credeau_time_is_the_docs_format_zero_padded() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-05T03:04:09Z")
+            .expect("a valid time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(credeau_time(t), "2026-01-05 03:04:09");
+        let t = chrono::DateTime::parse_from_rfc3339("0987-12-31T23:59:59Z")
+            .expect("a valid time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(credeau_time(t), "0987-12-31 23:59:59");
     }
 }

@@ -73,51 +73,56 @@ impl StateStore {
         let mut guard = crate::lock::lock(&self.inner);
         let inner = &mut *guard;
         let generation = inner.generation;
-        if !inner
+        let count = |state: &mut EntityState| {
+            state.calls += 1;
+            let step = steps
+                .filter(|s| !s.is_empty())
+                .map(|s| pick_step(state, s, now));
+            Progress {
+                call: state.calls,
+                generation,
+                first_seen: state.first_seen,
+                step,
+            }
+        };
+        // Known entities (the common case) are found with one lookup.
+        if let Some(state) = inner
             .entities
-            .get(vendor)
-            .is_some_and(|m| m.contains_key(entity))
+            .get_mut(vendor)
+            .and_then(|m| m.get_mut(entity))
         {
-            if inner.count >= MAX_ENTITIES {
-                if let Some((v, e)) = inner.order.pop_front() {
-                    if inner
-                        .entities
-                        .get_mut(v)
-                        .and_then(|m| m.remove(&e))
-                        .is_some()
-                    {
-                        inner.count -= 1;
-                    }
+            return count(state);
+        }
+        if inner.count >= MAX_ENTITIES {
+            if let Some((v, e)) = inner.order.pop_front() {
+                if inner
+                    .entities
+                    .get_mut(v)
+                    .and_then(|m| m.remove(&e))
+                    .is_some()
+                {
+                    inner.count -= 1;
                 }
             }
-            inner.order.push_back((vendor, entity.into()));
-            inner.entities.entry(vendor).or_default().insert(
-                entity.into(),
-                EntityState {
-                    calls: 0,
-                    first_seen: now,
-                    step: 0,
-                    step_calls: 0,
-                    step_started: now,
-                },
-            );
-            inner.count += 1;
         }
+        inner.order.push_back((vendor, entity.into()));
+        inner.entities.entry(vendor).or_default().insert(
+            entity.into(),
+            EntityState {
+                calls: 0,
+                first_seen: now,
+                step: 0,
+                step_calls: 0,
+                step_started: now,
+            },
+        );
+        inner.count += 1;
         let state = inner
             .entities
             .get_mut(vendor)
             .and_then(|m| m.get_mut(entity))
             .expect("inserted above");
-        state.calls += 1;
-        let step = steps
-            .filter(|s| !s.is_empty())
-            .map(|s| pick_step(state, s, now));
-        Progress {
-            call: state.calls,
-            generation,
-            first_seen: state.first_seen,
-            step,
-        }
+        count(state)
     }
 
     /// A copy of an entity's state, if it has been seen.

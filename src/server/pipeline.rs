@@ -50,7 +50,10 @@ pub async fn handle(
         None => {
             let rest = full_path.trim_start_matches('/');
             let (first, below) = rest.split_once('/').map_or((rest, ""), |(a, b)| (a, b));
-            (app.vendor(first).cloned(), format!("/{below}"))
+            let mut path = String::with_capacity(below.len() + 1);
+            path.push('/');
+            path.push_str(below);
+            (app.vendor(first).cloned(), path)
         }
     };
     let Some(vendor) = vendor else {
@@ -103,19 +106,23 @@ pub async fn handle(
     }
 
     let status = (!resp.reset).then_some(resp.status.as_u16());
+    // The request moves into the journal; the log line keeps its own copy of the
+    // request line only when it will be written.
+    let logged = started.map(|t| (t, req.method.clone(), req.full_path.clone()));
+    let headers = journal_headers(&req.headers);
     app.journal.push(Entry {
         seq: 0,
         time: ctx.now,
         direction: "inbound",
         vendor: Some(name),
-        method: req.method.clone(),
-        path: req.full_path.clone(),
-        query: req.query.clone(),
+        method: req.method,
+        path: req.full_path,
+        query: req.query,
         client: Some(req.peer.ip()),
-        headers: journal_headers(&req.headers),
-        body: req.body.clone(),
+        headers,
+        body: req.body,
         body_truncated: false,
-        entity: ctx.entity.clone(),
+        entity: ctx.entity.take(),
         scenario: scenario.clone(),
         step: ctx.step,
         status,
@@ -125,14 +132,14 @@ pub async fn handle(
     if let Some(delay) = resp.delay {
         tokio::time::sleep(delay).await;
     }
-    tracing::info!(
-        target: "vendor_mock::request",
-        "{} {} vendor={name} scenario={scenario} status={} latency_ms={:.1}",
-        req.method,
-        req.full_path,
-        status.map_or_else(|| "reset".to_string(), |s| s.to_string()),
-        started.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0)
-    );
+    if let Some((started, method, path)) = logged {
+        tracing::info!(
+            target: "vendor_mock::request",
+            "{method} {path} vendor={name} scenario={scenario} status={} latency_ms={:.1}",
+            status.map_or_else(|| "reset".to_string(), |s| s.to_string()),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     if resp.reset {
         return Err(Dropped);
     }
@@ -144,15 +151,18 @@ pub async fn handle(
 /// credentials). Copied, not cloned: hyper's values are slices of the connection's read
 /// buffer, which a clone would keep alive for the life of the journal entry.
 fn journal_headers(headers: &HeaderMap) -> Headers {
-    const KEEP: &[&str] = &[
-        "content-type",
-        "content-length",
-        "accept",
-        "user-agent",
-        "host",
-        "authorization",
-    ];
-    let keep = |n: &HeaderName| KEEP.contains(&n.as_str()) || n.as_str().starts_with("x-");
+    use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+    let keep = |n: &HeaderName| {
+        // Standard names compare as enum tags; only custom names are compared as text.
+        n == CONTENT_TYPE
+            || n == CONTENT_LENGTH
+            || n == ACCEPT
+            || n == USER_AGENT
+            || n == HOST
+            || n == AUTHORIZATION
+            || n.as_str().starts_with("x-")
+    };
+    // Sized exactly: entries live as long as the journal holds them.
     let size = headers
         .iter()
         .filter(|(n, _)| keep(n))

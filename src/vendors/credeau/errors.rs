@@ -14,9 +14,12 @@ pub fn unauthorized(request_id: &str) -> MockResponse {
     // Written directly (no JSON value): the id is hex, nothing needs escaping, and this is
     // the answer a misconfigured client gets at full speed.
     debug_assert!(request_id.bytes().all(|b| b.is_ascii_hexdigit()));
-    let body = format!(
-        r#"{{"error":"Could not validate credentials. (request_id={request_id}). It has been logged successfully on our servers. Please contact us with the request_id for assistance."}}"#
-    );
+    const HEAD: &str = r#"{"error":"Could not validate credentials. (request_id="#;
+    const TAIL: &str = r#"). It has been logged successfully on our servers. Please contact us with the request_id for assistance."}"#;
+    let mut body = String::with_capacity(HEAD.len() + request_id.len() + TAIL.len());
+    body.push_str(HEAD);
+    body.push_str(request_id);
+    body.push_str(TAIL);
     MockResponse::bytes(StatusCode::UNAUTHORIZED, "application/json", body)
 }
 

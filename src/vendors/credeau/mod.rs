@@ -18,7 +18,7 @@ mod errors;
 mod validate;
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use hyper::{Method, StatusCode};
@@ -137,11 +137,10 @@ pub struct Credeau {
     cache: Mutex<FeatureCache>,
 }
 
+/// Oldest first. Searched front to back: for 32 entries a scan of short string
+/// compares is cheaper than hashing the key.
 #[derive(Default)]
-struct FeatureCache {
-    map: HashMap<(String, [bool; 3]), Bytes>,
-    order: VecDeque<(String, [bool; 3])>,
-}
+struct FeatureCache(VecDeque<(String, [bool; 3], Bytes)>);
 
 impl Vendor for Credeau {
     fn name(&self) -> &'static str {
@@ -393,13 +392,10 @@ impl Credeau {
 
     /// `"name":value,` for every selected feature, cached per (user, groupings).
     fn fragment(&self, r: &Render<'_, '_>) -> Bytes {
-        let key = (r.user_id.to_string(), r.groupings);
-        if let Some(f) = self
-            .cache
-            .lock()
-            .expect("credeau cache lock poisoned")
-            .map
-            .get(&key)
+        if let Some((_, _, f)) = crate::lock::lock(&self.cache)
+            .0
+            .iter()
+            .find(|(u, g, _)| u == r.user_id && *g == r.groupings)
         {
             return f.clone();
         }
@@ -415,14 +411,19 @@ impl Credeau {
             bytes.push(b',');
         }
         let fragment = Bytes::from(bytes);
-        let mut cache = self.cache.lock().expect("credeau cache lock poisoned");
-        if cache.map.len() >= FEATURE_CACHE {
-            if let Some(old) = cache.order.pop_front() {
-                cache.map.remove(&old);
+        let mut cache = crate::lock::lock(&self.cache);
+        // Another request may have rendered the same set meanwhile: keep one copy.
+        if !cache
+            .0
+            .iter()
+            .any(|(u, g, _)| u == r.user_id && *g == r.groupings)
+        {
+            if cache.0.len() >= FEATURE_CACHE {
+                cache.0.pop_front();
             }
-        }
-        if cache.map.insert(key.clone(), fragment.clone()).is_none() {
-            cache.order.push_back(key);
+            cache
+                .0
+                .push_back((r.user_id.to_owned(), r.groupings, fragment.clone()));
         }
         fragment
     }

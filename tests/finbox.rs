@@ -681,7 +681,10 @@ async fn a_webhook_fetch_with_a_request_id_longer_than_32_characters_is_a_400_an
     let fresh = r.json()["request_id"].as_str().unwrap().to_string();
     assert_eq!(fresh.len(), 32);
     assert_ne!(fresh, long[..32]);
-    insta::assert_json_snapshot!("finbox_webhook_fetch_with_a_long_request_id", r.exchange(SHOWN));
+    insta::assert_json_snapshot!(
+        "finbox_webhook_fetch_with_a_long_request_id",
+        r.exchange(SHOWN)
+    );
 
     // Far longer: the same 400, and the answer stays small.
     let huge = s
@@ -775,7 +778,10 @@ async fn a_customer_listed_in_progress_gets_transactions_and_accounts_webhooks_p
         assert_eq!(keys, ["service", "device_id", "customer_id", "salt"]);
         assert_eq!(b["salt"], EXAMPLE_SALT);
     }
-    assert_eq!(got, service_bodies(EXAMPLE_CUSTOMER, &devices, EXAMPLE_SALT));
+    assert_eq!(
+        got,
+        service_bodies(EXAMPLE_CUSTOMER, &devices, EXAMPLE_SALT)
+    );
     insta::assert_json_snapshot!("finbox_service_webhooks", got);
 
     let journal = outbound(&s, got.len()).await;
@@ -784,7 +790,10 @@ async fn a_customer_listed_in_progress_gets_transactions_and_accounts_webhooks_p
         "webhook for service transactions of device_id {}, attempt 1 of 4: answered 200",
         devices[0]
     );
-    assert!(journal.iter().any(|e| e["note"] == json!(note)), "{journal:?}");
+    assert!(
+        journal.iter().any(|e| e["note"] == json!(note)),
+        "{journal:?}"
+    );
 
     // The receiver then fetches what was updated, by the webhook's device_id.
     let device = got[0]["device_id"].as_str().unwrap();
@@ -802,23 +811,35 @@ async fn a_customer_listed_in_progress_gets_transactions_and_accounts_webhooks_p
 async fn the_default_webhook_secret_salts_service_webhooks_as_finboxs_python_sample_does() {
     let mut hook = Receiver::start(0).await;
     let s = with_webhook(&hook.url).await;
-    assert_eq!(
-        s.post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev1", 1))
-            .await
-            .status,
-        202
+    // Listed twice while in progress: one update, so each webhook still comes once.
+    for wait in [5, 5] {
+        let r = s
+            .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev1", 1))
+            .await;
+        assert_eq!(r.status, 202);
+        s.advance(wait).await;
+    }
+    let devices = device_ids(&s, "callback-dev1").await;
+    let want = service_bodies(
+        "callback-dev1",
+        &devices,
+        // FinBox's Python sample, `create_salt("callback-dev1", "test-finbox-webhook-secret")`,
+        // run with CPython's hashlib.
+        "el71Qm9+quA1BoM+AC1IHEn/qg5IVwUDaY4mi2E0pOE=",
     );
+    assert_eq!(bodies(&mut hook, want.len()).await, want);
+    // No duplicates trail them: the next webhook is a later customer's.
+    let r = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev9", 1))
+        .await;
+    assert_eq!(r.status, 202);
     s.advance(10).await;
-    let b = hook.next().await;
-    assert_eq!(b["customer_id"], "callback-dev1");
-    // FinBox's Python sample, `create_salt("callback-dev1", "test-finbox-webhook-secret")`,
-    // run with CPython's hashlib.
-    assert_eq!(b["salt"], "el71Qm9+quA1BoM+AC1IHEn/qg5IVwUDaY4mi2E0pOE=");
+    assert_eq!(hook.next().await["customer_id"], "callback-dev9");
 }
 
 #[tokio::test]
-async fn a_customer_completing_by_call_count_gets_its_service_webhooks_once_on_the_completing_call(
-) {
+async fn a_customer_completing_by_call_count_gets_its_service_webhooks_once_on_the_completing_call()
+{
     let mut hook = Receiver::start(0).await;
     let s = with_webhook(&hook.url).await;
     for _ in 0..2 {
@@ -836,6 +857,42 @@ async fn a_customer_completing_by_call_count_gets_its_service_webhooks_once_on_t
         // create_salt("pending-dev2", "test-finbox-webhook-secret"), CPython hashlib.
         "y8TJrevTB3AysqrAB6Ff9D2bU2CRzdv3l547O3BLC0Y=",
     );
-    // Two requests waited, yet each device's two webhooks came once.
+    // Two requests waited, yet each device's two webhooks came once: the next webhook
+    // is a later customer's.
     assert_eq!(bodies(&mut hook, want.len()).await, want);
+    let r = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev8", 1))
+        .await;
+    assert_eq!(r.status, 202);
+    s.advance(10).await;
+    assert_eq!(hook.next().await["customer_id"], "callback-dev8");
+}
+
+#[tokio::test]
+async fn a_customer_that_ends_not_found_gets_its_insights_webhook_but_no_service_webhooks() {
+    let mut hook = Receiver::start(0).await;
+    let s = TestServer::with_scenarios(&[(
+        "gone.toml",
+        &format!(
+            "vendor = \"finbox\"\nwebhook_url = \"{}\"\n[[scenario]]\nname = \"gone\"\nid_prefix = \"gone-\"\nsteps = [{{ outcome = \"in_progress\", for_seconds = 10 }}, {{ outcome = \"not_found\" }}]\n",
+            hook.url
+        ),
+    )])
+    .await;
+    let listed = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("gone-1", 1))
+        .await;
+    assert_eq!(listed.status, 202);
+    assert_eq!(predictors(&s, "gone-1").await.status, 202);
+    s.advance(10).await;
+    let insights = hook.next().await;
+    assert_eq!(insights["status"], "not_found");
+    assert_eq!(insights["customer_id"], "gone-1");
+    // Then a later customer's service webhooks, and nothing for gone-1 in between.
+    let r = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev7", 1))
+        .await;
+    assert_eq!(r.status, 202);
+    s.advance(10).await;
+    assert_eq!(hook.next().await["customer_id"], "callback-dev7");
 }

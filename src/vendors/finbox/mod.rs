@@ -720,9 +720,10 @@ impl Finbox {
         url: &str,
         settings: &FinboxSettings,
     ) {
-        let (Some(scenario), Some(state)) =
-            (turn.scenario.as_ref(), ctx.app.state.get(ctx.vendor, customer))
-        else {
+        let (Some(scenario), Some(state)) = (
+            turn.scenario.as_ref(),
+            ctx.app.state.get(ctx.vendor, customer),
+        ) else {
             return;
         };
         match completion(&scenario.steps, state.step, state.step_started) {

@@ -391,11 +391,7 @@ mod tests {
         h.wait(waiting("a", "r1"));
         h.wait(waiting("b", "r2"));
         h.wait(waiting("a", "r3"));
-        let got: Vec<_> = h
-            .take_waiting("a")
-            .into_iter()
-            .map(request_id)
-            .collect();
+        let got: Vec<_> = h.take_waiting("a").into_iter().map(request_id).collect();
         assert_eq!(got, ["r1", "r3"]);
         assert!(h.take_waiting("a").is_empty());
         for i in 0..=MAX_KEPT {

@@ -142,9 +142,27 @@ impl Hooks {
 
     /// Queue `d` for its moment; with a system clock, also start its timer.
     pub fn schedule(self: &Arc<Self>, app: &App, d: Delivery) {
+        self.enqueue(app, d, false);
+    }
+
+    /// Queue `d` unless an identical delivery (same moment, URL and body) is already
+    /// pending: one update of a customer's results fires its service webhooks once,
+    /// however many requests were answered `in_progress` before it.
+    pub fn schedule_once(self: &Arc<Self>, app: &App, d: Delivery) {
+        self.enqueue(app, d, true);
+    }
+
+    fn enqueue(self: &Arc<Self>, app: &App, d: Delivery, once: bool) {
         let due = d.due;
         {
             let mut inner = self.lock();
+            if once
+                && inner.pending.iter().any(|p| {
+                    p.attempt == d.attempt && p.due == d.due && p.url == d.url && p.body == d.body
+                })
+            {
+                return;
+            }
             if inner.pending.len() >= MAX_KEPT {
                 inner.pending.pop_front();
             }
@@ -159,18 +177,6 @@ impl Hooks {
                     hooks.fire_due(&app);
                 });
             }
-        }
-    }
-
-    /// Queue `d` unless an identical delivery (same moment, URL and body) is already
-    /// pending: one update of a customer's results fires its service webhooks once,
-    /// however many requests were answered `in_progress` before it.
-    pub fn schedule_once(self: &Arc<Self>, app: &App, d: Delivery) {
-        let queued = self.lock().pending.iter().any(|p| {
-            p.attempt == d.attempt && p.due == d.due && p.url == d.url && p.body == d.body
-        });
-        if !queued {
-            self.schedule(app, d);
         }
     }
 

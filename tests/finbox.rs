@@ -667,3 +667,232 @@ async fn with_the_system_clock_a_timer_delivers_the_webhook_when_the_customer_co
     assert_eq!(delivered["request_id"], r.json()["request_id"]);
     assert_eq!(delivered["status"], "complete");
 }
+
+#[tokio::test]
+async fn a_webhook_fetch_with_a_request_id_longer_than_32_characters_is_a_400_and_not_echoed() {
+    let s = TestServer::start().await;
+    let long = "a".repeat(33);
+    let r = s
+        .post_json(&fetch_path(&long), &[KEY], &body("c-long", 1))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["message"], "Invalid Key request_id");
+    assert_eq!(r.json()["customer_id"], "c-long");
+    let fresh = r.json()["request_id"].as_str().unwrap().to_string();
+    assert_eq!(fresh.len(), 32);
+    assert_ne!(fresh, long[..32]);
+    insta::assert_json_snapshot!(
+        "finbox_webhook_fetch_with_a_long_request_id",
+        r.exchange(SHOWN)
+    );
+
+    // Far longer: the same 400, and the answer stays small.
+    let huge = s
+        .post_json(&fetch_path(&"z".repeat(4000)), &[KEY], &body("c-long", 1))
+        .await;
+    assert_eq!(huge.status, 400);
+    assert_eq!(huge.json()["message"], "Invalid Key request_id");
+    assert!(huge.body.len() < 300, "{} bytes", huge.body.len());
+
+    // 32 characters (multi-byte ones count as one each) is a possible id: unknown, so
+    // `webhook_not_found`, echoing it.
+    for id in ["b".repeat(32), "é".repeat(32)] {
+        let r = s
+            .post_json(&fetch_path(&id), &[KEY], &body("c-long", 1))
+            .await;
+        assert_eq!(r.status, 200, "{id}");
+        assert_eq!(r.json()["status"], "webhook_not_found");
+        assert_eq!(r.json()["request_id"], json!(id));
+    }
+}
+
+// ---- transactions/accounts (service) webhooks --------------------------------------
+
+/// FinBox's published salt example: this customer id with this secret gives
+/// `Ki4WO2bbzYOL1tEi4XA46Q8rpcC2yilTZMhOGXRsqOQ=` (docs.finbox.in, Salt Generation).
+const EXAMPLE_CUSTOMER: &str = "82169C6312B50CA8233482169F9F288F812B5C02114A6A74E9A62";
+const EXAMPLE_SECRET: &str = "5f8cd80c69a34b9785dc66298eabe95b";
+const EXAMPLE_SALT: &str = "Ki4WO2bbzYOL1tEi4XA46Q8rpcC2yilTZMhOGXRsqOQ=";
+
+/// The device ids `/device-ids` lists for `customer` (once it is complete).
+async fn device_ids(s: &TestServer, customer: &str) -> Vec<String> {
+    let r = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body(customer, 1))
+        .await;
+    assert_eq!(r.json()["status"], "complete");
+    r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `n` webhook bodies, sorted by (device_id, service).
+async fn bodies(hook: &mut Receiver, n: usize) -> Vec<Value> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        got.push(hook.next().await);
+    }
+    got.sort_by_key(|b| (b["device_id"].to_string(), b["service"].to_string()));
+    got
+}
+
+/// What the service webhooks of `customer`'s `devices` must be, sorted like [`bodies`].
+fn service_bodies(customer: &str, devices: &[String], salt: &str) -> Vec<Value> {
+    let mut want: Vec<Value> = devices
+        .iter()
+        .flat_map(|d| {
+            ["accounts", "transactions"].map(|service| {
+                json!({"service": service, "device_id": d, "customer_id": customer, "salt": salt})
+            })
+        })
+        .collect();
+    want.sort_by_key(|b| (b["device_id"].to_string(), b["service"].to_string()));
+    want
+}
+
+#[tokio::test]
+async fn a_customer_listed_in_progress_gets_transactions_and_accounts_webhooks_per_device_salted_with_the_webhook_secret(
+) {
+    let mut hook = Receiver::start(0).await;
+    let s = TestServer::with_scenarios(&[(
+        "hook.toml",
+        &format!(
+            "vendor = \"finbox\"\nwebhook_url = \"{}\"\n[auth]\napi_key = \"test-finbox-key\"\nserver_hash = \"{HASH}\"\nwebhook_secret = \"{EXAMPLE_SECRET}\"\n[[scenario]]\nname = \"syncing\"\nid_prefix = \"82169C\"\nsteps = [{{ outcome = \"in_progress\", for_seconds = 10 }}, {{ outcome = \"complete\" }}]\n",
+            hook.url
+        ),
+    )])
+    .await;
+    let listed = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body(EXAMPLE_CUSTOMER, 1))
+        .await;
+    assert_eq!(listed.status, 202);
+
+    s.advance(10).await;
+    let devices = device_ids(&s, EXAMPLE_CUSTOMER).await;
+    let got = bodies(&mut hook, 2 * devices.len()).await;
+    // The payload's keys in the doc's order, and FinBox's own worked example as salt.
+    for b in &got {
+        let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["service", "device_id", "customer_id", "salt"]);
+        assert_eq!(b["salt"], EXAMPLE_SALT);
+    }
+    assert_eq!(
+        got,
+        service_bodies(EXAMPLE_CUSTOMER, &devices, EXAMPLE_SALT)
+    );
+    insta::assert_json_snapshot!("finbox_service_webhooks", got);
+
+    let journal = outbound(&s, got.len()).await;
+    assert!(journal.iter().all(|e| e["status"] == 200));
+    let note = format!(
+        "webhook for service transactions of device_id {}, attempt 1 of 4: answered 200",
+        devices[0]
+    );
+    assert!(
+        journal.iter().any(|e| e["note"] == json!(note)),
+        "{journal:?}"
+    );
+
+    // The receiver then fetches what was updated, by the webhook's device_id.
+    let device = got[0]["device_id"].as_str().unwrap();
+    let fetch = json!({"user_hash": device, "version": 1, "salt": salt(device, HASH)});
+    for path in ["/finbox/v2/transactions", "/finbox/v2/accounts"] {
+        let r = s
+            .post_json(&format!("{path}?source=webhook"), &[KEY], &fetch)
+            .await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.json()["status"], "complete", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_default_webhook_secret_salts_service_webhooks_as_finboxs_python_sample_does() {
+    let mut hook = Receiver::start(0).await;
+    let s = with_webhook(&hook.url).await;
+    // Listed twice while in progress: one update, so each webhook still comes once.
+    for wait in [5, 5] {
+        let r = s
+            .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev1", 1))
+            .await;
+        assert_eq!(r.status, 202);
+        s.advance(wait).await;
+    }
+    let devices = device_ids(&s, "callback-dev1").await;
+    let want = service_bodies(
+        "callback-dev1",
+        &devices,
+        // FinBox's Python sample, `create_salt("callback-dev1", "test-finbox-webhook-secret")`,
+        // run with CPython's hashlib.
+        "el71Qm9+quA1BoM+AC1IHEn/qg5IVwUDaY4mi2E0pOE=",
+    );
+    assert_eq!(bodies(&mut hook, want.len()).await, want);
+    // No duplicates trail them: the next webhook is a later customer's.
+    let r = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev9", 1))
+        .await;
+    assert_eq!(r.status, 202);
+    s.advance(10).await;
+    assert_eq!(hook.next().await["customer_id"], "callback-dev9");
+}
+
+#[tokio::test]
+async fn a_customer_completing_by_call_count_gets_its_service_webhooks_once_on_the_completing_call()
+{
+    let mut hook = Receiver::start(0).await;
+    let s = with_webhook(&hook.url).await;
+    for _ in 0..2 {
+        let r = s
+            .post_json("/finbox/v2/device-ids", &[KEY], &body("pending-dev2", 1))
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    // A sibling endpoint's final answer completes the customer.
+    assert_eq!(predictors(&s, "pending-dev2").await.status, 200);
+    let devices = device_ids(&s, "pending-dev2").await;
+    let want = service_bodies(
+        "pending-dev2",
+        &devices,
+        // create_salt("pending-dev2", "test-finbox-webhook-secret"), CPython hashlib.
+        "y8TJrevTB3AysqrAB6Ff9D2bU2CRzdv3l547O3BLC0Y=",
+    );
+    // Two requests waited, yet each device's two webhooks came once: the next webhook
+    // is a later customer's.
+    assert_eq!(bodies(&mut hook, want.len()).await, want);
+    let r = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev8", 1))
+        .await;
+    assert_eq!(r.status, 202);
+    s.advance(10).await;
+    assert_eq!(hook.next().await["customer_id"], "callback-dev8");
+}
+
+#[tokio::test]
+async fn a_customer_that_ends_not_found_gets_its_insights_webhook_but_no_service_webhooks() {
+    let mut hook = Receiver::start(0).await;
+    let s = TestServer::with_scenarios(&[(
+        "gone.toml",
+        &format!(
+            "vendor = \"finbox\"\nwebhook_url = \"{}\"\n[[scenario]]\nname = \"gone\"\nid_prefix = \"gone-\"\nsteps = [{{ outcome = \"in_progress\", for_seconds = 10 }}, {{ outcome = \"not_found\" }}]\n",
+            hook.url
+        ),
+    )])
+    .await;
+    let listed = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("gone-1", 1))
+        .await;
+    assert_eq!(listed.status, 202);
+    assert_eq!(predictors(&s, "gone-1").await.status, 202);
+    s.advance(10).await;
+    let insights = hook.next().await;
+    assert_eq!(insights["status"], "not_found");
+    assert_eq!(insights["customer_id"], "gone-1");
+    // Then a later customer's service webhooks, and nothing for gone-1 in between.
+    let r = s
+        .post_json("/finbox/v2/device-ids", &[KEY], &body("callback-dev7", 1))
+        .await;
+    assert_eq!(r.status, 202);
+    s.advance(10).await;
+    assert_eq!(hook.next().await["customer_id"], "callback-dev7");
+}

@@ -15,13 +15,21 @@
 //! Assumptions where the doc is silent (also in `docs/vendors/finbox.md`): a wrong salt
 //! is a 403 `Incorrect Salt`; a wrong type is a 400 `Invalid Key <key>`; an unknown
 //! version is a 400 `Predictors version <n> not found`; `metadata` may be any JSON object;
-//! a `source=webhook` fetch without a `request_id` is a 400 `Missing Key request_id`;
+//! a `source=webhook` fetch without a `request_id` is a 400 `Missing Key request_id`,
+//! and one whose `request_id` is longer than the documented STRING [32] is a 400
+//! `Invalid Key request_id` (not echoed);
 //! a final answer on any endpoint completes the customer for webhook purposes (they
 //! share one scenario sequence); unknown paths and methods get
 //! 404/405 in FinBox's `{status, message}` shape; `request_id` is 32 hex characters.
+//! The transactions/accounts webhook (`{service, device_id, customer_id, salt}`, the
+//! salt computed with WEBHOOK_SECRET, `[auth] webhook_secret`) fires when a customer
+//! answered `in_progress` on `/device-ids` completes with `complete`: one
+//! `transactions` and one `accounts` webhook per device of the customer, once per
+//! update. `/transactions` and `/accounts` requests answered `in_progress` get none
+//! (the mock cannot tell which customer a `user_hash` belongs to, and the payload
+//! names it).
 //! Limits: the predictor names are the mock's own (FinBox shares its list privately);
-//! the transactions/accounts webhook (`service`, `device_id`, WEBHOOK_SECRET salt) is
-//! not emulated, and `source=webhook` on those endpoints answers like a normal call.
+//! `source=webhook` on `/transactions` and `/accounts` answers like a normal call.
 
 pub mod data;
 mod errors;
@@ -37,7 +45,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use toml::Spanned;
 
-use self::webhook::{Delivery, Hooks, Waiting};
+use self::webhook::{Delivery, Hook, Hooks, Waiting, Wanted};
 use super::{Ctx, Endpoint, Vendor};
 use crate::app::App;
 use crate::generate;
@@ -99,11 +107,22 @@ pub fn finbox_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string()
 }
 
+/// The WEBHOOK_SECRET when `[auth]` names none.
+pub const DEFAULT_WEBHOOK_SECRET: &str = "test-finbox-webhook-secret";
+
+/// The longest `request_id` FinBox issues (the doc's STRING [32]).
+const REQUEST_ID_MAX: usize = 32;
+
+/// The services a device's results are updated for, in the order their webhooks go.
+const SERVICES: [&str; 2] = ["transactions", "accounts"];
+
 /// Compiled settings (`[auth]`, `allowed_ips`, `webhook_url`).
 #[derive(Debug)]
 pub struct FinboxSettings {
     pub api_key: String,
     pub server_hash: String,
+    /// WEBHOOK_SECRET: the service webhooks' `salt` is computed with it.
+    pub webhook_secret: String,
     /// `None`: every address may call production.
     pub allowed_ips: Option<Vec<IpNet>>,
     pub webhook_url: Option<String>,
@@ -121,6 +140,7 @@ struct SettingsFile {
 struct AuthSpec {
     api_key: String,
     server_hash: String,
+    webhook_secret: Option<String>,
 }
 
 /// Which endpoint a request is for.
@@ -179,6 +199,7 @@ impl Vendor for Finbox {
         let auth = file.auth.unwrap_or(AuthSpec {
             api_key: "test-finbox-key".into(),
             server_hash: "test-finbox-hash".into(),
+            webhook_secret: None,
         });
         let mut problems = Vec::new();
         let allowed_ips =
@@ -202,6 +223,9 @@ impl Vendor for Finbox {
         Ok(Arc::new(FinboxSettings {
             api_key: auth.api_key,
             server_hash: auth.server_hash,
+            webhook_secret: auth
+                .webhook_secret
+                .unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.into()),
             allowed_ips,
             webhook_url,
         }))
@@ -314,15 +338,20 @@ impl Vendor for Finbox {
         });
 
         // All four endpoints share the customer's one scenario sequence: a final
-        // answer on any of them completes the customer, and the predictor requests
-        // that waited for it get their webhooks. Only predictor requests wait.
+        // answer on any of them completes the customer, and the requests that waited
+        // for it get their webhooks. Only predictor requests (the insights webhook)
+        // and `/device-ids` requests (the service webhooks of the customer's
+        // devices) wait.
         if let Some(url) = &settings.webhook_url {
             match outcome.as_deref() {
                 Some("in_progress") if route == Route::Predictors => {
                     self.on_in_progress(ctx, &turn, &body, &request_id, url)
                 }
+                Some("in_progress") if route == Route::DeviceIds => {
+                    self.on_devices_in_progress(ctx, &turn, &body.entity, url, settings)
+                }
                 Some(o) if FINAL.contains(&o) => {
-                    self.on_completed(ctx, o, turn.step(), &body.entity)
+                    self.on_completed(ctx, o, turn.step(), &body.entity, settings)
                 }
                 _ => {}
             }
@@ -433,6 +462,51 @@ fn predictor_data(seed: u64, customer_id: &str, version: i64) -> Value {
         ))
 }
 
+/// The service webhooks of one update of `customer_id`'s results, at `due`: for each
+/// of its devices (the ones `/device-ids` lists), `transactions` then `accounts`, each
+/// `{service, device_id, customer_id, salt}` with the salt over the customer id and
+/// WEBHOOK_SECRET (the transactions/accounts page's "Calculating Webhook Salt").
+fn service_deliveries(
+    seed: u64,
+    customer_id: &str,
+    secret: &str,
+    url: &str,
+    due: DateTime<Utc>,
+    scenario: &str,
+) -> Vec<Delivery> {
+    let devices = data::devices(
+        &mut generate::rng(seed, "finbox", customer_id, "devices"),
+        due,
+    );
+    let salt = salt(customer_id, secret);
+    let mut out = Vec::new();
+    for device in devices.as_array().into_iter().flatten() {
+        let Some(device_id) = device["device_id"].as_str() else {
+            continue;
+        };
+        for service in SERVICES {
+            out.push(Delivery {
+                due,
+                url: url.to_string(),
+                body: json!({
+                    "service": service,
+                    "device_id": device_id,
+                    "customer_id": customer_id,
+                    "salt": salt,
+                }),
+                hook: Hook::Service {
+                    service,
+                    device_id: device_id.to_string(),
+                },
+                customer_id: customer_id.to_string(),
+                scenario: scenario.to_string(),
+                attempt: 1,
+            });
+        }
+    }
+    out
+}
+
 /// The key's value when it is a string, for echoing in a 400.
 fn echo(obj: &Map<String, Value>, key: &str) -> Value {
     match obj.get(key) {
@@ -536,14 +610,20 @@ impl Finbox {
         ctx.entity = Some(body.entity.clone());
         ctx.scenario = ctx.scenarios.select(&body.entity).cloned();
         let request_id = match req.query_param("request_id") {
-            Some(id) if !id.is_empty() => id,
-            _ => {
+            Some(id) if !id.is_empty() && id.chars().count() <= REQUEST_ID_MAX => id,
+            given => {
+                // Longer than STRING [32] cannot be an id FinBox issued: refused like
+                // an over-long customer_id, and not echoed.
+                let message = match given {
+                    Some(id) if !id.is_empty() => "Invalid Key request_id",
+                    _ => "Missing Key request_id",
+                };
                 let id = generate::hex(&ctx.anonymous_id("request_id"), 32);
                 return errors::bad_request(
                     json!(body.entity),
                     &id,
                     &finbox_time(ctx.now),
-                    "Missing Key request_id",
+                    message,
                 );
             }
         };
@@ -605,7 +685,9 @@ impl Finbox {
                         due,
                         url: url.to_string(),
                         body: payload,
-                        request_id: request_id.to_string(),
+                        hook: Hook::Insights {
+                            request_id: request_id.to_string(),
+                        },
                         customer_id: body.entity.clone(),
                         scenario: scenario.name.to_string(),
                         attempt: 1,
@@ -615,10 +697,56 @@ impl Finbox {
             }
             Completion::OnCall => self.hooks.wait(Waiting {
                 customer_id: body.entity.clone(),
-                request_id: request_id.to_string(),
-                requested: ctx.now,
-                version: body.version,
                 url: url.to_string(),
+                wanted: Wanted::Insights {
+                    request_id: request_id.to_string(),
+                    requested: ctx.now,
+                    version: body.version,
+                },
+            }),
+            Completion::Never => {}
+        }
+    }
+
+    /// A `/device-ids` request was answered `in_progress`: the customer's data is being
+    /// processed. When it completes with `complete` (the results of its devices were
+    /// updated), each device gets its `transactions` and `accounts` webhooks, once per
+    /// update however many requests waited for it.
+    fn on_devices_in_progress(
+        &self,
+        ctx: &Ctx<'_>,
+        turn: &super::Turn,
+        customer: &str,
+        url: &str,
+        settings: &FinboxSettings,
+    ) {
+        let (Some(scenario), Some(state)) = (
+            turn.scenario.as_ref(),
+            ctx.app.state.get(ctx.vendor, customer),
+        ) else {
+            return;
+        };
+        match completion(&scenario.steps, state.step, state.step_started) {
+            Completion::At(due, i) => {
+                if !matches!(&scenario.steps[i].action, Action::Outcome(o) if o == "complete") {
+                    return;
+                }
+                for d in service_deliveries(
+                    ctx.seed(),
+                    customer,
+                    &settings.webhook_secret,
+                    url,
+                    due,
+                    &scenario.name,
+                ) {
+                    self.hooks.schedule_once(ctx.app, d);
+                }
+                self.hooks.fire_due(ctx.app);
+            }
+            Completion::OnCall => self.hooks.wait(Waiting {
+                customer_id: customer.to_string(),
+                url: url.to_string(),
+                wanted: Wanted::Services,
             }),
             Completion::Never => {}
         }
@@ -626,7 +754,14 @@ impl Finbox {
 
     /// An entity completed on this call: the requests that waited for it get their
     /// webhooks now.
-    fn on_completed(&self, ctx: &Ctx<'_>, outcome: &str, step: Option<&Step>, customer: &str) {
+    fn on_completed(
+        &self,
+        ctx: &Ctx<'_>,
+        outcome: &str,
+        step: Option<&Step>,
+        customer: &str,
+        settings: &FinboxSettings,
+    ) {
         let waiting = self.hooks.take_waiting(customer);
         if waiting.is_empty() {
             return;
@@ -636,14 +771,38 @@ impl Finbox {
             .as_ref()
             .map_or("default".to_string(), |s| s.name.to_string());
         for w in waiting {
+            let (request_id, requested, version) = match &w.wanted {
+                Wanted::Insights {
+                    request_id,
+                    requested,
+                    version,
+                } => (request_id, *requested, *version),
+                // Only a `complete` customer has updated device results (`no_data` and
+                // `not_found` have none).
+                Wanted::Services => {
+                    if outcome == "complete" {
+                        for d in service_deliveries(
+                            ctx.seed(),
+                            &w.customer_id,
+                            &settings.webhook_secret,
+                            &w.url,
+                            ctx.now,
+                            &scenario,
+                        ) {
+                            self.hooks.schedule_once(ctx.app, d);
+                        }
+                    }
+                    continue;
+                }
+            };
             let answer = Answer {
                 customer_id: json!(w.customer_id),
-                request_id: &w.request_id,
-                requested: w.requested,
+                request_id,
+                requested,
                 processed: ctx.now,
             };
             let mut resp = render(outcome, &answer, || {
-                predictor_data(ctx.seed(), &w.customer_id, w.version)
+                predictor_data(ctx.seed(), &w.customer_id, version)
             });
             if let Some(p) = step.and_then(|s| s.patch.as_ref()) {
                 resp.patch(p);
@@ -657,7 +816,9 @@ impl Finbox {
                     due: ctx.now,
                     url: w.url.clone(),
                     body: payload,
-                    request_id: w.request_id.clone(),
+                    hook: Hook::Insights {
+                        request_id: request_id.clone(),
+                    },
                     customer_id: w.customer_id.clone(),
                     scenario: scenario.clone(),
                     attempt: 1,

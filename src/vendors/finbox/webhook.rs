@@ -1,7 +1,12 @@
-//! FinBox webhooks (the older doc generation): when an entity that was answered
-//! `in_progress` completes, the final insights response is POSTed to the scenario
-//! file's `webhook_url`; the fired result is then kept for 24 h of mock clock for
-//! `?source=webhook&request_id=`.
+//! FinBox webhooks, both kinds, through one delivery machinery:
+//! - insights webhooks (the older doc generation): when an entity that was answered
+//!   `in_progress` on `/risk/predictors` completes, the final insights response is
+//!   POSTed to the scenario file's `webhook_url`; the fired result is then kept for
+//!   24 h of mock clock for `?source=webhook&request_id=`;
+//! - service webhooks (the current transactions/accounts page): when a customer that
+//!   was answered `in_progress` on `/device-ids` completes, `{service, device_id,
+//!   customer_id, salt}` is POSTed for each of its devices, once for `transactions`
+//!   and once for `accounts` (the salt uses WEBHOOK_SECRET); nothing is stored.
 //!
 //! Deliveries wait in a bounded list until their mock-clock moment. They fire when the
 //! mock clock passes it: `/__admin/clock/advance` (frozen clock), a timer task per
@@ -11,8 +16,8 @@
 //! retried after [`backoff`] seconds of mock clock, up to [`MAX_ATTEMPTS`] attempts in
 //! all; every attempt is journaled with direction `outbound`.
 //!
-//! Limits: plain `http://` only (no TLS client is built in); the payload carries no
-//! signature (FinBox documents none for this webhook).
+//! Limits: plain `http://` only (no TLS client is built in); no signature header
+//! (FinBox documents none; the service webhook's body `salt` is its only check).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -48,16 +53,43 @@ pub fn backoff(attempt: u32) -> i64 {
     10 << (attempt - 1).min(10)
 }
 
+/// Which webhook a delivery is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    /// The final insights response of the predictor request `request_id`; stored for
+    /// `source=webhook` when it fires.
+    Insights { request_id: String },
+    /// `{service, device_id, customer_id, salt}`: `service` results of `device_id`
+    /// were updated.
+    Service {
+        service: &'static str,
+        device_id: String,
+    },
+}
+
 /// One POST to make.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub due: DateTime<Utc>,
     pub url: String,
     pub body: Value,
-    pub request_id: String,
+    pub hook: Hook,
     pub customer_id: String,
     pub scenario: String,
     pub attempt: u32,
+}
+
+/// What a waiting request gets when its entity completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// A predictor request's insights webhook.
+    Insights {
+        request_id: String,
+        requested: DateTime<Utc>,
+        version: i64,
+    },
+    /// The service webhooks of every device of the customer (a `/device-ids` request).
+    Services,
 }
 
 /// A request answered `in_progress` whose entity completes only when called again
@@ -65,10 +97,8 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct Waiting {
     pub customer_id: String,
-    pub request_id: String,
-    pub requested: DateTime<Utc>,
-    pub version: i64,
     pub url: String,
+    pub wanted: Wanted,
 }
 
 #[derive(Debug, Clone)]
@@ -112,9 +142,27 @@ impl Hooks {
 
     /// Queue `d` for its moment; with a system clock, also start its timer.
     pub fn schedule(self: &Arc<Self>, app: &App, d: Delivery) {
+        self.enqueue(app, d, false);
+    }
+
+    /// Queue `d` unless an identical delivery (same moment, URL and body) is already
+    /// pending: one update of a customer's results fires its service webhooks once,
+    /// however many requests were answered `in_progress` before it.
+    pub fn schedule_once(self: &Arc<Self>, app: &App, d: Delivery) {
+        self.enqueue(app, d, true);
+    }
+
+    fn enqueue(self: &Arc<Self>, app: &App, d: Delivery, once: bool) {
         let due = d.due;
         {
             let mut inner = self.lock();
+            if once
+                && inner.pending.iter().any(|p| {
+                    p.attempt == d.attempt && p.due == d.due && p.url == d.url && p.body == d.body
+                })
+            {
+                return;
+            }
             if inner.pending.len() >= MAX_KEPT {
                 inner.pending.pop_front();
             }
@@ -132,9 +180,17 @@ impl Hooks {
         }
     }
 
-    /// Remember a request whose entity completes on a later call.
+    /// Remember a request whose entity completes on a later call. Service webhooks
+    /// are remembered once per customer and URL (they name no request).
     pub fn wait(&self, w: Waiting) {
         let mut inner = self.lock();
+        if w.wanted == Wanted::Services
+            && inner.waiting.iter().any(|o| {
+                o.wanted == Wanted::Services && o.customer_id == w.customer_id && o.url == w.url
+            })
+        {
+            return;
+        }
         if inner.waiting.len() >= MAX_KEPT {
             inner.waiting.pop_front();
         }
@@ -168,6 +224,9 @@ impl Hooks {
                 inner.pending.drain(..).partition(|d| d.due <= now);
             inner.pending = rest;
             for d in due.iter().filter(|d| d.attempt == 1) {
+                let Hook::Insights { request_id } = &d.hook else {
+                    continue;
+                };
                 if inner.stored.len() >= MAX_KEPT {
                     if let Some(old) = inner.stored_order.pop_front() {
                         inner.stored.remove(&old);
@@ -176,7 +235,7 @@ impl Hooks {
                 let fresh = inner
                     .stored
                     .insert(
-                        d.request_id.clone(),
+                        request_id.clone(),
                         Stored {
                             customer_id: d.customer_id.clone(),
                             body: d.body.clone(),
@@ -185,7 +244,7 @@ impl Hooks {
                     )
                     .is_none();
                 if fresh {
-                    inner.stored_order.push_back(d.request_id.clone());
+                    inner.stored_order.push_back(request_id.clone());
                 }
             }
             (due, inner.generation)
@@ -267,6 +326,12 @@ impl Hooks {
         } else {
             ""
         };
+        let what = match &d.hook {
+            Hook::Insights { request_id } => format!("request_id {request_id}"),
+            Hook::Service { service, device_id } => {
+                format!("service {service} of device_id {device_id}")
+            }
+        };
         let mut headers = Headers::default();
         headers.push(CONTENT_TYPE.as_str(), b"application/json");
         app.journal.push(Entry {
@@ -286,8 +351,8 @@ impl Hooks {
             step: None,
             status: status.map(|s| s.as_u16()),
             note: Some(format!(
-                "webhook for request_id {}, attempt {} of {MAX_ATTEMPTS}: {outcome}{retry}{give_up}",
-                d.request_id, d.attempt
+                "webhook for {what}, attempt {} of {MAX_ATTEMPTS}: {outcome}{retry}{give_up}",
+                d.attempt
             )),
         });
     }
@@ -305,10 +370,19 @@ mod tests {
     fn waiting(customer: &str, request: &str) -> Waiting {
         Waiting {
             customer_id: customer.into(),
-            request_id: request.into(),
-            requested: t(0),
-            version: 1,
             url: "http://127.0.0.1:1/".into(),
+            wanted: Wanted::Insights {
+                request_id: request.into(),
+                requested: t(0),
+                version: 1,
+            },
+        }
+    }
+
+    fn request_id(w: Waiting) -> String {
+        match w.wanted {
+            Wanted::Insights { request_id, .. } => request_id,
+            Wanted::Services => "services".into(),
         }
     }
 
@@ -323,17 +397,62 @@ mod tests {
         h.wait(waiting("a", "r1"));
         h.wait(waiting("b", "r2"));
         h.wait(waiting("a", "r3"));
-        let got: Vec<_> = h
-            .take_waiting("a")
-            .into_iter()
-            .map(|w| w.request_id)
-            .collect();
+        let got: Vec<_> = h.take_waiting("a").into_iter().map(request_id).collect();
         assert_eq!(got, ["r1", "r3"]);
         assert!(h.take_waiting("a").is_empty());
         for i in 0..=MAX_KEPT {
             h.wait(waiting("c", &i.to_string()));
         }
         assert_eq!(h.lock().waiting.len(), MAX_KEPT);
+    }
+
+    fn service(device: &str, due: DateTime<Utc>) -> Delivery {
+        Delivery {
+            due,
+            url: "http://127.0.0.1:1/".into(),
+            body: json!({"service": "transactions", "device_id": device}),
+            hook: Hook::Service {
+                service: "transactions",
+                device_id: device.into(),
+            },
+            customer_id: "c".into(),
+            scenario: "callback".into(),
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn one_update_queues_each_service_webhook_once() {
+        let app = App::new(crate::Config {
+            frozen_clock: Some(t(0)),
+            ..crate::Config::default()
+        })
+        .unwrap();
+        let h = Arc::new(Hooks::default());
+        h.schedule_once(&app, service("d1", t(10)));
+        h.schedule_once(&app, service("d1", t(10)));
+        assert_eq!(h.pending_len(), 1);
+        // Another device, or another moment (a later update), is another webhook.
+        h.schedule_once(&app, service("d2", t(10)));
+        h.schedule_once(&app, service("d1", t(20)));
+        assert_eq!(h.pending_len(), 3);
+    }
+
+    #[test]
+    fn a_customer_waits_for_its_service_webhooks_once_per_url() {
+        let h = Hooks::default();
+        let services = |url: &str| Waiting {
+            customer_id: "c".into(),
+            url: url.into(),
+            wanted: Wanted::Services,
+        };
+        h.wait(services("http://127.0.0.1:1/"));
+        h.wait(services("http://127.0.0.1:1/"));
+        h.wait(waiting("c", "r1"));
+        h.wait(services("http://127.0.0.1:2/"));
+        let got: Vec<_> = h.take_waiting("c").into_iter().map(|w| w.wanted).collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got.iter().filter(|w| **w == Wanted::Services).count(), 2);
     }
 
     #[test]

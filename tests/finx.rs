@@ -641,8 +641,9 @@ async fn the_main_account_feeds_the_card_and_savings_accounts_with_transfers_the
         .map(|a| a["account_id"].as_str().unwrap())
         .collect();
 
-    // Each secondary account gets a transfer in from the main account every month, on
-    // the day the main account sends it, of the same amount.
+    // Both secondary accounts get transfers in from the main account (a savings rate
+    // every month, top-ups for the card), each on the day the main account sends it,
+    // of the same amount.
     let own = bearer(&s, "/finx/rest/transactions?categories=60&sort=asc", a)
         .await
         .json();

@@ -10,6 +10,17 @@
 //! one booking a month); variable categories hold many partners at random days.
 //! Amounts are whole cents (`i64`) until they are rendered, so sums are exact.
 //!
+//! The one category in no report section is [`INTERNAL_TRANSFER`] (60, "Internal
+//! transfer"): once a month the main account tops up each secondary card account
+//! (`Giro account`, `Credit card`, `PayPal`, `Unknown`) back to a balance it drew
+//! for it, and pays a fixed savings rate into each `Savings account`, `Daily savings
+//! account` and `Depot`. Each transfer is a pair of bookings, out of the main account
+//! and into the other, on the same day with the same amount, each naming the other
+//! account's holders and IBAN. Money moved between the user's own accounts is neither
+//! income nor spending, so the report leaves it out (finX's document is silent on
+//! them; counting them would count the same money twice). No transfers go to a `Loan
+//! account` (that would be a loan repayment) or to an account in another currency.
+//!
 //! Names are drawn from `fixtures/finx/catalogue.json` (a short list of German given
 //! and family names, with umlauts so the affinity rules have something to do), not
 //! from a faker crate: the list is small, reviewed, needs no new dependency and cannot

@@ -14,7 +14,9 @@
 //! rounded to a whole percent (the document shows `98`); `consumption_rate` is
 //! `|expenses regular + variable| / income total`, rounded to 2 places; indicator
 //! sections (`atm`, `gambling`, `debt_collection`, `loan`) are not also counted in
-//! `expenses`; an empty indicator has zeros for every number.
+//! `expenses`; an empty indicator has zeros for every number; transfers between the
+//! user's own accounts (category 60) are in no section: not income (nor `closeness`),
+//! not spending, only in the accounts' balances and the transaction lists.
 
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};

@@ -141,11 +141,15 @@ async fn a_client_completes_the_flow_and_its_own_sums_of_the_drilled_down_transa
         followed += txs.len();
     }
     // Every transaction is behind exactly one section (the primary income repeats the
-    // salary stream, so subtract it once).
+    // salary stream, so subtract it once), except transfers between the user's own
+    // accounts, which are neither income nor spending: they net to zero.
     let all = bearer(&s, "/finx/rest/transactions?count=1000", access(&t)).await;
     let total = all.json()["transactions"].as_array().unwrap().len();
     let primary = report["income"]["primary"]["count"].as_u64().unwrap() as usize;
-    assert_eq!(followed - primary, total);
+    let own = bearer(&s, "/finx/rest/transactions?categories=60", access(&t)).await;
+    let own = own.json()["transactions"].as_array().unwrap().clone();
+    assert_eq!(own.iter().map(|t| cents(&t["amount"])).sum::<i64>(), 0);
+    assert_eq!(followed - primary + own.len(), total);
 
     // Balances: rebuild each account's days in overdraft from its current balance.
     let accounts = bearer(&s, "/finx/rest/accounts", access(&t)).await.json();
@@ -608,6 +612,72 @@ async fn the_report_in_the_v2_11_shape_is_pinned() {
     let text = r.text().replace(&s.base, "http://MOCK");
     let body: Value = serde_json::from_str(&text).unwrap();
     insta::assert_json_snapshot!(body);
+}
+
+#[tokio::test]
+async fn the_main_account_feeds_the_card_and_savings_accounts_with_transfers_the_report_does_not_count(
+) {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "household-3", "reporting_period": 6,
+               "account_types": ["Giro account", "Credit card", "Savings account"],
+               "accounts": [{"id": "DE93300308800013441006", "currency": "EUR"},
+                            {"id": "DE71300308800013441014", "currency": "EUR"},
+                            {"id": "DE49300308800013441022", "currency": "EUR"}]}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let a = access(&t);
+    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
+        .await
+        .json();
+    let accounts = bearer(&s, "/finx/rest/accounts", a).await.json();
+    let ids: Vec<&str> = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_id"].as_str().unwrap())
+        .collect();
+
+    // Both secondary accounts get transfers in from the main account (a savings rate
+    // every month, top-ups for the card), each on the day the main account sends it,
+    // of the same amount.
+    let own = bearer(&s, "/finx/rest/transactions?categories=60&sort=asc", a)
+        .await
+        .json();
+    let own = own["transactions"].as_array().unwrap().clone();
+    for to in [1, 2] {
+        let incoming: Vec<&Value> = own
+            .iter()
+            .filter(|t| t["account_id"] == ids[to] && cents(&t["amount"]) > 0)
+            .collect();
+        assert!(incoming.len() >= 5, "{to}: {}", incoming.len());
+        for t in incoming {
+            assert_eq!(t["iban"], "DE93300308800013441006");
+            let twin = own.iter().find(|o| {
+                o["account_id"] == ids[0]
+                    && o["booking_date"] == t["booking_date"]
+                    && cents(&o["amount"]) == -cents(&t["amount"])
+                    && o["iban"] == report["accounts"][to]["iban"]
+            });
+            assert!(twin.is_some(), "no counterpart for {t}");
+        }
+    }
+    // Neither income nor spending: no report section lists category 60.
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(!text.contains("\"id\":60"), "{text}");
+
+    // Pinned: the accounts' balance figures and one month of transfers.
+    let december: Vec<&Value> = own
+        .iter()
+        .filter(|t| t["booking_date"].as_str().unwrap().starts_with("2025-12"))
+        .collect();
+    insta::assert_json_snapshot!(json!({
+        "accounts": report["accounts"],
+        "transfers_in_december": december,
+    }));
 }
 
 #[tokio::test]

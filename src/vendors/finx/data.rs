@@ -10,6 +10,17 @@
 //! one booking a month); variable categories hold many partners at random days.
 //! Amounts are whole cents (`i64`) until they are rendered, so sums are exact.
 //!
+//! The one category in no report section is [`INTERNAL_TRANSFER`] (60, "Internal
+//! transfer"): once a month the main account tops up each secondary card account
+//! (`Giro account`, `Credit card`, `PayPal`, `Unknown`) back to a balance it drew
+//! for it, and pays a fixed savings rate into each `Savings account`, `Daily savings
+//! account` and `Depot`. Each transfer is a pair of bookings, out of the main account
+//! and into the other, on the same day with the same amount, each naming the other
+//! account's holders and IBAN. Money moved between the user's own accounts is neither
+//! income nor spending, so the report leaves it out (finX's document is silent on
+//! them; counting them would count the same money twice). No transfers go to a `Loan
+//! account` (that would be a loan repayment) or to an account in another currency.
+//!
 //! Names are drawn from `fixtures/finx/catalogue.json` (a short list of German given
 //! and family names, with umlauts so the affinity rules have something to do), not
 //! from a faker crate: the list is small, reviewed, needs no new dependency and cannot
@@ -40,6 +51,9 @@ pub enum Section {
     Gambling,
     DebtCollection,
     Loan,
+    /// Money moved between two of the user's own accounts: in no report section, so
+    /// neither income nor spending (the report would count it twice otherwise).
+    InternalTransfer,
 }
 
 /// A transaction category, as the report's `category` object shows it.
@@ -168,7 +182,17 @@ pub const CATEGORIES: &[Category] = &[
         "Direct debit",
         "Lastschrift",
     ),
+    cat(
+        INTERNAL_TRANSFER,
+        "Internal transfer",
+        Section::InternalTransfer,
+        "Transfer",
+        "Umbuchung",
+    ),
 ];
+
+/// The category of transfers between the user's own accounts (the mock's own id).
+pub const INTERNAL_TRANSFER: u32 = 60;
 
 const fn cat(
     id: u32,
@@ -255,7 +279,11 @@ impl Catalogue {
             }
             partners.insert(id, v);
         }
-        for c in CATEGORIES {
+        // Own-account transfers name the user, not a partner from the catalogue.
+        for c in CATEGORIES
+            .iter()
+            .filter(|c| c.section != Section::InternalTransfer)
+        {
             if !partners.contains_key(&c.id) {
                 return Err(format!("no partners for category {}", c.id));
             }
@@ -461,9 +489,79 @@ struct Profile {
 /// Account kinds card spending may be booked to (not Savings, Loan or Depot accounts).
 pub const CARD_KINDS: &[&str] = &["Giro account", "Credit card", "PayPal", "Unknown"];
 
-/// Build the dataset for `entity`'s report. `rng` decides everything; the same rng
-/// state and spec give the same dataset.
-pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dataset {
+/// Account kinds the main account pays a fixed monthly savings rate into.
+pub const SAVINGS_KINDS: &[&str] = &["Savings account", "Daily savings account", "Depot"];
+
+/// How the main account feeds one secondary account: once a month, on `day`.
+struct TransferPlan {
+    day: u32,
+    rule: TransferRule,
+    /// The purpose line, before the month (`Sparrate 01/2026`).
+    purpose: &'static str,
+}
+
+enum TransferRule {
+    /// Whatever brings the account's spendable balance back up to this many cents,
+    /// rounded up to whole 10 euros; nothing when it is already there (the way a
+    /// credit card is settled, or a PayPal or second current account topped up).
+    TopUp(i64),
+    /// A standing order of this many cents (a savings plan).
+    Fixed(i64),
+}
+
+/// The transfers from the main account into secondary account `i`, if any: card
+/// accounts are topped up, savings accounts get a fixed rate. None for the main account
+/// itself, for a `Loan account` (money paid into it would be a loan repayment, which the
+/// report counts under `loan`, not a transfer) and for an account in another currency
+/// (moving money there would need an exchange rate).
+fn transfer_plan(
+    rng: &mut MockRng,
+    accounts: &[Account],
+    main: usize,
+    i: usize,
+    spending: i64,
+) -> Option<TransferPlan> {
+    let a = &accounts[i];
+    if i == main || a.currency != accounts[main].currency {
+        return None;
+    }
+    let day = rng.random_range(1..=5);
+    let kind = a.kind.as_str();
+    if CARD_KINDS.contains(&kind) {
+        // About what a month's share of card spending on it comes to, and a margin.
+        let target =
+            (rng.random_range(250_00..=700_00i64) * spending / 100 + 49_99) / 50_00 * 50_00;
+        let purpose = match kind {
+            "Credit card" => "Ausgleich Kreditkarte",
+            "PayPal" => "Aufladung PayPal",
+            _ => "Übertrag",
+        };
+        Some(TransferPlan {
+            day,
+            rule: TransferRule::TopUp(target),
+            purpose,
+        })
+    } else if SAVINGS_KINDS.contains(&kind) {
+        Some(TransferPlan {
+            day,
+            rule: TransferRule::Fixed(rng.random_range(1..=8i64) * 25_00),
+            purpose: "Sparrate",
+        })
+    } else {
+        None
+    }
+}
+
+/// Build the dataset for `entity`'s report. `rng` decides everything but the holders'
+/// names (`holder_rng`) and the transfers between the user's own accounts
+/// (`transfer_rng`, a stream of its own so that adding them changed nothing else); the
+/// same rng states and spec give the same dataset.
+pub fn generate(
+    rng: &mut MockRng,
+    holder_rng: &mut MockRng,
+    transfer_rng: &mut MockRng,
+    spec: &Spec,
+) -> Dataset {
     let c = &*CATALOGUE;
     let until = spec.until;
     let since = period_start(until, spec.months);
@@ -570,6 +668,13 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
         .collect();
     let mut budget: Vec<i64> = accounts.iter().map(|a| a.opening_balance.max(0)).collect();
     let mut inflow: Vec<i64> = vec![0; accounts.len()];
+    let plans: Vec<Option<TransferPlan>> = (0..accounts.len())
+        .map(|i| transfer_plan(transfer_rng, &accounts, main_account, i, p.spending))
+        .collect();
+    // The day of this month's transfer into each account, and what the account may
+    // spend before that day (the transfer is not there yet).
+    let mut cutoff: Vec<Option<NaiveDate>> = vec![None; accounts.len()];
+    let mut early: Vec<i64> = vec![0; accounts.len()];
     for (i, m) in months.iter().enumerate() {
         let month_name = m.format("%m/%Y").to_string();
         if i >= p.salary_gap {
@@ -611,6 +716,48 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
                 purpose,
             );
         }
+        // Transfers from the main account to the secondary ones: one booking on each
+        // side, same day, same amount, each naming the other account's holders and IBAN.
+        for (i, plan) in plans.iter().enumerate() {
+            cutoff[i] = None;
+            let Some(plan) = plan else { continue };
+            let date = day_in_month(*m, plan.day);
+            if date < since || date > until {
+                continue;
+            }
+            let amount = match plan.rule {
+                TransferRule::Fixed(x) => x,
+                TransferRule::TopUp(target) => (target - budget[i] + 9_99).max(0) / 10_00 * 10_00,
+            };
+            if amount <= 0 {
+                continue;
+            }
+            early[i] = budget[i];
+            budget[i] += amount;
+            cutoff[i] = Some(date);
+            let purpose = format!("{} {month_name}", plan.purpose);
+            let (from, to) = (&accounts[main_account], &accounts[i]);
+            push(
+                transfer_rng,
+                main_account,
+                date,
+                -amount,
+                INTERNAL_TRANSFER,
+                &to.owner_line(),
+                Some(to.iban.clone()),
+                purpose.clone(),
+            );
+            push(
+                transfer_rng,
+                i,
+                date,
+                amount,
+                INTERNAL_TRANSFER,
+                &from.owner_line(),
+                Some(from.iban.clone()),
+                purpose,
+            );
+        }
         // Variable flows: (category, bookings this month, euro range). Spending scales
         // with the salary and the user's thrift, so most users live within their means
         // and some drift into their overdraft.
@@ -641,8 +788,9 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
                 };
                 // A second spending account (never Savings, Loan or Depot) sees some of
                 // the card spending, only as far as its balance goes: it has no overdraft
-                // and no salary, so it never drops below 0. Income booked to it adds to
-                // what it may spend from the next month on.
+                // or credit line, so it never drops below 0. Income booked to it adds to
+                // what it may spend from the next month on; the main account's transfer
+                // from its day on.
                 let account = if !spendable.is_empty() && cat_id != 50 && rng.random_bool(0.3) {
                     let i = spendable[rng.random_range(0..spendable.len())];
                     if amount > 0 {
@@ -652,8 +800,13 @@ pub fn generate(rng: &mut MockRng, holder_rng: &mut MockRng, spec: &Spec) -> Dat
                             inflow[i] += amount;
                         }
                         i
-                    } else if budget[i] + amount >= 0 {
+                    } else if budget[i] + amount >= 0
+                        && cutoff[i].is_none_or(|c| date >= c || early[i] + amount >= 0)
+                    {
                         budget[i] += amount;
+                        if cutoff[i].is_some_and(|c| date < c) {
+                            early[i] += amount;
+                        }
                         i
                     } else {
                         main_account

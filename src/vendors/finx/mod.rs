@@ -802,6 +802,7 @@ impl Finx {
         data::generate(
             &mut ctx.rng(&flow.entity, "history"),
             &mut ctx.rng(&flow.entity, "holder"),
+            &mut ctx.rng(&flow.entity, "transfers"),
             &spec,
         )
     }

@@ -14,7 +14,9 @@
 //! rounded to a whole percent (the document shows `98`); `consumption_rate` is
 //! `|expenses regular + variable| / income total`, rounded to 2 places; indicator
 //! sections (`atm`, `gambling`, `debt_collection`, `loan`) are not also counted in
-//! `expenses`; an empty indicator has zeros for every number.
+//! `expenses`; an empty indicator has zeros for every number; transfers between the
+//! user's own accounts (category 60) are in no section: not income (nor `closeness`),
+//! not spending, only in the accounts' balances and the transaction lists.
 
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
@@ -652,8 +654,12 @@ pub fn account_json(d: &Dataset, i: usize) -> Value {
 mod tests {
     use super::*;
     use crate::generate;
-    use crate::vendors::finx::data::{generate as gen, Spec, CATEGORIES};
+    use crate::vendors::finx::data::{
+        generate as gen, german_iban, Spec, ACCOUNT_TYPES, CARD_KINDS, CATEGORIES,
+        INTERNAL_TRANSFER, SAVINGS_KINDS,
+    };
     use crate::vendors::finx::flow::MAX_PERIOD;
+    use chrono::Datelike;
 
     #[test]
     fn affinity_levels_follow_the_documented_examples() {
@@ -712,15 +718,22 @@ mod tests {
         }
     }
 
-    /// Property: for many users and seeds, every aggregate in both shapes equals what
-    /// its transactions add up to, and the `href` selects exactly those transactions.
-    #[test]
-    fn every_aggregate_equals_the_transactions_behind_it_for_many_users() {
+    /// Datasets for many users and seeds: multi-account flows of the account types
+    /// clients ask for, one of ten years, and households with accounts given at flow
+    /// start of every kind finX names (one in another currency now and then).
+    fn many_datasets() -> Vec<Dataset> {
         let until = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
-        let mut sections_seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        let mut push = |seed: u64, entity: &str, spec: Spec| {
+            out.push(gen(
+                &mut generate::rng(seed, "finx", entity, "history"),
+                &mut generate::rng(seed, "finx", entity, "holder"),
+                &mut generate::rng(seed, "finx", entity, "transfers"),
+                &spec,
+            ));
+        };
         for seed in 0..4u64 {
             for n in 0..40 {
-                let entity = format!("user-{n}");
                 let spec = Spec {
                     months: if n == 39 {
                         MAX_PERIOD
@@ -741,32 +754,266 @@ mod tests {
                     accounts: vec![],
                     name: Some("Jürgen Müller".into()),
                 };
-                let d = gen(
-                    &mut generate::rng(seed, "finx", &entity, "history"),
-                    &mut generate::rng(seed, "finx", &entity, "holder"),
-                    &spec,
-                );
-                let r = Render {
-                    base: "http://mock",
-                    report_id: "id",
-                    provided_name: Some("Jürgen Müller"),
-                    provided_ibans: &[],
-                };
-                check_dataset(&d);
-                sections_seen.extend(
-                    d.transactions
-                        .iter()
-                        .map(|t| format!("{:?}", t.category.section)),
-                );
-                check_report(&d, &render(&d, &r, Shape::V211), Shape::V211);
-                check_report(&d, &render(&d, &r, Shape::Newest), Shape::Newest);
+                push(seed, &format!("user-{n}"), spec);
             }
+            for n in 0..24usize {
+                let others = &ACCOUNT_TYPES[1..];
+                let types: Vec<String> = [
+                    "Giro account",
+                    others[n % others.len()],
+                    others[(n / others.len() + n + 1) % others.len()],
+                ]
+                .iter()
+                .map(|t| t.to_string())
+                .collect();
+                let accounts = (0..types.len())
+                    .map(|k| {
+                        let iban =
+                            german_iban("30030880", (seed * 1000 + n as u64 * 10 + k as u64) + 1);
+                        let currency = if n % 8 == 7 && k == 2 { "USD" } else { "EUR" };
+                        (iban, currency.to_string())
+                    })
+                    .collect();
+                let spec = Spec {
+                    months: 4 + (n as u32 % 12),
+                    until,
+                    multi: true,
+                    account_types: types,
+                    accounts,
+                    name: None,
+                };
+                push(seed, &format!("household-{n}"), spec);
+            }
+        }
+        out
+    }
+
+    /// Property: for many users and seeds, every aggregate in both shapes equals what
+    /// its transactions add up to, and the `href` selects exactly those transactions.
+    #[test]
+    fn every_aggregate_equals_the_transactions_behind_it_for_many_users() {
+        let mut sections_seen = std::collections::BTreeSet::new();
+        let r = Render {
+            base: "http://mock",
+            report_id: "id",
+            provided_name: Some("Jürgen Müller"),
+            provided_ibans: &[],
+        };
+        for d in many_datasets() {
+            check_dataset(&d);
+            sections_seen.extend(
+                d.transactions
+                    .iter()
+                    .map(|t| format!("{:?}", t.category.section)),
+            );
+            check_report(&d, &render(&d, &r, Shape::V211), Shape::V211);
+            check_report(&d, &render(&d, &r, Shape::Newest), Shape::Newest);
         }
         assert_eq!(
             sections_seen.len(),
-            8,
+            9,
             "every section occurs: {sections_seen:?}"
         );
+    }
+
+    #[test]
+    fn every_own_account_transfer_has_its_counterpart_on_the_same_day_with_the_same_amount() {
+        let mut pairs = 0;
+        for d in many_datasets() {
+            let main = &d.accounts[d.main_account];
+            let transfers: Vec<&Transaction> =
+                d.transactions.iter().filter(|t| is_transfer(t)).collect();
+            let outgoing: Vec<&&Transaction> = transfers.iter().filter(|t| t.amount < 0).collect();
+            assert_eq!(outgoing.len() * 2, transfers.len(), "as many in as out");
+            let mut matched = std::collections::BTreeSet::new();
+            for out in outgoing {
+                // Out of the main account, to a secondary account of the same currency.
+                assert_eq!(out.account, d.main_account, "{out:?}");
+                let to = d
+                    .accounts
+                    .iter()
+                    .position(|a| Some(&a.iban) == out.partner_iban.as_ref())
+                    .expect("the counterparty IBAN is one of the user's accounts");
+                assert_ne!(to, d.main_account);
+                let target = &d.accounts[to];
+                assert_eq!(target.currency, main.currency);
+                assert_ne!(target.kind, "Loan account");
+                assert_eq!(out.partner, target.owner_line());
+                assert_eq!(out.category.kind, "Transfer");
+                assert_eq!(out.category.booking_text, "Umbuchung");
+                let twins: Vec<&&Transaction> = transfers
+                    .iter()
+                    .filter(|t| {
+                        t.account == to
+                            && t.date == out.date
+                            && t.amount == -out.amount
+                            && t.partner_iban.as_ref() == Some(&main.iban)
+                            && t.partner == main.owner_line()
+                            && t.purpose == out.purpose
+                    })
+                    .collect();
+                assert_eq!(twins.len(), 1, "one counterpart for {out:?}");
+                assert!(matched.insert(twins[0].id.clone()), "counted twice");
+                pairs += 1;
+            }
+            // At most one transfer a month into each account.
+            let mut months = std::collections::BTreeSet::new();
+            for t in transfers.iter().filter(|t| t.amount > 0) {
+                let key = (t.account, t.date.year(), t.date.month());
+                assert!(months.insert(key), "two transfers in a month: {t:?}");
+            }
+        }
+        assert!(pairs > 1000, "transfers are common: {pairs}");
+    }
+
+    #[test]
+    fn the_same_user_gets_the_same_transfers() {
+        let spec = Spec {
+            months: 12,
+            until: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+            multi: true,
+            account_types: vec!["Giro account".into(), "Credit card".into()],
+            accounts: vec![],
+            name: None,
+        };
+        let make = |seed: u64| {
+            let d = gen(
+                &mut generate::rng(seed, "finx", "same", "history"),
+                &mut generate::rng(seed, "finx", "same", "holder"),
+                &mut generate::rng(seed, "finx", "same", "transfers"),
+                &spec,
+            );
+            format!("{:?}", d.transactions)
+        };
+        assert_eq!(make(3), make(3));
+        assert_ne!(make(3), make(4));
+    }
+
+    /// Secondary accounts the main account can feed: same currency, not a loan account.
+    fn fed(d: &Dataset, i: usize) -> bool {
+        let a = &d.accounts[i];
+        i != d.main_account
+            && a.currency == d.accounts[d.main_account].currency
+            && a.kind != "Loan account"
+    }
+
+    #[test]
+    fn secondary_accounts_never_go_below_what_their_type_allows() {
+        let mut savings = 0;
+        for d in many_datasets() {
+            for (i, a) in d.accounts.iter().enumerate() {
+                if i == d.main_account {
+                    continue;
+                }
+                // No secondary account has an overdraft or a credit line: its floor is 0.
+                let days = daily_balances(&d, i);
+                assert!(days.iter().all(|(_, b)| *b >= 0), "{} goes below 0", a.kind);
+                let own: Vec<&Transaction> =
+                    d.transactions.iter().filter(|t| t.account == i).collect();
+                let kind = a.kind.as_str();
+                if SAVINGS_KINDS.contains(&kind) && fed(&d, i) {
+                    // Savings only grow: the same rate every month, nothing out.
+                    assert!(own.iter().all(|t| is_transfer(t) && t.amount > 0), "{kind}");
+                    let rates: std::collections::BTreeSet<i64> =
+                        own.iter().map(|t| t.amount).collect();
+                    assert_eq!(rates.len(), 1, "{kind}: one fixed rate");
+                    assert!(own.len() + 1 >= d.months as usize, "{kind}: monthly");
+                    assert!(days.windows(2).all(|w| w[0].1 <= w[1].1), "{kind}");
+                    savings += 1;
+                } else if !fed(&d, i) {
+                    // A loan account or one in another currency gets no transfers.
+                    assert!(own.iter().all(|t| !is_transfer(t)), "{kind} {}", a.currency);
+                }
+            }
+        }
+        assert!(savings > 20, "savings accounts occur: {savings}");
+    }
+
+    #[test]
+    fn card_spending_on_secondary_accounts_goes_on_all_period_long() {
+        // Before the main account topped them up, their spending stopped once the
+        // opening balance was used up: they spent in 74 % of the whole months (now 96 %).
+        let (mut whole_months, mut months_with_spending) = (0, 0);
+        for d in many_datasets() {
+            for (i, a) in d.accounts.iter().enumerate() {
+                if !fed(&d, i) || !CARD_KINDS.contains(&a.kind.as_str()) {
+                    continue;
+                }
+                let spent: std::collections::BTreeSet<(i32, u32)> = d
+                    .transactions
+                    .iter()
+                    .filter(|t| t.account == i && t.amount < 0)
+                    .map(|t| (t.date.year(), t.date.month()))
+                    .collect();
+                // Whole calendar months in the period (the first and last are cut).
+                let mut day = d.since;
+                while day <= d.until {
+                    let month = (day.year(), day.month());
+                    if day.day() == 1 && month != (d.until.year(), d.until.month()) {
+                        whole_months += 1;
+                        months_with_spending += usize::from(spent.contains(&month));
+                    }
+                    day = day.succ_opt().unwrap();
+                }
+            }
+        }
+        let share = months_with_spending as f64 / whole_months as f64;
+        assert!(
+            share > 0.9,
+            "card accounts spend in {share:.2} of the months"
+        );
+    }
+
+    /// finX's income, expense and indicator sections are about money coming in from and
+    /// going out to others: an own-account transfer is neither, so the report of a
+    /// history is the same with or without them, but for the accounts' balances.
+    #[test]
+    fn the_report_counts_own_account_transfers_as_neither_income_nor_spending() {
+        let r = Render {
+            base: "http://mock",
+            report_id: "id",
+            provided_name: None,
+            provided_ibans: &[],
+        };
+        for d in many_datasets() {
+            let mut without = d.clone();
+            without.transactions.retain(|t| !is_transfer(t));
+            if without.transactions.len() == d.transactions.len() {
+                continue;
+            }
+            for shape in [Shape::V211, Shape::Newest] {
+                let (a, b) = (render(&d, &r, shape), render(&without, &r, shape));
+                for key in [
+                    "period",
+                    "income",
+                    "expenses",
+                    "atm",
+                    "gambling",
+                    "debt_collection",
+                    "loan",
+                ] {
+                    assert_eq!(a[key], b[key], "{key}");
+                }
+                assert!(!a.to_string().contains("\"Internal transfer\""));
+            }
+            // The transactions endpoint lists them, under their own category.
+            let mut q =
+                Query::parse(&[("categories".into(), INTERNAL_TRANSFER.to_string())]).unwrap();
+            q.count = usize::MAX;
+            let listed = q.select(&d);
+            assert!(!listed.is_empty());
+            assert!(listed.iter().all(|t| is_transfer(t)));
+            assert_eq!(listed.iter().map(|t| t.amount).sum::<i64>(), 0);
+        }
+    }
+
+    fn is_transfer(t: &Transaction) -> bool {
+        t.category.section == Section::InternalTransfer
+    }
+
+    /// Money coming in from outside: an incoming own-account transfer is not income.
+    fn is_income(t: &Transaction) -> bool {
+        t.amount > 0 && !is_transfer(t)
     }
 
     fn check_dataset(d: &Dataset) {
@@ -776,6 +1023,8 @@ mod tests {
             assert!(t.amount != 0);
             match t.category.section {
                 Section::IncomeRegular | Section::IncomeVariable => assert!(t.amount > 0),
+                // Either side of a transfer; the pairs are checked on their own.
+                Section::InternalTransfer => {}
                 _ => assert!(t.amount < 0, "{t:?}"),
             }
         }
@@ -795,7 +1044,9 @@ mod tests {
             );
             if !super::super::data::CARD_KINDS.contains(&a.kind.as_str()) {
                 assert!(
-                    !d.transactions.iter().any(|t| t.account == i),
+                    !d.transactions
+                        .iter()
+                        .any(|t| t.account == i && !is_transfer(t)),
                     "no card spending on a {} account",
                     a.kind
                 );
@@ -840,13 +1091,13 @@ mod tests {
         let income_total: i64 = d
             .transactions
             .iter()
-            .filter(|t| t.amount > 0)
+            .filter(|t| is_income(t))
             .map(|t| t.amount)
             .sum();
         let last_income = d
             .transactions
             .iter()
-            .filter(|t| t.amount > 0)
+            .filter(|t| is_income(t))
             .map(|t| t.date)
             .max();
         assert_eq!(
@@ -901,10 +1152,11 @@ mod tests {
             check_numbers(v, &txs);
             seen += txs.len();
         }
+        let transfers = d.transactions.iter().filter(|t| is_transfer(t)).count();
         assert_eq!(
-            seen,
+            seen + transfers,
             d.transactions.len(),
-            "every transaction is in one section"
+            "every transaction but the own-account transfers is in one section"
         );
 
         let primary = &report["income"]["primary"];
@@ -925,7 +1177,7 @@ mod tests {
         let rate = report["income"]["consumption_rate"].as_f64().unwrap();
         assert!((rate - expenses.abs() as f64 / income_total as f64).abs() <= 0.005);
         if shape == Shape::Newest {
-            let inc: Vec<&Transaction> = d.transactions.iter().filter(|t| t.amount > 0).collect();
+            let inc: Vec<&Transaction> = d.transactions.iter().filter(|t| is_income(t)).collect();
             check_numbers(&report["income"]["summary"], &inc);
         }
 

@@ -3,8 +3,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
 use hyper::header::CONTENT_LENGTH;
 use hyper::{HeaderMap, Method};
 
@@ -90,11 +89,10 @@ pub enum BodyError {
 
 /// Collect `body`, refusing before reading anything when `Content-Length` already
 /// exceeds `cap`, and stopping as soon as a chunked body passes it.
-pub async fn read_body(
-    headers: &HeaderMap,
-    body: Incoming,
-    cap: usize,
-) -> Result<Bytes, BodyError> {
+pub async fn read_body<B>(headers: &HeaderMap, body: B, cap: usize) -> Result<Bytes, BodyError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -102,14 +100,90 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > cap as u64) {
         return Err(BodyError::TooLarge);
     }
-    match Limited::new(body, cap).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(BodyError::TooLarge)
+    // Collected by hand: a body that arrives as one frame (nearly every request) is
+    // that frame's bytes, shared with hyper's buffer, with no list of chunks around it.
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
+    let mut total = 0usize;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+            continue; // trailers
+        };
+        total = total.saturating_add(data.len());
+        if total > cap {
+            return Err(BodyError::TooLarge);
         }
-        Err(_) => Err(BodyError::Broken),
+        match (&first, &mut joined) {
+            (None, _) => first = Some(data),
+            (Some(f), None) => {
+                let mut v = Vec::with_capacity(total);
+                v.extend_from_slice(f);
+                v.extend_from_slice(&data);
+                joined = Some(v);
+            }
+            (Some(_), Some(v)) => v.extend_from_slice(&data),
+        }
+    }
+    Ok(match joined {
+        Some(v) => Bytes::from(v),
+        None => first.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::OutBody;
+
+    fn read(
+        parts: &[&'static str],
+        declared: Option<usize>,
+        cap: usize,
+    ) -> Result<Bytes, BodyError> {
+        let mut headers = HeaderMap::new();
+        if let Some(n) = declared {
+            headers.insert(CONTENT_LENGTH, n.into());
+        }
+        let body = OutBody::parts(
+            parts
+                .iter()
+                .map(|p| Bytes::from_static(p.as_bytes()))
+                .collect(),
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a test runtime")
+            .block_on(read_body(&headers, body, cap))
+    }
+
+    #[test]
+    fn a_body_in_one_frame_is_that_frame_itself() {
+        let part: &'static str = r#"{"user_id":"u"}"#;
+        let got = read(&[part], Some(part.len()), 64).expect("under the cap");
+        assert_eq!(got.as_ptr(), part.as_ptr(), "not copied");
+    }
+
+    #[test]
+    fn a_body_in_several_frames_is_joined_in_order() {
+        let got = read(&[r#"{"user"#, r#"_id":"#, r#""u"}"#], None, 64).expect("under the cap");
+        assert_eq!(&got[..], br#"{"user_id":"u"}"#);
+        assert_eq!(read(&[], None, 64).expect("empty").len(), 0);
+    }
+
+    #[test]
+    fn a_body_over_the_cap_is_refused_declared_or_not() {
+        assert!(matches!(
+            read(&["12345"], Some(5), 4),
+            Err(BodyError::TooLarge)
+        ));
+        assert!(matches!(
+            read(&["123", "45"], None, 4),
+            Err(BodyError::TooLarge)
+        ));
+        assert_eq!(
+            &read(&["12", "34"], None, 4).expect("at the cap")[..],
+            b"1234"
+        );
     }
 }

@@ -23,27 +23,35 @@ pub enum Body {
 }
 
 /// The body hyper sends: the parts of an answer, with their exact total length.
-/// Parts are kept in reverse so the next one pops off the end; a single part (the
-/// common case) needs no allocation beyond the Vec's one slot.
+/// The next part waits in `next`; any further ones are kept in reverse so they pop off
+/// the end. A single part (the common case) needs no allocation at all.
 #[derive(Debug, Default)]
 pub struct OutBody {
+    next: Option<Bytes>,
     reversed: Vec<Bytes>,
     remaining: u64,
 }
 
 impl OutBody {
-    fn new(mut parts: Vec<Bytes>) -> Self {
+    /// The parts, sent one after another.
+    pub fn parts(mut parts: Vec<Bytes>) -> Self {
         parts.retain(|p| !p.is_empty());
         parts.reverse();
         let remaining = parts.iter().map(|p| p.len() as u64).sum();
+        let next = parts.pop();
         Self {
+            next,
             reversed: parts,
             remaining,
         }
     }
 
     fn one(part: Bytes) -> Self {
-        Self::new(vec![part])
+        Self {
+            remaining: part.len() as u64,
+            next: (!part.is_empty()).then_some(part),
+            reversed: Vec::new(),
+        }
     }
 }
 
@@ -55,15 +63,17 @@ impl hyper::body::Body for OutBody {
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        let next = self.reversed.pop();
-        if let Some(p) = &next {
-            self.remaining -= p.len() as u64;
+        let this = &mut *self;
+        let current = this.next.take();
+        if let Some(p) = &current {
+            this.remaining -= p.len() as u64;
+            this.next = this.reversed.pop();
         }
-        std::task::Poll::Ready(next.map(|p| Ok(hyper::body::Frame::data(p))))
+        std::task::Poll::Ready(current.map(|p| Ok(hyper::body::Frame::data(p))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.reversed.is_empty()
+        self.next.is_none()
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
@@ -159,7 +169,7 @@ impl MockResponse {
         let body = match self.body {
             Body::Empty => OutBody::default(),
             Body::Bytes(b) => OutBody::one(b),
-            Body::Parts(parts) => OutBody::new(parts),
+            Body::Parts(parts) => OutBody::parts(parts),
             Body::Json(v) => OutBody::one(Bytes::from(
                 serde_json::to_vec(&v).expect("a serde_json::Value always serializes"),
             )),
@@ -168,5 +178,53 @@ impl MockResponse {
         *resp.status_mut() = self.status;
         *resp.headers_mut() = self.headers;
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::body::Body as _;
+
+    fn frames(mut body: OutBody) -> Vec<Bytes> {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut out: Vec<Bytes> = Vec::new();
+        let total = body.size_hint().exact().expect("an exact length");
+        loop {
+            let sent: u64 = out.iter().map(|b| b.len() as u64).sum();
+            assert_eq!(
+                body.size_hint().exact(),
+                Some(total - sent),
+                "the length left"
+            );
+            match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+                std::task::Poll::Ready(Some(Ok(f))) => out.push(f.into_data().expect("data")),
+                std::task::Poll::Ready(None) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(body.is_end_stream());
+        out
+    }
+
+    #[test]
+    fn parts_are_sent_in_order_without_empty_ones() {
+        let parts = ["head,", "", "middle,", "tail"].map(|p| Bytes::from_static(p.as_bytes()));
+        let body = OutBody::parts(parts.to_vec());
+        assert_eq!(body.size_hint().exact(), Some(16));
+        assert!(!body.is_end_stream());
+        assert_eq!(frames(body), vec!["head,", "middle,", "tail"]);
+    }
+
+    #[test]
+    fn one_part_and_no_part() {
+        let body = OutBody::one(Bytes::from_static(b"only"));
+        assert_eq!(body.size_hint().exact(), Some(4));
+        assert_eq!(frames(body), vec!["only"]);
+        let empty = OutBody::one(Bytes::new());
+        assert!(empty.is_end_stream());
+        assert_eq!(empty.size_hint().exact(), Some(0));
+        assert!(frames(OutBody::default()).is_empty());
     }
 }

@@ -14,7 +14,7 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/vendor-mock /usr/local/bin/vendor-mock
 ENV VENDOR_MOCK_LISTEN=0.0.0.0:8080
 EXPOSE 8080
-USER nonroot
+USER 65532:65532
 # No shell in the image: the binary checks its own health.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=2s --retries=3 CMD ["/usr/local/bin/vendor-mock", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/vendor-mock"]

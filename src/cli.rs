@@ -102,6 +102,26 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// The Docker image sets only VENDOR_MOCK_LISTEN; its HEALTHCHECK finds the server
+    /// because `healthcheck` reads the same variable with the same default as `serve`.
+    #[test]
+    fn healthcheck_looks_where_serve_listens() {
+        let listen = |sub: &str| {
+            let cmd = Cli::command();
+            let arg = cmd
+                .find_subcommand(sub)
+                .and_then(|c| c.get_arguments().find(|a| a.get_id() == "listen"))
+                .cloned()
+                .unwrap_or_else(|| panic!("{sub} has --listen"));
+            (
+                arg.get_env().map(|e| e.to_os_string()),
+                arg.get_default_values().to_vec(),
+            )
+        };
+        assert_eq!(listen("healthcheck"), listen("serve"));
+        assert_eq!(listen("serve").0.unwrap(), "VENDOR_MOCK_LISTEN");
+    }
+
     #[test]
     fn vendor_listen_and_frozen_clock_parse_or_explain() {
         assert_eq!(

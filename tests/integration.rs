@@ -11,4 +11,5 @@ mod featurestore;
 mod finbox;
 mod finscore;
 mod finx;
+mod healthcheck;
 mod scenarios;

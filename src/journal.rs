@@ -6,6 +6,11 @@
 //! (webhook deliveries) are journaled too, with `direction = "outbound"`. The oldest
 //! entry is dropped once `--journal-limit` entries are held, so a sidecar left running
 //! for days stays small.
+//!
+//! Recording is on every request's path, reading is rare: an entry is stored as its
+//! fixed fields plus one packed byte buffer (path, query, headers, body, entity, note),
+//! and a full journal writes each new entry into the buffer of the entry it evicts.
+//! In steady state recording allocates and frees nothing.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -14,7 +19,8 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hyper::Method;
+use hyper::header::HeaderName;
+use hyper::{HeaderMap, Method};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::clock::rfc3339;
@@ -37,10 +43,14 @@ impl Headers {
 
     /// Add a header. Valid header names and values never contain NUL or LF.
     pub fn push(&mut self, name: &str, value: &[u8]) {
-        self.0.extend_from_slice(name.as_bytes());
-        self.0.push(0);
-        self.0.extend_from_slice(value);
-        self.0.push(b'\n');
+        Self::write(&mut self.0, name, value);
+    }
+
+    fn write(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        out.extend_from_slice(value);
+        out.push(b'\n');
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -54,9 +64,8 @@ impl Headers {
     }
 }
 
-/// One exchange. It holds cheap raw values (the body is a shared `Bytes`, headers are
-/// the request's own values): recording happens on every request, JSON rendering only
-/// when someone reads the journal.
+/// One exchange, as [`Journal::query`] returns it (and as outbound calls hand it to
+/// [`Journal::push`]).
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// Assigned by [`Journal::push`].
@@ -72,7 +81,7 @@ pub struct Entry {
     /// The client's address; `None` for calls the mock made itself.
     pub client: Option<IpAddr>,
     pub headers: Headers,
-    /// Copied and capped at [`BODY_CAP`] bytes by [`Journal::push`].
+    /// Capped at [`BODY_CAP`] bytes when stored.
     pub body: Bytes,
     pub body_truncated: bool,
     pub entity: Option<String>,
@@ -150,7 +159,7 @@ pub struct Journal {
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
-    entries: VecDeque<Entry>,
+    entries: VecDeque<Stored>,
 }
 
 /// A journal query, from `GET /__admin/requests`.
@@ -163,6 +172,148 @@ pub struct Filter {
     pub limit: Option<usize>,
 }
 
+/// The request headers worth keeping: the standard content headers, `authorization`
+/// (shown as its scheme only) and every `x-` header (where vendors put credentials).
+pub fn kept_header(n: &HeaderName) -> bool {
+    use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+    // Standard names compare as enum tags; only custom names are compared as text.
+    n == CONTENT_TYPE
+        || n == CONTENT_LENGTH
+        || n == ACCEPT
+        || n == USER_AGENT
+        || n == HOST
+        || n == AUTHORIZATION
+        || n.as_str().starts_with("x-")
+}
+
+/// An exchange to record, borrowed from whoever saw it: the journal copies what it
+/// keeps into its own storage.
+#[derive(Debug)]
+pub struct Record<'a> {
+    pub time: DateTime<Utc>,
+    pub direction: &'static str,
+    pub vendor: Option<&'static str>,
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub client: Option<IpAddr>,
+    /// All request headers; the journal keeps those [`kept_header`] selects.
+    pub headers: &'a HeaderMap,
+    /// Capped at [`BODY_CAP`] bytes when stored.
+    pub body: &'a [u8],
+    pub entity: Option<&'a str>,
+    /// `None` when no scenario chose the answer (shown as `default`).
+    pub scenario: Option<&'a Arc<str>>,
+    pub step: Option<usize>,
+    pub status: Option<u16>,
+    pub note: Option<&'a str>,
+}
+
+/// The packed parts of a stored entry, in buffer order.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Path,
+    Query,
+    Headers,
+    Body,
+    Entity,
+    Note,
+}
+const PARTS: usize = 6;
+
+/// An entry as the journal holds it.
+#[derive(Debug)]
+struct Stored {
+    seq: u64,
+    time: DateTime<Utc>,
+    direction: &'static str,
+    vendor: Option<&'static str>,
+    method: Method,
+    client: Option<IpAddr>,
+    scenario: Option<Arc<str>>,
+    step: Option<usize>,
+    status: Option<u16>,
+    body_truncated: bool,
+    /// Every part back to back; `ends[i]` is where part `i` ends.
+    buf: Vec<u8>,
+    ends: [u32; PARTS],
+    /// Which optional parts (query, entity, note) are present, by part index.
+    present: u8,
+}
+
+impl Stored {
+    fn part(&self, p: Part) -> Option<&[u8]> {
+        let i = p as usize;
+        if matches!(p, Part::Query | Part::Entity | Part::Note) && self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        Some(&self.buf[start..self.ends[i] as usize])
+    }
+
+    fn text(&self, p: Part) -> Option<String> {
+        self.part(p)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    fn to_entry(&self) -> Entry {
+        Entry {
+            seq: self.seq,
+            time: self.time,
+            direction: self.direction,
+            vendor: self.vendor,
+            method: self.method.clone(),
+            path: self.text(Part::Path).unwrap_or_default(),
+            query: self.text(Part::Query),
+            client: self.client,
+            headers: Headers(self.part(Part::Headers).unwrap_or_default().to_vec()),
+            body: Bytes::copy_from_slice(self.part(Part::Body).unwrap_or_default()),
+            body_truncated: self.body_truncated,
+            entity: self.text(Part::Entity),
+            scenario: self
+                .scenario
+                .clone()
+                .unwrap_or_else(|| Arc::from(DEFAULT_SCENARIO)),
+            step: self.step,
+            status: self.status,
+            note: self.text(Part::Note),
+        }
+    }
+}
+
+/// The scenario name shown when none applied.
+const DEFAULT_SCENARIO: &str = "default";
+
+/// How the headers of a record arrive.
+enum HeaderSource<'a> {
+    Map(&'a HeaderMap),
+    Packed(&'a Headers),
+}
+
+impl HeaderSource<'_> {
+    fn len(&self) -> usize {
+        match self {
+            HeaderSource::Map(m) => m
+                .iter()
+                .filter(|(n, _)| kept_header(n))
+                .map(|(n, v)| n.as_str().len() + v.len() + 2)
+                .sum(),
+            HeaderSource::Packed(h) => h.0.len(),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            HeaderSource::Map(m) => {
+                for (n, v) in m.iter().filter(|(n, _)| kept_header(n)) {
+                    Headers::write(out, n.as_str(), v.as_bytes());
+                }
+            }
+            HeaderSource::Packed(h) => out.extend_from_slice(&h.0),
+        }
+    }
+}
+
 impl Journal {
     pub fn new(limit: usize) -> Self {
         Self {
@@ -171,40 +322,106 @@ impl Journal {
         }
     }
 
-    /// Append an entry, assigning its sequence number and capping its body; drops the
-    /// oldest past the limit.
-    pub fn push(&self, mut entry: Entry) {
+    /// Append an owned entry (outbound calls build one); see [`Journal::record`].
+    pub fn push(&self, entry: Entry) {
+        let scenario = (&*entry.scenario != DEFAULT_SCENARIO).then_some(&entry.scenario);
+        self.store(
+            &Record {
+                time: entry.time,
+                direction: entry.direction,
+                vendor: entry.vendor,
+                method: &entry.method,
+                path: &entry.path,
+                query: entry.query.as_deref(),
+                client: entry.client,
+                headers: &HeaderMap::new(),
+                body: &entry.body,
+                entity: entry.entity.as_deref(),
+                scenario,
+                step: entry.step,
+                status: entry.status,
+                note: entry.note.as_deref(),
+            },
+            HeaderSource::Packed(&entry.headers),
+            entry.body_truncated,
+        );
+    }
+
+    /// Append an exchange, assigning its sequence number and capping its body; drops
+    /// the oldest past the limit.
+    pub fn record(&self, r: &Record<'_>) {
+        self.store(r, HeaderSource::Map(r.headers), false);
+    }
+
+    fn store(&self, r: &Record<'_>, headers: HeaderSource<'_>, truncated: bool) {
         if self.limit == 0 {
             return;
         }
-        // Always a copy: a request body is often a slice of hyper's connection read
-        // buffer, and holding the slice would pin that whole buffer for as long as the
-        // entry lives (and make hyper allocate a new one for every request).
-        let keep = entry.body.len().min(BODY_CAP);
-        entry.body_truncated |= entry.body.len() > BODY_CAP;
-        entry.body = Bytes::copy_from_slice(&entry.body[..keep]);
-        let evicted = {
-            let mut inner = crate::lock::lock(&self.inner);
-            inner.next_seq += 1;
-            entry.seq = inner.next_seq;
-            let evicted = if inner.entries.len() == self.limit {
-                inner.entries.pop_front()
-            } else {
-                None
-            };
-            inner.entries.push_back(entry);
-            evicted
+        let body = &r.body[..r.body.len().min(BODY_CAP)];
+        let parts: [Option<&[u8]>; PARTS] = [
+            Some(r.path.as_bytes()),
+            r.query.map(str::as_bytes),
+            None, // headers: written from their source
+            Some(body),
+            r.entity.map(str::as_bytes),
+            r.note.map(str::as_bytes),
+        ];
+        let header_len = headers.len();
+        let size = parts.iter().flatten().map(|p| p.len()).sum::<usize>() + header_len;
+        let mut inner = crate::lock::lock(&self.inner);
+        inner.next_seq += 1;
+        let seq = inner.next_seq;
+        // Reuse the evicted entry's buffer unless it is far larger than needed.
+        let mut buf = if inner.entries.len() >= self.limit {
+            inner.entries.pop_front().map(|e| e.buf).unwrap_or_default()
+        } else {
+            Vec::new()
         };
-        // Freed after the lock is released: other requests need not wait for it.
-        drop(evicted);
+        buf.clear();
+        if buf.capacity() > 2 * size + 256 {
+            buf = Vec::new();
+        }
+        buf.reserve_exact(size);
+        let mut ends = [0u32; PARTS];
+        let mut present = 0u8;
+        for (i, part) in parts.iter().enumerate() {
+            if i == Part::Headers as usize {
+                headers.write(&mut buf);
+            } else if let Some(p) = part {
+                buf.extend_from_slice(p);
+                present |= 1 << i;
+            }
+            // Parts are capped well below 4 GiB: the body at BODY_CAP, the rest by the
+            // server's header and URI limits.
+            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        }
+        inner.entries.push_back(Stored {
+            seq,
+            time: r.time,
+            direction: r.direction,
+            vendor: r.vendor,
+            method: r.method.clone(),
+            client: r.client,
+            scenario: r.scenario.cloned(),
+            step: r.step,
+            status: r.status,
+            body_truncated: truncated || r.body.len() > BODY_CAP,
+            buf,
+            ends,
+            present,
+        });
     }
 
     /// Matching entries, oldest first (newest last).
     pub fn query(&self, filter: &Filter) -> Vec<Entry> {
         let inner = crate::lock::lock(&self.inner);
-        let matches = |e: &&Entry| {
+        let matches = |e: &&Stored| {
             filter.vendor.as_deref().is_none_or(|v| e.vendor == Some(v))
-                && filter.path.as_deref().is_none_or(|p| e.path.starts_with(p))
+                && filter.path.as_deref().is_none_or(|p| {
+                    e.part(Part::Path)
+                        .unwrap_or_default()
+                        .starts_with(p.as_bytes())
+                })
         };
         let mut out: Vec<Entry> = inner
             .entries
@@ -212,7 +429,7 @@ impl Journal {
             .rev()
             .filter(matches)
             .take(filter.limit.unwrap_or(usize::MAX))
-            .cloned()
+            .map(Stored::to_entry)
             .collect();
         out.reverse();
         out
@@ -311,5 +528,97 @@ mod tests {
         });
         let v = serde_json::to_value(&j.query(&Filter::default())[0]).unwrap();
         assert_eq!(v["headers"]["authorization"], "Bearer …");
+    }
+
+    #[test]
+    fn a_full_journal_reuses_buffers_without_mixing_entries() {
+        let j = Journal::new(2);
+        let long = "x".repeat(3000);
+        j.push(Entry {
+            body: Bytes::from(long.clone()),
+            query: Some("a=1".into()),
+            entity: Some("user-long".into()),
+            note: Some("n".into()),
+            ..entry("credeau", "/long")
+        });
+        j.push(entry("credeau", "/two"));
+        // Evicts /long and is written into its (much larger) buffer, then /four into /two's.
+        j.push(Entry {
+            entity: Some(String::new()),
+            ..entry("finbox", "/three")
+        });
+        j.push(Entry {
+            body: Bytes::from_static(b"{}"),
+            ..entry("credeau", "/four")
+        });
+        let all = j.query(&Filter::default());
+        let summary: Vec<_> = all
+            .iter()
+            .map(|e| {
+                (
+                    e.seq,
+                    e.path.as_str(),
+                    e.query.clone(),
+                    e.entity.clone(),
+                    e.note.clone(),
+                    e.body.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (3, "/three", None, Some(String::new()), None, 0),
+                (4, "/four", None, None, None, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn recorded_requests_keep_only_the_selected_headers_and_name_default_scenarios() {
+        let j = Journal::new(4);
+        let mut headers = HeaderMap::new();
+        for (n, v) in [
+            ("content-type", "application/json"),
+            ("x-auth-token", "t"),
+            ("cookie", "secret"),
+            ("accept-encoding", "gzip"),
+        ] {
+            headers.insert(HeaderName::from_static(n), v.parse().unwrap());
+        }
+        let named: Arc<str> = Arc::from("pending");
+        for scenario in [None, Some(&named)] {
+            j.record(&Record {
+                time: DateTime::UNIX_EPOCH,
+                direction: "inbound",
+                vendor: Some("credeau"),
+                method: &Method::POST,
+                path: "/credeau/api/insights",
+                query: Some(""),
+                client: Some([127, 0, 0, 1].into()),
+                headers: &headers,
+                body: b"{}",
+                entity: Some("u1"),
+                scenario,
+                step: Some(0),
+                status: Some(202),
+                note: None,
+            });
+        }
+        let all = j.query(&Filter::default());
+        let v = serde_json::to_value(&all[0]).unwrap();
+        assert_eq!(
+            v["headers"],
+            serde_json::json!({"content-type": "application/json", "x-auth-token": "t"})
+        );
+        assert_eq!(
+            (v["query"].clone(), v["entity"].clone()),
+            ("".into(), "u1".into())
+        );
+        assert_eq!(v["scenario"], "default");
+        assert_eq!(
+            serde_json::to_value(&all[1]).unwrap()["scenario"],
+            "pending"
+        );
     }
 }

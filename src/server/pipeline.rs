@@ -2,27 +2,23 @@
 //! mark the answer as the mock's, journal and log it, then delay or drop as told.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{HeaderMap, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
 use super::request::{read_body, BodyError, MockRequest};
 use super::response::{MockResponse, OutBody};
 use crate::app::App;
-use crate::journal::{Entry, Headers};
+use crate::journal::Record;
 use crate::vendors::Ctx;
 
 /// Header naming the scenario that answered (or `default`).
 pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-scenario");
 /// Header explaining why an answer deviates from the vendor's.
 pub const WARNING_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-warning");
-
-/// The journal's scenario name for answers no scenario chose (shared, not reallocated).
-static DEFAULT_SCENARIO: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("default"));
 
 /// Returned to hyper to close a connection without answering (the `reset` fault).
 #[derive(Debug, thiserror::Error)]
@@ -46,14 +42,14 @@ pub async fn handle(
     }
 
     let (vendor, path) = match fixed {
-        Some(v) => (app.vendor(v).cloned(), full_path.clone()),
+        Some(v) => (app.vendor(v), full_path.clone()),
         None => {
             let rest = full_path.trim_start_matches('/');
             let (first, below) = rest.split_once('/').map_or((rest, ""), |(a, b)| (a, b));
             let mut path = String::with_capacity(below.len() + 1);
             path.push('/');
             path.push_str(below);
-            (app.vendor(first).cloned(), path)
+            (app.vendor(first), path)
         }
     };
     let Some(vendor) = vendor else {
@@ -93,10 +89,6 @@ pub async fn handle(
         Err(too_large) => too_large,
     };
 
-    let scenario: Arc<str> = ctx
-        .scenario
-        .as_ref()
-        .map_or_else(|| DEFAULT_SCENARIO.clone(), |s| s.name.clone());
     match &ctx.scenario {
         None => resp.set_header(SCENARIO_HEADER, HeaderValue::from_static("default")),
         Some(s) => resp.set_header(SCENARIO_HEADER, &*s.name),
@@ -106,36 +98,34 @@ pub async fn handle(
     }
 
     let status = (!resp.reset).then_some(resp.status.as_u16());
-    // The request moves into the journal; the log line keeps its own copy of the
-    // request line only when it will be written.
-    let logged = started.map(|t| (t, req.method.clone(), req.full_path.clone()));
-    let headers = journal_headers(&req.headers);
-    app.journal.push(Entry {
-        seq: 0,
+    let scenario = ctx.scenario.as_ref().map(|s| &s.name);
+    app.journal.record(&Record {
         time: ctx.now,
         direction: "inbound",
         vendor: Some(name),
-        method: req.method,
-        path: req.full_path,
-        query: req.query,
+        method: &req.method,
+        path: &req.full_path,
+        query: req.query.as_deref(),
         client: Some(req.peer.ip()),
-        headers,
-        body: req.body,
-        body_truncated: false,
-        entity: ctx.entity.take(),
-        scenario: scenario.clone(),
+        headers: &req.headers,
+        body: &req.body,
+        entity: ctx.entity.as_deref(),
+        scenario,
         step: ctx.step,
         status,
-        note: ctx.note.take(),
+        note: ctx.note.as_deref(),
     });
 
     if let Some(delay) = resp.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some((started, method, path)) = logged {
+    if let Some(started) = started {
         tracing::info!(
             target: "vendor_mock::request",
-            "{method} {path} vendor={name} scenario={scenario} status={} latency_ms={:.1}",
+            "{} {} vendor={name} scenario={} status={} latency_ms={:.1}",
+            req.method,
+            req.full_path,
+            scenario.map_or("default", |s| &**s),
             status.map_or_else(|| "reset".to_string(), |s| s.to_string()),
             started.elapsed().as_secs_f64() * 1000.0
         );
@@ -144,35 +134,4 @@ pub async fn handle(
         return Err(Dropped);
     }
     Ok(resp.into_hyper())
-}
-
-/// The request headers worth keeping in the journal: the standard content headers,
-/// `authorization` (shown as its scheme only) and every `x-` header (where vendors put
-/// credentials). Copied, not cloned: hyper's values are slices of the connection's read
-/// buffer, which a clone would keep alive for the life of the journal entry.
-fn journal_headers(headers: &HeaderMap) -> Headers {
-    use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
-    let keep = |n: &HeaderName| {
-        // Standard names compare as enum tags; only custom names are compared as text.
-        n == CONTENT_TYPE
-            || n == CONTENT_LENGTH
-            || n == ACCEPT
-            || n == USER_AGENT
-            || n == HOST
-            || n == AUTHORIZATION
-            || n.as_str().starts_with("x-")
-    };
-    // Sized exactly: entries live as long as the journal holds them.
-    let size = headers
-        .iter()
-        .filter(|(n, _)| keep(n))
-        .map(|(n, v)| n.as_str().len() + v.len() + 2)
-        .sum();
-    let mut out = Headers::with_capacity(size);
-    for (n, v) in headers {
-        if keep(n) {
-            out.push(n.as_str(), v.as_bytes());
-        }
-    }
-    out
 }

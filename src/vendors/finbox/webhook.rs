@@ -6,7 +6,9 @@
 //! - service webhooks (the current transactions/accounts page): when a customer that
 //!   was answered `in_progress` on `/device-ids` completes, `{service, device_id,
 //!   customer_id, salt}` is POSTed for each of its devices, once for `transactions`
-//!   and once for `accounts` (the salt uses WEBHOOK_SECRET); nothing is stored.
+//!   and once for `accounts` (the salt uses WEBHOOK_SECRET), once per update: a
+//!   webhook is not queued again while pending, nor after it fired (fired ones are
+//!   remembered, bounded); no body is stored.
 //!
 //! Deliveries wait in a bounded list until their mock-clock moment. They fire when the
 //! mock clock passes it: `/__admin/clock/advance` (frozen clock), a timer task per

@@ -15,8 +15,10 @@
 //! Assumptions where the doc is silent (also in `docs/vendors/finbox.md`): a wrong salt
 //! is a 403 `Incorrect Salt`; a wrong type is a 400 `Invalid Key <key>`; an unknown
 //! version is a 400 `Predictors version <n> not found`; `metadata` may be any JSON object;
-//! a `source=webhook` fetch without a `request_id` is a 400 `Missing Key request_id`,
-//! and one whose `request_id` is longer than the documented STRING [32] is a 400
+//! a `source=webhook` fetch without a `request_id` is a 400 `Missing Key request_id`;
+//! an unknown `request_id` of up to [`REQUEST_ID_LOOKUP_MAX`] (260) characters is
+//! looked up and answered `webhook_not_found` (FinBox's own samples include a 36-character
+//! UUID despite the documented STRING [32]), and a longer one is a 400
 //! `Invalid Key request_id` (not echoed);
 //! a final answer on any endpoint completes the customer for webhook purposes (they
 //! share one scenario sequence); unknown paths and methods get
@@ -53,6 +55,7 @@ use crate::ipnet::IpNet;
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Repeat, Settings, Step};
 use crate::server::{MockRequest, MockResponse};
+use crate::state::StateStore;
 
 pub use salt::salt;
 
@@ -110,8 +113,13 @@ pub fn finbox_time(t: DateTime<Utc>) -> String {
 /// The WEBHOOK_SECRET when `[auth]` names none.
 pub const DEFAULT_WEBHOOK_SECRET: &str = "test-finbox-webhook-secret";
 
-/// The longest `request_id` FinBox issues (the doc's STRING [32]).
-const REQUEST_ID_MAX: usize = 32;
+/// The longest `request_id` a `source=webhook` fetch looks up (and echoes in its
+/// `webhook_not_found`); longer is a 400 `Invalid Key request_id`. The doc sizes
+/// `request_id` at STRING [32], but FinBox's own List Devices sample carries a UUID
+/// (`d573c4f9-6ad0-4009-ad8b-5fd44e9a17ae`, 36 characters), so 32 is not a limit clients
+/// can rely on. 260 is the widest id the doc sizes (`customer_id` STRING [260]): room
+/// for any id format FinBox might issue, while an answer stays small.
+pub const REQUEST_ID_LOOKUP_MAX: usize = 260;
 
 /// The services a device's results are updated for, in the order their webhooks go.
 const SERVICES: [&str; 2] = ["transactions", "accounts"];
@@ -350,9 +358,14 @@ impl Vendor for Finbox {
                 Some("in_progress") if route == Route::DeviceIds => {
                     self.on_devices_in_progress(ctx, &turn, &body.entity, url, settings)
                 }
-                Some(o) if FINAL.contains(&o) => {
-                    self.on_completed(ctx, o, turn.step(), &body.entity, settings)
-                }
+                Some(o) if FINAL.contains(&o) => self.on_completed(
+                    ctx,
+                    o,
+                    turn.step(),
+                    turn.step.unwrap_or_default(),
+                    &body.entity,
+                    settings,
+                ),
                 _ => {}
             }
         }
@@ -462,7 +475,8 @@ fn predictor_data(seed: u64, customer_id: &str, version: i64) -> Value {
         ))
 }
 
-/// The service webhooks of one update of `customer_id`'s results, at `due`: for each
+/// The service webhooks of one update of `customer_id`'s results, at `due`, completed
+/// by scenario step `update` (see [`Hook::Service`]): for each
 /// of its devices (the ones `/device-ids` lists), `transactions` then `accounts`, each
 /// `{service, device_id, customer_id, salt}` with the salt over the customer id and
 /// WEBHOOK_SECRET (the transactions/accounts page's "Calculating Webhook Salt").
@@ -472,6 +486,7 @@ fn service_deliveries(
     secret: &str,
     url: &str,
     due: DateTime<Utc>,
+    update: usize,
     scenario: &str,
 ) -> Vec<Delivery> {
     let devices = data::devices(
@@ -497,6 +512,7 @@ fn service_deliveries(
                 hook: Hook::Service {
                     service,
                     device_id: device_id.to_string(),
+                    update,
                 },
                 customer_id: customer_id.to_string(),
                 scenario: scenario.to_string(),
@@ -603,6 +619,40 @@ fn completion(steps: &[Step], mut i: usize, mut at: DateTime<Utc>) -> Completion
     }
 }
 
+/// Where `entity`'s in-progress answers end, read from its progress under the webhook
+/// lock: when that is on a later call, `waiting` is remembered in the same step, so a
+/// concurrent completing call (which advances the entity, then takes the waiting
+/// requests) cannot take them between the read and the remembering and leave this one
+/// behind (see [`Hooks::decide_wait`]).
+fn decide(
+    hooks: &Hooks,
+    ctx: &Ctx<'_>,
+    steps: &[Step],
+    entity: &str,
+    waiting: impl FnOnce() -> Waiting,
+) -> Completion {
+    decide_in(hooks, &ctx.app.state, ctx.vendor, steps, entity, waiting)
+}
+
+/// [`decide`] over a state store (separate for unit tests).
+fn decide_in(
+    hooks: &Hooks,
+    state: &StateStore,
+    vendor: &'static str,
+    steps: &[Step],
+    entity: &str,
+    waiting: impl FnOnce() -> Waiting,
+) -> Completion {
+    hooks.decide_wait(|| {
+        let Some(s) = state.get(vendor, entity) else {
+            return (Completion::Never, None);
+        };
+        let verdict = completion(steps, s.step, s.step_started);
+        let w = matches!(verdict, Completion::OnCall).then(waiting);
+        (verdict, w)
+    })
+}
+
 impl Finbox {
     /// `?source=webhook&request_id=`: the stored result, or `webhook_not_found`.
     fn precomputed(&self, ctx: &mut Ctx<'_>, req: &MockRequest, body: &Body) -> MockResponse {
@@ -610,10 +660,10 @@ impl Finbox {
         ctx.entity = Some(body.entity.clone());
         ctx.scenario = ctx.scenarios.select(&body.entity).cloned();
         let request_id = match req.query_param("request_id") {
-            Some(id) if !id.is_empty() && id.chars().count() <= REQUEST_ID_MAX => id,
+            Some(id) if !id.is_empty() && id.chars().count() <= REQUEST_ID_LOOKUP_MAX => id,
             given => {
-                // Longer than STRING [32] cannot be an id FinBox issued: refused like
-                // an over-long customer_id, and not echoed.
+                // Longer than any id field the doc sizes: refused like an over-long
+                // customer_id, and not echoed (the answer stays small).
                 let message = match given {
                     Some(id) if !id.is_empty() => "Invalid Key request_id",
                     _ => "Missing Key request_id",
@@ -652,13 +702,21 @@ impl Finbox {
         request_id: &str,
         url: &str,
     ) {
-        let (Some(scenario), Some(state)) = (
-            turn.scenario.as_ref(),
-            ctx.app.state.get(ctx.vendor, &body.entity),
-        ) else {
+        let Some(scenario) = turn.scenario.as_ref() else {
             return;
         };
-        match completion(&scenario.steps, state.step, state.step_started) {
+        let verdict = decide(&self.hooks, ctx, &scenario.steps, &body.entity, || {
+            Waiting {
+                customer_id: body.entity.clone(),
+                url: url.to_string(),
+                wanted: Wanted::Insights {
+                    request_id: request_id.to_string(),
+                    requested: ctx.now,
+                    version: body.version,
+                },
+            }
+        });
+        match verdict {
             Completion::At(due, i) => {
                 let step = &scenario.steps[i];
                 let Action::Outcome(o) = &step.action else {
@@ -695,16 +753,7 @@ impl Finbox {
                 );
                 self.hooks.fire_due(ctx.app);
             }
-            Completion::OnCall => self.hooks.wait(Waiting {
-                customer_id: body.entity.clone(),
-                url: url.to_string(),
-                wanted: Wanted::Insights {
-                    request_id: request_id.to_string(),
-                    requested: ctx.now,
-                    version: body.version,
-                },
-            }),
-            Completion::Never => {}
+            Completion::OnCall | Completion::Never => {}
         }
     }
 
@@ -720,13 +769,15 @@ impl Finbox {
         url: &str,
         settings: &FinboxSettings,
     ) {
-        let (Some(scenario), Some(state)) = (
-            turn.scenario.as_ref(),
-            ctx.app.state.get(ctx.vendor, customer),
-        ) else {
+        let Some(scenario) = turn.scenario.as_ref() else {
             return;
         };
-        match completion(&scenario.steps, state.step, state.step_started) {
+        let verdict = decide(&self.hooks, ctx, &scenario.steps, customer, || Waiting {
+            customer_id: customer.to_string(),
+            url: url.to_string(),
+            wanted: Wanted::Services,
+        });
+        match verdict {
             Completion::At(due, i) => {
                 if !matches!(&scenario.steps[i].action, Action::Outcome(o) if o == "complete") {
                     return;
@@ -737,18 +788,14 @@ impl Finbox {
                     &settings.webhook_secret,
                     url,
                     due,
+                    i,
                     &scenario.name,
                 ) {
                     self.hooks.schedule_once(ctx.app, d);
                 }
                 self.hooks.fire_due(ctx.app);
             }
-            Completion::OnCall => self.hooks.wait(Waiting {
-                customer_id: customer.to_string(),
-                url: url.to_string(),
-                wanted: Wanted::Services,
-            }),
-            Completion::Never => {}
+            Completion::OnCall | Completion::Never => {}
         }
     }
 
@@ -759,6 +806,7 @@ impl Finbox {
         ctx: &Ctx<'_>,
         outcome: &str,
         step: Option<&Step>,
+        update: usize,
         customer: &str,
         settings: &FinboxSettings,
     ) {
@@ -787,6 +835,7 @@ impl Finbox {
                             &settings.webhook_secret,
                             &w.url,
                             ctx.now,
+                            update,
                             &scenario,
                         ) {
                             self.hooks.schedule_once(ctx.app, d);
@@ -873,5 +922,104 @@ mod tests {
         assert!(matches!(completion(&failing, 0, t0), Completion::Never));
         let forever = [step("in_progress", Repeat::Times(1))];
         assert!(matches!(completion(&forever, 0, t0), Completion::Never));
+    }
+
+    /// A predictor request answered `in_progress` by the last counted in-progress step.
+    fn waiting_request() -> Waiting {
+        Waiting {
+            customer_id: "pending-x".into(),
+            url: "http://127.0.0.1:1/".into(),
+            wanted: Wanted::Insights {
+                request_id: "r1".into(),
+                requested: DateTime::UNIX_EPOCH,
+                version: 1,
+            },
+        }
+    }
+
+    fn counted() -> [Step; 2] {
+        [
+            step("in_progress", Repeat::Times(1)),
+            step("complete", Repeat::Times(1)),
+        ]
+    }
+
+    #[test]
+    fn a_request_decided_before_the_completing_call_is_taken_by_it() {
+        let (hooks, state, steps) = (Hooks::default(), StateStore::default(), counted());
+        let t0 = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
+        state.advance("finbox", "pending-x", Some(&steps), t0);
+        let verdict = decide_in(
+            &hooks,
+            &state,
+            "finbox",
+            &steps,
+            "pending-x",
+            waiting_request,
+        );
+        assert!(matches!(verdict, Completion::OnCall));
+        // The completing call: advances, then takes the waiting requests.
+        state.advance("finbox", "pending-x", Some(&steps), t0);
+        assert_eq!(hooks.take_waiting("pending-x").len(), 1);
+    }
+
+    #[test]
+    fn a_request_decided_after_the_completing_call_took_the_waiting_ones_is_not_left_behind() {
+        let (hooks, state, steps) = (Hooks::default(), StateStore::default(), counted());
+        let t0 = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
+        state.advance("finbox", "pending-x", Some(&steps), t0);
+        // The completing call runs between this request's turn and its decision.
+        let t1 = t0 + TimeDelta::seconds(3);
+        state.advance("finbox", "pending-x", Some(&steps), t1);
+        assert!(hooks.take_waiting("pending-x").is_empty());
+        let verdict = decide_in(
+            &hooks,
+            &state,
+            "finbox",
+            &steps,
+            "pending-x",
+            waiting_request,
+        );
+        // Its webhook is due at once, at the completing call's moment; nothing waits.
+        assert!(matches!(verdict, Completion::At(t, 1) if t == t1));
+        assert!(hooks.take_waiting("pending-x").is_empty());
+    }
+
+    #[test]
+    fn concurrent_decisions_and_completions_never_strand_a_waiting_request() {
+        let t0 = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
+        let steps = counted();
+        for _ in 0..200 {
+            let (hooks, state) = (Hooks::default(), StateStore::default());
+            state.advance("finbox", "pending-x", Some(&steps), t0);
+            let barrier = std::sync::Barrier::new(2);
+            let (verdict, taken) = std::thread::scope(|s| {
+                let a = s.spawn(|| {
+                    barrier.wait();
+                    decide_in(
+                        &hooks,
+                        &state,
+                        "finbox",
+                        &steps,
+                        "pending-x",
+                        waiting_request,
+                    )
+                });
+                let b = s.spawn(|| {
+                    barrier.wait();
+                    state.advance("finbox", "pending-x", Some(&steps), t0);
+                    hooks.take_waiting("pending-x").len()
+                });
+                (a.join().unwrap(), b.join().unwrap())
+            });
+            // Either the request waited and the completing call took it, or it saw the
+            // completion and gets its webhook at once: exactly one, never neither.
+            match verdict {
+                Completion::OnCall => assert_eq!(taken, 1),
+                Completion::At(_, 1) => assert_eq!(taken, 0),
+                _ => panic!("unexpected verdict"),
+            }
+            assert!(hooks.take_waiting("pending-x").is_empty());
+        }
     }
 }

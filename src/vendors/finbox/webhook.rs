@@ -6,7 +6,9 @@
 //! - service webhooks (the current transactions/accounts page): when a customer that
 //!   was answered `in_progress` on `/device-ids` completes, `{service, device_id,
 //!   customer_id, salt}` is POSTed for each of its devices, once for `transactions`
-//!   and once for `accounts` (the salt uses WEBHOOK_SECRET); nothing is stored.
+//!   and once for `accounts` (the salt uses WEBHOOK_SECRET), once per update: a
+//!   webhook is not queued again while pending, nor after it fired (fired ones are
+//!   remembered, bounded); no body is stored.
 //!
 //! Deliveries wait in a bounded list until their mock-clock moment. They fire when the
 //! mock clock passes it: `/__admin/clock/advance` (frozen clock), a timer task per
@@ -19,7 +21,7 @@
 //! Limits: plain `http://` only (no TLS client is built in); no signature header
 //! (FinBox documents none; the service webhook's body `salt` is its only check).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,8 +43,9 @@ use crate::journal::{Entry, Headers};
 pub const MAX_ATTEMPTS: u32 = 4;
 /// How long one attempt may take (real time) before it counts as failed.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Deliveries waiting for their moment, entities waiting to complete, and fired
-/// results kept for `source=webhook`: at most this many each, the oldest dropped first.
+/// Deliveries waiting for their moment, entities waiting to complete, fired results
+/// kept for `source=webhook`, and fired service updates remembered against duplicates:
+/// at most this many each, the oldest dropped first.
 /// Far above what a test suite creates; bounds a sidecar left running for days.
 pub const MAX_KEPT: usize = 10_000;
 /// How long a fired result can be fetched with `source=webhook` (the doc's 24 hours).
@@ -54,7 +57,7 @@ pub fn backoff(attempt: u32) -> i64 {
 }
 
 /// Which webhook a delivery is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Hook {
     /// The final insights response of the predictor request `request_id`; stored for
     /// `source=webhook` when it fires.
@@ -64,7 +67,31 @@ pub enum Hook {
     Service {
         service: &'static str,
         device_id: String,
+        /// The index of the scenario step that completed the customer: with the
+        /// customer, the URL and `due`, it names one update of the customer's results
+        /// (two updates at one frozen-clock moment are two completing steps).
+        update: usize,
     },
+}
+
+/// One service webhook of one update, as remembered once it fired: (customer id, URL,
+/// due, hook: service, device and completing step). Per webhook, not per update: the
+/// webhooks of one update are queued one by one, and a timer may fire the first before
+/// the next is queued.
+type Fired = (String, String, DateTime<Utc>, Hook);
+
+impl Delivery {
+    /// What names this service webhook among fired ones; `None` for an insights webhook.
+    fn fired_key(&self) -> Option<Fired> {
+        matches!(self.hook, Hook::Service { .. }).then(|| {
+            (
+                self.customer_id.clone(),
+                self.url.clone(),
+                self.due,
+                self.hook.clone(),
+            )
+        })
+    }
 }
 
 /// One POST to make.
@@ -116,6 +143,42 @@ struct Inner {
     waiting: VecDeque<Waiting>,
     stored: HashMap<String, Stored>,
     stored_order: VecDeque<String>,
+    /// Service webhooks that fired (first attempts), oldest first: a request that read
+    /// the clock before they fired and still schedules them finds them here.
+    fired: HashSet<Fired>,
+    fired_order: VecDeque<Fired>,
+}
+
+impl Inner {
+    /// Remember a request that waits for its entity to complete. Service webhooks are
+    /// remembered once per customer and URL (they name no request).
+    fn push_waiting(&mut self, w: Waiting) {
+        if w.wanted == Wanted::Services
+            && self.waiting.iter().any(|o| {
+                o.wanted == Wanted::Services && o.customer_id == w.customer_id && o.url == w.url
+            })
+        {
+            return;
+        }
+        if self.waiting.len() >= MAX_KEPT {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back(w);
+    }
+
+    /// Remember that a service webhook fired (bounded: the oldest is forgotten first).
+    fn remember_fired(&mut self, key: Fired) {
+        if self.fired.contains(&key) {
+            return;
+        }
+        if self.fired_order.len() >= MAX_KEPT {
+            if let Some(old) = self.fired_order.pop_front() {
+                self.fired.remove(&old);
+            }
+        }
+        self.fired.insert(key.clone());
+        self.fired_order.push_back(key);
+    }
 }
 
 pub struct Hooks {
@@ -146,8 +209,10 @@ impl Hooks {
     }
 
     /// Queue `d` unless an identical delivery (same moment, URL and body) is already
-    /// pending: one update of a customer's results fires its service webhooks once,
-    /// however many requests were answered `in_progress` before it.
+    /// pending, or its update already fired: one update of a customer's results fires
+    /// its service webhooks once, however many requests were answered `in_progress`
+    /// before it, and whenever they read the clock (with the system clock a request can
+    /// read it just before a timer fires the update, and schedule it after).
     pub fn schedule_once(self: &Arc<Self>, app: &App, d: Delivery) {
         self.enqueue(app, d, true);
     }
@@ -157,9 +222,13 @@ impl Hooks {
         {
             let mut inner = self.lock();
             if once
-                && inner.pending.iter().any(|p| {
-                    p.attempt == d.attempt && p.due == d.due && p.url == d.url && p.body == d.body
-                })
+                && (inner.pending.iter().any(|p| {
+                    p.attempt == d.attempt
+                        && p.due == d.due
+                        && p.url == d.url
+                        && p.hook == d.hook
+                        && p.body == d.body
+                }) || d.fired_key().is_some_and(|k| inner.fired.contains(&k)))
             {
                 return;
             }
@@ -183,18 +252,22 @@ impl Hooks {
     /// Remember a request whose entity completes on a later call. Service webhooks
     /// are remembered once per customer and URL (they name no request).
     pub fn wait(&self, w: Waiting) {
+        self.lock().push_waiting(w);
+    }
+
+    /// Decide, under the lock [`take_waiting`](Self::take_waiting) takes, whether a
+    /// request waits: `decide` reads the entity's progress and returns its verdict
+    /// with the request to remember if the entity completes on a later call. A
+    /// completing call advances the entity before it takes the waiting requests, so a
+    /// request decided here either is remembered before that take (and is taken) or
+    /// sees the advanced progress (and is not remembered): none is left behind.
+    pub fn decide_wait<T>(&self, decide: impl FnOnce() -> (T, Option<Waiting>)) -> T {
         let mut inner = self.lock();
-        if w.wanted == Wanted::Services
-            && inner.waiting.iter().any(|o| {
-                o.wanted == Wanted::Services && o.customer_id == w.customer_id && o.url == w.url
-            })
-        {
-            return;
+        let (verdict, waiting) = decide();
+        if let Some(w) = waiting {
+            inner.push_waiting(w);
         }
-        if inner.waiting.len() >= MAX_KEPT {
-            inner.waiting.pop_front();
-        }
-        inner.waiting.push_back(w);
+        verdict
     }
 
     /// The requests waiting for `customer_id` to complete, removed from the list.
@@ -224,6 +297,9 @@ impl Hooks {
                 inner.pending.drain(..).partition(|d| d.due <= now);
             inner.pending = rest;
             for d in due.iter().filter(|d| d.attempt == 1) {
+                if let Some(k) = d.fired_key() {
+                    inner.remember_fired(k);
+                }
                 let Hook::Insights { request_id } = &d.hook else {
                     continue;
                 };
@@ -267,7 +343,7 @@ impl Hooks {
             .then(|| s.body.clone())
     }
 
-    /// Forget every pending delivery, waiting request and stored result.
+    /// Forget every pending delivery, waiting request, stored result and fired update.
     pub fn reset(&self) {
         let mut inner = self.lock();
         let generation = inner.generation + 1;
@@ -328,7 +404,9 @@ impl Hooks {
         };
         let what = match &d.hook {
             Hook::Insights { request_id } => format!("request_id {request_id}"),
-            Hook::Service { service, device_id } => {
+            Hook::Service {
+                service, device_id, ..
+            } => {
                 format!("service {service} of device_id {device_id}")
             }
         };
@@ -407,6 +485,11 @@ mod tests {
     }
 
     fn service(device: &str, due: DateTime<Utc>) -> Delivery {
+        service_of(device, due, 1)
+    }
+
+    /// A `transactions` webhook of the update completed by step `update`.
+    fn service_of(device: &str, due: DateTime<Utc>, update: usize) -> Delivery {
         Delivery {
             due,
             url: "http://127.0.0.1:1/".into(),
@@ -414,6 +497,7 @@ mod tests {
             hook: Hook::Service {
                 service: "transactions",
                 device_id: device.into(),
+                update,
             },
             customer_id: "c".into(),
             scenario: "callback".into(),
@@ -436,6 +520,81 @@ mod tests {
         h.schedule_once(&app, service("d2", t(10)));
         h.schedule_once(&app, service("d1", t(20)));
         assert_eq!(h.pending_len(), 3);
+    }
+
+    fn frozen_app() -> App {
+        App::new(crate::Config {
+            frozen_clock: Some(t(0)),
+            ..crate::Config::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_service_webhook_that_already_fired_is_not_queued_again() {
+        let app = frozen_app();
+        let h = Arc::new(Hooks::default());
+        h.schedule_once(&app, service("d1", t(0)));
+        h.schedule_once(&app, service("d2", t(0)));
+        // No runtime here: the deliveries leave the queue and are remembered, nothing
+        // is sent.
+        h.fire_due(&app);
+        assert_eq!(h.pending_len(), 0);
+        // A request that read the clock before they fired schedules them again.
+        h.schedule_once(&app, service("d1", t(0)));
+        h.schedule_once(&app, service("d2", t(0)));
+        assert_eq!(h.pending_len(), 0, "fired once, never twice");
+        // Another update (another completing step at the same frozen moment, or another
+        // moment) is other webhooks.
+        h.schedule_once(&app, service_of("d1", t(0), 3));
+        h.schedule_once(&app, service("d1", t(-5)));
+        assert_eq!(h.pending_len(), 2);
+        // Retries are not deduplicated.
+        h.schedule(
+            &app,
+            Delivery {
+                attempt: 2,
+                ..service("d1", t(0))
+            },
+        );
+        assert_eq!(h.pending_len(), 3);
+        // A reset forgets what fired.
+        h.reset();
+        h.schedule_once(&app, service("d1", t(0)));
+        assert_eq!(h.pending_len(), 1);
+    }
+
+    #[test]
+    fn a_webhook_queued_after_its_sibling_fired_still_goes_out() {
+        // The webhooks of one update are queued one by one; a timer may fire the first
+        // before the second is queued. The second is not taken for a duplicate.
+        let app = frozen_app();
+        let h = Arc::new(Hooks::default());
+        h.schedule_once(&app, service("d1", t(0)));
+        h.fire_due(&app);
+        h.schedule_once(&app, service("d2", t(0)));
+        assert_eq!(h.pending_len(), 1);
+    }
+
+    #[test]
+    fn fired_service_webhooks_are_remembered_up_to_the_bound_oldest_forgotten_first() {
+        let h = Hooks::default();
+        let key = |i: usize| service_of("d", t(0), i).fired_key().unwrap();
+        {
+            let mut inner = h.lock();
+            for i in 0..=MAX_KEPT {
+                inner.remember_fired(key(i));
+            }
+            inner.remember_fired(key(MAX_KEPT));
+            assert_eq!(inner.fired.len(), MAX_KEPT);
+            assert_eq!(inner.fired_order.len(), MAX_KEPT);
+            assert!(!inner.fired.contains(&key(0)));
+            assert!(inner.fired.contains(&key(1)));
+            assert!(inner.fired.contains(&key(MAX_KEPT)));
+        }
+        h.reset();
+        let inner = h.lock();
+        assert!(inner.fired.is_empty() && inner.fired_order.is_empty());
     }
 
     #[test]

@@ -665,7 +665,8 @@ async fn the_main_account_feeds_the_card_and_savings_accounts_with_transfers_the
             assert!(twin.is_some(), "no counterpart for {t}");
         }
     }
-    // Neither income nor spending: no report section lists category 60.
+    // Neither income nor spending: no aggregated section (income, expenses, indicators)
+    // lists category 60; `accounts` counts them in its balance figures.
     let text = serde_json::to_string(&report).unwrap();
     assert!(!text.contains("\"id\":60"), "{text}");
 

@@ -5,21 +5,26 @@
 //! the transaction endpoints are both computed from it, so every total in a report is
 //! the sum of the transactions its `href` returns.
 //!
-//! Each transaction belongs to exactly one report section: the category decides it
-//! ([`CATEGORIES`]). Regular categories hold one contract each (one payment partner,
-//! one booking a month); variable categories hold many partners at random days.
-//! Amounts are whole cents (`i64`) until they are rendered, so sums are exact.
+//! Each transaction belongs to exactly one aggregated report section (income,
+//! expenses, indicators): the category decides it ([`CATEGORIES`]). Regular categories
+//! hold one contract each (one payment partner, one booking a month); variable
+//! categories hold many partners at random days. Amounts are whole cents (`i64`) until
+//! they are rendered, so sums are exact.
 //!
-//! The one category in no report section is [`INTERNAL_TRANSFER`] (60, "Internal
-//! transfer"): once a month the main account tops up each secondary card account
-//! (`Giro account`, `Credit card`, `PayPal`, `Unknown`) back to a balance it drew
-//! for it, and pays a fixed savings rate into each `Savings account`, `Daily savings
-//! account` and `Depot`. Each transfer is a pair of bookings, out of the main account
-//! and into the other, on the same day with the same amount, each naming the other
-//! account's holders and IBAN. Money moved between the user's own accounts is neither
-//! income nor spending, so the report leaves it out (finX's document is silent on
-//! them; counting them would count the same money twice). No transfers go to a `Loan
-//! account` (that would be a loan repayment) or to an account in another currency.
+//! The one category in no aggregated section (income, expenses, indicators) is
+//! [`INTERNAL_TRANSFER`] (60, "Internal transfer"); it is counted in the
+//! account-specific `accounts` section like any booking (`balance`, its
+//! `days_in_overdraft` and averages, `last_transaction_on`). Once a month the main
+//! account tops up each secondary card account (`Giro account`, `Credit card`,
+//! `PayPal`, `Unknown`) towards a balance it drew for it, and pays a fixed savings rate
+//! (a standing order) into each `Savings account`, `Daily savings account` and `Depot`,
+//! but only as far as the main account can afford it (see [`generate`]). Each transfer
+//! is a pair of bookings, out of the main account and into the other, on the same day
+//! with the same amount, each naming the other account's holders and IBAN. Money moved
+//! between the user's own accounts is neither income nor spending, so the aggregated
+//! sections leave it out (finX's document is silent on them; counting them would count
+//! the same money twice). No transfers go to a `Loan account` (that would be a loan
+//! repayment) or to an account in another currency.
 //!
 //! Names are drawn from `fixtures/finx/catalogue.json` (a short list of German given
 //! and family names, with umlauts so the affinity rules have something to do), not
@@ -51,8 +56,10 @@ pub enum Section {
     Gambling,
     DebtCollection,
     Loan,
-    /// Money moved between two of the user's own accounts: in no report section, so
-    /// neither income nor spending (the report would count it twice otherwise).
+    /// Money moved between two of the user's own accounts: in no aggregated section
+    /// (income, expenses, indicators), so neither income nor spending (the report would
+    /// count it twice otherwise); counted in `accounts` (balance, days_in_overdraft,
+    /// averages, last_transaction_on).
     InternalTransfer,
 }
 
@@ -881,8 +888,10 @@ pub(super) fn build(
             }
         }
         // Variable flows: (category, bookings this month, euro range). Spending scales
-        // with the salary and the user's thrift (a spendthrift spends more than a
-        // 3000-euro earner's share and drifts into the overdraft over the months).
+        // with the salary and the user's thrift (100 … 175 %), so most users live
+        // within their means: over the period more than 3 in 4 take in more than they
+        // spend, and more than half are never in their overdraft; the others start in
+        // it, dip into it before payday or drift into it (a test checks these shares).
         let scale = |eur: i64| eur * p.spending / 100;
         let mut variable: Vec<(u32, u32, (i64, i64))> = vec![
             (11, rng.random_range(0..=2), (10, 350)),

@@ -15,8 +15,10 @@
 //! `|expenses regular + variable| / income total`, rounded to 2 places; indicator
 //! sections (`atm`, `gambling`, `debt_collection`, `loan`) are not also counted in
 //! `expenses`; an empty indicator has zeros for every number; transfers between the
-//! user's own accounts (category 60) are in no section: not income (nor `closeness`),
-//! not spending, only in the accounts' balances and the transaction lists.
+//! user's own accounts (category 60) are in no aggregated section (income, expenses,
+//! indicators: not income, nor `closeness`, not spending); they are counted in
+//! `accounts` (balance, days_in_overdraft, averages, last_transaction_on) and listed by
+//! the transaction endpoints.
 
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};

@@ -701,7 +701,19 @@ impl MainLedger<'_> {
 /// the same with or without them: the same ids, dates, amounts, partners and purposes.
 /// What they do change is which account a card payment is booked to: a topped-up card
 /// account pays more of the card spending that the main account would pay otherwise,
-/// so the `account_id` of those bookings and every account's balances change.
+/// so the `account_id` of those bookings changes, and with it and the transfers
+/// themselves every account's balance figures and `last_transaction_on`.
+///
+/// A transfer is made only as far as the main account can afford it: a savings rate
+/// (a standing order) is paid in full or not at all that month, a top-up is what the
+/// card lacks or as much as the main account can spare (whole 10 euros) or nothing.
+/// Affordable means: after it, the main account stays at 0 or above from the
+/// transfer's day to the end of the month, and on no later day is it in the red when
+/// the household without transfers ([`build`] with `transfers: false`) would have been
+/// in the black. The generator looks ahead over the history to decide it (month by
+/// month, each candidate amount checked against the main account's balances up to the
+/// period's end, assuming no later transfers); so the transfers never add a day to
+/// the main account's `days_in_overdraft`.
 pub fn generate(
     rng: &mut MockRng,
     holder_rng: &mut MockRng,

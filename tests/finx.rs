@@ -665,7 +665,8 @@ async fn the_main_account_feeds_the_card_and_savings_accounts_with_transfers_the
             assert!(twin.is_some(), "no counterpart for {t}");
         }
     }
-    // Neither income nor spending: no report section lists category 60.
+    // Neither income nor spending: no aggregated section (income, expenses, indicators)
+    // lists category 60; `accounts` counts them in its balance figures.
     let text = serde_json::to_string(&report).unwrap();
     assert!(!text.contains("\"id\":60"), "{text}");
 
@@ -678,6 +679,109 @@ async fn the_main_account_feeds_the_card_and_savings_accounts_with_transfers_the
         "accounts": report["accounts"],
         "transfers_in_december": december,
     }));
+}
+
+/// Households that cannot spare the money do not move it: a savings rate is not paid
+/// in a month the main account cannot afford it, a card top-up is made smaller or not
+/// at all, and no transfer leaves the main account in the red before the month is out.
+/// The client sees it in the main account's bookings and its `days_in_overdraft`.
+#[tokio::test]
+async fn a_household_pays_its_savings_rate_and_card_top_ups_only_when_its_main_account_can_afford_them(
+) {
+    let s = TestServer::start().await;
+    let mut pinned = Vec::new();
+    let (mut transfers_out, mut skipped_months) = (0, 0);
+    for n in 0..16 {
+        let user = format!("hh-{n}");
+        let f = connect(
+            &s,
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "user_id": user, "reporting_period": 12,
+                   "account_types": ["Giro account", "Savings account", "Credit card"],
+                   "accounts": [{"id": "DE93300308800013441006", "currency": "EUR"},
+                                {"id": "DE71300308800013441014", "currency": "EUR"},
+                                {"id": "DE49300308800013441022", "currency": "EUR"}]}),
+        )
+        .await;
+        let t = exchange(&s, &f).await;
+        let a = access(&t);
+        let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
+            .await
+            .json();
+        let accounts = bearer(&s, "/finx/rest/accounts", a).await.json();
+        let main = &accounts["accounts"][0];
+        let id = main["account_id"].as_str().unwrap();
+        let txs = bearer(
+            &s,
+            &format!("/finx/rest/accounts/{id}/transactions?sort=asc&count=1000"),
+            a,
+        )
+        .await
+        .json()["transactions"]
+            .as_array()
+            .unwrap()
+            .clone();
+        // The main account's end-of-day balances, back from its current balance.
+        let mut by_day: HashMap<String, i64> = HashMap::new();
+        for t in &txs {
+            *by_day
+                .entry(t["booking_date"].as_str().unwrap().to_string())
+                .or_default() += cents(&t["amount"]);
+        }
+        let since = chrono::NaiveDate::from_ymd_opt(2025, 1, 16).unwrap();
+        let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+        let mut balance = cents(&main["balance"]["balance"]);
+        let mut end_of_day: HashMap<String, i64> = HashMap::new();
+        while day >= since {
+            end_of_day.insert(day.to_string(), balance);
+            balance -= by_day.get(&day.to_string()).copied().unwrap_or(0);
+            day = day.pred_opt().unwrap();
+        }
+        let overdraft = end_of_day.values().filter(|b| **b < 0).count();
+        assert_eq!(
+            report["accounts"][0]["balance"]["days_in_overdraft"],
+            json!(overdraft)
+        );
+
+        let out: Vec<&Value> = txs
+            .iter()
+            .filter(|t| t["category"]["id"] == 60 && cents(&t["amount"]) < 0)
+            .collect();
+        for t in &out {
+            // From the transfer's day to the end of its month, never below 0.
+            let date = t["booking_date"].as_str().unwrap();
+            let month = &date[..7];
+            let mut red: Vec<(&String, &i64)> = end_of_day
+                .iter()
+                .filter(|(d, b)| d.as_str() >= date && d.starts_with(month) && **b < 0)
+                .collect();
+            red.sort();
+            assert!(
+                red.is_empty(),
+                "{user}: {t} leaves the main account in the red: {red:?}"
+            );
+        }
+        let savings = out
+            .iter()
+            .filter(|t| t["booking_text"] == "Dauerauftrag")
+            .count();
+        let top_ups = out
+            .iter()
+            .filter(|t| t["booking_text"] == "Umbuchung")
+            .count();
+        // Twelve months whose 1st … 5th are in the period: one rate due in each.
+        skipped_months += 12 - savings;
+        transfers_out += out.len();
+        pinned.push(json!({
+            "user_id": user,
+            "main_days_in_overdraft": overdraft,
+            "savings_rates_paid": savings,
+            "card_top_ups": top_ups,
+        }));
+    }
+    assert!(transfers_out > 100, "{transfers_out}");
+    assert!(skipped_months > 0, "some household skips a savings rate");
+    insta::assert_json_snapshot!(pinned);
 }
 
 #[tokio::test]

@@ -5,21 +5,26 @@
 //! the transaction endpoints are both computed from it, so every total in a report is
 //! the sum of the transactions its `href` returns.
 //!
-//! Each transaction belongs to exactly one report section: the category decides it
-//! ([`CATEGORIES`]). Regular categories hold one contract each (one payment partner,
-//! one booking a month); variable categories hold many partners at random days.
-//! Amounts are whole cents (`i64`) until they are rendered, so sums are exact.
+//! Each transaction belongs to exactly one aggregated report section (income,
+//! expenses, indicators): the category decides it ([`CATEGORIES`]). Regular categories
+//! hold one contract each (one payment partner, one booking a month); variable
+//! categories hold many partners at random days. Amounts are whole cents (`i64`) until
+//! they are rendered, so sums are exact.
 //!
-//! The one category in no report section is [`INTERNAL_TRANSFER`] (60, "Internal
-//! transfer"): once a month the main account tops up each secondary card account
-//! (`Giro account`, `Credit card`, `PayPal`, `Unknown`) back to a balance it drew
-//! for it, and pays a fixed savings rate into each `Savings account`, `Daily savings
-//! account` and `Depot`. Each transfer is a pair of bookings, out of the main account
-//! and into the other, on the same day with the same amount, each naming the other
-//! account's holders and IBAN. Money moved between the user's own accounts is neither
-//! income nor spending, so the report leaves it out (finX's document is silent on
-//! them; counting them would count the same money twice). No transfers go to a `Loan
-//! account` (that would be a loan repayment) or to an account in another currency.
+//! The one category in no aggregated section (income, expenses, indicators) is
+//! [`INTERNAL_TRANSFER`] (60, "Internal transfer"); it is counted in the
+//! account-specific `accounts` section like any booking (`balance`, its
+//! `days_in_overdraft` and averages, `last_transaction_on`). Once a month the main
+//! account tops up each secondary card account (`Giro account`, `Credit card`,
+//! `PayPal`, `Unknown`) towards a balance it drew for it, and pays a fixed savings rate
+//! (a standing order) into each `Savings account`, `Daily savings account` and `Depot`,
+//! but only as far as the main account can afford it (see [`generate`]). Each transfer
+//! is a pair of bookings, out of the main account and into the other, on the same day
+//! with the same amount, each naming the other account's holders and IBAN. Money moved
+//! between the user's own accounts is neither income nor spending, so the aggregated
+//! sections leave it out (finX's document is silent on them; counting them would count
+//! the same money twice). No transfers go to a `Loan account` (that would be a loan
+//! repayment) or to an account in another currency.
 //!
 //! Names are drawn from `fixtures/finx/catalogue.json` (a short list of German given
 //! and family names, with umlauts so the affinity rules have something to do), not
@@ -51,8 +56,10 @@ pub enum Section {
     Gambling,
     DebtCollection,
     Loan,
-    /// Money moved between two of the user's own accounts: in no report section, so
-    /// neither income nor spending (the report would count it twice otherwise).
+    /// Money moved between two of the user's own accounts: in no aggregated section
+    /// (income, expenses, indicators), so neither income nor spending (the report would
+    /// count it twice otherwise); counted in `accounts` (balance, days_in_overdraft,
+    /// averages, last_transaction_on).
     InternalTransfer,
 }
 
@@ -503,11 +510,21 @@ struct TransferPlan {
 enum TransferRule {
     /// Whatever brings the account's spendable balance back up to this many cents,
     /// rounded up to whole 10 euros; nothing when it is already there (the way a
-    /// credit card is settled, or a PayPal or second current account topped up).
+    /// prepaid card, a PayPal or a second current account is topped up).
     TopUp(i64),
     /// A standing order of this many cents (a savings plan).
     Fixed(i64),
 }
+
+/// The category of a savings rate: an own-account transfer (60, in no aggregated
+/// section) rendered as the standing order it is, in the shape of the rent's.
+pub static SAVINGS_STANDING_ORDER: Category = cat(
+    INTERNAL_TRANSFER,
+    "Internal transfer",
+    Section::InternalTransfer,
+    "Standing order",
+    "Dauerauftrag",
+);
 
 /// The transfers from the main account into secondary account `i`, if any: card
 /// accounts are topped up, savings accounts get a fixed rate. None for the main account
@@ -532,7 +549,7 @@ fn transfer_plan(
         let target =
             (rng.random_range(250_00..=700_00i64) * spending / 100 + 49_99) / 50_00 * 50_00;
         let purpose = match kind {
-            "Credit card" => "Ausgleich Kreditkarte",
+            "Credit card" => "Aufladung Kreditkarte",
             "PayPal" => "Aufladung PayPal",
             _ => "Übertrag",
         };
@@ -552,15 +569,168 @@ fn transfer_plan(
     }
 }
 
+/// A variable booking, drawn before it is known which account it is booked to:
+/// `choice` is the secondary card account it goes to if that account can pay it
+/// (income always does), `tx` its index among the transactions if it is in the period.
+struct Draft {
+    date: NaiveDate,
+    amount: i64,
+    choice: Option<usize>,
+    tx: Option<usize>,
+}
+
+/// A transfer of `amount` cents from the main account into account `to`.
+#[derive(Clone, Copy)]
+struct Move {
+    to: usize,
+    date: NaiveDate,
+    amount: i64,
+}
+
+/// What each account may still spend this month (its balance at the start of the
+/// month, less what it spent, plus this month's transfer) and the income booked to it
+/// this month, which it may spend from the next month on (bookings within a month are
+/// drawn in any order).
+#[derive(Clone)]
+struct Budgets {
+    budget: Vec<i64>,
+    inflow: Vec<i64>,
+}
+
+impl Budgets {
+    /// Books one month: first its transfers, then its drafts in the order they were
+    /// drawn. Returns each draft's account. A secondary card account takes a payment
+    /// only as far as its budget goes (it has no overdraft or credit line, so it never
+    /// drops below 0), and before its transfer's day only as far as it went without it;
+    /// what it cannot pay is paid from the main account.
+    fn month(&mut self, drafts: &[Draft], moves: &[Move], main: usize) -> Vec<usize> {
+        let n = self.budget.len();
+        let mut cutoff: Vec<Option<NaiveDate>> = vec![None; n];
+        let mut early: Vec<i64> = vec![0; n];
+        for m in moves {
+            early[m.to] = self.budget[m.to];
+            self.budget[m.to] += m.amount;
+            cutoff[m.to] = Some(m.date);
+        }
+        let out = drafts
+            .iter()
+            .map(|d| match d.choice {
+                None => main,
+                Some(i) if d.amount > 0 => {
+                    if d.tx.is_some() {
+                        self.inflow[i] += d.amount;
+                    }
+                    i
+                }
+                Some(i) => {
+                    let before = cutoff[i].is_some_and(|c| d.date < c);
+                    if self.budget[i] + d.amount >= 0 && (!before || early[i] + d.amount >= 0) {
+                        self.budget[i] += d.amount;
+                        if before {
+                            early[i] += d.amount;
+                        }
+                        i
+                    } else {
+                        main
+                    }
+                }
+            })
+            .collect();
+        for (b, add) in self.budget.iter_mut().zip(self.inflow.iter_mut()) {
+            *b += std::mem::take(add);
+        }
+        out
+    }
+}
+
+/// The main account's bookings, day by day, for deciding the transfers.
+struct MainLedger<'a> {
+    since: NaiveDate,
+    main: usize,
+    /// Per day of the period: the sum of the main account's bookings that do not
+    /// depend on the transfers (salary, contracts, variable bookings no secondary
+    /// account could take).
+    fixed: Vec<i64>,
+    /// Per month: its variable bookings, in the order drawn.
+    drafts: &'a [Vec<Draft>],
+    /// Per month: the index of its first day in the period (0 for the first month).
+    first_day: Vec<usize>,
+}
+
+impl MainLedger<'_> {
+    fn day(&self, date: NaiveDate) -> usize {
+        (date - self.since).num_days() as usize
+    }
+
+    /// The main account's end-of-day balances from the first day of month `k` to the
+    /// end of the period, if month `k` has the transfers `moves` and no later month has
+    /// any. `budgets` is the state at the start of month `k`; `start` the main
+    /// account's balance at the end of the day before.
+    fn balances(&self, budgets: &Budgets, k: usize, moves: &[Move], start: i64) -> Vec<i64> {
+        let from = self.first_day[k];
+        let mut delta = self.fixed[from..].to_vec();
+        let mut b = budgets.clone();
+        for (j, drafts) in self.drafts.iter().enumerate().skip(k) {
+            let moves = if j == k { moves } else { &[] };
+            for m in moves {
+                delta[self.day(m.date) - from] -= m.amount;
+            }
+            let routed = b.month(drafts, moves, self.main);
+            for (d, acc) in drafts.iter().zip(routed) {
+                if acc == self.main && d.choice.is_some() && d.tx.is_some() {
+                    delta[self.day(d.date) - from] += d.amount;
+                }
+            }
+        }
+        let mut balance = start;
+        delta
+            .into_iter()
+            .map(|x| {
+                balance += x;
+                balance
+            })
+            .collect()
+    }
+}
+
 /// Build the dataset for `entity`'s report. `rng` decides everything but the holders'
 /// names (`holder_rng`) and the transfers between the user's own accounts
-/// (`transfer_rng`, a stream of its own so that adding them changed nothing else); the
-/// same rng states and spec give the same dataset.
+/// (`transfer_rng`); the same rng states and spec give the same dataset.
+///
+/// The transfers have a random stream of their own, so that every booking but them is
+/// the same with or without them: the same ids, dates, amounts, partners and purposes.
+/// What they do change is which account a card payment is booked to: a topped-up card
+/// account pays more of the card spending that the main account would pay otherwise,
+/// so the `account_id` of those bookings changes, and with it and the transfers
+/// themselves every account's balance figures and `last_transaction_on`.
+///
+/// A transfer is made only as far as the main account can afford it: a savings rate
+/// (a standing order) is paid in full or not at all that month, a top-up is what the
+/// card lacks or as much as the main account can spare (whole 10 euros) or nothing.
+/// Affordable means: after it, the main account stays at 0 or above from the
+/// transfer's day to the end of the month, and on no later day is it in the red when
+/// the household without transfers ([`build`] with `transfers: false`) would have been
+/// in the black. The generator looks ahead over the history to decide it (month by
+/// month, each candidate amount checked against the main account's balances up to the
+/// period's end, assuming no later transfers); so the transfers never add a day to
+/// the main account's `days_in_overdraft`.
 pub fn generate(
     rng: &mut MockRng,
     holder_rng: &mut MockRng,
     transfer_rng: &mut MockRng,
     spec: &Spec,
+) -> Dataset {
+    build(rng, holder_rng, transfer_rng, spec, true)
+}
+
+/// [`generate`], with or without the own-account transfers (without: the same
+/// household if it never moved money between its accounts).
+pub(super) fn build(
+    rng: &mut MockRng,
+    holder_rng: &mut MockRng,
+    transfer_rng: &mut MockRng,
+    spec: &Spec,
+    transfers: bool,
 ) -> Dataset {
     let c = &*CATALOGUE;
     let until = spec.until;
@@ -606,9 +776,10 @@ pub fn generate(
                     cat_id: u32,
                     partner: &str,
                     partner_iban: Option<String>,
-                    purpose: String| {
+                    purpose: String|
+     -> Option<usize> {
         if date < since || date > until || amount == 0 {
-            return;
+            return None;
         }
         txs.push(Transaction {
             id: uuid(rng),
@@ -620,6 +791,7 @@ pub fn generate(
             partner_iban,
             purpose,
         });
+        Some(txs.len() - 1)
     };
 
     // One contract per regular category: a partner, an IBAN, a day of the month.
@@ -662,19 +834,20 @@ pub fn generate(
         })
         .collect();
 
-    // Secondary accounts that take card payments, and what each may still spend.
+    // Secondary accounts that take card payments.
     let spendable: Vec<usize> = (0..accounts.len())
         .filter(|&i| i != main_account && CARD_KINDS.contains(&accounts[i].kind.as_str()))
         .collect();
-    let mut budget: Vec<i64> = accounts.iter().map(|a| a.opening_balance.max(0)).collect();
-    let mut inflow: Vec<i64> = vec![0; accounts.len()];
     let plans: Vec<Option<TransferPlan>> = (0..accounts.len())
         .map(|i| transfer_plan(transfer_rng, &accounts, main_account, i, p.spending))
+        .map(|plan| plan.filter(|_| transfers))
         .collect();
-    // The day of this month's transfer into each account, and what the account may
-    // spend before that day (the transfer is not there yet).
-    let mut cutoff: Vec<Option<NaiveDate>> = vec![None; accounts.len()];
-    let mut early: Vec<i64> = vec![0; accounts.len()];
+    let day_of = |date: NaiveDate| (date - since).num_days() as usize;
+    let days = day_of(until) + 1;
+    // The main account's bookings that no transfer changes, per day.
+    let mut fixed = vec![0i64; days];
+    // Per month, the variable bookings in the order drawn.
+    let mut drafts: Vec<Vec<Draft>> = Vec::with_capacity(months.len());
     for (i, m) in months.iter().enumerate() {
         let month_name = m.format("%m/%Y").to_string();
         if i >= p.salary_gap {
@@ -682,16 +855,21 @@ pub fn generate(
             if p.thirteenth && m.month() == 11 {
                 amount += p.salary;
             }
-            push(
+            let date = day_in_month(*m, p.salary_day);
+            if push(
                 rng,
                 main_account,
-                day_in_month(*m, p.salary_day),
+                date,
                 amount,
                 14,
                 &employer.name,
                 Some(employer_iban.clone()),
                 format!("Lohn/Gehalt {month_name}"),
-            );
+            )
+            .is_some()
+            {
+                fixed[day_of(date)] += amount;
+            }
         }
         for k in &contracts {
             let jitter = if k.jitter > 0 {
@@ -705,62 +883,27 @@ pub fn generate(
                 53 => format!("Rate Kreditvertrag {month_name}"),
                 _ => format!("Vertragsnr. {} {month_name}", &k.iban[12..]),
             };
-            push(
+            let date = day_in_month(*m, k.day);
+            if push(
                 rng,
                 main_account,
-                day_in_month(*m, k.day),
+                date,
                 k.amount + jitter,
                 k.cat,
                 &k.partner,
                 Some(k.iban.clone()),
                 purpose,
-            );
-        }
-        // Transfers from the main account to the secondary ones: one booking on each
-        // side, same day, same amount, each naming the other account's holders and IBAN.
-        for (i, plan) in plans.iter().enumerate() {
-            cutoff[i] = None;
-            let Some(plan) = plan else { continue };
-            let date = day_in_month(*m, plan.day);
-            if date < since || date > until {
-                continue;
+            )
+            .is_some()
+            {
+                fixed[day_of(date)] += k.amount + jitter;
             }
-            let amount = match plan.rule {
-                TransferRule::Fixed(x) => x,
-                TransferRule::TopUp(target) => (target - budget[i] + 9_99).max(0) / 10_00 * 10_00,
-            };
-            if amount <= 0 {
-                continue;
-            }
-            early[i] = budget[i];
-            budget[i] += amount;
-            cutoff[i] = Some(date);
-            let purpose = format!("{} {month_name}", plan.purpose);
-            let (from, to) = (&accounts[main_account], &accounts[i]);
-            push(
-                transfer_rng,
-                main_account,
-                date,
-                -amount,
-                INTERNAL_TRANSFER,
-                &to.owner_line(),
-                Some(to.iban.clone()),
-                purpose.clone(),
-            );
-            push(
-                transfer_rng,
-                i,
-                date,
-                amount,
-                INTERNAL_TRANSFER,
-                &from.owner_line(),
-                Some(from.iban.clone()),
-                purpose,
-            );
         }
         // Variable flows: (category, bookings this month, euro range). Spending scales
-        // with the salary and the user's thrift, so most users live within their means
-        // and some drift into their overdraft.
+        // with the salary and the user's thrift (100 … 175 %), so most users live
+        // within their means: over the period more than 3 in 4 take in more than they
+        // spend, and more than half are never in their overdraft; the others start in
+        // it, dip into it before payday or drift into it (a test checks these shares).
         let scale = |eur: i64| eur * p.spending / 100;
         let mut variable: Vec<(u32, u32, (i64, i64))> = vec![
             (11, rng.random_range(0..=2), (10, 350)),
@@ -777,6 +920,7 @@ pub fn generate(
             variable.push((52, 1, (-400, -40)));
         }
         let last = day_in_month(*m, 31).day();
+        let mut month = Vec::new();
         for (cat_id, n, (lo, hi)) in variable {
             for _ in 0..n {
                 let date = day_in_month(*m, rng.random_range(1..=last));
@@ -786,34 +930,11 @@ pub fn generate(
                 } else {
                     rng.random_range(lo * 100..=hi * 100)
                 };
-                // A second spending account (never Savings, Loan or Depot) sees some of
-                // the card spending, only as far as its balance goes: it has no overdraft
-                // or credit line, so it never drops below 0. Income booked to it adds to
-                // what it may spend from the next month on; the main account's transfer
-                // from its day on.
-                let account = if !spendable.is_empty() && cat_id != 50 && rng.random_bool(0.3) {
-                    let i = spendable[rng.random_range(0..spendable.len())];
-                    if amount > 0 {
-                        // Spendable from next month on (bookings within a month come
-                        // in any order); only if booked at all.
-                        if (since..=until).contains(&date) {
-                            inflow[i] += amount;
-                        }
-                        i
-                    } else if budget[i] + amount >= 0
-                        && cutoff[i].is_none_or(|c| date >= c || early[i] + amount >= 0)
-                    {
-                        budget[i] += amount;
-                        if cutoff[i].is_some_and(|c| date < c) {
-                            early[i] += amount;
-                        }
-                        i
-                    } else {
-                        main_account
-                    }
-                } else {
-                    main_account
-                };
+                // A second spending account (never Savings, Loan or Depot) may see some
+                // of the card spending and some income; which account it is booked to
+                // is decided below ([`Budgets::month`]), once the transfers are known.
+                let choice = (!spendable.is_empty() && cat_id != 50 && rng.random_bool(0.3))
+                    .then(|| spendable[rng.random_range(0..spendable.len())]);
                 let partner = c.partner(rng, cat_id).to_string();
                 let purpose = match cat_id {
                     50 => format!("GA {} {}", date.format("%d.%m"), partner),
@@ -824,11 +945,150 @@ pub fn generate(
                         date.format("%d.%m.%Y")
                     ),
                 };
-                push(rng, account, date, amount, cat_id, &partner, None, purpose);
+                let tx = push(
+                    rng,
+                    main_account,
+                    date,
+                    amount,
+                    cat_id,
+                    &partner,
+                    None,
+                    purpose,
+                );
+                if let (Some(_), None) = (tx, choice) {
+                    fixed[day_of(date)] += amount;
+                }
+                month.push(Draft {
+                    date,
+                    amount,
+                    choice,
+                    tx,
+                });
             }
         }
-        for (b, add) in budget.iter_mut().zip(inflow.iter_mut()) {
-            *b += std::mem::take(add);
+        drafts.push(month);
+    }
+
+    // Month by month: the transfers, then which account each variable booking is on.
+    let ledger = MainLedger {
+        since,
+        main: main_account,
+        fixed,
+        drafts: &drafts,
+        first_day: months.iter().map(|m| day_of((*m).max(since))).collect(),
+    };
+    let opening = accounts[main_account].opening_balance;
+    let mut budgets = Budgets {
+        budget: accounts.iter().map(|a| a.opening_balance.max(0)).collect(),
+        inflow: vec![0; accounts.len()],
+    };
+    // The main account without any transfer: the household that never moves money.
+    let without = ledger.balances(&budgets, 0, &[], opening);
+    // The main account's bookings so far, per day (the months already decided).
+    let mut booked = ledger.fixed.clone();
+    for (k, m) in months.iter().enumerate() {
+        let from = ledger.first_day[k];
+        let start = opening + booked[..from].iter().sum::<i64>();
+        let month_end = ledger.first_day.get(k + 1).map_or(days, |&d| d) - 1;
+        // A transfer is made only as far as the main account can afford it: the main
+        // account stays at 0 or above from the transfer's day to the end of the month
+        // (a household that lives on its overdraft this month does not save or park
+        // money on a card), and it is not in the red on any later day on which the
+        // household without transfers would have been in the black.
+        let affordable = |moves: &[Move], day: usize| {
+            let with = ledger.balances(&budgets, k, moves, start);
+            with.iter().enumerate().all(|(j, &b)| {
+                let d = from + j;
+                b >= 0 || (without[d] < 0 && !(day..=month_end).contains(&d))
+            })
+        };
+        let mut moves: Vec<Move> = Vec::new();
+        let month_name = m.format("%m/%Y").to_string();
+        for (i, plan) in plans.iter().enumerate() {
+            let Some(plan) = plan else { continue };
+            let date = day_in_month(*m, plan.day);
+            if date < since || date > until {
+                continue;
+            }
+            let with = |amount: i64| {
+                let mut v = moves.clone();
+                v.push(Move {
+                    to: i,
+                    date,
+                    amount,
+                });
+                affordable(&v, day_of(date))
+            };
+            let amount = match plan.rule {
+                // A standing order is paid in full or not at all (a bank does not
+                // execute it without cover; a household pauses its plan in a tight
+                // month).
+                TransferRule::Fixed(x) => {
+                    if with(x) {
+                        x
+                    } else {
+                        0
+                    }
+                }
+                // A top-up is what the card lacks, or as much of it as the main
+                // account can spare, in whole 10 euros.
+                TransferRule::TopUp(target) => {
+                    let want = (target - budgets.budget[i] + 9_99).max(0) / 10_00;
+                    if want == 0 || with(want * 10_00) {
+                        want * 10_00
+                    } else {
+                        let (mut lo, mut hi) = (0, want - 1);
+                        while lo < hi {
+                            let mid = (lo + hi + 1) / 2;
+                            if with(mid * 10_00) {
+                                lo = mid;
+                            } else {
+                                hi = mid - 1;
+                            }
+                        }
+                        lo * 10_00
+                    }
+                }
+            };
+            if amount <= 0 {
+                continue;
+            }
+            moves.push(Move {
+                to: i,
+                date,
+                amount,
+            });
+            // One booking on each side, same day, same amount, each naming the other
+            // account's holders and IBAN.
+            let purpose = format!("{} {month_name}", plan.purpose);
+            let category = match plan.rule {
+                TransferRule::Fixed(_) => &SAVINGS_STANDING_ORDER,
+                TransferRule::TopUp(_) => category(INTERNAL_TRANSFER),
+            };
+            let (from_acc, to_acc) = (&accounts[main_account], &accounts[i]);
+            for (account, amount, other) in [(main_account, -amount, to_acc), (i, amount, from_acc)]
+            {
+                txs.push(Transaction {
+                    id: uuid(transfer_rng),
+                    account,
+                    date,
+                    amount,
+                    category,
+                    partner: other.owner_line(),
+                    partner_iban: Some(other.iban.clone()),
+                    purpose: purpose.clone(),
+                });
+            }
+            booked[day_of(date)] -= amount;
+        }
+        let routed = budgets.month(&drafts[k], &moves, main_account);
+        for (d, account) in drafts[k].iter().zip(routed) {
+            if let Some(tx) = d.tx {
+                txs[tx].account = account;
+                if account == main_account && d.choice.is_some() {
+                    booked[day_of(d.date)] += d.amount;
+                }
+            }
         }
     }
     txs.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));

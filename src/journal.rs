@@ -47,6 +47,7 @@ impl Headers {
     }
 
     fn write(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+        out.reserve(name.len() + value.len() + 2);
         out.extend_from_slice(name.as_bytes());
         out.push(0);
         out.extend_from_slice(value);
@@ -281,6 +282,11 @@ impl Stored {
     }
 }
 
+thread_local! {
+    /// The buffer of the entry this thread last evicted, for its next record.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// The scenario name shown when none applied.
 const DEFAULT_SCENARIO: &str = "default";
 
@@ -291,17 +297,6 @@ enum HeaderSource<'a> {
 }
 
 impl HeaderSource<'_> {
-    fn len(&self) -> usize {
-        match self {
-            HeaderSource::Map(m) => m
-                .iter()
-                .filter(|(n, _)| kept_header(n))
-                .map(|(n, v)| n.as_str().len() + v.len() + 2)
-                .sum(),
-            HeaderSource::Packed(h) => h.0.len(),
-        }
-    }
-
     fn write(&self, out: &mut Vec<u8>) {
         match self {
             HeaderSource::Map(m) => {
@@ -357,6 +352,10 @@ impl Journal {
         if self.limit == 0 {
             return;
         }
+        // Packed outside the lock, into the buffer of an entry this thread evicted
+        // earlier: the lock is held only to link the entry in.
+        let mut buf = SPARE.take();
+        buf.clear();
         let body = &r.body[..r.body.len().min(BODY_CAP)];
         let parts: [Option<&[u8]>; PARTS] = [
             Some(r.path.as_bytes()),
@@ -366,22 +365,6 @@ impl Journal {
             r.entity.map(str::as_bytes),
             r.note.map(str::as_bytes),
         ];
-        let header_len = headers.len();
-        let size = parts.iter().flatten().map(|p| p.len()).sum::<usize>() + header_len;
-        let mut inner = crate::lock::lock(&self.inner);
-        inner.next_seq += 1;
-        let seq = inner.next_seq;
-        // Reuse the evicted entry's buffer unless it is far larger than needed.
-        let mut buf = if inner.entries.len() >= self.limit {
-            inner.entries.pop_front().map(|e| e.buf).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        buf.clear();
-        if buf.capacity() > 2 * size + 256 {
-            buf = Vec::new();
-        }
-        buf.reserve_exact(size);
         let mut ends = [0u32; PARTS];
         let mut present = 0u8;
         for (i, part) in parts.iter().enumerate() {
@@ -395,8 +378,12 @@ impl Journal {
             // server's header and URI limits.
             ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         }
-        inner.entries.push_back(Stored {
-            seq,
+        // A buffer inherited from a much larger entry is not kept at that size.
+        if buf.capacity() > 2 * buf.len() + 256 {
+            buf.shrink_to_fit();
+        }
+        let mut stored = Stored {
+            seq: 0,
             time: r.time,
             direction: r.direction,
             vendor: r.vendor,
@@ -409,7 +396,22 @@ impl Journal {
             buf,
             ends,
             present,
-        });
+        };
+        let evicted = {
+            let mut inner = crate::lock::lock(&self.inner);
+            inner.next_seq += 1;
+            stored.seq = inner.next_seq;
+            let evicted = if inner.entries.len() >= self.limit {
+                inner.entries.pop_front()
+            } else {
+                None
+            };
+            inner.entries.push_back(stored);
+            evicted
+        };
+        if let Some(e) = evicted {
+            SPARE.set(e.buf);
+        }
     }
 
     /// Matching entries, oldest first (newest last).

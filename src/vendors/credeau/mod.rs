@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use hyper::header::HeaderName;
 use hyper::{Method, StatusCode};
 use rand::Rng;
 use serde::Deserialize;
@@ -214,9 +215,11 @@ impl Vendor for Credeau {
             _ => return errors::method_not_allowed("POST"),
         }
 
-        let client_id = req.header("x-client-id");
-        if client_id != Some(settings.client_id.as_str())
-            || req.header("x-auth-token") != Some(settings.auth_token.as_str())
+        const CLIENT_ID: HeaderName = HeaderName::from_static("x-client-id");
+        const AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
+        let header = |n: &HeaderName| req.headers.get(n).and_then(|v| v.to_str().ok());
+        if header(&CLIENT_ID) != Some(settings.client_id.as_str())
+            || header(&AUTH_TOKEN) != Some(settings.auth_token.as_str())
         {
             return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
         }

@@ -37,10 +37,6 @@ const HEADER_CAP: usize = 256;
 pub struct Headers(Vec<u8>);
 
 impl Headers {
-    pub fn with_capacity(bytes: usize) -> Self {
-        Self(Vec::with_capacity(bytes))
-    }
-
     /// Add a header. Valid header names and values never contain NUL or LF.
     pub fn push(&mut self, name: &str, value: &[u8]) {
         Self::write(&mut self.0, name, value);

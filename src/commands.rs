@@ -82,6 +82,11 @@ pub fn list(dirs: &[PathBuf]) -> i32 {
     EXIT_OK
 }
 
+/// How long `healthcheck` waits to connect, and then for the answer: together under the
+/// 2 s `timeout` of the compose example's health check, so a hung server is reported
+/// with this command's own message rather than Docker's timeout.
+const HEALTHCHECK_WAIT: Duration = Duration::from_millis(800);
+
 /// `vendor-mock healthcheck`: a blocking HTTP/1.0 GET, no runtime needed.
 pub fn healthcheck(mut addr: SocketAddr) -> i32 {
     if addr.ip().is_unspecified() {
@@ -92,8 +97,8 @@ pub fn healthcheck(mut addr: SocketAddr) -> i32 {
         });
     }
     let attempt = || -> std::io::Result<bool> {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        let mut s = TcpStream::connect_timeout(&addr, HEALTHCHECK_WAIT)?;
+        s.set_read_timeout(Some(HEALTHCHECK_WAIT))?;
         s.write_all(b"GET /__admin/health HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
         let mut head = [0u8; 12];
         s.read_exact(&mut head)?;

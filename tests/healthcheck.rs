@@ -44,3 +44,18 @@ async fn healthcheck_exits_1_naming_the_address_when_nothing_answers() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn healthcheck_gives_up_on_a_server_that_accepts_but_never_answers() {
+    // The kernel completes the connection from the listen backlog; nothing ever reads it.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = hung.local_addr().expect("bound").port();
+    let out = healthcheck(format!("127.0.0.1:{port}")).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no vendor-mock answering at 127.0.0.1:{port}")),
+        "{err}"
+    );
+    drop(hung);
+}

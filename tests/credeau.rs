@@ -219,6 +219,18 @@ async fn wrong_types_and_malformed_json_get_422_in_fastapis_shape() {
 }
 
 #[tokio::test]
+async fn a_body_valid_but_for_an_extra_field_the_parser_rejects_still_gets_422() {
+    let s = TestServer::start().await;
+    let headers = &[AUTH[0], AUTH[1], ("content-type", "application/json")];
+    let ok = r#"{"user_id":"u","client_id":"test-client","groupings":["sms"],"x":1}"#;
+    assert_eq!(s.request("POST", INSIGHTS, headers, ok).await.status, 200);
+    let out_of_range = r#"{"user_id":"u","client_id":"test-client","groupings":["sms"],"x":1e400}"#;
+    let r = s.request("POST", INSIGHTS, headers, out_of_range).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["detail"][0]["type"], "json_invalid");
+}
+
+#[tokio::test]
 async fn groupings_other_than_the_documented_three_give_a_partial_answer_and_a_warning() {
     let s = TestServer::start().await;
     let full = s.post_json(INSIGHTS, AUTH, &body("user-4")).await;

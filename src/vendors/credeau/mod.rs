@@ -78,6 +78,11 @@ const MSG_NOT_FOUND: &str = "user not found";
 /// strings are parsed on every call, and every answer carries two of these).
 fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) {
+        // Out of the four-digit range (only a frozen clock at the very start of year 0
+        // gets here): chrono's own rendering, sign and all.
+        return t.format("%Y-%m-%d %H:%M:%S").to_string();
+    }
     // Written digit by digit: this runs twice for every answer, and `format!` costs
     // more than the rest of the head together.
     let mut out = *b"0000-00-00 00:00:00";
@@ -87,7 +92,7 @@ fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
             v /= 10;
         }
     };
-    put(0, 4, t.year().clamp(0, 9999) as u32);
+    put(0, 4, t.year() as u32);
     put(5, 2, t.month());
     put(8, 2, t.day());
     put(11, 2, t.hour());
@@ -446,5 +451,10 @@ mod tests {
             .expect("a valid time")
             .with_timezone(&chrono::Utc);
         assert_eq!(credeau_time(t), "0987-12-31 23:59:59");
+        let t = chrono::DateTime::parse_from_rfc3339("0000-01-01T00:00:01Z")
+            .expect("a valid time")
+            .with_timezone(&chrono::Utc)
+            - chrono::TimeDelta::seconds(2);
+        assert_eq!(credeau_time(t), "-0001-12-31 23:59:59");
     }
 }

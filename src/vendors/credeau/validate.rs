@@ -51,8 +51,11 @@ pub struct Fields<'a> {
 }
 
 /// The common body, plain strings without escapes, read straight into borrowed fields.
-/// Anything it does not accept goes through [`validate`], which decides.
+/// Anything it does not accept goes through [`validate`], which decides. Unknown fields
+/// are refused here: serde would skip them without every check a full parse makes (an
+/// invalid UTF-8 string, a number out of range, deep nesting).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Plain<'a> {
     user_id: &'a str,
     client_id: &'a str,
@@ -346,6 +349,8 @@ mod tests {
         MockRequest::test_post(body, content_type)
     }
 
+    use bytes::Bytes;
+
     const FIELDS: &[(&str, Kind)] = &[
         ("user_id", Kind::Str { max_len: Some(64) }),
         ("groupings", Kind::StrList),
@@ -468,11 +473,39 @@ mod tests {
             r#"{{"user_id":"{}","client_id":"c","groupings":[]}}"#,
             "é".repeat(64)
         );
+        // Extra fields that only a full parse rejects.
+        let extra =
+            |x: &str| format!(r#"{{"user_id":"u1","client_id":"c","groupings":[],"x":{x}}}"#);
+        let too_big = extra("1e400");
+        let long_int = extra(&format!("1{}", "0".repeat(400)));
+        let surrogate = extra(r#""\ud800""#);
+        let deep = extra(&format!("{}{}", "[".repeat(200), "]".repeat(200)));
+        let mut invalid_utf8 = extra(r#""?""#).into_bytes();
+        let at = invalid_utf8
+            .iter()
+            .rposition(|b| *b == b'?')
+            .expect("a marker");
+        invalid_utf8[at] = 0xff;
+        let utf8_case = MockRequest {
+            body: Bytes::from(invalid_utf8),
+            ..req("", None)
+        };
+        for model in [Model::Insights, Model::ExtractedData] {
+            assert!(plain(&utf8_case, model).is_none());
+            assert!(fields(&utf8_case, model).is_err(), "invalid UTF-8 is a 422");
+        }
+        let extras = [
+            too_big.as_str(),
+            long_int.as_str(),
+            surrogate.as_str(),
+            deep.as_str(),
+        ];
         let mut answered = 0;
         for body in bodies
             .iter()
             .copied()
             .chain([long.as_str(), at_limit.as_str()])
+            .chain(extras)
         {
             for ct in [
                 None,

@@ -207,17 +207,23 @@ impl Reply {
     }
 }
 
-/// Whether `python3` can import `module` (`None`: just that python3 runs). Outside CI a
+/// The Python interpreter the tests drive: `VENDOR_MOCK_PYTHON` (set by `.ci/run` to its
+/// virtual environment, built from `.ci/requirements.txt`), else `python3` on the PATH.
+pub fn python() -> String {
+    std::env::var("VENDOR_MOCK_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// Whether [`python`] can import `module` (`None`: just that it runs). Outside CI a
 /// missing interpreter or module skips the calling test with a note; in CI it must be
 /// there (`.ci/run` installs it), so the test fails instead of passing unseen.
 pub fn python_has(module: Option<&str>) -> bool {
     let code = module.map_or_else(String::new, |m| format!("import {m}"));
-    let ok = std::process::Command::new("python3")
+    let ok = std::process::Command::new(python())
         .args(["-c", &code])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        let what = module.map_or("python3".to_string(), |m| format!("python3 with `{m}`"));
+        let what = module.map_or(python(), |m| format!("{} with `{m}`", python()));
         assert!(
             std::env::var_os("CI").is_none(),
             "CI needs {what}: .ci/run installs it"
@@ -233,11 +239,11 @@ pub fn python_has(module: Option<&str>) -> bool {
 pub async fn run_client(script: &str, args: Vec<String>) {
     let path = format!("examples/clients/{script}");
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
+        std::process::Command::new(python())
             .arg(&path)
             .args(&args)
             .output()
-            .expect("python3 runs")
+            .expect("the Python interpreter runs")
     })
     .await
     .expect("the client's task finishes");

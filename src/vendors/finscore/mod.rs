@@ -170,7 +170,7 @@ fn generated_request_id(id: &[u8; 32]) -> String {
     (100_000_000 + n % 900_000_000).to_string()
 }
 
-/// ASP.NET's JwtBearer challenge for a refused token.
+/// Why a bearer token is refused (each has its own ASP.NET JwtBearer challenge).
 enum Refused {
     Missing,
     Unknown,

@@ -479,7 +479,7 @@ async fn a_finscore_answer_is_ingested_as_string_features_and_read_back() {
     let answer = crate::finscore::score(
         &s,
         &token,
-        &json!({"mobileNumber": number, "productIds": "10;20;30;40", "guarantorNumber": "639191234567"}),
+        &json!({"mobilenumber": number, "productids": "10;20;30;40", "guarantornumber": "639191234567"}),
     )
     .await
     .json();

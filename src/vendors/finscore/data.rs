@@ -1,17 +1,9 @@
-//! FinScore's generated data: the generic score and its band, the geo-location and
-//! social-circle flags, and the customer record profile.
+//! FinScore's generated data besides the scores (those are in `models`): the
+//! geo-location and social-circle flags, and the customer record profile.
 //!
 //! Everything derives from the seeded RNG for (number, purpose), so one number always
-//! gets the same answer per product. A number is prepaid or postpaid once (purpose
-//! `subscription`), and both the score range and the profile's `SubscriptionType`
-//! follow it.
-//!
-//! Bands: FinScore documents the ranges (prepaid 300–600, bands 1–10; postpaid 700–999,
-//! bands 21–23) and their risk levels, not the cut-offs. The mock cuts evenly, as the
-//! published LenderLink table for the same 300–600 scale does: prepaid band =
-//! (score − 300) / 30 + 1 (570–600 is band 10); postpaid 700–799 → 21, 800–899 → 22,
-//! 900–999 → 23. (The doc's example, score 560 with band 6, fits no even cut; it reads
-//! as an illustration.)
+//! gets the same answer per product. The profile's `SubscriptionType` follows the
+//! number's subscription (`models::subscription`), as its score does.
 
 use std::sync::LazyLock;
 
@@ -19,46 +11,8 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::models::Subscription;
 use crate::generate::MockRng;
-
-/// Share of numbers that are postpaid.
-const POSTPAID_SHARE: f64 = 0.2;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subscription {
-    Prepaid,
-    Postpaid,
-}
-
-pub fn subscription(rng: &mut MockRng) -> Subscription {
-    if rng.random_bool(POSTPAID_SHARE) {
-        Subscription::Postpaid
-    } else {
-        Subscription::Prepaid
-    }
-}
-
-/// The band of a score, per the cut-offs in the module doc.
-pub fn band(sub: Subscription, score: i64) -> i64 {
-    match sub {
-        Subscription::Prepaid => ((score - 300) / 30 + 1).clamp(1, 10),
-        Subscription::Postpaid => match score {
-            ..=799 => 21,
-            800..=899 => 22,
-            _ => 23,
-        },
-    }
-}
-
-/// (score, band): scores cluster in the middle of the range (mean of two draws).
-pub fn score(rng: &mut MockRng, sub: Subscription) -> (i64, i64) {
-    let (low, high) = match sub {
-        Subscription::Prepaid => (300, 600),
-        Subscription::Postpaid => (700, 999),
-    };
-    let s = (rng.random_range(low..=high) + rng.random_range(low..=high)) / 2;
-    (s, band(sub, s))
-}
 
 /// Three 0/1 flags (daytime, nighttime, weekend location); `1` raises the flag.
 pub fn address_flags(rng: &mut MockRng) -> String {
@@ -117,7 +71,11 @@ pub fn customer_profile(rng: &mut MockRng, sub: Subscription) -> Value {
         .map(|k| {
             let v = if k == "SubscriptionType" {
                 match sub {
-                    Subscription::Prepaid => p.subscription_types.prepaid.clone(),
+                    // The profile documents no broadband type: a broadband SIM reads as
+                    // prepaid, which it is.
+                    Subscription::Prepaid | Subscription::Broadband => {
+                        p.subscription_types.prepaid.clone()
+                    }
                     Subscription::Postpaid => p.subscription_types.postpaid.clone(),
                 }
             } else {
@@ -138,40 +96,6 @@ pub fn customer_profile(rng: &mut MockRng, sub: Subscription) -> Value {
 mod tests {
     use super::*;
     use crate::generate;
-
-    #[test]
-    fn bands_follow_the_cut_offs_at_every_edge() {
-        let cases = [
-            (Subscription::Prepaid, 300, 1),
-            (Subscription::Prepaid, 329, 1),
-            (Subscription::Prepaid, 330, 2),
-            (Subscription::Prepaid, 569, 9),
-            (Subscription::Prepaid, 570, 10),
-            (Subscription::Prepaid, 600, 10),
-            (Subscription::Postpaid, 700, 21),
-            (Subscription::Postpaid, 799, 21),
-            (Subscription::Postpaid, 800, 22),
-            (Subscription::Postpaid, 900, 23),
-            (Subscription::Postpaid, 999, 23),
-        ];
-        for (sub, s, want) in cases {
-            assert_eq!(band(sub, s), want, "{sub:?} {s}");
-        }
-    }
-
-    #[test]
-    fn scores_stay_in_range_and_bands_agree_for_many_numbers() {
-        for i in 0..2000 {
-            let n = format!("6391800{i:05}");
-            let sub = subscription(&mut generate::rng(0, "finscore", &n, "subscription"));
-            let (s, b) = score(&mut generate::rng(0, "finscore", &n, "score:10"), sub);
-            match sub {
-                Subscription::Prepaid => assert!((300..=600).contains(&s)),
-                Subscription::Postpaid => assert!((700..=999).contains(&s)),
-            }
-            assert_eq!(b, band(sub, s));
-        }
-    }
 
     #[test]
     fn the_profile_has_the_six_documented_keys_and_agrees_with_the_subscription() {

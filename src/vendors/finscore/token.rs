@@ -1,0 +1,267 @@
+//! FinScore's token endpoint, `POST /auth/connect/token`: IdentityServer's
+//! client-credentials flow, checked in IdentityServer4's order (its `TokenEndpoint`,
+//! `ClientSecretValidator` and `TokenRequestValidator`, which Duende keeps).
+//!
+//! 1. Only `POST` with an `application/x-www-form-urlencoded` body is read; anything
+//!    else (a GET, a JSON body) is `invalid_request`.
+//! 2. The client authenticates with HTTP Basic (`id:secret`, each form-url-encoded) or,
+//!    when no usable Basic header is sent, with the form fields `client_id` /
+//!    `client_secret`. None, an unknown id or a wrong secret: `invalid_client`.
+//! 3. `grant_type`: missing or unknown → `unsupported_grant_type`; a standard grant the
+//!    client may not use (`authorization_code`, `password`, device code) →
+//!    `unauthorized_client`; `refresh_token` → `invalid_request` without a
+//!    `refresh_token`, `invalid_grant` with one (no refresh token is ever issued).
+//! 4. `scope`, when sent, must name only scopes the client has (`invalid_scope`).
+//!
+//! Every error is HTTP 400 with `{"error": …}` (IdentityServer answers 400 even for
+//! `invalid_client` sent with Basic auth, where RFC 6749 §5.2 asks for 401).
+
+use std::collections::{HashMap, VecDeque};
+
+use base64::Engine;
+use chrono::{DateTime, TimeDelta, Utc};
+use hyper::{Method, StatusCode};
+use serde_json::json;
+
+use super::errors;
+use super::settings::FinScoreSettings;
+use crate::generate;
+use crate::server::{MockRequest, MockResponse};
+use crate::vendors::Ctx;
+
+/// At most this many issued tokens are remembered (the oldest is forgotten first and
+/// then answers 401): far more than any test run holds at once.
+pub const MAX_TOKENS: usize = 10_000;
+
+/// Grant types IdentityServer knows but a client-credentials client may not use.
+const OTHER_STANDARD_GRANTS: &[&str] = &[
+    "authorization_code",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+];
+
+/// Issued tokens and when they expire (mock clock).
+#[derive(Default)]
+pub struct Tokens {
+    expiry: HashMap<String, DateTime<Utc>>,
+    order: VecDeque<String>,
+}
+
+impl Tokens {
+    /// Remember a token, forgetting the oldest once `cap` are held.
+    pub fn insert(&mut self, token: String, expires: DateTime<Utc>, cap: usize) {
+        if self.expiry.len() >= cap {
+            if let Some(old) = self.order.pop_front() {
+                self.expiry.remove(&old);
+            }
+        }
+        if self.expiry.insert(token.clone(), expires).is_none() {
+            self.order.push_back(token);
+        }
+    }
+
+    pub fn expiry(&self, token: &str) -> Option<DateTime<Utc>> {
+        self.expiry.get(token).copied()
+    }
+
+    pub fn clear(&mut self) {
+        self.expiry.clear();
+        self.order.clear();
+    }
+}
+
+/// What a valid token request was granted.
+pub struct Grant {
+    pub token: String,
+    pub expires: DateTime<Utc>,
+    lifetime_secs: i64,
+    scopes: Vec<String>,
+}
+
+impl Grant {
+    /// IdentityServer's token answer.
+    pub fn answer(&self) -> MockResponse {
+        errors::token_answer(
+            StatusCode::OK,
+            json!({
+                "access_token": self.token,
+                "expires_in": self.lifetime_secs,
+                "token_type": "Bearer",
+                "scope": self.scopes.join(" "),
+            }),
+        )
+    }
+}
+
+/// An IdentityServer token error code (`invalid_client`, …).
+pub type OAuthError = &'static str;
+
+/// Check a token request; on success issue (but not yet store) a token.
+pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<Grant, OAuthError> {
+    if req.method != Method::POST
+        || req.media_type().as_deref() != Some("application/x-www-form-urlencoded")
+    {
+        return Err("invalid_request");
+    }
+    let form: Vec<(String, String)> = form_urlencoded::parse(&req.body).into_owned().collect();
+
+    let Some((id, secret)) = basic_credentials(req).or_else(|| posted_credentials(&form)) else {
+        return Err("invalid_client");
+    };
+    if id != s.client_id || secret.as_deref() != Some(s.client_secret.as_str()) {
+        return Err("invalid_client");
+    }
+
+    let grant = joined(&form, "grant_type");
+    match grant.as_deref() {
+        None | Some("") => return Err("unsupported_grant_type"),
+        Some("client_credentials") => {}
+        Some(g) if OTHER_STANDARD_GRANTS.contains(&g) => return Err("unauthorized_client"),
+        Some("refresh_token") => {
+            return Err(match joined(&form, "refresh_token").as_deref() {
+                None | Some("") => "invalid_request",
+                Some(_) => "invalid_grant",
+            })
+        }
+        Some(_) => return Err("unsupported_grant_type"),
+    }
+
+    let scopes = match joined(&form, "scope").filter(|v| !v.trim().is_empty()) {
+        None => s.scopes.clone(),
+        Some(asked) => {
+            let mut wanted: Vec<String> = Vec::new();
+            for scope in asked.split(' ').filter(|v| !v.is_empty()) {
+                if !s.scopes.iter().any(|have| have == scope) {
+                    return Err("invalid_scope");
+                }
+                if !wanted.iter().any(|w| w == scope) {
+                    wanted.push(scope.to_string());
+                }
+            }
+            wanted
+        }
+    };
+
+    Ok(Grant {
+        token: generate::hex(&ctx.anonymous_id("access_token"), 64),
+        expires: ctx.now + TimeDelta::seconds(s.token_lifetime_secs),
+        lifetime_secs: s.token_lifetime_secs,
+        scopes,
+    })
+}
+
+/// All values of a form field joined with `,`, as ASP.NET's `NameValueCollection.Get`
+/// gives them to IdentityServer.
+fn joined(form: &[(String, String)], name: &str) -> Option<String> {
+    let values: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// IdentityServer's `BasicAuthenticationSecretParser`: `Basic base64(id:secret)`, each
+/// part form-url-decoded; a header that does not decode, has no `:` or no id counts as
+/// absent. The secret is `None` when empty.
+fn basic_credentials(req: &MockRequest) -> Option<(String, Option<String>)> {
+    let header = req.header("authorization")?;
+    let prefix = header.get(..6)?;
+    if !prefix.eq_ignore_ascii_case("basic ") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(header[6..].trim())
+        .ok()?;
+    let pair = String::from_utf8(decoded).ok()?;
+    let (id, secret) = pair.split_once(':')?;
+    if id.is_empty() {
+        return None;
+    }
+    let decode = |v: &str| -> String {
+        let plus = v.replace('+', "%20");
+        form_urlencoded::parse(format!("x={plus}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let secret = (!secret.is_empty()).then(|| decode(secret));
+    Some((decode(id), secret))
+}
+
+/// IdentityServer's `PostBodySecretParser`: the first `client_id` (required) and
+/// `client_secret` (optional) of the form.
+fn posted_credentials(form: &[(String, String)]) -> Option<(String, Option<String>)> {
+    let first = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    Some((first("client_id")?, first("client_secret")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_store_forgets_the_oldest_token_past_its_cap() {
+        let mut t = Tokens::default();
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        for i in 0..5 {
+            t.insert(format!("t{i}"), at, 3);
+        }
+        assert_eq!(t.expiry.len(), 3);
+        assert!(t.expiry("t1").is_none());
+        assert!(t.expiry("t4").is_some());
+    }
+
+    fn with_auth(value: &str) -> MockRequest {
+        let mut r = MockRequest::test_post("", None);
+        r.headers
+            .insert("authorization", value.parse().expect("a test header"));
+        r
+    }
+
+    #[test]
+    fn basic_credentials_are_read_as_identityserver_reads_them() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        type Want<'a> = Option<(&'a str, Option<&'a str>)>;
+        let cases: &[(String, Want)] = &[
+            (
+                format!("Basic {}", b64("test-client:test-secret")),
+                Some(("test-client", Some("test-secret"))),
+            ),
+            (format!("basic {}", b64("a:b:c")), Some(("a", Some("b:c")))),
+            (
+                format!("Basic {}", b64("my%20client:p+w")),
+                Some(("my client", Some("p w"))),
+            ),
+            (format!("Basic {}", b64("id:")), Some(("id", None))),
+            (format!("Basic {}", b64(":secret")), None),
+            (format!("Basic {}", b64("no-colon")), None),
+            ("Basic !!!".to_string(), None),
+            ("Bearer abc".to_string(), None),
+            ("Basic".to_string(), None),
+        ];
+        for (header, want) in cases {
+            let got = basic_credentials(&with_auth(header));
+            let want = want.map(|(i, s)| (i.to_string(), s.map(str::to_string)));
+            assert_eq!(got, want, "{header}");
+        }
+    }
+
+    #[test]
+    fn repeated_form_fields_are_joined_with_commas() {
+        let form = vec![
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("grant_type".to_string(), "client_credentials".to_string()),
+        ];
+        assert_eq!(
+            joined(&form, "grant_type").as_deref(),
+            Some("client_credentials,client_credentials")
+        );
+        assert_eq!(joined(&form, "scope"), None);
+    }
+}

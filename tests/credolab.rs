@@ -420,13 +420,25 @@ async fn scores_agree_with_probabilities_across_many_datasets() {
         let d = get_with(&s, &insight(&format!("ref-{n}")), &auth)
             .await
             .json();
-        let sc = &d["scores"][0];
-        assert_eq!(sc["code"], "SC01");
-        let value = sc["value"].as_i64().unwrap();
-        let p = sc["probability"].as_f64().unwrap();
-        assert!((300..=850).contains(&value), "{value}");
-        assert_eq!((p * 10_000.0).round() / 10_000.0, p, "4 decimals: {p}");
-        pairs.push((value, p));
+        // Two scorecards by default, as a production lender's subscription has.
+        assert_eq!(d["scores"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            (&d["scores"][0]["code"], &d["scores"][1]["code"]),
+            (&json!("SC01"), &json!("SC02"))
+        );
+        let first = d["scores"][0]["value"].as_i64().unwrap();
+        let second = d["scores"][1]["value"].as_i64().unwrap();
+        assert!(
+            (first - second).abs() <= 25,
+            "scorecards agree: {first} {second}"
+        );
+        for sc in d["scores"].as_array().unwrap() {
+            let value = sc["value"].as_i64().unwrap();
+            let p = sc["probability"].as_f64().unwrap();
+            assert!((300..=850).contains(&value), "{value}");
+            assert_eq!((p * 10_000.0).round() / 10_000.0, p, "4 decimals: {p}");
+            pairs.push((value, p));
+        }
         platforms[d["datasetInfo"]["source"].as_u64().unwrap() as usize] += 1;
         let upload = d["datasetInfo"]["uploadDate"].as_str().unwrap();
         assert!(
@@ -894,14 +906,14 @@ async fn insights_v1_needs_the_requester_key_and_filters_by_codes_or_tags() {
     };
     assert_eq!(
         codes(&all),
-        ["SC01", "velocity", "device_info", "permission"]
+        ["SC01", "SC02", "velocity", "device_info", "permission"]
     );
     let only_score = get_with(&s, &format!("{path}?codes=sc01"), REQUESTER).await;
     assert_eq!(codes(&only_score), ["SC01"]);
     let device = get_with(&s, &format!("{path}?tags=device"), REQUESTER).await;
     assert_eq!(codes(&device), ["device_info", "permission"]);
     let either = get_with(&s, &format!("{path}?codes=velocity&tags=score"), REQUESTER).await;
-    assert_eq!(codes(&either), ["SC01", "velocity"]);
+    assert_eq!(codes(&either), ["SC01", "SC02", "velocity"]);
     let both_codes = get_with(
         &s,
         &format!("{path}?codes=device_info&codes=SC01"),
@@ -915,10 +927,10 @@ async fn insights_v1_needs_the_requester_key_and_filters_by_codes_or_tags() {
     let empty = get_with(&s, &format!("{path}?codes=&tags="), REQUESTER).await;
     assert_eq!(
         codes(&empty),
-        ["SC01", "velocity", "device_info", "permission"]
+        ["SC01", "SC02", "velocity", "device_info", "permission"]
     );
     let empty_and_one = get_with(&s, &format!("{path}?codes=&tags=score"), REQUESTER).await;
-    assert_eq!(codes(&empty_and_one), ["SC01"]);
+    assert_eq!(codes(&empty_and_one), ["SC01", "SC02"]);
 
     assert_eq!(get_with(&s, path, UPLOADER).await.status, 403);
     assert_eq!(s.get(path).await.status, 401);
@@ -1136,4 +1148,346 @@ steps = [
     );
     // The shipped scenarios are still there.
     assert_eq!(get_with(&s, &insight("removed-1"), &auth).await.status, 410);
+}
+
+// ---- SDK-key login (credoAppLogin), as public clients call it ----
+
+const SDK_LOGIN: &str = "/credolab/api/account/v1/credoAppLogin";
+
+/// `{"authKey": key}` posted as the React Native sample does (`Accept` and
+/// `Content-Type` JSON) to `path`.
+async fn sdk_login_at(s: &TestServer, path: &str, key: &str) -> Reply {
+    s.request(
+        "POST",
+        path,
+        &[
+            ("accept", "application/json"),
+            ("content-type", "application/json"),
+        ],
+        json!({ "authKey": key }).to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_sdk_auth_key_logs_in_with_the_same_token_shape_as_the_user_login() {
+    let s = TestServer::start().await;
+    let r = sdk_login_at(&s, SDK_LOGIN, "test-auth-key").await;
+    insta::assert_json_snapshot!("sdk_login", r.exchange(SHOWN));
+    let token = r.json();
+    let user = login(&s).await;
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&token), keys(&user));
+    assert_eq!(token["token_type"], "bearer");
+    assert_eq!(token[".expires"], "2026-01-15T11:00:00.0000000Z");
+    assert_ne!(token["access_token"], user["access_token"]);
+    // Every spelling the clients use, ASP.NET routes matching any case.
+    for path in [
+        "/credolab/api/account/v1/credoapplogin",
+        "/credolab/v6.0/account/CredoAppLogin",
+        "/credolab/v5.0/account/CredoAppLogin",
+        "/credolab/V6.0/ACCOUNT/credoapplogin/",
+    ] {
+        let r = sdk_login_at(&s, path, "test-auth-key").await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert!(r.json()["access_token"].is_string(), "{path}");
+    }
+    let get = s.get(SDK_LOGIN).await;
+    assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_auth_key_gets_problem_json() {
+    let s = TestServer::start().await;
+    let wrong = sdk_login_at(&s, SDK_LOGIN, "343668be-0ed3-426b-b7c1-bccbc07c8cac").await;
+    let missing = s.post_json(SDK_LOGIN, &[], &json!({})).await;
+    let form = s
+        .request(
+            "POST",
+            SDK_LOGIN,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "authKey=test-auth-key",
+        )
+        .await;
+    insta::assert_json_snapshot!(
+        "sdk_login_refusals",
+        [
+            wrong.exchange(SHOWN),
+            missing.exchange(SHOWN),
+            form.exchange(SHOWN)
+        ]
+    );
+    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.json()["title"], "auth_key_invalid");
+    assert_eq!(
+        missing.json()["errors"]["authKey"][0],
+        "The AuthKey field is required."
+    );
+    assert_eq!(form.status, 415);
+}
+
+#[tokio::test]
+async fn the_react_native_sample_logs_in_with_its_auth_key_and_uploads_with_the_token() {
+    let s = TestServer::start().await;
+    let login = sdk_login_at(
+        &s,
+        "/credolab/api/account/v1/credoapplogin",
+        "test-auth-key",
+    )
+    .await;
+    assert_eq!(login.status, 200);
+    let token = login.json()["access_token"].as_str().unwrap().to_string();
+    // fetch(`${url}/api/datasets/v1/upload`, {headers: {Accept, Content-Type, Authorization}, body: JSON.stringify({data, referenceNumber})})
+    let r = s
+        .request(
+            "POST",
+            "/credolab/api/datasets/v1/upload",
+            &[
+                ("accept", "application/json"),
+                ("content-type", "application/json"),
+                ("authorization", &format!("Bearer {token}")),
+            ],
+            json!({"data": "H4sIAAAAAAAAA6tWKkktLlGyUlAqS8wpTgUAKQYuZxIAAAA=", "referenceNumber": "rn-sdk-1"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The same token reads the dataset it uploaded (one app does).
+    let d = get_with(&s, &insight("rn-sdk-1"), &format!("Bearer {token}")).await;
+    assert_eq!(d.status, 200, "{}", d.text());
+    let d = d.json();
+    assert_eq!(d["datasetInfo"]["uploadDate"], "2026-01-15T10:00:00.000000");
+    assert_eq!(d["requestor"], "credoapp");
+}
+
+#[tokio::test]
+async fn the_load_test_suite_logs_in_verifies_and_uploads_with_the_sdk_token() {
+    let s = TestServer::start().await;
+    let token = sdk_login_at(&s, "/credolab/v6.0/account/CredoAppLogin", "test-auth-key")
+        .await
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth = format!("Bearer {token}");
+    let verify = |platform: &'static str| {
+        format!("/credolab/api/datasets/v1/verify/{platform}/?referenceNumber=rn-load-7")
+    };
+    let free = get_with(&s, &verify("mobile"), &auth).await;
+    insta::assert_json_snapshot!("verify_free", free.exchange(SHOWN));
+    assert_eq!(free.json(), json!(true));
+    // UploadDataModel: referenceNumber, isEncrypted, data, isFinal, realIp.
+    let up = upload(
+        &s,
+        &auth,
+        &json!({"referenceNumber": "rn-load-7", "isEncrypted": false, "data": "H4sIAAAAAAAAA6tWKkktLlGyUlAqS8wpTgUAKQYuZxIAAAA=", "isFinal": true, "realIp": "0.0.0.0"}),
+    )
+    .await;
+    assert_eq!(up.status, 200, "{}", up.text());
+    for platform in ["mobile", "web"] {
+        let taken = get_with(&s, &verify(platform), &auth).await;
+        assert_eq!(
+            (taken.status, taken.json()),
+            (200, json!(false)),
+            "{platform}"
+        );
+    }
+    // The Uploader key verifies too; a Requester key is refused; no credential is a 401.
+    assert_eq!(
+        get_with(&s, &verify("web"), UPLOADER).await.json(),
+        json!(false)
+    );
+    assert_eq!(get_with(&s, &verify("web"), REQUESTER).await.status, 403);
+    assert_eq!(s.get(&verify("web")).await.status, 401);
+    let bad = get_with(&s, "/credolab/api/datasets/v1/verify/web/", &auth).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.json()["errors"]["referenceNumber"][0],
+        "The referenceNumber field is required."
+    );
+}
+
+#[tokio::test]
+async fn sdk_tokens_expire_refresh_and_are_configurable() {
+    let dir_file = "vendor = \"credolab\"\n[auth]\nauth_keys = [\"key-a\", \"key-b\"]\n";
+    let s = TestServer::with_scenarios(&[("sdk.toml", dir_file)]).await;
+    assert_eq!(
+        sdk_login_at(&s, SDK_LOGIN, "test-auth-key").await.status,
+        400
+    );
+    let t = sdk_login_at(&s, SDK_LOGIN, "key-b").await.json();
+    let refreshed = s
+        .post_json(REFRESH, &[], &json!({"refreshToken": t["refresh_token"]}))
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text());
+    let again = refreshed.json();
+    assert_eq!(
+        get_with(&s, &insight("R-sdk"), &bearer(&again))
+            .await
+            .json()["requestor"],
+        "credoapp"
+    );
+    s.advance(3600).await;
+    let late = get_with(&s, &insight("R-sdk"), &bearer(&t)).await;
+    assert_eq!(late.status, 401);
+    assert!(late.header("www-authenticate").unwrap().contains("expired"));
+    let late_upload = upload(
+        &s,
+        &bearer(&t),
+        &json!({"referenceNumber": "x", "data": "AAAA"}),
+    )
+    .await;
+    assert_eq!(late_upload.status, 401);
+}
+
+// ---- older upload routes ----
+
+const BLOB: &str = "H4sIAAAAAAAAA6tWKkktLlGyUlAqS8wpTgUAKQYuZxIAAAA=";
+
+#[tokio::test]
+async fn older_v6_upload_routes_take_a_bearer_token_and_their_platform_shows_in_insights() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let body = |rn: &str| json!({"referenceNumber": rn, "isEncrypted": false, "data": BLOB, "isFinal": true, "realIp": "0.0.0.0"});
+    let verify = |rn: &str| {
+        format!("/credolab/v6.0/datasets/upload/mobile/verifyreferencenumber?referenceNumber={rn}")
+    };
+    assert_eq!(
+        get_with(&s, &verify("old-web-1"), &auth).await.json(),
+        json!(true)
+    );
+    let web = s
+        .post_json(
+            "/credolab/v6.0/datasets/upload/web",
+            &[("authorization", &auth)],
+            &body("old-web-1"),
+        )
+        .await;
+    assert_eq!((web.status, web.text()), (200, String::new()));
+    assert_eq!(
+        get_with(&s, &verify("old-web-1"), &auth).await.json(),
+        json!(false)
+    );
+    let d = get_with(&s, &insight("old-web-1"), &auth).await.json();
+    assert_eq!(d["datasetInfo"]["source"], 2, "uploaded by the web SDK");
+    assert_eq!(d["datasetInfo"]["uploadDate"], "2026-01-15T10:00:00.000000");
+    for n in 0..12 {
+        let rn = format!("old-mobile-{n}");
+        let r = s
+            .post_json(
+                "/credolab/v6.0/datasets/upload/mobile",
+                &[("authorization", &auth)],
+                &body(&rn),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let d = get_with(&s, &insight(&rn), &auth).await.json();
+        let source = d["datasetInfo"]["source"].as_u64().unwrap();
+        assert!(
+            source == 0 || source == 1,
+            "mobile is Android or iOS: {source}"
+        );
+    }
+    // The SDK token works there too; an API key does not (v6.0 takes tokens).
+    let sdk = format!(
+        "Bearer {}",
+        sdk_login_at(&s, SDK_LOGIN, "test-auth-key").await.json()["access_token"]
+            .as_str()
+            .unwrap()
+    );
+    let r = s
+        .post_json(
+            "/credolab/v6.0/datasets/upload/mobile",
+            &[("authorization", &sdk)],
+            &body("old-sdk-1"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = s
+        .post_json(
+            "/credolab/v6.0/datasets/upload/mobile",
+            &[("authorization", UPLOADER)],
+            &body("old-key-1"),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let post_verify = s
+        .post_json(&verify("x"), &[("authorization", &auth)], &json!({}))
+        .await;
+    assert_eq!(
+        (post_verify.status, post_verify.header("allow")),
+        (405, Some("GET"))
+    );
+}
+
+#[tokio::test]
+async fn the_v4_upload_takes_a_record_number_and_the_dataset_appears_in_insights() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let path = "/credolab/v4.0/datasets/upload";
+    let r = s
+        .post_json(
+            path,
+            &[("authorization", &auth)],
+            &json!({"recordNumber": "notfound-v4-1", "data": BLOB}),
+        )
+        .await;
+    assert_eq!((r.status, r.text()), (200, String::new()));
+    // Uploaded, a notfound- reference number exists (as for the other upload routes).
+    let d = get_with(&s, &insight("notfound-v4-1"), &auth).await;
+    assert_eq!(d.status, 200, "{}", d.text());
+    assert_eq!(
+        d.json()["datasetInfo"]["uploadDate"],
+        "2026-01-15T10:00:00.000000"
+    );
+    let bad = s
+        .post_json(
+            path,
+            &[("authorization", &auth)],
+            &json!({"referenceNumber": "x", "data": "not base64!"}),
+        )
+        .await;
+    insta::assert_json_snapshot!("v4_upload_refusal", bad.exchange(SHOWN));
+    assert_eq!(
+        s.post_json(path, &[], &json!({"recordNumber": "a", "data": BLOB}))
+            .await
+            .status,
+        401
+    );
+}
+
+// ---- several scorecards ----
+
+#[tokio::test]
+async fn a_production_client_reads_two_scorecards_and_a_scenario_can_ask_for_one() {
+    let s = TestServer::start().await;
+    // The PHP client: login, then datasetinsight.
+    let auth = bearer(&login(&s).await);
+    let d = get_with(&s, &insight("LN-2026-0001"), &auth).await.json();
+    let (first, second) = (&d["scores"][0], &d["scores"][1]);
+    assert!(first["value"].is_i64() && second["value"].is_i64());
+    assert!((first["value"].as_i64().unwrap() - second["value"].as_i64().unwrap()).abs() <= 25);
+    let one = get_with(&s, &insight("onescore-LN-1"), &auth).await;
+    assert_eq!(one.header("x-vendor-mock-scenario"), Some("onescore"));
+    let scores = one.json()["scores"].as_array().unwrap().clone();
+    assert_eq!(scores.len(), 1);
+    assert_eq!(scores[0]["code"], "SC01");
+    let v1 = get_with(&s, "/credolab/api/insights/v1/onescore-LN-1", REQUESTER).await;
+    assert_eq!(v1.json()["scores"].as_array().unwrap().len(), 1);
+    assert_eq!(v1.json()["scores"][0], scores[0]);
+    // On a wrong password the PHP client goes on with an empty bearer: 401.
+    let wrong = s
+        .post_json(
+            LOGIN,
+            &[],
+            &json!({"userEmail": "test@example.com", "password": "nope"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    assert_eq!(
+        get_with(&s, &insight("LN-2026-0001"), "Bearer ")
+            .await
+            .status,
+        401
+    );
 }

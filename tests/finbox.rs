@@ -109,7 +109,8 @@ async fn bad_bodies_get_400_naming_the_key_and_echoing_the_customer() {
         json!({"customer_id": "c-9", "version": 1}),
         json!({"customer_id": "c-9", "version": "1", "salt": ok_salt}),
         json!({"customer_id": 99, "version": 1, "salt": ok_salt}),
-        json!({"customer_id": "c-9", "version": 3, "salt": ok_salt}),
+        json!({"customer_id": "c-9", "version": 0, "salt": ok_salt}),
+        json!({"customer_id": "c-9", "version": 1.5, "salt": ok_salt}),
         json!({"customer_id": "c-9", "version": 1, "salt": ok_salt, "metadata": "personal_loan"}),
         json!({"customer_id": "c-9", "version": 1, "salt": ok_salt, "metadata": ["personal_loan"]}),
         json!([1, 2]),
@@ -326,20 +327,24 @@ async fn list_devices_then_transactions_and_accounts_of_a_device_use_the_documen
 }
 
 #[tokio::test]
-async fn transactions_need_a_user_hash_not_a_customer_id() {
+async fn transactions_without_a_user_hash_or_a_customer_id_get_missing_key_user_hash() {
     let s = TestServer::start().await;
-    let r = s
-        .post_json("/finbox/v2/transactions", &[KEY], &body("c-x", 1))
-        .await;
-    assert_eq!(r.status, 400);
-    assert_eq!(r.json()["message"], "Missing Key user_hash");
+    for path in ["/finbox/v2/transactions", "/finbox/staging/accounts"] {
+        let r = s
+            .post_json(path, &[KEY], &json!({"version": 1, "salt": "s"}))
+            .await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json()["message"], "Missing Key user_hash", "{path}");
+    }
 }
 
 #[tokio::test]
 async fn a_400_on_the_user_hash_routes_carries_a_null_customer_id_like_their_answers() {
     let s = TestServer::start().await;
     for path in ["/finbox/v2/transactions", "/finbox/staging/accounts"] {
-        let r = s.post_json(path, &[KEY], &body("c-x", 1)).await;
+        let r = s
+            .post_json(path, &[KEY], &json!({"version": 1, "salt": "s"}))
+            .await;
         assert_eq!(r.status, 400);
         assert_eq!(r.json()["customer_id"], Value::Null, "{path}");
         let b = json!({"user_hash": "d-1", "customer_id": "c-x", "version": "1", "salt": "s"});
@@ -909,4 +914,354 @@ async fn a_customer_that_ends_not_found_gets_its_insights_webhook_but_no_service
     assert_eq!(r.status, 202);
     s.advance(10).await;
     assert_eq!(hook.next().await["customer_id"], "callback-dev7");
+}
+
+// ---- predictor versions (DC_PREDICTORS_VERSION) ----
+
+/// What the lenders' production clients send: their account's `DC_PREDICTORS_VERSION`
+/// (6), the applicant's PAN as `customer_id`, and loan metadata.
+fn production_body(pan: &str, version: i64) -> Value {
+    json!({
+        "customer_id": pan,
+        "version": version,
+        "salt": salt(pan, HASH),
+        "metadata": {"loan_type": "personal_loan", "loan_amount": 50000},
+    })
+}
+
+#[tokio::test]
+async fn a_production_client_sending_version_6_gets_the_version_2_catalogue_with_its_own_values() {
+    let s = TestServer::start().await;
+    let v6 = s
+        .post_json(PREDICTORS, &[KEY], &production_body("ABCDE1234F", 6))
+        .await;
+    assert_eq!(v6.status, 200, "{}", v6.text());
+    assert_eq!(v6.json()["status"], "complete");
+    let v2 = s
+        .post_json(PREDICTORS, &[KEY], &production_body("ABCDE1234F", 2))
+        .await;
+    assert_eq!(names(&v6), names(&v2));
+    assert_ne!(
+        v6.json()["data"],
+        v2.json()["data"],
+        "values are per version"
+    );
+    let again = s
+        .post_json(
+            "/finbox/staging/risk/predictors",
+            &[KEY],
+            &production_body("ABCDE1234F", 6),
+        )
+        .await;
+    assert_eq!(again.json()["data"], v6.json()["data"]);
+    // Any other integer from 1 is a version too.
+    for version in [3, 17, 1_000_000] {
+        let r = s
+            .post_json(PREDICTORS, &[KEY], &production_body("ABCDE1234F", version))
+            .await;
+        assert_eq!(names(&r), names(&v2), "version {version}");
+    }
+}
+
+#[tokio::test]
+async fn a_pending_customer_on_version_6_polls_to_complete_and_its_webhook_carries_version_6_data()
+{
+    let mut hook = Receiver::start(0).await;
+    let s = with_webhook(&hook.url).await;
+    let first = s
+        .post_json(PREDICTORS, &[KEY], &production_body("callback-PAN6", 6))
+        .await;
+    assert_eq!(first.status, 202);
+    s.advance(10).await;
+    let delivered = hook.next().await;
+    let polled = s
+        .post_json(PREDICTORS, &[KEY], &production_body("callback-PAN6", 6))
+        .await;
+    assert_eq!(polled.json()["status"], "complete");
+    assert_eq!(delivered["data"], polled.json()["data"]);
+}
+
+#[tokio::test]
+async fn a_version_that_is_not_an_integer_from_1_keeps_the_400() {
+    let s = TestServer::start().await;
+    let ok_salt = salt("c-v", HASH);
+    for version in [
+        json!(0),
+        json!(-6),
+        json!(6.5),
+        json!("6"),
+        json!(true),
+        json!(1e30),
+    ] {
+        let b = json!({"customer_id": "c-v", "version": version, "salt": ok_salt});
+        let r = s.post_json(PREDICTORS, &[KEY], &b).await;
+        assert_eq!(r.status, 400, "{version}");
+        assert_eq!(r.json()["message"], "Invalid Key version", "{version}");
+        assert_eq!(r.json()["customer_id"], "c-v");
+    }
+}
+
+const VERSIONS_FILE: &str = r#"
+vendor = "finbox"
+
+[versions]
+accepted = [6, 7]
+
+[versions.catalogues.6]
+catalogue = 1
+
+[versions.catalogues.7]
+predictors = [
+  { name = "lender_score", kind = "score", min = 300, max = 900, decimals = 0 },
+  { name = "lender_band", kind = "band", of = "lender_score", bands = [[300, "LOW"], [600, "MID"], [750, "HIGH"]] },
+  { name = "cnt_sms_90d", kind = "count", min = 0, max = 5000 },
+]
+"#;
+
+#[tokio::test]
+async fn a_scenario_file_restricts_the_versions_and_declares_a_catalogue_per_version() {
+    let s = TestServer::with_scenarios(&[("finbox-versions.toml", VERSIONS_FILE)]).await;
+    let v1 = TestServer::start()
+        .await
+        .post_json(PREDICTORS, &[KEY], &production_body("PQRSX5678K", 1))
+        .await;
+    let six = s
+        .post_json(PREDICTORS, &[KEY], &production_body("PQRSX5678K", 6))
+        .await;
+    assert_eq!(six.status, 200, "{}", six.text());
+    assert_eq!(
+        names(&six),
+        names(&v1),
+        "version 6 answers with catalogue 1"
+    );
+    let seven = s
+        .post_json(PREDICTORS, &[KEY], &production_body("PQRSX5678K", 7))
+        .await;
+    insta::assert_json_snapshot!("finbox_own_catalogue_v7", seven.exchange(SHOWN));
+    let data = seven.json()["data"].clone();
+    let score = data[0]["value"].as_i64().unwrap();
+    let band = match score {
+        s if s >= 750 => "HIGH",
+        s if s >= 600 => "MID",
+        _ => "LOW",
+    };
+    assert_eq!(data[1]["value"], band);
+    for refused in [1, 2, 8] {
+        let r = s
+            .post_json(PREDICTORS, &[KEY], &production_body("PQRSX5678K", refused))
+            .await;
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.json()["message"],
+            format!("Predictors version {refused} not found")
+        );
+    }
+}
+
+#[test]
+fn mistakes_in_versions_are_reported_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("finbox.toml");
+    std::fs::write(
+        &path,
+        "vendor = \"finbox\"\n[versions]\naccepted = [0]\nfalback = 2\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vendor-mock"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let p = path.display();
+    assert!(
+        err.contains(&format!("{p}:4:1: unknown field `falback`")),
+        "{err}"
+    );
+}
+
+// ---- /transactions and /accounts as a production Go client calls them ----
+
+const NOW_MS: i64 = 1_768_471_200_000;
+
+/// The Go client's body (`json.Marshal` of its request struct: every key, in order,
+/// `num_records` / `start_time` / `end_time` as strings).
+fn go_body(customer: &str, num_records: &str, start: &str, end: &str) -> String {
+    format!(
+        r#"{{"customer_id":"{customer}","version":6,"salt":"{}","num_records":"{num_records}","start_time":"{start}","end_time":"{end}"}}"#,
+        salt(customer, HASH)
+    )
+}
+
+async fn go_post(s: &TestServer, path: &str, body: String) -> Reply {
+    s.request(
+        "POST",
+        path,
+        &[
+            ("X-api-key", "test-finbox-key"),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+    .await
+}
+
+/// The unfiltered records of the customer's first listed device, by `user_hash`.
+async fn first_device_records(s: &TestServer, customer: &str, route: &str) -> Vec<Value> {
+    let devices = device_ids(s, customer).await;
+    let d = &devices[0];
+    let r = s
+        .post_json(
+            &format!("/finbox/staging/{route}"),
+            &[KEY],
+            &json!({"user_hash": d, "version": 6, "salt": salt(d, HASH)}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_go_clients_transactions_call_by_customer_id_gets_the_latest_devices_transactions_in_its_window(
+) {
+    let s = TestServer::start().await;
+    let customer = "FGHIJ9012L";
+    let all = first_device_records(&s, customer, "transactions").await;
+    let (start, end) = (NOW_MS - 60 * 86_400_000, NOW_MS - 30 * 60_000);
+    let path =
+        format!("/finbox/staging/transactions?num_records=1000&start_time={start}&end_time={end}");
+    let r = go_post(
+        &s,
+        &path,
+        go_body(customer, "", &start.to_string(), &end.to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = r.json();
+    assert_eq!(got["status"], "complete");
+    assert_eq!(got["customer_id"], customer);
+    let want: Vec<Value> = all
+        .iter()
+        .filter(|t| (start..=end).contains(&t["timeinmilis"].as_i64().unwrap()))
+        .cloned()
+        .collect();
+    assert!(
+        !want.is_empty() && want.len() < all.len(),
+        "the window filters"
+    );
+    assert_eq!(got["data"], Value::Array(want));
+    insta::assert_json_snapshot!("finbox_go_client_transactions", r.exchange(SHOWN));
+
+    let few =
+        format!("/finbox/staging/transactions?num_records=3&start_time={start}&end_time={end}");
+    let r = go_post(
+        &s,
+        &few,
+        go_body(customer, "", &start.to_string(), &end.to_string()),
+    )
+    .await;
+    assert_eq!(
+        r.json()["data"],
+        Value::Array(got["data"].as_array().unwrap()[..3].to_vec())
+    );
+}
+
+#[tokio::test]
+async fn the_go_clients_accounts_call_with_num_records_1_gets_the_most_recently_used_account() {
+    let s = TestServer::start().await;
+    let customer = "FGHIJ9012L";
+    let all = first_device_records(&s, customer, "accounts").await;
+    let r = go_post(
+        &s,
+        "/finbox/staging/accounts",
+        go_body(customer, "1", "", ""),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = r.json()["data"].as_array().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let newest = all
+        .iter()
+        .map(|a| a["last_used_date"].as_str().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(got[0]["last_used_date"], newest);
+    assert!(all.contains(&got[0]));
+    let every = go_post(&s, "/finbox/v2/accounts", go_body(customer, "", "", "")).await;
+    assert_eq!(every.json()["data"], Value::Array(all));
+}
+
+#[tokio::test]
+async fn a_customer_keyed_device_call_follows_the_customers_scenario() {
+    let s = TestServer::start().await;
+    let r = go_post(
+        &s,
+        "/finbox/v2/accounts",
+        go_body("pending-AB12", "", "", ""),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (202, json!("in_progress"))
+    );
+    assert_eq!(r.json()["customer_id"], "pending-AB12");
+    let r = go_post(
+        &s,
+        "/finbox/v2/accounts",
+        go_body("notfound-AB12", "", "", ""),
+    )
+    .await;
+    assert_eq!(r.json()["status"], "not_found");
+    let wrong = go_body("c-salt", "", "", "").replace(&salt("c-salt", HASH), &salt("other", HASH));
+    let r = go_post(&s, "/finbox/v2/transactions", wrong).await;
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (403, json!("Incorrect Salt"))
+    );
+}
+
+#[tokio::test]
+async fn bad_num_records_and_times_get_400_naming_the_key() {
+    let s = TestServer::start().await;
+    let c = "c-filter";
+    let cases = [
+        (
+            "/finbox/v2/transactions?num_records=abc",
+            go_body(c, "", "", ""),
+            "Invalid Key num_records",
+        ),
+        (
+            "/finbox/v2/transactions",
+            go_body(c, "0", "", ""),
+            "Invalid Key num_records",
+        ),
+        (
+            "/finbox/v2/transactions?start_time=yesterday",
+            go_body(c, "", "", ""),
+            "Invalid Key start_time",
+        ),
+        (
+            "/finbox/v2/transactions",
+            go_body(c, "", "", "-5"),
+            "Invalid Key end_time",
+        ),
+        (
+            "/finbox/v2/accounts",
+            json!({"customer_id": c, "version": 1, "salt": salt(c, HASH), "num_records": [1]})
+                .to_string(),
+            "Invalid Key num_records",
+        ),
+    ];
+    for (path, body, want) in cases {
+        let r = go_post(&s, path, body).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(r.json()["message"], want, "{path}");
+        assert_eq!(r.json()["customer_id"], c, "{path}");
+    }
+    // A JSON integer works as well as a string; times are ignored on /accounts.
+    let b = json!({"customer_id": c, "version": 1, "salt": salt(c, HASH), "num_records": 2, "start_time": "x"});
+    let r = go_post(&s, "/finbox/v2/accounts", b.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["data"].as_array().unwrap().len() <= 2);
 }

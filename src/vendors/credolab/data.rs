@@ -22,6 +22,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::store::{Channel, Upload};
 use crate::generate::{self, MockRng};
 use crate::vendors::Ctx;
 
@@ -142,17 +143,22 @@ pub struct Dataset {
     place: usize,
     /// The `realIp` given at upload.
     pub real_ip: Option<String>,
+    /// A scenario asked for the first scorecard only (outcome `ready_one_score`).
+    pub single_score: bool,
 }
 
 /// Where a dataset came from, beyond its reference number.
 pub struct Origin {
     /// A scenario's forced platform.
     pub platform: Option<Platform>,
-    /// When it was uploaded through `/api/datasets/v1/upload`, how often, from where.
-    pub upload: Option<(DateTime<Utc>, u32, Option<String>)>,
+    /// When it was uploaded (through any upload route), how often, from where, and
+    /// through which SDK route.
+    pub upload: Option<Upload>,
     /// When the mock first heard of the reference number (implicit datasets were
     /// uploaded a little before that).
     pub first_seen: DateTime<Utc>,
+    /// Only the first scorecard answers.
+    pub single_score: bool,
 }
 
 /// The dataset of `reference`.
@@ -164,16 +170,31 @@ pub fn dataset(ctx: &Ctx<'_>, reference: &str, origin: Origin) -> Dataset {
         70..90 => Platform::Ios,
         _ => Platform::Web,
     };
-    let platform = origin.platform.unwrap_or(drawn);
+    // A scenario's platform wins; then the upload route's (`/upload/web` is the web SDK,
+    // `/upload/mobile` Android or iOS: a drawn Web becomes Android); then the draw.
+    let platform = match (
+        origin.platform,
+        origin.upload.as_ref().and_then(|u| u.channel),
+    ) {
+        (Some(p), _) => p,
+        (None, Some(Channel::Web)) => Platform::Web,
+        (None, Some(Channel::Mobile)) if drawn == Platform::Web => Platform::Android,
+        _ => drawn,
+    };
     let mut associated = match rng.random_range(0..100) {
         0..75 => 1,
         75..92 => 2,
         _ => rng.random_range(3..=6),
     };
     let (upload_date, real_ip) = match origin.upload {
-        Some((at, count, ip)) => {
+        Some(Upload {
+            uploaded,
+            count,
+            real_ip,
+            ..
+        }) => {
             associated = associated.max(count);
-            (at, ip)
+            (uploaded, real_ip)
         }
         None => {
             let before = rng.random_range(120_000_000i64..=259_200_000_000);
@@ -224,6 +245,7 @@ pub fn dataset(ctx: &Ctx<'_>, reference: &str, origin: Origin) -> Dataset {
         device,
         place: rng.random_range(0..cat.places.len()),
         real_ip,
+        single_score: origin.single_score,
     }
 }
 
@@ -247,13 +269,38 @@ pub fn probability(value: i64) -> f64 {
     generate::round(1.0 / (1.0 + ((value as f64 - 468.6) / 40.0).exp()), 4)
 }
 
-/// One scorecard's `{code, value, probability}`.
-pub fn score(ctx: &Ctx<'_>, ds: &Dataset, code: &str) -> Value {
-    let mut rng = ctx.rng(&ds.reference, &format!("score:{code}"));
-    // Roughly normal around 600 (sum of four uniforms), within 300..=850.
-    let z: f64 = (0..4).map(|_| rng.random_range(-1.0..=1.0)).sum::<f64>() / 1.155;
-    let value = (600.0 + 80.0 * z).round().clamp(300.0, 850.0) as i64;
-    json!({"code": code, "value": value, "probability": probability(value)})
+/// How far another scorecard's value may lie from the first's.
+pub const SCORECARD_SPREAD: i64 = 25;
+
+/// The `{code, value, probability}` of each scorecard in `codes` (in order; only the
+/// first when the dataset asks for one). Several scorecards on one subscription score
+/// the same dataset, so they agree: the first is drawn per (reference number, its code);
+/// each other lies within [`SCORECARD_SPREAD`] points of it (drawn per its own code);
+/// every probability comes from the one falling curve of its own value.
+pub fn scores(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String]) -> Vec<(String, Value)> {
+    let take = if ds.single_score { 1 } else { codes.len() };
+    let mut first = None;
+    codes
+        .iter()
+        .take(take)
+        .map(|code| {
+            let mut rng = ctx.rng(&ds.reference, &format!("score:{code}"));
+            let value = match first {
+                None => {
+                    // Roughly normal around 600 (sum of four uniforms), within 300..=850.
+                    let z: f64 = (0..4).map(|_| rng.random_range(-1.0..=1.0)).sum::<f64>() / 1.155;
+                    let v = (600.0 + 80.0 * z).round().clamp(300.0, 850.0) as i64;
+                    first = Some(v);
+                    v
+                }
+                Some(f) => {
+                    (f + rng.random_range(-SCORECARD_SPREAD..=SCORECARD_SPREAD)).clamp(300, 850)
+                }
+            };
+            let body = json!({"code": code, "value": value, "probability": probability(value)});
+            (code.clone(), body)
+        })
+        .collect()
 }
 
 /// The standard fragments, in the order and with the quirks of the doc's samples:

@@ -32,6 +32,9 @@ pub enum Problem {
     SubscriptionSuspendedRefresh,
     ProfileInactive,
     UserEmailInvalid,
+    /// `credoAppLogin` with an `authKey` the subscription does not have (the mock's
+    /// own title, in the style of the documented login errors).
+    AuthKeyInvalid,
     RefreshTokenInvalid,
     ReferenceNumberInvalid,
     InsightsIsNotConfigured,
@@ -70,6 +73,11 @@ impl Problem {
                 StatusCode::NOT_FOUND,
                 "user_email_invalid",
                 "Invalid email was entered while logging in.",
+            ),
+            AuthKeyInvalid => (
+                StatusCode::BAD_REQUEST,
+                "auth_key_invalid",
+                "Invalid auth key was entered while logging in.",
             ),
             RefreshTokenInvalid => (
                 StatusCode::NOT_FOUND,

@@ -7,8 +7,14 @@
 //!   refresh token (refresh tokens rotate: each works once);
 //! - `GET /v6.0/datasets/{referenceNumber}/datasetinsight` (bearer token);
 //! - `POST /v6.0/datasets/{referenceNumber}/iovation/fraud/checks/{rulesetId}` (bearer);
-//! - `POST /api/datasets/v1/upload` (Uploader API key) and
-//!   `GET /api/insights/v1/{referenceNumber}?codes=&tags=` (Requester API key).
+//! - `POST /api/account/v1/credoAppLogin` (also `/v6.0|/v5.0/account/CredoAppLogin`):
+//!   the SDK's `authKey` → the same token pair (requestor `credoapp`);
+//! - `POST /api/datasets/v1/upload` (Uploader API key or a token) and
+//!   `GET /api/insights/v1/{referenceNumber}?codes=&tags=` (Requester API key);
+//! - older SDK routes: `POST /v6.0/datasets/upload/{mobile|web}`, `POST
+//!   /v4.0/datasets/upload` (`recordNumber`), and "is this reference number free?"
+//!   (`GET /v6.0/datasets/upload/mobile/verifyreferencenumber`,
+//!   `GET /api/datasets/v1/verify/{web|mobile}/`), answered `true` / `false`.
 //!
 //! Checks run in ASP.NET Core's order: rate limit (429), routing (empty 404, or 405
 //! with `Allow`), authentication (401 with `WWW-Authenticate`, 403 for an API key of
@@ -26,7 +32,8 @@
 //! values are no filter; body property names match ignoring ASCII case; the
 //! `/api/insights/v1` body shape is the mock's (Credolab's page shows only its first
 //! attributes); a suspended or inactive user's tokens already issued stay valid until
-//! they expire.
+//! they expire; a wrong `authKey` is a 400 `auth_key_invalid` (the mock's title);
+//! scorecards after the first lie within 25 points of it.
 
 mod body;
 mod data;
@@ -45,7 +52,7 @@ use self::body::Errors;
 use self::data::{Dataset, Origin, Platform, INSIGHT_TIME};
 use self::errors::{Problem, Refusal, Unauthorized};
 use self::settings::{CredolabSettings, UserState};
-use self::store::{Access, Session, Store};
+use self::store::{Access, Channel, Principal, Session, Store};
 use super::{Ctx, Endpoint, Turn, Vendor};
 use crate::generate;
 use crate::rate_limit::Decision;
@@ -57,6 +64,7 @@ pub const OUTCOMES: &[&str] = &[
     "ready_android",
     "ready_ios",
     "ready_web",
+    "ready_one_score",
     "processing",
     "reference_number_invalid",
     "dataset_removed",
@@ -81,6 +89,12 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "POST",
+        path: "/api/account/v1/credoAppLogin",
+        summary:
+            "log in with the SDK authKey (also /v6.0/account/CredoAppLogin, /v5.0/...; any case)",
+    },
+    Endpoint {
+        method: "POST",
         path: "/v6.0/account/login/refreshToken",
         summary: "a new token pair for a refresh token",
     },
@@ -97,7 +111,27 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "POST",
         path: "/api/datasets/v1/upload",
-        summary: "upload a dataset (Uploader API key)",
+        summary: "upload a dataset (Uploader API key, or a credoAppLogin/login token)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v6.0/datasets/upload/mobile",
+        summary: "older SDK upload (bearer token); also /upload/web",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v4.0/datasets/upload",
+        summary: "oldest SDK upload with recordNumber (bearer token)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v6.0/datasets/upload/mobile/verifyreferencenumber?referenceNumber=",
+        summary: "is this reference number free? true/false (bearer token)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/datasets/v1/verify/{web|mobile}/?referenceNumber=",
+        summary: "is this reference number free? true/false (Uploader key or bearer token)",
     },
     Endpoint {
         method: "GET",
@@ -124,17 +158,29 @@ const MAX_REFERENCE: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
     Login,
+    /// `credoAppLogin`: the SDK's `authKey` login.
+    SdkLogin,
     Refresh,
     DatasetInsight(String),
     Iovation(String, String),
     Upload,
+    /// `/v6.0/datasets/upload/{mobile|web}`: the older SDK upload (bearer token).
+    UploadV6(Channel),
+    /// `/v4.0/datasets/upload` with `recordNumber` (bearer token).
+    UploadV4,
+    /// `GET /v6.0/datasets/upload/mobile/verifyreferencenumber` (bearer token).
+    VerifyV6,
+    /// `GET /api/datasets/v1/verify/{web|mobile}/` (Uploader key or bearer token).
+    Verify(Channel),
     Insights(String),
 }
 
 impl Route {
     fn method(&self) -> (Method, &'static str) {
         match self {
-            Route::DatasetInsight(_) | Route::Insights(_) => (Method::GET, "GET"),
+            Route::DatasetInsight(_) | Route::Insights(_) | Route::VerifyV6 | Route::Verify(_) => {
+                (Method::GET, "GET")
+            }
             _ => (Method::POST, "POST"),
         }
     }
@@ -154,9 +200,21 @@ fn route(path: &str) -> Option<Route> {
         let s = percent_decode(segs[i]);
         (!s.is_empty()).then_some(s)
     };
+    let channel = |s: &str| match s {
+        "web" => Channel::Web,
+        _ => Channel::Mobile,
+    };
     match l.as_slice() {
         ["v6.0" | "v5.0", "account", "login"] | ["api", "account", "v1", "login"] => {
             Some(Route::Login)
+        }
+        ["v6.0" | "v5.0", "account", "credoapplogin"]
+        | ["api", "account", "v1", "credoapplogin"] => Some(Route::SdkLogin),
+        ["v6.0", "datasets", "upload", c @ ("mobile" | "web")] => Some(Route::UploadV6(channel(c))),
+        ["v6.0", "datasets", "upload", "mobile", "verifyreferencenumber"] => Some(Route::VerifyV6),
+        ["v4.0", "datasets", "upload"] => Some(Route::UploadV4),
+        ["api", "datasets", "v1", "verify", c @ ("mobile" | "web")] => {
+            Some(Route::Verify(channel(c)))
         }
         ["v6.0" | "v5.0", "account", "login", "refreshtoken"] => Some(Route::Refresh),
         ["v6.0", "datasets", _, "datasetinsight"] => Some(Route::DatasetInsight(param(2)?)),
@@ -251,19 +309,36 @@ impl Vendor for Credolab {
         }
         match route {
             Route::Login => self.login(ctx, req),
+            Route::SdkLogin => self.sdk_login(ctx, req),
             Route::Refresh => self.refresh(ctx, req),
             Route::DatasetInsight(reference) => match self.bearer(ctx, req) {
                 Ok(who) => self.read(ctx, &reference, Read::DatasetInsight, |ctx, _, ds| {
-                    insight_body(ctx, ds, &who.email)
+                    insight_body(ctx, ds, requestor(&who.principal))
                 }),
+                Err(r) => r.respond(),
+            },
+            Route::UploadV6(channel) => match self.bearer(ctx, req) {
+                Ok(_) => self.upload(ctx, req, Upload::V6(channel)),
+                Err(r) => r.respond(),
+            },
+            Route::UploadV4 => match self.bearer(ctx, req) {
+                Ok(_) => self.upload(ctx, req, Upload::V4),
+                Err(r) => r.respond(),
+            },
+            Route::VerifyV6 => match self.bearer(ctx, req) {
+                Ok(_) => self.verify(ctx, req),
+                Err(r) => r.respond(),
+            },
+            Route::Verify(_) => match self.uploader(ctx, req) {
+                Ok(()) => self.verify(ctx, req),
                 Err(r) => r.respond(),
             },
             Route::Iovation(reference, ruleset) => match self.bearer(ctx, req) {
                 Ok(who) => self.iovation(ctx, req, &reference, &ruleset, &who),
                 Err(r) => r.respond(),
             },
-            Route::Upload => match api_key(ctx, req, Role::Uploader) {
-                Ok(()) => self.upload(ctx, req),
+            Route::Upload => match self.uploader(ctx, req) {
+                Ok(()) => self.upload(ctx, req, Upload::V1),
                 Err(r) => r.respond(),
             },
             Route::Insights(reference) => match api_key(ctx, req, Role::Requester) {
@@ -334,7 +409,33 @@ impl Credolab {
             }
         }
         let email = user.email.clone();
-        self.issue(ctx, email)
+        self.issue(ctx, Principal::User(email))
+    }
+
+    /// `credoAppLogin`: the SDK's `authKey` → a token pair of the same shape as login's.
+    fn sdk_login(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        let obj = match body::object(req, "CredoAppLoginModel") {
+            Ok(o) => o,
+            Err(r) => return r.respond(),
+        };
+        let mut errs = Errors::default();
+        let key = body::required_str(
+            &obj,
+            "authKey",
+            "authKey",
+            "The AuthKey field is required.",
+            &mut errs,
+        );
+        if let Err(r) = errs.finish() {
+            return r.respond();
+        }
+        let Some(key) = key else {
+            return errors::internal_server_error();
+        };
+        if !ctx.settings::<CredolabSettings>().auth_keys.contains(&key) {
+            return Problem::AuthKeyInvalid.respond();
+        }
+        self.issue(ctx, Principal::Sdk)
     }
 
     fn refresh(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -359,29 +460,32 @@ impl Credolab {
         let Some(session) = self.store.refresh(&token, false) else {
             return Problem::RefreshTokenInvalid.respond();
         };
-        let settings = ctx.settings::<CredolabSettings>();
-        let Some(user) = settings.user(&session.email) else {
-            return Problem::RefreshTokenInvalid.respond();
-        };
-        let first = self.store.first_login(&user.email, ctx.now);
-        if ctx.now - first >= user.state_after {
-            match user.state {
-                UserState::SubscriptionSuspended => {
-                    return Problem::SubscriptionSuspendedRefresh.respond()
+        // An SDK session has no user whose state could change.
+        if let Principal::User(email) = &session.principal {
+            let settings = ctx.settings::<CredolabSettings>();
+            let Some(user) = settings.user(email) else {
+                return Problem::RefreshTokenInvalid.respond();
+            };
+            let first = self.store.first_login(&user.email, ctx.now);
+            if ctx.now - first >= user.state_after {
+                match user.state {
+                    UserState::SubscriptionSuspended => {
+                        return Problem::SubscriptionSuspendedRefresh.respond()
+                    }
+                    UserState::ProfileInactive => return Problem::ProfileInactive.respond(),
+                    UserState::Active => {}
                 }
-                UserState::ProfileInactive => return Problem::ProfileInactive.respond(),
-                UserState::Active => {}
             }
         }
         // Rotate: the presented refresh token works once (a concurrent second use loses).
         if self.store.refresh(&token, true).is_none() {
             return Problem::RefreshTokenInvalid.respond();
         }
-        self.issue(ctx, session.email)
+        self.issue(ctx, session.principal)
     }
 
-    /// A fresh token pair for `email`.
-    fn issue(&self, ctx: &Ctx<'_>, email: String) -> MockResponse {
+    /// A fresh token pair for `principal`.
+    fn issue(&self, ctx: &Ctx<'_>, principal: Principal) -> MockResponse {
         let settings = ctx.settings::<CredolabSettings>();
         let access = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(ctx.anonymous_id("access_token"));
@@ -391,10 +495,10 @@ impl Credolab {
             access.clone(),
             refresh.clone(),
             Access {
-                email: email.clone(),
+                principal: principal.clone(),
                 expires,
             },
-            Session { email },
+            Session { principal },
         );
         MockResponse::json(
             StatusCode::OK,
@@ -422,6 +526,44 @@ impl Credolab {
         }
     }
 
+    /// `/api/datasets/v1/upload` and `/verify`: an Uploader API key, or an access token
+    /// from `credoAppLogin` (the SDK's upload flow) or login. A Requester key is 403.
+    fn uploader(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<(), Refusal> {
+        match api_key(ctx, req, Role::Uploader) {
+            Err(Refusal::Unauthorized(Unauthorized::Invalid)) => self.bearer(ctx, req).map(|_| ()),
+            other => other,
+        }
+    }
+
+    /// `verifyreferencenumber` / `verify/{web|mobile}`: is this reference number still
+    /// free? `true` until a dataset was uploaded under it (through any upload route,
+    /// since the last reset), then `false`.
+    fn verify(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
+        // ASP.NET binds query parameters ignoring the name's case.
+        let reference = req
+            .query_pairs()
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("referenceNumber"))
+            .map(|(_, v)| v)
+            .filter(|v| !v.trim().is_empty());
+        let Some(reference) = reference else {
+            let mut errs = Errors::default();
+            errs.add("referenceNumber", "The referenceNumber field is required.");
+            return match errs.finish() {
+                Err(r) => r.respond(),
+                Ok(()) => errors::internal_server_error(),
+            };
+        };
+        let free = self.store.uploaded(&reference).is_none();
+        ctx.entity = Some(reference);
+        ctx.note = Some(if free {
+            "reference number free".into()
+        } else {
+            "reference number already uploaded".into()
+        });
+        MockResponse::json(StatusCode::OK, json!(free)).with_header("content-type", errors::JSON)
+    }
+
     /// Count a read of `reference` and answer its scenario step; `ok` renders success.
     fn read(
         &self,
@@ -431,14 +573,12 @@ impl Credolab {
         ok: impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
     ) -> MockResponse {
         let turn = ctx.turn(reference);
-        let upload = self
-            .store
-            .uploaded(reference)
-            .map(|u| (u.uploaded, u.count, u.real_ip));
+        let upload = self.store.uploaded(reference);
         let exists_anyway = std::cell::Cell::new(false);
         let resp = {
             let ctx = &*ctx;
             turn.respond("ready", |outcome| {
+                let mut single_score = false;
                 let platform = match outcome {
                     // An uploaded dataset exists from then on: "no such dataset" no longer
                     // applies. `processing` still does (upload, then poll until ready).
@@ -463,6 +603,10 @@ impl Credolab {
                         return Problem::EmptyIovationMetadata.respond()
                     }
                     "ready_android" => Some(Platform::Android),
+                    "ready_one_score" => {
+                        single_score = true;
+                        None
+                    }
                     "ready_ios" => Some(Platform::Ios),
                     "ready_web" => Some(Platform::Web),
                     // `ready`, and outcomes that concern another endpoint.
@@ -475,6 +619,7 @@ impl Credolab {
                         platform,
                         upload,
                         first_seen: turn.first_seen,
+                        single_score,
                     },
                 );
                 MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
@@ -554,7 +699,7 @@ impl Credolab {
                 &data::Check {
                     ruleset: &ruleset,
                     account_code: &account_code,
-                    requestor: &who.email,
+                    requestor: requestor(&who.principal),
                     now: ctx.now,
                     id: ctx.issued_id(reference, turn, "iovation"),
                 },
@@ -562,17 +707,22 @@ impl Credolab {
         })
     }
 
-    fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
-        let obj = match body::object(req, "UploadDatasetRequest") {
+    fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest, route: Upload) -> MockResponse {
+        // v4.0 called the reference number `recordNumber`.
+        let (model, key, name) = match route {
+            Upload::V4 => ("UploadDatasetV4Request", "recordNumber", "RecordNumber"),
+            _ => ("UploadDatasetRequest", "referenceNumber", "ReferenceNumber"),
+        };
+        let obj = match body::object(req, model) {
             Ok(o) => o,
             Err(r) => return r.respond(),
         };
         let mut errs = Errors::default();
         let reference = body::required_str(
             &obj,
-            "referenceNumber",
-            "referenceNumber",
-            "The ReferenceNumber field is required.",
+            key,
+            key,
+            &format!("The {name} field is required."),
             &mut errs,
         );
         if reference
@@ -580,8 +730,10 @@ impl Credolab {
             .is_some_and(|r| r.chars().count() > MAX_REFERENCE)
         {
             errs.add(
-                "referenceNumber",
-                format!("The field ReferenceNumber must be a string with a maximum length of {MAX_REFERENCE}."),
+                key,
+                format!(
+                    "The field {name} must be a string with a maximum length of {MAX_REFERENCE}."
+                ),
             );
         }
         let data = body::required_str(
@@ -607,12 +759,39 @@ impl Credolab {
         let Some(reference) = reference else {
             return errors::internal_server_error();
         };
-        let up = self.store.upload(&reference, ctx.now, real_ip);
+        let channel = match route {
+            Upload::V6(c) => Some(c),
+            Upload::V1 | Upload::V4 => None,
+        };
+        let up = self.store.upload(&reference, ctx.now, real_ip, channel);
         ctx.entity = Some(reference);
         ctx.note = Some(format!("dataset uploaded (upload #{})", up.count));
         MockResponse::new(StatusCode::OK)
     }
 }
+
+/// Which upload route a dataset comes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upload {
+    /// `/api/datasets/v1/upload`.
+    V1,
+    /// `/v6.0/datasets/upload/{mobile|web}`.
+    V6(Channel),
+    /// `/v4.0/datasets/upload` (`recordNumber`).
+    V4,
+}
+
+/// The `requestor` of answers: the user's configured e-mail, or for an SDK token the
+/// mock's name for the SDK's login (Credolab does not say what it shows there).
+fn requestor(p: &Principal) -> &str {
+    match p {
+        Principal::User(email) => email,
+        Principal::Sdk => SDK_REQUESTOR,
+    }
+}
+
+/// The `requestor` of reads made with a `credoAppLogin` token.
+const SDK_REQUESTOR: &str = "credoapp";
 
 /// The token of an `Authorization: Bearer …` header (the scheme ignores case).
 fn bearer_token(req: &MockRequest) -> Option<&str> {
@@ -650,7 +829,10 @@ fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str) -> Value {
         },
         "requestedDate": ctx.now.format(INSIGHT_TIME).to_string(),
         "requestor": requestor,
-        "scores": settings.scores.iter().map(|c| data::score(ctx, ds, c)).collect::<Vec<_>>(),
+        "scores": data::scores(ctx, ds, &settings.scores)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect::<Vec<_>>(),
         "fragments": data::fragments(ctx, ds)
             .into_iter()
             .map(|(code, value)| json!({"code": code, "value": value}))
@@ -670,11 +852,10 @@ fn insights_v1_body(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String], tags: &[Strin
                 .iter()
                 .any(|t| tags.iter().any(|w| w.eq_ignore_ascii_case(t)))
     };
-    let scores: Vec<Value> = settings
-        .scores
-        .iter()
-        .filter(|c| wanted(c, true))
-        .map(|c| data::score(ctx, ds, c))
+    let scores: Vec<Value> = data::scores(ctx, ds, &settings.scores)
+        .into_iter()
+        .filter(|(c, _)| wanted(c, true))
+        .map(|(_, s)| s)
         .collect();
     let insights: Vec<Value> = data::fragments(ctx, ds)
         .into_iter()
@@ -720,6 +901,33 @@ mod tests {
             ("//v6.0/account/login", Some(Route::Login)),
             ("/v6.0/datasets//datasetinsight", None),
             ("/v4.0/account/login", None),
+            ("/api/account/v1/credoAppLogin", Some(Route::SdkLogin)),
+            ("/api/account/v1/credoapplogin", Some(Route::SdkLogin)),
+            ("/v6.0/account/CredoAppLogin", Some(Route::SdkLogin)),
+            ("/V5.0/ACCOUNT/CREDOAPPLOGIN/", Some(Route::SdkLogin)),
+            (
+                "/v6.0/datasets/upload/mobile",
+                Some(Route::UploadV6(Channel::Mobile)),
+            ),
+            (
+                "/v6.0/datasets/upload/Web",
+                Some(Route::UploadV6(Channel::Web)),
+            ),
+            (
+                "/v6.0/datasets/upload/mobile/verifyreferencenumber",
+                Some(Route::VerifyV6),
+            ),
+            ("/v6.0/datasets/upload/web/verifyreferencenumber", None),
+            ("/v4.0/datasets/upload", Some(Route::UploadV4)),
+            (
+                "/api/datasets/v1/verify/web/",
+                Some(Route::Verify(Channel::Web)),
+            ),
+            (
+                "/api/datasets/v1/verify/mobile",
+                Some(Route::Verify(Channel::Mobile)),
+            ),
+            ("/api/datasets/v1/verify/desktop/", None),
             ("/v6.0/datasets/R1", None),
             ("/", None),
             ("", None),

@@ -25,6 +25,8 @@ pub struct CredolabSettings {
     pub users: Vec<User>,
     pub requester_keys: Vec<String>,
     pub uploader_keys: Vec<String>,
+    /// SDK auth keys `credoAppLogin` accepts (`authKey`).
+    pub auth_keys: Vec<String>,
     /// Iovation rulesets on the subscription, as configured (matched ignoring case).
     pub rulesets: Vec<String>,
     /// Scorecard codes on the subscription (`SC01`), in answer order.
@@ -87,6 +89,7 @@ struct AuthSpec {
     token_lifetime_minutes: Option<Spanned<i64>>,
     requester_keys: Option<Vec<Spanned<String>>>,
     uploader_keys: Option<Vec<Spanned<String>>>,
+    auth_keys: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -119,6 +122,7 @@ pub fn compile(text: &str) -> Result<CredolabSettings, Vec<Problem>> {
         token_lifetime_minutes: None,
         requester_keys: None,
         uploader_keys: None,
+        auth_keys: None,
     });
     let minutes = match &auth.token_lifetime_minutes {
         Some(m) if !(1..=525_600).contains(m.get_ref()) => {
@@ -147,6 +151,13 @@ pub fn compile(text: &str) -> Result<CredolabSettings, Vec<Problem>> {
         &mut problems,
     );
 
+    let auth_keys = keys(
+        auth.auth_keys,
+        "test-auth-key",
+        "auth.auth_keys",
+        &mut problems,
+    );
+
     let users = match file.users {
         None => vec![User {
             email: "test@example.com".into(),
@@ -162,7 +173,9 @@ pub fn compile(text: &str) -> Result<CredolabSettings, Vec<Problem>> {
         Some(spec) => names(spec.rulesets, "iovation.rulesets", true, &mut problems),
     };
     let scores = match file.insights {
-        None => vec!["SC01".to_string()],
+        // Two scorecards: production subscriptions run several, and a lender's client
+        // reads `scores[0]` and `scores[1]`.
+        None => vec!["SC01".to_string(), "SC02".to_string()],
         Some(spec) => names(spec.scores, "insights.scores", false, &mut problems),
     };
 
@@ -172,6 +185,7 @@ pub fn compile(text: &str) -> Result<CredolabSettings, Vec<Problem>> {
             users,
             requester_keys,
             uploader_keys,
+            auth_keys,
             rulesets,
             scores,
         })
@@ -336,8 +350,9 @@ mod tests {
         );
         assert_eq!(s.requester_keys, ["test-requester-key"]);
         assert_eq!(s.uploader_keys, ["test-uploader-key"]);
+        assert_eq!(s.auth_keys, ["test-auth-key"]);
         assert_eq!(s.ruleset("DEFAULT"), Some("default"));
-        assert_eq!(s.scores, ["SC01"]);
+        assert_eq!(s.scores, ["SC01", "SC02"]);
     }
 
     #[test]
@@ -361,6 +376,7 @@ mod tests {
 [auth]
 token_lifetime_minutes = 0
 requester_keys = [""]
+auth_keys = [" "]
 
 [[users]]
 email = "a@example.com"
@@ -380,6 +396,7 @@ rulesets = ["default", "DEFAULT", ""]
             [
                 "auth.token_lifetime_minutes must be from 1 to 525600 (a year), found 0 @ 0",
                 "auth.requester_keys: a key must not be empty @ \"\"",
+                "auth.auth_keys: a key must not be empty @ \" \"",
                 "users.password must not be empty @ \"\"",
                 "unknown user state `frozen`; expected one of: active, subscription_suspended, profile_inactive @ \"frozen\"",
                 "user `A@example.com` is listed twice (e-mails are compared ignoring case) @ \"A@example.com\"",

@@ -53,17 +53,35 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
     }
 }
 
+/// Who a token was issued to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A subscription user, by configured e-mail (`userEmail` / `password` login).
+    User(String),
+    /// The SDK (`authKey` login, `credoAppLogin`).
+    Sdk,
+}
+
 /// What an access token stands for.
 #[derive(Debug, Clone)]
 pub struct Access {
-    pub email: String,
+    pub principal: Principal,
     pub expires: DateTime<Utc>,
 }
 
-/// What a refresh token stands for: the user whose session it continues.
+/// What a refresh token stands for: whose session it continues.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub email: String,
+    pub principal: Principal,
+}
+
+/// Which SDK upload route a dataset came through, when it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// `/v6.0/datasets/upload/mobile`: Android or iOS.
+    Mobile,
+    /// `/v6.0/datasets/upload/web`: the web SDK.
+    Web,
 }
 
 /// An uploaded dataset.
@@ -74,6 +92,8 @@ pub struct Upload {
     /// How many times this reference number was uploaded.
     pub count: u32,
     pub real_ip: Option<String>,
+    /// The route of the latest upload, when it names a platform.
+    pub channel: Option<Channel>,
 }
 
 #[derive(Debug)]
@@ -134,13 +154,20 @@ impl Store {
     }
 
     /// Record an upload at `now`; returns the dataset as it now stands.
-    pub fn upload(&self, reference: &str, now: DateTime<Utc>, real_ip: Option<String>) -> Upload {
+    pub fn upload(
+        &self,
+        reference: &str,
+        now: DateTime<Utc>,
+        real_ip: Option<String>,
+        channel: Option<Channel>,
+    ) -> Upload {
         let mut u = self.uploads.lock().expect(POISONED);
         let count = u.map.get(reference).map_or(0, |x| x.count) + 1;
         let up = Upload {
             uploaded: now,
             count,
             real_ip,
+            channel,
         };
         u.insert(reference.to_string(), up.clone());
         up
@@ -176,10 +203,12 @@ mod tests {
             format!("a{n}"),
             format!("r{n}"),
             Access {
-                email: "e".into(),
+                principal: Principal::User("e".into()),
                 expires: t0(),
             },
-            Session { email: "e".into() },
+            Session {
+                principal: Principal::User("e".into()),
+            },
         );
     }
 
@@ -209,8 +238,9 @@ mod tests {
     #[test]
     fn uploads_count_up_and_reset_forgets_everything() {
         let s = Store::default();
-        assert_eq!(s.upload("ref", t0(), None).count, 1);
-        assert_eq!(s.upload("ref", t0(), Some("1.2.3.4".into())).count, 2);
+        assert_eq!(s.upload("ref", t0(), None, None).count, 1);
+        let second = s.upload("ref", t0(), Some("1.2.3.4".into()), Some(Channel::Web));
+        assert_eq!((second.count, second.channel), (2, Some(Channel::Web)));
         issue(&s, 1);
         assert_eq!(s.first_login("e", t0()), t0());
         let later = t0() + chrono::TimeDelta::seconds(5);

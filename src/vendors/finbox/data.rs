@@ -19,8 +19,13 @@ use serde_json::{json, Value};
 
 use crate::generate::{self, MockRng};
 
-/// The feature-set versions that ship (`DC_PREDICTORS_VERSION`).
+/// The feature-set versions whose catalogues ship (`DC_PREDICTORS_VERSION`).
 pub const VERSIONS: [i64; 2] = [1, 2];
+
+/// The shipped catalogue that answers a version without its own (any integer ≥ 1 other
+/// than 1 and 2, unless a scenario file's `[versions]` says otherwise): the newest one,
+/// as the nearest stand-in for a feature set newer than any the mock knows.
+pub const FALLBACK: i64 = 2;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,9 +36,11 @@ struct CatalogueFile {
     predictors: Vec<Spec>,
 }
 
+/// One predictor as a catalogue file (or a scenario file's `[versions.catalogues.N]
+/// predictors`) declares it; see `fixtures/finbox/predictors-v1.json` for the kinds.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Spec {
+pub struct Spec {
     name: String,
     kind: String,
     min: Option<f64>,
@@ -115,6 +122,7 @@ struct Predictor {
 }
 
 /// One version's predictors, in file order (every reference points to an earlier one).
+#[derive(Debug)]
 pub struct Catalogue {
     predictors: Vec<Predictor>,
 }
@@ -161,9 +169,31 @@ impl Val {
 impl Catalogue {
     fn parse(text: &str) -> Result<(i64, Self), String> {
         let file: CatalogueFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let catalogue = Self::from_specs(file.predictors).map_err(|(_, e)| e)?;
+        Ok((file.version, catalogue))
+    }
+
+    /// Compile predictor specs in order; `Err` names the index of the first bad one.
+    pub fn from_specs(specs: Vec<Spec>) -> Result<Self, (usize, String)> {
+        if specs.is_empty() {
+            return Err((0, "a catalogue needs at least one predictor".into()));
+        }
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut predictors = Vec::new();
-        for s in file.predictors {
+        for (i, s) in specs.into_iter().enumerate() {
+            Self::add(&mut index, &mut predictors, s).map_err(|e| (i, e))?;
+        }
+        Ok(Self { predictors })
+    }
+
+    /// Compile one spec after the ones already in `predictors`.
+    fn add(
+        index: &mut HashMap<String, usize>,
+        predictors: &mut Vec<Predictor>,
+        s: Spec,
+    ) -> Result<(), String> {
+        {
+            check_numbers(&s)?;
             let earlier = |n: &Option<String>| -> Result<usize, String> {
                 let n = n
                     .as_deref()
@@ -232,6 +262,16 @@ impl Catalogue {
                 },
                 (k, _) => return Err(format!("{}: unknown kind {k}", s.name)),
             };
+            let range = match &rule {
+                Rule::Count { min, max }
+                | Rule::Amount { min, max }
+                | Rule::Days { min, max, .. }
+                | Rule::Score { min, max, .. } => Some((*min, *max)),
+                _ => None,
+            };
+            if let Some((lo, hi)) = range.filter(|(lo, hi)| lo > hi) {
+                return Err(format!("{}: min {lo} is above max {hi}", s.name));
+            }
             let zero_if = match &s.zero_if {
                 Some(_) => Some(earlier(&s.zero_if)?),
                 None => None,
@@ -245,7 +285,7 @@ impl Catalogue {
                 zero_if,
             });
         }
-        Ok((file.version, Self { predictors }))
+        Ok(())
     }
 
     fn values(&self, rng: &mut MockRng) -> Vec<Val> {
@@ -254,15 +294,22 @@ impl Catalogue {
             let v = match &p.rule {
                 Rule::Count { min, max } => Val::Int(rng.random_range(*min..=*max).floor() as i64),
                 Rule::CountOf { of, share, max } => {
-                    let upper = out[*of].num().min(*max) * share;
+                    // At least 0: a scenario file's catalogue may count "of" a value
+                    // that can be negative.
+                    let upper = (out[*of].num().min(*max) * share).max(0.0);
                     Val::Int(rng.random_range(0.0..=upper).floor() as i64)
                 }
                 Rule::Amount { min, max } => Val::Num(generate::decimal(rng, *min, *max, 2)),
-                Rule::AmountOf { of, share } => {
-                    Val::Num(generate::decimal(rng, 0.0, out[*of].num() * share, 2))
-                }
+                Rule::AmountOf { of, share } => Val::Num(generate::decimal(
+                    rng,
+                    0.0,
+                    (out[*of].num() * share).max(0.0),
+                    2,
+                )),
                 Rule::Between { low, high } => {
-                    let (l, h) = (out[*low].num(), out[*high].num());
+                    // In order whatever a scenario file's catalogue pairs up.
+                    let (a, b) = (out[*low].num(), out[*high].num());
+                    let (l, h) = (a.min(b), a.max(b));
                     Val::Num(generate::decimal(rng, l, h, 2).clamp(l, h))
                 }
                 Rule::Per { of, divisor } => Val::Num(generate::round(out[*of].num() / divisor, 2)),
@@ -332,9 +379,42 @@ impl Catalogue {
     }
 
     #[cfg(test)]
-    fn names(&self) -> Vec<&str> {
+    pub(crate) fn names(&self) -> Vec<&str> {
         self.predictors.iter().map(|p| p.name.as_str()).collect()
     }
+}
+
+/// The numbers of a spec, checked so that drawing values can never fail (with the
+/// ranges checked once the rule is known): all finite, `share` and `p` between 0 and 1, `divisor` not 0, `decimals` 0–12.
+fn check_numbers(s: &Spec) -> Result<(), String> {
+    let n = &s.name;
+    for (what, v) in [
+        ("min", s.min),
+        ("max", s.max),
+        ("share", s.share),
+        ("divisor", s.divisor),
+        ("p", s.p),
+    ] {
+        if v.is_some_and(|v| !v.is_finite()) {
+            return Err(format!("{n}: {what} must be a finite number"));
+        }
+    }
+    if s.share.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+        return Err(format!("{n}: share must be from 0 to 1"));
+    }
+    if s.p.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+        return Err(format!("{n}: p must be from 0 to 1"));
+    }
+    if s.divisor == Some(0.0) {
+        return Err(format!("{n}: divisor must not be 0"));
+    }
+    if s.decimals.is_some_and(|d| !(0..=12).contains(&d)) {
+        return Err(format!("{n}: decimals must be from 0 to 12"));
+    }
+    if s.bands.iter().flatten().any(|(min, _)| !min.is_finite()) {
+        return Err(format!("{n}: band thresholds must be finite numbers"));
+    }
+    Ok(())
 }
 
 /// The documented `given_permissions` values.
@@ -600,6 +680,56 @@ pub fn book(rng: &mut MockRng, now: DateTime<Utc>) -> Book {
     }
 }
 
+/// `transactions` (newest first) at or after `start` and at or before `end` (epoch
+/// milliseconds, compared with `timeinmilis`), at most `limit` of them: the newest.
+pub fn transactions_between(
+    transactions: Value,
+    start: Option<i64>,
+    end: Option<i64>,
+    limit: Option<u64>,
+) -> Value {
+    let Value::Array(list) = transactions else {
+        return transactions;
+    };
+    let limit = limit.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    Value::Array(
+        list.into_iter()
+            .filter(|t| {
+                let ms = t["timeinmilis"].as_i64().unwrap_or_default();
+                start.is_none_or(|s| ms >= s) && end.is_none_or(|e| ms <= e)
+            })
+            .take(limit)
+            .collect(),
+    )
+}
+
+/// At most `limit` of `accounts`: the most recently used ones (by `last_used_date`),
+/// kept in the list's own order (the primary account first).
+pub fn recent_accounts(accounts: Value, limit: Option<u64>) -> Value {
+    let (Value::Array(list), Some(limit)) = (&accounts, limit) else {
+        return accounts;
+    };
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if list.len() <= limit {
+        return accounts;
+    }
+    let mut by_recency: Vec<usize> = (0..list.len()).collect();
+    // `YYYY-MM-DD HH:MM:SS` sorts as text; ties keep the list's order.
+    by_recency.sort_by(|a, b| {
+        list[*b]["last_used_date"]
+            .as_str()
+            .cmp(&list[*a]["last_used_date"].as_str())
+    });
+    by_recency.truncate(limit);
+    Value::Array(
+        list.iter()
+            .enumerate()
+            .filter(|(i, _)| by_recency.contains(i))
+            .map(|(_, a)| a.clone())
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,7 +758,8 @@ mod tests {
         let (v1, v2) = (catalogue(1).unwrap().names(), catalogue(2).unwrap().names());
         assert!(v1.len() >= 30 && v2.len() >= 30);
         assert_ne!(v1, v2);
-        assert!(catalogue(3).is_none());
+        assert!(catalogue(3).is_none(), "only 1 and 2 ship");
+        assert!(VERSIONS.contains(&FALLBACK));
     }
 
     #[test]
@@ -685,6 +816,38 @@ mod tests {
             );
             assert!(get(&d, "min_balance_90d") <= get(&d, "avg_balance_90d"));
         }
+    }
+
+    #[test]
+    fn filters_keep_the_newest_transactions_in_range_and_the_most_recently_used_accounts() {
+        let now = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
+        let Book {
+            accounts,
+            transactions,
+        } = book(&mut generate::rng(0, "finbox", "dev-filter", "book"), now);
+        let all = transactions.as_array().unwrap().clone();
+        let ms = |t: &Value| t["timeinmilis"].as_i64().unwrap();
+        let (start, end) = (ms(&all[all.len() - 2]), ms(&all[1]));
+        let mid = transactions_between(transactions.clone(), Some(start), Some(end), None);
+        let want: Vec<Value> = all[1..all.len() - 1].to_vec();
+        assert_eq!(mid, Value::Array(want));
+        let two = transactions_between(transactions.clone(), None, None, Some(2));
+        assert_eq!(two, Value::Array(all[..2].to_vec()));
+        assert_eq!(
+            transactions_between(transactions, Some(end + 1), Some(end), None),
+            json!([])
+        );
+        let list = accounts.as_array().unwrap().clone();
+        let one = recent_accounts(accounts.clone(), Some(1));
+        let newest = list
+            .iter()
+            .map(|a| a["last_used_date"].as_str().unwrap())
+            .max()
+            .unwrap();
+        assert_eq!(one.as_array().unwrap().len(), 1);
+        assert_eq!(one[0]["last_used_date"], newest);
+        assert_eq!(recent_accounts(accounts.clone(), Some(99)), accounts);
+        assert_eq!(recent_accounts(accounts.clone(), None), accounts);
     }
 
     #[test]

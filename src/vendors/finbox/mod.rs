@@ -10,11 +10,16 @@
 //! Checks run in this order: path (404), method (405), the production address
 //! allowlist (403), the rate limit (429), `x-api-key` (403), the body (400), the salt
 //! (403), then the scenario for the entity id (`customer_id`; `user_hash` on
-//! `/transactions` and `/accounts`).
+//! `/transactions` and `/accounts`, or `customer_id` there when the body has no
+//! `user_hash`: then the records are those of the customer's newest device).
+//! `version` is any integer ≥ 1 unless `[versions]` restricts it (see [`versions`]);
+//! `/transactions` and `/accounts` take `num_records` and (transactions) `start_time` /
+//! `end_time` in epoch milliseconds, in the query or the body.
 //!
 //! Assumptions where the doc is silent (also in `docs/vendors/finbox.md`): a wrong salt
-//! is a 403 `Incorrect Salt`; a wrong type is a 400 `Invalid Key <key>`; an unknown
-//! version is a 400 `Predictors version <n> not found`; `metadata` may be any JSON object;
+//! is a 403 `Incorrect Salt`; a wrong type is a 400 `Invalid Key <key>`; a version
+//! `[versions]` does not accept is a 400 `Predictors version <n> not found`, and any
+//! other version without a catalogue of its own answers with catalogue 2; `metadata` may be any JSON object;
 //! a `source=webhook` fetch without a `request_id` is a 400 `Missing Key request_id`;
 //! an unknown `request_id` of up to [`REQUEST_ID_LOOKUP_MAX`] (260) characters is
 //! looked up and answered `webhook_not_found` (FinBox's own samples include a 36-character
@@ -36,6 +41,7 @@
 pub mod data;
 mod errors;
 mod salt;
+mod versions;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -47,6 +53,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use toml::Spanned;
 
+use self::versions::{Versions, VersionsSpec};
 use self::webhook::{Delivery, Hook, Hooks, Waiting, Wanted};
 use super::{Ctx, Endpoint, Vendor};
 use crate::app::App;
@@ -80,7 +87,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "POST",
         path: "/v2/risk/predictors",
-        summary: "general predictors (prod: checks allowed_ips); ?source=webhook&request_id= for pre-computed results",
+        summary: "general predictors of any version >= 1 (prod: checks allowed_ips); ?source=webhook&request_id= for pre-computed results",
     },
     Endpoint {
         method: "POST",
@@ -95,12 +102,12 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "POST",
         path: "/v2/transactions",
-        summary: "captured transactions of a device, by user_hash (also under /staging)",
+        summary: "captured transactions of a device (user_hash) or of a customer's newest device (customer_id); num_records, start_time, end_time (also under /staging)",
     },
     Endpoint {
         method: "POST",
         path: "/v2/accounts",
-        summary: "captured accounts of a device, by user_hash (also under /staging)",
+        summary: "captured accounts of a device (user_hash) or of a customer's newest device (customer_id); num_records (also under /staging)",
     },
 ];
 
@@ -124,9 +131,11 @@ pub const REQUEST_ID_LOOKUP_MAX: usize = 260;
 /// The services a device's results are updated for, in the order their webhooks go.
 const SERVICES: [&str; 2] = ["transactions", "accounts"];
 
-/// Compiled settings (`[auth]`, `allowed_ips`, `webhook_url`).
+/// Compiled settings (`[auth]`, `allowed_ips`, `webhook_url`, `[versions]`).
 #[derive(Debug)]
 pub struct FinboxSettings {
+    /// Accepted predictor versions and their catalogues.
+    pub versions: Versions,
     pub api_key: String,
     pub server_hash: String,
     /// WEBHOOK_SECRET: the service webhooks' `salt` is computed with it.
@@ -141,6 +150,7 @@ struct SettingsFile {
     auth: Option<AuthSpec>,
     allowed_ips: Option<Vec<Spanned<String>>>,
     webhook_url: Option<Spanned<String>>,
+    versions: Option<VersionsSpec>,
 }
 
 #[derive(Deserialize)]
@@ -161,20 +171,42 @@ enum Route {
 }
 
 impl Route {
-    /// The body key naming the entity.
+    /// The body key naming the entity (on `/transactions` and `/accounts`, the
+    /// documented one: `customer_id` is accepted there too, see [`parse_body`]).
     fn entity_key(self) -> &'static str {
         match self {
             Route::Transactions | Route::Accounts => "user_hash",
             _ => "customer_id",
         }
     }
+
+    /// `/transactions` and `/accounts`: a device's records.
+    fn is_device_route(self) -> bool {
+        matches!(self, Route::Transactions | Route::Accounts)
+    }
 }
 
 /// A validated request body.
 struct Body {
+    /// The entity id: `customer_id`, or `user_hash` on the device routes when given.
     entity: String,
+    /// On the device routes: the entity is a customer id (the body had no `user_hash`).
+    by_customer: bool,
     version: i64,
     metadata: Option<Value>,
+    /// `num_records`, `start_time`, `end_time` (device routes only).
+    filter: Filter,
+}
+
+/// What a `/transactions` or `/accounts` request narrows its records to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Filter {
+    /// At most this many records: the newest transactions, the most recently used accounts.
+    num_records: Option<u64>,
+    /// Transactions at or after this epoch millisecond (`timeinmilis`).
+    start: Option<i64>,
+    /// Transactions at or before this epoch millisecond.
+    end: Option<i64>,
 }
 
 #[derive(Default)]
@@ -199,7 +231,7 @@ impl Vendor for Finbox {
         OUTCOMES
     }
     fn settings_keys(&self) -> &'static [&'static str] {
-        &["auth", "allowed_ips", "webhook_url"]
+        &["auth", "allowed_ips", "webhook_url", "versions"]
     }
 
     fn compile_settings(&self, text: &str) -> Result<Settings, Vec<Problem>> {
@@ -225,10 +257,15 @@ impl Vendor for Finbox {
             }
             ok.then(|| u.into_inner())
         });
+        let versions = file
+            .versions
+            .map(|v| Versions::compile(v, &mut problems))
+            .unwrap_or_default();
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(Arc::new(FinboxSettings {
+            versions,
             api_key: auth.api_key,
             server_hash: auth.server_hash,
             webhook_secret: auth
@@ -295,7 +332,7 @@ impl Vendor for Finbox {
         if req.header("x-api-key") != Some(settings.api_key.as_str()) {
             return errors::incorrect_api_key();
         }
-        let body = match parse_body(req, route) {
+        let body = match parse_body(req, route, &settings.versions) {
             Ok(b) => b,
             Err((echo, message)) => {
                 let id = generate::hex(&ctx.anonymous_id("request_id"), 32);
@@ -320,9 +357,10 @@ impl Vendor for Finbox {
         let now = ctx.now;
         let processing = ctx.rng(&body.entity, "processing").random_range(80..1500);
         let answer = Answer {
-            customer_id: match route {
-                Route::Transactions | Route::Accounts => Value::Null,
-                _ => json!(body.entity),
+            customer_id: if route.is_device_route() && !body.by_customer {
+                Value::Null
+            } else {
+                json!(body.entity)
             },
             request_id: &request_id,
             requested: now - TimeDelta::milliseconds(processing),
@@ -341,7 +379,7 @@ impl Vendor for Finbox {
                     requested,
                     ..answer.clone()
                 },
-                || route_data(ctx, route, &body),
+                || route_data(ctx, route, &body, &settings.versions),
             )
         });
 
@@ -451,28 +489,50 @@ fn render(outcome: &str, a: &Answer<'_>, data: impl FnOnce() -> Value) -> MockRe
 }
 
 /// The `data` array of a `complete` answer on `route`.
-fn route_data(ctx: &Ctx<'_>, route: Route, body: &Body) -> Value {
+fn route_data(ctx: &Ctx<'_>, route: Route, body: &Body, versions: &Versions) -> Value {
     let e = body.entity.as_str();
     match route {
-        Route::Predictors => data::catalogue(body.version)
-            .expect("parse_body admits only shipped versions")
-            .data(&mut ctx.rng(e, &format!("predictors-v{}", body.version))),
+        Route::Predictors => predictor_data(ctx.seed(), e, body.version, versions),
         Route::DeviceIds => data::devices(&mut ctx.rng(e, "devices"), ctx.now),
-        Route::Accounts => data::book(&mut ctx.rng(e, "book"), ctx.now).accounts,
-        Route::Transactions => data::book(&mut ctx.rng(e, "book"), ctx.now).transactions,
+        Route::Accounts | Route::Transactions => {
+            // By customer: the records of its most recently opened device, the first
+            // one `/device-ids` lists (see `docs/vendors/finbox.md`).
+            let device = if body.by_customer {
+                let devices = data::devices(&mut ctx.rng(e, "devices"), ctx.now);
+                devices[0]["device_id"].as_str().unwrap_or(e).to_string()
+            } else {
+                e.to_string()
+            };
+            let book = data::book(&mut ctx.rng(&device, "book"), ctx.now);
+            if route == Route::Accounts {
+                data::recent_accounts(book.accounts, body.filter.num_records)
+            } else {
+                data::transactions_between(
+                    book.transactions,
+                    body.filter.start,
+                    body.filter.end,
+                    body.filter.num_records,
+                )
+            }
+        }
     }
 }
 
-/// The predictor data for `version`, outside a request (webhook bodies).
-fn predictor_data(seed: u64, customer_id: &str, version: i64) -> Value {
-    data::catalogue(version)
-        .expect("only shipped versions are scheduled")
-        .data(&mut generate::rng(
-            seed,
-            "finbox",
-            customer_id,
-            &format!("predictors-v{version}"),
-        ))
+/// The predictor data of `customer_id` for `version`: the version's catalogue (see
+/// [`Versions`]), values drawn per (seed, customer, version).
+fn predictor_data(seed: u64, customer_id: &str, version: i64, versions: &Versions) -> Value {
+    // A request is answered only for an accepted version, and a webhook is only
+    // scheduled for one; the fallback keeps a later change of settings from failing.
+    let catalogue = versions
+        .catalogue(version)
+        .or_else(|| data::catalogue(data::FALLBACK))
+        .expect("the fallback catalogue ships");
+    catalogue.data(&mut generate::rng(
+        seed,
+        "finbox",
+        customer_id,
+        &format!("predictors-v{version}"),
+    ))
 }
 
 /// The service webhooks of one update of `customer_id`'s results, at `due`, completed
@@ -532,21 +592,36 @@ fn echo(obj: &Map<String, Value>, key: &str) -> Value {
 }
 
 /// Validate the body: the entity key, `version` and `salt` are required, in that
-/// order; `metadata` is optional. `Err` holds the echoed customer id and the message.
-fn parse_body(req: &MockRequest, route: Route) -> Result<Body, (Value, String)> {
+/// order; `metadata` is optional. On `/transactions` and `/accounts` the entity key is
+/// `user_hash` or, without one, `customer_id` (a production Go client sends that), and
+/// `num_records`, `start_time`, `end_time` may come in the body or the query (see
+/// [`parse_filter`]). `Err` holds the echoed customer id and the message.
+fn parse_body(
+    req: &MockRequest,
+    route: Route,
+    versions: &Versions,
+) -> Result<Body, (Value, String)> {
     let obj = match serde_json::from_slice::<Value>(&req.body) {
         Ok(Value::Object(o)) => o,
         _ => return Err((Value::Null, "Invalid request body".into())),
     };
-    let key = route.entity_key();
-    // The user_hash routes answer `customer_id: null` when they succeed; so do their 400s.
-    let echoed = match route {
-        Route::Transactions | Route::Accounts => Value::Null,
-        _ => echo(&obj, "customer_id"),
+    let given = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
+    let by_customer = route.is_device_route() && !given("user_hash") && given("customer_id");
+    let key = if by_customer {
+        "customer_id"
+    } else {
+        route.entity_key()
+    };
+    // The user_hash routes answer `customer_id: null` when they succeed; so do their
+    // 400s, unless the body names its customer instead of a device.
+    let echoed = if route.is_device_route() && !by_customer {
+        Value::Null
+    } else {
+        echo(&obj, "customer_id")
     };
     let fail = |m: String| Err((echoed.clone(), m));
     for k in [key, "version", "salt"] {
-        if obj.get(k).is_none_or(Value::is_null) {
+        if !given(k) {
             return fail(format!("Missing Key {k}"));
         }
     }
@@ -555,13 +630,15 @@ fn parse_body(req: &MockRequest, route: Route) -> Result<Body, (Value, String)> 
         Value::String(s) if !s.is_empty() && s.chars().count() <= 260 => s.clone(),
         _ => return fail(format!("Invalid Key {key}")),
     };
-    let Some(version) = obj["version"].as_i64() else {
+    // Any JSON integer ≥ 1 is a version (FinBox issues them per client account);
+    // whether it is accepted is the scenario file's `[versions]`.
+    let Some(version) = obj["version"].as_i64().filter(|v| *v >= 1) else {
         return fail("Invalid Key version".into());
     };
     if !obj["salt"].is_string() {
         return fail("Invalid Key salt".into());
     }
-    if !data::VERSIONS.contains(&version) {
+    if versions.catalogue(version).is_none() {
         return fail(format!("Predictors version {version} not found"));
     }
     let metadata = match obj.get("metadata") {
@@ -571,10 +648,65 @@ fn parse_body(req: &MockRequest, route: Route) -> Result<Body, (Value, String)> 
         Some(Value::Object(m)) => Some(Value::Object(m.clone())),
         Some(_) => return fail("Invalid Key metadata".into()),
     };
+    let filter = if route.is_device_route() {
+        parse_filter(req, &obj, route).map_err(|m| (echoed.clone(), m))?
+    } else {
+        Filter::default()
+    };
     Ok(Body {
         entity,
+        by_customer,
         version,
         metadata,
+        filter,
+    })
+}
+
+/// `num_records` (both device routes) and `start_time` / `end_time` (`/transactions`;
+/// ignored on `/accounts`). Each may be a query parameter or a body key, as a lender's
+/// production Go client sends them (the query `?num_records=1000&start_time=…&end_time=…`
+/// and the body `"num_records": ""` on `/transactions`, the body `"num_records": "1"` on
+/// `/accounts`): a non-empty query value wins, an empty string or `null` means "not given".
+/// Values are decimal digits (times in epoch milliseconds, like `timeinmilis`), as a
+/// string or a JSON integer; `num_records` is at least 1. Anything else is a 400
+/// `Invalid Key <key>`.
+fn parse_filter(
+    req: &MockRequest,
+    obj: &Map<String, Value>,
+    route: Route,
+) -> Result<Filter, String> {
+    let read = |key: &str| -> Result<Option<u64>, String> {
+        let invalid = || format!("Invalid Key {key}");
+        let text = match req.query_param(key).filter(|q| !q.is_empty()) {
+            Some(q) => q,
+            None => match obj.get(key) {
+                None | Some(Value::Null) => return Ok(None),
+                Some(Value::String(s)) if s.is_empty() => return Ok(None),
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(_) => return Err(invalid()),
+            },
+        };
+        // Digits only (no sign, no decimals), and small enough for a millisecond time.
+        if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        text.parse().map(Some).map_err(|_| invalid())
+    };
+    let num_records = read("num_records")?;
+    if num_records == Some(0) {
+        return Err("Invalid Key num_records".into());
+    }
+    let (start, end) = if route == Route::Transactions {
+        (read("start_time")?, read("end_time")?)
+    } else {
+        (None, None)
+    };
+    Ok(Filter {
+        num_records,
+        // At most 18 digits: within i64.
+        start: start.map(|v| v as i64),
+        end: end.map(|v| v as i64),
     })
 }
 
@@ -728,8 +860,9 @@ impl Finbox {
                     requested: ctx.now,
                     processed: due,
                 };
+                let versions = &ctx.settings::<FinboxSettings>().versions;
                 let mut resp = render(o, &answer, || {
-                    predictor_data(ctx.seed(), &body.entity, body.version)
+                    predictor_data(ctx.seed(), &body.entity, body.version, versions)
                 });
                 if let Some(p) = &step.patch {
                     resp.patch(p);
@@ -851,7 +984,7 @@ impl Finbox {
                 processed: ctx.now,
             };
             let mut resp = render(outcome, &answer, || {
-                predictor_data(ctx.seed(), &w.customer_id, version)
+                predictor_data(ctx.seed(), &w.customer_id, version, &settings.versions)
             });
             if let Some(p) = step.and_then(|s| s.patch.as_ref()) {
                 resp.patch(p);

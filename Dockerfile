@@ -1,9 +1,22 @@
 # vendor-mock: build with the Rust toolchain, run from a small non-root image.
 #   docker build -t vendor-mock .
-#   docker run --rm -p 8080:8080 vendor-mock
+#   docker run --rm -p 127.0.0.1:8080:8080 vendor-mock
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
+
+# Dependencies first, in their own layer: it depends on Cargo.toml and Cargo.lock only, so
+# an edit to the sources reuses it and rebuilds just this crate. The stand-in lib.rs and
+# main.rs only give cargo something to build; their own artifacts are deleted so the real
+# sources below are always compiled.
 COPY Cargo.toml Cargo.lock ./
+RUN mkdir src \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs \
+    && cargo build --release --locked --bin vendor-mock \
+    && rm -rf src target/release/vendor-mock* target/release/deps/vendor_mock-* \
+        target/release/deps/libvendor_mock-* target/release/.fingerprint/vendor-mock-*
+
+# The crate itself.
 COPY src ./src
 COPY fixtures ./fixtures
 COPY scenarios ./scenarios

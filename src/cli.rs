@@ -37,8 +37,13 @@ pub enum Command {
     },
     /// Show the vendors, their URL prefixes and endpoints, and every scenario.
     List {
-        /// Include the scenarios of these directories too.
-        #[arg(long = "scenarios", value_name = "DIR")]
+        /// Include these scenario files or directories too, as `serve --scenarios` would.
+        #[arg(
+            long = "scenarios",
+            value_name = "PATH",
+            env = "VENDOR_MOCK_SCENARIOS",
+            value_delimiter = ':'
+        )]
         scenarios: Vec<PathBuf>,
     },
     /// Exit 0 if a server answers GET /__admin/health with 200 (for container health checks).
@@ -54,9 +59,15 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "VENDOR_MOCK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// A directory of scenario files (repeatable). A file named like a shipped one
-    /// (credeau.toml) replaces it; any other *.toml adds scenarios.
-    #[arg(long = "scenarios", value_name = "DIR")]
+    /// A scenario file, or a directory of them (repeatable; env VENDOR_MOCK_SCENARIOS takes
+    /// a colon-separated list). A file named like a shipped one (credeau.toml) replaces it;
+    /// any other *.toml adds scenarios.
+    #[arg(
+        long = "scenarios",
+        value_name = "PATH",
+        env = "VENDOR_MOCK_SCENARIOS",
+        value_delimiter = ':'
+    )]
     pub scenarios: Vec<PathBuf>,
     /// Seed for every generated value: same seed + same requests = same answers.
     #[arg(long, env = "VENDOR_MOCK_SEED", default_value_t = 0)]

@@ -34,6 +34,9 @@ pub fn validate(paths: &[PathBuf]) -> i32 {
     let vendors = vendors::registry();
     match scenario::load(&vendors, paths) {
         Ok(catalog) => {
+            for w in &catalog.warnings {
+                eprintln!("warning: {w}");
+            }
             let n: usize = catalog.vendors.iter().map(|(_, v)| v.scenarios.len()).sum();
             println!("ok: {n} scenarios for {} vendors", catalog.vendors.len());
             EXIT_OK
@@ -126,12 +129,6 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
         journal_limit: args.journal_limit,
         max_body_bytes: args.max_body_bytes,
     };
-    for dir in &config.scenario_dirs {
-        if !dir.is_dir() {
-            eprintln!("--scenarios {}: not a directory", dir.display());
-            return EXIT_FAILURE;
-        }
-    }
     let app = match App::new(config) {
         Ok(app) => app,
         Err(diags) => {
@@ -139,6 +136,15 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
             return EXIT_FAILURE;
         }
     };
+    for f in &app.catalog.files {
+        match &f.replaces {
+            Some(shipped) => tracing::info!("scenarios: {} (replaces {shipped})", f.path),
+            None => tracing::info!("scenarios: {} (adds to the shipped ones)", f.path),
+        }
+    }
+    for w in &app.catalog.warnings {
+        tracing::warn!("scenarios: {w}");
+    }
     let mut listeners = Vec::new();
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)

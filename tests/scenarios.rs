@@ -114,3 +114,122 @@ fn serve_refuses_broken_scenarios_with_their_diagnostics() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tests/data/invalid/"));
 }
+
+/// Runs `serve` with `args` on a free port until its start-up log says it listens, then
+/// stops it; returns that log.
+fn serve_start_up_log(args: &[&str], env: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log
+}
+
+#[test]
+fn serve_takes_a_scenario_file_and_logs_what_each_file_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let credeau = dir.path().join("credeau.toml");
+    std::fs::copy("scenarios/credeau.toml", &credeau).unwrap();
+    let log = serve_start_up_log(
+        &[
+            "--scenarios",
+            "examples/scenarios/credeau-extra.toml",
+            "--scenarios",
+            credeau.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        log.contains("scenarios: examples/scenarios/credeau-extra.toml (adds to the shipped ones)"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "scenarios: {} (replaces scenarios/credeau.toml)",
+            credeau.display()
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn vendor_mock_scenarios_takes_a_colon_separated_list() {
+    let out = bin()
+        .arg("list")
+        .env(
+            "VENDOR_MOCK_SCENARIOS",
+            "examples/scenarios/credeau-extra.toml:examples/scenarios/finbox-webhook.toml",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // credeau-extra.toml's own scenario.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sdk-sync-lag"));
+    let log = serve_start_up_log(
+        &[],
+        &[(
+            "VENDOR_MOCK_SCENARIOS",
+            "examples/scenarios/credeau-extra.toml:examples/scenarios/finbox-webhook.toml",
+        )],
+    );
+    assert!(
+        log.contains("scenarios: examples/scenarios/finbox-webhook.toml"),
+        "{log}"
+    );
+}
+
+#[test]
+fn an_empty_scenario_directory_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let out = bin().args(["validate", path]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr).replace(path, "<DIR>");
+    insta::assert_snapshot!(err, @"warning: <DIR>: no *.toml file in this directory, so it changes nothing (a mistyped path, or a volume not mounted?)");
+    let log = serve_start_up_log(&["--scenarios", path], &[]);
+    assert!(
+        log.contains("WARN") && log.contains("no *.toml file in this directory"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_missing_scenario_path_is_named_plainly() {
+    let out = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scenarios",
+            "no/such/file.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr), @r"
+    no/such/file.toml:1:1: no such file or directory
+    1 problem found
+    ");
+}

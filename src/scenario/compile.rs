@@ -17,8 +17,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 use toml::Spanned;
 
-use super::diag::Located;
+use super::diag::{did_you_mean, Located};
 use super::file::{ScenarioFile, ScenarioSpec, StepSpec, COMMON_KEYS};
+use super::tolerant::parse_all;
 use super::{
     Action, Catalog, Diagnostic, Problem, RawBody, Repeat, Scenario, Source, Step, VendorScenarios,
 };
@@ -31,8 +32,13 @@ use crate::vendors::Vendor;
 
 /// Deserialize a vendor's settings from a whole scenario file's text (keys that are not
 /// the settings' own are ignored here; the loader checks top-level keys).
+/// Every wrong type and unknown key is reported, not only the first ([`parse_all`]).
 pub fn parse_settings<T: DeserializeOwned>(text: &str) -> Result<T, Vec<Problem>> {
-    toml::from_str(text).map_err(|e| vec![Problem::from(e)])
+    let parsed = parse_all(text);
+    match parsed.value {
+        Some(v) if parsed.problems.is_empty() => Ok(v),
+        _ => Err(parsed.problems),
+    }
 }
 
 /// What one file contributed to a vendor, in load order.
@@ -61,9 +67,17 @@ pub fn compile_sources(
             path: &source.path,
             text: &source.text,
         };
-        let Some((vendor, file)) = parse_file(vendors, source, &loc, &mut diags) else {
+        let Some((vendor, file, masked)) = parse_file(vendors, source, &loc, &mut diags) else {
             continue;
         };
+        let Some(file) = file else {
+            // The common part could not be read; the vendor's own settings still can.
+            if let Err(problems) = vendor.compile_settings(&source.text) {
+                diags.extend(problems.into_iter().map(|p| loc.at(p.span, p.message)));
+            }
+            continue;
+        };
+        let checked_from = diags.len();
         let name = vendor.name();
         let base_dir = Path::new(&source.path)
             .parent()
@@ -120,6 +134,19 @@ pub fn compile_sources(
             }
         }
 
+        // Checks of values that were masked for a wrong type would only repeat that error.
+        if !masked.is_empty() {
+            let mut i = 0;
+            diags.retain(|d| {
+                i += 1;
+                i <= checked_from
+                    || !masked.iter().any(|m| {
+                        let (start, end) = (loc.position(m.start), loc.position(m.end));
+                        (d.line, d.col) >= start && (d.line, d.col) < end
+                    })
+            });
+        }
+
         if let Err(problems) = vendor.compile_settings(&source.text) {
             diags.extend(problems.into_iter().map(|p| loc.at(p.span, p.message)));
         }
@@ -141,6 +168,8 @@ pub fn compile_sources(
 
     let mut catalog = Catalog {
         vendors: Vec::new(),
+        files: Vec::new(),
+        warnings: Vec::new(),
     };
     for vendor in vendors {
         let mut merged = toml::Table::new();
@@ -189,12 +218,27 @@ pub fn compile_sources(
 }
 
 /// Parse one file far enough to know its vendor, checking its top-level keys.
+/// A file's vendor, its common part if readable, and the ranges masked while reading it.
+type ParsedFile<'v> = (
+    &'v Arc<dyn Vendor>,
+    Option<ScenarioFile>,
+    Vec<std::ops::Range<usize>>,
+);
+
+/// Just the `vendor` key, to know whose settings the file holds even when the rest is broken.
+#[derive(serde::Deserialize)]
+struct VendorKey {
+    vendor: Spanned<String>,
+}
+
+/// With the file (unless its common part is unreadable), the byte ranges masked after a wrong type or unknown key (see
+/// [`parse_all`]): later checks there would only repeat the problem.
 fn parse_file<'v>(
     vendors: &'v [Arc<dyn Vendor>],
     source: &Source,
     loc: &Located<'_>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<(&'v Arc<dyn Vendor>, ScenarioFile)> {
+) -> Option<ParsedFile<'v>> {
     let keys: BTreeMap<Spanned<String>, IgnoredAny> = match toml::from_str(&source.text) {
         Ok(k) => k,
         Err(e) => {
@@ -203,12 +247,13 @@ fn parse_file<'v>(
             return None;
         }
     };
-    let file: Result<ScenarioFile, _> = toml::from_str(&source.text);
-    let vendor_name = match &file {
-        Ok(f) => Some(&f.vendor),
-        Err(_) => None,
-    };
-    let vendor = vendor_name.and_then(|n| vendors.iter().find(|v| v.name() == n.get_ref()));
+    let parsed = parse_all::<ScenarioFile>(&source.text);
+    let vendor_key = toml::from_str::<VendorKey>(&source.text)
+        .ok()
+        .map(|k| k.vendor);
+    let vendor = vendor_key
+        .as_ref()
+        .and_then(|n| vendors.iter().find(|v| v.name() == n.get_ref()));
 
     let allowed: Vec<&str> = match vendor {
         Some(v) => COMMON_KEYS
@@ -235,36 +280,38 @@ fn parse_file<'v>(
             diags.push(loc.at(
                 Some(key.span()),
                 format!(
-                    "unknown key `{}`; expected one of: {}",
+                    "unknown key `{}`{}; expected one of: {}",
                     key.get_ref(),
+                    did_you_mean(key.get_ref(), &allowed),
                     allowed.join(", ")
                 ),
             ));
         }
     }
 
-    let file = match file {
-        Ok(f) => f,
-        Err(e) => {
-            let p = Problem::from(e);
-            diags.push(loc.at(p.span, p.message));
-            return None;
-        }
-    };
-    match vendor {
-        Some(v) => Some((v, file)),
-        None => {
+    diags.extend(
+        parsed
+            .problems
+            .into_iter()
+            .map(|p| loc.at(p.span, p.message)),
+    );
+    match (vendor, vendor_key) {
+        (Some(v), _) => Some((v, parsed.value, parsed.masked)),
+        (None, Some(name)) => {
             let names: Vec<_> = vendors.iter().map(|v| v.name()).collect();
             diags.push(loc.at(
-                Some(file.vendor.span()),
+                Some(name.span()),
                 format!(
-                    "unknown vendor `{}`; expected one of: {}",
-                    file.vendor.get_ref(),
+                    "unknown vendor `{}`{}; expected one of: {}",
+                    name.get_ref(),
+                    did_you_mean(name.get_ref(), &names),
                     names.join(", ")
                 ),
             ));
             None
         }
+        // No `vendor` (or not a string): the parse above reported it.
+        (None, None) => None,
     }
 }
 
@@ -356,9 +403,10 @@ fn compile_step(
             err(
                 o.span(),
                 format!(
-                    "unknown outcome `{}` for vendor {}; expected one of: {}",
+                    "unknown outcome `{}` for vendor {}{}; expected one of: {}",
                     o.get_ref(),
                     vendor.name(),
+                    did_you_mean(o.get_ref(), vendor.outcomes()),
                     vendor.outcomes().join(", ")
                 ),
             );

@@ -14,6 +14,9 @@ pub const COMMON_KEYS: &[&str] = &["vendor", "rate_limit", "scenario"];
 
 #[derive(Debug, Deserialize)]
 pub struct ScenarioFile {
+    /// Read on its own first (the vendor decides which keys are allowed); required here
+    /// so a file without it is reported.
+    #[allow(dead_code)]
     pub vendor: Spanned<String>,
     #[serde(default)]
     pub rate_limit: Option<Spanned<RateLimitSpec>>,

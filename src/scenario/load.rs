@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{compile_sources, Catalog, Diagnostic};
+use super::{compile_sources, Catalog, Diagnostic, LoadedFile};
 use crate::vendors::Vendor;
 
 /// One scenario file's text and where it came from.
@@ -29,15 +29,27 @@ pub fn builtin_sources(vendors: &[Arc<dyn Vendor>]) -> Vec<Source> {
         .collect()
 }
 
+/// What [`sources_from_paths`] read.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub sources: Vec<Source>,
+    /// A directory holding no `*.toml` file: loads, but is probably a mistyped path or an
+    /// unmounted volume.
+    pub warnings: Vec<String>,
+}
+
 /// Read files and directories (a directory's `*.toml`, sorted by name).
-pub fn sources_from_paths(paths: &[PathBuf]) -> Result<Vec<Source>, Vec<Diagnostic>> {
-    let mut sources = Vec::new();
+pub fn sources_from_paths(paths: &[PathBuf]) -> Result<Sources, Vec<Diagnostic>> {
+    let mut read = Sources::default();
     let mut diags = Vec::new();
     let unreadable = |p: &Path, e: std::io::Error| Diagnostic {
         path: p.display().to_string(),
         line: 1,
         col: 1,
-        message: format!("cannot read: {e}"),
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+            _ => format!("cannot read: {e}"),
+        },
     };
     for path in paths {
         let files = if path.is_dir() {
@@ -49,6 +61,12 @@ pub fn sources_from_paths(paths: &[PathBuf]) -> Result<Vec<Source>, Vec<Diagnost
                         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
                         .collect();
                     files.sort();
+                    if files.is_empty() {
+                        read.warnings.push(format!(
+                            "{}: no *.toml file in this directory, so it changes nothing (a mistyped path, or a volume not mounted?)",
+                            path.display()
+                        ));
+                    }
                     files
                 }
                 Err(e) => {
@@ -61,7 +79,7 @@ pub fn sources_from_paths(paths: &[PathBuf]) -> Result<Vec<Source>, Vec<Diagnost
         };
         for file in files {
             match std::fs::read_to_string(&file) {
-                Ok(text) => sources.push(Source {
+                Ok(text) => read.sources.push(Source {
                     path: file.display().to_string(),
                     text,
                 }),
@@ -70,14 +88,15 @@ pub fn sources_from_paths(paths: &[PathBuf]) -> Result<Vec<Source>, Vec<Diagnost
         }
     }
     if diags.is_empty() {
-        Ok(sources)
+        Ok(read)
     } else {
         Err(diags)
     }
 }
 
 /// The built-ins, with user files (given directly or as directories) replacing and
-/// adding files, compiled.
+/// adding files, compiled. The catalog records which user files were read and what
+/// each did, and any warnings.
 pub fn load(
     vendors: &[Arc<dyn Vendor>],
     user_paths: &[PathBuf],
@@ -85,20 +104,27 @@ pub fn load(
     let user = sources_from_paths(user_paths)?;
     let mut base = builtin_sources(vendors);
     let mut extra = Vec::new();
-    for source in user {
-        let name = Path::new(&source.path)
+    let mut files = Vec::new();
+    let file_name = |p: &str| {
+        Path::new(p)
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned());
-        match base.iter_mut().find(|b| {
-            Path::new(&b.path)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                == name
-        }) {
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    for source in user.sources {
+        let name = file_name(&source.path);
+        let shipped = base.iter_mut().find(|b| file_name(&b.path) == name);
+        files.push(LoadedFile {
+            path: source.path.clone(),
+            replaces: shipped.as_ref().map(|b| b.path.clone()),
+        });
+        match shipped {
             Some(shipped) => *shipped = source,
             None => extra.push(source),
         }
     }
     base.extend(extra);
-    compile_sources(vendors, &base)
+    let mut catalog = compile_sources(vendors, &base)?;
+    catalog.files = files;
+    catalog.warnings = user.warnings;
+    Ok(catalog)
 }

@@ -9,6 +9,7 @@ mod compile;
 mod diag;
 mod file;
 mod load;
+mod tolerant;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use serde_json::Value;
 pub use compile::{compile_sources, parse_settings};
 pub use diag::{Diagnostic, Problem};
 pub use file::COMMON_KEYS;
-pub use load::{builtin_sources, load, sources_from_paths, Source};
+pub use load::{builtin_sources, load, sources_from_paths, Source, Sources};
 
 use crate::rate_limit::Limit;
 
@@ -107,6 +108,18 @@ impl VendorScenarios {
 /// Every vendor's scenarios, keyed by vendor name.
 pub struct Catalog {
     pub vendors: Vec<(&'static str, VendorScenarios)>,
+    /// The user's files that were read, in load order, and what each did.
+    pub files: Vec<LoadedFile>,
+    /// Things that load but are probably not what the user meant (an empty directory).
+    pub warnings: Vec<String>,
+}
+
+/// One user scenario file and its effect, for the start-up log.
+#[derive(Debug, Clone)]
+pub struct LoadedFile {
+    pub path: String,
+    /// The shipped file it replaces (`scenarios/credeau.toml`), if it does.
+    pub replaces: Option<String>,
 }
 
 impl Catalog {

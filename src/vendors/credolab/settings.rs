@@ -411,6 +411,6 @@ rulesets = ["default", "DEFAULT", ""]
     fn an_unknown_key_in_a_user_is_an_error() {
         let p = problems("[[users]]\nemail = \"a@b.c\"\npassword = \"p\"\npasword = \"q\"\n");
         assert_eq!(p.len(), 1);
-        assert!(p[0].contains("unknown field `pasword`"), "{p:?}");
+        assert!(p[0].contains("unknown key `pasword`"), "{p:?}");
     }
 }

@@ -1076,7 +1076,9 @@ fn mistakes_in_versions_are_reported_with_file_line_and_column() {
     let err = String::from_utf8_lossy(&out.stderr);
     let p = path.display();
     assert!(
-        err.contains(&format!("{p}:4:1: unknown field `falback`")),
+        err.contains(&format!(
+            "{p}:4:1: unknown key `falback` (did you mean `fallback`?)"
+        )),
         "{err}"
     );
 }

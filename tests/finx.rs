@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::support::{Reply, TestServer};
+use crate::support::{send, Reply, TestServer};
 
 /// `test-client:test-secret`.
 const BASIC: (&str, &str) = ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=");
@@ -999,4 +999,186 @@ async fn the_token_endpoint_also_takes_form_encoded_bodies_and_refuses_unknown_g
     );
     let r = token(&s, json!({"grant_type": "authorization_code"})).await;
     assert_eq!(r.json()["error"]["description"], "code is required.");
+}
+
+/// One entity's client session as a lender's finX integration runs it (Qwist's Postman
+/// collection and figo's client): flow start, widget, code exchange, report (three times,
+/// so a `pending-` user gets past its 202s), accounts, each account's balance, a page of
+/// transactions with statistics, a token refresh and the report again. Each answer is
+/// recorded as status, every header and the body, with the server's own address
+/// replaced, so runs on different servers compare byte for byte.
+async fn session(base: String, kind: &'static str, body: Value) -> Vec<String> {
+    let basic = [BASIC, ("content-type", "application/json")];
+    let mut log = Vec::new();
+    let mut record = |step: &str, r: &Reply| {
+        // `date` is left out: hyper sets it from the wall clock (the engine's business).
+        let mut headers: Vec<String> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != "date")
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("<bytes>")))
+            .collect();
+        headers.sort();
+        log.push(
+            format!("{step} {}\n{}\n{}", r.status, headers.join("\n"), r.text())
+                .replace(&base, "http://MOCK"),
+        );
+    };
+    let post = |path: String, body: Value| {
+        let base = base.clone();
+        async move {
+            send(
+                &base,
+                "POST",
+                &path,
+                &basic,
+                serde_json::to_vec(&body).unwrap().into(),
+            )
+            .await
+        }
+    };
+    let get = |path: String, token: String| {
+        let base = base.clone();
+        async move {
+            let auth = format!("Bearer {token}");
+            send(&base, "GET", &path, &[("authorization", &auth)], "".into()).await
+        }
+    };
+    let r = post(format!("/finx/{kind}/risk-report"), body).await;
+    record("start", &r);
+    let started = r.json();
+    let id = started["id"].as_str().unwrap().to_string();
+    let widget = started["location"].as_str().unwrap().replace(&base, "");
+    let w = send(&base, "GET", &widget, &[], "".into()).await;
+    record("widget", &w);
+    let code = query_of(w.header("location").unwrap())["code"].clone();
+    let t = post(
+        "/finx/auth/token".into(),
+        json!({"grant_type": "authorization_code", "code": code}),
+    )
+    .await;
+    record("token", &t);
+    let t = t.json();
+    let report = format!("/finx/rest/risk-reports/{id}");
+    for _ in 0..3 {
+        record("report", &get(report.clone(), access(&t).into()).await);
+    }
+    let accounts = get("/finx/rest/accounts".into(), access(&t).into()).await;
+    record("accounts", &accounts);
+    for a in accounts.json()["accounts"].as_array().unwrap() {
+        let path = format!(
+            "/finx/rest/accounts/{}/balance",
+            a["account_id"].as_str().unwrap()
+        );
+        record("balance", &get(path, access(&t).into()).await);
+    }
+    let page = "/finx/rest/transactions?count=7&offset=3&include_statistics=true";
+    record("transactions", &get(page.into(), access(&t).into()).await);
+    let t2 = post(
+        "/finx/auth/token".into(),
+        json!({"grant_type": "refresh_token", "refresh_token": t["refresh_token"]}),
+    )
+    .await;
+    record("refresh", &t2);
+    record("report", &get(report, access(&t2.json()).into()).await);
+    log
+}
+
+/// The entities of the parallel runs: a one-time flow by `user_id`, an ongoing one, a
+/// flow known only by its `state`, one with neither (known by its body), and a
+/// `pending-` user.
+fn parallel_entities() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "user_id": "par-anna", "name": "Anna Schäfer"}),
+        ),
+        (
+            "ongoing",
+            json!({"redirect_uri": REDIRECT, "user_id": "par-ben", "reporting_period": 24}),
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "state": "par-carla-state"}),
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": "https://lender.example/finx/dora"}),
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "user_id": "pending-par-emil"}),
+        ),
+        (
+            "ongoing",
+            json!({"redirect_uri": REDIRECT, "user_id": "par-fritz", "allow_multi_selection": "false"}),
+        ),
+    ]
+}
+
+/// Flow starts from other clients that the parallel runs interleave with the sessions:
+/// all alike, so they are numbered among themselves in whatever order they arrive.
+async fn noise(base: String, n: usize) {
+    for _ in 0..n {
+        let r = send(
+            &base,
+            "POST",
+            "/finx/onetime/risk-report",
+            &[BASIC, ("content-type", "application/json")],
+            serde_json::to_vec(&json!({"redirect_uri": "https://other.example/cb"}))
+                .unwrap()
+                .into(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_finx_requests_from_concurrent_clients_in_any_order_give_the_same_bytes_as_one_after_another(
+) {
+    let entities = parallel_entities();
+    // The reference: one server, one entity after another.
+    let s = TestServer::start().await;
+    let mut want = Vec::new();
+    for (kind, body) in &entities {
+        want.push(session(s.base.clone(), kind, body.clone()).await);
+    }
+    drop(s);
+
+    // The same, in reverse order, with other clients' flows before each session.
+    let s = TestServer::start().await;
+    let mut got = vec![Vec::new(); entities.len()];
+    for (i, (kind, body)) in entities.iter().enumerate().rev() {
+        noise(s.base.clone(), i + 1).await;
+        got[i] = session(s.base.clone(), kind, body.clone()).await;
+    }
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(g, &want[i], "reverse order, entity {i}");
+    }
+    drop(s);
+
+    // All at once from concurrent tasks, twice: started in order, and started in reverse
+    // with other clients' flows running beside them.
+    for round in 0..2 {
+        let s = TestServer::start().await;
+        let mut tasks = Vec::new();
+        let order: Vec<usize> = if round == 0 {
+            (0..entities.len()).collect()
+        } else {
+            (0..entities.len()).rev().collect()
+        };
+        for &i in &order {
+            let (kind, body) = entities[i].clone();
+            let base = s.base.clone();
+            if round == 1 {
+                tokio::spawn(noise(base.clone(), 3));
+            }
+            tasks.push((i, tokio::spawn(session(base, kind, body))));
+        }
+        for (i, task) in tasks {
+            let g = task.await.expect("the session's task finishes");
+            assert_eq!(g, want[i], "concurrent round {round}, entity {i}");
+        }
+    }
 }

@@ -1182,3 +1182,62 @@ async fn the_same_finx_requests_from_concurrent_clients_in_any_order_give_the_sa
         }
     }
 }
+
+#[tokio::test]
+async fn a_redirect_uri_with_control_characters_is_refused_at_flow_start() {
+    let s = TestServer::start().await;
+    // A callback URL read from a config file with its line ending, and one with a bell.
+    let mut answers = Vec::new();
+    for uri in [
+        "https://lender.example/finx/callback\r\n",
+        "https://lender.example/\u{7}cb",
+    ] {
+        let r = start(
+            &s,
+            "onetime",
+            json!({"redirect_uri": uri, "user_id": "ctl-1"}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{uri:?}: {}", r.text());
+        answers.push(r.exchange(&["content-type"]));
+    }
+    assert_eq!(answers[0], answers[1]);
+    insta::assert_json_snapshot!(answers[0]);
+}
+
+#[tokio::test]
+async fn a_redirect_uri_with_a_fragment_gets_the_parameters_before_the_fragment() {
+    let s = TestServer::start().await;
+    // A single-page app routing by hash, as lenders' web frontends often do.
+    let r = start(
+        &s,
+        "onetime",
+        json!({"redirect_uri": "https://app.lender.example/?tenant=7#/finx/done", "state": "frag-1"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let w = s
+        .get(&local(&s, r.json()["location"].as_str().unwrap()))
+        .await;
+    assert_eq!(w.status, 302);
+    let location = w.header("location").unwrap();
+    let (before, fragment) = location.split_once('#').unwrap();
+    assert_eq!(fragment, "/finx/done", "the fragment is kept, last");
+    let q = query_of(before);
+    assert_eq!(q["tenant"], "7");
+    assert_eq!(q["state"], "frag-1");
+    assert_eq!(q["success"], "true");
+    assert_eq!(q["flow_id"], id);
+    assert!(
+        before.starts_with("https://app.lender.example/?tenant=7&code=O"),
+        "{location}"
+    );
+    // The code from before the fragment is the one the token endpoint takes.
+    let t = token(
+        &s,
+        json!({"grant_type": "authorization_code", "code": q["code"]}),
+    )
+    .await;
+    assert_eq!(t.status, 200, "{}", t.text());
+}

@@ -764,9 +764,7 @@ impl Finx {
             }
         }
         q.append_pair("flow_id", &flow.id);
-        let uri = &flow.req.redirect_uri;
-        let sep = if uri.contains('?') { '&' } else { '?' };
-        let location = format!("{uri}{sep}{}", q.finish());
+        let location = flow::redirect_location(&flow.req.redirect_uri, &q.finish());
         Ok(MockResponse::new(StatusCode::FOUND).with_header("location", location))
     }
 

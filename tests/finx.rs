@@ -851,6 +851,22 @@ async fn transactions_page_and_sort_and_refuse_bad_parameters() {
     assert_eq!(page.as_slice(), &all[3..8]);
     let desc = txs(bearer(&s, &list(""), a).await);
     assert_eq!(desc.first(), all.last(), "newest first by default");
+    let past = bearer(&s, &list("?offset=100000&include_statistics=1"), a).await;
+    assert_eq!(past.status, 200, "past the end: an empty page");
+    assert_eq!(past.json()["transactions"], json!([]));
+    assert_eq!(past.json()["statistics"]["count"], json!(all.len()));
+    for (q, want) in [
+        ("?count=1001", "Invalid value for count: 1001 (1 to 1000)"),
+        ("?count=0", "Invalid value for count: 0 (1 to 1000)"),
+        (
+            "?include_statistics=maybe",
+            "Invalid value for include_statistics: maybe (true or false)",
+        ),
+    ] {
+        let r = bearer(&s, &list(q), a).await;
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["error"]["description"], want, "{q}");
+    }
     let bad = bearer(&s, &list("?since=last-week"), a).await;
     assert_eq!(bad.status, 400);
     insta::assert_json_snapshot!(bad.exchange(&["content-type"]));
@@ -1240,4 +1256,116 @@ async fn a_redirect_uri_with_a_fragment_gets_the_parameters_before_the_fragment(
     )
     .await;
     assert_eq!(t.status, 200, "{}", t.text());
+}
+
+/// Every transaction behind `href`, the way figo's client pages: `count=1000` from
+/// `offset=0` on, the next page at `offset + count`, until a page comes back shorter
+/// than `count`. The first page also asks for `include_statistics=true`.
+async fn all_pages(s: &TestServer, href: &str, access: &str) -> (Vec<Value>, Value, usize) {
+    let mut txs: Vec<Value> = Vec::new();
+    let mut statistics = Value::Null;
+    let mut pages = 0;
+    loop {
+        let url = format!("{}&count=1000&offset={}", local(s, href), txs.len());
+        let url = if pages == 0 {
+            format!("{url}&include_statistics=true")
+        } else {
+            url
+        };
+        let r = bearer(s, &url, access).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        let body = r.json();
+        if pages == 0 {
+            statistics = body["statistics"].clone();
+        } else {
+            assert!(body.get("statistics").is_none(), "only when asked for");
+        }
+        let page = body["transactions"].as_array().unwrap().clone();
+        assert!(page.len() <= 1000, "a page holds at most count");
+        pages += 1;
+        let short = page.len() < 1000;
+        txs.extend(page);
+        if short {
+            return (txs, statistics, pages);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_ten_year_report_is_re_added_exactly_by_paging_its_hrefs_past_the_first_thousand() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "decade-1", "reporting_period": "120", "allow_multi_selection": "true"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t))
+        .await
+        .json();
+    assert_eq!(report["period"], 120);
+    let mut entries: Vec<Value> = Vec::new();
+    for (sec, part) in [
+        ("income", "regular"),
+        ("income", "variable"),
+        ("expenses", "regular"),
+        ("expenses", "variable"),
+    ] {
+        entries.extend(report[sec][part].as_array().unwrap().iter().cloned());
+    }
+    entries.push(report["income"]["primary"].clone());
+    for k in ["atm", "gambling", "debt_collection", "loan"] {
+        entries.push(report[k].clone());
+    }
+    let mut longest = 0;
+    for e in &entries {
+        let href = e["href"].as_str().unwrap();
+        let (txs, stats, pages) = all_pages(&s, href, access(&t)).await;
+        let count = e["count"].as_u64().unwrap() as usize;
+        assert_eq!(txs.len(), count, "{href}");
+        assert_eq!(pages, count / 1000 + 1, "{href}");
+        let mut ids: Vec<&str> = txs
+            .iter()
+            .map(|t| t["transaction_id"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "pages neither overlap nor skip: {href}");
+        let amounts: Vec<i64> = txs.iter().map(|t| cents(&t["amount"])).collect();
+        assert_eq!(amounts.iter().sum::<i64>(), cents(&e["total"]), "{href}");
+        if count > 0 {
+            assert_eq!(*amounts.iter().min().unwrap(), cents(&e["low"]), "{href}");
+            assert_eq!(*amounts.iter().max().unwrap(), cents(&e["high"]), "{href}");
+        }
+        // The statistics describe the whole selection, so they equal the report entry.
+        for k in ["count", "total", "low", "high", "average"] {
+            assert_eq!(stats[k], e[k], "statistics {k}: {href}");
+        }
+        if let Some(first) = e.get("first_booked_on") {
+            assert_eq!(&stats["first_booked_on"], first, "{href}");
+            assert_eq!(stats["last_booked_on"], e["last_booked_on"], "{href}");
+        }
+        longest = longest.max(count);
+    }
+    assert!(
+        longest > 1000,
+        "some entry needs more than one page (the longest has {longest})"
+    );
+
+    // Without paging parameters an href answers the first 1000, newest first: a full
+    // page is how a client learns there may be more.
+    let long = entries
+        .iter()
+        .find(|e| e["count"].as_u64().unwrap() > 1000)
+        .unwrap();
+    let plain = bearer(&s, &local(&s, long["href"].as_str().unwrap()), access(&t)).await;
+    let plain = plain.json()["transactions"].as_array().unwrap().clone();
+    assert_eq!(plain.len(), 1000);
+    let dates: Vec<&str> = plain
+        .iter()
+        .map(|t| t["booking_date"].as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert_eq!(dates[0], long["last_booked_on"].as_str().unwrap());
 }

@@ -10,9 +10,10 @@
 //! 3. `POST /auth/token` (Basic) exchanges the code (single use, 5 minutes) for an
 //!    access token (1 hour) and a refresh token (90 days; refreshing rotates both);
 //!
-//! then `GET /rest/risk-reports/{id}`, `GET /rest/transactions`,
-//! `GET /rest/accounts[/{id}[/transactions]]` with `Authorization: Bearer`. All
-//! lifetimes run on the mock clock and are settings of the scenario file.
+//! then `GET /rest/risk-reports/{id}`, `GET /rest/transactions` (paged with figo's
+//! `count`/`offset`, at most 1000 a page, `include_statistics` counting the whole
+//! selection), `GET /rest/accounts[/{id}[/transactions]]` with `Authorization: Bearer`.
+//! All lifetimes run on the mock clock and are settings of the scenario file.
 //!
 //! The report and the transactions come from one generated [`data::Dataset`] per
 //! flow, so every aggregate equals the transactions its `href` returns
@@ -974,15 +975,17 @@ impl Finx {
             }
             q.accounts = Some(vec![a.to_string()]);
         }
+        let selection = q.selection(&d);
         let list: Vec<Value> = q
-            .select(&d)
-            .into_iter()
+            .page(&selection)
+            .iter()
             .map(|t| report::transaction_json(&d, t))
             .collect();
-        Ok(MockResponse::json(
-            StatusCode::OK,
-            json!({ "transactions": list }),
-        ))
+        let mut body = json!({ "transactions": list });
+        if q.statistics {
+            body["statistics"] = report::statistics(&selection);
+        }
+        Ok(MockResponse::json(StatusCode::OK, body))
     }
 
     fn accounts(

@@ -496,15 +496,17 @@ pub struct Query {
     pub count: usize,
     pub offset: usize,
     pub descending: bool,
+    /// `include_statistics=true`: add `statistics` over the whole selection.
+    pub statistics: bool,
 }
 
-/// The most transactions one page holds (and the default `count`).
+/// The most transactions one page holds, and the default `count` (figo's documented
+/// default; figo documents no maximum, so the mock's limit is its default).
 pub const MAX_COUNT: usize = 1000;
 
 impl Query {
-    /// Parse the documented parameters; others (`since_type`, `types`, `cents`,
-    /// `include_pending`, `include_statistics`) are accepted and ignored. `Err` is the
-    /// description for a 400.
+    /// Parse the documented parameters; `since_type`, `types`, `cents` and
+    /// `include_pending` are accepted and ignored. `Err` is the description for a 400.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, String> {
         let mut q = Query {
             categories: None,
@@ -514,6 +516,7 @@ impl Query {
             count: MAX_COUNT,
             offset: 0,
             descending: true,
+            statistics: false,
         };
         for (k, v) in pairs {
             match k.as_str() {
@@ -559,6 +562,17 @@ impl Query {
                         .parse::<usize>()
                         .map_err(|_| format!("Invalid value for offset: {v}"))?;
                 }
+                "include_statistics" => {
+                    q.statistics = match v.to_ascii_lowercase().as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => {
+                            return Err(format!(
+                                "Invalid value for include_statistics: {v} (true or false)"
+                            ))
+                        }
+                    };
+                }
                 "sort" => {
                     q.descending = match v.to_ascii_lowercase().as_str() {
                         "desc" => true,
@@ -585,8 +599,8 @@ impl Query {
             && self.until.is_none_or(|u| t.date <= u)
     }
 
-    /// The selected page of `d`'s transactions.
-    pub fn select<'d>(&self, d: &'d Dataset) -> Vec<&'d Transaction> {
+    /// Every transaction of `d` the query selects, in its sort order, before paging.
+    pub fn selection<'d>(&self, d: &'d Dataset) -> Vec<&'d Transaction> {
         let mut hits: Vec<&Transaction> = d
             .transactions
             .iter()
@@ -595,11 +609,34 @@ impl Query {
         if self.descending {
             hits.reverse();
         }
-        hits.into_iter()
-            .skip(self.offset)
-            .take(self.count)
-            .collect()
+        hits
     }
+
+    /// The requested page of a [`Query::selection`]: `count` transactions from `offset`.
+    pub fn page<'s, 'd>(&self, selection: &'s [&'d Transaction]) -> &'s [&'d Transaction] {
+        let from = self.offset.min(selection.len());
+        let to = from.saturating_add(self.count).min(selection.len());
+        &selection[from..to]
+    }
+
+    /// The selected page of `d`'s transactions.
+    #[cfg(test)]
+    pub fn select<'d>(&self, d: &'d Dataset) -> Vec<&'d Transaction> {
+        self.page(&self.selection(d)).to_vec()
+    }
+}
+
+/// `statistics` (`include_statistics=true`): figo computes them "on the complete
+/// filtered transaction list, i.e. without count and offset". Their fields are not
+/// published; the mock uses the report's own aggregate fields (`count`, `total`, `low`,
+/// `high`, `average`, `first_booked_on`, `last_booked_on`), so the statistics of an
+/// `href` equal the numbers of the report entry it belongs to, and `count` tells a
+/// client how many transactions the pages add up to.
+pub fn statistics(selection: &[&Transaction]) -> Value {
+    let a = Agg::of(selection.iter().copied());
+    let mut m = a.numbers();
+    a.dates(&mut m);
+    Value::Object(m)
 }
 
 /// A date parameter: `YYYY-MM-DD`, or an RFC 3339 timestamp (its date is used).
@@ -708,6 +745,9 @@ mod tests {
         assert_eq!(q.offset, 2);
         assert!(!q.descending);
         assert!(p("since=2020-01-01T00:00:00Z").unwrap().since.is_some());
+        assert!(!q.statistics);
+        assert!(p("include_statistics=TRUE").unwrap().statistics);
+        assert!(!p("include_statistics=0").unwrap().statistics);
         for bad in [
             "categories=x",
             "since=yesterday",
@@ -715,9 +755,38 @@ mod tests {
             "count=5000",
             "offset=-1",
             "sort=up",
+            "include_statistics=yes",
         ] {
             assert!(p(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_page_is_count_transactions_from_offset_and_never_panics_past_the_end() {
+        let spec = Spec {
+            months: 12,
+            until: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+            multi: true,
+            account_types: vec![],
+            accounts: vec![],
+            name: None,
+        };
+        let d = dataset(1, "pages", &spec, true);
+        let q = |count, offset| Query {
+            count,
+            offset,
+            ..Query::parse(&[]).unwrap()
+        };
+        let all = q(MAX_COUNT, 0).selection(&d);
+        assert!(all.len() > 10);
+        let ids = |txs: &[&Transaction]| txs.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(q(4, 3).page(&all)), ids(&all[3..7]));
+        assert_eq!(q(4, all.len() - 2).page(&all).len(), 2);
+        assert!(q(MAX_COUNT, usize::MAX).page(&all).is_empty());
+        assert_eq!(q(usize::MAX, 1).page(&all).len(), all.len() - 1);
+        let stats = statistics(&all);
+        assert_eq!(stats["count"], json!(all.len()));
+        assert_eq!(statistics(&[])["count"], json!(0));
     }
 
     /// Datasets for many users and seeds: multi-account flows of the account types

@@ -1369,3 +1369,118 @@ async fn a_ten_year_report_is_re_added_exactly_by_paging_its_hrefs_past_the_firs
     assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
     assert_eq!(dates[0], long["last_booked_on"].as_str().unwrap());
 }
+
+#[tokio::test]
+async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figures_come_from() {
+    let s = TestServer::start().await;
+    let mut overdrawn = 0;
+    for user in ["bal-1", "bal-2", "bal-3", "bal-4", "bal-5", "bal-6"] {
+        let f = connect(
+            &s,
+            "ongoing",
+            json!({"redirect_uri": REDIRECT, "user_id": user, "account_types": ["Giro account", "Credit card", "Savings account"]}),
+        )
+        .await;
+        let t = exchange(&s, &f).await;
+        let a = access(&t);
+        let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
+            .await
+            .json();
+        let accounts = bearer(&s, "/finx/rest/accounts", a).await.json();
+        for (i, acc) in accounts["accounts"].as_array().unwrap().iter().enumerate() {
+            // What figo's clients send: get_account_balance(account_id).
+            let id = acc["account_id"].as_str().unwrap();
+            let r = bearer(&s, &format!("/finx/rest/accounts/{id}/balance"), a).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let b = r.json();
+            let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+            assert_eq!(
+                keys,
+                [
+                    "balance",
+                    "balance_date",
+                    "credit_line",
+                    "monthly_spending_limit"
+                ]
+            );
+            assert_eq!(b, acc["balance"], "the account's own balance object");
+            let one = bearer(&s, &format!("/finx/rest/accounts/{id}"), a)
+                .await
+                .json();
+            assert_eq!(b, one["balance"]);
+            assert_eq!(b["balance_date"], "2026-01-15");
+
+            // Walk back from the balance through every booking of the account.
+            let (txs, _, _) = all_pages(
+                &s,
+                &format!("{}/finx/rest/accounts/{id}/transactions?sort=desc", s.base),
+                a,
+            )
+            .await;
+            let mut by_day: HashMap<String, i64> = HashMap::new();
+            for t in &txs {
+                *by_day
+                    .entry(t["booking_date"].as_str().unwrap().to_string())
+                    .or_default() += cents(&t["amount"]);
+            }
+            let mut balance = cents(&b["balance"]);
+            let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+            let since = chrono::NaiveDate::from_ymd_opt(2025, 1, 16).unwrap();
+            let mut end_of_day = Vec::new();
+            while day >= since {
+                end_of_day.push(balance);
+                balance -= by_day.get(&day.to_string()).copied().unwrap_or(0);
+                day = day.pred_opt().unwrap();
+            }
+            let opening = balance;
+            let figures = &report["accounts"][i]["balance"];
+            let overdraft = end_of_day.iter().filter(|b| **b < 0).count();
+            assert_eq!(figures["days_in_overdraft"], json!(overdraft), "{user} {i}");
+            for (key, days) in [("one_month", 30), ("three_months", 90), ("six_months", 180)] {
+                let tail = &end_of_day[..days];
+                let mean = tail.iter().sum::<i64>() as f64 / days as f64;
+                assert_eq!(
+                    cents(&figures["average"][key]),
+                    mean.round() as i64,
+                    "{user} {i} {key}"
+                );
+            }
+            let deepest = end_of_day.iter().copied().chain([opening]).min().unwrap();
+            let line = cents(&b["credit_line"]);
+            assert!(
+                deepest >= -line,
+                "{user} {i}: {deepest} below a credit line of {line}"
+            );
+            assert_eq!(line % 50_000, 0, "whole 500 €");
+            if deepest >= 0 {
+                assert_eq!(line, 0, "{user} {i}: never in the red, no credit line");
+            } else {
+                assert!(
+                    line + deepest < 50_000,
+                    "the smallest whole 500 € that covers it"
+                );
+                overdrawn += 1;
+            }
+        }
+        if user == "bal-1" {
+            let id = accounts["accounts"][0]["account_id"].as_str().unwrap();
+            let r = bearer(&s, &format!("/finx/rest/accounts/{id}/balance"), a).await;
+            insta::assert_json_snapshot!(r.exchange(&["content-type"]));
+            let put = s
+                .request(
+                    "PUT",
+                    &format!("/finx/rest/accounts/{id}/balance"),
+                    &[("authorization", &format!("Bearer {a}"))],
+                    "{}",
+                )
+                .await;
+            assert_eq!(put.status, 405);
+            assert_eq!(put.header("allow"), Some("GET"));
+            let unknown = bearer(&s, "/finx/rest/accounts/A000000000000/balance", a).await;
+            assert_eq!(unknown.status, 404);
+            let none = s.get(&format!("/finx/rest/accounts/{id}/balance")).await;
+            assert_eq!(none.status, 401);
+        }
+    }
+    assert!(overdrawn > 0, "some household drew on its credit line");
+}

@@ -12,7 +12,8 @@
 //!
 //! then `GET /rest/risk-reports/{id}`, `GET /rest/transactions` (paged with figo's
 //! `count`/`offset`, at most 1000 a page, `include_statistics` counting the whole
-//! selection), `GET /rest/accounts[/{id}[/transactions]]` with `Authorization: Bearer`.
+//! selection), `GET /rest/accounts[/{id}[/balance|/transactions]]` with
+//! `Authorization: Bearer`.
 //! All lifetimes run on the mock clock and are settings of the scenario file.
 //!
 //! The report and the transactions come from one generated [`data::Dataset`] per
@@ -115,6 +116,11 @@ const ENDPOINTS: &[Endpoint] = &[
         method: "GET",
         path: "/rest/accounts/{id}",
         summary: "one connected account (Bearer)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/rest/accounts/{id}/balance",
+        summary: "one account's balance and credit line (Bearer)",
     },
     Endpoint {
         method: "GET",
@@ -521,6 +527,7 @@ impl Vendor for Finx {
             ["rest", "transactions"] if get => self.transactions(ctx, req, None),
             ["rest", "accounts"] if get => self.accounts(ctx, req, None),
             ["rest", "accounts", id] if get => self.accounts(ctx, req, Some(id)),
+            ["rest", "accounts", id, "balance"] if get => self.balance(ctx, req, id),
             ["rest", "accounts", id, "transactions"] if get => {
                 self.transactions(ctx, req, Some(id))
             }
@@ -529,7 +536,9 @@ impl Vendor for Finx {
             | ["rest", "transactions"]
             | ["rest", "accounts"]
             | ["rest", "accounts", _]
-            | ["rest", "accounts", _, "transactions"] => Err(FinxError::MethodNotAllowed("GET")),
+            | ["rest", "accounts", _, "balance" | "transactions"] => {
+                Err(FinxError::MethodNotAllowed("GET"))
+            }
             _ => Err(FinxError::NotFound),
         };
         result.unwrap_or_else(FinxError::into_response)
@@ -1011,6 +1020,27 @@ impl Finx {
             }
         };
         Ok(MockResponse::json(StatusCode::OK, body))
+    }
+
+    /// `GET /rest/accounts/{id}/balance`: figo's balance call, the account's `balance`.
+    fn balance(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        id: &str,
+    ) -> Result<MockResponse, FinxError> {
+        let flow = self.bearer(ctx, req)?;
+        mark(ctx, &flow.entity);
+        let d = self.dataset(ctx, &flow);
+        let i = d
+            .accounts
+            .iter()
+            .position(|a| a.id == id)
+            .ok_or(FinxError::NotFound)?;
+        Ok(MockResponse::json(
+            StatusCode::OK,
+            report::balance_json(&d, i),
+        ))
     }
 }
 

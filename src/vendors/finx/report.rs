@@ -667,16 +667,10 @@ pub fn transaction_json(d: &Dataset, t: &Transaction) -> Value {
     })
 }
 
-/// One account as `/rest/accounts` lists it; `balance` is the current balance, so a
+/// One account as `/rest/accounts` lists it; `balance` is its [`balance_json`], so a
 /// client can rebuild the daily balances behind the report's balance figures.
 pub fn account_json(d: &Dataset, i: usize) -> Value {
     let a = &d.accounts[i];
-    let closing = a.opening_balance
-        + d.transactions
-            .iter()
-            .filter(|t| t.account == i)
-            .map(|t| t.amount)
-            .sum::<i64>();
     json!({
         "account_id": a.id,
         "name": a.name,
@@ -685,7 +679,41 @@ pub fn account_json(d: &Dataset, i: usize) -> Value {
         "bank_code": a.bank_code,
         "currency": a.currency,
         "type": a.kind,
-        "balance": {"balance": money(closing), "balance_date": d.until.format(DATE).to_string()},
+        "balance": balance_json(d, i),
+    })
+}
+
+/// Steps in which a credit line is granted: whole 500 €.
+const CREDIT_LINE_STEP: i64 = 50_000; // cents
+
+/// The account's balance as figo's `GET /rest/accounts/{id}/balance` answers it (the
+/// same object is the account's `balance`): `balance` is the running balance after the
+/// account's last booking (its opening balance plus every transaction), `balance_date`
+/// the day the history ends. finX publishes no credit line; the mock grants the
+/// smallest whole 500 € that covers the account's deepest end-of-day overdraft in the
+/// history, its opening balance included (0 for an account never in the red), so the
+/// history never exceeds it.
+/// `monthly_spending_limit` (a figo user setting) is 0: none set.
+pub fn balance_json(d: &Dataset, i: usize) -> Value {
+    let current = d.accounts[i].opening_balance
+        + d.transactions
+            .iter()
+            .filter(|t| t.account == i)
+            .map(|t| t.amount)
+            .sum::<i64>();
+    let deepest = daily_balances(d, i)
+        .iter()
+        .map(|(_, b)| *b)
+        .chain([d.accounts[i].opening_balance])
+        .min()
+        .unwrap_or(0)
+        .min(0);
+    let credit_line = (-deepest + CREDIT_LINE_STEP - 1) / CREDIT_LINE_STEP * CREDIT_LINE_STEP;
+    json!({
+        "balance": money(current),
+        "balance_date": d.until.format(DATE).to_string(),
+        "credit_line": money(credit_line),
+        "monthly_spending_limit": 0,
     })
 }
 
@@ -787,6 +815,34 @@ mod tests {
         let stats = statistics(&all);
         assert_eq!(stats["count"], json!(all.len()));
         assert_eq!(statistics(&[])["count"], json!(0));
+    }
+
+    #[test]
+    fn every_balance_is_the_running_balance_and_its_credit_line_covers_the_history() {
+        for d in many_datasets() {
+            for i in 0..d.accounts.len() {
+                let days = daily_balances(&d, i);
+                let b = balance_json(&d, i);
+                assert_eq!(b, account_json(&d, i)["balance"]);
+                assert_eq!(b["balance"], money(days.last().unwrap().1));
+                let line = (b["credit_line"].as_f64().unwrap() * 100.0).round() as i64;
+                let deepest = days
+                    .iter()
+                    .map(|(_, b)| *b)
+                    .chain([d.accounts[i].opening_balance])
+                    .min()
+                    .unwrap();
+                assert_eq!(line % CREDIT_LINE_STEP, 0);
+                assert!(deepest >= -line);
+                assert!(
+                    deepest.min(0) + line < CREDIT_LINE_STEP,
+                    "the smallest that covers"
+                );
+                if i != d.main_account {
+                    assert_eq!(line, 0, "only the main account draws on credit");
+                }
+            }
+        }
     }
 
     /// Datasets for many users and seeds: multi-account flows of the account types

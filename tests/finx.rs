@@ -1484,3 +1484,143 @@ async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figur
     }
     assert!(overdrawn > 0, "some household drew on its credit line");
 }
+
+/// figo's own Python client (python-figo 3.1.0, figo being finX's predecessor) on the
+/// mock: exchanges the code, lists the accounts, reads each balance with
+/// `get_account_balance`, pages each account's and all transactions with
+/// `get_transactions(count=1000, offset=…)` until a short page, refreshes the token.
+/// Prints what it got as JSON.
+const FIGO_CLIENT: &str = r#"
+import json, sys
+from figo import FigoConnection, FigoSession
+
+base, code, redirect = sys.argv[1:4]
+connection = FigoConnection("test-client", "test-secret", redirect, api_endpoint=base)
+token = connection.convert_authentication_code(code)
+session = FigoSession(token["access_token"], api_endpoint=base)
+
+def every_page(account_id=None):
+    txs = []
+    while True:
+        page = session.get_transactions(account_id=account_id, count=1000, offset=len(txs))
+        txs.extend(page)
+        if len(page) < 1000:
+            return txs
+
+out = {"access_token": token["access_token"], "accounts": []}
+for account in session.accounts:
+    balance = session.get_account_balance(account)
+    txs = every_page(account.account_id)
+    out["accounts"].append({
+        "account_id": account.account_id,
+        "listed_balance": account.balance.balance,
+        "balance": balance.balance,
+        "balance_date": balance.balance_date.date().isoformat(),
+        "credit_line": balance.credit_line,
+        "transactions": [[t.transaction_id, t.booking_date.date().isoformat(), t.amount] for t in txs],
+    })
+out["all"] = len(every_page())
+out["refreshed"] = bool(connection.convert_refresh_token(token["refresh_token"])["access_token"])
+print(json.dumps(out))
+"#;
+
+#[tokio::test]
+async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_the_report() {
+    if !crate::support::python_has(Some("figo")) {
+        return;
+    }
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "figo-client-1", "reporting_period": 120, "account_types": ["Giro account", "Credit card"]}),
+    )
+    .await;
+    let args = vec![
+        format!("{}/finx", s.base),
+        f.redirect["code"].clone(),
+        REDIRECT.to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::support::python())
+            .arg("-c")
+            .arg(FIGO_CLIENT)
+            .args(&args)
+            .output()
+            .expect("the Python interpreter runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(got["refreshed"], true);
+    let a = got["access_token"].as_str().unwrap();
+    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
+        .await
+        .json();
+    let s = &s;
+    let count_of = |path: String| async move {
+        let r = bearer(s, &format!("{path}?count=1&include_statistics=true"), a).await;
+        r.json()["statistics"]["count"].as_u64().unwrap() as usize
+    };
+    assert_eq!(
+        got["all"],
+        json!(count_of("/finx/rest/transactions".into()).await)
+    );
+    let mut most = 0;
+    for (i, acc) in got["accounts"].as_array().unwrap().iter().enumerate() {
+        let id = acc["account_id"].as_str().unwrap();
+        let txs = acc["transactions"].as_array().unwrap();
+        assert_eq!(
+            txs.len(),
+            count_of(format!("/finx/rest/accounts/{id}/transactions")).await,
+            "every transaction, once"
+        );
+        most = most.max(txs.len());
+        assert_eq!(acc["balance"], acc["listed_balance"]);
+        assert_eq!(acc["balance_date"], "2026-01-15");
+        // Walk back from figo's balance through the pages, newest first.
+        let mut balance = cents(&acc["balance"]);
+        let mut end_of_day = Vec::new();
+        let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+        let mut next = txs.iter().peekable();
+        let since = chrono::NaiveDate::from_ymd_opt(2016, 1, 16).unwrap();
+        while day >= since {
+            end_of_day.push(balance);
+            while let Some(t) = next.next_if(|t| t[1] == day.to_string().as_str()) {
+                balance -= cents(&t[2]);
+            }
+            day = day.pred_opt().unwrap();
+        }
+        assert!(
+            next.next().is_none(),
+            "every booking is inside the period, newest first"
+        );
+        let figures = &report["accounts"][i]["balance"];
+        let overdraft = end_of_day.iter().filter(|b| **b < 0).count();
+        assert_eq!(
+            figures["days_in_overdraft"],
+            json!(overdraft),
+            "account {i}"
+        );
+        for (key, days) in [("one_month", 30), ("three_months", 90), ("six_months", 180)] {
+            let mean = end_of_day[..days].iter().sum::<i64>() as f64 / days as f64;
+            assert_eq!(
+                cents(&figures["average"][key]),
+                mean.round() as i64,
+                "{i} {key}"
+            );
+        }
+        let deepest = end_of_day.iter().copied().chain([balance]).min().unwrap();
+        assert!(deepest >= -cents(&acc["credit_line"]), "account {i}");
+    }
+    assert!(
+        most > 1000,
+        "figo's client paged past the first thousand ({most})"
+    );
+}

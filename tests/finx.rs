@@ -1179,6 +1179,7 @@ async fn the_same_finx_requests_from_concurrent_clients_in_any_order_give_the_sa
     for round in 0..2 {
         let s = TestServer::start().await;
         let mut tasks = Vec::new();
+        let mut others = Vec::new();
         let order: Vec<usize> = if round == 0 {
             (0..entities.len()).collect()
         } else {
@@ -1188,13 +1189,16 @@ async fn the_same_finx_requests_from_concurrent_clients_in_any_order_give_the_sa
             let (kind, body) = entities[i].clone();
             let base = s.base.clone();
             if round == 1 {
-                tokio::spawn(noise(base.clone(), 3));
+                others.push(tokio::spawn(noise(base.clone(), 3)));
             }
             tasks.push((i, tokio::spawn(session(base, kind, body))));
         }
         for (i, task) in tasks {
             let g = task.await.expect("the session's task finishes");
             assert_eq!(g, want[i], "concurrent round {round}, entity {i}");
+        }
+        for other in others {
+            other.await.expect("the other clients' task finishes");
         }
     }
 }

@@ -367,7 +367,7 @@ fn flow_id(ctx: &Ctx<'_>, issue: Issue<'_>) -> String {
 }
 
 /// An authorization code from `issue`.
-fn code(ctx: &Ctx<'_>, issue: Issue<'_>) -> String {
+fn auth_code(ctx: &Ctx<'_>, issue: Issue<'_>) -> String {
     format!("O{}", generate::hex(&issued_id(ctx, issue, "code"), 40))
 }
 
@@ -749,9 +749,9 @@ impl Finx {
                 let code = {
                     let mut store = self.store();
                     let issue = store.next_issue(&flow.entity, generation, |store, issue| {
-                        store.codes.get(&code(ctx, issue)).is_some()
+                        store.codes.get(&auth_code(ctx, issue)).is_some()
                     });
-                    let code = code(ctx, issue);
+                    let code = auth_code(ctx, issue);
                     store.codes.insert(
                         code.clone(),
                         Grant {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use crate::support::{Reply, TestServer};
+use crate::support::{send, Reply, TestServer};
 
 /// `test-client:test-secret`.
 const BASIC: (&str, &str) = ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=");
@@ -851,6 +851,22 @@ async fn transactions_page_and_sort_and_refuse_bad_parameters() {
     assert_eq!(page.as_slice(), &all[3..8]);
     let desc = txs(bearer(&s, &list(""), a).await);
     assert_eq!(desc.first(), all.last(), "newest first by default");
+    let past = bearer(&s, &list("?offset=100000&include_statistics=1"), a).await;
+    assert_eq!(past.status, 200, "past the end: an empty page");
+    assert_eq!(past.json()["transactions"], json!([]));
+    assert_eq!(past.json()["statistics"]["count"], json!(all.len()));
+    for (q, want) in [
+        ("?count=1001", "Invalid value for count: 1001 (1 to 1000)"),
+        ("?count=0", "Invalid value for count: 0 (1 to 1000)"),
+        (
+            "?include_statistics=maybe",
+            "Invalid value for include_statistics: maybe (true or false)",
+        ),
+    ] {
+        let r = bearer(&s, &list(q), a).await;
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.json()["error"]["description"], want, "{q}");
+    }
     let bad = bearer(&s, &list("?since=last-week"), a).await;
     assert_eq!(bad.status, 400);
     insta::assert_json_snapshot!(bad.exchange(&["content-type"]));
@@ -999,4 +1015,616 @@ async fn the_token_endpoint_also_takes_form_encoded_bodies_and_refuses_unknown_g
     );
     let r = token(&s, json!({"grant_type": "authorization_code"})).await;
     assert_eq!(r.json()["error"]["description"], "code is required.");
+}
+
+/// One entity's client session as a lender's finX integration runs it (Qwist's Postman
+/// collection and figo's client): flow start, widget, code exchange, report (three times,
+/// so a `pending-` user gets past its 202s), accounts, each account's balance, a page of
+/// transactions with statistics, a token refresh and the report again. Each answer is
+/// recorded as status, every header and the body, with the server's own address
+/// replaced, so runs on different servers compare byte for byte.
+async fn session(base: String, kind: &'static str, body: Value) -> Vec<String> {
+    let basic = [BASIC, ("content-type", "application/json")];
+    let mut log = Vec::new();
+    let mut record = |step: &str, r: &Reply| {
+        // `date` is left out: hyper sets it from the wall clock (the engine's business).
+        let mut headers: Vec<String> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| *k != "date")
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("<bytes>")))
+            .collect();
+        headers.sort();
+        log.push(
+            format!("{step} {}\n{}\n{}", r.status, headers.join("\n"), r.text())
+                .replace(&base, "http://MOCK"),
+        );
+    };
+    let post = |path: String, body: Value| {
+        let base = base.clone();
+        async move {
+            send(
+                &base,
+                "POST",
+                &path,
+                &basic,
+                serde_json::to_vec(&body).unwrap().into(),
+            )
+            .await
+        }
+    };
+    let get = |path: String, token: String| {
+        let base = base.clone();
+        async move {
+            let auth = format!("Bearer {token}");
+            send(&base, "GET", &path, &[("authorization", &auth)], "".into()).await
+        }
+    };
+    let r = post(format!("/finx/{kind}/risk-report"), body).await;
+    record("start", &r);
+    let started = r.json();
+    let id = started["id"].as_str().unwrap().to_string();
+    let widget = started["location"].as_str().unwrap().replace(&base, "");
+    let w = send(&base, "GET", &widget, &[], "".into()).await;
+    record("widget", &w);
+    let code = query_of(w.header("location").unwrap())["code"].clone();
+    let t = post(
+        "/finx/auth/token".into(),
+        json!({"grant_type": "authorization_code", "code": code}),
+    )
+    .await;
+    record("token", &t);
+    let t = t.json();
+    let report = format!("/finx/rest/risk-reports/{id}");
+    for _ in 0..3 {
+        record("report", &get(report.clone(), access(&t).into()).await);
+    }
+    let accounts = get("/finx/rest/accounts".into(), access(&t).into()).await;
+    record("accounts", &accounts);
+    for a in accounts.json()["accounts"].as_array().unwrap() {
+        let path = format!(
+            "/finx/rest/accounts/{}/balance",
+            a["account_id"].as_str().unwrap()
+        );
+        record("balance", &get(path, access(&t).into()).await);
+    }
+    let page = "/finx/rest/transactions?count=7&offset=3&include_statistics=true";
+    record("transactions", &get(page.into(), access(&t).into()).await);
+    let t2 = post(
+        "/finx/auth/token".into(),
+        json!({"grant_type": "refresh_token", "refresh_token": t["refresh_token"]}),
+    )
+    .await;
+    record("refresh", &t2);
+    record("report", &get(report, access(&t2.json()).into()).await);
+    log
+}
+
+/// The entities of the parallel runs: a one-time flow by `user_id`, an ongoing one, a
+/// flow known only by its `state`, one with neither (known by its body), and a
+/// `pending-` user.
+fn parallel_entities() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "user_id": "par-anna", "name": "Anna Schäfer"}),
+        ),
+        (
+            "ongoing",
+            json!({"redirect_uri": REDIRECT, "user_id": "par-ben", "reporting_period": 24}),
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "state": "par-carla-state"}),
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": "https://lender.example/finx/dora"}),
+        ),
+        (
+            "onetime",
+            json!({"redirect_uri": REDIRECT, "user_id": "pending-par-emil"}),
+        ),
+        (
+            "ongoing",
+            json!({"redirect_uri": REDIRECT, "user_id": "par-fritz", "allow_multi_selection": "false"}),
+        ),
+    ]
+}
+
+/// Flow starts from other clients that the parallel runs interleave with the sessions:
+/// all alike, so they are numbered among themselves in whatever order they arrive.
+async fn noise(base: String, n: usize) {
+    for _ in 0..n {
+        let r = send(
+            &base,
+            "POST",
+            "/finx/onetime/risk-report",
+            &[BASIC, ("content-type", "application/json")],
+            serde_json::to_vec(&json!({"redirect_uri": "https://other.example/cb"}))
+                .unwrap()
+                .into(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_finx_requests_from_concurrent_clients_in_any_order_give_the_same_bytes_as_one_after_another(
+) {
+    let entities = parallel_entities();
+    // The reference: one server, one entity after another.
+    let s = TestServer::start().await;
+    let mut want = Vec::new();
+    for (kind, body) in &entities {
+        want.push(session(s.base.clone(), kind, body.clone()).await);
+    }
+    drop(s);
+
+    // The same, in reverse order, with other clients' flows before each session.
+    let s = TestServer::start().await;
+    let mut got = vec![Vec::new(); entities.len()];
+    for (i, (kind, body)) in entities.iter().enumerate().rev() {
+        noise(s.base.clone(), i + 1).await;
+        got[i] = session(s.base.clone(), kind, body.clone()).await;
+    }
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(g, &want[i], "reverse order, entity {i}");
+    }
+    drop(s);
+
+    // All at once from concurrent tasks, twice: started in order, and started in reverse
+    // with other clients' flows running beside them.
+    for round in 0..2 {
+        let s = TestServer::start().await;
+        let mut tasks = Vec::new();
+        let mut others = Vec::new();
+        let order: Vec<usize> = if round == 0 {
+            (0..entities.len()).collect()
+        } else {
+            (0..entities.len()).rev().collect()
+        };
+        for &i in &order {
+            let (kind, body) = entities[i].clone();
+            let base = s.base.clone();
+            if round == 1 {
+                others.push(tokio::spawn(noise(base.clone(), 3)));
+            }
+            tasks.push((i, tokio::spawn(session(base, kind, body))));
+        }
+        for (i, task) in tasks {
+            let g = task.await.expect("the session's task finishes");
+            assert_eq!(g, want[i], "concurrent round {round}, entity {i}");
+        }
+        for other in others {
+            other.await.expect("the other clients' task finishes");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_uri_with_control_characters_is_refused_at_flow_start() {
+    let s = TestServer::start().await;
+    // A callback URL read from a config file with its line ending, and one with a bell.
+    let mut answers = Vec::new();
+    for uri in [
+        "https://lender.example/finx/callback\r\n",
+        "https://lender.example/\u{7}cb",
+    ] {
+        let r = start(
+            &s,
+            "onetime",
+            json!({"redirect_uri": uri, "user_id": "ctl-1"}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{uri:?}: {}", r.text());
+        answers.push(r.exchange(&["content-type"]));
+    }
+    assert_eq!(answers[0], answers[1]);
+    insta::assert_json_snapshot!(answers[0]);
+}
+
+#[tokio::test]
+async fn a_redirect_uri_with_a_fragment_gets_the_parameters_before_the_fragment() {
+    let s = TestServer::start().await;
+    // A single-page app routing by hash, as lenders' web frontends often do.
+    let r = start(
+        &s,
+        "onetime",
+        json!({"redirect_uri": "https://app.lender.example/?tenant=7#/finx/done", "state": "frag-1"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let w = s
+        .get(&local(&s, r.json()["location"].as_str().unwrap()))
+        .await;
+    assert_eq!(w.status, 302);
+    let location = w.header("location").unwrap();
+    let (before, fragment) = location.split_once('#').unwrap();
+    assert_eq!(fragment, "/finx/done", "the fragment is kept, last");
+    let q = query_of(before);
+    assert_eq!(q["tenant"], "7");
+    assert_eq!(q["state"], "frag-1");
+    assert_eq!(q["success"], "true");
+    assert_eq!(q["flow_id"], id);
+    assert!(
+        before.starts_with("https://app.lender.example/?tenant=7&code=O"),
+        "{location}"
+    );
+    // The code from before the fragment is the one the token endpoint takes.
+    let t = token(
+        &s,
+        json!({"grant_type": "authorization_code", "code": q["code"]}),
+    )
+    .await;
+    assert_eq!(t.status, 200, "{}", t.text());
+}
+
+/// Every transaction behind `href`, the way figo's client pages: `count=1000` from
+/// `offset=0` on, the next page at `offset + count`, until a page comes back shorter
+/// than `count`. The first page also asks for `include_statistics=true`.
+async fn all_pages(s: &TestServer, href: &str, access: &str) -> (Vec<Value>, Value, usize) {
+    let mut txs: Vec<Value> = Vec::new();
+    let mut statistics = Value::Null;
+    let mut pages = 0;
+    loop {
+        let url = format!("{}&count=1000&offset={}", local(s, href), txs.len());
+        let url = if pages == 0 {
+            format!("{url}&include_statistics=true")
+        } else {
+            url
+        };
+        let r = bearer(s, &url, access).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        let body = r.json();
+        if pages == 0 {
+            statistics = body["statistics"].clone();
+        } else {
+            assert!(body.get("statistics").is_none(), "only when asked for");
+        }
+        let page = body["transactions"].as_array().unwrap().clone();
+        assert!(page.len() <= 1000, "a page holds at most count");
+        pages += 1;
+        let short = page.len() < 1000;
+        txs.extend(page);
+        if short {
+            return (txs, statistics, pages);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_ten_year_report_is_re_added_exactly_by_paging_its_hrefs_past_the_first_thousand() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "decade-1", "reporting_period": "120", "allow_multi_selection": "true"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t))
+        .await
+        .json();
+    assert_eq!(report["period"], 120);
+    let mut entries: Vec<Value> = Vec::new();
+    for (sec, part) in [
+        ("income", "regular"),
+        ("income", "variable"),
+        ("expenses", "regular"),
+        ("expenses", "variable"),
+    ] {
+        entries.extend(report[sec][part].as_array().unwrap().iter().cloned());
+    }
+    entries.push(report["income"]["primary"].clone());
+    for k in ["atm", "gambling", "debt_collection", "loan"] {
+        entries.push(report[k].clone());
+    }
+    let mut longest = 0;
+    for e in &entries {
+        let href = e["href"].as_str().unwrap();
+        let (txs, stats, pages) = all_pages(&s, href, access(&t)).await;
+        let count = e["count"].as_u64().unwrap() as usize;
+        assert_eq!(txs.len(), count, "{href}");
+        assert_eq!(pages, count / 1000 + 1, "{href}");
+        let mut ids: Vec<&str> = txs
+            .iter()
+            .map(|t| t["transaction_id"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "pages neither overlap nor skip: {href}");
+        let amounts: Vec<i64> = txs.iter().map(|t| cents(&t["amount"])).collect();
+        assert_eq!(amounts.iter().sum::<i64>(), cents(&e["total"]), "{href}");
+        if count > 0 {
+            assert_eq!(*amounts.iter().min().unwrap(), cents(&e["low"]), "{href}");
+            assert_eq!(*amounts.iter().max().unwrap(), cents(&e["high"]), "{href}");
+        }
+        // The statistics describe the whole selection, so they equal the report entry.
+        for k in ["count", "total", "low", "high", "average"] {
+            assert_eq!(stats[k], e[k], "statistics {k}: {href}");
+        }
+        if let Some(first) = e.get("first_booked_on") {
+            assert_eq!(&stats["first_booked_on"], first, "{href}");
+            assert_eq!(stats["last_booked_on"], e["last_booked_on"], "{href}");
+        }
+        longest = longest.max(count);
+    }
+    assert!(
+        longest > 1000,
+        "some entry needs more than one page (the longest has {longest})"
+    );
+
+    // Without paging parameters an href answers the first 1000, newest first: a full
+    // page is how a client learns there may be more.
+    let long = entries
+        .iter()
+        .find(|e| e["count"].as_u64().unwrap() > 1000)
+        .unwrap();
+    let plain = bearer(&s, &local(&s, long["href"].as_str().unwrap()), access(&t)).await;
+    let plain = plain.json()["transactions"].as_array().unwrap().clone();
+    assert_eq!(plain.len(), 1000);
+    let dates: Vec<&str> = plain
+        .iter()
+        .map(|t| t["booking_date"].as_str().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert_eq!(dates[0], long["last_booked_on"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figures_come_from() {
+    let s = TestServer::start().await;
+    let mut overdrawn = 0;
+    for user in ["bal-1", "bal-2", "bal-3", "bal-4", "bal-5", "bal-6"] {
+        let f = connect(
+            &s,
+            "ongoing",
+            json!({"redirect_uri": REDIRECT, "user_id": user, "account_types": ["Giro account", "Credit card", "Savings account"]}),
+        )
+        .await;
+        let t = exchange(&s, &f).await;
+        let a = access(&t);
+        let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
+            .await
+            .json();
+        let accounts = bearer(&s, "/finx/rest/accounts", a).await.json();
+        for (i, acc) in accounts["accounts"].as_array().unwrap().iter().enumerate() {
+            // What figo's clients send: get_account_balance(account_id).
+            let id = acc["account_id"].as_str().unwrap();
+            let r = bearer(&s, &format!("/finx/rest/accounts/{id}/balance"), a).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let b = r.json();
+            let keys: Vec<&String> = b.as_object().unwrap().keys().collect();
+            assert_eq!(
+                keys,
+                [
+                    "balance",
+                    "balance_date",
+                    "credit_line",
+                    "monthly_spending_limit"
+                ]
+            );
+            assert_eq!(b, acc["balance"], "the account's own balance object");
+            let one = bearer(&s, &format!("/finx/rest/accounts/{id}"), a)
+                .await
+                .json();
+            assert_eq!(b, one["balance"]);
+            assert_eq!(b["balance_date"], "2026-01-15");
+
+            // Walk back from the balance through every booking of the account.
+            let (txs, _, _) = all_pages(
+                &s,
+                &format!("{}/finx/rest/accounts/{id}/transactions?sort=desc", s.base),
+                a,
+            )
+            .await;
+            let mut by_day: HashMap<String, i64> = HashMap::new();
+            for t in &txs {
+                *by_day
+                    .entry(t["booking_date"].as_str().unwrap().to_string())
+                    .or_default() += cents(&t["amount"]);
+            }
+            let mut balance = cents(&b["balance"]);
+            let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+            let since = chrono::NaiveDate::from_ymd_opt(2025, 1, 16).unwrap();
+            let mut end_of_day = Vec::new();
+            while day >= since {
+                end_of_day.push(balance);
+                balance -= by_day.get(&day.to_string()).copied().unwrap_or(0);
+                day = day.pred_opt().unwrap();
+            }
+            let opening = balance;
+            let figures = &report["accounts"][i]["balance"];
+            let overdraft = end_of_day.iter().filter(|b| **b < 0).count();
+            assert_eq!(figures["days_in_overdraft"], json!(overdraft), "{user} {i}");
+            for (key, days) in [("one_month", 30), ("three_months", 90), ("six_months", 180)] {
+                let tail = &end_of_day[..days];
+                let mean = tail.iter().sum::<i64>() as f64 / days as f64;
+                assert_eq!(
+                    cents(&figures["average"][key]),
+                    mean.round() as i64,
+                    "{user} {i} {key}"
+                );
+            }
+            let deepest = end_of_day.iter().copied().chain([opening]).min().unwrap();
+            let line = cents(&b["credit_line"]);
+            assert!(
+                deepest >= -line,
+                "{user} {i}: {deepest} below a credit line of {line}"
+            );
+            assert_eq!(line % 50_000, 0, "whole 500 €");
+            if deepest >= 0 {
+                assert_eq!(line, 0, "{user} {i}: never in the red, no credit line");
+            } else {
+                assert!(
+                    line + deepest < 50_000,
+                    "the smallest whole 500 € that covers it"
+                );
+                overdrawn += 1;
+            }
+        }
+        if user == "bal-1" {
+            let id = accounts["accounts"][0]["account_id"].as_str().unwrap();
+            let r = bearer(&s, &format!("/finx/rest/accounts/{id}/balance"), a).await;
+            insta::assert_json_snapshot!(r.exchange(&["content-type"]));
+            let put = s
+                .request(
+                    "PUT",
+                    &format!("/finx/rest/accounts/{id}/balance"),
+                    &[("authorization", &format!("Bearer {a}"))],
+                    "{}",
+                )
+                .await;
+            assert_eq!(put.status, 405);
+            assert_eq!(put.header("allow"), Some("GET"));
+            let unknown = bearer(&s, "/finx/rest/accounts/A000000000000/balance", a).await;
+            assert_eq!(unknown.status, 404);
+            let none = s.get(&format!("/finx/rest/accounts/{id}/balance")).await;
+            assert_eq!(none.status, 401);
+        }
+    }
+    assert!(overdrawn > 0, "some household drew on its credit line");
+}
+
+/// figo's own Python client (python-figo 3.1.0, figo being finX's predecessor) on the
+/// mock: exchanges the code, lists the accounts, reads each balance with
+/// `get_account_balance`, pages each account's and all transactions with
+/// `get_transactions(count=1000, offset=…)` until a short page, refreshes the token.
+/// Prints what it got as JSON.
+const FIGO_CLIENT: &str = r#"
+import json, sys
+from figo import FigoConnection, FigoSession
+
+base, code, redirect = sys.argv[1:4]
+connection = FigoConnection("test-client", "test-secret", redirect, api_endpoint=base)
+token = connection.convert_authentication_code(code)
+session = FigoSession(token["access_token"], api_endpoint=base)
+
+def every_page(account_id=None):
+    txs = []
+    while True:
+        page = session.get_transactions(account_id=account_id, count=1000, offset=len(txs))
+        txs.extend(page)
+        if len(page) < 1000:
+            return txs
+
+out = {"access_token": token["access_token"], "accounts": []}
+for account in session.accounts:
+    balance = session.get_account_balance(account)
+    txs = every_page(account.account_id)
+    out["accounts"].append({
+        "account_id": account.account_id,
+        "listed_balance": account.balance.balance,
+        "balance": balance.balance,
+        "balance_date": balance.balance_date.date().isoformat(),
+        "credit_line": balance.credit_line,
+        "transactions": [[t.transaction_id, t.booking_date.date().isoformat(), t.amount] for t in txs],
+    })
+out["all"] = len(every_page())
+out["refreshed"] = bool(connection.convert_refresh_token(token["refresh_token"])["access_token"])
+print(json.dumps(out))
+"#;
+
+#[tokio::test]
+async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_the_report() {
+    if !crate::support::python_has(Some("figo")) {
+        return;
+    }
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "figo-client-1", "reporting_period": 120, "account_types": ["Giro account", "Credit card"]}),
+    )
+    .await;
+    let args = vec![
+        format!("{}/finx", s.base),
+        f.redirect["code"].clone(),
+        REDIRECT.to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::support::python())
+            .arg("-c")
+            .arg(FIGO_CLIENT)
+            .args(&args)
+            .output()
+            .expect("the Python interpreter runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(got["refreshed"], true);
+    let a = got["access_token"].as_str().unwrap();
+    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
+        .await
+        .json();
+    let s = &s;
+    let count_of = |path: String| async move {
+        let r = bearer(s, &format!("{path}?count=1&include_statistics=true"), a).await;
+        r.json()["statistics"]["count"].as_u64().unwrap() as usize
+    };
+    assert_eq!(
+        got["all"],
+        json!(count_of("/finx/rest/transactions".into()).await)
+    );
+    let mut most = 0;
+    for (i, acc) in got["accounts"].as_array().unwrap().iter().enumerate() {
+        let id = acc["account_id"].as_str().unwrap();
+        let txs = acc["transactions"].as_array().unwrap();
+        assert_eq!(
+            txs.len(),
+            count_of(format!("/finx/rest/accounts/{id}/transactions")).await,
+            "every transaction, once"
+        );
+        most = most.max(txs.len());
+        assert_eq!(acc["balance"], acc["listed_balance"]);
+        assert_eq!(acc["balance_date"], "2026-01-15");
+        // Walk back from figo's balance through the pages, newest first.
+        let mut balance = cents(&acc["balance"]);
+        let mut end_of_day = Vec::new();
+        let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+        let mut next = txs.iter().peekable();
+        let since = chrono::NaiveDate::from_ymd_opt(2016, 1, 16).unwrap();
+        while day >= since {
+            end_of_day.push(balance);
+            while let Some(t) = next.next_if(|t| t[1] == day.to_string().as_str()) {
+                balance -= cents(&t[2]);
+            }
+            day = day.pred_opt().unwrap();
+        }
+        assert!(
+            next.next().is_none(),
+            "every booking is inside the period, newest first"
+        );
+        let figures = &report["accounts"][i]["balance"];
+        let overdraft = end_of_day.iter().filter(|b| **b < 0).count();
+        assert_eq!(
+            figures["days_in_overdraft"],
+            json!(overdraft),
+            "account {i}"
+        );
+        for (key, days) in [("one_month", 30), ("three_months", 90), ("six_months", 180)] {
+            let mean = end_of_day[..days].iter().sum::<i64>() as f64 / days as f64;
+            assert_eq!(
+                cents(&figures["average"][key]),
+                mean.round() as i64,
+                "{i} {key}"
+            );
+        }
+        let deepest = end_of_day.iter().copied().chain([balance]).min().unwrap();
+        assert!(deepest >= -cents(&acc["credit_line"]), "account {i}");
+    }
+    assert!(
+        most > 1000,
+        "figo's client paged past the first thousand ({most})"
+    );
 }

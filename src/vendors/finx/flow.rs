@@ -52,6 +52,14 @@ pub fn parse(body: &[u8], ongoing: bool) -> Result<FlowRequest, String> {
     let redirect_uri = opt_string(&m, "redirect_uri")?
         .filter(|s| !s.is_empty())
         .ok_or("redirect_uri is required.")?;
+    // A control character cannot go into the widget's `Location` header; refusing it
+    // here is the only honest answer (a redirect without `Location` strands the user).
+    if redirect_uri.chars().any(char::is_control) {
+        return Err(
+            "redirect_uri must not contain control characters (U+0000 to U+001F, U+007F to U+009F)."
+                .into(),
+        );
+    }
     if !looks_like_uri(&redirect_uri) {
         return Err(format!(
             "redirect_uri must be an absolute URI: {redirect_uri}"
@@ -171,6 +179,39 @@ pub fn parse(body: &[u8], ongoing: bool) -> Result<FlowRequest, String> {
     })
 }
 
+/// Where the widget sends the user back: `redirect_uri` with `query` added to its own
+/// query, before any `#fragment` (a fragment ends a URI, so parameters after it would
+/// never reach the server). Characters outside ASCII are percent-encoded as UTF-8
+/// (RFC 3987's mapping of an IRI to a URI), so the `Location` header is plain ASCII.
+pub fn redirect_location(redirect_uri: &str, query: &str) -> String {
+    let (base, fragment) = match redirect_uri.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (redirect_uri, None),
+    };
+    let sep = match base.find('?') {
+        None => "?",
+        Some(_) if base.ends_with(['?', '&']) => "",
+        Some(_) => "&",
+    };
+    let mut out = format!("{base}{sep}{query}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    let mut ascii = String::with_capacity(out.len());
+    for c in out.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                ascii.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    ascii
+}
+
 /// A string field, or absent/null. Anything else is a 400.
 fn opt_string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
     match m.get(key) {
@@ -254,6 +295,10 @@ mod tests {
             (b"[]", false, "JSON object"),
             (b"{}", false, "redirect_uri is required"),
             (br#"{"redirect_uri":"nope"}"#, false, "absolute URI"),
+            (b"{\"redirect_uri\":\"https://a/b\\u0007\"}", false, "control characters"),
+            (b"{\"redirect_uri\":\"https://a/b\\r\\nSet-Cookie: x=1\"}", false, "control characters"),
+            (b"{\"redirect_uri\":\"https://a/\\u007f\"}", false, "control characters"),
+            (b"{\"redirect_uri\":\"https://a/\\u0085\"}", false, "control characters"),
             (br#"{"redirect_uri":"https://a/b"}"#, true, "user_id is required"),
             (br#"{"redirect_uri":"https://a/b","user_id":5}"#, false, "user_id must be a string"),
             (br#"{"redirect_uri":"https://a/b","reporting_period":3}"#, false, "reporting_period"),
@@ -274,6 +319,36 @@ mod tests {
                 err.contains(want),
                 "{}: {err}",
                 String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_parameters_go_before_the_fragment_and_after_the_uri_s_own_query() {
+        let cases = [
+            ("https://a/cb", "https://a/cb?code=O1&success=true"),
+            ("https://a/cb?t=7", "https://a/cb?t=7&code=O1&success=true"),
+            ("https://a/cb?", "https://a/cb?code=O1&success=true"),
+            ("https://a/cb?t=7&", "https://a/cb?t=7&code=O1&success=true"),
+            (
+                "https://a/cb#done",
+                "https://a/cb?code=O1&success=true#done",
+            ),
+            (
+                "https://a/cb?t=7#/app?x=1#y",
+                "https://a/cb?t=7&code=O1&success=true#/app?x=1#y",
+            ),
+            ("myapp://cb#", "myapp://cb?code=O1&success=true#"),
+            (
+                "https://bank.example/rückruf#schritt-ä",
+                "https://bank.example/r%C3%BCckruf?code=O1&success=true#schritt-%C3%A4",
+            ),
+        ];
+        for (uri, want) in cases {
+            assert_eq!(
+                redirect_location(uri, "code=O1&success=true"),
+                want,
+                "{uri}"
             );
         }
     }

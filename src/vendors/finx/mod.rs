@@ -10,9 +10,11 @@
 //! 3. `POST /auth/token` (Basic) exchanges the code (single use, 5 minutes) for an
 //!    access token (1 hour) and a refresh token (90 days; refreshing rotates both);
 //!
-//! then `GET /rest/risk-reports/{id}`, `GET /rest/transactions`,
-//! `GET /rest/accounts[/{id}[/transactions]]` with `Authorization: Bearer`. All
-//! lifetimes run on the mock clock and are settings of the scenario file.
+//! then `GET /rest/risk-reports/{id}`, `GET /rest/transactions` (paged with figo's
+//! `count`/`offset`, at most 1000 a page, `include_statistics` counting the whole
+//! selection), `GET /rest/accounts[/{id}[/balance|/transactions]]` with
+//! `Authorization: Bearer`.
+//! All lifetimes run on the mock clock and are settings of the scenario file.
 //!
 //! The report and the transactions come from one generated [`data::Dataset`] per
 //! flow, so every aggregate equals the transactions its `href` returns
@@ -27,6 +29,11 @@
 //! `GET /rest/risk-reports/{id}`, which counts a call and renders the step (`report`,
 //! `pending`, `rate_limited`, `server_error`). So `pending-` gives two 202s on the report
 //! endpoint however many other calls the flow made.
+//!
+//! Ids (flow ids, widget tokens, codes, access and refresh tokens) derive from (seed,
+//! the flow's entity, the entity's count of id-issuing calls, reset generation), never
+//! from a server-wide sequence, so parallel clients of different entities cannot change
+//! each other's ids ([`issued_id`]).
 //!
 //! Limits: one client id/secret pair per scenario set; flows, codes and tokens are
 //! kept in memory up to [`MAX_FLOWS`]/[`MAX_GRANTS`] each (oldest forgotten first) and
@@ -47,6 +54,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use self::data::{Dataset, Spec};
@@ -111,6 +119,11 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "GET",
+        path: "/rest/accounts/{id}/balance",
+        summary: "one account's balance and credit line (Bearer)",
+    },
+    Endpoint {
+        method: "GET",
         path: "/rest/accounts/{id}/transactions",
         summary: "one account's transactions (Bearer)",
     },
@@ -120,6 +133,8 @@ const ENDPOINTS: &[Endpoint] = &[
 pub const MAX_FLOWS: usize = 10_000;
 /// Codes, access tokens and refresh tokens remembered at most, each.
 pub const MAX_GRANTS: usize = 20_000;
+/// Entities whose issuing calls are counted at most (the engine's own bound on entities).
+pub const MAX_ISSUERS: usize = crate::state::MAX_ENTITIES;
 
 /// Compiled settings: `[auth]`, `[report]`, `[tokens]`.
 #[derive(Debug)]
@@ -265,6 +280,9 @@ struct Store {
     codes: Bounded<Grant>,
     access: Bounded<Grant>,
     refresh: Bounded<Grant>,
+    /// Per entity: the reset generation and the number of its calls that issued ids
+    /// (flow start, a widget visit with a code, a token grant) in that generation.
+    issued: Bounded<(u64, u64)>,
 }
 
 impl Default for Store {
@@ -274,8 +292,88 @@ impl Default for Store {
             codes: Bounded::new(MAX_GRANTS),
             access: Bounded::new(MAX_GRANTS),
             refresh: Bounded::new(MAX_GRANTS),
+            issued: Bounded::new(MAX_ISSUERS),
         }
     }
+}
+
+/// One issuing call of an entity: what every id it hands out is derived from.
+#[derive(Debug, Clone, Copy)]
+struct Issue<'e> {
+    entity: &'e str,
+    /// 1-based, counting the entity's issuing calls in this generation.
+    call: u64,
+    generation: u64,
+}
+
+impl Store {
+    /// Number `entity`'s next issuing call, skipping any call whose ids are still held
+    /// (`taken`): only possible once the entity's count was forgotten past
+    /// [`MAX_ISSUERS`], and then it keeps ids unique.
+    fn next_issue<'e>(
+        &mut self,
+        entity: &'e str,
+        generation: u64,
+        taken: impl Fn(&Store, Issue<'e>) -> bool,
+    ) -> Issue<'e> {
+        loop {
+            let call = match self.issued.get_mut(entity) {
+                Some((g, n)) if *g == generation => {
+                    *n += 1;
+                    *n
+                }
+                Some(entry) => {
+                    *entry = (generation, 1);
+                    1
+                }
+                None => {
+                    self.issued.insert(entity.to_string(), (generation, 1));
+                    1
+                }
+            };
+            let issue = Issue {
+                entity,
+                call,
+                generation,
+            };
+            if !taken(self, issue) {
+                return issue;
+            }
+        }
+    }
+}
+
+/// The bytes of an id handed out on `issue`, for `purpose`: a pure function of (seed,
+/// vendor, entity, the entity's call number, reset generation), what
+/// [`Ctx::issued_id`] derives ids from, so concurrent clients of other entities, in
+/// whatever order they arrive, never change an entity's ids.
+fn issued_id(ctx: &Ctx<'_>, issue: Issue<'_>, purpose: &str) -> [u8; 32] {
+    generate::id_bytes(
+        ctx.seed(),
+        ctx.vendor,
+        issue.entity,
+        issue.call,
+        issue.generation,
+        purpose,
+    )
+}
+
+/// A flow id: a version-4-shaped UUID from `issue`.
+fn flow_id(ctx: &Ctx<'_>, issue: Issue<'_>) -> String {
+    let mut b = issued_id(ctx, issue, "flow");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    data::uuid_from(&b)
+}
+
+/// An authorization code from `issue`.
+fn auth_code(ctx: &Ctx<'_>, issue: Issue<'_>) -> String {
+    format!("O{}", generate::hex(&issued_id(ctx, issue, "code"), 40))
+}
+
+/// A refresh token from `issue`.
+fn refresh_token(ctx: &Ctx<'_>, issue: Issue<'_>) -> String {
+    format!("R{}", generate::hex(&issued_id(ctx, issue, "refresh"), 64))
 }
 
 /// Generated datasets kept per flow, so a client drilling into a report's `href`s does
@@ -401,6 +499,7 @@ impl Vendor for Finx {
         s.codes.clear();
         s.access.clear();
         s.refresh.clear();
+        s.issued.clear();
         drop(s);
         self.datasets
             .lock()
@@ -428,6 +527,7 @@ impl Vendor for Finx {
             ["rest", "transactions"] if get => self.transactions(ctx, req, None),
             ["rest", "accounts"] if get => self.accounts(ctx, req, None),
             ["rest", "accounts", id] if get => self.accounts(ctx, req, Some(id)),
+            ["rest", "accounts", id, "balance"] if get => self.balance(ctx, req, id),
             ["rest", "accounts", id, "transactions"] if get => {
                 self.transactions(ctx, req, Some(id))
             }
@@ -436,7 +536,9 @@ impl Vendor for Finx {
             | ["rest", "transactions"]
             | ["rest", "accounts"]
             | ["rest", "accounts", _]
-            | ["rest", "accounts", _, "transactions"] => Err(FinxError::MethodNotAllowed("GET")),
+            | ["rest", "accounts", _, "balance" | "transactions"] => {
+                Err(FinxError::MethodNotAllowed("GET"))
+            }
             _ => Err(FinxError::NotFound),
         };
         result.unwrap_or_else(FinxError::into_response)
@@ -567,22 +669,32 @@ impl Finx {
         req: &MockRequest,
         ongoing: bool,
     ) -> Result<MockResponse, FinxError> {
+        let kind = if ongoing { "ongoing" } else { "onetime" };
         self.client(ctx, req)?;
         let body = flow::parse(&req.body, ongoing).map_err(FinxError::BadRequest)?;
-        let id = {
-            let mut b = ctx.anonymous_id("flow");
-            b[6] = (b[6] & 0x0f) | 0x40;
-            b[8] = (b[8] & 0x3f) | 0x80;
-            data::uuid_from(&b)
-        };
-        let entity = body
+        // The scenario key: `user_id`, else `state`, else (below) the flow id.
+        let named = body
             .user_id
             .clone()
-            .or_else(|| body.state.clone().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| id.clone());
+            .or_else(|| body.state.clone().filter(|s| !s.is_empty()));
+        // The flow's ids are numbered under its entity. A one-time flow with neither
+        // `user_id` nor `state` has none until its id exists, so its ids are numbered
+        // under a digest of the request instead: still independent of other clients.
+        let issuer = named.clone().unwrap_or_else(|| {
+            let digest = Sha256::digest([kind.as_bytes(), b"\n", &req.body].concat());
+            format!("body:{}", generate::hex(&digest.into(), 64))
+        });
+        let generation = ctx.app.state.generation();
+        let issue = self
+            .store()
+            .next_issue(&issuer, generation, |store, issue| {
+                store.flows.get(&flow_id(ctx, issue)).is_some()
+            });
+        let id = flow_id(ctx, issue);
+        let entity = named.unwrap_or_else(|| id.clone());
         let widget_token = jwt(
             json!({"sub": id, "iat": ctx.now.timestamp(), "aud": "widget"}),
-            &ctx.anonymous_id("widget"),
+            &issued_id(ctx, issue, "widget"),
         );
         let location = format!(
             "{}/widget/{id}?token={widget_token}",
@@ -632,10 +744,14 @@ impl Finx {
                 q.append_pair("cancel", if o == "cancelled" { "true" } else { "false" });
             }
             _ => {
-                let code = format!("O{}", generate::hex(&ctx.anonymous_id("code"), 40));
                 let expires = ctx.now + ctx.settings::<FinxSettings>().code;
-                {
+                let generation = ctx.app.state.generation();
+                let code = {
                     let mut store = self.store();
+                    let issue = store.next_issue(&flow.entity, generation, |store, issue| {
+                        store.codes.get(&auth_code(ctx, issue)).is_some()
+                    });
+                    let code = auth_code(ctx, issue);
                     store.codes.insert(
                         code.clone(),
                         Grant {
@@ -646,7 +762,8 @@ impl Finx {
                     if let Some(f) = store.flows.get_mut(&flow.id) {
                         f.completed.get_or_insert(ctx.now);
                     }
-                }
+                    code
+                };
                 // Qwist's Postman script reads `code` as the first query parameter.
                 q.append_pair("code", &code);
                 if let Some(s) = &flow.req.state {
@@ -657,9 +774,7 @@ impl Finx {
             }
         }
         q.append_pair("flow_id", &flow.id);
-        let uri = &flow.req.redirect_uri;
-        let sep = if uri.contains('?') { '&' } else { '?' };
-        let location = format!("{uri}{sep}{}", q.finish());
+        let location = flow::redirect_location(&flow.req.redirect_uri, &q.finish());
         Ok(MockResponse::new(StatusCode::FOUND).with_header("location", location))
     }
 
@@ -737,18 +852,25 @@ impl Finx {
             ))?;
         mark(ctx, &entity);
         let expires = ctx.now + access_life;
-        let access = jwt(
-            json!({
-                "sub": flow_id,
-                "iat": ctx.now.timestamp(),
-                "exp": expires.timestamp(),
-                "jti": generate::hex(&ctx.anonymous_id("jti"), 32),
-            }),
-            &ctx.anonymous_id("access"),
-        );
-        let refresh = format!("R{}", generate::hex(&ctx.anonymous_id("refresh"), 64));
-        {
+        let access_token = |issue: Issue<'_>| {
+            jwt(
+                json!({
+                    "sub": flow_id,
+                    "iat": ctx.now.timestamp(),
+                    "exp": expires.timestamp(),
+                    "jti": generate::hex(&issued_id(ctx, issue, "jti"), 32),
+                }),
+                &issued_id(ctx, issue, "access"),
+            )
+        };
+        let generation = ctx.app.state.generation();
+        let (access, refresh) = {
             let mut store = self.store();
+            let issue = store.next_issue(&entity, generation, |store, issue| {
+                store.access.get(&access_token(issue)).is_some()
+                    || store.refresh.get(&refresh_token(ctx, issue)).is_some()
+            });
+            let (access, refresh) = (access_token(issue), refresh_token(ctx, issue));
             store.access.insert(
                 access.clone(),
                 Grant {
@@ -763,7 +885,8 @@ impl Finx {
                     expires: ctx.now + refresh_life,
                 },
             );
-        }
+            (access, refresh)
+        };
         Ok(MockResponse::json(
             StatusCode::OK,
             json!({
@@ -861,15 +984,17 @@ impl Finx {
             }
             q.accounts = Some(vec![a.to_string()]);
         }
+        let selection = q.selection(&d);
         let list: Vec<Value> = q
-            .select(&d)
-            .into_iter()
+            .page(&selection)
+            .iter()
             .map(|t| report::transaction_json(&d, t))
             .collect();
-        Ok(MockResponse::json(
-            StatusCode::OK,
-            json!({ "transactions": list }),
-        ))
+        let mut body = json!({ "transactions": list });
+        if q.statistics {
+            body["statistics"] = report::statistics(&selection);
+        }
+        Ok(MockResponse::json(StatusCode::OK, body))
     }
 
     fn accounts(
@@ -896,6 +1021,27 @@ impl Finx {
         };
         Ok(MockResponse::json(StatusCode::OK, body))
     }
+
+    /// `GET /rest/accounts/{id}/balance`: figo's balance call, the account's `balance`.
+    fn balance(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        id: &str,
+    ) -> Result<MockResponse, FinxError> {
+        let flow = self.bearer(ctx, req)?;
+        mark(ctx, &flow.entity);
+        let d = self.dataset(ctx, &flow);
+        let i = d
+            .accounts
+            .iter()
+            .position(|a| a.id == id)
+            .ok_or(FinxError::NotFound)?;
+        Ok(MockResponse::json(
+            StatusCode::OK,
+            report::balance_json(&d, i),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -915,6 +1061,25 @@ mod tests {
             m.remove(&format!("c{i}"));
         }
         assert!(m.order.len() <= 7, "{}", m.order.len());
+    }
+
+    #[test]
+    fn issuing_calls_are_numbered_per_entity_per_generation_and_skip_ids_still_held() {
+        let mut store = Store::default();
+        let never = |_: &Store, _: Issue<'_>| false;
+        let calls: Vec<u64> = ["a", "b", "a", "a", "b"]
+            .iter()
+            .map(|e| store.next_issue(e, 0, never).call)
+            .collect();
+        assert_eq!(calls, [1, 1, 2, 3, 2], "each entity counts its own calls");
+        assert_eq!(
+            store.next_issue("a", 1, never).call,
+            1,
+            "a reset starts again"
+        );
+        assert_eq!(store.next_issue("a", 1, never).call, 2);
+        let held = |_: &Store, i: Issue<'_>| i.call < 5;
+        assert_eq!(store.next_issue("a", 1, held).call, 5);
     }
 
     #[test]

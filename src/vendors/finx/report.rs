@@ -496,15 +496,17 @@ pub struct Query {
     pub count: usize,
     pub offset: usize,
     pub descending: bool,
+    /// `include_statistics=true`: add `statistics` over the whole selection.
+    pub statistics: bool,
 }
 
-/// The most transactions one page holds (and the default `count`).
+/// The most transactions one page holds, and the default `count` (figo's documented
+/// default; figo documents no maximum, so the mock's limit is its default).
 pub const MAX_COUNT: usize = 1000;
 
 impl Query {
-    /// Parse the documented parameters; others (`since_type`, `types`, `cents`,
-    /// `include_pending`, `include_statistics`) are accepted and ignored. `Err` is the
-    /// description for a 400.
+    /// Parse the documented parameters; `since_type`, `types`, `cents` and
+    /// `include_pending` are accepted and ignored. `Err` is the description for a 400.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, String> {
         let mut q = Query {
             categories: None,
@@ -514,6 +516,7 @@ impl Query {
             count: MAX_COUNT,
             offset: 0,
             descending: true,
+            statistics: false,
         };
         for (k, v) in pairs {
             match k.as_str() {
@@ -559,6 +562,17 @@ impl Query {
                         .parse::<usize>()
                         .map_err(|_| format!("Invalid value for offset: {v}"))?;
                 }
+                "include_statistics" => {
+                    q.statistics = match v.to_ascii_lowercase().as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => {
+                            return Err(format!(
+                                "Invalid value for include_statistics: {v} (true or false)"
+                            ))
+                        }
+                    };
+                }
                 "sort" => {
                     q.descending = match v.to_ascii_lowercase().as_str() {
                         "desc" => true,
@@ -585,8 +599,8 @@ impl Query {
             && self.until.is_none_or(|u| t.date <= u)
     }
 
-    /// The selected page of `d`'s transactions.
-    pub fn select<'d>(&self, d: &'d Dataset) -> Vec<&'d Transaction> {
+    /// Every transaction of `d` the query selects, in its sort order, before paging.
+    pub fn selection<'d>(&self, d: &'d Dataset) -> Vec<&'d Transaction> {
         let mut hits: Vec<&Transaction> = d
             .transactions
             .iter()
@@ -595,11 +609,34 @@ impl Query {
         if self.descending {
             hits.reverse();
         }
-        hits.into_iter()
-            .skip(self.offset)
-            .take(self.count)
-            .collect()
+        hits
     }
+
+    /// The requested page of a [`Query::selection`]: `count` transactions from `offset`.
+    pub fn page<'s, 'd>(&self, selection: &'s [&'d Transaction]) -> &'s [&'d Transaction] {
+        let from = self.offset.min(selection.len());
+        let to = from.saturating_add(self.count).min(selection.len());
+        &selection[from..to]
+    }
+
+    /// The selected page of `d`'s transactions.
+    #[cfg(test)]
+    pub fn select<'d>(&self, d: &'d Dataset) -> Vec<&'d Transaction> {
+        self.page(&self.selection(d)).to_vec()
+    }
+}
+
+/// `statistics` (`include_statistics=true`): figo computes them "on the complete
+/// filtered transaction list, i.e. without count and offset". Their fields are not
+/// published; the mock uses the report's own aggregate fields (`count`, `total`, `low`,
+/// `high`, `average`, `first_booked_on`, `last_booked_on`), so the statistics of an
+/// `href` equal the numbers of the report entry it belongs to, and `count` tells a
+/// client how many transactions the pages add up to.
+pub fn statistics(selection: &[&Transaction]) -> Value {
+    let a = Agg::of(selection.iter().copied());
+    let mut m = a.numbers();
+    a.dates(&mut m);
+    Value::Object(m)
 }
 
 /// A date parameter: `YYYY-MM-DD`, or an RFC 3339 timestamp (its date is used).
@@ -630,16 +667,10 @@ pub fn transaction_json(d: &Dataset, t: &Transaction) -> Value {
     })
 }
 
-/// One account as `/rest/accounts` lists it; `balance` is the current balance, so a
+/// One account as `/rest/accounts` lists it; `balance` is its [`balance_json`], so a
 /// client can rebuild the daily balances behind the report's balance figures.
 pub fn account_json(d: &Dataset, i: usize) -> Value {
     let a = &d.accounts[i];
-    let closing = a.opening_balance
-        + d.transactions
-            .iter()
-            .filter(|t| t.account == i)
-            .map(|t| t.amount)
-            .sum::<i64>();
     json!({
         "account_id": a.id,
         "name": a.name,
@@ -648,7 +679,41 @@ pub fn account_json(d: &Dataset, i: usize) -> Value {
         "bank_code": a.bank_code,
         "currency": a.currency,
         "type": a.kind,
-        "balance": {"balance": money(closing), "balance_date": d.until.format(DATE).to_string()},
+        "balance": balance_json(d, i),
+    })
+}
+
+/// Steps in which a credit line is granted: whole 500 €.
+const CREDIT_LINE_STEP: i64 = 50_000; // cents
+
+/// The account's balance as figo's `GET /rest/accounts/{id}/balance` answers it (the
+/// same object is the account's `balance`): `balance` is the running balance after the
+/// account's last booking (its opening balance plus every transaction), `balance_date`
+/// the day the history ends. finX publishes no credit line; the mock grants the
+/// smallest whole 500 € that covers the account's deepest end-of-day overdraft in the
+/// history, its opening balance included (0 for an account never in the red), so the
+/// history never exceeds it.
+/// `monthly_spending_limit` (a figo user setting) is 0: none set.
+pub fn balance_json(d: &Dataset, i: usize) -> Value {
+    let current = d.accounts[i].opening_balance
+        + d.transactions
+            .iter()
+            .filter(|t| t.account == i)
+            .map(|t| t.amount)
+            .sum::<i64>();
+    let deepest = daily_balances(d, i)
+        .iter()
+        .map(|(_, b)| *b)
+        .chain([d.accounts[i].opening_balance])
+        .min()
+        .unwrap_or(0)
+        .min(0);
+    let credit_line = (-deepest + CREDIT_LINE_STEP - 1) / CREDIT_LINE_STEP * CREDIT_LINE_STEP;
+    json!({
+        "balance": money(current),
+        "balance_date": d.until.format(DATE).to_string(),
+        "credit_line": money(credit_line),
+        "monthly_spending_limit": 0,
     })
 }
 
@@ -708,6 +773,9 @@ mod tests {
         assert_eq!(q.offset, 2);
         assert!(!q.descending);
         assert!(p("since=2020-01-01T00:00:00Z").unwrap().since.is_some());
+        assert!(!q.statistics);
+        assert!(p("include_statistics=TRUE").unwrap().statistics);
+        assert!(!p("include_statistics=0").unwrap().statistics);
         for bad in [
             "categories=x",
             "since=yesterday",
@@ -715,8 +783,65 @@ mod tests {
             "count=5000",
             "offset=-1",
             "sort=up",
+            "include_statistics=yes",
         ] {
             assert!(p(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_page_is_count_transactions_from_offset_and_never_panics_past_the_end() {
+        let spec = Spec {
+            months: 12,
+            until: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+            multi: true,
+            account_types: vec![],
+            accounts: vec![],
+            name: None,
+        };
+        let d = dataset(1, "pages", &spec, true);
+        let q = |count, offset| Query {
+            count,
+            offset,
+            ..Query::parse(&[]).unwrap()
+        };
+        let all = q(MAX_COUNT, 0).selection(&d);
+        assert!(all.len() > 10);
+        let ids = |txs: &[&Transaction]| txs.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(q(4, 3).page(&all)), ids(&all[3..7]));
+        assert_eq!(q(4, all.len() - 2).page(&all).len(), 2);
+        assert!(q(MAX_COUNT, usize::MAX).page(&all).is_empty());
+        assert_eq!(q(usize::MAX, 1).page(&all).len(), all.len() - 1);
+        let stats = statistics(&all);
+        assert_eq!(stats["count"], json!(all.len()));
+        assert_eq!(statistics(&[])["count"], json!(0));
+    }
+
+    #[test]
+    fn every_balance_is_the_running_balance_and_its_credit_line_covers_the_history() {
+        for d in many_datasets() {
+            for i in 0..d.accounts.len() {
+                let days = daily_balances(&d, i);
+                let b = balance_json(&d, i);
+                assert_eq!(b, account_json(&d, i)["balance"]);
+                assert_eq!(b["balance"], money(days.last().unwrap().1));
+                let line = (b["credit_line"].as_f64().unwrap() * 100.0).round() as i64;
+                let deepest = days
+                    .iter()
+                    .map(|(_, b)| *b)
+                    .chain([d.accounts[i].opening_balance])
+                    .min()
+                    .unwrap();
+                assert_eq!(line % CREDIT_LINE_STEP, 0);
+                assert!(deepest >= -line);
+                assert!(
+                    deepest.min(0) + line < CREDIT_LINE_STEP,
+                    "the smallest that covers"
+                );
+                if i != d.main_account {
+                    assert_eq!(line, 0, "only the main account draws on credit");
+                }
+            }
         }
     }
 

@@ -12,4 +12,5 @@ mod finbox;
 mod finscore;
 mod finx;
 mod healthcheck;
+mod readme;
 mod scenarios;

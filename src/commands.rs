@@ -35,7 +35,7 @@ pub fn validate(paths: &[PathBuf]) -> i32 {
     match scenario::load(&vendors, paths) {
         Ok(catalog) => {
             for w in &catalog.warnings {
-                eprintln!("warning: {w}");
+                eprintln!("{w}");
             }
             let n: usize = catalog.vendors.iter().map(|(_, v)| v.scenarios.len()).sum();
             println!("ok: {n} scenarios for {} vendors", catalog.vendors.len());
@@ -143,7 +143,7 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
         }
     }
     for w in &app.catalog.warnings {
-        tracing::warn!("scenarios: {w}");
+        tracing::warn!("{w}");
     }
     let mut listeners = Vec::new();
     let bind = |addr: SocketAddr| async move {

@@ -207,7 +207,7 @@ fn an_empty_scenario_directory_is_warned_about() {
     let out = bin().args(["validate", path]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr).replace(path, "<DIR>");
-    insta::assert_snapshot!(err, @"warning: <DIR>: no *.toml file in this directory, so it changes nothing (a mistyped path, or a volume not mounted?)");
+    insta::assert_snapshot!(err, @"<DIR>: warning: no *.toml file in this directory, so it changes nothing (a mistyped path, or a volume not mounted?)");
     let log = serve_start_up_log(&["--scenarios", path], &[]);
     assert!(
         log.contains("WARN") && log.contains("no *.toml file in this directory"),
@@ -232,4 +232,19 @@ fn a_missing_scenario_path_is_named_plainly() {
     no/such/file.toml:1:1: no such file or directory
     1 problem found
     ");
+}
+
+#[test]
+fn a_finscore_prefix_no_subscriber_number_can_have_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("finscore-extra.toml"),
+        "vendor = \"finscore\"\n\n[[scenario]]\nname = \"words\"\nid_prefix = \"pending-\"\nsteps = [{ outcome = \"score_not_available\" }]\n",
+    )
+    .unwrap();
+    let out = bin().arg("validate").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "a warning is not an error");
+    let err =
+        String::from_utf8_lossy(&out.stderr).replace(&dir.path().display().to_string(), "<DIR>");
+    insta::assert_snapshot!(err, @"<DIR>/finscore-extra.toml:5:13: warning: id_prefix `pending-` can never match: FinScore's entity id is the subscriber number, 63 followed by 10 digits (e.g. 639171234567), so scenarios are picked by digit prefixes such as 6399900");
 }

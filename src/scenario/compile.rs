@@ -58,6 +58,7 @@ pub fn compile_sources(
     sources: &[Source],
 ) -> Result<Catalog, Vec<Diagnostic>> {
     let mut diags = Vec::new();
+    let mut warnings = Vec::new();
     let mut contributions: HashMap<&'static str, Vec<Contribution>> = HashMap::new();
     let mut seen_prefix: HashMap<(&'static str, String), String> = HashMap::new();
     let mut seen_name: HashMap<(&'static str, String), String> = HashMap::new();
@@ -106,6 +107,13 @@ pub fn compile_sources(
                 diags.push(loc.at(
                     Some(spec.id_prefix.span()),
                     format!("duplicate id_prefix `{}` for vendor {name} (first defined at {first}); to change a shipped scenario, replace its file: put a file named {name}.toml in your scenario directory", spec.id_prefix.get_ref()),
+                ));
+            }
+            if let Some(why) = vendor.unreachable_prefix(spec.id_prefix.get_ref()) {
+                let at = loc.at(Some(spec.id_prefix.span()), why);
+                warnings.push(format!(
+                    "{}:{}:{}: warning: {}",
+                    at.path, at.line, at.col, at.message
                 ));
             }
             if let Some(s) =
@@ -169,7 +177,7 @@ pub fn compile_sources(
     let mut catalog = Catalog {
         vendors: Vec::new(),
         files: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
     };
     for vendor in vendors {
         let mut merged = toml::Table::new();

@@ -63,7 +63,7 @@ pub fn sources_from_paths(paths: &[PathBuf]) -> Result<Sources, Vec<Diagnostic>>
                     files.sort();
                     if files.is_empty() {
                         read.warnings.push(format!(
-                            "{}: no *.toml file in this directory, so it changes nothing (a mistyped path, or a volume not mounted?)",
+                            "{}: warning: no *.toml file in this directory, so it changes nothing (a mistyped path, or a volume not mounted?)",
                             path.display()
                         ));
                     }
@@ -125,6 +125,6 @@ pub fn load(
     base.extend(extra);
     let mut catalog = compile_sources(vendors, &base)?;
     catalog.files = files;
-    catalog.warnings = user.warnings;
+    catalog.warnings.splice(0..0, user.warnings);
     Ok(catalog)
 }

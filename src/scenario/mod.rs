@@ -110,7 +110,8 @@ pub struct Catalog {
     pub vendors: Vec<(&'static str, VendorScenarios)>,
     /// The user's files that were read, in load order, and what each did.
     pub files: Vec<LoadedFile>,
-    /// Things that load but are probably not what the user meant (an empty directory).
+    /// Things that load but are probably not what the user meant (an empty directory, a
+    /// prefix no entity id can have), each a whole line: `path[:line:col]: warning: …`.
     pub warnings: Vec<String>,
 }
 

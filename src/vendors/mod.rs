@@ -39,6 +39,12 @@ pub trait Vendor: Send + Sync + 'static {
     fn default_scenarios(&self) -> &'static str;
     /// Outcome names a scenario step may use.
     fn outcomes(&self) -> &'static [&'static str];
+    /// Why `id_prefix` can never match one of this vendor's entity ids, if it cannot
+    /// (FinScore's ids are subscriber numbers: `pending-` would never match). A warning,
+    /// not an error: the scenario is harmless, just unreachable.
+    fn unreachable_prefix(&self, _id_prefix: &str) -> Option<String> {
+        None
+    }
     /// The top-level keys this vendor adds to scenario files (`auth`, `allowed_ips`, …).
     fn settings_keys(&self) -> &'static [&'static str] {
         &[]

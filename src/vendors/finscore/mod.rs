@@ -96,6 +96,10 @@ impl Vendor for FinScore {
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }
+    fn unreachable_prefix(&self, id_prefix: &str) -> Option<String> {
+        request::unreachable_prefix(id_prefix)
+    }
+
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "api", "products", "network"]
     }

@@ -126,9 +126,30 @@ fn check_number(field: &str, n: &str) -> Result<(), String> {
     }
 }
 
+/// Why no valid subscriber number (see [`check_number`]) starts with `prefix`, if none does.
+pub fn unreachable_prefix(prefix: &str) -> Option<String> {
+    let digits = prefix.bytes().all(|b| b.is_ascii_digit());
+    let fits = prefix.len() <= 12 && (prefix.starts_with("63") || "63".starts_with(prefix));
+    (!(digits && fits)).then(|| {
+        format!(
+            "id_prefix `{prefix}` can never match: FinScore's entity id is the subscriber number, 63 followed by 10 digits (e.g. 639171234567), so scenarios are picked by digit prefixes such as 6399900"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_digit_prefixes_of_a_subscriber_number_can_match() {
+        for ok in ["6399900", "63", "6", "639171234567"] {
+            assert_eq!(unreachable_prefix(ok), None, "{ok}");
+        }
+        for never in ["pending-", "0917", "6399900-", "6391712345678", "64"] {
+            assert!(unreachable_prefix(never).is_some(), "{never}");
+        }
+    }
 
     #[test]
     fn numbers_must_be_63_and_ten_digits() {

@@ -1349,3 +1349,12 @@ async fn a_featurestore_without_an_online_store_cannot_take_or_serve_values() {
         .await;
     assert_eq!(w.status, 200, "{}", w.text());
 }
+
+#[tokio::test]
+async fn googles_own_python_sdk_drives_the_whole_surface_unmodified() {
+    if !crate::support::python_has(Some("google.cloud.aiplatform, pandas, requests")) {
+        return;
+    }
+    let s = TestServer::start().await;
+    crate::support::run_client("featurestore_sdk.py", vec![s.base.clone()]).await;
+}

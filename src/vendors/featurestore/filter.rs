@@ -81,12 +81,17 @@ enum Test {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// Flat lists for AND and OR, so a long chain is not a deep tree: only parentheses nest,
+/// and [`MAX_DEPTH`] bounds them.
 enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
     Test(Test),
 }
+
+/// Parentheses nest at most this deep; deeper filters are refused rather than recursed.
+const MAX_DEPTH: usize = 32;
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +106,7 @@ impl Filter {
             text,
             tokens,
             at: 0,
+            depth: 0,
         };
         let e = p.expression()?;
         if let Some(t) = p.tokens.get(p.at) {
@@ -116,8 +122,8 @@ impl Filter {
 
 fn eval(e: &Expr, f: &Facts<'_>) -> bool {
     match e {
-        Expr::And(a, b) => eval(a, f) && eval(b, f),
-        Expr::Or(a, b) => eval(a, f) || eval(b, f),
+        Expr::And(all) => all.iter().all(|e| eval(e, f)),
+        Expr::Or(any) => any.iter().any(|e| eval(e, f)),
         Expr::Not(a) => !eval(a, f),
         Expr::Test(t) => match t {
             Test::CreateTime(op, at) => op.holds(f.create_time.cmp(at)),
@@ -234,6 +240,7 @@ struct Parser<'t> {
     text: &'t str,
     tokens: Vec<Tok>,
     at: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -247,24 +254,30 @@ impl Parser<'_> {
 
     /// `factor {AND factor}`.
     fn expression(&mut self) -> Result<Expr, ApiError> {
-        let mut e = self.factor()?;
+        let mut all = vec![self.factor()?];
         while self.peek_word("AND") {
             self.at += 1;
-            let r = self.factor()?;
-            e = Expr::And(Box::new(e), Box::new(r));
+            all.push(self.factor()?);
         }
-        Ok(e)
+        Ok(if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Expr::And(all)
+        })
     }
 
     /// `term {OR term}`: OR binds tighter than AND (AIP-160).
     fn factor(&mut self) -> Result<Expr, ApiError> {
-        let mut e = self.term()?;
+        let mut any = vec![self.term()?];
         while self.peek_word("OR") {
             self.at += 1;
-            let r = self.term()?;
-            e = Expr::Or(Box::new(e), Box::new(r));
+            any.push(self.term()?);
         }
-        Ok(e)
+        Ok(if any.len() == 1 {
+            any.remove(0)
+        } else {
+            Expr::Or(any)
+        })
     }
 
     /// `[NOT] simple`.
@@ -279,8 +292,13 @@ impl Parser<'_> {
     fn simple(&mut self) -> Result<Expr, ApiError> {
         match self.tokens.get(self.at).cloned() {
             Some(Tok::Open) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(self.error(format!("parentheses nest deeper than {MAX_DEPTH}")));
+                }
                 self.at += 1;
                 let e = self.expression()?;
+                self.depth -= 1;
                 match self.tokens.get(self.at) {
                     Some(Tok::Close) => {
                         self.at += 1;
@@ -576,12 +594,21 @@ mod tests {
             (Kind::Feature, "value_type < DOUBLE", "not \"<\""),
             (Kind::Featurestore, "AND", "expected a restriction"),
             (Kind::Featurestore, "   ", "no restriction"),
+            (Kind::Featurestore, &"(".repeat(10_000), "deeper than 32"),
         ];
         for (kind, text, needle) in cases {
             let e = Filter::parse(kind, text).unwrap_err();
             assert!(e.message.contains(needle), "{text}: {}", e.message);
             assert!(e.message.contains(text), "{text}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn long_chains_evaluate_without_deep_recursion() {
+        let text = vec!["labels.a = b"; 50_000].join(" AND ");
+        let f = Filter::parse(Kind::Featurestore, &text).unwrap();
+        let l = json!({"a": "b"});
+        assert!(f.matches(&facts(l.as_object().unwrap(), "2026-01-15T10:00:00Z")));
     }
 
     #[test]

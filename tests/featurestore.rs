@@ -1138,18 +1138,11 @@ async fn lists_filter_by_labels_and_create_time_and_order_as_asked() {
     assert_eq!(ids, ["address_check", "avg_daily_activities", "band"]);
 }
 
+/// `k=v`, form-encoded as a query string.
 fn form_urlencoded_pair(k: &str, v: &str) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    format!("{}={}", enc(k), enc(v))
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(k, v)
+        .finish()
 }
 
 #[tokio::test]
@@ -1164,38 +1157,26 @@ async fn filters_and_orderings_the_mock_cannot_evaluate_are_invalid_arguments_na
     )
     .await;
     insta::assert_json_snapshot!("unsupported_filter", r.exchange(HEADERS));
-    for (path, needle) in [
-        (format!(
-            "{FS}?{}",
-            form_urlencoded_pair("filter", "labels.team != risk")
-        )),
-        (format!(
-            "{FS}?{}",
-            form_urlencoded_pair("filter", "labels.a = b labels.c = d")
-        )),
-        (format!(
-            "{FS}/finscore_fs/entityTypes?{}",
-            form_urlencoded_pair("filter", "value_type = STRING")
-        )),
-        (format!("{FS}?orderBy=feature_id")),
-        (format!("{ET}/features?orderBy=create_time%20sideways")),
-        (format!("{FS}?readMask=colour")),
-        (format!("{ET}/features?latestStatsCount=11")),
-        (format!("{FS}?pageSize=many")),
-        (format!("{FS}?pageSize=-1")),
-    ]
-    .into_iter()
-    .zip([
-        "labels.team != risk",
-        "expected AND or OR",
-        "value_type",
-        "feature_id",
-        "sideways",
-        "colour",
-        "11",
-        "TYPE_INT32",
-        "-1",
-    ]) {
+    let filter = |base: &str, f: &str| format!("{base}?{}", form_urlencoded_pair("filter", f));
+    let et_list = format!("{FS}/finscore_fs/entityTypes");
+    let cases = [
+        (filter(FS, "labels.team != risk"), "labels.team != risk"),
+        (
+            filter(FS, "labels.a = b labels.c = d"),
+            "expected AND or OR",
+        ),
+        (filter(&et_list, "value_type = STRING"), "value_type"),
+        (format!("{FS}?orderBy=feature_id"), "feature_id"),
+        (
+            format!("{ET}/features?orderBy=create_time%20sideways"),
+            "sideways",
+        ),
+        (format!("{FS}?readMask=colour"), "colour"),
+        (format!("{ET}/features?latestStatsCount=11"), "11"),
+        (format!("{FS}?pageSize=many"), "TYPE_INT32"),
+        (format!("{FS}?pageSize=-1"), "-1"),
+    ];
+    for (path, needle) in cases {
         let r = get(&s, &path).await;
         assert_eq!(r.status, 400, "{path}");
         let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
@@ -1220,10 +1201,22 @@ async fn featurestore_pages_hold_at_most_100_and_tokens_belong_to_their_query() 
     let other = get(&s, &format!("{FS}?pageToken={token}&orderBy=create_time")).await;
     assert_eq!(other.status, 400, "{}", other.text());
     // Entity types and features: up to 1000 a page.
+    let requests: Vec<Value> = (0..1000)
+        .map(|i| json!({"featureId": format!("f_{i:04}"), "feature": {"valueType": "STRING"}}))
+        .collect();
+    let batch = send_json(
+        &s,
+        "POST",
+        &format!("{ET}/features:batchCreate"),
+        &json!({ "requests": requests }),
+    )
+    .await;
+    assert_eq!(batch.status, 200, "{}", batch.text());
     let features = get(&s, &format!("{ET}/features?pageSize=5000"))
         .await
         .json();
-    assert_eq!(features["features"].as_array().unwrap().len(), 11);
+    assert_eq!(features["features"].as_array().unwrap().len(), 1000);
+    assert!(features.get("nextPageToken").is_some());
     let masked = get(
         &s,
         &format!("{FS}?pageSize=1&readMask=name,onlineServingConfig.fixedNodeCount"),

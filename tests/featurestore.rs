@@ -212,7 +212,12 @@ async fn unknown_resources_are_not_found() {
             .status,
         404
     );
-    let other = get(&s, "/featurestore/v1/projects/p/locations/l/endpoints").await;
+    // A path Google does not serve at all.
+    let other = get(
+        &s,
+        "/featurestore/v1/projects/p/locations/l/featurestores/x/other",
+    )
+    .await;
     assert_eq!(other.status, 404);
     assert_eq!(other.json()["error"]["status"], "NOT_FOUND");
 }
@@ -604,4 +609,745 @@ async fn clients_asking_for_integer_enums_get_and_may_send_numbers() {
         )
         .await;
     assert_eq!(bad.status, 400);
+}
+
+// ---- The SDK's surface beyond the everyday path (issue 13) ----
+
+const FS: &str = "/featurestore/v1/projects/test-project/locations/asia-southeast1/featurestores";
+
+async fn send_json(s: &TestServer, method: &str, path: &str, body: &Value) -> Reply {
+    let h = [AUTH[0], ("content-type", "application/json")];
+    s.request(method, path, &h, serde_json::to_vec(body).unwrap())
+        .await
+}
+
+async fn create_fs(s: &TestServer, id: &str, body: &Value) -> Reply {
+    send_json(s, "POST", &format!("{FS}?featurestoreId={id}"), body).await
+}
+
+/// An operation's name as a path below the vendor prefix, under `/v1/` or `/ui/`.
+fn op_path(op: &Reply, version: &str) -> String {
+    let name = op.json()["name"].as_str().unwrap().to_string();
+    format!("/featurestore/{version}/{name}")
+}
+
+#[tokio::test]
+async fn operations_are_served_under_ui_as_well_as_v1() {
+    let s = TestServer::start().await;
+    let fs = create_fs(
+        &s,
+        "ops_fs",
+        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
+    )
+    .await;
+    let et = send_json(
+        &s,
+        "POST",
+        &format!("{FS}/ops_fs/entityTypes?entityTypeId=users"),
+        &json!({}),
+    )
+    .await;
+    let f = send_json(
+        &s,
+        "POST",
+        &format!("{FS}/ops_fs/entityTypes/users/features?featureId=age"),
+        &json!({"valueType": "INT64"}),
+    )
+    .await;
+    for op in [&fs, &et, &f] {
+        assert_eq!(op.status, 200, "{}", op.text());
+        for version in ["v1", "ui"] {
+            let again = get(&s, &op_path(op, version)).await;
+            assert_eq!(again.json(), op.json(), "{version}");
+        }
+    }
+    assert!(f.json()["name"]
+        .as_str()
+        .unwrap()
+        .contains("/entityTypes/users/features/age/operations/"));
+}
+
+#[tokio::test]
+async fn a_pending_create_stays_running_for_30_mock_seconds_then_its_poll_finds_it_done() {
+    let s = TestServer::start().await;
+    let body = json!({"onlineServingConfig": {"fixedNodeCount": 1}, "labels": {"team": "risk"}});
+    let started = create_fs(&s, "pending_fs", &body).await;
+    insta::assert_json_snapshot!("pending_create_running", started.exchange(HEADERS));
+    let poll = op_path(&started, "ui");
+
+    // Not visible while running, but its name is taken.
+    assert_eq!(get(&s, &format!("{FS}/pending_fs")).await.status, 404);
+    assert_eq!(create_fs(&s, "pending_fs", &body).await.status, 409);
+    s.advance(29).await;
+    let still = get(&s, &poll).await;
+    assert_eq!(still.json(), started.json());
+    assert_eq!(still.header("x-vendor-mock-scenario"), Some("pending"));
+
+    s.advance(1).await;
+    let done = get(&s, &poll).await;
+    insta::assert_json_snapshot!("pending_create_done", done.exchange(HEADERS));
+    // Done stays done, without taking further turns.
+    assert_eq!(get(&s, &op_path(&started, "v1")).await.json(), done.json());
+    let fs = get(&s, &format!("{FS}/pending_fs")).await.json();
+    assert_eq!(fs["createTime"], "2026-01-15T10:00:00Z");
+    let notes: Vec<Value> = s
+        .journal("?vendor=featurestore")
+        .await
+        .iter()
+        .filter(|e| e["entity"] == "pending_fs")
+        .map(|e| e["note"].clone())
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            json!("operation running"),
+            Value::Null, // the second create, refused
+            json!("operation still running"),
+            json!("operation done")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_running_create_whose_parent_is_deleted_meanwhile_fails_in_its_operation() {
+    let s = TestServer::start().await;
+    create_fs(
+        &s,
+        "parent_fs",
+        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
+    )
+    .await;
+    let started = send_json(
+        &s,
+        "POST",
+        &format!("{FS}/parent_fs/entityTypes?entityTypeId=pending_users"),
+        &json!({}),
+    )
+    .await;
+    assert!(started.json().get("done").is_none(), "{}", started.text());
+    let gone = s
+        .request("DELETE", &format!("{FS}/parent_fs"), AUTH, "")
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.text());
+    s.advance(30).await;
+    let done = get(&s, &op_path(&started, "ui")).await.json();
+    assert_eq!(done["done"], true);
+    assert_eq!(done["error"]["code"], 5, "{done}");
+    assert!(done.get("response").is_none());
+}
+
+#[tokio::test]
+async fn batch_create_answers_one_operation_listing_every_created_feature() {
+    let s = TestServer::start().await;
+    let path = format!("{ET}/features:batchCreate");
+    let r = send_json(
+        &s,
+        "POST",
+        &path,
+        &json!({"requests": [
+            {"featureId": "score_v2", "feature": {"valueType": "INT64", "description": "score, as a number"}},
+            {"feature_id": "flags", "feature": {"value_type": 12, "labels": {"source": "finscore"}}, "parent": ET_NAME},
+        ]}),
+    )
+    .await;
+    insta::assert_json_snapshot!(r.exchange(HEADERS));
+    let f = get(&s, &format!("{ET}/features/flags")).await.json();
+    assert_eq!(f["valueType"], "STRING_ARRAY");
+
+    // All or nothing: one existing id fails the batch and creates none of it.
+    let again = send_json(
+        &s,
+        "POST",
+        &path,
+        &json!({"requests": [
+            {"featureId": "fresh", "feature": {"valueType": "STRING"}},
+            {"featureId": "code", "feature": {"valueType": "STRING"}},
+        ]}),
+    )
+    .await;
+    assert_eq!(again.json()["error"]["status"], "ALREADY_EXISTS");
+    assert_eq!(get(&s, &format!("{ET}/features/fresh")).await.status, 404);
+    for bad in [
+        json!({}),
+        json!({"requests": []}),
+        json!({"requests": [{"featureId": "x"}]}),
+        json!({"requests": [{"feature": {"valueType": "STRING"}}]}),
+        json!({"requests": [{"featureId": "Bad-Id", "feature": {"valueType": "STRING"}}]}),
+        json!({"requests": [{"featureId": "a", "feature": {"valueType": "STRING"}}, {"featureId": "a", "feature": {"valueType": "STRING"}}]}),
+        json!({"requests": [{"featureId": "a", "feature": {"valueType": "STRING"}, "parent": "projects/x"}]}),
+        json!({"requests": [{"featureId": "a", "feature": {"valueType": "STRING", "colour": "red"}}]}),
+    ] {
+        let r = send_json(&s, "POST", &path, &bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+}
+
+#[tokio::test]
+async fn patch_with_an_update_mask_changes_only_the_masked_fields_and_the_etag() {
+    let s = TestServer::start().await;
+    create_fs(
+        &s,
+        "upd_fs",
+        &json!({"onlineServingConfig": {"fixedNodeCount": 1}, "labels": {"team": "risk"}}),
+    )
+    .await;
+    let before = get(&s, &format!("{FS}/upd_fs")).await.json();
+    s.advance(60).await;
+    let fs = send_json(
+        &s,
+        "PATCH",
+        &format!("{FS}/upd_fs?updateMask=labels,onlineServingConfig.fixedNodeCount"),
+        &json!({"labels": {"team": "credit"}, "onlineServingConfig": {"fixedNodeCount": 3}, "onlineStorageTtlDays": 7}),
+    )
+    .await;
+    insta::assert_json_snapshot!("update_featurestore", fs.exchange(HEADERS));
+    let after = get(&s, &format!("{FS}/upd_fs")).await.json();
+    assert_ne!(after["etag"], before["etag"]);
+    assert_eq!(after["onlineStorageTtlDays"], 4000, "not in the mask");
+
+    // Entity types and features answer themselves, not an operation.
+    let et = send_json(
+        &s,
+        "PATCH",
+        &format!("{ET}?update_mask=description"),
+        &json!({"description": "FinScore answers", "labels": {"ignored": "yes"}}),
+    )
+    .await
+    .json();
+    assert_eq!(et["description"], "FinScore answers");
+    assert!(et.get("labels").is_none(), "{et}");
+    assert_eq!(et["updateTime"], "2026-01-15T10:01:00Z");
+    // No mask: the non-empty fields given overwrite.
+    let f = send_json(
+        &s,
+        "PATCH",
+        &format!("{ET}/features/code"),
+        &json!({"labels": {"kind": "status"}, "description": ""}),
+    )
+    .await
+    .json();
+    assert_eq!(f["labels"], json!({"kind": "status"}));
+    assert_eq!(f["valueType"], "STRING");
+    // Clearing with a mask and an absent field.
+    let cleared = send_json(
+        &s,
+        "PATCH",
+        &format!("{ET}/features/code?updateMask=labels"),
+        &json!({}),
+    )
+    .await
+    .json();
+    assert!(cleared.get("labels").is_none(), "{cleared}");
+
+    for (path, body) in [
+        (
+            format!("{ET}/features/code?updateMask=value_type"),
+            json!({"valueType": "INT64"}),
+        ),
+        (format!("{ET}?updateMask=name"), json!({})),
+        (
+            format!("{FS}/upd_fs?updateMask=labels"),
+            json!({"labels": {"Team": "x"}}),
+        ),
+        (
+            format!("{FS}/upd_fs"),
+            json!({"onlineServingConfig": {"fixedNodeCount": -1}}),
+        ),
+        (format!("{FS}/upd_fs"), json!({"colour": "red"})),
+        (format!("{FS}/upd_fs"), json!({"etag": 5})),
+    ] {
+        let r = send_json(&s, "PATCH", &path, &body).await;
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.text());
+        assert_eq!(r.json()["error"]["status"], "INVALID_ARGUMENT");
+    }
+    let missing = send_json(
+        &s,
+        "PATCH",
+        &format!("{FS}/nope?updateMask=labels"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn a_stale_etag_on_update_is_aborted_and_the_current_one_is_accepted() {
+    let s = TestServer::start().await;
+    let first = get(&s, ET).await.json()["etag"].clone();
+    let ok = send_json(
+        &s,
+        "PATCH",
+        &format!("{ET}?updateMask=description"),
+        &json!({"description": "one", "etag": first}),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let stale = send_json(
+        &s,
+        "PATCH",
+        &format!("{ET}?updateMask=description"),
+        &json!({"description": "two", "etag": first}),
+    )
+    .await;
+    insta::assert_json_snapshot!(stale.exchange(HEADERS));
+    assert_eq!(get(&s, ET).await.json()["description"], "one");
+    let current = ok.json()["etag"].clone();
+    let again = send_json(
+        &s,
+        "PATCH",
+        &format!("{ET}?updateMask=description"),
+        &json!({"description": "two", "etag": current}),
+    )
+    .await;
+    assert_eq!(again.status, 200);
+}
+
+#[tokio::test]
+async fn deleting_a_featurestore_with_entity_types_needs_force_and_takes_their_values() {
+    let s = TestServer::start().await;
+    write(
+        &s,
+        &json!({"payloads": [{"entityId": "e9", "featureValues": {"code": {"stringValue": "0000"}}}]}),
+    )
+    .await;
+    let refused = s
+        .request("DELETE", &format!("{FS}/finscore_fs"), AUTH, "")
+        .await;
+    insta::assert_json_snapshot!("delete_without_force", refused.exchange(HEADERS));
+    let no = s
+        .request("DELETE", &format!("{FS}/finscore_fs?force=false"), AUTH, "")
+        .await;
+    assert_eq!(no.status, 400);
+    let bad = s
+        .request("DELETE", &format!("{FS}/finscore_fs?force=yes"), AUTH, "")
+        .await;
+    assert_eq!(
+        bad.json()["error"]["message"],
+        "Invalid value at 'force' (TYPE_BOOL), \"yes\""
+    );
+    let done = s
+        .request("DELETE", &format!("{FS}/finscore_fs?force=true"), AUTH, "")
+        .await;
+    insta::assert_json_snapshot!("delete_featurestore", done.exchange(HEADERS));
+    assert_eq!(get(&s, &op_path(&done, "ui")).await.json(), done.json());
+    for path in [
+        format!("{FS}/finscore_fs"),
+        ET.to_string(),
+        format!("{ET}/features/code"),
+    ] {
+        assert_eq!(get(&s, &path).await.status, 404, "{path}");
+    }
+    // Created again, it holds none of the old values.
+    create_fs(
+        &s,
+        "finscore_fs",
+        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
+    )
+    .await;
+    send_json(
+        &s,
+        "POST",
+        &format!("{FS}/finscore_fs/entityTypes?entityTypeId=score_features"),
+        &json!({}),
+    )
+    .await;
+    send_json(
+        &s,
+        "POST",
+        &format!("{ET}/features?featureId=code"),
+        &json!({"valueType": "STRING"}),
+    )
+    .await;
+    assert_eq!(
+        read(&s, "e9", &["code"]).await.json()["entityView"]["data"][0],
+        json!({})
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_feature_answers_an_operation_and_forgets_its_values() {
+    let s = TestServer::start().await;
+    write(
+        &s,
+        &json!({"payloads": [{"entityId": "e8", "featureValues": {"code": {"stringValue": "0000"}, "band": {"stringValue": "4"}}}]}),
+    )
+    .await;
+    let refused = s.request("DELETE", ET, AUTH, "").await;
+    assert_eq!(refused.json()["error"]["status"], "FAILED_PRECONDITION");
+    let done = s
+        .request("DELETE", &format!("{ET}/features/band"), AUTH, "")
+        .await
+        .json();
+    assert_eq!(done["done"], true);
+    assert_eq!(
+        done["metadata"]["@type"],
+        "type.googleapis.com/google.cloud.aiplatform.v1.DeleteOperationMetadata"
+    );
+    assert_eq!(
+        done["response"],
+        json!({"@type": "type.googleapis.com/google.protobuf.Empty"})
+    );
+    let back = read(&s, "e8", &["*"]).await.json();
+    let ids: Vec<&str> = back["header"]["featureDescriptors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&"band"), "{ids:?}");
+    send_json(
+        &s,
+        "POST",
+        &format!("{ET}/features?featureId=band"),
+        &json!({"valueType": "STRING"}),
+    )
+    .await;
+    assert_eq!(
+        read(&s, "e8", &["band", "code"]).await.json()["entityView"]["data"][0],
+        json!({})
+    );
+    // Deleting a feature takes no `force`; nor does anything take an `etag` query
+    // parameter: Google refuses parameters its request messages do not have.
+    for path in [
+        format!("{ET}/features/code?force=true"),
+        format!("{FS}/finscore_fs?etag=abc"),
+    ] {
+        let r = s.request("DELETE", &path, AUTH, "").await;
+        assert_eq!(r.status, 400, "{path}");
+        assert!(r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Cannot bind query parameter"));
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_query_parameter_is_refused_as_google_does() {
+    let s = TestServer::start().await;
+    let r = get(&s, &format!("{FS}?pagesize=5")).await;
+    insta::assert_json_snapshot!(r.exchange(HEADERS));
+    // System parameters and proto names are fine.
+    for q in [
+        "prettyPrint=false",
+        "page_size=5",
+        "%24alt=json%3Benum-encoding%3Dint",
+        "alt=json",
+    ] {
+        assert_eq!(get(&s, &format!("{FS}?{q}")).await.status, 200, "{q}");
+    }
+}
+
+#[tokio::test]
+async fn lists_filter_by_labels_and_create_time_and_order_as_asked() {
+    let s = TestServer::start().await;
+    let online =
+        |labels: Value| json!({"onlineServingConfig": {"fixedNodeCount": 1}, "labels": labels});
+    // finscore_fs is created by the first call, at 10:00:00; the others 10:00:30,
+    // 10:01:30 and 10:02:30.
+    get(&s, FS).await;
+    s.advance(30).await;
+    create_fs(
+        &s,
+        "risk_a",
+        &online(json!({"team": "risk", "env": "prod"})),
+    )
+    .await;
+    s.advance(60).await;
+    create_fs(&s, "risk_b", &online(json!({"team": "risk"}))).await;
+    s.advance(60).await;
+    create_fs(
+        &s,
+        "growth",
+        &json!({"labels": {"team": "growth"}, "onlineServingConfig": {"fixedNodeCount": 4}}),
+    )
+    .await;
+    let names = |r: Reply| -> Vec<String> {
+        let v = r.json();
+        assert!(v.get("error").is_none(), "{v}");
+        v["featurestores"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| {
+                        f["name"]
+                            .as_str()
+                            .unwrap()
+                            .rsplit('/')
+                            .next()
+                            .unwrap()
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let q = |filter: &str| {
+        let mut p = form_urlencoded_pair("filter", filter);
+        p.insert_str(0, &format!("{FS}?"));
+        p
+    };
+    let cases: [(&str, &[&str]); 9] = [
+        ("labels.team=\"risk\"", &["risk_a", "risk_b"]),
+        ("labels.team = risk AND labels.env = prod", &["risk_a"]),
+        ("labels.env:*", &["risk_a"]),
+        (
+            "create_time > \"2026-01-15T10:01:00Z\"",
+            &["risk_b", "growth"],
+        ),
+        (
+            "createTime <= \"2026-01-15T10:01:30Z\" AND labels.team = \"risk\"",
+            &["risk_a", "risk_b"],
+        ),
+        (
+            "create_time < \"2026-01-15T10:00:30Z\" OR create_time > \"2026-01-15T10:02:00Z\"",
+            &["finscore_fs", "growth"],
+        ),
+        ("online_serving_config.fixed_node_count > 1", &["growth"]),
+        ("NOT labels.team = risk", &["finscore_fs", "growth"]),
+        ("labels.team = nobody", &[]),
+    ];
+    for (filter, want) in cases {
+        assert_eq!(names(get(&s, &q(filter)).await), want, "{filter}");
+    }
+    assert_eq!(
+        names(get(&s, &format!("{FS}?orderBy=create_time%20desc")).await),
+        ["growth", "risk_b", "risk_a", "finscore_fs"]
+    );
+    assert_eq!(
+        names(
+            get(
+                &s,
+                &format!("{FS}?orderBy=online_serving_config.fixed_node_count%20desc,create_time")
+            )
+            .await
+        ),
+        ["growth", "finscore_fs", "risk_a", "risk_b"]
+    );
+    let features = get(
+        &s,
+        &format!("{ET}/features?filter=value_type%3DSTRING&orderBy=feature_id&pageSize=3"),
+    )
+    .await
+    .json();
+    let ids: Vec<&str> = features["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["address_check", "avg_daily_activities", "band"]);
+}
+
+/// `k=v`, form-encoded as a query string.
+fn form_urlencoded_pair(k: &str, v: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(k, v)
+        .finish()
+}
+
+#[tokio::test]
+async fn filters_and_orderings_the_mock_cannot_evaluate_are_invalid_arguments_naming_them() {
+    let s = TestServer::start().await;
+    let r = get(
+        &s,
+        &format!(
+            "{FS}?{}",
+            form_urlencoded_pair("filter", "display_name = \"x\"")
+        ),
+    )
+    .await;
+    insta::assert_json_snapshot!("unsupported_filter", r.exchange(HEADERS));
+    let filter = |base: &str, f: &str| format!("{base}?{}", form_urlencoded_pair("filter", f));
+    let et_list = format!("{FS}/finscore_fs/entityTypes");
+    let cases = [
+        (filter(FS, "labels.team != risk"), "labels.team != risk"),
+        (
+            filter(FS, "labels.a = b labels.c = d"),
+            "expected AND or OR",
+        ),
+        (filter(&et_list, "value_type = STRING"), "value_type"),
+        (format!("{FS}?orderBy=feature_id"), "feature_id"),
+        (
+            format!("{ET}/features?orderBy=create_time%20sideways"),
+            "sideways",
+        ),
+        (format!("{FS}?readMask=colour"), "colour"),
+        (format!("{ET}/features?latestStatsCount=11"), "11"),
+        (format!("{FS}?pageSize=many"), "TYPE_INT32"),
+        (format!("{FS}?pageSize=-1"), "-1"),
+    ];
+    for (path, needle) in cases {
+        let r = get(&s, &path).await;
+        assert_eq!(r.status, 400, "{path}");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(needle), "{path}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn featurestore_pages_hold_at_most_100_and_tokens_belong_to_their_query() {
+    let s = TestServer::start().await;
+    for i in 0..100 {
+        let r = create_fs(&s, &format!("fs_{i:03}"), &json!({})).await;
+        assert_eq!(r.status, 200);
+    }
+    let first = get(&s, &format!("{FS}?pageSize=500")).await.json();
+    assert_eq!(first["featurestores"].as_array().unwrap().len(), 100);
+    let token = first["nextPageToken"].as_str().unwrap().to_string();
+    let rest = get(&s, &format!("{FS}?pageToken={token}")).await.json();
+    assert_eq!(rest["featurestores"].as_array().unwrap().len(), 1);
+    assert!(rest.get("nextPageToken").is_none());
+    // A token is for the filter and orderBy it was issued with.
+    let other = get(&s, &format!("{FS}?pageToken={token}&orderBy=create_time")).await;
+    assert_eq!(other.status, 400, "{}", other.text());
+    // Entity types and features: up to 1000 a page.
+    let requests: Vec<Value> = (0..1000)
+        .map(|i| json!({"featureId": format!("f_{i:04}"), "feature": {"valueType": "STRING"}}))
+        .collect();
+    let batch = send_json(
+        &s,
+        "POST",
+        &format!("{ET}/features:batchCreate"),
+        &json!({ "requests": requests }),
+    )
+    .await;
+    assert_eq!(batch.status, 200, "{}", batch.text());
+    let features = get(&s, &format!("{ET}/features?pageSize=5000"))
+        .await
+        .json();
+    assert_eq!(features["features"].as_array().unwrap().len(), 1000);
+    assert!(features.get("nextPageToken").is_some());
+    let masked = get(
+        &s,
+        &format!("{FS}?pageSize=1&readMask=name,onlineServingConfig.fixedNodeCount"),
+    )
+    .await
+    .json();
+    assert_eq!(
+        masked["featurestores"][0],
+        json!({"name": "projects/test-project/locations/asia-southeast1/featurestores/finscore_fs", "onlineServingConfig": {"fixedNodeCount": 1}})
+    );
+}
+
+#[tokio::test]
+async fn google_routes_that_are_not_emulated_answer_501_unimplemented() {
+    let s = TestServer::start().await;
+    let r = s
+        .post_json(&format!("{ET}:importFeatureValues"), AUTH, &json!({}))
+        .await;
+    insta::assert_json_snapshot!(r.exchange(HEADERS));
+    for (method, path) in [
+        ("POST", format!("{ET}:exportFeatureValues")),
+        ("POST", format!("{ET}:deleteFeatureValues")),
+        ("POST", format!("{FS}/finscore_fs:batchReadFeatureValues")),
+        ("POST", format!("{FS}/finscore_fs:getIamPolicy")),
+        ("GET", format!("{FS}:searchFeatures")),
+        ("GET", format!("{FS}/finscore_fs/operations")),
+        (
+            "GET",
+            "/featurestore/v1/projects/p/locations/l/models".to_string(),
+        ),
+        (
+            "GET",
+            "/featurestore/v1beta1/projects/p/locations/l/featurestores".to_string(),
+        ),
+    ] {
+        let r = s.request(method, &path, AUTH, "").await;
+        assert_eq!(
+            (r.status, r.json()["error"]["status"].clone()),
+            (501, json!("UNIMPLEMENTED")),
+            "{method} {path}"
+        );
+    }
+    // Without a token, Google's 401 still comes first.
+    let anon = s
+        .request("GET", &format!("{FS}:searchFeatures"), &[], "")
+        .await;
+    assert_eq!(anon.status, 401);
+}
+
+#[tokio::test]
+async fn a_feature_selector_with_a_string_for_ids_names_the_field() {
+    let s = TestServer::start().await;
+    let r = s
+        .post_json(
+            &format!("{ET}:readFeatureValues"),
+            AUTH,
+            &json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": "code"}}}),
+        )
+        .await;
+    insta::assert_json_snapshot!(r.exchange(HEADERS));
+    for body in [
+        json!({"entityIds": ["e"], "featureSelector": {"idMatcher": {"ids": "*"}}}),
+        json!({"entityIds": ["e"], "featureSelector": {"idMatcher": {}}}),
+        json!({"entityIds": ["e"], "featureSelector": {}}),
+        json!({"entityIds": ["e"], "featureSelector": {"idMatcher": {"ids": [1]}}}),
+    ] {
+        let r = s
+            .post_json(&format!("{ET}:streamingReadFeatureValues"), AUTH, &body)
+            .await;
+        assert_eq!(r.status, 400, "{body}");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains("feature_selector"), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn a_featurestore_without_an_online_store_cannot_take_or_serve_values() {
+    let s = TestServer::start().await;
+    let fs = create_fs(&s, "offline_fs", &json!({})).await.json();
+    assert!(fs["response"].get("onlineServingConfig").is_none(), "{fs}");
+    send_json(
+        &s,
+        "POST",
+        &format!("{FS}/offline_fs/entityTypes?entityTypeId=users"),
+        &json!({}),
+    )
+    .await;
+    send_json(
+        &s,
+        "POST",
+        &format!("{FS}/offline_fs/entityTypes/users/features?featureId=age"),
+        &json!({"valueType": "INT64"}),
+    )
+    .await;
+    let et = format!("{FS}/offline_fs/entityTypes/users");
+    let w = s
+        .post_json(
+            &format!("{et}:writeFeatureValues"),
+            AUTH,
+            &json!({"payloads": [{"entityId": "u", "featureValues": {"age": {"int64Value": "41"}}}]}),
+        )
+        .await;
+    assert_eq!(
+        (w.status, w.json()["error"]["status"].clone()),
+        (400, json!("FAILED_PRECONDITION")),
+        "{}",
+        w.text()
+    );
+    // Given nodes, it serves.
+    send_json(
+        &s,
+        "PATCH",
+        &format!("{FS}/offline_fs?updateMask=online_serving_config.fixed_node_count"),
+        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
+    )
+    .await;
+    let w = s
+        .post_json(
+            &format!("{et}:writeFeatureValues"),
+            AUTH,
+            &json!({"payloads": [{"entityId": "u", "featureValues": {"age": {"int64Value": "41"}}}]}),
+        )
+        .await;
+    assert_eq!(w.status, 200, "{}", w.text());
+}
+
+#[tokio::test]
+async fn googles_own_python_sdk_drives_the_whole_surface_unmodified() {
+    if !crate::support::python_has(Some("google.cloud.aiplatform, pandas, requests")) {
+        return;
+    }
+    let s = TestServer::start().await;
+    crate::support::run_client("featurestore_sdk.py", vec![s.base.clone()]).await;
 }

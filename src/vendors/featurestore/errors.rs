@@ -2,9 +2,13 @@
 //! HTTP status that goes with each canonical status name.
 //!
 //! The 401 message and the canonical messages for 429/500/503/504 are the wording
-//! Google APIs send; the wording of NOT_FOUND, ALREADY_EXISTS and INVALID_ARGUMENT
-//! messages is the mock's (Vertex AI publishes no list), in Vertex's style
-//! ("Featurestore `projects/…` not found.").
+//! Google APIs send; the stale-etag ABORTED message follows the wording Vertex AI's
+//! metadata service is on record with ("Specified Context `etag`: `…` does not match
+//! server `etag`: `…`"); the wording of NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION,
+//! UNIMPLEMENTED and INVALID_ARGUMENT messages is the mock's (Vertex AI publishes no
+//! list), in Vertex's style ("Featurestore `projects/…` not found."), except the JSON
+//! parser's messages ("Invalid JSON payload received. Unknown name …", "Invalid value
+//! at 'page_size' (TYPE_INT32), …"), which are Google's.
 
 use hyper::StatusCode;
 use serde_json::json;
@@ -21,10 +25,13 @@ pub const MSG_INTERNAL: &str = "Internal error encountered.";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     InvalidArgument,
+    FailedPrecondition,
     Unauthenticated,
     NotFound,
     AlreadyExists,
+    Aborted,
     ResourceExhausted,
+    Unimplemented,
     Internal,
     Unavailable,
     DeadlineExceeded,
@@ -35,15 +42,35 @@ impl Code {
     fn parts(self) -> (StatusCode, &'static str) {
         match self {
             Code::InvalidArgument => (StatusCode::BAD_REQUEST, "INVALID_ARGUMENT"),
+            Code::FailedPrecondition => (StatusCode::BAD_REQUEST, "FAILED_PRECONDITION"),
             Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             Code::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Code::AlreadyExists => (StatusCode::CONFLICT, "ALREADY_EXISTS"),
+            Code::Aborted => (StatusCode::CONFLICT, "ABORTED"),
             Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED"),
+            Code::Unimplemented => (StatusCode::NOT_IMPLEMENTED, "UNIMPLEMENTED"),
             Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             Code::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "DEADLINE_EXCEEDED"),
             // Google's front end answers an oversized body with 413 and this status.
             Code::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "FAILED_PRECONDITION"),
+        }
+    }
+
+    /// The `google.rpc.Code` number, as a failed operation's `error.code` carries it.
+    pub fn number(self) -> i64 {
+        match self {
+            Code::InvalidArgument => 3,
+            Code::DeadlineExceeded => 4,
+            Code::NotFound => 5,
+            Code::AlreadyExists => 6,
+            Code::ResourceExhausted => 8,
+            Code::FailedPrecondition | Code::PayloadTooLarge => 9,
+            Code::Aborted => 10,
+            Code::Unimplemented => 12,
+            Code::Internal => 13,
+            Code::Unavailable => 14,
+            Code::Unauthenticated => 16,
         }
     }
 }

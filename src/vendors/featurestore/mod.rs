@@ -1,31 +1,40 @@
-//! Vertex AI Feature Store (legacy), under `/featurestore`.
+//! Vertex AI Feature Store (legacy), under `/featurestore`, as Google's REST front end
+//! and Google's own Python SDK (REST transport) see it.
 //!
-//! The REST subset an ingestion job uses, on `/v1/projects/{p}/locations/{l}/…`:
-//! create/get/list of featurestores, entity types and features (create answers with a
-//! completed long-running operation, which `GET …/operations/{id}` returns again), and
-//! on an entity type `:writeFeatureValues`, `:readFeatureValues` and
-//! `:streamingReadFeatureValues` (answered as one JSON array of messages, as Google's
-//! REST front end does for server streaming). Errors use Google's envelope
+//! On `/v1/projects/{p}/locations/{l}/…`: create, get, list (with `filter`, `orderBy`,
+//! `pageSize`, `pageToken`, `readMask`), update (`PATCH` with `updateMask`, `etag`
+//! checked) and delete (`force` for a featurestore or entity type with children) of
+//! featurestores, entity types and features; `features:batchCreate`; on an entity type
+//! `:writeFeatureValues`, `:readFeatureValues` and `:streamingReadFeatureValues`
+//! (answered as one JSON array of messages, as Google's REST front end does for server
+//! streaming). Creates, batch creates, featurestore updates and deletes answer
+//! long-running operations, polled with `GET …/operations/{id}` under `/v1/` or `/ui/`
+//! (Google's generated REST clients poll the `/ui/` form). Errors use Google's envelope
 //! `{"error": {"code", "message", "status"}}`.
 //!
-//! Checks run in this order: the path (404), the bearer token (any non-empty one;
-//! 401 UNAUTHENTICATED without), the `[rate_limit]` window (429 RESOURCE_EXHAUSTED),
-//! the body (400 INVALID_ARGUMENT), the scenario (for the value calls, by entity id:
-//! `ratelimited-`, `flaky-`, `slow-`), then the resources named (404 NOT_FOUND) and
-//! the values' types (400).
+//! Checks run in this order: the path and method (404 for what Google does not serve),
+//! the bearer token (any non-empty one; 401 UNAUTHENTICATED without), the
+//! `[rate_limit]` window (429 RESOURCE_EXHAUSTED), routes Google serves but the mock
+//! does not (501 UNIMPLEMENTED), query parameters and body (400 INVALID_ARGUMENT), the
+//! scenario (for creates by the new resource's id, for the value calls by entity id,
+//! for a running operation's polls by the id it creates), then the resources named
+//! (404 NOT_FOUND, 409 ALREADY_EXISTS or ABORTED, 400 FAILED_PRECONDITION) and the
+//! values' types (400).
 //!
 //! State: the resources the scenario file pre-creates (by default
 //! `finscore_fs/entityTypes/score_features` with FinScore's STRING features), those
-//! created through the API and the latest written value per (entity type, entity,
-//! feature), all bounded (see [`store`]) and forgotten by `/__admin/reset`, which
-//! restores the pre-created resources.
+//! created through the API, operations, and the latest written value per (entity type,
+//! entity, feature), all bounded (see [`store`]) and forgotten by `/__admin/reset`,
+//! which restores the pre-created resources.
 //!
-//! Limits: no update/delete, no batch (`importFeatureValues`) or export, no `filter` or
-//! `orderBy` on lists, no IAM: any token is accepted and every project exists. Only the
-//! latest value of a feature is kept. Resources carry no `etag`.
+//! Limits: no batch import/export (`importFeatureValues` and the other routes Google
+//! serves answer 501), no IAM: any token is accepted and every project exists. Only the
+//! latest value of a feature is kept. gRPC is not served.
 
 mod errors;
+mod filter;
 mod names;
+mod resource;
 mod settings;
 mod store;
 mod values;
@@ -36,9 +45,10 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
 use self::errors::{ApiError, Code};
-use self::names::{check_id, IdKind, Route, Verb};
+use self::filter::{Filter, OrderBy};
+use self::names::{check_id, Kind, Route, Routed, Verb};
 use self::settings::FeatureStoreSettings;
-use self::store::{Kind, Payload, Store, MAX_VALUES_PER_WRITE};
+use self::store::{with_type, Answer, ListQuery, Payload, Pending, Store, MAX_VALUES_PER_WRITE};
 use self::values::ValueType;
 use super::{Ctx, Endpoint, Vendor};
 use crate::rate_limit::Decision;
@@ -47,6 +57,7 @@ use crate::server::{MockRequest, MockResponse};
 
 pub const OUTCOMES: &[&str] = &[
     "ok",
+    "running",
     "resource_exhausted",
     "unavailable",
     "deadline_exceeded",
@@ -57,17 +68,27 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "POST",
         path: "/v1/projects/{p}/locations/{l}/featurestores?featurestoreId=",
-        summary: "create a featurestore (a completed operation)",
+        summary: "create a featurestore (an operation)",
     },
     Endpoint {
         method: "GET",
         path: "/v1/projects/{p}/locations/{l}/featurestores[/{fs}]",
-        summary: "list featurestores, or get one",
+        summary: "list featurestores (filter, orderBy, pages of 100), or get one",
+    },
+    Endpoint {
+        method: "PATCH",
+        path: "/v1/…/featurestores/{fs}?updateMask=",
+        summary: "update a featurestore (an operation)",
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v1/…/featurestores/{fs}[?force=true]",
+        summary: "delete a featurestore (an operation)",
     },
     Endpoint {
         method: "POST",
         path: "/v1/…/featurestores/{fs}/entityTypes?entityTypeId=",
-        summary: "create an entity type (a completed operation)",
+        summary: "create an entity type (an operation)",
     },
     Endpoint {
         method: "GET",
@@ -75,14 +96,39 @@ const ENDPOINTS: &[Endpoint] = &[
         summary: "list entity types, or get one",
     },
     Endpoint {
+        method: "PATCH",
+        path: "/v1/…/entityTypes/{et}?updateMask=",
+        summary: "update an entity type",
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v1/…/entityTypes/{et}[?force=true]",
+        summary: "delete an entity type (an operation)",
+    },
+    Endpoint {
         method: "POST",
         path: "/v1/…/entityTypes/{et}/features?featureId=",
-        summary: "create a feature (a completed operation)",
+        summary: "create a feature (an operation)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v1/…/entityTypes/{et}/features:batchCreate",
+        summary: "create several features (an operation)",
     },
     Endpoint {
         method: "GET",
         path: "/v1/…/entityTypes/{et}/features[/{f}]",
         summary: "list features, or get one",
+    },
+    Endpoint {
+        method: "PATCH",
+        path: "/v1/…/features/{f}?updateMask=",
+        summary: "update a feature",
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/v1/…/features/{f}",
+        summary: "delete a feature and its values (an operation)",
     },
     Endpoint {
         method: "POST",
@@ -101,13 +147,29 @@ const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "GET",
-        path: "/v1/…/operations/{id}",
-        summary: "a create operation, again",
+        path: "/{v1,ui}/…/operations/{id}",
+        summary: "an operation (running or done)",
     },
 ];
 
 /// Journal notes list written values up to this many characters.
 const NOTE_CAP: usize = 2000;
+
+/// Query parameters every Google API accepts besides a method's own.
+const SYSTEM_PARAMS: &[&str] = &[
+    "$alt",
+    "alt",
+    "$.xgafv",
+    "callback",
+    "fields",
+    "key",
+    "access_token",
+    "oauth_token",
+    "prettyPrint",
+    "quotaUser",
+    "upload_protocol",
+    "uploadType",
+];
 
 #[derive(Default)]
 pub struct FeatureStore {
@@ -168,19 +230,38 @@ impl Vendor for FeatureStore {
     }
 }
 
+/// The error a scenario outcome stands for (`None`: the call does what it says).
+fn outcome_error(outcome: &str) -> Option<ApiError> {
+    let (code, msg) = match outcome {
+        "resource_exhausted" => (Code::ResourceExhausted, errors::MSG_RESOURCE_EXHAUSTED),
+        "unavailable" => (Code::Unavailable, errors::MSG_UNAVAILABLE),
+        "deadline_exceeded" => (Code::DeadlineExceeded, errors::MSG_DEADLINE_EXCEEDED),
+        "internal" => (Code::Internal, errors::MSG_INTERNAL),
+        _ => return None,
+    };
+    Some(ApiError::new(code, msg))
+}
+
+fn respond(r: Result<Value, ApiError>) -> MockResponse {
+    match r {
+        Ok(v) => MockResponse::json(StatusCode::OK, v),
+        Err(e) => e.into_response(),
+    }
+}
+
 impl FeatureStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().expect("featurestore lock poisoned")
     }
 
     fn answer(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> Result<MockResponse, ApiError> {
-        let scenarios = ctx.scenarios;
-        let settings = scenarios
+        let settings = ctx
+            .scenarios
             .settings
             .downcast_ref::<FeatureStoreSettings>()
             .expect("featurestore settings are FeatureStoreSettings");
-        let route = names::route(&req.path).filter(|r| method_ok(r, &req.method));
-        let Some(route) = route else {
+        let routed = names::route(&req.method, &req.path);
+        if routed == Routed::NotFound {
             return Err(ApiError::new(
                 Code::NotFound,
                 format!(
@@ -188,7 +269,7 @@ impl FeatureStore {
                     req.method, req.full_path
                 ),
             ));
-        };
+        }
         let bearer = req
             .header("authorization")
             .and_then(|h| h.split_once(' '))
@@ -207,87 +288,380 @@ impl FeatureStore {
                 errors::MSG_RESOURCE_EXHAUSTED,
             ));
         }
-        self.lock().seed(settings, ctx.now);
+        let Routed::Served(route) = routed else {
+            return Err(ApiError::new(
+                Code::Unimplemented,
+                format!(
+                    "{} {} is a Vertex AI route that vendor-mock does not emulate; it emulates the legacy Feature Store's REST surface listed in docs/vendors/featurestore.md.",
+                    req.method, req.full_path
+                ),
+            ));
+        };
+        self.lock().seed(settings, ctx.now, ctx.seed());
 
-        let ok = |v: Value| Ok(MockResponse::json(StatusCode::OK, v));
         match route {
-            Route::Featurestores { parent } => {
-                self.collection(ctx, req, Kind::Featurestore, &parent)
+            Route::Collection { kind, parent } if req.method == Method::GET => {
+                self.list(ctx, req, kind, &parent)
             }
-            Route::EntityTypes { parent } => self.collection(ctx, req, Kind::EntityType, &parent),
-            Route::Features { parent } => self.collection(ctx, req, Kind::Feature, &parent),
-            Route::Featurestore { name } => ok(self.lock().get(Kind::Featurestore, &name)?),
-            Route::EntityType { name } => ok(self.lock().get(Kind::EntityType, &name)?),
-            Route::Feature { name } => ok(self.lock().get(Kind::Feature, &name)?),
-            Route::Operation { name } => ok(self.lock().operation(&name)?),
-            Route::Verb { entity_type, verb } => self.values(ctx, req, &entity_type, verb),
+            Route::Collection { kind, parent } => self.create(ctx, req, kind, &parent),
+            Route::Resource { kind, name } => match req.method {
+                Method::PATCH => self.update(ctx, req, kind, &name),
+                Method::DELETE => self.delete(ctx, req, kind, &name),
+                _ => {
+                    check_query(req, &[])?;
+                    Ok(respond(self.lock().get(kind, &name)))
+                }
+            },
+            Route::BatchCreate { entity_type } => self.batch_create(ctx, req, &entity_type),
+            Route::Operation { name } => self.poll(ctx, req, &name),
+            Route::Verb { entity_type, verb } => {
+                check_query(req, &[])?;
+                self.values(ctx, req, &entity_type, verb)
+            }
         }
     }
 
-    /// List (GET) or create (POST) in a collection.
-    fn collection(
+    /// An operation name under `owner`, with a fresh numeric id.
+    fn operation_name(ctx: &Ctx<'_>, owner: &str) -> String {
+        format!(
+            "{owner}/operations/{}",
+            operation_id(&ctx.anonymous_id("operation"))
+        )
+    }
+
+    /// `List…`: `filter`, `orderBy`, `pageSize` (Google's default and maximum: 100
+    /// featurestores, 1000 entity types or features), `pageToken`, `readMask`.
+    fn list(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &MockRequest,
+        kind: Kind,
+        parent: &str,
+    ) -> Result<MockResponse, ApiError> {
+        let mut allowed = vec!["filter", "pageSize", "pageToken", "orderBy", "readMask"];
+        if kind == Kind::Feature {
+            allowed.push("latestStatsCount");
+        }
+        check_query(req, &allowed)?;
+        let max = match kind {
+            Kind::Featurestore => 100,
+            _ => 1000,
+        };
+        let page_size = match param(req, "pageSize") {
+            None => max,
+            Some(s) => match s.parse::<i32>() {
+                Ok(n) if n < 0 => {
+                    return Err(ApiError::invalid(format!(
+                        "page_size must not be negative; got {n}."
+                    )))
+                }
+                Ok(0) => max,
+                Ok(n) => (n as usize).min(max),
+                Err(_) => return Err(bad_param("page_size", "TYPE_INT32", &s)),
+            },
+        };
+        if let Some(s) = param(req, "latestStatsCount") {
+            match s.parse::<i32>() {
+                Ok(n) if (0..=10).contains(&n) => {}
+                Ok(n) => {
+                    return Err(ApiError::invalid(format!(
+                        "latest_stats_count must be between 0 and 10; got {n}."
+                    )))
+                }
+                Err(_) => return Err(bad_param("latest_stats_count", "TYPE_INT32", &s)),
+            }
+        }
+        let filter_text = param(req, "filter").unwrap_or_default();
+        let filter = if filter_text.trim().is_empty() {
+            None
+        } else {
+            Some(Filter::parse(kind, &filter_text)?)
+        };
+        let order_text = param(req, "orderBy").unwrap_or_default();
+        let order_by = if order_text.trim().is_empty() {
+            OrderBy::default()
+        } else {
+            OrderBy::parse(kind, &order_text)?
+        };
+        let read_mask = match param(req, "readMask").filter(|m| !m.trim().is_empty()) {
+            None => None,
+            Some(m) => Some(resource::read_mask(kind, &m)?),
+        };
+        let bytes = crate::generate::id_bytes(
+            ctx.seed(),
+            "featurestore",
+            &format!("{parent}\n{filter_text}\n{order_text}"),
+            0,
+            0,
+            "page token",
+        );
+        let q = ListQuery {
+            page_size,
+            page_token: param(req, "pageToken"),
+            filter,
+            order_by,
+            read_mask,
+            fingerprint: crate::generate::hex(&bytes, 12),
+        };
+        Ok(respond(self.lock().list(kind, parent, &q)))
+    }
+
+    /// `Create…`: an operation, done at once or running as the scenario of the new
+    /// resource's id says.
+    fn create(
         &self,
         ctx: &mut Ctx<'_>,
         req: &MockRequest,
         kind: Kind,
         parent: &str,
     ) -> Result<MockResponse, ApiError> {
-        if req.method == Method::GET {
-            let size = match req.query_param("pageSize") {
-                None => None,
-                Some(s) => Some(s.parse::<usize>().map_err(|_| {
-                    ApiError::invalid(format!("Invalid value for pageSize: \"{s}\"."))
-                })?),
-            };
-            let token = req.query_param("pageToken");
-            let page = self.lock().list(kind, parent, size, token.as_deref())?;
-            return Ok(MockResponse::json(StatusCode::OK, page));
-        }
-        let (param, snake, id_kind) = match kind {
-            Kind::Featurestore => ("featurestoreId", "featurestore_id", IdKind::Featurestore),
-            Kind::EntityType => ("entityTypeId", "entity_type_id", IdKind::EntityType),
-            Kind::Feature => ("featureId", "feature_id", IdKind::Feature),
+        let param_name = match kind {
+            Kind::Featurestore => "featurestoreId",
+            Kind::EntityType => "entityTypeId",
+            Kind::Feature => "featureId",
         };
-        let id = req
-            .query_param(param)
-            .or_else(|| req.query_param(snake))
-            .unwrap_or_default();
+        check_query(req, &[param_name])?;
+        let id = param(req, param_name).unwrap_or_default();
         if id.is_empty() {
             return Err(ApiError::invalid(format!(
-                "{snake} is required: pass it as the query parameter `{param}`."
+                "{} is required: pass it as the query parameter `{param_name}`.",
+                resource::snake(param_name)
             )));
         }
-        check_id(id_kind, &id)?;
-        let mut body = json_body(req)?;
-        if kind == Kind::Feature {
-            let given = field(&body, "valueType", "value_type").cloned();
-            let vt = match &given {
-                Some(Value::String(v)) => ValueType::parse(v),
-                Some(Value::Number(n)) => n.as_i64().and_then(ValueType::from_number),
-                _ => None,
-            };
-            match (vt, given) {
-                (Some(vt), _) => {
-                    body.remove("value_type");
-                    body.insert("valueType".into(), json!(vt.name()));
-                }
-                (None, Some(v)) => {
-                    return Err(ApiError::invalid(format!(
-                        "Invalid value at 'feature.value_type' ({v}); expected one of: {}.",
-                        ValueType::names()
-                    )))
-                }
-                (None, None) => {
-                    return Err(ApiError::invalid(
-                        "Feature value_type must be specified (valueType), e.g. \"STRING\".",
-                    ))
-                }
+        check_id(kind.id_kind(), &id)?;
+        let body = json_body(req)?;
+        let fields = create_fields(kind, &body)?;
+        let name = format!("{parent}/{}/{id}", kind.plural());
+        let op_name = Self::operation_name(ctx, &name);
+        let metadata = match kind {
+            Kind::Featurestore => "CreateFeaturestoreOperationMetadata",
+            Kind::EntityType => "CreateEntityTypeOperationMetadata",
+            Kind::Feature => "CreateFeatureOperationMetadata",
+        };
+        let pending = vec![Pending { kind, name, fields }];
+        Ok(self.start(ctx, &id, op_name, metadata, pending, Answer::Resource))
+    }
+
+    /// `features:batchCreate`: one operation creating every feature, or none.
+    fn batch_create(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        entity_type: &str,
+    ) -> Result<MockResponse, ApiError> {
+        check_query(req, &[])?;
+        let body = json_body(req)?;
+        known_fields(&body, &[("parent", "parent"), ("requests", "requests")], "")?;
+        if let Some(p) = field(&body, "parent", "parent") {
+            if p.as_str() != Some(entity_type) {
+                return Err(ApiError::invalid(format!(
+                    "parent in the body ({p}) does not match the entity type in the URL ({entity_type})."
+                )));
             }
         }
-        let op_id = operation_id(&ctx.anonymous_id("operation"));
-        let op = self
-            .lock()
-            .create(kind, parent, &id, &Value::Object(body), ctx.now, op_id)?;
+        let requests = match field(&body, "requests", "requests") {
+            Some(Value::Array(a)) if !a.is_empty() => a,
+            Some(Value::Array(_)) | None => {
+                return Err(ApiError::invalid("requests must not be empty."))
+            }
+            Some(v) => {
+                return Err(ApiError::invalid(format!(
+                "Invalid value at 'requests': a list of CreateFeatureRequest is expected, got {v}."
+            )))
+            }
+        };
+        let mut pending = Vec::with_capacity(requests.len());
+        for (i, r) in requests.iter().enumerate() {
+            let at = format!("requests[{i}]");
+            let Value::Object(r) = r else {
+                return Err(ApiError::invalid(format!("{at} must be an object.")));
+            };
+            known_fields(
+                r,
+                &[
+                    ("parent", "parent"),
+                    ("feature", "feature"),
+                    ("featureId", "feature_id"),
+                ],
+                &at,
+            )?;
+            if let Some(p) = field(r, "parent", "parent") {
+                if p.as_str() != Some(entity_type) {
+                    return Err(ApiError::invalid(format!(
+                        "{at}.parent ({p}) must be the entity type of the URL ({entity_type})."
+                    )));
+                }
+            }
+            let id = match field(r, "featureId", "feature_id") {
+                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "{at}.feature_id is required (featureId)."
+                    )))
+                }
+            };
+            check_id(names::IdKind::Feature, &id)?;
+            let feature = match field(r, "feature", "feature") {
+                Some(Value::Object(f)) => f.clone(),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "{at}.feature is required: {{\"valueType\": \"STRING\"}} at least."
+                    )))
+                }
+            };
+            let fields = create_fields(Kind::Feature, &feature)?;
+            pending.push(Pending {
+                kind: Kind::Feature,
+                name: format!("{entity_type}/features/{id}"),
+                fields,
+            });
+        }
+        let first = names::last_id(&pending[0].name).to_string();
+        let op_name = Self::operation_name(ctx, entity_type);
+        Ok(self.start(
+            ctx,
+            &first,
+            op_name,
+            "BatchCreateFeaturesOperationMetadata",
+            pending,
+            Answer::Features,
+        ))
+    }
+
+    /// Take the create's turn and start its operation.
+    fn start(
+        &self,
+        ctx: &mut Ctx<'_>,
+        entity: &str,
+        op_name: String,
+        metadata: &'static str,
+        pending: Vec<Pending>,
+        answer: Answer,
+    ) -> MockResponse {
+        let now = ctx.now;
+        let turn = ctx.turn(entity);
+        let mut note = None;
+        let resp = turn.respond("ok", |outcome| {
+            if let Some(e) = outcome_error(outcome) {
+                return e.into_response();
+            }
+            let running = (outcome == "running").then(|| entity.to_string());
+            let is_running = running.is_some();
+            let started = self
+                .lock()
+                .start_create(op_name, metadata, pending, answer, running, now);
+            if started.is_ok() && is_running {
+                note = Some("operation running".to_string());
+            }
+            respond(started)
+        });
+        ctx.note = note;
+        resp
+    }
+
+    /// `GET …/operations/{id}`: a running operation takes a turn of its scenario and
+    /// completes when the turn is no longer `running`.
+    fn poll(
+        &self,
+        ctx: &mut Ctx<'_>,
+        req: &MockRequest,
+        name: &str,
+    ) -> Result<MockResponse, ApiError> {
+        check_query(req, &[])?;
+        let entity = {
+            let store = self.lock();
+            let op = store.operation(name)?;
+            match op.running_entity() {
+                None => return Ok(MockResponse::json(StatusCode::OK, op.json())),
+                Some(e) => e.to_string(),
+            }
+        };
+        let now = ctx.now;
+        let turn = ctx.turn(&entity);
+        let mut note = None;
+        let resp = turn.respond("ok", |outcome| {
+            if let Some(e) = outcome_error(outcome) {
+                return e.into_response();
+            }
+            let mut store = self.lock();
+            if outcome == "running" {
+                note = Some("operation still running".to_string());
+                respond(store.operation(name).map(store::Operation::json))
+            } else {
+                note = Some("operation done".to_string());
+                respond(store.complete(name, now))
+            }
+        });
+        ctx.note = note;
+        Ok(resp)
+    }
+
+    /// `PATCH`: the body through `updateMask`; a featurestore answers an operation, an
+    /// entity type or feature itself (as Google's UpdateEntityType/UpdateFeature do).
+    fn update(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &MockRequest,
+        kind: Kind,
+        name: &str,
+    ) -> Result<MockResponse, ApiError> {
+        check_query(req, &["updateMask"])?;
+        let body = json_body(req)?;
+        let etag = match field(&body, "etag", "etag") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid value at '{}.etag' (TYPE_STRING), {v}",
+                    resource::snake(kind.title()).trim_start_matches('_')
+                )))
+            }
+        };
+        let fields = resource::body_fields(kind, &body)?;
+        let paths = resource::update_paths(kind, param(req, "updateMask").as_deref())?;
+        // Only UpdateFeaturestore is a long-running operation.
+        let op_name = (kind == Kind::Featurestore).then(|| Self::operation_name(ctx, name));
+        let mut store = self.lock();
+        let updated = store.update(
+            kind,
+            name,
+            &fields,
+            etag.as_deref(),
+            paths.as_deref(),
+            ctx.now,
+        )?;
+        let v = match op_name {
+            Some(op_name) => store.finished(
+                op_name,
+                "UpdateFeaturestoreOperationMetadata",
+                with_type(kind.title(), updated),
+                ctx.now,
+            ),
+            None => updated,
+        };
+        Ok(MockResponse::json(StatusCode::OK, v))
+    }
+
+    /// `DELETE`: an operation answering `google.protobuf.Empty`.
+    fn delete(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &MockRequest,
+        kind: Kind,
+        name: &str,
+    ) -> Result<MockResponse, ApiError> {
+        let takes_force = kind != Kind::Feature;
+        check_query(req, if takes_force { &["force"] } else { &[] })?;
+        let force = match param(req, "force").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => return Err(bad_param("force", "TYPE_BOOL", other)),
+        };
+        let op_name = Self::operation_name(ctx, name);
+        let mut store = self.lock();
+        store.delete(kind, name, force)?;
+        let empty = json!({"@type": "type.googleapis.com/google.protobuf.Empty"});
+        let op = store.finished(op_name, "DeleteOperationMetadata", empty, ctx.now);
         Ok(MockResponse::json(StatusCode::OK, op))
     }
 
@@ -353,20 +727,14 @@ impl FeatureStore {
         };
         let turn = ctx.turn(&entity);
         let mut note = None;
-        let resp = turn.respond("ok", |outcome| {
-            let fail = |code, msg: &str| ApiError::new(code, msg).into_response();
-            match outcome {
-                "resource_exhausted" => {
-                    fail(Code::ResourceExhausted, errors::MSG_RESOURCE_EXHAUSTED)
-                }
-                "unavailable" => fail(Code::Unavailable, errors::MSG_UNAVAILABLE),
-                "deadline_exceeded" => fail(Code::DeadlineExceeded, errors::MSG_DEADLINE_EXCEEDED),
-                "internal" => fail(Code::Internal, errors::MSG_INTERNAL),
-                _ => match self.perform(entity_type, request, ctx.now, &mut note) {
-                    Ok(r) => r,
-                    Err(e) => e.into_response(),
-                },
-            }
+        let now = ctx.now;
+        // `running` means nothing to a synchronous call: it does what it says.
+        let resp = turn.respond("ok", |outcome| match outcome_error(outcome) {
+            Some(e) => e.into_response(),
+            None => match self.perform(entity_type, request, now, &mut note) {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            },
         });
         ctx.note = note;
         Ok(resp)
@@ -415,16 +783,6 @@ enum ValueCall {
     Write(Vec<Payload>),
     /// Entity ids, selected feature ids, streaming?
     Read(Vec<String>, Vec<String>, bool),
-}
-
-fn method_ok(route: &Route, method: &Method) -> bool {
-    match route {
-        Route::Featurestores { .. } | Route::EntityTypes { .. } | Route::Features { .. } => {
-            method == Method::GET || method == Method::POST
-        }
-        Route::Verb { .. } => method == Method::POST,
-        _ => method == Method::GET,
-    }
 }
 
 /// The body as a JSON object (an empty body is `{}`), or Google's parse error.
@@ -482,26 +840,50 @@ fn check_body_entity_type(body: &Map<String, Value>, entity_type: &str) -> Resul
     }
 }
 
-/// `featureSelector.idMatcher.ids`.
+/// `featureSelector.idMatcher.ids`: a list of feature ids, `["*"]` for all of them.
 fn selector(body: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
-    let ids = field(body, "featureSelector", "feature_selector")
-        .and_then(|s| s.get("idMatcher").or_else(|| s.get("id_matcher")))
-        .and_then(|m| m.get("ids"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "feature_selector is required: {\"featureSelector\": {\"idMatcher\": {\"ids\": [\"*\"]}}}.",
-            )
-        })?;
+    const EXAMPLE: &str = "{\"featureSelector\": {\"idMatcher\": {\"ids\": [\"*\"]}}}";
+    let at = "feature_selector.id_matcher.ids";
+    let Some(sel) = field(body, "featureSelector", "feature_selector") else {
+        return Err(ApiError::invalid(format!(
+            "feature_selector is required: {EXAMPLE}."
+        )));
+    };
+    let Some(matcher) = sel
+        .get("idMatcher")
+        .or_else(|| sel.get("id_matcher"))
+        .filter(|m| !m.is_null())
+    else {
+        return Err(ApiError::invalid(format!(
+            "feature_selector.id_matcher is required: {EXAMPLE}."
+        )));
+    };
+    let ids = match matcher.get("ids") {
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(format!(
+                "{at} is required: {EXAMPLE}."
+            )))
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value at '{at}': a list of feature ids such as [\"*\"] is expected, got {other}."
+            )))
+        }
+    };
     let ids: Vec<String> = ids
         .iter()
         .map(|v| v.as_str().map(str::to_string))
         .collect::<Option<_>>()
-        .ok_or_else(|| ApiError::invalid("feature_selector.id_matcher.ids must be strings."))?;
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid value at '{at}': every id must be a string."
+            ))
+        })?;
     if ids.is_empty() {
-        return Err(ApiError::invalid(
-            "feature_selector.id_matcher.ids must not be empty; use [\"*\"] for every feature.",
-        ));
+        return Err(ApiError::invalid(format!(
+            "{at} must not be empty; use [\"*\"] for every feature."
+        )));
     }
     Ok(ids)
 }
@@ -618,25 +1000,79 @@ fn int_enums(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                match (k.as_str(), &*x) {
-                    ("valueType", Value::String(s)) => {
-                        if let Some(t) = ValueType::parse(s) {
-                            *x = json!(t.number());
-                        }
-                    }
-                    ("state", Value::String(s)) => {
-                        let n = match s.as_str() {
-                            "STABLE" => 1,
-                            "UPDATING" => 2,
-                            _ => 0,
-                        };
-                        *x = json!(n);
-                    }
-                    _ => int_enums(x),
+                let n = match (k.as_str(), &*x) {
+                    ("valueType", Value::String(s)) => ValueType::parse(s).map(ValueType::number),
+                    ("state", Value::String(s)) => match s.as_str() {
+                        "STABLE" => Some(1),
+                        "UPDATING" => Some(2),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match n {
+                    Some(n) => *x = json!(n),
+                    None => int_enums(x),
                 }
             }
         }
         Value::Array(a) => a.iter_mut().for_each(int_enums),
         _ => {}
     }
+}
+
+/// A query parameter by its JSON name or its proto name (`pageSize`, `page_size`).
+fn param(req: &MockRequest, name: &str) -> Option<String> {
+    req.query_param(name)
+        .or_else(|| req.query_param(&resource::snake(name)))
+}
+
+/// Google's answer to a query parameter of the wrong type.
+fn bad_param(name: &str, kind: &str, value: &str) -> ApiError {
+    ApiError::invalid(format!("Invalid value at '{name}' ({kind}), \"{value}\""))
+}
+
+/// Google refuses a query parameter the request message has no field for; `allowed`
+/// are the method's own (JSON names; proto names are accepted too).
+fn check_query(req: &MockRequest, allowed: &[&str]) -> Result<(), ApiError> {
+    for (k, _) in req.query_pairs() {
+        let known = SYSTEM_PARAMS.contains(&k.as_str())
+            || allowed.iter().any(|a| *a == k || resource::snake(a) == k);
+        if !known {
+            return Err(ApiError::invalid(format!(
+                "Invalid JSON payload received. Unknown name \"{k}\": Cannot bind query parameter. Field '{k}' could not be found in request message."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The kept fields of a create body; a feature's `valueType` is required and may be an
+/// enum name or number.
+fn create_fields(kind: Kind, body: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    let mut fields = resource::body_fields(kind, body)?;
+    if kind == Kind::Feature {
+        let given = fields.remove("valueType");
+        let vt = match &given {
+            Some(Value::String(v)) => ValueType::parse(v),
+            Some(Value::Number(n)) => n.as_i64().and_then(ValueType::from_number),
+            _ => None,
+        };
+        match (vt, given) {
+            (Some(vt), _) => {
+                fields.insert("valueType".into(), json!(vt.name()));
+            }
+            (None, Some(v)) => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid value at 'feature.value_type' ({v}); expected one of: {}.",
+                    ValueType::names()
+                )))
+            }
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "Feature value_type must be specified (valueType), e.g. \"STRING\".",
+                ))
+            }
+        }
+    }
+    Ok(fields)
 }

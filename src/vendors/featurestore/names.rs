@@ -2,7 +2,16 @@
 //!
 //! Paths are `/v1/{resource name}` with an optional custom verb after a colon in the
 //! last segment (`…/entityTypes/score_features:writeFeatureValues`). A client that
-//! percent-encodes the colon (`%3A`) is understood too.
+//! percent-encodes the colon (`%3A`) is understood too. Operations are also served under
+//! `/ui/`, because Google's generated REST clients list the `/ui/` binding of
+//! `GetOperation` first and poll there.
+//!
+//! [`route`] sorts every request into one of three: a route the mock emulates, a route
+//! Google serves that the mock does not ([`Routed::Unimplemented`], answered 501
+//! `UNIMPLEMENTED` so a client cannot take "not emulated" for "does not exist"), or a
+//! path and method Google does not serve at all ([`Routed::NotFound`]).
+
+use hyper::Method;
 
 use super::errors::ApiError;
 
@@ -57,93 +66,226 @@ pub enum Verb {
     StreamingRead,
 }
 
-/// What a path addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// `projects/{p}/locations/{l}`: list or create featurestores.
-    Featurestores {
-        parent: String,
-    },
-    Featurestore {
-        name: String,
-    },
-    /// A featurestore name: list or create its entity types.
-    EntityTypes {
-        parent: String,
-    },
-    EntityType {
-        name: String,
-    },
-    /// An entity type name: list or create its features.
-    Features {
-        parent: String,
-    },
-    Feature {
-        name: String,
-    },
-    Verb {
-        entity_type: String,
-        verb: Verb,
-    },
-    Operation {
-        name: String,
-    },
+/// The three resource kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Featurestore,
+    EntityType,
+    Feature,
 }
 
-/// Parse a path below the vendor prefix; `None` when it addresses nothing we serve.
-pub fn route(path: &str) -> Option<Route> {
+impl Kind {
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Featurestore => "Featurestore",
+            Kind::EntityType => "EntityType",
+            Kind::Feature => "Feature",
+        }
+    }
+    /// The collection segment, also the list field of a List…Response.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Featurestore => "featurestores",
+            Kind::EntityType => "entityTypes",
+            Kind::Feature => "features",
+        }
+    }
+    /// The kind whose resources are this kind's parents (`None`: a location).
+    pub fn parent(self) -> Option<Kind> {
+        match self {
+            Kind::Featurestore => None,
+            Kind::EntityType => Some(Kind::Featurestore),
+            Kind::Feature => Some(Kind::EntityType),
+        }
+    }
+    pub fn child(self) -> Option<Kind> {
+        match self {
+            Kind::Featurestore => Some(Kind::EntityType),
+            Kind::EntityType => Some(Kind::Feature),
+            Kind::Feature => None,
+        }
+    }
+    pub fn id_kind(self) -> IdKind {
+        match self {
+            Kind::Featurestore => IdKind::Featurestore,
+            Kind::EntityType => IdKind::EntityType,
+            Kind::Feature => IdKind::Feature,
+        }
+    }
+}
+
+/// What an emulated request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// List (GET) or create (POST) in a collection; `parent` is the location,
+    /// featurestore or entity type name.
+    Collection { kind: Kind, parent: String },
+    /// Get (GET), update (PATCH) or delete (DELETE) one resource.
+    Resource { kind: Kind, name: String },
+    /// `POST …/entityTypes/{et}/features:batchCreate`.
+    BatchCreate { entity_type: String },
+    /// `POST …/entityTypes/{et}:writeFeatureValues` and the two reads.
+    Verb { entity_type: String, verb: Verb },
+    /// `GET /v1/…/operations/{id}` or `GET /ui/…/operations/{id}`.
+    Operation { name: String },
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed {
+    Served(Route),
+    /// A Google route the mock does not emulate.
+    Unimplemented,
+    /// Google serves no such path and method.
+    NotFound,
+}
+
+/// Collection names at even positions of a resource name, ids at odd ones.
+const SHAPE: [&str; 5] = [
+    "projects",
+    "locations",
+    "featurestores",
+    "entityTypes",
+    "features",
+];
+
+/// Custom methods Google serves on a featurestore and on an entity type (all POST)
+/// that the mock does not emulate.
+const FEATURESTORE_VERBS: &[&str] = &[
+    "batchReadFeatureValues",
+    "getIamPolicy",
+    "setIamPolicy",
+    "testIamPermissions",
+];
+const ENTITY_TYPE_VERBS: &[&str] = &[
+    "importFeatureValues",
+    "exportFeatureValues",
+    "deleteFeatureValues",
+    "getIamPolicy",
+    "setIamPolicy",
+    "testIamPermissions",
+];
+
+/// Sort a request below the vendor prefix.
+pub fn route(method: &Method, path: &str) -> Routed {
     let path = path.replace("%3A", ":").replace("%3a", ":");
-    let rest = path.strip_prefix("/v1/")?;
-    let (rest, verb) = match rest.rsplit_once('/') {
+    let (version, rest) = match path.trim_start_matches('/').split_once('/') {
+        Some((v, rest)) => (v.to_string(), rest.to_string()),
+        None => return Routed::NotFound,
+    };
+    // Google's API versions and the console's `/ui/` front: anything below
+    // `projects/` there is a Google route, served here or not.
+    let google = matches!(version.as_str(), "v1" | "v1beta1" | "ui");
+    if !google {
+        return Routed::NotFound;
+    }
+    let (head, verb) = match rest.rsplit_once('/') {
         Some((head, last)) => match last.split_once(':') {
             Some((seg, v)) => (format!("{head}/{seg}"), Some(v.to_string())),
-            None => (rest.to_string(), None),
+            None => (rest.clone(), None),
         },
-        None => (rest.to_string(), None),
+        None => (rest.clone(), None),
     };
-    let segs: Vec<&str> = rest.split('/').collect();
-    if segs.iter().any(|s| s.is_empty()) {
-        return None;
+    let segs: Vec<&str> = head.split('/').collect();
+    if segs.iter().any(|s| s.is_empty()) || segs[0] != "projects" {
+        return Routed::NotFound;
     }
-    // Collection names at even positions, ids at odd ones.
-    const SHAPE: [&str; 5] = [
-        "projects",
-        "locations",
-        "featurestores",
-        "entityTypes",
-        "features",
-    ];
-    if segs.len() >= 2 && segs[segs.len() - 2] == "operations" && verb.is_none() {
-        let owner = &segs[..segs.len() - 2];
-        let ok = owner.len() >= 6
+    // Under projects/{p}/locations/{l}/ but outside the legacy Feature Store: one of
+    // Vertex AI's other services (models, endpoints, featureOnlineStores, location
+    // operations, …), served by Google, not emulated.
+    let elsewhere = || {
+        if segs.len() >= 5 && segs[2] == "locations" && segs[4] != "featurestores" {
+            Routed::Unimplemented
+        } else {
+            Routed::NotFound
+        }
+    };
+    // Operations of a featurestore, entity type or feature.
+    if let Some(i) = segs.iter().position(|s| *s == "operations") {
+        let owner = &segs[..i];
+        let owner_ok = owner.len() >= 6
+            && owner.len() <= 10
             && owner.len() % 2 == 0
             && owner.iter().step_by(2).zip(SHAPE).all(|(a, b)| *a == b);
-        return ok.then(|| Route::Operation { name: rest.clone() });
+        if !owner_ok {
+            return elsewhere();
+        }
+        return match (segs.len() - i, verb.as_deref(), method) {
+            (2, None, &Method::GET) if version != "v1beta1" => Routed::Served(Route::Operation {
+                name: segs.join("/"),
+            }),
+            (2, None, &Method::GET | &Method::DELETE) => Routed::Unimplemented,
+            (2, Some("cancel" | "wait"), &Method::POST) => Routed::Unimplemented,
+            (1, None, &Method::GET) => Routed::Unimplemented,
+            _ => Routed::NotFound,
+        };
     }
     if segs.len() > 10 || !segs.iter().step_by(2).zip(SHAPE).all(|(a, b)| *a == b) {
-        return None;
+        return elsewhere();
     }
-    let name = rest.clone();
-    let parent = |n: usize| segs[..n].join("/");
-    let r = match (segs.len(), verb.as_deref()) {
-        (5, None) => Route::Featurestores { parent: parent(4) },
-        (6, None) => Route::Featurestore { name },
-        (7, None) => Route::EntityTypes { parent: parent(6) },
-        (8, None) => Route::EntityType { name },
-        (8, Some(v)) => Route::Verb {
-            entity_type: name,
-            verb: match v {
-                "writeFeatureValues" => Verb::Write,
-                "readFeatureValues" => Verb::Read,
-                "streamingReadFeatureValues" => Verb::StreamingRead,
-                _ => return None,
-            },
-        },
-        (9, None) => Route::Features { parent: parent(8) },
-        (10, None) => Route::Feature { name },
-        _ => return None,
+    if segs.len() < 5 {
+        // A location, or the list of locations: served by Google, not emulated.
+        return if segs.len() >= 3 && verb.is_none() && method == Method::GET {
+            Routed::Unimplemented
+        } else {
+            Routed::NotFound
+        };
+    }
+    let served = |r: Route| {
+        if version == "v1" {
+            Routed::Served(r)
+        } else {
+            // v1beta1 and the console front serve these too; only v1 is emulated.
+            Routed::Unimplemented
+        }
     };
-    Some(r)
+    let name = head.clone();
+    let parent = |n: usize| segs[..n].join("/");
+    let kind_at = |len: usize| match len {
+        5 | 6 => Kind::Featurestore,
+        7 | 8 => Kind::EntityType,
+        _ => Kind::Feature,
+    };
+    let m = method.clone();
+    match (segs.len(), verb.as_deref()) {
+        (5 | 7 | 9, None) if m == Method::GET || m == Method::POST => {
+            let kind = kind_at(segs.len());
+            served(Route::Collection {
+                kind,
+                parent: parent(segs.len() - 1),
+            })
+        }
+        (6 | 8 | 10, None) if m == Method::GET || m == Method::PATCH || m == Method::DELETE => {
+            served(Route::Resource {
+                kind: kind_at(segs.len()),
+                name,
+            })
+        }
+        (5, Some("searchFeatures")) if m == Method::GET => Routed::Unimplemented,
+        (6, Some(v)) if m == Method::POST && FEATURESTORE_VERBS.contains(&v) => {
+            Routed::Unimplemented
+        }
+        (8, Some(v)) if m == Method::POST => match v {
+            "writeFeatureValues" => served(Route::Verb {
+                entity_type: name,
+                verb: Verb::Write,
+            }),
+            "readFeatureValues" => served(Route::Verb {
+                entity_type: name,
+                verb: Verb::Read,
+            }),
+            "streamingReadFeatureValues" => served(Route::Verb {
+                entity_type: name,
+                verb: Verb::StreamingRead,
+            }),
+            v if ENTITY_TYPE_VERBS.contains(&v) => Routed::Unimplemented,
+            _ => Routed::NotFound,
+        },
+        (9, Some("batchCreate")) if m == Method::POST => served(Route::BatchCreate {
+            entity_type: parent(8),
+        }),
+        _ => Routed::NotFound,
+    }
 }
 
 /// The last id of a resource name.
@@ -164,30 +306,63 @@ mod tests {
 
     const FS: &str = "projects/p/locations/l/featurestores/fs";
 
+    fn served(r: Route) -> Routed {
+        Routed::Served(r)
+    }
+
     #[test]
     fn paths_route_to_their_resources_and_verbs() {
+        let et = format!("{FS}/entityTypes/et");
         let cases = [
-            ("/v1/projects/p/locations/l/featurestores", Some(Route::Featurestores { parent: "projects/p/locations/l".into() })),
-            ("/v1/projects/p/locations/l/featurestores/fs", Some(Route::Featurestore { name: FS.into() })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes", Some(Route::EntityTypes { parent: FS.into() })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et", Some(Route::EntityType { name: format!("{FS}/entityTypes/et") })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:writeFeatureValues", Some(Route::Verb { entity_type: format!("{FS}/entityTypes/et"), verb: Verb::Write })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et%3AreadFeatureValues", Some(Route::Verb { entity_type: format!("{FS}/entityTypes/et"), verb: Verb::Read })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:streamingReadFeatureValues", Some(Route::Verb { entity_type: format!("{FS}/entityTypes/et"), verb: Verb::StreamingRead })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features", Some(Route::Features { parent: format!("{FS}/entityTypes/et") })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f", Some(Route::Feature { name: format!("{FS}/entityTypes/et/features/f") })),
-            ("/v1/projects/p/locations/l/featurestores/fs/operations/12", Some(Route::Operation { name: format!("{FS}/operations/12") })),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:deleteFeatureValues", None),
-            ("/v1/projects/p/locations/l/featurestores/fs:writeFeatureValues", None),
-            ("/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/x", None),
-            ("/v1/projects/p/locations/l/models/m", None),
-            ("/v1/projects/p/locations/l/featurestores//entityTypes", None),
-            ("/v2/projects/p/locations/l/featurestores", None),
-            ("/v1/projects/p/operations/1", None),
-            ("/", None),
+            ("GET", "/v1/projects/p/locations/l/featurestores", served(Route::Collection { kind: Kind::Featurestore, parent: "projects/p/locations/l".into() })),
+            ("POST", "/v1/projects/p/locations/l/featurestores", served(Route::Collection { kind: Kind::Featurestore, parent: "projects/p/locations/l".into() })),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs", served(Route::Resource { kind: Kind::Featurestore, name: FS.into() })),
+            ("PATCH", "/v1/projects/p/locations/l/featurestores/fs", served(Route::Resource { kind: Kind::Featurestore, name: FS.into() })),
+            ("DELETE", "/v1/projects/p/locations/l/featurestores/fs", served(Route::Resource { kind: Kind::Featurestore, name: FS.into() })),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes", served(Route::Collection { kind: Kind::EntityType, parent: FS.into() })),
+            ("DELETE", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et", served(Route::Resource { kind: Kind::EntityType, name: et.clone() })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:writeFeatureValues", served(Route::Verb { entity_type: et.clone(), verb: Verb::Write })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et%3AreadFeatureValues", served(Route::Verb { entity_type: et.clone(), verb: Verb::Read })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:streamingReadFeatureValues", served(Route::Verb { entity_type: et.clone(), verb: Verb::StreamingRead })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features", served(Route::Collection { kind: Kind::Feature, parent: et.clone() })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features:batchCreate", served(Route::BatchCreate { entity_type: et.clone() })),
+            ("PATCH", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f", served(Route::Resource { kind: Kind::Feature, name: format!("{et}/features/f") })),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/operations/12", served(Route::Operation { name: format!("{FS}/operations/12") })),
+            ("GET", "/ui/projects/p/locations/l/featurestores/fs/operations/12", served(Route::Operation { name: format!("{FS}/operations/12") })),
+            ("GET", "/ui/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/operations/7", served(Route::Operation { name: format!("{et}/features/f/operations/7") })),
+            // Google routes the mock does not emulate.
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:importFeatureValues", Routed::Unimplemented),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:deleteFeatureValues", Routed::Unimplemented),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs:batchReadFeatureValues", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l/featurestores:searchFeatures", Routed::Unimplemented),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/operations/12:cancel", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/operations", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l/models/m", Routed::Unimplemented),
+            ("POST", "/v1/projects/p/locations/l/endpoints/e:predict", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l/operations/5", Routed::Unimplemented),
+            ("GET", "/v1beta1/projects/p/locations/l/featurestores", Routed::Unimplemented),
+            ("GET", "/ui/projects/p/locations/l/featurestores/fs", Routed::Unimplemented),
+            // Paths and methods Google does not serve.
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:nonsense", Routed::NotFound),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs:writeFeatureValues", Routed::NotFound),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:writeFeatureValues", Routed::NotFound),
+            ("PUT", "/v1/projects/p/locations/l/featurestores/fs", Routed::NotFound),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs", Routed::NotFound),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/x", Routed::NotFound),
+            ("GET", "/v1/projects/p/locations/l/featurestores//entityTypes", Routed::NotFound),
+            ("GET", "/v2/projects/p/locations/l/featurestores", Routed::NotFound),
+            ("GET", "/v1/projects/p/operations/1", Routed::NotFound),
+            ("GET", "/v1/projects/p", Routed::NotFound),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/other", Routed::NotFound),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/other/operations/1", Routed::NotFound),
+            ("GET", "/v1/other", Routed::NotFound),
+            ("GET", "/", Routed::NotFound),
         ];
-        for (path, want) in cases {
-            assert_eq!(route(path), want, "{path}");
+        for (method, path, want) in cases {
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(route(&m, path), want, "{method} {path}");
         }
     }
 

@@ -1,11 +1,16 @@
-//! The in-memory Feature Store: featurestores, entity types, features, completed
+//! The in-memory Feature Store: featurestores, entity types, features, long-running
 //! operations and the latest written value of each (entity type, entity, feature).
 //!
 //! Everything is bounded: [`MAX_RESOURCES`] resources of each kind (creating more is
 //! refused with RESOURCE_EXHAUSTED, like a quota), [`MAX_ROWS`] entities with values
 //! (the oldest written entity is forgotten first) and [`MAX_OPERATIONS`] operations
-//! (the oldest forgotten first). Only the latest value per feature is kept, which is
-//! what online serving returns.
+//! (the oldest forgotten first; a running create forgotten that way never completes).
+//! Only the latest value per feature is kept, which is what online serving returns.
+//!
+//! A create either completes at once or stays running (its scenario step says which):
+//! a running create reserves its name (creating it again is ALREADY_EXISTS) but the
+//! resource is visible only once the operation is done, which happens when a poll of the
+//! operation lands on a step that is not `running` ([`Store::complete`]).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -13,10 +18,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::errors::{ApiError, Code};
-use super::names::{last_id, parent_of};
+use super::filter::{Filter, OrderBy};
+use super::names::{last_id, parent_of, Kind};
+use super::resource::{self, Resource};
 use super::settings::FeatureStoreSettings;
 use super::values::{Parsed, ValueType};
 use crate::clock::rfc3339;
+use crate::generate;
 
 pub const MAX_RESOURCES: usize = 10_000;
 pub const MAX_ROWS: usize = 100_000;
@@ -24,33 +32,7 @@ pub const MAX_OPERATIONS: usize = 1_000;
 /// Google's limit on one WriteFeatureValues request.
 pub const MAX_VALUES_PER_WRITE: usize = 100_000;
 
-const TYPE_PREFIX: &str = "type.googleapis.com/google.cloud.aiplatform.v1.";
-
-/// The three resource kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Featurestore,
-    EntityType,
-    Feature,
-}
-
-impl Kind {
-    pub fn title(self) -> &'static str {
-        match self {
-            Kind::Featurestore => "Featurestore",
-            Kind::EntityType => "EntityType",
-            Kind::Feature => "Feature",
-        }
-    }
-    /// The list field of a List…Response.
-    pub fn plural(self) -> &'static str {
-        match self {
-            Kind::Featurestore => "featurestores",
-            Kind::EntityType => "entityTypes",
-            Kind::Feature => "features",
-        }
-    }
-}
+pub const TYPE_PREFIX: &str = "type.googleapis.com/google.cloud.aiplatform.v1.";
 
 /// A value as stored.
 #[derive(Debug, Clone)]
@@ -63,17 +45,83 @@ struct Stored {
 type Row = HashMap<String, Stored>;
 type RowKey = (String, String);
 
-#[derive(Default)]
-pub struct Store {
-    seeded: bool,
-    /// Resource JSON as Google returns it, in creation order.
-    featurestores: Vec<Value>,
-    entity_types: Vec<Value>,
-    features: Vec<Value>,
-    rows: HashMap<RowKey, Row>,
-    row_order: VecDeque<RowKey>,
-    operations: HashMap<String, Value>,
-    op_order: VecDeque<String>,
+/// A resource a running create will make.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub kind: Kind,
+    pub name: String,
+    pub fields: Map<String, Value>,
+}
+
+/// What an operation's `response` holds once done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The one resource created or updated.
+    Resource,
+    /// `BatchCreateFeaturesResponse {features}`.
+    Features,
+}
+
+#[derive(Debug, Clone)]
+enum OpState {
+    /// Waiting for its scenario: `entity` is whose steps it follows.
+    Running {
+        entity: String,
+        creates: Vec<Pending>,
+        answer: Answer,
+    },
+    Done(Value),
+    /// `google.rpc.Status`: the numeric code and message.
+    Failed(i64, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Operation {
+    name: String,
+    /// `CreateFeaturestoreOperationMetadata`, `DeleteOperationMetadata`, …
+    metadata: &'static str,
+    create_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+    state: OpState,
+}
+
+impl Operation {
+    /// The entity whose scenario a running operation follows.
+    pub fn running_entity(&self) -> Option<&str> {
+        match &self.state {
+            OpState::Running { entity, .. } => Some(entity),
+            _ => None,
+        }
+    }
+
+    /// Google's JSON: `done` and `response`/`error` only once done (proto3 JSON leaves
+    /// out a false `done`).
+    pub fn json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), json!(self.name));
+        m.insert(
+            "metadata".into(),
+            json!({
+                "@type": format!("{TYPE_PREFIX}{}", self.metadata),
+                "genericMetadata": {
+                    "createTime": rfc3339(self.create_time),
+                    "updateTime": rfc3339(self.update_time),
+                },
+            }),
+        );
+        match &self.state {
+            OpState::Running { .. } => {}
+            OpState::Done(response) => {
+                m.insert("done".into(), json!(true));
+                m.insert("response".into(), response.clone());
+            }
+            OpState::Failed(code, message) => {
+                m.insert("done".into(), json!(true));
+                m.insert("error".into(), json!({"code": code, "message": message}));
+            }
+        }
+        Value::Object(m)
+    }
 }
 
 /// One write payload, validated.
@@ -88,121 +136,178 @@ pub struct View {
     pub data: Vec<Value>,
 }
 
+/// A list call's parameters, parsed.
+pub struct ListQuery {
+    pub page_size: usize,
+    pub page_token: Option<String>,
+    pub filter: Option<Filter>,
+    pub order_by: OrderBy,
+    pub read_mask: Option<Vec<Vec<String>>>,
+    /// What a page token must have been issued for (parent, filter, orderBy).
+    pub fingerprint: String,
+}
+
+#[derive(Default)]
+pub struct Store {
+    seeded: bool,
+    seed: u64,
+    /// Bumped by every reset, mixed into etags so none recurs after one.
+    generation: u64,
+    /// Bumped by every change of a resource: each etag is new.
+    revision: u64,
+    /// Resources in creation order, all kinds.
+    resources: Vec<Resource>,
+    /// Names reserved by running creates, with their operation.
+    reserved: HashMap<String, String>,
+    rows: HashMap<RowKey, Row>,
+    row_order: VecDeque<RowKey>,
+    operations: HashMap<String, Operation>,
+    op_order: VecDeque<String>,
+}
+
 impl Store {
     /// Create the scenario file's resources, once (again after a reset).
-    pub fn seed(&mut self, settings: &FeatureStoreSettings, now: DateTime<Utc>) {
+    pub fn seed(&mut self, settings: &FeatureStoreSettings, now: DateTime<Utc>, seed: u64) {
         if self.seeded {
             return;
         }
         self.seeded = true;
+        self.seed = seed;
         for et in &settings.entity_types {
             if self.find(Kind::Featurestore, &et.featurestore).is_none() {
-                let r = resource_json(&et.featurestore, now, &json!({}), Kind::Featurestore);
-                self.featurestores.push(r);
+                // Pre-created featurestores serve online (one node), as the FinScore job needs.
+                let fields = json!({"onlineServingConfig": {"fixedNodeCount": 1}});
+                self.insert(Kind::Featurestore, &et.featurestore, obj(fields), now);
             }
-            let body = match &et.description {
+            let fields = match &et.description {
                 Some(d) => json!({ "description": d }),
                 None => json!({}),
             };
-            self.entity_types
-                .push(resource_json(&et.name, now, &body, Kind::EntityType));
+            self.insert(Kind::EntityType, &et.name, obj(fields), now);
             for (id, vt) in &et.features {
                 let name = format!("{}/features/{id}", et.name);
-                let body = json!({ "valueType": vt.name() });
-                self.features
-                    .push(resource_json(&name, now, &body, Kind::Feature));
+                let fields = json!({ "valueType": vt.name() });
+                self.insert(Kind::Feature, &name, obj(fields), now);
             }
         }
     }
 
     /// Forget everything; the next request seeds again.
     pub fn reset(&mut self) {
-        *self = Store::default();
+        *self = Store {
+            generation: self.generation + 1,
+            ..Store::default()
+        };
     }
 
-    fn list_of(&self, kind: Kind) -> &Vec<Value> {
-        match kind {
-            Kind::Featurestore => &self.featurestores,
-            Kind::EntityType => &self.entity_types,
-            Kind::Feature => &self.features,
-        }
+    fn etag(&mut self, name: &str) -> String {
+        self.revision += 1;
+        let bytes = generate::id_bytes(
+            self.seed,
+            "featurestore",
+            name,
+            self.revision,
+            self.generation,
+            "etag",
+        );
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..18])
     }
 
-    fn find(&self, kind: Kind, name: &str) -> Option<&Value> {
-        self.list_of(kind).iter().find(|r| r["name"] == name)
+    fn insert(&mut self, kind: Kind, name: &str, fields: Map<String, Value>, now: DateTime<Utc>) {
+        let etag = self.etag(name);
+        self.resources
+            .push(Resource::new(kind, name.to_string(), fields, now, etag));
+    }
+
+    fn find(&self, kind: Kind, name: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.kind == kind && r.name == name)
+    }
+
+    fn find_mut(&mut self, kind: Kind, name: &str) -> Option<&mut Resource> {
+        self.resources
+            .iter_mut()
+            .find(|r| r.kind == kind && r.name == name)
+    }
+
+    pub fn resource(&self, kind: Kind, name: &str) -> Result<&Resource, ApiError> {
+        self.find(kind, name)
+            .ok_or_else(|| ApiError::not_found(kind.title(), name))
     }
 
     pub fn get(&self, kind: Kind, name: &str) -> Result<Value, ApiError> {
-        self.find(kind, name)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(kind.title(), name))
+        self.resource(kind, name).map(Resource::json)
     }
 
     /// Check that the parent a collection hangs off exists.
     fn require_parent(&self, kind: Kind, parent: &str) -> Result<(), ApiError> {
-        match kind {
-            Kind::Featurestore => Ok(()),
-            Kind::EntityType => self.get(Kind::Featurestore, parent).map(drop),
-            Kind::Feature => self.get(Kind::EntityType, parent).map(drop),
+        match kind.parent() {
+            None => Ok(()),
+            Some(p) => self.resource(p, parent).map(drop),
         }
     }
 
-    /// `List…`: `pageToken` is the offset the previous page ended at.
-    pub fn list(
-        &self,
-        kind: Kind,
-        parent: &str,
-        page_size: Option<usize>,
-        page_token: Option<&str>,
-    ) -> Result<Value, ApiError> {
+    /// `List…`: filtered, ordered, one page. `pageToken` is `{offset}-{fingerprint}`.
+    pub fn list(&self, kind: Kind, parent: &str, q: &ListQuery) -> Result<Value, ApiError> {
         self.require_parent(kind, parent)?;
-        let all: Vec<&Value> = self
-            .list_of(kind)
+        let mut all: Vec<&Resource> = self
+            .resources
             .iter()
-            .filter(|r| r["name"].as_str().is_some_and(|n| parent_of(n) == parent))
+            .filter(|r| r.kind == kind && parent_of(&r.name) == parent)
+            .filter(|r| q.filter.as_ref().is_none_or(|f| f.matches(&r.facts())))
             .collect();
-        let start = match page_token.filter(|t| !t.is_empty()) {
-            None => 0,
-            Some(t) => t
-                .parse::<usize>()
-                .ok()
-                .filter(|o| *o <= all.len())
-                .ok_or_else(|| ApiError::invalid(format!("Invalid page token \"{t}\".")))?,
+        all.sort_by(|a, b| q.order_by.compare(&a.facts(), &b.facts()));
+        let bad_token = |t: &str| {
+            ApiError::invalid(format!(
+                "Invalid page token \"{t}\": use the nextPageToken of the previous page, with the same filter and orderBy."
+            ))
         };
-        let size = page_size.filter(|s| *s > 0).unwrap_or(100).min(1000);
-        let end = (start + size).min(all.len());
+        let start = match q.page_token.as_deref().filter(|t| !t.is_empty()) {
+            None => 0,
+            Some(t) => {
+                let (offset, fp) = t.split_once('-').ok_or_else(|| bad_token(t))?;
+                offset
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|o| *o <= all.len() && fp == q.fingerprint)
+                    .ok_or_else(|| bad_token(t))?
+            }
+        };
+        let end = (start + q.page_size).min(all.len());
         let mut out = Map::new();
         if end > start {
-            out.insert(
-                kind.plural().into(),
-                Value::Array(all[start..end].iter().map(|v| (*v).clone()).collect()),
-            );
+            let page = all[start..end]
+                .iter()
+                .map(|r| match &q.read_mask {
+                    Some(mask) => resource::project(&r.json(), mask),
+                    None => r.json(),
+                })
+                .collect();
+            out.insert(kind.plural().into(), Value::Array(page));
         }
         if end < all.len() {
-            out.insert("nextPageToken".into(), json!(end.to_string()));
+            out.insert(
+                "nextPageToken".into(),
+                json!(format!("{end}-{}", q.fingerprint)),
+            );
         }
         Ok(Value::Object(out))
     }
 
-    /// `Create…`: the resource, answered as a completed long-running operation.
-    pub fn create(
-        &mut self,
-        kind: Kind,
-        parent: &str,
-        id: &str,
-        body: &Value,
-        now: DateTime<Utc>,
-        op_id: u64,
-    ) -> Result<Value, ApiError> {
+    /// Whether `name` can be created under `parent` now: the parent exists, the name is
+    /// neither taken nor reserved, the quota has room.
+    pub fn check_create(&self, kind: Kind, parent: &str, name: &str) -> Result<(), ApiError> {
         self.require_parent(kind, parent)?;
-        let name = format!("{parent}/{}/{id}", kind.plural());
-        if self.find(kind, &name).is_some() {
+        if self.find(kind, name).is_some() || self.reserved.contains_key(name) {
             return Err(ApiError::new(
                 Code::AlreadyExists,
                 format!("{} `{name}` already exists.", kind.title()),
             ));
         }
-        if self.list_of(kind).len() >= MAX_RESOURCES {
+        let count = self.resources.iter().filter(|r| r.kind == kind).count();
+        if count >= MAX_RESOURCES {
             return Err(ApiError::new(
                 Code::ResourceExhausted,
                 format!(
@@ -210,62 +315,242 @@ impl Store {
                 ),
             ));
         }
-        let resource = resource_json(&name, now, body, kind);
-        match kind {
-            Kind::Featurestore => self.featurestores.push(resource.clone()),
-            Kind::EntityType => self.entity_types.push(resource.clone()),
-            Kind::Feature => self.features.push(resource.clone()),
+        Ok(())
+    }
+
+    /// Start a create (or batch create) operation named `op_name`: done at once unless
+    /// `running_for` names the entity whose scenario keeps it running.
+    pub fn start_create(
+        &mut self,
+        op_name: String,
+        metadata: &'static str,
+        creates: Vec<Pending>,
+        answer: Answer,
+        running_for: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
+        for (i, c) in creates.iter().enumerate() {
+            self.check_create(c.kind, parent_of(&c.name), &c.name)?;
+            if creates[..i].iter().any(|d| d.name == c.name) {
+                return Err(ApiError::invalid(format!(
+                    "Feature id \"{}\" is requested twice in one batch.",
+                    last_id(&c.name)
+                )));
+            }
         }
-        let op_name = format!("{name}/operations/{op_id}");
-        let mut response = Map::new();
-        response.insert(
-            "@type".into(),
-            json!(format!("{TYPE_PREFIX}{}", kind.title())),
-        );
-        if let Value::Object(r) = resource {
-            response.extend(r);
+        let state = match running_for {
+            Some(entity) => {
+                for c in &creates {
+                    self.reserved.insert(c.name.clone(), op_name.clone());
+                }
+                OpState::Running {
+                    entity,
+                    creates,
+                    answer,
+                }
+            }
+            None => OpState::Done(self.make(&creates, answer, now)),
+        };
+        let op = Operation {
+            name: op_name,
+            metadata,
+            create_time: now,
+            update_time: now,
+            state,
+        };
+        Ok(self.remember(op))
+    }
+
+    /// Create the resources and render the operation's response.
+    fn make(&mut self, creates: &[Pending], answer: Answer, now: DateTime<Utc>) -> Value {
+        let mut made = Vec::new();
+        for c in creates {
+            self.insert(c.kind, &c.name, c.fields.clone(), now);
+            made.push(self.find(c.kind, &c.name).map(Resource::json));
         }
-        let op = json!({
-            "name": op_name,
-            "metadata": {
-                "@type": format!("{TYPE_PREFIX}Create{}OperationMetadata", kind.title()),
-                "genericMetadata": {"createTime": rfc3339(now), "updateTime": rfc3339(now)},
-            },
-            "done": true,
-            "response": response,
-        });
+        let mut made: Vec<Value> = made.into_iter().flatten().collect();
+        match (answer, creates.first()) {
+            (Answer::Resource, Some(c)) if made.len() == 1 => {
+                with_type(c.kind.title(), made.remove(0))
+            }
+            _ => with_type("BatchCreateFeaturesResponse", json!({ "features": made })),
+        }
+    }
+
+    /// A finished operation (update or delete), remembered for polling.
+    pub fn finished(
+        &mut self,
+        op_name: String,
+        metadata: &'static str,
+        response: Value,
+        now: DateTime<Utc>,
+    ) -> Value {
+        self.remember(Operation {
+            name: op_name,
+            metadata,
+            create_time: now,
+            update_time: now,
+            state: OpState::Done(response),
+        })
+    }
+
+    fn remember(&mut self, op: Operation) -> Value {
+        let out = op.json();
         if self.operations.len() >= MAX_OPERATIONS {
             if let Some(old) = self.op_order.pop_front() {
                 self.operations.remove(&old);
+                self.reserved.retain(|_, o| *o != old);
             }
         }
-        self.operations.insert(op_name.clone(), op.clone());
-        self.op_order.push_back(op_name);
-        Ok(op)
+        self.op_order.push_back(op.name.clone());
+        self.operations.insert(op.name.clone(), op);
+        out
     }
 
-    pub fn operation(&self, name: &str) -> Result<Value, ApiError> {
+    pub fn operation(&self, name: &str) -> Result<&Operation, ApiError> {
         self.operations
             .get(name)
-            .cloned()
             .ok_or_else(|| ApiError::not_found("Operation", name))
     }
 
-    /// The value type of every feature of an entity type, in creation order.
-    pub fn features_of(&self, entity_type: &str) -> Result<Vec<(String, ValueType)>, ApiError> {
-        self.get(Kind::EntityType, entity_type)?;
-        Ok(self
-            .features
+    /// Finish a running create at `now`: its resources appear (created at the moment the
+    /// create was asked for), or the operation fails when their parent went away.
+    pub fn complete(&mut self, op_name: &str, now: DateTime<Utc>) -> Result<Value, ApiError> {
+        let op = self
+            .operations
+            .get(op_name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found("Operation", op_name))?;
+        let OpState::Running {
+            creates, answer, ..
+        } = &op.state
+        else {
+            return Ok(op.json());
+        };
+        self.reserved.retain(|_, o| o != op_name);
+        let blocked = creates
             .iter()
-            .filter_map(|f| {
-                let n = f["name"].as_str()?;
-                (parent_of(n) == entity_type).then(|| {
-                    let vt = f["valueType"]
-                        .as_str()
-                        .and_then(ValueType::parse)
-                        .unwrap_or(ValueType::String);
-                    (last_id(n).to_string(), vt)
-                })
+            .find_map(|c| self.check_create(c.kind, parent_of(&c.name), &c.name).err());
+        let state = match blocked {
+            // google.rpc.Code numbers: NOT_FOUND 5, ALREADY_EXISTS 6, RESOURCE_EXHAUSTED 8.
+            Some(e) => OpState::Failed(e.code.number(), e.message),
+            None => OpState::Done(self.make(creates, *answer, op.create_time)),
+        };
+        let op = self
+            .operations
+            .get_mut(op_name)
+            .expect("the operation was found above");
+        op.state = state;
+        op.update_time = now;
+        Ok(op.json())
+    }
+
+    /// `Update…`: the body's fields through the mask. A non-empty `etag` that is not the
+    /// resource's current one is refused with ABORTED, as Vertex AI does.
+    pub fn update(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        body: &Map<String, Value>,
+        etag: Option<&str>,
+        paths: Option<&[String]>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
+        let current = self.resource(kind, name)?;
+        if let Some(given) = etag.filter(|e| !e.is_empty()) {
+            if given != current.etag {
+                return Err(ApiError::new(
+                    Code::Aborted,
+                    format!(
+                        "Specified {} `etag`: `{given}` does not match server `etag`: `{}`",
+                        kind.title(),
+                        current.etag
+                    ),
+                ));
+            }
+        }
+        let fields = resource::apply_update(&current.fields, body, kind, paths);
+        let etag = self.etag(name);
+        let r = self
+            .find_mut(kind, name)
+            .expect("the resource was found above");
+        r.fields = fields;
+        r.update_time = now;
+        r.etag = etag;
+        Ok(r.json())
+    }
+
+    /// `Delete…`: a featurestore or entity type with children only with `force`; the
+    /// children and their values go with it.
+    pub fn delete(&mut self, kind: Kind, name: &str, force: bool) -> Result<(), ApiError> {
+        self.resource(kind, name)?;
+        if let Some(child) = kind.child() {
+            let children = self
+                .resources
+                .iter()
+                .filter(|r| r.kind == child && parent_of(&r.name) == name)
+                .count();
+            if children > 0 && !force {
+                let what = match (child, children) {
+                    (Kind::EntityType, 1) => "entity type",
+                    (Kind::EntityType, _) => "entity types",
+                    (_, 1) => "feature",
+                    _ => "features",
+                };
+                return Err(ApiError::new(
+                    Code::FailedPrecondition,
+                    format!(
+                        "{} `{name}` is not empty ({children} {what}): set force=true to delete it with everything in it.",
+                        kind.title()
+                    ),
+                ));
+            }
+        }
+        let prefix = format!("{name}/");
+        self.resources
+            .retain(|r| r.name != name && !r.name.starts_with(&prefix));
+        let gone = |(et, _): &RowKey| et == name || et.starts_with(&prefix);
+        match kind {
+            Kind::Feature => {
+                let (et, id) = (parent_of(name), last_id(name));
+                for ((e, _), row) in self.rows.iter_mut() {
+                    if e == et {
+                        row.remove(id);
+                    }
+                }
+            }
+            _ => {
+                self.rows.retain(|k, _| !gone(k));
+                self.row_order.retain(|k| !gone(k));
+            }
+        }
+        Ok(())
+    }
+
+    /// The value type of every feature of an entity type, in creation order. Values
+    /// are served only from a featurestore with an online store.
+    pub fn features_of(&self, entity_type: &str) -> Result<Vec<(String, ValueType)>, ApiError> {
+        self.resource(Kind::EntityType, entity_type)?;
+        let fs = parent_of(entity_type);
+        if let Some(store) = self.find(Kind::Featurestore, fs) {
+            if !store.serves_online() {
+                return Err(ApiError::new(
+                    Code::FailedPrecondition,
+                    format!(
+                        "Featurestore `{fs}` has no online store (online_serving_config.fixed_node_count is 0 and no scaling is set), so it cannot serve or take feature values online."
+                    ),
+                ));
+            }
+        }
+        Ok(self
+            .resources
+            .iter()
+            .filter(|r| r.kind == Kind::Feature && parent_of(&r.name) == entity_type)
+            .map(|r| {
+                (
+                    last_id(&r.name).to_string(),
+                    r.value_type().unwrap_or(ValueType::String),
+                )
             })
             .collect())
     }
@@ -304,9 +589,12 @@ impl Store {
         for p in payloads {
             let key = (entity_type.to_string(), p.entity_id);
             if !self.rows.contains_key(&key) {
-                if self.rows.len() >= MAX_ROWS {
-                    if let Some(old) = self.row_order.pop_front() {
-                        self.rows.remove(&old);
+                while self.rows.len() >= MAX_ROWS {
+                    match self.row_order.pop_front() {
+                        Some(old) => {
+                            self.rows.remove(&old);
+                        }
+                        None => break,
                     }
                 }
                 self.row_order.push_back(key.clone());
@@ -376,39 +664,19 @@ impl Store {
     }
 }
 
-/// The resource as Google returns it: `name`, the body's own fields Google keeps,
-/// `createTime`/`updateTime`, and the defaults Google fills in.
-fn resource_json(name: &str, now: DateTime<Utc>, body: &Value, kind: Kind) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(name));
-    let keep: &[&str] = match kind {
-        Kind::Featurestore => &["labels", "onlineServingConfig", "onlineStorageTtlDays"],
-        Kind::EntityType => &[
-            "description",
-            "labels",
-            "monitoringConfig",
-            "offlineStorageTtlDays",
-        ],
-        Kind::Feature => &["description", "valueType", "labels", "disableMonitoring"],
-    };
-    for k in keep {
-        if let Some(v) = body.get(*k).filter(|v| !v.is_null()) {
-            m.insert(k.to_string(), v.clone());
-        }
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
     }
-    m.insert("createTime".into(), json!(rfc3339(now)));
-    m.insert("updateTime".into(), json!(rfc3339(now)));
-    match kind {
-        Kind::Featurestore => {
-            m.entry("onlineServingConfig")
-                .or_insert(json!({"fixedNodeCount": 1}));
-            m.insert("state".into(), json!("STABLE"));
-            m.entry("onlineStorageTtlDays").or_insert(json!(4000));
-        }
-        Kind::EntityType => {
-            m.entry("offlineStorageTtlDays").or_insert(json!(4000));
-        }
-        Kind::Feature => {}
+}
+
+/// `{"@type": "type.googleapis.com/google.cloud.aiplatform.v1.{message}", …fields}`.
+pub fn with_type(message: &str, v: Value) -> Value {
+    let mut m = Map::new();
+    m.insert("@type".into(), json!(format!("{TYPE_PREFIX}{message}")));
+    if let Value::Object(r) = v {
+        m.extend(r);
     }
     Value::Object(m)
 }
@@ -446,7 +714,7 @@ mod tests {
             }],
         };
         let mut s = Store::default();
-        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH);
+        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH, 42);
         s
     }
 
@@ -483,8 +751,60 @@ mod tests {
         let mut s = seeded();
         let now = DateTime::<Utc>::UNIX_EPOCH;
         s.write(ET, vec![payload("e")], now).unwrap();
+        let before = s.resource(Kind::EntityType, ET).unwrap().etag.clone();
         s.reset();
         assert!(s.get(Kind::EntityType, ET).is_err());
+        assert!(s.rows.is_empty());
+        s.seed(
+            &FeatureStoreSettings {
+                entity_types: vec![Precreated {
+                    featurestore: parent_of(ET).to_string(),
+                    name: ET.to_string(),
+                    description: None,
+                    features: vec![],
+                }],
+            },
+            now,
+            42,
+        );
+        let after = &s.resource(Kind::EntityType, ET).unwrap().etag;
+        assert_ne!(&before, after, "an etag never recurs after a reset");
+    }
+
+    #[test]
+    fn every_update_gives_a_new_etag_and_a_stale_one_is_aborted() {
+        let mut s = seeded();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let first = s.resource(Kind::EntityType, ET).unwrap().etag.clone();
+        let body = obj(json!({"description": "x"}));
+        let v = s
+            .update(Kind::EntityType, ET, &body, Some(&first), None, now)
+            .unwrap();
+        assert_ne!(v["etag"], json!(first));
+        let e = s
+            .update(Kind::EntityType, ET, &body, Some(&first), None, now)
+            .unwrap_err();
+        assert_eq!(e.code, Code::Aborted);
+        assert!(s
+            .update(Kind::EntityType, ET, &body, None, None, now)
+            .is_ok());
+    }
+
+    #[test]
+    fn deleting_a_feature_forgets_its_values_and_a_parent_needs_force() {
+        let mut s = seeded();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        s.write(ET, vec![payload("e")], now).unwrap();
+        let fs = parent_of(ET);
+        assert_eq!(
+            s.delete(Kind::Featurestore, fs, false).unwrap_err().code,
+            Code::FailedPrecondition
+        );
+        s.delete(Kind::Feature, &format!("{ET}/features/code"), false)
+            .unwrap();
+        assert!(s.rows.values().all(|r| r.is_empty()));
+        s.delete(Kind::Featurestore, fs, true).unwrap();
+        assert!(s.resources.is_empty());
         assert!(s.rows.is_empty());
     }
 }

@@ -163,11 +163,8 @@ enum Route {
     Refresh,
     DatasetInsight(String),
     Iovation(String, String),
-    Upload,
-    /// `/v6.0/datasets/upload/{mobile|web}`: the older SDK upload (bearer token).
-    UploadV6(Channel),
-    /// `/v4.0/datasets/upload` with `recordNumber` (bearer token).
-    UploadV4,
+    /// One of the upload routes.
+    Upload(UploadRoute),
     /// `GET /v6.0/datasets/upload/mobile/verifyreferencenumber` (bearer token).
     VerifyV6,
     /// `GET /api/datasets/v1/verify/{web|mobile}/` (Uploader key or bearer token).
@@ -184,6 +181,17 @@ impl Route {
             _ => (Method::POST, "POST"),
         }
     }
+}
+
+/// Which upload route a dataset comes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UploadRoute {
+    /// `/api/datasets/v1/upload` (Uploader API key or a token).
+    V1,
+    /// `/v6.0/datasets/upload/{mobile|web}`: the older SDK upload (bearer token).
+    V6(Channel),
+    /// `/v4.0/datasets/upload` with `recordNumber` (bearer token).
+    V4,
 }
 
 /// Match a path below `/credolab`; literal segments ignore case, one trailing slash
@@ -210,9 +218,11 @@ fn route(path: &str) -> Option<Route> {
         }
         ["v6.0" | "v5.0", "account", "credoapplogin"]
         | ["api", "account", "v1", "credoapplogin"] => Some(Route::SdkLogin),
-        ["v6.0", "datasets", "upload", c @ ("mobile" | "web")] => Some(Route::UploadV6(channel(c))),
+        ["v6.0", "datasets", "upload", c @ ("mobile" | "web")] => {
+            Some(Route::Upload(UploadRoute::V6(channel(c))))
+        }
         ["v6.0", "datasets", "upload", "mobile", "verifyreferencenumber"] => Some(Route::VerifyV6),
-        ["v4.0", "datasets", "upload"] => Some(Route::UploadV4),
+        ["v4.0", "datasets", "upload"] => Some(Route::Upload(UploadRoute::V4)),
         ["api", "datasets", "v1", "verify", c @ ("mobile" | "web")] => {
             Some(Route::Verify(channel(c)))
         }
@@ -221,7 +231,7 @@ fn route(path: &str) -> Option<Route> {
         ["v6.0", "datasets", _, "iovation", "fraud", "checks", _] => {
             Some(Route::Iovation(param(2)?, param(6)?))
         }
-        ["api", "datasets", "v1", "upload"] => Some(Route::Upload),
+        ["api", "datasets", "v1", "upload"] => Some(Route::Upload(UploadRoute::V1)),
         ["api", "insights", "v1", _] => Some(Route::Insights(param(3)?)),
         _ => None,
     }
@@ -317,12 +327,13 @@ impl Vendor for Credolab {
                 }),
                 Err(r) => r.respond(),
             },
-            Route::UploadV6(channel) => match self.bearer(ctx, req) {
-                Ok(_) => self.upload(ctx, req, Upload::V6(channel)),
+            // v1 takes the Uploader key or a token; the older routes a token only.
+            Route::Upload(UploadRoute::V1) => match self.uploader(ctx, req) {
+                Ok(()) => self.upload(ctx, req, UploadRoute::V1),
                 Err(r) => r.respond(),
             },
-            Route::UploadV4 => match self.bearer(ctx, req) {
-                Ok(_) => self.upload(ctx, req, Upload::V4),
+            Route::Upload(route) => match self.bearer(ctx, req) {
+                Ok(_) => self.upload(ctx, req, route),
                 Err(r) => r.respond(),
             },
             Route::VerifyV6 => match self.bearer(ctx, req) {
@@ -335,10 +346,6 @@ impl Vendor for Credolab {
             },
             Route::Iovation(reference, ruleset) => match self.bearer(ctx, req) {
                 Ok(who) => self.iovation(ctx, req, &reference, &ruleset, &who),
-                Err(r) => r.respond(),
-            },
-            Route::Upload => match self.uploader(ctx, req) {
-                Ok(()) => self.upload(ctx, req, Upload::V1),
                 Err(r) => r.respond(),
             },
             Route::Insights(reference) => match api_key(ctx, req, Role::Requester) {
@@ -707,10 +714,10 @@ impl Credolab {
         })
     }
 
-    fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest, route: Upload) -> MockResponse {
+    fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest, route: UploadRoute) -> MockResponse {
         // v4.0 called the reference number `recordNumber`.
         let (model, key, name) = match route {
-            Upload::V4 => ("UploadDatasetV4Request", "recordNumber", "RecordNumber"),
+            UploadRoute::V4 => ("UploadDatasetV4Request", "recordNumber", "RecordNumber"),
             _ => ("UploadDatasetRequest", "referenceNumber", "ReferenceNumber"),
         };
         let obj = match body::object(req, model) {
@@ -760,25 +767,14 @@ impl Credolab {
             return errors::internal_server_error();
         };
         let channel = match route {
-            Upload::V6(c) => Some(c),
-            Upload::V1 | Upload::V4 => None,
+            UploadRoute::V6(c) => Some(c),
+            UploadRoute::V1 | UploadRoute::V4 => None,
         };
         let up = self.store.upload(&reference, ctx.now, real_ip, channel);
         ctx.entity = Some(reference);
         ctx.note = Some(format!("dataset uploaded (upload #{})", up.count));
         MockResponse::new(StatusCode::OK)
     }
-}
-
-/// Which upload route a dataset comes through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Upload {
-    /// `/api/datasets/v1/upload`.
-    V1,
-    /// `/v6.0/datasets/upload/{mobile|web}`.
-    V6(Channel),
-    /// `/v4.0/datasets/upload` (`recordNumber`).
-    V4,
 }
 
 /// The `requestor` of answers: the user's configured e-mail, or for an SDK token the
@@ -896,7 +892,10 @@ mod tests {
                 "/v6.0/datasets/R1/iovation/fraud/checks/Default",
                 Some(Route::Iovation("R1".into(), "Default".into())),
             ),
-            ("/api/datasets/v1/upload", Some(Route::Upload)),
+            (
+                "/api/datasets/v1/upload",
+                Some(Route::Upload(UploadRoute::V1)),
+            ),
             ("/api/insights/v1/R1", Some(Route::Insights("R1".into()))),
             ("//v6.0/account/login", Some(Route::Login)),
             ("/v6.0/datasets//datasetinsight", None),
@@ -907,18 +906,21 @@ mod tests {
             ("/V5.0/ACCOUNT/CREDOAPPLOGIN/", Some(Route::SdkLogin)),
             (
                 "/v6.0/datasets/upload/mobile",
-                Some(Route::UploadV6(Channel::Mobile)),
+                Some(Route::Upload(UploadRoute::V6(Channel::Mobile))),
             ),
             (
                 "/v6.0/datasets/upload/Web",
-                Some(Route::UploadV6(Channel::Web)),
+                Some(Route::Upload(UploadRoute::V6(Channel::Web))),
             ),
             (
                 "/v6.0/datasets/upload/mobile/verifyreferencenumber",
                 Some(Route::VerifyV6),
             ),
             ("/v6.0/datasets/upload/web/verifyreferencenumber", None),
-            ("/v4.0/datasets/upload", Some(Route::UploadV4)),
+            (
+                "/v4.0/datasets/upload",
+                Some(Route::Upload(UploadRoute::V4)),
+            ),
             (
                 "/api/datasets/v1/verify/web/",
                 Some(Route::Verify(Channel::Web)),

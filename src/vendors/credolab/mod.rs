@@ -14,7 +14,10 @@
 //! - older SDK routes: `POST /v6.0/datasets/upload/{mobile|web}`, `POST
 //!   /v4.0/datasets/upload` (`recordNumber`), and "is this reference number free?"
 //!   (`GET /v6.0/datasets/upload/mobile/verifyreferencenumber`,
-//!   `GET /api/datasets/v1/verify/{web|mobile}/`), answered `true` / `false`.
+//!   `GET /api/datasets/v1/verify/{web|mobile}/`), answered `true` (free) / `false`
+//!   (taken: uploaded, or answered as a dataset by a read); that `true` means "free" is
+//!   the mock's guess, and a scenario step `reference_taken` / `reference_free` picks the
+//!   answer for a reference number.
 //!
 //! Checks run in ASP.NET Core's order: rate limit (429), routing (empty 404, or 405
 //! with `Allow`), authentication (401 with `WWW-Authenticate`, 403 for an API key of
@@ -56,8 +59,9 @@ use self::store::{Access, Channel, Principal, Session, Store};
 use super::{Ctx, Endpoint, Turn, Vendor};
 use crate::generate;
 use crate::rate_limit::Decision;
-use crate::scenario::{Problem as SettingsProblem, Settings};
+use crate::scenario::{Action, Problem as SettingsProblem, Scenario, Settings};
 use crate::server::{MockRequest, MockResponse};
+use crate::state::{pick_step, EntityState};
 
 pub const OUTCOMES: &[&str] = &[
     "ready",
@@ -65,6 +69,8 @@ pub const OUTCOMES: &[&str] = &[
     "ready_ios",
     "ready_web",
     "ready_one_score",
+    "reference_taken",
+    "reference_free",
     "processing",
     "reference_number_invalid",
     "dataset_removed",
@@ -543,8 +549,11 @@ impl Credolab {
     }
 
     /// `verifyreferencenumber` / `verify/{web|mobile}`: is this reference number still
-    /// free? `true` until a dataset was uploaded under it (through any upload route,
-    /// since the last reset), then `false`.
+    /// free? `true` until the mock has said a dataset exists or existed under it: an
+    /// upload through any route, or a read answered with the dataset (or a problem about
+    /// it, such as `dataset_removed`), since the last reset; then `false`. A scenario
+    /// step `reference_taken` / `reference_free` in force for the reference number
+    /// answers instead (looked at, not counted: verify is not a read).
     fn verify(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
         // ASP.NET binds query parameters ignoring the name's case.
         let reference = req
@@ -561,13 +570,22 @@ impl Credolab {
                 Ok(()) => errors::internal_server_error(),
             };
         };
-        let free = self.store.uploaded(&reference).is_none();
+        let (free, why) = match peek(ctx, &reference) {
+            Some((scenario, step, o @ ("reference_taken" | "reference_free"))) => {
+                ctx.scenario = Some(scenario);
+                ctx.step = Some(step);
+                (o == "reference_free", format!("scenario step {o}"))
+            }
+            _ if self.store.uploaded(&reference).is_some() => {
+                (false, "already uploaded".to_string())
+            }
+            _ if self.store.was_answered_as_dataset(&reference) => {
+                (false, "already answered as a dataset".to_string())
+            }
+            _ => (true, "free".to_string()),
+        };
         ctx.entity = Some(reference);
-        ctx.note = Some(if free {
-            "reference number free".into()
-        } else {
-            "reference number already uploaded".into()
-        });
+        ctx.note = Some(format!("reference number {why}"));
         MockResponse::json(StatusCode::OK, json!(free)).with_header("content-type", errors::JSON)
     }
 
@@ -582,10 +600,17 @@ impl Credolab {
         let turn = ctx.turn(reference);
         let upload = self.store.uploaded(reference);
         let exists_anyway = std::cell::Cell::new(false);
+        // Whether this answer says a dataset exists (or existed) under the reference
+        // number: from then on verify calls it taken.
+        let a_dataset = std::cell::Cell::new(false);
         let resp = {
             let ctx = &*ctx;
             turn.respond("ready", |outcome| {
                 let mut single_score = false;
+                let about_the_dataset = |p: Problem| {
+                    a_dataset.set(true);
+                    p.respond()
+                };
                 let platform = match outcome {
                     // An uploaded dataset exists from then on: "no such dataset" no longer
                     // applies. `processing` still does (upload, then poll until ready).
@@ -596,18 +621,18 @@ impl Credolab {
                     "processing" | "reference_number_invalid" => {
                         return Problem::ReferenceNumberInvalid.respond()
                     }
-                    "dataset_removed" => return Problem::DatasetRemoved.respond(),
+                    "dataset_removed" => return about_the_dataset(Problem::DatasetRemoved),
                     "rate_limited" => return errors::too_many_requests(1),
                     "service_unavailable" => return errors::service_unavailable(),
                     "internal_server_error" => return errors::internal_server_error(),
                     "insights_is_not_configured" if read != Read::Iovation => {
-                        return Problem::InsightsIsNotConfigured.respond()
+                        return about_the_dataset(Problem::InsightsIsNotConfigured)
                     }
                     "missing_settings" if read == Read::Iovation => {
                         return Problem::MissingSettings.respond()
                     }
                     "empty_iovation_metadata" if read == Read::Iovation => {
-                        return Problem::EmptyIovationMetadata.respond()
+                        return about_the_dataset(Problem::EmptyIovationMetadata)
                     }
                     "ready_android" => Some(Platform::Android),
                     "ready_one_score" => {
@@ -616,9 +641,11 @@ impl Credolab {
                     }
                     "ready_ios" => Some(Platform::Ios),
                     "ready_web" => Some(Platform::Web),
-                    // `ready`, and outcomes that concern another endpoint.
+                    // `ready`, and outcomes that concern another endpoint (verify's
+                    // `reference_taken` / `reference_free` among them).
                     _ => None,
                 };
+                a_dataset.set(true);
                 let ds = data::dataset(
                     ctx,
                     reference,
@@ -635,6 +662,9 @@ impl Credolab {
         };
         if exists_anyway.get() {
             ctx.note = Some("uploaded dataset: reference_number_invalid answered as ready".into());
+        }
+        if a_dataset.get() {
+            self.store.answered_as_dataset(reference);
         }
         resp
     }
@@ -775,6 +805,34 @@ impl Credolab {
         ctx.note = Some(format!("dataset uploaded (upload #{})", up.count));
         MockResponse::new(StatusCode::OK)
     }
+}
+
+/// The named outcome of the step a read of `reference` would land on now, with its
+/// scenario and step index, without counting a call (the entity's progress is copied,
+/// not changed). `None` when no scenario applies or the step is raw or a fault.
+fn peek(ctx: &Ctx<'_>, reference: &str) -> Option<(Arc<Scenario>, usize, &'static str)> {
+    let scenario = ctx.scenarios.select(reference)?.clone();
+    if scenario.steps.is_empty() {
+        return None;
+    }
+    let mut state = ctx
+        .app
+        .state
+        .get(ctx.vendor, reference)
+        .unwrap_or(EntityState {
+            calls: 0,
+            first_seen: ctx.now,
+            step: 0,
+            step_calls: 0,
+            step_started: ctx.now,
+        });
+    let i = pick_step(&mut state, &scenario.steps, ctx.now);
+    let Action::Outcome(o) = &scenario.steps[i].action else {
+        return None;
+    };
+    // The outcome names verify may act on, as 'static strs (a step's own is owned).
+    let known = OUTCOMES.iter().find(|k| **k == o.as_str())?;
+    Some((scenario, i, known))
 }
 
 /// The `requestor` of answers: the user's configured e-mail, or for an SDK token the

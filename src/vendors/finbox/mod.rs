@@ -12,7 +12,8 @@
 //! (403), then the scenario for the entity id (`customer_id`; `user_hash` on
 //! `/transactions` and `/accounts`, or `customer_id` there when the body has no
 //! `user_hash`: then the records are those of the customer's newest device).
-//! `version` is any integer ≥ 1 unless `[versions]` restricts it (see [`versions`]);
+//! `version` is any integer ≥ 1 (`6.0` too, as PHP writes a float-typed 6) unless
+//! `[versions]` restricts it (see [`versions`]); an empty `user_hash` is not given;
 //! `/transactions` and `/accounts` take `num_records` and (transactions) `start_time` /
 //! `end_time` in epoch milliseconds, in the query or the body.
 //!

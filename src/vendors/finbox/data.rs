@@ -352,7 +352,11 @@ impl Catalogue {
                     let min = min.min(max);
                     Val::Int(generate::uniform(rng, min, max).floor() as i64)
                 }
-                Rule::Flag { p } => Val::Int(i64::from(rng.random_bool(*p))),
+                // random_bool panics outside 0..=1 (validation refuses such a p).
+                Rule::Flag { p } => {
+                    let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+                    Val::Int(i64::from(rng.random_bool(p)))
+                }
                 Rule::Score { min, max, decimals } => {
                     let v = generate::decimal(rng, *min, *max, *decimals);
                     if *decimals == 0 {
@@ -371,6 +375,8 @@ impl Catalogue {
                         .unwrap_or_default();
                     Val::Text(label)
                 }
+                // An empty range panics (validation refuses an empty list).
+                Rule::Choice { values } if values.is_empty() => Val::Text(String::new()),
                 Rule::Choice { values } => {
                     Val::Text(values[rng.random_range(0..values.len())].clone())
                 }
@@ -876,6 +882,16 @@ mod tests {
                         bands: vec![(0.0, "A".into())],
                     },
                 ),
+                p(
+                    "no_bands",
+                    Rule::Band {
+                        of: 8,
+                        bands: vec![],
+                    },
+                ),
+                p("p_above_1", Rule::Flag { p: 2.0 }),
+                p("p_nan", Rule::Flag { p: f64::NAN }),
+                p("no_choice", Rule::Choice { values: vec![] }),
             ],
         };
         for i in 0..200 {

@@ -67,15 +67,48 @@ pub fn hex(bytes: &[u8; 32], len: usize) -> String {
         .to_owned()
 }
 
-/// A value in `low..=high` rounded to `decimals` places.
+/// A value in `low..=high` rounded to `decimals` places (see [`uniform`]).
 pub fn decimal(rng: &mut impl Rng, low: f64, high: f64, decimals: i32) -> f64 {
-    round(rng.random_range(low..=high), decimals)
+    round(uniform(rng, low, high), decimals)
 }
 
-/// Round half away from zero to `decimals` places.
+/// A value from `low` to `high`, for any two floats, never panicking (`random_range`
+/// panics on a range whose ends are out of order, not finite, or whose width overflows,
+/// and a scenario file can ask for such ranges). A range `random_range` can draw from
+/// is drawn exactly as `random_range(low..=high)` draws, so every valid range gives the
+/// values it always gave. Otherwise NaN counts as 0, an infinity as the largest finite
+/// float of its sign, the ends are put in order, and a range too wide to measure is
+/// interpolated between its ends, which cannot overflow. The value lies between the ends.
+pub fn uniform(rng: &mut impl Rng, low: f64, high: f64) -> f64 {
+    if low.is_finite() && high.is_finite() && low <= high && (high - low).is_finite() {
+        return rng.random_range(low..=high);
+    }
+    let tame = |v: f64| {
+        if v.is_nan() {
+            0.0
+        } else {
+            v.clamp(f64::MIN, f64::MAX)
+        }
+    };
+    let (a, b) = (tame(low), tame(high));
+    let (lo, hi) = (a.min(b), a.max(b));
+    if (hi - lo).is_finite() {
+        return rng.random_range(lo..=hi);
+    }
+    let u: f64 = rng.random_range(0.0..=1.0);
+    // Here lo < 0 < hi, so the two terms have opposite signs and their sum is finite.
+    (lo * (1.0 - u) + hi * u).clamp(lo, hi)
+}
+
+/// Round half away from zero to `decimals` places. A value so large that scaling it
+/// overflows has no fraction to round (every float beyond 2^52 is whole) and is kept.
 pub fn round(v: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
-    (v * f).round() / f
+    let scaled = v * f;
+    if !scaled.is_finite() {
+        return v;
+    }
+    scaled.round() / f
 }
 
 #[cfg(test)]
@@ -110,6 +143,36 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(before, after);
+    }
+
+    #[test]
+    fn uniform_draws_valid_ranges_as_random_range_does_and_never_panics_on_others() {
+        for seed in 0..50 {
+            let mut a = rng(seed, "v", "e", "p");
+            let mut b = rng(seed, "v", "e", "p");
+            let want: f64 = a.random_range(-3.5..=700.25);
+            assert_eq!(uniform(&mut b, -3.5, 700.25), want);
+        }
+        let mut r = rng(0, "v", "e", "p");
+        let odd = [
+            (-1e308, 1e308),
+            (f64::MIN, f64::MAX),
+            (f64::NEG_INFINITY, f64::INFINITY),
+            (f64::NAN, 5.0),
+            (9.0, 2.0),
+            (f64::INFINITY, f64::INFINITY),
+            (7.0, 7.0),
+        ];
+        for (lo, hi) in odd {
+            for _ in 0..100 {
+                let v = uniform(&mut r, lo, hi);
+                assert!(v.is_finite(), "{lo}..{hi}: {v}");
+                let finite = |x: f64| x.clamp(f64::MIN, f64::MAX);
+                let (l, h) = (finite(lo.min(hi)), finite(lo.max(hi)));
+                assert!(lo.is_nan() || (l..=h).contains(&v), "{lo}..{hi}: {v}");
+            }
+        }
+        assert!(decimal(&mut r, -1e308, 1e308, 2).is_finite());
     }
 
     #[test]

@@ -393,7 +393,12 @@ async fn dataset_insights_follow_the_documented_shape_per_platform() {
     assert_eq!(got[0]["body"]["datasetInfo"]["source"], 0);
     assert_eq!(got[1]["body"]["datasetInfo"]["source"], 1);
     assert_eq!(got[2]["body"]["datasetInfo"]["source"], 2);
-    assert_eq!(got[2]["body"]["fragments"], json!([]));
+    // Web: no standard fragments, only the subscription's client-specific one.
+    assert_eq!(
+        got[2]["body"]["fragments"],
+        json!([{"code": "device", "value": {"deviceId": got[2]["body"]["fragments"][0]["value"]["deviceId"]}}])
+    );
+    assert!(got[2]["body"]["fragments"][0]["value"]["deviceId"].is_string());
 }
 
 #[tokio::test]
@@ -470,8 +475,15 @@ async fn android_and_ios_fragments_use_the_documented_permission_names() {
             .map(|f| f["code"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(codes(&android), ["velocity", "device_info", "permission"]);
-    assert_eq!(codes(&ios), ["permissions", "device_info", "velocity"]);
+    // The doc's standard fragments in its samples' order, then the client-specific one.
+    assert_eq!(
+        codes(&android),
+        ["velocity", "device_info", "permission", "device"]
+    );
+    assert_eq!(
+        codes(&ios),
+        ["permissions", "device_info", "velocity", "device"]
+    );
     let names = |d: &Value, i: usize| -> Vec<String> {
         d["fragments"][i]["value"]
             .as_array()
@@ -906,12 +918,19 @@ async fn insights_v1_needs_the_requester_key_and_filters_by_codes_or_tags() {
     };
     assert_eq!(
         codes(&all),
-        ["SC01", "SC02", "velocity", "device_info", "permission"]
+        [
+            "SC01",
+            "SC02",
+            "velocity",
+            "device_info",
+            "permission",
+            "device"
+        ]
     );
     let only_score = get_with(&s, &format!("{path}?codes=sc01"), REQUESTER).await;
     assert_eq!(codes(&only_score), ["SC01"]);
     let device = get_with(&s, &format!("{path}?tags=device"), REQUESTER).await;
-    assert_eq!(codes(&device), ["device_info", "permission"]);
+    assert_eq!(codes(&device), ["device_info", "permission", "device"]);
     let either = get_with(&s, &format!("{path}?codes=velocity&tags=score"), REQUESTER).await;
     assert_eq!(codes(&either), ["SC01", "SC02", "velocity"]);
     let both_codes = get_with(
@@ -927,7 +946,14 @@ async fn insights_v1_needs_the_requester_key_and_filters_by_codes_or_tags() {
     let empty = get_with(&s, &format!("{path}?codes=&tags="), REQUESTER).await;
     assert_eq!(
         codes(&empty),
-        ["SC01", "SC02", "velocity", "device_info", "permission"]
+        [
+            "SC01",
+            "SC02",
+            "velocity",
+            "device_info",
+            "permission",
+            "device"
+        ]
     );
     let empty_and_one = get_with(&s, &format!("{path}?codes=&tags=score"), REQUESTER).await;
     assert_eq!(codes(&empty_and_one), ["SC01", "SC02"]);
@@ -1181,16 +1207,27 @@ async fn the_sdk_auth_key_logs_in_with_the_same_token_shape_as_the_user_login() 
     assert_eq!(token["token_type"], "bearer");
     assert_eq!(token[".expires"], "2026-01-15T11:00:00.0000000Z");
     assert_ne!(token["access_token"], user["access_token"]);
-    // Every spelling the clients use, ASP.NET routes matching any case.
+    // Every spelling the clients use, ASP.NET routes matching any case, with the
+    // content types they send: Flutter's Dart `http` adds `; charset=utf-8`.
     for path in [
+        "/credolab/api/account/v1/credoAppLogin",
         "/credolab/api/account/v1/credoapplogin",
         "/credolab/v6.0/account/CredoAppLogin",
         "/credolab/v5.0/account/CredoAppLogin",
         "/credolab/V6.0/ACCOUNT/credoapplogin/",
     ] {
-        let r = sdk_login_at(&s, path, "test-auth-key").await;
-        assert_eq!(r.status, 200, "{path}: {}", r.text());
-        assert!(r.json()["access_token"].is_string(), "{path}");
+        for content_type in ["application/json", "application/json; charset=utf-8"] {
+            let r = s
+                .request(
+                    "POST",
+                    path,
+                    &[("content-type", content_type)],
+                    json!({"authKey": "test-auth-key"}).to_string(),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{path} {content_type}: {}", r.text());
+            assert!(r.json()["access_token"].is_string(), "{path}");
+        }
     }
     let get = s.get(SDK_LOGIN).await;
     assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
@@ -1467,6 +1504,41 @@ async fn a_production_client_reads_two_scorecards_and_a_scenario_can_ask_for_one
     let (first, second) = (&d["scores"][0], &d["scores"][1]);
     assert!(first["value"].is_i64() && second["value"].is_i64());
     assert!((first["value"].as_i64().unwrap() - second["value"].as_i64().unwrap()).abs() <= 25);
+    // Its client-specific fragment: `device`, read for `deviceId`, the dataset's device.
+    let fragment = |d: &Value, code: &str| {
+        d["fragments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .map(|f| f["value"].clone())
+    };
+    let device = fragment(&d, "device").expect("the device fragment is on the subscription");
+    let id = device["deviceId"].as_str().unwrap();
+    assert_eq!(device, json!({ "deviceId": id }));
+    if let Some(info) = fragment(&d, "device_info") {
+        assert_eq!(info["deviceID"], id, "one device");
+    }
+    for platform in ["android-LN-2", "ios-LN-2", "web-LN-2"] {
+        let d = get_with(&s, &insight(platform), &auth).await.json();
+        let device = fragment(&d, "device").expect(platform);
+        assert!(device["deviceId"].as_str().is_some_and(|i| !i.is_empty()));
+        assert_eq!(
+            d["fragments"].as_array().unwrap().last().unwrap()["code"],
+            "device",
+            "after the standard fragments: {platform}"
+        );
+    }
+    let v1 = get_with(
+        &s,
+        "/credolab/api/insights/v1/LN-2026-0001?codes=device",
+        REQUESTER,
+    )
+    .await;
+    assert_eq!(
+        v1.json()["insights"],
+        json!([{"code": "device", "tags": ["device"], "value": {"deviceId": id}}])
+    );
     let one = get_with(&s, &insight("onescore-LN-1"), &auth).await;
     assert_eq!(one.header("x-vendor-mock-scenario"), Some("onescore"));
     let scores = one.json()["scores"].as_array().unwrap().clone();
@@ -1490,4 +1562,160 @@ async fn a_production_client_reads_two_scorecards_and_a_scenario_can_ask_for_one
             .status,
         401
     );
+}
+
+#[tokio::test]
+async fn a_setting_drops_the_client_specific_device_fragment() {
+    let file = "vendor = \"credolab\"\n[insights]\ncustom_fragments = []\n";
+    let s = TestServer::with_scenarios(&[("no-device.toml", file)]).await;
+    let auth = bearer(&login(&s).await);
+    let d = get_with(&s, &insight("android-LN-3"), &auth).await.json();
+    let codes: Vec<&str> = d["fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["velocity", "device_info", "permission"]);
+    assert_eq!(
+        d["scores"].as_array().unwrap().len(),
+        2,
+        "scores keep their default"
+    );
+}
+
+// ---- verify: is this reference number free? ----
+
+fn verify_paths(reference: &str) -> [String; 2] {
+    [
+        format!("/credolab/v6.0/datasets/upload/mobile/verifyreferencenumber?referenceNumber={reference}"),
+        format!("/credolab/api/datasets/v1/verify/mobile/?referenceNumber={reference}"),
+    ]
+}
+
+/// What both verify routes answer for `reference`.
+async fn verified(s: &TestServer, auth: &str, reference: &str) -> Value {
+    let [v6, v1] = verify_paths(reference);
+    let a = get_with(s, &v6, auth).await;
+    let b = get_with(s, &v1, auth).await;
+    assert_eq!((a.status, b.status), (200, 200), "{reference}");
+    assert_eq!(a.json(), b.json(), "{reference}: both routes agree");
+    a.json()
+}
+
+#[tokio::test]
+async fn a_reference_number_a_read_answered_as_a_dataset_is_no_longer_free() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    assert_eq!(verified(&s, &auth, "seen-1").await, json!(true));
+    let d = get_with(&s, &insight("seen-1"), &auth).await;
+    assert_eq!(d.status, 200);
+    assert!(d.json()["datasetInfo"]["uploadDate"].is_string());
+    assert_eq!(verified(&s, &auth, "seen-1").await, json!(false));
+    // The other reads, and problems about an existing dataset, say so too.
+    let v1 = get_with(&s, "/credolab/api/insights/v1/seen-2", REQUESTER).await;
+    assert_eq!(v1.status, 200);
+    assert_eq!(verified(&s, &auth, "seen-2").await, json!(false));
+    let fraud = s
+        .post_json(
+            &fraud("seen-3", "default"),
+            &[("authorization", &auth)],
+            &iovation_body("a"),
+        )
+        .await;
+    assert_eq!(fraud.status, 200);
+    assert_eq!(verified(&s, &auth, "seen-3").await, json!(false));
+    for (reference, status) in [("removed-4", 410), ("notconfigured-4", 400)] {
+        assert_eq!(
+            get_with(&s, &insight(reference), &auth).await.status,
+            status
+        );
+        assert_eq!(
+            verified(&s, &auth, reference).await,
+            json!(false),
+            "{reference}"
+        );
+    }
+    // "No such dataset" and failures say nothing of the kind: still free.
+    for (reference, status) in [
+        ("notfound-5", 404),
+        ("flaky-5", 503),
+        ("ratelimited-5", 429),
+    ] {
+        assert_eq!(
+            get_with(&s, &insight(reference), &auth).await.status,
+            status
+        );
+        assert_eq!(
+            verified(&s, &auth, reference).await,
+            json!(true),
+            "{reference}"
+        );
+    }
+    // A reset forgets what was answered.
+    s.post_json("/__admin/reset", &[], &json!({})).await;
+    let auth = bearer(&login(&s).await);
+    assert_eq!(verified(&s, &auth, "seen-1").await, json!(true));
+}
+
+#[tokio::test]
+async fn verify_looks_at_the_scenario_without_counting_as_a_read() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    // A pending dataset does not exist yet: free, and verifying uses none of its steps.
+    for _ in 0..3 {
+        assert_eq!(verified(&s, &auth, "pending-9").await, json!(true));
+    }
+    assert_eq!(get_with(&s, &insight("pending-9"), &auth).await.status, 404);
+    assert_eq!(get_with(&s, &insight("pending-9"), &auth).await.status, 404);
+    assert_eq!(verified(&s, &auth, "pending-9").await, json!(true));
+    assert_eq!(get_with(&s, &insight("pending-9"), &auth).await.status, 200);
+    assert_eq!(verified(&s, &auth, "pending-9").await, json!(false));
+    // The shipped taken- scenario: taken before anything was uploaded or read; its
+    // reads are ready.
+    let [v6, _] = verify_paths("taken-9");
+    let taken = get_with(&s, &v6, &auth).await;
+    assert_eq!(taken.json(), json!(false));
+    assert_eq!(taken.header("x-vendor-mock-scenario"), Some("taken"));
+    assert_eq!(get_with(&s, &insight("taken-9"), &auth).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_users_scenario_picks_the_verify_answer_step_by_step() {
+    let file = r#"
+vendor = "credolab"
+
+[[scenario]]
+name = "reused"
+id_prefix = "reused-"
+description = "free until read once, then taken"
+steps = [
+  { outcome = "reference_free", times = 1 },
+  { outcome = "reference_taken" },
+]
+
+[[scenario]]
+name = "always-free"
+id_prefix = "alwaysfree-"
+description = "free even after an upload"
+steps = [{ outcome = "reference_free" }]
+"#;
+    let s = TestServer::with_scenarios(&[("verify.toml", file)]).await;
+    let auth = bearer(&login(&s).await);
+    assert_eq!(verified(&s, &auth, "reused-1").await, json!(true));
+    assert_eq!(
+        verified(&s, &auth, "reused-1").await,
+        json!(true),
+        "not counted"
+    );
+    assert_eq!(get_with(&s, &insight("reused-1"), &auth).await.status, 200);
+    assert_eq!(verified(&s, &auth, "reused-1").await, json!(false));
+    let up = upload(
+        &s,
+        UPLOADER,
+        &json!({"referenceNumber": "alwaysfree-1", "data": BLOB}),
+    )
+    .await;
+    assert_eq!(up.status, 200);
+    assert_eq!(verified(&s, &auth, "alwaysfree-1").await, json!(true));
 }

@@ -992,6 +992,9 @@ async fn a_version_that_is_not_an_integer_from_1_keeps_the_400() {
         json!("6"),
         json!(true),
         json!(1e30),
+        json!(0.0),
+        json!(-6.0),
+        json!(9007199254740994.0),
     ] {
         let b = json!({"customer_id": "c-v", "version": version, "salt": ok_salt});
         let r = s.post_json(PREDICTORS, &[KEY], &b).await;
@@ -999,6 +1002,38 @@ async fn a_version_that_is_not_an_integer_from_1_keeps_the_400() {
         assert_eq!(r.json()["message"], "Invalid Key version", "{version}");
         assert_eq!(r.json()["customer_id"], "c-v");
     }
+}
+
+#[tokio::test]
+async fn a_version_written_as_a_whole_float_as_phps_json_encode_does_is_that_version() {
+    let s = TestServer::start().await;
+    let pan = "ABCDE1234F";
+    // PHP: json_encode(["version" => (float) getenv("DC_PREDICTORS_VERSION"), ...]).
+    let raw = format!(
+        r#"{{"customer_id":"{pan}","version":6.0,"salt":"{}","metadata":{{"loan_type":"personal_loan","loan_amount":50000}}}}"#,
+        salt(pan, HASH)
+    );
+    let float = s
+        .request(
+            "POST",
+            PREDICTORS,
+            &[KEY, ("content-type", "application/json")],
+            raw,
+        )
+        .await;
+    assert_eq!(float.status, 200, "{}", float.text());
+    let int = s
+        .post_json(PREDICTORS, &[KEY], &production_body(pan, 6))
+        .await;
+    assert_eq!(float.json()["data"], int.json()["data"]);
+    let restricted = TestServer::with_scenarios(&[(
+        "v.toml",
+        "vendor = \"finbox\"\n[versions]\naccepted = [1]\n",
+    )])
+    .await;
+    let b = json!({"customer_id": pan, "version": 6.0, "salt": salt(pan, HASH)});
+    let r = restricted.post_json(PREDICTORS, &[KEY], &b).await;
+    assert_eq!(r.json()["message"], "Predictors version 6 not found");
 }
 
 const VERSIONS_FILE: &str = r#"
@@ -1058,6 +1093,70 @@ async fn a_scenario_file_restricts_the_versions_and_declares_a_catalogue_per_ver
     }
 }
 
+/// A catalogue at the edges of what `validate` accepts: ranges ±1e15 wide, a `per`
+/// with a tiny divisor, a ratio of a huge value to a tiny one, and predictors drawn from
+/// those.
+const EXTREME_FILE: &str = r#"
+vendor = "finbox"
+
+[versions.catalogues.7]
+predictors = [
+  { name = "wide", kind = "amount", min = -1e15, max = 1e15 },
+  { name = "tiny", kind = "score", min = 0, max = 1e-12, decimals = 12 },
+  { name = "huge", kind = "per", of = "wide", divisor = 1e-300 },
+  { name = "of_huge", kind = "count", of = "huge" },
+  { name = "amount_of_huge", kind = "amount", of = "huge" },
+  { name = "between", kind = "between", low = "wide", high = "huge" },
+  { name = "ratio", kind = "ratio", num = "wide", den = "tiny", decimals = 12 },
+  { name = "days", kind = "days", min = -1e15, max = 1e15, of = "ratio" },
+  { name = "deep", kind = "count", min = -1e15, max = 1e15 },
+]
+"#;
+
+#[tokio::test]
+async fn a_catalogue_at_the_edges_of_what_validate_accepts_answers_finite_numbers() {
+    let s = TestServer::with_scenarios(&[("finbox-extreme.toml", EXTREME_FILE)]).await;
+    for i in 0..40 {
+        let c = format!("EDGE{i:04}X");
+        let r = s
+            .post_json(PREDICTORS, &[KEY], &production_body(&c, 7))
+            .await;
+        assert_eq!(r.status, 200, "{c}: {}", r.text());
+        for p in r.json()["data"].as_array().unwrap() {
+            let v = p["value"].as_f64();
+            assert!(
+                v.is_some_and(|v| v.is_finite() && v.abs() <= 1e15),
+                "{c}: {p}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_range_too_wide_to_draw_from_is_refused_by_validate_at_its_predictor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("finbox.toml");
+    std::fs::write(
+        &path,
+        "vendor = \"finbox\"\n[versions.catalogues.7]\npredictors = [{ name = \"a\", kind = \"amount\", min = -1e308, max = 1e308 }]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vendor-mock"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:3:15: versions.catalogues.7.predictors: a: min must be from -1e15 to 1e15",
+            path.display()
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn mistakes_in_versions_are_reported_with_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
@@ -1087,8 +1186,11 @@ fn mistakes_in_versions_are_reported_with_file_line_and_column() {
 
 const NOW_MS: i64 = 1_768_471_200_000;
 
-/// The Go client's body (`json.Marshal` of its request struct: every key, in order,
-/// `num_records` / `start_time` / `end_time` as strings).
+/// The Go client's body: `json.Marshal` of its request struct, whose fields are all
+/// strings but `version` and carry no `omitempty`, so every key is in every body, in
+/// this order. On `/transactions` it fills `start_time` / `end_time` with the window it
+/// also puts in the query and leaves `num_records` empty (its query says 1000); on
+/// `/accounts` it sets `num_records` to "1" and leaves the window empty.
 fn go_body(customer: &str, num_records: &str, start: &str, end: &str) -> String {
     format!(
         r#"{{"customer_id":"{customer}","version":6,"salt":"{}","num_records":"{num_records}","start_time":"{start}","end_time":"{end}"}}"#,
@@ -1166,6 +1268,80 @@ async fn the_go_clients_transactions_call_by_customer_id_gets_the_latest_devices
     assert_eq!(
         r.json()["data"],
         Value::Array(got["data"].as_array().unwrap()[..3].to_vec())
+    );
+}
+
+/// Transactions by customer with only `customer_id`, `version` and `salt` in the body,
+/// so whatever narrows the answer came from the query.
+async fn by_query(s: &TestServer, customer: &str, query: &str) -> Vec<Value> {
+    let body = json!({"customer_id": customer, "version": 6, "salt": salt(customer, HASH)});
+    let r = go_post(
+        s,
+        &format!("/finbox/staging/transactions{query}"),
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{query}: {}", r.text());
+    r.json()["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_transactions_window_and_limit_are_read_from_the_query_alone() {
+    let s = TestServer::start().await;
+    let customer = "FGHIJ9012L";
+    let all = first_device_records(&s, customer, "transactions").await;
+    let ms = |t: &Value| t["timeinmilis"].as_i64().unwrap();
+    assert!(all.len() >= 5, "enough transactions to cut");
+    // A moment between two transactions, so each side of it holds some.
+    let cut = (ms(&all[2]) + ms(&all[3])) / 2;
+    let until = by_query(&s, customer, &format!("?end_time={cut}")).await;
+    assert_eq!(until, all[3..].to_vec(), "end_time alone: up to the cut");
+    let since = by_query(&s, customer, &format!("?start_time={cut}")).await;
+    assert_eq!(since, all[..3].to_vec(), "start_time alone: from the cut");
+    let exact = by_query(&s, customer, &format!("?end_time={}", ms(&all[3]))).await;
+    assert_eq!(exact, all[3..].to_vec(), "both ends included");
+    let two = by_query(&s, customer, "?num_records=2").await;
+    assert_eq!(two, all[..2].to_vec(), "the newest two");
+    let both = by_query(
+        &s,
+        customer,
+        &format!("?num_records=1&start_time={}&end_time={cut}", ms(&all[4])),
+    )
+    .await;
+    assert_eq!(both, all[3..4].to_vec());
+    let none = by_query(&s, customer, "").await;
+    assert_eq!(none, all);
+
+    // The query wins over a body that says otherwise; an empty query value leaves the
+    // body's.
+    let body = json!({"customer_id": customer, "version": 6, "salt": salt(customer, HASH), "end_time": ms(&all[0]).to_string()}).to_string();
+    let r = go_post(
+        &s,
+        &format!("/finbox/staging/transactions?end_time={cut}"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.json()["data"], Value::Array(all[3..].to_vec()));
+    let body = json!({"customer_id": customer, "version": 6, "salt": salt(customer, HASH), "end_time": cut.to_string()}).to_string();
+    let r = go_post(&s, "/finbox/staging/transactions?end_time=", body).await;
+    assert_eq!(r.json()["data"], Value::Array(all[3..].to_vec()));
+}
+
+#[tokio::test]
+async fn an_empty_user_hash_beside_a_customer_id_is_a_call_by_customer() {
+    let s = TestServer::start().await;
+    let customer = "FGHIJ9012L";
+    let by_device = first_device_records(&s, customer, "accounts").await;
+    let b = json!({"user_hash": "", "customer_id": customer, "version": 6, "salt": salt(customer, HASH)});
+    let r = s.post_json("/finbox/v2/accounts", &[KEY], &b).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["customer_id"], customer);
+    assert_eq!(r.json()["data"], Value::Array(by_device));
+    let alone = json!({"user_hash": "", "version": 6, "salt": salt("", HASH)});
+    let r = s.post_json("/finbox/v2/transactions", &[KEY], &alone).await;
+    assert_eq!(
+        (r.status, r.json()["message"].clone()),
+        (400, json!("Missing Key user_hash"))
     );
 }
 

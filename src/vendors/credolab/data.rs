@@ -22,6 +22,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::settings::CredolabSettings;
 use super::store::{Channel, Upload};
 use crate::generate::{self, MockRng};
 use crate::vendors::Ctx;
@@ -307,8 +308,21 @@ pub fn scores(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String]) -> Vec<(String, Val
 /// Android `velocity` is an object and permission states are strings ("1", "0" or
 /// null) under `permission`; iOS `velocity` is an array of one object and states are
 /// numbers under `permissions`. Web datasets have no standard fragments ("For
-/// Android/iOS, credolab will set up 3 standard fragments").
+/// Android/iOS, credolab will set up 3 standard fragments"). Then the client-specific
+/// fragments of `[insights] custom_fragments`, on every platform (they are configured
+/// per subscription, "on top of" the standard ones): `device` is
+/// `{"deviceId": <the device_info deviceID>}`, the fragment a production lender reads.
 pub fn fragments(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<(&'static str, Value)> {
+    let mut out = standard_fragments(ctx, ds);
+    for name in &ctx.settings::<CredolabSettings>().custom_fragments {
+        if name == "device" {
+            out.push(("device", json!({ "deviceId": ds.device.id })));
+        }
+    }
+    out
+}
+
+fn standard_fragments(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<(&'static str, Value)> {
     let cat = &*CATALOGUE;
     let mut rng = ctx.rng(&ds.reference, "fragments");
     let velocity = json!({
@@ -363,7 +377,7 @@ pub fn tags(code: &str, is_score: bool) -> &'static [&'static str] {
     match code {
         _ if is_score => &["score", "credit_risk"],
         "velocity" => &["fraud", "velocity"],
-        "device_info" => &["device"],
+        "device_info" | "device" => &["device"],
         "permission" | "permissions" => &["device", "permissions"],
         _ => &[],
     }

@@ -14,7 +14,10 @@
 //! - older SDK routes: `POST /v6.0/datasets/upload/{mobile|web}`, `POST
 //!   /v4.0/datasets/upload` (`recordNumber`), and "is this reference number free?"
 //!   (`GET /v6.0/datasets/upload/mobile/verifyreferencenumber`,
-//!   `GET /api/datasets/v1/verify/{web|mobile}/`), answered `true` / `false`.
+//!   `GET /api/datasets/v1/verify/{web|mobile}/`), answered `true` (free) / `false`
+//!   (taken: uploaded, or answered as a dataset by a read); that `true` means "free" is
+//!   the mock's guess, and a scenario step `reference_taken` / `reference_free` picks the
+//!   answer for a reference number.
 //!
 //! Checks run in ASP.NET Core's order: rate limit (429), routing (empty 404, or 405
 //! with `Allow`), authentication (401 with `WWW-Authenticate`, 403 for an API key of
@@ -56,8 +59,9 @@ use self::store::{Access, Channel, Principal, Session, Store};
 use super::{Ctx, Endpoint, Turn, Vendor};
 use crate::generate;
 use crate::rate_limit::Decision;
-use crate::scenario::{Problem as SettingsProblem, Settings};
+use crate::scenario::{Action, Problem as SettingsProblem, Scenario, Settings};
 use crate::server::{MockRequest, MockResponse};
+use crate::state::{pick_step, EntityState};
 
 pub const OUTCOMES: &[&str] = &[
     "ready",
@@ -65,6 +69,8 @@ pub const OUTCOMES: &[&str] = &[
     "ready_ios",
     "ready_web",
     "ready_one_score",
+    "reference_taken",
+    "reference_free",
     "processing",
     "reference_number_invalid",
     "dataset_removed",
@@ -163,11 +169,8 @@ enum Route {
     Refresh,
     DatasetInsight(String),
     Iovation(String, String),
-    Upload,
-    /// `/v6.0/datasets/upload/{mobile|web}`: the older SDK upload (bearer token).
-    UploadV6(Channel),
-    /// `/v4.0/datasets/upload` with `recordNumber` (bearer token).
-    UploadV4,
+    /// One of the upload routes.
+    Upload(UploadRoute),
     /// `GET /v6.0/datasets/upload/mobile/verifyreferencenumber` (bearer token).
     VerifyV6,
     /// `GET /api/datasets/v1/verify/{web|mobile}/` (Uploader key or bearer token).
@@ -184,6 +187,17 @@ impl Route {
             _ => (Method::POST, "POST"),
         }
     }
+}
+
+/// Which upload route a dataset comes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UploadRoute {
+    /// `/api/datasets/v1/upload` (Uploader API key or a token).
+    V1,
+    /// `/v6.0/datasets/upload/{mobile|web}`: the older SDK upload (bearer token).
+    V6(Channel),
+    /// `/v4.0/datasets/upload` with `recordNumber` (bearer token).
+    V4,
 }
 
 /// Match a path below `/credolab`; literal segments ignore case, one trailing slash
@@ -210,9 +224,11 @@ fn route(path: &str) -> Option<Route> {
         }
         ["v6.0" | "v5.0", "account", "credoapplogin"]
         | ["api", "account", "v1", "credoapplogin"] => Some(Route::SdkLogin),
-        ["v6.0", "datasets", "upload", c @ ("mobile" | "web")] => Some(Route::UploadV6(channel(c))),
+        ["v6.0", "datasets", "upload", c @ ("mobile" | "web")] => {
+            Some(Route::Upload(UploadRoute::V6(channel(c))))
+        }
         ["v6.0", "datasets", "upload", "mobile", "verifyreferencenumber"] => Some(Route::VerifyV6),
-        ["v4.0", "datasets", "upload"] => Some(Route::UploadV4),
+        ["v4.0", "datasets", "upload"] => Some(Route::Upload(UploadRoute::V4)),
         ["api", "datasets", "v1", "verify", c @ ("mobile" | "web")] => {
             Some(Route::Verify(channel(c)))
         }
@@ -221,7 +237,7 @@ fn route(path: &str) -> Option<Route> {
         ["v6.0", "datasets", _, "iovation", "fraud", "checks", _] => {
             Some(Route::Iovation(param(2)?, param(6)?))
         }
-        ["api", "datasets", "v1", "upload"] => Some(Route::Upload),
+        ["api", "datasets", "v1", "upload"] => Some(Route::Upload(UploadRoute::V1)),
         ["api", "insights", "v1", _] => Some(Route::Insights(param(3)?)),
         _ => None,
     }
@@ -317,12 +333,13 @@ impl Vendor for Credolab {
                 }),
                 Err(r) => r.respond(),
             },
-            Route::UploadV6(channel) => match self.bearer(ctx, req) {
-                Ok(_) => self.upload(ctx, req, Upload::V6(channel)),
+            // v1 takes the Uploader key or a token; the older routes a token only.
+            Route::Upload(UploadRoute::V1) => match self.uploader(ctx, req) {
+                Ok(()) => self.upload(ctx, req, UploadRoute::V1),
                 Err(r) => r.respond(),
             },
-            Route::UploadV4 => match self.bearer(ctx, req) {
-                Ok(_) => self.upload(ctx, req, Upload::V4),
+            Route::Upload(route) => match self.bearer(ctx, req) {
+                Ok(_) => self.upload(ctx, req, route),
                 Err(r) => r.respond(),
             },
             Route::VerifyV6 => match self.bearer(ctx, req) {
@@ -335,10 +352,6 @@ impl Vendor for Credolab {
             },
             Route::Iovation(reference, ruleset) => match self.bearer(ctx, req) {
                 Ok(who) => self.iovation(ctx, req, &reference, &ruleset, &who),
-                Err(r) => r.respond(),
-            },
-            Route::Upload => match self.uploader(ctx, req) {
-                Ok(()) => self.upload(ctx, req, Upload::V1),
                 Err(r) => r.respond(),
             },
             Route::Insights(reference) => match api_key(ctx, req, Role::Requester) {
@@ -536,8 +549,11 @@ impl Credolab {
     }
 
     /// `verifyreferencenumber` / `verify/{web|mobile}`: is this reference number still
-    /// free? `true` until a dataset was uploaded under it (through any upload route,
-    /// since the last reset), then `false`.
+    /// free? `true` until the mock has said a dataset exists or existed under it: an
+    /// upload through any route, or a read answered with the dataset (or a problem about
+    /// it, such as `dataset_removed`), since the last reset; then `false`. A scenario
+    /// step `reference_taken` / `reference_free` in force for the reference number
+    /// answers instead (looked at, not counted: verify is not a read).
     fn verify(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
         // ASP.NET binds query parameters ignoring the name's case.
         let reference = req
@@ -554,13 +570,22 @@ impl Credolab {
                 Ok(()) => errors::internal_server_error(),
             };
         };
-        let free = self.store.uploaded(&reference).is_none();
+        let (free, why) = match peek(ctx, &reference) {
+            Some((scenario, step, o @ ("reference_taken" | "reference_free"))) => {
+                ctx.scenario = Some(scenario);
+                ctx.step = Some(step);
+                (o == "reference_free", format!("scenario step {o}"))
+            }
+            _ if self.store.uploaded(&reference).is_some() => {
+                (false, "already uploaded".to_string())
+            }
+            _ if self.store.was_answered_as_dataset(&reference) => {
+                (false, "already answered as a dataset".to_string())
+            }
+            _ => (true, "free".to_string()),
+        };
         ctx.entity = Some(reference);
-        ctx.note = Some(if free {
-            "reference number free".into()
-        } else {
-            "reference number already uploaded".into()
-        });
+        ctx.note = Some(format!("reference number {why}"));
         MockResponse::json(StatusCode::OK, json!(free)).with_header("content-type", errors::JSON)
     }
 
@@ -575,10 +600,17 @@ impl Credolab {
         let turn = ctx.turn(reference);
         let upload = self.store.uploaded(reference);
         let exists_anyway = std::cell::Cell::new(false);
+        // Whether this answer says a dataset exists (or existed) under the reference
+        // number: from then on verify calls it taken.
+        let a_dataset = std::cell::Cell::new(false);
         let resp = {
             let ctx = &*ctx;
             turn.respond("ready", |outcome| {
                 let mut single_score = false;
+                let about_the_dataset = |p: Problem| {
+                    a_dataset.set(true);
+                    p.respond()
+                };
                 let platform = match outcome {
                     // An uploaded dataset exists from then on: "no such dataset" no longer
                     // applies. `processing` still does (upload, then poll until ready).
@@ -589,18 +621,18 @@ impl Credolab {
                     "processing" | "reference_number_invalid" => {
                         return Problem::ReferenceNumberInvalid.respond()
                     }
-                    "dataset_removed" => return Problem::DatasetRemoved.respond(),
+                    "dataset_removed" => return about_the_dataset(Problem::DatasetRemoved),
                     "rate_limited" => return errors::too_many_requests(1),
                     "service_unavailable" => return errors::service_unavailable(),
                     "internal_server_error" => return errors::internal_server_error(),
                     "insights_is_not_configured" if read != Read::Iovation => {
-                        return Problem::InsightsIsNotConfigured.respond()
+                        return about_the_dataset(Problem::InsightsIsNotConfigured)
                     }
                     "missing_settings" if read == Read::Iovation => {
                         return Problem::MissingSettings.respond()
                     }
                     "empty_iovation_metadata" if read == Read::Iovation => {
-                        return Problem::EmptyIovationMetadata.respond()
+                        return about_the_dataset(Problem::EmptyIovationMetadata)
                     }
                     "ready_android" => Some(Platform::Android),
                     "ready_one_score" => {
@@ -609,9 +641,11 @@ impl Credolab {
                     }
                     "ready_ios" => Some(Platform::Ios),
                     "ready_web" => Some(Platform::Web),
-                    // `ready`, and outcomes that concern another endpoint.
+                    // `ready`, and outcomes that concern another endpoint (verify's
+                    // `reference_taken` / `reference_free` among them).
                     _ => None,
                 };
+                a_dataset.set(true);
                 let ds = data::dataset(
                     ctx,
                     reference,
@@ -628,6 +662,9 @@ impl Credolab {
         };
         if exists_anyway.get() {
             ctx.note = Some("uploaded dataset: reference_number_invalid answered as ready".into());
+        }
+        if a_dataset.get() {
+            self.store.answered_as_dataset(reference);
         }
         resp
     }
@@ -707,10 +744,10 @@ impl Credolab {
         })
     }
 
-    fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest, route: Upload) -> MockResponse {
+    fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest, route: UploadRoute) -> MockResponse {
         // v4.0 called the reference number `recordNumber`.
         let (model, key, name) = match route {
-            Upload::V4 => ("UploadDatasetV4Request", "recordNumber", "RecordNumber"),
+            UploadRoute::V4 => ("UploadDatasetV4Request", "recordNumber", "RecordNumber"),
             _ => ("UploadDatasetRequest", "referenceNumber", "ReferenceNumber"),
         };
         let obj = match body::object(req, model) {
@@ -760,8 +797,8 @@ impl Credolab {
             return errors::internal_server_error();
         };
         let channel = match route {
-            Upload::V6(c) => Some(c),
-            Upload::V1 | Upload::V4 => None,
+            UploadRoute::V6(c) => Some(c),
+            UploadRoute::V1 | UploadRoute::V4 => None,
         };
         let up = self.store.upload(&reference, ctx.now, real_ip, channel);
         ctx.entity = Some(reference);
@@ -770,15 +807,32 @@ impl Credolab {
     }
 }
 
-/// Which upload route a dataset comes through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Upload {
-    /// `/api/datasets/v1/upload`.
-    V1,
-    /// `/v6.0/datasets/upload/{mobile|web}`.
-    V6(Channel),
-    /// `/v4.0/datasets/upload` (`recordNumber`).
-    V4,
+/// The named outcome of the step a read of `reference` would land on now, with its
+/// scenario and step index, without counting a call (the entity's progress is copied,
+/// not changed). `None` when no scenario applies or the step is raw or a fault.
+fn peek(ctx: &Ctx<'_>, reference: &str) -> Option<(Arc<Scenario>, usize, &'static str)> {
+    let scenario = ctx.scenarios.select(reference)?.clone();
+    if scenario.steps.is_empty() {
+        return None;
+    }
+    let mut state = ctx
+        .app
+        .state
+        .get(ctx.vendor, reference)
+        .unwrap_or(EntityState {
+            calls: 0,
+            first_seen: ctx.now,
+            step: 0,
+            step_calls: 0,
+            step_started: ctx.now,
+        });
+    let i = pick_step(&mut state, &scenario.steps, ctx.now);
+    let Action::Outcome(o) = &scenario.steps[i].action else {
+        return None;
+    };
+    // The outcome names verify may act on, as 'static strs (a step's own is owned).
+    let known = OUTCOMES.iter().find(|k| **k == o.as_str())?;
+    Some((scenario, i, known))
 }
 
 /// The `requestor` of answers: the user's configured e-mail, or for an SDK token the
@@ -896,7 +950,10 @@ mod tests {
                 "/v6.0/datasets/R1/iovation/fraud/checks/Default",
                 Some(Route::Iovation("R1".into(), "Default".into())),
             ),
-            ("/api/datasets/v1/upload", Some(Route::Upload)),
+            (
+                "/api/datasets/v1/upload",
+                Some(Route::Upload(UploadRoute::V1)),
+            ),
             ("/api/insights/v1/R1", Some(Route::Insights("R1".into()))),
             ("//v6.0/account/login", Some(Route::Login)),
             ("/v6.0/datasets//datasetinsight", None),
@@ -907,18 +964,21 @@ mod tests {
             ("/V5.0/ACCOUNT/CREDOAPPLOGIN/", Some(Route::SdkLogin)),
             (
                 "/v6.0/datasets/upload/mobile",
-                Some(Route::UploadV6(Channel::Mobile)),
+                Some(Route::Upload(UploadRoute::V6(Channel::Mobile))),
             ),
             (
                 "/v6.0/datasets/upload/Web",
-                Some(Route::UploadV6(Channel::Web)),
+                Some(Route::Upload(UploadRoute::V6(Channel::Web))),
             ),
             (
                 "/v6.0/datasets/upload/mobile/verifyreferencenumber",
                 Some(Route::VerifyV6),
             ),
             ("/v6.0/datasets/upload/web/verifyreferencenumber", None),
-            ("/v4.0/datasets/upload", Some(Route::UploadV4)),
+            (
+                "/v4.0/datasets/upload",
+                Some(Route::Upload(UploadRoute::V4)),
+            ),
             (
                 "/api/datasets/v1/verify/web/",
                 Some(Route::Verify(Channel::Web)),

@@ -1,5 +1,6 @@
 //! Credolab's part of a scenario file: subscription users and their states, token
-//! lifetime, API keys, Iovation rulesets and the scorecards on the subscription.
+//! lifetime, API keys, Iovation rulesets, and the scorecards and client-specific
+//! fragments on the subscription.
 //!
 //! Every problem is reported with its location, all at once; a key a table does not
 //! know is an error (serde's `deny_unknown_fields`).
@@ -31,7 +32,14 @@ pub struct CredolabSettings {
     pub rulesets: Vec<String>,
     /// Scorecard codes on the subscription (`SC01`), in answer order.
     pub scores: Vec<String>,
+    /// Client-specific fragments on the subscription, after the standard ones, in
+    /// answer order (names from [`CUSTOM_FRAGMENTS`]).
+    pub custom_fragments: Vec<String>,
 }
+
+/// The client-specific fragments the mock can generate: `device`, `{"deviceId": …}` (a
+/// production lender's subscription has it and its client reads it).
+pub const CUSTOM_FRAGMENTS: &[&str] = &["device"];
 
 /// A subscription user (the login credentials).
 #[derive(Debug, Clone)]
@@ -110,7 +118,8 @@ struct IovationSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InsightsSpec {
-    scores: Vec<Spanned<String>>,
+    scores: Option<Vec<Spanned<String>>>,
+    custom_fragments: Option<Vec<Spanned<String>>>,
 }
 
 /// Compile the settings from a whole scenario file's text.
@@ -172,11 +181,40 @@ pub fn compile(text: &str) -> Result<CredolabSettings, Vec<Problem>> {
         None => vec!["default".to_string()],
         Some(spec) => names(spec.rulesets, "iovation.rulesets", true, &mut problems),
     };
-    let scores = match file.insights {
+    let insights = file.insights.unwrap_or(InsightsSpec {
+        scores: None,
+        custom_fragments: None,
+    });
+    let scores = match insights.scores {
         // Two scorecards: production subscriptions run several, and a lender's client
         // reads `scores[0]` and `scores[1]`.
         None => vec!["SC01".to_string(), "SC02".to_string()],
-        Some(spec) => names(spec.scores, "insights.scores", false, &mut problems),
+        Some(list) => names(list, "insights.scores", false, &mut problems),
+    };
+    let custom_fragments = match insights.custom_fragments {
+        // On by default: the production client that reads it then passes unchanged.
+        None => vec!["device".to_string()],
+        Some(list) => {
+            for n in &list {
+                if !n.get_ref().trim().is_empty()
+                    && !CUSTOM_FRAGMENTS.contains(&n.get_ref().as_str())
+                {
+                    problems.push(Problem::at(
+                        n.span(),
+                        format!(
+                            "insights.custom_fragments: the mock generates only {}, found `{}`",
+                            CUSTOM_FRAGMENTS
+                                .iter()
+                                .map(|f| format!("`{f}`"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            n.get_ref()
+                        ),
+                    ));
+                }
+            }
+            names(list, "insights.custom_fragments", false, &mut problems)
+        }
     };
 
     if problems.is_empty() {
@@ -188,6 +226,7 @@ pub fn compile(text: &str) -> Result<CredolabSettings, Vec<Problem>> {
             auth_keys,
             rulesets,
             scores,
+            custom_fragments,
         })
     } else {
         Err(problems)
@@ -353,6 +392,23 @@ mod tests {
         assert_eq!(s.auth_keys, ["test-auth-key"]);
         assert_eq!(s.ruleset("DEFAULT"), Some("default"));
         assert_eq!(s.scores, ["SC01", "SC02"]);
+        assert_eq!(s.custom_fragments, ["device"]);
+    }
+
+    #[test]
+    fn insights_keys_are_each_optional_and_custom_fragments_are_known_names() {
+        let none = compile("[insights]\ncustom_fragments = []\n").unwrap();
+        assert_eq!(none.scores, ["SC01", "SC02"], "scores keep their default");
+        assert!(none.custom_fragments.is_empty());
+        let one = compile("[insights]\nscores = [\"SC01\"]\n").unwrap();
+        assert_eq!(one.custom_fragments, ["device"]);
+        assert_eq!(
+            problems("[insights]\ncustom_fragments = [\"device\", \"fragment_sample\", \"device\"]\n"),
+            [
+                "insights.custom_fragments: the mock generates only `device`, found `fragment_sample` @ \"fragment_sample\"",
+                "insights.custom_fragments: `device` is listed twice @ \"device\"",
+            ]
+        );
     }
 
     #[test]

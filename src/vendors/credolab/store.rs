@@ -1,9 +1,10 @@
 //! Credolab's own state: issued access and refresh tokens, each configured user's first
-//! login, and uploaded datasets.
+//! login, uploaded datasets, and the reference numbers reads answered as datasets.
 //!
 //! Each map is bounded: past [`MAX_ENTRIES`] the oldest entry is forgotten (a forgotten
 //! token then gets 401 / 404 `refresh_token_invalid`, as after a server-side purge; a
-//! forgotten upload becomes an implicit dataset again). `/__admin/reset` clears all.
+//! forgotten upload becomes an implicit dataset again; a forgotten answered reference
+//! number is free again for verify). `/__admin/reset` clears all.
 //! One std mutex guards each map, held for a lookup or an insert, never across `.await`.
 
 use std::collections::{HashMap, VecDeque};
@@ -101,6 +102,9 @@ pub struct Store {
     tokens: Mutex<Bounded<String, Access>>,
     refresh: Mutex<Bounded<String, Session>>,
     uploads: Mutex<Bounded<String, Upload>>,
+    /// Reference numbers a read answered as a dataset that exists or existed (so they
+    /// are taken, for verify), whether or not they were uploaded here.
+    answered: Mutex<Bounded<String, ()>>,
     /// When each user (by configured e-mail) first logged in since the last reset; only
     /// configured users are ever keys, so this is bounded by the scenario file.
     first_logins: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -120,6 +124,7 @@ impl Store {
             tokens: Mutex::new(Bounded::new(cap)),
             refresh: Mutex::new(Bounded::new(cap)),
             uploads: Mutex::new(Bounded::new(cap)),
+            answered: Mutex::new(Bounded::new(cap)),
             first_logins: Mutex::new(HashMap::new()),
         }
     }
@@ -182,10 +187,28 @@ impl Store {
             .cloned()
     }
 
+    /// Remember that a read answered `reference` as a dataset that exists or existed.
+    pub fn answered_as_dataset(&self, reference: &str) {
+        self.answered
+            .lock()
+            .expect(POISONED)
+            .insert(reference.to_string(), ());
+    }
+
+    /// Whether a read answered `reference` as a dataset (since the last reset).
+    pub fn was_answered_as_dataset(&self, reference: &str) -> bool {
+        self.answered
+            .lock()
+            .expect(POISONED)
+            .map
+            .contains_key(reference)
+    }
+
     pub fn reset(&self) {
         self.tokens.lock().expect(POISONED).clear();
         self.refresh.lock().expect(POISONED).clear();
         self.uploads.lock().expect(POISONED).clear();
+        self.answered.lock().expect(POISONED).clear();
         self.first_logins.lock().expect(POISONED).clear();
     }
 }
@@ -245,7 +268,10 @@ mod tests {
         assert_eq!(s.first_login("e", t0()), t0());
         let later = t0() + chrono::TimeDelta::seconds(5);
         assert_eq!(s.first_login("e", later), t0(), "the first one sticks");
+        s.answered_as_dataset("seen");
+        assert!(s.was_answered_as_dataset("seen") && !s.was_answered_as_dataset("ref"));
         s.reset();
+        assert!(!s.was_answered_as_dataset("seen"));
         assert_eq!(s.first_login("e", later), later);
         assert!(s.uploaded("ref").is_none());
         assert!(s.access("a1").is_none());

@@ -19,6 +19,11 @@ use serde_json::{json, Value};
 
 use crate::generate::{self, MockRng};
 
+/// The largest size a predictor's `min` or `max` may have, and any value it takes.
+/// 10^15 is far beyond any count or rupee amount a device yields, and below 2^53, so
+/// every whole number up to it is exact in a float and a count never saturates.
+pub const LIMIT: f64 = 1e15;
+
 /// The feature-set versions whose catalogues ship (`DC_PREDICTORS_VERSION`).
 pub const VERSIONS: [i64; 2] = [1, 2];
 
@@ -157,6 +162,20 @@ enum Val {
 }
 
 impl Val {
+    /// Within ±[`LIMIT`], NaN as 0: whatever a scenario file's catalogue computes (a
+    /// `per` with a tiny divisor, a `ratio` of a huge value to a tiny one), no later
+    /// predictor draws from a range rand cannot take, and no answer carries a number
+    /// JSON cannot.
+    fn bounded(self) -> Self {
+        let limit = LIMIT as i64;
+        match self {
+            Val::Num(v) if v.is_nan() => Val::Num(0.0),
+            Val::Num(v) => Val::Num(v.clamp(-LIMIT, LIMIT)),
+            Val::Int(v) => Val::Int(v.clamp(-limit, limit)),
+            text => text,
+        }
+    }
+
     fn num(&self) -> f64 {
         match self {
             Val::Num(v) => *v,
@@ -192,99 +211,104 @@ impl Catalogue {
         predictors: &mut Vec<Predictor>,
         s: Spec,
     ) -> Result<(), String> {
-        {
-            check_numbers(&s)?;
-            let earlier = |n: &Option<String>| -> Result<usize, String> {
-                let n = n
-                    .as_deref()
-                    .ok_or_else(|| format!("{}: a reference is missing", s.name))?;
-                index
-                    .get(n)
-                    .copied()
-                    .ok_or_else(|| format!("{}: {n} must come earlier", s.name))
+        check_numbers(&s)?;
+        let earlier = |n: &Option<String>| -> Result<usize, String> {
+            let n = n
+                .as_deref()
+                .ok_or_else(|| format!("{}: a reference is missing", s.name))?;
+            index
+                .get(n)
+                .copied()
+                .ok_or_else(|| format!("{}: {n} must come earlier", s.name))
+        };
+        let need = |v: Option<f64>, what: &str| v.ok_or(format!("{}: needs {what}", s.name));
+        let rule = match (s.kind.as_str(), &s.of) {
+            ("count", None) => Rule::Count {
+                min: s.min.unwrap_or(0.0),
+                max: need(s.max, "max")?,
+            },
+            ("count", of) => Rule::CountOf {
+                of: earlier(of)?,
+                share: s.share.unwrap_or(1.0),
+                max: s.max.unwrap_or(f64::INFINITY),
+            },
+            ("amount", None) => Rule::Amount {
+                min: s.min.unwrap_or(0.0),
+                max: need(s.max, "max")?,
+            },
+            ("amount", of) => Rule::AmountOf {
+                of: earlier(of)?,
+                share: s.share.unwrap_or(1.0),
+            },
+            ("between", _) => Rule::Between {
+                low: earlier(&s.low)?,
+                high: earlier(&s.high)?,
+            },
+            ("per", of) => Rule::Per {
+                of: earlier(of)?,
+                divisor: need(s.divisor, "divisor")?,
+            },
+            ("ratio", _) => Rule::Ratio {
+                num: earlier(&s.num)?,
+                den: earlier(&s.den)?,
+                decimals: s.decimals.unwrap_or(4),
+            },
+            ("days", of) => Rule::Days {
+                min: s.min.unwrap_or(0.0),
+                max: need(s.max, "max")?,
+                of: match of {
+                    Some(_) => Some(earlier(of)?),
+                    None => None,
+                },
+            },
+            ("flag", _) => Rule::Flag { p: need(s.p, "p")? },
+            ("score", _) => Rule::Score {
+                min: s.min.unwrap_or(0.0),
+                max: s.max.unwrap_or(1.0),
+                decimals: s.decimals.unwrap_or(4),
+            },
+            ("band", of) => Rule::Band {
+                of: earlier(of)?,
+                bands: s.bands.clone().ok_or(format!("{}: needs bands", s.name))?,
+            },
+            ("choice", _) => Rule::Choice {
+                values: s
+                    .values
+                    .clone()
+                    .filter(|v| !v.is_empty())
+                    .ok_or(format!("{}: needs values", s.name))?,
+            },
+            (k, _) => return Err(format!("{}: unknown kind {k}", s.name)),
+        };
+        let range = match &rule {
+            Rule::Count { min, max }
+            | Rule::Amount { min, max }
+            | Rule::Days { min, max, .. }
+            | Rule::Score { min, max, .. } => Some((*min, *max)),
+            _ => None,
+        };
+        if let Some((lo, hi)) = range.filter(|(lo, hi)| lo > hi) {
+            // Name a default the file did not write, or the message points at a
+            // number that is not there.
+            let defaulted = match (s.min, s.max) {
+                (None, Some(_)) => format!(" (min defaults to {lo})"),
+                (Some(_), None) => format!(" (max defaults to {hi})"),
+                _ => String::new(),
             };
-            let need = |v: Option<f64>, what: &str| v.ok_or(format!("{}: needs {what}", s.name));
-            let rule = match (s.kind.as_str(), &s.of) {
-                ("count", None) => Rule::Count {
-                    min: s.min.unwrap_or(0.0),
-                    max: need(s.max, "max")?,
-                },
-                ("count", of) => Rule::CountOf {
-                    of: earlier(of)?,
-                    share: s.share.unwrap_or(1.0),
-                    max: s.max.unwrap_or(f64::INFINITY),
-                },
-                ("amount", None) => Rule::Amount {
-                    min: s.min.unwrap_or(0.0),
-                    max: need(s.max, "max")?,
-                },
-                ("amount", of) => Rule::AmountOf {
-                    of: earlier(of)?,
-                    share: s.share.unwrap_or(1.0),
-                },
-                ("between", _) => Rule::Between {
-                    low: earlier(&s.low)?,
-                    high: earlier(&s.high)?,
-                },
-                ("per", of) => Rule::Per {
-                    of: earlier(of)?,
-                    divisor: need(s.divisor, "divisor")?,
-                },
-                ("ratio", _) => Rule::Ratio {
-                    num: earlier(&s.num)?,
-                    den: earlier(&s.den)?,
-                    decimals: s.decimals.unwrap_or(4),
-                },
-                ("days", of) => Rule::Days {
-                    min: s.min.unwrap_or(0.0),
-                    max: need(s.max, "max")?,
-                    of: match of {
-                        Some(_) => Some(earlier(of)?),
-                        None => None,
-                    },
-                },
-                ("flag", _) => Rule::Flag { p: need(s.p, "p")? },
-                ("score", _) => Rule::Score {
-                    min: s.min.unwrap_or(0.0),
-                    max: s.max.unwrap_or(1.0),
-                    decimals: s.decimals.unwrap_or(4),
-                },
-                ("band", of) => Rule::Band {
-                    of: earlier(of)?,
-                    bands: s.bands.clone().ok_or(format!("{}: needs bands", s.name))?,
-                },
-                ("choice", _) => Rule::Choice {
-                    values: s
-                        .values
-                        .clone()
-                        .filter(|v| !v.is_empty())
-                        .ok_or(format!("{}: needs values", s.name))?,
-                },
-                (k, _) => return Err(format!("{}: unknown kind {k}", s.name)),
-            };
-            let range = match &rule {
-                Rule::Count { min, max }
-                | Rule::Amount { min, max }
-                | Rule::Days { min, max, .. }
-                | Rule::Score { min, max, .. } => Some((*min, *max)),
-                _ => None,
-            };
-            if let Some((lo, hi)) = range.filter(|(lo, hi)| lo > hi) {
-                return Err(format!("{}: min {lo} is above max {hi}", s.name));
-            }
-            let zero_if = match &s.zero_if {
-                Some(_) => Some(earlier(&s.zero_if)?),
-                None => None,
-            };
-            if index.insert(s.name.clone(), predictors.len()).is_some() {
-                return Err(format!("{} is listed twice", s.name));
-            }
-            predictors.push(Predictor {
-                name: s.name,
-                rule,
-                zero_if,
-            });
+            return Err(format!("{}: min {lo} is above max {hi}{defaulted}", s.name));
         }
+        let zero_if = match &s.zero_if {
+            Some(_) => Some(earlier(&s.zero_if)?),
+            None => None,
+        };
+        if index.insert(s.name.clone(), predictors.len()).is_some() {
+            return Err(format!("{} is listed twice", s.name));
+        }
+        predictors.push(Predictor {
+            name: s.name,
+            rule,
+            zero_if,
+        });
         Ok(())
     }
 
@@ -292,12 +316,14 @@ impl Catalogue {
         let mut out: Vec<Val> = Vec::with_capacity(self.predictors.len());
         for p in &self.predictors {
             let v = match &p.rule {
-                Rule::Count { min, max } => Val::Int(rng.random_range(*min..=*max).floor() as i64),
+                Rule::Count { min, max } => {
+                    Val::Int(generate::uniform(rng, *min, *max).floor() as i64)
+                }
                 Rule::CountOf { of, share, max } => {
                     // At least 0: a scenario file's catalogue may count "of" a value
                     // that can be negative.
                     let upper = (out[*of].num().min(*max) * share).max(0.0);
-                    Val::Int(rng.random_range(0.0..=upper).floor() as i64)
+                    Val::Int(generate::uniform(rng, 0.0, upper).floor() as i64)
                 }
                 Rule::Amount { min, max } => Val::Num(generate::decimal(rng, *min, *max, 2)),
                 Rule::AmountOf { of, share } => Val::Num(generate::decimal(
@@ -324,9 +350,13 @@ impl Catalogue {
                 Rule::Days { min, max, of } => {
                     let max = of.map_or(*max, |o| max.min(out[o].num()));
                     let min = min.min(max);
-                    Val::Int(rng.random_range(min..=max).floor() as i64)
+                    Val::Int(generate::uniform(rng, min, max).floor() as i64)
                 }
-                Rule::Flag { p } => Val::Int(i64::from(rng.random_bool(*p))),
+                // random_bool panics outside 0..=1 (validation refuses such a p).
+                Rule::Flag { p } => {
+                    let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
+                    Val::Int(i64::from(rng.random_bool(p)))
+                }
                 Rule::Score { min, max, decimals } => {
                     let v = generate::decimal(rng, *min, *max, *decimals);
                     if *decimals == 0 {
@@ -345,6 +375,8 @@ impl Catalogue {
                         .unwrap_or_default();
                     Val::Text(label)
                 }
+                // An empty range panics (validation refuses an empty list).
+                Rule::Choice { values } if values.is_empty() => Val::Text(String::new()),
                 Rule::Choice { values } => {
                     Val::Text(values[rng.random_range(0..values.len())].clone())
                 }
@@ -354,7 +386,7 @@ impl Catalogue {
                 (Some(z), Val::Num(_)) if out[z].num() == 0.0 => Val::Num(0.0),
                 _ => v,
             };
-            out.push(v);
+            out.push(v.bounded());
         }
         out
     }
@@ -384,8 +416,11 @@ impl Catalogue {
     }
 }
 
-/// The numbers of a spec, checked so that drawing values can never fail (with the
-/// ranges checked once the rule is known): all finite, `share` and `p` between 0 and 1, `divisor` not 0, `decimals` 0–12.
+/// The numbers of a spec, checked so that its values are what it says (with the ranges
+/// checked once the rule is known): all finite, `min` and `max` within ±[`LIMIT`] (a
+/// wider range is one rand cannot draw from), `share` and `p` between 0 and 1, `divisor`
+/// not 0, `decimals` 0–12. Drawing never panics whatever the numbers (see
+/// [`generate::uniform`] and [`Val::bounded`]); these checks keep the answers meaningful.
 fn check_numbers(s: &Spec) -> Result<(), String> {
     let n = &s.name;
     for (what, v) in [
@@ -397,6 +432,11 @@ fn check_numbers(s: &Spec) -> Result<(), String> {
     ] {
         if v.is_some_and(|v| !v.is_finite()) {
             return Err(format!("{n}: {what} must be a finite number"));
+        }
+    }
+    for (what, v) in [("min", s.min), ("max", s.max)] {
+        if v.is_some_and(|v| v.abs() > LIMIT) {
+            return Err(format!("{n}: {what} must be from -1e15 to 1e15"));
         }
     }
     if s.share.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
@@ -760,6 +800,109 @@ mod tests {
         assert_ne!(v1, v2);
         assert!(catalogue(3).is_none(), "only 1 and 2 ship");
         assert!(VERSIONS.contains(&FALLBACK));
+    }
+
+    #[test]
+    fn no_range_ever_reaches_rand_in_a_way_that_panics() {
+        // Rules as no checked file can write them: the generator alone must hold.
+        let p = |name: &str, rule: Rule| Predictor {
+            name: name.into(),
+            rule,
+            zero_if: None,
+        };
+        let hostile = Catalogue {
+            predictors: vec![
+                p(
+                    "wide",
+                    Rule::Amount {
+                        min: -1e308,
+                        max: 1e308,
+                    },
+                ),
+                p(
+                    "reversed",
+                    Rule::Count {
+                        min: 9.0,
+                        max: -9.0,
+                    },
+                ),
+                p(
+                    "days",
+                    Rule::Days {
+                        min: f64::MIN,
+                        max: f64::MAX,
+                        of: None,
+                    },
+                ),
+                p(
+                    "score",
+                    Rule::Score {
+                        min: f64::NEG_INFINITY,
+                        max: f64::NAN,
+                        decimals: 0,
+                    },
+                ),
+                p("between", Rule::Between { low: 0, high: 2 }),
+                p(
+                    "huge",
+                    Rule::Per {
+                        of: 0,
+                        divisor: 1e-300,
+                    },
+                ),
+                p(
+                    "of_huge",
+                    Rule::CountOf {
+                        of: 5,
+                        share: 1.0,
+                        max: f64::INFINITY,
+                    },
+                ),
+                p("amount_of", Rule::AmountOf { of: 5, share: 1.0 }),
+                p(
+                    "ratio",
+                    Rule::Ratio {
+                        num: 5,
+                        den: 7,
+                        decimals: 12,
+                    },
+                ),
+                p(
+                    "days_of",
+                    Rule::Days {
+                        min: 0.0,
+                        max: 10.0,
+                        of: Some(8),
+                    },
+                ),
+                p(
+                    "band",
+                    Rule::Band {
+                        of: 8,
+                        bands: vec![(0.0, "A".into())],
+                    },
+                ),
+                p(
+                    "no_bands",
+                    Rule::Band {
+                        of: 8,
+                        bands: vec![],
+                    },
+                ),
+                p("p_above_1", Rule::Flag { p: 2.0 }),
+                p("p_nan", Rule::Flag { p: f64::NAN }),
+                p("no_choice", Rule::Choice { values: vec![] }),
+            ],
+        };
+        for i in 0..200 {
+            let values = hostile.values(&mut generate::rng(0, "finbox", &format!("c{i}"), "p"));
+            for v in &values {
+                let n = v.num();
+                assert!(n.is_finite() && n.abs() <= LIMIT, "{v:?}");
+            }
+            let body = serde_json::to_string(&hostile.data(&mut generate::rng(0, "f", "c", "p")));
+            assert!(body.is_ok_and(|b| !b.contains("null")));
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! (403), then the scenario for the entity id (`customer_id`; `user_hash` on
 //! `/transactions` and `/accounts`, or `customer_id` there when the body has no
 //! `user_hash`: then the records are those of the customer's newest device).
-//! `version` is any integer ≥ 1 unless `[versions]` restricts it (see [`versions`]);
+//! `version` is any integer ≥ 1 (`6.0` too, as PHP writes a float-typed 6) unless
+//! `[versions]` restricts it (see [`versions`]); an empty `user_hash` is not given;
 //! `/transactions` and `/accounts` take `num_records` and (transactions) `start_time` /
 //! `end_time` in epoch milliseconds, in the query or the body.
 //!
@@ -606,7 +607,12 @@ fn parse_body(
         _ => return Err((Value::Null, "Invalid request body".into())),
     };
     let given = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
-    let by_customer = route.is_device_route() && !given("user_hash") && given("customer_id");
+    // An empty `user_hash` is "not given", as an empty `num_records` is: a client whose
+    // request struct always carries the key (Go without `omitempty`) sends `""` when it
+    // calls by customer.
+    let no_user_hash = matches!(obj.get("user_hash"), None | Some(Value::Null))
+        || obj.get("user_hash").and_then(Value::as_str) == Some("");
+    let by_customer = route.is_device_route() && no_user_hash && given("customer_id");
     let key = if by_customer {
         "customer_id"
     } else {
@@ -621,7 +627,12 @@ fn parse_body(
     };
     let fail = |m: String| Err((echoed.clone(), m));
     for k in [key, "version", "salt"] {
-        if !given(k) {
+        let absent = if k == "user_hash" {
+            no_user_hash
+        } else {
+            !given(k)
+        };
+        if absent {
             return fail(format!("Missing Key {k}"));
         }
     }
@@ -632,7 +643,7 @@ fn parse_body(
     };
     // Any JSON integer ≥ 1 is a version (FinBox issues them per client account);
     // whether it is accepted is the scenario file's `[versions]`.
-    let Some(version) = obj["version"].as_i64().filter(|v| *v >= 1) else {
+    let Some(version) = version_number(&obj["version"]) else {
         return fail("Invalid Key version".into());
     };
     if !obj["salt"].is_string() {
@@ -662,11 +673,29 @@ fn parse_body(
     })
 }
 
+/// The largest float `version` taken as a whole number: 2^53, past which floats skip
+/// integers (a real version is a small integer anyway).
+const MAX_FLOAT_VERSION: f64 = 9_007_199_254_740_992.0;
+
+/// A `version` of at least 1: a JSON integer, or a float with no fractional part
+/// (`6.0`), which is how PHP's `json_encode` writes a version held as a float and what a
+/// JSON library without integers sends. `6.5`, `"6"`, `true` are not versions.
+fn version_number(v: &Value) -> Option<i64> {
+    if let Some(n) = v.as_i64() {
+        return (n >= 1).then_some(n);
+    }
+    let f = v.as_f64().filter(|f| f.fract() == 0.0)?;
+    // In range, the cast is exact.
+    (1.0..=MAX_FLOAT_VERSION).contains(&f).then_some(f as i64)
+}
+
 /// `num_records` (both device routes) and `start_time` / `end_time` (`/transactions`;
-/// ignored on `/accounts`). Each may be a query parameter or a body key, as a lender's
-/// production Go client sends them (the query `?num_records=1000&start_time=…&end_time=…`
-/// and the body `"num_records": ""` on `/transactions`, the body `"num_records": "1"` on
-/// `/accounts`): a non-empty query value wins, an empty string or `null` means "not given".
+/// ignored on `/accounts`). Each may be a query parameter or a body key. A lender's
+/// production Go client puts the window and the record limit in the query on
+/// `/transactions` (`?num_records=1000&start_time=…&end_time=…`), and the limit in the body
+/// on `/accounts` (`"num_records": "1"`); its request struct also carries every key in
+/// every body (`"num_records": ""` on `/transactions`, `"start_time": ""` on `/accounts`).
+/// A non-empty query value wins, an empty string or `null` means "not given".
 /// Values are decimal digits (times in epoch milliseconds, like `timeinmilis`), as a
 /// string or a JSON integer; `num_records` is at least 1. Anything else is a 400
 /// `Invalid Key <key>`.

@@ -13,7 +13,7 @@
 //! [versions]
 //! accepted = [1, 2, 6, 7]        # optional; others get 400 `Predictors version <n> not found`
 //! fallback = 1                   # optional; the shipped catalogue of undeclared versions
-//! [versions.catalogues.6]
+//! [versions.catalogues.6]         # the version as plain digits (`06` is refused)
 //! catalogue = 1                  # a shipped catalogue: 1 or 2
 //! [versions.catalogues.7]
 //! predictors = [                 # or one of its own, in the fixtures' format
@@ -147,8 +147,20 @@ impl Versions {
             }
         }
         for (key, table) in spec.catalogues.unwrap_or_default() {
+            // Only the plain spelling: `06` or `"+7"` would otherwise be a second key
+            // for a version already declared, and one of the two would silently lose.
             let version = match key.get_ref().parse::<i64>() {
-                Ok(v) if v >= 1 => v,
+                Ok(v) if v >= 1 && *key.get_ref() == v.to_string() => v,
+                Ok(v) if v >= 1 => {
+                    problems.push(Problem::at(
+                        key.span(),
+                        format!(
+                            "versions.catalogues: write version `{}` as `{v}`",
+                            key.get_ref()
+                        ),
+                    ));
+                    continue;
+                }
                 _ => {
                     problems.push(Problem::at(
                         key.span(),
@@ -167,8 +179,7 @@ impl Versions {
                 ));
             }
             let span = key.span();
-            let t = table;
-            let source = match (t.catalogue, t.predictors) {
+            let source = match (table.catalogue, table.predictors) {
                 (Some(c), None) if data::VERSIONS.contains(c.get_ref()) => {
                     Source::Shipped(*c.get_ref())
                 }
@@ -317,6 +328,12 @@ catalogue = 1
 catalogue = 1
 [versions.catalogues.6]
 catalogue = 3
+[versions.catalogues.06]
+catalogue = 2
+[versions.catalogues."+6"]
+catalogue = 2
+[versions.catalogues.0]
+catalogue = 1
 "#,
         )
         .unwrap_err();
@@ -326,10 +343,27 @@ catalogue = 3
                 "versions.accepted: a version is an integer ≥ 1, found 0 @ 0",
                 "versions.accepted: 6 is listed twice @ 6",
                 "versions.fallback must be a shipped catalogue (1 or 2), found 5 @ 5",
+                "versions.catalogues: write version `+6` as `6` @ \"+6\"",
+                "versions.catalogues: `0` is not a version (an integer ≥ 1) @ 0",
+                "versions.catalogues: write version `06` as `6` @ 06",
                 "versions.catalogues.6.catalogue must be a shipped catalogue (1 or 2), found 3 @ 3",
                 "versions.catalogues: version 8 is not in versions.accepted, so its catalogue would never answer @ 8",
                 "versions.catalogues: `x` is not a version (an integer ≥ 1) @ x",
             ]
+        );
+    }
+
+    #[test]
+    fn a_version_spelt_two_ways_is_refused_so_neither_silently_wins() {
+        let got = compile(
+            "[versions.catalogues.6]\ncatalogue = 1\n[versions.catalogues.06]\ncatalogue = 2\n",
+        )
+        .unwrap_err();
+        assert_eq!(got, ["versions.catalogues: write version `06` as `6` @ 06"]);
+        let plus = compile("[versions.catalogues.\"+7\"]\ncatalogue = 1\n").unwrap_err();
+        assert_eq!(
+            plus,
+            ["versions.catalogues: write version `+7` as `7` @ \"+7\""]
         );
     }
 
@@ -342,7 +376,23 @@ catalogue = 3
             ),
             (
                 r#"{ name = "a", kind = "score", min = 500 }"#,
-                "a: min 500 is above max 1",
+                "a: min 500 is above max 1 (max defaults to 1)",
+            ),
+            (
+                r#"{ name = "a", kind = "count", max = -3 }"#,
+                "a: min 0 is above max -3 (min defaults to 0)",
+            ),
+            (
+                r#"{ name = "a", kind = "amount", min = -1e308, max = 1e308 }"#,
+                "a: min must be from -1e15 to 1e15",
+            ),
+            (
+                r#"{ name = "a", kind = "days", max = 1e300 }"#,
+                "a: max must be from -1e15 to 1e15",
+            ),
+            (
+                r#"{ name = "a", kind = "score", min = -2e15, max = 0 }"#,
+                "a: min must be from -1e15 to 1e15",
             ),
             (
                 r#"{ name = "a", kind = "flag", p = 2 }"#,

@@ -16,6 +16,7 @@ const HEADERS: &[&str] = &[
     "pragma",
     "allow",
     "retry-after",
+    "x-vendor-mock-warning",
 ];
 const TOKEN_PATH: &str = "/finscore/auth/connect/token";
 const SCORE_PATH: &str = "/finscore/score/api/v2/score";
@@ -278,8 +279,11 @@ async fn token_errors_are_identityservers_400s() {
     }
 }
 
+/// IdentityServer refuses anything but a form post with `invalid_request`; the mock
+/// answers the same and says why in `x-vendor-mock-warning`.
 #[tokio::test]
-async fn a_json_token_request_or_a_get_is_invalid_request_as_identityserver_reads_only_forms() {
+async fn a_json_token_request_or_a_get_is_invalid_request_with_a_hint_as_identityserver_reads_only_forms(
+) {
     let s = TestServer::start().await;
     let json_body = s
         .post_json(
@@ -289,6 +293,10 @@ async fn a_json_token_request_or_a_get_is_invalid_request_as_identityserver_read
         )
         .await;
     insta::assert_json_snapshot!("json_body", json_body.exchange(HEADERS));
+    assert_eq!(
+        json_body.header("x-vendor-mock-warning"),
+        Some("IdentityServer's token endpoint reads only application/x-www-form-urlencoded bodies")
+    );
     let no_type = s
         .request(
             "POST",
@@ -297,11 +305,69 @@ async fn a_json_token_request_or_a_get_is_invalid_request_as_identityserver_read
             "grant_type=client_credentials",
         )
         .await;
+    assert!(no_type
+        .header("x-vendor-mock-warning")
+        .is_some_and(|w| w.contains("x-www-form-urlencoded")));
     let get = s.get(TOKEN_PATH).await;
+    assert_eq!(
+        get.header("x-vendor-mock-warning"),
+        Some("IdentityServer's token endpoint answers only POST requests")
+    );
     for r in [no_type, get] {
         assert_eq!(r.status, 400);
         assert_eq!(r.json(), json!({"error": "invalid_request"}));
     }
+    // The production client's request, and a refusal IdentityServer could read, carry
+    // no hint.
+    assert_eq!(token_reply(&s).await.header("x-vendor-mock-warning"), None);
+    let magic = token_form(&s, &[BASIC], "grant_type=magic").await;
+    assert_eq!(magic.header("x-vendor-mock-warning"), None);
+}
+
+/// OpenIddict, the other common ASP.NET token server, answers `invalid_client` with 401;
+/// `[auth] invalid_client_status = 401` lets a client be tested against both.
+#[tokio::test]
+async fn a_wrong_client_gets_401_with_a_basic_challenge_when_the_scenario_file_asks_for_openiddicts_status(
+) {
+    let s = TestServer::with_scenarios(&[(
+        "openiddict.toml",
+        "vendor = \"finscore\"\n[auth]\ninvalid_client_status = 401\n",
+    )])
+    .await;
+    let wrong = token_form(
+        &s,
+        &[("authorization", "Basic dGVzdC1jbGllbnQ6bm9wZQ==")], // test-client:nope
+        "grant_type=client_credentials",
+    )
+    .await;
+    insta::assert_json_snapshot!("invalid_client_401", wrong.exchange(HEADERS));
+    let posted = token_form(
+        &s,
+        &[],
+        "grant_type=client_credentials&client_id=test-client&client_secret=nope",
+    )
+    .await;
+    assert_eq!(posted.status, 401);
+    assert_eq!(posted.json(), json!({"error": "invalid_client"}));
+    // Other errors keep IdentityServer's 400, and the default client still works: the
+    // file's [auth] names no client.
+    let grant = token_form(&s, &[BASIC], "grant_type=magic").await;
+    assert_eq!(grant.status, 400);
+    assert_eq!(grant.json(), json!({"error": "unsupported_grant_type"}));
+    token(&s).await;
+}
+
+#[tokio::test]
+async fn an_auth_table_with_only_a_lifetime_or_a_scope_keeps_the_default_client() {
+    let s = TestServer::with_scenarios(&[(
+        "finscore.toml",
+        "vendor = \"finscore\"\n[auth]\ntoken_lifetime_seconds = 60\nscope = \"telco\"\n",
+    )])
+    .await;
+    let r = token_reply(&s).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["expires_in"], 60);
+    assert_eq!(r.json()["scope"], "telco");
 }
 
 #[tokio::test]
@@ -565,6 +631,128 @@ async fn the_social_circle_check_is_all_zero_without_a_guarantor() {
     );
 }
 
+/// FinScore's production client picks the product from the prefix with its own table
+/// (FACTS.md: `DT1;` for these DITO prefixes, `GL1;` for these Globe ones, `Q1;` for
+/// any other). Every prefix it lists, and every prefix the mock knows, must answer
+/// `0000` to exactly what that client sends.
+#[tokio::test]
+async fn every_prefix_gets_0000_for_the_product_the_production_client_picks_for_it() {
+    const DITO: &[&str] = &["895", "896", "897", "898", "991", "992", "993", "994"];
+    const GLOBE: &[&str] = &[
+        "817", "900", "901", "902", "904", "905", "906", "915", "916", "917", "926", "927", "935",
+        "936", "937", "945", "953", "954", "955", "956", "965", "966", "967", "975", "976", "977",
+        "978", "979", "986", "987", "988", "995", "996", "997",
+    ];
+    let pick = |p: &str| {
+        if DITO.contains(&p) {
+            "DT1;"
+        } else if GLOBE.contains(&p) {
+            "GL1;"
+        } else {
+            "Q1;"
+        }
+    };
+    // Smart and Sun prefixes, as the mock's default table has them.
+    const Q1: &[&str] = &[
+        "813", "907", "908", "909", "910", "911", "912", "913", "914", "918", "919", "920", "921",
+        "928", "929", "930", "938", "939", "946", "947", "948", "949", "950", "951", "960", "961",
+        "962", "963", "964", "968", "969", "970", "971", "980", "981", "982", "985", "989", "998",
+        "999", "922", "923", "924", "925", "931", "932", "933", "934", "940", "941", "942", "943",
+        "944", "973", "974",
+    ];
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    for p in DITO.iter().chain(GLOBE).chain(Q1) {
+        let number = format!("63{p}7654321");
+        let product = pick(p);
+        let r = score(&s, &t, &production_body(&number, product)).await;
+        let b = r.json();
+        assert_eq!(b["code"], "0000", "{number} {product}: {b}");
+        let key = product.trim_end_matches(';');
+        let (sc, band) = pair(&b, key);
+        assert!(allowed(key, sc, band), "{number}: {sc} {band}");
+    }
+}
+
+/// The size cap's worth of distinct product ids is answered, not ground through for
+/// minutes (a quadratic de-duplication took 4.5 min on 800 KB).
+#[tokio::test]
+async fn a_body_at_the_size_cap_full_of_distinct_product_ids_gets_its_answer() {
+    let cap = crate::support::config().max_body_bytes;
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let head = r#"{"mobilenumber":"639181234567","requestid":"1796128510940","productids":"Q1;"#;
+    let tail = r#""}"#;
+    let mut body = String::with_capacity(cap);
+    body.push_str(head);
+    let mut i = 0u32;
+    while body.len() + 8 + tail.len() <= cap {
+        body.push_str(&format!("X{i:06};"));
+        i += 1;
+    }
+    // Spaces around ids are ignored: pad to exactly the cap.
+    body.push_str(&" ".repeat(cap - body.len() - tail.len()));
+    body.push_str(tail);
+    assert_eq!(body.len(), cap);
+    assert!(i > 100_000, "{i} ids");
+    let auth = format!("Bearer {t}");
+    let r = s
+        .request(
+            "POST",
+            SCORE_PATH,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    assert_eq!(b["code"], "1111");
+    assert_eq!(b["requestid"], "1796128510940");
+    assert_eq!(b["message"], "General Error: unknown product ID X000000");
+}
+
+/// Sun Cellular's values go to the network flagged `special = "sun"`, not to whatever
+/// network is named "Sun".
+#[tokio::test]
+async fn sun_values_follow_the_networks_special_flag() {
+    let s = TestServer::with_scenarios(&[(
+        "finscore.toml",
+        r#"
+vendor = "finscore"
+
+[[network]]
+name = "Sun"
+prefixes = ["0922"]
+product_ids = ["Q1"]
+
+[[network]]
+name = "Sun Cellular"
+prefixes = ["0923"]
+product_ids = ["Q1"]
+special = "sun"
+"#,
+    )])
+    .await;
+    let t = token(&s).await;
+    for k in 0..12 {
+        let named = format!("63922{:07}", 3_000_017 + k * 99_991);
+        let (sc, _) = pair(
+            &score(&s, &t, &production_body(&named, "Q1")).await.json(),
+            "Q1",
+        );
+        assert!(!matches!(sc, 91..=93 | 921..=923), "{named}: {sc}");
+        let flagged = format!("63923{:07}", 3_000_017 + k * 99_991);
+        let (sc, _) = pair(
+            &score(&s, &t, &production_body(&flagged, "Q1")).await.json(),
+            "Q1",
+        );
+        assert!(matches!(sc, 91..=93 | 921..=923 | -8), "{flagged}: {sc}");
+    }
+}
+
 // --- products of another network, codes 1000 and 1111 ---
 
 #[tokio::test]
@@ -754,6 +942,11 @@ async fn a_score_body_that_is_not_json_typed_gets_415_in_the_envelope() {
             ("authorization", auth.as_str()),
             ("content-type", "text/plain"),
         ],
+        // ASP.NET reads `application/*+json`, not any `+json`.
+        vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "text/foo+json"),
+        ],
     ] {
         let r = s.request("POST", SCORE_PATH, &headers, body.clone()).await;
         assert_eq!(r.status, 415, "{headers:?}");
@@ -763,18 +956,21 @@ async fn a_score_body_that_is_not_json_typed_gets_415_in_the_envelope() {
             (Some("1111"), Some("1796128510940"))
         );
     }
-    let charset = s
-        .request(
-            "POST",
-            SCORE_PATH,
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json; charset=utf-8"),
-            ],
-            body,
-        )
-        .await;
-    assert_eq!(charset.json()["code"], "0000");
+    for media in [
+        "application/json; charset=utf-8",
+        "text/json",
+        "application/problem+json",
+    ] {
+        let r = s
+            .request(
+                "POST",
+                SCORE_PATH,
+                &[("authorization", &auth), ("content-type", media)],
+                body.clone(),
+            )
+            .await;
+        assert_eq!(r.json()["code"], "0000", "{media}");
+    }
 }
 
 #[tokio::test]
@@ -806,6 +1002,48 @@ async fn a_wrong_path_under_finscore_gets_a_404_naming_the_two_real_paths() {
     assert_eq!(get.json()["code"], "1111");
 }
 
+/// ASP.NET Core routing ignores letter case and a trailing slash; IdentityServer's
+/// endpoint router ignores letter case only.
+#[tokio::test]
+async fn paths_match_in_any_letter_case_and_the_score_path_with_a_trailing_slash() {
+    let s = TestServer::start().await;
+    let upper = s
+        .request(
+            "POST",
+            "/finscore/Auth/Connect/TOKEN",
+            &[FORM, BASIC],
+            "grant_type=client_credentials",
+        )
+        .await;
+    assert_eq!(upper.status, 200, "{}", upper.text());
+    let t = upper.json()["access_token"].as_str().unwrap().to_string();
+    let auth = format!("Bearer {t}");
+    for path in [
+        "/finscore/score/api/v2/score/",
+        "/finscore/Score/Api/V2/Score",
+        "/finscore/SCORE/API/V2/SCORE/",
+    ] {
+        let r = s
+            .post_json(
+                path,
+                &[("authorization", &auth)],
+                &production_body("639181234567", "Q1;"),
+            )
+            .await;
+        assert_eq!(r.json()["code"], "0000", "{path}: {}", r.text());
+    }
+    let slash = s
+        .request(
+            "POST",
+            "/finscore/auth/connect/token/",
+            &[FORM, BASIC],
+            "grant_type=client_credentials",
+        )
+        .await;
+    assert_eq!(slash.status, 404, "{}", slash.text());
+    assert_eq!(slash.json()["code"], "1111");
+}
+
 #[tokio::test]
 async fn a_body_over_the_cap_gets_413_in_the_envelope() {
     let s = TestServer::with_config(vendor_mock::Config {
@@ -831,7 +1069,7 @@ async fn a_body_over_the_cap_gets_413_in_the_envelope() {
 }
 
 #[tokio::test]
-async fn the_scenario_files_rate_limit_answers_429_in_the_envelope() {
+async fn the_scenario_files_rate_limit_answers_429_in_the_envelope_and_in_oauth_shape_for_tokens() {
     let s = TestServer::with_scenarios(&[(
         "limits.toml",
         "vendor = \"finscore\"\n[rate_limit]\nrequests = 2\nper_seconds = 60\n",
@@ -844,8 +1082,13 @@ async fn the_scenario_files_rate_limit_answers_429_in_the_envelope() {
     assert_eq!(r.status, 429);
     assert!(r.header("retry-after").is_some());
     assert_eq!(r.json()["requestid"], "1796128510940");
+    assert_eq!(r.json()["code"], "1111");
+    // The token endpoint refuses in its own (OAuth) shape.
+    let refused = token_reply(&s).await;
+    insta::assert_json_snapshot!("token_rate_limited", refused.exchange(HEADERS));
     s.advance(60).await;
     assert_eq!(score(&s, &t, &body).await.status, 200);
+    assert_eq!(token_reply(&s).await.status, 200);
 }
 
 // --- settings ---

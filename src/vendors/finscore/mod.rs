@@ -8,14 +8,19 @@
 //! names match in any letter case; see `request`). `[api]` in the scenario file can
 //! move both paths.
 //!
+//! Paths are matched as the real stack matches them: the token path as IdentityServer's
+//! endpoint router (any letter case, no trailing slash), the score path as ASP.NET Core
+//! routing (any letter case, an optional trailing slash).
+//!
 //! Checks run in this order: the `[rate_limit]` window (429), the route (404 naming
 //! the two real paths), then for the score endpoint the method (405), the bearer token
 //! (401, an expired one with FinScore's exact message), the content type (415), the
 //! body (400), then the scenario for the subscriber number, then whether each product
 //! id belongs to the number's network (HTTP 200, `code` `1111` when not, as FinScore
 //! documents "an error message"). Every one of these answers is FinScore's envelope
-//! (`code`, `requestid`, `transactionid`, `result`, `message`); only the token
-//! endpoint answers in IdentityServer's OAuth shape.
+//! (`code`, `requestid`, `transactionid`, `result`, `message`), typed as
+//! [`errors::ScoreError`]; the token endpoint answers in IdentityServer's OAuth shape
+//! ([`errors::TokenError`]), its `[rate_limit]` refusals included.
 //!
 //! Scores come from the product's model (`models`: `Q1`, `GL1`, `DT1` from FinScore's
 //! scoring guide, and the partner product `10`), deterministic per (seed, number,
@@ -37,11 +42,10 @@ mod token;
 
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
-use hyper::{Method, StatusCode};
+use hyper::Method;
 use serde_json::{json, Map, Value};
 
-use self::errors::{MSG_GENERAL_ERROR, MSG_SCORE_NOT_AVAILABLE};
+use self::errors::{ScoreError, TokenError};
 use self::request::ScoreRequest;
 use self::settings::{FinScoreSettings, Network, Product};
 use super::{Ctx, Endpoint, Vendor};
@@ -110,12 +114,7 @@ impl Vendor for FinScore {
         // No body was read and no engine context is at hand: the request id is unknown
         // and the transaction id is the same for every such answer.
         let transaction = generate::id_bytes(0, "finscore", "", 0, 0, "payload_too_large");
-        errors::failure(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "",
-            &generate::hex(&transaction, 32),
-            &format!("Payload Too Large: the request body is over {limit} bytes."),
-        )
+        ScoreError::PayloadTooLarge { limit }.render("", &generate::hex(&transaction, 32))
     }
     fn reset(&self) {
         self.tokens
@@ -131,30 +130,38 @@ impl Vendor for FinScore {
             .settings
             .downcast_ref::<FinScoreSettings>()
             .expect("finscore settings are FinScoreSettings");
+        let token_path = s.is_token_path(&req.path);
         if let Decision::Deny { retry_after_secs } = ctx.rate_limit(req.peer.ip()) {
-            return refuse(ctx, req, StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
-                .with_header("retry-after", retry_after_secs.to_string());
+            return if token_path {
+                token_error(ctx, s, TokenError::RateLimited { retry_after_secs })
+            } else {
+                refuse(ctx, req, ScoreError::TooManyRequests { retry_after_secs })
+            };
         }
-        if req.path == s.token_path {
+        if token_path {
             return self.token(ctx, s, req);
         }
-        if req.path != s.score_path {
+        if !s.is_score_path(&req.path) {
             // The prefix the client used (`/finscore`, a sandbox's, or none on a
             // `--vendor-listen` port); `/finscore` alone arrives as path `/`.
             let base = req
                 .full_path
                 .strip_suffix(req.path.as_str())
                 .unwrap_or_else(|| req.full_path.trim_end_matches('/'));
-            let message = format!(
-                "No FinScore endpoint at {} {}. FinScore's endpoints are POST {base}{} (access token) and POST {base}{} (score).",
-                req.method, req.full_path, s.token_path, s.score_path
-            );
-            return refuse(ctx, req, StatusCode::NOT_FOUND, &message);
+            let e = ScoreError::NoEndpoint {
+                method: req.method.to_string(),
+                full_path: req.full_path.clone(),
+                base: base.to_string(),
+                token_path: s.token_path.clone(),
+                score_path: s.score_path.clone(),
+            };
+            return refuse(ctx, req, e);
         }
         if req.method != Method::POST {
-            let message = format!("Method Not Allowed: {} answers POST only.", req.full_path);
-            return refuse(ctx, req, StatusCode::METHOD_NOT_ALLOWED, &message)
-                .with_header("allow", "POST");
+            let e = ScoreError::MethodNotAllowed {
+                full_path: req.full_path.clone(),
+            };
+            return refuse(ctx, req, e);
         }
         self.score(ctx, s, req)
     }
@@ -162,10 +169,19 @@ impl Vendor for FinScore {
 
 /// An error in FinScore's envelope, before any subscriber is known: the caller's
 /// `requestid` when its body has one, a fresh transaction id.
-fn refuse(ctx: &Ctx<'_>, req: &MockRequest, status: StatusCode, message: &str) -> MockResponse {
+fn refuse(ctx: &Ctx<'_>, req: &MockRequest, e: ScoreError) -> MockResponse {
     let id = ctx.anonymous_id("transactionid");
     let request_id = request::request_id(&req.body).unwrap_or_else(|| generated_request_id(&id));
-    errors::failure(status, &request_id, &generate::hex(&id, 32), message)
+    e.render(&request_id, &generate::hex(&id, 32))
+}
+
+/// A token error in IdentityServer's shape, with the mock's hint when IdentityServer
+/// could not even read the request.
+fn token_error(ctx: &mut Ctx<'_>, s: &FinScoreSettings, e: TokenError) -> MockResponse {
+    if let Some(hint) = e.hint() {
+        ctx.warning = Some(hint.to_string());
+    }
+    e.render(s.invalid_client_status)
 }
 
 /// A 9-digit request id, like the ones in FinScore's examples.
@@ -174,15 +190,8 @@ fn generated_request_id(id: &[u8; 32]) -> String {
     (100_000_000 + n % 900_000_000).to_string()
 }
 
-/// Why a bearer token is refused (each has its own ASP.NET JwtBearer challenge).
-enum Refused {
-    Missing,
-    Unknown,
-    Expired(DateTime<Utc>),
-}
-
 impl FinScore {
-    fn token(&self, ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> MockResponse {
+    fn token(&self, ctx: &mut Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> MockResponse {
         match token::issue(ctx, s, req) {
             Ok(grant) => {
                 let answer = grant.answer();
@@ -192,65 +201,50 @@ impl FinScore {
                     .insert(grant.token, grant.expires, MAX_TOKENS);
                 answer
             }
-            Err(error) => errors::oauth(error),
+            Err(error) => token_error(ctx, s, error),
         }
     }
 
-    fn check_token(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<(), Refused> {
+    /// The bearer token, checked as ASP.NET's JwtBearer handler would (each refusal
+    /// has its own challenge, see [`ScoreError`]).
+    fn check_token(
+        &self,
+        ctx: &Ctx<'_>,
+        s: &FinScoreSettings,
+        req: &MockRequest,
+    ) -> Result<(), ScoreError> {
         let token = req
             .header("authorization")
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
-            .ok_or(Refused::Missing)?;
+            .ok_or(ScoreError::MissingToken)?;
         let expiry = self
             .tokens
             .lock()
             .expect("finscore token lock poisoned")
             .expiry(token);
         match expiry {
-            None => Err(Refused::Unknown),
-            Some(e) if ctx.now >= e => Err(Refused::Expired(e)),
+            None => Err(ScoreError::UnknownToken),
+            Some(at) if ctx.now >= at => Err(ScoreError::ExpiredToken {
+                at,
+                lifetime_secs: s.token_lifetime_secs,
+            }),
             Some(_) => Ok(()),
         }
     }
 
     fn score(&self, ctx: &mut Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> MockResponse {
-        if let Err(refused) = self.check_token(ctx, req) {
-            let (message, challenge) = match refused {
-                Refused::Missing => (errors::MSG_UNAUTHORIZED.to_string(), "Bearer".to_string()),
-                Refused::Unknown => (
-                    errors::MSG_UNAUTHORIZED.to_string(),
-                    r#"Bearer error="invalid_token""#.to_string(),
-                ),
-                Refused::Expired(at) => (
-                    errors::token_expired_message(s.token_lifetime_secs),
-                    format!(
-                        r#"Bearer error="invalid_token", error_description="The token expired at '{}'""#,
-                        at.format("%m/%d/%Y %H:%M:%S")
-                    ),
-                ),
-            };
-            return refuse(ctx, req, StatusCode::UNAUTHORIZED, &message)
-                .with_header("www-authenticate", challenge);
+        if let Err(e) = self.check_token(ctx, s, req) {
+            return refuse(ctx, req, e);
         }
-        // ASP.NET's JSON input formatter takes these media types and answers 415 to
-        // anything else, a missing Content-Type included.
-        let json = req
-            .media_type()
-            .is_some_and(|m| m == "application/json" || m == "text/json" || m.ends_with("+json"));
-        if !json {
-            return refuse(
-                ctx,
-                req,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Unsupported Media Type: send the body as JSON with Content-Type: application/json.",
-            );
+        if !req.media_type().as_deref().is_some_and(is_json_media_type) {
+            return refuse(ctx, req, ScoreError::UnsupportedMediaType);
         }
         let request = match request::parse(&req.body) {
             Ok(r) => r,
-            Err(message) => return refuse(ctx, req, StatusCode::BAD_REQUEST, &message),
+            Err(e) => return refuse(ctx, req, e.into()),
         };
         let turn = ctx.turn(&request.number);
         let id = ctx.issued_id(&request.number, &turn, "transactionid");
@@ -266,46 +260,51 @@ impl FinScore {
             request_id: &request_id,
             transaction: &transaction,
         };
-        turn.respond("scored", |outcome| match outcome {
-            "rate_limited" => r
-                .failure(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
-                .with_header("retry-after", "1"),
-            "service_unavailable" => {
-                r.failure(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
-            }
-            _ if refusal.is_some() => r.answer("1111", "error", refusal.as_deref()),
-            "score_not_available" => r.answer("1000", "ok", Some(MSG_SCORE_NOT_AVAILABLE)),
-            "general_error" => r.answer("1111", "error", Some(MSG_GENERAL_ERROR)),
-            _ => r.scored(s),
+        turn.respond("scored", move |outcome| match (outcome, refusal) {
+            // The scenario's own retry hint: a client retrying after 1 s recovers.
+            ("rate_limited", _) => r.error(ScoreError::TooManyRequests {
+                retry_after_secs: 1,
+            }),
+            ("service_unavailable", _) => r.error(ScoreError::ServiceUnavailable),
+            // A product the number's network does not offer wins over the other outcomes.
+            (_, Some(refused)) => r.error(refused),
+            ("score_not_available", None) => r.error(ScoreError::ScoreNotAvailable),
+            ("general_error", None) => r.error(ScoreError::GeneralError),
+            (_, None) => r.scored(s),
         })
     }
 }
 
+/// ASP.NET Core's JSON input formatter reads `application/json`, `text/json` and
+/// `application/*+json`, and answers 415 to anything else (a missing Content-Type
+/// included). `media` is lower-case, without parameters.
+fn is_json_media_type(media: &str) -> bool {
+    media == "application/json"
+        || media == "text/json"
+        || media
+            .strip_prefix("application/")
+            .and_then(|sub| sub.strip_suffix("+json"))
+            .is_some_and(|s| !s.is_empty() && !s.contains('/'))
+}
+
 /// The documented error for a product the number's network does not offer.
-fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<String> {
+fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError> {
     let network = s.network_of_prefix(&r.prefix);
     for id in &r.product_ids {
         if s.product(id).is_none() {
-            return Some(format!("General Error: unknown product ID {id}"));
+            return Some(ScoreError::UnknownProduct(id.clone()));
         }
         let Some(network) = network else {
-            return Some(format!(
-                "General Error: mobile number prefix {} belongs to no supported network",
-                r.prefix
-            ));
+            return Some(ScoreError::NoNetwork(r.prefix.clone()));
         };
         let owners = s.networks_of_product(id);
         if !owners.iter().any(|o| o.name == network.name) {
-            let names: Vec<&str> = owners.iter().map(|o| o.name.as_str()).collect();
-            let belongs = if names.is_empty() {
-                String::new()
-            } else {
-                format!(" (it belongs to {})", names.join(", "))
-            };
-            return Some(format!(
-                "General Error: product ID {id} is not available for {} mobile number {}{belongs}",
-                network.name, r.number
-            ));
+            return Some(ScoreError::WrongNetwork {
+                product: id.clone(),
+                network: network.name.clone(),
+                number: r.number.clone(),
+                owners: owners.iter().map(|o| o.name.clone()).collect(),
+            });
         }
     }
     None
@@ -319,15 +318,8 @@ struct Render<'a, 'c> {
 }
 
 impl Render<'_, '_> {
-    fn answer(&self, code: &str, result: &str, message: Option<&str>) -> MockResponse {
-        errors::score_answer(
-            StatusCode::OK,
-            errors::envelope(code, self.request_id, self.transaction, result, message),
-        )
-    }
-
-    fn failure(&self, status: StatusCode, message: &str) -> MockResponse {
-        errors::failure(status, self.request_id, self.transaction, message)
+    fn error(&self, e: ScoreError) -> MockResponse {
+        e.render(self.request_id, self.transaction)
     }
 
     /// `0000` with one section per requested product, in the doc's section order.
@@ -380,6 +372,34 @@ impl Render<'_, '_> {
         if let Some(p) = profile {
             m.insert("customer_profile".into(), p);
         }
-        errors::score_answer(StatusCode::OK, body)
+        errors::score_answer(hyper::StatusCode::OK, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types_are_the_ones_asp_net_core_reads() {
+        for ok in [
+            "application/json",
+            "text/json",
+            "application/problem+json",
+            "application/vnd.finscore+json",
+        ] {
+            assert!(is_json_media_type(ok), "{ok}");
+        }
+        for no in [
+            "text/foo+json",
+            "application/+json",
+            "+json",
+            "application/x-www-form-urlencoded",
+            "text/plain",
+            "application/jsonx",
+            "",
+        ] {
+            assert!(!is_json_media_type(no), "{no}");
+        }
     }
 }

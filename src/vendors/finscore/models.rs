@@ -10,7 +10,9 @@
 //! 921/922/923 (postpaid) and Smart broadband (and others) with -8 (HIGH risk).
 //!
 //! The guide gives no band for 91/92/93, 921/922/923 or -8; the mock gives each the band
-//! of its risk level on the postpaid scale (HIGH 21, MID 22, LOW 23). Model `10` is the
+//! of its risk level on the postpaid scale (HIGH 21, MID 22, LOW 23), which says nothing
+//! about the subscription (91-93 are prepaid values). LenderLink's older -9 for Sun
+//! subscribers is replaced by 91-93/921-923 in the guide and never emitted. Model `10` is the
 //! numeric partner product of `finscore-featurestore.txt`, whose band table is not
 //! published: its cut-offs are the mock's, chosen so the document's example (score
 //! 560, band 6) is one of its pairs. Both are listed as assumptions in
@@ -49,7 +51,8 @@ pub struct Model {
     /// The highest score of bands 1 to 10 (band 10 ends at 600).
     pub prepaid_tops: [i64; 10],
     pub postpaid: &'static [Level],
-    /// Values for numbers of the network named `Sun`, when the model has its own.
+    /// Values for numbers of a network flagged `special = "sun"`, when the model has its
+    /// own.
     pub sun_prepaid: Option<&'static [Level]>,
     pub sun_postpaid: Option<&'static [Level]>,
     /// The broadband value, when the model has one (else broadband scores as prepaid).

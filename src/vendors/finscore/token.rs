@@ -14,7 +14,9 @@
 //! 4. `scope`, when sent, must name only scopes the client has (`invalid_scope`).
 //!
 //! Every error is HTTP 400 with `{"error": …}` (IdentityServer answers 400 even for
-//! `invalid_client` sent with Basic auth, where RFC 6749 §5.2 asks for 401).
+//! `invalid_client` sent with Basic auth, where RFC 6749 §5.2 asks for 401; `[auth]
+//! invalid_client_status = 401` answers as OpenIddict does). Errors are
+//! [`TokenError`]s, rendered by `errors`.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -23,7 +25,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use super::errors;
+use super::errors::{self, TokenError};
 use super::settings::FinScoreSettings;
 use crate::generate;
 use crate::server::{MockRequest, MockResponse};
@@ -93,37 +95,37 @@ impl Grant {
     }
 }
 
-/// An IdentityServer token error code (`invalid_client`, …).
-pub type OAuthError = &'static str;
-
 /// Check a token request; on success issue (but not yet store) a token.
-pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<Grant, OAuthError> {
-    if req.method != Method::POST
-        || req.media_type().as_deref() != Some("application/x-www-form-urlencoded")
-    {
-        return Err("invalid_request");
+pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<Grant, TokenError> {
+    if req.method != Method::POST {
+        return Err(TokenError::NotPost);
+    }
+    if req.media_type().as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(TokenError::NotAForm);
     }
     let form: Vec<(String, String)> = form_urlencoded::parse(&req.body).into_owned().collect();
 
     let Some((id, secret)) = basic_credentials(req).or_else(|| posted_credentials(&form)) else {
-        return Err("invalid_client");
+        return Err(TokenError::InvalidClient);
     };
     if id != s.client_id || secret.as_deref() != Some(s.client_secret.as_str()) {
-        return Err("invalid_client");
+        return Err(TokenError::InvalidClient);
     }
 
     let grant = joined(&form, "grant_type");
     match grant.as_deref() {
-        None | Some("") => return Err("unsupported_grant_type"),
+        None | Some("") => return Err(TokenError::UnsupportedGrantType),
         Some("client_credentials") => {}
-        Some(g) if OTHER_STANDARD_GRANTS.contains(&g) => return Err("unauthorized_client"),
+        Some(g) if OTHER_STANDARD_GRANTS.contains(&g) => {
+            return Err(TokenError::UnauthorizedClient)
+        }
         Some("refresh_token") => {
             return Err(match joined(&form, "refresh_token").as_deref() {
-                None | Some("") => "invalid_request",
-                Some(_) => "invalid_grant",
+                None | Some("") => TokenError::MissingRefreshToken,
+                Some(_) => TokenError::InvalidGrant,
             })
         }
-        Some(_) => return Err("unsupported_grant_type"),
+        Some(_) => return Err(TokenError::UnsupportedGrantType),
     }
 
     let scopes = match joined(&form, "scope").filter(|v| !v.trim().is_empty()) {
@@ -132,7 +134,7 @@ pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<G
             let mut wanted: Vec<String> = Vec::new();
             for scope in asked.split(' ').filter(|v| !v.is_empty()) {
                 if !s.scopes.iter().any(|have| have == scope) {
-                    return Err("invalid_scope");
+                    return Err(TokenError::InvalidScope);
                 }
                 if !wanted.iter().any(|w| w == scope) {
                     wanted.push(scope.to_string());

@@ -107,6 +107,16 @@ async fn the_journal_filters_by_vendor_and_path_and_keeps_the_newest_last() {
     assert_eq!(j.len(), 1);
     let mut e = j[0].clone();
     e["headers"].as_object_mut().unwrap().remove("host");
+    // The answer's body is kept up to 4 KiB (the whole answer is ~92 KB).
+    let answer = e.as_object_mut().unwrap().remove("response_body").unwrap();
+    assert_eq!(e["response_body_truncated"], true);
+    e.as_object_mut().unwrap().remove("response_body_truncated");
+    let answer = answer.as_str().unwrap();
+    assert_eq!(answer.len(), 4096);
+    assert!(
+        answer.starts_with(r#"{"user_id":"u2","request_id":"#),
+        "{answer:.80}"
+    );
     insta::assert_json_snapshot!(e, @r#"
     {
       "seq": 3,

@@ -113,6 +113,9 @@ impl Vendor for FinScore {
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }
+    fn error_statuses(&self) -> &'static [u16] {
+        &[400, 401, 429, 503]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "api", "products", "network"]
     }

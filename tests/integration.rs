@@ -4,6 +4,7 @@
 mod support;
 
 mod admin;
+mod choice;
 mod credeau;
 mod credolab;
 mod engine;
@@ -12,4 +13,5 @@ mod finbox;
 mod finscore;
 mod finx;
 mod healthcheck;
+mod sandboxes;
 mod scenarios;

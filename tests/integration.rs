@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod choice;
+mod coverage;
 mod credeau;
 mod credolab;
 mod engine;
@@ -15,3 +16,4 @@ mod finx;
 mod healthcheck;
 mod sandboxes;
 mod scenarios;
+mod serve;

@@ -14,6 +14,7 @@ mod finbox;
 mod finscore;
 mod finx;
 mod healthcheck;
+mod parallel;
 mod sandboxes;
 mod scenarios;
 mod serve;

@@ -5,7 +5,7 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
-use crate::sandboxes::{credeau_body, finscore_token, CREDEAU};
+use crate::sandboxes::{credeau_body, credolab_login, CREDEAU};
 use crate::support::TestServer;
 
 async fn coverage(s: &TestServer, prefix: &str) -> Value {
@@ -102,18 +102,18 @@ async fn coverage_lists_what_each_vendor_answered_and_what_it_never_did() {
 async fn a_sandboxs_coverage_is_its_own_and_also_counts_at_the_root_even_after_it_is_gone() {
     let s = TestServer::start().await;
     exercise_credeau(&s, "/~a").await;
-    finscore_token(&s, "/~b").await;
+    credolab_login(&s, "/~b").await;
     let a = coverage(&s, "/~a").await;
     assert_eq!(vendor(&a, "credeau")["covered"], 7);
-    assert_eq!(vendor(&a, "finscore")["used"], false);
+    assert_eq!(vendor(&a, "credolab")["used"], false);
     let b = coverage(&s, "/~b").await;
     assert_eq!(vendor(&b, "credeau")["used"], false);
-    assert_eq!(vendor(&b, "finscore")["used"], true);
+    assert_eq!(vendor(&b, "credolab")["used"], true);
     // Resets and dropped sandboxes keep what the run covered.
     s.post_json("/__admin/reset", &[], &json!({})).await;
     let root = coverage(&s, "").await;
     assert_eq!(vendor(&root, "credeau")["covered"], 7);
-    assert_eq!(vendor(&root, "finscore")["used"], true);
+    assert_eq!(vendor(&root, "credolab")["used"], true);
     // DELETE forgets.
     let r = s.request("DELETE", "/__admin/coverage", &[], "").await;
     assert_eq!(r.status, 200);

@@ -80,7 +80,7 @@ fn field(r: &Reply, name: &str) -> String {
         .to_string()
 }
 
-/// What one test of a client's suite does, in sandbox `name`: tokens from two vendors,
+/// What one test of a client's suite does, in sandbox `name`: tokens from two vendors (Credolab, finX),
 /// a finX report, a pending job chosen by header; then an hour passes (both tokens
 /// expire), the job completes, a flaky call fails; then a reset and a fresh start. Every
 /// answer is checked and kept.
@@ -90,20 +90,15 @@ async fn one_test(s: &TestServer, name: &str, user: &str) -> Transcript {
         prefix: format!("/~{name}"),
         transcript: Vec::new(),
     };
-    let creds = json!({"grant_type": "client_credentials", "client_id": "test-client", "client_secret": "test-secret"});
-    let number = json!({"mobileNumber": "639181234567", "productIds": "10;40"});
+    let creds = json!({"userEmail": "test@example.com", "password": "test-password"});
+    let insight = format!("/credolab/v6.0/datasets/ref-{user}/datasetinsight");
 
     let r = t
-        .call("POST", "/finscore/oauth/token", &[], Some(&creds))
+        .call("POST", "/credolab/v6.0/account/login", &[], Some(&creds))
         .await;
-    let score_token = format!("Bearer {}", field(&r, "access_token"));
-    let score = [("authorization", score_token.as_str())];
-    assert_eq!(
-        t.call("POST", "/finscore/api/v1/score", &score, Some(&number))
-            .await
-            .status,
-        200
-    );
+    let credolab_token = format!("Bearer {}", field(&r, "access_token"));
+    let credolab = [("authorization", credolab_token.as_str())];
+    assert_eq!(t.call("GET", &insight, &credolab, None).await.status, 200);
 
     let flow = json!({"redirect_uri": "https://lender.example/cb", "user_id": user});
     let r = t
@@ -154,11 +149,10 @@ async fn one_test(s: &TestServer, name: &str, user: &str) -> Transcript {
         )
         .await;
     assert_eq!(r.json()["now"], "2026-01-15T11:01:40Z");
-    let r = t
-        .call("POST", "/finscore/api/v1/score", &score, Some(&number))
-        .await;
+    let r = t.call("GET", &insight, &credolab, None).await;
     assert_eq!(r.status, 401);
-    assert!(r.text().contains("Token Expired"), "{}", r.text());
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(challenge.contains("The token expired"), "{challenge}");
     let r = t.call("GET", &report_path, &finx, None).await;
     assert_eq!(r.status, 401, "{}", r.text());
     assert_eq!(
@@ -192,24 +186,14 @@ async fn one_test(s: &TestServer, name: &str, user: &str) -> Transcript {
     );
     let r = t.call("GET", "/__admin/clock", &[], None).await;
     assert_eq!(r.json()["now"], FROZEN);
-    assert_eq!(
-        t.call("POST", "/finscore/api/v1/score", &score, Some(&number))
-            .await
-            .status,
-        401
-    );
+    assert_eq!(t.call("GET", &insight, &credolab, None).await.status, 401);
     let r = t
-        .call("POST", "/finscore/oauth/token", &[], Some(&creds))
+        .call("POST", "/credolab/v6.0/account/login", &[], Some(&creds))
         .await;
     let fresh = format!("Bearer {}", field(&r, "access_token"));
-    assert_ne!(fresh, score_token);
+    assert_ne!(fresh, credolab_token);
     let r = t
-        .call(
-            "POST",
-            "/finscore/api/v1/score",
-            &[("authorization", fresh.as_str())],
-            Some(&number),
-        )
+        .call("GET", &insight, &[("authorization", fresh.as_str())], None)
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -244,9 +228,9 @@ async fn noise(s: &TestServer, k: usize, done: &tokio::sync::watch::Receiver<boo
             )
             .await;
             s.post_json(
-                &format!("{prefix}/finscore/oauth/token"),
+                &format!("{prefix}/credolab/v6.0/account/login"),
                 &[],
-                &json!({"grant_type": "client_credentials", "client_id": "test-client", "client_secret": "test-secret"}),
+                &json!({"userEmail": "test@example.com", "password": "test-password"}),
             )
             .await;
             if round % 3 == 0 && !prefix.is_empty() {

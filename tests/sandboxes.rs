@@ -30,21 +30,24 @@ pub fn credeau_body(user: &str) -> Value {
     json!({"user_id": user, "client_id": "test-client", "groupings": ["sms"]})
 }
 
-pub async fn finscore_token(s: &TestServer, sandbox: &str) -> Reply {
+/// Credolab login as the default user: a bearer token valid 60 minutes of mock clock.
+pub async fn credolab_login(s: &TestServer, sandbox: &str) -> Reply {
     s.post_json(
-        &format!("{sandbox}/finscore/oauth/token"),
+        &format!("{sandbox}/credolab/v6.0/account/login"),
         &[],
-        &json!({"grant_type": "client_credentials", "client_id": "test-client", "client_secret": "test-secret"}),
+        &json!({"userEmail": "test@example.com", "password": "test-password"}),
     )
     .await
 }
 
-pub async fn finscore_score(s: &TestServer, sandbox: &str, token: &str) -> Reply {
+/// Credolab's insights of a dataset, with a bearer token.
+pub async fn credolab_insight(s: &TestServer, sandbox: &str, token: &str) -> Reply {
     let auth = format!("Bearer {token}");
-    s.post_json(
-        &format!("{sandbox}/finscore/api/v1/score"),
+    s.request(
+        "GET",
+        &format!("{sandbox}/credolab/v6.0/datasets/ref-1/datasetinsight"),
         &[("authorization", &auth)],
-        &json!({"mobileNumber": "639181234567", "productIds": "10;40"}),
+        "",
     )
     .await
 }
@@ -104,26 +107,23 @@ async fn advancing_one_sandboxs_clock_moves_neither_the_root_nor_another_sandbox
 #[tokio::test]
 async fn a_token_expires_only_in_the_sandbox_whose_clock_passed_its_lifetime() {
     let s = TestServer::start().await;
-    let a = access_token(&finscore_token(&s, "/~a").await);
-    let b = access_token(&finscore_token(&s, "/~b").await);
+    let a = access_token(&credolab_login(&s, "/~a").await);
+    let b = access_token(&credolab_login(&s, "/~b").await);
     advance(&s, "/~a", 3700).await;
-    let expired = finscore_score(&s, "/~a", &a).await;
+    let expired = credolab_insight(&s, "/~a", &a).await;
     assert_eq!(expired.status, 401);
-    assert!(
-        expired.text().contains("Token Expired"),
-        "{}",
-        expired.text()
-    );
-    assert_eq!(finscore_score(&s, "/~b", &b).await.status, 200);
+    let challenge = expired.header("www-authenticate").unwrap();
+    assert!(challenge.contains("The token expired"), "{challenge}");
+    assert_eq!(credolab_insight(&s, "/~b", &b).await.status, 200);
 }
 
 #[tokio::test]
 async fn tokens_state_and_journals_are_not_visible_across_sandboxes_or_from_the_root() {
     let s = TestServer::start().await;
-    let a = access_token(&finscore_token(&s, "/~a").await);
+    let a = access_token(&credolab_login(&s, "/~a").await);
     // Same requests, same token in another sandbox; but never seen by the root.
-    assert_eq!(finscore_score(&s, "", &a).await.status, 401);
-    assert_eq!(finscore_score(&s, "/~a", &a).await.status, 200);
+    assert_eq!(credolab_insight(&s, "", &a).await.status, 401);
+    assert_eq!(credolab_insight(&s, "/~a", &a).await.status, 200);
     // Entity progress: two pending answers in `a` leave `b` at its first.
     for _ in 0..2 {
         let r = s
@@ -160,7 +160,7 @@ async fn tokens_state_and_journals_are_not_visible_across_sandboxes_or_from_the_
         .collect();
     assert_eq!(
         a_paths,
-        ["/finscore/api/v1/score"],
+        ["/credolab/v6.0/datasets/ref-1/datasetinsight"],
         "the root saw only its own"
     );
     let r = s.get("/~a/__admin/requests?vendor=credeau").await;
@@ -179,16 +179,20 @@ async fn tokens_state_and_journals_are_not_visible_across_sandboxes_or_from_the_
 #[tokio::test]
 async fn a_reset_in_a_sandbox_forgets_its_own_state_and_nothing_else() {
     let s = TestServer::start().await;
-    let a = access_token(&finscore_token(&s, "/~a").await);
-    let b = access_token(&finscore_token(&s, "/~b").await);
+    let a = access_token(&credolab_login(&s, "/~a").await);
+    let b = access_token(&credolab_login(&s, "/~b").await);
     advance(&s, "/~a", 100).await;
     advance(&s, "/~b", 100).await;
     reset(&s, "/~a").await;
     assert_eq!(clock(&s, "/~a").await, support::FROZEN);
     assert_eq!(clock(&s, "/~b").await, "2026-01-15T10:01:40Z");
-    assert_eq!(finscore_score(&s, "/~a", &a).await.status, 401, "forgotten");
-    assert_eq!(finscore_score(&s, "/~b", &b).await.status, 200, "kept");
-    let fresh = access_token(&finscore_token(&s, "/~a").await);
+    assert_eq!(
+        credolab_insight(&s, "/~a", &a).await.status,
+        401,
+        "forgotten"
+    );
+    assert_eq!(credolab_insight(&s, "/~b", &b).await.status, 200, "kept");
+    let fresh = access_token(&credolab_login(&s, "/~a").await);
     assert_ne!(fresh, a, "ids issued after a reset are new ones");
     assert_eq!(
         sandbox_names(&s).await,
@@ -201,7 +205,7 @@ async fn a_reset_in_a_sandbox_forgets_its_own_state_and_nothing_else() {
 async fn a_root_reset_drops_every_sandbox_and_delete_drops_one() {
     let s = TestServer::start().await;
     for name in ["t1", "t2", "t3"] {
-        finscore_token(&s, &format!("/~{name}")).await;
+        credolab_login(&s, &format!("/~{name}")).await;
     }
     assert_eq!(sandbox_names(&s).await, ["t1", "t2", "t3"]);
     let r = s.request("DELETE", "/__admin/sandboxes/t2", &[], "").await;
@@ -418,7 +422,7 @@ async fn a_vendor_listen_port_takes_the_sandbox_segment_at_its_root() {
         },
         vendor_mock::server::Listener {
             listener: own,
-            vendor: Some("finscore"),
+            vendor: Some("credeau"),
         },
     ];
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -427,27 +431,21 @@ async fn a_vendor_listen_port_takes_the_sandbox_segment_at_its_root() {
     }));
     let own = format!("http://{own_addr}");
     let main = format!("http://{main_addr}");
-    let body = json!({"grant_type": "client_credentials", "client_id": "test-client", "client_secret": "test-secret"});
-    let post = |base: &str, path: &str, auth: Option<String>, body: &Value| {
-        let (base, path, body) = (base.to_string(), path.to_string(), body.to_string());
+    let job = |base: &str, path: &str| {
+        let (base, path) = (base.to_string(), path.to_string());
         async move {
-            let mut h = vec![("content-type".to_string(), "application/json".to_string())];
-            if let Some(a) = auth {
-                h.push(("authorization".into(), a));
-            }
-            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            send(&base, "POST", &path, &h, Bytes::from(body)).await
+            let mut h = vec![("content-type", "application/json")];
+            h.extend_from_slice(CREDEAU);
+            let body = Bytes::from(credeau_body("pending-port").to_string());
+            send(&base, "POST", &path, &h, body).await.status
         }
     };
-    let t = access_token(&post(&own, "/~p/oauth/token", None, &body).await);
-    let score = json!({"mobileNumber": "639181234567", "productIds": "10"});
-    let bearer = Some(format!("Bearer {t}"));
-    let r = post(&own, "/~p/api/v1/score", bearer.clone(), &score).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let r = post(&main, "/~p/finscore/api/v1/score", bearer.clone(), &score).await;
-    assert_eq!(r.status, 200, "the same sandbox through the main port");
-    let r = post(&own, "/api/v1/score", bearer, &score).await;
-    assert_eq!(r.status, 401, "the root never saw that token");
+    // One pending sequence in sandbox `p`, whichever port the calls come through.
+    assert_eq!(job(&own, "/~p/api/async_insights").await, 202);
+    assert_eq!(job(&main, "/~p/credeau/api/async_insights").await, 202);
+    assert_eq!(job(&own, "/~p/api/async_insights").await, 200);
+    // The root's own sequence had not started.
+    assert_eq!(job(&own, "/api/async_insights").await, 202);
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
@@ -583,9 +581,9 @@ async fn a_fresh_sandbox_answers_byte_for_byte_like_a_fresh_root() {
     let s = TestServer::start().await;
     let mut seen = Vec::new();
     for prefix in ["", "/~same"] {
-        let t = finscore_token(&s, prefix).await;
+        let t = credolab_login(&s, prefix).await;
         let token = access_token(&t);
-        let score = finscore_score(&s, prefix, &token).await;
+        let insight = credolab_insight(&s, prefix, &token).await;
         let credeau = s
             .post_json(
                 &format!("{prefix}/credeau/api/insights"),
@@ -594,7 +592,7 @@ async fn a_fresh_sandbox_answers_byte_for_byte_like_a_fresh_root() {
             )
             .await;
         seen.push(
-            [t, score, credeau]
+            [t, insight, credeau]
                 .iter()
                 .map(|r| (r.status, r.headers.clone(), r.body.clone()))
                 .collect::<Vec<_>>(),

@@ -294,3 +294,47 @@ async fn sixteen_tests_at_once_each_in_its_own_sandbox_all_pass_and_get_the_byte
         }
     }
 }
+
+/// The worked example in `examples/clients/pytest/`: a lender's pytest suite run with
+/// four xdist workers against one server it starts itself (`serve --listen
+/// 127.0.0.1:0`, address read from stdout), a sandbox per test, clocks moved
+/// independently, outcomes chosen by header and by assignment, and the coverage table
+/// printed at the end.
+#[tokio::test]
+async fn the_pytest_xdist_example_suite_passes_with_four_workers_on_one_server() {
+    if !crate::support::python_has(Some("xdist")) {
+        return;
+    }
+    let out = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(crate::support::python())
+            .args([
+                "-m",
+                "pytest",
+                "-n",
+                "4",
+                "-p",
+                "no:cacheprovider",
+                "examples/clients/pytest",
+            ])
+            .env("VENDOR_MOCK_BIN", env!("CARGO_BIN_EXE_vendor-mock"))
+            .env_remove("VENDOR_MOCK_URL")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("pytest runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("16 passed"), "{stdout}");
+    assert!(stdout.contains("4 workers"), "{stdout}");
+    assert!(stdout.contains("vendor-mock coverage"), "{stdout}");
+    assert!(
+        stdout.contains("credeau              3/6        2/6"),
+        "{stdout}"
+    );
+}

@@ -295,3 +295,39 @@ pub async fn run_all(
 ) -> std::io::Result<()> {
     server::serve(listeners, app, shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_or_evicted_sandbox_is_freed_and_a_reset_root_frees_them_all() {
+        let root = App::new(Config {
+            max_sandboxes: 2,
+            ..Config::default()
+        })
+        .expect("the shipped scenarios compile");
+        let weak = |app: App| Arc::downgrade(&app.inner);
+        let a = weak(root.sandbox("a").unwrap());
+        let b = weak(root.sandbox("b").unwrap());
+        root.sandbox("a").unwrap().vendor("finbox").unwrap();
+        assert!(
+            a.upgrade().is_some() && b.upgrade().is_some(),
+            "held by the table"
+        );
+        assert!(root.drop_sandbox("a"));
+        assert!(a.upgrade().is_none(), "dropped: freed");
+        let c = weak(root.sandbox("c").unwrap());
+        let d = weak(root.sandbox("d").unwrap());
+        assert!(b.upgrade().is_none(), "evicted past the bound: freed");
+        root.reset();
+        assert!(
+            c.upgrade().is_none() && d.upgrade().is_none(),
+            "reset: freed"
+        );
+        assert!(
+            root.sandbox("a").unwrap().sandbox("x").is_none(),
+            "no sandboxes in a sandbox"
+        );
+    }
+}

@@ -26,7 +26,8 @@ pub type Sizes = (usize, usize);
 #[derive(Debug)]
 pub struct Coverage {
     sizes: Arc<[Sizes]>,
-    vendors: Box<[OnceLock<Seen>]>,
+    /// Boxed: an instance that never answered for a vendor holds one pointer for it.
+    vendors: Box<[OnceLock<Box<Seen>>]>,
     parent: Option<Arc<Coverage>>,
 }
 
@@ -97,10 +98,12 @@ impl Coverage {
 
     fn seen(&self, vendor: usize) -> Option<&Seen> {
         let (outcomes, scenarios) = *self.sizes.get(vendor)?;
-        Some(self.vendors[vendor].get_or_init(|| Seen {
-            outcomes: Bits::new(outcomes),
-            scenarios: Bits::new(scenarios),
-            statuses: Bits::new(STATUSES.len()),
+        Some(self.vendors[vendor].get_or_init(|| {
+            Box::new(Seen {
+                outcomes: Bits::new(outcomes),
+                scenarios: Bits::new(scenarios),
+                statuses: Bits::new(STATUSES.len()),
+            })
         }))
     }
 

@@ -3,7 +3,9 @@
 //! A vendor module owns its routes, request validation, auth, error envelope, named
 //! outcomes and data generator. Shared machinery only ever talks to the [`Vendor`]
 //! trait. Adding a vendor: a module here, `fixtures/<vendor>/`, `scenarios/<vendor>.toml`
-//! and one line in [`registry`].
+//! and one line in [`REGISTRY`]. The root server and every sandbox make their own objects
+//! from it, so state a vendor keeps in its struct is per sandbox without the vendor
+//! knowing.
 
 mod context;
 pub mod credeau;

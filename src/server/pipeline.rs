@@ -163,13 +163,10 @@ pub async fn handle(
         }
     }
     resp.serialize_body();
-    let single;
     let response: Option<&[Bytes]> = match (&resp.body, resp.reset) {
         (_, true) => None,
-        (Body::Bytes(b), _) => {
-            single = [b.clone()];
-            Some(&single)
-        }
+        // Borrowed, not cloned: cloning a `Bytes` made from a `Vec` allocates.
+        (Body::Bytes(b), _) => Some(std::slice::from_ref(b)),
         (Body::Parts(p), _) => Some(p),
         _ => Some(&[]),
     };

@@ -28,7 +28,8 @@ use crate::server::{self, Listener};
 use crate::state::StateStore;
 use crate::vendors::{self, Vendor};
 
-/// Default `--journal-limit`: a long CI run's worth of exchanges, a few tens of MB at most.
+/// Default `--journal-limit`: a long CI run's worth of exchanges. Each keeps up to 4 KiB
+/// of request body and 4 KiB of answer: tens of MB when answers are large, at most ~85 MB.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 10_000;
 /// Default `--max-body-bytes`: 1 MiB, far above any documented vendor request.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -187,6 +187,20 @@ async fn the_coverage_command_prints_a_table_and_exits_1_under_min() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0));
+    // VENDOR_MOCK_URL stands for --url.
+    let url = format!("{}/~t1", s.base);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vendor-mock"))
+            .args(["coverage", "--min", "38.9"])
+            .env("VENDOR_MOCK_URL", url)
+            .output()
+            .expect("vendor-mock runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("7/18 (38.9%)"), "{stdout}");
     // A sandbox nobody used covers nothing.
     let out = run_coverage(vec![
         "--url".into(),

@@ -662,6 +662,90 @@ mod tests {
     }
 
     #[test]
+    fn journals_sharing_a_budget_hold_no_more_than_it_together() {
+        let budget = Arc::new(Budget::new(3));
+        let a = Journal::sharing(10, budget.clone());
+        let b = Journal::sharing(10, budget.clone());
+        for p in ["/1", "/2"] {
+            a.push(entry("credeau", p));
+        }
+        for p in ["/3", "/4", "/5"] {
+            b.push(entry("finbox", p));
+        }
+        // b got its first entry within the budget, then dropped its own oldest.
+        assert_eq!((a.len(), b.len(), budget.used()), (2, 1, 3));
+        let paths = |j: &Journal| -> Vec<String> {
+            j.query(&Filter::default())
+                .iter()
+                .map(|e| e.path.clone())
+                .collect()
+        };
+        assert_eq!(paths(&b), ["/5"]);
+        a.clear();
+        assert_eq!(budget.used(), 1);
+        b.push(entry("finbox", "/6"));
+        assert_eq!((b.len(), budget.used()), (2, 2));
+        drop(b);
+        assert_eq!(budget.used(), 0, "a dropped journal gives its entries back");
+    }
+
+    #[test]
+    fn status_filters_take_a_status_a_class_or_none() {
+        let cases = [
+            ("404", Some(StatusFilter::Exact(404))),
+            ("4xx", Some(StatusFilter::Class(4))),
+            ("5XX", Some(StatusFilter::Class(5))),
+            ("none", Some(StatusFilter::NoAnswer)),
+            ("4x", None),
+            ("600", None),
+            ("40", None),
+            ("abc", None),
+            ("xxx", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(StatusFilter::parse(text), want, "{text}");
+        }
+        assert!(StatusFilter::Class(4).matches(Some(429)));
+        assert!(!StatusFilter::Class(4).matches(None));
+        assert!(StatusFilter::NoAnswer.matches(None));
+    }
+
+    #[test]
+    fn answers_are_kept_up_to_the_cap_across_their_parts() {
+        let j = Journal::new(2);
+        let record = |response: Option<&[Bytes]>| {
+            j.record(&Record {
+                time: DateTime::UNIX_EPOCH,
+                direction: "inbound",
+                vendor: Some("credeau"),
+                method: &Method::POST,
+                path: "/",
+                query: None,
+                client: None,
+                headers: &HeaderMap::new(),
+                body: b"",
+                entity: None,
+                scenario: None,
+                step: None,
+                status: response.map(|_| 200),
+                note: None,
+                response,
+            })
+        };
+        let parts = [Bytes::from("a".repeat(3000)), Bytes::from("b".repeat(3000))];
+        record(Some(&parts));
+        record(None);
+        let all = j.query(&Filter::default());
+        let kept = all[0].response_body.as_ref().unwrap();
+        assert_eq!(kept.len(), BODY_CAP);
+        assert!(all[0].response_body_truncated);
+        assert_eq!(&kept[2999..3001], b"ab");
+        assert!(all[1].response_body.is_none(), "no answer sent");
+        let v = serde_json::to_value(&all[1]).unwrap();
+        assert!(v.get("response_body").is_none());
+    }
+
+    #[test]
     fn the_oldest_entry_goes_once_the_limit_is_reached() {
         let j = Journal::new(2);
         for p in ["/a", "/b", "/c"] {

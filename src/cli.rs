@@ -1,12 +1,13 @@
-//! The command line: `serve`, `validate`, `list` and `healthcheck`.
+//! The command line: `serve`, `validate`, `list`, `healthcheck` and `coverage`.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{DEFAULT_JOURNAL_LIMIT, DEFAULT_MAX_BODY_BYTES};
+use crate::sandbox::DEFAULT_MAX_SANDBOXES;
 
 /// A deterministic mock of the credit-data vendors lenders integrate with.
 ///
@@ -15,6 +16,8 @@ use crate::app::{DEFAULT_JOURNAL_LIMIT, DEFAULT_MAX_BODY_BYTES};
 /// scenarios by prefix (pending-, notfound-, nodata-, ratelimited-, flaky-, removed-,
 /// slow-; FinScore uses digit prefixes); any other id gets deterministic successful data.
 /// `vendor-mock list` shows every endpoint and scenario; the admin API is under /__admin.
+/// Every URL may start with a sandbox segment, /~NAME/, for tests running in parallel:
+/// each sandbox has its own clock, state and journal.
 #[derive(Debug, Parser)]
 #[command(name = "vendor-mock", version, propagate_version = true)]
 pub struct Cli {
@@ -49,15 +52,29 @@ pub enum Command {
     /// Exit 0 if a server answers GET /__admin/health with 200 (for container health checks).
     Healthcheck {
         /// Where the server listens.
-        #[arg(long, env = "VENDOR_MOCK_LISTEN", default_value = "127.0.0.1:8080")]
+        #[arg(long, env = "VENDOR_MOCK_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
         listen: SocketAddr,
+    },
+    /// Print which outcomes, scenarios and documented error statuses a running server
+    /// (or one sandbox of it) has answered, and which never were.
+    ///
+    /// Exits 1 when the total is under --min, or when the server cannot be asked.
+    Coverage {
+        /// The server, or one sandbox of it (http://127.0.0.1:8080/~t42).
+        #[arg(long, env = "VENDOR_MOCK_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Fail (exit 1) when less than this percentage is covered.
+        #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+        min: Option<f64>,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "VENDOR_MOCK_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on: IP:PORT, localhost:PORT (127.0.0.1) or :PORT (every
+    /// interface). Port 0 picks a free port; the bound address is printed on stdout as
+    /// `listening on http://ADDR`.
+    #[arg(long, env = "VENDOR_MOCK_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// A scenario file, or a directory of them (repeatable; env VENDOR_MOCK_SCENARIOS takes
     /// a colon-separated list). A file named like a shipped one (credeau.toml) replaces it;
@@ -85,6 +102,47 @@ pub struct ServeArgs {
     /// Request bodies larger than this get 413 before being read whole.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// At most this many sandboxes (/~NAME/) live at once; past it the least recently
+    /// used is dropped.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SANDBOXES, value_parser = parse_max_sandboxes)]
+    pub max_sandboxes: usize,
+}
+
+/// A listen address: `IP:PORT`, `localhost:PORT` (127.0.0.1) or `:PORT` (every IPv4
+/// interface, as `:PORT` means for most servers).
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("{s:?}: {p:?} is not a port (0-65535)"))
+    };
+    if let Some(p) = s.strip_prefix(':') {
+        return Ok((Ipv4Addr::UNSPECIFIED, port(p)?).into());
+    }
+    if let Some((host, p)) = s.rsplit_once(':') {
+        if host.eq_ignore_ascii_case("localhost") {
+            return Ok((Ipv4Addr::LOCALHOST, port(p)?).into());
+        }
+    }
+    Err(format!(
+        "{s:?} is not a listen address: use IP:PORT (127.0.0.1:8080, [::1]:8080), localhost:PORT or :PORT"
+    ))
+}
+
+fn parse_max_sandboxes(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?}: expected a whole number of at least 1")),
+    }
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?} is not a percentage from 0 to 100")),
+    }
 }
 
 fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, String> {
@@ -97,10 +155,7 @@ fn parse_vendor_listen(s: &str) -> Result<(String, SocketAddr), String> {
     let (name, addr) = s
         .split_once('=')
         .ok_or("expected NAME=ADDR, e.g. finbox=127.0.0.1:9001")?;
-    let addr = addr
-        .parse()
-        .map_err(|e| format!("{addr:?} is not an address: {e}"))?;
-    Ok((name.to_string(), addr))
+    Ok((name.to_string(), parse_listen(addr)?))
 }
 
 #[cfg(test)]
@@ -144,5 +199,57 @@ mod tests {
             .contains("NAME=ADDR"));
         assert!(parse_rfc3339("2026-01-15T10:00:00Z").is_ok());
         assert!(parse_rfc3339("yesterday").unwrap_err().contains("RFC 3339"));
+        assert_eq!(
+            parse_vendor_listen("finbox=localhost:0").unwrap().1,
+            "127.0.0.1:0".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn listen_addresses_take_ip_localhost_and_bare_port_forms() {
+        let ok = [
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("0.0.0.0:0", "0.0.0.0:0"),
+            ("[::1]:9000", "[::1]:9000"),
+            ("localhost:8080", "127.0.0.1:8080"),
+            ("LOCALHOST:0", "127.0.0.1:0"),
+            (":8080", "0.0.0.0:8080"),
+            (":0", "0.0.0.0:0"),
+        ];
+        for (given, want) in ok {
+            assert_eq!(parse_listen(given), Ok(want.parse().unwrap()), "{given}");
+        }
+        for bad in [
+            "8080",
+            "example.com:80",
+            ":http",
+            "localhost:70000",
+            "",
+            ":",
+        ] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn max_sandboxes_must_be_at_least_one_and_coverage_minimums_are_percentages() {
+        let serve = |extra: &[&str]| {
+            let mut args = vec!["vendor-mock", "serve"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args)
+        };
+        let Command::Serve(a) = serve(&[]).unwrap().command else {
+            panic!("serve")
+        };
+        assert_eq!(a.max_sandboxes, DEFAULT_MAX_SANDBOXES);
+        let Command::Serve(a) = serve(&["--max-sandboxes", "3"]).unwrap().command else {
+            panic!("serve")
+        };
+        assert_eq!(a.max_sandboxes, 3);
+        assert!(serve(&["--max-sandboxes", "0"]).is_err());
+        assert_eq!(parse_percent("80"), Ok(80.0));
+        assert_eq!(parse_percent("12.5%"), Ok(12.5));
+        assert!(parse_percent("101").is_err() && parse_percent("x").is_err());
     }
 }

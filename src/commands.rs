@@ -1,13 +1,14 @@
 //! The subcommands other than the server loop itself: `validate`, `list`,
-//! `healthcheck`, and the bind-and-run part of `serve`.
+//! `healthcheck`, `coverage`, and the bind-and-run part of `serve`.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::admin::{table, Report};
 use crate::app::{run_all, App, Config};
 use crate::cli::ServeArgs;
 use crate::scenario::{self, Diagnostic};
@@ -128,6 +129,7 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
         scenario_dirs: args.scenarios,
         journal_limit: args.journal_limit,
         max_body_bytes: args.max_body_bytes,
+        max_sandboxes: args.max_sandboxes,
     };
     let app = match App::new(config) {
         Ok(app) => app,
@@ -147,15 +149,24 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
     }
     let mut listeners = Vec::new();
     let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr)
+        let l = TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        // The address actually bound: with port 0, the one the system picked.
+        let bound = l
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        Ok::<_, String>((l, bound))
     };
+    let mut bound = Vec::new();
     match bind(args.listen).await {
-        Ok(l) => listeners.push(Listener {
-            listener: l,
-            vendor: None,
-        }),
+        Ok((l, addr)) => {
+            bound.push((addr, None));
+            listeners.push(Listener {
+                listener: l,
+                vendor: None,
+            })
+        }
         Err(e) => {
             eprintln!("{e}");
             return EXIT_FAILURE;
@@ -163,7 +174,7 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
     }
     for (name, addr) in &args.vendor_listen {
         let Some(v) = app.vendor(name) else {
-            let names: Vec<_> = app.vendors.iter().map(|v| v.name()).collect();
+            let names: Vec<_> = app.registry().iter().map(|v| v.name()).collect();
             eprintln!(
                 "--vendor-listen {name}={addr}: unknown vendor; expected one of: {}",
                 names.join(", ")
@@ -171,10 +182,13 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
             return EXIT_FAILURE;
         };
         match bind(*addr).await {
-            Ok(l) => listeners.push(Listener {
-                listener: l,
-                vendor: Some(v.name()),
-            }),
+            Ok((l, addr)) => {
+                bound.push((addr, Some(v.name())));
+                listeners.push(Listener {
+                    listener: l,
+                    vendor: Some(v.name()),
+                })
+            }
             Err(e) => {
                 eprintln!("{e}");
                 return EXIT_FAILURE;
@@ -182,19 +196,23 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
         }
     }
     let names: Vec<_> = app
-        .vendors
+        .registry()
         .iter()
         .map(|v| format!("/{}", v.name()))
         .collect();
+    // On stdout, one line per listener, for a harness that started us on port 0.
+    for (addr, vendor) in &bound {
+        match vendor {
+            None => println!("listening on http://{addr}"),
+            Some(name) => println!("listening on http://{addr} ({name} at the root)"),
+        }
+    }
     tracing::info!(
-        "vendor-mock listening on http://{} (vendors: {}; admin: /__admin; seed {})",
-        args.listen,
+        "vendor-mock listening on http://{} (vendors: {}; admin: /__admin; sandboxes: /~NAME/…; seed {})",
+        bound[0].0,
         names.join(" "),
         app.config.seed
     );
-    for (name, addr) in &args.vendor_listen {
-        tracing::info!("{name} also at http://{addr}/");
-    }
     match run_all(listeners, app, shutdown).await {
         Ok(()) => {
             tracing::info!("vendor-mock stopped");
@@ -205,4 +223,78 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
             EXIT_FAILURE
         }
     }
+}
+
+/// How long `coverage` waits to connect, and then for the answer.
+const COVERAGE_WAIT: Duration = Duration::from_secs(10);
+
+/// `vendor-mock coverage [--url URL] [--min PERCENT]`: print the table; exit 1 under
+/// `min`, or when the server cannot be asked.
+pub fn coverage(url: &str, min: Option<f64>) -> i32 {
+    let report = match fetch_coverage(url) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vendor-mock coverage: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    print!("{}", table(&report));
+    match min {
+        Some(min) if report.percent < min => {
+            println!(
+                "coverage {:.1}% is under the minimum of {min}%",
+                report.percent
+            );
+            EXIT_FAILURE
+        }
+        _ => EXIT_OK,
+    }
+}
+
+/// `GET <url>/__admin/coverage` over plain HTTP/1.0, no runtime needed.
+fn fetch_coverage(url: &str) -> Result<Report, String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("{url:?}: expected an http:// URL, e.g. http://127.0.0.1:8080 or http://127.0.0.1:8080/~t42")
+    })?;
+    let (authority, prefix) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let prefix = prefix.trim_end_matches('/');
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let addr = with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("{url}: cannot resolve {authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: {authority} has no address"))?;
+    let path = if prefix.is_empty() {
+        "/__admin/coverage".to_string()
+    } else {
+        format!("/{prefix}/__admin/coverage")
+    };
+    let ask = || -> std::io::Result<Vec<u8>> {
+        let mut s = TcpStream::connect_timeout(&addr, COVERAGE_WAIT)?;
+        s.set_read_timeout(Some(COVERAGE_WAIT))?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n")?;
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer)?;
+        Ok(answer)
+    };
+    let answer = ask().map_err(|e| format!("no vendor-mock answering at {url}: {e}"))?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("{url}: not an HTTP answer"))?;
+    let (head, body) = (&answer[..split], &answer[split + 4..]);
+    if !(head.starts_with(b"HTTP/1.") && head.get(9..12) == Some(b"200")) {
+        return Err(format!(
+            "GET {url}{path}: {}",
+            String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or_default())
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| format!("GET {url}{path}: not a coverage report: {e}"))
 }

@@ -2,10 +2,12 @@
 //!
 //! Each entry records what a user debugging a test wants to see: when, which vendor,
 //! the request line, selected headers, the body (capped at [`BODY_CAP`] bytes), which
-//! scenario and step answered, and the status. Outbound calls the mock makes itself
-//! (webhook deliveries) are journaled too, with `direction = "outbound"`. The oldest
-//! entry is dropped once `--journal-limit` entries are held, so a sidecar left running
-//! for days stays small.
+//! scenario and step answered, the status and the answer's body (capped the same way).
+//! Outbound calls the mock makes itself (webhook deliveries) are journaled too, with
+//! `direction = "outbound"`. The oldest entry is dropped once `--journal-limit` entries
+//! are held, so a sidecar left running for days stays small. The root server and every
+//! sandbox have a journal of their own; a [`Budget`] shared by all of them bounds the
+//! entries they hold together.
 //!
 //! Recording is on every request's path, reading is rare: an entry is stored as its
 //! fixed fields plus one packed byte buffer (path, query, headers, body, entity, note),
@@ -14,6 +16,7 @@
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -25,8 +28,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::clock::rfc3339;
 
-/// Request bodies are kept up to this many bytes: enough to read any JSON request the
-/// vendors document, small enough that 10 000 entries stay within a few tens of MB.
+/// Request and answer bodies are kept up to this many bytes each: enough to read any
+/// JSON request the vendors document and the start of any answer, small enough that
+/// 10 000 entries stay within a few tens of MB.
 pub const BODY_CAP: usize = 4096;
 /// Header values are shown up to this many characters.
 const HEADER_CAP: usize = 256;
@@ -92,6 +96,13 @@ pub struct Entry {
 impl Serialize for Entry {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
+        self.write_fields(&mut m)?;
+        m.end()
+    }
+}
+
+impl Entry {
+    fn write_fields<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         m.serialize_entry("seq", &self.seq)?;
         m.serialize_entry("time", &rfc3339(self.time))?;
         m.serialize_entry("direction", self.direction)?;
@@ -122,6 +133,37 @@ impl Serialize for Entry {
         if let Some(n) = &self.note {
             m.serialize_entry("note", n)?;
         }
+        Ok(())
+    }
+}
+
+/// One exchange as [`Journal::query`] returns it: the [`Entry`] and, for answers the
+/// mock sent, the start of the answer's body.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub entry: Entry,
+    /// Up to [`BODY_CAP`] bytes; `None` when no answer was sent or for outbound calls.
+    pub response_body: Option<Bytes>,
+    pub response_body_truncated: bool,
+}
+
+impl std::ops::Deref for Exchange {
+    type Target = Entry;
+    fn deref(&self) -> &Entry {
+        &self.entry
+    }
+}
+
+impl Serialize for Exchange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        self.entry.write_fields(&mut m)?;
+        if let Some(b) = &self.response_body {
+            m.serialize_entry("response_body", &body_text(b))?;
+            if self.response_body_truncated {
+                m.serialize_entry("response_body_truncated", &true)?;
+            }
+        }
         m.end()
     }
 }
@@ -149,8 +191,39 @@ fn body_text(body: &[u8]) -> String {
 #[derive(Debug)]
 pub struct Journal {
     limit: usize,
+    budget: Arc<Budget>,
     /// Std mutex: pushes and reads are short copies, never held across `.await`.
     inner: Mutex<Inner>,
+}
+
+/// How many entries all the journals sharing it may hold together. A journal at the
+/// budget drops its own oldest entry for each new one instead of growing, so the busiest
+/// sandbox pays for its own traffic. Counted, not locked: a few entries over the cap
+/// while journals race is harmless.
+#[derive(Debug)]
+pub struct Budget {
+    cap: usize,
+    used: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Entries held by every journal sharing this budget.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn release(&self, n: usize) {
+        if n > 0 {
+            self.used.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -159,14 +232,60 @@ struct Inner {
     entries: VecDeque<Stored>,
 }
 
-/// A journal query, from `GET /__admin/requests`.
+/// A journal query, from `GET /__admin/requests` and `/__admin/requests/count`.
 #[derive(Debug, Default)]
 pub struct Filter {
     pub vendor: Option<String>,
     /// Matches entries whose path starts with this.
     pub path: Option<String>,
+    /// The entity id, exactly.
+    pub entity: Option<String>,
+    pub status: Option<StatusFilter>,
+    /// The scenario name as entries show it (`default` when none applied).
+    pub scenario: Option<String>,
+    /// `inbound` or `outbound`.
+    pub direction: Option<String>,
     /// Only the newest `limit` matches.
     pub limit: Option<usize>,
+}
+
+/// Which answers a `status=` filter keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// One status (`404`).
+    Exact(u16),
+    /// A class: `4xx` is `Class(4)`.
+    Class(u16),
+    /// Exchanges that got no answer (a `reset` fault, a failed outbound call): `none`.
+    NoAnswer,
+}
+
+impl StatusFilter {
+    /// `404`, `4xx` (or `4XX`) or `none`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s == "none" {
+            return Some(Self::NoAnswer);
+        }
+        let b = s.as_bytes();
+        if b.len() == 3 && (1..=5).contains(&(b[0].wrapping_sub(b'0'))) {
+            if b[1..].eq_ignore_ascii_case(b"xx") {
+                return Some(Self::Class(u16::from(b[0] - b'0')));
+            }
+            if let Ok(n) = s.parse::<u16>() {
+                return Some(Self::Exact(n));
+            }
+        }
+        None
+    }
+
+    fn matches(self, status: Option<u16>) -> bool {
+        match (self, status) {
+            (Self::Exact(n), Some(s)) => s == n,
+            (Self::Class(c), Some(s)) => s / 100 == c,
+            (Self::NoAnswer, None) => true,
+            _ => false,
+        }
+    }
 }
 
 /// The request headers worth keeping: the standard content headers, `authorization`
@@ -204,6 +323,9 @@ pub struct Record<'a> {
     pub step: Option<usize>,
     pub status: Option<u16>,
     pub note: Option<&'a str>,
+    /// The answer's body, in the parts it is sent in; kept up to [`BODY_CAP`] bytes.
+    /// `None` when no answer was sent.
+    pub response: Option<&'a [Bytes]>,
 }
 
 /// The packed parts of a stored entry, in buffer order.
@@ -215,8 +337,9 @@ enum Part {
     Body,
     Entity,
     Note,
+    Response,
 }
-const PARTS: usize = 6;
+const PARTS: usize = 7;
 
 /// An entry as the journal holds it.
 #[derive(Debug)]
@@ -231,17 +354,20 @@ struct Stored {
     step: Option<usize>,
     status: Option<u16>,
     body_truncated: bool,
+    response_truncated: bool,
     /// Every part back to back; `ends[i]` is where part `i` ends.
     buf: Vec<u8>,
     ends: [u32; PARTS],
-    /// Which optional parts (query, entity, note) are present, by part index.
+    /// Which optional parts (query, entity, note, response) are present, by part index.
     present: u8,
 }
 
 impl Stored {
     fn part(&self, p: Part) -> Option<&[u8]> {
         let i = p as usize;
-        if matches!(p, Part::Query | Part::Entity | Part::Note) && self.present & (1 << i) == 0 {
+        if matches!(p, Part::Query | Part::Entity | Part::Note | Part::Response)
+            && self.present & (1 << i) == 0
+        {
             return None;
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
@@ -251,6 +377,14 @@ impl Stored {
     fn text(&self, p: Part) -> Option<String> {
         self.part(p)
             .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    fn to_exchange(&self) -> Exchange {
+        Exchange {
+            entry: self.to_entry(),
+            response_body: self.part(Part::Response).map(Bytes::copy_from_slice),
+            response_body_truncated: self.response_truncated,
+        }
     }
 
     fn to_entry(&self) -> Entry {
@@ -286,6 +420,35 @@ thread_local! {
 /// The scenario name shown when none applied.
 const DEFAULT_SCENARIO: &str = "default";
 
+impl Filter {
+    fn matches(&self, e: &Stored) -> bool {
+        let text = |want: &Option<String>, part: Part| {
+            want.as_deref()
+                .is_none_or(|w| e.part(part) == Some(w.as_bytes()))
+        };
+        self.vendor.as_deref().is_none_or(|v| e.vendor == Some(v))
+            && self.path.as_deref().is_none_or(|p| {
+                e.part(Part::Path)
+                    .unwrap_or_default()
+                    .starts_with(p.as_bytes())
+            })
+            && text(&self.entity, Part::Entity)
+            && self.status.is_none_or(|s| s.matches(e.status))
+            && self
+                .scenario
+                .as_deref()
+                .is_none_or(|s| e.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO) == s)
+            && self.direction.as_deref().is_none_or(|d| e.direction == d)
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        let inner = crate::lock::lock(&self.inner);
+        self.budget.release(inner.entries.len());
+    }
+}
+
 /// How the headers of a record arrive.
 enum HeaderSource<'a> {
     Map(&'a HeaderMap),
@@ -306,9 +469,17 @@ impl HeaderSource<'_> {
 }
 
 impl Journal {
+    /// A journal of its own, keeping the newest `limit` entries.
     pub fn new(limit: usize) -> Self {
+        Self::sharing(limit, Arc::new(Budget::new(limit)))
+    }
+
+    /// A journal keeping the newest `limit` entries, within `budget` together with the
+    /// other journals that share it.
+    pub fn sharing(limit: usize, budget: Arc<Budget>) -> Self {
         Self {
             limit,
+            budget,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -332,6 +503,7 @@ impl Journal {
                 step: entry.step,
                 status: entry.status,
                 note: entry.note.as_deref(),
+                response: None,
             },
             HeaderSource::Packed(&entry.headers),
             entry.body_truncated,
@@ -360,12 +532,25 @@ impl Journal {
             Some(body),
             r.entity.map(str::as_bytes),
             r.note.map(str::as_bytes),
+            None, // the response: written from its parts
         ];
         let mut ends = [0u32; PARTS];
         let mut present = 0u8;
+        let mut response_truncated = false;
         for (i, part) in parts.iter().enumerate() {
             if i == Part::Headers as usize {
                 headers.write(&mut buf);
+            } else if i == Part::Response as usize {
+                if let Some(chunks) = r.response {
+                    let mut room = BODY_CAP;
+                    for c in chunks {
+                        let take = c.len().min(room);
+                        buf.extend_from_slice(&c[..take]);
+                        room -= take;
+                        response_truncated |= take < c.len();
+                    }
+                    present |= 1 << i;
+                }
             } else if let Some(p) = part {
                 buf.extend_from_slice(p);
                 present |= 1 << i;
@@ -389,6 +574,7 @@ impl Journal {
             step: r.step,
             status: r.status,
             body_truncated: truncated || r.body.len() > BODY_CAP,
+            response_truncated,
             buf,
             ends,
             present,
@@ -397,9 +583,12 @@ impl Journal {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
             stored.seq = inner.next_seq;
-            let evicted = if inner.entries.len() >= self.limit {
+            let full = inner.entries.len() >= self.limit
+                || (self.budget.used() >= self.budget.cap && !inner.entries.is_empty());
+            let evicted = if full {
                 inner.entries.pop_front()
             } else {
+                self.budget.used.fetch_add(1, Ordering::Relaxed);
                 None
             };
             inner.entries.push_back(stored);
@@ -411,30 +600,30 @@ impl Journal {
     }
 
     /// Matching entries, oldest first (newest last).
-    pub fn query(&self, filter: &Filter) -> Vec<Entry> {
+    pub fn query(&self, filter: &Filter) -> Vec<Exchange> {
         let inner = crate::lock::lock(&self.inner);
-        let matches = |e: &&Stored| {
-            filter.vendor.as_deref().is_none_or(|v| e.vendor == Some(v))
-                && filter.path.as_deref().is_none_or(|p| {
-                    e.part(Part::Path)
-                        .unwrap_or_default()
-                        .starts_with(p.as_bytes())
-                })
-        };
-        let mut out: Vec<Entry> = inner
+        let mut out: Vec<Exchange> = inner
             .entries
             .iter()
             .rev()
-            .filter(matches)
+            .filter(|e| filter.matches(e))
             .take(filter.limit.unwrap_or(usize::MAX))
-            .map(Stored::to_entry)
+            .map(Stored::to_exchange)
             .collect();
         out.reverse();
         out
     }
 
+    /// How many entries [`query`](Self::query) would return.
+    pub fn count(&self, filter: &Filter) -> usize {
+        let inner = crate::lock::lock(&self.inner);
+        let n = inner.entries.iter().filter(|e| filter.matches(e)).count();
+        n.min(filter.limit.unwrap_or(usize::MAX))
+    }
+
     pub fn clear(&self) {
         let mut inner = crate::lock::lock(&self.inner);
+        self.budget.release(inner.entries.len());
         inner.entries.clear();
     }
 
@@ -473,6 +662,90 @@ mod tests {
     }
 
     #[test]
+    fn journals_sharing_a_budget_hold_no_more_than_it_together() {
+        let budget = Arc::new(Budget::new(3));
+        let a = Journal::sharing(10, budget.clone());
+        let b = Journal::sharing(10, budget.clone());
+        for p in ["/1", "/2"] {
+            a.push(entry("credeau", p));
+        }
+        for p in ["/3", "/4", "/5"] {
+            b.push(entry("finbox", p));
+        }
+        // b got its first entry within the budget, then dropped its own oldest.
+        assert_eq!((a.len(), b.len(), budget.used()), (2, 1, 3));
+        let paths = |j: &Journal| -> Vec<String> {
+            j.query(&Filter::default())
+                .iter()
+                .map(|e| e.path.clone())
+                .collect()
+        };
+        assert_eq!(paths(&b), ["/5"]);
+        a.clear();
+        assert_eq!(budget.used(), 1);
+        b.push(entry("finbox", "/6"));
+        assert_eq!((b.len(), budget.used()), (2, 2));
+        drop(b);
+        assert_eq!(budget.used(), 0, "a dropped journal gives its entries back");
+    }
+
+    #[test]
+    fn status_filters_take_a_status_a_class_or_none() {
+        let cases = [
+            ("404", Some(StatusFilter::Exact(404))),
+            ("4xx", Some(StatusFilter::Class(4))),
+            ("5XX", Some(StatusFilter::Class(5))),
+            ("none", Some(StatusFilter::NoAnswer)),
+            ("4x", None),
+            ("600", None),
+            ("40", None),
+            ("abc", None),
+            ("xxx", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(StatusFilter::parse(text), want, "{text}");
+        }
+        assert!(StatusFilter::Class(4).matches(Some(429)));
+        assert!(!StatusFilter::Class(4).matches(None));
+        assert!(StatusFilter::NoAnswer.matches(None));
+    }
+
+    #[test]
+    fn answers_are_kept_up_to_the_cap_across_their_parts() {
+        let j = Journal::new(2);
+        let record = |response: Option<&[Bytes]>| {
+            j.record(&Record {
+                time: DateTime::UNIX_EPOCH,
+                direction: "inbound",
+                vendor: Some("credeau"),
+                method: &Method::POST,
+                path: "/",
+                query: None,
+                client: None,
+                headers: &HeaderMap::new(),
+                body: b"",
+                entity: None,
+                scenario: None,
+                step: None,
+                status: response.map(|_| 200),
+                note: None,
+                response,
+            })
+        };
+        let parts = [Bytes::from("a".repeat(3000)), Bytes::from("b".repeat(3000))];
+        record(Some(&parts));
+        record(None);
+        let all = j.query(&Filter::default());
+        let kept = all[0].response_body.as_ref().unwrap();
+        assert_eq!(kept.len(), BODY_CAP);
+        assert!(all[0].response_body_truncated);
+        assert_eq!(&kept[2999..3001], b"ab");
+        assert!(all[1].response_body.is_none(), "no answer sent");
+        let v = serde_json::to_value(&all[1]).unwrap();
+        assert!(v.get("response_body").is_none());
+    }
+
+    #[test]
     fn the_oldest_entry_goes_once_the_limit_is_reached() {
         let j = Journal::new(2);
         for p in ["/a", "/b", "/c"] {
@@ -497,6 +770,7 @@ mod tests {
             vendor: Some("credeau".into()),
             path: Some("/credeau/api/".into()),
             limit: Some(2),
+            ..Filter::default()
         };
         let got: Vec<_> = j.query(&f).into_iter().map(|e| e.seq).collect();
         assert_eq!(got, [3, 4]);
@@ -601,6 +875,7 @@ mod tests {
                 step: Some(0),
                 status: Some(202),
                 note: None,
+                response: None,
             });
         }
         let all = j.query(&Filter::default());

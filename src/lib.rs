@@ -9,21 +9,29 @@
 //! # Layout
 //!
 //! ```text
-//!  socket ─► server (accept loop, body cap) ─► pipeline ──► /__admin/* ─► admin
+//!  socket ─► server (accept loop, body cap) ─► pipeline: /~NAME/… picks sandbox NAME, else the root
 //!                                                  │
-//!                                                  └──► /<vendor>/… ─► vendors::<vendor>
+//!                                                  ├──► /__admin/* ─► admin (of that instance)
+//!                                                  │
+//!                                                  └──► /<vendor>/… ─► that instance's vendors::<vendor>
 //!                                                         │ validate, authenticate (vendor's own errors)
 //!                                                         │ ctx.turn(entity id) ─► state + scenario ─► step
 //!                                                         │ render the outcome (generate, fixtures, patch)
 //!                                                         ▼
-//!                               delay / reset fault ◄── MockResponse ─► journal, log line
+//!                               delay / reset fault ◄── MockResponse ─► journal, coverage, log line
 //! ```
 //!
-//! - [`app`]: the shared [`app::App`] and [`app::run`].
+//! An instance ([`app::App`]) is the root server or one sandbox: its own clock, state,
+//! journal, rate-limit windows, coverage and vendor objects, sharing the settings and the
+//! compiled scenarios. Imports point down: the engine modules know no vendor and nothing
+//! above them; vendors see the engine through [`vendors::Ctx`] and `&App`.
+//!
+//! - [`app`]: [`app::App`] (one instance; the root also holds the sandboxes) and [`app::run`].
 //! - [`server`]: accept loop, [`server::MockRequest`], [`server::MockResponse`], pipeline.
 //! - [`scenario`]: scenario files, compile with diagnostics, selection by prefix.
-//! - [`state`], [`clock`], [`rate_limit`], [`journal`], [`generate`]: the vendor-neutral engine.
-//! - [`admin`]: the `/__admin` API.
+//! - [`state`], [`clock`], [`rate_limit`], [`journal`], [`coverage`], [`sandbox`],
+//!   [`generate`]: the vendor-neutral engine.
+//! - [`admin`]: the `/__admin` API, per instance.
 //! - [`vendors`]: one module per vendor and the registry.
 
 pub mod admin;
@@ -31,11 +39,13 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod coverage;
 pub mod generate;
 pub mod ipnet;
 pub mod journal;
 pub mod lock;
 pub mod rate_limit;
+pub mod sandbox;
 pub mod scenario;
 pub mod server;
 pub mod state;

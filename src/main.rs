@@ -10,6 +10,7 @@ fn main() {
         Command::Validate { paths } => commands::validate(&paths),
         Command::List { scenarios } => commands::list(&scenarios),
         Command::Healthcheck { listen } => commands::healthcheck(listen),
+        Command::Coverage { url, min } => commands::coverage(&url, min),
         Command::Serve(args) => {
             tracing_subscriber::fmt()
                 .with_env_filter(

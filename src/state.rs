@@ -4,10 +4,12 @@
 //! requests for one id each advance the sequence exactly once. State is keyed by the
 //! full id, so tests that append a unique suffix never see each other's progress.
 //! `/__admin/reset` forgets everything and bumps the *generation*, which issued ids mix
-//! in so that none is handed out twice.
+//! in so that none is handed out twice. Scenarios assigned to entities
+//! (`/__admin/scenarios/assign`) are kept here too, until the reset.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -47,7 +49,14 @@ pub struct Progress {
 pub struct StateStore {
     /// Std mutex: each call is a lookup and a few integer updates, never across `.await`.
     inner: Mutex<Inner>,
+    /// Whether any scenario is assigned: most runs assign none, and their lookups then
+    /// skip the lock.
+    any_assigned: AtomicBool,
 }
+
+/// The scenario assigned to an entity: a scenario's name, or `None` for no scenario
+/// (the default answers, whatever the id's prefix).
+pub type Assigned = Option<Arc<str>>;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -59,6 +68,9 @@ struct Inner {
     order: VecDeque<(&'static str, Box<str>)>,
     /// Calls that carry no entity id (e.g. refused before parsing), per vendor.
     anonymous: HashMap<&'static str, u64>,
+    /// Per vendor, per entity id: the scenario assigned to it, bounded like entities.
+    assigned: HashMap<&'static str, HashMap<Box<str>, Assigned>>,
+    assigned_order: VecDeque<(&'static str, Box<str>)>,
 }
 
 impl StateStore {
@@ -152,7 +164,7 @@ impl StateStore {
         self.len() == 0
     }
 
-    /// Forget every entity and start a new generation.
+    /// Forget every entity and assignment, and start a new generation.
     pub fn reset(&self) {
         let mut inner = crate::lock::lock(&self.inner);
         let generation = inner.generation + 1;
@@ -160,6 +172,50 @@ impl StateStore {
             generation,
             ..Inner::default()
         };
+        self.any_assigned.store(false, Ordering::Relaxed);
+    }
+
+    /// Give `entity` `scenario` for every later call, until the reset. Its progress
+    /// starts over (the scenario's first step answers next); its call count goes on, so
+    /// ids issued on later calls are still new ones.
+    pub fn assign(
+        &self,
+        vendor: &'static str,
+        entity: &str,
+        scenario: Assigned,
+        now: DateTime<Utc>,
+    ) {
+        let mut guard = crate::lock::lock(&self.inner);
+        let inner = &mut *guard;
+        let map = inner.assigned.entry(vendor).or_default();
+        if map.insert(entity.into(), scenario).is_none() {
+            inner.assigned_order.push_back((vendor, entity.into()));
+            if inner.assigned_order.len() > MAX_ENTITIES {
+                if let Some((v, e)) = inner.assigned_order.pop_front() {
+                    inner.assigned.get_mut(v).and_then(|m| m.remove(&e));
+                }
+            }
+        }
+        if let Some(state) = inner
+            .entities
+            .get_mut(vendor)
+            .and_then(|m| m.get_mut(entity))
+        {
+            state.step = 0;
+            state.step_calls = 0;
+            state.step_started = now;
+        }
+        self.any_assigned.store(true, Ordering::Relaxed);
+    }
+
+    /// The scenario assigned to `entity`, if one is: `Some(None)` when it is assigned
+    /// no scenario.
+    pub fn assigned(&self, vendor: &'static str, entity: &str) -> Option<Assigned> {
+        if !self.any_assigned.load(Ordering::Relaxed) {
+            return None;
+        }
+        let inner = crate::lock::lock(&self.inner);
+        inner.assigned.get(vendor)?.get(entity).cloned()
     }
 }
 
@@ -314,6 +370,24 @@ mod tests {
         let want: Vec<usize> = (0..8).flat_map(|i| std::iter::repeat_n(i, 25)).collect();
         assert_eq!(all, want);
         assert_eq!(store.get("v", "e").unwrap().calls, 200);
+    }
+
+    #[test]
+    fn an_assigned_scenario_starts_over_and_is_forgotten_at_reset() {
+        let store = StateStore::default();
+        let steps = [step(Repeat::Times(1)), step(Repeat::Times(1))];
+        assert_eq!(store.assigned("v", "a"), None);
+        store.advance("v", "a", Some(&steps), t(0));
+        assert_eq!(store.advance("v", "a", Some(&steps), t(0)).step, Some(1));
+        store.assign("v", "a", Some("pending".into()), t(5));
+        assert_eq!(store.assigned("v", "a"), Some(Some("pending".into())));
+        assert_eq!(store.assigned("w", "a"), None);
+        let p = store.advance("v", "a", Some(&steps), t(5));
+        assert_eq!((p.step, p.call), (Some(0), 3), "starts over, calls go on");
+        store.assign("v", "b", None, t(5));
+        assert_eq!(store.assigned("v", "b"), Some(None));
+        store.reset();
+        assert_eq!(store.assigned("v", "a"), None);
     }
 
     #[test]

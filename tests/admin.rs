@@ -107,6 +107,16 @@ async fn the_journal_filters_by_vendor_and_path_and_keeps_the_newest_last() {
     assert_eq!(j.len(), 1);
     let mut e = j[0].clone();
     e["headers"].as_object_mut().unwrap().remove("host");
+    // The answer's body is kept up to 4 KiB (the whole answer is ~92 KB).
+    let answer = e.as_object_mut().unwrap().remove("response_body").unwrap();
+    assert_eq!(e["response_body_truncated"], true);
+    e.as_object_mut().unwrap().remove("response_body_truncated");
+    let answer = answer.as_str().unwrap();
+    assert_eq!(answer.len(), 4096);
+    assert!(
+        answer.starts_with(r#"{"user_id":"u2","request_id":"#),
+        "{answer:.80}"
+    );
     insta::assert_json_snapshot!(e, @r#"
     {
       "seq": 3,
@@ -229,4 +239,107 @@ async fn the_clock_refuses_to_advance_past_year_9999() {
         )
         .await;
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn the_journal_filters_by_entity_status_scenario_and_direction_and_counts() {
+    let s = TestServer::start().await;
+    for user in ["u1", "pending-2", "u1", "ratelimited-3"] {
+        s.post_json("/credeau/api/async_insights", AUTH, &body(user))
+            .await;
+    }
+    s.post_json(
+        "/credeau/api/insights",
+        &[("x-client-id", "test-client"), ("x-auth-token", "wrong")],
+        &body("u1"),
+    )
+    .await;
+    let entities = |j: Vec<Value>| -> Vec<(String, u64)> {
+        j.iter()
+            .map(|e| {
+                (
+                    e["entity"].as_str().unwrap_or("-").to_string(),
+                    e["status"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        entities(s.journal("?entity=u1").await),
+        [("u1".into(), 200), ("u1".into(), 200)],
+        "the refused call never got as far as the entity"
+    );
+    assert_eq!(
+        entities(s.journal("?status=202").await),
+        [("pending-2".into(), 202)]
+    );
+    assert_eq!(
+        entities(s.journal("?status=4xx").await),
+        [("ratelimited-3".into(), 429), ("-".into(), 401)]
+    );
+    assert_eq!(
+        entities(s.journal("?scenario=default&status=2XX").await),
+        [("u1".into(), 200), ("u1".into(), 200)]
+    );
+    assert_eq!(
+        entities(s.journal("?scenario=pending").await),
+        [("pending-2".into(), 202)]
+    );
+    assert_eq!(s.journal("?direction=outbound").await.len(), 0);
+    assert_eq!(s.journal("?direction=inbound").await.len(), 5);
+    let count = |q: &str| {
+        let s = &s;
+        let q = q.to_string();
+        async move {
+            let r = s.get(&format!("/__admin/requests/count{q}")).await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        }
+    };
+    assert_eq!(count("").await, json!({"count": 5}));
+    assert_eq!(count("?status=200&entity=u1").await, json!({"count": 2}));
+    assert_eq!(count("?status=none").await, json!({"count": 0}));
+    assert_eq!(count("?vendor=credeau&limit=3").await, json!({"count": 3}));
+}
+
+#[tokio::test]
+async fn journal_entries_carry_the_answers_body() {
+    let s = TestServer::start().await;
+    s.post_json(
+        "/credeau/api/insights",
+        &[("x-client-id", "test-client"), ("x-auth-token", "wrong")],
+        &body("u1"),
+    )
+    .await;
+    let e = &s.journal("").await[0];
+    assert_eq!(e["status"], 401);
+    let answer: Value = serde_json::from_str(e["response_body"].as_str().unwrap()).unwrap();
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("Could not validate credentials."));
+    assert!(e.get("response_body_truncated").is_none());
+}
+
+#[tokio::test]
+async fn bad_journal_filters_get_a_400_naming_the_parameter() {
+    let s = TestServer::start().await;
+    for (q, wanted) in [
+        ("?status=abc", "`status`"),
+        ("?status=4x", "`status`"),
+        ("?status=700", "`status`"),
+        ("?direction=sideways", "`direction`"),
+        ("?limit=-3", "`limit`"),
+        (
+            "?colour=red",
+            "use vendor, path, entity, status, scenario, direction and limit",
+        ),
+    ] {
+        for path in ["/__admin/requests", "/__admin/requests/count"] {
+            let r = s.get(&format!("{path}{q}")).await;
+            assert_eq!(r.status, 400, "{path}{q}");
+            let e = r.json()["error"].as_str().unwrap().to_string();
+            assert!(e.contains(wanted), "{path}{q}: {e}");
+        }
+    }
 }

@@ -4,6 +4,8 @@
 mod support;
 
 mod admin;
+mod choice;
+mod coverage;
 mod credeau;
 mod credolab;
 mod engine;
@@ -12,5 +14,8 @@ mod finbox;
 mod finscore;
 mod finx;
 mod healthcheck;
+mod parallel;
 mod readme;
+mod sandboxes;
 mod scenarios;
+mod serve;

@@ -1,17 +1,27 @@
-//! The admin API under `/__admin`: health, reset, the mock clock, the journal and the
-//! loaded scenarios. Plain JSON; errors are `{"error": "<message>"}` with a 4xx status.
+//! The admin API under `/__admin`: health, reset, the mock clock, the journal, the
+//! loaded scenarios and their assignment to entities, coverage, and (at the root) the
+//! sandboxes. Every call acts on the instance it reached: `/~NAME/__admin/…` on sandbox
+//! NAME alone. Plain JSON; errors are `{"error": "<message>"}` with a 4xx status.
+
+mod coverage;
+
+use std::net::SocketAddr;
 
 use hyper::body::Incoming;
 use hyper::header::ALLOW;
 use hyper::http::request::Parts;
-use hyper::{Method, StatusCode};
+use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::clock::rfc3339;
-use crate::journal::Filter;
+use crate::journal::{Filter, Record, StatusFilter};
+use crate::sandbox;
 use crate::scenario::{Action, RawBody, Repeat, Step};
 use crate::server::{read_body, MockResponse};
+use crate::vendors::by_name;
+
+pub use coverage::{report, table, Report, Split, VendorReport};
 
 /// Admin request bodies are tiny; anything larger is a mistake.
 const ADMIN_BODY_CAP: usize = 64 * 1024;
@@ -24,9 +34,18 @@ fn wrong_method(allow: &'static str) -> MockResponse {
     error(StatusCode::METHOD_NOT_ALLOWED, format!("use {allow} here")).with_header(ALLOW, allow)
 }
 
-pub async fn handle(app: &App, parts: Parts, body: Incoming) -> MockResponse {
-    let path = parts.uri.path().trim_end_matches('/');
+/// Answer the admin call at `path` (the path inside the instance: `/__admin/…`) from
+/// the client at `peer`.
+pub async fn handle(
+    app: &App,
+    path: &str,
+    parts: Parts,
+    body: Incoming,
+    peer: SocketAddr,
+) -> MockResponse {
+    let path = path.trim_end_matches('/');
     let m = &parts.method;
+    let query = parts.uri.query();
     match path {
         "/__admin/health" if m == Method::GET => handle_get_health(app),
         "/__admin/health" => wrong_method("GET"),
@@ -34,24 +53,66 @@ pub async fn handle(app: &App, parts: Parts, body: Incoming) -> MockResponse {
         "/__admin/reset" => wrong_method("POST"),
         "/__admin/clock" if m == Method::GET => handle_get_clock(app),
         "/__admin/clock" => wrong_method("GET"),
-        "/__admin/clock/advance" if m == Method::POST => match read_body(&parts.headers, body, ADMIN_BODY_CAP).await {
+        "/__admin/clock/advance" if m == Method::POST => match read(&parts.headers, body).await {
             Ok(bytes) => handle_post_clock_advance(app, &bytes),
-            Err(_) => error(StatusCode::PAYLOAD_TOO_LARGE, format!("admin request bodies are at most {ADMIN_BODY_CAP} bytes")),
+            Err(too_large) => too_large,
         },
         "/__admin/clock/advance" => wrong_method("POST"),
-        "/__admin/requests" if m == Method::GET => handle_get_requests(app, parts.uri.query()),
+        "/__admin/requests" if m == Method::GET => handle_get_requests(app, query),
         "/__admin/requests" if m == Method::DELETE => {
             app.journal.clear();
             json_ok(json!({"status": "ok"}))
         }
         "/__admin/requests" => wrong_method("GET, DELETE"),
+        "/__admin/requests/count" if m == Method::GET => handle_get_requests_count(app, query),
+        "/__admin/requests/count" => wrong_method("GET"),
         "/__admin/scenarios" if m == Method::GET => handle_get_scenarios(app),
         "/__admin/scenarios" => wrong_method("GET"),
-        _ => error(
-            StatusCode::NOT_FOUND,
-            format!("no admin endpoint at {path}; there are /__admin/health, /__admin/reset, /__admin/clock, /__admin/clock/advance, /__admin/requests and /__admin/scenarios"),
-        ),
+        "/__admin/scenarios/assign" if m == Method::POST => {
+            match read(&parts.headers, body).await {
+                Ok(bytes) => handle_post_scenarios_assign(app, &parts, &bytes, peer),
+                Err(too_large) => too_large,
+            }
+        }
+        "/__admin/scenarios/assign" => wrong_method("POST"),
+        "/__admin/coverage" if m == Method::GET => handle_get_coverage(app),
+        "/__admin/coverage" if m == Method::DELETE => {
+            app.coverage.clear();
+            json_ok(json!({"status": "ok"}))
+        }
+        "/__admin/coverage" => wrong_method("GET, DELETE"),
+        "/__admin/sandboxes" if app.sandboxes().is_none() => only_at_the_root(path),
+        "/__admin/sandboxes" if m == Method::GET => handle_get_sandboxes(app),
+        "/__admin/sandboxes" => wrong_method("GET"),
+        _ => match path.strip_prefix("/__admin/sandboxes/") {
+            Some(_) if app.sandboxes().is_none() => only_at_the_root(path),
+            Some(name) if m == Method::DELETE => handle_delete_sandbox(app, name),
+            Some(_) => wrong_method("DELETE"),
+            None => error(
+                StatusCode::NOT_FOUND,
+                format!("no admin endpoint at {path}; there are /__admin/health, /__admin/reset, /__admin/clock, /__admin/clock/advance, /__admin/requests, /__admin/requests/count, /__admin/scenarios, /__admin/scenarios/assign, /__admin/coverage and /__admin/sandboxes"),
+            ),
+        },
     }
+}
+
+/// An admin body, or the 413 for one over [`ADMIN_BODY_CAP`].
+async fn read(headers: &HeaderMap, body: Incoming) -> Result<bytes::Bytes, MockResponse> {
+    read_body(headers, body, ADMIN_BODY_CAP).await.map_err(|_| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("admin request bodies are at most {ADMIN_BODY_CAP} bytes"),
+        )
+    })
+}
+
+fn only_at_the_root(path: &str) -> MockResponse {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "{path} is only at the server's root (without /~NAME): sandboxes hold no sandboxes"
+        ),
+    )
 }
 
 fn json_ok(v: Value) -> MockResponse {
@@ -59,9 +120,11 @@ fn json_ok(v: Value) -> MockResponse {
 }
 
 fn handle_get_health(app: &App) -> MockResponse {
-    json_ok(
-        json!({"status": "ok", "vendors": app.vendors.iter().map(|v| v.name()).collect::<Vec<_>>()}),
-    )
+    let mut v = json!({"status": "ok", "vendors": app.registry().iter().map(|v| v.name()).collect::<Vec<_>>()});
+    if let Some(name) = &app.sandbox {
+        v["sandbox"] = json!(&**name);
+    }
+    json_ok(v)
 }
 
 fn handle_post_reset(app: &App) -> MockResponse {
@@ -111,39 +174,70 @@ fn handle_post_clock_advance(app: &App, body: &[u8]) -> MockResponse {
         );
     }
     app.clock.advance_ms(ms);
-    for v in &app.vendors {
-        v.on_clock_advanced(app);
-    }
+    app.clock_advanced();
     json_ok(json!({"now": rfc3339(app.clock.now())}))
 }
 
-fn handle_get_requests(app: &App, query: Option<&str>) -> MockResponse {
+/// The journal filter in a `/__admin/requests` query.
+fn parse_filter(query: Option<&str>) -> Result<Filter, String> {
     let mut filter = Filter::default();
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let text = (!v.is_empty()).then(|| v.clone().into_owned());
         match k.as_ref() {
-            "vendor" if !v.is_empty() => filter.vendor = Some(v.into_owned()),
-            "path" if !v.is_empty() => filter.path = Some(v.into_owned()),
+            "vendor" => filter.vendor = text,
+            "path" => filter.path = text,
+            "entity" => filter.entity = text,
+            "scenario" => filter.scenario = text,
+            "direction" => match text.as_deref() {
+                None | Some("inbound" | "outbound") => filter.direction = text,
+                Some(other) => {
+                    return Err(format!(
+                        "`direction` is inbound or outbound, found {other:?}"
+                    ))
+                }
+            },
+            "status" if v.is_empty() => {}
+            "status" => match StatusFilter::parse(&v) {
+                Some(s) => filter.status = Some(s),
+                None => {
+                    return Err(format!(
+                        "`status` is a status (404), a class (4xx) or none (no answer sent), found {v:?}"
+                    ))
+                }
+            },
             "limit" => match v.parse::<usize>() {
                 Ok(n) => filter.limit = Some(n),
                 Err(_) => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        format!("`limit` must be a non-negative whole number, found {v:?}"),
-                    )
+                    return Err(format!(
+                        "`limit` must be a non-negative whole number, found {v:?}"
+                    ))
                 }
             },
-            "vendor" | "path" => {}
             other => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown query parameter `{other}`; use vendor, path and limit"),
-                )
+                return Err(format!(
+                    "unknown query parameter `{other}`; use vendor, path, entity, status, scenario, direction and limit"
+                ))
             }
         }
     }
-    json_ok(
-        serde_json::to_value(app.journal.query(&filter)).expect("journal entries always serialize"),
-    )
+    Ok(filter)
+}
+
+fn handle_get_requests(app: &App, query: Option<&str>) -> MockResponse {
+    match parse_filter(query) {
+        Ok(filter) => json_ok(
+            serde_json::to_value(app.journal.query(&filter))
+                .expect("journal entries always serialize"),
+        ),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+fn handle_get_requests_count(app: &App, query: Option<&str>) -> MockResponse {
+    match parse_filter(query) {
+        Ok(filter) => json_ok(json!({"count": app.journal.count(&filter)})),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
 }
 
 fn handle_get_scenarios(app: &App) -> MockResponse {
@@ -161,6 +255,107 @@ fn handle_get_scenarios(app: &App) -> MockResponse {
         })
         .collect();
     json_ok(json!({ "vendors": vendors }))
+}
+
+/// `POST /__admin/scenarios/assign` `{"vendor", "entity", "scenario"}`: every later call
+/// of the entity gets that scenario (`default`: none), until the reset. Journaled.
+fn handle_post_scenarios_assign(
+    app: &App,
+    parts: &Parts,
+    body: &[u8],
+    peer: SocketAddr,
+) -> MockResponse {
+    const SHAPE: &str = r#"expected a JSON body like {"vendor": "finbox", "entity": "ABCDE1234F", "scenario": "pending"}"#;
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(Value::Object(v)) => Value::Object(v),
+        Ok(_) => return bad(format!("{SHAPE}: not an object")),
+        Err(e) => return bad(format!("{SHAPE}: {e}")),
+    };
+    if let Some(k) = v.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !["vendor", "entity", "scenario"].contains(&k.as_str()))
+    }) {
+        return bad(format!("{SHAPE}: unknown field `{k}`"));
+    }
+    let field = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let (Some(vendor), Some(entity), Some(scenario)) =
+        (field("vendor"), field("entity"), field("scenario"))
+    else {
+        return bad(format!(
+            "{SHAPE}: `vendor`, `entity` and `scenario` must all be non-empty strings"
+        ));
+    };
+    let Some(index) = app.vendor_index(vendor) else {
+        let names: Vec<&str> = app.registry().iter().map(|v| v.name()).collect();
+        return bad(format!(
+            "no vendor named {vendor:?}; the vendors are {}",
+            names.join(", ")
+        ));
+    };
+    let name = app.registry()[index].name();
+    let set = app
+        .catalog
+        .vendor(name)
+        .expect("every registered vendor has a compiled scenario set");
+    let assigned = match by_name(set, scenario) {
+        Some(s) => Some(s.name.clone()),
+        None if scenario == "default" => None,
+        None => {
+            let mut names: Vec<&str> = set.scenarios.iter().map(|s| &*s.name).collect();
+            names.sort_unstable();
+            return MockResponse::json(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("{name} has no scenario named {scenario:?}; its scenarios are {}, or default for none", names.join(", ")), "scenarios": names}),
+            );
+        }
+    };
+    let now = app.clock.now();
+    app.state.assign(name, entity, assigned.clone(), now);
+    app.journal.record(&Record {
+        time: now,
+        direction: "inbound",
+        vendor: Some(name),
+        method: &parts.method,
+        path: "/__admin/scenarios/assign",
+        query: None,
+        client: Some(peer.ip()),
+        headers: &parts.headers,
+        body,
+        entity: Some(entity),
+        scenario: assigned.as_ref(),
+        step: None,
+        status: Some(200),
+        note: Some("scenario assigned: every later call of this entity gets it, until the reset"),
+        response: None,
+    });
+    json_ok(
+        json!({"status": "ok", "vendor": name, "entity": entity, "scenario": assigned.as_deref().unwrap_or("default")}),
+    )
+}
+
+fn handle_get_coverage(app: &App) -> MockResponse {
+    json_ok(serde_json::to_value(report(app)).expect("a coverage report always serializes"))
+}
+
+fn handle_get_sandboxes(app: &App) -> MockResponse {
+    let table = app.sandboxes().expect("checked by the caller");
+    let list: Vec<Value> = table
+        .list()
+        .into_iter()
+        .map(|(name, sb)| {
+            json!({"name": &*name, "now": rfc3339(sb.clock.now()), "requests": sb.journal.len(), "entities": sb.state.len()})
+        })
+        .collect();
+    json_ok(json!({"sandboxes": list, "max": table.max()}))
+}
+
+fn handle_delete_sandbox(app: &App, name: &str) -> MockResponse {
+    if let Err(rule) = sandbox::check_name(name) {
+        return error(StatusCode::BAD_REQUEST, rule);
+    }
+    let dropped = app.drop_sandbox(name);
+    json_ok(json!({"status": "ok", "dropped": dropped}))
 }
 
 /// A step as the admin API and `list` show it, in scenario-file terms.

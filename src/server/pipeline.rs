@@ -1,21 +1,27 @@
-//! The request pipeline: route, read the body under the cap, let the vendor answer,
-//! mark the answer as the mock's, journal and log it, then delay or drop as told.
+//! The request pipeline: find the instance (the root, or the sandbox a leading `/~NAME`
+//! names), route, read the body under the cap, let the vendor answer, mark the answer as
+//! the mock's, journal it and count it for coverage, log it, then delay or drop as told.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderName, HeaderValue, DATE};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
 use super::request::{read_body, BodyError, MockRequest};
-use super::response::{MockResponse, OutBody};
+use super::response::{Body, MockResponse, OutBody};
 use crate::app::App;
 use crate::journal::Record;
-use crate::vendors::Ctx;
+use crate::sandbox;
+use crate::vendors::{by_name, Ctx, Pick, Scenarios};
 
-/// Header naming the scenario that answered (or `default`).
+/// Header naming the scenario that answered (or `default`); on a request, it picks the
+/// scenario for that call's entity.
 pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-scenario");
 /// Header explaining why an answer deviates from the vendor's.
 pub const WARNING_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-warning");
@@ -26,7 +32,7 @@ pub const WARNING_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-wa
 pub struct Dropped;
 
 pub async fn handle(
-    app: App,
+    root: App,
     req: Request<Incoming>,
     peer: SocketAddr,
     fixed: Option<&'static str>,
@@ -37,33 +43,49 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_string();
 
-    if fixed.is_none() && (full_path == "/__admin" || full_path.starts_with("/__admin/")) {
-        return Ok(crate::admin::handle(&app, parts, body).await.into_hyper());
+    // `/~NAME/…` is the rest of the path, answered by sandbox NAME.
+    let (app, local) = match sandbox::split_path(&full_path) {
+        None => (root, full_path.as_str()),
+        Some(Err(rule)) => {
+            let resp = MockResponse::json(StatusCode::BAD_REQUEST, json!({ "error": rule }))
+                .with_header(SCENARIO_HEADER, "default");
+            return Ok(finish(resp, root.clock.now()));
+        }
+        Some(Ok((name, inside))) => match root.sandbox(name) {
+            Some(app) => (app, inside),
+            None => unreachable!("the server's root holds the sandboxes"),
+        },
+    };
+
+    if fixed.is_none() && (local == "/__admin" || local.starts_with("/__admin/")) {
+        let resp = crate::admin::handle(&app, local, parts, body, peer).await;
+        return Ok(finish(resp, app.clock.now()));
     }
 
-    let (vendor, path) = match fixed {
-        Some(v) => (app.vendor(v), full_path.clone()),
+    let (index, path) = match fixed {
+        Some(v) => (app.vendor_index(v), local.to_string()),
         None => {
-            let rest = full_path.trim_start_matches('/');
+            let rest = local.trim_start_matches('/');
             let (first, below) = rest.split_once('/').map_or((rest, ""), |(a, b)| (a, b));
             let mut path = String::with_capacity(below.len() + 1);
             path.push('/');
             path.push_str(below);
-            (app.vendor(first), path)
+            (app.vendor_index(first), path)
         }
     };
-    let Some(vendor) = vendor else {
+    let Some(index) = index else {
         let names: Vec<String> = app
-            .vendors
+            .registry()
             .iter()
             .map(|v| format!("/{}", v.name()))
             .collect();
         let resp = MockResponse::json(StatusCode::NOT_FOUND, json!({"error": format!("no vendor is served at {full_path}; vendors are under {}; the admin API is under /__admin", names.join(", "))}))
             .with_header(SCENARIO_HEADER, "default");
-        return Ok(resp.into_hyper());
+        return Ok(finish(resp, app.clock.now()));
     };
+    let vendor = app.vendor_at(index);
     let name = vendor.name();
-    let scenarios = app
+    let set = app
         .catalog
         .vendor(name)
         .expect("every registered vendor has a compiled scenario set");
@@ -72,6 +94,13 @@ pub async fn handle(
         Ok(b) => Ok(b),
         Err(BodyError::TooLarge) => Err(vendor.payload_too_large(app.config.max_body_bytes)),
         Err(BodyError::Broken) => return Err(Dropped),
+    };
+    // Inside a sandbox the journal shows paths as the sandbox sees them; the vendor gets
+    // the full path, so the links it hands out keep the `/~NAME` segment.
+    let local_len = if full_path.ends_with(local) {
+        local.len()
+    } else {
+        0 // `/~NAME` alone: the sandbox's `/`
     };
     let req = MockRequest {
         method: parts.method,
@@ -83,10 +112,32 @@ pub async fn handle(
         peer,
     };
 
-    let mut ctx = Ctx::new(&app, name, scenarios);
-    let mut resp = match body {
-        Ok(_) => vendor.handle(&mut ctx, &req),
-        Err(too_large) => too_large,
+    let pick = match req.headers.get(SCENARIO_HEADER) {
+        None => Ok(Pick::Unset),
+        Some(v) => {
+            let asked = v.to_str().unwrap_or("");
+            match by_name(set, asked) {
+                Some(s) => Ok(Pick::Scenario(s)),
+                None if asked == "default" => Ok(Pick::Default),
+                None => Err(unknown_scenario(
+                    name,
+                    set,
+                    &String::from_utf8_lossy(v.as_bytes()),
+                )),
+            }
+        }
+    };
+    let scenarios = Scenarios::new(
+        set,
+        name,
+        &app.state,
+        *pick.as_ref().unwrap_or(&Pick::Unset),
+    );
+    let mut ctx = Ctx::new(&app, name, index, vendor.outcomes(), scenarios);
+    let (mut resp, answered_by_vendor) = match (body, pick) {
+        (_, Err(refused)) => (refused, false),
+        (Ok(_), Ok(_)) => (vendor.handle(&mut ctx, &req), true),
+        (Err(too_large), Ok(_)) => (too_large, true),
     };
 
     match &ctx.scenario {
@@ -99,12 +150,35 @@ pub async fn handle(
 
     let status = (!resp.reset).then_some(resp.status.as_u16());
     let scenario = ctx.scenario.as_ref().map(|s| &s.name);
+    if answered_by_vendor {
+        if let Some(s) = status {
+            app.coverage.status(index, s);
+        }
+        if let Some(i) = ctx.scenario.as_ref().and_then(|s| {
+            set.scenarios
+                .iter()
+                .position(|c| std::sync::Arc::ptr_eq(c, s))
+        }) {
+            app.coverage.scenario(index, i);
+        }
+    }
+    resp.serialize_body();
+    let response: Option<&[Bytes]> = match (&resp.body, resp.reset) {
+        (_, true) => None,
+        // Borrowed, not cloned: cloning a `Bytes` made from a `Vec` allocates.
+        (Body::Bytes(b), _) => Some(std::slice::from_ref(b)),
+        (Body::Parts(p), _) => Some(p),
+        _ => Some(&[]),
+    };
     app.journal.record(&Record {
         time: ctx.now,
         direction: "inbound",
         vendor: Some(name),
         method: &req.method,
-        path: &req.full_path,
+        path: match &req.full_path[req.full_path.len() - local_len..] {
+            "" => "/",
+            p => p,
+        },
         query: req.query.as_deref(),
         client: Some(req.peer.ip()),
         headers: &req.headers,
@@ -114,6 +188,7 @@ pub async fn handle(
         step: ctx.step,
         status,
         note: ctx.note.as_deref(),
+        response,
     });
 
     if let Some(delay) = resp.delay {
@@ -133,5 +208,74 @@ pub async fn handle(
     if resp.reset {
         return Err(Dropped);
     }
-    Ok(resp.into_hyper())
+    Ok(finish(resp, ctx.now))
+}
+
+/// The mock's own 400 for an `x-vendor-mock-scenario` naming no scenario of the vendor.
+fn unknown_scenario(
+    vendor: &str,
+    set: &crate::scenario::VendorScenarios,
+    asked: &str,
+) -> MockResponse {
+    let mut names: Vec<&str> = set.scenarios.iter().map(|s| &*s.name).collect();
+    names.sort_unstable();
+    let message = format!(
+        "x-vendor-mock-scenario: {vendor} has no scenario named {asked:?}; its scenarios are {}, or default for none",
+        names.join(", ")
+    );
+    MockResponse::json(
+        StatusCode::BAD_REQUEST,
+        json!({ "error": message, "scenarios": names }),
+    )
+}
+
+/// The hyper response, with the `Date` header read from the mock clock at `now`.
+fn finish(mut resp: MockResponse, now: DateTime<Utc>) -> Response<OutBody> {
+    resp.headers.insert(DATE, http_date(now));
+    resp.into_hyper()
+}
+
+thread_local! {
+    /// The last `Date` value this thread formatted, by second: answers within one
+    /// second (or on a frozen clock) reuse it instead of formatting again.
+    static LAST_DATE: RefCell<Option<(i64, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+/// `now` as an HTTP date (RFC 9110 IMF-fixdate): `Thu, 15 Jan 2026 10:00:00 GMT`.
+pub fn http_date(now: DateTime<Utc>) -> HeaderValue {
+    let secs = now.timestamp();
+    LAST_DATE.with_borrow_mut(|last| {
+        if let Some((s, v)) = last {
+            if *s == secs {
+                return v.clone();
+            }
+        }
+        let text = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let v = HeaderValue::from_maybe_shared(Bytes::from(text))
+            .expect("a formatted date is valid header text");
+        *last = Some((secs, v.clone()));
+        v
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_are_imf_fixdate_and_follow_the_given_instant() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        assert_eq!(
+            http_date(t("2026-01-15T10:00:00Z")),
+            "Thu, 15 Jan 2026 10:00:00 GMT"
+        );
+        assert_eq!(
+            http_date(t("2026-01-15T10:00:00.900Z")),
+            "Thu, 15 Jan 2026 10:00:00 GMT"
+        );
+        assert_eq!(
+            http_date(t("2026-02-01T09:05:07Z")),
+            "Sun, 01 Feb 2026 09:05:07 GMT"
+        );
+    }
 }

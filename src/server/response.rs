@@ -165,6 +165,15 @@ impl MockResponse {
         }
     }
 
+    /// Serialize a JSON body now (compactly, as it is sent), so its bytes can be kept
+    /// before the answer leaves; other bodies are left as they are.
+    pub fn serialize_body(&mut self) {
+        if let Body::Json(v) = &self.body {
+            let bytes = serde_json::to_vec(v).expect("a serde_json::Value always serializes");
+            self.body = Body::Bytes(Bytes::from(bytes));
+        }
+    }
+
     pub fn into_hyper(self) -> Response<OutBody> {
         let body = match self.body {
             Body::Empty => OutBody::default(),

@@ -1,23 +1,96 @@
-//! [`Ctx`]: what a vendor may ask of the engine while answering one request, and
-//! [`Turn`]: the scenario step an entity's call landed on.
+//! [`Ctx`]: what a vendor may ask of the engine while answering one request,
+//! [`Scenarios`]: which scenario answers an entity on this call, and [`Turn`]: the
+//! scenario step an entity's call landed on.
+//!
+//! `ctx.app` is the instance the request reached: the root server or one sandbox, each
+//! with its own clock, state, journal and rate-limit windows. Vendor code cannot tell
+//! them apart, and needs not.
 
 use std::net::IpAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hyper::header::CONTENT_TYPE;
 
 use crate::app::App;
+use crate::coverage::Coverage;
 use crate::generate::{self, MockRng};
 use crate::rate_limit::Decision;
 use crate::scenario::{Action, RawBody, Scenario, Step, VendorScenarios};
 use crate::server::{Body, MockResponse};
+use crate::state::StateStore;
+
+/// A vendor's compiled scenarios as one request sees them. Reads as the
+/// [`VendorScenarios`] (settings, rate limit, the list) and adds [`Scenarios::select`],
+/// which also honours the request's `x-vendor-mock-scenario` header and the scenarios
+/// assigned to entities with `/__admin/scenarios/assign`.
+#[derive(Clone, Copy)]
+pub struct Scenarios<'a> {
+    set: &'a VendorScenarios,
+    vendor: &'static str,
+    state: &'a StateStore,
+    pick: Pick<'a>,
+}
+
+/// What the request's `x-vendor-mock-scenario` header chose.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick<'a> {
+    /// No header: the entity's assignment or its id decides.
+    Unset,
+    /// `default`: no scenario, whatever the id.
+    Default,
+    Scenario(&'a Arc<Scenario>),
+}
+
+impl<'a> Scenarios<'a> {
+    pub fn new(
+        set: &'a VendorScenarios,
+        vendor: &'static str,
+        state: &'a StateStore,
+        pick: Pick<'a>,
+    ) -> Self {
+        Self {
+            set,
+            vendor,
+            state,
+            pick,
+        }
+    }
+
+    /// The scenario that answers `entity` on this call: the one the request's header
+    /// names, else the one assigned to the entity, else the one whose `id_prefix` is the
+    /// longest prefix of the id. `None`: no scenario (the default answers).
+    pub fn select(&self, entity: &str) -> Option<&'a Arc<Scenario>> {
+        match self.pick {
+            Pick::Default => return None,
+            Pick::Scenario(s) => return Some(s),
+            Pick::Unset => {}
+        }
+        match self.state.assigned(self.vendor, entity) {
+            Some(assigned) => assigned.and_then(|name| by_name(self.set, &name)),
+            None => self.set.select(entity),
+        }
+    }
+}
+
+impl Deref for Scenarios<'_> {
+    type Target = VendorScenarios;
+    fn deref(&self) -> &VendorScenarios {
+        self.set
+    }
+}
+
+/// The vendor's scenario called `name`.
+pub fn by_name<'s>(set: &'s VendorScenarios, name: &str) -> Option<&'s Arc<Scenario>> {
+    set.scenarios.iter().find(|s| &*s.name == name)
+}
 
 /// The engine, as one request of one vendor sees it.
 pub struct Ctx<'a> {
     pub app: &'a App,
     pub vendor: &'static str,
-    pub scenarios: &'a VendorScenarios,
+    pub scenarios: Scenarios<'a>,
     /// Mock time, read once when the request arrived.
     pub now: DateTime<Utc>,
     /// Filled by [`Ctx::turn`], for the `x-vendor-mock-scenario` header and the journal.
@@ -28,10 +101,37 @@ pub struct Ctx<'a> {
     pub warning: Option<String>,
     /// Extra context for the journal (e.g. recorded request metadata).
     pub note: Option<String>,
+    /// The vendor's registry index and outcome names, for coverage.
+    index: usize,
+    outcomes: &'static [&'static str],
+}
+
+/// Counts the outcomes one vendor renders into an instance's [`Coverage`].
+#[derive(Debug, Clone)]
+struct Tap {
+    coverage: Arc<Coverage>,
+    /// The vendor's index in the registry.
+    vendor: usize,
+    outcomes: &'static [&'static str],
+}
+
+impl Tap {
+    fn outcome(&self, name: &str) {
+        if let Some(i) = self.outcomes.iter().position(|o| *o == name) {
+            self.coverage.outcome(self.vendor, i);
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(app: &'a App, vendor: &'static str, scenarios: &'a VendorScenarios) -> Self {
+    /// For the vendor at `index` in the registry, whose outcome names are `outcomes`.
+    pub fn new(
+        app: &'a App,
+        vendor: &'static str,
+        index: usize,
+        outcomes: &'static [&'static str],
+        scenarios: Scenarios<'a>,
+    ) -> Self {
         Self {
             app,
             vendor,
@@ -42,6 +142,8 @@ impl<'a> Ctx<'a> {
             entity: None,
             warning: None,
             note: None,
+            index,
+            outcomes,
         }
     }
 
@@ -91,6 +193,11 @@ impl<'a> Ctx<'a> {
             call: progress.call,
             generation: progress.generation,
             first_seen: progress.first_seen,
+            tap: Some(Tap {
+                coverage: self.app.coverage.clone(),
+                vendor: self.index,
+                outcomes: self.outcomes,
+            }),
         }
     }
 
@@ -122,6 +229,8 @@ pub struct Turn {
     pub call: u64,
     pub generation: u64,
     pub first_seen: DateTime<Utc>,
+    /// Counts the outcome [`Turn::respond`] renders (coverage).
+    tap: Option<Tap>,
 }
 
 impl Turn {
@@ -146,11 +255,17 @@ impl Turn {
         default: &str,
         render: impl FnOnce(&str) -> MockResponse,
     ) -> MockResponse {
+        let rendered = |o: &str| {
+            if let Some(tap) = &self.tap {
+                tap.outcome(o);
+            }
+            render(o)
+        };
         let Some(step) = self.step() else {
-            return render(default);
+            return rendered(default);
         };
         let mut resp = match &step.action {
-            Action::Outcome(o) => render(o),
+            Action::Outcome(o) => rendered(o),
             Action::Reset => MockResponse::reset(),
             Action::Raw {
                 status,

@@ -3,7 +3,9 @@
 //! A vendor module owns its routes, request validation, auth, error envelope, named
 //! outcomes and data generator. Shared machinery only ever talks to the [`Vendor`]
 //! trait. Adding a vendor: a module here, `fixtures/<vendor>/`, `scenarios/<vendor>.toml`
-//! and one line in [`registry`].
+//! and one line in [`REGISTRY`]. The root server and every sandbox make their own objects
+//! from it, so state a vendor keeps in its struct is per sandbox without the vendor
+//! knowing.
 
 mod context;
 pub mod credeau;
@@ -15,7 +17,7 @@ pub mod finx;
 
 use std::sync::Arc;
 
-pub use context::{Ctx, Turn};
+pub use context::{by_name, Ctx, Pick, Scenarios, Turn};
 
 use crate::scenario::{Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -62,16 +64,33 @@ pub trait Vendor: Send + Sync + 'static {
     /// Called after `/__admin/clock/advance` moved the mock clock, for work that is due
     /// at a mock-clock moment (e.g. webhooks). Must not block.
     fn on_clock_advanced(&self, _app: &crate::app::App) {}
+    /// The HTTP error statuses the vendor documents (and the mock answers with), for
+    /// `/__admin/coverage`: the unhappy paths a client's tests should have met.
+    fn error_statuses(&self) -> &'static [u16] {
+        &[]
+    }
 }
 
-/// Every vendor, in the order `list` and `/__admin/health` show them.
+/// A fresh vendor object with no state of its own yet.
+pub type Make = fn() -> Arc<dyn Vendor>;
+
+fn make<V: Vendor + Default>() -> Arc<dyn Vendor> {
+    Arc::new(V::default())
+}
+
+/// Every vendor, in the order `list` and `/__admin/health` show them, as constructors:
+/// the root server and each sandbox build their own objects from here, so a vendor's
+/// own state (tokens, flows, uploads) is never shared between them.
+pub const REGISTRY: &[Make] = &[
+    make::<finbox::Finbox>,
+    make::<credeau::Credeau>,
+    make::<finx::Finx>,
+    make::<credolab::Credolab>,
+    make::<finscore::FinScore>,
+    make::<featurestore::FeatureStore>,
+];
+
+/// One fresh object of every vendor, in [`REGISTRY`] order.
 pub fn registry() -> Vec<Arc<dyn Vendor>> {
-    vec![
-        Arc::new(finbox::Finbox::default()),
-        Arc::new(credeau::Credeau::default()),
-        Arc::new(finx::Finx::default()),
-        Arc::new(credolab::Credolab::default()),
-        Arc::new(finscore::FinScore::default()),
-        Arc::new(featurestore::FeatureStore::default()),
-    ]
+    REGISTRY.iter().map(|make| make()).collect()
 }

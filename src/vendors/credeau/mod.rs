@@ -164,6 +164,9 @@ impl Vendor for Credeau {
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }
+    fn error_statuses(&self) -> &'static [u16] {
+        &[401, 403, 422, 429, 502, 504]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "allowed_ips"]
     }

@@ -299,6 +299,9 @@ impl Vendor for Credolab {
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }
+    fn error_statuses(&self) -> &'static [u16] {
+        &[400, 401, 403, 404, 405, 410, 415, 429, 500, 503]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         settings::KEYS
     }

@@ -194,6 +194,9 @@ impl Vendor for FeatureStore {
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }
+    fn error_statuses(&self) -> &'static [u16] {
+        &[400, 401, 404, 409, 429, 500, 503, 504]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["entity_type"]
     }

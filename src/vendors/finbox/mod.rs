@@ -231,6 +231,9 @@ impl Vendor for Finbox {
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }
+    fn error_statuses(&self) -> &'static [u16] {
+        &[400, 403, 429, 500, 502, 503, 504]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "allowed_ips", "webhook_url", "versions"]
     }

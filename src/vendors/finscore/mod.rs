@@ -103,7 +103,9 @@ impl Vendor for FinScore {
     fn unreachable_prefix(&self, id_prefix: &str) -> Option<String> {
         request::unreachable_prefix(id_prefix)
     }
-
+    fn error_statuses(&self) -> &'static [u16] {
+        &[400, 401, 429, 503]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "api", "products", "network"]
     }

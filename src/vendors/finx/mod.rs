@@ -421,6 +421,9 @@ impl Vendor for Finx {
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }
+    fn error_statuses(&self) -> &'static [u16] {
+        &[400, 401, 404, 429, 500]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "report", "tokens"]
     }

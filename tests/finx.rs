@@ -1262,14 +1262,21 @@ async fn a_redirect_uri_with_a_fragment_gets_the_parameters_before_the_fragment(
     assert_eq!(t.status, 200, "{}", t.text());
 }
 
+/// The most pages [`all_pages`] asks for: a ten-year report's longest entry fills a few,
+/// so a loop still going after this many is not paging (an ignored `offset` answers the
+/// first page again and again, and the loop would never see a short page).
+const MAX_PAGES: usize = 50;
+
 /// Every transaction behind `href`, the way figo's client pages: `count=1000` from
 /// `offset=0` on, the next page at `offset + count`, until a page comes back shorter
-/// than `count`. The first page also asks for `include_statistics=true`.
+/// than `count`. The first page also asks for `include_statistics=true`. Fails instead
+/// of looping when paging is broken: a page that starts with a transaction an earlier
+/// page held, or more than [`MAX_PAGES`] pages.
 async fn all_pages(s: &TestServer, href: &str, access: &str) -> (Vec<Value>, Value, usize) {
     let mut txs: Vec<Value> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut statistics = Value::Null;
-    let mut pages = 0;
-    loop {
+    for pages in 0..MAX_PAGES {
         let url = format!("{}&count=1000&offset={}", local(s, href), txs.len());
         let url = if pages == 0 {
             format!("{url}&include_statistics=true")
@@ -1286,13 +1293,20 @@ async fn all_pages(s: &TestServer, href: &str, access: &str) -> (Vec<Value>, Val
         }
         let page = body["transactions"].as_array().unwrap().clone();
         assert!(page.len() <= 1000, "a page holds at most count");
-        pages += 1;
+        for t in &page {
+            let id = t["transaction_id"].as_str().unwrap().to_string();
+            assert!(
+                seen.insert(id.clone()),
+                "{url}: transaction {id} was on an earlier page (offset ignored?)"
+            );
+        }
         let short = page.len() < 1000;
         txs.extend(page);
         if short {
-            return (txs, statistics, pages);
+            return (txs, statistics, pages + 1);
         }
     }
+    panic!("{href}: no short page after {MAX_PAGES} pages of 1000");
 }
 
 #[tokio::test]
@@ -1489,6 +1503,30 @@ async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figur
     assert!(overdrawn > 0, "some household drew on its credit line");
 }
 
+/// How long a Python client may run before it is killed and its test fails: far more
+/// than it needs (seconds), so it bounds only a client stuck in a loop, which would
+/// otherwise hold CI until its own timeout.
+const PYTHON_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Run `python -c script args` beside the test server (the child is awaited, so the
+/// test's runtime keeps serving it); kill it and fail if it runs longer than `limit`.
+async fn python_within(
+    limit: std::time::Duration,
+    script: &str,
+    args: &[String],
+) -> std::process::Output {
+    let child = tokio::process::Command::new(crate::support::python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(limit, child).await {
+        Ok(out) => out.expect("the Python interpreter runs"),
+        Err(_) => panic!("the Python client ran longer than {limit:?} and was killed"),
+    }
+}
+
 /// figo's own Python client (python-figo 3.1.0, figo being finX's predecessor) on the
 /// mock: exchanges the code, lists the accounts, reads each balance with
 /// `get_account_balance`, pages each account's and all transactions with
@@ -1504,12 +1542,20 @@ token = connection.convert_authentication_code(code)
 session = FigoSession(token["access_token"], api_endpoint=base)
 
 def every_page(account_id=None):
-    txs = []
-    while True:
+    # At most 50 pages, and never a transaction twice: a mock that ignored `offset`
+    # would answer the first page forever, and this loop would never see a short page.
+    txs, seen = [], set()
+    for _ in range(50):
         page = session.get_transactions(account_id=account_id, count=1000, offset=len(txs))
+        for t in page:
+            if t.transaction_id in seen:
+                raise SystemExit("transaction %s came again at offset %d" % (t.transaction_id, len(txs)))
+            seen.add(t.transaction_id)
         txs.extend(page)
         if len(page) < 1000:
             return txs
+    else:
+        raise SystemExit("no short page after 50 pages of 1000")
 
 out = {"access_token": token["access_token"], "accounts": []}
 for account in session.accounts:
@@ -1545,16 +1591,7 @@ async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_t
         f.redirect["code"].clone(),
         REDIRECT.to_string(),
     ];
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(crate::support::python())
-            .arg("-c")
-            .arg(FIGO_CLIENT)
-            .args(&args)
-            .output()
-            .expect("the Python interpreter runs")
-    })
-    .await
-    .unwrap();
+    let out = python_within(PYTHON_LIMIT, FIGO_CLIENT, &args).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -874,6 +874,84 @@ async fn transactions_page_and_sort_and_refuse_bad_parameters() {
     assert_eq!(r.status, 404);
 }
 
+/// A one-time flow with neither `user_id` nor `state` has nothing that tells it apart
+/// from another with the same request: such flows are numbered in arrival order, so
+/// under parallel tests which test gets which flow id depends on timing. The mock says
+/// so on every repeat, and gives identical requests identical data, so only the ids can
+/// swap.
+#[tokio::test]
+async fn identical_flow_starts_without_user_id_or_state_are_warned_about_and_get_the_same_data() {
+    let s = TestServer::start().await;
+    let body = json!({"redirect_uri": REDIRECT, "reporting_period": 6});
+    let warning = |r: &Reply| r.header("x-vendor-mock-warning").map(str::to_string);
+    let first = start(&s, "onetime", body.clone()).await;
+    assert_eq!(first.status, 201);
+    assert_eq!(warning(&first), None, "the first of its kind");
+    let second = start(&s, "onetime", body.clone()).await;
+    assert_eq!(second.status, 201);
+    assert_eq!(
+        warning(&second).as_deref(),
+        Some(
+            "this flow start has neither user_id nor state, and an identical one came before \
+             it since the last reset: such flows get their ids in arrival order, so parallel \
+             tests may swap them; send a unique state or user_id per test"
+        )
+    );
+    let third = start(&s, "onetime", body.clone()).await;
+    assert!(
+        warning(&third)
+            .unwrap()
+            .contains("and 2 identical ones came before it"),
+        "{:?}",
+        warning(&third)
+    );
+    assert_ne!(first.json()["id"], second.json()["id"]);
+
+    // A state, a user_id or another body: nothing to confuse, no warning.
+    let mut others = Vec::new();
+    for extra in [
+        json!({"state": "warn-1"}),
+        json!({"user_id": "warn-2"}),
+        json!({"language": "en"}),
+    ] {
+        let mut b = body.clone();
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = start(&s, "onetime", b.clone()).await;
+        assert_eq!(warning(&r), None, "{b}");
+        others.push(b);
+    }
+    for b in &others[..2] {
+        let r = start(&s, "onetime", b.clone()).await;
+        assert_eq!(warning(&r), None, "{b} again: its own entity");
+    }
+
+    // Both identical flows report the same accounts and transactions.
+    let mut reports = Vec::new();
+    for started in [&first, &second] {
+        let w = s
+            .get(&local(&s, started.json()["location"].as_str().unwrap()))
+            .await;
+        let code = query_of(w.header("location").unwrap())["code"].clone();
+        let t = token(
+            &s,
+            json!({"grant_type": "authorization_code", "code": code}),
+        )
+        .await
+        .json();
+        let id = started.json()["id"].as_str().unwrap().to_string();
+        let r = bearer(&s, &format!("/finx/rest/risk-reports/{id}"), access(&t)).await;
+        assert_eq!(r.status, 200);
+        reports.push(r.json());
+    }
+    assert_eq!(reports[0], reports[1]);
+
+    // A reset starts the count again.
+    s.post_json("/__admin/reset", &[], &json!({})).await;
+    assert_eq!(warning(&start(&s, "onetime", body).await), None);
+}
+
 #[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405() {
     let s = TestServer::start().await;

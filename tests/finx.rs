@@ -872,6 +872,109 @@ async fn transactions_page_and_sort_and_refuse_bad_parameters() {
     insta::assert_json_snapshot!(bad.exchange(&["content-type"]));
     let r = bearer(&s, "/finx/rest/accounts/nope/transactions", access(&t)).await;
     assert_eq!(r.status, 404);
+
+    // Nothing selected: an empty page, and statistics of zeros without dates.
+    let none = bearer(
+        &s,
+        &list("?categories=51&since=2030-01-01&include_statistics=true"),
+        a,
+    )
+    .await;
+    assert_eq!(none.status, 200);
+    assert_eq!(
+        none.json(),
+        json!({"transactions": [], "statistics": {"total": 0, "low": 0, "high": 0, "average": 0, "count": 0}})
+    );
+}
+
+/// figo's iOS client always asks for amounts in cents (`cents=1`: its booleans become
+/// `1` in a query string) on the accounts and transaction calls, and reads every amount
+/// as an integer; figo's Ruby client sends `cents=true` or `cents=false` on the balance
+/// call. The same numbers come back, in whole cents.
+#[tokio::test]
+async fn with_cents_every_amount_of_accounts_balances_transactions_and_statistics_is_whole_cents() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "cents-1", "account_types": ["Giro account", "Credit card"]}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let a = access(&t);
+    let whole = |v: &Value| v.as_i64().unwrap_or_else(|| panic!("not whole cents: {v}"));
+
+    let euros = bearer(&s, "/finx/rest/accounts", a).await.json();
+    let in_cents = bearer(&s, "/finx/rest/accounts?cents=1", a).await.json();
+    let accounts = euros["accounts"].as_array().unwrap();
+    assert!(accounts.len() >= 2);
+    for (i, e) in accounts.iter().enumerate() {
+        let c = &in_cents["accounts"][i];
+        let id = e["account_id"].as_str().unwrap();
+        for k in ["balance", "credit_line"] {
+            assert_eq!(whole(&c["balance"][k]), cents(&e["balance"][k]), "{id} {k}");
+        }
+        assert_eq!(c["balance"]["balance_date"], e["balance"]["balance_date"]);
+        let mut same = c.clone();
+        same["balance"] = e["balance"].clone();
+        assert_eq!(&same, e, "only the amounts change");
+        let one = bearer(&s, &format!("/finx/rest/accounts/{id}?cents=true"), a).await;
+        assert_eq!(one.json(), *c);
+        let path = format!("/finx/rest/accounts/{id}/balance");
+        let b = bearer(&s, &format!("{path}?cents=true"), a).await.json();
+        assert_eq!(b, c["balance"]);
+        let b = bearer(&s, &format!("{path}?cents=false"), a).await.json();
+        assert_eq!(b, e["balance"]);
+
+        // The iOS client's query for one account's transactions.
+        let tx = format!("/finx/rest/accounts/{id}/transactions?count=40&include_statistics=1");
+        let e = bearer(&s, &tx, a).await.json();
+        let c = bearer(&s, &format!("{tx}&cents=1"), a).await.json();
+        let (et, ct) = (
+            e["transactions"].as_array().unwrap(),
+            c["transactions"].as_array().unwrap(),
+        );
+        assert!(!et.is_empty());
+        assert_eq!(et.len(), ct.len());
+        for (e, c) in et.iter().zip(ct) {
+            assert_eq!(whole(&c["amount"]), cents(&e["amount"]));
+            let mut same = c.clone();
+            same["amount"] = e["amount"].clone();
+            assert_eq!(&same, e, "only the amount changes");
+        }
+        for k in ["total", "low", "high", "average"] {
+            assert_eq!(
+                whole(&c["statistics"][k]),
+                cents(&e["statistics"][k]),
+                "{k}"
+            );
+        }
+        assert_eq!(c["statistics"]["count"], e["statistics"]["count"]);
+    }
+
+    let page = bearer(
+        &s,
+        "/finx/rest/transactions?count=2&include_statistics=1&cents=1",
+        a,
+    )
+    .await;
+    insta::assert_json_snapshot!(page.exchange(&["content-type"]));
+
+    let id = accounts[0]["account_id"].as_str().unwrap();
+    for path in [
+        "/finx/rest/transactions?cents=yes".to_string(),
+        "/finx/rest/accounts?cents=yes".to_string(),
+        format!("/finx/rest/accounts/{id}?cents=yes"),
+        format!("/finx/rest/accounts/{id}/balance?cents=yes"),
+    ] {
+        let r = bearer(&s, &path, a).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(
+            r.json()["error"]["description"],
+            "Invalid value for cents: yes (true or false)",
+            "{path}"
+        );
+    }
 }
 
 /// A one-time flow with neither `user_id` nor `state` has nothing that tells it apart
@@ -1504,7 +1607,9 @@ async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figur
                 .await
                 .json();
             assert_eq!(b, one["balance"]);
-            assert_eq!(b["balance_date"], "2026-01-15");
+            // figo's timestamp (its Java and iOS clients read a plain date as null):
+            // when the bank was read, the moment the flow completed.
+            assert_eq!(b["balance_date"], "2026-01-15T10:00:00.000Z");
 
             // Walk back from the balance through every booking of the account.
             let (txs, _, _) = all_pages(
@@ -1643,7 +1748,8 @@ for account in session.accounts:
         "account_id": account.account_id,
         "listed_balance": account.balance.balance,
         "balance": balance.balance,
-        "balance_date": balance.balance_date.date().isoformat(),
+        # A timestamp, parsed by figo's client (dateutil); None had it not parsed.
+        "balance_date": balance.balance_date.isoformat() if balance.balance_date else None,
         "credit_line": balance.credit_line,
         "transactions": [[t.transaction_id, t.booking_date.date().isoformat(), t.amount] for t in txs],
     })
@@ -1702,7 +1808,7 @@ async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_t
         );
         most = most.max(txs.len());
         assert_eq!(acc["balance"], acc["listed_balance"]);
-        assert_eq!(acc["balance_date"], "2026-01-15");
+        assert_eq!(acc["balance_date"], "2026-01-15T10:00:00+00:00");
         // Walk back from figo's balance through the pages, newest first.
         let mut balance = cents(&acc["balance"]);
         let mut end_of_day = Vec::new();

@@ -13,7 +13,9 @@
 //! then `GET /rest/risk-reports/{id}`, `GET /rest/transactions` (paged with figo's
 //! `count`/`offset`, at most 1000 a page, `include_statistics` counting the whole
 //! selection), `GET /rest/accounts[/{id}[/balance|/transactions]]` with
-//! `Authorization: Bearer`.
+//! `Authorization: Bearer`. Those `/rest` calls follow figo, finX's predecessor, as
+//! figo's own clients use them: `cents=true` writes their amounts in whole cents, and
+//! `balance_date` is a figo timestamp ([`report::Amounts`], [`report::TIMESTAMP`]).
 //! All lifetimes run on the mock clock and are settings of the scenario file.
 //!
 //! The report and the transactions come from one generated [`data::Dataset`] per
@@ -64,7 +66,7 @@ use toml::Spanned;
 use self::data::{Dataset, Spec};
 use self::errors::FinxError;
 use self::flow::FlowRequest;
-use self::report::{Query, Render, Shape};
+use self::report::{Amounts, Query, Render, Shape};
 use super::{Ctx, Endpoint, Vendor};
 use crate::generate;
 use crate::rate_limit::Decision;
@@ -981,7 +983,7 @@ impl Finx {
     fn generate(ctx: &Ctx<'_>, flow: &Flow) -> Dataset {
         let spec = Spec {
             months: flow.req.reporting_period,
-            until: flow.completed.unwrap_or(flow.created).date_naive(),
+            until: flow.synced().date_naive(),
             multi: flow.req.allow_multi_selection,
             account_types: flow.req.account_types.clone(),
             accounts: flow.req.accounts.clone(),
@@ -1043,21 +1045,19 @@ impl Finx {
         mark(ctx, &flow.entity);
         let mut q = Query::parse(&req.query_pairs()).map_err(FinxError::BadRequest)?;
         let d = self.dataset(ctx, &flow);
-        if let Some(a) = account {
-            if !d.accounts.iter().any(|x| x.id == a) {
-                return Err(FinxError::NotFound);
-            }
-            q.accounts = Some(vec![a.to_string()]);
+        if let Some(id) = account {
+            account_index(&d, id)?;
+            q.accounts = Some(vec![id.to_string()]);
         }
         let selection = q.selection(&d);
         let list: Vec<Value> = q
             .page(&selection)
             .iter()
-            .map(|t| report::transaction_json(&d, t))
+            .map(|t| report::transaction_json(&d, t, q.amounts))
             .collect();
         let mut body = json!({ "transactions": list });
         if q.statistics {
-            body["statistics"] = report::statistics(&selection);
+            body["statistics"] = report::statistics(&selection, q.amounts);
         }
         Ok(MockResponse::json(StatusCode::OK, body))
     }
@@ -1070,19 +1070,17 @@ impl Finx {
     ) -> Result<MockResponse, FinxError> {
         let flow = self.bearer(ctx, req)?;
         mark(ctx, &flow.entity);
+        let amounts = Amounts::parse(&req.query_pairs()).map_err(FinxError::BadRequest)?;
         let d = self.dataset(ctx, &flow);
+        let synced = flow.synced();
         let body = match one {
             None => {
-                json!({"accounts": (0..d.accounts.len()).map(|i| report::account_json(&d, i)).collect::<Vec<_>>()})
+                let list: Vec<Value> = (0..d.accounts.len())
+                    .map(|i| report::account_json(&d, i, synced, amounts))
+                    .collect();
+                json!({ "accounts": list })
             }
-            Some(id) => {
-                let i = d
-                    .accounts
-                    .iter()
-                    .position(|a| a.id == id)
-                    .ok_or(FinxError::NotFound)?;
-                report::account_json(&d, i)
-            }
+            Some(id) => report::account_json(&d, account_index(&d, id)?, synced, amounts),
         };
         Ok(MockResponse::json(StatusCode::OK, body))
     }
@@ -1096,16 +1094,29 @@ impl Finx {
     ) -> Result<MockResponse, FinxError> {
         let flow = self.bearer(ctx, req)?;
         mark(ctx, &flow.entity);
+        let amounts = Amounts::parse(&req.query_pairs()).map_err(FinxError::BadRequest)?;
         let d = self.dataset(ctx, &flow);
-        let i = d
-            .accounts
-            .iter()
-            .position(|a| a.id == id)
-            .ok_or(FinxError::NotFound)?;
+        let i = account_index(&d, id)?;
         Ok(MockResponse::json(
             StatusCode::OK,
-            report::balance_json(&d, i),
+            report::balance_json(&d, i, flow.synced(), amounts),
         ))
+    }
+}
+
+/// The index of the account `id` in `d`, or finX's 404.
+fn account_index(d: &Dataset, id: &str) -> Result<usize, FinxError> {
+    d.accounts
+        .iter()
+        .position(|a| a.id == id)
+        .ok_or(FinxError::NotFound)
+}
+
+impl Flow {
+    /// When the bank was read: the moment the flow completed (the widget first
+    /// redirected with a code). The history ends that day; a flow is not re-synced.
+    fn synced(&self) -> DateTime<Utc> {
+        self.completed.unwrap_or(self.created)
     }
 }
 

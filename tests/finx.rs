@@ -872,6 +872,187 @@ async fn transactions_page_and_sort_and_refuse_bad_parameters() {
     insta::assert_json_snapshot!(bad.exchange(&["content-type"]));
     let r = bearer(&s, "/finx/rest/accounts/nope/transactions", access(&t)).await;
     assert_eq!(r.status, 404);
+
+    // Nothing selected: an empty page, and statistics of zeros without dates.
+    let none = bearer(
+        &s,
+        &list("?categories=51&since=2030-01-01&include_statistics=true"),
+        a,
+    )
+    .await;
+    assert_eq!(none.status, 200);
+    assert_eq!(
+        none.json(),
+        json!({"transactions": [], "statistics": {"total": 0, "low": 0, "high": 0, "average": 0, "count": 0}})
+    );
+}
+
+/// figo's iOS client always asks for amounts in cents (`cents=1`: its booleans become
+/// `1` in a query string) on the accounts and transaction calls, and reads every amount
+/// as an integer; figo's Ruby client sends `cents=true` or `cents=false` on the balance
+/// call. The same numbers come back, in whole cents.
+#[tokio::test]
+async fn with_cents_every_amount_of_accounts_balances_transactions_and_statistics_is_whole_cents() {
+    let s = TestServer::start().await;
+    let f = connect(
+        &s,
+        "ongoing",
+        json!({"redirect_uri": REDIRECT, "user_id": "cents-1", "account_types": ["Giro account", "Credit card"]}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let a = access(&t);
+    let whole = |v: &Value| v.as_i64().unwrap_or_else(|| panic!("not whole cents: {v}"));
+
+    let euros = bearer(&s, "/finx/rest/accounts", a).await.json();
+    let in_cents = bearer(&s, "/finx/rest/accounts?cents=1", a).await.json();
+    let accounts = euros["accounts"].as_array().unwrap();
+    assert!(accounts.len() >= 2);
+    for (i, e) in accounts.iter().enumerate() {
+        let c = &in_cents["accounts"][i];
+        let id = e["account_id"].as_str().unwrap();
+        for k in ["balance", "credit_line"] {
+            assert_eq!(whole(&c["balance"][k]), cents(&e["balance"][k]), "{id} {k}");
+        }
+        assert_eq!(c["balance"]["balance_date"], e["balance"]["balance_date"]);
+        let mut same = c.clone();
+        same["balance"] = e["balance"].clone();
+        assert_eq!(&same, e, "only the amounts change");
+        let one = bearer(&s, &format!("/finx/rest/accounts/{id}?cents=true"), a).await;
+        assert_eq!(one.json(), *c);
+        let path = format!("/finx/rest/accounts/{id}/balance");
+        let b = bearer(&s, &format!("{path}?cents=true"), a).await.json();
+        assert_eq!(b, c["balance"]);
+        let b = bearer(&s, &format!("{path}?cents=false"), a).await.json();
+        assert_eq!(b, e["balance"]);
+
+        // The iOS client's query for one account's transactions.
+        let tx = format!("/finx/rest/accounts/{id}/transactions?count=40&include_statistics=1");
+        let e = bearer(&s, &tx, a).await.json();
+        let c = bearer(&s, &format!("{tx}&cents=1"), a).await.json();
+        let (et, ct) = (
+            e["transactions"].as_array().unwrap(),
+            c["transactions"].as_array().unwrap(),
+        );
+        assert!(!et.is_empty());
+        assert_eq!(et.len(), ct.len());
+        for (e, c) in et.iter().zip(ct) {
+            assert_eq!(whole(&c["amount"]), cents(&e["amount"]));
+            let mut same = c.clone();
+            same["amount"] = e["amount"].clone();
+            assert_eq!(&same, e, "only the amount changes");
+        }
+        for k in ["total", "low", "high", "average"] {
+            assert_eq!(
+                whole(&c["statistics"][k]),
+                cents(&e["statistics"][k]),
+                "{k}"
+            );
+        }
+        assert_eq!(c["statistics"]["count"], e["statistics"]["count"]);
+    }
+
+    let page = bearer(
+        &s,
+        "/finx/rest/transactions?count=2&include_statistics=1&cents=1",
+        a,
+    )
+    .await;
+    insta::assert_json_snapshot!(page.exchange(&["content-type"]));
+
+    let id = accounts[0]["account_id"].as_str().unwrap();
+    for path in [
+        "/finx/rest/transactions?cents=yes".to_string(),
+        "/finx/rest/accounts?cents=yes".to_string(),
+        format!("/finx/rest/accounts/{id}?cents=yes"),
+        format!("/finx/rest/accounts/{id}/balance?cents=yes"),
+    ] {
+        let r = bearer(&s, &path, a).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(
+            r.json()["error"]["description"],
+            "Invalid value for cents: yes (true or false)",
+            "{path}"
+        );
+    }
+}
+
+/// A one-time flow with neither `user_id` nor `state` has nothing that tells it apart
+/// from another with the same request: such flows are numbered in arrival order, so
+/// under parallel tests which test gets which flow id depends on timing. The mock says
+/// so on every repeat, and gives identical requests identical data, so only the ids can
+/// swap.
+#[tokio::test]
+async fn identical_flow_starts_without_user_id_or_state_are_warned_about_and_get_the_same_data() {
+    let s = TestServer::start().await;
+    let body = json!({"redirect_uri": REDIRECT, "reporting_period": 6});
+    let warning = |r: &Reply| r.header("x-vendor-mock-warning").map(str::to_string);
+    let first = start(&s, "onetime", body.clone()).await;
+    assert_eq!(first.status, 201);
+    assert_eq!(warning(&first), None, "the first of its kind");
+    let second = start(&s, "onetime", body.clone()).await;
+    assert_eq!(second.status, 201);
+    assert_eq!(
+        warning(&second).as_deref(),
+        Some(
+            "this flow start has neither user_id nor state, and an identical one came before \
+             it since the last reset: such flows get their ids in arrival order, so parallel \
+             tests may swap them; send a unique state or user_id per test"
+        )
+    );
+    let third = start(&s, "onetime", body.clone()).await;
+    assert!(
+        warning(&third)
+            .unwrap()
+            .contains("and 2 identical ones came before it"),
+        "{:?}",
+        warning(&third)
+    );
+    assert_ne!(first.json()["id"], second.json()["id"]);
+
+    // A state, a user_id or another body: nothing to confuse, no warning.
+    let mut others = Vec::new();
+    for extra in [
+        json!({"state": "warn-1"}),
+        json!({"user_id": "warn-2"}),
+        json!({"language": "en"}),
+    ] {
+        let mut b = body.clone();
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = start(&s, "onetime", b.clone()).await;
+        assert_eq!(warning(&r), None, "{b}");
+        others.push(b);
+    }
+    for b in &others[..2] {
+        let r = start(&s, "onetime", b.clone()).await;
+        assert_eq!(warning(&r), None, "{b} again: its own entity");
+    }
+
+    // Both identical flows report the same accounts and transactions.
+    let mut reports = Vec::new();
+    for started in [&first, &second] {
+        let w = s
+            .get(&local(&s, started.json()["location"].as_str().unwrap()))
+            .await;
+        let code = query_of(w.header("location").unwrap())["code"].clone();
+        let t = token(
+            &s,
+            json!({"grant_type": "authorization_code", "code": code}),
+        )
+        .await
+        .json();
+        let id = started.json()["id"].as_str().unwrap().to_string();
+        let r = bearer(&s, &format!("/finx/rest/risk-reports/{id}"), access(&t)).await;
+        assert_eq!(r.status, 200);
+        reports.push(r.json());
+    }
+    assert_eq!(reports[0], reports[1]);
+
+    // A reset starts the count again.
+    s.post_json("/__admin/reset", &[], &json!({})).await;
+    assert_eq!(warning(&start(&s, "onetime", body).await), None);
 }
 
 #[tokio::test]
@@ -1262,14 +1443,21 @@ async fn a_redirect_uri_with_a_fragment_gets_the_parameters_before_the_fragment(
     assert_eq!(t.status, 200, "{}", t.text());
 }
 
+/// The most pages [`all_pages`] asks for: a ten-year report's longest entry fills a few,
+/// so a loop still going after this many is not paging (an ignored `offset` answers the
+/// first page again and again, and the loop would never see a short page).
+const MAX_PAGES: usize = 50;
+
 /// Every transaction behind `href`, the way figo's client pages: `count=1000` from
 /// `offset=0` on, the next page at `offset + count`, until a page comes back shorter
-/// than `count`. The first page also asks for `include_statistics=true`.
+/// than `count`. The first page also asks for `include_statistics=true`. Fails instead
+/// of looping when paging is broken: a page that starts with a transaction an earlier
+/// page held, or more than [`MAX_PAGES`] pages.
 async fn all_pages(s: &TestServer, href: &str, access: &str) -> (Vec<Value>, Value, usize) {
     let mut txs: Vec<Value> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut statistics = Value::Null;
-    let mut pages = 0;
-    loop {
+    for pages in 0..MAX_PAGES {
         let url = format!("{}&count=1000&offset={}", local(s, href), txs.len());
         let url = if pages == 0 {
             format!("{url}&include_statistics=true")
@@ -1286,13 +1474,20 @@ async fn all_pages(s: &TestServer, href: &str, access: &str) -> (Vec<Value>, Val
         }
         let page = body["transactions"].as_array().unwrap().clone();
         assert!(page.len() <= 1000, "a page holds at most count");
-        pages += 1;
+        for t in &page {
+            let id = t["transaction_id"].as_str().unwrap().to_string();
+            assert!(
+                seen.insert(id.clone()),
+                "{url}: transaction {id} was on an earlier page (offset ignored?)"
+            );
+        }
         let short = page.len() < 1000;
         txs.extend(page);
         if short {
-            return (txs, statistics, pages);
+            return (txs, statistics, pages + 1);
         }
     }
+    panic!("{href}: no short page after {MAX_PAGES} pages of 1000");
 }
 
 #[tokio::test]
@@ -1412,7 +1607,9 @@ async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figur
                 .await
                 .json();
             assert_eq!(b, one["balance"]);
-            assert_eq!(b["balance_date"], "2026-01-15");
+            // figo's timestamp (its Java and iOS clients read a plain date as null):
+            // when the bank was read, the moment the flow completed.
+            assert_eq!(b["balance_date"], "2026-01-15T10:00:00.000Z");
 
             // Walk back from the balance through every booking of the account.
             let (txs, _, _) = all_pages(
@@ -1489,6 +1686,30 @@ async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figur
     assert!(overdrawn > 0, "some household drew on its credit line");
 }
 
+/// How long a Python client may run before it is killed and its test fails: far more
+/// than it needs (seconds), so it bounds only a client stuck in a loop, which would
+/// otherwise hold CI until its own timeout.
+const PYTHON_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Run `python -c script args` beside the test server (the child is awaited, so the
+/// test's runtime keeps serving it); kill it and fail if it runs longer than `limit`.
+async fn python_within(
+    limit: std::time::Duration,
+    script: &str,
+    args: &[String],
+) -> std::process::Output {
+    let child = tokio::process::Command::new(crate::support::python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(limit, child).await {
+        Ok(out) => out.expect("the Python interpreter runs"),
+        Err(_) => panic!("the Python client ran longer than {limit:?} and was killed"),
+    }
+}
+
 /// figo's own Python client (python-figo 3.1.0, figo being finX's predecessor) on the
 /// mock: exchanges the code, lists the accounts, reads each balance with
 /// `get_account_balance`, pages each account's and all transactions with
@@ -1504,12 +1725,20 @@ token = connection.convert_authentication_code(code)
 session = FigoSession(token["access_token"], api_endpoint=base)
 
 def every_page(account_id=None):
-    txs = []
-    while True:
+    # At most 50 pages, and never a transaction twice: a mock that ignored `offset`
+    # would answer the first page forever, and this loop would never see a short page.
+    txs, seen = [], set()
+    for _ in range(50):
         page = session.get_transactions(account_id=account_id, count=1000, offset=len(txs))
+        for t in page:
+            if t.transaction_id in seen:
+                raise SystemExit("transaction %s came again at offset %d" % (t.transaction_id, len(txs)))
+            seen.add(t.transaction_id)
         txs.extend(page)
         if len(page) < 1000:
             return txs
+    else:
+        raise SystemExit("no short page after 50 pages of 1000")
 
 out = {"access_token": token["access_token"], "accounts": []}
 for account in session.accounts:
@@ -1519,7 +1748,8 @@ for account in session.accounts:
         "account_id": account.account_id,
         "listed_balance": account.balance.balance,
         "balance": balance.balance,
-        "balance_date": balance.balance_date.date().isoformat(),
+        # A timestamp, parsed by figo's client (dateutil); None had it not parsed.
+        "balance_date": balance.balance_date.isoformat() if balance.balance_date else None,
         "credit_line": balance.credit_line,
         "transactions": [[t.transaction_id, t.booking_date.date().isoformat(), t.amount] for t in txs],
     })
@@ -1545,16 +1775,7 @@ async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_t
         f.redirect["code"].clone(),
         REDIRECT.to_string(),
     ];
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(crate::support::python())
-            .arg("-c")
-            .arg(FIGO_CLIENT)
-            .args(&args)
-            .output()
-            .expect("the Python interpreter runs")
-    })
-    .await
-    .unwrap();
+    let out = python_within(PYTHON_LIMIT, FIGO_CLIENT, &args).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -1587,7 +1808,7 @@ async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_t
         );
         most = most.max(txs.len());
         assert_eq!(acc["balance"], acc["listed_balance"]);
-        assert_eq!(acc["balance_date"], "2026-01-15");
+        assert_eq!(acc["balance_date"], "2026-01-15T10:00:00+00:00");
         // Walk back from figo's balance through the pages, newest first.
         let mut balance = cents(&acc["balance"]);
         let mut end_of_day = Vec::new();

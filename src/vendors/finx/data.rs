@@ -345,6 +345,13 @@ pub struct Account {
     pub bank_code: String,
     /// Balance in cents at the end of the day before the period.
     pub opening_balance: i64,
+    /// Balance in cents after the account's last booking: its opening balance plus every
+    /// transaction on it. Set once the history is generated ([`settle`]).
+    pub closing_balance: i64,
+    /// Credit line in cents (finX publishes none): the smallest whole
+    /// [`CREDIT_LINE_STEP`] that covers the account's deepest end-of-day overdraft, its
+    /// opening balance included; 0 for an account never in the red. Set by [`settle`].
+    pub credit_line: i64,
 }
 
 impl Account {
@@ -1093,7 +1100,7 @@ pub(super) fn build(
     }
     txs.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.id.cmp(&b.id)));
 
-    Dataset {
+    let mut d = Dataset {
         since,
         until,
         months: spec.months,
@@ -1101,6 +1108,32 @@ pub(super) fn build(
         transactions: txs,
         employer,
         main_account,
+    };
+    settle(&mut d);
+    d
+}
+
+/// Steps in which a credit line is granted: whole 500 €.
+pub const CREDIT_LINE_STEP: i64 = 500_00;
+
+/// Each account's closing balance and credit line, computed once from its end-of-day
+/// balances when the history is generated (the balance calls only read them).
+fn settle(d: &mut Dataset) {
+    for i in 0..d.accounts.len() {
+        let days = daily_balances(d, i);
+        let opening = d.accounts[i].opening_balance;
+        let closing = days.last().map_or(opening, |(_, b)| *b);
+        let deepest = days
+            .iter()
+            .map(|(_, b)| *b)
+            .chain([opening])
+            .min()
+            .unwrap_or(0)
+            .min(0);
+        let account = &mut d.accounts[i];
+        account.closing_balance = closing;
+        account.credit_line =
+            (-deepest + CREDIT_LINE_STEP - 1) / CREDIT_LINE_STEP * CREDIT_LINE_STEP;
     }
 }
 
@@ -1196,6 +1229,9 @@ fn accounts(rng: &mut MockRng, spec: &Spec, holders: &[String]) -> Vec<Account> 
                 } else {
                     rng.random_range(0..=3_500_00)
                 },
+                // Known once the history is: [`settle`].
+                closing_balance: 0,
+                credit_line: 0,
             }
         })
         .collect()

@@ -12,6 +12,8 @@
 //! 400; `sync_period` alone is honoured as months, rounded up (`180` → 6), at least
 //! [`MIN_PERIOD`].
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 
 use super::data::{iban_valid, ACCOUNT_TYPES};
@@ -205,7 +207,7 @@ pub fn redirect_location(redirect_uri: &str, query: &str) -> String {
         } else {
             let mut buf = [0u8; 4];
             for b in c.encode_utf8(&mut buf).bytes() {
-                ascii.push_str(&format!("%{b:02X}"));
+                write!(ascii, "%{b:02X}").expect("writing to a String cannot fail");
             }
         }
     }

@@ -20,7 +20,7 @@
 //! `accounts` (balance, days_in_overdraft, averages, last_transaction_on) and listed by
 //! the transaction endpoints.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
 use super::data::{daily_balances, fold_umlauts, Category, Dataset, Section, Transaction};
@@ -36,6 +36,55 @@ pub enum Shape {
 
 /// Date format of every date in the report and the transactions.
 pub const DATE: &str = "%Y-%m-%d";
+
+/// figo's timestamp format (`balance_date`): what figo's Java client
+/// (`yyyy-MM-dd'T'HH:mm:ss.SSSZZZZZ`, after turning `Z` into `+0000`) and iOS client
+/// (`yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`) parse; a plain date would read as null there.
+pub const TIMESTAMP: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
+
+/// How amounts are written: euros (the default), or whole cents when a figo client asks
+/// with `cents=true` ("If true amounts will be shown in cents"; figo's iOS client always
+/// does, and reads every amount as an integer number of cents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Amounts {
+    #[default]
+    Euros,
+    Cents,
+}
+
+impl Amounts {
+    /// `cents` (an amount in cents) as this unit's JSON number.
+    pub fn json(self, cents: i64) -> Value {
+        match self {
+            Amounts::Euros => money(cents),
+            Amounts::Cents => json!(cents),
+        }
+    }
+
+    /// The `cents` query parameter of figo's calls (`true`/`false`, `1`/`0`; the last
+    /// one given wins); `Err` is the 400's description.
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, String> {
+        let mut amounts = Amounts::Euros;
+        for (k, v) in pairs.iter().filter(|(k, _)| k == "cents") {
+            amounts = if flag(k, v)? {
+                Amounts::Cents
+            } else {
+                Amounts::Euros
+            };
+        }
+        Ok(amounts)
+    }
+}
+
+/// A boolean query parameter: `true`/`false` (any case; Ruby's figo client sends
+/// `cents=false`) or `1`/`0` (what figo's iOS client's booleans become in a query).
+fn flag(k: &str, v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(format!("Invalid value for {k}: {v} (true or false)")),
+    }
+}
 
 /// Sum, extremes and dates of a set of transactions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,12 +127,12 @@ impl Agg {
         self.total.signum() * (q / (2 * n))
     }
 
-    fn numbers(&self) -> Map<String, Value> {
+    fn numbers(&self, amounts: Amounts) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("total".into(), money(self.total));
-        m.insert("low".into(), money(self.low));
-        m.insert("high".into(), money(self.high));
-        m.insert("average".into(), money(self.average_cents()));
+        m.insert("total".into(), amounts.json(self.total));
+        m.insert("low".into(), amounts.json(self.low));
+        m.insert("high".into(), amounts.json(self.high));
+        m.insert("average".into(), amounts.json(self.average_cents()));
         m.insert("count".into(), json!(self.count));
         m
     }
@@ -166,7 +215,7 @@ fn ratio_to_income(total: i64, income: i64) -> Value {
 /// One category stream (a `regular`/`variable` entry).
 fn stream(d: &Dataset, r: &Render<'_>, c: &Category, shape: Shape, expense: bool) -> Value {
     let a = Agg::of(d.transactions.iter().filter(|t| t.category.id == c.id));
-    let mut m = a.numbers();
+    let mut m = a.numbers(Amounts::Euros);
     if shape == Shape::V211 {
         m.insert("href".into(), json!(href(r.base, d, &[c.id])));
     }
@@ -191,7 +240,7 @@ fn part(d: &Dataset, r: &Render<'_>, s: Section, shape: Shape, expense: bool) ->
     match shape {
         Shape::V211 => Value::Array(streams),
         Shape::Newest => {
-            json!({"summary": Value::Object(Agg::of(d.in_section(s)).numbers()), "streams": streams})
+            json!({"summary": Value::Object(Agg::of(d.in_section(s)).numbers(Amounts::Euros)), "streams": streams})
         }
     }
 }
@@ -204,7 +253,7 @@ fn indicator(d: &Dataset, r: &Render<'_>, s: Section, with_ratio: bool) -> Value
         .map(|c| c.id)
         .collect();
     let a = Agg::of(d.in_section(s));
-    let mut m = a.numbers();
+    let mut m = a.numbers(Amounts::Euros);
     m.insert("href".into(), json!(href(r.base, d, &cats)));
     if with_ratio {
         m.insert(
@@ -236,7 +285,7 @@ fn primary(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
     let mut m = Map::new();
     m.insert("recurrence".into(), json!("monthly"));
     m.insert("stability".into(), json!(stability));
-    m.extend(a.numbers());
+    m.extend(a.numbers(Amounts::Euros));
     if shape == Shape::V211 {
         m.insert("href".into(), json!(href(r.base, d, &[14])));
     }
@@ -279,7 +328,7 @@ pub fn render(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
                     d.in_section(Section::IncomeRegular)
                         .chain(d.in_section(Section::IncomeVariable)),
                 )
-                .numbers(),
+                .numbers(Amounts::Euros),
             ),
         );
     }
@@ -297,7 +346,10 @@ pub fn render(d: &Dataset, r: &Render<'_>, shape: Shape) -> Value {
 
     let mut exp = Map::new();
     if shape == Shape::Newest {
-        exp.insert("summary".into(), Value::Object(expenses.numbers()));
+        exp.insert(
+            "summary".into(),
+            Value::Object(expenses.numbers(Amounts::Euros)),
+        );
     }
     exp.insert(
         "regular".into(),
@@ -498,6 +550,8 @@ pub struct Query {
     pub descending: bool,
     /// `include_statistics=true`: add `statistics` over the whole selection.
     pub statistics: bool,
+    /// `cents=true`: amounts (of the transactions and the statistics) in whole cents.
+    pub amounts: Amounts,
 }
 
 /// The most transactions one page holds, and the default `count` (figo's documented
@@ -505,8 +559,8 @@ pub struct Query {
 pub const MAX_COUNT: usize = 1000;
 
 impl Query {
-    /// Parse the documented parameters; `since_type`, `types`, `cents` and
-    /// `include_pending` are accepted and ignored. `Err` is the description for a 400.
+    /// Parse the documented parameters; `since_type`, `types` and `include_pending`
+    /// are accepted and ignored. `Err` is the description for a 400.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, String> {
         let mut q = Query {
             categories: None,
@@ -517,6 +571,7 @@ impl Query {
             offset: 0,
             descending: true,
             statistics: false,
+            amounts: Amounts::parse(pairs)?,
         };
         for (k, v) in pairs {
             match k.as_str() {
@@ -562,17 +617,7 @@ impl Query {
                         .parse::<usize>()
                         .map_err(|_| format!("Invalid value for offset: {v}"))?;
                 }
-                "include_statistics" => {
-                    q.statistics = match v.to_ascii_lowercase().as_str() {
-                        "true" | "1" => true,
-                        "false" | "0" => false,
-                        _ => {
-                            return Err(format!(
-                                "Invalid value for include_statistics: {v} (true or false)"
-                            ))
-                        }
-                    };
-                }
+                "include_statistics" => q.statistics = flag(k, v)?,
                 "sort" => {
                     q.descending = match v.to_ascii_lowercase().as_str() {
                         "desc" => true,
@@ -627,14 +672,16 @@ impl Query {
 }
 
 /// `statistics` (`include_statistics=true`): figo computes them "on the complete
-/// filtered transaction list, i.e. without count and offset". Their fields are not
-/// published; the mock uses the report's own aggregate fields (`count`, `total`, `low`,
-/// `high`, `average`, `first_booked_on`, `last_booked_on`), so the statistics of an
-/// `href` equal the numbers of the report entry it belongs to, and `count` tells a
-/// client how many transactions the pages add up to.
-pub fn statistics(selection: &[&Transaction]) -> Value {
+/// filtered transaction list, i.e. without count and offset" (figo's iOS client,
+/// `RetrieveTransactionsParameters.swift`). Their fields are not published; the mock
+/// uses the report's own aggregate fields (`count`, `total`, `low`, `high`, `average`,
+/// `first_booked_on`, `last_booked_on`), so the statistics of an `href` equal the
+/// numbers of the report entry it belongs to, and `count` tells a client how many
+/// transactions the pages add up to. An empty selection has zeros and no dates, like an
+/// empty indicator section of the report.
+pub fn statistics(selection: &[&Transaction], amounts: Amounts) -> Value {
     let a = Agg::of(selection.iter().copied());
-    let mut m = a.numbers();
+    let mut m = a.numbers(amounts);
     a.dates(&mut m);
     Value::Object(m)
 }
@@ -648,14 +695,14 @@ fn parse_date(v: &str) -> Option<NaiveDate> {
 }
 
 /// One transaction as `/rest/transactions` lists it.
-pub fn transaction_json(d: &Dataset, t: &Transaction) -> Value {
+pub fn transaction_json(d: &Dataset, t: &Transaction, amounts: Amounts) -> Value {
     let a = &d.accounts[t.account];
     json!({
         "transaction_id": t.id,
         "account_id": a.id,
         "name": t.partner,
         "iban": t.partner_iban,
-        "amount": money(t.amount),
+        "amount": amounts.json(t.amount),
         "currency": a.currency,
         "booking_date": t.date.format(DATE).to_string(),
         "value_date": t.date.format(DATE).to_string(),
@@ -669,7 +716,7 @@ pub fn transaction_json(d: &Dataset, t: &Transaction) -> Value {
 
 /// One account as `/rest/accounts` lists it; `balance` is its [`balance_json`], so a
 /// client can rebuild the daily balances behind the report's balance figures.
-pub fn account_json(d: &Dataset, i: usize) -> Value {
+pub fn account_json(d: &Dataset, i: usize, synced: DateTime<Utc>, amounts: Amounts) -> Value {
     let a = &d.accounts[i];
     json!({
         "account_id": a.id,
@@ -679,40 +726,23 @@ pub fn account_json(d: &Dataset, i: usize) -> Value {
         "bank_code": a.bank_code,
         "currency": a.currency,
         "type": a.kind,
-        "balance": balance_json(d, i),
+        "balance": balance_json(d, i, synced, amounts),
     })
 }
 
-/// Steps in which a credit line is granted: whole 500 €.
-const CREDIT_LINE_STEP: i64 = 50_000; // cents
-
 /// The account's balance as figo's `GET /rest/accounts/{id}/balance` answers it (the
 /// same object is the account's `balance`): `balance` is the running balance after the
-/// account's last booking (its opening balance plus every transaction), `balance_date`
-/// the day the history ends. finX publishes no credit line; the mock grants the
-/// smallest whole 500 € that covers the account's deepest end-of-day overdraft in the
-/// history, its opening balance included (0 for an account never in the red), so the
-/// history never exceeds it.
+/// account's last booking and `credit_line` the mock's credit line, both computed once
+/// with the history ([`super::data::Account`]); `balance_date` is figo's "bank server
+/// timestamp of balance": when the bank was read, the moment the flow completed
+/// (`synced`), in figo's timestamp format ([`TIMESTAMP`]).
 /// `monthly_spending_limit` (a figo user setting) is 0: none set.
-pub fn balance_json(d: &Dataset, i: usize) -> Value {
-    let current = d.accounts[i].opening_balance
-        + d.transactions
-            .iter()
-            .filter(|t| t.account == i)
-            .map(|t| t.amount)
-            .sum::<i64>();
-    let deepest = daily_balances(d, i)
-        .iter()
-        .map(|(_, b)| *b)
-        .chain([d.accounts[i].opening_balance])
-        .min()
-        .unwrap_or(0)
-        .min(0);
-    let credit_line = (-deepest + CREDIT_LINE_STEP - 1) / CREDIT_LINE_STEP * CREDIT_LINE_STEP;
+pub fn balance_json(d: &Dataset, i: usize, synced: DateTime<Utc>, amounts: Amounts) -> Value {
+    let a = &d.accounts[i];
     json!({
-        "balance": money(current),
-        "balance_date": d.until.format(DATE).to_string(),
-        "credit_line": money(credit_line),
+        "balance": amounts.json(a.closing_balance),
+        "balance_date": synced.format(TIMESTAMP).to_string(),
+        "credit_line": amounts.json(a.credit_line),
         "monthly_spending_limit": 0,
     })
 }
@@ -723,7 +753,7 @@ mod tests {
     use crate::generate;
     use crate::vendors::finx::data::{
         build, category, generate as gen, german_iban, Spec, ACCOUNT_TYPES, CARD_KINDS, CATEGORIES,
-        INTERNAL_TRANSFER, SAVINGS_KINDS,
+        CREDIT_LINE_STEP, INTERNAL_TRANSFER, SAVINGS_KINDS,
     };
     use crate::vendors::finx::flow::MAX_PERIOD;
     use chrono::Datelike;
@@ -812,9 +842,55 @@ mod tests {
         assert_eq!(q(4, all.len() - 2).page(&all).len(), 2);
         assert!(q(MAX_COUNT, usize::MAX).page(&all).is_empty());
         assert_eq!(q(usize::MAX, 1).page(&all).len(), all.len() - 1);
-        let stats = statistics(&all);
+        let stats = statistics(&all, Amounts::Euros);
         assert_eq!(stats["count"], json!(all.len()));
-        assert_eq!(statistics(&[])["count"], json!(0));
+        // Nothing selected: zeros, and no dates to give.
+        assert_eq!(
+            statistics(&[], Amounts::Cents),
+            json!({"total": 0, "low": 0, "high": 0, "average": 0, "count": 0})
+        );
+        // In cents: the same numbers, as whole cents.
+        let cents = statistics(&all, Amounts::Cents);
+        for k in ["total", "low", "high", "average"] {
+            assert!(cents[k].is_i64(), "{k}: {}", cents[k]);
+            assert_eq!(
+                cents[k].as_i64().unwrap(),
+                (stats[k].as_f64().unwrap() * 100.0).round() as i64
+            );
+        }
+        assert_eq!(cents["first_booked_on"], stats["first_booked_on"]);
+    }
+
+    #[test]
+    fn the_cents_parameter_takes_figo_s_booleans_and_refuses_anything_else() {
+        let p = |q: &str| {
+            let pairs: Vec<(String, String)> =
+                form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+            Amounts::parse(&pairs)
+        };
+        for (q, want) in [
+            ("", Amounts::Euros),
+            ("cents=true", Amounts::Cents),
+            ("cents=1", Amounts::Cents),
+            ("cents=True", Amounts::Cents),
+            ("cents=false", Amounts::Euros),
+            ("cents=0", Amounts::Euros),
+            ("count=5&cents=1&sort=asc", Amounts::Cents),
+        ] {
+            assert_eq!(p(q), Ok(want), "{q}");
+        }
+        assert_eq!(
+            p("cents=yes"),
+            Err("Invalid value for cents: yes (true or false)".to_string())
+        );
+        assert_eq!(
+            Query::parse(&[("cents".into(), "1".into())])
+                .unwrap()
+                .amounts,
+            Amounts::Cents
+        );
+        assert_eq!(Amounts::Cents.json(-12345), json!(-12345));
+        assert_eq!(Amounts::Euros.json(-12345), json!(-123.45));
     }
 
     #[test]
@@ -822,10 +898,17 @@ mod tests {
         for d in many_datasets() {
             for i in 0..d.accounts.len() {
                 let days = daily_balances(&d, i);
-                let b = balance_json(&d, i);
-                assert_eq!(b, account_json(&d, i)["balance"]);
+                let synced = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+                    .unwrap()
+                    .to_utc();
+                let b = balance_json(&d, i, synced, Amounts::Euros);
+                assert_eq!(b, account_json(&d, i, synced, Amounts::Euros)["balance"]);
                 assert_eq!(b["balance"], money(days.last().unwrap().1));
-                let line = (b["credit_line"].as_f64().unwrap() * 100.0).round() as i64;
+                assert_eq!(b["balance_date"], "2026-01-15T10:00:00.000Z");
+                let c = balance_json(&d, i, synced, Amounts::Cents);
+                assert_eq!(c["balance"], json!(days.last().unwrap().1));
+                let line = c["credit_line"].as_i64().unwrap();
+                assert_eq!(b["credit_line"], money(line));
                 let deepest = days
                     .iter()
                     .map(|(_, b)| *b)

@@ -69,6 +69,10 @@ pub fn list(dirs: &[PathBuf]) -> i32 {
         let set = catalog
             .vendor(v.name())
             .expect("every vendor has a scenario set");
+        println!("  credentials:");
+        for line in v.credentials(&set.settings) {
+            println!("    {line}");
+        }
         if let Some(rl) = set.rate_limit {
             println!(
                 "  rate limit: {} requests per {} s per client address",

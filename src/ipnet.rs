@@ -14,6 +14,18 @@ pub struct IpNet {
     prefix: u8,
 }
 
+impl std::fmt::Display for IpNet {
+    /// As written in a scenario file: the address alone for a single host.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == host {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
 impl IpNet {
     /// `None` for anything that is not an address or `address/prefix`.
     pub fn parse(s: &str) -> Option<Self> {

@@ -100,6 +100,50 @@ fn list_shows_vendors_endpoints_and_scenarios() {
 }
 
 #[test]
+fn list_shows_each_vendors_credentials_and_test_users() {
+    let out = bin().arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Every vendor's "credentials:" block, as a user reads it.
+    let blocks: Vec<String> = text
+        .split("  credentials:\n")
+        .skip(1)
+        .map(|b| {
+            b.lines()
+                .take_while(|l| l.starts_with("    "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    assert_eq!(blocks.len(), 6, "{text}");
+    insta::assert_snapshot!(blocks.join("\n--\n"));
+}
+
+#[test]
+fn list_shows_credentials_a_scenario_file_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("credeau.toml"),
+        "vendor = \"credeau\"\nallowed_ips = [\"10.0.0.0/8\", \"127.0.0.1\"]\n[auth]\nclient_id = \"lender-7\"\nauth_token = \"s3cret\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("list")
+        .arg("--scenarios")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "header x-client-id: lender-7",
+        "header x-auth-token: s3cret",
+        "callers: 10.0.0.0/8, 127.0.0.1",
+    ] {
+        assert!(text.contains(want), "list lacks {want}:\n{text}");
+    }
+}
+
+#[test]
 fn serve_refuses_broken_scenarios_with_their_diagnostics() {
     let out = bin()
         .args([

@@ -69,6 +69,12 @@ pub trait Vendor: Send + Sync + 'static {
     fn error_statuses(&self) -> &'static [u16] {
         &[]
     }
+    /// What a client logs in with, one line each, from the compiled settings (so a user's
+    /// scenario file shows its own): credentials, keys, named test users, test numbers.
+    /// For `vendor-mock list`.
+    fn credentials(&self, _settings: &Settings) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A fresh vendor object with no state of its own yet.

@@ -167,6 +167,20 @@ impl Vendor for Credeau {
     fn error_statuses(&self) -> &'static [u16] {
         &[401, 403, 422, 429, 502, 504]
     }
+    fn credentials(&self, settings: &Settings) -> Vec<String> {
+        let Some(s) = settings.downcast_ref::<CredeauSettings>() else {
+            return Vec::new();
+        };
+        let mut lines = vec![
+            format!("header x-client-id: {}", s.client_id),
+            format!("header x-auth-token: {}", s.auth_token),
+        ];
+        if let Some(ips) = &s.allowed_ips {
+            let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
+            lines.push(format!("callers: {}", ips.join(", ")));
+        }
+        lines
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "allowed_ips"]
     }

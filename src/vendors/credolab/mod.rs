@@ -302,6 +302,52 @@ impl Vendor for Credolab {
     fn error_statuses(&self) -> &'static [u16] {
         &[400, 401, 403, 404, 405, 410, 415, 429, 500, 503]
     }
+    fn credentials(&self, settings: &Settings) -> Vec<String> {
+        let Some(s) = settings.downcast_ref::<CredolabSettings>() else {
+            return Vec::new();
+        };
+        let mut lines: Vec<String> = s
+            .users
+            .iter()
+            .map(|u| {
+                let state = match u.state {
+                    UserState::Active => "active".to_string(),
+                    other => {
+                        let name = match other {
+                            UserState::SubscriptionSuspended => "subscription_suspended",
+                            _ => "profile_inactive",
+                        };
+                        if u.state_after.is_zero() {
+                            name.to_string()
+                        } else {
+                            format!(
+                                "active, then {name} {} min after its first login",
+                                u.state_after.num_minutes()
+                            )
+                        }
+                    }
+                };
+                format!(
+                    "login userEmail {} / password {} ({state})",
+                    u.email, u.password
+                )
+            })
+            .collect();
+        let keys = |v: &[String]| v.join(", ");
+        lines.push(format!(
+            "SDK authKey (credoAppLogin): {}",
+            keys(&s.auth_keys)
+        ));
+        lines.push(format!(
+            "API key, Requester (insights): {}",
+            keys(&s.requester_keys)
+        ));
+        lines.push(format!(
+            "API key, Uploader (upload): {}",
+            keys(&s.uploader_keys)
+        ));
+        lines
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         settings::KEYS
     }

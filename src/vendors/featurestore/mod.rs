@@ -197,6 +197,20 @@ impl Vendor for FeatureStore {
     fn error_statuses(&self) -> &'static [u16] {
         &[400, 401, 404, 409, 429, 500, 503, 504]
     }
+    fn credentials(&self, settings: &Settings) -> Vec<String> {
+        let mut lines =
+            vec!["Authorization: Bearer <any non-empty token> (IAM is not emulated)".to_string()];
+        if let Some(s) = settings.downcast_ref::<FeatureStoreSettings>() {
+            for et in &s.entity_types {
+                lines.push(format!(
+                    "pre-created: {} ({} features)",
+                    et.name,
+                    et.features.len()
+                ));
+            }
+        }
+        lines
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["entity_type"]
     }

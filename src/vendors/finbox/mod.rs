@@ -234,6 +234,25 @@ impl Vendor for Finbox {
     fn error_statuses(&self) -> &'static [u16] {
         &[400, 403, 429, 500, 502, 503, 504]
     }
+    fn credentials(&self, settings: &Settings) -> Vec<String> {
+        let Some(s) = settings.downcast_ref::<FinboxSettings>() else {
+            return Vec::new();
+        };
+        let mut lines = vec![
+            format!("header x-api-key: {}", s.api_key),
+            format!(
+                "SERVER_HASH {} (salt = base64(SHA-256(upper-case hex MD5(customer_id) + SERVER_HASH)))",
+                s.server_hash
+            ),
+            format!("WEBHOOK_SECRET {} (the service webhooks' salt)", s.webhook_secret),
+            format!("predictor versions: {}", s.versions.describe()),
+        ];
+        if let Some(ips) = &s.allowed_ips {
+            let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
+            lines.push(format!("/v2 (production) callers: {}", ips.join(", ")));
+        }
+        lines
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "allowed_ips", "webhook_url", "versions"]
     }

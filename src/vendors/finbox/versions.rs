@@ -80,6 +80,14 @@ impl Default for Versions {
 
 impl Versions {
     /// The catalogue answering `version`, or `None` when it is not accepted.
+    /// The accepted versions, as `vendor-mock list` shows them.
+    pub fn describe(&self) -> String {
+        match &self.accepted {
+            None => "any integer ≥ 1".to_string(),
+            Some(v) => v.iter().map(i64::to_string).collect::<Vec<_>>().join(", "),
+        }
+    }
+
     pub fn catalogue(&self, version: i64) -> Option<&Catalogue> {
         if version < 1
             || self

@@ -106,6 +106,37 @@ impl Vendor for FinScore {
     fn error_statuses(&self) -> &'static [u16] {
         &[400, 401, 429, 503]
     }
+    fn credentials(&self, settings: &Settings) -> Vec<String> {
+        let Some(s) = settings.downcast_ref::<FinScoreSettings>() else {
+            return Vec::new();
+        };
+        let mut lines = vec![
+            format!(
+                "client (HTTP Basic or form fields, POST /{}{} grant_type=client_credentials): {} / {}",
+                self.name(),
+                s.token_path,
+                s.client_id,
+                s.client_secret
+            ),
+            format!(
+                "score calls (POST /{}{}): Authorization: Bearer <access_token>",
+                self.name(),
+                s.score_path
+            ),
+        ];
+        // One test number per network: 63 + its first prefix without the 0 + 1234567.
+        for n in &s.networks {
+            if let Some(prefix) = n.prefixes.first() {
+                lines.push(format!(
+                    "test number, {}: 63{}1234567 (products {})",
+                    n.name,
+                    prefix.trim_start_matches('0'),
+                    n.product_ids.join(", ")
+                ));
+            }
+        }
+        lines
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "api", "products", "network"]
     }

@@ -480,6 +480,18 @@ impl Vendor for Finx {
     fn error_statuses(&self) -> &'static [u16] {
         &[400, 401, 404, 429, 500]
     }
+    fn credentials(&self, settings: &Settings) -> Vec<String> {
+        let Some(s) = settings.downcast_ref::<FinxSettings>() else {
+            return Vec::new();
+        };
+        vec![
+            format!(
+                "client (HTTP Basic, flow start and /auth/token): {} / {}",
+                s.client_id, s.client_secret
+            ),
+            "user calls (/rest/…): Authorization: Bearer <access_token from /auth/token>".into(),
+        ]
+    }
     fn settings_keys(&self) -> &'static [&'static str] {
         &["auth", "report", "tokens"]
     }

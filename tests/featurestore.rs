@@ -1351,3 +1351,25 @@ async fn googles_own_python_sdk_drives_the_whole_surface_unmodified() {
     let s = TestServer::start().await;
     crate::support::run_client("featurestore_sdk.py", vec![s.base.clone()]).await;
 }
+
+#[test]
+fn a_client_that_outlives_its_time_limit_is_killed_and_its_output_kept() {
+    if !crate::support::python_has(None) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let script = "import sys, time\nprint('polling', flush=True)\nprint('still', file=sys.stderr, flush=True)\ntime.sleep(600)";
+    let (status, stdout, stderr) = crate::support::run_python(
+        &["-c".to_string(), script.to_string()],
+        std::time::Duration::from_secs(10),
+    );
+    assert!(status.is_none(), "{status:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("polling\n", "still\n"));
+    let (status, stdout, _) = crate::support::run_python(
+        &["-c".to_string(), "print('done')".to_string()],
+        std::time::Duration::from_secs(60),
+    );
+    assert!(status.is_some_and(|s| s.success()));
+    assert_eq!(stdout, "done\n");
+}

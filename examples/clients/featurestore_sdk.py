@@ -133,15 +133,18 @@ def case_a_pending_create_is_polled_under_ui_until_the_mock_clock_passes_30_s():
     moved = threading.Event()
 
     def move_clock_after_a_running_poll():
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            polls = journal(entity="pending_sdk_fs", path="/featurestore/ui/")
-            if any(p.get("note") == "operation still running" for p in polls):
-                moved.set()
-                break
-            time.sleep(0.05)
-        # Moved in any case, so that a failing run ends instead of polling for 15 minutes.
-        advance(30)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                polls = journal(entity="pending_sdk_fs", path="/featurestore/ui/")
+                if any(p.get("note") == "operation still running" for p in polls):
+                    moved.set()
+                    break
+                time.sleep(0.05)
+        finally:
+            # Moved in any case, even when reading the journal failed, so that a failing
+            # run ends instead of polling for 15 minutes.
+            advance(30)
 
     helper = threading.Thread(target=move_clock_after_a_running_poll, daemon=True)
     helper.start()

@@ -686,7 +686,7 @@ async fn a_pending_create_stays_running_for_30_mock_seconds_then_its_poll_finds_
     s.advance(1).await;
     let done = get(&s, &poll).await;
     insta::assert_json_snapshot!("pending_create_done", done.exchange(HEADERS));
-    // Done stays done, without taking further turns.
+    // Done stays done.
     assert_eq!(get(&s, &op_path(&started, "v1")).await.json(), done.json());
     let fs = get(&s, &format!("{FS}/pending_fs")).await.json();
     assert_eq!(fs["createTime"], "2026-01-15T10:00:00Z");
@@ -703,9 +703,141 @@ async fn a_pending_create_stays_running_for_30_mock_seconds_then_its_poll_finds_
             json!("operation running"),
             Value::Null, // the second create, refused
             json!("operation still running"),
+            json!("operation done"),
             json!("operation done")
         ]
     );
+}
+
+/// An operation polled under `/ui/`, and a GET of `resource`.
+async fn settled(s: &TestServer, op: &Reply, resource: &str) -> (Value, Reply) {
+    let polled = get(s, &op_path(op, "ui")).await.json();
+    (polled, get(s, resource).await)
+}
+
+#[tokio::test]
+async fn a_pending_create_finishes_on_the_mock_clock_whether_or_not_anyone_polls() {
+    let s = TestServer::start().await;
+    let online = json!({"onlineServingConfig": {"fixedNodeCount": 1}});
+    let started = create_fs(&s, "pending_x", &online).await;
+    assert!(started.json().get("done").is_none(), "{}", started.text());
+    s.advance(29).await;
+    assert_eq!(get(&s, &format!("{FS}/pending_x")).await.status, 404);
+    // Nobody polls: at 30 s the featurestore is there for every kind of access.
+    s.advance(1).await;
+    let fs = get(&s, &format!("{FS}/pending_x")).await;
+    assert_eq!(fs.status, 200, "{}", fs.text());
+    let listed = get(&s, FS).await.json();
+    assert!(
+        listed["featurestores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"].as_str().unwrap().ends_with("/pending_x")),
+        "{listed}"
+    );
+    let child = send_json(
+        &s,
+        "POST",
+        &format!("{FS}/pending_x/entityTypes?entityTypeId=users"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(child.json()["done"], true, "{}", child.text());
+    assert_eq!(create_fs(&s, "pending_x", &online).await.status, 409);
+
+    // Polled long after, the operation finished at the end of the 30 s, not at the poll.
+    let later = create_fs(&s, "pending_y", &online).await;
+    s.advance(120).await;
+    let (op, fs) = settled(&s, &later, &format!("{FS}/pending_y")).await;
+    assert_eq!(fs.status, 200);
+    assert_eq!(op["done"], true);
+    assert_eq!(
+        op["metadata"]["genericMetadata"],
+        json!({"createTime": "2026-01-15T10:00:30Z", "updateTime": "2026-01-15T10:01:00Z"})
+    );
+    assert_eq!(op["response"]["createTime"], "2026-01-15T10:00:30Z");
+}
+
+#[tokio::test]
+async fn each_pending_create_runs_on_the_timeline_of_its_own_resource_name() {
+    let s = TestServer::start().await;
+    let online = json!({"onlineServingConfig": {"fixedNodeCount": 1}});
+    for fs in ["fs_one", "fs_two"] {
+        create_fs(&s, fs, &online).await;
+    }
+    let create_et = |fs: &'static str| {
+        let path = format!("{FS}/{fs}/entityTypes?entityTypeId=pending_et");
+        let s = &s;
+        async move { send_json(s, "POST", &path, &json!({})).await }
+    };
+    // A create refused for its missing parent takes no step of the scenario.
+    let refused = create_et("fs_none").await;
+    assert_eq!(refused.status, 404, "{}", refused.text());
+    s.advance(30).await;
+    // The same id under two featurestores: two timelines, 20 s apart.
+    let one = create_et("fs_one").await;
+    assert!(one.json().get("done").is_none(), "{}", one.text());
+    s.advance(20).await;
+    let two = create_et("fs_two").await;
+    assert!(two.json().get("done").is_none(), "{}", two.text());
+    s.advance(10).await;
+    let et = |fs: &str| format!("{FS}/{fs}/entityTypes/pending_et");
+    assert_eq!(get(&s, &et("fs_one")).await.status, 200);
+    assert_eq!(get(&s, &et("fs_two")).await.status, 404);
+    s.advance(20).await;
+    assert_eq!(get(&s, &et("fs_two")).await.status, 200);
+
+    // Deleted and created again (a rerun of a create-if-missing job): it pends again.
+    let gone = s.request("DELETE", &et("fs_one"), AUTH, "").await;
+    assert_eq!(gone.status, 200, "{}", gone.text());
+    let again = create_et("fs_one").await;
+    assert!(again.json().get("done").is_none(), "{}", again.text());
+    assert_eq!(get(&s, &et("fs_one")).await.status, 404);
+    s.advance(30).await;
+    assert_eq!(get(&s, &et("fs_one")).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_create_retried_after_a_failing_step_continues_its_timeline_and_polls_count_call_steps() {
+    let s = TestServer::with_scenarios(&[(
+        "fs_extra.toml",
+        r#"
+vendor = "featurestore"
+
+[[scenario]]
+name = "shaky"
+id_prefix = "shaky_"
+description = "one 503, then a create that runs for the create and one poll, then done"
+steps = [
+  { outcome = "unavailable", times = 1 },
+  { outcome = "running", times = 2 },
+  { outcome = "ok" },
+]
+"#,
+    )])
+    .await;
+    let online = json!({"onlineServingConfig": {"fixedNodeCount": 1}});
+    let first = create_fs(&s, "shaky_fs", &online).await;
+    assert_eq!(first.status, 503, "{}", first.text());
+    assert_eq!(get(&s, &format!("{FS}/shaky_fs")).await.status, 404);
+    let started = create_fs(&s, "shaky_fs", &online).await;
+    assert!(started.json().get("done").is_none(), "{}", started.text());
+    // Steps that end by count wait for polls, however long the clock runs.
+    s.advance(3600).await;
+    assert_eq!(get(&s, &format!("{FS}/shaky_fs")).await.status, 404);
+    let still = get(&s, &op_path(&started, "ui")).await.json();
+    assert!(still.get("done").is_none(), "{still}");
+    s.advance(5).await;
+    let done = get(&s, &op_path(&started, "ui")).await;
+    assert_eq!(done.header("x-vendor-mock-scenario"), Some("shaky"));
+    let done = done.json();
+    assert_eq!(done["done"], true, "{done}");
+    assert_eq!(
+        done["metadata"]["genericMetadata"]["updateTime"],
+        "2026-01-15T11:00:05Z"
+    );
+    assert_eq!(get(&s, &format!("{FS}/shaky_fs")).await.status, 200);
 }
 
 #[tokio::test]
@@ -973,7 +1105,13 @@ async fn deleting_a_feature_answers_an_operation_and_forgets_its_values() {
     )
     .await;
     let refused = s.request("DELETE", ET, AUTH, "").await;
-    assert_eq!(refused.json()["error"]["status"], "FAILED_PRECONDITION");
+    assert_eq!(
+        (refused.status, refused.json()["error"].clone()),
+        (
+            400,
+            json!({"code": 400, "status": "FAILED_PRECONDITION", "message": "There are features in the entity type. Please delete the child features or set `force` in the request to explicitly cascade delete."})
+        )
+    );
     let done = s
         .request("DELETE", &format!("{ET}/features/band"), AUTH, "")
         .await
@@ -1251,6 +1389,15 @@ async fn google_routes_that_are_not_emulated_answer_501_unimplemented() {
             "GET",
             "/featurestore/v1beta1/projects/p/locations/l/featurestores".to_string(),
         ),
+        (
+            "GET",
+            "/featurestore/v1/publishers/google/models/gemini-2.0-flash".to_string(),
+        ),
+        (
+            "POST",
+            "/featurestore/v1/publishers/google/models/gemini-2.0-flash:generateContent"
+                .to_string(),
+        ),
     ] {
         let r = s.request(method, &path, AUTH, "").await;
         assert_eq!(
@@ -1350,4 +1497,240 @@ async fn googles_own_python_sdk_drives_the_whole_surface_unmodified() {
     }
     let s = TestServer::start().await;
     crate::support::run_client("featurestore_sdk.py", vec![s.base.clone()]).await;
+}
+
+#[test]
+fn a_client_that_outlives_its_time_limit_is_killed_and_its_output_kept() {
+    if !crate::support::python_has(None) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let script = "import sys, time\nprint('polling', flush=True)\nprint('still', file=sys.stderr, flush=True)\ntime.sleep(600)";
+    let (status, stdout, stderr) = crate::support::run_python(
+        &["-c".to_string(), script.to_string()],
+        std::time::Duration::from_secs(10),
+    );
+    assert!(status.is_none(), "{status:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("polling\n", "still\n"));
+    let (status, stdout, _) = crate::support::run_python(
+        &["-c".to_string(), "print('done')".to_string()],
+        std::time::Duration::from_secs(60),
+    );
+    assert!(status.is_some_and(|s| s.success()));
+    assert_eq!(stdout, "done\n");
+}
+
+#[tokio::test]
+async fn resources_whose_id_is_operations_are_created_read_polled_and_deleted() {
+    let s = TestServer::start().await;
+    let fs = create_fs(
+        &s,
+        "operations",
+        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
+    )
+    .await;
+    assert_eq!(fs.json()["done"], true, "{}", fs.text());
+    let got = get(&s, &format!("{FS}/operations")).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    let et = send_json(
+        &s,
+        "POST",
+        &format!("{FS}/operations/entityTypes?entityTypeId=operations"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(et.json()["done"], true, "{}", et.text());
+    let et_path = format!("{FS}/operations/entityTypes/operations");
+    for op in [&fs, &et] {
+        assert_eq!(get(&s, &op_path(op, "ui")).await.json(), op.json());
+    }
+    let features = send_json(
+        &s,
+        "POST",
+        &format!("{et_path}/features?featureId=operations"),
+        &json!({"valueType": "STRING"}),
+    )
+    .await;
+    assert_eq!(features.json()["done"], true, "{}", features.text());
+    let w = s
+        .post_json(
+            &format!("{et_path}:writeFeatureValues"),
+            AUTH,
+            &json!({"payloads": [{"entityId": "e", "featureValues": {"operations": {"stringValue": "x"}}}]}),
+        )
+        .await;
+    assert_eq!(w.status, 200, "{}", w.text());
+    let listed = get(&s, &format!("{et_path}/features")).await.json();
+    assert_eq!(listed["features"].as_array().unwrap().len(), 1, "{listed}");
+    let gone = s
+        .request("DELETE", &format!("{FS}/operations?force=true"), AUTH, "")
+        .await;
+    assert_eq!(gone.json()["done"], true, "{}", gone.text());
+    assert_eq!(get(&s, &format!("{FS}/operations")).await.status, 404);
+}
+
+#[tokio::test]
+async fn monitoring_enums_are_checked_kept_as_names_and_numbered_on_request() {
+    let s = TestServer::start().await;
+    let q = "%24alt=json%3Benum-encoding%3Dint";
+    let created = send_json(
+        &s,
+        "POST",
+        &format!("{FS}/finscore_fs/entityTypes?entityTypeId=watched&{q}"),
+        &json!({
+            "monitoringConfig": {
+                "importFeaturesAnalysis": {"state": 2, "anomalyDetectionBaseline": "MOST_RECENT_SNAPSHOT_STATS"},
+                "snapshotAnalysis": {"disabled": false, "monitoring_interval_days": 3},
+                "numericalThresholdConfig": {"value": 0.3}
+            }
+        }),
+    )
+    .await
+    .json();
+    let numbered = &created["response"];
+    assert_eq!(
+        numbered["monitoringConfig"]["importFeaturesAnalysis"],
+        json!({"state": 2, "anomalyDetectionBaseline": 2}),
+        "{created}"
+    );
+    let et = format!("{FS}/finscore_fs/entityTypes/watched");
+    let named = get(&s, &et).await.json();
+    assert_eq!(
+        named["monitoringConfig"],
+        json!({
+            "importFeaturesAnalysis": {"state": "ENABLED", "anomalyDetectionBaseline": "MOST_RECENT_SNAPSHOT_STATS"},
+            "snapshotAnalysis": {"disabled": false, "monitoringIntervalDays": 3},
+            "numericalThresholdConfig": {"value": 0.3}
+        })
+    );
+    let listed = get(&s, &format!("{FS}/finscore_fs/entityTypes?{q}"))
+        .await
+        .json();
+    let watched = listed["entityTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str().unwrap().ends_with("/watched"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        watched["monitoringConfig"]["importFeaturesAnalysis"]["state"],
+        2
+    );
+    let masked = send_json(
+        &s,
+        "PATCH",
+        &format!("{et}?updateMask=monitoring_config.import_features_analysis.state"),
+        &json!({"monitoringConfig": {"importFeaturesAnalysis": {"state": "DISABLED"}}}),
+    )
+    .await
+    .json();
+    assert_eq!(
+        masked["monitoringConfig"]["importFeaturesAnalysis"],
+        json!({"state": "DISABLED", "anomalyDetectionBaseline": "MOST_RECENT_SNAPSHOT_STATS"})
+    );
+    let bad = send_json(
+        &s,
+        "PATCH",
+        &format!("{et}?updateMask=monitoring_config.import_features_analysis.state"),
+        &json!({"monitoringConfig": {"importFeaturesAnalysis": {"state": "SOMETIMES"}}}),
+    )
+    .await;
+    insta::assert_json_snapshot!("bad_monitoring_enum", bad.exchange(HEADERS));
+    for (body, field) in [
+        (
+            json!({"monitoringConfig": {"importFeaturesAnalysis": {"anomalyDetectionBaseline": 9}}}),
+            "entity_type.monitoring_config.import_features_analysis.anomaly_detection_baseline",
+        ),
+        (
+            json!({"monitoringConfig": {"snapshotAnalysis": {"disabled": "no"}}}),
+            "entity_type.monitoring_config.snapshot_analysis.disabled",
+        ),
+        (
+            json!({"monitoringConfig": {"snapshotAnalysis": {"stalenessDays": 1e12}}}),
+            "entity_type.monitoring_config.snapshot_analysis.staleness_days",
+        ),
+        (
+            json!({"monitoringConfig": {"snapshotAnalysis": {"cadence": 1}}}),
+            "entity_type.monitoring_config.snapshot_analysis",
+        ),
+        (
+            json!({"monitoringConfig": {"categoricalThresholdConfig": "high"}}),
+            "entity_type.monitoring_config.categorical_threshold_config",
+        ),
+    ] {
+        let r = send_json(&s, "PATCH", &et, &body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert_eq!(
+            r.json()["error"]["details"][0]["fieldViolations"][0]["field"],
+            field,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        get(&s, &et).await.json()["monitoringConfig"],
+        masked["monitoringConfig"],
+        "refused updates change nothing"
+    );
+}
+
+#[tokio::test]
+async fn parse_errors_carry_googles_bad_request_details_naming_the_field() {
+    let s = TestServer::start().await;
+    let unknown = create_fs(&s, "detail_fs", &json!({"colour": "red"})).await;
+    insta::assert_json_snapshot!("parse_error_details", unknown.exchange(HEADERS));
+    let cases = [
+        (
+            get(&s, &format!("{FS}?pageSize=many")).await,
+            Some("page_size"),
+        ),
+        (
+            s.request("POST", &format!("{FS}?featurestoreId=x"), AUTH, "{not json")
+                .await,
+            None,
+        ),
+        (
+            s.post_json(
+                &format!("{ET}:writeFeatureValues"),
+                AUTH,
+                &json!({"payloads": [{"entityId": "e", "featureValues": {"code": {"stringValue": "x"}}, "when": 1}]}),
+            )
+            .await,
+            Some("payloads[0]"),
+        ),
+        (
+            s.post_json(
+                &format!("{ET}:readFeatureValues"),
+                AUTH,
+                &json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": "code"}}}),
+            )
+            .await,
+            Some("feature_selector.id_matcher.ids"),
+        ),
+        (
+            send_json(&s, "PATCH", ET, &json!({"description": 5})).await,
+            Some("entity_type.description"),
+        ),
+    ];
+    for (r, field) in cases {
+        let error = &r.json()["error"];
+        assert_eq!(r.status, 400, "{error}");
+        let violation = &error["details"][0]["fieldViolations"][0];
+        assert_eq!(
+            error["details"][0]["@type"],
+            "type.googleapis.com/google.rpc.BadRequest"
+        );
+        assert_eq!(violation["description"], error["message"]);
+        assert_eq!(
+            violation.get("field").and_then(Value::as_str),
+            field,
+            "{error}"
+        );
+    }
+    // Errors of the API itself, not of parsing, carry no details.
+    let invalid_id = create_fs(&s, "Bad-Id", &json!({})).await.json();
+    assert!(invalid_id["error"].get("details").is_none(), "{invalid_id}");
+    let missing = get(&s, &format!("{FS}/nope")).await.json();
+    assert!(missing["error"].get("details").is_none(), "{missing}");
 }

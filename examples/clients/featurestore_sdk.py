@@ -126,32 +126,47 @@ def case_finscore_ingestion_job_runs_unmodified():
     expect(exceptions.NotFound, lambda: aiplatform.Featurestore("finscore_job_fs"))
 
 
-def case_a_pending_create_is_polled_under_ui_until_the_mock_clock_passes_30_s():
-    # The SDK polls with real sleeps; a helper thread waits until the journal shows a
-    # poll answered "still running", then moves the mock clock past the 30 s the
-    # `pending` scenario holds creates for. The next poll finds the operation done.
+def while_moving_the_clock_once_seen_running(entity, fn):
+    """Run fn (which creates `entity` under the `pending` scenario and waits for it).
+
+    The SDK polls with real sleeps; a helper thread waits until the journal shows a poll
+    of `entity` answered "still running", then moves the mock clock past the 30 s the
+    `pending` scenario holds creates for, so the next poll finds the operation done.
+    Returns fn's result; fails if the create was never seen running."""
     moved = threading.Event()
+    seen = len([c for c in journal(entity=entity) if c.get("note") == "operation still running"])
 
     def move_clock_after_a_running_poll():
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            polls = journal(entity="pending_sdk_fs", path="/featurestore/ui/")
-            if any(p.get("note") == "operation still running" for p in polls):
-                moved.set()
-                break
-            time.sleep(0.05)
-        # Moved in any case, so that a failing run ends instead of polling for 15 minutes.
-        advance(30)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                polls = journal(entity=entity, path="/featurestore/ui/")
+                if len([p for p in polls if p.get("note") == "operation still running"]) > seen:
+                    moved.set()
+                    break
+                time.sleep(0.05)
+        finally:
+            # Moved in any case, even when reading the journal failed, so that a failing
+            # run ends instead of polling for 15 minutes.
+            advance(30)
 
     helper = threading.Thread(target=move_clock_after_a_running_poll, daemon=True)
     helper.start()
-    fs = aiplatform.Featurestore.create(
-        featurestore_id="pending_sdk_fs",
-        online_store_fixed_node_count=1,
-        labels={"team": "risk"},
-    )
+    result = fn()
     helper.join(timeout=60)
-    assert moved.is_set(), "the create was never seen running"
+    assert moved.is_set(), f"the create of {entity} was never seen running"
+    return result
+
+
+def case_a_pending_create_is_polled_under_ui_until_the_mock_clock_passes_30_s():
+    fs = while_moving_the_clock_once_seen_running(
+        "pending_sdk_fs",
+        lambda: aiplatform.Featurestore.create(
+            featurestore_id="pending_sdk_fs",
+            online_store_fixed_node_count=1,
+            labels={"team": "risk"},
+        ),
+    )
     assert fs.resource_name == f"{LOC}/featurestores/pending_sdk_fs", fs.resource_name
     calls = journal(entity="pending_sdk_fs")
     notes = [c.get("note") for c in calls]
@@ -162,6 +177,19 @@ def case_a_pending_create_is_polled_under_ui_until_the_mock_clock_passes_30_s():
     assert all(c["path"].startswith("/featurestore/ui/projects/") for c in polls), polls
     # Created when it was asked for, 30 s before it was done.
     assert fs.gca_resource.create_time.isoformat().startswith("2026-01-15T10:00:00"), fs.gca_resource.create_time
+
+
+def case_a_rerun_of_the_ingestion_job_pends_again():
+    # The job creates its featurestore if missing and deletes it at the end: each run
+    # creates it anew, and each create follows the `pending` scenario from its start.
+    for run in (1, 2):
+        back = while_moving_the_clock_once_seen_running(
+            "pending_job_fs",
+            lambda: finscore_ingestion_job("pending_job_fs", "639170000001", FINSCORE_ANSWER),
+        )
+        assert back == {"code": "0000", "score": "560", "band": "6"}, (run, back)
+    notes = [c.get("note") for c in journal(entity="pending_job_fs")]
+    assert notes.count("operation running") == 2, notes
 
 
 def case_batch_create_write_read_and_streaming_read():
@@ -255,11 +283,13 @@ def case_updates_change_fields_and_etags_and_a_stale_etag_is_refused():
 
 def case_deletes_need_force_for_children_and_take_the_values_along():
     fs = aiplatform.Featurestore("sdk_fs")
-    expect(exceptions.BadRequest, lambda: fs.delete(), "force=true")
+    # Google's own sentence (recorded from the real API), and the mock's extrapolation
+    # of it for entity types.
+    expect(exceptions.BadRequest, lambda: fs.delete(), "There are entity types in the featurestore")
     et = fs.get_entity_type("applicants")
     et.get_feature("verified").delete()
     expect(exceptions.NotFound, lambda: et.get_feature("verified"))
-    expect(exceptions.BadRequest, lambda: et.delete(), "force=true")
+    expect(exceptions.BadRequest, lambda: et.delete(), "set `force` in the request")
     et.delete(force=True)
     expect(exceptions.NotFound, lambda: fs.get_entity_type("applicants"))
     fs.delete()
@@ -296,6 +326,7 @@ def case_each_error_class_the_sdk_raises():
 CASES = [
     case_finscore_ingestion_job_runs_unmodified,
     case_a_pending_create_is_polled_under_ui_until_the_mock_clock_passes_30_s,
+    case_a_rerun_of_the_ingestion_job_pends_again,
     case_batch_create_write_read_and_streaming_read,
     case_lists_filter_and_order_on_the_server,
     case_updates_change_fields_and_etags_and_a_stale_etag_is_refused,

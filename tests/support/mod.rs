@@ -233,25 +233,67 @@ pub fn python_has(module: Option<&str>) -> bool {
     ok
 }
 
+/// How long a documented client may run before it is killed and its test fails: far
+/// above what any client needs (the slowest, the Feature Store SDK, takes well under a
+/// minute), far below a client stuck polling for good.
+pub const CLIENT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// Run a documented client (`examples/clients/<script>`) with `args` against a running
-/// test server and require it to report every case as behaving. The child runs on the
-/// blocking pool, so the test's runtime keeps serving it.
+/// test server and require it to report every case as behaving within
+/// [`CLIENT_TIME_LIMIT`] (past it the child is killed and the test fails with what it
+/// printed). The child runs on the blocking pool, so the test's runtime keeps serving it.
 pub async fn run_client(script: &str, args: Vec<String>) {
-    let path = format!("examples/clients/{script}");
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python())
-            .arg(&path)
-            .args(&args)
-            .output()
-            .expect("the Python interpreter runs")
-    })
-    .await
-    .expect("the client's task finishes");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut argv = vec![format!("examples/clients/{script}")];
+    argv.extend(args);
+    let (status, stdout, stderr) =
+        tokio::task::spawn_blocking(move || run_python(&argv, CLIENT_TIME_LIMIT))
+            .await
+            .expect("the client's task finishes");
+    let Some(status) = status else {
+        panic!(
+            "{script} was still running after {CLIENT_TIME_LIMIT:?} and was killed\n{stdout}\n{stderr}"
+        );
+    };
+    assert!(status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("all documented cases behave"), "{stdout}");
+}
+
+/// Run [`python`] with `args` and return its status, stdout and stderr; the status is
+/// `None` when it outlived `limit` and was killed. Both pipes are drained on their own
+/// threads, so a chatty child cannot block.
+pub fn run_python(
+    args: &[String],
+    limit: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, String, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the Python interpreter runs");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = pipe.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let text = |h: std::thread::JoinHandle<String>| h.join().unwrap_or_default();
+    (status, text(stdout), text(stderr))
 }

@@ -10,16 +10,18 @@
 //! streaming). Creates, batch creates, featurestore updates and deletes answer
 //! long-running operations, polled with `GET …/operations/{id}` under `/v1/` or `/ui/`
 //! (Google's generated REST clients poll the `/ui/` form). Errors use Google's envelope
-//! `{"error": {"code", "message", "status"}}`.
+//! `{"error": {"code", "message", "status"}}`, with `details` (`google.rpc.BadRequest`)
+//! on JSON and query parse errors.
 //!
 //! Checks run in this order: the path and method (404 for what Google does not serve),
 //! the bearer token (any non-empty one; 401 UNAUTHENTICATED without), the
 //! `[rate_limit]` window (429 RESOURCE_EXHAUSTED), routes Google serves but the mock
-//! does not (501 UNIMPLEMENTED), query parameters and body (400 INVALID_ARGUMENT), the
-//! scenario (for creates by the new resource's id, for the value calls by entity id,
-//! for a running operation's polls by the id it creates), then the resources named
-//! (404 NOT_FOUND, 409 ALREADY_EXISTS or ABORTED, 400 FAILED_PRECONDITION) and the
-//! values' types (400).
+//! does not (501 UNIMPLEMENTED), query parameters and body (400 INVALID_ARGUMENT), then
+//! the resources named (404 NOT_FOUND, 409 ALREADY_EXISTS or ABORTED, 400
+//! FAILED_PRECONDITION), the scenario and the values' types (400). Scenarios choose by
+//! entity id for the value calls and by the new resource's id for creates; a create
+//! refused by the resources takes no step, and each create, with the polls of its
+//! operation, follows a timeline of its own (see [`store`]).
 //!
 //! State: the resources the scenario file pre-creates (by default
 //! `finscore_fs/entityTypes/score_features` with FinScore's STRING features), those
@@ -48,7 +50,9 @@ use self::errors::{ApiError, Code};
 use self::filter::{Filter, OrderBy};
 use self::names::{check_id, Kind, Route, Routed, Verb};
 use self::settings::FeatureStoreSettings;
-use self::store::{with_type, Answer, ListQuery, Payload, Pending, Store, MAX_VALUES_PER_WRITE};
+use self::store::{
+    with_type, Answer, Create, ListQuery, Payload, Pending, Store, MAX_VALUES_PER_WRITE,
+};
 use self::values::ValueType;
 use super::{Ctx, Endpoint, Vendor};
 use crate::rate_limit::Decision;
@@ -225,7 +229,10 @@ impl Vendor for FeatureStore {
         .into_response()
     }
     fn reset(&self) {
-        self.lock().reset();
+        self.store
+            .lock()
+            .expect("featurestore lock poisoned")
+            .reset();
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -267,8 +274,12 @@ fn respond(r: Result<Value, ApiError>) -> MockResponse {
 }
 
 impl FeatureStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().expect("featurestore lock poisoned")
+    /// The store as it stands at `now`: running operations whose time is up are
+    /// finished first, under the same lock ([`Store::settle`]).
+    fn lock(&self, now: chrono::DateTime<chrono::Utc>) -> std::sync::MutexGuard<'_, Store> {
+        let mut store = self.store.lock().expect("featurestore lock poisoned");
+        store.settle(now);
+        store
     }
 
     fn answer(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> Result<MockResponse, ApiError> {
@@ -314,7 +325,7 @@ impl FeatureStore {
                 ),
             ));
         };
-        self.lock().seed(settings, ctx.now, ctx.seed());
+        self.lock(ctx.now).seed(settings, ctx.now, ctx.seed());
 
         match route {
             Route::Collection { kind, parent } if req.method == Method::GET => {
@@ -326,7 +337,7 @@ impl FeatureStore {
                 Method::DELETE => self.delete(ctx, req, kind, &name),
                 _ => {
                     check_query(req, &[])?;
-                    Ok(respond(self.lock().get(kind, &name)))
+                    Ok(respond(self.lock(ctx.now).get(kind, &name)))
                 }
             },
             Route::BatchCreate { entity_type } => self.batch_create(ctx, req, &entity_type),
@@ -420,7 +431,7 @@ impl FeatureStore {
             read_mask,
             fingerprint: crate::generate::hex(&bytes, 12),
         };
-        Ok(respond(self.lock().list(kind, parent, &q)))
+        Ok(respond(self.lock(ctx.now).list(kind, parent, &q)))
     }
 
     /// `Create…`: an operation, done at once or running as the scenario of the new
@@ -455,8 +466,16 @@ impl FeatureStore {
             Kind::EntityType => "CreateEntityTypeOperationMetadata",
             Kind::Feature => "CreateFeatureOperationMetadata",
         };
-        let pending = vec![Pending { kind, name, fields }];
-        Ok(self.start(ctx, &id, op_name, metadata, pending, Answer::Resource))
+        self.start(
+            ctx,
+            Create {
+                op_name,
+                metadata,
+                resources: vec![Pending { kind, name, fields }],
+                answer: Answer::Resource,
+                entity: id,
+            },
+        )
     }
 
     /// `features:batchCreate`: one operation creating every feature, or none.
@@ -482,7 +501,7 @@ impl FeatureStore {
                 return Err(ApiError::invalid("requests must not be empty."))
             }
             Some(v) => {
-                return Err(ApiError::invalid(format!(
+                return Err(ApiError::parse(format!(
                 "Invalid value at 'requests': a list of CreateFeatureRequest is expected, got {v}."
             )))
             }
@@ -535,49 +554,57 @@ impl FeatureStore {
         }
         let first = names::last_id(&pending[0].name).to_string();
         let op_name = Self::operation_name(ctx, entity_type);
-        Ok(self.start(
+        self.start(
             ctx,
-            &first,
-            op_name,
-            "BatchCreateFeaturesOperationMetadata",
-            pending,
-            Answer::Features,
-        ))
+            Create {
+                op_name,
+                metadata: "BatchCreateFeaturesOperationMetadata",
+                resources: pending,
+                answer: Answer::Features,
+                entity: first,
+            },
+        )
     }
 
-    /// Take the create's turn and start its operation.
-    fn start(
-        &self,
-        ctx: &mut Ctx<'_>,
-        entity: &str,
-        op_name: String,
-        metadata: &'static str,
-        pending: Vec<Pending>,
-        answer: Answer,
-    ) -> MockResponse {
+    /// Start a create's operation. A create refused by the store (404 parent, 409, a
+    /// duplicate in a batch) takes no scenario step; one that passes takes the next step
+    /// of the timeline of the name it creates ([`Store::create_step`]).
+    fn start(&self, ctx: &mut Ctx<'_>, create: Create) -> Result<MockResponse, ApiError> {
         let now = ctx.now;
-        let turn = ctx.turn(entity);
+        ctx.entity = Some(create.entity.clone());
+        self.lock(now).check_creates(&create.resources)?;
+        // The engine's turn selects the scenario (by id, header or assignment), journals
+        // it and counts the call; which step answers is the timeline's, kept per
+        // resource name in the store rather than per bare id.
+        let mut turn = ctx.turn(&create.entity);
+        if let Some(scenario) = turn.scenario.clone().filter(|s| !s.steps.is_empty()) {
+            let step = self
+                .lock(now)
+                .create_step(&create.resources[0].name, &scenario.steps, now);
+            turn.step = Some(step);
+            ctx.step = Some(step);
+        }
         let mut note = None;
         let resp = turn.respond("ok", |outcome| {
             if let Some(e) = outcome_error(outcome) {
                 return e.into_response();
             }
-            let running = (outcome == "running").then(|| entity.to_string());
+            let running = turn.scenario.clone().filter(|_| outcome == "running");
             let is_running = running.is_some();
-            let started = self
-                .lock()
-                .start_create(op_name, metadata, pending, answer, running, now);
+            let started = self.lock(now).start_create(create, running, now);
             if started.is_ok() && is_running {
                 note = Some("operation running".to_string());
             }
             respond(started)
         });
         ctx.note = note;
-        resp
+        Ok(resp)
     }
 
-    /// `GET …/operations/{id}`: a running operation takes a turn of its scenario and
-    /// completes when the turn is no longer `running`.
+    /// `GET …/operations/{id}`. A done operation answers as it is (a running one whose
+    /// time is up was finished when the store was opened). A running one takes the next
+    /// step of its own timeline: still running, a failing answer (the poll fails, the
+    /// operation runs on), or a step that finishes it now.
     fn poll(
         &self,
         ctx: &mut Ctx<'_>,
@@ -585,22 +612,38 @@ impl FeatureStore {
         name: &str,
     ) -> Result<MockResponse, ApiError> {
         check_query(req, &[])?;
-        let entity = {
-            let store = self.lock();
-            let op = store.operation(name)?;
-            match op.running_entity() {
-                None => return Ok(MockResponse::json(StatusCode::OK, op.json())),
-                Some(e) => e.to_string(),
-            }
-        };
         let now = ctx.now;
-        let turn = ctx.turn(&entity);
+        let (entity, step) = {
+            let mut store = self.lock(now);
+            let op = store.operation(name)?;
+            ctx.entity = op.entity.clone();
+            ctx.scenario = op.scenario.clone();
+            if !op.is_running() {
+                if op.entity.is_some() {
+                    ctx.note = Some("operation done".to_string());
+                }
+                return Ok(MockResponse::json(StatusCode::OK, op.json()));
+            }
+            let entity = op.entity.clone().unwrap_or_default();
+            (entity, store.poll_step(name, now))
+        };
+        let Some((step, scenario)) = step else {
+            return Ok(respond(
+                self.lock(now).operation(name).map(store::Operation::json),
+            ));
+        };
+        // As for a create: the engine's turn for the journal, the operation's own step.
+        let mut turn = ctx.turn(&entity);
+        turn.scenario = Some(scenario);
+        turn.step = Some(step);
+        ctx.scenario = turn.scenario.clone();
+        ctx.step = Some(step);
         let mut note = None;
         let resp = turn.respond("ok", |outcome| {
             if let Some(e) = outcome_error(outcome) {
                 return e.into_response();
             }
-            let mut store = self.lock();
+            let mut store = self.lock(now);
             if outcome == "running" {
                 note = Some("operation still running".to_string());
                 respond(store.operation(name).map(store::Operation::json))
@@ -628,7 +671,7 @@ impl FeatureStore {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(v) => {
-                return Err(ApiError::invalid(format!(
+                return Err(ApiError::parse(format!(
                     "Invalid value at '{}.etag' (TYPE_STRING), {v}",
                     resource::snake(kind.title()).trim_start_matches('_')
                 )))
@@ -638,7 +681,7 @@ impl FeatureStore {
         let paths = resource::update_paths(kind, param(req, "updateMask").as_deref())?;
         // Only UpdateFeaturestore is a long-running operation.
         let op_name = (kind == Kind::Featurestore).then(|| Self::operation_name(ctx, name));
-        let mut store = self.lock();
+        let mut store = self.lock(ctx.now);
         let updated = store.update(
             kind,
             name,
@@ -675,7 +718,7 @@ impl FeatureStore {
             Some(other) => return Err(bad_param("force", "TYPE_BOOL", other)),
         };
         let op_name = Self::operation_name(ctx, name);
-        let mut store = self.lock();
+        let mut store = self.lock(ctx.now);
         store.delete(kind, name, force)?;
         let empty = json!({"@type": "type.googleapis.com/google.protobuf.Empty"});
         let op = store.finished(op_name, "DeleteOperationMetadata", empty, ctx.now);
@@ -767,12 +810,12 @@ impl FeatureStore {
         match call {
             ValueCall::Write(payloads) => {
                 let summary = write_note(&payloads);
-                let n = self.lock().write(entity_type, payloads, now)?;
+                let n = self.lock(now).write(entity_type, payloads, now)?;
                 *note = Some(format!("stored {n} feature values: {summary}"));
                 Ok(MockResponse::json(StatusCode::OK, json!({})))
             }
             ValueCall::Read(ids, features, streaming) => {
-                let (descriptors, views) = self.lock().read(entity_type, &ids, &features)?;
+                let (descriptors, views) = self.lock(now).read(entity_type, &ids, &features)?;
                 let header = json!({
                     "entityType": entity_type,
                     "featureDescriptors": descriptors.iter().map(|d| json!({"id": d})).collect::<Vec<_>>(),
@@ -809,10 +852,10 @@ fn json_body(req: &MockRequest) -> Result<Map<String, Value>, ApiError> {
     }
     match serde_json::from_slice::<Value>(&req.body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::invalid(
+        Ok(_) => Err(ApiError::parse(
             "Invalid JSON payload received. Expected an object.",
         )),
-        Err(e) => Err(ApiError::invalid(format!(
+        Err(e) => Err(ApiError::parse(format!(
             "Invalid JSON payload received. {e}."
         ))),
     }
@@ -838,7 +881,7 @@ fn known_fields(
             } else {
                 format!(" at '{at}'")
             };
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::parse(format!(
                 "Invalid JSON payload received. Unknown name \"{k}\"{place}: Cannot find field."
             )));
         }
@@ -883,7 +926,7 @@ fn selector(body: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
             )))
         }
         Some(other) => {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::parse(format!(
                 "Invalid value at '{at}': a list of feature ids such as [\"*\"] is expected, got {other}."
             )))
         }
@@ -893,7 +936,7 @@ fn selector(body: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
         .map(|v| v.as_str().map(str::to_string))
         .collect::<Option<_>>()
         .ok_or_else(|| {
-            ApiError::invalid(format!(
+            ApiError::parse(format!(
                 "Invalid value at '{at}': every id must be a string."
             ))
         })?;
@@ -1012,29 +1055,29 @@ fn operation_id(bytes: &[u8; 32]) -> u64 {
     u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) % 10_000_000_000_000_000_000
 }
 
-/// Enum fields as their numbers: `Feature.valueType`, `Featurestore.state`.
+/// Enum fields as their numbers: `Feature.valueType`, `Featurestore.state` and the
+/// monitoring config's `importFeaturesAnalysis.state` and `anomalyDetectionBaseline`
+/// ([`resource::enum_number`]).
 fn int_enums(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                let n = match (k.as_str(), &*x) {
-                    ("valueType", Value::String(s)) => ValueType::parse(s).map(ValueType::number),
-                    ("state", Value::String(s)) => match s.as_str() {
-                        "STABLE" => Some(1),
-                        "UPDATING" => Some(2),
+    fn walk(v: &mut Value, parent: Option<&str>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    let n = match &*x {
+                        Value::String(s) => resource::enum_number(parent, k, s),
                         _ => None,
-                    },
-                    _ => None,
-                };
-                match n {
-                    Some(n) => *x = json!(n),
-                    None => int_enums(x),
+                    };
+                    match n {
+                        Some(n) => *x = json!(n),
+                        None => walk(x, Some(k)),
+                    }
                 }
             }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, parent)),
+            _ => {}
         }
-        Value::Array(a) => a.iter_mut().for_each(int_enums),
-        _ => {}
     }
+    walk(v, None)
 }
 
 /// A query parameter by its JSON name or its proto name (`pageSize`, `page_size`).
@@ -1045,7 +1088,7 @@ fn param(req: &MockRequest, name: &str) -> Option<String> {
 
 /// Google's answer to a query parameter of the wrong type.
 fn bad_param(name: &str, kind: &str, value: &str) -> ApiError {
-    ApiError::invalid(format!("Invalid value at '{name}' ({kind}), \"{value}\""))
+    ApiError::parse(format!("Invalid value at '{name}' ({kind}), \"{value}\""))
 }
 
 /// Google refuses a query parameter the request message has no field for; `allowed`
@@ -1055,7 +1098,7 @@ fn check_query(req: &MockRequest, allowed: &[&str]) -> Result<(), ApiError> {
         let known = SYSTEM_PARAMS.contains(&k.as_str())
             || allowed.iter().any(|a| *a == k || resource::snake(a) == k);
         if !known {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::parse(format!(
                 "Invalid JSON payload received. Unknown name \"{k}\": Cannot bind query parameter. Field '{k}' could not be found in request message."
             )));
         }
@@ -1079,7 +1122,7 @@ fn create_fields(kind: Kind, body: &Map<String, Value>) -> Result<Map<String, Va
                 fields.insert("valueType".into(), json!(vt.name()));
             }
             (None, Some(v)) => {
-                return Err(ApiError::invalid(format!(
+                return Err(ApiError::parse(format!(
                     "Invalid value at 'feature.value_type' ({v}); expected one of: {}.",
                     ValueType::names()
                 )))

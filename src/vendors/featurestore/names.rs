@@ -9,7 +9,12 @@
 //! [`route`] sorts every request into one of three: a route the mock emulates, a route
 //! Google serves that the mock does not ([`Routed::Unimplemented`], answered 501
 //! `UNIMPLEMENTED` so a client cannot take "not emulated" for "does not exist"), or a
-//! path and method Google does not serve at all ([`Routed::NotFound`]).
+//! path and method Google does not serve at all ([`Routed::NotFound`]). Google's routes
+//! are everything below `projects/` and `publishers/` (Model Garden's publisher models)
+//! under `/v1/`, `/v1beta1/` or `/ui/`.
+//!
+//! `operations` is a collection only where a collection name stands: ids allow
+//! `[a-z0-9_]`, so a featurestore, entity type or feature may be called `operations`.
 
 use hyper::Method;
 
@@ -187,7 +192,15 @@ pub fn route(method: &Method, path: &str) -> Routed {
         None => (rest.clone(), None),
     };
     let segs: Vec<&str> = head.split('/').collect();
-    if segs.iter().any(|s| s.is_empty()) || segs[0] != "projects" {
+    if segs.iter().any(|s| s.is_empty()) {
+        return Routed::NotFound;
+    }
+    // Vertex AI's other top-level collection: Model Garden's publisher models
+    // (`publishers/google/models/{m}`, `…:predict`, …), served by Google, not emulated.
+    if segs[0] == "publishers" && segs.len() >= 2 {
+        return Routed::Unimplemented;
+    }
+    if segs[0] != "projects" {
         return Routed::NotFound;
     }
     // Under projects/{p}/locations/{l}/ but outside the legacy Feature Store: one of
@@ -200,8 +213,13 @@ pub fn route(method: &Method, path: &str) -> Routed {
             Routed::NotFound
         }
     };
-    // Operations of a featurestore, entity type or feature.
-    if let Some(i) = segs.iter().position(|s| *s == "operations") {
+    // Operations of a featurestore, entity type or feature. `operations` is the
+    // collection only where a collection name stands (even positions): at an odd one it
+    // is an id, and `[a-z0-9_]` ids may well be "operations".
+    if let Some(i) = (0..segs.len())
+        .step_by(2)
+        .find(|i| segs[*i] == "operations")
+    {
         let owner = &segs[..i];
         let owner_ok = owner.len() >= 6
             && owner.len() <= 10
@@ -344,6 +362,9 @@ mod tests {
             ("GET", "/v1/projects/p/locations/l/operations/5", Routed::Unimplemented),
             ("GET", "/v1beta1/projects/p/locations/l/featurestores", Routed::Unimplemented),
             ("GET", "/ui/projects/p/locations/l/featurestores/fs", Routed::Unimplemented),
+            ("GET", "/v1/publishers/google/models/gemini-2.0-flash", Routed::Unimplemented),
+            ("POST", "/v1/publishers/google/models/gemini-2.0-flash:generateContent", Routed::Unimplemented),
+            ("GET", "/v1beta1/publishers/google/models", Routed::Unimplemented),
             // Paths and methods Google does not serve.
             ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:nonsense", Routed::NotFound),
             ("POST", "/v1/projects/p/locations/l/featurestores/fs:writeFeatureValues", Routed::NotFound),
@@ -357,7 +378,18 @@ mod tests {
             ("GET", "/v1/projects/p", Routed::NotFound),
             ("GET", "/v1/projects/p/locations/l/featurestores/fs/other", Routed::NotFound),
             ("GET", "/v1/projects/p/locations/l/featurestores/fs/other/operations/1", Routed::NotFound),
+            // `operations` as an id is an id.
+            ("GET", "/v1/projects/p/locations/l/featurestores/operations", served(Route::Resource { kind: Kind::Featurestore, name: "projects/p/locations/l/featurestores/operations".into() })),
+            ("DELETE", "/v1/projects/p/locations/l/featurestores/operations", served(Route::Resource { kind: Kind::Featurestore, name: "projects/p/locations/l/featurestores/operations".into() })),
+            ("GET", "/v1/projects/p/locations/l/featurestores/operations/entityTypes", served(Route::Collection { kind: Kind::EntityType, parent: "projects/p/locations/l/featurestores/operations".into() })),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations", served(Route::Resource { kind: Kind::EntityType, name: format!("{FS}/entityTypes/operations") })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations:writeFeatureValues", served(Route::Verb { entity_type: format!("{FS}/entityTypes/operations"), verb: Verb::Write })),
+            ("PATCH", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/operations", served(Route::Resource { kind: Kind::Feature, name: format!("{et}/features/operations") })),
+            ("GET", "/ui/projects/p/locations/l/featurestores/operations/operations/3", served(Route::Operation { name: "projects/p/locations/l/featurestores/operations/operations/3".into() })),
+            ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations/operations/3", served(Route::Operation { name: format!("{FS}/entityTypes/operations/operations/3") })),
+            ("GET", "/v1/projects/operations/locations/operations/featurestores/fs", served(Route::Resource { kind: Kind::Featurestore, name: "projects/operations/locations/operations/featurestores/fs".into() })),
             ("GET", "/v1/other", Routed::NotFound),
+            ("GET", "/v1/publishers", Routed::NotFound),
             ("GET", "/", Routed::NotFound),
         ];
         for (method, path, want) in cases {

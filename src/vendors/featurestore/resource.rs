@@ -298,22 +298,25 @@ pub fn body_fields(kind: Kind, body: &Map<String, Value>) -> Result<Map<String, 
     for (k, v) in body {
         let name = camel(k);
         if !all_fields(kind).contains(&name.as_str()) {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::parse(format!(
                 "Invalid JSON payload received. Unknown name \"{k}\" at '{at}': Cannot find field."
             )));
         }
         if v.is_null() || !kept_fields(kind).contains(&name.as_str()) {
             continue;
         }
-        let v = camel_keys(v);
+        let mut v = camel_keys(v);
         check_field(kind, &name, &v)?;
+        if name == "monitoringConfig" {
+            v = monitoring_config(kind, &v)?;
+        }
         out.insert(name, v);
     }
     Ok(out)
 }
 
 fn wrong(kind: Kind, field: &str, v: &Value, want: &str) -> ApiError {
-    ApiError::invalid(format!(
+    ApiError::parse(format!(
         "Invalid value at '{}.{}' ({want}), {v}",
         message(kind),
         snake(field)
@@ -353,7 +356,7 @@ fn check_field(kind: Kind, name: &str, v: &Value) -> Result<(), ApiError> {
                     },
                     "scaling" if x.is_object() => {}
                     _ => {
-                        return Err(ApiError::invalid(format!(
+                        return Err(ApiError::parse(format!(
                             "Invalid JSON payload received. Unknown name \"{k}\" at '{}.online_serving_config': Cannot find field.",
                             message(kind)
                         )))
@@ -368,6 +371,144 @@ fn check_field(kind: Kind, name: &str, v: &Value) -> Result<(), ApiError> {
         // valueType is checked by the create handler (it accepts enum numbers too).
         _ => Ok(()),
     }
+}
+
+/// `FeaturestoreMonitoringConfig.ImportFeaturesAnalysis.State`, by number.
+const IMPORT_STATES: &[&str] = &["STATE_UNSPECIFIED", "DEFAULT", "ENABLED", "DISABLED"];
+/// `FeaturestoreMonitoringConfig.ImportFeaturesAnalysis.Baseline`, by number.
+const BASELINES: &[&str] = &[
+    "BASELINE_UNSPECIFIED",
+    "LATEST_STATS",
+    "MOST_RECENT_SNAPSHOT_STATS",
+    "PREVIOUS_IMPORT_FEATURES_STATS",
+];
+/// `Featurestore.State`, by number.
+const FEATURESTORE_STATES: &[&str] = &["STATE_UNSPECIFIED", "STABLE", "UPDATING"];
+
+/// The number of an enum value the resources hold, for clients that ask for
+/// `enum-encoding=int`: `key` is the field, `parent` the field of the message holding
+/// it (the monitoring config's `state` is not the featurestore's). `None`: not an enum.
+pub fn enum_number(parent: Option<&str>, key: &str, name: &str) -> Option<i64> {
+    let table = match (parent, key) {
+        (Some("importFeaturesAnalysis"), "state") => IMPORT_STATES,
+        (Some("importFeaturesAnalysis"), "anomalyDetectionBaseline") => BASELINES,
+        (_, "state") => FEATURESTORE_STATES,
+        (_, "valueType") => return ValueType::parse(name).map(ValueType::number),
+        _ => return None,
+    };
+    table.iter().position(|n| *n == name).map(|i| i as i64)
+}
+
+/// One field of `monitoringConfig`: its JSON name and what it holds.
+enum MonitoringField {
+    Message(&'static [(&'static str, MonitoringField)]),
+    Bool,
+    Int32,
+    Double,
+    /// The full proto name (for errors) and the names by number.
+    Enum(&'static str, &'static [&'static str]),
+}
+
+/// `FeaturestoreMonitoringConfig` (v1), field by field.
+const MONITORING: &[(&str, MonitoringField)] = &[
+    (
+        "snapshotAnalysis",
+        MonitoringField::Message(&[
+            ("disabled", MonitoringField::Bool),
+            ("monitoringIntervalDays", MonitoringField::Int32),
+            ("stalenessDays", MonitoringField::Int32),
+        ]),
+    ),
+    (
+        "importFeaturesAnalysis",
+        MonitoringField::Message(&[
+            (
+                "state",
+                MonitoringField::Enum(
+                    "google.cloud.aiplatform.v1.FeaturestoreMonitoringConfig.ImportFeaturesAnalysis.State",
+                    IMPORT_STATES,
+                ),
+            ),
+            (
+                "anomalyDetectionBaseline",
+                MonitoringField::Enum(
+                    "google.cloud.aiplatform.v1.FeaturestoreMonitoringConfig.ImportFeaturesAnalysis.Baseline",
+                    BASELINES,
+                ),
+            ),
+        ]),
+    ),
+    (
+        "numericalThresholdConfig",
+        MonitoringField::Message(&[("value", MonitoringField::Double)]),
+    ),
+    (
+        "categoricalThresholdConfig",
+        MonitoringField::Message(&[("value", MonitoringField::Double)]),
+    ),
+];
+
+/// An entity type's `monitoringConfig` read as Google's JSON parser reads it: unknown
+/// fields and wrong types refused, enums given as names or numbers kept as names (so
+/// they render like every other enum, as numbers only when the client asks).
+fn monitoring_config(kind: Kind, v: &Value) -> Result<Value, ApiError> {
+    fn walk(
+        fields: &'static [(&'static str, MonitoringField)],
+        v: &Value,
+        at: &str,
+    ) -> Result<Value, ApiError> {
+        let Value::Object(m) = v else {
+            return Err(ApiError::parse(format!(
+                "Invalid value at '{at}' (message), {v}"
+            )));
+        };
+        let mut out = Map::new();
+        for (k, x) in m {
+            let Some((_, field)) = fields.iter().find(|(name, _)| name == k) else {
+                return Err(ApiError::parse(format!(
+                    "Invalid JSON payload received. Unknown name \"{k}\" at '{at}': Cannot find field."
+                )));
+            };
+            if x.is_null() {
+                continue;
+            }
+            let here = format!("{at}.{}", snake(k));
+            let wrong =
+                |want: &str| ApiError::parse(format!("Invalid value at '{here}' ({want}), {x}"));
+            let kept = match field {
+                MonitoringField::Message(inner) => walk(inner, x, &here)?,
+                MonitoringField::Bool if x.is_boolean() => x.clone(),
+                MonitoringField::Bool => return Err(wrong("TYPE_BOOL")),
+                MonitoringField::Int32 => match int(x) {
+                    Some(n) if i32::try_from(n).is_ok() => json!(n),
+                    _ => return Err(wrong("TYPE_INT32")),
+                },
+                MonitoringField::Double if x.is_number() => x.clone(),
+                MonitoringField::Double => return Err(wrong("TYPE_DOUBLE")),
+                MonitoringField::Enum(proto, names) => {
+                    let name = match x {
+                        Value::String(s) => names.iter().find(|n| **n == s),
+                        Value::Number(n) => n
+                            .as_u64()
+                            .and_then(|i| usize::try_from(i).ok())
+                            .and_then(|i| names.get(i)),
+                        _ => None,
+                    };
+                    match name {
+                        Some(name) => json!(name),
+                        None => return Err(wrong(&format!("type.googleapis.com/{proto}"))),
+                    }
+                }
+            };
+            out.insert(k.clone(), kept);
+        }
+        Ok(Value::Object(out))
+    }
+    walk(
+        MONITORING,
+        v,
+        &format!("{}.monitoring_config", message(kind)),
+    )
 }
 
 /// Google's label rules: at most 64 labels; keys 1-64 and values 0-64 characters of

@@ -3,21 +3,33 @@
 //!
 //! Everything is bounded: [`MAX_RESOURCES`] resources of each kind (creating more is
 //! refused with RESOURCE_EXHAUSTED, like a quota), [`MAX_ROWS`] entities with values
-//! (the oldest written entity is forgotten first) and [`MAX_OPERATIONS`] operations
-//! (the oldest forgotten first; a running create forgotten that way never completes).
+//! (the oldest written entity is forgotten first), [`MAX_OPERATIONS`] operations
+//! (the oldest forgotten first; a running create forgotten that way never completes)
+//! and [`MAX_TIMELINES`] scenario timelines of creates that have not happened yet.
 //! Only the latest value per feature is kept, which is what online serving returns.
 //!
 //! A create either completes at once or stays running (its scenario step says which):
 //! a running create reserves its name (creating it again is ALREADY_EXISTS) but the
-//! resource is visible only once the operation is done, which happens when a poll of the
-//! operation lands on a step that is not `running` ([`Store::complete`]).
+//! resource is visible only once the operation is done. On Google an operation finishes
+//! on the server whether anyone polls it or not, so completion is decided lazily from
+//! the mock clock: every access first calls [`Store::settle`], which completes each
+//! running operation whose timed steps have run out (at that step boundary, not at the
+//! moment someone looked). Only steps that end by call count (`times = N`) wait for
+//! polls ([`Store::poll_step`]).
+//!
+//! Each create follows the scenario timeline of the full resource name it creates
+//! ([`Timeline`]), not the bare id: `pending_et` under two featurestores has two
+//! timelines, a refused create takes no step, a failing step (503, …) keeps the timeline
+//! for the retry, and once the create happens the timeline is gone, so the same name
+//! created again after a delete starts its scenario afresh.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
-use super::errors::{ApiError, Code};
+use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
@@ -25,10 +37,15 @@ use super::settings::FeatureStoreSettings;
 use super::values::{Parsed, ValueType};
 use crate::clock::rfc3339;
 use crate::generate;
+use crate::scenario::{Action, Scenario, Step};
+use crate::state::{self, EntityState};
 
 pub const MAX_RESOURCES: usize = 10_000;
 pub const MAX_ROWS: usize = 100_000;
 pub const MAX_OPERATIONS: usize = 1_000;
+/// Timelines of creates a failing step refused (kept for the retry); the oldest is
+/// forgotten first, and its next create starts the scenario afresh.
+pub const MAX_TIMELINES: usize = 1_000;
 /// Google's limit on one WriteFeatureValues request.
 pub const MAX_VALUES_PER_WRITE: usize = 100_000;
 
@@ -53,6 +70,19 @@ pub struct Pending {
     pub fields: Map<String, Value>,
 }
 
+/// A create (or batch create) as asked: its operation and what it makes.
+#[derive(Debug, Clone)]
+pub struct Create {
+    pub op_name: String,
+    /// `CreateFeaturestoreOperationMetadata`, …
+    pub metadata: &'static str,
+    /// What it makes; the first one's name keys its scenario timeline.
+    pub resources: Vec<Pending>,
+    pub answer: Answer,
+    /// The id the scenario is chosen by (the journal's entity).
+    pub entity: String,
+}
+
 /// What an operation's `response` holds once done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -62,14 +92,65 @@ pub enum Answer {
     Features,
 }
 
+/// Where a create stands in its scenario: the steps it follows and its progress
+/// through them (the engine's step rules, [`state::pick_step`], on a state of its own).
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    pub scenario: Arc<Scenario>,
+    pub progress: EntityState,
+}
+
+impl Timeline {
+    fn steps(&self) -> &[Step] {
+        &self.scenario.steps
+    }
+
+    /// When the operation finishes with no poll: the end of the timed `running` steps
+    /// in force, if an `ok` step follows them. `None` when a step that ends by call
+    /// count, or a failing or raw step, comes first: polls must take those.
+    fn done_at(&self) -> Option<DateTime<Utc>> {
+        let steps = self.steps();
+        let mut p = self.progress.clone();
+        loop {
+            // The engine's own rule for when a timed step ends (`None`: the last step,
+            // or one that ends by call count).
+            let end = state::step_ends_at(&p, steps)?;
+            p.step += 1;
+            p.step_started = end;
+            p.step_calls = 0;
+            match &steps[p.step].action {
+                Action::Outcome(o) if o == "running" => continue,
+                Action::Outcome(o) if o == "ok" => return Some(end),
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// A fresh timeline's progress: nothing taken yet, starting `now`.
+fn fresh(now: DateTime<Utc>) -> EntityState {
+    EntityState {
+        calls: 0,
+        first_seen: now,
+        step: 0,
+        step_calls: 0,
+        step_started: now,
+    }
+}
+
+/// A running create: what it makes and the timeline that decides when.
+#[derive(Debug, Clone)]
+struct Run {
+    creates: Vec<Pending>,
+    answer: Answer,
+    timeline: Timeline,
+    /// When it finishes unpolled ([`Timeline::done_at`]).
+    done_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone)]
 enum OpState {
-    /// Waiting for its scenario: `entity` is whose steps it follows.
-    Running {
-        entity: String,
-        creates: Vec<Pending>,
-        answer: Answer,
-    },
+    Running(Box<Run>),
     Done(Value),
     /// `google.rpc.Status`: the numeric code and message.
     Failed(i64, String),
@@ -82,16 +163,15 @@ pub struct Operation {
     metadata: &'static str,
     create_time: DateTime<Utc>,
     update_time: DateTime<Utc>,
+    /// The id a create's scenario was chosen by (for the journal), and that scenario.
+    pub entity: Option<String>,
+    pub scenario: Option<Arc<Scenario>>,
     state: OpState,
 }
 
 impl Operation {
-    /// The entity whose scenario a running operation follows.
-    pub fn running_entity(&self) -> Option<&str> {
-        match &self.state {
-            OpState::Running { entity, .. } => Some(entity),
-            _ => None,
-        }
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, OpState::Running(_))
     }
 
     /// Google's JSON: `done` and `response`/`error` only once done (proto3 JSON leaves
@@ -110,7 +190,7 @@ impl Operation {
             }),
         );
         match &self.state {
-            OpState::Running { .. } => {}
+            OpState::Running(_) => {}
             OpState::Done(response) => {
                 m.insert("done".into(), json!(true));
                 m.insert("response".into(), response.clone());
@@ -163,6 +243,11 @@ pub struct Store {
     row_order: VecDeque<RowKey>,
     operations: HashMap<String, Operation>,
     op_order: VecDeque<String>,
+    /// Names of the running operations, in the order they started.
+    running: Vec<String>,
+    /// Scenario progress of creates not yet made, by the full name they create.
+    timelines: HashMap<String, EntityState>,
+    timeline_order: VecDeque<String>,
 }
 
 impl Store {
@@ -318,17 +403,8 @@ impl Store {
         Ok(())
     }
 
-    /// Start a create (or batch create) operation named `op_name`: done at once unless
-    /// `running_for` names the entity whose scenario keeps it running.
-    pub fn start_create(
-        &mut self,
-        op_name: String,
-        metadata: &'static str,
-        creates: Vec<Pending>,
-        answer: Answer,
-        running_for: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Result<Value, ApiError> {
+    /// [`Store::check_create`] for every resource of a (batch) create, and no name twice.
+    pub fn check_creates(&self, creates: &[Pending]) -> Result<(), ApiError> {
         for (i, c) in creates.iter().enumerate() {
             self.check_create(c.kind, parent_of(&c.name), &c.name)?;
             if creates[..i].iter().any(|d| d.name == c.name) {
@@ -338,16 +414,69 @@ impl Store {
                 )));
             }
         }
-        let state = match running_for {
-            Some(entity) => {
+        Ok(())
+    }
+
+    /// The scenario step a create of `name` lands on, on the timeline of that name (a
+    /// fresh one unless an earlier create of it was refused by a failing step).
+    pub fn create_step(&mut self, name: &str, steps: &[Step], now: DateTime<Utc>) -> usize {
+        if !self.timelines.contains_key(name) {
+            if self.timelines.len() >= MAX_TIMELINES {
+                if let Some(old) = self.timeline_order.pop_front() {
+                    self.timelines.remove(&old);
+                }
+            }
+            self.timeline_order.push_back(name.to_string());
+        }
+        let progress = self
+            .timelines
+            .entry(name.to_string())
+            .or_insert_with(|| fresh(now));
+        progress.calls += 1;
+        state::pick_step(progress, steps, now)
+    }
+
+    /// Forget the timeline of `name`: its create happened (or it and its parent are gone).
+    fn drop_timeline(&mut self, name: &str) -> Option<EntityState> {
+        let progress = self.timelines.remove(name)?;
+        self.timeline_order.retain(|n| n != name);
+        Some(progress)
+    }
+
+    /// Start a create (or batch create) operation named `op_name`: done at once, or with
+    /// `running`, running on the timeline of the first resource's name (which
+    /// [`Store::create_step`] began) until [`Store::settle`] or a poll finishes it.
+    pub fn start_create(
+        &mut self,
+        create: Create,
+        running: Option<Arc<Scenario>>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ApiError> {
+        let Create {
+            op_name,
+            metadata,
+            resources: creates,
+            answer,
+            entity,
+        } = create;
+        self.check_creates(&creates)?;
+        let key = creates.first().map(|c| c.name.clone()).unwrap_or_default();
+        let progress = self.drop_timeline(&key).unwrap_or_else(|| fresh(now));
+        let scenario = running.clone();
+        let state = match running {
+            Some(scenario) => {
                 for c in &creates {
                     self.reserved.insert(c.name.clone(), op_name.clone());
                 }
-                OpState::Running {
-                    entity,
+                let timeline = Timeline { scenario, progress };
+                let done_at = timeline.done_at();
+                self.running.push(op_name.clone());
+                OpState::Running(Box::new(Run {
                     creates,
                     answer,
-                }
+                    timeline,
+                    done_at,
+                }))
             }
             None => OpState::Done(self.make(&creates, answer, now)),
         };
@@ -356,6 +485,8 @@ impl Store {
             metadata,
             create_time: now,
             update_time: now,
+            entity: Some(entity),
+            scenario,
             state,
         };
         Ok(self.remember(op))
@@ -390,6 +521,8 @@ impl Store {
             metadata,
             create_time: now,
             update_time: now,
+            entity: None,
+            scenario: None,
             state: OpState::Done(response),
         })
     }
@@ -400,6 +533,7 @@ impl Store {
             if let Some(old) = self.op_order.pop_front() {
                 self.operations.remove(&old);
                 self.reserved.retain(|_, o| *o != old);
+                self.running.retain(|o| *o != old);
             }
         }
         self.op_order.push_back(op.name.clone());
@@ -413,35 +547,78 @@ impl Store {
             .ok_or_else(|| ApiError::not_found("Operation", name))
     }
 
-    /// Finish a running create at `now`: its resources appear (created at the moment the
-    /// create was asked for), or the operation fails when their parent went away.
-    pub fn complete(&mut self, op_name: &str, now: DateTime<Utc>) -> Result<Value, ApiError> {
+    /// Finish every running operation whose timed steps have run out by `now`, each at
+    /// its own step boundary, earliest first. Called at the start of every access, so
+    /// what a request sees is what Google would show at that moment, polled or not.
+    pub fn settle(&mut self, now: DateTime<Utc>) {
+        if self.running.is_empty() {
+            return;
+        }
+        let mut due: Vec<(DateTime<Utc>, String)> = self
+            .running
+            .iter()
+            .filter_map(|name| match &self.operations.get(name)?.state {
+                OpState::Running(run) => {
+                    run.done_at.filter(|t| *t <= now).map(|t| (t, name.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        // Stable: operations due at the same moment finish in the order they started.
+        due.sort_by_key(|(t, _)| *t);
+        for (at, name) in due {
+            // Found: `due` was collected from the operations just above.
+            let _ = self.complete(&name, at);
+        }
+    }
+
+    /// A poll of a running operation takes the next step of its timeline: the index of
+    /// the step and its scenario, or `None` when the operation is not running.
+    pub fn poll_step(
+        &mut self,
+        op_name: &str,
+        now: DateTime<Utc>,
+    ) -> Option<(usize, Arc<Scenario>)> {
+        let op = self.operations.get_mut(op_name)?;
+        let OpState::Running(run) = &mut op.state else {
+            return None;
+        };
+        let scenario = run.timeline.scenario.clone();
+        run.timeline.progress.calls += 1;
+        let step = state::pick_step(&mut run.timeline.progress, &scenario.steps, now);
+        run.done_at = run.timeline.done_at();
+        Some((step, scenario))
+    }
+
+    /// Finish a running create at `at`: its resources appear (created at the moment the
+    /// create was asked for), or the operation fails when their parent went away. An
+    /// operation that is not running is answered as it is.
+    pub fn complete(&mut self, op_name: &str, at: DateTime<Utc>) -> Result<Value, ApiError> {
         let op = self
             .operations
             .get(op_name)
             .cloned()
             .ok_or_else(|| ApiError::not_found("Operation", op_name))?;
-        let OpState::Running {
-            creates, answer, ..
-        } = &op.state
-        else {
+        let OpState::Running(run) = &op.state else {
             return Ok(op.json());
         };
         self.reserved.retain(|_, o| o != op_name);
-        let blocked = creates
+        self.running.retain(|o| o != op_name);
+        let blocked = run
+            .creates
             .iter()
             .find_map(|c| self.check_create(c.kind, parent_of(&c.name), &c.name).err());
         let state = match blocked {
             // google.rpc.Code numbers: NOT_FOUND 5, ALREADY_EXISTS 6, RESOURCE_EXHAUSTED 8.
             Some(e) => OpState::Failed(e.code.number(), e.message),
-            None => OpState::Done(self.make(creates, *answer, op.create_time)),
+            None => OpState::Done(self.make(&run.creates, run.answer, op.create_time)),
         };
         let op = self
             .operations
             .get_mut(op_name)
             .expect("the operation was found above");
         op.state = state;
-        op.update_time = now;
+        op.update_time = at;
         Ok(op.json())
     }
 
@@ -491,24 +668,19 @@ impl Store {
                 .filter(|r| r.kind == child && parent_of(&r.name) == name)
                 .count();
             if children > 0 && !force {
-                let what = match (child, children) {
-                    (Kind::EntityType, 1) => "entity type",
-                    (Kind::EntityType, _) => "entity types",
-                    (_, 1) => "feature",
-                    _ => "features",
+                let msg = match child {
+                    Kind::EntityType => errors::MSG_FEATURESTORE_NOT_EMPTY,
+                    _ => errors::MSG_ENTITY_TYPE_NOT_EMPTY,
                 };
-                return Err(ApiError::new(
-                    Code::FailedPrecondition,
-                    format!(
-                        "{} `{name}` is not empty ({children} {what}): set force=true to delete it with everything in it.",
-                        kind.title()
-                    ),
-                ));
+                return Err(ApiError::new(Code::FailedPrecondition, msg));
             }
         }
         let prefix = format!("{name}/");
         self.resources
             .retain(|r| r.name != name && !r.name.starts_with(&prefix));
+        // A create below it that a failing step refused starts afresh next time.
+        self.timelines.retain(|n, _| !n.starts_with(&prefix));
+        self.timeline_order.retain(|n| !n.starts_with(&prefix));
         let gone = |(et, _): &RowKey| et == name || et.starts_with(&prefix);
         match kind {
             Kind::Feature => {
@@ -700,6 +872,7 @@ fn check_generate_time(feature: &str, t: &str, now: DateTime<Utc>) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Repeat;
     use crate::vendors::featurestore::settings::Precreated;
 
     const ET: &str = "projects/p/locations/l/featurestores/fs/entityTypes/et";
@@ -729,6 +902,63 @@ mod tests {
                     generate_time: None,
                 },
             )],
+        }
+    }
+
+    fn timeline(steps: &[(&str, Repeat)]) -> Timeline {
+        let steps = steps
+            .iter()
+            .map(|(o, repeat)| Step {
+                action: Action::Outcome(o.to_string()),
+                repeat: *repeat,
+                patch: None,
+                delay: None,
+            })
+            .collect();
+        let scenario = Scenario {
+            vendor: "featurestore",
+            name: "s".into(),
+            id_prefix: "s_".into(),
+            description: String::new(),
+            source: String::new(),
+            steps,
+        };
+        let mut progress = fresh(DateTime::<Utc>::UNIX_EPOCH);
+        state::pick_step(&mut progress, &scenario.steps, DateTime::<Utc>::UNIX_EPOCH);
+        Timeline {
+            scenario: Arc::new(scenario),
+            progress,
+        }
+    }
+
+    #[test]
+    fn operations_finish_unpolled_only_when_timed_running_steps_lead_to_ok() {
+        use crate::scenario::Repeat::{ForSeconds, Times};
+        let at = |s: i64| Some(DateTime::<Utc>::UNIX_EPOCH + TimeDelta::seconds(s));
+        type Steps<'a> = &'a [(&'a str, Repeat)];
+        let cases: [(Steps, Option<DateTime<Utc>>); 5] = [
+            (&[("running", ForSeconds(30)), ("ok", Times(1))], at(30)),
+            (
+                &[
+                    ("running", ForSeconds(10)),
+                    ("running", ForSeconds(5)),
+                    ("ok", Times(1)),
+                ],
+                at(15),
+            ),
+            (&[("running", Times(2)), ("ok", Times(1))], None),
+            (
+                &[
+                    ("running", ForSeconds(10)),
+                    ("internal", Times(1)),
+                    ("ok", Times(1)),
+                ],
+                None,
+            ),
+            (&[("running", ForSeconds(10))], None),
+        ];
+        for (steps, want) in cases {
+            assert_eq!(timeline(steps).done_at(), want, "{steps:?}");
         }
     }
 

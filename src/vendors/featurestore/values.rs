@@ -127,7 +127,7 @@ pub fn parse(feature: &str, v: &Value) -> Result<Parsed, ApiError> {
             continue;
         }
         let Some(kind) = KINDS.iter().find(|c| c.2 == k || c.3 == k).map(|c| c.0) else {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::parse(format!(
                 "Invalid JSON payload received. Unknown name \"{k}\" at 'payloads.feature_values[{feature}]': Cannot find field."
             )));
         };

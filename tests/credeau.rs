@@ -479,3 +479,40 @@ async fn the_cached_and_the_patchable_renderings_give_the_same_bytes() {
         assert_eq!(a.header("content-length"), p.header("content-length"));
     }
 }
+
+#[test]
+fn the_openapi_document_is_valid_openapi_3_1() {
+    crate::support::assert_openapi_document_validates("credeau");
+}
+
+/// A user copying an example from `openapi/credeau.yaml` gets what its summary promises:
+/// Credeau's own sample (its placeholder `client_id` is not the header's) the 401, every
+/// other example the scenario its `user_id` names.
+#[tokio::test]
+async fn every_request_example_of_the_openapi_document_gets_the_answer_it_describes() {
+    let Some(doc) = crate::support::openapi_document("credeau") else {
+        return;
+    };
+    let examples = crate::support::openapi_request_examples(&doc);
+    assert!(examples.len() >= 10, "{} examples", examples.len());
+    let s = TestServer::start().await;
+    for (path, name, body) in examples {
+        let r = s.post_json(&format!("/credeau{path}"), AUTH, &body).await;
+        if name == "vendorDocument" {
+            assert_eq!(r.status, 401, "{path} {name}: {}", r.text());
+            continue;
+        }
+        let user = body["user_id"].as_str().expect("examples name a user");
+        assert!(
+            [200, 202, 429, 502].contains(&r.status),
+            "{path} {name}: {} {}",
+            r.status,
+            r.text()
+        );
+        assert_eq!(
+            r.header("x-vendor-mock-scenario"),
+            Some(crate::support::shipped_scenario_of(user)),
+            "{path} {name}"
+        );
+    }
+}

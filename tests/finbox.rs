@@ -1443,3 +1443,49 @@ async fn bad_num_records_and_times_get_400_naming_the_key() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["data"].as_array().unwrap().len() <= 2);
 }
+
+#[test]
+fn the_openapi_document_is_valid_openapi_3_1() {
+    crate::support::assert_openapi_document_validates("finbox");
+}
+
+/// A user copying an example from `openapi/finbox.yaml` gets what its summary promises:
+/// FinBox's own sample request (salted with FinBox's hash) 403 `Incorrect Salt`, every other
+/// example a salt that is right for the mock's default SERVER_HASH, so it reaches the
+/// scenario its entity id names.
+#[tokio::test]
+async fn every_request_example_of_the_openapi_document_gets_the_answer_it_describes() {
+    let Some(doc) = crate::support::openapi_document("finbox") else {
+        return;
+    };
+    let examples = crate::support::openapi_request_examples(&doc);
+    assert!(examples.len() >= 20, "{} examples", examples.len());
+    let s = TestServer::start().await;
+    for (path, name, body) in examples {
+        let r = s.post_json(&format!("/finbox{path}"), &[KEY], &body).await;
+        if name == "vendorDocument" {
+            assert_eq!(r.status, 403, "{path} {name}: {}", r.text());
+            assert_eq!(r.json()["message"], "Incorrect Salt", "{path} {name}");
+            continue;
+        }
+        let by_device = path.ends_with("/transactions") || path.ends_with("/accounts");
+        let entity = match body["user_hash"].as_str() {
+            Some(h) if by_device && !h.is_empty() => h,
+            _ => body["customer_id"]
+                .as_str()
+                .expect("examples name a customer"),
+        };
+        assert_eq!(body["salt"], salt(entity, HASH), "{path} {name}");
+        assert!(
+            [200, 202, 429, 500].contains(&r.status),
+            "{path} {name}: {} {}",
+            r.status,
+            r.text()
+        );
+        assert_eq!(
+            r.header("x-vendor-mock-scenario"),
+            Some(crate::support::shipped_scenario_of(entity)),
+            "{path} {name}"
+        );
+    }
+}

@@ -296,4 +296,87 @@ pub fn run_python(
     };
     let text = |h: std::thread::JoinHandle<String>| h.join().unwrap_or_default();
     (status, text(stdout), text(stderr))
+
+/// `openapi/<vendor>.yaml` as JSON, read with Python's PyYAML (schemathesis brings it into
+/// the venv); `None` outside CI when that Python lacks it.
+pub fn openapi_document(vendor: &str) -> Option<Value> {
+    if !python_has(Some("yaml")) {
+        return None;
+    }
+    let path = format!("{}/openapi/{vendor}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(python())
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1], encoding='utf-8'))))",
+            &path,
+        ])
+        .output()
+        .expect("the Python interpreter runs");
+    assert!(
+        out.status.success(),
+        "{path} does not parse as YAML: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("PyYAML's document prints as JSON"))
+}
+
+/// Require `openapi-spec-validator` to pass on `openapi/<vendor>.yaml` (skipped outside CI
+/// when the venv lacks it).
+pub fn assert_openapi_document_validates(vendor: &str) {
+    if !python_has(Some("openapi_spec_validator")) {
+        return;
+    }
+    let path = format!("{}/openapi/{vendor}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(python())
+        .args(["-m", "openapi_spec_validator", &path])
+        .output()
+        .expect("the Python interpreter runs");
+    assert!(
+        out.status.success(),
+        "{path} is not a valid OpenAPI document:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every JSON request-body example of an OpenAPI document's POST operations, as
+/// (path, example name, value), with `$ref`s to `components/requestBodies` followed.
+pub fn openapi_request_examples(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("the document has paths") {
+        let mut body = &item["post"]["requestBody"];
+        if let Some(r) = body["$ref"].as_str() {
+            let name = r
+                .strip_prefix("#/components/requestBodies/")
+                .expect("request bodies refer to components/requestBodies");
+            body = &doc["components"]["requestBodies"][name];
+        }
+        let examples = body["content"]["application/json"]["examples"].as_object();
+        for (name, example) in examples.into_iter().flatten() {
+            out.push((path.clone(), name.clone(), example["value"].clone()));
+        }
+    }
+    out
+}
+
+/// The scenario the shipped files pick for an entity id: its prefix, or `default`.
+pub fn shipped_scenario_of(id: &str) -> &'static str {
+    const SHIPPED: &[&str] = &[
+        "pending",
+        "callback",
+        "notfound",
+        "nodata",
+        "ratelimited",
+        "flaky",
+        "removed",
+        "slow",
+    ];
+    SHIPPED
+        .iter()
+        .find(|s| {
+            id.strip_prefix(**s)
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .copied()
+        .unwrap_or("default")
 }

@@ -296,6 +296,7 @@ pub fn run_python(
     };
     let text = |h: std::thread::JoinHandle<String>| h.join().unwrap_or_default();
     (status, text(stdout), text(stderr))
+}
 
 /// `openapi/<vendor>.yaml` as JSON, read with Python's PyYAML (schemathesis brings it into
 /// the venv); `None` outside CI when that Python lacks it.

@@ -125,6 +125,14 @@ impl MockResponse {
         Self::bytes(status, "text/html", Bytes::from_static(body.as_bytes()))
     }
 
+    /// An error below any vendor, in the HTTP framing itself (a broken chunked body):
+    /// a short `{"error": ...}`, and the connection closed after it since the rest of
+    /// what the client sent cannot be read reliably.
+    pub fn protocol_error(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::json(status, serde_json::json!({ "error": message.into() }))
+            .with_header(hyper::header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
     /// An answer that is never sent: the connection is closed instead.
     pub fn reset() -> Self {
         Self {

@@ -4,6 +4,7 @@
 mod support;
 
 mod admin;
+mod connections;
 mod credeau;
 mod credolab;
 mod engine;

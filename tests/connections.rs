@@ -227,6 +227,25 @@ async fn health_answers(base: &str) -> Duration {
     started.elapsed()
 }
 
+/// Make sure this test process may open `n` more descriptors (client and server ends
+/// of every connection live here), whatever the machine's default soft limit.
+fn room_for(n: u64) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let now = getrlimit(Resource::Nofile);
+        if now.current.is_some_and(|soft| soft < n + 1024) {
+            let _ = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: now.maximum,
+                    maximum: now.maximum,
+                },
+            );
+        }
+    }
+}
+
 fn limits(max_connections: usize) -> ConnectionLimits {
     ConnectionLimits {
         max_connections,
@@ -236,6 +255,7 @@ fn limits(max_connections: usize) -> ConnectionLimits {
 
 #[tokio::test]
 async fn a_fresh_client_is_answered_while_more_silent_connections_than_the_limit_are_open() {
+    room_for(2 * 300);
     let s = Server::start(limits(32), &[]).await;
     let mut silent = Vec::new();
     for _ in 0..300 {
@@ -257,6 +277,7 @@ async fn a_fresh_client_is_answered_while_more_silent_connections_than_the_limit
 #[tokio::test]
 async fn a_fresh_client_is_answered_while_hundreds_of_connections_send_their_heads_a_byte_at_a_time(
 ) {
+    room_for(2 * 200);
     let s = Server::start(limits(32), &[]).await;
     let mut slow = Vec::new();
     for _ in 0..200 {

@@ -15,13 +15,11 @@
 //! the timeouts are kept to within one sweep of their value.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::HttpService;
@@ -98,45 +96,6 @@ impl Tracked {
             self.wake.notify_one();
         }
         was < what
-    }
-}
-
-/// An answer's body that marks its request finished when hyper is done with it (sent
-/// whole, or dropped with the connection).
-pub struct Counted {
-    body: OutBody,
-    conn: Arc<Tracked>,
-}
-
-impl Counted {
-    pub fn new(body: OutBody, conn: Arc<Tracked>) -> Self {
-        Self { body, conn }
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.conn.request_finished();
-    }
-}
-
-impl hyper::body::Body for Counted {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
     }
 }
 
@@ -220,6 +179,11 @@ impl Registry {
     pub fn sweep_interval(&self) -> Duration {
         (self.header_read_timeout.min(self.idle_timeout) / 8)
             .clamp(Duration::from_millis(10), Duration::from_secs(1))
+    }
+
+    /// Whether shutdown has begun (the sweeps stop then).
+    fn shutting_down(&self) -> bool {
+        self.lock().shutting_down
     }
 
     /// Take a new connection. At the limit, the connection idle the longest is asked to
@@ -404,6 +368,29 @@ impl Registry {
     }
 }
 
+/// Sweep `registry` every [`Registry::sweep_interval`] until shutdown begins or the
+/// registry is gone (a server whose runtime was dropped).
+///
+/// A thread of its own rather than a task: a pending tokio timer makes every park of a
+/// runtime worker read the clock and visit the timer wheel, which between two requests
+/// of one client costs about as much as the rest of this module's work per request.
+pub fn spawn_sweeper(registry: &Arc<Registry>) {
+    let interval = registry.sweep_interval();
+    let registry = Arc::downgrade(registry);
+    let spawned = std::thread::Builder::new()
+        .name("vendor-mock-sweeper".into())
+        .spawn(move || loop {
+            std::thread::sleep(interval);
+            match registry.upgrade() {
+                Some(r) if !r.shutting_down() => r.sweep(Instant::now()),
+                _ => return,
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("no connection timeouts: cannot start their thread: {e}");
+    }
+}
+
 /// Serve one connection until hyper is done with it or it is asked to close.
 ///
 /// Asked to close (timeout, eviction): it closes unless a request got in first. At
@@ -414,7 +401,7 @@ impl Registry {
 pub async fn drive<I, S>(conn: http1::Connection<I, S>, reg: Registration)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    S: HttpService<Incoming, ResBody = Counted>,
+    S: HttpService<Incoming, ResBody = OutBody>,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let tracked = &*reg.conn;

@@ -46,7 +46,7 @@ pub use request::{read_body, BodyError, MockRequest};
 pub use response::{Body, MockResponse, OutBody};
 
 use crate::app::App;
-use connection::{Counted, Registry, Tracked};
+use connection::{Registry, Tracked};
 
 /// Default [`ConnectionLimits::max_connections`]: far above what a test suite opens,
 /// low enough that a runaway client cannot exhaust file descriptors.
@@ -121,17 +121,7 @@ pub async fn serve_with(
         limits.header_read_timeout,
         limits.idle_timeout,
     ));
-    let sweeper = tokio::spawn({
-        let registry = registry.clone();
-        async move {
-            let mut tick = tokio::time::interval(registry.sweep_interval());
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                registry.sweep(Instant::now());
-            }
-        }
-    });
+    connection::spawn_sweeper(&registry);
     let mut builder = http1::Builder::new();
     builder.max_header_size(limits.max_head_bytes);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -153,7 +143,6 @@ pub async fn serve_with(
     for t in accept_tasks {
         let _ = t.await;
     }
-    sweeper.abort();
     registry.begin_shutdown();
     if tokio::time::timeout(limits.drain_timeout, registry.emptied())
         .await
@@ -228,28 +217,27 @@ fn serve_connection(
     let conn = reg.conn.clone();
     let service = service_fn(move |req| {
         conn.request_started();
-        let answer = pipeline::handle(app.clone(), req, peer, vendor);
-        let conn = conn.clone();
-        async move { counted(answer.await, conn) }
+        let (app, conn) = (app.clone(), conn.clone());
+        // The pipeline's future is made inside this one, not moved into it: it is large.
+        async move { counted(pipeline::handle(app, req, peer, vendor).await, conn) }
     });
     let io = TokioIo::new(io::Io::new(stream, reg.conn.clone()));
     connection::drive(builder.serve_connection(io, service), reg)
 }
 
-/// The answer with a body that tells the connection when it is done, and
+/// The answer, its body set to tell the connection when it is done, with
 /// `Connection: close` once shutdown has begun.
 fn counted(
     answer: Result<Response<OutBody>, pipeline::Dropped>,
     conn: Arc<Tracked>,
-) -> Result<Response<Counted>, pipeline::Dropped> {
+) -> Result<Response<OutBody>, pipeline::Dropped> {
     match answer {
-        Ok(resp) => {
-            let closing = conn.shutting_down();
-            let mut resp = resp.map(|body| Counted::new(body, conn));
-            if closing {
+        Ok(mut resp) => {
+            if conn.shutting_down() {
                 resp.headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
             }
+            resp.body_mut().report_done_to(conn);
             Ok(resp)
         }
         Err(dropped) => {

@@ -103,12 +103,10 @@ impl Tracked {
 #[derive(Debug)]
 struct Entry {
     conn: Arc<Tracked>,
-    /// Accept order, to break ties between connections idle since the same sweep.
-    seq: u64,
-    /// `started` when last swept: a change means it served a request since.
+    /// `started` when last looked at: a change means it served a request since.
     seen_started: u64,
     /// Since when it has had no request in flight, as far as the sweeps know (`None`:
-    /// it had one at the last sweep).
+    /// it had one when last looked at).
     idle_since: Option<Instant>,
     /// `bytes_in` when it was first seen idle.
     seen_bytes: u64,
@@ -116,16 +114,83 @@ struct Entry {
     head_since: Option<Instant>,
     /// Asked to close and not yet gone.
     closing: bool,
+    /// Neighbours in the registry's list, least recently active first ([`NIL`]: none).
+    prev: usize,
+    next: usize,
 }
 
-#[derive(Debug, Default)]
+/// No neighbour.
+const NIL: usize = usize::MAX;
+
+/// The open connections: a slab of entries, threaded by a list ordered by when each was
+/// last seen active (accepted, or a request seen by a sweep or an eviction), so the
+/// connection idle the longest is found from the front without scanning them all.
+#[derive(Debug)]
 struct Slots {
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
+    head: usize,
+    tail: usize,
     open: usize,
     closing: usize,
-    next_seq: u64,
     shutting_down: bool,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            open: 0,
+            closing: 0,
+            shutting_down: false,
+        }
+    }
+}
+
+impl Slots {
+    fn entry(&mut self, i: usize) -> &mut Entry {
+        self.entries[i]
+            .as_mut()
+            .expect("slots in the list hold an entry")
+    }
+
+    fn push_back(&mut self, i: usize) {
+        let tail = self.tail;
+        let e = self.entry(i);
+        e.prev = tail;
+        e.next = NIL;
+        match tail {
+            NIL => self.head = i,
+            t => self.entry(t).next = i,
+        }
+        self.tail = i;
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = {
+            let e = self.entry(i);
+            (e.prev, e.next)
+        };
+        match prev {
+            NIL => self.head = next,
+            p => self.entry(p).next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.entry(n).prev = prev,
+        }
+    }
+
+    /// Seen active: to the back of the list.
+    fn touch(&mut self, i: usize) {
+        if self.tail != i {
+            self.unlink(i);
+            self.push_back(i);
+        }
+    }
 }
 
 /// Every open connection of one server.
@@ -195,20 +260,20 @@ impl Registry {
         if s.shutting_down {
             return None;
         }
-        if s.open - s.closing >= self.max_connections && !Self::evict_one(&mut s, now) {
+        if s.open - s.closing >= self.max_connections && !Self::evict_one(&mut s) {
             return None;
         }
         let conn = Arc::new(Tracked::default());
         let entry = Entry {
             conn: conn.clone(),
-            seq: s.next_seq,
             seen_started: 0,
             idle_since: Some(now),
             seen_bytes: 0,
             head_since: None,
             closing: false,
+            prev: NIL,
+            next: NIL,
         };
-        s.next_seq += 1;
         s.open += 1;
         let slot = match s.free.pop() {
             Some(i) => {
@@ -220,6 +285,7 @@ impl Registry {
                 s.entries.len() - 1
             }
         };
+        s.push_back(slot);
         Some(Registration {
             registry: self.clone(),
             slot,
@@ -230,39 +296,47 @@ impl Registry {
     /// Ask the connection idle the longest to close, for a new one or a file descriptor.
     /// Returns false when none is idle.
     pub fn evict_idle(&self) -> bool {
-        Self::evict_one(&mut self.lock(), Instant::now())
+        Self::evict_one(&mut self.lock())
     }
 
-    fn evict_one(s: &mut Slots, now: Instant) -> bool {
-        let victim = s
-            .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| Some((i, e.as_ref()?)))
-            .filter(|(_, e)| !e.closing && !e.conn.busy())
-            .min_by_key(|(_, e)| {
-                // Served a request since the last sweep: idle only since about now.
-                let since = match e.idle_since {
-                    Some(t) if e.seen_started == e.conn.started.load(Relaxed) => t,
-                    _ => now,
-                };
-                (since, e.seq)
-            })
-            .map(|(i, _)| i);
-        let Some(i) = victim else { return false };
-        let e = s.entries[i].as_mut().expect("the victim was just found");
-        if e.conn.ask(CLOSE) {
-            e.closing = true;
-            s.closing += 1;
+    /// Walk the list from its front (least recently active) to the first connection
+    /// with no request in flight. One that served a request since it was last looked at
+    /// goes to the back first: it has been idle only since about now. Under a flood of
+    /// idle connections the first one looked at is the one: no scan of all of them.
+    fn evict_one(s: &mut Slots) -> bool {
+        // Each entry is looked at most twice (once more after going to the back).
+        let mut budget = 2 * s.open;
+        let mut i = s.head;
+        while i != NIL && budget > 0 {
+            budget -= 1;
+            let e = s.entry(i);
+            let next = e.next;
+            let started = e.conn.started.load(Relaxed);
+            if e.closing || e.conn.busy() {
+                i = next;
+            } else if e.seen_started != started {
+                e.seen_started = started;
+                e.idle_since = None;
+                s.touch(i);
+                i = if next == NIL { s.head } else { next };
+            } else {
+                if e.conn.ask(CLOSE) {
+                    e.closing = true;
+                    s.closing += 1;
+                }
+                return true;
+            }
         }
-        true
+        false
     }
 
     fn remove(&self, slot: usize) {
         let mut s = self.lock();
-        let Some(e) = s.entries[slot].take() else {
+        if s.entries[slot].is_none() {
             return;
-        };
+        }
+        s.unlink(slot);
+        let e = s.entries[slot].take().expect("checked above");
         if e.closing {
             s.closing -= 1;
         }
@@ -295,22 +369,26 @@ impl Registry {
     /// (or the accept) until a next request begins. Neither runs while a request is in
     /// flight.
     pub fn sweep(&self, now: Instant) {
-        let mut guard = self.lock();
-        let s = &mut *guard;
-        let mut newly_closing = 0;
-        for e in s.entries.iter_mut().flatten() {
+        let mut s = self.lock();
+        for i in 0..s.entries.len() {
+            let Some(e) = s.entries[i].as_mut() else {
+                continue;
+            };
             if e.closing {
                 continue;
             }
             let started = e.conn.started.load(Relaxed);
-            if e.conn.busy() {
-                e.idle_since = None;
-                continue;
-            }
-            if e.seen_started != started {
+            let busy = e.conn.busy();
+            if busy || e.seen_started != started {
+                // Active since the last look: to the back, idle (if at all) from now.
                 e.seen_started = started;
                 e.idle_since = None;
+                s.touch(i);
+                if busy {
+                    continue;
+                }
             }
+            let e = s.entry(i);
             let bytes = e.conn.bytes_in.load(Relaxed);
             let Some(idle_since) = e.idle_since else {
                 e.idle_since = Some(now);
@@ -327,10 +405,9 @@ impl Registry {
             };
             if expired && e.conn.ask(CLOSE) {
                 e.closing = true;
-                newly_closing += 1;
+                s.closing += 1;
             }
         }
-        s.closing += newly_closing;
     }
 
     /// Shutdown has begun: refuse new connections and tell every open one.
@@ -397,7 +474,9 @@ pub fn spawn_sweeper(registry: &Arc<Registry>) {
 /// shutdown: every request whose head has arrived is answered (reads then bypass the
 /// runtime's readiness, so a head already in the socket is read at once), its answer
 /// carries `Connection: close`, and the connection closes as soon as no request is in
-/// flight; one that never completed a head is closed at once.
+/// flight; one that never completed a head is closed at once. A request pipelined behind
+/// the one answered with `Connection: close` gets no answer (clients that pipeline retry
+/// unanswered requests on a new connection, RFC 9112 §9.3.2); it is a rare way to send.
 pub async fn drive<I, S>(conn: http1::Connection<I, S>, reg: Registration)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin,
@@ -543,6 +622,31 @@ mod tests {
         a.conn.request_finished();
         let _c = r.admit().expect("room made");
         assert_eq!(asked(&a), CLOSE);
+    }
+
+    #[test]
+    fn evictions_follow_accept_order_then_activity_through_removals() {
+        let r = registry(100);
+        let mut regs: Vec<Option<Registration>> = (0..6).map(|_| r.admit()).collect();
+        regs[1] = None;
+        regs[4] = None;
+        let active = regs[2].as_ref().expect("kept");
+        active.conn.request_started();
+        active.conn.request_finished();
+        r.sweep(Instant::now()); // seen active: to the back
+        let mut order = Vec::new();
+        while r.evict_idle() {
+            let asked_now = regs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, reg)| Some((i, reg.as_ref()?)))
+                .find(|(i, reg)| asked(reg) == CLOSE && !order.contains(i))
+                .map(|(i, _)| i)
+                .expect("one more was asked");
+            order.push(asked_now);
+        }
+        assert_eq!(order, [0, 3, 5, 2]);
+        assert_eq!(r.open(), 4);
     }
 
     #[test]

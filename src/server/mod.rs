@@ -17,8 +17,8 @@
 //! as those answers are sent (after at most [`ConnectionLimits::drain_timeout`]).
 //!
 //! What hyper answers itself, with an empty body and no way for us to add one: a
-//! request line or header that is not HTTP/1.1 (400), a request head over the cap or
-//! with more than 100 headers (431), a request target over 65 534 bytes (414). A body
+//! request line or header that is not HTTP/1.1 (400), a request head over the cap (a
+//! long request target included) or with more than 100 headers (431). A body
 //! whose chunked framing is broken reaches the pipeline and gets a short JSON 400
 //! ([`MockResponse::protocol_error`]).
 
@@ -63,6 +63,11 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Default [`ConnectionLimits::drain_timeout`]: under Docker's 10 s stop grace period,
 /// so `docker stop` sees exit 0 rather than killing the server.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Connections the kernel queues for `accept`, capped by `net.core.somaxconn` (4096 on
+/// current Linux). tokio listens with 1024, which a flood of connections can fill for a
+/// moment; a client whose SYN then finds the queue full waits a 1 s retransmission.
+pub const ACCEPT_BACKLOG: i32 = 4096;
 
 /// How connections are bounded. [`serve`] uses the defaults; tests use smaller ones.
 #[derive(Debug, Clone)]
@@ -127,6 +132,10 @@ pub async fn serve_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();
     for Listener { listener, vendor } in listeners {
+        // Listening again only changes the queue's length.
+        if let Err(e) = socket2::SockRef::from(&listener).listen(ACCEPT_BACKLOG) {
+            tracing::warn!("cannot lengthen the accept queue: {e}");
+        }
         let (app, registry, builder, stop) = (
             app.clone(),
             registry.clone(),

@@ -177,8 +177,15 @@ async fn accept_loop(
     builder: http1::Builder,
     mut stop: watch::Receiver<bool>,
 ) {
-    // When a refusal was last logged: under a flood, one line per second at most.
-    let mut refused_logged: Option<Instant> = None;
+    // When a failure or refusal was last logged: under a flood, one line per second.
+    let mut logged: Option<Instant> = None;
+    let mut log_now = move || {
+        let due = logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if due {
+            logged = Some(Instant::now());
+        }
+        due
+    };
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.changed() => break,
@@ -187,7 +194,9 @@ async fn accept_loop(
                 Err(e) => {
                     // Typically EMFILE: free a descriptor by closing the connection idle
                     // the longest, and give its task a moment to run.
-                    tracing::warn!("accept failed: {e}");
+                    if log_now() {
+                        tracing::warn!("accept failed: {e}");
+                    }
                     registry.evict_idle();
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
@@ -195,11 +204,10 @@ async fn accept_loop(
             },
         };
         let Some(reg) = registry.admit() else {
-            if refused_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            if log_now() {
                 tracing::warn!(
                     "refused a connection: every open connection has a request in flight"
                 );
-                refused_logged = Some(Instant::now());
             }
             continue;
         };

@@ -2,9 +2,10 @@
 //! how long the others have waited; closing them on a timeout, under pressure and at
 //! shutdown.
 //!
-//! Each request costs its connection two counter bumps and nothing else: no timer is
-//! armed per request. Timeouts are kept by one sweeper task that looks at every
-//! connection a few times per timeout ([`Registry::sweep`]), and connections are
+//! Each request costs its connection two counter bumps (and each read from its socket
+//! one more): no timer is armed per request. Timeouts are kept by one sweeper thread
+//! that looks at every connection a few times per timeout ([`Registry::sweep`],
+//! [`spawn_sweeper`]), and connections are
 //! closed by their own task, woken through their [`Tracked::wake`], which checks once
 //! more that no request got in first. So a request already being answered is never cut
 //! by a timeout or an eviction, and the connection's own task is the only one that ever

@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod choice;
+mod connections;
 mod coverage;
 mod credeau;
 mod credolab;

@@ -1,39 +1,102 @@
 //! The HTTP side: accept loop, per-connection service, the request pipeline.
 //!
 //! Each connection is its own task, so a slow client only ever holds its own
-//! connection. Shutdown is a future passed in: when it completes the listeners close,
-//! open connections finish their in-flight request (up to [`DRAIN_TIMEOUT`]) and
-//! [`serve`] returns.
+//! connection, and no client can keep another from being served:
+//! - the accept loop never pauses: at [`ConnectionLimits::max_connections`] the
+//!   connection idle the longest is closed to make room (see [`connection::Registry`]);
+//! - a connection with no request in flight is closed after
+//!   [`ConnectionLimits::idle_timeout`], or [`ConnectionLimits::header_read_timeout`]
+//!   once a request head has begun; neither runs while a request is being answered,
+//!   and neither arms a timer per request;
+//! - a request head (request line and headers) is at most
+//!   [`ConnectionLimits::max_head_bytes`]: hyper answers a larger one 431.
+//!
+//! Shutdown is a future passed in. When it completes the listeners close, every
+//! connection that has no complete request head is closed at once, every request whose
+//! head had arrived is answered with `Connection: close`, and [`serve`] returns as soon
+//! as those answers are sent (after at most [`ConnectionLimits::drain_timeout`]).
+//!
+//! What hyper answers itself, with an empty body and no way for us to add one: a
+//! request line or header that is not HTTP/1.1 (400), a request head over the cap (a
+//! long request target included) or with more than 100 headers (431). A body
+//! whose chunked framing is broken reaches the pipeline and gets a short JSON 400
+//! ([`MockResponse::protocol_error`]).
 
+mod connection;
+mod fd_limit;
+mod io;
 mod pipeline;
 mod request;
 mod response;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use hyper::header::{HeaderValue, CONNECTION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use hyper::Response;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 pub use request::{read_body, BodyError, MockRequest};
 pub use response::{Body, MockResponse, OutBody};
 
 use crate::app::App;
+use connection::{Registry, Tracked};
 
-/// At most this many connections are served at once; further ones wait in the
-/// kernel's accept queue. Far above what a test suite opens, low enough that a
-/// runaway client cannot exhaust file descriptors.
+/// Default [`ConnectionLimits::max_connections`]: far above what a test suite opens,
+/// low enough that a runaway client cannot exhaust file descriptors.
 pub const MAX_CONNECTIONS: usize = 4096;
-/// Once more than half of [`MAX_CONNECTIONS`] are open, a new connection has this long
-/// to send each request's headers; a silent one is closed.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long shutdown waits for in-flight requests.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ConnectionLimits::header_read_timeout`]: a request head is a few hundred
+/// bytes that every real client sends in one write.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ConnectionLimits::idle_timeout`]: the idle timeout of AWS's load balancers,
+/// in front of many of the vendors; client pools notice the close and reconnect.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default [`ConnectionLimits::max_head_bytes`]: what nginx accepts by default
+/// (4 buffers of 8 KiB), far above any vendor request.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// Default [`ConnectionLimits::drain_timeout`]: under Docker's 10 s stop grace period,
+/// so `docker stop` sees exit 0 rather than killing the server.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Connections the kernel queues for `accept`, capped by `net.core.somaxconn` (4096 on
+/// current Linux). tokio listens with 1024, which a flood of connections can fill for a
+/// moment; a client whose SYN then finds the queue full waits a 1 s retransmission.
+pub const ACCEPT_BACKLOG: i32 = 4096;
+
+/// How connections are bounded. [`serve`] uses the defaults; tests use smaller ones.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Connections open at once. At the limit the one idle the longest is closed to
+    /// make room; lowered at start if the open-file limit cannot hold that many.
+    pub max_connections: usize,
+    /// A request head must be complete within this long of its first byte.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight is closed after this long without the
+    /// first byte of a next one.
+    pub idle_timeout: Duration,
+    /// Request line plus headers, in bytes.
+    pub max_head_bytes: usize,
+    /// How long shutdown waits for requests being answered.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: MAX_CONNECTIONS,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
+            max_head_bytes: MAX_HEAD_BYTES,
+            drain_timeout: DRAIN_TIMEOUT,
+        }
+    }
+}
 
 /// A bound listener; with `vendor`, it serves that vendor at its root.
 pub struct Listener {
@@ -41,62 +104,47 @@ pub struct Listener {
     pub vendor: Option<&'static str>,
 }
 
-/// Serve until `shutdown` completes.
+/// Serve until `shutdown` completes, with the default [`ConnectionLimits`].
 pub async fn serve(
     listeners: Vec<Listener>,
     app: App,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    // Shared with the accept tasks, which drop their handles when they stop.
-    let graceful = Arc::new(GracefulShutdown::new());
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    serve_with(listeners, app, ConnectionLimits::default(), shutdown).await
+}
+
+/// Serve until `shutdown` completes.
+pub async fn serve_with(
+    listeners: Vec<Listener>,
+    app: App,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let max_connections = fd_limit::connections_allowed(limits.max_connections);
+    let registry = Arc::new(Registry::new(
+        max_connections,
+        limits.header_read_timeout,
+        limits.idle_timeout,
+    ));
+    connection::spawn_sweeper(&registry);
+    let mut builder = http1::Builder::new();
+    builder.max_header_size(limits.max_head_bytes);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();
     for Listener { listener, vendor } in listeners {
-        let (app, permits, graceful, mut stop) = (
+        // Listening again only changes the queue's length.
+        if let Err(e) = socket2::SockRef::from(&listener).listen(ACCEPT_BACKLOG) {
+            tracing::warn!("cannot lengthen the accept queue: {e}");
+        }
+        let (app, registry, builder, stop) = (
             app.clone(),
-            permits.clone(),
-            graceful.clone(),
+            registry.clone(),
+            builder.clone(),
             stop_rx.clone(),
         );
-        accept_tasks.push(tokio::spawn(async move {
-            loop {
-                let permit = tokio::select! {
-                    _ = stop.changed() => break,
-                    p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
-                };
-                let (stream, peer) = tokio::select! {
-                    _ = stop.changed() => break,
-                    accepted = listener.accept() => match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            // Typically EMFILE: back off instead of spinning.
-                            tracing::warn!("accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor));
-                let mut builder = http1::Builder::new();
-                if permits.available_permits() < MAX_CONNECTIONS / 2 {
-                    // Under connection pressure, new connections must send their headers in
-                    // time, so slow clients can pin at most half the slots. Otherwise no
-                    // timer: arming one per request costs a quarter of the throughput.
-                    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
-                }
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    // Errors here are the client's doing (reset, timeout, bad HTTP) or a
-                    // `reset` fault; there is nobody to report them to.
-                    let _ = conn.await;
-                    drop(permit);
-                });
-            }
-        }));
+        accept_tasks.push(tokio::spawn(accept_loop(
+            listener, vendor, app, registry, builder, stop,
+        )));
     }
 
     shutdown.await;
@@ -104,11 +152,118 @@ pub async fn serve(
     for t in accept_tasks {
         let _ = t.await;
     }
-    let graceful = Arc::try_unwrap(graceful)
-        .unwrap_or_else(|_| unreachable!("every accept task has stopped and dropped its handle"));
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("shutdown: connections still open after {DRAIN_TIMEOUT:?}, closing them"),
+    registry.begin_shutdown();
+    if tokio::time::timeout(limits.drain_timeout, registry.emptied())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown: {} connections still busy after {:?}, closing them",
+            registry.open(),
+            limits.drain_timeout
+        );
+        registry.stop_all();
+        // Each closes as soon as its task runs; this bounds a runtime too busy to run them.
+        let _ = tokio::time::timeout(Duration::from_secs(1), registry.emptied()).await;
     }
     Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    vendor: Option<&'static str>,
+    app: App,
+    registry: Arc<Registry>,
+    builder: http1::Builder,
+    mut stop: watch::Receiver<bool>,
+) {
+    // When a failure or refusal was last logged: under a flood, one line per second.
+    let mut logged: Option<Instant> = None;
+    let mut log_now = move || {
+        let due = logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if due {
+            logged = Some(Instant::now());
+        }
+        due
+    };
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Typically EMFILE: free a descriptor by closing the connection idle
+                    // the longest, and give its task a moment to run.
+                    if log_now() {
+                        tracing::warn!("accept failed: {e}");
+                    }
+                    registry.evict_idle();
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let Some(reg) = registry.admit() else {
+            if log_now() {
+                tracing::warn!(
+                    "refused a connection: every open connection has a request in flight"
+                );
+            }
+            continue;
+        };
+        tokio::spawn(serve_connection(
+            stream,
+            peer,
+            vendor,
+            app.clone(),
+            &builder,
+            reg,
+        ));
+    }
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    vendor: Option<&'static str>,
+    app: App,
+    builder: &http1::Builder,
+    reg: connection::Registration,
+) -> impl Future<Output = ()> + Send + 'static {
+    let _ = stream.set_nodelay(true);
+    let conn = reg.conn.clone();
+    let service = service_fn(move |req| {
+        conn.request_started();
+        let conn = conn.clone();
+        // `map` rather than an async block: the pipeline's future is large, and an async
+        // block around it costs one more copy of it per request (bench/instructions.py).
+        futures_util::FutureExt::map(
+            pipeline::handle(app.clone(), req, peer, vendor),
+            move |answer| counted(answer, conn),
+        )
+    });
+    let io = TokioIo::new(io::Io::new(stream, reg.conn.clone()));
+    connection::drive(builder.serve_connection(io, service), reg)
+}
+
+/// The answer, its body set to tell the connection when it is done, with
+/// `Connection: close` once shutdown has begun.
+fn counted(
+    answer: Result<Response<OutBody>, pipeline::Dropped>,
+    conn: Arc<Tracked>,
+) -> Result<Response<OutBody>, pipeline::Dropped> {
+    match answer {
+        Ok(mut resp) => {
+            if conn.shutting_down() {
+                resp.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp.body_mut().report_done_to(conn);
+            Ok(resp)
+        }
+        Err(dropped) => {
+            conn.request_finished();
+            Err(dropped)
+        }
+    }
 }

@@ -93,7 +93,11 @@ pub async fn handle(
     let body = match read_body(&parts.headers, body, app.config.max_body_bytes).await {
         Ok(b) => Ok(b),
         Err(BodyError::TooLarge) => Err(vendor.payload_too_large(app.config.max_body_bytes)),
-        Err(BodyError::Broken) => return Err(Dropped),
+        Err(BodyError::Broken(why)) => {
+            let message = format!("the request body could not be read: {why}");
+            let resp = MockResponse::protocol_error(StatusCode::BAD_REQUEST, message);
+            return Ok(resp.with_header(SCENARIO_HEADER, "default").into_hyper());
+        }
     };
     // Inside a sandbox the journal shows paths as the sandbox sees them; the vendor gets
     // the full path, so the links it hands out keep the `/~NAME` segment.

@@ -83,8 +83,8 @@ impl MockRequest {
 pub enum BodyError {
     /// Larger than the cap (known from `Content-Length` or found while reading).
     TooLarge,
-    /// The client went away or sent a broken body.
-    Broken,
+    /// The client went away or sent a body whose framing is broken (hyper's reason).
+    Broken(String),
 }
 
 /// Collect `body`, refusing before reading anything when `Content-Length` already
@@ -92,6 +92,7 @@ pub enum BodyError {
 pub async fn read_body<B>(headers: &HeaderMap, body: B, cap: usize) -> Result<Bytes, BodyError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::error::Error,
 {
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -107,7 +108,10 @@ where
     let mut total = 0usize;
     let mut body = body;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+        let Ok(data) = frame
+            .map_err(|e| BodyError::Broken(reason(&e)))?
+            .into_data()
+        else {
             continue; // trailers
         };
         total = total.saturating_add(data.len());
@@ -129,6 +133,19 @@ where
         Some(v) => Bytes::from(v),
         None => first.unwrap_or_default(),
     })
+}
+
+/// An error and its causes, `outer: inner`: hyper's own text says only "error reading
+/// a body from connection", its cause says what was wrong.
+fn reason(e: &impl std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! apply to them; the delay and the `reset` fault travel with the answer and are carried
 //! out by the pipeline after every lock is released.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::Value;
 
+use super::connection::Tracked;
 use crate::scenario::merge_patch;
 
 #[derive(Debug, Clone)]
@@ -30,6 +32,18 @@ pub struct OutBody {
     next: Option<Bytes>,
     reversed: Vec<Bytes>,
     remaining: u64,
+    /// The connection told when hyper is done with this body (sent whole or dropped
+    /// with the connection): its request is then no longer in flight. Kept here rather
+    /// than in a wrapper body so the answer is not moved once more per request.
+    done: Option<Arc<Tracked>>,
+}
+
+impl Drop for OutBody {
+    fn drop(&mut self) {
+        if let Some(conn) = &self.done {
+            conn.request_finished();
+        }
+    }
 }
 
 impl OutBody {
@@ -43,6 +57,7 @@ impl OutBody {
             next,
             reversed: parts,
             remaining,
+            done: None,
         }
     }
 
@@ -51,7 +66,13 @@ impl OutBody {
             remaining: part.len() as u64,
             next: (!part.is_empty()).then_some(part),
             reversed: Vec::new(),
+            done: None,
         }
+    }
+
+    /// Tell `conn` when hyper is done with this body.
+    pub(crate) fn report_done_to(&mut self, conn: Arc<Tracked>) {
+        self.done = Some(conn);
     }
 }
 
@@ -123,6 +144,14 @@ impl MockResponse {
 
     pub fn html(status: StatusCode, body: &'static str) -> Self {
         Self::bytes(status, "text/html", Bytes::from_static(body.as_bytes()))
+    }
+
+    /// An error below any vendor, in the HTTP framing itself (a broken chunked body):
+    /// a short `{"error": ...}`, and the connection closed after it since the rest of
+    /// what the client sent cannot be read reliably.
+    pub fn protocol_error(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::json(status, serde_json::json!({ "error": message.into() }))
+            .with_header(hyper::header::CONNECTION, HeaderValue::from_static("close"))
     }
 
     /// An answer that is never sent: the connection is closed instead.

@@ -9,6 +9,7 @@ mod connections;
 mod coverage;
 mod credeau;
 mod credolab;
+mod docs;
 mod engine;
 mod featurestore;
 mod finbox;

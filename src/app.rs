@@ -3,40 +3,45 @@
 //! The server's root is an `App`, and so is every sandbox (`/~NAME/…`): each has its own
 //! mock clock, entity state, journal, rate-limit windows, coverage and vendor objects
 //! (whose own state, such as tokens or uploads, is then its own too). What does not
-//! change at run time is shared by all of them: the settings and the compiled scenarios.
-//! A sandbox starts where the root started (same frozen instant, no advance, generation
-//! 0), so the same requests give the same answers in any sandbox, and costs little until
-//! used: its vendor objects are made on the first request for that vendor.
+//! change at run time is shared by all of them: the settings, the compiled scenarios and
+//! each vendor's shared slot (caches of pure functions, HTTP clients).
+//!
+//! A sandbox starts where the root started (same frozen instant, no advance) and
+//! generates the same data for the same entities, but issues ids of its own: its
+//! [`Issuer`] is its name, which life of that name it is, and the root's reset
+//! generation when it was made. So no id handed out before a reset (the sandbox's own,
+//! or the root's, which drops every sandbox) or before the sandbox was dropped comes
+//! back, while the same requests in the same life of a name give the same answers
+//! whatever other sandboxes do. A sandbox costs little until used: its vendor objects are
+//! made on the first request for that vendor.
 //!
 //! The root also holds the table of live sandboxes; a sandbox holds none.
 
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::coverage::{Coverage, Sizes};
-use crate::journal::{Budget, Journal};
+use crate::generate::Issuer;
+use crate::journal::Journal;
 use crate::rate_limit::RateLimiter;
-use crate::sandbox::{Sandboxes, DEFAULT_MAX_SANDBOXES};
+use crate::sandbox::{Life, Sandboxes, DEFAULT_MAX_SANDBOXES};
 use crate::scenario::{self, Catalog, Diagnostic};
 use crate::server::{self, Listener};
 use crate::state::StateStore;
-use crate::vendors::{self, Vendor};
+use crate::vendors::{self, SharedSlot, Vendor};
 
 /// Default `--journal-limit`: a long CI run's worth of exchanges. Each keeps up to 4 KiB
 /// of request body and 4 KiB of answer: tens of MB when answers are large, at most ~85 MB.
+/// The root and every sandbox each keep their own last `--journal-limit`.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 10_000;
 /// Default `--max-body-bytes`: 1 MiB, far above any documented vendor request.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-/// The root's and every sandbox's journals hold at most this many times
-/// `--journal-limit` entries together: each sandbox keeps its own last `--journal-limit`
-/// as long as the total stays under it, and no number of busy sandboxes can hold more.
-pub const JOURNAL_BUDGET_FACTOR: usize = 10;
 
 /// Settings for one server, from the command line or a test.
 #[derive(Debug, Clone)]
@@ -44,6 +49,7 @@ pub struct Config {
     pub seed: u64,
     pub frozen_clock: Option<DateTime<Utc>>,
     pub scenario_dirs: Vec<PathBuf>,
+    /// Each instance's journal keeps this many exchanges (0: none).
     pub journal_limit: usize,
     pub max_body_bytes: usize,
     /// At most this many sandboxes live at once (the least recently used is dropped).
@@ -69,6 +75,20 @@ pub struct App {
     inner: Arc<Shared>,
 }
 
+/// A handle that does not keep its instance alive (for work that may outlive it, such as
+/// a timer due long after its sandbox is dropped).
+#[derive(Clone)]
+pub struct WeakApp {
+    inner: Weak<Shared>,
+}
+
+impl WeakApp {
+    /// The instance, if anything else still holds it.
+    pub fn upgrade(&self) -> Option<App> {
+        self.inner.upgrade().map(|inner| App { inner })
+    }
+}
+
 /// One instance's engine, and what it shares with the others.
 pub struct Shared {
     /// Shared by the root and every sandbox.
@@ -83,6 +103,9 @@ pub struct Shared {
     pub coverage: Arc<Coverage>,
     /// `Some(name)` for a sandbox.
     pub sandbox: Option<Arc<str>>,
+    /// Who issues this instance's ids (tokens, request ids): the seed, and for a sandbox
+    /// its name, life and the root's reset generation at its making.
+    pub issuer: Issuer,
     base: Arc<Base>,
     /// This instance's vendor objects, in registry order, each made on first use.
     vendors: Box<[OnceLock<Arc<dyn Vendor>>]>,
@@ -95,9 +118,20 @@ struct Base {
     /// The root's vendor objects: they also describe the vendors (names, outcomes,
     /// documented statuses) wherever that is asked.
     registry: Vec<Arc<dyn Vendor>>,
-    journal_budget: Arc<Budget>,
+    /// Per vendor, in registry order: its shared slot, handed to every instance's object.
+    shared: Vec<SharedSlot>,
     /// (outcomes, scenarios) per vendor, for coverage.
     sizes: Arc<[Sizes]>,
+}
+
+/// Which sandbox an instance is.
+struct Sandbox {
+    name: Arc<str>,
+    life: Life,
+    /// The root's reset generation when it was made.
+    root_generation: u64,
+    /// The root's coverage, which the sandbox's counts into.
+    parent: Arc<Coverage>,
 }
 
 impl Deref for App {
@@ -110,7 +144,8 @@ impl Deref for App {
 impl App {
     /// Load the scenarios (built-ins plus `config.scenario_dirs`) and build the root.
     pub fn new(config: Config) -> Result<Self, Vec<Diagnostic>> {
-        let registry = vendors::registry();
+        let shared = vendors::shared_slots();
+        let registry = vendors::registry_sharing(&shared);
         let catalog = scenario::load(&registry, &config.scenario_dirs)?;
         let sizes: Arc<[Sizes]> = registry
             .iter()
@@ -120,11 +155,9 @@ impl App {
             })
             .collect();
         let base = Arc::new(Base {
-            journal_budget: Arc::new(Budget::new(
-                config.journal_limit.saturating_mul(JOURNAL_BUDGET_FACTOR),
-            )),
             sizes,
             registry,
+            shared,
         });
         let own = base
             .registry
@@ -147,27 +180,47 @@ impl App {
         catalog: Arc<Catalog>,
         base: Arc<Base>,
         vendors: Box<[OnceLock<Arc<dyn Vendor>>]>,
-        sandbox: Option<(Arc<str>, Arc<Coverage>)>,
+        sandbox: Option<Sandbox>,
         sandboxes: Option<Sandboxes<App>>,
     ) -> Self {
         let clock = config
             .frozen_clock
             .map_or_else(Clock::system, Clock::frozen);
-        let (sandbox, parent) = sandbox.unzip();
+        let (name, parent, issuer) = match sandbox {
+            None => (None, None, Issuer::root(config.seed)),
+            Some(s) => {
+                let issuer = Issuer::sandbox(
+                    config.seed,
+                    &s.name,
+                    s.life.era,
+                    s.life.number,
+                    s.root_generation,
+                );
+                (Some(s.name), Some(s.parent), issuer)
+            }
+        };
         Self {
             inner: Arc::new(Shared {
-                journal: Journal::sharing(config.journal_limit, base.journal_budget.clone()),
+                journal: Journal::new(config.journal_limit),
                 coverage: Arc::new(Coverage::new(base.sizes.clone(), parent)),
                 clock,
                 state: StateStore::default(),
                 rate_limiter: RateLimiter::default(),
-                sandbox,
+                sandbox: name,
+                issuer,
                 vendors,
                 sandboxes,
                 base,
                 catalog,
                 config,
             }),
+        }
+    }
+
+    /// A handle that does not keep this instance alive.
+    pub fn downgrade(&self) -> WeakApp {
+        WeakApp {
+            inner: Arc::downgrade(&self.inner),
         }
     }
 
@@ -184,7 +237,8 @@ impl App {
 
     /// This instance's object for the vendor at `index`, made on first use.
     pub fn vendor_at(&self, index: usize) -> &Arc<dyn Vendor> {
-        self.vendors[index].get_or_init(vendors::REGISTRY[index])
+        self.vendors[index]
+            .get_or_init(|| (vendors::REGISTRY[index].make)(&self.base.shared[index]))
     }
 
     /// This instance's object for the vendor called `name`.
@@ -206,7 +260,7 @@ impl App {
     /// sandbox there are no sandboxes: `None`.
     pub fn sandbox(&self, name: &str) -> Option<App> {
         let table = self.sandboxes.as_ref()?;
-        let (app, evicted) = table.get_or_make(name, || {
+        let (app, evicted) = table.get_or_make(name, |life| {
             let vendors = (0..vendors::REGISTRY.len())
                 .map(|_| OnceLock::new())
                 .collect();
@@ -215,7 +269,12 @@ impl App {
                 self.catalog.clone(),
                 self.base.clone(),
                 vendors,
-                Some((Arc::from(name), self.coverage.clone())),
+                Some(Sandbox {
+                    name: Arc::from(name),
+                    life,
+                    root_generation: self.state.generation(),
+                    parent: self.coverage.clone(),
+                }),
                 None,
             )
         });
@@ -236,6 +295,21 @@ impl App {
         }
     }
 
+    /// Drop the least recently used sandbox, returning its name; `None` when there is
+    /// none (or inside a sandbox). For server-wide memory budgets, which free memory by
+    /// dropping whole sandboxes (never by shortening one's journal or state).
+    pub fn drop_least_recent_sandbox(&self) -> Option<Arc<str>> {
+        let (name, app) = self.sandboxes.as_ref()?.drop_least_recent()?;
+        app.close();
+        Some(name)
+    }
+
+    /// Roughly how many bytes this instance's journal and entity state hold (not its
+    /// vendors' own stores, nor, at the root, the sandboxes'): what memory budgets weigh.
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Shared>() + self.journal.approx_bytes() + self.state.approx_bytes()
+    }
+
     /// Wind down an instance that was dropped from the table: its vendors forget their
     /// state, which cancels pending work such as webhooks still waiting for their moment.
     /// Requests already inside it finish normally.
@@ -248,6 +322,8 @@ impl App {
     /// `/__admin/reset`: forget entity state, the journal, the clock advance, rate-limit
     /// windows and every vendor's own state; at the root, drop every sandbox too.
     /// Coverage is kept: it describes the test run (`DELETE /__admin/coverage` clears it).
+    /// Ids issued afterwards are new ones: the state's generation goes into them, and a
+    /// sandbox made again after a root reset is a new life of its name.
     pub fn reset(&self) {
         self.state.reset();
         self.journal.clear();
@@ -326,9 +402,45 @@ mod tests {
             c.upgrade().is_none() && d.upgrade().is_none(),
             "reset: freed"
         );
+        root.sandbox("e").unwrap();
+        root.sandbox("f").unwrap();
+        assert_eq!(root.drop_least_recent_sandbox().as_deref(), Some("e"));
+        assert_eq!(root.sandboxes().unwrap().len(), 1);
         assert!(
             root.sandbox("a").unwrap().sandbox("x").is_none(),
             "no sandboxes in a sandbox"
         );
+    }
+
+    #[test]
+    fn an_instance_reports_roughly_what_its_journal_and_state_hold() {
+        let root = App::new(Config::default()).expect("the shipped scenarios compile");
+        let app = root.sandbox("a").unwrap();
+        let idle = app.approx_bytes();
+        app.state
+            .advance("credeau", &"u".repeat(1000), None, app.clock.now());
+        let entity = app.approx_bytes();
+        assert!(entity >= idle + 2000, "{idle} → {entity}");
+        app.journal.push(crate::journal::Entry {
+            seq: 0,
+            time: app.clock.now(),
+            direction: "inbound",
+            vendor: Some("credeau"),
+            method: hyper::Method::POST,
+            path: "/credeau/api/insights".into(),
+            query: None,
+            client: None,
+            headers: Default::default(),
+            body: bytes::Bytes::from(vec![b'x'; 4000]),
+            body_truncated: false,
+            entity: None,
+            scenario: "default".into(),
+            step: None,
+            status: Some(200),
+            note: None,
+        });
+        assert!(app.approx_bytes() >= entity + 4000);
+        app.reset();
+        assert_eq!(app.approx_bytes(), idle);
     }
 }

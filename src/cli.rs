@@ -96,8 +96,9 @@ pub struct ServeArgs {
     /// Also serve one vendor at the root of its own address, e.g. finbox=127.0.0.1:9001 (repeatable).
     #[arg(long, value_name = "NAME=ADDR", value_parser = parse_vendor_listen)]
     pub vendor_listen: Vec<(String, SocketAddr)>,
-    /// How many exchanges the request journal keeps (oldest dropped first).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOURNAL_LIMIT)]
+    /// How many exchanges the request journal keeps (oldest dropped first), at the root
+    /// and in each sandbox; at least 1.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOURNAL_LIMIT, value_parser = parse_journal_limit)]
     pub journal_limit: usize,
     /// Request bodies larger than this get 413 before being read whole.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_BODY_BYTES)]
@@ -135,6 +136,18 @@ fn parse_max_sandboxes(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("{s:?}: expected a whole number of at least 1")),
+    }
+}
+
+/// At least 1: the admin API's verification (`/__admin/requests`, `…/count`) reads the
+/// journal, and a journal of 0 would answer every count with 0 whatever happened.
+fn parse_journal_limit(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err(format!(
+            "{s:?}: the journal must keep at least 1 exchange (the admin API's /__admin/requests and its counts read it)"
+        )),
+        Err(_) => Err(format!("{s:?}: expected a whole number of at least 1")),
     }
 }
 
@@ -233,7 +246,8 @@ mod tests {
     }
 
     #[test]
-    fn max_sandboxes_must_be_at_least_one_and_coverage_minimums_are_percentages() {
+    fn max_sandboxes_and_journal_limit_must_be_at_least_one_and_coverage_minimums_are_percentages()
+    {
         let serve = |extra: &[&str]| {
             let mut args = vec!["vendor-mock", "serve"];
             args.extend_from_slice(extra);
@@ -248,6 +262,16 @@ mod tests {
         };
         assert_eq!(a.max_sandboxes, 3);
         assert!(serve(&["--max-sandboxes", "0"]).is_err());
+        let Command::Serve(a) = serve(&["--journal-limit", "7"]).unwrap().command else {
+            panic!("serve")
+        };
+        assert_eq!(a.journal_limit, 7);
+        let e = serve(&["--journal-limit", "0"]).unwrap_err().to_string();
+        assert!(
+            e.contains("the journal must keep at least 1 exchange"),
+            "{e}"
+        );
+        assert!(serve(&["--journal-limit", "-1"]).is_err());
         assert_eq!(parse_percent("80"), Ok(80.0));
         assert_eq!(parse_percent("12.5%"), Ok(12.5));
         assert!(parse_percent("101").is_err() && parse_percent("x").is_err());

@@ -95,8 +95,9 @@ pub fn list(dirs: &[PathBuf]) -> i32 {
 /// with this command's own message rather than Docker's timeout.
 const HEALTHCHECK_WAIT: Duration = Duration::from_millis(800);
 
-/// `vendor-mock healthcheck`: a blocking HTTP/1.0 GET, no runtime needed.
-pub fn healthcheck(mut addr: SocketAddr) -> i32 {
+/// Where a client on this machine reaches a server listening on `addr`: the loopback
+/// address for an unspecified one (`0.0.0.0`, `::`), else `addr` itself.
+pub fn connectable(mut addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {
             [127, 0, 0, 1].into()
@@ -104,6 +105,12 @@ pub fn healthcheck(mut addr: SocketAddr) -> i32 {
             std::net::Ipv6Addr::LOCALHOST.into()
         });
     }
+    addr
+}
+
+/// `vendor-mock healthcheck`: a blocking HTTP/1.0 GET, no runtime needed.
+pub fn healthcheck(addr: SocketAddr) -> i32 {
+    let addr = connectable(addr);
     let attempt = || -> std::io::Result<bool> {
         let mut s = TcpStream::connect_timeout(&addr, HEALTHCHECK_WAIT)?;
         s.set_read_timeout(Some(HEALTHCHECK_WAIT))?;
@@ -204,12 +211,10 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
         .iter()
         .map(|v| format!("/{}", v.name()))
         .collect();
-    // On stdout, one line per listener, for a harness that started us on port 0.
+    // On stdout, one line per listener, for a harness that started us on port 0: a URL
+    // it can connect to (the loopback address when bound to every interface).
     for (addr, vendor) in &bound {
-        match vendor {
-            None => println!("listening on http://{addr}"),
-            Some(name) => println!("listening on http://{addr} ({name} at the root)"),
-        }
+        println!("{}", listening_line(*addr, *vendor));
     }
     tracing::info!(
         "vendor-mock listening on http://{} (vendors: {}; admin: /__admin; sandboxes: /~NAME/…; seed {})",
@@ -226,6 +231,24 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
             eprintln!("server error: {e}");
             EXIT_FAILURE
         }
+    }
+}
+
+/// `listening on http://ADDR`, with what else is worth knowing in parentheses: the
+/// vendor served at the root, and the address bound when it is not ADDR.
+fn listening_line(bound: SocketAddr, vendor: Option<&str>) -> String {
+    let url = connectable(bound);
+    let mut notes = Vec::new();
+    if let Some(name) = vendor {
+        notes.push(format!("{name} at the root"));
+    }
+    if url != bound {
+        notes.push(format!("every interface: {bound}"));
+    }
+    if notes.is_empty() {
+        format!("listening on http://{url}")
+    } else {
+        format!("listening on http://{url} ({})", notes.join("; "))
     }
 }
 
@@ -289,6 +312,8 @@ fn fetch_coverage(url: &str) -> Result<Report, String> {
         Ok(answer)
     };
     let answer = ask().map_err(|e| format!("no vendor-mock answering at {url}: {e}"))?;
+    // What was asked, once: `path` already holds the sandbox prefix of `url`.
+    let asked = format!("http://{authority}{path}");
     let split = answer
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -296,9 +321,35 @@ fn fetch_coverage(url: &str) -> Result<Report, String> {
     let (head, body) = (&answer[..split], &answer[split + 4..]);
     if !(head.starts_with(b"HTTP/1.") && head.get(9..12) == Some(b"200")) {
         return Err(format!(
-            "GET {url}{path}: {}",
+            "GET {asked}: {}",
             String::from_utf8_lossy(head.split(|b| *b == b'\r').next().unwrap_or_default())
         ));
     }
-    serde_json::from_slice(body).map_err(|e| format!("GET {url}{path}: not a coverage report: {e}"))
+    serde_json::from_slice(body).map_err(|e| format!("GET {asked}: not a coverage report: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listening_line_gives_a_url_a_harness_can_connect_to() {
+        let line = |addr: &str, vendor| listening_line(addr.parse().unwrap(), vendor);
+        assert_eq!(
+            line("127.0.0.1:8080", None),
+            "listening on http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            line("0.0.0.0:41508", Some("finbox")),
+            "listening on http://127.0.0.1:41508 (finbox at the root; every interface: 0.0.0.0:41508)"
+        );
+        assert_eq!(
+            line("[::]:9000", None),
+            "listening on http://[::1]:9000 (every interface: [::]:9000)"
+        );
+        assert_eq!(
+            line("[::1]:9000", Some("credeau")),
+            "listening on http://[::1]:9000 (credeau at the root)"
+        );
+    }
 }

@@ -2,8 +2,11 @@
 //!
 //! Every generated value comes from an RNG seeded by (seed, vendor, entity id, purpose),
 //! so the same seed and the same entity always produce the same data, independent of
-//! request order. Issued ids (request ids, tokens) additionally mix in the call number
-//! and the reset generation, so an id handed out before `/__admin/reset` never recurs.
+//! request order, in the root server and in every sandbox alike. Issued ids (request
+//! ids, tokens) additionally mix in the call number, the reset generation and the
+//! [`Issuer`]: the instance that hands them out (the root, or one life of a sandbox), so
+//! an id handed out before `/__admin/reset` never recurs, in the root, in a sandbox, or
+//! in a sandbox made again under the same name.
 //! Nothing else in the crate may use thread-local or OS randomness.
 
 use rand::{Rng, SeedableRng};
@@ -33,23 +36,77 @@ pub fn rng(seed: u64, vendor: &str, entity: &str, purpose: &str) -> ChaCha8Rng {
     ]))
 }
 
-/// The bytes of an issued id: unique per (seed, vendor, entity, call, generation, purpose).
-pub fn id_bytes(
+/// Who hands an id out: the server's seed and the instance issuing it. Two instances
+/// never issue the same id, and one instance issues the same ids for the same requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Issuer {
     seed: u64,
+    /// `None` at the root; in a sandbox, a digest of which life of its name it is.
+    instance: Option<[u8; 32]>,
+}
+
+impl Issuer {
+    /// The root server of a server seeded with `seed`. Also for ids that are part of
+    /// generated data (the same for one entity everywhere) and for answers given before
+    /// any instance is known.
+    pub fn root(seed: u64) -> Self {
+        Self {
+            seed,
+            instance: None,
+        }
+    }
+
+    /// Sandbox `name` in its `life`-th life (0 for the first) of era `era` (see
+    /// [`crate::sandbox::Life`]), made while the root was in reset generation
+    /// `root_generation`. Nothing that other sandboxes do goes into it.
+    pub fn sandbox(seed: u64, name: &str, era: u64, life: u64, root_generation: u64) -> Self {
+        Self {
+            seed,
+            instance: Some(digest(&[
+                b"sandbox",
+                name.as_bytes(),
+                &era.to_le_bytes(),
+                &life.to_le_bytes(),
+                &root_generation.to_le_bytes(),
+            ])),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+/// The bytes of an issued id: unique per (issuer, vendor, entity, call, generation,
+/// purpose). The root's ids are what they were before sandboxes existed.
+pub fn id_bytes(
+    issuer: Issuer,
     vendor: &str,
     entity: &str,
     call: u64,
     generation: u64,
     purpose: &str,
 ) -> [u8; 32] {
-    digest(&[
-        &seed.to_le_bytes(),
+    let seed = issuer.seed.to_le_bytes();
+    let (call, generation) = (call.to_le_bytes(), generation.to_le_bytes());
+    let parts: [&[u8]; 6] = [
+        &seed,
         vendor.as_bytes(),
         entity.as_bytes(),
-        &call.to_le_bytes(),
-        &generation.to_le_bytes(),
+        &call,
+        &generation,
         purpose.as_bytes(),
-    ])
+    ];
+    match &issuer.instance {
+        None => digest(&parts),
+        // A leading 32-byte part: never read as a root's input, whose first part (the
+        // seed) is 8 bytes long, length prefix and all.
+        Some(instance) => {
+            let mut all: [&[u8]; 7] = [instance; 7];
+            all[1..].copy_from_slice(&parts);
+            digest(&all)
+        }
+    }
 }
 
 /// Lower-case hex of `bytes`, `len` characters long (at most 64).
@@ -136,13 +193,50 @@ mod tests {
 
     #[test]
     fn ids_change_with_the_reset_generation() {
-        let before = hex(&id_bytes(0, "credeau", "u1", 1, 0, "request"), 32);
-        let after = hex(&id_bytes(0, "credeau", "u1", 1, 1, "request"), 32);
+        let root = Issuer::root(0);
+        let before = hex(&id_bytes(root, "credeau", "u1", 1, 0, "request"), 32);
+        let after = hex(&id_bytes(root, "credeau", "u1", 1, 1, "request"), 32);
         assert_eq!(before.len(), 32);
         assert!(before
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(before, after);
+    }
+
+    #[test]
+    fn ids_are_unique_to_their_issuer_and_the_same_for_the_same_issuer() {
+        let id = |i: Issuer| id_bytes(i, "credolab", "", 1, 0, "access_token");
+        let issuers = [
+            Issuer::root(0),
+            Issuer::root(1),
+            Issuer::sandbox(0, "t1", 0, 0, 0),
+            Issuer::sandbox(0, "t2", 0, 0, 0),
+            Issuer::sandbox(0, "t1", 0, 1, 0),
+            Issuer::sandbox(0, "t1", 1, 0, 0),
+            Issuer::sandbox(0, "t1", 0, 0, 1),
+        ];
+        let ids: std::collections::HashSet<_> = issuers.iter().map(|i| id(*i)).collect();
+        assert_eq!(
+            ids.len(),
+            issuers.len(),
+            "every instance issues its own ids"
+        );
+        assert_eq!(
+            id(Issuer::sandbox(0, "t1", 0, 1, 0)),
+            id(Issuer::sandbox(0, "t1", 0, 1, 0)),
+            "one life of one name issues the same ids on every server"
+        );
+        // The root's ids are what they always were: seed, vendor, entity, call,
+        // generation, purpose, nothing else.
+        let want = digest(&[
+            &0u64.to_le_bytes(),
+            b"credolab",
+            b"",
+            &1u64.to_le_bytes(),
+            &0u64.to_le_bytes(),
+            b"access_token",
+        ]);
+        assert_eq!(id(Issuer::root(0)), want);
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! the request line, selected headers, the body (capped at [`BODY_CAP`] bytes), which
 //! scenario and step answered, the status and the answer's body (capped the same way).
 //! Outbound calls the mock makes itself (webhook deliveries) are journaled too, with
-//! `direction = "outbound"`. The oldest entry is dropped once `--journal-limit` entries
-//! are held, so a sidecar left running for days stays small. The root server and every
-//! sandbox have a journal of their own; a [`Budget`] shared by all of them bounds the
-//! entries they hold together.
+//! `direction = "outbound"`; assignments made through the admin API with
+//! `direction = "admin"`. The oldest entry is dropped once `--journal-limit` entries are
+//! held, so a sidecar left running for days stays small. The root server and every
+//! sandbox have a journal of their own, each keeping its own `--journal-limit` entries:
+//! no instance's traffic ever shortens another's journal. What all of them hold together
+//! is bounded by dropping whole sandboxes ([`Journal::approx_bytes`] reports what one
+//! journal holds), not by squeezing journals.
 //!
 //! Recording is on every request's path, reading is rare: an entry is stored as its
 //! fixed fields plus one packed byte buffer (path, query, headers, body, entity, note),
@@ -16,7 +19,6 @@
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -72,7 +74,8 @@ pub struct Entry {
     /// Assigned by [`Journal::push`].
     pub seq: u64,
     pub time: DateTime<Utc>,
-    /// `inbound` (a client's request) or `outbound` (a call the mock made, e.g. a webhook).
+    /// `inbound` (a client's request), `outbound` (a call the mock made, e.g. a webhook)
+    /// or `admin` (an admin call that shaped later answers: a scenario assignment).
     pub direction: &'static str,
     pub vendor: Option<&'static str>,
     pub method: Method,
@@ -191,45 +194,16 @@ fn body_text(body: &[u8]) -> String {
 #[derive(Debug)]
 pub struct Journal {
     limit: usize,
-    budget: Arc<Budget>,
     /// Std mutex: pushes and reads are short copies, never held across `.await`.
     inner: Mutex<Inner>,
-}
-
-/// How many entries all the journals sharing it may hold together. A journal at the
-/// budget drops its own oldest entry for each new one instead of growing, so the busiest
-/// sandbox pays for its own traffic. Counted, not locked: a few entries over the cap
-/// while journals race is harmless.
-#[derive(Debug)]
-pub struct Budget {
-    cap: usize,
-    used: AtomicUsize,
-}
-
-impl Budget {
-    pub fn new(cap: usize) -> Self {
-        Self {
-            cap,
-            used: AtomicUsize::new(0),
-        }
-    }
-
-    /// Entries held by every journal sharing this budget.
-    pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
-    }
-
-    fn release(&self, n: usize) {
-        if n > 0 {
-            self.used.fetch_sub(n, Ordering::Relaxed);
-        }
-    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
     entries: VecDeque<Stored>,
+    /// What `entries` hold, as [`Stored::bytes`] counts it.
+    bytes: usize,
 }
 
 /// A journal query, from `GET /__admin/requests` and `/__admin/requests/count`.
@@ -243,7 +217,7 @@ pub struct Filter {
     pub status: Option<StatusFilter>,
     /// The scenario name as entries show it (`default` when none applied).
     pub scenario: Option<String>,
-    /// `inbound` or `outbound`.
+    /// `inbound`, `outbound` or `admin`.
     pub direction: Option<String>,
     /// Only the newest `limit` matches.
     pub limit: Option<usize>,
@@ -363,6 +337,11 @@ struct Stored {
 }
 
 impl Stored {
+    /// Roughly what this entry holds in memory: its fixed fields and its buffer.
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.buf.capacity()
+    }
+
     fn part(&self, p: Part) -> Option<&[u8]> {
         let i = p as usize;
         if matches!(p, Part::Query | Part::Entity | Part::Note | Part::Response)
@@ -433,19 +412,15 @@ impl Filter {
                     .starts_with(p.as_bytes())
             })
             && text(&self.entity, Part::Entity)
-            && self.status.is_none_or(|s| s.matches(e.status))
+            // Admin entries got no vendor's answer: no status filter keeps them.
+            && self
+                .status
+                .is_none_or(|s| e.direction != "admin" && s.matches(e.status))
             && self
                 .scenario
                 .as_deref()
                 .is_none_or(|s| e.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO) == s)
             && self.direction.as_deref().is_none_or(|d| e.direction == d)
-    }
-}
-
-impl Drop for Journal {
-    fn drop(&mut self) {
-        let inner = crate::lock::lock(&self.inner);
-        self.budget.release(inner.entries.len());
     }
 }
 
@@ -469,17 +444,10 @@ impl HeaderSource<'_> {
 }
 
 impl Journal {
-    /// A journal of its own, keeping the newest `limit` entries.
+    /// A journal keeping the newest `limit` entries (none when `limit` is 0).
     pub fn new(limit: usize) -> Self {
-        Self::sharing(limit, Arc::new(Budget::new(limit)))
-    }
-
-    /// A journal keeping the newest `limit` entries, within `budget` together with the
-    /// other journals that share it.
-    pub fn sharing(limit: usize, budget: Arc<Budget>) -> Self {
         Self {
             limit,
-            budget,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -583,14 +551,15 @@ impl Journal {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
             stored.seq = inner.next_seq;
-            let full = inner.entries.len() >= self.limit
-                || (self.budget.used() >= self.budget.cap && !inner.entries.is_empty());
-            let evicted = if full {
+            let evicted = if inner.entries.len() >= self.limit {
                 inner.entries.pop_front()
             } else {
-                self.budget.used.fetch_add(1, Ordering::Relaxed);
                 None
             };
+            if let Some(e) = &evicted {
+                inner.bytes -= e.bytes();
+            }
+            inner.bytes += stored.bytes();
             inner.entries.push_back(stored);
             evicted
         };
@@ -623,8 +592,14 @@ impl Journal {
 
     pub fn clear(&self) {
         let mut inner = crate::lock::lock(&self.inner);
-        self.budget.release(inner.entries.len());
         inner.entries.clear();
+        inner.bytes = 0;
+    }
+
+    /// Roughly how many bytes the entries hold (fixed fields plus packed buffers), for
+    /// server-wide memory budgets.
+    pub fn approx_bytes(&self) -> usize {
+        crate::lock::lock(&self.inner).bytes
     }
 
     pub fn len(&self) -> usize {
@@ -662,31 +637,32 @@ mod tests {
     }
 
     #[test]
-    fn journals_sharing_a_budget_hold_no_more_than_it_together() {
-        let budget = Arc::new(Budget::new(3));
-        let a = Journal::sharing(10, budget.clone());
-        let b = Journal::sharing(10, budget.clone());
-        for p in ["/1", "/2"] {
+    fn a_journal_keeps_its_own_limit_and_counts_what_it_holds() {
+        let a = Journal::new(2);
+        let b = Journal::new(2);
+        assert_eq!(a.approx_bytes(), 0);
+        for p in ["/1", "/2", "/3"] {
             a.push(entry("credeau", p));
         }
-        for p in ["/3", "/4", "/5"] {
-            b.push(entry("finbox", p));
-        }
-        // b got its first entry within the budget, then dropped its own oldest.
-        assert_eq!((a.len(), b.len(), budget.used()), (2, 1, 3));
-        let paths = |j: &Journal| -> Vec<String> {
-            j.query(&Filter::default())
-                .iter()
-                .map(|e| e.path.clone())
-                .collect()
-        };
-        assert_eq!(paths(&b), ["/5"]);
+        b.push(entry("finbox", "/x"));
+        // Each journal holds its own limit, whatever the other does.
+        assert_eq!((a.len(), b.len()), (2, 1));
+        let held = a.approx_bytes();
+        assert!(held >= 2 * std::mem::size_of::<Stored>(), "{held}");
+        a.push(Entry {
+            body: Bytes::from(vec![b'x'; 3000]),
+            ..entry("credeau", "/big")
+        });
+        assert!(a.approx_bytes() >= held + 2500, "the big body is counted");
         a.clear();
-        assert_eq!(budget.used(), 1);
-        b.push(entry("finbox", "/6"));
-        assert_eq!((b.len(), budget.used()), (2, 2));
-        drop(b);
-        assert_eq!(budget.used(), 0, "a dropped journal gives its entries back");
+        assert_eq!((a.len(), a.approx_bytes()), (0, 0));
+        let none = Journal::new(0);
+        none.push(entry("credeau", "/"));
+        assert_eq!(
+            (none.len(), none.approx_bytes()),
+            (0, 0),
+            "limit 0 keeps nothing"
+        );
     }
 
     #[test]

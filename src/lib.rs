@@ -22,8 +22,9 @@
 //! ```
 //!
 //! An instance ([`app::App`]) is the root server or one sandbox: its own clock, state,
-//! journal, rate-limit windows, coverage and vendor objects, sharing the settings and the
-//! compiled scenarios. Imports point down: the engine modules know no vendor and nothing
+//! journal, rate-limit windows, coverage and vendor objects, and ids of its own (its
+//! [`generate::Issuer`]), sharing the settings, the compiled scenarios and each vendor's
+//! shared slot (caches of pure functions, HTTP clients). Imports point down: the engine modules know no vendor and nothing
 //! above them; vendors see the engine through [`vendors::Ctx`] and `&App`.
 //!
 //! - [`app`]: [`app::App`] (one instance; the root also holds the sandboxes) and [`app::run`].

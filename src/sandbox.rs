@@ -1,19 +1,32 @@
 //! Sandboxes: named, isolated instances of the mock living side by side in one server,
-//! addressed by a leading `/~NAME/` path segment.
+//! addressed by a leading `/~NAME/` path segment (`/%7ENAME/` from clients that escape
+//! the tilde).
 //!
 //! This module only keeps the table: names checked against the rule, an instance made on
 //! a name's first use, at most `max` live at once with the least recently used dropped
-//! first. What an instance is (its clock, state, journal, vendor objects) is the
-//! caller's business ([`crate::app::App`]), so the table knows nothing above it.
+//! first, and how many times each name was made before (its [`Life`]), which goes into
+//! the ids a sandbox hands out so that none recurs when the name is made again. What an
+//! instance is (its clock, state, journal, vendor objects) is the caller's business
+//! ([`crate::app::App`]), so the table knows nothing above it.
+//!
+//! Every sandboxed request looks its sandbox up here: that is a shared read lock, a map
+//! lookup and one atomic store of the use's order. The table is written only when a
+//! sandbox is made, dropped or evicted; the eviction victim is found by a scan, and only
+//! when making one past the maximum. An instance is made outside the table's lock.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Default `--max-sandboxes`: far more than the tests one suite runs at once, small
 /// enough that idle sandboxes cost a few megabytes at most (see BENCHMARKS.md).
 pub const DEFAULT_MAX_SANDBOXES: usize = 1024;
 /// The longest sandbox name.
 pub const MAX_NAME: usize = 64;
+/// How many names' lives are remembered, the name made least recently forgotten first:
+/// far more than the sandboxes one test run names, and a few MB at most (a name is at
+/// most 64 bytes). A forgotten name made again starts a new era ([`Life::era`]).
+pub const MAX_REMEMBERED_NAMES: usize = 65_536;
 
 /// The rule a sandbox name must follow, as error messages state it.
 pub const NAME_RULE: &str = "a sandbox name is 1-64 characters of A-Z, a-z, 0-9, '_', '.' and '-'";
@@ -33,46 +46,131 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// The leading `/~NAME` of `path`: `None` when the path has no sandbox segment, else
-/// the name (checked) and the path inside the sandbox (`/` when nothing follows).
-pub fn split_path(path: &str) -> Option<Result<(&str, &str), String>> {
-    let rest = path.strip_prefix("/~")?;
-    let (name, inside) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, "/"),
+/// The leading `/~NAME` (or `/%7ENAME`) of `path`: `None` when the path has no sandbox
+/// segment, else the name (checked) and where the path inside the sandbox starts in
+/// `path` (`path.len()` when nothing follows the name: the sandbox's `/`).
+pub fn split_path(path: &str) -> Option<Result<(&str, usize), String>> {
+    let start = if path.starts_with("/~") {
+        2
+    } else if path.len() >= 4 && path[..4].eq_ignore_ascii_case("/%7e") {
+        4
+    } else {
+        return None;
     };
-    Some(check_name(name).map(|()| (name, inside)))
+    let rest = &path[start..];
+    let end = start + rest.find('/').unwrap_or(rest.len());
+    let name = &path[start..end];
+    Some(check_name(name).map(|()| (name, end)))
 }
 
-/// The live sandboxes, by name.
+/// Which life of its name a sandbox is. The ids a sandbox hands out mix it in, so a name
+/// made again (after `DELETE`, eviction or a root reset) never hands out an id of an
+/// earlier life; and it depends on nothing but the name's own history, so the same
+/// requests in the same life of a name give the same answers on any server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Life {
+    /// 0 while no name was ever forgotten. A name made when it was not remembered (new,
+    /// or forgotten past [`MAX_REMEMBERED_NAMES`]) starts its era: the number of names
+    /// forgotten so far, which grew when its own was. Only past that bound does a life
+    /// depend on other names (a forgotten name cannot be told from a new one).
+    pub era: u64,
+    /// How many sandboxes of this name were made before this one in its era.
+    pub number: u64,
+}
+
+/// The live sandboxes, by name, and the lives of the names made so far.
 pub struct Sandboxes<T> {
     max: usize,
-    /// Std mutex: each use is a map lookup and a reordering, never held across `.await`.
-    inner: Mutex<Inner<T>>,
-}
-
-struct Inner<T> {
-    /// Bumped on every use: the order of use.
-    tick: u64,
-    live: HashMap<Arc<str>, Slot<T>>,
-    /// Last use → name, oldest first.
-    by_use: BTreeMap<u64, Arc<str>>,
+    /// The order of use: bumped on every lookup.
+    tick: AtomicU64,
+    /// Std rwlock: every sandboxed request takes it shared for one map lookup; making,
+    /// dropping and listing take it briefly. Never held across `.await`.
+    live: RwLock<HashMap<Arc<str>, Arc<Slot<T>>>>,
+    /// Std mutex: taken only while a sandbox is made (under `live`'s write lock).
+    lives: Mutex<Lives>,
 }
 
 struct Slot<T> {
-    value: T,
-    used: u64,
+    /// Made by the first request that needs it, outside the table's lock; requests for
+    /// the same new sandbox wait for that one.
+    value: OnceLock<T>,
+    life: Life,
+    /// The tick of the last use.
+    used: AtomicU64,
+}
+
+/// Per name: its era and how many times it was made in it; bounded, the name made least
+/// recently forgotten first.
+struct Lives {
+    remember: usize,
+    /// Bumped on every making: the order of making.
+    tick: u64,
+    names: HashMap<Arc<str>, Lived>,
+    /// Last making → name, oldest first.
+    by_making: BTreeMap<u64, Arc<str>>,
+    /// Names forgotten so far (never reset).
+    forgotten: u64,
+}
+
+struct Lived {
+    era: u64,
+    made: u64,
+    last: u64,
+}
+
+impl Lives {
+    /// The life of the next sandbox made under `name`.
+    fn next(&mut self, name: &Arc<str>) -> Life {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(l) = self.names.get_mut(name) {
+            self.by_making.remove(&l.last);
+            self.by_making.insert(tick, name.clone());
+            l.last = tick;
+            l.made += 1;
+            return Life {
+                era: l.era,
+                number: l.made - 1,
+            };
+        }
+        if self.names.len() >= self.remember {
+            if let Some((_, old)) = self.by_making.pop_first() {
+                self.names.remove(&old);
+                self.forgotten += 1;
+            }
+        }
+        let era = self.forgotten;
+        self.names.insert(
+            name.clone(),
+            Lived {
+                era,
+                made: 1,
+                last: tick,
+            },
+        );
+        self.by_making.insert(tick, name.clone());
+        Life { era, number: 0 }
+    }
 }
 
 impl<T: Clone> Sandboxes<T> {
     /// A table holding at most `max` (at least 1) sandboxes.
     pub fn new(max: usize) -> Self {
+        Self::remembering(max, MAX_REMEMBERED_NAMES)
+    }
+
+    /// Like [`Sandboxes::new`], remembering the lives of at most `names` (at least 1) names.
+    pub fn remembering(max: usize, names: usize) -> Self {
         Self {
             max: max.max(1),
-            inner: Mutex::new(Inner {
+            tick: AtomicU64::new(0),
+            live: RwLock::new(HashMap::new()),
+            lives: Mutex::new(Lives {
+                remember: names.max(1),
                 tick: 0,
-                live: HashMap::new(),
-                by_use: BTreeMap::new(),
+                names: HashMap::new(),
+                by_making: BTreeMap::new(),
+                forgotten: 0,
             }),
         }
     }
@@ -81,70 +179,87 @@ impl<T: Clone> Sandboxes<T> {
         self.max
     }
 
-    /// The sandbox `name` (already checked), made with `make` on its first use. Returns
-    /// it and, when making it went past the bound, the least recently used one, dropped
-    /// from the table (the caller winds it down outside the lock).
-    pub fn get_or_make(&self, name: &str, make: impl FnOnce() -> T) -> (T, Option<T>) {
-        let mut inner = crate::lock::lock(&self.inner);
-        let inner = &mut *inner;
-        inner.tick += 1;
-        let tick = inner.tick;
-        if let Some(slot) = inner.live.get_mut(name) {
-            if let Some(key) = inner.by_use.remove(&slot.used) {
-                inner.by_use.insert(tick, key);
-            }
-            slot.used = tick;
-            return (slot.value.clone(), None);
+    /// The sandbox `name` (already checked), made with `make` (given its life) on its
+    /// first use. Returns it and, when making it went past the bound, the least recently
+    /// used one, dropped from the table (for the caller to wind down).
+    pub fn get_or_make(&self, name: &str, make: impl FnOnce(Life) -> T) -> (T, Option<T>) {
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
+        let found = crate::lock::read(&self.live).get(name).cloned();
+        let (slot, evicted) = match found {
+            Some(slot) => (slot, None),
+            None => self.insert(name, tick),
+        };
+        slot.used.store(tick, Ordering::Relaxed);
+        let value = slot.value.get_or_init(|| make(slot.life)).clone();
+        (value, evicted)
+    }
+
+    /// Put a slot for `name` in the table, unless another request just did.
+    fn insert(&self, name: &str, tick: u64) -> (Arc<Slot<T>>, Option<T>) {
+        let mut live = crate::lock::write(&self.live);
+        if let Some(slot) = live.get(name) {
+            return (slot.clone(), None);
         }
         let mut evicted = None;
-        if inner.live.len() >= self.max {
-            if let Some((_, oldest)) = inner.by_use.pop_first() {
-                evicted = inner.live.remove(&oldest).map(|s| s.value);
+        if live.len() >= self.max {
+            let oldest = live
+                .iter()
+                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+                .map(|(k, _)| k.clone());
+            if let Some(old) = oldest.and_then(|k| live.remove(&k)) {
+                evicted = old.value.get().cloned();
             }
         }
-        let value = make();
         let key: Arc<str> = Arc::from(name);
-        inner.by_use.insert(tick, key.clone());
-        inner.live.insert(
-            key,
-            Slot {
-                value: value.clone(),
-                used: tick,
-            },
-        );
-        (value, evicted)
+        let life = crate::lock::lock(&self.lives).next(&key);
+        let slot = Arc::new(Slot {
+            value: OnceLock::new(),
+            life,
+            used: AtomicU64::new(tick),
+        });
+        live.insert(key, slot.clone());
+        (slot, evicted)
     }
 
     /// Drop `name` from the table, returning it if it was live.
     pub fn remove(&self, name: &str) -> Option<T> {
-        let mut inner = crate::lock::lock(&self.inner);
-        let slot = inner.live.remove(name)?;
-        inner.by_use.remove(&slot.used);
-        Some(slot.value)
+        let slot = crate::lock::write(&self.live).remove(name)?;
+        slot.value.get().cloned()
+    }
+
+    /// Drop the least recently used sandbox, returning its name and itself; `None` when
+    /// there is none. For server-wide memory budgets, which drop whole sandboxes.
+    pub fn drop_least_recent(&self) -> Option<(Arc<str>, T)> {
+        let mut live = crate::lock::write(&self.live);
+        let oldest = live
+            .iter()
+            .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+            .map(|(k, _)| k.clone())?;
+        let slot = live.remove(&oldest)?;
+        drop(live);
+        slot.value.get().cloned().map(|v| (oldest, v))
     }
 
     /// Drop every sandbox, returning them.
     pub fn drain(&self) -> Vec<T> {
-        let mut inner = crate::lock::lock(&self.inner);
-        inner.by_use.clear();
-        inner.live.drain().map(|(_, s)| s.value).collect()
+        let all: Vec<_> = crate::lock::write(&self.live).drain().collect();
+        all.into_iter()
+            .filter_map(|(_, s)| s.value.get().cloned())
+            .collect()
     }
 
-    /// Every live sandbox, sorted by name.
-    pub fn list(&self) -> Vec<(Arc<str>, T)> {
-        let inner = crate::lock::lock(&self.inner);
-        let mut all: Vec<_> = inner
-            .live
+    /// Every live sandbox with its life, sorted by name.
+    pub fn list(&self) -> Vec<(Arc<str>, Life, T)> {
+        let mut all: Vec<_> = crate::lock::read(&self.live)
             .iter()
-            .map(|(k, s)| (k.clone(), s.value.clone()))
+            .filter_map(|(k, s)| Some((k.clone(), s.life, s.value.get()?.clone())))
             .collect();
-        drop(inner);
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
     }
 
     pub fn len(&self) -> usize {
-        crate::lock::lock(&self.inner).live.len()
+        crate::lock::read(&self.live).len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -171,20 +286,26 @@ mod tests {
     fn the_sandbox_segment_is_split_off_the_path() {
         let cases = [
             ("/finbox/v2", None),
-            ("/~t42/finbox/v2", Some(Ok(("t42", "/finbox/v2")))),
-            ("/~t42", Some(Ok(("t42", "/")))),
-            ("/~t42/", Some(Ok(("t42", "/")))),
-            ("/~t42/__admin/clock", Some(Ok(("t42", "/__admin/clock")))),
+            ("/~t42/finbox/v2", Some(("t42", "/finbox/v2"))),
+            ("/~t42", Some(("t42", ""))),
+            ("/~t42/", Some(("t42", "/"))),
+            ("/~t42/__admin/clock", Some(("t42", "/__admin/clock"))),
+            ("/%7Et42/finbox/v2", Some(("t42", "/finbox/v2"))),
+            ("/%7et42", Some(("t42", ""))),
+            ("/%7", None),
+            ("/%7Ft42/x", None),
         ];
         for (path, want) in cases {
-            assert_eq!(
-                split_path(path),
-                want.map(|w| w.map_err(|()| String::new())),
-                "{path}"
-            );
+            let got = split_path(path).map(|r| {
+                let (name, at) = r.unwrap();
+                (name, &path[at..])
+            });
+            assert_eq!(got, want, "{path}");
         }
         assert!(split_path("/~/finbox").unwrap().is_err());
+        assert!(split_path("/%7E/finbox").unwrap().is_err());
         assert!(split_path("/~a%2Fb/finbox").unwrap().is_err());
+        assert!(split_path("/%7E%7Ea/finbox").unwrap().is_err());
     }
 
     #[test]
@@ -192,7 +313,7 @@ mod tests {
         let table = Sandboxes::new(2);
         let mut made = 0;
         let mut get = |name: &str| {
-            table.get_or_make(name, || {
+            table.get_or_make(name, |_| {
                 made += 1;
                 format!("{name}#{made}")
             })
@@ -207,7 +328,7 @@ mod tests {
         let names: Vec<String> = table
             .list()
             .into_iter()
-            .map(|(n, _)| n.to_string())
+            .map(|(n, _, _)| n.to_string())
             .collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(table.remove("a"), Some("a#1".to_string()));
@@ -215,5 +336,64 @@ mod tests {
         assert_eq!(table.len(), 1);
         assert_eq!(table.drain(), ["b#4".to_string()]);
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn the_least_recently_used_sandbox_is_dropped_on_request() {
+        let table = Sandboxes::new(10);
+        for name in ["a", "b", "c"] {
+            table.get_or_make(name, |_| name.to_string());
+        }
+        table.get_or_make("a", |_| unreachable!("made once"));
+        let dropped = table.drop_least_recent().map(|(n, v)| (n.to_string(), v));
+        assert_eq!(dropped, Some(("b".to_string(), "b".to_string())));
+        assert_eq!(table.len(), 2);
+        table.drain();
+        assert!(table.drop_least_recent().is_none());
+    }
+
+    #[test]
+    fn a_name_made_again_lives_a_new_life_and_lives_depend_on_the_name_alone() {
+        let table = Sandboxes::new(2);
+        let life = |name: &str| table.get_or_make(name, |l| l).0;
+        assert_eq!(life("a"), Life { era: 0, number: 0 });
+        assert_eq!(life("a"), Life { era: 0, number: 0 }, "the same sandbox");
+        // Lives survive removal, eviction and draining.
+        table.remove("a");
+        assert_eq!(life("a"), Life { era: 0, number: 1 });
+        life("b");
+        life("c"); // evicts a
+        assert_eq!(life("a"), Life { era: 0, number: 2 });
+        table.drain();
+        assert_eq!(life("a"), Life { era: 0, number: 3 });
+        // Other names' comings and goings do not change a name's lives.
+        assert_eq!(life("z"), Life { era: 0, number: 0 });
+    }
+
+    #[test]
+    fn past_the_names_it_remembers_a_forgotten_name_comes_back_in_a_new_era() {
+        let table = Sandboxes::remembering(10, 2);
+        let mut lives = std::collections::HashSet::new();
+        let mut make = |name: &str| {
+            table.remove(name);
+            let l = table.get_or_make(name, |l| l).0;
+            assert!(
+                lives.insert((name.to_string(), l)),
+                "{name} lived {l:?} twice"
+            );
+            l
+        };
+        assert_eq!(make("a"), Life { era: 0, number: 0 });
+        assert_eq!(make("a"), Life { era: 0, number: 1 });
+        make("b");
+        make("c"); // forgets a, made least recently
+                   // A new era (b forgotten to make room: two names forgotten so far), so no
+                   // earlier life of a comes back.
+        assert_eq!(make("a"), Life { era: 2, number: 0 });
+        for _ in 0..20 {
+            for name in ["a", "b", "c", "d"] {
+                make(name);
+            }
+        }
     }
 }

@@ -3,6 +3,9 @@
 //! The step that answers a call is decided here, under one short lock, so concurrent
 //! requests for one id each advance the sequence exactly once. State is keyed by the
 //! full id, so tests that append a unique suffix never see each other's progress.
+//! Progress belongs to the scenario it was made in: when another scenario answers the
+//! entity (the `x-vendor-mock-scenario` header named another, or none), that one starts
+//! at its first step; the call count goes on.
 //! `/__admin/reset` forgets everything and bumps the *generation*, which issued ids mix
 //! in so that none is handed out twice. Scenarios assigned to entities
 //! (`/__admin/scenarios/assign`) are kept here too, until the reset.
@@ -13,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::scenario::{Repeat, Step};
+use crate::scenario::{Repeat, Scenario, Step};
 
 /// At most this many entities are remembered; the oldest is forgotten first (its next
 /// call starts its scenario afresh). 50 000 covers any test suite while keeping the
@@ -58,11 +61,38 @@ pub struct StateStore {
 /// (the default answers, whatever the id's prefix).
 pub type Assigned = Option<Arc<str>>;
 
+/// An entity's progress and the scenario it was made in.
+#[derive(Debug)]
+struct Tracked {
+    state: EntityState,
+    /// The name of the scenario `state.step` counts in; `None` for no scenario.
+    scenario: Option<Arc<str>>,
+}
+
+impl Tracked {
+    /// Make `state` the progress in `scenario`: unchanged if it already is, else the
+    /// scenario's first step, starting `now` (the call count goes on).
+    fn follow(&mut self, scenario: Option<&Scenario>, now: DateTime<Utc>) {
+        let name = scenario.map(|s| &s.name);
+        if self.scenario.as_ref() != name {
+            self.scenario = name.cloned();
+            restart(&mut self.state, now);
+        }
+    }
+}
+
+/// Back to the first step, starting `now`.
+fn restart(state: &mut EntityState, now: DateTime<Utc>) {
+    state.step = 0;
+    state.step_calls = 0;
+    state.step_started = now;
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     generation: u64,
     /// Per vendor, per entity id: looked up by `&str` without allocating a key.
-    entities: HashMap<&'static str, HashMap<Box<str>, EntityState>>,
+    entities: HashMap<&'static str, HashMap<Box<str>, Tracked>>,
     count: usize,
     /// Insertion order, for forgetting the oldest.
     order: VecDeque<(&'static str, Box<str>)>,
@@ -71,23 +101,34 @@ struct Inner {
     /// Per vendor, per entity id: the scenario assigned to it, bounded like entities.
     assigned: HashMap<&'static str, HashMap<Box<str>, Assigned>>,
     assigned_order: VecDeque<(&'static str, Box<str>)>,
+    /// The lengths of the ids held in `entities` and `assigned` (each is held twice:
+    /// as a key and in its order list), for [`StateStore::approx_bytes`].
+    id_bytes: usize,
 }
 
+/// What one remembered entity or assignment costs besides its id and its value: map
+/// slot, order entry, two boxed-string headers.
+const ENTRY_OVERHEAD: usize = 64;
+
 impl StateStore {
-    /// Count a call for `entity` and pick the step that answers it.
+    /// Count a call for `entity`, answered by `scenario` (`None`: no scenario), and pick
+    /// the step that answers it.
     pub fn advance(
         &self,
         vendor: &'static str,
         entity: &str,
-        steps: Option<&[Step]>,
+        scenario: Option<&Scenario>,
         now: DateTime<Utc>,
     ) -> Progress {
         let mut guard = crate::lock::lock(&self.inner);
         let inner = &mut *guard;
         let generation = inner.generation;
-        let count = |state: &mut EntityState| {
+        let count = |tracked: &mut Tracked| {
+            tracked.follow(scenario, now);
+            let state = &mut tracked.state;
             state.calls += 1;
-            let step = steps
+            let step = scenario
+                .map(|s| s.steps.as_slice())
                 .filter(|s| !s.is_empty())
                 .map(|s| pick_step(state, s, now));
             Progress {
@@ -114,18 +155,17 @@ impl StateStore {
                     .is_some()
                 {
                     inner.count -= 1;
+                    inner.id_bytes -= e.len();
                 }
             }
         }
+        inner.id_bytes += entity.len();
         inner.order.push_back((vendor, entity.into()));
         inner.entities.entry(vendor).or_default().insert(
             entity.into(),
-            EntityState {
-                calls: 0,
-                first_seen: now,
-                step: 0,
-                step_calls: 0,
-                step_started: now,
+            Tracked {
+                state: fresh(now),
+                scenario: scenario.map(|s| s.name.clone()),
             },
         );
         inner.count += 1;
@@ -140,7 +180,30 @@ impl StateStore {
     /// A copy of an entity's state, if it has been seen.
     pub fn get(&self, vendor: &'static str, entity: &str) -> Option<EntityState> {
         let inner = crate::lock::lock(&self.inner);
-        inner.entities.get(vendor)?.get(entity).cloned()
+        Some(inner.entities.get(vendor)?.get(entity)?.state.clone())
+    }
+
+    /// The state `entity`'s next call answered by `scenario` would start from at `now`,
+    /// without counting a call: its own if it is in that scenario, else restarted in it
+    /// (fresh if the entity was never seen).
+    pub fn peek(
+        &self,
+        vendor: &'static str,
+        entity: &str,
+        scenario: Option<&Scenario>,
+        now: DateTime<Utc>,
+    ) -> EntityState {
+        let inner = crate::lock::lock(&self.inner);
+        match inner.entities.get(vendor).and_then(|m| m.get(entity)) {
+            None => fresh(now),
+            Some(t) => {
+                let mut state = t.state.clone();
+                if t.scenario.as_ref() != scenario.map(|s| &s.name) {
+                    restart(&mut state, now);
+                }
+                state
+            }
+        }
     }
 
     /// Number a call that has no entity id: (call number, generation).
@@ -158,6 +221,14 @@ impl StateStore {
 
     pub fn len(&self) -> usize {
         crate::lock::lock(&self.inner).count
+    }
+
+    /// Roughly how many bytes the remembered entities and assignments hold.
+    pub fn approx_bytes(&self) -> usize {
+        let inner = crate::lock::lock(&self.inner);
+        inner.count * (std::mem::size_of::<Tracked>() + ENTRY_OVERHEAD)
+            + inner.assigned_order.len() * (std::mem::size_of::<Assigned>() + ENTRY_OVERHEAD)
+            + 2 * inner.id_bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -189,21 +260,21 @@ impl StateStore {
         let inner = &mut *guard;
         let map = inner.assigned.entry(vendor).or_default();
         if map.insert(entity.into(), scenario).is_none() {
+            inner.id_bytes += entity.len();
             inner.assigned_order.push_back((vendor, entity.into()));
             if inner.assigned_order.len() > MAX_ENTITIES {
                 if let Some((v, e)) = inner.assigned_order.pop_front() {
                     inner.assigned.get_mut(v).and_then(|m| m.remove(&e));
+                    inner.id_bytes -= e.len();
                 }
             }
         }
-        if let Some(state) = inner
+        if let Some(t) = inner
             .entities
             .get_mut(vendor)
             .and_then(|m| m.get_mut(entity))
         {
-            state.step = 0;
-            state.step_calls = 0;
-            state.step_started = now;
+            restart(&mut t.state, now);
         }
         self.any_assigned.store(true, Ordering::Relaxed);
     }
@@ -216,6 +287,17 @@ impl StateStore {
         }
         let inner = crate::lock::lock(&self.inner);
         inner.assigned.get(vendor)?.get(entity).cloned()
+    }
+}
+
+/// The state of an entity first seen `now`.
+fn fresh(now: DateTime<Utc>) -> EntityState {
+    EntityState {
+        calls: 0,
+        first_seen: now,
+        step: 0,
+        step_calls: 0,
+        step_started: now,
     }
 }
 
@@ -281,6 +363,22 @@ mod tests {
         }
     }
 
+    /// A scenario called `name` with `steps`.
+    fn named(name: &str, steps: impl Into<Vec<Step>>) -> Scenario {
+        Scenario {
+            vendor: "v",
+            name: Arc::from(name),
+            id_prefix: String::new(),
+            description: String::new(),
+            source: String::new(),
+            steps: steps.into(),
+        }
+    }
+
+    fn scenario(steps: impl Into<Vec<Step>>) -> Scenario {
+        named("s", steps)
+    }
+
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
     }
@@ -288,7 +386,7 @@ mod tests {
     #[test]
     fn times_steps_answer_their_count_then_hand_over() {
         let store = StateStore::default();
-        let steps = [step(Repeat::Times(2)), step(Repeat::Times(1))];
+        let steps = scenario([step(Repeat::Times(2)), step(Repeat::Times(1))]);
         let got: Vec<_> = (0..4)
             .map(|_| store.advance("v", "e", Some(&steps), t(0)).step.unwrap())
             .collect();
@@ -300,7 +398,7 @@ mod tests {
         assert_eq!(after(t(0), u64::MAX), DateTime::<Utc>::MAX_UTC);
         assert_eq!(after(t(0), 10), t(10));
         let store = StateStore::default();
-        let steps = [step(Repeat::ForSeconds(u64::MAX)), step(Repeat::Times(1))];
+        let steps = scenario([step(Repeat::ForSeconds(u64::MAX)), step(Repeat::Times(1))]);
         assert_eq!(store.advance("v", "e", Some(&steps), t(0)).step, Some(0));
         assert_eq!(
             store.advance("v", "e", Some(&steps), t(1_000_000)).step,
@@ -311,11 +409,11 @@ mod tests {
     #[test]
     fn for_seconds_steps_hold_on_the_mock_clock() {
         let store = StateStore::default();
-        let steps = [
+        let steps = scenario([
             step(Repeat::ForSeconds(10)),
             step(Repeat::Times(1)),
             step(Repeat::Times(1)),
-        ];
+        ]);
         let at = |s| store.advance("v", "e", Some(&steps), t(s)).step.unwrap();
         assert_eq!([at(0), at(9), at(10), at(11), at(500)], [0, 0, 1, 2, 2]);
     }
@@ -323,11 +421,11 @@ mod tests {
     #[test]
     fn a_late_poll_skips_past_several_timed_steps() {
         let store = StateStore::default();
-        let steps = [
+        let steps = scenario([
             step(Repeat::ForSeconds(10)),
             step(Repeat::ForSeconds(10)),
             step(Repeat::Times(1)),
-        ];
+        ]);
         let at = |s| store.advance("v", "e", Some(&steps), t(s)).step.unwrap();
         assert_eq!([at(0), at(15), at(25)], [0, 1, 2]);
     }
@@ -335,7 +433,7 @@ mod tests {
     #[test]
     fn entities_are_independent_and_reset_starts_a_new_generation() {
         let store = StateStore::default();
-        let steps = [step(Repeat::Times(1)), step(Repeat::Times(1))];
+        let steps = scenario([step(Repeat::Times(1)), step(Repeat::Times(1))]);
         assert_eq!(store.advance("v", "a", Some(&steps), t(0)).step, Some(0));
         assert_eq!(store.advance("v", "b", Some(&steps), t(0)).step, Some(0));
         assert_eq!(store.advance("w", "a", Some(&steps), t(0)).step, Some(0));
@@ -348,10 +446,9 @@ mod tests {
     #[test]
     fn concurrent_calls_for_one_id_each_take_one_step() {
         let store = std::sync::Arc::new(StateStore::default());
-        let steps: std::sync::Arc<[Step]> = (0..8)
-            .map(|_| step(Repeat::Times(25)))
-            .collect::<Vec<_>>()
-            .into();
+        let steps = std::sync::Arc::new(scenario(
+            (0..8).map(|_| step(Repeat::Times(25))).collect::<Vec<_>>(),
+        ));
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let (store, steps) = (store.clone(), steps.clone());
@@ -375,7 +472,7 @@ mod tests {
     #[test]
     fn an_assigned_scenario_starts_over_and_is_forgotten_at_reset() {
         let store = StateStore::default();
-        let steps = [step(Repeat::Times(1)), step(Repeat::Times(1))];
+        let steps = scenario([step(Repeat::Times(1)), step(Repeat::Times(1))]);
         assert_eq!(store.assigned("v", "a"), None);
         store.advance("v", "a", Some(&steps), t(0));
         assert_eq!(store.advance("v", "a", Some(&steps), t(0)).step, Some(1));
@@ -388,6 +485,32 @@ mod tests {
         assert_eq!(store.assigned("v", "b"), Some(None));
         store.reset();
         assert_eq!(store.assigned("v", "a"), None);
+        assert_eq!(store.approx_bytes(), 0);
+    }
+
+    #[test]
+    fn another_scenario_answering_an_entity_starts_at_its_first_step_and_calls_go_on() {
+        let store = StateStore::default();
+        let pending = named("pending", [step(Repeat::Times(2)), step(Repeat::Times(1))]);
+        let flaky = named("flaky", [step(Repeat::Times(2)), step(Repeat::Times(1))]);
+        let mut got = Vec::new();
+        for s in [&pending, &pending, &flaky, &flaky, &flaky] {
+            let p = store.advance("v", "e", Some(s), t(0));
+            got.push((p.step.unwrap(), p.call));
+        }
+        assert_eq!(got, [(0, 1), (0, 2), (0, 3), (0, 4), (1, 5)]);
+        // No scenario for a call, then the same one again: it starts over too.
+        store.advance("v", "e", None, t(0));
+        let p = store.advance("v", "e", Some(&flaky), t(9));
+        assert_eq!((p.step, p.call), (Some(0), 7));
+        assert_eq!(store.get("v", "e").unwrap().step_started, t(9));
+        // A peek sees what the next call would, without counting one.
+        assert_eq!(store.peek("v", "e", Some(&flaky), t(10)).step, 0);
+        assert_eq!(store.peek("v", "e", Some(&flaky), t(10)).step_calls, 1);
+        let other = store.peek("v", "e", Some(&pending), t(10));
+        assert_eq!((other.step, other.step_calls, other.calls), (0, 0, 7));
+        assert_eq!(store.peek("v", "nobody", None, t(10)).calls, 0);
+        assert_eq!(store.get("v", "e").unwrap().calls, 7, "peeks count nothing");
     }
 
     #[test]
@@ -397,6 +520,11 @@ mod tests {
             store.advance("v", &i.to_string(), None, t(0));
         }
         assert_eq!(store.len(), MAX_ENTITIES);
+        let held = store.approx_bytes();
+        assert!(
+            held > MAX_ENTITIES * std::mem::size_of::<Tracked>(),
+            "{held}"
+        );
         assert!(store.get("v", "0").is_none());
         assert!(store.get("v", &MAX_ENTITIES.to_string()).is_some());
     }

@@ -60,6 +60,42 @@ async fn the_header_picks_a_scenario_for_an_id_the_test_did_not_choose() {
 }
 
 #[tokio::test]
+async fn a_scenario_switched_by_header_starts_at_its_first_step() {
+    let s = TestServer::start().await;
+    let mut got = Vec::new();
+    for scenario in ["pending", "pending", "flaky", "flaky", "flaky", "flaky"] {
+        let r = credeau(&s, "", "u2", Some(scenario)).await;
+        got.push((
+            r.status,
+            r.header("x-vendor-mock-scenario").unwrap().to_string(),
+        ));
+    }
+    let want = [
+        (202, "pending"),
+        (202, "pending"),
+        (502, "flaky"),
+        (502, "flaky"),
+        (200, "flaky"),
+        (200, "flaky"),
+    ];
+    assert_eq!(got, want.map(|(s, n)| (s, n.to_string())));
+    // Back to pending: it starts over too, and the call count (in the ids) went on.
+    let first = credeau(&s, "", "u2", Some("pending")).await;
+    assert_eq!(first.status, 202);
+    let j = s.journal("?entity=u2&status=2xx").await;
+    let ids: std::collections::HashSet<String> = j
+        .iter()
+        .map(|e| {
+            // Kept up to 4 KiB: the request id is near the start.
+            let body = e["response_body"].as_str().unwrap();
+            let at = body.find(r#""request_id":""#).unwrap() + 14;
+            body[at..at + 32].to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 5, "every answer has a request_id of its own");
+}
+
+#[tokio::test]
 async fn an_unknown_scenario_in_the_header_is_a_400_listing_the_vendors_scenarios() {
     let s = TestServer::start().await;
     let r = credeau(&s, "", "u1", Some("pendng")).await;
@@ -122,13 +158,43 @@ async fn an_assigned_scenario_answers_every_later_call_of_the_entity_until_the_r
     // The header still wins for one call.
     let r = credeau(&s, "", user, Some("notfound")).await;
     assert_eq!(r.header("x-vendor-mock-scenario"), Some("notfound"));
-    // The assignment is journaled with the entity and scenario.
+    // The assignment is journaled with the entity and scenario, as an admin entry:
+    // no vendor, no status, so the vendor's figures count only its calls.
     let j = s.journal(&format!("?entity={user}&path=/__admin")).await;
     assert_eq!(j.len(), 1);
     assert_eq!(
-        (&j[0]["scenario"], &j[0]["vendor"], &j[0]["status"]),
-        (&json!("pending"), &json!("credeau"), &json!(200))
+        (
+            &j[0]["direction"],
+            &j[0]["scenario"],
+            &j[0]["vendor"],
+            &j[0]["status"]
+        ),
+        (
+            &json!("admin"),
+            &json!("pending"),
+            &json!(null),
+            &json!(null)
+        )
     );
+    assert!(
+        j[0]["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("credeau scenario assigned"),
+        "{}",
+        j[0]
+    );
+    let count = |q: String| {
+        let s = &s;
+        async move { s.get(&format!("/__admin/requests/count?{q}")).await.json()["count"].clone() }
+    };
+    // Five calls of the entity: the assignment counts in none of the vendor's figures.
+    assert_eq!(count(format!("vendor=credeau&entity={user}")).await, 5);
+    assert_eq!(count(format!("entity={user}&status=2xx")).await, 5);
+    assert_eq!(count(format!("entity={user}&status=none")).await, 0);
+    assert_eq!(count(format!("entity={user}&direction=inbound")).await, 5);
+    assert_eq!(count(format!("entity={user}&direction=admin")).await, 1);
+    assert_eq!(count(format!("entity={user}")).await, 6);
     s.post_json("/__admin/reset", &[], &json!({})).await;
     assert_eq!(credeau(&s, "", user, None).await.status, 200, "forgotten");
 }
@@ -241,4 +307,115 @@ async fn header_and_assignment_reach_vendors_that_read_the_scenario_without_a_tu
     assert_eq!(r.status, 200);
     let assigned = finx_widget(&s, "plain-3", &[]).await;
     assert!(assigned.contains("success=false&cancel=true"), "{assigned}");
+}
+
+/// One request of `vendor` that names an entity and answers by its scenario, with the
+/// `x-vendor-mock-scenario` header set to `scenario` if given. Logs in first where the
+/// vendor needs a token (without the header).
+async fn scenario_call(s: &TestServer, vendor: &str, scenario: Option<&str>) -> Reply {
+    let mut h: Vec<(&str, &str)> = scenario
+        .map(|n| vec![("x-vendor-mock-scenario", n)])
+        .unwrap_or_default();
+    match vendor {
+        "finbox" => {
+            let c = "c-by-header";
+            let salt = vendor_mock::vendors::finbox::salt(c, "test-finbox-hash");
+            h.push(("x-api-key", "test-finbox-key"));
+            s.post_json(
+                "/finbox/v2/risk/predictors",
+                &h,
+                &json!({"customer_id": c, "version": 1, "salt": salt}),
+            )
+            .await
+        }
+        "credeau" => {
+            h.extend_from_slice(CREDEAU);
+            s.post_json(ASYNC, &h, &credeau_body("u-by-header")).await
+        }
+        "finx" => {
+            let (started, auth) = crate::sandboxes::finx_connect(s, "", "u-by-header").await;
+            let id = started["id"].as_str().unwrap();
+            h.push(("authorization", &auth));
+            s.request("GET", &format!("/finx/rest/risk-reports/{id}"), &h, "")
+                .await
+        }
+        "credolab" => {
+            let login = crate::sandboxes::credolab_login(s, "").await;
+            let auth = format!("Bearer {}", login.json()["access_token"].as_str().unwrap());
+            h.push(("authorization", &auth));
+            s.request(
+                "GET",
+                "/credolab/v6.0/datasets/ref-by-header/datasetinsight",
+                &h,
+                "",
+            )
+            .await
+        }
+        "finscore" => {
+            let auth = format!("Bearer {}", crate::finscore::token(s).await);
+            h.push(("authorization", &auth));
+            s.post_json(
+                "/finscore/score/api/v2/score",
+                &h,
+                &json!({"mobilenumber": "639181234567", "productids": "Q1;", "requestid": "1796128510940"}),
+            )
+            .await
+        }
+        "featurestore" => {
+            h.push(("authorization", "Bearer ya29.test-token"));
+            s.post_json(
+                "/featurestore/v1/projects/test-project/locations/asia-southeast1/featurestores/finscore_fs/entityTypes/score_features:readFeatureValues",
+                &h,
+                &json!({"entityId": "639181234567", "featureSelector": {"idMatcher": {"ids": ["*"]}}}),
+            )
+            .await
+        }
+        other => unreachable!("no test call for {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_vendor_answers_the_scenario_the_header_names_and_refuses_an_unknown_one() {
+    let s = TestServer::start().await;
+    let catalog = s.get("/__admin/scenarios").await.json();
+    let vendors = catalog["vendors"].as_array().unwrap();
+    assert_eq!(vendors.len(), 6, "every vendor is in the table below");
+    for v in vendors {
+        let vendor = v["vendor"].as_str().unwrap();
+        // Every vendor ships `ratelimited`: two 429s in the vendor's own shape.
+        let r = scenario_call(&s, vendor, Some("ratelimited")).await;
+        assert_eq!(
+            (r.status, r.header("x-vendor-mock-scenario")),
+            (429, Some("ratelimited")),
+            "{vendor}: {}",
+            r.text()
+        );
+        // Without the header, the same entity's plain id gets the default answer.
+        let r = scenario_call(&s, vendor, None).await;
+        assert_eq!(
+            (r.status, r.header("x-vendor-mock-scenario")),
+            (200, Some("default")),
+            "{vendor}: {}",
+            r.text()
+        );
+        let r = scenario_call(&s, vendor, Some("nope")).await;
+        assert_eq!(r.status, 400, "{vendor}: {}", r.text());
+        let mut names: Vec<String> = v["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        let body = r.json();
+        assert_eq!(body["scenarios"], json!(names), "{vendor}");
+        let e = body["error"].as_str().unwrap();
+        assert!(
+            e.starts_with(&format!(
+                "x-vendor-mock-scenario: {vendor} has no scenario named \"nope\"; its scenarios are {}",
+                names.join(", ")
+            )),
+            "{vendor}: {e}"
+        );
+    }
 }

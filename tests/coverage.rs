@@ -233,5 +233,12 @@ async fn the_coverage_command_says_why_when_it_cannot_ask() {
     let out = run_coverage(vec!["--url".into(), format!("{}/~bad%20name", s.base)]).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("400 Bad Request"), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "vendor-mock coverage: GET {}/~bad%20name/__admin/coverage: HTTP/1.0 400 Bad Request\n",
+            s.base
+        ),
+        "the sandbox prefix once"
+    );
 }

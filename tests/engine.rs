@@ -81,6 +81,29 @@ async fn a_raw_step_answers_with_its_status_headers_and_body_then_the_next_step_
 }
 
 #[tokio::test]
+async fn a_raw_step_that_writes_its_own_date_header_keeps_it() {
+    let s = TestServer::with_scenarios(&[(
+        "dated.toml",
+        r#"
+vendor = "credeau"
+
+[[scenario]]
+name = "dated"
+id_prefix = "dated-"
+steps = [{ status = 503, body = "down", headers = { "date" = "Wed, 21 Oct 2015 07:28:00 GMT" } }]
+"#,
+    )])
+    .await;
+    let r = s.post_json(INSIGHTS, AUTH, &body("dated-1")).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("date"), Some("Wed, 21 Oct 2015 07:28:00 GMT"));
+    assert_eq!(r.headers.get_all("date").iter().count(), 1);
+    // Other answers carry the mock clock's.
+    let r = s.post_json(INSIGHTS, AUTH, &body("u-1")).await;
+    assert_eq!(r.header("date"), Some("Thu, 15 Jan 2026 10:00:00 GMT"));
+}
+
+#[tokio::test]
 async fn a_raw_text_body_is_sent_as_is() {
     let s = TestServer::with_scenarios(&[("extra.toml", EXTRA)]).await;
     let r = s.post_json(INSIGHTS, AUTH, &body("text-1")).await;

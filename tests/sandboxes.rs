@@ -235,12 +235,14 @@ async fn the_sandbox_list_shows_each_sandboxs_clock_and_size() {
       "sandboxes": [
         {
           "name": "busy",
+          "life": 0,
           "now": "2026-01-15T10:00:00Z",
           "requests": 1,
           "entities": 1
         },
         {
           "name": "late",
+          "life": 0,
           "now": "2026-01-15T10:00:30Z",
           "requests": 0,
           "entities": 0
@@ -334,7 +336,7 @@ async fn every_answer_carries_a_date_header_read_from_its_own_mock_clock() {
 
 /// Start a finX flow in `sandbox`, pass the widget and exchange the code: the report's
 /// URL path and a bearer header.
-async fn finx_connect(s: &TestServer, sandbox: &str, user: &str) -> (Value, String) {
+pub async fn finx_connect(s: &TestServer, sandbox: &str, user: &str) -> (Value, String) {
     let r = s
         .post_json(
             &format!("{sandbox}/finx/onetime/risk-report"),
@@ -450,8 +452,9 @@ async fn a_vendor_listen_port_takes_the_sandbox_segment_at_its_root() {
     server.await.unwrap().unwrap();
 }
 
-/// A webhook receiver: every body it gets, in order.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<Value>) {
+/// A webhook receiver: every body it gets, in order, with the request's
+/// `x-vendor-mock-sandbox` header.
+async fn receiver() -> (String, mpsc::UnboundedReceiver<(Option<String>, Value)>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -462,8 +465,12 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<Value>) {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let tx = tx.clone();
                     async move {
+                        let sandbox = req
+                            .headers()
+                            .get("x-vendor-mock-sandbox")
+                            .map(|v| v.to_str().unwrap().to_string());
                         let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let _ = tx.send(serde_json::from_slice::<Value>(&body).unwrap());
+                        let _ = tx.send((sandbox, serde_json::from_slice::<Value>(&body).unwrap()));
                         Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
                     }
                 });
@@ -474,6 +481,18 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<Value>) {
         }
     });
     (format!("http://{addr}/hook"), rx)
+}
+
+/// FinBox predictors for `customer` in `sandbox`.
+async fn finbox_predictors(s: &TestServer, sandbox: &str, customer: &str) -> Reply {
+    let body =
+        json!({"customer_id": customer, "version": 1, "salt": salt(customer, "test-finbox-hash")});
+    s.post_json(
+        &format!("{sandbox}/finbox/v2/risk/predictors"),
+        &[("x-api-key", "test-finbox-key")],
+        &body,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -501,7 +520,8 @@ async fn finbox_webhooks_fire_when_their_own_sandboxs_clock_passes_completion() 
     let got = tokio::time::timeout(Duration::from_secs(10), hooks.recv())
         .await
         .expect("b's webhook arrives")
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(got["customer_id"], "callback-b");
     assert_eq!(got["date_processed"], "2026-01-15T10:00:10:000");
     assert!(
@@ -514,7 +534,8 @@ async fn finbox_webhooks_fire_when_their_own_sandboxs_clock_passes_completion() 
     let got = tokio::time::timeout(Duration::from_secs(10), hooks.recv())
         .await
         .expect("a's webhook arrives")
-        .unwrap();
+        .unwrap()
+        .1;
     assert_eq!(got["customer_id"], "callback-a");
     // Each delivery is journaled in its own sandbox.
     for (sandbox, customer) in [("/~a", "callback-a"), ("/~b", "callback-b")] {
@@ -541,6 +562,103 @@ async fn finbox_webhooks_fire_when_their_own_sandboxs_clock_passes_completion() 
             .json()["count"],
         0
     );
+}
+
+#[tokio::test]
+async fn a_webhook_from_a_sandbox_names_it_and_one_from_the_root_does_not() {
+    let (url, mut hooks) = receiver().await;
+    let s = TestServer::with_scenarios(&[(
+        "hook.toml",
+        &format!("vendor = \"finbox\"\nwebhook_url = \"{url}\"\n"),
+    )])
+    .await;
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), hooks.recv())
+            .await
+            .expect("a webhook arrives")
+            .unwrap()
+    };
+    assert_eq!(finbox_predictors(&s, "", "callback-root").await.status, 202);
+    advance(&s, "", 10).await;
+    let (sandbox, body) = next().await;
+    assert_eq!(
+        (sandbox, &body["customer_id"]),
+        (None, &json!("callback-root"))
+    );
+    assert_eq!(
+        finbox_predictors(&s, "/~t-7", "callback-t").await.status,
+        202
+    );
+    advance(&s, "/~t-7", 10).await;
+    let (sandbox, body) = next().await;
+    assert_eq!(
+        (sandbox.as_deref(), &body["customer_id"]),
+        (Some("t-7"), &json!("callback-t"))
+    );
+    // The sandbox's journal shows the header on the outbound entry.
+    let mut entry = Value::Null;
+    for _ in 0..500 {
+        let j = s
+            .get("/~t-7/__admin/requests?direction=outbound")
+            .await
+            .json();
+        if let Some(e) = j.as_array().unwrap().first() {
+            entry = e.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(entry["headers"]["x-vendor-mock-sandbox"], "t-7", "{entry}");
+}
+
+/// The sandbox `name`, held weakly.
+fn weakly(s: &TestServer, name: &str) -> vendor_mock::app::WeakApp {
+    s.app.sandbox(name).unwrap().downgrade()
+}
+
+#[tokio::test]
+async fn a_dropped_sandbox_with_a_webhook_due_in_a_year_is_freed_at_once() {
+    // The system clock: a webhook due in a year waits on a timer task.
+    let (url, _hooks) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("year.toml"),
+        format!(
+            r#"vendor = "finbox"
+webhook_url = "{url}"
+
+[[scenario]]
+name = "year"
+id_prefix = "year-"
+description = "in progress for a year"
+steps = [{{ outcome = "in_progress", for_seconds = 31536000 }}, {{ outcome = "complete" }}]
+"#
+        ),
+    )
+    .unwrap();
+    let s = TestServer::with_config(Config {
+        frozen_clock: None,
+        scenario_dirs: vec![dir.path().to_path_buf()],
+        ..support::config()
+    })
+    .await;
+    for name in ["gone", "kept"] {
+        let r = finbox_predictors(&s, &format!("/~{name}"), "year-1").await;
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    let (gone, kept) = (weakly(&s, "gone"), weakly(&s, "kept"));
+    assert!(gone.upgrade().is_some(), "live while in the table");
+    let r = s
+        .request("DELETE", "/__admin/sandboxes/gone", &[], "")
+        .await;
+    assert_eq!(r.json()["dropped"], true);
+    assert!(
+        gone.upgrade().is_none(),
+        "freed though its webhook is pending"
+    );
+    assert!(kept.upgrade().is_some());
+    reset(&s, "").await;
+    assert!(kept.upgrade().is_none(), "freed by the root's reset too");
 }
 
 #[tokio::test]
@@ -576,27 +694,161 @@ async fn dropping_a_sandbox_cancels_its_pending_webhooks() {
     );
 }
 
+/// A Credolab token, a Credolab insight and a Credeau answer for the same references.
+async fn same_requests(s: &TestServer, prefix: &str) -> (String, Reply, Value) {
+    let token = access_token(&credolab_login(s, prefix).await);
+    let insight = credolab_insight(s, prefix, &token).await;
+    assert_eq!(insight.status, 200, "{}", insight.text());
+    let r = s
+        .post_json(
+            &format!("{prefix}/credeau/api/insights"),
+            CREDEAU,
+            &credeau_body("u-same"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    (token, insight, r.json())
+}
+
 #[tokio::test]
-async fn a_fresh_sandbox_answers_byte_for_byte_like_a_fresh_root() {
+async fn a_sandbox_generates_the_roots_data_but_issues_ids_of_its_own() {
     let s = TestServer::start().await;
-    let mut seen = Vec::new();
-    for prefix in ["", "/~same"] {
-        let t = credolab_login(&s, prefix).await;
-        let token = access_token(&t);
-        let insight = credolab_insight(&s, prefix, &token).await;
-        let credeau = s
-            .post_json(
-                &format!("{prefix}/credeau/api/insights"),
-                CREDEAU,
-                &credeau_body("u-same"),
-            )
-            .await;
-        seen.push(
-            [t, insight, credeau]
-                .iter()
-                .map(|r| (r.status, r.headers.clone(), r.body.clone()))
-                .collect::<Vec<_>>(),
-        );
+    let (root_token, root_insight, root_credeau) = same_requests(&s, "").await;
+    let (token, insight, credeau) = same_requests(&s, "/~same").await;
+    assert_ne!(
+        token, root_token,
+        "the sandbox's first token is not the root's"
+    );
+    // The same person's data is the same everywhere.
+    assert_eq!(insight.body, root_insight.body);
+    let without_id = |mut v: Value| {
+        let id = v.as_object_mut().unwrap().remove("request_id").unwrap();
+        (v, id)
+    };
+    let (data, id) = without_id(credeau);
+    let (root_data, root_id) = without_id(root_credeau);
+    assert_eq!(data, root_data);
+    assert_ne!(id, root_id, "request ids are issued ids");
+}
+
+#[tokio::test]
+async fn ids_handed_out_before_a_reset_or_a_drop_never_come_back_in_the_same_name() {
+    let s = TestServer::start().await;
+    let mut seen = std::collections::HashSet::new();
+    let mut fresh = |token: String| assert!(seen.insert(token.clone()), "{token} came back");
+    fresh(access_token(&credolab_login(&s, "").await));
+    fresh(access_token(&credolab_login(&s, "/~t1").await));
+    // The sandbox's own reset.
+    reset(&s, "/~t1").await;
+    fresh(access_token(&credolab_login(&s, "/~t1").await));
+    // Dropped and made again.
+    s.request("DELETE", "/__admin/sandboxes/t1", &[], "").await;
+    fresh(access_token(&credolab_login(&s, "/~t1").await));
+    // Dropped with every other sandbox by a root reset, which also moves the root on.
+    // (Eviction past --max-sandboxes: the next test.)
+    reset(&s, "").await;
+    fresh(access_token(&credolab_login(&s, "/~t1").await));
+    fresh(access_token(&credolab_login(&s, "").await));
+    let lives: Vec<u64> = s.get("/__admin/sandboxes").await.json()["sandboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["life"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lives, [2], "t1's third life");
+}
+
+#[tokio::test]
+async fn an_evicted_sandbox_made_again_issues_new_ids() {
+    let s = TestServer::with_config(Config {
+        max_sandboxes: 1,
+        ..support::config()
+    })
+    .await;
+    let first = access_token(&credolab_login(&s, "/~a").await);
+    credolab_login(&s, "/~b").await; // evicts a
+    let again = access_token(&credolab_login(&s, "/~a").await);
+    assert_ne!(first, again);
+}
+
+#[tokio::test]
+async fn the_same_life_of_a_name_answers_byte_for_byte_alike_whatever_other_sandboxes_did() {
+    // Two servers: on the second, other sandboxes come and go before and between.
+    let quiet = TestServer::start().await;
+    let busy = TestServer::start().await;
+    for name in ["other", "x-1", "t"] {
+        credolab_login(&busy, &format!("/~{name}")).await;
     }
-    assert!(seen[0] == seen[1], "the root and the sandbox differ");
+    busy.request("DELETE", "/__admin/sandboxes/other", &[], "")
+        .await;
+    let mut transcripts = Vec::new();
+    for s in [&quiet, &busy] {
+        let mut t = Vec::new();
+        for life in 0..2 {
+            let (token, insight, credeau) = same_requests(s, "/~x").await;
+            t.push((life, token, insight.body, insight.headers, credeau));
+            s.request("DELETE", "/__admin/sandboxes/x", &[], "").await;
+            credolab_login(s, "/~noise").await;
+        }
+        transcripts.push(t);
+    }
+    assert!(
+        transcripts[0] == transcripts[1],
+        "the same lives of x answered differently"
+    );
+    assert_ne!(
+        transcripts[0][0].1, transcripts[0][1].1,
+        "but two lives differ"
+    );
+}
+
+#[tokio::test]
+async fn a_busy_neighbour_never_shortens_a_sandboxs_journal() {
+    let s = TestServer::with_config(Config {
+        journal_limit: 3,
+        ..support::config()
+    })
+    .await;
+    for path in ["/~quiet/credeau/health", "/~quiet/credeau/health"] {
+        s.get(path).await;
+    }
+    for _ in 0..50 {
+        s.get("/~busy/credeau/health").await;
+        s.get("/credeau/health").await;
+    }
+    let count = |sandbox: &str| {
+        let s = &s;
+        let path = format!("{sandbox}/__admin/requests/count");
+        async move { s.get(&path).await.json()["count"].as_u64().unwrap() }
+    };
+    assert_eq!(
+        count("/~quiet").await,
+        2,
+        "all of its own, however busy the others"
+    );
+    assert_eq!(count("/~busy").await, 3, "its own limit");
+    assert_eq!(count("").await, 3);
+    s.get("/~new/credeau/health").await;
+    assert_eq!(count("/~new").await, 1);
+    s.get("/~quiet/credeau/health").await;
+    s.get("/~quiet/credeau/health").await;
+    assert_eq!(count("/~quiet").await, 3, "and no more than its limit");
+}
+
+#[tokio::test]
+async fn a_client_that_escapes_the_tilde_reaches_the_same_sandbox() {
+    let s = TestServer::start().await;
+    advance(&s, "/~t42", 60).await;
+    for prefix in ["/%7Et42", "/%7et42"] {
+        assert_eq!(clock(&s, prefix).await, "2026-01-15T10:01:00Z", "{prefix}");
+        let r = s.get(&format!("{prefix}/credeau/health")).await;
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(sandbox_names(&s).await, ["t42"]);
+    let j = s.get("/~t42/__admin/requests").await.json();
+    assert_eq!(
+        j[0]["path"], "/credeau/health",
+        "the path inside the sandbox"
+    );
+    assert_eq!(s.get("/%7E/credeau/health").await.status, 400);
 }

@@ -84,12 +84,19 @@ async fn localhost_and_bare_port_listen_addresses_are_accepted_and_each_listener
     assert_eq!(lines.len(), 2, "{lines:?}");
     let main = address(&lines[0]);
     assert!(main.starts_with("127.0.0.1:"), "{main}");
-    assert!(lines[1].ends_with(" (credeau at the root)"), "{lines:?}");
+    // Bound to every interface: the URL printed is the loopback one, a harness can
+    // connect to it as it is.
     let own = address(&lines[1]);
-    assert!(own.starts_with("0.0.0.0:"), "{own}");
+    assert!(own.starts_with("127.0.0.1:"), "{own}");
     let port = own.rsplit_once(':').unwrap().1;
+    assert!(
+        lines[1].ends_with(&format!(
+            " (credeau at the root; every interface: 0.0.0.0:{port})"
+        )),
+        "{lines:?}"
+    );
     let r = send(
-        &format!("http://127.0.0.1:{port}"),
+        &format!("http://{own}"),
         "GET",
         "/health",
         &[],

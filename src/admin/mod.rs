@@ -17,9 +17,8 @@ use crate::app::App;
 use crate::clock::rfc3339;
 use crate::journal::{Filter, Record, StatusFilter};
 use crate::sandbox;
-use crate::scenario::{Action, RawBody, Repeat, Step};
+use crate::scenario::{Action, Pick, RawBody, Repeat, Step};
 use crate::server::{read_body, MockResponse};
-use crate::vendors::by_name;
 
 pub use coverage::{report, table, Report, Split, VendorReport};
 
@@ -189,10 +188,10 @@ fn parse_filter(query: Option<&str>) -> Result<Filter, String> {
             "entity" => filter.entity = text,
             "scenario" => filter.scenario = text,
             "direction" => match text.as_deref() {
-                None | Some("inbound" | "outbound") => filter.direction = text,
+                None | Some("inbound" | "outbound" | "admin") => filter.direction = text,
                 Some(other) => {
                     return Err(format!(
-                        "`direction` is inbound or outbound, found {other:?}"
+                        "`direction` is inbound, outbound or admin, found {other:?}"
                     ))
                 }
             },
@@ -258,7 +257,9 @@ fn handle_get_scenarios(app: &App) -> MockResponse {
 }
 
 /// `POST /__admin/scenarios/assign` `{"vendor", "entity", "scenario"}`: every later call
-/// of the entity gets that scenario (`default`: none), until the reset. Journaled.
+/// of the entity gets that scenario (`default`: none), until the reset. Journaled as an
+/// `admin` entry, with the entity and scenario but no vendor and no status, so it counts
+/// in none of the vendor's figures (`?vendor=`, `?status=`).
 fn handle_post_scenarios_assign(
     app: &App,
     parts: &Parts,
@@ -298,24 +299,20 @@ fn handle_post_scenarios_assign(
         .catalog
         .vendor(name)
         .expect("every registered vendor has a compiled scenario set");
-    let assigned = match by_name(set, scenario) {
-        Some(s) => Some(s.name.clone()),
-        None if scenario == "default" => None,
-        None => {
-            let mut names: Vec<&str> = set.scenarios.iter().map(|s| &*s.name).collect();
-            names.sort_unstable();
-            return MockResponse::json(
-                StatusCode::BAD_REQUEST,
-                json!({"error": format!("{name} has no scenario named {scenario:?}; its scenarios are {}, or default for none", names.join(", ")), "scenarios": names}),
-            );
-        }
+    let assigned = match set.pick(name, scenario) {
+        Ok(Pick::Scenario(s)) => Some(s.name.clone()),
+        Ok(_) => None,
+        Err(unknown) => return MockResponse::json(StatusCode::BAD_REQUEST, unknown.body("")),
     };
     let now = app.clock.now();
     app.state.assign(name, entity, assigned.clone(), now);
+    let note = format!(
+        "{name} scenario assigned: every later call of this entity gets it, until the reset"
+    );
     app.journal.record(&Record {
         time: now,
-        direction: "inbound",
-        vendor: Some(name),
+        direction: "admin",
+        vendor: None,
         method: &parts.method,
         path: "/__admin/scenarios/assign",
         query: None,
@@ -325,8 +322,8 @@ fn handle_post_scenarios_assign(
         entity: Some(entity),
         scenario: assigned.as_ref(),
         step: None,
-        status: Some(200),
-        note: Some("scenario assigned: every later call of this entity gets it, until the reset"),
+        status: None,
+        note: Some(&note),
         response: None,
     });
     json_ok(
@@ -343,8 +340,8 @@ fn handle_get_sandboxes(app: &App) -> MockResponse {
     let list: Vec<Value> = table
         .list()
         .into_iter()
-        .map(|(name, sb)| {
-            json!({"name": &*name, "now": rfc3339(sb.clock.now()), "requests": sb.journal.len(), "entities": sb.state.len()})
+        .map(|(name, life, sb)| {
+            json!({"name": &*name, "life": life.number, "now": rfc3339(sb.clock.now()), "requests": sb.journal.len(), "entities": sb.state.len()})
         })
         .collect();
     json_ok(json!({"sandboxes": list, "max": table.max()}))

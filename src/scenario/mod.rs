@@ -4,6 +4,10 @@
 //! collecting every problem as a [`Diagnostic`] before failing. The compiled
 //! [`Catalog`] is immutable for the life of the server; per-entity progress through a
 //! scenario lives in [`crate::state`].
+//!
+//! Which scenario answers an entity is decided here too ([`VendorScenarios::choose`]):
+//! the request's `x-vendor-mock-scenario` header, else the scenario assigned to the
+//! entity (`/__admin/scenarios/assign`), else the longest `id_prefix` of its id.
 
 mod compile;
 mod diag;
@@ -18,7 +22,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub use compile::{compile_sources, parse_settings};
 pub use diag::{Diagnostic, Problem};
@@ -96,12 +100,84 @@ pub struct VendorScenarios {
     pub settings: Settings,
 }
 
+/// A scenario chosen by name (the `x-vendor-mock-scenario` header, or an assignment).
+#[derive(Debug, Clone, Copy)]
+pub enum Pick<'a> {
+    /// Nothing chosen by name: the entity's id decides.
+    Unset,
+    /// `default`: no scenario, whatever the id.
+    Default,
+    Scenario(&'a Arc<Scenario>),
+}
+
+/// A name that is no scenario of the vendor's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownScenario {
+    /// `<vendor> has no scenario named "<name>"; its scenarios are …, or default for none`.
+    pub message: String,
+    /// The vendor's scenario names, sorted.
+    pub names: Vec<String>,
+}
+
+impl UnknownScenario {
+    /// The mock's own 400 body: `{"error": "<context><message>", "scenarios": [...]}`.
+    pub fn body(&self, context: &str) -> Value {
+        json!({"error": format!("{context}{}", self.message), "scenarios": self.names})
+    }
+}
+
 impl VendorScenarios {
     /// The scenario whose `id_prefix` is the longest prefix of `entity`.
     pub fn select(&self, entity: &str) -> Option<&Arc<Scenario>> {
         self.scenarios
             .iter()
             .find(|s| entity.starts_with(&s.id_prefix))
+    }
+
+    /// The scenario called `name`.
+    pub fn by_name(&self, name: &str) -> Option<&Arc<Scenario>> {
+        self.scenarios.iter().find(|s| &*s.name == name)
+    }
+
+    /// What choosing `name` picks: one of `vendor`'s scenarios, or `default` for none.
+    pub fn pick(&self, vendor: &str, name: &str) -> Result<Pick<'_>, UnknownScenario> {
+        match self.by_name(name) {
+            Some(s) => Ok(Pick::Scenario(s)),
+            None if name == "default" => Ok(Pick::Default),
+            None => {
+                let mut names: Vec<String> =
+                    self.scenarios.iter().map(|s| s.name.to_string()).collect();
+                names.sort_unstable();
+                Err(UnknownScenario {
+                    message: format!(
+                        "{vendor} has no scenario named {name:?}; its scenarios are {}, or default for none",
+                        names.join(", ")
+                    ),
+                    names,
+                })
+            }
+        }
+    }
+
+    /// The scenario that answers `entity` on this call: the one `header` picked, else
+    /// the one `assigned` says (`Some(None)`: assigned none; asked only when the header
+    /// picked nothing), else the one whose `id_prefix` is the longest prefix of the id.
+    /// `None`: no scenario (the default answers).
+    pub fn choose<'a>(
+        &'a self,
+        header: Pick<'a>,
+        entity: &str,
+        assigned: impl FnOnce() -> Option<Option<Arc<str>>>,
+    ) -> Option<&'a Arc<Scenario>> {
+        match header {
+            Pick::Default => return None,
+            Pick::Scenario(s) => return Some(s),
+            Pick::Unset => {}
+        }
+        match assigned() {
+            Some(name) => name.and_then(|n| self.by_name(&n)),
+            None => self.select(entity),
+        }
     }
 }
 
@@ -156,7 +232,52 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn scenario(name: &str, id_prefix: &str) -> Arc<Scenario> {
+        Arc::new(Scenario {
+            vendor: "v",
+            name: Arc::from(name),
+            id_prefix: id_prefix.into(),
+            description: String::new(),
+            source: String::new(),
+            steps: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn the_header_wins_over_an_assignment_which_wins_over_the_prefix() {
+        let set = VendorScenarios {
+            scenarios: vec![scenario("pending", "pending-"), scenario("flaky", "flaky-")],
+            rate_limit: None,
+            settings: Arc::new(()),
+        };
+        let name = |s: Option<&Arc<Scenario>>| s.map(|s| s.name.to_string());
+        let flaky = set.pick("v", "flaky").unwrap();
+        let none = || None;
+        let to_pending = || Some(Some(Arc::from("pending")));
+        let to_default = || Some(None);
+        assert_eq!(
+            name(set.choose(Pick::Unset, "pending-1", none)),
+            Some("pending".into())
+        );
+        assert_eq!(name(set.choose(Pick::Unset, "u1", none)), None);
+        assert_eq!(
+            name(set.choose(Pick::Unset, "u1", to_pending)),
+            Some("pending".into())
+        );
+        assert_eq!(name(set.choose(Pick::Unset, "pending-1", to_default)), None);
+        assert_eq!(
+            name(set.choose(flaky, "pending-1", to_pending)),
+            Some("flaky".into())
+        );
+        let default = set.pick("v", "default").unwrap();
+        assert_eq!(name(set.choose(default, "pending-1", to_pending)), None);
+        let e = set.pick("v", "pendng").unwrap_err();
+        assert_eq!(
+            e.body("x: "),
+            json!({"error": "x: v has no scenario named \"pendng\"; its scenarios are flaky, pending, or default for none", "scenarios": ["flaky", "pending"]})
+        );
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396_examples() {

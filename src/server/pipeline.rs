@@ -18,7 +18,8 @@ use super::response::{Body, MockResponse, OutBody};
 use crate::app::App;
 use crate::journal::Record;
 use crate::sandbox;
-use crate::vendors::{by_name, Ctx, Pick, Scenarios};
+use crate::scenario::Pick;
+use crate::vendors::{Ctx, Scenarios};
 
 /// Header naming the scenario that answered (or `default`); on a request, it picks the
 /// scenario for that call's entity.
@@ -43,18 +44,24 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let full_path = parts.uri.path().to_string();
 
-    // `/~NAME/…` is the rest of the path, answered by sandbox NAME.
-    let (app, local) = match sandbox::split_path(&full_path) {
-        None => (root, full_path.as_str()),
+    // `/~NAME/…` is the rest of the path, answered by sandbox NAME; `local_at` is where
+    // that rest starts.
+    let (app, local_at) = match sandbox::split_path(&full_path) {
+        None => (root, 0),
         Some(Err(rule)) => {
             let resp = MockResponse::json(StatusCode::BAD_REQUEST, json!({ "error": rule }))
                 .with_header(SCENARIO_HEADER, "default");
             return Ok(finish(resp, root.clock.now()));
         }
-        Some(Ok((name, inside))) => match root.sandbox(name) {
-            Some(app) => (app, inside),
+        Some(Ok((name, at))) => match root.sandbox(name) {
+            Some(app) => (app, at),
             None => unreachable!("the server's root holds the sandboxes"),
         },
+    };
+    // `/~NAME` alone is the sandbox's `/`.
+    let local = match &full_path[local_at..] {
+        "" => "/",
+        p => p,
     };
 
     if fixed.is_none() && (local == "/__admin" || local.starts_with("/__admin/")) {
@@ -101,11 +108,6 @@ pub async fn handle(
     };
     // Inside a sandbox the journal shows paths as the sandbox sees them; the vendor gets
     // the full path, so the links it hands out keep the `/~NAME` segment.
-    let local_len = if full_path.ends_with(local) {
-        local.len()
-    } else {
-        0 // `/~NAME` alone: the sandbox's `/`
-    };
     let req = MockRequest {
         method: parts.method,
         full_path,
@@ -118,18 +120,14 @@ pub async fn handle(
 
     let pick = match req.headers.get(SCENARIO_HEADER) {
         None => Ok(Pick::Unset),
-        Some(v) => {
-            let asked = v.to_str().unwrap_or("");
-            match by_name(set, asked) {
-                Some(s) => Ok(Pick::Scenario(s)),
-                None if asked == "default" => Ok(Pick::Default),
-                None => Err(unknown_scenario(
-                    name,
-                    set,
-                    &String::from_utf8_lossy(v.as_bytes()),
-                )),
-            }
-        }
+        Some(v) => set
+            .pick(name, &String::from_utf8_lossy(v.as_bytes()))
+            .map_err(|unknown| {
+                MockResponse::json(
+                    StatusCode::BAD_REQUEST,
+                    unknown.body("x-vendor-mock-scenario: "),
+                )
+            }),
     };
     let scenarios = Scenarios::new(
         set,
@@ -179,7 +177,7 @@ pub async fn handle(
         direction: "inbound",
         vendor: Some(name),
         method: &req.method,
-        path: match &req.full_path[req.full_path.len() - local_len..] {
+        path: match &req.full_path[local_at..] {
             "" => "/",
             p => p,
         },
@@ -215,27 +213,10 @@ pub async fn handle(
     Ok(finish(resp, ctx.now))
 }
 
-/// The mock's own 400 for an `x-vendor-mock-scenario` naming no scenario of the vendor.
-fn unknown_scenario(
-    vendor: &str,
-    set: &crate::scenario::VendorScenarios,
-    asked: &str,
-) -> MockResponse {
-    let mut names: Vec<&str> = set.scenarios.iter().map(|s| &*s.name).collect();
-    names.sort_unstable();
-    let message = format!(
-        "x-vendor-mock-scenario: {vendor} has no scenario named {asked:?}; its scenarios are {}, or default for none",
-        names.join(", ")
-    );
-    MockResponse::json(
-        StatusCode::BAD_REQUEST,
-        json!({ "error": message, "scenarios": names }),
-    )
-}
-
-/// The hyper response, with the `Date` header read from the mock clock at `now`.
+/// The hyper response, with the `Date` header read from the mock clock at `now` (unless
+/// a raw scenario step wrote its own).
 fn finish(mut resp: MockResponse, now: DateTime<Utc>) -> Response<OutBody> {
-    resp.headers.insert(DATE, http_date(now));
+    resp.headers.entry(DATE).or_insert_with(|| http_date(now));
     resp.into_hyper()
 }
 

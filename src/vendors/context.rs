@@ -15,32 +15,24 @@ use hyper::header::CONTENT_TYPE;
 
 use crate::app::App;
 use crate::coverage::Coverage;
-use crate::generate::{self, MockRng};
+use crate::generate::{self, Issuer, MockRng};
 use crate::rate_limit::Decision;
-use crate::scenario::{Action, RawBody, Scenario, Step, VendorScenarios};
+use crate::scenario::{Action, Pick, RawBody, Scenario, Step, VendorScenarios};
 use crate::server::{Body, MockResponse};
 use crate::state::StateStore;
 
 /// A vendor's compiled scenarios as one request sees them. Reads as the
 /// [`VendorScenarios`] (settings, rate limit, the list) and adds [`Scenarios::select`],
 /// which also honours the request's `x-vendor-mock-scenario` header and the scenarios
-/// assigned to entities with `/__admin/scenarios/assign`.
+/// assigned to entities with `/__admin/scenarios/assign` (the engine's precedence,
+/// [`VendorScenarios::choose`]).
 #[derive(Clone, Copy)]
 pub struct Scenarios<'a> {
     set: &'a VendorScenarios,
     vendor: &'static str,
     state: &'a StateStore,
+    /// What the request's `x-vendor-mock-scenario` header picked.
     pick: Pick<'a>,
-}
-
-/// What the request's `x-vendor-mock-scenario` header chose.
-#[derive(Debug, Clone, Copy)]
-pub enum Pick<'a> {
-    /// No header: the entity's assignment or its id decides.
-    Unset,
-    /// `default`: no scenario, whatever the id.
-    Default,
-    Scenario(&'a Arc<Scenario>),
 }
 
 impl<'a> Scenarios<'a> {
@@ -62,15 +54,9 @@ impl<'a> Scenarios<'a> {
     /// names, else the one assigned to the entity, else the one whose `id_prefix` is the
     /// longest prefix of the id. `None`: no scenario (the default answers).
     pub fn select(&self, entity: &str) -> Option<&'a Arc<Scenario>> {
-        match self.pick {
-            Pick::Default => return None,
-            Pick::Scenario(s) => return Some(s),
-            Pick::Unset => {}
-        }
-        match self.state.assigned(self.vendor, entity) {
-            Some(assigned) => assigned.and_then(|name| by_name(self.set, &name)),
-            None => self.set.select(entity),
-        }
+        self.set.choose(self.pick, entity, || {
+            self.state.assigned(self.vendor, entity)
+        })
     }
 }
 
@@ -79,11 +65,6 @@ impl Deref for Scenarios<'_> {
     fn deref(&self) -> &VendorScenarios {
         self.set
     }
-}
-
-/// The vendor's scenario called `name`.
-pub fn by_name<'s>(set: &'s VendorScenarios, name: &str) -> Option<&'s Arc<Scenario>> {
-    set.scenarios.iter().find(|s| &*s.name == name)
 }
 
 /// The engine, as one request of one vendor sees it.
@@ -151,6 +132,12 @@ impl<'a> Ctx<'a> {
         self.app.config.seed
     }
 
+    /// Who issues this instance's ids: pass it to [`generate::id_bytes`] for anything
+    /// the mock hands out (tokens, request ids, etags), never a bare seed.
+    pub fn issuer(&self) -> Issuer {
+        self.app.issuer
+    }
+
     /// The vendor's compiled settings.
     pub fn settings<T: 'static>(&self) -> &T {
         self.scenarios
@@ -178,12 +165,10 @@ impl<'a> Ctx<'a> {
     /// Count a call for `entity` and find the step that answers it.
     pub fn turn(&mut self, entity: &str) -> Turn {
         let scenario = self.scenarios.select(entity).cloned();
-        let progress = self.app.state.advance(
-            self.vendor,
-            entity,
-            scenario.as_ref().map(|s| s.steps.as_slice()),
-            self.now,
-        );
+        let progress = self
+            .app
+            .state
+            .advance(self.vendor, entity, scenario.as_deref(), self.now);
         self.scenario = scenario.clone();
         self.step = progress.step;
         self.entity = Some(entity.to_string());
@@ -201,10 +186,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// An id for something issued on `turn` (a request id, a token), as 32 bytes.
+    /// An id for something issued on `turn` (a request id, a token), as 32 bytes: unique
+    /// to this instance ([`Ctx::issuer`]), entity, call and reset generation.
     pub fn issued_id(&self, entity: &str, turn: &Turn, purpose: &str) -> [u8; 32] {
         generate::id_bytes(
-            self.seed(),
+            self.issuer(),
             self.vendor,
             entity,
             turn.call,
@@ -216,7 +202,7 @@ impl<'a> Ctx<'a> {
     /// An id for a request that has no entity (refused before one was known).
     pub fn anonymous_id(&self, purpose: &str) -> [u8; 32] {
         let (call, generation) = self.app.state.anonymous_call(self.vendor);
-        generate::id_bytes(self.seed(), self.vendor, "", call, generation, purpose)
+        generate::id_bytes(self.issuer(), self.vendor, "", call, generation, purpose)
     }
 }
 

@@ -5,7 +5,9 @@
 //! trait. Adding a vendor: a module here, `fixtures/<vendor>/`, `scenarios/<vendor>.toml`
 //! and one line in [`REGISTRY`]. The root server and every sandbox make their own objects
 //! from it, so state a vendor keeps in its struct is per sandbox without the vendor
-//! knowing.
+//! knowing. What must not be per sandbox (caches of pure functions, HTTP clients) a
+//! vendor keeps in its shared slot ([`Sharing`]): built once per server and handed to
+//! every instance's object.
 
 mod context;
 pub mod credeau;
@@ -15,9 +17,10 @@ pub mod finbox;
 pub mod finscore;
 pub mod finx;
 
+use std::any::Any;
 use std::sync::Arc;
 
-pub use context::{by_name, Ctx, Pick, Scenarios, Turn};
+pub use context::{Ctx, Scenarios, Turn};
 
 use crate::scenario::{Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -77,26 +80,89 @@ pub trait Vendor: Send + Sync + 'static {
     }
 }
 
-/// A fresh vendor object with no state of its own yet.
-pub type Make = fn() -> Arc<dyn Vendor>;
+/// What one vendor's objects in every instance of a server share, type-erased: built
+/// once per server by [`Kind::shared`], handed to every object [`Kind::make`] makes.
+pub type SharedSlot = Arc<dyn Any + Send + Sync>;
 
-fn make<V: Vendor + Default>() -> Arc<dyn Vendor> {
-    Arc::new(V::default())
+/// A vendor whose objects share something across the instances of one server (the root
+/// and every sandbox): what is the same for all of them whatever they do, such as a
+/// cache of a pure function of the seed and the request, or a stateless HTTP client.
+/// Never state an instance changes: that belongs in the vendor's own struct. Whatever
+/// the slot holds must be bounded, since no sandbox's end frees it.
+pub trait Sharing: Vendor + Sized {
+    type Shared: Default + Send + Sync + 'static;
+    /// An object for one instance, around the server's slot.
+    fn with_shared(shared: Arc<Self::Shared>) -> Self;
+}
+
+/// How one vendor's objects are made.
+#[derive(Clone, Copy)]
+pub struct Kind {
+    /// The vendor's shared slot: called once per server.
+    pub shared: fn() -> SharedSlot,
+    /// A fresh object, with no state of its own yet, around the server's slot.
+    pub make: fn(&SharedSlot) -> Arc<dyn Vendor>,
+}
+
+/// A vendor that shares nothing across instances.
+const fn plain<V: Vendor + Default>() -> Kind {
+    fn nothing() -> SharedSlot {
+        Arc::new(())
+    }
+    fn make<V: Vendor + Default>(_: &SharedSlot) -> Arc<dyn Vendor> {
+        Arc::new(V::default())
+    }
+    Kind {
+        shared: nothing,
+        make: make::<V>,
+    }
+}
+
+/// A vendor with a shared slot ([`Sharing`]).
+const fn sharing<V: Sharing>() -> Kind {
+    fn shared<V: Sharing>() -> SharedSlot {
+        Arc::new(V::Shared::default())
+    }
+    fn make<V: Sharing>(slot: &SharedSlot) -> Arc<dyn Vendor> {
+        let shared = slot
+            .clone()
+            .downcast::<V::Shared>()
+            .unwrap_or_else(|_| unreachable!("a vendor's slot is built by its own Kind"));
+        Arc::new(V::with_shared(shared))
+    }
+    Kind {
+        shared: shared::<V>,
+        make: make::<V>,
+    }
 }
 
 /// Every vendor, in the order `list` and `/__admin/health` show them, as constructors:
 /// the root server and each sandbox build their own objects from here, so a vendor's
 /// own state (tokens, flows, uploads) is never shared between them.
-pub const REGISTRY: &[Make] = &[
-    make::<finbox::Finbox>,
-    make::<credeau::Credeau>,
-    make::<finx::Finx>,
-    make::<credolab::Credolab>,
-    make::<finscore::FinScore>,
-    make::<featurestore::FeatureStore>,
+pub const REGISTRY: &[Kind] = &[
+    sharing::<finbox::Finbox>(),
+    sharing::<credeau::Credeau>(),
+    plain::<finx::Finx>(),
+    plain::<credolab::Credolab>(),
+    plain::<finscore::FinScore>(),
+    plain::<featurestore::FeatureStore>(),
 ];
 
-/// One fresh object of every vendor, in [`REGISTRY`] order.
+/// Every vendor's shared slot, in [`REGISTRY`] order: once per server.
+pub fn shared_slots() -> Vec<SharedSlot> {
+    REGISTRY.iter().map(|k| (k.shared)()).collect()
+}
+
+/// One fresh object of every vendor, in [`REGISTRY`] order, around `slots`.
+pub fn registry_sharing(slots: &[SharedSlot]) -> Vec<Arc<dyn Vendor>> {
+    REGISTRY
+        .iter()
+        .zip(slots)
+        .map(|(k, slot)| (k.make)(slot))
+        .collect()
+}
+
+/// One fresh object of every vendor, in [`REGISTRY`] order, with slots of their own.
 pub fn registry() -> Vec<Arc<dyn Vendor>> {
-    REGISTRY.iter().map(|make| make()).collect()
+    registry_sharing(&shared_slots())
 }

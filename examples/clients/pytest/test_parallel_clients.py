@@ -135,15 +135,22 @@ def test_resetting_at_will_touches_only_this_sandbox(sandbox):
     assert r.status_code == 401, "the old token is forgotten"
 
 
-def test_the_same_requests_give_the_same_bytes_in_another_sandbox(sandbox):
+def test_a_twin_sandbox_keeps_its_own_tokens_and_clock_and_serves_the_same_data(sandbox):
     twin = Sandbox(sandbox.server, sandbox.name[:58] + "-twin")
     try:
-        answers = []
-        for box in (sandbox, twin):
-            r = Credolab(box).insight("loan-9")
-            assert r.status_code == 200
-            answers.append((r.headers["Date"], r.content))
-        assert answers[0] == answers[1]
-        assert answers[0][0] == "Thu, 15 Jan 2026 10:00:00 GMT", "Date is the mock clock's"
+        mine, theirs = Credolab(sandbox), Credolab(twin)
+        first, twins_first = mine.insight("loan-9"), theirs.insight("loan-9")
+        assert first.status_code == twins_first.status_code == 200
+        assert first.content == twins_first.content, "the same person's data in every sandbox"
+        assert mine.token != theirs.token, "each sandbox issues its own tokens"
+        r = twin.http.get(
+            twin.url("/credolab/v6.0/datasets/loan-9/datasetinsight"),
+            headers={"Authorization": f"Bearer {mine.token}"},
+        )
+        assert r.status_code == 401, "a token is good only in the sandbox that issued it"
+        twin.advance(60)
+        assert theirs.insight("loan-9").headers["Date"] == "Thu, 15 Jan 2026 10:01:00 GMT"
+        assert mine.insight("loan-9").headers["Date"] == "Thu, 15 Jan 2026 10:00:00 GMT", \
+            "the twin's clock moved, not this one"
     finally:
         twin.http.delete(f"{twin.server}/__admin/sandboxes/{twin.name}")

@@ -19,7 +19,7 @@ mod validate;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use hyper::header::HeaderName;
 use hyper::{Method, StatusCode};
@@ -138,9 +138,24 @@ const FEATURE_CACHE: usize = 32;
 
 #[derive(Default)]
 pub struct Credeau {
-    /// Serialized feature fragments by (user_id, groupings mask). Std mutex, held for a
-    /// map lookup only.
-    cache: Mutex<FeatureCache>,
+    shared: Arc<CredeauShared>,
+}
+
+/// What the root's and every sandbox's Credeau share: the rendered feature sets, a pure
+/// function of (seed, user_id, groupings), so the same in every instance (and ~3 MB
+/// when full: once per server, not once per sandbox).
+#[derive(Default)]
+pub struct CredeauShared {
+    /// Serialized feature fragments by (user_id, groupings mask). Std rwlock: hits share
+    /// it for a scan of 32 entries; a miss writes once.
+    cache: RwLock<FeatureCache>,
+}
+
+impl super::Sharing for Credeau {
+    type Shared = CredeauShared;
+    fn with_shared(shared: Arc<CredeauShared>) -> Self {
+        Self { shared }
+    }
 }
 
 /// Oldest first. Searched front to back: for 32 entries a scan of short string
@@ -346,7 +361,15 @@ impl Render<'_, '_> {
         let seed = self.ctx.seed();
         let id = |n: u64| {
             generate::hex(
-                &generate::id_bytes(seed, "credeau", self.user_id, n, 0, "sms_record"),
+                // Part of the user's data, the same in every instance: the root's.
+                &generate::id_bytes(
+                    generate::Issuer::root(seed),
+                    "credeau",
+                    self.user_id,
+                    n,
+                    0,
+                    "sms_record",
+                ),
                 24,
             )
         };
@@ -417,7 +440,7 @@ impl Credeau {
 
     /// `"name":value,` for every selected feature, cached per (user, groupings).
     fn fragment(&self, r: &Render<'_, '_>) -> Bytes {
-        if let Some((_, _, f)) = crate::lock::lock(&self.cache)
+        if let Some((_, _, f)) = crate::lock::read(&self.shared.cache)
             .0
             .iter()
             .find(|(u, g, _)| u == r.user_id && *g == r.groupings)
@@ -436,7 +459,7 @@ impl Credeau {
             bytes.push(b',');
         }
         let fragment = Bytes::from(bytes);
-        let mut cache = crate::lock::lock(&self.cache);
+        let mut cache = crate::lock::write(&self.shared.cache);
         // Another request may have rendered the same set meanwhile: keep one copy.
         if !cache
             .0

@@ -61,7 +61,7 @@ use crate::generate;
 use crate::rate_limit::Decision;
 use crate::scenario::{Action, Problem as SettingsProblem, Scenario, Settings};
 use crate::server::{MockRequest, MockResponse};
-use crate::state::{pick_step, EntityState};
+use crate::state::pick_step;
 
 pub const OUTCOMES: &[&str] = &[
     "ready",
@@ -867,14 +867,7 @@ fn peek(ctx: &Ctx<'_>, reference: &str) -> Option<(Arc<Scenario>, usize, &'stati
     let mut state = ctx
         .app
         .state
-        .get(ctx.vendor, reference)
-        .unwrap_or(EntityState {
-            calls: 0,
-            first_seen: ctx.now,
-            step: 0,
-            step_calls: 0,
-            step_started: ctx.now,
-        });
+        .peek(ctx.vendor, reference, Some(&scenario), ctx.now);
     let i = pick_step(&mut state, &scenario.steps, ctx.now);
     let Action::Outcome(o) = &scenario.steps[i].action else {
         return None;

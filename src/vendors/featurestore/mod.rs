@@ -325,7 +325,7 @@ impl FeatureStore {
                 ),
             ));
         };
-        self.lock(ctx.now).seed(settings, ctx.now, ctx.seed());
+        self.lock(ctx.now).seed(settings, ctx.now, ctx.issuer());
 
         match route {
             Route::Collection { kind, parent } if req.method == Method::GET => {
@@ -416,7 +416,7 @@ impl FeatureStore {
             Some(m) => Some(resource::read_mask(kind, &m)?),
         };
         let bytes = crate::generate::id_bytes(
-            ctx.seed(),
+            ctx.issuer(),
             "featurestore",
             &format!("{parent}\n{filter_text}\n{order_text}"),
             0,

@@ -36,7 +36,7 @@ use super::resource::{self, Resource};
 use super::settings::FeatureStoreSettings;
 use super::values::{Parsed, ValueType};
 use crate::clock::rfc3339;
-use crate::generate;
+use crate::generate::{self, Issuer};
 use crate::scenario::{Action, Scenario, Step};
 use crate::state::{self, EntityState};
 
@@ -230,7 +230,8 @@ pub struct ListQuery {
 #[derive(Default)]
 pub struct Store {
     seeded: bool,
-    seed: u64,
+    /// Who issues this instance's etags.
+    seed: Issuer,
     /// Bumped by every reset, mixed into etags so none recurs after one.
     generation: u64,
     /// Bumped by every change of a resource: each etag is new.
@@ -252,7 +253,7 @@ pub struct Store {
 
 impl Store {
     /// Create the scenario file's resources, once (again after a reset).
-    pub fn seed(&mut self, settings: &FeatureStoreSettings, now: DateTime<Utc>, seed: u64) {
+    pub fn seed(&mut self, settings: &FeatureStoreSettings, now: DateTime<Utc>, seed: Issuer) {
         if self.seeded {
             return;
         }
@@ -887,7 +888,7 @@ mod tests {
             }],
         };
         let mut s = Store::default();
-        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH, 42);
+        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH, Issuer::root(42));
         s
     }
 
@@ -995,7 +996,7 @@ mod tests {
                 }],
             },
             now,
-            42,
+            Issuer::root(42),
         );
         let after = &s.resource(Kind::EntityType, ET).unwrap().etag;
         assert_ne!(&before, after, "an etag never recurs after a reset");

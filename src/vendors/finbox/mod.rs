@@ -55,6 +55,7 @@ use serde_json::{json, Map, Value};
 use toml::Spanned;
 
 use self::versions::{Versions, VersionsSpec};
+pub use self::webhook::SANDBOX_HEADER;
 use self::webhook::{Delivery, Hook, Hooks, Waiting, Wanted};
 use super::{Ctx, Endpoint, Vendor};
 use crate::app::App;
@@ -213,6 +214,16 @@ struct Filter {
 #[derive(Default)]
 pub struct Finbox {
     hooks: Arc<Hooks>,
+}
+
+/// Every instance's FinBox sends its webhooks through the server's one client.
+impl super::Sharing for Finbox {
+    type Shared = webhook::Sender;
+    fn with_shared(sender: Arc<webhook::Sender>) -> Self {
+        Self {
+            hooks: Arc::new(Hooks::new(sender)),
+        }
+    }
 }
 
 impl Vendor for Finbox {
@@ -1121,6 +1132,18 @@ mod tests {
         }
     }
 
+    /// The scenario the tests' entity is in.
+    fn scenario(steps: &[Step]) -> crate::scenario::Scenario {
+        crate::scenario::Scenario {
+            vendor: "finbox",
+            name: Arc::from("pending"),
+            id_prefix: "pending-".into(),
+            description: String::new(),
+            source: String::new(),
+            steps: steps.to_vec(),
+        }
+    }
+
     fn counted() -> [Step; 2] {
         [
             step("in_progress", Repeat::Times(1)),
@@ -1132,7 +1155,7 @@ mod tests {
     fn a_request_decided_before_the_completing_call_is_taken_by_it() {
         let (hooks, state, steps) = (Hooks::default(), StateStore::default(), counted());
         let t0 = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
-        state.advance("finbox", "pending-x", Some(&steps), t0);
+        state.advance("finbox", "pending-x", Some(&scenario(&steps)), t0);
         let verdict = decide_in(
             &hooks,
             &state,
@@ -1143,7 +1166,7 @@ mod tests {
         );
         assert!(matches!(verdict, Completion::OnCall));
         // The completing call: advances, then takes the waiting requests.
-        state.advance("finbox", "pending-x", Some(&steps), t0);
+        state.advance("finbox", "pending-x", Some(&scenario(&steps)), t0);
         assert_eq!(hooks.take_waiting("pending-x").len(), 1);
     }
 
@@ -1151,10 +1174,10 @@ mod tests {
     fn a_request_decided_after_the_completing_call_took_the_waiting_ones_is_not_left_behind() {
         let (hooks, state, steps) = (Hooks::default(), StateStore::default(), counted());
         let t0 = DateTime::from_timestamp(1_768_471_200, 0).unwrap();
-        state.advance("finbox", "pending-x", Some(&steps), t0);
+        state.advance("finbox", "pending-x", Some(&scenario(&steps)), t0);
         // The completing call runs between this request's turn and its decision.
         let t1 = t0 + TimeDelta::seconds(3);
-        state.advance("finbox", "pending-x", Some(&steps), t1);
+        state.advance("finbox", "pending-x", Some(&scenario(&steps)), t1);
         assert!(hooks.take_waiting("pending-x").is_empty());
         let verdict = decide_in(
             &hooks,
@@ -1175,7 +1198,7 @@ mod tests {
         let steps = counted();
         for _ in 0..200 {
             let (hooks, state) = (Hooks::default(), StateStore::default());
-            state.advance("finbox", "pending-x", Some(&steps), t0);
+            state.advance("finbox", "pending-x", Some(&scenario(&steps)), t0);
             let barrier = std::sync::Barrier::new(2);
             let (verdict, taken) = std::thread::scope(|s| {
                 let a = s.spawn(|| {
@@ -1191,7 +1214,7 @@ mod tests {
                 });
                 let b = s.spawn(|| {
                     barrier.wait();
-                    state.advance("finbox", "pending-x", Some(&steps), t0);
+                    state.advance("finbox", "pending-x", Some(&scenario(&steps)), t0);
                     hooks.take_waiting("pending-x").len()
                 });
                 (a.join().unwrap(), b.join().unwrap())

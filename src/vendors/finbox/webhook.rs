@@ -12,11 +12,16 @@
 //!
 //! Deliveries wait in a bounded list until their mock-clock moment. They fire when the
 //! mock clock passes it: `/__admin/clock/advance` (frozen clock), a timer task per
-//! delivery (system clock), or the next FinBox request, whichever comes first. Each
-//! fire spawns a tokio task, so a slow or dead receiver never delays an API answer.
+//! delivery (system clock), or the next FinBox request, whichever comes first. A timer
+//! holds its instance weakly, and a reset (or the end of a sandbox) cancels it, so a
+//! dropped sandbox is freed at once even with a webhook due years later. Each fire
+//! spawns a tokio task, so a slow or dead receiver never delays an API answer.
 //! A failed attempt (no answer within [`ATTEMPT_TIMEOUT`], or a non-2xx status) is
 //! retried after [`backoff`] seconds of mock clock, up to [`MAX_ATTEMPTS`] attempts in
-//! all; every attempt is journaled with direction `outbound`.
+//! all; every attempt is journaled with direction `outbound`. A webhook sent from a
+//! sandbox carries [`SANDBOX_HEADER`] with its name, so one receiver can serve many.
+//! The HTTP client (and its connection pool) is one per server ([`Sender`]), shared by
+//! the root and every sandbox.
 //!
 //! Limits: plain `http://` only (no TLS client is built in); no signature header
 //! (FinBox documents none; the service webhook's body `salt` is its only check).
@@ -28,12 +33,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, USER_AGENT};
+use hyper::header::{HeaderName, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Request};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use tokio::task::AbortHandle;
 
 use crate::app::App;
 use crate::clock::rfc3339;
@@ -50,6 +56,23 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_KEPT: usize = 10_000;
 /// How long a fired result can be fetched with `source=webhook` (the doc's 24 hours).
 pub const RESULT_TTL: TimeDelta = TimeDelta::hours(24);
+
+/// On a webhook sent from a sandbox: the sandbox's name (absent from the root's).
+pub const SANDBOX_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-sandbox");
+
+/// The webhook HTTP client: stateless but for its pool of idle connections, so one per
+/// server, shared by the root's and every sandbox's FinBox (FinBox's shared slot).
+pub struct Sender {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Sender {
+    fn default() -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
 
 /// Mock-clock seconds to wait after failed attempt `attempt` (1-based): 10, 20, 40.
 pub fn backoff(attempt: u32) -> i64 {
@@ -147,9 +170,26 @@ struct Inner {
     /// the clock before they fired and still schedules them finds them here.
     fired: HashSet<Fired>,
     fired_order: VecDeque<Fired>,
+    /// The timer tasks (system clock) that may still be waiting, oldest first: cancelled
+    /// by a reset. At most [`MAX_KEPT`]: past it, finished ones are let go, and if all
+    /// still wait, the oldest is cancelled (its delivery then fires at the next FinBox
+    /// request or clock advance after its moment).
+    timers: VecDeque<AbortHandle>,
 }
 
 impl Inner {
+    fn keep_timer(&mut self, timer: AbortHandle) {
+        if self.timers.len() >= MAX_KEPT {
+            self.timers.retain(|t| !t.is_finished());
+            if self.timers.len() >= MAX_KEPT {
+                if let Some(old) = self.timers.pop_front() {
+                    old.abort();
+                }
+            }
+        }
+        self.timers.push_back(timer);
+    }
+
     /// Remember a request that waits for its entity to complete. Service webhooks are
     /// remembered once per customer and URL (they name no request).
     fn push_waiting(&mut self, w: Waiting) {
@@ -184,19 +224,25 @@ impl Inner {
 pub struct Hooks {
     /// Std mutex: every use is a few list operations, never held across `.await`.
     inner: Mutex<Inner>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    sender: Arc<Sender>,
 }
 
 impl Default for Hooks {
+    /// With a client of its own (tests).
     fn default() -> Self {
-        Self {
-            inner: Mutex::default(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        Self::new(Arc::default())
     }
 }
 
 impl Hooks {
+    /// Webhooks of one instance, sent with the server's `sender`.
+    pub fn new(sender: Arc<Sender>) -> Self {
+        Self {
+            inner: Mutex::default(),
+            sender,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -240,11 +286,15 @@ impl Hooks {
         if !app.clock.is_frozen() {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 let wait = (due - app.clock.now()).to_std().unwrap_or_default();
-                let (hooks, app) = (self.clone(), app.clone());
-                rt.spawn(async move {
+                // Weak: a timer due in a year must not keep a dropped sandbox alive.
+                let (hooks, app) = (Arc::downgrade(self), app.downgrade());
+                let timer = rt.spawn(async move {
                     tokio::time::sleep(wait).await;
-                    hooks.fire_due(&app);
+                    if let (Some(hooks), Some(app)) = (hooks.upgrade(), app.upgrade()) {
+                        hooks.fire_due(&app);
+                    }
                 });
+                self.lock().keep_timer(timer.abort_handle());
             }
         }
     }
@@ -343,10 +393,14 @@ impl Hooks {
             .then(|| s.body.clone())
     }
 
-    /// Forget every pending delivery, waiting request, stored result and fired update.
+    /// Forget every pending delivery, waiting request, stored result and fired update,
+    /// and cancel the timers.
     pub fn reset(&self) {
         let mut inner = self.lock();
         let generation = inner.generation + 1;
+        for t in inner.timers.drain(..) {
+            t.abort();
+        }
         *inner = Inner {
             generation,
             ..Inner::default()
@@ -360,14 +414,16 @@ impl Hooks {
 
     async fn deliver(self: Arc<Self>, app: App, d: Delivery, generation: u64) {
         let body = serde_json::to_vec(&d.body).expect("a serde_json::Value always serializes");
-        let (outcome, status) = match Request::post(d.url.as_str())
+        let mut req = Request::post(d.url.as_str())
             .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, "vendor-mock (FinBox webhook)")
-            .body(Full::new(Bytes::from(body.clone())))
-        {
+            .header(USER_AGENT, "vendor-mock (FinBox webhook)");
+        if let Some(name) = &app.sandbox {
+            req = req.header(SANDBOX_HEADER, &**name);
+        }
+        let (outcome, status) = match req.body(Full::new(Bytes::from(body.clone()))) {
             Err(e) => (format!("not sent: {e}"), None),
             Ok(req) => {
-                match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(req)).await {
+                match tokio::time::timeout(ATTEMPT_TIMEOUT, self.sender.client.request(req)).await {
                     Err(_) => (format!("no answer within {ATTEMPT_TIMEOUT:?}"), None),
                     Ok(Err(e)) => (format!("failed: {e}"), None),
                     Ok(Ok(resp)) => (
@@ -412,6 +468,9 @@ impl Hooks {
         };
         let mut headers = Headers::default();
         headers.push(CONTENT_TYPE.as_str(), b"application/json");
+        if let Some(name) = &app.sandbox {
+            headers.push(SANDBOX_HEADER.as_str(), name.as_bytes());
+        }
         app.journal.push(Entry {
             seq: 0,
             time: app.clock.now(),

@@ -146,7 +146,14 @@ impl Vendor for FinScore {
     fn payload_too_large(&self, limit: usize) -> MockResponse {
         // No body was read and no engine context is at hand: the request id is unknown
         // and the transaction id is the same for every such answer.
-        let transaction = generate::id_bytes(0, "finscore", "", 0, 0, "payload_too_large");
+        let transaction = generate::id_bytes(
+            generate::Issuer::root(0),
+            "finscore",
+            "",
+            0,
+            0,
+            "payload_too_large",
+        );
         ScoreError::PayloadTooLarge { limit }.render("", &generate::hex(&transaction, 32))
     }
     fn reset(&self) {

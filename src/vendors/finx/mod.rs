@@ -32,8 +32,9 @@
 //! `pending`, `rate_limited`, `server_error`). So `pending-` gives two 202s on the report
 //! endpoint however many other calls the flow made.
 //!
-//! Ids (flow ids, widget tokens, codes, access and refresh tokens) derive from (seed,
-//! the flow's entity, the entity's count of id-issuing calls, reset generation), never
+//! Ids (flow ids, widget tokens, codes, access and refresh tokens) derive from (the
+//! instance's issuer, the flow's entity, the entity's count of id-issuing calls, reset
+//! generation), never
 //! from a server-wide sequence, so parallel clients of different entities cannot change
 //! each other's ids ([`issued_id`]). A one-time flow with neither `user_id` nor `state`
 //! has no entity of its own: its ids are numbered under a digest of its request, in
@@ -68,7 +69,7 @@ use self::errors::FinxError;
 use self::flow::FlowRequest;
 use self::report::{Amounts, Query, Render, Shape};
 use super::{Ctx, Endpoint, Vendor};
-use crate::generate;
+use crate::generate::{self, Issuer};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -379,9 +380,9 @@ impl Store {
     }
 }
 
-/// The bytes of an id handed out on `issue`, for `purpose`: a pure function of (seed,
-/// vendor, entity, the entity's call number, reset generation), the shared derivation
-/// ([`generate::id_bytes`]) that [`Ctx::issued_id`] uses too, so concurrent clients of
+/// The bytes of an id handed out on `issue`, for `purpose`: a pure function of (the
+/// instance's issuer, vendor, entity, the entity's call number, reset generation), the
+/// shared derivation ([`generate::id_bytes`]) that [`Ctx::issued_id`] uses too, so concurrent clients of
 /// other entities, in whatever order they arrive, never change an entity's ids. A lap
 /// past 0 ([`Store::next_issue`]) goes into the purpose (`flow@1`), which no purpose of
 /// lap 0 contains.
@@ -392,11 +393,11 @@ impl Store {
 /// changing `vendors/context.rs`, which the sandboxes work (issue 12) is reworking, or
 /// the signature every vendor calls; this one line of delegation is the smaller debt.
 fn issued_id(ctx: &Ctx<'_>, issue: Issue<'_>, purpose: &str) -> [u8; 32] {
-    issue_bytes(ctx.seed(), ctx.vendor, issue, purpose)
+    issue_bytes(ctx.issuer(), ctx.vendor, issue, purpose)
 }
 
-/// [`issued_id`] without a request: (seed, vendor) given.
-fn issue_bytes(seed: u64, vendor: &str, issue: Issue<'_>, purpose: &str) -> [u8; 32] {
+/// [`issued_id`] without a request: (issuer, vendor) given.
+fn issue_bytes(issuer: Issuer, vendor: &str, issue: Issue<'_>, purpose: &str) -> [u8; 32] {
     let lapped;
     let purpose = if issue.lap == 0 {
         purpose
@@ -405,7 +406,7 @@ fn issue_bytes(seed: u64, vendor: &str, issue: Issue<'_>, purpose: &str) -> [u8;
         &lapped
     };
     generate::id_bytes(
-        seed,
+        issuer,
         vendor,
         issue.entity,
         issue.call,
@@ -1190,7 +1191,7 @@ mod tests {
                     let issue = store.next_issue(e, 0);
                     for purpose in ["flow", "code", "access", "refresh"] {
                         assert!(
-                            seen.insert(issue_bytes(0, "finx", issue, purpose)),
+                            seen.insert(issue_bytes(Issuer::root(0), "finx", issue, purpose)),
                             "round {round}: {issue:?} hands out a {purpose} id again"
                         );
                     }

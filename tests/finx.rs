@@ -1849,3 +1849,136 @@ async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_t
         "figo's client paged past the first thousand ({most})"
     );
 }
+
+#[test]
+fn the_openapi_document_is_valid_openapi_3_1() {
+    crate::support::assert_openapi_document_validates("finx");
+}
+
+/// The scenario a shipped finX scenario file picks for a flow's entity (`user_id`, else
+/// `state`).
+fn finx_scenario_of(entity: &str) -> &'static str {
+    ["pending", "ratelimited", "flaky", "slow", "cancel"]
+        .into_iter()
+        .find(|s| {
+            entity
+                .strip_prefix(s)
+                .is_some_and(|rest| rest.starts_with('-'))
+        })
+        .unwrap_or("default")
+}
+
+/// A JSON integer, or a string of one (as Qwist's Postman collection sends them).
+fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+/// A user copying an example from `openapi/finx.yaml` gets what its summary promises: every
+/// flow-start example a flow that goes widget → code → token → report, with the report
+/// answer of the scenario its `user_id` (else `state`) names (`cancel-`: no code from the
+/// widget) and the period, accounts and name it asked for; the token endpoint's examples,
+/// whose code and refresh token come from an earlier run, 400 `invalid_grant`.
+#[tokio::test]
+async fn every_request_example_of_the_openapi_document_gets_the_answer_it_describes() {
+    let Some(doc) = crate::support::openapi_document("finx") else {
+        return;
+    };
+    let examples = crate::support::openapi_request_examples(&doc);
+    assert!(examples.len() >= 12, "{} examples", examples.len());
+    let s = TestServer::start().await;
+    for (path, name, body) in examples {
+        let r = s.post_json(&format!("/finx{path}"), &[BASIC], &body).await;
+        if path == "/auth/token" {
+            assert_eq!(r.status, 400, "{path} {name}: {}", r.text());
+            assert_eq!(r.json()["error"]["message"], "invalid_grant", "{name}");
+            continue;
+        }
+        assert_eq!(r.status, 201, "{path} {name}: {}", r.text());
+        let entity = body["user_id"]
+            .as_str()
+            .or(body["state"].as_str())
+            .expect("examples name a user or a state");
+        let scenario = finx_scenario_of(entity);
+        assert_eq!(
+            r.header("x-vendor-mock-scenario"),
+            Some(scenario),
+            "{path} {name}"
+        );
+        let started = r.json();
+        let w = s
+            .get(&local(&s, started["location"].as_str().unwrap()))
+            .await;
+        assert_eq!(w.status, 302, "{path} {name}: {}", w.text());
+        let location = w.header("location").unwrap();
+        assert!(
+            location.starts_with(body["redirect_uri"].as_str().unwrap()),
+            "{name}: {location}"
+        );
+        let back = query_of(location);
+        if scenario == "cancel" {
+            assert_eq!(
+                (back["success"].as_str(), back["cancel"].as_str()),
+                ("false", "true"),
+                "{name}"
+            );
+            assert!(!back.contains_key("code"), "{name}: {location}");
+            continue;
+        }
+        let t = token(
+            &s,
+            json!({"grant_type": "authorization_code", "code": back["code"]}),
+        )
+        .await;
+        assert_eq!(t.status, 200, "{name}: {}", t.text());
+        let report = bearer(
+            &s,
+            &format!(
+                "/finx/rest/risk-reports/{}",
+                started["id"].as_str().unwrap()
+            ),
+            access(&t.json()),
+        )
+        .await;
+        let want = match scenario {
+            "pending" => 202,
+            "ratelimited" => 429,
+            "flaky" => 500,
+            _ => 200,
+        };
+        assert_eq!(report.status, want, "{path} {name}: {}", report.text());
+        assert_eq!(
+            report.header("x-vendor-mock-scenario"),
+            Some(scenario),
+            "{name}"
+        );
+        if want != 200 {
+            continue;
+        }
+        let report = report.json();
+        let months = match (
+            whole(&body["reporting_period"]),
+            whole(&body["sync_period"]),
+        ) {
+            (Some(m), _) => m,
+            (None, Some(days)) => days.div_ceil(30).max(4),
+            (None, None) => 12,
+        };
+        assert_eq!(report["period"], json!(months), "{name}");
+        if let Some(accounts) = body["accounts"].as_array() {
+            let asked: Vec<&Value> = accounts.iter().map(|a| &a["id"]).collect();
+            let got: Vec<&Value> = report["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| &a["iban"])
+                .collect();
+            assert_eq!(got, asked, "{name}");
+        }
+        if let Some(n) = body["name"].as_str() {
+            assert_eq!(
+                report["accounts"][0]["verification_result"]["provided"]["name"], n,
+                "{name}"
+            );
+        }
+    }
+}

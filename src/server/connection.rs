@@ -830,11 +830,14 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("a timeout");
         let mut got = [0u8; 15];
-        tokio::task::spawn_blocking(move || client.read_exact(&mut got).map(|()| got))
-            .await
-            .expect("the read finishes")
-            .map(|got| assert_eq!(&got, b"HTTP/1.1 200 OK"))
-            .expect("answered");
+        // The client is handed back, kept open until the end: its close would end `a`.
+        let (got, _client) = tokio::task::spawn_blocking(move || {
+            client.read_exact(&mut got).map(|()| (got, client))
+        })
+        .await
+        .expect("the read finishes")
+        .expect("answered");
+        assert_eq!(&got, b"HTTP/1.1 200 OK");
         // It stayed for its request, and the newest connection was asked to close in its
         // place to keep the limit.
         assert_eq!(asked(&b), CLOSE);

@@ -6,10 +6,13 @@
 //! within 1 s"), so some waits are real. Each test asserts only what must happen, never
 //! that something does not happen before a given moment, and waits with bounds several
 //! times what the requirement allows (a passing run takes milliseconds where the bound
-//! is seconds), so a busy machine cannot fail them; the mechanism's own timing logic is
-//! unit-tested in `src/server/connection.rs` on synthetic instants. The connection
-//! limit is lowered (32 instead of 4096) so a few hundred connections exercise the same
-//! eviction as `bench/connections.py` does with 5 000 against the default limit.
+//! is seconds: [`PROMPT`] for "within 1 s", [`GENEROUS`] for "eventually"), so a busy
+//! machine cannot fail them; where a request must still be in flight when something
+//! else happens, its answer is delayed far beyond the test (60 s). The mechanism's own
+//! timing logic is unit-tested in `src/server/connection.rs` on synthetic instants. The
+//! connection limit is lowered (32 instead of 4096) so a few hundred connections
+//! exercise the same eviction as `bench/connections.py` does with 5 000 against the
+//! default limit.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -29,6 +32,11 @@ use crate::support::{config, send};
 /// "forever" (what the old accept loop and drain gave).
 const GENEROUS: Duration = Duration::from_secs(10);
 
+/// The bound for what the requirement says happens "within 1 s" (a fresh client is
+/// answered, the server exits): three times that, for a loaded CI machine, and still
+/// well under the 8-10 s the old server took.
+const PROMPT: Duration = Duration::from_secs(3);
+
 const HEALTH: &[u8] = b"GET /__admin/health HTTP/1.1\r\nhost: mock\r\n\r\n";
 
 /// A scenario whose answers take `delay_ms`, so a request can be kept in flight.
@@ -42,6 +50,15 @@ id_prefix = "lag-"
 steps = [{{ outcome = "completed", delay_ms = {delay_ms} }}]
 "#
     )
+}
+
+/// The head of a Credeau insights request at `path` announcing a 1000-byte body, and
+/// the first 10 bytes of that body: a body that is still arriving.
+fn half_sent_body(path: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: mock\r\ncontent-type: application/json\r\nx-client-id: test-client\r\nx-auth-token: test-token\r\ncontent-length: 1000\r\n\r\n{{\"user_id\""
+    )
+    .into_bytes()
 }
 
 /// A Credeau insights request for `user`, as raw bytes.
@@ -119,6 +136,17 @@ impl Server {
         let deadline = Instant::now() + GENEROUS;
         while self.app.journal.len() < n {
             assert!(Instant::now() < deadline, "{n} requests never arrived");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Wait until `n` sandboxes exist. A request to `/~NAME/…` makes sandbox NAME when
+    /// it is routed, just before its body is read: with [`half_sent_body`], the server
+    /// then has its head and waits for the rest of the body.
+    async fn routed(&self, n: usize) {
+        let deadline = Instant::now() + GENEROUS;
+        while self.app.sandboxes().expect("the root").len() < n {
+            assert!(Instant::now() < deadline, "{n} request heads never arrived");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -214,8 +242,26 @@ fn still_open(s: &TcpStream) -> bool {
     matches!(s.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
-/// `GET /__admin/health` from a new client, which must be answered within [`GENEROUS`].
-async fn health_answers(base: &str) -> Duration {
+/// Which of `conns` the server closes first (within [`GENEROUS`]), the others being
+/// open at that moment.
+async fn first_closed(conns: &[TcpStream]) -> usize {
+    let deadline = Instant::now() + GENEROUS;
+    loop {
+        let closed: Vec<usize> = (0..conns.len())
+            .filter(|&i| !still_open(&conns[i]))
+            .collect();
+        match closed[..] {
+            [] => {}
+            [i] => return i,
+            _ => panic!("more than one was closed: {closed:?}"),
+        }
+        assert!(Instant::now() < deadline, "none was closed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `GET /__admin/health` from a new client, which must be answered within [`PROMPT`].
+async fn health_answers(base: &str) {
     let started = Instant::now();
     let r = tokio::time::timeout(
         GENEROUS,
@@ -224,7 +270,8 @@ async fn health_answers(base: &str) -> Duration {
     .await
     .expect("a fresh client is answered while the other connections wait");
     assert_eq!(r.status, 200);
-    started.elapsed()
+    let took = started.elapsed();
+    assert!(took < PROMPT, "answered after {took:?}");
 }
 
 /// Make sure this test process may open `n` more descriptors (client and server ends
@@ -275,23 +322,35 @@ async fn a_fresh_client_is_answered_while_more_silent_connections_than_the_limit
 }
 
 #[tokio::test]
-async fn a_fresh_client_is_answered_while_hundreds_of_connections_send_their_heads_a_byte_at_a_time(
+async fn a_fresh_client_is_answered_while_connections_trickle_their_heads_and_the_header_timeout_closes_them(
 ) {
-    room_for(2 * 200);
-    let s = Server::start(limits(32), &[]).await;
-    let mut slow = Vec::new();
-    for _ in 0..200 {
+    room_for(2 * 40);
+    // Fewer than the limit: nothing is evicted, only the timeout closes them.
+    let s = Server::start(
+        ConnectionLimits {
+            max_connections: 64,
+            header_read_timeout: Duration::from_millis(500),
+            ..ConnectionLimits::default()
+        },
+        &[],
+    )
+    .await;
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for _ in 0..40 {
         let mut c = TcpStream::connect(s.addr).await.unwrap();
         c.write_all(b"GET /__admin/health HTTP/1.1\r\nx-slow: ")
             .await
             .unwrap();
-        slow.push(c);
+        let (r, w) = c.into_split();
+        readers.push(r);
+        writers.push(w);
     }
-    // Keep every head growing, a byte at a time, while the fresh client asks.
+    // Keep every head growing, a byte at a time, until the server closes it.
     let trickle = tokio::spawn(async move {
         loop {
-            for c in &mut slow {
-                let _ = c.write_all(b"a").await;
+            for w in &mut writers {
+                let _ = w.write_all(b"a").await;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -299,11 +358,20 @@ async fn a_fresh_client_is_answered_while_hundreds_of_connections_send_their_hea
     for _ in 0..3 {
         health_answers(&s.base()).await;
     }
+    // With the idle timeout at its default (60 s), only the header timeout closes them.
+    for (i, r) in readers.iter_mut().enumerate() {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(GENEROUS, r.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "connection {i} closed without an answer: {read:?}"
+        );
+    }
     trickle.abort();
 }
 
 #[tokio::test]
-async fn a_head_that_never_completes_is_closed_after_the_header_read_timeout() {
+async fn a_body_that_stops_or_trickles_is_closed_after_the_header_read_timeout() {
     let s = Server::start(
         ConnectionLimits {
             header_read_timeout: Duration::from_millis(300),
@@ -312,17 +380,24 @@ async fn a_head_that_never_completes_is_closed_after_the_header_read_timeout() {
         &[],
     )
     .await;
-    let mut c = TcpStream::connect(s.addr).await.unwrap();
-    c.write_all(b"GET /__admin/health HTTP/1.1\r\nx-slow: ")
+    let mut stopped = TcpStream::connect(s.addr).await.unwrap();
+    stopped
+        .write_all(&half_sent_body("/credeau/api/insights"))
         .await
         .unwrap();
-    let (mut reader, mut writer) = c.into_split();
+    let mut trickled = TcpStream::connect(s.addr).await.unwrap();
+    trickled
+        .write_all(&half_sent_body("/credeau/api/insights"))
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = trickled.into_split();
+    // A byte every 50 ms: 20 bytes a second, far under the rate that earns more time.
     let trickle = tokio::spawn(async move {
-        while writer.write_all(b"a").await.is_ok() {
+        while writer.write_all(b" ").await.is_ok() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
-    // With the idle timeout at its default (60 s), only the header timeout closes it.
+    assert!(closed_by_server(&mut stopped).await);
     let mut buf = [0u8; 64];
     let read = tokio::time::timeout(GENEROUS, reader.read(&mut buf)).await;
     assert!(
@@ -330,6 +405,29 @@ async fn a_head_that_never_completes_is_closed_after_the_header_read_timeout() {
         "closed without an answer: {read:?}"
     );
     trickle.abort();
+    assert_eq!(
+        s.app.journal.len(),
+        0,
+        "no vendor saw an incomplete request"
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_client_is_answered_when_every_connection_has_a_body_still_arriving() {
+    let s = Server::start(limits(8), &[]).await;
+    let mut stalled = Vec::new();
+    for i in 0..8 {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(&half_sent_body(&format!("/~s{i}/credeau/api/insights")))
+            .await
+            .unwrap();
+        stalled.push(c);
+        s.routed(i + 1).await;
+    }
+    health_answers(&s.base()).await;
+    // One made room (the body arriving the longest, to within a sweep: the unit tests
+    // pin the order); the others still wait for theirs.
+    first_closed(&stalled).await;
 }
 
 #[tokio::test]
@@ -351,7 +449,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout_used_or_not() {
 }
 
 #[tokio::test]
-async fn no_timeout_runs_while_a_request_is_in_flight() {
+async fn no_timeout_runs_while_a_request_is_being_answered() {
     let lag = lagging(1500);
     let s = Server::start(
         ConnectionLimits {
@@ -373,8 +471,26 @@ async fn no_timeout_runs_while_a_request_is_in_flight() {
 }
 
 #[tokio::test]
-async fn at_the_limit_connections_with_a_request_in_flight_are_kept_and_a_new_one_is_refused() {
-    let lag = lagging(1000);
+async fn at_the_limit_a_new_client_takes_the_place_of_one_of_the_idle_connections() {
+    let s = Server::start(limits(2), &[]).await;
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(HEALTH).await.unwrap();
+        assert_eq!(read_answer(&mut c).await.expect("answered").status, 200);
+        idle.push(c);
+    }
+    health_answers(&s.base()).await;
+    // One of them made room (the one idle the longest, to within a sweep: the unit
+    // tests pin the order), the other stays.
+    first_closed(&idle).await;
+}
+
+#[tokio::test]
+async fn at_the_limit_with_every_connection_being_answered_a_new_one_gets_a_503_and_is_closed() {
+    // Answers delayed far beyond the test: they are still in flight whenever the third
+    // client comes, however slow the machine.
+    let lag = lagging(60_000);
     let s = Server::start(limits(2), &[("lag.toml", &lag)]).await;
     let mut busy = Vec::new();
     for i in 0..2 {
@@ -385,33 +501,45 @@ async fn at_the_limit_connections_with_a_request_in_flight_are_kept_and_a_new_on
     s.journaled(2).await;
     let mut refused = TcpStream::connect(s.addr).await.unwrap();
     let _ = refused.write_all(HEALTH).await;
-    assert!(
-        read_answer(&mut refused).await.is_none(),
-        "closed without an answer"
-    );
-    for c in &mut busy {
-        assert_eq!(read_answer(c).await.expect("answered").status, 200);
+    let a = read_answer(&mut refused).await.expect("answered");
+    let seen = serde_json::json!({
+        "status": a.status,
+        "content-type": a.header("content-type"),
+        "connection": a.header("connection"),
+        "retry-after": a.header("retry-after"),
+        "x-vendor-mock-scenario": a.header("x-vendor-mock-scenario"),
+        "date": a.header("date"),
+        "body": a.json(),
+    });
+    insta::assert_json_snapshot!(seen);
+    assert!(closed_by_server(&mut refused).await);
+    for c in &busy {
+        assert!(still_open(c), "the requests being answered are kept");
     }
-    // Once they are idle, a new client takes the place of one of them.
-    health_answers(&s.base()).await;
 }
 
 #[tokio::test]
-async fn shutdown_closes_a_half_sent_head_at_once_and_returns() {
+async fn shutdown_closes_a_half_sent_head_or_body_at_once_and_returns() {
     let mut s = Server::start(ConnectionLimits::default(), &[]).await;
     let mut half = TcpStream::connect(s.addr).await.unwrap();
     half.write_all(b"GET /__admin/health HTTP/1.1\r\nhost: mo")
         .await
         .unwrap();
+    let mut half_body = TcpStream::connect(s.addr).await.unwrap();
+    half_body
+        .write_all(&half_sent_body("/~b/credeau/api/insights"))
+        .await
+        .unwrap();
+    s.routed(1).await;
     let mut silent = TcpStream::connect(s.addr).await.unwrap();
     let mut idle = TcpStream::connect(s.addr).await.unwrap();
     idle.write_all(HEALTH).await.unwrap();
     assert_eq!(read_answer(&mut idle).await.expect("answered").status, 200);
     s.signal_stop();
-    // The old drain waited 10 s for the half-sent head; the requirement is 1 s.
+    // The old drain waited 8-10 s for a half-sent head or body; the requirement is 1 s.
     let took = s.stopped().await;
-    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
-    for c in [&mut half, &mut silent, &mut idle] {
+    assert!(took < PROMPT, "stopped after {took:?}");
+    for c in [&mut half, &mut half_body, &mut silent, &mut idle] {
         assert!(closed_by_server(c).await);
     }
 }
@@ -440,14 +568,16 @@ async fn a_request_sent_on_a_keep_alive_connection_just_before_shutdown_is_answe
 
 #[tokio::test]
 async fn a_slow_request_in_flight_at_shutdown_gets_its_answer_with_connection_close() {
-    let lag = lagging(500);
-    let mut s = Server::start(ConnectionLimits::default(), &[("lag.toml", &lag)]).await;
+    // The shipped `slow-` scenario: its answer comes after 3 s, inside the drain time.
+    let mut s = Server::start(ConnectionLimits::default(), &[]).await;
     let mut c = TcpStream::connect(s.addr).await.unwrap();
-    c.write_all(&insights("lag-1")).await.unwrap();
+    c.write_all(&insights("slow-1")).await.unwrap();
     s.journaled(1).await;
     s.signal_stop();
     let a = read_answer(&mut c).await.expect("answered");
     assert_eq!(a.status, 200);
+    assert_eq!(a.header("x-vendor-mock-scenario"), Some("slow"));
+    assert_eq!(a.json()["message"], "featurization completed");
     assert_eq!(a.header("connection"), Some("close"));
     assert!(closed_by_server(&mut c).await);
     s.stopped().await;
@@ -472,43 +602,120 @@ async fn shutdown_gives_up_on_a_request_after_the_drain_timeout() {
     assert!(read_answer(&mut c).await.is_none(), "closed unanswered");
 }
 
+/// `vendor-mock serve` on port 0 with `RUST_LOG=info`: the process, its address (from
+/// the "listening on" line it prints on stdout) and a thread collecting its stderr.
 #[cfg(unix)]
-#[tokio::test]
-async fn the_binary_exits_0_promptly_on_sigterm_with_a_half_sent_head_open() {
+async fn binary() -> (
+    std::process::Child,
+    SocketAddr,
+    std::thread::JoinHandle<String>,
+) {
+    tokio::task::spawn_blocking(|| {
+        use std::io::{BufRead, BufReader, Read};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vendor-mock"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("vendor-mock starts");
+        let mut stderr = child.stderr.take().expect("piped");
+        let log = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("vendor-mock prints where it listens");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("not a listening line: {line:?}"))
+            .parse()
+            .expect("an address");
+        (child, addr, log)
+    })
+    .await
+    .unwrap()
+}
+
+/// Send SIGTERM to `child` and wait for it: its exit code and how long it took.
+#[cfg(unix)]
+async fn terminate(child: std::process::Child) -> (Option<i32>, Duration) {
     use rustix::process::{kill_process, Pid, Signal};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vendor-mock"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("RUST_LOG", "warn")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("vendor-mock starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + GENEROUS;
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "vendor-mock never listened");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    health_answers(&base).await;
-    let mut half = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    half.write_all(b"POST /credeau/api/insights HTTP/1.1\r\nhost: mo")
-        .await
-        .unwrap();
     let started = Instant::now();
     kill_process(Pid::from_child(&child), Signal::TERM).expect("SIGTERM is sent");
+    let mut child = child;
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()
         .unwrap();
-    let took = started.elapsed();
-    assert_eq!(status.code(), Some(0));
-    // The requirement is 1 s (the old drain waited 10 s, Docker's whole grace period).
-    assert!(took < Duration::from_secs(3), "exited after {took:?}");
+    (status.code(), started.elapsed())
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_exits_0_promptly_on_sigterm_with_a_half_sent_head_and_body_open() {
+    let (child, addr, _log) = binary().await;
+    health_answers(&format!("http://{addr}")).await;
+    let mut half = TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"POST /credeau/api/insights HTTP/1.1\r\nhost: mo")
+        .await
+        .unwrap();
+    let mut half_body = TcpStream::connect(addr).await.unwrap();
+    half_body
+        .write_all(&half_sent_body("/~b/credeau/api/insights"))
+        .await
+        .unwrap();
+    // Its head has been read once its sandbox exists (made as the request is routed,
+    // just before its body is read): the server is then waiting for the rest.
+    let deadline = Instant::now() + GENEROUS;
+    loop {
+        let r = send(
+            &format!("http://{addr}"),
+            "GET",
+            "/__admin/sandboxes",
+            &[],
+            Bytes::new(),
+        )
+        .await;
+        if r.json()["sandboxes"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the head never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (code, took) = terminate(child).await;
+    assert_eq!(code, Some(0));
+    // The requirement is 1 s (the old drain waited 8-10 s, Docker's whole grace period).
+    assert!(took < PROMPT, "exited after {took:?}");
     assert!(closed_by_server(&mut half).await);
+    assert!(closed_by_server(&mut half_body).await);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_logs_the_400_for_a_broken_chunked_body() {
+    let (child, addr, log) = binary().await;
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"POST /credeau/api/insights HTTP/1.1\r\nhost: mock\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_answer(&mut c).await.expect("answered").status, 400);
+    let (code, _) = terminate(child).await;
+    assert_eq!(code, Some(0));
+    let log = log.join().expect("stderr is read");
+    assert!(
+        log.lines()
+            .any(|l| l
+                .contains("POST /credeau/api/insights vendor=credeau scenario=default status=400")),
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -524,10 +731,12 @@ async fn a_broken_chunked_body_gets_a_json_400_and_the_connection_is_closed() {
         "content-type": a.header("content-type"),
         "connection": a.header("connection"),
         "x-vendor-mock-scenario": a.header("x-vendor-mock-scenario"),
+        "date": a.header("date"),
         "body": a.json(),
     });
     insta::assert_json_snapshot!(seen);
     assert!(closed_by_server(&mut c).await);
+    assert_eq!(s.app.journal.len(), 0, "no vendor saw it");
 }
 
 #[tokio::test]
@@ -548,6 +757,11 @@ async fn a_request_head_over_the_cap_gets_431_and_one_under_it_is_served() {
     let a = read_answer(&mut c).await.expect("answered");
     assert_eq!(a.status, 431);
     assert!(a.body.is_empty());
+    assert_eq!(
+        a.header("date"),
+        None,
+        "no wall-clock date beside the mock clock's"
+    );
     assert!(closed_by_server(&mut c).await);
 }
 
@@ -584,5 +798,10 @@ async fn a_request_line_that_is_not_http_gets_hypers_own_empty_400() {
     let a = read_answer(&mut c).await.expect("answered");
     assert_eq!(a.status, 400);
     assert!(a.body.is_empty(), "hyper gives no way to add a body here");
+    assert_eq!(
+        a.header("date"),
+        None,
+        "no wall-clock date beside the mock clock's"
+    );
     assert!(closed_by_server(&mut c).await);
 }

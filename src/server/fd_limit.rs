@@ -5,8 +5,24 @@
 //! and the connection limit is lowered to fit when even the hard limit is too low.
 
 /// Descriptors kept for everything but client connections: the listeners, the
-/// runtime's own, outbound webhook calls, scenario files read at start.
+/// runtime's own, outbound webhook calls, scenario files read at start, refused
+/// connections being sent their 503.
 pub const RESERVED_FDS: usize = 128;
+
+/// Whether `e` says this process or the system has no file descriptor left
+/// (`EMFILE`, `ENFILE`): closing a connection is then what lets `accept` succeed.
+pub fn out_of_descriptors(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::io::Errno;
+        matches!(Errno::from_io_error(e), Some(Errno::MFILE | Errno::NFILE))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
 
 /// How many connections can be open at once, at most `wanted`, raising the soft limit
 /// on open files to the hard limit if `wanted` needs it.
@@ -55,5 +71,26 @@ pub fn connections_allowed(wanted: usize) -> usize {
     #[cfg(not(unix))]
     {
         wanted
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use rustix::io::Errno;
+
+    #[test]
+    fn only_running_out_of_descriptors_counts_as_out_of_descriptors() {
+        let err = |e: Errno| std::io::Error::from_raw_os_error(e.raw_os_error());
+        assert!(out_of_descriptors(&err(Errno::MFILE)));
+        assert!(out_of_descriptors(&err(Errno::NFILE)));
+        for other in [
+            Errno::CONNABORTED,
+            Errno::NOBUFS,
+            Errno::NOMEM,
+            Errno::PROTO,
+        ] {
+            assert!(!out_of_descriptors(&err(other)), "{other:?}");
+        }
     }
 }

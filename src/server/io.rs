@@ -1,11 +1,13 @@
-//! [`Io`]: a client's socket as hyper sees it, counting what is read and, once shutdown
-//! has begun, reading what the client already sent without waiting for the runtime.
+//! [`Io`]: a client's socket as hyper sees it, counting what is read and, once the
+//! connection is asked to close or shutdown has begun, reading what the client already
+//! sent without waiting for the runtime.
 //!
 //! Why the second part: tokio reads a socket only after its event loop has reported it
-//! readable. A request written just before shutdown can be in the socket already while
-//! that report is still on its way; the connection would then look idle and be closed
-//! with the request unanswered. So while shutting down, a read that tokio would park
-//! asks the socket itself once (non-blocking) before giving up.
+//! readable. A request written just before shutdown, or just as its connection was
+//! chosen to close for a new one, can be in the socket already while that report is
+//! still on its way; the connection would then look idle and be closed with the request
+//! unanswered. So once asked, a read that tokio would park asks the socket itself once
+//! (non-blocking) before giving up.
 
 use std::io::{self, IoSlice, Read};
 use std::pin::Pin;
@@ -16,9 +18,9 @@ use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::connection::Tracked;
+use super::tracked::Tracked;
 
-/// At most this much is read straight from the socket at once while shutting down.
+/// At most this much is read straight from the socket at once.
 const DIRECT_READ: usize = 16 * 1024;
 
 pub struct Io {
@@ -64,7 +66,7 @@ impl AsyncRead for Io {
                 this.conn.bytes_read(buf.filled().len() - before);
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending if this.conn.shutting_down() && buf.remaining() > 0 => this.read_now(buf),
+            Poll::Pending if this.conn.asked() && buf.remaining() > 0 => this.read_now(buf),
             other => other,
         }
     }

@@ -3,22 +3,27 @@
 //! Each connection is its own task, so a slow client only ever holds its own
 //! connection, and no client can keep another from being served:
 //! - the accept loop never pauses: at [`ConnectionLimits::max_connections`] the
-//!   connection idle the longest is closed to make room (see [`connection::Registry`]);
+//!   connection idle the longest is closed to make room, else the one whose request
+//!   body has been arriving the longest (see [`connection::Registry`]); only when every
+//!   connection is being answered is the new one refused, with a 503;
 //! - a connection with no request in flight is closed after
 //!   [`ConnectionLimits::idle_timeout`], or [`ConnectionLimits::header_read_timeout`]
-//!   once a request head has begun; neither runs while a request is being answered,
-//!   and neither arms a timer per request;
+//!   once a request head has begun; a request body gets the header-read timeout too,
+//!   plus a second per [`connection::MIN_BODY_RATE`] bytes received; nothing runs out
+//!   while a request is being answered, and no timer is armed per request;
 //! - a request head (request line and headers) is at most
 //!   [`ConnectionLimits::max_head_bytes`]: hyper answers a larger one 431.
 //!
 //! Shutdown is a future passed in. When it completes the listeners close, every
-//! connection that has no complete request head is closed at once, every request whose
-//! head had arrived is answered with `Connection: close`, and [`serve`] returns as soon
-//! as those answers are sent (after at most [`ConnectionLimits::drain_timeout`]).
+//! connection that has no complete request (a half-sent head, or a body still arriving)
+//! is closed at once, every request already read is answered with `Connection: close`,
+//! and [`serve`] returns as soon as those answers are sent (after at most
+//! [`ConnectionLimits::drain_timeout`] in all).
 //!
 //! What hyper answers itself, with an empty body and no way for us to add one: a
 //! request line or header that is not HTTP/1.1 (400), a request head over the cap (a
-//! long request target included) or with more than 100 headers (431). A body
+//! long request target included) or with more than 100 headers (431). Those carry no
+//! `Date` (hyper's would be the wall clock's; ours come from the mock clock). A body
 //! whose chunked framing is broken reaches the pipeline and gets a short JSON 400
 //! ([`MockResponse::protocol_error`]).
 
@@ -28,9 +33,11 @@ mod io;
 mod pipeline;
 mod request;
 mod response;
+mod tracked;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +46,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Response;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -46,13 +54,15 @@ pub use request::{read_body, BodyError, MockRequest};
 pub use response::{Body, MockResponse, OutBody};
 
 use crate::app::App;
-use connection::{Registry, Tracked};
+use connection::Registry;
+use tracked::Tracked;
 
 /// Default [`ConnectionLimits::max_connections`]: far above what a test suite opens,
 /// low enough that a runaway client cannot exhaust file descriptors.
 pub const MAX_CONNECTIONS: usize = 4096;
 /// Default [`ConnectionLimits::header_read_timeout`]: a request head is a few hundred
-/// bytes that every real client sends in one write.
+/// bytes that every real client sends in one write, and a vendor request's body a few
+/// kilobytes sent right after it.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`ConnectionLimits::idle_timeout`]: the idle timeout of AWS's load balancers,
 /// in front of many of the vendors; client pools notice the close and reconnect.
@@ -61,7 +71,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// (4 buffers of 8 KiB), far above any vendor request.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Default [`ConnectionLimits::drain_timeout`]: under Docker's 10 s stop grace period,
-/// so `docker stop` sees exit 0 rather than killing the server.
+/// so `docker stop` sees exit 0 rather than killing the server. A `slow-` answer
+/// (3 s) fits in it.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Connections the kernel queues for `accept`, capped by `net.core.somaxconn` (4096 on
@@ -73,16 +84,20 @@ pub const ACCEPT_BACKLOG: i32 = 4096;
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Connections open at once. At the limit the one idle the longest is closed to
-    /// make room; lowered at start if the open-file limit cannot hold that many.
+    /// make room (else the one whose request body has been arriving the longest);
+    /// lowered at start if the open-file limit cannot hold that many.
     pub max_connections: usize,
-    /// A request head must be complete within this long of its first byte.
+    /// A request head must be complete within this long of its first byte, and its body
+    /// within this long of the head (plus a second per
+    /// [`connection::MIN_BODY_RATE`] bytes received).
     pub header_read_timeout: Duration,
     /// A connection with no request in flight is closed after this long without the
     /// first byte of a next one.
     pub idle_timeout: Duration,
     /// Request line plus headers, in bytes.
     pub max_head_bytes: usize,
-    /// How long shutdown waits for requests being answered.
+    /// How long shutdown may take in all: requests being answered get all of it but the
+    /// last eighth (at most a second), kept to close whatever is still open.
     pub drain_timeout: Duration,
 }
 
@@ -129,6 +144,10 @@ pub async fn serve_with(
     connection::spawn_sweeper(&registry);
     let mut builder = http1::Builder::new();
     builder.max_header_size(limits.max_head_bytes);
+    // Our answers carry the mock clock's `Date` (pipeline); hyper would add the wall
+    // clock's to the ones it makes itself (400, 431), which a frozen clock contradicts.
+    builder.auto_date_header(false);
+    let refusals = Arc::new(AtomicUsize::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();
     for Listener { listener, vendor } in listeners {
@@ -136,14 +155,15 @@ pub async fn serve_with(
         if let Err(e) = socket2::SockRef::from(&listener).listen(ACCEPT_BACKLOG) {
             tracing::warn!("cannot lengthen the accept queue: {e}");
         }
-        let (app, registry, builder, stop) = (
+        let (app, registry, builder, stop, refusals) = (
             app.clone(),
             registry.clone(),
             builder.clone(),
             stop_rx.clone(),
+            refusals.clone(),
         );
         accept_tasks.push(tokio::spawn(accept_loop(
-            listener, vendor, app, registry, builder, stop,
+            listener, vendor, app, registry, builder, stop, refusals,
         )));
     }
 
@@ -153,18 +173,19 @@ pub async fn serve_with(
         let _ = t.await;
     }
     registry.begin_shutdown();
-    if tokio::time::timeout(limits.drain_timeout, registry.emptied())
+    let close_time = (limits.drain_timeout / 8).min(Duration::from_secs(1));
+    let answer_time = limits.drain_timeout - close_time;
+    if tokio::time::timeout(answer_time, registry.emptied())
         .await
         .is_err()
     {
         tracing::warn!(
-            "shutdown: {} connections still busy after {:?}, closing them",
+            "shutdown: {} connections still busy after {answer_time:?}, closing them",
             registry.open(),
-            limits.drain_timeout
         );
         registry.stop_all();
         // Each closes as soon as its task runs; this bounds a runtime too busy to run them.
-        let _ = tokio::time::timeout(Duration::from_secs(1), registry.emptied()).await;
+        let _ = tokio::time::timeout(close_time, registry.emptied()).await;
     }
     Ok(())
 }
@@ -176,6 +197,7 @@ async fn accept_loop(
     registry: Arc<Registry>,
     builder: http1::Builder,
     mut stop: watch::Receiver<bool>,
+    refusals: Arc<AtomicUsize>,
 ) {
     // When a failure or refusal was last logged: under a flood, one line per second.
     let mut logged: Option<Instant> = None;
@@ -192,12 +214,16 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    // Typically EMFILE: free a descriptor by closing the connection idle
-                    // the longest, and give its task a moment to run.
                     if log_now() {
                         tracing::warn!("accept failed: {e}");
                     }
-                    registry.evict_idle();
+                    if fd_limit::out_of_descriptors(&e) {
+                        // Free one by closing a connection, and give its task a moment.
+                        registry.evict();
+                    } else if is_connection_error(&e) {
+                        continue; // that client's trouble, not ours
+                    }
+                    // Anything else (out of memory, buffers) is not fixed by retrying at once.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -206,9 +232,10 @@ async fn accept_loop(
         let Some(reg) = registry.admit() else {
             if log_now() {
                 tracing::warn!(
-                    "refused a connection: every open connection has a request in flight"
+                    "refused a connection: every open connection has a request being answered"
                 );
             }
+            refuse(stream, &app, registry.max_connections(), &refusals);
             continue;
         };
         tokio::spawn(serve_connection(
@@ -238,7 +265,7 @@ fn serve_connection(
         // `map` rather than an async block: the pipeline's future is large, and an async
         // block around it costs one more copy of it per request (bench/instructions.py).
         futures_util::FutureExt::map(
-            pipeline::handle(app.clone(), req, peer, vendor),
+            pipeline::handle(app.clone(), req, peer, vendor, conn.clone()),
             move |answer| counted(answer, conn),
         )
     });
@@ -254,6 +281,9 @@ fn counted(
 ) -> Result<Response<OutBody>, pipeline::Dropped> {
     match answer {
         Ok(mut resp) => {
+            // Paths that answer without reading the body (admin calls read theirs
+            // inside) are being answered from here.
+            conn.body_received();
             if conn.shutting_down() {
                 resp.headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
@@ -266,4 +296,65 @@ fn counted(
             Err(dropped)
         }
     }
+}
+
+/// Whether an `accept` error is about the one connection being accepted (it went away
+/// before we took it), not about the server.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    )
+}
+
+/// Refused connections answered at once: beyond these, one is closed without an answer.
+/// Each holds a descriptor for up to [`REFUSAL_LINGER`], out of [`fd_limit::RESERVED_FDS`].
+const REFUSALS_AT_ONCE: usize = 64;
+/// How long a refused connection is kept to send its 503 and read what the client sent.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// Answer a connection refused for want of room (every open one is being answered):
+/// `503 {"error": ...}` with `Connection: close`, sent before anything is read. Then
+/// what the client sends is read until it closes (at most [`REFUSAL_LINGER`]): closing
+/// with its request unread would reset the connection, and a reset can discard the 503
+/// before the client reads it.
+fn refuse(stream: TcpStream, app: &App, max_connections: usize, refusals: &Arc<AtomicUsize>) {
+    if refusals.fetch_add(1, Ordering::Relaxed) >= REFUSALS_AT_ONCE {
+        refusals.fetch_sub(1, Ordering::Relaxed);
+        return; // dropped: closed without an answer
+    }
+    let answer = refusal(max_connections, app.clock.now());
+    let refusals = refusals.clone();
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+            stream.write_all(&answer).await?;
+            stream.shutdown().await?;
+            let mut buf = [0u8; 1024];
+            while stream.read(&mut buf).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+        refusals.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
+/// The 503 of [`refuse`], with the mock clock's `Date`.
+fn refusal(max_connections: usize, now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let body = serde_json::json!({
+        "error": format!("vendor-mock is at its limit of {max_connections} connections and every one has a request being answered; try again")
+    })
+    .to_string();
+    let date = pipeline::http_date(now);
+    let mut out = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\nretry-after: 1\r\n{}: default\r\ncontent-length: {}\r\ndate: ",
+        pipeline::SCENARIO_HEADER,
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(date.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body.as_bytes());
+    out
 }

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -13,8 +14,9 @@ use hyper::header::{HeaderName, HeaderValue, DATE};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
-use super::request::{read_body, BodyError, MockRequest};
+use super::request::{read_body, BodyError, MockRequest, BROKEN_BODY};
 use super::response::{Body, MockResponse, OutBody};
+use super::tracked::Tracked;
 use crate::app::App;
 use crate::journal::Record;
 use crate::sandbox;
@@ -32,11 +34,13 @@ pub const WARNING_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-wa
 #[error("connection closed without an answer, as the scenario asked")]
 pub struct Dropped;
 
+/// Answer `req`; `conn` is told when its body has been read (see `server::tracked`).
 pub async fn handle(
     root: App,
     req: Request<Incoming>,
     peer: SocketAddr,
     fixed: Option<&'static str>,
+    conn: Arc<Tracked>,
 ) -> Result<Response<OutBody>, Dropped> {
     // Read only when the log line will be written.
     let started =
@@ -101,11 +105,21 @@ pub async fn handle(
         Ok(b) => Ok(b),
         Err(BodyError::TooLarge) => Err(vendor.payload_too_large(app.config.max_body_bytes)),
         Err(BodyError::Broken(why)) => {
-            let message = format!("the request body could not be read: {why}");
-            let resp = MockResponse::protocol_error(StatusCode::BAD_REQUEST, message);
-            return Ok(resp.with_header(SCENARIO_HEADER, "default").into_hyper());
+            let resp = MockResponse::protocol_error(StatusCode::BAD_REQUEST, BROKEN_BODY)
+                .with_header(SCENARIO_HEADER, "default");
+            if let Some(started) = started {
+                tracing::info!(
+                    target: "vendor_mock::request",
+                    "{} {full_path} vendor={name} scenario=default status=400 latency_ms={:.1} ({why})",
+                    parts.method,
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+            return Ok(finish(resp, app.clock.now()));
         }
     };
+    // The whole request is in: from here it is being answered (see `server::tracked`).
+    conn.body_received();
     // Inside a sandbox the journal shows paths as the sandbox sees them; the vendor gets
     // the full path, so the links it hands out keep the `/~NAME` segment.
     let req = MockRequest {

@@ -12,7 +12,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::Value;
 
-use super::connection::Tracked;
+use super::tracked::Tracked;
 use crate::scenario::merge_patch;
 
 #[derive(Debug, Clone)]

@@ -1734,3 +1734,154 @@ async fn parse_errors_carry_googles_bad_request_details_naming_the_field() {
     let missing = get(&s, &format!("{FS}/nope")).await.json();
     assert!(missing["error"].get("details").is_none(), "{missing}");
 }
+
+#[test]
+fn the_openapi_document_is_valid_openapi_3_1() {
+    crate::support::assert_openapi_document_validates("featurestore");
+}
+
+/// Every example in `openapi/featurestore.yaml` (request bodies, answers, schema examples) matches
+/// the schema it illustrates, so a vendor sample copied into the document is one the mock's
+/// schemas accept (`openapi/check_examples.py`, JSON Schema 2020-12).
+#[test]
+fn every_example_of_the_openapi_document_matches_its_schema() {
+    if !crate::support::python_has(Some("yaml, jsonschema, referencing")) {
+        return;
+    }
+    let args = ["openapi/check_examples.py", "openapi/featurestore.yaml"].map(String::from);
+    let (status, out, err) = crate::support::run_python(&args, std::time::Duration::from_secs(120));
+    assert!(status.is_some_and(|s| s.success()), "{out}{err}");
+    assert!(out.contains(", 0 do not match"), "{out}");
+}
+
+/// A path of `openapi/featurestore.yaml` with its parameters filled in: the pre-created
+/// resources, and `operation` as given.
+fn documented_path(template: &str, operation: &str) -> String {
+    let path = template
+        .replace("{project}", "test-project")
+        .replace("{location}", "asia-southeast1")
+        .replace("{featurestore}", "finscore_fs")
+        .replace("{entityType}", "score_features")
+        .replace("{feature}", "code")
+        .replace("{operation}", operation);
+    format!("/featurestore{path}")
+}
+
+/// The values of a create's id parameter (`featurestoreId`, …) given as examples.
+fn id_examples(operation: &Value) -> Option<(String, Vec<String>)> {
+    let p = operation["parameters"]
+        .as_array()?
+        .iter()
+        .find(|p| p["in"] == "query" && p["required"] == true)?;
+    let values = p["examples"]
+        .as_object()?
+        .values()
+        .map(|e| e["value"].as_str().unwrap().to_string())
+        .collect();
+    Some((p["name"].as_str().unwrap().to_string(), values))
+}
+
+/// A user copying an example from `openapi/featurestore.yaml` gets what its summary
+/// promises, with the path parameters of the pre-created resources: every create example
+/// an operation (running for a `pending_` id, done otherwise), every value example the
+/// scenario its entity id names and otherwise a 200 of the documented shape.
+#[tokio::test]
+async fn every_request_example_of_the_openapi_document_gets_the_answer_it_describes() {
+    let Some(doc) = crate::support::openapi_document("featurestore") else {
+        return;
+    };
+    let examples = crate::support::openapi_request_examples(&doc);
+    assert!(examples.len() >= 10, "{} examples", examples.len());
+    let s = TestServer::start().await;
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for (template, name, body) in examples {
+        let operation = &doc["paths"][&template]["post"];
+        let mut path = documented_path(&template, "0");
+        let mut pending = false;
+        if let Some((param, ids)) = id_examples(operation) {
+            // The id examples in turn, one per body example.
+            let i = index.entry(template.clone()).or_default();
+            let id = &ids[*i % ids.len()];
+            *i += 1;
+            pending = id.starts_with("pending_");
+            path = format!("{path}?{param}={id}");
+        }
+        let r = s.post_json(&path, AUTH, &body).await;
+        let entity = body["payloads"][0]["entityId"]
+            .as_str()
+            .or(body["entityId"].as_str())
+            .or(body["entityIds"][0].as_str());
+        let scenario = entity.map_or("default", crate::support::shipped_scenario_of);
+        let want = match scenario {
+            "ratelimited" => 429,
+            "flaky" => 503,
+            _ => 200,
+        };
+        assert_eq!(r.status, want, "{template} {name}: {}", r.text());
+        assert_eq!(
+            r.header("x-vendor-mock-scenario"),
+            Some(if pending { "pending" } else { scenario }),
+            "{template} {name}"
+        );
+        if want != 200 {
+            continue;
+        }
+        let b = r.json();
+        if template.ends_with(":writeFeatureValues") {
+            assert_eq!(b, json!({}), "{name}");
+        } else if template.ends_with(":readFeatureValues") {
+            assert_eq!(b["entityView"]["entityId"], body["entityId"], "{name}");
+        } else if template.ends_with(":streamingReadFeatureValues") {
+            let views = body["entityIds"].as_array().unwrap().len();
+            assert_eq!(b.as_array().unwrap().len(), 1 + views, "{name}: {b}");
+        } else {
+            // A create: its operation, running for a `pending_` id and done otherwise.
+            assert!(b["name"].as_str().unwrap().contains("/operations/"), "{b}");
+            assert_eq!(
+                b["done"].as_bool(),
+                (!pending).then_some(true),
+                "{name}: {b}"
+            );
+        }
+    }
+}
+
+/// Every path and method `openapi/featurestore.yaml` documents is one the mock routes (the
+/// answer is never the 404 for a URL Google does not serve), and the operations it
+/// documents as not emulated answer 501.
+#[tokio::test]
+async fn every_operation_of_the_openapi_document_is_a_route_of_the_mock() {
+    let Some(doc) = crate::support::openapi_document("featurestore") else {
+        return;
+    };
+    let s = TestServer::start().await;
+    let mut count = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if method == "parameters" {
+                continue;
+            }
+            count += 1;
+            let path = documented_path(template, "1");
+            let r = s
+                .request(&method.to_uppercase(), &path, AUTH, "{}".to_string())
+                .await;
+            let message = r.json()["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                !message.starts_with("The requested URL"),
+                "{method} {template}: {message}"
+            );
+            let not_emulated = operation["responses"].get("501").is_some();
+            assert_eq!(
+                r.status == 501,
+                not_emulated,
+                "{method} {template}: {}",
+                r.text()
+            );
+        }
+    }
+    assert!(count >= 30, "{count} operations");
+}

@@ -1160,3 +1160,88 @@ product_ids = ["10"]
         "Token Expired. The token has exceeded its lifetime of 60 seconds."
     );
 }
+
+#[test]
+fn the_openapi_document_is_valid_openapi_3_1() {
+    crate::support::assert_openapi_document_validates("finscore");
+}
+
+/// Every example in `openapi/finscore.yaml` (request bodies, answers, schema examples) matches
+/// the schema it illustrates, so a vendor sample copied into the document is one the mock's
+/// schemas accept (`openapi/check_examples.py`, JSON Schema 2020-12).
+#[test]
+fn every_example_of_the_openapi_document_matches_its_schema() {
+    if !crate::support::python_has(Some("yaml, jsonschema, referencing")) {
+        return;
+    }
+    let args = ["openapi/check_examples.py", "openapi/finscore.yaml"].map(String::from);
+    let (status, out, err) = crate::support::run_python(&args, std::time::Duration::from_secs(120));
+    assert!(status.is_some_and(|s| s.success()), "{out}{err}");
+    assert!(out.contains(", 0 do not match"), "{out}");
+}
+
+/// The scenario, status and `code` a score example's number promises in
+/// `openapi/finscore.yaml` (its summary): the magic prefixes of the shipped scenarios,
+/// else `0000`, except the product id of another network (`wrongNetwork`), `1111`.
+fn promised(name: &str, number: &str) -> (&'static str, u16, Option<&'static str>) {
+    match &number[..7] {
+        "6399900" => ("nodata", 200, Some("1000")),
+        "6399911" => ("error", 200, Some("1111")),
+        "6399922" => ("ratelimited", 429, None),
+        "6399933" => ("flaky", 503, None),
+        _ if name == "wrongNetwork" => ("default", 200, Some("1111")),
+        _ => ("default", 200, Some("0000")),
+    }
+}
+
+/// A user copying an example from `openapi/finscore.yaml` gets what its summary promises:
+/// each token example a token (sent as written: HTTP Basic only where the form carries no
+/// client id), each score example the scenario its number names, with its `requestid`
+/// echoed.
+#[tokio::test]
+async fn every_request_example_of_the_openapi_document_gets_the_answer_it_describes() {
+    let Some(doc) = crate::support::openapi_document("finscore") else {
+        return;
+    };
+    let s = TestServer::start().await;
+
+    let forms = doc["paths"]["/auth/connect/token"]["post"]["requestBody"]["content"]
+        ["application/x-www-form-urlencoded"]["examples"]
+        .as_object()
+        .expect("the token endpoint has form examples");
+    assert!(forms.len() >= 3, "{} token examples", forms.len());
+    for (name, example) in forms {
+        let fields = example["value"].as_object().expect("a form is an object");
+        let form: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().map(|(k, v)| (k, v.as_str().unwrap())))
+            .finish();
+        let basic: &[(&str, &str)] = if fields.contains_key("client_id") {
+            &[]
+        } else {
+            &[BASIC]
+        };
+        let r = token_form(&s, basic, &form).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert_eq!(r.json()["token_type"], "Bearer", "{name}");
+    }
+
+    let examples = crate::support::openapi_request_examples(&doc);
+    assert!(examples.len() >= 8, "{} score examples", examples.len());
+    let t = token(&s).await;
+    for (path, name, body) in examples {
+        assert_eq!(format!("/finscore{path}"), SCORE_PATH, "{name}");
+        let number = body["mobilenumber"]
+            .as_str()
+            .expect("examples name a number");
+        let (scenario, status, code) = promised(&name, number);
+        let r = score(&s, &t, &body).await;
+        assert_eq!(r.status, status, "{name}: {}", r.text());
+        assert_eq!(r.header("x-vendor-mock-scenario"), Some(scenario), "{name}");
+        if let Some(code) = code {
+            assert_eq!(r.json()["code"], code, "{name}: {}", r.text());
+        }
+        if let Some(id) = body["requestid"].as_str() {
+            assert_eq!(r.json()["requestid"], id, "{name}");
+        }
+    }
+}

@@ -14,18 +14,21 @@
 //! which is replayed first on every run. The libFuzzer targets in `fuzz/` drive the same
 //! requests and checks for longer.
 
-use std::sync::Arc;
-
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, FileFailurePersistence, RngSeed, TestCaseError, TestRunner};
 use serde_json::Value;
-use vendor_mock::scenario::{builtin_sources, compile_sources, Source};
-use vendor_mock::vendors::{registry, Vendor};
+use vendor_mock::scenario::{builtin_sources, Source};
+use vendor_mock::vendors::registry;
 
+use crate::hostile::scenario_files::TOML_BITS;
 use crate::hostile::targets::{self, Target};
-use crate::hostile::{oracle, BodyEdit, Case, Harness, HeaderEdit, Mutation, PathEdit, ODD_VALUES};
+use crate::hostile::{
+    oracle, scenario_files, BodyEdit, Case, Harness, HeaderEdit, Mutation, PathEdit, CONTENT_TYPES,
+    LONG_SEGMENT_CHARS, METHODS, ODD_SANDBOXES, ODD_VALUES, PATH_INSERTS, QUERY_BITS,
+    SCENARIO_PICKS,
+};
 
 /// Cases per property in `cargo test`: the seven properties together add about 20 s on
 /// two cores in a debug build.
@@ -106,23 +109,11 @@ fn name(target: &'static Target) -> impl Strategy<Value = String> {
 fn mutation(target: &'static Target) -> impl Strategy<Value = Mutation> {
     let path = prop_oneof![
         any::<usize>().prop_map(PathEdit::FlipCase),
-        (
-            any::<usize>(),
-            select(
-                &[
-                    "/..", "/../..", "//", "/.", "%2e%2e/", "%2F", "%00", "%ff", "%", "%zz", ";x",
-                    ":", "%3A", "~", "/~", "/~x/", "%7E", "/v2", "/v6.0", "/V1"
-                ][..]
-            )
-        )
+        (any::<usize>(), select(PATH_INSERTS))
             .prop_map(|(at, s)| PathEdit::Insert(at, s.to_string())),
         any::<usize>().prop_map(PathEdit::Encode),
         any::<usize>().prop_map(PathEdit::Truncate),
-        (
-            any::<usize>(),
-            select(&['a', '.', '%', 'é', '/'][..]),
-            1usize..12_000
-        )
+        (any::<usize>(), select(LONG_SEGMENT_CHARS), 1usize..12_000)
             .prop_map(|(at, c, n)| PathEdit::LongSegment(at, c, n)),
         (any::<usize>(), bytes(24)).prop_map(|(i, b)| PathEdit::Segment(i, b)),
         Just(PathEdit::TrailingSlash),
@@ -132,11 +123,10 @@ fn mutation(target: &'static Target) -> impl Strategy<Value = Mutation> {
         (any::<usize>(), bytes(40)).prop_map(|(i, v)| HeaderEdit::Duplicate(i, v)),
         (any::<usize>(), bytes(40)).prop_map(|(i, v)| HeaderEdit::Set(i, v)),
         (name(target), bytes(40)).prop_map(|(k, v)| HeaderEdit::Add(k.into_bytes(), v)),
-        (
-            select(&["x-vendor-mock-scenario"][..]),
-            select(&["flaky", "pending", "slow", "nope", "default", ""][..])
-        )
-            .prop_map(|(k, v)| HeaderEdit::Add(k.as_bytes().to_vec(), v.as_bytes().to_vec())),
+        select(SCENARIO_PICKS).prop_map(|v| HeaderEdit::Add(
+            b"x-vendor-mock-scenario".to_vec(),
+            v.as_bytes().to_vec()
+        )),
     ];
     let body = prop_oneof![
         1 => bytes(64).prop_map(BodyEdit::Raw),
@@ -149,22 +139,19 @@ fn mutation(target: &'static Target) -> impl Strategy<Value = Mutation> {
         1 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| BodyEdit::FlipByte(i, b)),
         1 => (any::<usize>(), bytes(8)).prop_map(|(i, b)| BodyEdit::InsertBytes(i, b)),
         1 => any::<usize>().prop_map(BodyEdit::Truncate),
-        1 => select(&["text/plain", "application/json; charset=latin1", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/problem+json", "APPLICATION/JSON"][..])
-            .prop_map(|c| BodyEdit::ContentType(c.to_string())),
+        1 => select(CONTENT_TYPES).prop_map(|c| BodyEdit::ContentType(c.to_string())),
     ];
     prop_oneof![
-        1 => select(&["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "post", "M-SEARCH"][..])
-            .prop_map(|m| Mutation::Method(m.to_string())),
+        1 => select(METHODS).prop_map(|m| Mutation::Method(m.to_string())),
         1 => prop_oneof![
             "[A-Za-z0-9_.-]{1,64}",
-            select(&["", ".", "..", "a b", "é", "x/y"][..]).prop_map(str::to_string),
+            select(ODD_SANDBOXES).prop_map(str::to_string),
             "[A-Za-z]{65,70}",
         ]
         .prop_map(Mutation::Sandbox),
         3 => path.prop_map(Mutation::Path),
         2 => (name(target), bytes(32)).prop_map(|(k, v)| Mutation::QueryPair(k.into_bytes(), v)),
-        1 => select(&["%", "%zz", "&&", "=", "a=1&a=2", "count=-1", "count=99999999999999999999", "offset=1e3", "cents=maybe", "pageSize=-5", "filter=((", "filter=labels.a%3D", "orderBy=%20desc", "source=webhook"][..])
-            .prop_map(|q| Mutation::Query(q.to_string())),
+        1 => select(QUERY_BITS).prop_map(|q| Mutation::Query(q.to_string())),
         1 => Just(Mutation::NoQuery),
         3 => header.prop_map(Mutation::Header),
         6 => body.prop_map(Mutation::Body),
@@ -254,72 +241,6 @@ enum TextEdit {
     Truncate(usize),
 }
 
-const TOML_BITS: &[&str] = &[
-    "=",
-    "[",
-    "]",
-    "[[",
-    "]]",
-    "{",
-    "}",
-    ",",
-    "\"",
-    "'",
-    "\"\"\"",
-    "#",
-    "\n",
-    "\r\n",
-    "\t",
-    " ",
-    "\\",
-    "\\u",
-    "\u{0}",
-    "é",
-    "\u{1F600}",
-    "\u{FEFF}",
-    "-1",
-    "0",
-    "1e400",
-    "nan",
-    "inf",
-    "18446744073709551616",
-    "9223372036854775807",
-    "1979-05-27T07:32:00Z",
-    "true",
-    "[[scenario]]\n",
-    "[auth]\n",
-    "[rate_limit]\n",
-    "vendor = \"finbox\"\n",
-    "vendor = \"nope\"\n",
-    "name = \"x\"\n",
-    "id_prefix = \"\"\n",
-    "id_prefix = \"flaky-\"\n",
-    "steps = []\n",
-    "steps = [{}]\n",
-    "{ outcome = \"complete\" }",
-    "{ outcome = \"zzz\" }",
-    "{ status = 99999 }",
-    "{ status = 503, body = { a = 1 } }",
-    "{ fault = \"reset\" }",
-    "{ fault = \"boom\" }",
-    "times = 0",
-    "times = -1",
-    "for_seconds = 18446744073709551615",
-    "for_seconds = 315360001",
-    "delay_ms = 18446744073709551615",
-    "patch = { a = [] }",
-    "body_file = \"/dev/null\"",
-    "body_file = \"nope.json\"",
-    "headers = { \"\" = \"x\" }",
-    "headers = { \"x\" = \"\\n\" }",
-    "requests = 0",
-    "per_seconds = 0",
-    "allowed_ips = [\"300.1.1.1/99\"]",
-    "webhook_url = \"ftp://x\"",
-    "accepted = [0]",
-    "value_type = \"NOPE\"",
-];
-
 fn text_edit() -> impl Strategy<Value = TextEdit> {
     prop_oneof![
         4 => (any::<usize>(), prop_oneof![3 => select(TOML_BITS).prop_map(str::to_string), 1 => ".{0,8}"])
@@ -375,33 +296,6 @@ fn apply(text: &str, edits: &[TextEdit]) -> String {
     s
 }
 
-/// `Err` unless compiling `sources` gives a catalog or diagnostics that each point
-/// inside the file they name.
-fn compiles_or_locates(vendors: &[Arc<dyn Vendor>], sources: &[Source]) -> Result<(), String> {
-    match compile_sources(vendors, sources) {
-        Ok(_) => Ok(()),
-        Err(diags) if diags.is_empty() => Err("refused with no diagnostic".into()),
-        Err(diags) => {
-            for d in &diags {
-                let Some(src) = sources.iter().find(|s| s.path == d.path) else {
-                    return Err(format!("{d}: names no file that was compiled"));
-                };
-                let lines: Vec<&str> = src.text.split('\n').collect();
-                let line_ok = d.line >= 1 && d.line <= lines.len();
-                let col_ok =
-                    line_ok && d.col >= 1 && d.col <= lines[d.line - 1].chars().count() + 1;
-                if !(line_ok && col_ok) {
-                    return Err(format!("{d}: outside the file ({} lines)", lines.len()));
-                }
-                if d.message.trim().is_empty() {
-                    return Err(format!("{d}: no message"));
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
 /// Whether a case compiles the shipped files too (merging, replacing): one in ten, as
 /// compiling all six costs about 140 ms in a debug build.
 fn with_shipped() -> impl Strategy<Value = bool> {
@@ -428,7 +322,7 @@ fn mutated_shipped_scenario_files_compile_or_point_inside_the_file() {
             Some(s) => *s = mutated,
             None => sources.push(mutated),
         }
-        compiles_or_locates(&vendors, &sources).map_err(TestCaseError::fail)
+        scenario_files::check(&vendors, &sources).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("{e}");
@@ -455,7 +349,7 @@ fn arbitrary_text_as_a_user_scenario_file_compiles_or_points_inside_it() {
             path: "user/extra.toml".into(),
             text,
         });
-        compiles_or_locates(&vendors, &sources).map_err(TestCaseError::fail)
+        scenario_files::check(&vendors, &sources).map_err(TestCaseError::fail)
     });
     if let Err(e) = result {
         panic!("{e}");

@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod oracle;
+pub mod scenario_files;
 pub mod targets;
 
 use std::net::SocketAddr;
@@ -228,6 +229,55 @@ pub const ODD_VALUES: &[&str] = &[
     "{\"\":null}",
     "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]",
 ];
+
+/// Methods a request may be sent with instead.
+pub const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "post", "M-SEARCH",
+];
+
+/// What a path may have inserted (in request-line form).
+pub const PATH_INSERTS: &[&str] = &[
+    "/..", "/../..", "//", "/.", "%2e%2e/", "%2F", "%00", "%ff", "%", "%zz", ";x", ":", "%3A", "~",
+    "/~", "/~x/", "%7E", "/v2", "/v6.0", "/V1",
+];
+
+/// What a very long path segment is made of.
+pub const LONG_SEGMENT_CHARS: &[char] = &['a', '.', '%', '\u{e9}', '/'];
+
+/// Sandbox names that break the rule.
+pub const ODD_SANDBOXES: &[&str] = &["", ".", "..", "a b", "\u{e9}", "x/y"];
+
+/// Query strings as careless clients write them.
+pub const QUERY_BITS: &[&str] = &[
+    "%",
+    "%zz",
+    "&&",
+    "=",
+    "a=1&a=2",
+    "count=-1",
+    "count=99999999999999999999",
+    "offset=1e3",
+    "cents=maybe",
+    "pageSize=-5",
+    "filter=((",
+    "filter=labels.a%3D",
+    "orderBy=%20desc",
+    "source=webhook",
+];
+
+/// Content types a body may be sent with instead.
+pub const CONTENT_TYPES: &[&str] = &[
+    "text/plain",
+    "application/json; charset=latin1",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "",
+    "application/problem+json",
+    "APPLICATION/JSON",
+];
+
+/// `x-vendor-mock-scenario` values: shipped names, `default`, unknown ones.
+pub const SCENARIO_PICKS: &[&str] = &["flaky", "pending", "slow", "nope", "default", ""];
 
 /// One way to break a documented request.
 #[derive(Debug, Clone, PartialEq)]

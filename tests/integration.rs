@@ -1,6 +1,7 @@
 //! vendor-mock's one integration-test binary: every test starts a real server on an
 //! ephemeral port (seed 42, clock frozen at 2026-01-15T10:00:00Z) and talks HTTP to it.
 
+mod hostile;
 mod support;
 
 mod admin;
@@ -15,6 +16,7 @@ mod featurestore;
 mod finbox;
 mod finscore;
 mod finx;
+mod fuzzing;
 mod healthcheck;
 mod parallel;
 mod readme;

@@ -38,11 +38,20 @@ impl Problem {
     }
 }
 
+/// What toml says when it says nothing: its parser gives an empty message for a control
+/// character in a comment (found by the fuzz tests).
+pub const MSG_SYNTAX: &str =
+    "a character TOML does not allow here (no control character but tab, even in a comment)";
+
 impl From<toml::de::Error> for Problem {
     fn from(e: toml::de::Error) -> Self {
+        let message = match readable(e.message()) {
+            m if m.trim().is_empty() => MSG_SYNTAX.to_string(),
+            m => m,
+        };
         Self {
             span: e.span(),
-            message: readable(e.message()),
+            message,
         }
     }
 }

@@ -273,6 +273,28 @@ fn serve_connection(
     connection::drive(builder.serve_connection(io, service), reg)
 }
 
+/// Serve one connection over any byte stream, with the default request-head cap and none
+/// of the accept loop's bookkeeping (timeouts, eviction, shutdown): for driving the whole
+/// pipeline in-process, as the property tests and fuzz targets do over an in-memory pipe
+/// (`tokio::io::duplex`), thousands of requests a second and no sockets. `peer` is the
+/// address the vendors see (rate limits and `allowed_ips` use it); with `vendor`, the
+/// stream serves that vendor at its root, as a `--vendor-listen` port does.
+pub async fn serve_stream<S>(
+    stream: S,
+    peer: SocketAddr,
+    vendor: Option<&'static str>,
+    app: App,
+) -> hyper::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let service = service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor));
+    http1::Builder::new()
+        .max_header_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(stream), service)
+        .await
+}
+
 /// The answer, its body set to tell the connection when it is done, with
 /// `Connection: close` once shutdown has begun.
 fn counted(

@@ -1,0 +1,12 @@
+//! Fuzz target: finscore's request parsing. Under `cargo fuzz run finscore` libFuzzer drives it;
+//! built without `--cfg fuzzing` (plain `cargo build`), it replays the files and
+//! folders given as arguments.
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vendor_mock_fuzz::request("finscore", data));
+
+#[cfg(not(fuzzing))]
+fn main() {
+    vendor_mock_fuzz::replay(|data| vendor_mock_fuzz::request("finscore", data));
+}

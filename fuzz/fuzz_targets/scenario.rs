@@ -1,0 +1,12 @@
+//! Fuzz target: scenario-file compilation. Under `cargo fuzz run scenario` libFuzzer
+//! drives it; built without `--cfg fuzzing` (plain `cargo build`), it replays the files
+//! and folders given as arguments.
+#![cfg_attr(fuzzing, no_main)]
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vendor_mock_fuzz::scenario_file(data));
+
+#[cfg(not(fuzzing))]
+fn main() {
+    vendor_mock_fuzz::replay(vendor_mock_fuzz::scenario_file);
+}

@@ -118,19 +118,20 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--no-bare", action="store_true", help="count vendor-mock only")
     ap.add_argument("--annotate", action="store_true")
+    ap.add_argument("--binary", default=MOCK, help="the vendor-mock binary (default: the release build)")
     args = ap.parse_args()
     names = endpoints.select(args.endpoints)
     wheres = [w.strip() for w in args.where.split(",") if w.strip()]
     for tool in ("valgrind", "callgrind_control"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed (apt-get install valgrind)")
-    for binary in (MOCK, BARE):
+    for binary in (args.binary, BARE):
         if not os.path.exists(binary):
             sys.exit(f"{binary} is missing: cargo build --release --bin vendor-mock --example bare_hyper")
     tmp = tempfile.mkdtemp()
     port = free_port()
     mock_out = os.path.join(tmp, "mock.out")
-    mock = start([MOCK, "serve", "--listen", f"127.0.0.1:{port}", "--frozen-clock", "2026-01-15T10:00:00Z",
+    mock = start([args.binary, "serve", "--listen", f"127.0.0.1:{port}", "--frozen-clock", "2026-01-15T10:00:00Z",
                   "--scenarios", os.path.join(ROOT, "bench", "scenarios"),
                   # Full before the measured requests, as on a server that has run a while.
                   "--journal-limit", str(max(1, args.warmup // 2))], port, mock_out)

@@ -211,6 +211,7 @@ def main():
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--binary", help="the vendor-mock binary to measure (implies --no-build)")
     args = ap.parse_args()
     names = endpoints.select(args.endpoints)
     wheres = [w.strip() for w in args.where.split(",") if w.strip()]
@@ -219,7 +220,10 @@ def main():
     conns = [int(c) for c in args.connections.split(",")]
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
-    if not args.no_build:
+    if args.binary:
+        global MOCK
+        MOCK = args.binary
+    elif not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--bin", "vendor-mock", "--example", "bare_hyper"], cwd=ROOT, check=True)
     load_before = open("/proc/loadavg").read().split()[:3]
 

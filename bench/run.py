@@ -1,18 +1,28 @@
 #!/usr/bin/env python3
 """Load benchmark: vendor-mock against a bare hyper server serving the same bytes.
 
-Measures, in one run on this machine:
-  - requests/s and p50/p99 latency under wrk for two cases:
-      insights: POST /credeau/api/insights (a ~100 KB body of ~2800 features)
-      401:      the same request with a wrong token (a small body)
-    each against vendor-mock and against bench/bare_hyper.rs answering with the exact bytes
-    vendor-mock gave for that request;
-  - time from exec to the first answered request (GET /__admin/health), best of 5;
-  - resident memory: idle after start, and peak (VmHWM) after the load.
+For every vendor's main endpoints (bench/endpoints.py lists them, each with the set-up a
+client does first: salt, login, flow + widget + code exchange, token, written values),
+at the root and inside a sandbox (`/~bench/...`), at each number of connections:
+  - the set-up runs against vendor-mock, then one answer to the measured request is
+    taken; bench/bare_hyper.rs is started answering every request with exactly that
+    status, content type and body;
+  - a warm-up of each, then interleaved rounds (mock, then bare) of wrk with 2 threads
+    (this machine's speed drifts from minute to minute: each round compares the two under
+    the same conditions, and the medians are reported);
+  - requests/s, p50/p99 latency, and server CPU time per request (user + system from
+    /proc/PID/stat over the answered requests: the steadiest figure on a shared machine).
+Also: time from exec to the first answered request (best of 5), resident memory idle and
+at the end (VmHWM).
+
+The server loads bench/scenarios/: Credeau and FinBox without their rate limits (with the
+shipped 1000 requests/minute a load test measures the 429 answer). Every round checks
+that the mock gave the expected status to every request (wrk's non-2xx count).
 
 Needs wrk (Debian package `wrk`). Run from the repository root:
-    python3 bench/run.py [--seconds 5] [--rounds 5] [--connections 16] [--markdown]
-It builds the release binaries itself. Results are printed; BENCHMARKS.md holds a recorded run.
+    python3 bench/run.py [--endpoints finx-report,credolab-insight] [--where root,sandbox]
+                         [--connections 16,32] [--rounds 3] [--seconds 5] [--markdown]
+It builds the release binaries itself (--no-build to skip). BENCHMARKS.md holds recorded runs.
 """
 import argparse
 import json
@@ -24,13 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import endpoints  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOCK = os.path.join(ROOT, "target", "release", "vendor-mock")
 BARE = os.path.join(ROOT, "target", "release", "examples", "bare_hyper")
-BODY = {"user_id": "bench-user", "client_id": "test-client", "groupings": ["sms", "fraud", "extracted_sms"]}
+LUA = os.path.join(ROOT, "bench", "request.lua")
+SANDBOX = "/~bench"
 
 
 def free_port():
@@ -56,16 +68,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_ready(url, timeout=10.0):
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
+def wait_port(port, timeout=10.0):
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
         try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return time.perf_counter() - start
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.0005)
-    raise RuntimeError(f"{url} never answered")
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.005)
+    raise RuntimeError(f"nothing listens on {port}")
 
 
 def start_mock(port):
@@ -73,7 +84,7 @@ def start_mock(port):
     p = subprocess.Popen([MOCK, "serve", "--listen", f"127.0.0.1:{port}", "--frozen-clock", "2026-01-15T10:00:00Z",
                           "--scenarios", os.path.join(ROOT, "bench", "scenarios")],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, RUST_LOG="warn"))
-    # Poll with raw sockets: urllib's own overhead would be counted otherwise.
+    # Poll with raw sockets: an HTTP library's own overhead would be counted otherwise.
     while time.perf_counter() - t0 < 10:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
@@ -86,33 +97,17 @@ def start_mock(port):
     raise RuntimeError("vendor-mock did not answer within 10 s")
 
 
-def fetch(url, headers):
-    req = urllib.request.Request(url, data=json.dumps(BODY).encode(), method="POST", headers=dict({"Content-Type": "application/json"}, **headers))
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, r.headers.get("content-type"), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("content-type"), e.read()
-
-
-def measured(pid, url, seconds, connections, body_file, token):
-    """One wrk run, plus the server's CPU time per answered request (in microseconds)."""
-    before = cpu_seconds(pid)
-    r = wrk(url, seconds, connections, body_file, token)
-    r["cpu_us_per_req"] = (cpu_seconds(pid) - before) * 1e6 / max(1.0, r["rps"] * seconds)
-    return r
-
-
 def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2]
 
 
-def wrk(url, seconds, connections, body_file, token):
-    env = dict(os.environ, WRK_BODY_FILE=body_file, WRK_AUTH_TOKEN=token)
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), url],
+def wrk(url, seconds, connections, files):
+    env = dict(os.environ, WRK_METHOD=files["method"], WRK_HEADERS_FILE=files["headers"], WRK_BODY_FILE=files["body"])
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", LUA, url],
                          capture_output=True, text=True, env=env, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
 
     def pct(p):
         m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
@@ -120,19 +115,117 @@ def wrk(url, seconds, connections, body_file, token):
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non_2xx": int(m.group(1)) if m else 0}
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "requests": total, "p50_ms": pct(50), "p99_ms": pct(99),
+            "non_2xx": int(m.group(1)) if m else 0, "socket_errors": errors.group(0) if errors else None}
+
+
+def measured(pid, url, seconds, connections, files):
+    """One wrk run, plus the server's CPU time per answered request (in microseconds)."""
+    before = cpu_seconds(pid)
+    r = wrk(url, seconds, connections, files)
+    r["cpu_us_per_req"] = (cpu_seconds(pid) - before) * 1e6 / max(1, r["requests"])
+    return r
+
+
+def check_statuses(name, r, status):
+    """Every request got the status the set-up saw (wrk counts only non-2xx/3xx)."""
+    wanted = 0 if status < 400 else r["requests"]
+    # wrk counts requests still in flight at the deadline in `requests` but not in
+    # the non-2xx count: allow one per connection for an error status.
+    if (status < 400 and r["non_2xx"]) or (status >= 400 and abs(r["non_2xx"] - wanted) > 64):
+        sys.exit(f"{name}: {r['non_2xx']} of {r['requests']} answers were not {status}: "
+                 "the benchmark is not measuring what it says")
+
+
+def run_case(mock, port, name, where, conns, args, tmp):
+    prefix = SANDBOX if where == "sandbox" else ""
+    call, status, ctype, payload = endpoints.setup(port, name, prefix)
+    stem = os.path.join(tmp, f"{name}-{where}")
+    files = {"method": call.method, "headers": stem + ".headers", "body": stem + ".body"}
+    with open(files["headers"], "w") as f:
+        f.write("".join(f"{k}: {v}\n" for k, v in call.headers.items()))
+    with open(files["body"], "wb") as f:
+        f.write(call.body)
+    with open(stem + ".resp", "wb") as f:
+        f.write(payload)
+    bare_port = free_port()
+    bare = subprocess.Popen([BARE, f"127.0.0.1:{bare_port}", str(status), ctype or "application/json", stem + ".resp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = []
+    try:
+        wait_port(bare_port)
+        mock_url = f"http://127.0.0.1:{port}{call.path}"
+        bare_url = f"http://127.0.0.1:{bare_port}{call.path}"
+        for c in conns:
+            check_statuses(name, wrk(mock_url, args.warmup, c, files), status)
+            wrk(bare_url, args.warmup, c, files)
+            rounds = []
+            for _ in range(args.rounds):
+                m = measured(mock.pid, mock_url, args.seconds, c, files)
+                check_statuses(name, m, status)
+                b = measured(bare.pid, bare_url, args.seconds, c, files)
+                rounds.append((m, b))
+            pick = lambda side, key: median([r[side][key] for r in rounds])  # noqa: E731
+            results.append({
+                "endpoint": name, "where": where, "connections": c, "method": call.method,
+                "path": call.path, "status": status, "bytes": len(payload),
+                "mock": {k: pick(0, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")},
+                "bare": {k: pick(1, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")},
+                "ratio": median([m["rps"] / b["rps"] for m, b in rounds]),
+                "ratios": [round(m["rps"] / b["rps"], 2) for m, b in rounds],
+            })
+            r = results[-1]
+            print(f"{name} {where} c{c}: {r['ratio']:.2f}x {r['ratios']} cpu {r['mock']['cpu_us_per_req']:.1f}"
+                  f"/{r['bare']['cpu_us_per_req']:.1f} us/req", file=sys.stderr, flush=True)
+    finally:
+        bare.kill()
+        bare.wait()
+    return results
+
+
+def markdown(summary):
+    print("| endpoint | where | conns | answer | vendor-mock req/s | bare hyper req/s | ratio (median; per round) "
+          "| p50 mock / bare (ms) | p99 mock / bare (ms) | server CPU µs/req mock / bare |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in summary["cases"]:
+        print(f"| {r['endpoint']} | {r['where']} | {r['connections']} | {r['status']}, {r['bytes']} B "
+              f"| {r['mock']['rps']:.0f} | {r['bare']['rps']:.0f} "
+              f"| {r['ratio']:.2f}× ({', '.join(map(str, r['ratios']))}) "
+              f"| {r['mock']['p50_ms']:.2f} / {r['bare']['p50_ms']:.2f} | {r['mock']['p99_ms']:.2f} / {r['bare']['p99_ms']:.2f} "
+              f"| {r['mock']['cpu_us_per_req']:.1f} / {r['bare']['cpu_us_per_req']:.1f} |")
+    print()
+    print(f"- exec to first answer: {summary['first_answer_ms']:.1f} ms (best of 5: {summary['first_answer_ms_all']})")
+    print(f"- resident memory: idle {summary['idle_rss_mb']:.1f} MB, peak {summary['peak_rss_mb']:.1f} MB")
+    print(f"- load average before / after: {summary['load_before']} / {summary['load_after']}")
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--endpoints", default="all", help="comma-separated names from bench/endpoints.py, or all")
+    ap.add_argument("--where", default="root,sandbox", help="root, sandbox or both")
+    ap.add_argument("--connections", default="16,32", help="comma-separated connection counts")
     ap.add_argument("--seconds", type=int, default=5)
-    ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per server and connection count")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--binary", help="the vendor-mock binary to measure (implies --no-build)")
     args = ap.parse_args()
+    names = endpoints.select(args.endpoints)
+    wheres = [w.strip() for w in args.where.split(",") if w.strip()]
+    if not set(wheres) <= {"root", "sandbox"}:
+        sys.exit("--where takes root, sandbox or both")
+    conns = [int(c) for c in args.connections.split(",")]
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
-    subprocess.run(["cargo", "build", "--release", "--bin", "vendor-mock", "--example", "bare_hyper"], cwd=ROOT, check=True)
+    if args.binary:
+        global MOCK
+        MOCK = args.binary
+    elif not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "vendor-mock", "--example", "bare_hyper"], cwd=ROOT, check=True)
+    load_before = open("/proc/loadavg").read().split()[:3]
 
     starts = []
     for _ in range(5):
@@ -145,61 +238,27 @@ def main():
     mock, _ = start_mock(port)
     time.sleep(0.5)
     idle_kb = rss_kb(mock.pid)
-    base = f"http://127.0.0.1:{port}"
     tmp = tempfile.mkdtemp()
-    body_file = os.path.join(tmp, "body.json")
-    with open(body_file, "w") as f:
-        json.dump(BODY, f)
-
-    results = {}
-    for case, token in [("insights", "test-token"), ("401", "wrong-token")]:
-        status, ctype, payload = fetch(base + "/credeau/api/insights", {"x-client-id": "test-client", "x-auth-token": token})
-        resp_file = os.path.join(tmp, f"{case}.resp")
-        with open(resp_file, "wb") as f:
-            f.write(payload)
-        bare_port = free_port()
-        bare = subprocess.Popen([BARE, f"127.0.0.1:{bare_port}", str(status), ctype, resp_file], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(0.3)
-            wrk(base + "/credeau/api/insights", 2, args.connections, body_file, token)  # warm-up
-            wrk(f"http://127.0.0.1:{bare_port}/x", 2, args.connections, body_file, token)
-            # Interleaved rounds: this machine's speed drifts, so each round compares the two
-            # under the same conditions and the medians are reported.
-            rounds = []
-            for _ in range(args.rounds):
-                m = measured(mock.pid, base + "/credeau/api/insights", args.seconds, args.connections, body_file, token)
-                b = measured(bare.pid, f"http://127.0.0.1:{bare_port}/credeau/api/insights", args.seconds, args.connections, body_file, token)
-                if case == "insights" and m["non_2xx"]:
-                    sys.exit(f"the insights run got {m['non_2xx']} non-2xx answers: the benchmark is not measuring what it says")
-                rounds.append((m, b))
-        finally:
-            bare.kill()
-            bare.wait()
-        pick = lambda side, key: median([r[side][key] for r in rounds])
-        results[case] = {
-            "status": status, "bytes": len(payload),
-            "mock": {k: pick(0, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")},
-            "bare": {k: pick(1, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")},
-            "ratio": median([m["rps"] / b["rps"] for m, b in rounds]),
-            "ratios": [round(m["rps"] / b["rps"], 2) for m, b in rounds],
-        }
-    peak_kb = rss_kb(mock.pid, "VmHWM")
-    mock.terminate()
-    mock.wait()
+    cases = []
+    try:
+        for name in names:
+            for where in wheres:
+                cases += run_case(mock, port, name, where, conns, args, tmp)
+        peak_kb = rss_kb(mock.pid, "VmHWM")
+    finally:
+        mock.terminate()
+        mock.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
     summary = {"first_answer_ms": min(starts) * 1000, "first_answer_ms_all": [round(s * 1000, 1) for s in starts],
-               "idle_rss_mb": idle_kb / 1024, "peak_rss_mb": peak_kb / 1024, "cases": results,
-               "connections": args.connections, "seconds": args.seconds, "cores": os.cpu_count()}
+               "idle_rss_mb": idle_kb / 1024, "peak_rss_mb": peak_kb / 1024, "cases": cases,
+               "seconds": args.seconds, "rounds": args.rounds, "cores": os.cpu_count(),
+               "load_before": " ".join(load_before), "load_after": " ".join(open("/proc/loadavg").read().split()[:3])}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
     if args.markdown:
-        print("| case | answer | vendor-mock req/s | bare hyper req/s | ratio (median; per round) | p50 mock / bare (ms) | p99 mock / bare (ms) | server CPU µs/req mock / bare |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for case, r in results.items():
-            print(f"| {case} | {r['status']}, {r['bytes']} B | {r['mock']['rps']:.0f} | {r['bare']['rps']:.0f} | {r['ratio']:.2f}× ({', '.join(map(str, r['ratios']))}) | "
-                  f"{r['mock']['p50_ms']:.2f} / {r['bare']['p50_ms']:.2f} | {r['mock']['p99_ms']:.2f} / {r['bare']['p99_ms']:.2f} | "
-                  f"{r['mock']['cpu_us_per_req']:.1f} / {r['bare']['cpu_us_per_req']:.1f} |")
-        print()
-        print(f"- exec to first answer: {summary['first_answer_ms']:.1f} ms (best of 5: {summary['first_answer_ms_all']})")
-        print(f"- resident memory: idle {summary['idle_rss_mb']:.1f} MB, peak {summary['peak_rss_mb']:.1f} MB")
+        markdown(summary)
     else:
         print(json.dumps(summary, indent=2))
 

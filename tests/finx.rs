@@ -1981,4 +1981,63 @@ async fn every_request_example_of_the_openapi_document_gets_the_answer_it_descri
             );
         }
     }
+
+/// The report's bytes are kept once rendered (issue 14); a scenario step's `patch` must
+/// still apply to them, and must not stay in what is kept for the next caller.
+#[tokio::test]
+async fn a_step_s_patch_applies_to_a_report_already_rendered_and_leaves_it_unchanged_for_others() {
+    let s = TestServer::with_scenarios(&[(
+        "patched.toml",
+        r#"
+vendor = "finx"
+
+[[scenario]]
+name = "patched"
+id_prefix = "patched-"
+description = "the report with its period patched"
+steps = [{ outcome = "report", patch = { period = 99, atm = { count = -1 } } }]
+"#,
+    )])
+    .await;
+    let f = connect(
+        &s,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "cached-1"}),
+    )
+    .await;
+    let t = exchange(&s, &f).await;
+    let path = format!("/finx/rest/risk-reports/{}", f.id);
+    let auth = format!("Bearer {}", access(&t));
+    let plain = bearer(&s, &path, access(&t)).await;
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    let again = bearer(&s, &path, access(&t)).await;
+    assert_eq!(again.body, plain.body, "the kept bytes are the same bytes");
+
+    let patched = s
+        .request(
+            "GET",
+            &path,
+            &[
+                ("authorization", &auth),
+                ("x-vendor-mock-scenario", "patched"),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    assert_eq!(patched.header("x-vendor-mock-scenario"), Some("patched"));
+    let mut want = plain.json();
+    want["period"] = json!(99);
+    want["atm"]["count"] = json!(-1);
+    assert_eq!(
+        patched.json(),
+        want,
+        "the patch applies to the whole report"
+    );
+
+    let after = bearer(&s, &path, access(&t)).await;
+    assert_eq!(
+        after.body, plain.body,
+        "the patch did not reach the kept bytes"
+    );
 }

@@ -319,7 +319,7 @@ impl Catalogue {
 }
 
 /// What the flow start asked for, as far as the data depends on it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Spec {
     /// Months of history (`reporting_period`).
     pub months: u32,

@@ -47,23 +47,28 @@
 //! cleared by `/__admin/reset`; the widget link does not expire; tokens are JWT-shaped
 //! but their signature is not verifiable.
 
+mod cache;
 mod data;
 mod errors;
 mod flow;
 mod report;
 
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
+use hyper::header::{HeaderName, AUTHORIZATION, HOST};
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use self::cache::{Answer, AnswerKey, Cache, DataKey};
 use self::data::{Dataset, Spec};
 use self::errors::FinxError;
 use self::flow::FlowRequest;
@@ -221,6 +226,9 @@ struct Flow {
     created: DateTime<Utc>,
     /// When the widget first redirected back with a code.
     completed: Option<DateTime<Utc>>,
+    /// What the flow's dataset is generated from, fixed once it completed (the history
+    /// ends that day): the key of its cached dataset and answers.
+    data: Option<Arc<DataKey>>,
 }
 
 /// A code or token: the flow it opens and when it stops working.
@@ -232,8 +240,8 @@ struct Grant {
 
 /// A map that forgets its oldest entries past `cap`.
 #[derive(Debug)]
-struct Bounded<V> {
-    map: HashMap<String, V>,
+struct Bounded<V, S = RandomState> {
+    map: HashMap<String, V, S>,
     order: VecDeque<String>,
     cap: usize,
     /// Entries forgotten to make room since the last [`Bounded::clear`] (not those
@@ -241,10 +249,10 @@ struct Bounded<V> {
     forgotten: u64,
 }
 
-impl<V> Bounded<V> {
+impl<V, S: BuildHasher + Default> Bounded<V, S> {
     fn new(cap: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(S::default()),
             order: VecDeque::new(),
             cap,
             forgotten: 0,
@@ -291,13 +299,43 @@ impl<V> Bounded<V> {
     }
 }
 
+/// How many bytes at the end of a key [`TailHash`] hashes.
+const TAIL: usize = 16;
+
+/// Hashes only the last [`TAIL`] bytes of a key (with std's keyed SipHash): for keys the
+/// mock made itself from digests (flow ids, codes, tokens), whose ends are as random as
+/// the whole. Every `/rest` call looks its bearer token up, and an access token is some
+/// 330 bytes. Never for keys a client chooses (entity ids): those may share their ends.
+#[derive(Debug, Default, Clone)]
+struct TailHash(RandomState);
+
+impl BuildHasher for TailHash {
+    type Hasher = Tail;
+    fn build_hasher(&self) -> Tail {
+        Tail(self.0.build_hasher())
+    }
+}
+
+struct Tail(DefaultHasher);
+
+impl Hasher for Tail {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(&bytes[bytes.len().saturating_sub(TAIL)..]);
+    }
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
 /// finX's own state: flows, codes, tokens.
 #[derive(Debug)]
 struct Store {
-    flows: Bounded<Flow>,
-    codes: Bounded<Grant>,
-    access: Bounded<Grant>,
-    refresh: Bounded<Grant>,
+    /// Shared with the requests reading them: a flow changes once (when it completes),
+    /// by copy on write.
+    flows: Bounded<Arc<Flow>, TailHash>,
+    codes: Bounded<Grant, TailHash>,
+    access: Bounded<Grant, TailHash>,
+    refresh: Bounded<Grant, TailHash>,
     /// Per issuer (a flow's entity, or a digest of an anonymous flow start): how its
     /// id-issuing calls (flow start, a widget visit with a code, a token grant) are
     /// numbered. finX keeps this count itself rather than using the engine's per-entity
@@ -433,23 +471,21 @@ fn refresh_token(ctx: &Ctx<'_>, issue: Issue<'_>) -> String {
     format!("R{}", generate::hex(&issued_id(ctx, issue, "refresh"), 64))
 }
 
-/// Generated datasets kept per flow, so a client drilling into a report's `href`s does
-/// not regenerate the history for every call (they are deterministic: this is only a cache).
-const DATASET_CACHE: usize = 64;
-
 pub struct Finx {
     /// Std mutex: each request holds it for a few map operations, never while
     /// generating data or across `.await`.
     store: Mutex<Store>,
-    /// Flow id → its dataset. Std mutex, held for a lookup or an insert only.
-    datasets: Mutex<Bounded<Arc<Dataset>>>,
+    /// Datasets and rendered answers, pure functions of their keys: the process's
+    /// [`cache::SHARED`], so a client drilling into a report's `href`s, or polling it,
+    /// neither regenerates the history nor renders again.
+    cache: Arc<Cache>,
 }
 
 impl Default for Finx {
     fn default() -> Self {
         Self {
             store: Mutex::default(),
-            datasets: Mutex::new(Bounded::new(DATASET_CACHE)),
+            cache: cache::SHARED.clone(),
         }
     }
 }
@@ -573,10 +609,8 @@ impl Vendor for Finx {
         s.refresh.clear();
         s.issued.clear();
         drop(s);
-        self.datasets
-            .lock()
-            .expect("finx dataset cache lock poisoned")
-            .clear();
+        // Only to give the memory back: what it holds is the same in every instance.
+        self.cache.clear();
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -625,13 +659,22 @@ pub const DEFAULT_FALLBACK_HOST: &str = "127.0.0.1:8080";
 fn plausible_host(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 255
-        && h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+        && h.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
+}
+
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// A header as text (`None` when absent or not visible ASCII), by its typed name: every
+/// report and transactions call reads four, and a name given as text is parsed first.
+fn header<'r>(req: &'r MockRequest, name: &HeaderName) -> Option<&'r str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The first value of a (possibly comma-separated, proxy-appended) header, trimmed.
-fn first_value<'r>(req: &'r MockRequest, name: &str) -> Option<&'r str> {
-    req.header(name)
+fn first_value<'r>(req: &'r MockRequest, name: &HeaderName) -> Option<&'r str> {
+    header(req, name)
         .and_then(|v| v.split(',').next())
         .map(str::trim)
 }
@@ -640,19 +683,23 @@ fn first_value<'r>(req: &'r MockRequest, name: &str) -> Option<&'r str> {
 /// The host is the first `X-Forwarded-Host` (a proxy in front of the mock), else `Host`,
 /// else `fallback` (the `[report] fallback_host` setting) when neither is usable.
 fn base_url(req: &MockRequest, fallback: &str) -> String {
-    let host = first_value(req, "x-forwarded-host")
+    let host = first_value(req, &X_FORWARDED_HOST)
         .filter(|h| plausible_host(h))
-        .or_else(|| req.header("host").filter(|h| plausible_host(h)))
+        .or_else(|| header(req, &HOST).filter(|h| plausible_host(h)))
         .unwrap_or(fallback);
-    let scheme = match first_value(req, "x-forwarded-proto") {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
+    let scheme = match first_value(req, &X_FORWARDED_PROTO) {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https://",
+        _ => "http://",
     };
     let prefix = req
         .full_path
         .strip_suffix(req.path.as_str())
         .unwrap_or_default();
-    format!("{scheme}://{host}{prefix}")
+    let mut url = String::with_capacity(scheme.len() + host.len() + prefix.len());
+    url.push_str(scheme);
+    url.push_str(host);
+    url.push_str(prefix);
+    url
 }
 
 /// `x-vendor-mock-warning` of a flow start with neither `user_id` nor `state` whose
@@ -710,7 +757,9 @@ impl Finx {
     fn client(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<(), FinxError> {
         let s = ctx.settings::<FinxSettings>();
         let given = req
-            .header("authorization")
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
             .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
@@ -722,9 +771,11 @@ impl Finx {
     }
 
     /// The flow a bearer token opens (its data still kept).
-    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Flow, FinxError> {
+    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Arc<Flow>, FinxError> {
         let token = req
-            .header("authorization")
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
@@ -735,16 +786,15 @@ impl Finx {
         if grant.expires <= ctx.now {
             return Err(FinxError::ExpiredToken);
         }
-        let flow_id = grant.flow.clone();
         let flow = store
             .flows
-            .get(&flow_id)
+            .get(&grant.flow)
             .cloned()
             .ok_or(FinxError::NotFound)?;
         // One-time data is deleted an hour after the flow completed.
         let retention = ctx.settings::<FinxSettings>().onetime_retention;
         if !flow.ongoing && flow.completed.is_some_and(|c| c + retention <= ctx.now) {
-            store.flows.remove(&flow_id);
+            store.flows.remove(&flow.id);
             return Err(FinxError::NotFound);
         }
         Ok(flow)
@@ -791,7 +841,7 @@ impl Finx {
         mark(ctx, &entity);
         self.store().flows.insert(
             id.clone(),
-            Flow {
+            Arc::new(Flow {
                 id: id.clone(),
                 ongoing,
                 entity,
@@ -800,7 +850,8 @@ impl Finx {
                 widget_token,
                 created: ctx.now,
                 completed: None,
-            },
+                data: None,
+            }),
         );
         Ok(MockResponse::json(
             StatusCode::CREATED,
@@ -846,7 +897,11 @@ impl Finx {
                         },
                     );
                     if let Some(f) = store.flows.get_mut(&flow.id) {
-                        f.completed.get_or_insert(ctx.now);
+                        if f.completed.is_none() {
+                            let f = Arc::make_mut(f);
+                            f.completed = Some(ctx.now);
+                            f.data = Some(Arc::new(f.data_key(ctx.seed())));
+                        }
                     }
                     code
                 };
@@ -983,34 +1038,8 @@ impl Finx {
 
     /// The flow's dataset, from the cache or generated.
     fn dataset(&self, ctx: &Ctx<'_>, flow: &Flow) -> Arc<Dataset> {
-        let cache = || {
-            self.datasets
-                .lock()
-                .expect("finx dataset cache lock poisoned")
-        };
-        if let Some(d) = cache().get(&flow.id) {
-            return d.clone();
-        }
-        let d = Arc::new(Self::generate(ctx, flow));
-        cache().insert(flow.id.clone(), d.clone());
-        d
-    }
-
-    fn generate(ctx: &Ctx<'_>, flow: &Flow) -> Dataset {
-        let spec = Spec {
-            months: flow.req.reporting_period,
-            until: flow.synced().date_naive(),
-            multi: flow.req.allow_multi_selection,
-            account_types: flow.req.account_types.clone(),
-            accounts: flow.req.accounts.clone(),
-            name: flow.req.name.clone(),
-        };
-        data::generate(
-            &mut ctx.rng(&flow.data_key, "history"),
-            &mut ctx.rng(&flow.data_key, "holder"),
-            &mut ctx.rng(&flow.data_key, "transfers"),
-            &spec,
-        )
+        let key = flow.key(ctx.seed());
+        self.cache.dataset(&key, || generate(&key))
     }
 
     fn report(
@@ -1027,6 +1056,8 @@ impl Finx {
         let turn = ctx.turn(&flow.entity);
         let base = base_url(req, &ctx.settings::<FinxSettings>().fallback_host);
         let shape = ctx.settings::<FinxSettings>().shape;
+        // A step's patch applies to the JSON; without one the bytes may come from the cache.
+        let patched = turn.step().is_some_and(|s| s.patch.is_some());
         let ctx = &*ctx;
         Ok(turn.respond("report", |outcome| match outcome {
             "pending" => MockResponse::json(
@@ -1037,18 +1068,48 @@ impl Finx {
             "rate_limited" => FinxError::RateLimited.into(),
             "server_error" => FinxError::Internal.into(),
             "cancelled" | "failed" => FinxError::NotFound.into(),
+            _ if patched => {
+                MockResponse::json(StatusCode::OK, self.render_report(ctx, &flow, &base, shape))
+            }
             _ => {
-                let d = self.dataset(ctx, &flow);
-                let ibans: Vec<String> = flow.req.accounts.iter().map(|(i, _)| i.clone()).collect();
-                let r = Render {
-                    base: &base,
-                    report_id: &flow.id,
-                    provided_name: flow.req.name.as_deref(),
-                    provided_ibans: &ibans,
+                // What the bytes depend on besides the dataset (see `render_report`).
+                let key = AnswerKey {
+                    data: flow.key(ctx.seed()),
+                    answer: Answer::Report {
+                        shape,
+                        base,
+                        report_id: (shape == Shape::Newest).then(|| flow.id.clone()),
+                    },
                 };
-                MockResponse::json(StatusCode::OK, report::render(&d, &r, shape))
+                let bytes = self.cache.answer(key, |key| {
+                    let Answer::Report { base, .. } = &key.answer else {
+                        unreachable!("the key was made just above as a report's")
+                    };
+                    Ok::<_, std::convert::Infallible>(
+                        serde_json::to_vec(&self.render_report(ctx, &flow, base, shape))
+                            .expect("a serde_json::Value always serializes"),
+                    )
+                });
+                let Ok(bytes) = bytes;
+                MockResponse::bytes(StatusCode::OK, "application/json", bytes)
             }
         }))
+    }
+
+    /// The report as JSON, rendered from the flow's dataset. Reads the dataset, `base`,
+    /// `shape` and, in the newest shape only, the flow id ([`report::render`]); the
+    /// flow's `name` and `accounts` are part of the dataset's key ([`Spec`]).
+    /// [`Answer::Report`] must hold everything else it reads.
+    fn render_report(&self, ctx: &Ctx<'_>, flow: &Flow, base: &str, shape: Shape) -> Value {
+        let d = self.dataset(ctx, flow);
+        let ibans: Vec<String> = flow.req.accounts.iter().map(|(i, _)| i.clone()).collect();
+        let r = Render {
+            base,
+            report_id: &flow.id,
+            provided_name: flow.req.name.as_deref(),
+            provided_ibans: &ibans,
+        };
+        report::render(&d, &r, shape)
     }
 
     fn transactions(
@@ -1059,23 +1120,39 @@ impl Finx {
     ) -> Result<MockResponse, FinxError> {
         let flow = self.bearer(ctx, req)?;
         mark(ctx, &flow.entity);
-        let mut q = Query::parse(&req.query_pairs()).map_err(FinxError::BadRequest)?;
-        let d = self.dataset(ctx, &flow);
-        if let Some(id) = account {
-            account_index(&d, id)?;
-            q.accounts = Some(vec![id.to_string()]);
-        }
-        let selection = q.selection(&d);
-        let list: Vec<Value> = q
-            .page(&selection)
-            .iter()
-            .map(|t| report::transaction_json(&d, t, q.amounts))
-            .collect();
-        let mut body = json!({ "transactions": list });
-        if q.statistics {
-            body["statistics"] = report::statistics(&selection, q.amounts);
-        }
-        Ok(MockResponse::json(StatusCode::OK, body))
+        let key = AnswerKey {
+            data: flow.key(ctx.seed()),
+            answer: Answer::Transactions {
+                account: account.map(str::to_string),
+                query: req.query.clone().unwrap_or_default(),
+            },
+        };
+        // Only answers are kept: a kept page's query was valid and its account exists
+        // (both pure functions of the key), so they are checked when it is rendered.
+        let bytes = self.cache.answer(key, |_| {
+            let mut q = Query::parse(&req.query_pairs()).map_err(FinxError::BadRequest)?;
+            let d = self.dataset(ctx, &flow);
+            if let Some(id) = account {
+                account_index(&d, id)?;
+                q.accounts = Some(vec![id.to_string()]);
+            }
+            let selection = q.selection(&d);
+            let list: Vec<Value> = q
+                .page(&selection)
+                .iter()
+                .map(|t| report::transaction_json(&d, t, q.amounts))
+                .collect();
+            let mut body = json!({ "transactions": list });
+            if q.statistics {
+                body["statistics"] = report::statistics(&selection, q.amounts);
+            }
+            Ok(serde_json::to_vec(&body).expect("a serde_json::Value always serializes"))
+        })?;
+        Ok(MockResponse::bytes(
+            StatusCode::OK,
+            "application/json",
+            bytes,
+        ))
     }
 
     fn accounts(
@@ -1128,7 +1205,42 @@ fn account_index(d: &Dataset, id: &str) -> Result<usize, FinxError> {
         .ok_or(FinxError::NotFound)
 }
 
+/// Generate the dataset of `key`.
+fn generate(key: &DataKey) -> Dataset {
+    let rng = |purpose| generate::rng(key.seed, "finx", &key.data_key, purpose);
+    data::generate(
+        &mut rng("history"),
+        &mut rng("holder"),
+        &mut rng("transfers"),
+        &key.spec,
+    )
+}
+
 impl Flow {
+    /// What the flow's dataset is generated from (the history ends the day it synced).
+    fn data_key(&self, seed: u64) -> DataKey {
+        DataKey::new(
+            seed,
+            self.data_key.clone(),
+            Spec {
+                months: self.req.reporting_period,
+                until: self.synced().date_naive(),
+                multi: self.req.allow_multi_selection,
+                account_types: self.req.account_types.clone(),
+                accounts: self.req.accounts.clone(),
+                name: self.req.name.clone(),
+            },
+        )
+    }
+
+    /// [`Flow::data_key`], as kept since the flow completed.
+    fn key(&self, seed: u64) -> Arc<DataKey> {
+        match &self.data {
+            Some(k) if k.seed == seed => k.clone(),
+            _ => Arc::new(self.data_key(seed)),
+        }
+    }
+
     /// When the bank was read: the moment the flow completed (the widget first
     /// redirected with a code). The history ends that day; a flow is not re-synced.
     fn synced(&self) -> DateTime<Utc> {
@@ -1142,7 +1254,7 @@ mod tests {
 
     #[test]
     fn bounded_maps_forget_the_oldest_and_stay_bounded_under_churn() {
-        let mut m = Bounded::new(3);
+        let mut m: Bounded<i32> = Bounded::new(3);
         for i in 0..5 {
             m.insert(i.to_string(), i);
         }
@@ -1153,6 +1265,19 @@ mod tests {
             m.remove(&format!("c{i}"));
         }
         assert!(m.order.len() <= 7, "{}", m.order.len());
+    }
+
+    #[test]
+    fn maps_hashing_only_key_ends_still_tell_apart_keys_with_the_same_end() {
+        let mut m: Bounded<usize, TailHash> = Bounded::new(100);
+        let tail = "x".repeat(TAIL);
+        for i in 0..50 {
+            m.insert(format!("{i}{tail}"), i);
+        }
+        for i in 0..50 {
+            assert_eq!(m.get(&format!("{i}{tail}")), Some(&i));
+        }
+        assert_eq!(m.get(&tail), None);
     }
 
     #[test]
@@ -1287,5 +1412,329 @@ mod tests {
         let claims: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(claims["exp"], 5);
+    }
+
+    /// The cache of datasets and rendered answers must never change an answer: the same
+    /// script of requests gives the same statuses and bytes with a cache that keeps nothing
+    /// (every answer generated and rendered afresh) and with a warm one, for many flows:
+    /// users, periods, names, named accounts, one or more accounts, the root and a sandbox
+    /// prefix, scenario steps, both report shapes, clock moves that expire access tokens
+    /// (401, then a refreshed token), one-time data past its retention (404) and flows
+    /// started on later days (other datasets).
+    mod cold_and_warm {
+        use std::path::PathBuf;
+
+        use bytes::Bytes;
+        use hyper::HeaderMap;
+
+        use super::*;
+        use crate::app::App;
+        use crate::server::Body;
+        use crate::vendors::{Pick, Scenarios};
+
+        const BASIC: &str = "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
+        const HOST: &str = "mock.test:8080";
+
+        /// One finX object over its own engine instance, called as the pipeline calls it.
+        struct World {
+            app: App,
+            finx: Finx,
+        }
+
+        /// (status, `location` header, body)
+        type Reply = (u16, String, Vec<u8>);
+
+        impl World {
+            fn new(cache: Arc<Cache>, dirs: Vec<PathBuf>) -> Self {
+                let app = App::new(crate::Config {
+                    seed: 7,
+                    frozen_clock: Some("2026-01-15T10:00:00Z".parse().unwrap()),
+                    scenario_dirs: dirs,
+                    ..Default::default()
+                })
+                .unwrap_or_else(|e| panic!("{e:?}"));
+                Self {
+                    app,
+                    finx: Finx {
+                        store: Mutex::default(),
+                        cache,
+                    },
+                }
+            }
+
+            fn call(&self, method: Method, url: &str, auth: Option<&str>, body: &str) -> Reply {
+                let local = url.strip_prefix(&format!("http://{HOST}")).unwrap_or(url);
+                let (full, query) = match local.split_once('?') {
+                    Some((p, q)) => (p, Some(q.to_string())),
+                    None => (local, None),
+                };
+                let path = &full[full.find("/finx").expect("a finX path") + "/finx".len()..];
+                let mut headers = HeaderMap::new();
+                headers.insert("host", HOST.parse().unwrap());
+                headers.insert("content-type", "application/json".parse().unwrap());
+                if let Some(a) = auth {
+                    headers.insert("authorization", a.parse().unwrap());
+                }
+                let req = MockRequest {
+                    method,
+                    full_path: full.to_string(),
+                    path: path.to_string(),
+                    query,
+                    headers,
+                    body: Bytes::from(body.to_string()),
+                    peer: ([127, 0, 0, 1], 1).into(),
+                };
+                let set = self.app.catalog.vendor("finx").expect("finx is registered");
+                let scenarios = Scenarios::new(set, "finx", &self.app.state, Pick::Unset);
+                let index = self.app.vendor_index("finx").expect("finx is registered");
+                let mut ctx = Ctx::new(&self.app, "finx", index, OUTCOMES, scenarios);
+                let mut resp = self.finx.handle(&mut ctx, &req);
+                resp.serialize_body();
+                let body = match resp.body {
+                    Body::Bytes(b) => b.to_vec(),
+                    Body::Parts(p) => p.concat(),
+                    Body::Empty | Body::Json(_) => Vec::new(),
+                };
+                let location = resp
+                    .headers
+                    .get("location")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                (resp.status.as_u16(), location, body)
+            }
+
+            fn advance(&self, seconds: i64) {
+                self.app.clock.advance_ms(seconds * 1000);
+            }
+        }
+
+        fn json_of(r: &Reply) -> Value {
+            serde_json::from_slice(&r.2).unwrap_or_else(|e| panic!("{e}: {:?}", r))
+        }
+
+        /// Every `href` in a report.
+        fn hrefs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, x) in m {
+                        match x {
+                            Value::String(s) if k == "href" => out.push(s.clone()),
+                            _ => hrefs(x, out),
+                        }
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|x| hrefs(x, out)),
+                _ => {}
+            }
+        }
+
+        /// The script: every answer, labelled.
+        fn script(w: &World) -> Vec<(String, u16, Vec<u8>)> {
+            let mut out = Vec::new();
+            let mut log = |label: String, r: Reply| {
+                out.push((label, r.0, r.2.clone()));
+                r
+            };
+            let mut tokens = Vec::new();
+            for i in 0..18u32 {
+                let prefix = if i % 3 == 0 { "/~sb" } else { "" };
+                let kind = if i % 4 == 1 { "ongoing" } else { "onetime" };
+                // Some users come back for another flow: the same data key, maybe another day.
+                let user = match i % 6 {
+                    1 => format!("pending-u{i}"),
+                    2 => format!("flaky-u{i}"),
+                    _ => format!("u{}", i % 7),
+                };
+                let mut body = json!({
+                    "redirect_uri": "https://lender.example/cb",
+                    "user_id": user,
+                    "reporting_period": 4 + (i % 9),
+                });
+                if i % 2 == 0 {
+                    body["name"] = json!("Max Mustermann");
+                }
+                if i % 5 == 0 {
+                    body["accounts"] = json!([{"id": "DE93300308800013441006"}]);
+                }
+                if i % 7 == 3 {
+                    body["allow_multi_selection"] = json!(false);
+                }
+                let base = format!("http://{HOST}{prefix}/finx");
+                let started = log(
+                    format!("{i} start"),
+                    w.call(
+                        Method::POST,
+                        &format!("{base}/{kind}/risk-report"),
+                        Some(BASIC),
+                        &body.to_string(),
+                    ),
+                );
+                let started = json_of(&started);
+                let widget = log(
+                    format!("{i} widget"),
+                    w.call(Method::GET, started["location"].as_str().unwrap(), None, ""),
+                );
+                let code = form_urlencoded::parse(widget.1.split_once('?').unwrap().1.as_bytes())
+                    .find(|(k, _)| k == "code")
+                    .unwrap()
+                    .1
+                    .into_owned();
+                let grant = json!({"grant_type": "authorization_code", "code": code}).to_string();
+                let t = json_of(&log(
+                    format!("{i} token"),
+                    w.call(
+                        Method::POST,
+                        &format!("{base}/auth/token"),
+                        Some(BASIC),
+                        &grant,
+                    ),
+                ));
+                let auth = format!("Bearer {}", t["access_token"].as_str().unwrap());
+                let report_url = format!(
+                    "{base}/rest/risk-reports/{}",
+                    started["id"].as_str().unwrap()
+                );
+                let mut report = None;
+                for n in 0..4 {
+                    let r = log(
+                        format!("{i} report {n}"),
+                        w.call(Method::GET, &report_url, Some(&auth), ""),
+                    );
+                    if r.0 == 200 {
+                        report = Some(json_of(&r));
+                    }
+                }
+                let mut links = Vec::new();
+                hrefs(
+                    &report.expect("the report after the scenario's refusals"),
+                    &mut links,
+                );
+                for (n, href) in links
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| n % 3 == i as usize % 3)
+                {
+                    log(
+                        format!("{i} href {n}"),
+                        w.call(Method::GET, href, Some(&auth), ""),
+                    );
+                }
+                let accounts = json_of(&log(
+                    format!("{i} accounts"),
+                    w.call(
+                        Method::GET,
+                        &format!("{base}/rest/accounts"),
+                        Some(&auth),
+                        "",
+                    ),
+                ));
+                let account = accounts["accounts"][0]["account_id"].as_str().unwrap();
+                for q in [
+                    "/rest/transactions?count=5&offset=3&cents=true&include_statistics=true",
+                    "/rest/transactions?sort=asc&categories=40,123",
+                    "/rest/transactions?count=0",
+                    "/rest/accounts/nope/transactions",
+                    &format!("/rest/accounts/{account}/transactions?count=7&sort=ASC"),
+                    &format!("/rest/accounts/{account}/transactions?count=7&sort=ASC"),
+                ] {
+                    log(
+                        format!("{i} {q}"),
+                        w.call(Method::GET, &format!("{base}{q}"), Some(&auth), ""),
+                    );
+                }
+                if i % 4 == 2 {
+                    // Past the access token's hour (and a one-time flow's retention).
+                    w.advance(3601);
+                    log(
+                        format!("{i} expired"),
+                        w.call(Method::GET, &report_url, Some(&auth), ""),
+                    );
+                }
+                if i % 5 == 4 {
+                    // The next flows complete on a later day: their histories end there.
+                    w.advance(86_400 + 17);
+                }
+                tokens.push((
+                    i,
+                    report_url,
+                    t["refresh_token"].as_str().unwrap().to_string(),
+                ));
+            }
+            // Every access token has expired; refreshed ones open the ongoing reports again,
+            // and the one-time data is gone.
+            w.advance(4000);
+            for (i, url, refresh) in tokens {
+                log(
+                    format!("{i} stale"),
+                    w.call(Method::GET, &url, Some("Bearer x"), ""),
+                );
+                let base = &url[..url.find("/rest/").unwrap()];
+                let grant =
+                    json!({"grant_type": "refresh_token", "refresh_token": refresh}).to_string();
+                let t = log(
+                    format!("{i} refresh"),
+                    w.call(
+                        Method::POST,
+                        &format!("{base}/auth/token"),
+                        Some(BASIC),
+                        &grant,
+                    ),
+                );
+                if t.0 == 200 {
+                    let auth = format!("Bearer {}", json_of(&t)["access_token"].as_str().unwrap());
+                    log(
+                        format!("{i} after"),
+                        w.call(Method::GET, &url, Some(&auth), ""),
+                    );
+                }
+            }
+            out
+        }
+
+        fn compare(cold: &[(String, u16, Vec<u8>)], warm: &[(String, u16, Vec<u8>)]) {
+            assert_eq!(cold.len(), warm.len());
+            for (c, w) in cold.iter().zip(warm) {
+                assert_eq!(c.0, w.0);
+                assert_eq!(
+                    (c.1, String::from_utf8_lossy(&c.2)),
+                    (w.1, String::from_utf8_lossy(&w.2)),
+                    "{}",
+                    c.0
+                );
+            }
+        }
+
+        fn run(dirs: Vec<PathBuf>) {
+            let cold = script(&World::new(Arc::new(Cache::cold()), dirs.clone()));
+            let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
+            for s in [200, 201, 202, 302, 400, 401, 404, 500] {
+                assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
+            }
+            let warm = Arc::new(Cache::new(cache::DATASETS, cache::ANSWERS));
+            compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
+            let rendered = warm.renders();
+            // The same requests again on a fresh instance: every answer comes from the cache.
+            compare(&cold, &script(&World::new(warm.clone(), dirs)));
+            assert_eq!(warm.renders(), rendered, "the second run rendered nothing");
+            let ((datasets, _), (answers, _)) = warm.sizes();
+            assert!(datasets > 5 && answers > 50, "{datasets} {answers}");
+        }
+
+        #[test]
+        fn a_cold_and_a_warm_cache_give_the_same_bytes_for_many_flows_in_the_v2_11_shape() {
+            run(Vec::new());
+        }
+
+        #[test]
+        fn a_cold_and_a_warm_cache_give_the_same_bytes_for_many_flows_in_the_newest_shape() {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("finx.toml"),
+                include_str!("../../../scenarios/finx.toml")
+                    .replace("shape = \"v2.11\"", "shape = \"newest\""),
+            )
+            .unwrap();
+            run(vec![dir.path().to_path_buf()]);
+        }
     }
 }

@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 use super::data::{daily_balances, fold_umlauts, Category, Dataset, Section, Transaction};
 
 /// Which documented report layout to render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shape {
     /// v2.11: `regular`/`variable` are arrays of category streams with `href`.
     V211,

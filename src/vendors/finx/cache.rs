@@ -1,0 +1,349 @@
+//! What finX derives from pure inputs, kept so that it is not derived again per request:
+//! generated datasets, and the rendered bytes of reports and transaction pages.
+//!
+//! Both are pure functions of their keys. A dataset is a function of (seed, the flow's
+//! data key, its [`Spec`]): [`super::data::generate`] draws from RNGs seeded by exactly
+//! those and reads nothing else (no clock, no state, no counter). A rendered answer is a
+//! function of its dataset and of what the renderer reads besides: the links' base URL
+//! (host, scheme and the prefix the request came through, sandbox segment included), the
+//! report id, the shape, or the raw query of a transactions call and its account. So the
+//! cache can never change an answer, and it is shared by the root and every sandbox of
+//! every server in the process: a sandbox's state (its clock, tokens, flows, scenario
+//! steps) is not an input of what is cached. Everything that does depend on that state
+//! (is the token valid and unexpired, is the one-time data still retained, which
+//! scenario step answers, is there a patch to apply) is decided per request before the
+//! cache is asked, and a step with a `patch` is rendered as JSON without it.
+//!
+//! Bounded by count and by bytes, per kind; the oldest entries are evicted first, and an
+//! entry larger than a quarter of its budget is not kept. `/__admin/reset` empties it
+//! (only to give the memory back: a cold cache answers the same bytes).
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use bytes::Bytes;
+
+use super::data::{Dataset, Spec};
+use super::report::Shape;
+
+/// Datasets kept at most, and their estimated bytes: a year of history is about
+/// 0.1-0.3 MB, ten years a few MB.
+pub const DATASETS: Budget = Budget {
+    entries: 64,
+    bytes: 16 << 20,
+};
+/// Rendered answers (reports ~5 KB, transaction pages up to a few hundred KB).
+pub const ANSWERS: Budget = Budget {
+    entries: 1024,
+    bytes: 8 << 20,
+};
+
+/// How much one kind of entry may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub entries: usize,
+    pub bytes: usize,
+}
+
+/// Everything a dataset is generated from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DataKey {
+    /// `hash` of the other fields, computed once: the key is hashed on every lookup.
+    hash: u64,
+    pub seed: u64,
+    pub data_key: String,
+    pub spec: Spec,
+}
+
+impl DataKey {
+    pub fn new(seed: u64, data_key: String, spec: Spec) -> Self {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (seed, &data_key, &spec).hash(&mut h);
+        Self {
+            hash: h.finish(),
+            seed,
+            data_key,
+            spec,
+        }
+    }
+}
+
+impl Hash for DataKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Which answer of a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Answer {
+    /// `GET /rest/risk-reports/{id}` in `shape`, links under `base`. The id is only in
+    /// the newest shape's bytes (`None` in v2.11): flows of the same data share it.
+    Report {
+        shape: Shape,
+        base: String,
+        report_id: Option<String>,
+    },
+    /// `GET /rest/transactions?{query}` or `/rest/accounts/{account}/transactions?{query}`.
+    Transactions {
+        account: Option<String>,
+        query: String,
+    },
+}
+
+/// A rendered answer's key: its dataset's and what the renderer reads besides.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AnswerKey {
+    pub data: Arc<DataKey>,
+    pub answer: Answer,
+}
+
+/// The shared cache. Std mutex, held for one map operation, never while generating or
+/// rendering.
+#[derive(Debug)]
+pub struct Cache {
+    datasets: Mutex<Fifo<Arc<DataKey>, Arc<Dataset>>>,
+    answers: Mutex<Fifo<AnswerKey, Bytes>>,
+    /// Answers rendered (not found in the cache), for tests.
+    #[cfg(test)]
+    renders: std::sync::atomic::AtomicUsize,
+}
+
+/// The process's cache, shared by every server and sandbox (see the module doc).
+pub static SHARED: LazyLock<Arc<Cache>> = LazyLock::new(|| Arc::new(Cache::new(DATASETS, ANSWERS)));
+
+impl Cache {
+    pub fn new(datasets: Budget, answers: Budget) -> Self {
+        Self {
+            datasets: Mutex::new(Fifo::new(datasets)),
+            answers: Mutex::new(Fifo::new(answers)),
+            #[cfg(test)]
+            renders: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many answers were rendered (and kept, if they fit) rather than found.
+    #[cfg(test)]
+    pub fn renders(&self) -> usize {
+        self.renders.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A cache that keeps nothing: every answer is generated and rendered afresh.
+    #[cfg(test)]
+    pub fn cold() -> Self {
+        let none = Budget {
+            entries: 0,
+            bytes: 0,
+        };
+        Self::new(none, none)
+    }
+
+    /// The dataset of `key`, generated by `make` unless kept.
+    pub fn dataset(&self, key: &Arc<DataKey>, make: impl FnOnce() -> Dataset) -> Arc<Dataset> {
+        if let Some(d) = crate::lock::lock(&self.datasets).get(key) {
+            return d.clone();
+        }
+        let d = Arc::new(make());
+        let size = dataset_bytes(&d);
+        crate::lock::lock(&self.datasets).insert(key.clone(), d.clone(), size);
+        d
+    }
+
+    /// The bytes of `key`, rendered by `render` (given the key) unless kept. A refusal
+    /// (`Err`) is returned as it is and not kept.
+    pub fn answer<E>(
+        &self,
+        key: AnswerKey,
+        render: impl FnOnce(&AnswerKey) -> Result<Vec<u8>, E>,
+    ) -> Result<Bytes, E> {
+        if let Some(b) = crate::lock::lock(&self.answers).get(&key) {
+            return Ok(b.clone());
+        }
+        let bytes = Bytes::from(render(&key)?);
+        #[cfg(test)]
+        self.renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let size = bytes.len() + key_bytes(&key);
+        crate::lock::lock(&self.answers).insert(key, bytes.clone(), size);
+        Ok(bytes)
+    }
+
+    /// Forget everything (the memory only; answers do not change).
+    pub fn clear(&self) {
+        crate::lock::lock(&self.datasets).clear();
+        crate::lock::lock(&self.answers).clear();
+    }
+
+    /// (entries, bytes) of datasets and of answers.
+    #[cfg(test)]
+    pub fn sizes(&self) -> ((usize, usize), (usize, usize)) {
+        let d = crate::lock::lock(&self.datasets);
+        let a = crate::lock::lock(&self.answers);
+        ((d.map.len(), d.bytes), (a.map.len(), a.bytes))
+    }
+}
+
+/// Bytes an answer's key holds besides its shared dataset key.
+fn key_bytes(k: &AnswerKey) -> usize {
+    std::mem::size_of::<AnswerKey>()
+        + match &k.answer {
+            Answer::Report {
+                base, report_id, ..
+            } => base.len() + report_id.as_ref().map_or(0, String::len),
+            Answer::Transactions { account, query } => {
+                account.as_ref().map_or(0, String::len) + query.len()
+            }
+        }
+}
+
+/// An estimate of what a dataset holds on the heap: its structs and their strings.
+pub fn dataset_bytes(d: &Dataset) -> usize {
+    let txs: usize = d
+        .transactions
+        .iter()
+        .map(|t| {
+            t.id.capacity()
+                + t.partner.capacity()
+                + t.purpose.capacity()
+                + t.partner_iban.as_ref().map_or(0, String::capacity)
+        })
+        .sum();
+    let accounts: usize = d
+        .accounts
+        .iter()
+        .map(|a| {
+            a.id.capacity()
+                + a.name.capacity()
+                + a.kind.capacity()
+                + a.iban.capacity()
+                + a.currency.capacity()
+                + a.bank_code.capacity()
+                + a.holders.iter().map(String::capacity).sum::<usize>()
+        })
+        .sum();
+    std::mem::size_of::<Dataset>()
+        + d.transactions.capacity() * std::mem::size_of::<super::data::Transaction>()
+        + txs
+        + d.accounts.capacity() * std::mem::size_of::<super::data::Account>()
+        + accounts
+        + d.employer.id.capacity()
+        + d.employer.name.capacity()
+}
+
+/// A map bounded by count and bytes that evicts its oldest entries first.
+#[derive(Debug)]
+struct Fifo<K, V> {
+    map: HashMap<K, (V, usize)>,
+    /// Keys, oldest first.
+    order: VecDeque<K>,
+    bytes: usize,
+    budget: Budget,
+}
+
+impl<K: Hash + Eq + Clone, V> Fifo<K, V> {
+    fn new(budget: Budget) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    fn get(&self, k: &K) -> Option<&V> {
+        self.map.get(k).map(|(v, _)| v)
+    }
+
+    /// Keep `v` (of `size` bytes) unless it is over a quarter of the budget, evicting the
+    /// oldest entries until both bounds hold.
+    fn insert(&mut self, k: K, v: V, size: usize) {
+        if size > self.budget.bytes / 4 || self.budget.entries == 0 || self.map.contains_key(&k) {
+            return;
+        }
+        while self.map.len() >= self.budget.entries || self.bytes + size > self.budget.bytes {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, s)) = self.map.remove(&old) {
+                self.bytes -= s;
+            }
+        }
+        self.bytes += size;
+        self.order.push_back(k.clone());
+        self.map.insert(k, (v, size));
+    }
+
+    fn clear(&mut self) {
+        self.map = HashMap::new();
+        self.order = VecDeque::new();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fifo_keeps_both_bounds_and_evicts_the_oldest_first() {
+        let mut f = Fifo::new(Budget {
+            entries: 3,
+            bytes: 100,
+        });
+        for i in 0..3 {
+            f.insert(i, i, 10);
+        }
+        f.insert(3, 3, 10);
+        assert!(f.get(&0).is_none(), "the oldest goes first");
+        assert_eq!((f.map.len(), f.bytes), (3, 30));
+        f.insert(4, 4, 25);
+        f.insert(5, 5, 25);
+        f.insert(6, 6, 25);
+        assert_eq!(f.map.len(), 3);
+        assert!(f.bytes <= 100, "{}", f.bytes);
+        assert!(f.get(&6).is_some() && f.get(&3).is_none());
+        f.insert(7, 7, 26);
+        assert!(
+            f.get(&7).is_none(),
+            "over a quarter of the budget is not kept"
+        );
+        assert!(f.bytes <= 100 && f.map.len() <= 3);
+        f.clear();
+        assert_eq!((f.map.len(), f.bytes, f.order.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_cold_cache_keeps_nothing() {
+        let c = Cache::cold();
+        let key = Arc::new(DataKey::new(
+            0,
+            "u".into(),
+            Spec {
+                months: 12,
+                until: chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+                multi: true,
+                account_types: Vec::new(),
+                accounts: Vec::new(),
+                name: None,
+            },
+        ));
+        let k = AnswerKey {
+            data: key,
+            answer: Answer::Transactions {
+                account: None,
+                query: String::new(),
+            },
+        };
+        let mut renders = 0;
+        for _ in 0..2 {
+            c.answer(k.clone(), |_| {
+                renders += 1;
+                Ok::<_, ()>(b"{}".to_vec())
+            })
+            .unwrap();
+        }
+        assert_eq!(renders, 2);
+        assert_eq!(c.sizes(), ((0, 0), (0, 0)));
+    }
+}

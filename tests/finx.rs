@@ -1981,6 +1981,7 @@ async fn every_request_example_of_the_openapi_document_gets_the_answer_it_descri
             );
         }
     }
+}
 
 /// The report's bytes are kept once rendered (issue 14); a scenario step's `patch` must
 /// still apply to them, and must not stay in what is kept for the next caller.

@@ -288,7 +288,10 @@ pub async fn serve_stream<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let service = service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor));
+    // Nobody watches this connection's bookkeeping; the pipeline still marks it.
+    let conn = Arc::new(Tracked::default());
+    let service =
+        service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor, conn.clone()));
     http1::Builder::new()
         .max_header_size(MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(stream), service)

@@ -1429,8 +1429,9 @@ mod tests {
 
         use super::*;
         use crate::app::App;
+        use crate::scenario::Pick;
         use crate::server::Body;
-        use crate::vendors::{Pick, Scenarios};
+        use crate::vendors::Scenarios;
 
         const BASIC: &str = "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
         const HOST: &str = "mock.test:8080";

@@ -698,6 +698,19 @@ async fn the_binary_exits_0_promptly_on_sigterm_with_a_half_sent_head_and_body_o
     assert!(closed_by_server(&mut half_body).await);
 }
 
+/// A harness that stops the server as soon as it has read where it listens gets the
+/// clean exit, not death by the signal's default action (the handlers are installed
+/// before the line is printed).
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_exits_0_on_sigterm_sent_as_soon_as_it_says_where_it_listens() {
+    for _ in 0..5 {
+        let (child, _addr, _log) = binary().await;
+        let (code, _) = terminate(child).await;
+        assert_eq!(code, Some(0));
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_binary_logs_the_400_for_a_broken_chunked_body() {

@@ -131,6 +131,25 @@ async fn bad_bodies_get_400_naming_the_key_and_echoing_the_customer() {
 }
 
 #[tokio::test]
+async fn a_customer_id_longer_than_its_documented_260_characters_is_refused_and_not_echoed() {
+    let s = TestServer::start().await;
+    for (len, echoed) in [(260, true), (261, false), (900_000, false)] {
+        let id = "c".repeat(len);
+        let body = json!({"customer_id": id, "version": 1, "salt": salt(&id, HASH)});
+        let r = s.post_json(PREDICTORS, &[KEY], &body).await;
+        if echoed {
+            assert_eq!(r.status, 200, "{len}");
+            assert_eq!(r.json()["customer_id"], id.as_str());
+        } else {
+            assert_eq!(r.status, 400, "{len}");
+            assert_eq!(r.json()["message"], "Invalid Key customer_id");
+            assert_eq!(r.json()["customer_id"], Value::Null, "{len}");
+            assert!(r.body.len() < 400, "{len}: {} bytes", r.body.len());
+        }
+    }
+}
+
+#[tokio::test]
 async fn unknown_paths_and_methods_get_finbox_style_404_and_405() {
     let s = TestServer::start().await;
     let a = s

@@ -618,9 +618,12 @@ fn service_deliveries(
 }
 
 /// The key's value when it is a string, for echoing in a 400.
+/// A string value of `key` as the 400 echoes it: at most 260 characters (the documented
+/// width of `customer_id`); a longer one is not a customer id and is not sent back
+/// (`null`), so a megabyte sent by mistake does not come back in the answer.
 fn echo(obj: &Map<String, Value>, key: &str) -> Value {
     match obj.get(key) {
-        Some(Value::String(s)) => json!(s),
+        Some(Value::String(s)) if s.chars().count() <= 260 => json!(s),
         _ => Value::Null,
     }
 }

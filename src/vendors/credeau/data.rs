@@ -352,7 +352,9 @@ pub fn extracted_records(
                 "unique_pan": format!("{code}_{last4}"),
                 "acc_number_nlp": format!("XX{last4}"),
                 "transaction_nlp": if extracted { json!(amount) } else { json!(-1) },
-                "unique_pan_nlp": format!("{sender_type} | {bank} | {last4}"),
+                // The one format Credeau documents, "bank | <bank name> | <digits or -1>", whatever
+                // the sender's `sender_type`.
+                "unique_pan_nlp": format!("bank | {bank} | {last4}"),
             })
         })
         .collect()
@@ -380,6 +382,29 @@ mod tests {
                 "{name} is in the catalogue"
             );
         }
+    }
+
+    #[test]
+    fn every_extracted_record_writes_unique_pan_nlp_in_the_documented_bank_format() {
+        let mut senders = std::collections::BTreeSet::new();
+        for user in 0..60 {
+            let user = format!("user-{user}");
+            let features = values(3, &user);
+            let mut rng = generate::rng(3, "credeau", &user, "sms");
+            let now = DateTime::<Utc>::from_timestamp(1_770_000_000, 0).unwrap();
+            for r in extracted_records(&mut rng, &features, &user, "c", "r", now, |n| n.to_string())
+            {
+                senders.insert(r["sender_type"].as_str().unwrap().to_string());
+                let want = format!(
+                    "bank | {} | {}",
+                    r["sender_name"].as_str().unwrap(),
+                    r["account_last_digits"].as_str().unwrap()
+                );
+                assert_eq!(r["unique_pan_nlp"], want.as_str());
+            }
+        }
+        // The wallet sender is among them, and it too is written "bank | …".
+        assert!(senders.contains("wallet"), "{senders:?}");
     }
 
     #[test]

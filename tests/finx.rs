@@ -130,10 +130,7 @@ async fn a_client_completes_the_flow_and_its_own_sums_of_the_drilled_down_transa
             assert!(*lo <= avg && avg <= *hi);
         }
         if let Some(first) = sec.get("first_booked_on") {
-            let mut dates: Vec<&str> = txs
-                .iter()
-                .map(|t| t["booking_date"].as_str().unwrap())
-                .collect();
+            let mut dates: Vec<&str> = txs.iter().map(day_of).collect();
             dates.sort();
             assert_eq!(first, dates[0]);
             assert_eq!(sec["last_booked_on"], *dates.last().unwrap());
@@ -167,9 +164,7 @@ async fn a_client_completes_the_flow_and_its_own_sums_of_the_drilled_down_transa
             .clone();
         let mut by_day: HashMap<String, i64> = HashMap::new();
         for t in &txs {
-            *by_day
-                .entry(t["booking_date"].as_str().unwrap().to_string())
-                .or_default() += cents(&t["amount"]);
+            *by_day.entry(day_of(t).to_string()).or_default() += cents(&t["amount"]);
         }
         let mut balance = cents(&acc["balance"]["balance"]);
         let mut day = chrono::NaiveDate::parse_from_str("2026-01-15", "%Y-%m-%d").unwrap();
@@ -673,7 +668,7 @@ async fn the_main_account_feeds_the_card_and_savings_accounts_with_transfers_the
     // Pinned: the accounts' balance figures and one month of transfers.
     let december: Vec<&Value> = own
         .iter()
-        .filter(|t| t["booking_date"].as_str().unwrap().starts_with("2025-12"))
+        .filter(|t| day_of(t).starts_with("2025-12"))
         .collect();
     insta::assert_json_snapshot!(json!({
         "accounts": report["accounts"],
@@ -724,9 +719,7 @@ async fn a_household_pays_its_savings_rate_and_card_top_ups_only_when_its_main_a
         // The main account's end-of-day balances, back from its current balance.
         let mut by_day: HashMap<String, i64> = HashMap::new();
         for t in &txs {
-            *by_day
-                .entry(t["booking_date"].as_str().unwrap().to_string())
-                .or_default() += cents(&t["amount"]);
+            *by_day.entry(day_of(t).to_string()).or_default() += cents(&t["amount"]);
         }
         let since = chrono::NaiveDate::from_ymd_opt(2025, 1, 16).unwrap();
         let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
@@ -749,7 +742,7 @@ async fn a_household_pays_its_savings_rate_and_card_top_ups_only_when_its_main_a
             .collect();
         for t in &out {
             // From the transfer's day to the end of its month, never below 0.
-            let date = t["booking_date"].as_str().unwrap();
+            let date = day_of(t);
             let month = &date[..7];
             let mut red: Vec<(&String, &i64)> = end_of_day
                 .iter()
@@ -1561,10 +1554,7 @@ async fn a_ten_year_report_is_re_added_exactly_by_paging_its_hrefs_past_the_firs
     let plain = bearer(&s, &local(&s, long["href"].as_str().unwrap()), access(&t)).await;
     let plain = plain.json()["transactions"].as_array().unwrap().clone();
     assert_eq!(plain.len(), 1000);
-    let dates: Vec<&str> = plain
-        .iter()
-        .map(|t| t["booking_date"].as_str().unwrap())
-        .collect();
+    let dates: Vec<&str> = plain.iter().map(day_of).collect();
     assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
     assert_eq!(dates[0], long["last_booked_on"].as_str().unwrap());
 }
@@ -1620,9 +1610,7 @@ async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figur
             .await;
             let mut by_day: HashMap<String, i64> = HashMap::new();
             for t in &txs {
-                *by_day
-                    .entry(t["booking_date"].as_str().unwrap().to_string())
-                    .or_default() += cents(&t["amount"]);
+                *by_day.entry(day_of(t).to_string()).or_default() += cents(&t["amount"]);
             }
             let mut balance = cents(&b["balance"]);
             let mut day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
@@ -2041,4 +2029,11 @@ steps = [{ outcome = "report", patch = { period = 99, atm = { count = -1 } } }]
         after.body, plain.body,
         "the patch did not reach the kept bytes"
     );
+}
+
+/// The day of a transaction's `booking_date` (a figo timestamp, `YYYY-MM-DDT12:00:00.000Z`).
+fn day_of(t: &Value) -> &str {
+    let at = t["booking_date"].as_str().expect("a booking_date");
+    assert!(at.ends_with("T12:00:00.000Z"), "{at}");
+    &at[..10]
 }

@@ -34,7 +34,7 @@ pub enum Shape {
     Newest,
 }
 
-/// Date format of every date in the report and the transactions.
+/// Date format of every date in the report (the transactions' are [`booked_at`]).
 pub const DATE: &str = "%Y-%m-%d";
 
 /// figo's timestamp format (`balance_date`): what figo's Java client
@@ -694,6 +694,17 @@ fn parse_date(v: &str) -> Option<NaiveDate> {
     })
 }
 
+/// A booking day as figo wrote `booking_date` and `value_date`: a [`TIMESTAMP`] at noon
+/// UTC, as in figo's own examples (`2013-04-11T12:00:00.000Z`), which figo's Java and
+/// iOS clients parse (a plain date reads as null there) and which stays on the same day
+/// in every time zone from UTC-11 to UTC+11.
+fn booked_at(day: NaiveDate) -> String {
+    day.and_hms_opt(12, 0, 0)
+        .expect("noon exists")
+        .format(TIMESTAMP)
+        .to_string()
+}
+
 /// One transaction as `/rest/transactions` lists it.
 pub fn transaction_json(d: &Dataset, t: &Transaction, amounts: Amounts) -> Value {
     let a = &d.accounts[t.account];
@@ -704,8 +715,8 @@ pub fn transaction_json(d: &Dataset, t: &Transaction, amounts: Amounts) -> Value
         "iban": t.partner_iban,
         "amount": amounts.json(t.amount),
         "currency": a.currency,
-        "booking_date": t.date.format(DATE).to_string(),
-        "value_date": t.date.format(DATE).to_string(),
+        "booking_date": booked_at(t.date),
+        "value_date": booked_at(t.date),
         "purpose": t.purpose,
         "type": t.category.kind,
         "booking_text": t.category.booking_text,

@@ -1066,6 +1066,28 @@ async fn a_body_over_the_cap_gets_413_in_the_envelope() {
         (Some("1111"), Some("error"))
     );
     assert!(b["message"].as_str().unwrap().contains("64 bytes"));
+    // Every answer has its own transaction id, this one too; a sandbox issues its own.
+    let mut ids = std::collections::BTreeSet::new();
+    for path in [
+        SCORE_PATH.to_string(),
+        SCORE_PATH.to_string(),
+        format!("/~t413{SCORE_PATH}"),
+    ] {
+        let r = s
+            .request(
+                "POST",
+                &path,
+                &[("content-type", "application/json")],
+                "x".repeat(100),
+            )
+            .await;
+        assert_eq!(r.status, 413);
+        let id = r.json()["transactionid"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 32, "{id}");
+        ids.insert(id);
+    }
+    ids.insert(b["transactionid"].as_str().unwrap().to_string());
+    assert_eq!(ids.len(), 4, "{ids:?}");
 }
 
 #[tokio::test]

@@ -60,8 +60,9 @@ pub trait Vendor: Send + Sync + 'static {
     /// Answer one request. Runs under no lock and must not block: the pipeline carries
     /// out delays and faults afterwards.
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse;
-    /// The vendor's answer to a body over `--max-body-bytes`.
-    fn payload_too_large(&self, limit: usize) -> MockResponse;
+    /// The vendor's answer to a body over `--max-body-bytes`, from the instance (root or
+    /// sandbox) that was asked.
+    fn payload_too_large(&self, app: &crate::app::App, limit: usize) -> MockResponse;
     /// Forget any state of the vendor's own (tokens, stored results): `/__admin/reset`.
     fn reset(&self) {}
     /// Called after `/__admin/clock/advance` moved the mock clock, for work that is due

@@ -219,7 +219,7 @@ impl Vendor for Credeau {
         }))
     }
 
-    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+    fn payload_too_large(&self, _app: &crate::app::App, _limit: usize) -> MockResponse {
         errors::page(StatusCode::PAYLOAD_TOO_LARGE)
     }
 

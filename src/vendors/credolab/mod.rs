@@ -354,7 +354,7 @@ impl Vendor for Credolab {
     fn compile_settings(&self, text: &str) -> Result<Settings, Vec<SettingsProblem>> {
         Ok(Arc::new(settings::compile(text)?))
     }
-    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+    fn payload_too_large(&self, _app: &crate::app::App, _limit: usize) -> MockResponse {
         errors::payload_too_large()
     }
     fn reset(&self) {

@@ -221,7 +221,7 @@ impl Vendor for FeatureStore {
     fn compile_settings(&self, text: &str) -> Result<Settings, Vec<Problem>> {
         settings::compile(text)
     }
-    fn payload_too_large(&self, limit: usize) -> MockResponse {
+    fn payload_too_large(&self, _app: &crate::app::App, limit: usize) -> MockResponse {
         ApiError::new(
             Code::PayloadTooLarge,
             format!("Request payload size exceeds the limit: {limit} bytes."),

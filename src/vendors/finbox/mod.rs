@@ -310,7 +310,7 @@ impl Vendor for Finbox {
         }))
     }
 
-    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+    fn payload_too_large(&self, _app: &crate::app::App, _limit: usize) -> MockResponse {
         errors::plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
     }
 

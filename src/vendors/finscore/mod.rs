@@ -143,16 +143,17 @@ impl Vendor for FinScore {
     fn compile_settings(&self, text: &str) -> Result<Settings, Vec<Problem>> {
         settings::compile(text)
     }
-    fn payload_too_large(&self, limit: usize) -> MockResponse {
-        // No body was read and no engine context is at hand: the request id is unknown
-        // and the transaction id is the same for every such answer.
+    fn payload_too_large(&self, app: &crate::app::App, limit: usize) -> MockResponse {
+        // No body was read, so the request id is unknown; the transaction id is fresh,
+        // as every FinScore answer's is.
+        let (call, generation) = app.state.anonymous_call(self.name());
         let transaction = generate::id_bytes(
-            generate::Issuer::root(0),
-            "finscore",
+            app.issuer,
+            self.name(),
             "",
-            0,
-            0,
-            "payload_too_large",
+            call,
+            generation,
+            "transactionid",
         );
         ScoreError::PayloadTooLarge { limit }.render("", &generate::hex(&transaction, 32))
     }

@@ -597,7 +597,7 @@ impl Vendor for Finx {
         }))
     }
 
-    fn payload_too_large(&self, _limit: usize) -> MockResponse {
+    fn payload_too_large(&self, _app: &crate::app::App, _limit: usize) -> MockResponse {
         FinxError::TooLarge.into()
     }
 

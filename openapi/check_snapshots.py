@@ -101,8 +101,15 @@ class Document:
         best = jsonschema.exceptions.best_match(validator.iter_errors(value))
         if best is None:
             return None
-        at = "".join(f"[{p!r}]" for p in best.absolute_path)
-        return f"body{at}: {best.message[:400]}"
+        message = best.message
+        # Under oneOf/anyOf, also say why the closest alternative failed.
+        deepest = best
+        while deepest.context:
+            deepest = jsonschema.exceptions.best_match(deepest.context)
+        at = "".join(f"[{p!r}]" for p in deepest.absolute_path)
+        if deepest is not best:
+            message = f"{deepest.message[:300]} (so: {best.message[:120]})"
+        return f"body{at}: {message[:500]}"
 
 
 def parse_snapshot(path):
@@ -243,6 +250,10 @@ def main():
 
     listed = tomllib.load(open(args.unmapped, "rb")).get("snapshot", [])
     used = [False] * len(listed)
+    problems = []
+    for entry in listed:
+        if not str(entry.get("reason", "")).strip() or "file" not in entry:
+            problems.append(f"{os.path.basename(args.unmapped)}: every entry needs a `file` and a `reason`: {entry}")
 
     def listed_for(file, request):
         """Index of the list entry excusing this (file, request), if any."""
@@ -253,7 +264,6 @@ def main():
                 return i
         return None
 
-    problems = []
     files = sorted(glob.glob(os.path.join(args.snapshots, "*.snap")))
     checked = excused = 0
     for path in files:

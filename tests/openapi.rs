@@ -310,3 +310,61 @@ fn the_openapi_command_refuses_an_unknown_vendor_or_server_naming_what_it_takes(
         assert!(out.contains(said), "--help says {said}:\n{out}");
     }
 }
+
+/// Run `openapi/check_snapshots.py` with `args`: (passed, what it printed); `None` outside
+/// CI when the venv lacks jsonschema or PyYAML.
+fn check_snapshots(args: &[&str]) -> Option<(bool, String)> {
+    if !support::python_has(Some("jsonschema")) || !support::python_has(Some("yaml")) {
+        return None;
+    }
+    let mut argv = vec![format!(
+        "{}/openapi/check_snapshots.py",
+        env!("CARGO_MANIFEST_DIR")
+    )];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let (status, out, err) = support::run_python(&argv, std::time::Duration::from_secs(300));
+    let status = status.expect("the snapshot check finishes");
+    Some((status.success(), format!("{out}{err}")))
+}
+
+#[test]
+fn every_snapshotted_answer_matches_its_operations_schema_in_the_vendors_document() {
+    let Some((passed, out)) = check_snapshots(&[]) else {
+        return;
+    };
+    assert!(passed, "{out}");
+    // Not vacuous: most snapshots are answers, and each was checked.
+    let checked: usize = out
+        .lines()
+        .last()
+        .and_then(|l| l.split(": ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a summary line: {out}"));
+    assert!(checked >= 140, "{out}");
+}
+
+#[test]
+fn a_schema_that_drifts_from_the_mock_fails_the_snapshot_check_naming_the_snapshot() {
+    // Credeau's "user not found" message changed in the document only.
+    let text = written("credeau");
+    assert_eq!(text.matches("const: user not found\n").count(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let drifted = dir.path().join("credeau.yaml");
+    std::fs::write(
+        &drifted,
+        text.replace("const: user not found\n", "const: user was not found\n"),
+    )
+    .unwrap();
+    let arg = format!("credeau={}", drifted.display());
+    let Some((passed, out)) = check_snapshots(&["--document", &arg]) else {
+        return;
+    };
+    assert!(!passed, "{out}");
+    assert!(
+        out.contains("integration__credeau__notfound_and_nodata_users_get_user_not_found_with_status_200.snap: POST /credeau/api/insights → 200"),
+        "{out}"
+    );
+    assert!(out.contains("body['message']"), "{out}");
+    assert!(out.contains(", 1 problems"), "only that snapshot drifted: {out}");
+}

@@ -175,7 +175,9 @@ fn parse_server_url(s: &str) -> Result<String, String> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("{s:?}: expected an http:// or https:// URL, e.g. http://127.0.0.1:8080"))?;
+        .ok_or_else(|| {
+            format!("{s:?}: expected an http:// or https:// URL, e.g. http://127.0.0.1:8080")
+        })?;
     let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
     if !crate::openapi::plausible_host(host) {
         return Err(format!(

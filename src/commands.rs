@@ -106,7 +106,11 @@ pub fn openapi(args: &OpenapiArgs) -> i32 {
         Some(url) => Servers(vec![format!("{url}/{}", doc.vendor)]),
         None => Servers::written(doc.vendor),
     };
-    let format = if args.json { Format::Json } else { Format::Yaml };
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
     let mut text = doc.render(format, &servers);
     if !text.ends_with('\n') {
         text.push('\n');

@@ -123,8 +123,9 @@ pub fn documents() -> &'static [Document] {
         vendors::registry()
             .iter()
             .map(|v| {
-                Document::prepare(v.name(), v.openapi())
-                    .expect("every shipped OpenAPI document follows the servers convention (unit-tested)")
+                Document::prepare(v.name(), v.openapi()).expect(
+                    "every shipped OpenAPI document follows the servers convention (unit-tested)",
+                )
             })
             .collect()
     })
@@ -189,7 +190,10 @@ fn yaml_template(vendor: &str, text: &str) -> Result<Template, String> {
             ))
         }
     };
-    let mut holes = vec![(start..start + entry.len() - "\nservers:\n".len(), Hole::Servers)];
+    let mut holes = vec![(
+        start..start + entry.len() - "\nservers:\n".len(),
+        Hole::Servers,
+    )];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
@@ -357,10 +361,19 @@ mod tests {
                 .find(|v| v.name() == d.vendor)
                 .unwrap();
             let written = Servers::written(d.vendor);
-            assert_eq!(d.render(Format::Yaml, &written), v.openapi(), "{}", d.vendor);
+            assert_eq!(
+                d.render(Format::Yaml, &written),
+                v.openapi(),
+                "{}",
+                d.vendor
+            );
             let json: Value = serde_json::from_str(&d.render(Format::Json, &written)).unwrap();
             assert_eq!(json, to_json(v.openapi()).unwrap(), "{}", d.vendor);
-            assert!(d.title.ends_with("(as emulated by vendor-mock)"), "{}", d.title);
+            assert!(
+                d.title.ends_with("(as emulated by vendor-mock)"),
+                "{}",
+                d.title
+            );
         }
     }
 
@@ -379,7 +392,10 @@ mod tests {
                 "  - url: http://127.0.0.1:8080/x\n",
                 "  - url: http://mock:1/~t/x\n  - url: http://mock:2/~t\n"
             )
-            .replace("tokenUrl: http://127.0.0.1:8080/x", "tokenUrl: http://mock:1/~t/x")
+            .replace(
+                "tokenUrl: http://127.0.0.1:8080/x",
+                "tokenUrl: http://mock:1/~t/x"
+            )
         );
         let json: Value = serde_json::from_str(&d.render(Format::Json, &servers)).unwrap();
         assert_eq!(json, to_json(&yaml).unwrap());
@@ -405,7 +421,8 @@ mod tests {
 
     #[test]
     fn yaml_becomes_json_with_string_keys_and_core_schema_scalars() {
-        let v = to_json("a:\n  200: {x: 1.5, y: yes, z: ~, w: '007'}\n  b: [1, true, 2e3]\n").unwrap();
+        let v =
+            to_json("a:\n  200: {x: 1.5, y: yes, z: ~, w: '007'}\n  b: [1, true, 2e3]\n").unwrap();
         assert_eq!(
             v,
             serde_json::json!({"a": {"200": {"x": 1.5, "y": "yes", "z": null, "w": "007"}, "b": [1, true, 2000.0]}})

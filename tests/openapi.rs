@@ -58,7 +58,11 @@ async fn every_vendors_document_is_served_as_written_with_its_servers_pointing_a
         assert_eq!(r.status, 200, "{vendor}: {}", r.text());
         assert_eq!(r.header("content-type"), Some("application/yaml"));
         let url = format!("{}/{vendor}", s.base);
-        assert_eq!(r.text(), rewritten(vendor, &[url.clone()]), "{vendor}");
+        assert_eq!(
+            r.text(),
+            rewritten(vendor, std::slice::from_ref(&url)),
+            "{vendor}"
+        );
         let doc = yaml(&r.text());
         assert_eq!(doc["openapi"].as_str(), Some("3.1.0"), "{vendor}");
         assert_eq!(doc["servers"][0]["url"].as_str(), Some(url.as_str()));
@@ -66,7 +70,10 @@ async fn every_vendors_document_is_served_as_written_with_its_servers_pointing_a
         if *vendor == "finscore" {
             let flow = &doc["components"]["securitySchemes"]["finscoreToken"]["flows"]
                 ["clientCredentials"]["tokenUrl"];
-            assert_eq!(flow.as_str(), Some(format!("{url}/auth/connect/token").as_str()));
+            assert_eq!(
+                flow.as_str(),
+                Some(format!("{url}/auth/connect/token").as_str())
+            );
         }
     }
 }
@@ -79,7 +86,12 @@ async fn the_json_form_is_the_same_document_when_asked_by_accept_or_by_format() 
         let as_yaml = s.get(&path).await.text();
         let by_query = s.get(&format!("{path}?format=json")).await;
         let by_accept = s
-            .request("GET", &path, &[("accept", "application/json")], Bytes::new())
+            .request(
+                "GET",
+                &path,
+                &[("accept", "application/json")],
+                Bytes::new(),
+            )
             .await;
         for r in [&by_query, &by_accept] {
             assert_eq!(r.status, 200);
@@ -98,10 +110,14 @@ async fn the_json_form_is_the_same_document_when_asked_by_accept_or_by_format() 
         if let Some(mut theirs) = support::openapi_document(vendor) {
             theirs["servers"][0]["url"] = json["servers"][0]["url"].clone();
             if *vendor == "finscore" {
-                let p = "/components/securitySchemes/finscoreToken/flows/clientCredentials/tokenUrl";
+                let p =
+                    "/components/securitySchemes/finscoreToken/flows/clientCredentials/tokenUrl";
                 *theirs.pointer_mut(p).unwrap() = json.pointer(p).unwrap().clone();
             }
-            assert!(theirs == json, "{vendor}: PyYAML reads the document otherwise");
+            assert!(
+                theirs == json,
+                "{vendor}: PyYAML reads the document otherwise"
+            );
         }
     }
     // YAML wins when both are acceptable; `format` wins over Accept.
@@ -146,7 +162,10 @@ async fn inside_a_sandbox_the_servers_keep_the_sandbox_and_the_clients_host_is_u
         )
         .await;
     let doc = r.json();
-    assert_eq!(doc["servers"][0]["url"], "https://mock.example:443/~t42/finscore");
+    assert_eq!(
+        doc["servers"][0]["url"],
+        "https://mock.example:443/~t42/finscore"
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["finscoreToken"]["flows"]["clientCredentials"]
             ["tokenUrl"],
@@ -154,9 +173,17 @@ async fn inside_a_sandbox_the_servers_keep_the_sandbox_and_the_clients_host_is_u
     );
     // A named Host is used as given.
     let r = s
-        .request("GET", "/__admin/openapi/credeau", &[("host", "mock:8080")], Bytes::new())
+        .request(
+            "GET",
+            "/__admin/openapi/credeau",
+            &[("host", "mock:8080")],
+            Bytes::new(),
+        )
         .await;
-    assert_eq!(yaml(&r.text())["servers"][0]["url"].as_str(), Some("http://mock:8080/credeau"));
+    assert_eq!(
+        yaml(&r.text())["servers"][0]["url"].as_str(),
+        Some("http://mock:8080/credeau")
+    );
 }
 
 #[tokio::test]
@@ -203,7 +230,12 @@ async fn a_vendor_on_its_own_port_gets_that_port_as_a_second_server_that_reaches
 async fn the_list_names_every_document_with_its_title_version_and_url() {
     let s = TestServer::start().await;
     let r = s
-        .request("GET", "/__admin/openapi", &[("host", "mock:8080")], Bytes::new())
+        .request(
+            "GET",
+            "/__admin/openapi",
+            &[("host", "mock:8080")],
+            Bytes::new(),
+        )
         .await;
     assert_eq!(r.status, 200);
     insta::assert_json_snapshot!(r.json());
@@ -231,9 +263,13 @@ async fn unknown_vendors_wrong_methods_bad_formats_and_requests_without_a_host_a
         r.json()["error"],
         "no OpenAPI document for \"experian\"; there are documents for finbox, credeau, finx, credolab, finscore, featurestore"
     );
-    let r = s.request("POST", "/__admin/openapi/finbox", &[], Bytes::new()).await;
+    let r = s
+        .request("POST", "/__admin/openapi/finbox", &[], Bytes::new())
+        .await;
     assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
-    let r = s.request("DELETE", "/__admin/openapi", &[], Bytes::new()).await;
+    let r = s
+        .request("DELETE", "/__admin/openapi", &[], Bytes::new())
+        .await;
     assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
     let r = s.get("/__admin/openapi/finbox?format=xml").await;
     assert_eq!(r.status, 400);
@@ -241,7 +277,12 @@ async fn unknown_vendors_wrong_methods_bad_formats_and_requests_without_a_host_a
     let r = s.get("/__admin/openapi/finbox?pretty=1").await;
     assert_eq!(r.status, 400);
     let r = s
-        .request("GET", "/__admin/openapi/finbox", &[("host", "a b")], Bytes::new())
+        .request(
+            "GET",
+            "/__admin/openapi/finbox",
+            &[("host", "a b")],
+            Bytes::new(),
+        )
         .await;
     assert_eq!(r.status, 400, "an implausible Host is no host");
 
@@ -249,7 +290,8 @@ async fn unknown_vendors_wrong_methods_bad_formats_and_requests_without_a_host_a
     let addr = s.addr;
     let raw = tokio::task::spawn_blocking(move || {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
-        c.write_all(b"GET /__admin/openapi/finbox HTTP/1.0\r\n\r\n").unwrap();
+        c.write_all(b"GET /__admin/openapi/finbox HTTP/1.0\r\n\r\n")
+            .unwrap();
         let mut out = String::new();
         c.read_to_string(&mut out).unwrap();
         out
@@ -283,7 +325,10 @@ fn the_openapi_command_prints_the_document_as_written_or_for_a_given_server() {
     }
     let (code, out, _) = cli(&["finscore", "--server", "http://mock:8080/~ci/"]);
     assert_eq!(code, 0);
-    assert_eq!(out, rewritten("finscore", &["http://mock:8080/~ci/finscore".to_string()]));
+    assert_eq!(
+        out,
+        rewritten("finscore", &["http://mock:8080/~ci/finscore".to_string()])
+    );
     let (code, out, _) = cli(&["featurestore", "--json", "--server", "https://mock"]);
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&out).expect("--json prints JSON");
@@ -306,7 +351,13 @@ fn the_openapi_command_refuses_an_unknown_vendor_or_server_naming_what_it_takes(
     assert_eq!(code, 2, "{err}");
     let (code, out, _) = cli(&["--help"]);
     assert_eq!(code, 0);
-    for said in ["--server <URL>", "--json", "Postman", "/~t42", "/__admin/openapi/<vendor>"] {
+    for said in [
+        "--server <URL>",
+        "--json",
+        "Postman",
+        "/~t42",
+        "/__admin/openapi/<vendor>",
+    ] {
         assert!(out.contains(said), "--help says {said}:\n{out}");
     }
 }
@@ -366,5 +417,8 @@ fn a_schema_that_drifts_from_the_mock_fails_the_snapshot_check_naming_the_snapsh
         "{out}"
     );
     assert!(out.contains("body['message']"), "{out}");
-    assert!(out.contains(", 1 problems"), "only that snapshot drifted: {out}");
+    assert!(
+        out.contains(", 1 problems"),
+        "only that snapshot drifted: {out}"
+    );
 }

@@ -31,17 +31,12 @@ fn first_value<'p>(parts: &'p Parts, name: &HeaderName) -> Option<&'p str> {
         .map(str::trim)
 }
 
-/// `(scheme, host)` of the request, or the 400 for one that names no usable host.
-fn origin(parts: &Parts) -> Result<(&'static str, &str), MockResponse> {
+/// `(scheme, host)` of the request, or why it has none (a 400).
+fn origin(parts: &Parts) -> Result<(&'static str, &str), &'static str> {
     let host = first_value(parts, &X_FORWARDED_HOST)
         .filter(|h| plausible_host(h))
         .or_else(|| first_value(parts, &HOST).filter(|h| plausible_host(h)))
-        .ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "this request names no usable Host (nor X-Forwarded-Host): the documents' servers point at the host a request names",
-            )
-        })?;
+        .ok_or("this request names no usable Host (nor X-Forwarded-Host): the documents' servers point at the host a request names")?;
     let scheme = match first_value(parts, &X_FORWARDED_PROTO) {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -61,7 +56,7 @@ fn sandbox_prefix(app: &App) -> String {
 pub fn handle_get_openapi_list(app: &App, parts: &Parts) -> MockResponse {
     let (scheme, host) = match origin(parts) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let sandbox = sandbox_prefix(app);
     let documents: Vec<Value> = openapi::documents()
@@ -91,11 +86,11 @@ pub fn handle_get_openapi(app: &App, parts: &Parts, vendor: &str) -> MockRespons
     };
     let format = match format(parts) {
         Ok(f) => f,
-        Err(refused) => return refused,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let (scheme, host) = match origin(parts) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let servers: Servers = openapi::servers_for(
         scheme,
@@ -113,22 +108,16 @@ pub fn handle_get_openapi(app: &App, parts: &Parts, vendor: &str) -> MockRespons
 
 /// `?format=json|yaml` decides; without it, JSON when `Accept` names JSON
 /// (`application/json`, or any `+json` type) and no YAML type, else YAML as written.
-fn format(parts: &Parts) -> Result<Format, MockResponse> {
+fn format(parts: &Parts) -> Result<Format, String> {
     let mut asked = None;
     for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
         asked = Some(match (k.as_ref(), v.as_ref()) {
             ("format", "json") => Format::Json,
             ("format", "yaml") => Format::Yaml,
-            ("format", other) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("`format` is json or yaml, found {other:?}"),
-                ))
-            }
+            ("format", other) => return Err(format!("`format` is json or yaml, found {other:?}")),
             (other, _) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown query parameter `{other}`; use format=json or format=yaml"),
+                return Err(format!(
+                    "unknown query parameter `{other}`; use format=json or format=yaml"
                 ))
             }
         });

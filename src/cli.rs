@@ -15,7 +15,8 @@ use crate::sandbox::DEFAULT_MAX_SANDBOXES;
 /// (vendors: finbox, credeau, finx, credolab, finscore, featurestore). Entity ids pick
 /// scenarios by prefix (pending-, notfound-, nodata-, ratelimited-, flaky-, removed-,
 /// slow-; FinScore uses digit prefixes); any other id gets deterministic successful data.
-/// `vendor-mock list` shows every endpoint and scenario; the admin API is under /__admin.
+/// `vendor-mock list` shows every endpoint and scenario, `vendor-mock openapi VENDOR` a
+/// vendor's OpenAPI document; the admin API is under /__admin.
 /// Every URL may start with a sandbox segment, /~NAME/, for tests running in parallel:
 /// each sandbox has its own clock, state and journal.
 #[derive(Debug, Parser)]

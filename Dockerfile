@@ -20,6 +20,8 @@ RUN mkdir src \
 COPY src ./src
 COPY fixtures ./fixtures
 COPY scenarios ./scenarios
+# The OpenAPI documents, compiled in (GET /__admin/openapi/<vendor>, `vendor-mock openapi`).
+COPY openapi ./openapi
 RUN cargo build --release --locked --bin vendor-mock
 
 # distroless/cc: glibc and libgcc only, no shell, runs as uid 65532 ("nonroot").

@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
@@ -122,6 +122,10 @@ struct Base {
     shared: Vec<SharedSlot>,
     /// (outcomes, scenarios) per vendor, for coverage.
     sizes: Arc<[Sizes]>,
+    /// The ports of the listeners that serve one vendor at their root (`--vendor-listen`),
+    /// as (vendor, port), noted when serving starts: the OpenAPI documents name them in
+    /// their `servers`. A std mutex: written once per listener, read by one admin call.
+    vendor_ports: Mutex<Vec<(&'static str, u16)>>,
 }
 
 /// Which sandbox an instance is.
@@ -158,6 +162,7 @@ impl App {
             sizes,
             registry,
             shared,
+            vendor_ports: Mutex::new(Vec::new()),
         });
         let own = base
             .registry
@@ -244,6 +249,24 @@ impl App {
     /// This instance's object for the vendor called `name`.
     pub fn vendor(&self, name: &str) -> Option<&Arc<dyn Vendor>> {
         self.vendor_index(name).map(|i| self.vendor_at(i))
+    }
+
+    /// Note that `port` serves `vendor` at its root (`--vendor-listen`).
+    pub fn note_vendor_port(&self, vendor: &'static str, port: u16) {
+        let mut ports = crate::lock::lock(&self.base.vendor_ports);
+        if !ports.contains(&(vendor, port)) {
+            ports.push((vendor, port));
+        }
+    }
+
+    /// The ports that serve `vendor` at their root, in the order they were noted.
+    pub fn vendor_ports(&self, vendor: &str) -> Vec<u16> {
+        let ports = crate::lock::lock(&self.base.vendor_ports);
+        ports
+            .iter()
+            .filter(|(v, _)| *v == vendor)
+            .map(|(_, p)| *p)
+            .collect()
     }
 
     /// The vendor objects this instance has made so far.

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `validate`, `list`, `healthcheck` and `coverage`.
+//! The command line: `serve`, `validate`, `list`, `openapi`, `healthcheck` and `coverage`.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -15,7 +15,8 @@ use crate::sandbox::DEFAULT_MAX_SANDBOXES;
 /// (vendors: finbox, credeau, finx, credolab, finscore, featurestore). Entity ids pick
 /// scenarios by prefix (pending-, notfound-, nodata-, ratelimited-, flaky-, removed-,
 /// slow-; FinScore uses digit prefixes); any other id gets deterministic successful data.
-/// `vendor-mock list` shows every endpoint and scenario; the admin API is under /__admin.
+/// `vendor-mock list` shows every endpoint and scenario, `vendor-mock openapi VENDOR` a
+/// vendor's OpenAPI document; the admin API is under /__admin.
 /// Every URL may start with a sandbox segment, /~NAME/, for tests running in parallel:
 /// each sandbox has its own clock, state and journal.
 #[derive(Debug, Parser)]
@@ -49,6 +50,15 @@ pub enum Command {
         )]
         scenarios: Vec<PathBuf>,
     },
+    /// Print a vendor's OpenAPI 3.1 document, as the server serves it at
+    /// GET /__admin/openapi/<vendor>.
+    ///
+    /// For importing the mock into Postman or Insomnia, generating a typed client, or
+    /// running contract tests (openapi/README.md). Every path and method the mock emulates,
+    /// every answer it gives, the vendor's security scheme and examples from the vendor's
+    /// documents; what the vendor leaves unsaid is marked `x-vendor-mock-assumption`. An
+    /// unknown vendor is an error that lists the known ones (exit 2).
+    Openapi(OpenapiArgs),
     /// Exit 0 if a server answers GET /__admin/health with 200 (for container health checks).
     Healthcheck {
         /// Where the server listens.
@@ -67,6 +77,23 @@ pub enum Command {
         #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
         min: Option<f64>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    /// The vendor whose document to print: finbox, credeau, finx, credolab, finscore or
+    /// featurestore.
+    #[arg(value_parser = parse_openapi_vendor)]
+    pub vendor: String,
+    /// Where the mock runs, as a client reaches it: its base URL, with a sandbox if the
+    /// client uses one (http://mock:8080, http://127.0.0.1:8080/~t42). The document's
+    /// `servers` (and FinScore's token URL) become this URL plus the vendor's prefix.
+    /// Without it they stay as written, http://127.0.0.1:8080/<vendor>.
+    #[arg(long, value_name = "URL", value_parser = parse_server_url)]
+    pub server: Option<String>,
+    /// Print JSON instead of the YAML as written.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +157,43 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     Err(format!(
         "{s:?} is not a listen address: use IP:PORT (127.0.0.1:8080, [::1]:8080), localhost:PORT or :PORT"
     ))
+}
+
+/// A vendor that has an OpenAPI document.
+fn parse_openapi_vendor(s: &str) -> Result<String, String> {
+    match crate::openapi::document(s) {
+        Some(d) => Ok(d.vendor.to_string()),
+        None => Err(format!(
+            "no vendor named {s:?}; the vendors are {}",
+            crate::openapi::vendor_names()
+        )),
+    }
+}
+
+/// `http://host[:port][/~NAME]` or `https://…`, without a trailing slash.
+fn parse_server_url(s: &str) -> Result<String, String> {
+    let url = s.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            format!("{s:?}: expected an http:// or https:// URL, e.g. http://127.0.0.1:8080")
+        })?;
+    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    if !crate::openapi::plausible_host(host) {
+        return Err(format!(
+            "{s:?}: {host:?} is not a host[:port] (letters, digits and .-:[]_)"
+        ));
+    }
+    if !path
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || b"/~._-".contains(&c))
+    {
+        return Err(format!(
+            "{s:?}: the path may hold letters, digits and /~._- only (a sandbox: /~NAME)"
+        ));
+    }
+    Ok(url.to_string())
 }
 
 fn parse_max_sandboxes(s: &str) -> Result<usize, String> {

@@ -1,4 +1,4 @@
-//! The subcommands other than the server loop itself: `validate`, `list`,
+//! The subcommands other than the server loop itself: `validate`, `list`, `openapi`,
 //! `healthcheck`, `coverage`, and the bind-and-run part of `serve`.
 
 use std::io::{Read, Write};
@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::admin::{table, Report};
 use crate::app::{run_all, App, Config};
-use crate::cli::ServeArgs;
+use crate::cli::{OpenapiArgs, ServeArgs};
+use crate::openapi::{Format, Servers};
 use crate::scenario::{self, Diagnostic};
 use crate::server::Listener;
 use crate::vendors;
@@ -88,6 +89,39 @@ pub fn list(dirs: &[PathBuf]) -> i32 {
         println!();
     }
     EXIT_OK
+}
+
+/// `vendor-mock openapi VENDOR [--server URL] [--json]`: print the document, its servers
+/// at `server` plus the vendor's prefix (as written without it).
+pub fn openapi(args: &OpenapiArgs) -> i32 {
+    let Some(doc) = crate::openapi::document(&args.vendor) else {
+        eprintln!(
+            "vendor-mock openapi: no vendor named {:?}; the vendors are {}",
+            args.vendor,
+            crate::openapi::vendor_names()
+        );
+        return EXIT_FAILURE;
+    };
+    let servers = match &args.server {
+        Some(url) => Servers(vec![format!("{url}/{}", doc.vendor)]),
+        None => Servers::written(doc.vendor),
+    };
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let mut text = doc.render(format, &servers);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("vendor-mock openapi: cannot write the document: {e}");
+            EXIT_FAILURE
+        }
+    }
 }
 
 /// How long `healthcheck` waits to connect, and then for the answer: together under the

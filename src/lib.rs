@@ -33,6 +33,8 @@
 //! - [`state`], [`clock`], [`rate_limit`], [`journal`], [`coverage`], [`sandbox`],
 //!   [`generate`]: the vendor-neutral engine.
 //! - [`admin`]: the `/__admin` API, per instance.
+//! - [`openapi`]: the vendors' OpenAPI documents, served with `servers` pointing where they
+//!   were asked from (`/__admin/openapi`, `vendor-mock openapi`).
 //! - [`vendors`]: one module per vendor and the registry.
 
 pub mod admin;
@@ -45,6 +47,7 @@ pub mod generate;
 pub mod ipnet;
 pub mod journal;
 pub mod lock;
+pub mod openapi;
 pub mod rate_limit;
 pub mod sandbox;
 pub mod scenario;

@@ -9,6 +9,7 @@ fn main() {
     let code = match cli.command {
         Command::Validate { paths } => commands::validate(&paths),
         Command::List { scenarios } => commands::list(&scenarios),
+        Command::Openapi(args) => commands::openapi(&args),
         Command::Healthcheck { listen } => commands::healthcheck(listen),
         Command::Coverage { url, min } => commands::coverage(&url, min),
         Command::Serve(args) => {

@@ -101,6 +101,7 @@ async fn an_unknown_scenario_in_the_header_is_a_400_listing_the_vendors_scenario
     let r = credeau(&s, "", "u1", Some("pendng")).await;
     insta::assert_json_snapshot!(r.exchange(&["content-type", "x-vendor-mock-scenario"]), @r#"
     {
+      "request": "POST /credeau/api/async_insights",
       "status": 400,
       "headers": {
         "content-type": "application/json",

@@ -23,8 +23,12 @@ fn body(user: &str) -> Value {
 }
 
 /// A completed answer is ~2800 features; snapshots keep its frame and a few features.
+/// Without its request line: a summary is no answer the mock gave, so
+/// `openapi/check_snapshots.py` must not check it against the schema (it is listed in
+/// openapi/unmapped_snapshots.toml).
 fn summarize(r: &Reply) -> Value {
     let mut v = r.exchange(HEADERS);
+    v.as_object_mut().unwrap().shift_remove("request");
     let all = v["body"].as_object().unwrap().clone();
     let keys: Vec<&String> = all.keys().collect();
     let mut short = Map::new();

@@ -64,6 +64,7 @@ async fn a_raw_step_answers_with_its_status_headers_and_body_then_the_next_step_
     let r = s.post_json(INSIGHTS, AUTH, &body("raw-1")).await;
     insta::assert_json_snapshot!(r.exchange(&["content-type", "x-extra", "x-vendor-mock-scenario"]), @r#"
     {
+      "request": "POST /credeau/api/insights",
       "status": 418,
       "headers": {
         "content-type": "application/json",

@@ -77,7 +77,13 @@ async fn staging_answers_exactly_like_production() {
     let b = staging
         .post_json("/finbox/staging/risk/predictors", &[KEY], &body("c-2", 1))
         .await;
-    assert_eq!(a.exchange(SHOWN), b.exchange(SHOWN));
+    // The same answer, to another path: everything but the request line.
+    let answer = |r: &Reply| {
+        let mut e = r.exchange(SHOWN);
+        e.as_object_mut().unwrap().shift_remove("request");
+        e
+    };
+    assert_eq!(answer(&a), answer(&b));
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ mod finscore;
 mod finx;
 mod fuzzing;
 mod healthcheck;
+mod openapi;
 mod parallel;
 mod readme;
 mod sandboxes;

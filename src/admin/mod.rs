@@ -1,9 +1,12 @@
 //! The admin API under `/__admin`: health, reset, the mock clock, the journal, the
-//! loaded scenarios and their assignment to entities, coverage, and (at the root) the
-//! sandboxes. Every call acts on the instance it reached: `/~NAME/__admin/…` on sandbox
-//! NAME alone. Plain JSON; errors are `{"error": "<message>"}` with a 4xx status.
+//! loaded scenarios and their assignment to entities, coverage, the vendors' OpenAPI
+//! documents, and (at the root) the sandboxes. Every call acts on the instance it
+//! reached: `/~NAME/__admin/…` on sandbox NAME alone. Plain JSON (but the OpenAPI
+//! documents, YAML unless JSON is asked for); errors are `{"error": "<message>"}` with a
+//! 4xx status.
 
 mod coverage;
+mod openapi;
 
 use std::net::SocketAddr;
 
@@ -80,16 +83,26 @@ pub async fn handle(
             json_ok(json!({"status": "ok"}))
         }
         "/__admin/coverage" => wrong_method("GET, DELETE"),
+        "/__admin/openapi" if m == Method::GET => openapi::handle_get_openapi_list(app, &parts),
+        "/__admin/openapi" => wrong_method("GET"),
         "/__admin/sandboxes" if app.sandboxes().is_none() => only_at_the_root(path),
         "/__admin/sandboxes" if m == Method::GET => handle_get_sandboxes(app),
         "/__admin/sandboxes" => wrong_method("GET"),
+        _ if path.starts_with("/__admin/openapi/") => {
+            let vendor = &path["/__admin/openapi/".len()..];
+            if m == Method::GET {
+                openapi::handle_get_openapi(app, &parts, vendor)
+            } else {
+                wrong_method("GET")
+            }
+        }
         _ => match path.strip_prefix("/__admin/sandboxes/") {
             Some(_) if app.sandboxes().is_none() => only_at_the_root(path),
             Some(name) if m == Method::DELETE => handle_delete_sandbox(app, name),
             Some(_) => wrong_method("DELETE"),
             None => error(
                 StatusCode::NOT_FOUND,
-                format!("no admin endpoint at {path}; there are /__admin/health, /__admin/reset, /__admin/clock, /__admin/clock/advance, /__admin/requests, /__admin/requests/count, /__admin/scenarios, /__admin/scenarios/assign, /__admin/coverage and /__admin/sandboxes"),
+                format!("no admin endpoint at {path}; there are /__admin/health, /__admin/reset, /__admin/clock, /__admin/clock/advance, /__admin/requests, /__admin/requests/count, /__admin/scenarios, /__admin/scenarios/assign, /__admin/coverage, /__admin/openapi and /__admin/sandboxes"),
             ),
         },
     }

@@ -151,6 +151,9 @@ pub async fn serve_with(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();
     for Listener { listener, vendor } in listeners {
+        if let (Some(v), Ok(addr)) = (vendor, listener.local_addr()) {
+            app.note_vendor_port(v, addr.port());
+        }
         // Listening again only changes the queue's length.
         if let Err(e) = socket2::SockRef::from(&listener).listen(ACCEPT_BACKLOG) {
             tracing::warn!("cannot lengthen the accept queue: {e}");

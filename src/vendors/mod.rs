@@ -42,6 +42,9 @@ pub trait Vendor: Send + Sync + 'static {
     fn endpoints(&self) -> &'static [Endpoint];
     /// The shipped `scenarios/<name>.toml`, embedded with `include_str!`.
     fn default_scenarios(&self) -> &'static str;
+    /// The vendor's OpenAPI document, `openapi/<name>.yaml`, embedded with `include_str!`
+    /// (served by `/__admin/openapi/<name>` and `vendor-mock openapi`, see [`crate::openapi`]).
+    fn openapi(&self) -> &'static str;
     /// Outcome names a scenario step may use.
     fn outcomes(&self) -> &'static [&'static str];
     /// Why `id_prefix` can never match one of this vendor's entity ids, if it cannot

@@ -149,9 +149,14 @@ pub async fn send(
     body: Bytes,
 ) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let uri: hyper::Uri = format!("{base}{path}").parse().expect("a valid URL");
+    let request = format!(
+        "{method} {}",
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
     let mut req = Request::builder()
         .method(Method::from_bytes(method.as_bytes()).unwrap())
-        .uri(format!("{base}{path}"));
+        .uri(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -163,6 +168,7 @@ pub async fn send(
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     Reply {
+        request,
         status,
         headers,
         body,
@@ -172,6 +178,8 @@ pub async fn send(
 /// A received answer.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// What was asked: `POST /credeau/api/insights?x=1` (method, path and query as sent).
+    pub request: String,
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -191,8 +199,10 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The exchange as a user sees it: status, the named headers, and the body (JSON
-    /// when it parses, text otherwise). For insta snapshots.
+    /// The exchange as a user sees it: the request line, status, the named headers, and
+    /// the body (JSON when it parses, text otherwise). For insta snapshots; the request
+    /// line lets `openapi/check_snapshots.py` find the answer's operation in the vendor's
+    /// OpenAPI document and check the body against its schema.
     pub fn exchange(&self, headers: &[&str]) -> Value {
         let hs: serde_json::Map<String, Value> = headers
             .iter()
@@ -203,7 +213,7 @@ impl Reply {
             .collect();
         let body = serde_json::from_slice::<Value>(&self.body)
             .unwrap_or_else(|_| Value::String(self.text()));
-        json!({ "status": self.status, "headers": hs, "body": body })
+        json!({ "request": self.request, "status": self.status, "headers": hs, "body": body })
     }
 }
 

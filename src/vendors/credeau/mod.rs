@@ -176,6 +176,9 @@ impl Vendor for Credeau {
     fn default_scenarios(&self) -> &'static str {
         include_str!("../../../scenarios/credeau.toml")
     }
+    fn openapi(&self) -> &'static str {
+        include_str!("../../../openapi/credeau.yaml")
+    }
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }

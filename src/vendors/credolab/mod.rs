@@ -296,6 +296,9 @@ impl Vendor for Credolab {
     fn default_scenarios(&self) -> &'static str {
         include_str!("../../../scenarios/credolab.toml")
     }
+    fn openapi(&self) -> &'static str {
+        include_str!("../../../openapi/credolab.yaml")
+    }
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }

@@ -195,6 +195,9 @@ impl Vendor for FeatureStore {
     fn default_scenarios(&self) -> &'static str {
         include_str!("../../../scenarios/featurestore.toml")
     }
+    fn openapi(&self) -> &'static str {
+        include_str!("../../../openapi/featurestore.yaml")
+    }
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }

@@ -239,6 +239,9 @@ impl Vendor for Finbox {
     fn default_scenarios(&self) -> &'static str {
         include_str!("../../../scenarios/finbox.toml")
     }
+    fn openapi(&self) -> &'static str {
+        include_str!("../../../openapi/finbox.yaml")
+    }
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }

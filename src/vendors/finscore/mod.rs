@@ -97,6 +97,9 @@ impl Vendor for FinScore {
     fn default_scenarios(&self) -> &'static str {
         include_str!("../../../scenarios/finscore.toml")
     }
+    fn openapi(&self) -> &'static str {
+        include_str!("../../../openapi/finscore.yaml")
+    }
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }

@@ -511,6 +511,9 @@ impl Vendor for Finx {
     fn default_scenarios(&self) -> &'static str {
         include_str!("../../../scenarios/finx.toml")
     }
+    fn openapi(&self) -> &'static str {
+        include_str!("../../../openapi/finx.yaml")
+    }
     fn outcomes(&self) -> &'static [&'static str] {
         OUTCOMES
     }

@@ -1,6 +1,7 @@
 """Check every insta snapshot of an HTTP answer against its vendor's OpenAPI document.
 
     .ci/venv/bin/python openapi/check_snapshots.py [--snapshots DIR] [--document VENDOR=PATH]...
+    .ci/venv/bin/python openapi/check_snapshots.py --exchange - < exchange.json
 
 The tests snapshot answers as exchanges (tests/support `Reply::exchange`):
 `{"request": "POST /credeau/api/insights", "status": 200, "headers": {...}, "body": ...}`,
@@ -21,8 +22,19 @@ alone or inside a larger JSON value. For each exchange in each `tests/snapshots/
 A snapshot with no exchange (a rendered diagnostic, `vendor-mock list`, a summary of a
 body), an exchange without a request line, and an exchange whose request is no
 documented operation (admin calls, protocol errors, unknown paths) must be listed in
-openapi/unmapped_snapshots.toml with the reason; nothing is skipped silently. An entry
-there that no longer matches anything is an error too, so the list cannot go stale.
+openapi/unmapped_snapshots.toml with the reason; nothing is skipped silently. An entry with
+`file` alone excuses only that file's exchanges without a request line (or a file with no
+exchange); an exchange with a request line needs its request listed in the entry's
+`requests`. An entry that no longer matches anything is an error too, so the list cannot go
+stale.
+
+Every format the documents use must be one the checker verifies (openapi/formats.py):
+a document with another is a problem, since its values would pass unchecked.
+
+`--exchange FILE` (`-`: standard input) checks one exchange, in the same JSON form, instead
+of the snapshots: for an answer a test cannot snapshot whole (Credeau's ~2800 fields), the
+test hands the whole answer here before it snapshots a summary. There an exchange that maps
+to no operation is a problem too.
 
 Prints one line per problem and a summary; exits 1 if there is any problem.
 """
@@ -38,6 +50,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import yaml
+from formats import unverifiable_formats
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -238,29 +251,40 @@ def main():
         metavar="VENDOR=PATH",
         help="check against this document instead of openapi/VENDOR.yaml",
     )
+    parser.add_argument(
+        "--exchange",
+        metavar="FILE",
+        help="check this one exchange (JSON; `-`: standard input) instead of the snapshots",
+    )
     args = parser.parse_args()
     paths = {v: os.path.join(HERE, f"{v}.yaml") for v in VENDORS}
     for d in args.document:
         vendor, _, path = d.partition("=")
         paths[vendor] = path
     documents = {}
+    problems = []
     for vendor, path in paths.items():
         doc = Document(vendor, path)
         documents[doc.prefix.strip("/")] = doc
+        for where, problem in unverifiable_formats(doc.doc):
+            problems.append(f"{path}: {where}: {problem}")
+
+    if args.exchange is not None:
+        return check_one(documents, args.exchange, problems)
 
     listed = tomllib.load(open(args.unmapped, "rb")).get("snapshot", [])
     used = [False] * len(listed)
-    problems = []
     for entry in listed:
         if not str(entry.get("reason", "")).strip() or "file" not in entry:
             problems.append(f"{os.path.basename(args.unmapped)}: every entry needs a `file` and a `reason`: {entry}")
 
     def listed_for(file, request):
-        """Index of the list entry excusing this (file, request), if any."""
+        """Index of the list entry excusing this (file, request), if any: an entry with
+        `file` alone excuses only what has no request line (`request` None)."""
         for i, entry in enumerate(listed):
-            if entry["file"] != file:
+            if entry.get("file") != file:
                 continue
-            if "requests" not in entry or request in entry["requests"]:
+            if request in entry.get("requests", [None]):
                 return i
         return None
 
@@ -290,6 +314,8 @@ def main():
                 used[i] = True
                 excused += 1
                 continue
+            if kind == "unmapped" and request is not None and listed_for(name, None) is not None:
+                message += f" (the entry for {name} names no `requests`, so it excuses only answers without a request line: list {request!r} in its `requests`)"
             problems.append(f"{name}: {request or '(no request)'} → {exchange['status']}: {message}")
     for entry, was_used in zip(listed, used):
         if not was_used:
@@ -303,6 +329,29 @@ def main():
         f"{len(files)} snapshots: {checked} answers match their operation's schema, "
         f"{excused} listed as unmapped, {len(problems)} problems"
     )
+    return 1 if problems else 0
+
+
+def check_one(documents, source, problems):
+    """`--exchange`: check the one exchange in `source` (`-`: standard input)."""
+    text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+    try:
+        exchange = json.loads(text)
+    except json.JSONDecodeError as e:
+        problems.append(f"{source}: not JSON: {e}")
+        exchange = None
+    if exchange is not None:
+        found = list(exchanges(exchange))
+        if len(found) != 1:
+            problems.append(f"{source}: expected one exchange (status and body), found {len(found)}")
+        else:
+            result = check_exchange(documents, source, found[0])
+            if result is not None:
+                problems.append(f"{found[0].get('request') or '(no request)'} → {found[0]['status']}: {result[1]}")
+    for p in problems:
+        print(p)
+    verdict = "matches its operation's schema" if not problems else f"{len(problems)} problems"
+    print(f"the exchange: {verdict}")
     return 1 if problems else 0
 
 

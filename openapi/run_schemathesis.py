@@ -1,10 +1,18 @@
 """Run schemathesis on every vendor's OpenAPI document, each against a freshly started mock.
 
     .ci/venv/bin/python openapi/run_schemathesis.py [--max-examples N] [--seed N] [VENDOR ...]
+    .ci/venv/bin/python openapi/run_schemathesis.py --check        # the README's commands only
 
 The commands are the ones openapi/README.md documents, read from it: under each vendor's
 `## ` heading, the first `sh` block holds the mock's `serve` line and then the
-schemathesis command. For each vendor the driver:
+schemathesis command. First the driver compares the vendors that have a command with the
+vendors the mock serves a document for (its `GET /__admin/openapi`), and exits 1 on a
+difference: a README section that lost its block must not quietly drop a vendor from CI.
+It also exits 1 when a command does not load its vendor's hooks
+(`SCHEMATHESIS_HOOKS=openapi/hooks/<vendor>.py`, with the `filter_failure` that excuses the
+`flaky` scenario's 5xx and no other), or names a configuration that lets
+`not_a_server_error` accept statuses (`expected-statuses`). (`--check` stops there.)
+Then, for each vendor, it:
 
 1. starts the mock binary (`VENDOR_MOCK_BIN`, else the newer of target/release and
    target/debug `vendor-mock`, which `cargo test` builds) with that `serve` line's
@@ -12,15 +20,22 @@ schemathesis command. For each vendor the driver:
    line);
 2. runs the schemathesis command as written (its environment assignments, such as
    `SCHEMATHESIS_HOOKS`, included), with `--url` moved to that port, `--max-examples` and
-   `--seed` set to this run's (fixed, so a CI run is reproducible), and one worker;
+   `--seed` set to this run's (fixed, so a CI run is reproducible), one worker, and
+   `--suppress-health-check too_slow` (a loaded CI machine must not fail a run for the
+   time hypothesis takes to generate data);
 3. stops the mock, and prints one line: the vendor, passed or FAILED, the test cases
-   schemathesis counted and the seconds it took. A failed run's full output follows.
+   schemathesis counted and the seconds it took. A failed run's full output follows, and
+   the last lines the mock logged.
 
-Every run's output is also written to target/schemathesis/<vendor>.log. Exits 1 if any
-vendor failed (a failing check, an error, a mock that did not start), else 0.
+Every run's output is written to target/schemathesis/<vendor>.log, and the mock's own log
+(its standard error: one line per request) to target/schemathesis/<vendor>.mock.log
+(`VENDOR_MOCK_SCHEMATHESIS_LOGS` names another folder). Exits 1 if any vendor failed (a
+failing check, an error, a mock that did not start, a run that generated no test case),
+else 0.
 """
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -29,11 +44,13 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 README = os.path.join(HERE, "README.md")
-LOGS = os.path.join(ROOT, "target", "schemathesis")
+LOGS = os.environ.get("VENDOR_MOCK_SCHEMATHESIS_LOGS") or os.path.join(ROOT, "target", "schemathesis")
 # Where the mock's README commands listen; any address in them is replaced.
 LISTEN = re.compile(r"^https?://127\.0\.0\.1:\d+")
 # How long the mock may take to print its `listening on` line.
@@ -41,11 +58,13 @@ START_TIMEOUT = 30
 # How long one vendor's schemathesis run may take before it is killed and fails: far above
 # what the CI bounds need (the slowest vendor takes a few minutes on a loaded debug build).
 RUN_TIMEOUT = 900
+# How many of the mock's last log lines a failed run prints.
+MOCK_LOG_TAIL = 40
 
 
-def commands():
+def commands(readme=README):
     """{vendor: (serve arguments, env, schemathesis argv)} from openapi/README.md, in order."""
-    text = open(README, encoding="utf-8").read()
+    text = open(readme, encoding="utf-8").read()
     out = {}
     for section in re.split(r"^## ", text, flags=re.M)[1:]:
         block = re.search(r"```sh\n(.*?)```", section, flags=re.S)
@@ -93,14 +112,16 @@ def with_option(argv, name, value):
     return argv
 
 
-def start_mock(binary, serve_args):
+def start_mock(binary, serve_args, log):
+    """(process, base URL) of a mock started with `serve_args` on a free port, its
+    standard error written to the open file `log`; (None, None) when it did not start."""
     args = list(serve_args)
     args = with_option(args, "--listen", "127.0.0.1:0")
     proc = subprocess.Popen(
         [binary, "serve", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
     found = {}
@@ -133,20 +154,95 @@ def stop_mock(proc):
             proc.wait()
 
 
-def summary(output):
-    """`N test cases` from schemathesis's closing lines, where it prints them."""
+def test_cases(output):
+    """N of schemathesis's closing `Test cases: N generated, …` line; None without one."""
     m = re.findall(r"Test cases:\s*\n?\s*(\d[\d,]*) generated", output)
-    if m:
-        return f"{m[-1]} test cases"
-    m = re.findall(r"(\d[\d,]*) test cases", output)
-    return f"{m[-1]} test cases" if m else "test cases not reported"
+    return int(m[-1].replace(",", "")) if m else None
+
+
+def tail(path, lines=MOCK_LOG_TAIL):
+    """The last `lines` lines of the file at `path`, as text."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"(cannot read {path}: {e})\n"
+
+
+def mock_vendors(binary):
+    """The vendors the mock serves a document for (its `GET /__admin/openapi`)."""
+    os.makedirs(LOGS, exist_ok=True)
+    log_path = os.path.join(LOGS, "vendors.mock.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc, base = start_mock(binary, [], log)
+        if proc is None:
+            sys.exit(f"run_schemathesis: the mock did not start ({binary} serve); it logged:\n{tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"{base}/__admin/openapi", timeout=60) as r:
+                listed = json.load(r)
+        finally:
+            stop_mock(proc)
+    return [d["vendor"] for d in listed["documents"]]
+
+
+def sets_expected_statuses(node):
+    """Whether a schemathesis configuration lets `not_a_server_error` accept statuses."""
+    if isinstance(node, dict):
+        check = node.get("not_a_server_error")
+        if isinstance(check, dict) and "expected-statuses" in check:
+            return True
+        return any(sets_expected_statuses(v) for v in node.values())
+    if isinstance(node, list):
+        return any(sets_expected_statuses(v) for v in node)
+    return False
+
+
+def problems(table, served, readme=README):
+    """Why the README's commands are not fit for CI: the vendors they cover are not exactly
+    the ones the mock serves, or a command does not load its vendor's hooks (whose
+    `filter_failure` is the one place a 5xx is excused: a `flaky` scenario's), or its
+    configuration accepts a 5xx status wholesale."""
+    out = []
+    missing = [v for v in served if v not in table]
+    extra = [v for v in table if v not in served]
+    if missing:
+        out.append(
+            f"no schemathesis command for {', '.join(missing)} in {readme}: under each vendor's "
+            "`## ` heading the first `sh` block must hold the mock's `serve` line and the command"
+        )
+    if extra:
+        out.append(f"commands for {', '.join(extra)}, which the mock serves no document for")
+    for vendor, (_, env, argv) in table.items():
+        hooks = f"openapi/hooks/{vendor}.py"
+        path = os.path.join(ROOT, hooks)
+        if env.get("SCHEMATHESIS_HOOKS") != hooks:
+            out.append(f"{vendor}: the command loads no SCHEMATHESIS_HOOKS={hooks} (its filter_failure)")
+        elif not os.path.isfile(path) or "def filter_failure(" not in open(path, encoding="utf-8").read():
+            out.append(f"{vendor}: {hooks} defines no filter_failure hook")
+        if "--config-file" in argv:
+            config = os.path.join(ROOT, argv[argv.index("--config-file") + 1])
+            with open(config, "rb") as f:
+                if sets_expected_statuses(tomllib.load(f)):
+                    out.append(
+                        f"{vendor}: {config} sets `expected-statuses` for not_a_server_error: a 5xx "
+                        "is excused only by filter_failure, for the `flaky` scenario's answers"
+                    )
+    return out
 
 
 def run(vendor, serve_args, env, argv, binary, max_examples, seed):
     started = time.monotonic()
-    proc, base = start_mock(binary, serve_args)
+    os.makedirs(LOGS, exist_ok=True)
+    mock_log_path = os.path.join(LOGS, f"{vendor}.mock.log")
+    mock_log = open(mock_log_path, "w", encoding="utf-8")
+    proc, base = start_mock(binary, serve_args, mock_log)
     if proc is None:
-        return False, f"{vendor}: FAILED: the mock did not start ({binary} serve {' '.join(serve_args)})", ""
+        mock_log.close()
+        return (
+            False,
+            f"{vendor}: FAILED: the mock did not start ({binary} serve {' '.join(serve_args)})",
+            f"The mock's log ({mock_log_path}) ends:\n{tail(mock_log_path)}",
+        )
     try:
         url_at = argv.index("--url") + 1
         argv = list(argv)
@@ -158,6 +254,9 @@ def run(vendor, serve_args, env, argv, binary, max_examples, seed):
         # No examples remembered from earlier runs (hypothesis's database would replay
         # them), so a run depends on the seed alone.
         argv = with_option(argv, "--generation-database", "none")
+        # Hypothesis's "too slow" health check times data generation, which a loaded
+        # machine slows down: a verdict about the machine, not the mock.
+        argv = with_option(argv, "--suppress-health-check", "too_slow")
         argv.append("--no-color")
         full_env = {**os.environ, **env, "NO_COLOR": "1"}
         try:
@@ -177,12 +276,21 @@ def run(vendor, serve_args, env, argv, binary, max_examples, seed):
             ok = False
     finally:
         stop_mock(proc)
+        mock_log.close()
     seconds = time.monotonic() - started
-    os.makedirs(LOGS, exist_ok=True)
     with open(os.path.join(LOGS, f"{vendor}.log"), "w", encoding="utf-8") as f:
         f.write(" ".join(shlex.quote(a) for a in argv) + "\n\n" + output)
+    cases = test_cases(output)
+    if cases is None:
+        ok, count = False, "test cases not reported (no `Test cases: N generated` line)"
+    elif cases == 0:
+        ok, count = False, "0 test cases generated"
+    else:
+        count = f"{cases} test cases"
     verdict = "passed" if ok else "FAILED"
-    line = f"{vendor}: {verdict}: {summary(output)}, --max-examples {max_examples} --seed {seed}, {seconds:.0f} s"
+    line = f"{vendor}: {verdict}: {count}, --max-examples {max_examples} --seed {seed}, {seconds:.0f} s"
+    if not ok:
+        output += f"\nThe mock's log ({mock_log_path}) ends:\n{tail(mock_log_path)}"
     return ok, line, output
 
 
@@ -190,13 +298,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-examples", type=int, default=int(os.environ.get("VENDOR_MOCK_SCHEMATHESIS_EXAMPLES", "10")))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--readme", default=README, help="read the commands from this file (default: openapi/README.md)")
+    parser.add_argument("--check", action="store_true", help="only compare the README's commands with the mock's vendors")
     parser.add_argument("vendors", nargs="*", help="only these vendors (default: every one the README documents)")
     args = parser.parse_args()
-    table = commands()
+    table = commands(args.readme)
+    binary = mock_binary()
+    found = problems(table, mock_vendors(binary), args.readme)
+    for p in found:
+        print(f"run_schemathesis: {p}", flush=True)
+    if found:
+        return 1
+    if args.check:
+        print(f"run_schemathesis: a command for each of the {len(table)} vendors: {', '.join(table)}")
+        return 0
     unknown = [v for v in args.vendors if v not in table]
     if unknown:
-        sys.exit(f"run_schemathesis: no command for {', '.join(unknown)} in {README}; there are {', '.join(table)}")
-    binary = mock_binary()
+        sys.exit(f"run_schemathesis: no command for {', '.join(unknown)} in {args.readme}; there are {', '.join(table)}")
     results = []
     for vendor in args.vendors or list(table):
         serve_args, env, argv = table[vendor]

@@ -161,8 +161,8 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 /// A vendor that has an OpenAPI document.
 fn parse_openapi_vendor(s: &str) -> Result<String, String> {
-    match crate::openapi::document(s) {
-        Some(d) => Ok(d.vendor.to_string()),
+    match crate::openapi::shipped().names().find(|n| *n == s) {
+        Some(name) => Ok(name.to_string()),
         None => Err(format!(
             "no vendor named {s:?}; the vendors are {}",
             crate::openapi::vendor_names()
@@ -170,7 +170,9 @@ fn parse_openapi_vendor(s: &str) -> Result<String, String> {
     }
 }
 
-/// `http://host[:port][/~NAME]` or `https://…`, without a trailing slash.
+/// `http://host[:port][/~NAME]` or `https://…`, without a trailing slash: a port in
+/// 1-65535, and no vendor's prefix at the end (the command adds it; given twice, every
+/// URL in the document would be wrong).
 fn parse_server_url(s: &str) -> Result<String, String> {
     let url = s.trim_end_matches('/');
     let rest = url
@@ -180,10 +182,16 @@ fn parse_server_url(s: &str) -> Result<String, String> {
             format!("{s:?}: expected an http:// or https:// URL, e.g. http://127.0.0.1:8080")
         })?;
     let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-    if !crate::openapi::plausible_host(host) {
+    let name = crate::openapi::host_name(host);
+    if !crate::server::plausible_host(host) || name.is_empty() {
         return Err(format!(
             "{s:?}: {host:?} is not a host[:port] (letters, digits and .-:[]_)"
         ));
+    }
+    if let Some(port) = host.get(name.len()..).and_then(|p| p.strip_prefix(':')) {
+        if !matches!(port.parse::<u16>(), Ok(1..)) {
+            return Err(format!("{s:?}: the port is 1-65535, found {port:?}"));
+        }
     }
     if !path
         .bytes()
@@ -191,6 +199,13 @@ fn parse_server_url(s: &str) -> Result<String, String> {
     {
         return Err(format!(
             "{s:?}: the path may hold letters, digits and /~._- only (a sandbox: /~NAME)"
+        ));
+    }
+    let last = path.rsplit('/').next().unwrap_or_default();
+    if let Some(vendor) = crate::openapi::shipped().names().find(|v| *v == last) {
+        let base = &url[..url.len() - vendor.len() - 1];
+        return Err(format!(
+            "{s:?} ends in the vendor's prefix /{vendor}, which the command adds itself; give the mock's base URL ({base})"
         ));
     }
     Ok(url.to_string())
@@ -243,6 +258,37 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_server_url_is_a_base_with_a_real_port_and_without_the_vendors_prefix() {
+        for (given, want) in [
+            ("http://mock:8080", "http://mock:8080"),
+            ("https://mock/", "https://mock"),
+            ("http://127.0.0.1:1/~t42", "http://127.0.0.1:1/~t42"),
+            ("http://[::1]:65535/~ci/", "http://[::1]:65535/~ci"),
+            ("http://gw/mock/finboxes", "http://gw/mock/finboxes"),
+        ] {
+            assert_eq!(parse_server_url(given).as_deref(), Ok(want), "{given}");
+        }
+        for (given, says) in [
+            ("ftp://mock", "expected an http:// or https:// URL"),
+            ("http://mock/a b", "the path may hold"),
+            ("http://a b", "is not a host[:port]"),
+            ("http://:8080", "is not a host[:port]"),
+            ("http://x:99999", "the port is 1-65535, found \"99999\""),
+            ("http://x:0", "the port is 1-65535"),
+            ("http://x:", "the port is 1-65535"),
+            ("http://[::1]:65536", "the port is 1-65535"),
+            (
+                "http://x/finbox",
+                "ends in the vendor's prefix /finbox, which the command adds itself; give the mock's base URL (http://x)",
+            ),
+            ("http://x/~t1/featurestore/", "(http://x/~t1)"),
+        ] {
+            let e = parse_server_url(given).expect_err(given);
+            assert!(e.contains(says), "{given}: {e}");
+        }
     }
 
     /// The Docker image sets only VENDOR_MOCK_LISTEN; its HEALTHCHECK finds the server

@@ -92,16 +92,11 @@ pub fn list(dirs: &[PathBuf]) -> i32 {
 }
 
 /// `vendor-mock openapi VENDOR [--server URL] [--json]`: print the document, its servers
-/// at `server` plus the vendor's prefix (as written without it).
+/// at `server` plus the vendor's prefix (as written without it). A reader that stops
+/// early (`| head`) is no failure: a broken pipe ends the command quietly, with 0.
 pub fn openapi(args: &OpenapiArgs) -> i32 {
-    let Some(doc) = crate::openapi::document(&args.vendor) else {
-        eprintln!(
-            "vendor-mock openapi: no vendor named {:?}; the vendors are {}",
-            args.vendor,
-            crate::openapi::vendor_names()
-        );
-        return EXIT_FAILURE;
-    };
+    let doc = crate::openapi::document(&args.vendor)
+        .expect("the CLI accepts only a vendor that has a document (cli::parse_openapi_vendor)");
     let servers = match &args.server {
         Some(url) => Servers(vec![format!("{url}/{}", doc.vendor)]),
         None => Servers::written(doc.vendor),
@@ -115,8 +110,10 @@ pub fn openapi(args: &OpenapiArgs) -> i32 {
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => EXIT_OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => {
             eprintln!("vendor-mock openapi: cannot write the document: {e}");
             EXIT_FAILURE

@@ -28,7 +28,8 @@
 //! above them; vendors see the engine through [`vendors::Ctx`] and `&App`.
 //!
 //! - [`app`]: [`app::App`] (one instance; the root also holds the sandboxes) and [`app::run`].
-//! - [`server`]: accept loop, [`server::MockRequest`], [`server::MockResponse`], pipeline.
+//! - [`server`]: accept loop, [`server::MockRequest`], [`server::MockResponse`], pipeline,
+//!   and [`server::origin`] (where a request reached the mock: finX links, OpenAPI servers).
 //! - [`scenario`]: scenario files, compile with diagnostics, selection by prefix.
 //! - [`state`], [`clock`], [`rate_limit`], [`journal`], [`coverage`], [`sandbox`],
 //!   [`generate`]: the vendor-neutral engine.

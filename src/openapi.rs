@@ -9,8 +9,9 @@
 //! replaces that entry, and the same base at the start of OAuth 2 flow URLs
 //! (`tokenUrl`, `authorizationUrl`, `refreshUrl`: FinScore's token URL is absolute, as a
 //! relative one would resolve against the server's parent), and nothing else: the rest
-//! of the YAML is byte for byte the file. Each document is prepared once per process
-//! (a template: the text cut where URLs go in), so a request only concatenates.
+//! of the YAML is byte for byte the file. Each document is prepared once per process,
+//! on first use of that document ([`Documents`]: a template, the text cut where URLs go
+//! in), so a request only concatenates; the admin API prepares off the async workers.
 //!
 //! Limits: the JSON form is the YAML read with YAML 1.2's core schema (`yes` stays a
 //! string, numbers stay numbers) and printed with serde_json's pretty printer; a document
@@ -116,33 +117,90 @@ impl Document {
     }
 }
 
-/// Every vendor's document, in registry order, prepared on first use.
-pub fn documents() -> &'static [Document] {
-    static DOCUMENTS: OnceLock<Vec<Document>> = OnceLock::new();
-    DOCUMENTS.get_or_init(|| {
-        vendors::registry()
-            .iter()
-            .map(|v| {
-                Document::prepare(v.name(), v.openapi()).expect(
-                    "every shipped OpenAPI document follows the servers convention (unit-tested)",
-                )
-            })
-            .collect()
-    })
+/// The documents of a set of vendors, each prepared on first use of that vendor's, so
+/// that a request for one document never waits for the others (preparing one reads the
+/// whole YAML: tens of milliseconds in a debug build).
+pub struct Documents {
+    slots: Vec<Slot>,
 }
 
-/// The document of the vendor called `name`.
+/// One vendor's document: its text, and what it became once prepared.
+struct Slot {
+    vendor: &'static str,
+    text: &'static str,
+    prepared: OnceLock<Document>,
+}
+
+impl Documents {
+    /// `(vendor, text)` pairs, in the order they are listed.
+    pub fn new(texts: impl IntoIterator<Item = (&'static str, &'static str)>) -> Self {
+        let slots = texts
+            .into_iter()
+            .map(|(vendor, text)| Slot {
+                vendor,
+                text,
+                prepared: OnceLock::new(),
+            })
+            .collect();
+        Self { slots }
+    }
+
+    /// The document of the vendor called `name`, prepared now if it was not yet.
+    pub fn get(&self, name: &str) -> Option<&Document> {
+        self.slots.iter().find(|s| s.vendor == name).map(Slot::get)
+    }
+
+    /// Every document, in order (each prepared now if it was not yet).
+    pub fn all(&self) -> impl Iterator<Item = &Document> {
+        self.slots.iter().map(Slot::get)
+    }
+
+    /// The vendors that have a document, in order (nothing is prepared).
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.slots.iter().map(|s| s.vendor)
+    }
+
+    /// Whether the document of `name` (`None`: every document) is prepared already, so
+    /// that asking for it costs no more than a render. An unknown name is "prepared":
+    /// there is nothing to wait for.
+    pub fn is_prepared(&self, name: Option<&str>) -> bool {
+        self.slots
+            .iter()
+            .filter(|s| name.is_none_or(|n| n == s.vendor))
+            .all(|s| s.prepared.get().is_some())
+    }
+}
+
+impl Slot {
+    fn get(&self) -> &Document {
+        self.prepared.get_or_init(|| {
+            Document::prepare(self.vendor, self.text).expect(
+                "every shipped OpenAPI document follows the servers convention (unit-tested)",
+            )
+        })
+    }
+}
+
+/// The shipped documents, in registry order.
+pub fn shipped() -> &'static Documents {
+    static DOCUMENTS: OnceLock<Documents> = OnceLock::new();
+    DOCUMENTS
+        .get_or_init(|| Documents::new(vendors::registry().iter().map(|v| (v.name(), v.openapi()))))
+}
+
+/// Every shipped document, in registry order (each prepared on first use).
+pub fn documents() -> impl Iterator<Item = &'static Document> {
+    shipped().all()
+}
+
+/// The shipped document of the vendor called `name`.
 pub fn document(name: &str) -> Option<&'static Document> {
-    documents().iter().find(|d| d.vendor == name)
+    shipped().get(name)
 }
 
 /// `finbox, credeau, …`: the vendors that have a document, for error messages.
 pub fn vendor_names() -> String {
-    documents()
-        .iter()
-        .map(|d| d.vendor)
-        .collect::<Vec<_>>()
-        .join(", ")
+    shipped().names().collect::<Vec<_>>().join(", ")
 }
 
 /// A text with holes where URLs go.
@@ -316,37 +374,35 @@ fn yaml_value(y: &Yaml) -> Result<Value, String> {
 
 /// Where a document is served from: `scheme://host` of the request, the sandbox's
 /// `/~NAME`, the vendor's prefix; then, for a vendor with its own port, that port on the
-/// same host name (with the sandbox).
+/// same host name (with the sandbox), always `http://` (the mock serves no TLS). A request
+/// that came through a proxy (`proxied`: see [`crate::server::Origin`]) gets no such
+/// second server: the proxy's host and scheme say nothing of the mock's own ports, which
+/// the client may not reach at all.
 pub fn servers_for(
     scheme: &str,
     host: &str,
+    proxied: bool,
     sandbox: Option<&str>,
     vendor: &str,
     own_ports: &[u16],
 ) -> Servers {
     let sandbox = sandbox.map(|n| format!("/~{n}")).unwrap_or_default();
     let mut urls = vec![format!("{scheme}://{host}{sandbox}/{vendor}")];
-    let name = host_name(host);
-    for port in own_ports {
-        urls.push(format!("{scheme}://{name}:{port}{sandbox}"));
+    if !proxied {
+        let name = host_name(host);
+        for port in own_ports {
+            urls.push(format!("http://{name}:{port}{sandbox}"));
+        }
     }
     Servers(urls)
 }
 
 /// `host` without its port: `mock:8080` → `mock`, `[::1]:8080` → `[::1]`.
-fn host_name(host: &str) -> &str {
+pub fn host_name(host: &str) -> &str {
     match host.rfind([':', ']']) {
         Some(i) if host.as_bytes()[i] == b':' => &host[..i],
         _ => host,
     }
-}
-
-/// A `host[:port]` fit to put in a URL, and in YAML unquoted: letters, digits and `.-:[]_`.
-pub fn plausible_host(h: &str) -> bool {
-    !h.is_empty()
-        && h.len() <= 255
-        && h.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
 }
 
 #[cfg(test)]
@@ -434,15 +490,60 @@ mod tests {
     #[test]
     fn servers_name_the_request_host_the_sandbox_and_the_vendor_port() {
         assert_eq!(
-            servers_for("http", "mock:8080", Some("t1"), "finbox", &[9001]).0,
+            servers_for("http", "mock:8080", false, Some("t1"), "finbox", &[9001]).0,
             ["http://mock:8080/~t1/finbox", "http://mock:9001/~t1"]
         );
         assert_eq!(
-            servers_for("https", "[::1]:8080", None, "credeau", &[]).0,
+            servers_for("https", "[::1]:8080", false, None, "credeau", &[]).0,
             ["https://[::1]:8080/credeau"]
         );
         assert_eq!(host_name("[::1]"), "[::1]");
         assert_eq!(host_name("mock"), "mock");
-        assert!(plausible_host("mock:8080") && !plausible_host("a b") && !plausible_host(""));
+    }
+
+    #[test]
+    fn behind_a_proxy_the_vendor_port_is_left_out_and_it_is_never_https() {
+        // Through a proxy: only the proxy's address is known to reach the mock.
+        assert_eq!(
+            servers_for("https", "api.example.com", true, None, "finbox", &[19001]).0,
+            ["https://api.example.com/finbox"]
+        );
+        assert_eq!(
+            servers_for(
+                "http",
+                "api.example.com",
+                true,
+                Some("t"),
+                "finbox",
+                &[19001]
+            )
+            .0,
+            ["http://api.example.com/~t/finbox"]
+        );
+        // Direct: the mock's own port speaks plain HTTP, whatever the first server says.
+        assert_eq!(
+            servers_for("https", "mock:8080", false, None, "finbox", &[19001]).0,
+            ["https://mock:8080/finbox", "http://mock:19001"]
+        );
+    }
+
+    #[test]
+    fn each_document_is_prepared_only_when_it_is_first_asked_for() {
+        let text = |v: &str| -> &'static str {
+            format!("openapi: 3.1.0\ninfo:\n  title: {v}\n  version: v1\nservers:\n  - url: http://127.0.0.1:8080/{v}\npaths: {{}}\n").leak()
+        };
+        let docs = Documents::new([("a", text("a")), ("b", text("b"))]);
+        assert_eq!(docs.names().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(!docs.is_prepared(Some("a")) && !docs.is_prepared(None));
+        assert_eq!(docs.get("a").unwrap().title, "a");
+        assert!(docs.is_prepared(Some("a")));
+        assert!(
+            !docs.is_prepared(Some("b")),
+            "asking for a prepares a alone"
+        );
+        assert!(!docs.is_prepared(None));
+        assert!(docs.get("c").is_none() && docs.is_prepared(Some("c")));
+        assert_eq!(docs.all().map(|d| d.vendor).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(docs.is_prepared(None));
     }
 }

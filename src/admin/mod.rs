@@ -83,7 +83,9 @@ pub async fn handle(
             json_ok(json!({"status": "ok"}))
         }
         "/__admin/coverage" => wrong_method("GET, DELETE"),
-        "/__admin/openapi" if m == Method::GET => openapi::handle_get_openapi_list(app, &parts),
+        "/__admin/openapi" if m == Method::GET => {
+            openapi::handle_get_openapi_list(app, &parts).await
+        }
         "/__admin/openapi" => wrong_method("GET"),
         "/__admin/sandboxes" if app.sandboxes().is_none() => only_at_the_root(path),
         "/__admin/sandboxes" if m == Method::GET => handle_get_sandboxes(app),
@@ -91,7 +93,7 @@ pub async fn handle(
         _ if path.starts_with("/__admin/openapi/") => {
             let vendor = &path["/__admin/openapi/".len()..];
             if m == Method::GET {
-                openapi::handle_get_openapi(app, &parts, vendor)
+                openapi::handle_get_openapi(app, &parts, vendor).await
             } else {
                 wrong_method("GET")
             }

@@ -30,6 +30,7 @@
 mod connection;
 mod fd_limit;
 mod io;
+mod origin;
 mod pipeline;
 mod request;
 mod response;
@@ -50,6 +51,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+pub use origin::{origin, plausible_host, Origin};
 pub use request::{read_body, BodyError, MockRequest};
 pub use response::{Body, MockResponse, OutBody};
 

@@ -350,6 +350,43 @@ pub fn assert_openapi_document_validates(vendor: &str) {
     );
 }
 
+/// Check one exchange (as [`Reply::exchange`] records it, request line included) against
+/// its operation in the vendor's OpenAPI document, with `openapi/check_snapshots.py
+/// --exchange -`: for answers too large to snapshot whole. `None` outside CI when the venv
+/// lacks jsonschema or PyYAML; else whether it matched, and what the check printed.
+pub fn check_exchange(exchange: &Value) -> Option<(bool, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    if !python_has(Some("jsonschema")) || !python_has(Some("yaml")) {
+        return None;
+    }
+    let script = format!("{}/openapi/check_snapshots.py", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(python())
+        .args([script.as_str(), "--exchange", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the Python interpreter runs");
+    let input = serde_json::to_vec(exchange).expect("a JSON value serializes");
+    let mut stdin = child.stdin.take().expect("piped");
+    // Written from a thread: the child may print before it has read everything.
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("the snapshot check runs");
+    writer
+        .join()
+        .expect("the writer thread does not panic")
+        .expect("the snapshot check reads the whole exchange");
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
 /// Every JSON request-body example of an OpenAPI document's POST operations, as
 /// (path, example name, value), with `$ref`s to `components/requestBodies` followed.
 pub fn openapi_request_examples(doc: &Value) -> Vec<(String, String, Value)> {

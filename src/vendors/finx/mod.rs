@@ -61,7 +61,7 @@ use std::sync::{Arc, Mutex};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
-use hyper::header::{HeaderName, AUTHORIZATION, HOST};
+use hyper::header::AUTHORIZATION;
 use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -77,7 +77,7 @@ use super::{Ctx, Endpoint, Vendor};
 use crate::generate::{self, Issuer};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Settings};
-use crate::server::{MockRequest, MockResponse};
+use crate::server::{origin, plausible_host, MockRequest, MockResponse};
 
 pub const OUTCOMES: &[&str] = &[
     "report",
@@ -658,48 +658,19 @@ impl Vendor for Finx {
 /// (`[report] fallback_host` changes it).
 pub const DEFAULT_FALLBACK_HOST: &str = "127.0.0.1:8080";
 
-/// A `host[:port]` fit to put in a URL: letters, digits and `.-:[]_` only.
-fn plausible_host(h: &str) -> bool {
-    !h.is_empty()
-        && h.len() <= 255
-        && h.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
-}
-
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-
-/// A header as text (`None` when absent or not visible ASCII), by its typed name: every
-/// report and transactions call reads four, and a name given as text is parsed first.
-fn header<'r>(req: &'r MockRequest, name: &HeaderName) -> Option<&'r str> {
-    req.headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The first value of a (possibly comma-separated, proxy-appended) header, trimmed.
-fn first_value<'r>(req: &'r MockRequest, name: &HeaderName) -> Option<&'r str> {
-    header(req, name)
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-}
-
-/// `http://host[/finx]`: where this request reached the mock, for links back to it.
-/// The host is the first `X-Forwarded-Host` (a proxy in front of the mock), else `Host`,
-/// else `fallback` (the `[report] fallback_host` setting) when neither is usable.
+/// `http://host[/finx]`: where this request reached the mock, for links back to it
+/// ([`crate::server::origin`]: the first `X-Forwarded-Host`, else `Host`), else at
+/// `fallback` (the `[report] fallback_host` setting) when neither is usable.
 fn base_url(req: &MockRequest, fallback: &str) -> String {
-    let host = first_value(req, &X_FORWARDED_HOST)
-        .filter(|h| plausible_host(h))
-        .or_else(|| header(req, &HOST).filter(|h| plausible_host(h)))
-        .unwrap_or(fallback);
-    let scheme = match first_value(req, &X_FORWARDED_PROTO) {
-        Some(p) if p.eq_ignore_ascii_case("https") => "https://",
-        _ => "http://",
-    };
+    let origin = origin(&req.headers);
+    let host = origin.host.unwrap_or(fallback);
     let prefix = req
         .full_path
         .strip_suffix(req.path.as_str())
         .unwrap_or_default();
-    let mut url = String::with_capacity(scheme.len() + host.len() + prefix.len());
-    url.push_str(scheme);
+    let mut url = String::with_capacity(origin.scheme.len() + 3 + host.len() + prefix.len());
+    url.push_str(origin.scheme);
+    url.push_str("://");
     url.push_str(host);
     url.push_str(prefix);
     url

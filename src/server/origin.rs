@@ -1,0 +1,157 @@
+//! Where a request reached the mock, as its client sees it: the scheme and `host[:port]`
+//! that links and documents pointing back at the mock must use.
+//!
+//! The host is the first `X-Forwarded-Host` (a proxy in front of the mock), else `Host`;
+//! the scheme is `https` when the first `X-Forwarded-Proto` says so, else `http` (the mock
+//! itself speaks plain HTTP). A header value that is not a [`plausible_host`] is skipped.
+//! finX's links (`location`, report `href`s) and the OpenAPI documents' `servers` both
+//! read this one function, so the two cannot disagree about where the mock is.
+//!
+//! Limits: only the de facto `X-Forwarded-*` headers are read, not RFC 7239 `Forwarded`;
+//! a port in `X-Forwarded-Port` is not read (a proxy that needs one puts it in
+//! `X-Forwarded-Host`).
+
+use hyper::header::{HeaderName, HOST};
+use hyper::HeaderMap;
+
+/// The host a proxy in front of the mock was asked for.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// The scheme a proxy in front of the mock was asked with.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// Where a request reached the mock (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'h> {
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// `host[:port]`, or `None` when the request names no usable one (HTTP/1.0 without
+    /// `Host`, or a value that is no host): the caller decides what then.
+    pub host: Option<&'h str>,
+    /// The request came through a proxy: its host is an `X-Forwarded-Host`, or it
+    /// carries `X-Forwarded-Proto`. Then only the proxy's address is known to reach the
+    /// mock; the mock's own ports (a `--vendor-listen` port) may not be reachable from
+    /// the client at all.
+    pub proxied: bool,
+}
+
+/// Where the request with `headers` reached the mock.
+pub fn origin(headers: &HeaderMap) -> Origin<'_> {
+    let forwarded = first_value(headers, &X_FORWARDED_HOST).filter(|h| plausible_host(h));
+    // `Host` holds one value (RFC 9110 §7.2): taken whole, never split at a comma.
+    let host = forwarded.or_else(|| {
+        headers
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| plausible_host(h))
+    });
+    let proto = first_value(headers, &X_FORWARDED_PROTO);
+    let scheme = match proto {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    Origin {
+        scheme,
+        host,
+        proxied: forwarded.is_some() || proto.is_some(),
+    }
+}
+
+/// The first value of a (possibly comma-separated, proxy-appended) header, trimmed.
+fn first_value<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+}
+
+/// A `host[:port]` fit to put in a URL, and in YAML unquoted: letters, digits and `.-:[]_`.
+pub fn plausible_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    /// Request headers, then the origin's scheme, host and `proxied`.
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        Option<&'static str>,
+        bool,
+    );
+
+    #[test]
+    fn the_origin_is_the_forwarded_host_else_the_host_with_the_forwarded_scheme() {
+        let cases: &[Case] = &[
+            (&[("host", "mock:8080")], "http", Some("mock:8080"), false),
+            (
+                &[
+                    ("host", "mock:1"),
+                    ("x-forwarded-host", "edge.example, inner"),
+                ],
+                "http",
+                Some("edge.example"),
+                true,
+            ),
+            (
+                &[("host", "mock:1"), ("x-forwarded-proto", "HTTPS, http")],
+                "https",
+                Some("mock:1"),
+                true,
+            ),
+            (
+                &[("host", "mock:1"), ("x-forwarded-proto", "http")],
+                "http",
+                Some("mock:1"),
+                true,
+            ),
+            // An unusable forwarded host is skipped, and then the host is no proxy's.
+            (
+                &[("host", "mock:1"), ("x-forwarded-host", "bad/host")],
+                "http",
+                Some("mock:1"),
+                false,
+            ),
+            (&[("host", "a b")], "http", None, false),
+            (&[("host", "a,b")], "http", None, false),
+            (&[("x-forwarded-proto", "https")], "https", None, true),
+            (&[], "http", None, false),
+        ];
+        for (pairs, scheme, host, proxied) in cases {
+            let h = headers(pairs);
+            assert_eq!(
+                origin(&h),
+                Origin {
+                    scheme,
+                    host: *host,
+                    proxied: *proxied
+                },
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plausible_host_is_a_host_and_port_and_nothing_more() {
+        for ok in ["mock", "mock:8080", "[::1]:8080", "a_b.example-1"] {
+            assert!(plausible_host(ok), "{ok}");
+        }
+        let long = "a".repeat(256);
+        for bad in ["", "a b", "a/b", "a,b", "x\"y", "h@st", long.as_str()] {
+            assert!(!plausible_host(bad), "{bad}");
+        }
+    }
+}

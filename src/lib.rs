@@ -31,7 +31,7 @@
 //! - [`server`]: accept loop, [`server::MockRequest`], [`server::MockResponse`], pipeline.
 //! - [`scenario`]: scenario files, compile with diagnostics, selection by prefix.
 //! - [`state`], [`clock`], [`rate_limit`], [`journal`], [`coverage`], [`sandbox`],
-//!   [`generate`]: the vendor-neutral engine.
+//!   [`generate`], [`memo`]: the vendor-neutral engine.
 //! - [`admin`]: the `/__admin` API, per instance.
 //! - [`vendors`]: one module per vendor and the registry.
 
@@ -45,6 +45,7 @@ pub mod generate;
 pub mod ipnet;
 pub mod journal;
 pub mod lock;
+pub mod memo;
 pub mod rate_limit;
 pub mod sandbox;
 pub mod scenario;

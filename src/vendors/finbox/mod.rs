@@ -61,6 +61,7 @@ use super::{Ctx, Endpoint, Vendor};
 use crate::app::App;
 use crate::generate;
 use crate::ipnet::IpNet;
+use crate::memo::{json_str, Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Repeat, Settings, Step};
 use crate::server::{MockRequest, MockResponse};
@@ -116,7 +117,30 @@ const ENDPOINTS: &[Endpoint] = &[
 /// FinBox's `YYYY-MM-DDThh:mm:ss:mil`: a colon, not a dot, before the milliseconds
 /// (the doc's samples really do this, e.g. `2019-01-03T06:37:44:003`).
 pub fn finbox_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string()
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
+        // Out of the four-digit range, or a leap second (a frozen clock can be set to
+        // `:60`): chrono's own rendering.
+        return t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string();
+    }
+    // Written digit by digit: every answer carries two of these, and chrono parses its
+    // format string on every call.
+    let mut out = *b"0000-00-00T00:00:00:000";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, t.year() as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    // `%3f`: milliseconds, truncated.
+    put(20, 3, t.nanosecond() / 1_000_000);
+    String::from_utf8(out.to_vec()).expect("digits and separators are ASCII")
 }
 
 /// The WEBHOOK_SECRET when `[auth]` names none.
@@ -214,14 +238,17 @@ struct Filter {
 #[derive(Default)]
 pub struct Finbox {
     hooks: Arc<Hooks>,
+    shared: Arc<FinboxShared>,
 }
 
-/// Every instance's FinBox sends its webhooks through the server's one client.
+/// Every instance's FinBox sends its webhooks through the server's one client and
+/// shares its rendered answers ([`FinboxShared`]).
 impl super::Sharing for Finbox {
-    type Shared = webhook::Sender;
-    fn with_shared(sender: Arc<webhook::Sender>) -> Self {
+    type Shared = FinboxShared;
+    fn with_shared(shared: Arc<FinboxShared>) -> Self {
         Self {
-            hooks: Arc::new(Hooks::new(sender)),
+            hooks: Arc::new(Hooks::new(shared.sender.clone())),
+            shared,
         }
     }
 }
@@ -389,29 +416,33 @@ impl Vendor for Finbox {
         let turn = ctx.turn(&body.entity);
         let request_id = generate::hex(&ctx.issued_id(&body.entity, &turn, "request_id"), 32);
         let now = ctx.now;
-        let processing = ctx.rng(&body.entity, "processing").random_range(80..1500);
-        let answer = Answer {
-            customer_id: if route.is_device_route() && !body.by_customer {
-                Value::Null
-            } else {
-                json!(body.entity)
-            },
-            request_id: &request_id,
-            requested: now - TimeDelta::milliseconds(processing),
-            processed: now,
+        let customer_id = if route.is_device_route() && !body.by_customer {
+            Value::Null
+        } else {
+            json!(body.entity)
         };
+        let patched = turn.step().is_some_and(|s| s.patch.is_some());
         let outcome = turn.outcome("complete").map(str::to_string);
         let resp = turn.respond("complete", |o| {
+            if o == "complete" && !patched {
+                if let Some(resp) = self.complete_from_template(ctx, route, &body, &request_id) {
+                    return resp;
+                }
+            }
+            let processing = processing_ms(ctx.seed(), &body.entity);
+            let processed = finbox_time(now);
             let requested = if o == "in_progress" {
-                now
+                processed.clone()
             } else {
-                answer.requested
+                finbox_time(now - TimeDelta::milliseconds(processing))
             };
             render(
                 o,
                 &Answer {
+                    customer_id: customer_id.clone(),
+                    request_id: &request_id,
                     requested,
-                    ..answer.clone()
+                    processed,
                 },
                 || route_data(ctx, route, &body, &settings.versions),
             )
@@ -445,13 +476,110 @@ impl Vendor for Finbox {
     }
 }
 
+/// How long the entity's answers say FinBox took, in milliseconds: drawn once per
+/// (seed, customer).
+fn processing_ms(seed: u64, entity: &str) -> i64 {
+    generate::rng(seed, "finbox", entity, "processing").random_range(80..1500)
+}
+
+/// Rendered `complete` answers of `/risk/predictors` and `/device-ids` with their
+/// request id and dates left open, and the entity's processing time: at most this many,
+/// and this many bytes (an answer is 1-2 KB).
+const TEMPLATES: Budget = Budget {
+    entries: 4096,
+    bytes: 16 << 20,
+};
+
+/// What every instance's FinBox shares: the server's one webhook client, and the
+/// rendered `complete` answers, a pure function of their key (see
+/// [`Finbox::complete_from_template`]), so the same in the root and every sandbox.
+pub struct FinboxShared {
+    sender: Arc<webhook::Sender>,
+    answers: Memo<Arc<(Template, i64)>>,
+}
+
+impl Default for FinboxShared {
+    fn default() -> Self {
+        Self {
+            sender: Arc::default(),
+            answers: Memo::new(TEMPLATES),
+        }
+    }
+}
+
+impl FinboxShared {
+    /// Roughly what the kept answers hold, for the server's memory budget.
+    pub fn approx_bytes(&self) -> usize {
+        self.answers.approx_bytes()
+    }
+}
+
+impl Finbox {
+    /// A `complete` answer of `/risk/predictors` or `/device-ids` from its template, or
+    /// `None` (another route, or a cold cache: the caller renders it as JSON).
+    ///
+    /// What is kept is a pure function of its key: the data is drawn from RNGs seeded
+    /// by (seed, customer, purpose) and, for predictors, the version (whose catalogue
+    /// is fixed for the server: the scenario files are read once, and the shared slot
+    /// lives as long as they do); device dates are `now` minus drawn offsets, written to
+    /// the second, so the key holds `now`'s second; `customer_id` is the customer (these
+    /// routes have no `user_hash`). The request id and both dates are holes; the
+    /// processing time (drawn per customer) is kept beside the template. A step with a
+    /// patch never gets here.
+    fn complete_from_template(
+        &self,
+        ctx: &Ctx<'_>,
+        route: Route,
+        body: &Body,
+        request_id: &str,
+    ) -> Option<MockResponse> {
+        let mut key = Key::new("finbox-complete");
+        key.u64(ctx.seed()).str(&body.entity);
+        match route {
+            Route::Predictors => key.str("predictors").i64(body.version),
+            Route::DeviceIds => key.str("device-ids").i64(ctx.now.timestamp()),
+            Route::Transactions | Route::Accounts => return None,
+        };
+        let kept = self.shared.answers.get_or_make(&key, || {
+            let (h0, h1, h2) = (Template::hole(0), Template::hole(1), Template::hole(2));
+            let answer = Answer {
+                customer_id: json!(body.entity),
+                request_id: &h0,
+                requested: h1,
+                processed: h2,
+            };
+            let versions = &ctx.settings::<FinboxSettings>().versions;
+            let resp = render("complete", &answer, || {
+                route_data(ctx, route, body, versions)
+            });
+            let t = Template::from_json(resp.json_body()?, 3)?;
+            let size = t.approx_bytes();
+            Some((Arc::new((t, processing_ms(ctx.seed(), &body.entity))), size))
+        })?;
+        let (template, processing) = &*kept;
+        let requested = finbox_time(ctx.now - TimeDelta::milliseconds(*processing));
+        let processed = finbox_time(ctx.now);
+        let bytes = template.fill(96, |hole, out| match hole {
+            0 => json_str(out, request_id),
+            1 => json_str(out, &requested),
+            _ => json_str(out, &processed),
+        });
+        Some(MockResponse::bytes(
+            StatusCode::OK,
+            "application/json",
+            bytes,
+        ))
+    }
+}
+
 /// What the envelope of one answer needs.
 #[derive(Clone)]
 struct Answer<'a> {
     customer_id: Value,
     request_id: &'a str,
-    requested: DateTime<Utc>,
-    processed: DateTime<Utc>,
+    /// `date_requested` and `date_processed`, as [`finbox_time`] writes them.
+    requested: String,
+    processed: String,
 }
 
 /// Render a named outcome. `data` is only called for `complete`.
@@ -464,7 +592,7 @@ fn render(outcome: &str, a: &Answer<'_>, data: impl FnOnce() -> Value) -> MockRe
         let mut m = Map::new();
         m.insert("customer_id".into(), a.customer_id.clone());
         m.insert("request_id".into(), json!(a.request_id));
-        m.insert("date_requested".into(), json!(finbox_time(a.requested)));
+        m.insert("date_requested".into(), json!(a.requested));
         if let Some(p) = processed {
             m.insert("date_processed".into(), p);
         }
@@ -475,7 +603,7 @@ fn render(outcome: &str, a: &Answer<'_>, data: impl FnOnce() -> Value) -> MockRe
         }
         MockResponse::json(status, Value::Object(m))
     };
-    let processed = || Some(json!(finbox_time(a.processed)));
+    let processed = || Some(json!(a.processed));
     match outcome {
         "in_progress" => envelope(
             StatusCode::ACCEPTED,
@@ -879,8 +1007,8 @@ impl Finbox {
             &Answer {
                 customer_id: json!(body.entity),
                 request_id: &request_id,
-                requested: ctx.now,
-                processed: ctx.now,
+                requested: finbox_time(ctx.now),
+                processed: finbox_time(ctx.now),
             },
             || Value::Null,
         )
@@ -919,8 +1047,8 @@ impl Finbox {
                 let answer = Answer {
                     customer_id: json!(body.entity),
                     request_id,
-                    requested: ctx.now,
-                    processed: due,
+                    requested: finbox_time(ctx.now),
+                    processed: finbox_time(due),
                 };
                 let versions = &ctx.settings::<FinboxSettings>().versions;
                 let mut resp = render(o, &answer, || {
@@ -1042,8 +1170,8 @@ impl Finbox {
             let answer = Answer {
                 customer_id: json!(w.customer_id),
                 request_id,
-                requested,
-                processed: ctx.now,
+                requested: finbox_time(requested),
+                processed: finbox_time(ctx.now),
             };
             let mut resp = render(outcome, &answer, || {
                 predictor_data(ctx.seed(), &w.customer_id, version, &settings.versions)

@@ -144,7 +144,7 @@ pub const REGISTRY: &[Kind] = &[
     sharing::<credeau::Credeau>(),
     plain::<finx::Finx>(),
     plain::<credolab::Credolab>(),
-    plain::<finscore::FinScore>(),
+    sharing::<finscore::FinScore>(),
     plain::<featurestore::FeatureStore>(),
 ];
 

@@ -209,6 +209,11 @@ pub fn score_answer(status: StatusCode, body: Value) -> MockResponse {
     r
 }
 
+/// An answer of the score service whose JSON is already written.
+pub fn score_bytes(status: StatusCode, body: Vec<u8>) -> MockResponse {
+    MockResponse::bytes(status, SCORE_CONTENT_TYPE, body)
+}
+
 /// Why the token endpoint refused a request. The `Display` text is the OAuth `error`
 /// code IdentityServer answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

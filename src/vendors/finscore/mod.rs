@@ -40,7 +40,7 @@ mod request;
 mod settings;
 mod token;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hyper::Method;
 use serde_json::{json, Map, Value};
@@ -50,6 +50,7 @@ use self::request::ScoreRequest;
 use self::settings::{FinScoreSettings, Network, Product};
 use super::{Ctx, Endpoint, Vendor};
 use crate::generate;
+use crate::memo::{json_str, Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -82,6 +83,46 @@ pub struct FinScore {
     /// Issued tokens and when they expire (mock clock). Std mutex, held for one map
     /// operation.
     tokens: Mutex<token::Tokens>,
+    shared: Arc<FinScoreShared>,
+}
+
+/// Rendered `scored` answers with the request id and transaction id left open: at
+/// most this many, and this many bytes (an answer is 0.2-1 KB).
+const TEMPLATES: Budget = Budget {
+    entries: 4096,
+    bytes: 8 << 20,
+};
+
+/// What every instance's FinScore shares: its rendered `scored` answers, a pure
+/// function of their key (see [`Render::scored_from_template`]), the same in the root
+/// and every sandbox.
+pub struct FinScoreShared {
+    answers: Memo<Arc<Template>>,
+}
+
+impl Default for FinScoreShared {
+    fn default() -> Self {
+        Self {
+            answers: Memo::new(TEMPLATES),
+        }
+    }
+}
+
+impl FinScoreShared {
+    /// Roughly what the kept answers hold, for the server's memory budget.
+    pub fn approx_bytes(&self) -> usize {
+        self.answers.approx_bytes()
+    }
+}
+
+impl super::Sharing for FinScore {
+    type Shared = FinScoreShared;
+    fn with_shared(shared: Arc<FinScoreShared>) -> Self {
+        Self {
+            tokens: Mutex::default(),
+            shared,
+        }
+    }
 }
 
 impl Vendor for FinScore {
@@ -294,6 +335,7 @@ impl FinScore {
             .clone()
             .unwrap_or_else(|| generated_request_id(&id));
         let refusal = product_refusal(s, &request);
+        let patched = turn.step().is_some_and(|st| st.patch.is_some());
         let r = Render {
             ctx,
             request: &request,
@@ -310,6 +352,9 @@ impl FinScore {
             (_, Some(refused)) => r.error(refused),
             ("score_not_available", None) => r.error(ScoreError::ScoreNotAvailable),
             ("general_error", None) => r.error(ScoreError::GeneralError),
+            (_, None) if !patched => r
+                .scored_from_template(s, &self.shared.answers)
+                .unwrap_or_else(|| r.scored(s)),
             (_, None) => r.scored(s),
         })
     }
@@ -350,6 +395,7 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
     None
 }
 
+#[derive(Clone, Copy)]
 struct Render<'a, 'c> {
     ctx: &'a Ctx<'c>,
     request: &'a ScoreRequest,
@@ -360,6 +406,46 @@ struct Render<'a, 'c> {
 impl Render<'_, '_> {
     fn error(&self, e: ScoreError) -> MockResponse {
         e.render(self.request_id, self.transaction)
+    }
+
+    /// [`Render::scored`] from its template, or `None` from a cold cache.
+    ///
+    /// What is kept is a pure function of its key: the sections are drawn from RNGs
+    /// seeded by (seed, number, purpose), the purposes named by the product ids and the
+    /// guarantor; which model, network and section each product id has is the server's
+    /// settings, fixed for the shared slot's life (the scenario files are read once).
+    /// The request id (the caller's, or one derived from the transaction id) and the
+    /// transaction id are holes. A step with a patch never gets here.
+    fn scored_from_template(
+        &self,
+        s: &FinScoreSettings,
+        memo: &Memo<Arc<Template>>,
+    ) -> Option<MockResponse> {
+        let mut key = Key::new("finscore-scored");
+        key.u64(self.ctx.seed())
+            .str(&self.request.number)
+            .str(&self.request.prefix)
+            .opt(self.request.guarantor.as_deref());
+        for id in &self.request.product_ids {
+            key.str(id);
+        }
+        let template = memo.get_or_make(&key, || {
+            let (h0, h1) = (Template::hole(0), Template::hole(1));
+            let holes = Render {
+                request_id: &h0,
+                transaction: &h1,
+                ..*self
+            };
+            let resp = holes.scored(s);
+            let t = Template::from_json(resp.json_body()?, 2)?;
+            let size = t.approx_bytes();
+            Some((Arc::new(t), size))
+        })?;
+        let bytes = template.fill(64, |hole, out| match hole {
+            0 => json_str(out, self.request_id),
+            _ => json_str(out, self.transaction),
+        });
+        Some(errors::score_bytes(hyper::StatusCode::OK, bytes))
     }
 
     /// `0000` with one section per requested product, in the doc's section order.

@@ -143,7 +143,7 @@ pub const REGISTRY: &[Kind] = &[
     sharing::<finbox::Finbox>(),
     sharing::<credeau::Credeau>(),
     plain::<finx::Finx>(),
-    plain::<credolab::Credolab>(),
+    sharing::<credolab::Credolab>(),
     sharing::<finscore::FinScore>(),
     plain::<featurestore::FeatureStore>(),
 ];

@@ -52,12 +52,13 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use self::body::Errors;
-use self::data::{Dataset, Origin, Platform, INSIGHT_TIME};
+use self::data::{Dataset, Origin, Platform};
 use self::errors::{Problem, Refusal, Unauthorized};
 use self::settings::{CredolabSettings, UserState};
 use self::store::{Access, Channel, Principal, Session, Store};
 use super::{Ctx, Endpoint, Turn, Vendor};
 use crate::generate;
+use crate::memo::{json_str, Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{Action, Problem as SettingsProblem, Scenario, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -281,6 +282,60 @@ enum Read {
 #[derive(Default)]
 pub struct Credolab {
     store: Store,
+    shared: Arc<CredolabShared>,
+}
+
+/// Rendered ready answers (datasetinsight, insights v1, Iovation) with the clock's time
+/// and issued ids left open: at most this many, and this many bytes (an answer is
+/// 1-3 KB).
+const TEMPLATES: Budget = Budget {
+    entries: 4096,
+    bytes: 16 << 20,
+};
+
+/// What every instance's Credolab shares: the rendered ready answers, each a pure
+/// function of its key (see [`Credolab::from_template`]), the same in the root and
+/// every sandbox.
+pub struct CredolabShared {
+    answers: Memo<Arc<(Template, i64)>>,
+}
+
+impl Default for CredolabShared {
+    fn default() -> Self {
+        Self {
+            answers: Memo::new(TEMPLATES),
+        }
+    }
+}
+
+impl CredolabShared {
+    /// Roughly what the kept answers hold, for the server's memory budget.
+    pub fn approx_bytes(&self) -> usize {
+        self.answers.approx_bytes()
+    }
+}
+
+impl super::Sharing for Credolab {
+    type Shared = CredolabShared;
+    fn with_shared(shared: Arc<CredolabShared>) -> Self {
+        Self {
+            store: Store::default(),
+            shared,
+        }
+    }
+}
+
+/// How a read renders its success: as JSON (`plain`, the answer as it always was), and
+/// for the cache (see [`Credolab::from_template`]) with its per-request values as
+/// template holes (`holed`, which also gives a number kept beside it) and the values
+/// that fill them (`fill`, given that number).
+struct Success<H, F, P> {
+    /// The route's own inputs, beside the dataset's.
+    key: Key,
+    holes: usize,
+    holed: H,
+    fill: F,
+    plain: P,
 }
 
 impl Vendor for Credolab {
@@ -377,9 +432,23 @@ impl Vendor for Credolab {
             Route::SdkLogin => self.sdk_login(ctx, req),
             Route::Refresh => self.refresh(ctx, req),
             Route::DatasetInsight(reference) => match self.bearer(ctx, req) {
-                Ok(who) => self.read(ctx, &reference, Read::DatasetInsight, |ctx, _, ds| {
-                    insight_body(ctx, ds, requestor(&who.principal))
-                }),
+                Ok(who) => {
+                    let who = requestor(&who.principal);
+                    let mut key = Key::new("credolab-datasetinsight");
+                    key.str(who);
+                    let ok = Success {
+                        key,
+                        holes: 1,
+                        holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                            (insight_body(ctx, ds, who, &Template::hole(0)), 0)
+                        },
+                        fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
+                        plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
+                            insight_body(ctx, ds, who, &data::insight_time(ctx.now))
+                        },
+                    };
+                    self.read(ctx, &reference, Read::DatasetInsight, ok)
+                }
                 Err(r) => r.respond(),
             },
             // v1 takes the Uploader key or a token; the older routes a token only.
@@ -415,9 +484,26 @@ impl Vendor for Credolab {
                             .collect()
                     };
                     let (codes, tags) = (pick("codes"), pick("tags"));
-                    self.read(ctx, &reference, Read::Insights, |ctx, _, ds| {
-                        insights_v1_body(ctx, ds, &codes, &tags)
-                    })
+                    let mut key = Key::new("credolab-insights-v1");
+                    key.u64(codes.len() as u64);
+                    for c in codes.iter().chain(&tags) {
+                        key.str(c);
+                    }
+                    let ok = Success {
+                        key,
+                        holes: 1,
+                        holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                            (
+                                insights_v1_body(ctx, ds, &codes, &tags, &Template::hole(0)),
+                                0,
+                            )
+                        },
+                        fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
+                        plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
+                            insights_v1_body(ctx, ds, &codes, &tags, &data::insight_time(ctx.now))
+                        },
+                    };
+                    self.read(ctx, &reference, Read::Insights, ok)
                 }
                 Err(r) => r.respond(),
             },
@@ -644,7 +730,11 @@ impl Credolab {
         ctx: &mut Ctx<'_>,
         reference: &str,
         read: Read,
-        ok: impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
+        ok: Success<
+            impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
+            impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+            impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
+        >,
     ) -> MockResponse {
         let turn = ctx.turn(reference);
         let upload = self.store.uploaded(reference);
@@ -695,17 +785,22 @@ impl Credolab {
                     _ => None,
                 };
                 a_dataset.set(true);
-                let ds = data::dataset(
-                    ctx,
-                    reference,
-                    Origin {
-                        platform,
-                        upload,
-                        first_seen: turn.first_seen,
-                        single_score,
-                    },
-                );
-                MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
+                let origin = Origin {
+                    platform,
+                    upload,
+                    first_seen: turn.first_seen,
+                    single_score,
+                };
+                let patched = turn.step().is_some_and(|s| s.patch.is_some());
+                if !patched {
+                    if let Some(resp) = self.from_template(
+                        ctx, &turn, reference, &origin, ok.key, ok.holes, ok.holed, ok.fill,
+                    ) {
+                        return resp;
+                    }
+                }
+                let ds = data::dataset(ctx, reference, origin);
+                MockResponse::json(StatusCode::OK, (ok.plain)(ctx, &turn, &ds))
                     .with_header("content-type", errors::JSON)
             })
         };
@@ -716,6 +811,64 @@ impl Credolab {
             self.store.answered_as_dataset(reference);
         }
         resp
+    }
+
+    /// A ready answer from its template, or `None` from a cold cache (or a body whose
+    /// placeholders did not survive: then it is rendered as JSON).
+    ///
+    /// What is kept is a pure function of its key: the dataset is drawn from RNGs seeded
+    /// by (seed, reference number, purpose) and shaped by its [`Origin`] (the platform a
+    /// step forces, the upload's time, count, `realIp` and route, when the mock first
+    /// heard of the reference number, one score or all), all in the key; the scores and
+    /// fragments by the settings' scorecards and custom fragments, fixed for the shared
+    /// slot's life (the scenario files are read once); and the route's own inputs
+    /// (`route_key`: the requestor, `codes` and `tags`, the ruleset and account code).
+    /// The mock clock's time and the issued id are holes, so a sandbox's clock and ids
+    /// never reach what is kept.
+    fn from_template(
+        &self,
+        ctx: &Ctx<'_>,
+        turn: &Turn,
+        reference: &str,
+        origin: &Origin,
+        route_key: Key,
+        holes: usize,
+        holed: impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
+        fill: impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+    ) -> Option<MockResponse> {
+        let mut key = route_key;
+        key.u64(ctx.seed())
+            .str(reference)
+            .u64(origin.platform.map_or(9, |p| u64::from(p.source())))
+            .i64(origin.first_seen.timestamp_micros())
+            .flag(origin.single_score);
+        match &origin.upload {
+            None => key.flag(false),
+            Some(u) => key
+                .flag(true)
+                .i64(u.uploaded.timestamp_micros())
+                .u64(u64::from(u.count))
+                .opt(u.real_ip.as_deref())
+                .u64(match u.channel {
+                    None => 0,
+                    Some(Channel::Mobile) => 1,
+                    Some(Channel::Web) => 2,
+                }),
+        };
+        let kept = self.shared.answers.get_or_make(&key, || {
+            let ds = data::dataset(ctx, reference, origin.clone());
+            let (v, extra) = holed(ctx, &ds);
+            let t = Template::from_json(&v, holes)?;
+            let size = t.approx_bytes();
+            Some((Arc::new((t, extra)), size))
+        })?;
+        let (template, extra) = &*kept;
+        let values = fill(ctx, turn, *extra);
+        let bytes = template.fill(96, |hole, out| json_str(out, &values[hole]));
+        Some(
+            MockResponse::bytes(StatusCode::OK, "application/json", bytes)
+                .with_header("content-type", errors::JSON),
+        )
     }
 
     fn iovation(
@@ -778,19 +931,43 @@ impl Credolab {
             return Problem::RulesetIdInvalid.respond();
         }
         let ruleset = ruleset.to_string();
-        self.read(ctx, reference, Read::Iovation, |ctx, turn, ds| {
-            data::iovation(
-                ctx,
-                ds,
-                &data::Check {
-                    ruleset: &ruleset,
-                    account_code: &account_code,
-                    requestor: requestor(&who.principal),
-                    now: ctx.now,
-                    id: ctx.issued_id(reference, turn, "iovation"),
-                },
-            )
-        })
+        let who = requestor(&who.principal);
+        let mut key = Key::new("credolab-iovation");
+        key.str(&ruleset).str(&account_code).str(who);
+        let check = |now, id, holes| data::Check {
+            ruleset: &ruleset,
+            account_code: &account_code,
+            requestor: who,
+            now,
+            id,
+            holes,
+        };
+        let ok = Success {
+            key,
+            holes: 3,
+            holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                let v = data::iovation(ctx, ds, &check(ctx.now, [0; 32], true));
+                let age = v["value"]["details"]["device"]["blackboxMetadata"]["age"]
+                    .as_i64()
+                    .unwrap_or_default();
+                (v, age)
+            },
+            fill: |ctx: &Ctx<'_>, turn: &Turn, age| {
+                vec![
+                    data::iovation_time(ctx.now),
+                    data::uuid(&ctx.issued_id(reference, turn, "iovation")),
+                    data::iovation_time(ctx.now - chrono::TimeDelta::seconds(age)),
+                ]
+            },
+            plain: |ctx: &Ctx<'_>, turn: &Turn, ds: &Dataset| {
+                data::iovation(
+                    ctx,
+                    ds,
+                    &check(ctx.now, ctx.issued_id(reference, turn, "iovation"), false),
+                )
+            },
+        };
+        self.read(ctx, reference, Read::Iovation, ok)
     }
 
     fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest, route: UploadRoute) -> MockResponse {
@@ -915,15 +1092,15 @@ fn api_key(ctx: &Ctx<'_>, req: &MockRequest, role: Role) -> Result<(), Refusal> 
 }
 
 /// The v6.0 `datasetinsight` body.
-fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str) -> Value {
+fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str, requested: &str) -> Value {
     let settings = ctx.settings::<CredolabSettings>();
     json!({
         "datasetInfo": {
             "referenceNumber": ds.reference,
-            "uploadDate": ds.upload_date.format(INSIGHT_TIME).to_string(),
+            "uploadDate": data::insight_time(ds.upload_date),
             "source": ds.platform.source(),
         },
-        "requestedDate": ctx.now.format(INSIGHT_TIME).to_string(),
+        "requestedDate": requested,
         "requestor": requestor,
         "scores": data::scores(ctx, ds, &settings.scores)
             .into_iter()
@@ -938,7 +1115,13 @@ fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str) -> Value {
 
 /// The `/api/insights/v1` body: scores and insights whose code is among `codes` or
 /// whose tags meet `tags` (all of them when neither is given), ignoring case.
-fn insights_v1_body(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String], tags: &[String]) -> Value {
+fn insights_v1_body(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    codes: &[String],
+    tags: &[String],
+    requested: &str,
+) -> Value {
     let settings = ctx.settings::<CredolabSettings>();
     let unfiltered = codes.is_empty() && tags.is_empty();
     let wanted = |code: &str, is_score: bool| {
@@ -960,9 +1143,9 @@ fn insights_v1_body(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String], tags: &[Strin
         .collect();
     json!({
         "referenceNumber": ds.reference,
-        "requestedDate": ctx.now.format(INSIGHT_TIME).to_string(),
+        "requestedDate": requested,
         "datasetInfo": {
-            "uploadDate": ds.upload_date.format(INSIGHT_TIME).to_string(),
+            "uploadDate": data::insight_time(ds.upload_date),
             "source": ds.platform.source(),
         },
         "scores": scores,

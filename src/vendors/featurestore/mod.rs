@@ -788,10 +788,16 @@ impl FeatureStore {
         let turn = ctx.turn(&entity);
         let mut note = None;
         let now = ctx.now;
+        // A patch applies to JSON, and so does `enum-encoding=int`: then the answer is
+        // built as JSON; else written as bytes.
+        let as_json = turn.step().is_some_and(|s| s.patch.is_some())
+            || req
+                .query_param("$alt")
+                .is_some_and(|a| a.contains("enum-encoding=int"));
         // `running` means nothing to a synchronous call: it does what it says.
         let resp = turn.respond("ok", |outcome| match outcome_error(outcome) {
             Some(e) => e.into_response(),
-            None => match self.perform(entity_type, request, now, &mut note) {
+            None => match self.perform(entity_type, request, now, &mut note, as_json) {
                 Ok(r) => r,
                 Err(e) => e.into_response(),
             },
@@ -806,6 +812,7 @@ impl FeatureStore {
         call: ValueCall,
         now: chrono::DateTime<chrono::Utc>,
         note: &mut Option<String>,
+        as_json: bool,
     ) -> Result<MockResponse, ApiError> {
         match call {
             ValueCall::Write(payloads) => {
@@ -813,6 +820,16 @@ impl FeatureStore {
                 let n = self.lock(now).write(entity_type, payloads, now)?;
                 *note = Some(format!("stored {n} feature values: {summary}"));
                 Ok(MockResponse::json(StatusCode::OK, json!({})))
+            }
+            ValueCall::Read(ids, features, streaming) if !as_json => {
+                let bytes = self
+                    .lock(now)
+                    .read_bytes(entity_type, &ids, &features, streaming)?;
+                Ok(MockResponse::bytes(
+                    StatusCode::OK,
+                    "application/json",
+                    bytes,
+                ))
             }
             ValueCall::Read(ids, features, streaming) => {
                 let (descriptors, views) = self.lock(now).read(entity_type, &ids, &features)?;

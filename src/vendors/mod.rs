@@ -16,6 +16,8 @@ pub mod featurestore;
 pub mod finbox;
 pub mod finscore;
 pub mod finx;
+#[cfg(test)]
+pub mod testing;
 
 use std::any::Any;
 use std::sync::Arc;

@@ -1358,3 +1358,91 @@ mod tests {
         }
     }
 }
+
+/// The templates must never change an answer: the same script gives the same statuses
+/// and bytes with a cache that keeps nothing (every answer rendered as JSON, the way it
+/// always was) and with a warm one.
+#[cfg(test)]
+mod cold_and_warm {
+    use hyper::Method;
+
+    use super::*;
+    use crate::vendors::testing::{compare, scenarios_with, Answer, Place, World};
+
+    const PATCHED: &str = r#"
+[[scenario]]
+name = "patched"
+id_prefix = "patched-"
+description = "complete, with a patch"
+steps = [{ outcome = "complete", patch = { message = "patched" } }]
+"#;
+
+    fn script(w: &World<Finbox>) -> Vec<Answer> {
+        let mut out = Vec::new();
+        for round in 0..3 {
+            for i in 0..24u32 {
+                let place = if i % 3 == 0 { Place::Sandbox } else { Place::Root };
+                let customer = match i % 8 {
+                    1 => format!("pending-c{i}"),
+                    2 => format!("flaky-c{i}"),
+                    3 => format!("patched-c{i}"),
+                    4 => format!("nodata-c{i}"),
+                    5 => format!("ratelimited-c{i}"),
+                    _ => format!("c{}", i % 5),
+                };
+                let route = if i % 2 == 0 {
+                    "/v2/risk/predictors"
+                } else {
+                    "/v2/device-ids"
+                };
+                let version = if i % 4 == 0 { "1" } else { "2" };
+                let body = format!(
+                    r#"{{"customer_id":"{customer}","version":{version},"salt":"{}"}}"#,
+                    salt(&customer, "test-finbox-hash")
+                );
+                let headers = [
+                    ("x-api-key", "test-finbox-key"),
+                    ("content-type", "application/json"),
+                ];
+                let (status, bytes) = w.call(place, Method::POST, route, &headers, &body);
+                out.push((format!("{round} {i} {route} {customer}"), status, bytes));
+                if i % 7 == 6 {
+                    w.advance(place, 61);
+                }
+            }
+            // A reset in one place: its customers start their scenarios again.
+            w.reset(if round == 0 { Place::Root } else { Place::Sandbox });
+            w.advance(Place::Root, 86_400 + 3);
+        }
+        out
+    }
+
+    #[test]
+    fn a_cold_and_a_warm_cache_give_the_same_bytes() {
+        let dir = scenarios_with(
+            "finbox",
+            include_str!("../../../scenarios/finbox.toml"),
+            PATCHED,
+        );
+        let dirs = vec![dir.path().to_path_buf()];
+        let cold = script(&World::new(
+            Arc::new(FinboxShared {
+                sender: Arc::default(),
+                answers: Memo::cold(),
+            }),
+            dirs.clone(),
+        ));
+        let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
+        for s in [200, 202, 429, 500] {
+            assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
+        }
+        let warm = Arc::new(FinboxShared::default());
+        compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
+        let made = warm.answers.made();
+        assert!(made > 10, "{made}");
+        // A fresh engine on the same cache: every template is found.
+        compare(&cold, &script(&World::new(warm.clone(), dirs)));
+        assert_eq!(warm.answers.made(), made);
+        assert!(warm.approx_bytes() > 0);
+    }
+}

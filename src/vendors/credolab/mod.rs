@@ -1238,3 +1238,125 @@ mod tests {
         assert_eq!(percent_decode("%C3%A9"), "é");
     }
 }
+
+/// The templates must never change an answer: the same script gives the same statuses
+/// and bytes with a cache that keeps nothing (every answer rendered as JSON, the way it
+/// always was) and with a warm one.
+#[cfg(test)]
+mod cold_and_warm {
+    use hyper::Method;
+
+    use super::*;
+    use crate::vendors::testing::{compare, scenarios_with, Answer, Place, World};
+
+    const PATCHED: &str = r#"
+[[scenario]]
+name = "patched"
+id_prefix = "patched-"
+description = "ready, with a patch"
+steps = [{ outcome = "ready", patch = { requestor = "patched" } }]
+"#;
+
+    const JSON: (&str, &str) = ("content-type", "application/json");
+
+    fn script(w: &World<Credolab>) -> Vec<Answer> {
+        let mut out = Vec::new();
+        let refs = [
+            "r1", "r2", "pending-r", "android-r", "ios-r", "web-r", "onescore-r", "patched-r",
+            "flaky-r", "removed-r", "nodata-r", "up-mobile", "up-web", "up-v1", "r1",
+        ];
+        for round in 0..3 {
+            for place in [Place::Root, Place::Sandbox] {
+                let mut log = |label: String, r: (u16, Vec<u8>)| {
+                    out.push((format!("{round} {place:?} {label}"), r.0, r.1.clone()));
+                    r
+                };
+                let login = log(
+                    "login".into(),
+                    w.call(
+                        place,
+                        Method::POST,
+                        "/v6.0/account/login",
+                        &[JSON],
+                        r#"{"userEmail":"test@example.com","password":"test-password"}"#,
+                    ),
+                );
+                let token: Value = serde_json::from_slice(&login.1).unwrap();
+                let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+                let auth = ("authorization", bearer.as_str());
+                let requester = ("authorization", "Bearer test-requester-key");
+                for (route, name) in [
+                    ("/v6.0/datasets/upload/mobile", "up-mobile"),
+                    ("/v6.0/datasets/upload/web", "up-web"),
+                ] {
+                    let body = format!(
+                        r#"{{"referenceNumber":"{name}","data":"AAAA","realIp":"1.2.3.{round}"}}"#
+                    );
+                    log(
+                        format!("upload {name}"),
+                        w.call(place, Method::POST, route, &[JSON, auth], &body),
+                    );
+                }
+                log(
+                    "upload v1".into(),
+                    w.call(
+                        place,
+                        Method::POST,
+                        "/api/datasets/v1/upload",
+                        &[JSON, ("authorization", "Bearer test-uploader-key")],
+                        r#"{"referenceNumber":"up-v1","data":"AAAA"}"#,
+                    ),
+                );
+                for (i, r) in refs.iter().enumerate() {
+                    let path = format!("/v6.0/datasets/{r}/datasetinsight");
+                    log(path.clone(), w.call(place, Method::GET, &path, &[auth], ""));
+                    let query = ["", "?codes=velocity", "?tags=device", "?codes=&tags="][i % 4];
+                    let path = format!("/api/insights/v1/{r}{query}");
+                    log(path.clone(), w.call(place, Method::GET, &path, &[requester], ""));
+                    let path = format!("/v6.0/datasets/{r}/iovation/fraud/checks/default");
+                    let body = format!(
+                        r#"{{"iovationRequestParams":{{"accountCode":"acc-{}","transactionInsight":{{"email":"a@b.c"}}}}}}"#,
+                        i % 3
+                    );
+                    log(
+                        path.clone(),
+                        w.call(place, Method::POST, &path, &[JSON, auth], &body),
+                    );
+                    if i % 4 == 3 {
+                        w.advance(place, 17);
+                    }
+                }
+            }
+            w.reset(if round == 0 { Place::Root } else { Place::Sandbox });
+            w.advance(Place::Sandbox, 2 * 86_400);
+        }
+        out
+    }
+
+    #[test]
+    fn a_cold_and_a_warm_cache_give_the_same_bytes() {
+        let dir = scenarios_with(
+            "credolab",
+            include_str!("../../../scenarios/credolab.toml"),
+            PATCHED,
+        );
+        let dirs = vec![dir.path().to_path_buf()];
+        let cold = script(&World::new(
+            Arc::new(CredolabShared {
+                answers: Memo::cold(),
+            }),
+            dirs.clone(),
+        ));
+        let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
+        for s in [200, 400, 410, 503] {
+            assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
+        }
+        let warm = Arc::new(CredolabShared::default());
+        compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
+        let made = warm.answers.made();
+        assert!(made > 30, "{made}");
+        compare(&cold, &script(&World::new(warm.clone(), dirs)));
+        assert_eq!(warm.answers.made(), made);
+        assert!(warm.approx_bytes() > 0);
+    }
+}

@@ -529,3 +529,115 @@ mod tests {
         }
     }
 }
+
+/// The templates must never change an answer: the same script gives the same statuses
+/// and bytes with a cache that keeps nothing (every answer rendered as JSON, the way it
+/// always was) and with a warm one.
+#[cfg(test)]
+mod cold_and_warm {
+    use hyper::Method;
+
+    use super::*;
+    use crate::vendors::testing::{compare, scenarios_with, Answer, Place, World};
+
+    const PATCHED: &str = r#"
+[[scenario]]
+name = "patched"
+id_prefix = "6399955"
+description = "scored, with a patch"
+steps = [{ outcome = "scored", patch = { result = "patched" } }]
+"#;
+
+    const BASIC: &str = "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
+
+    fn script(w: &World<FinScore>) -> Vec<Answer> {
+        let mut out = Vec::new();
+        let numbers = [
+            "639181234567",
+            "639221234567",
+            "639171234567",
+            "639911234567",
+            "639990011111",
+            "639992211111",
+            "639993311111",
+            "639995511111",
+            "639181234568",
+        ];
+        let products = ["Q1;", "10;20;30;40", "GL1", "DT1", "Q1;21;31", "Q1;GL1", "40"];
+        for round in 0..3 {
+            for place in [Place::Root, Place::Sandbox] {
+                let (status, token) = w.call(
+                    place,
+                    Method::POST,
+                    "/auth/connect/token",
+                    &[
+                        ("authorization", BASIC),
+                        ("content-type", "application/x-www-form-urlencoded"),
+                    ],
+                    "grant_type=client_credentials",
+                );
+                out.push((format!("{round} {place:?} token"), status, token.clone()));
+                let token: Value = serde_json::from_slice(&token).unwrap();
+                let auth = format!("Bearer {}", token["access_token"].as_str().unwrap());
+                for (i, number) in numbers.iter().enumerate() {
+                    for (j, products) in products.iter().enumerate() {
+                        let mut body = json!({"mobilenumber": number, "productids": products});
+                        if (i + j) % 3 == 0 {
+                            body["requestid"] = json!(format!("r{i}{j}"));
+                        }
+                        if (i + j) % 4 == 1 {
+                            body["guarantornumber"] = json!("639191234567");
+                        }
+                        let (status, bytes) = w.call(
+                            place,
+                            Method::POST,
+                            "/score/api/v2/score",
+                            &[
+                                ("authorization", &auth),
+                                ("content-type", "application/json"),
+                            ],
+                            &body.to_string(),
+                        );
+                        out.push((format!("{round} {place:?} {number} {products}"), status, bytes));
+                    }
+                    w.advance(place, 7);
+                }
+            }
+            w.reset(if round == 0 { Place::Sandbox } else { Place::Root });
+            w.advance(Place::Root, 3 * 3600);
+        }
+        out
+    }
+
+    #[test]
+    fn a_cold_and_a_warm_cache_give_the_same_bytes() {
+        let dir = scenarios_with(
+            "finscore",
+            include_str!("../../../scenarios/finscore.toml"),
+            PATCHED,
+        );
+        let dirs = vec![dir.path().to_path_buf()];
+        let cold = script(&World::new(
+            Arc::new(FinScoreShared {
+                answers: Memo::cold(),
+            }),
+            dirs.clone(),
+        ));
+        let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
+        for s in [200, 429, 503] {
+            assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
+        }
+        assert!(
+            cold.iter()
+                .any(|(_, _, b)| String::from_utf8_lossy(b).contains("patched")),
+            "the script meets the patched step"
+        );
+        let warm = Arc::new(FinScoreShared::default());
+        compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
+        let made = warm.answers.made();
+        assert!(made > 10, "{made}");
+        compare(&cold, &script(&World::new(warm.clone(), dirs)));
+        assert_eq!(warm.answers.made(), made);
+        assert!(warm.approx_bytes() > 0);
+    }
+}

@@ -1262,8 +1262,21 @@ steps = [{ outcome = "ready", patch = { requestor = "patched" } }]
     fn script(w: &World<Credolab>) -> Vec<Answer> {
         let mut out = Vec::new();
         let refs = [
-            "r1", "r2", "pending-r", "android-r", "ios-r", "web-r", "onescore-r", "patched-r",
-            "flaky-r", "removed-r", "nodata-r", "up-mobile", "up-web", "up-v1", "r1",
+            "r1",
+            "r2",
+            "pending-r",
+            "android-r",
+            "ios-r",
+            "web-r",
+            "onescore-r",
+            "patched-r",
+            "flaky-r",
+            "removed-r",
+            "nodata-r",
+            "up-mobile",
+            "up-web",
+            "up-v1",
+            "r1",
         ];
         for round in 0..3 {
             for place in [Place::Root, Place::Sandbox] {
@@ -1312,7 +1325,10 @@ steps = [{ outcome = "ready", patch = { requestor = "patched" } }]
                     log(path.clone(), w.call(place, Method::GET, &path, &[auth], ""));
                     let query = ["", "?codes=velocity", "?tags=device", "?codes=&tags="][i % 4];
                     let path = format!("/api/insights/v1/{r}{query}");
-                    log(path.clone(), w.call(place, Method::GET, &path, &[requester], ""));
+                    log(
+                        path.clone(),
+                        w.call(place, Method::GET, &path, &[requester], ""),
+                    );
                     let path = format!("/v6.0/datasets/{r}/iovation/fraud/checks/default");
                     let body = format!(
                         r#"{{"iovationRequestParams":{{"accountCode":"acc-{}","transactionInsight":{{"email":"a@b.c"}}}}}}"#,
@@ -1327,7 +1343,11 @@ steps = [{ outcome = "ready", patch = { requestor = "patched" } }]
                     }
                 }
             }
-            w.reset(if round == 0 { Place::Root } else { Place::Sandbox });
+            w.reset(if round == 0 {
+                Place::Root
+            } else {
+                Place::Sandbox
+            });
             w.advance(Place::Sandbox, 2 * 86_400);
         }
         out

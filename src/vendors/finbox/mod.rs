@@ -1381,7 +1381,11 @@ steps = [{ outcome = "complete", patch = { message = "patched" } }]
         let mut out = Vec::new();
         for round in 0..3 {
             for i in 0..24u32 {
-                let place = if i % 3 == 0 { Place::Sandbox } else { Place::Root };
+                let place = if i % 3 == 0 {
+                    Place::Sandbox
+                } else {
+                    Place::Root
+                };
                 let customer = match i % 8 {
                     1 => format!("pending-c{i}"),
                     2 => format!("flaky-c{i}"),
@@ -1411,7 +1415,11 @@ steps = [{ outcome = "complete", patch = { message = "patched" } }]
                 }
             }
             // A reset in one place: its customers start their scenarios again.
-            w.reset(if round == 0 { Place::Root } else { Place::Sandbox });
+            w.reset(if round == 0 {
+                Place::Root
+            } else {
+                Place::Sandbox
+            });
             w.advance(Place::Root, 86_400 + 3);
         }
         out

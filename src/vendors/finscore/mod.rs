@@ -563,7 +563,15 @@ steps = [{ outcome = "scored", patch = { result = "patched" } }]
             "639995511111",
             "639181234568",
         ];
-        let products = ["Q1;", "10;20;30;40", "GL1", "DT1", "Q1;21;31", "Q1;GL1", "40"];
+        let products = [
+            "Q1;",
+            "10;20;30;40",
+            "GL1",
+            "DT1",
+            "Q1;21;31",
+            "Q1;GL1",
+            "40",
+        ];
         for round in 0..3 {
             for place in [Place::Root, Place::Sandbox] {
                 let (status, token) = w.call(
@@ -598,12 +606,20 @@ steps = [{ outcome = "scored", patch = { result = "patched" } }]
                             ],
                             &body.to_string(),
                         );
-                        out.push((format!("{round} {place:?} {number} {products}"), status, bytes));
+                        out.push((
+                            format!("{round} {place:?} {number} {products}"),
+                            status,
+                            bytes,
+                        ));
                     }
                     w.advance(place, 7);
                 }
             }
-            w.reset(if round == 0 { Place::Sandbox } else { Place::Root });
+            w.reset(if round == 0 {
+                Place::Sandbox
+            } else {
+                Place::Root
+            });
             w.advance(Place::Root, 3 * 3600);
         }
         out

@@ -83,9 +83,11 @@ impl Key {
 pub struct Memo<V> {
     inner: Mutex<Fifo<V>>,
     budget: Budget,
-    /// Values made (not found), for tests.
+    /// Values made and values found, for tests.
     #[cfg(test)]
     made: std::sync::atomic::AtomicUsize,
+    #[cfg(test)]
+    found: std::sync::atomic::AtomicUsize,
 }
 
 impl<V: Clone> Memo<V> {
@@ -95,6 +97,8 @@ impl<V: Clone> Memo<V> {
             budget,
             #[cfg(test)]
             made: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(test)]
+            found: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -114,6 +118,9 @@ impl<V: Clone> Memo<V> {
             return None;
         }
         if let Some(v) = crate::lock::lock(&self.inner).map.get(key.0.as_slice()) {
+            #[cfg(test)]
+            self.found
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Some(v.0.clone());
         }
         let (v, size) = make()?;
@@ -149,6 +156,12 @@ impl<V: Clone> Memo<V> {
     #[cfg(test)]
     pub fn made(&self) -> usize {
         self.made.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many values were found rather than made.
+    #[cfg(test)]
+    pub fn found(&self) -> usize {
+        self.found.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

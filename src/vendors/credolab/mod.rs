@@ -414,6 +414,8 @@ impl Vendor for Credolab {
     }
     fn reset(&self) {
         self.store.reset();
+        // Only to give the memory back: a cold cache answers the same bytes.
+        self.shared.answers.clear();
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -1373,10 +1375,9 @@ steps = [{ outcome = "ready", patch = { requestor = "patched" } }]
         }
         let warm = Arc::new(CredolabShared::default());
         compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
-        let made = warm.answers.made();
-        assert!(made > 30, "{made}");
+        let (made, found) = (warm.answers.made(), warm.answers.found());
+        assert!(made > 30 && found > 0, "made {made}, found {found}");
+        // A fresh engine on the same cache, whose resets emptied it: the same bytes again.
         compare(&cold, &script(&World::new(warm.clone(), dirs)));
-        assert_eq!(warm.answers.made(), made);
-        assert!(warm.approx_bytes() > 0);
     }
 }

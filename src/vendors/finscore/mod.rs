@@ -202,6 +202,8 @@ impl Vendor for FinScore {
             .lock()
             .expect("finscore token lock poisoned")
             .clear();
+        // Only to give the memory back: a cold cache answers the same bytes.
+        self.shared.answers.clear();
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -650,10 +652,9 @@ steps = [{ outcome = "scored", patch = { result = "patched" } }]
         );
         let warm = Arc::new(FinScoreShared::default());
         compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
-        let made = warm.answers.made();
-        assert!(made > 10, "{made}");
+        let (made, found) = (warm.answers.made(), warm.answers.found());
+        assert!(made > 10 && found > 0, "made {made}, found {found}");
+        // A fresh engine on the same cache, whose resets emptied it: the same bytes again.
         compare(&cold, &script(&World::new(warm.clone(), dirs)));
-        assert_eq!(warm.answers.made(), made);
-        assert!(warm.approx_bytes() > 0);
     }
 }

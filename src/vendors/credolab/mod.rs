@@ -294,7 +294,7 @@ const TEMPLATES: Budget = Budget {
 };
 
 /// What every instance's Credolab shares: the rendered ready answers, each a pure
-/// function of its key (see [`Credolab::from_template`]), the same in the root and
+/// function of its key (see [`Credolab::ready_from_template`]), the same in the root and
 /// every sandbox.
 pub struct CredolabShared {
     answers: Memo<Arc<(Template, i64)>>,
@@ -326,16 +326,21 @@ impl super::Sharing for Credolab {
 }
 
 /// How a read renders its success: as JSON (`plain`, the answer as it always was), and
-/// for the cache (see [`Credolab::from_template`]) with its per-request values as
+/// for the cache (see [`Credolab::ready_from_template`]) with its per-request values as
 /// template holes (`holed`, which also gives a number kept beside it) and the values
 /// that fill them (`fill`, given that number).
 struct Success<H, F, P> {
+    cached: Cached<H, F>,
+    plain: P,
+}
+
+/// A read's success for the cache (see [`Credolab::ready_from_template`]).
+struct Cached<H, F> {
     /// The route's own inputs, beside the dataset's.
     key: Key,
     holes: usize,
     holed: H,
     fill: F,
-    plain: P,
 }
 
 impl Vendor for Credolab {
@@ -439,12 +444,14 @@ impl Vendor for Credolab {
                     let mut key = Key::new("credolab-datasetinsight");
                     key.str(who);
                     let ok = Success {
-                        key,
-                        holes: 1,
-                        holed: |ctx: &Ctx<'_>, ds: &Dataset| {
-                            (insight_body(ctx, ds, who, &Template::hole(0)), 0)
+                        cached: Cached {
+                            key,
+                            holes: 1,
+                            holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                                (insight_body(ctx, ds, who, &Template::hole(0)), 0)
+                            },
+                            fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
                         },
-                        fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
                         plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
                             insight_body(ctx, ds, who, &data::insight_time(ctx.now))
                         },
@@ -492,15 +499,17 @@ impl Vendor for Credolab {
                         key.str(c);
                     }
                     let ok = Success {
-                        key,
-                        holes: 1,
-                        holed: |ctx: &Ctx<'_>, ds: &Dataset| {
-                            (
-                                insights_v1_body(ctx, ds, &codes, &tags, &Template::hole(0)),
-                                0,
-                            )
+                        cached: Cached {
+                            key,
+                            holes: 1,
+                            holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                                (
+                                    insights_v1_body(ctx, ds, &codes, &tags, &Template::hole(0)),
+                                    0,
+                                )
+                            },
+                            fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
                         },
-                        fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
                         plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
                             insights_v1_body(ctx, ds, &codes, &tags, &data::insight_time(ctx.now))
                         },
@@ -795,9 +804,9 @@ impl Credolab {
                 };
                 let patched = turn.step().is_some_and(|s| s.patch.is_some());
                 if !patched {
-                    if let Some(resp) = self.from_template(
-                        ctx, &turn, reference, &origin, ok.key, ok.holes, ok.holed, ok.fill,
-                    ) {
+                    if let Some(resp) =
+                        self.ready_from_template(ctx, &turn, reference, &origin, ok.cached)
+                    {
                         return resp;
                     }
                 }
@@ -824,21 +833,26 @@ impl Credolab {
     /// heard of the reference number, one score or all), all in the key; the scores and
     /// fragments by the settings' scorecards and custom fragments, fixed for the shared
     /// slot's life (the scenario files are read once); and the route's own inputs
-    /// (`route_key`: the requestor, `codes` and `tags`, the ruleset and account code).
+    /// (the route's key: the requestor, `codes` and `tags`, the ruleset and account code).
     /// The mock clock's time and the issued id are holes, so a sandbox's clock and ids
     /// never reach what is kept.
-    fn from_template(
+    fn ready_from_template(
         &self,
         ctx: &Ctx<'_>,
         turn: &Turn,
         reference: &str,
         origin: &Origin,
-        route_key: Key,
-        holes: usize,
-        holed: impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
-        fill: impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+        cached: Cached<
+            impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
+            impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+        >,
     ) -> Option<MockResponse> {
-        let mut key = route_key;
+        let Cached {
+            mut key,
+            holes,
+            holed,
+            fill,
+        } = cached;
         key.u64(ctx.seed())
             .str(reference)
             .u64(origin.platform.map_or(9, |p| u64::from(p.source())))
@@ -945,21 +959,23 @@ impl Credolab {
             holes,
         };
         let ok = Success {
-            key,
-            holes: 3,
-            holed: |ctx: &Ctx<'_>, ds: &Dataset| {
-                let v = data::iovation(ctx, ds, &check(ctx.now, [0; 32], true));
-                let age = v["value"]["details"]["device"]["blackboxMetadata"]["age"]
-                    .as_i64()
-                    .unwrap_or_default();
-                (v, age)
-            },
-            fill: |ctx: &Ctx<'_>, turn: &Turn, age| {
-                vec![
-                    data::iovation_time(ctx.now),
-                    data::uuid(&ctx.issued_id(reference, turn, "iovation")),
-                    data::iovation_time(ctx.now - chrono::TimeDelta::seconds(age)),
-                ]
+            cached: Cached {
+                key,
+                holes: 3,
+                holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                    let v = data::iovation(ctx, ds, &check(ctx.now, [0; 32], true));
+                    let age = v["value"]["details"]["device"]["blackboxMetadata"]["age"]
+                        .as_i64()
+                        .unwrap_or_default();
+                    (v, age)
+                },
+                fill: |ctx: &Ctx<'_>, turn: &Turn, age| {
+                    vec![
+                        data::iovation_time(ctx.now),
+                        data::uuid(&ctx.issued_id(reference, turn, "iovation")),
+                        data::iovation_time(ctx.now - chrono::TimeDelta::seconds(age)),
+                    ]
+                },
             },
             plain: |ctx: &Ctx<'_>, turn: &Turn, ds: &Dataset| {
                 data::iovation(

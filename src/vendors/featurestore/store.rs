@@ -701,9 +701,20 @@ impl Store {
         Ok(())
     }
 
-    /// The value type of every feature of an entity type, in creation order. Values
-    /// are served only from a featurestore with an online store.
-    pub fn features_of(&self, entity_type: &str) -> Result<Vec<(String, ValueType)>, ApiError> {
+    /// The ids of `entity_type`'s features, in creation order: [`Store::features_of`]
+    /// without the value types, for reads (no copies, no field lookups).
+    fn feature_ids(&self, entity_type: &str) -> Result<Vec<&str>, ApiError> {
+        self.check_serving(entity_type)?;
+        Ok(self
+            .resources
+            .iter()
+            .filter(|r| r.kind == Kind::Feature && parent_of(&r.name) == entity_type)
+            .map(|r| last_id(&r.name))
+            .collect())
+    }
+
+    /// The entity type exists and its featurestore serves online.
+    fn check_serving(&self, entity_type: &str) -> Result<(), ApiError> {
         self.resource(Kind::EntityType, entity_type)?;
         let fs = parent_of(entity_type);
         if let Some(store) = self.find(Kind::Featurestore, fs) {
@@ -716,6 +727,13 @@ impl Store {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The value type of every feature of an entity type, in creation order. Values
+    /// are served only from a featurestore with an online store.
+    pub fn features_of(&self, entity_type: &str) -> Result<Vec<(String, ValueType)>, ApiError> {
+        self.check_serving(entity_type)?;
         Ok(self
             .resources
             .iter()
@@ -834,7 +852,7 @@ impl Store {
                 if i > 0 {
                     out.push(b',');
                 }
-                match row.and_then(|r| r.get(f)) {
+                match row.and_then(|r| r.get(*f)) {
                     None => out.extend_from_slice(b"{}"),
                     Some(stored) => {
                         out.extend_from_slice(br#"{"value":"#);
@@ -854,25 +872,28 @@ impl Store {
 
     /// The feature ids a read selects (every feature for `*`, in creation order) and
     /// each entity's row.
-    fn selected(
-        &self,
+    fn selected<'s, 'a>(
+        &'s self,
         entity_type: &str,
         entity_ids: &[String],
-        selected: &[String],
-    ) -> Result<(Vec<String>, Vec<Option<&Row>>), ApiError> {
-        let features = self.features_of(entity_type)?;
-        let ids: Vec<String> = if selected.iter().any(|s| s == "*") {
-            features.into_iter().map(|(f, _)| f).collect()
+        selected: &'a [String],
+    ) -> Result<(Vec<&'s str>, Vec<Option<&'s Row>>), ApiError>
+    where
+        'a: 's,
+    {
+        let features = self.feature_ids(entity_type)?;
+        let ids: Vec<&str> = if selected.iter().any(|s| s == "*") {
+            features
         } else {
             for s in selected {
-                if !features.iter().any(|(f, _)| f == s) {
+                if !features.contains(&s.as_str()) {
                     return Err(ApiError::not_found(
                         "Feature",
                         &format!("{entity_type}/features/{s}"),
                     ));
                 }
             }
-            selected.to_vec()
+            selected.iter().map(String::as_str).collect()
         };
         let mut key = (entity_type.to_string(), String::new());
         let rows = entity_ids

@@ -219,6 +219,8 @@ struct Body {
     /// On the device routes: the entity is a customer id (the body had no `user_hash`).
     by_customer: bool,
     version: i64,
+    /// The `salt` given (checked to be a string).
+    salt: String,
     metadata: Option<Value>,
     /// `num_records`, `start_time`, `end_time` (device routes only).
     filter: Filter,
@@ -405,8 +407,7 @@ impl Vendor for Finbox {
         if let Some(m) = &body.metadata {
             ctx.note = Some(format!("metadata: {m}"));
         }
-        let given_salt = body_salt(req);
-        if given_salt.as_deref() != Some(salt(&body.entity, &settings.server_hash).as_str()) {
+        if body.salt != salt(&body.entity, &settings.server_hash) {
             ctx.entity = Some(body.entity.clone());
             return errors::plain(StatusCode::FORBIDDEN, errors::MSG_SALT);
         }
@@ -831,6 +832,7 @@ fn parse_body(
         entity,
         by_customer,
         version,
+        salt: obj["salt"].as_str().unwrap_or_default().to_string(),
         metadata,
         filter,
     })
@@ -900,14 +902,6 @@ fn parse_filter(
         start: start.map(|v| v as i64),
         end: end.map(|v| v as i64),
     })
-}
-
-fn body_salt(req: &MockRequest) -> Option<String> {
-    serde_json::from_slice::<Value>(&req.body)
-        .ok()?
-        .get("salt")?
-        .as_str()
-        .map(str::to_string)
 }
 
 /// Where an entity's in-progress answers end.

@@ -397,7 +397,8 @@ impl Vendor for Finbox {
         if req.header("x-api-key") != Some(settings.api_key.as_str()) {
             return errors::incorrect_api_key();
         }
-        let body = match parse_body(req, route, &settings.versions) {
+        let plain = parse_plain_body(req, route, &settings.versions);
+        let body = match plain.map_or_else(|| parse_body(req, route, &settings.versions), Ok) {
             Ok(b) => b,
             Err((echo, message)) => {
                 let id = generate::hex(&ctx.anonymous_id("request_id"), 32);
@@ -754,6 +755,40 @@ fn echo(obj: &Map<String, Value>, key: &str) -> Value {
         Some(Value::String(s)) => json!(s),
         _ => Value::Null,
     }
+}
+
+/// The body of a predictors or device-ids call exactly as production clients send it
+/// (`customer_id`, an integer `version`, `salt`, nothing else), read straight into
+/// borrowed fields; `None` for any other body, which [`parse_body`] then reads as JSON
+/// and answers as before. What this accepts, `parse_body` accepts with the same result
+/// (a unit test holds them to it); it only skips building a `Value`.
+fn parse_plain_body(req: &MockRequest, route: Route, versions: &Versions) -> Option<Body> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Plain<'a> {
+        #[serde(borrow)]
+        customer_id: std::borrow::Cow<'a, str>,
+        version: i64,
+        #[serde(borrow)]
+        salt: std::borrow::Cow<'a, str>,
+    }
+    if route.is_device_route() {
+        return None;
+    }
+    // Duplicate keys, other types, more keys: not plain.
+    let b: Plain<'_> = serde_json::from_slice(&req.body).ok()?;
+    let ok = !b.customer_id.is_empty()
+        && b.customer_id.chars().count() <= 260
+        && b.version >= 1
+        && versions.catalogue(b.version).is_some();
+    ok.then(|| Body {
+        entity: b.customer_id.into_owned(),
+        by_customer: false,
+        version: b.version,
+        salt: b.salt.into_owned(),
+        metadata: None,
+        filter: Filter::default(),
+    })
 }
 
 /// Validate the body: the entity key, `version` and `salt` are required, in that
@@ -1200,6 +1235,57 @@ impl Finbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever the plain reading accepts, the general one accepts the same way.
+    #[test]
+    fn a_plain_body_reads_as_the_general_reading_reads_it() {
+        let versions = Versions::default();
+        let mut plain_ones = 0;
+        for body in [
+            r#"{"customer_id":"c1","version":1,"salt":"s"}"#,
+            r#"{"salt":"s\u00e9","version":2,"customer_id":"c\"2"}"#,
+            r#"{"customer_id":"c1","version":6,"salt":""}"#,
+            r#"{"customer_id":"c1","version":6.0,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":0,"salt":"s"}"#,
+            r#"{"customer_id":"","version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","customer_id":"c2","version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1,"salt":"s","metadata":{}}"#,
+            r#"{"customer_id":"c1","version":1,"salt":null}"#,
+            r#"{"customer_id":"c1","version":99999999999999999999,"salt":"s"}"#,
+            r#"[1]"#,
+        ] {
+            for route in [Route::Predictors, Route::DeviceIds, Route::Accounts] {
+                let req = MockRequest {
+                    method: Method::POST,
+                    full_path: "/finbox/v2/x".into(),
+                    path: "/v2/x".into(),
+                    query: None,
+                    headers: hyper::HeaderMap::new(),
+                    body: bytes::Bytes::from(body),
+                    peer: ([127, 0, 0, 1], 1).into(),
+                };
+                let Some(plain) = parse_plain_body(&req, route, &versions) else {
+                    continue;
+                };
+                plain_ones += 1;
+                let general = parse_body(&req, route, &versions)
+                    .unwrap_or_else(|_| panic!("the general reading refused {body}"));
+                assert_eq!(
+                    (plain.entity, plain.by_customer, plain.version, plain.salt),
+                    (
+                        general.entity,
+                        general.by_customer,
+                        general.version,
+                        general.salt
+                    ),
+                    "{body}"
+                );
+                assert!(general.metadata.is_none() && general.filter == Filter::default());
+            }
+        }
+        // The first three bodies, on the two routes that read them plainly.
+        assert_eq!(plain_ones, 6);
+    }
 
     #[test]
     fn dates_have_a_colon_before_the_milliseconds() {

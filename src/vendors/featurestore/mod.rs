@@ -733,9 +733,40 @@ impl FeatureStore {
         entity_type: &str,
         verb: Verb,
     ) -> Result<MockResponse, ApiError> {
+        let (entity, request) = match plain_read(req, verb) {
+            Some(read) => read,
+            None => Self::value_call(req, entity_type, verb)?,
+        };
+        let turn = ctx.turn(&entity);
+        let mut note = None;
+        let now = ctx.now;
+        // A patch applies to JSON, and so does `enum-encoding=int`: then the answer is
+        // built as JSON; else written as bytes.
+        let as_json = turn.step().is_some_and(|s| s.patch.is_some())
+            || req
+                .query_param("$alt")
+                .is_some_and(|a| a.contains("enum-encoding=int"));
+        // `running` means nothing to a synchronous call: it does what it says.
+        let resp = turn.respond("ok", |outcome| match outcome_error(outcome) {
+            Some(e) => e.into_response(),
+            None => match self.perform(entity_type, request, now, &mut note, as_json) {
+                Ok(r) => r,
+                Err(e) => e.into_response(),
+            },
+        });
+        ctx.note = note;
+        Ok(resp)
+    }
+
+    /// The body of a value call read as JSON and checked: its (first) entity and the call.
+    fn value_call(
+        req: &MockRequest,
+        entity_type: &str,
+        verb: Verb,
+    ) -> Result<(String, ValueCall), ApiError> {
         let body = json_body(req)?;
         check_body_entity_type(&body, entity_type)?;
-        let (entity, request) = match verb {
+        Ok(match verb {
             Verb::Write => {
                 let payloads = parse_payloads(&body)?;
                 (payloads[0].entity_id.clone(), ValueCall::Write(payloads))
@@ -784,26 +815,7 @@ impl FeatureStore {
                 let features = selector(&body)?;
                 (ids[0].clone(), ValueCall::Read(ids, features, true))
             }
-        };
-        let turn = ctx.turn(&entity);
-        let mut note = None;
-        let now = ctx.now;
-        // A patch applies to JSON, and so does `enum-encoding=int`: then the answer is
-        // built as JSON; else written as bytes.
-        let as_json = turn.step().is_some_and(|s| s.patch.is_some())
-            || req
-                .query_param("$alt")
-                .is_some_and(|a| a.contains("enum-encoding=int"));
-        // `running` means nothing to a synchronous call: it does what it says.
-        let resp = turn.respond("ok", |outcome| match outcome_error(outcome) {
-            Some(e) => e.into_response(),
-            None => match self.perform(entity_type, request, now, &mut note, as_json) {
-                Ok(r) => r,
-                Err(e) => e.into_response(),
-            },
-        });
-        ctx.note = note;
-        Ok(resp)
+        })
     }
 
     fn perform(
@@ -837,6 +849,60 @@ impl FeatureStore {
                 Ok(MockResponse::json(StatusCode::OK, body))
             }
         }
+    }
+}
+
+/// A read's body as Google's SDK sends it (`entityId`, or `entityIds` when streaming,
+/// and `featureSelector.idMatcher.ids`, nothing else, every id a non-empty string),
+/// read straight into borrowed fields: its entity and the call. `None` for any other
+/// body, which is then read as JSON and checked as before ([`FeatureStore::value_call`]
+/// gives the same for what this takes; a unit test holds them to it).
+fn plain_read(req: &MockRequest, verb: Verb) -> Option<(String, ValueCall)> {
+    use std::borrow::Cow;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Body<'a> {
+        #[serde(borrow, default)]
+        entity_id: Option<Cow<'a, str>>,
+        #[serde(borrow, default)]
+        entity_ids: Option<Vec<Cow<'a, str>>>,
+        #[serde(borrow)]
+        feature_selector: Selector<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Selector<'a> {
+        #[serde(borrow)]
+        id_matcher: Matcher<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Matcher<'a> {
+        #[serde(borrow)]
+        ids: Vec<Cow<'a, str>>,
+    }
+    let b: Body<'_> = serde_json::from_slice(&req.body).ok()?;
+    let features: Vec<String> = b
+        .feature_selector
+        .id_matcher
+        .ids
+        .into_iter()
+        .map(Cow::into_owned)
+        .collect();
+    if features.is_empty() {
+        return None;
+    }
+    let nonempty = |s: &Cow<'_, str>| !s.is_empty();
+    match (verb, b.entity_id, b.entity_ids) {
+        (Verb::Read, Some(id), None) if nonempty(&id) => {
+            let id = id.into_owned();
+            Some((id.clone(), ValueCall::Read(vec![id], features, false)))
+        }
+        (Verb::StreamingRead, None, Some(ids)) if !ids.is_empty() && ids.iter().all(nonempty) => {
+            let ids: Vec<String> = ids.into_iter().map(Cow::into_owned).collect();
+            Some((ids[0].clone(), ValueCall::Read(ids, features, true)))
+        }
+        _ => None,
     }
 }
 
@@ -1173,6 +1239,83 @@ mod tests {
     use crate::vendors::featurestore::values::{self, ValueType};
 
     const ET: &str = "projects/p/locations/l/featurestores/fs/entityTypes/et";
+
+    /// Read bodies taken plainly give the same entity and call as read as JSON.
+    #[test]
+    fn a_plain_read_body_reads_as_its_json_does() {
+        let mut plain_ones = 0;
+        for (verb, body) in [
+            (
+                Verb::Read,
+                r#"{"entityId":"e1","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::Read,
+                r#"{"featureSelector":{"idMatcher":{"ids":["a","b\u00e9"]}},"entityId":"e\"1"}"#,
+            ),
+            (
+                Verb::Read,
+                r#"{"entityId":"","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::Read,
+                r#"{"entityId":"e1","featureSelector":{"idMatcher":{"ids":[]}}}"#,
+            ),
+            (
+                Verb::Read,
+                r#"{"entityId":"e1","entityId":"e2","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::Read,
+                r#"{"entity_id":"e1","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::Read,
+                r#"{"entityIds":["e1"],"featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::StreamingRead,
+                r#"{"entityIds":["e1","e2"],"featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::StreamingRead,
+                r#"{"entityIds":["e1",""],"featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::StreamingRead,
+                r#"{"entityIds":[],"featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::StreamingRead,
+                r#"{"entityId":"e1","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::Write,
+                r#"{"entityId":"e1","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+        ] {
+            let req = MockRequest {
+                method: Method::POST,
+                full_path: String::new(),
+                path: String::new(),
+                query: None,
+                headers: hyper::HeaderMap::new(),
+                body: bytes::Bytes::from(body),
+                peer: ([127, 0, 0, 1], 1).into(),
+            };
+            let Some((entity, call)) = plain_read(&req, verb) else {
+                continue;
+            };
+            plain_ones += 1;
+            let (general_entity, general) = FeatureStore::value_call(&req, ET, verb)
+                .unwrap_or_else(|e| panic!("{body}: {e:?}"));
+            let (ValueCall::Read(a, b, c), ValueCall::Read(x, y, z)) = (call, general) else {
+                panic!("{body}: both are reads");
+            };
+            assert_eq!((entity, a, b, c), (general_entity, x, y, z), "{body}");
+        }
+        assert_eq!(plain_ones, 3);
+    }
 
     /// Reads written as bytes are the bytes of the JSON the other path builds, for every
     /// value type, unwritten features and entities, `*` and named selections, one

@@ -708,7 +708,7 @@ impl Store {
         Ok(self
             .resources
             .iter()
-            .filter(|r| r.kind == Kind::Feature && parent_of(&r.name) == entity_type)
+            .filter(|r| r.kind == Kind::Feature && is_child(&r.name, entity_type))
             .map(|r| last_id(&r.name))
             .collect())
     }
@@ -952,6 +952,14 @@ impl Store {
     }
 }
 
+/// `parent_of(name) == parent`, without searching the name from its end: the name is
+/// the parent, then `/X/Y` with no other `/`.
+fn is_child(name: &str, parent: &str) -> bool {
+    name.strip_prefix(parent)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| rest.bytes().filter(|b| *b == b'/').count() == 1)
+}
+
 /// `value` with `"metadata":{"generateTime":…}` set as `value["metadata"] = …` sets it
 /// (in place of a `metadata` key, else last), serialized. Stored values are objects
 /// (`{"stringValue": …}`: [`super::values::parse`] makes them so).
@@ -1027,6 +1035,22 @@ mod tests {
     use crate::vendors::featurestore::settings::Precreated;
 
     const ET: &str = "projects/p/locations/l/featurestores/fs/entityTypes/et";
+
+    #[test]
+    fn is_child_agrees_with_parent_of() {
+        for name in [
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/x",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et2/features/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et//",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et",
+            "projects/p/locations/l/featurestores/fs/entityTypes",
+            "x",
+        ] {
+            assert_eq!(is_child(name, ET), parent_of(name) == ET, "{name}");
+        }
+    }
 
     fn seeded() -> Store {
         let settings = FeatureStoreSettings {

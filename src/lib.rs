@@ -32,7 +32,7 @@
 //!   and [`server::origin`] (where a request reached the mock: finX links, OpenAPI servers).
 //! - [`scenario`]: scenario files, compile with diagnostics, selection by prefix.
 //! - [`state`], [`clock`], [`rate_limit`], [`journal`], [`coverage`], [`sandbox`],
-//!   [`generate`]: the vendor-neutral engine.
+//!   [`generate`], [`memo`]: the vendor-neutral engine.
 //! - [`admin`]: the `/__admin` API, per instance.
 //! - [`openapi`]: the vendors' OpenAPI documents, served with `servers` pointing where they
 //!   were asked from (`/__admin/openapi`, `vendor-mock openapi`).
@@ -48,6 +48,7 @@ pub mod generate;
 pub mod ipnet;
 pub mod journal;
 pub mod lock;
+pub mod memo;
 pub mod openapi;
 pub mod rate_limit;
 pub mod sandbox;

@@ -16,6 +16,8 @@ pub mod featurestore;
 pub mod finbox;
 pub mod finscore;
 pub mod finx;
+#[cfg(test)]
+pub mod testing;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -147,8 +149,8 @@ pub const REGISTRY: &[Kind] = &[
     sharing::<finbox::Finbox>(),
     sharing::<credeau::Credeau>(),
     plain::<finx::Finx>(),
-    plain::<credolab::Credolab>(),
-    plain::<finscore::FinScore>(),
+    sharing::<credolab::Credolab>(),
+    sharing::<finscore::FinScore>(),
     plain::<featurestore::FeatureStore>(),
 ];
 

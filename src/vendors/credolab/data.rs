@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use super::settings::CredolabSettings;
 use super::store::{Channel, Upload};
 use crate::generate::{self, MockRng};
+use crate::memo::Template;
 use crate::vendors::Ctx;
 
 /// `2021-08-31T06:23:14.342556`: the doc's `uploadDate` / `requestedDate` (GMT, no zone).
@@ -149,6 +150,7 @@ pub struct Dataset {
 }
 
 /// Where a dataset came from, beyond its reference number.
+#[derive(Debug, Clone)]
 pub struct Origin {
     /// A scenario's forced platform.
     pub platform: Option<Platform>,
@@ -252,16 +254,25 @@ pub fn dataset(ctx: &Ctx<'_>, reference: &str, origin: Origin) -> Dataset {
 
 /// 32 bytes as a lower-case UUID (version 4 layout).
 pub fn uuid(bytes: &[u8; 32]) -> String {
-    let h = generate::hex(bytes, 32);
-    format!(
-        "{}-{}-4{}-{}{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        ["8", "9", "a", "b"][usize::from(bytes[8] & 3)],
-        &h[17..20],
-        &h[20..32]
-    )
+    // The hex of the first 16 bytes, `-` after 8, 12, 16 and 20 digits, digit 12 `4`,
+    // digit 16 one of `89ab` (written by hand: `format!` cost more than the rest of an
+    // Iovation answer's per-request work).
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut h = [0u8; 32];
+    for (pair, b) in h.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    h[12] = b'4';
+    h[16] = b"89ab"[usize::from(bytes[8] & 3)];
+    let mut out = Vec::with_capacity(36);
+    for (i, d) in h.iter().enumerate() {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push(b'-');
+        }
+        out.push(*d);
+    }
+    String::from_utf8(out).expect("hex digits and dashes are ASCII")
 }
 
 /// Probability of default for a score: one logistic curve, strictly falling, giving
@@ -439,6 +450,52 @@ pub struct Check<'a> {
     pub now: DateTime<Utc>,
     /// An issued id for this transaction.
     pub id: [u8; 32],
+    /// Render the per-request values as [`Template`] holes instead: `requestedDate`
+    /// (0), `value.id` (1) and `blackboxMetadata.timeStamp` (2).
+    pub holes: bool,
+}
+
+/// `2020-01-20T14:33:14.682Z` ([`IOVATION_TIME`]).
+pub fn iovation_time(t: DateTime<Utc>) -> String {
+    civil(t, 3).map_or_else(
+        || t.format(IOVATION_TIME).to_string(),
+        |mut s| {
+            s.push('Z');
+            s
+        },
+    )
+}
+
+/// `2021-08-31T06:23:14.342556` ([`INSIGHT_TIME`]).
+pub fn insight_time(t: DateTime<Utc>) -> String {
+    civil(t, 6).unwrap_or_else(|| t.format(INSIGHT_TIME).to_string())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` and `digits` (3 or 6) digits of the second's fraction,
+/// truncated, as chrono's `%.3f` / `%.6f` write it; written by hand (chrono parses its
+/// format string on every call). `None` outside years 0-9999 and in a leap second:
+/// chrono's own rendering then.
+fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
+    let mut out = *b"0000-00-00T00:00:00.000000";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, t.year() as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, digits as usize, t.nanosecond() / 10u32.pow(9 - digits));
+    let len = 20 + digits as usize;
+    Some(String::from_utf8(out[..len].to_vec()).expect("digits and separators are ASCII"))
 }
 
 /// The full Iovation fraud-check answer.
@@ -556,11 +613,11 @@ pub fn iovation(ctx: &Ctx<'_>, ds: &Dataset, c: &Check<'_>) -> Value {
     let tracking = 4_611_686_018_400_000_000u64 + rrng.random_range(0..10_000_000_000u64);
     json!({
         "accountCode": c.account_code,
-        "requestedDate": c.now.format(IOVATION_TIME).to_string(),
+        "requestedDate": if c.holes { Template::hole(0) } else { iovation_time(c.now) },
         "rulesetId": c.ruleset,
         "requestor": c.requestor,
         "value": {
-            "id": uuid(&c.id),
+            "id": if c.holes { Template::hole(1) } else { uuid(&c.id) },
             "result": result,
             "reason": reason,
             "statedIp": stated_ip,
@@ -571,9 +628,9 @@ pub fn iovation(ctx: &Ctx<'_>, ds: &Dataset, c: &Check<'_>) -> Value {
                     "alias": f.alias,
                     "blackboxMetadata": {
                         "age": age,
-                        "timeStamp": (c.now - TimeDelta::seconds(age)).format(IOVATION_TIME).to_string(),
+                        "timeStamp": if c.holes { Template::hole(2) } else { iovation_time(c.now - TimeDelta::seconds(age)) },
                     },
-                    "firstSeen": f.first_seen.format(IOVATION_TIME).to_string(),
+                    "firstSeen": iovation_time(f.first_seen),
                     "isNew": f.present.contains(&Fact::NewDevice),
                     "mobile": mobile,
                     "os": os,
@@ -632,6 +689,21 @@ mod tests {
 
     #[test]
     fn uuids_have_the_version_4_layout() {
+        // As they were written with `format!` before.
+        for seed in [0u8, 7, 0xab, 0xff] {
+            let bytes: [u8; 32] = std::array::from_fn(|i| seed.wrapping_mul(i as u8 + 1));
+            let h = generate::hex(&bytes, 32);
+            let before = format!(
+                "{}-{}-4{}-{}{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[13..16],
+                ["8", "9", "a", "b"][usize::from(bytes[8] & 3)],
+                &h[17..20],
+                &h[20..32]
+            );
+            assert_eq!(uuid(&bytes), before);
+        }
         let u = uuid(&[0xab; 32]);
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");

@@ -52,12 +52,13 @@ use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use self::body::Errors;
-use self::data::{Dataset, Origin, Platform, INSIGHT_TIME};
+use self::data::{Dataset, Origin, Platform};
 use self::errors::{Problem, Refusal, Unauthorized};
 use self::settings::{CredolabSettings, UserState};
 use self::store::{Access, Channel, Principal, Session, Store};
 use super::{Ctx, Endpoint, Turn, Vendor};
 use crate::generate;
+use crate::memo::{json_str, Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{Action, Problem as SettingsProblem, Scenario, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -281,6 +282,65 @@ enum Read {
 #[derive(Default)]
 pub struct Credolab {
     store: Store,
+    shared: Arc<CredolabShared>,
+}
+
+/// Rendered ready answers (datasetinsight, insights v1, Iovation) with the clock's time
+/// and issued ids left open: at most this many, and this many bytes (an answer is
+/// 1-3 KB).
+const TEMPLATES: Budget = Budget {
+    entries: 4096,
+    bytes: 16 << 20,
+};
+
+/// What every instance's Credolab shares: the rendered ready answers, each a pure
+/// function of its key (see [`Credolab::ready_from_template`]), the same in the root and
+/// every sandbox.
+pub struct CredolabShared {
+    answers: Memo<Arc<(Template, i64)>>,
+}
+
+impl Default for CredolabShared {
+    fn default() -> Self {
+        Self {
+            answers: Memo::new(TEMPLATES),
+        }
+    }
+}
+
+impl CredolabShared {
+    /// Roughly what the kept answers hold, for the server's memory budget.
+    pub fn approx_bytes(&self) -> usize {
+        self.answers.approx_bytes()
+    }
+}
+
+impl super::Sharing for Credolab {
+    type Shared = CredolabShared;
+    fn with_shared(shared: Arc<CredolabShared>) -> Self {
+        Self {
+            store: Store::default(),
+            shared,
+        }
+    }
+}
+
+/// How a read renders its success: as JSON (`plain`, the answer as it always was), and
+/// for the cache (see [`Credolab::ready_from_template`]) with its per-request values as
+/// template holes (`holed`, which also gives a number kept beside it) and the values
+/// that fill them (`fill`, given that number).
+struct Success<H, F, P> {
+    cached: Cached<H, F>,
+    plain: P,
+}
+
+/// A read's success for the cache (see [`Credolab::ready_from_template`]).
+struct Cached<H, F> {
+    /// The route's own inputs, beside the dataset's.
+    key: Key,
+    holes: usize,
+    holed: H,
+    fill: F,
 }
 
 impl Vendor for Credolab {
@@ -362,6 +422,8 @@ impl Vendor for Credolab {
     }
     fn reset(&self) {
         self.store.reset();
+        // Only to give the memory back: a cold cache answers the same bytes.
+        self.shared.answers.clear();
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -380,9 +442,25 @@ impl Vendor for Credolab {
             Route::SdkLogin => self.sdk_login(ctx, req),
             Route::Refresh => self.refresh(ctx, req),
             Route::DatasetInsight(reference) => match self.bearer(ctx, req) {
-                Ok(who) => self.read(ctx, &reference, Read::DatasetInsight, |ctx, _, ds| {
-                    insight_body(ctx, ds, requestor(&who.principal))
-                }),
+                Ok(who) => {
+                    let who = requestor(&who.principal);
+                    let mut key = Key::new("credolab-datasetinsight");
+                    key.str(who);
+                    let ok = Success {
+                        cached: Cached {
+                            key,
+                            holes: 1,
+                            holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                                (insight_body(ctx, ds, who, &Template::hole(0)), 0)
+                            },
+                            fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
+                        },
+                        plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
+                            insight_body(ctx, ds, who, &data::insight_time(ctx.now))
+                        },
+                    };
+                    self.read(ctx, &reference, Read::DatasetInsight, ok)
+                }
                 Err(r) => r.respond(),
             },
             // v1 takes the Uploader key or a token; the older routes a token only.
@@ -418,9 +496,28 @@ impl Vendor for Credolab {
                             .collect()
                     };
                     let (codes, tags) = (pick("codes"), pick("tags"));
-                    self.read(ctx, &reference, Read::Insights, |ctx, _, ds| {
-                        insights_v1_body(ctx, ds, &codes, &tags)
-                    })
+                    let mut key = Key::new("credolab-insights-v1");
+                    key.u64(codes.len() as u64);
+                    for c in codes.iter().chain(&tags) {
+                        key.str(c);
+                    }
+                    let ok = Success {
+                        cached: Cached {
+                            key,
+                            holes: 1,
+                            holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                                (
+                                    insights_v1_body(ctx, ds, &codes, &tags, &Template::hole(0)),
+                                    0,
+                                )
+                            },
+                            fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
+                        },
+                        plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
+                            insights_v1_body(ctx, ds, &codes, &tags, &data::insight_time(ctx.now))
+                        },
+                    };
+                    self.read(ctx, &reference, Read::Insights, ok)
                 }
                 Err(r) => r.respond(),
             },
@@ -647,7 +744,11 @@ impl Credolab {
         ctx: &mut Ctx<'_>,
         reference: &str,
         read: Read,
-        ok: impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
+        ok: Success<
+            impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
+            impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+            impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
+        >,
     ) -> MockResponse {
         let turn = ctx.turn(reference);
         let upload = self.store.uploaded(reference);
@@ -698,17 +799,22 @@ impl Credolab {
                     _ => None,
                 };
                 a_dataset.set(true);
-                let ds = data::dataset(
-                    ctx,
-                    reference,
-                    Origin {
-                        platform,
-                        upload,
-                        first_seen: turn.first_seen,
-                        single_score,
-                    },
-                );
-                MockResponse::json(StatusCode::OK, ok(ctx, &turn, &ds))
+                let origin = Origin {
+                    platform,
+                    upload,
+                    first_seen: turn.first_seen,
+                    single_score,
+                };
+                let patched = turn.step().is_some_and(|s| s.patch.is_some());
+                if !patched {
+                    if let Some(resp) =
+                        self.ready_from_template(ctx, &turn, reference, &origin, ok.cached)
+                    {
+                        return resp;
+                    }
+                }
+                let ds = data::dataset(ctx, reference, origin);
+                MockResponse::json(StatusCode::OK, (ok.plain)(ctx, &turn, &ds))
                     .with_header("content-type", errors::JSON)
             })
         };
@@ -721,6 +827,69 @@ impl Credolab {
         resp
     }
 
+    /// A ready answer from its template, or `None` from a cold cache (or a body whose
+    /// placeholders did not survive: then it is rendered as JSON).
+    ///
+    /// What is kept is a pure function of its key: the dataset is drawn from RNGs seeded
+    /// by (seed, reference number, purpose) and shaped by its [`Origin`] (the platform a
+    /// step forces, the upload's time, count, `realIp` and route, when the mock first
+    /// heard of the reference number, one score or all), all in the key; the scores and
+    /// fragments by the settings' scorecards and custom fragments, fixed for the shared
+    /// slot's life (the scenario files are read once); and the route's own inputs
+    /// (the route's key: the requestor, `codes` and `tags`, the ruleset and account code).
+    /// The mock clock's time and the issued id are holes, so a sandbox's clock and ids
+    /// never reach what is kept.
+    fn ready_from_template(
+        &self,
+        ctx: &Ctx<'_>,
+        turn: &Turn,
+        reference: &str,
+        origin: &Origin,
+        cached: Cached<
+            impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
+            impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+        >,
+    ) -> Option<MockResponse> {
+        let Cached {
+            mut key,
+            holes,
+            holed,
+            fill,
+        } = cached;
+        key.u64(ctx.seed())
+            .str(reference)
+            .u64(origin.platform.map_or(9, |p| u64::from(p.source())))
+            .i64(origin.first_seen.timestamp_micros())
+            .flag(origin.single_score);
+        match &origin.upload {
+            None => key.flag(false),
+            Some(u) => key
+                .flag(true)
+                .i64(u.uploaded.timestamp_micros())
+                .u64(u64::from(u.count))
+                .opt(u.real_ip.as_deref())
+                .u64(match u.channel {
+                    None => 0,
+                    Some(Channel::Mobile) => 1,
+                    Some(Channel::Web) => 2,
+                }),
+        };
+        let kept = self.shared.answers.get_or_make(&key, || {
+            let ds = data::dataset(ctx, reference, origin.clone());
+            let (v, extra) = holed(ctx, &ds);
+            let t = Template::from_json(&v, holes)?;
+            let size = t.approx_bytes();
+            Some((Arc::new((t, extra)), size))
+        })?;
+        let (template, extra) = &*kept;
+        let values = fill(ctx, turn, *extra);
+        let bytes = template.fill(96, |hole, out| json_str(out, &values[hole]));
+        Some(
+            MockResponse::bytes(StatusCode::OK, "application/json", bytes)
+                .with_header("content-type", errors::JSON),
+        )
+    }
+
     fn iovation(
         &self,
         ctx: &mut Ctx<'_>,
@@ -729,49 +898,12 @@ impl Credolab {
         ruleset: &str,
         who: &Access,
     ) -> MockResponse {
-        let obj = match body::object(req, "IovationFraudCheckRequest") {
-            Ok(o) => o,
-            Err(r) => return r.respond(),
-        };
-        let mut errs = Errors::default();
-        let mut account_code = None;
-        match body::field(&obj, "iovationRequestParams") {
-            None | Some(Value::Null) => errs.add(
-                "iovationRequestParams",
-                "The IovationRequestParams field is required.",
-            ),
-            Some(Value::Object(params)) => {
-                account_code = body::required_str(
-                    params,
-                    "accountCode",
-                    "iovationRequestParams.accountCode",
-                    "The AccountCode field is required.",
-                    &mut errs,
-                );
-                match body::field(params, "transactionInsight") {
-                    None | Some(Value::Null) | Some(Value::Object(_)) => {}
-                    Some(v) => errs.add(
-                        "iovationRequestParams.transactionInsight",
-                        format!(
-                            "Unexpected character encountered while parsing value: {}. Path 'iovationRequestParams.transactionInsight'.",
-                            if v.is_array() { "[" } else { "\"" }
-                        ),
-                    ),
-                }
-            }
-            Some(v) => errs.add(
-                "iovationRequestParams",
-                format!(
-                    "Unexpected character encountered while parsing value: {}. Path 'iovationRequestParams'.",
-                    if v.is_array() { "[" } else { "\"" }
-                ),
-            ),
-        }
-        if let Err(r) = errs.finish() {
-            return r.respond();
-        }
-        let Some(account_code) = account_code else {
-            return errors::internal_server_error();
+        let account_code = match plain_iovation(req) {
+            Some(code) => code,
+            None => match iovation_account_code(req) {
+                Ok(code) => code,
+                Err(resp) => return *resp,
+            },
         };
         let settings = ctx.settings::<CredolabSettings>();
         if settings.rulesets.is_empty() {
@@ -781,19 +913,45 @@ impl Credolab {
             return Problem::RulesetIdInvalid.respond();
         }
         let ruleset = ruleset.to_string();
-        self.read(ctx, reference, Read::Iovation, |ctx, turn, ds| {
-            data::iovation(
-                ctx,
-                ds,
-                &data::Check {
-                    ruleset: &ruleset,
-                    account_code: &account_code,
-                    requestor: requestor(&who.principal),
-                    now: ctx.now,
-                    id: ctx.issued_id(reference, turn, "iovation"),
+        let who = requestor(&who.principal);
+        let mut key = Key::new("credolab-iovation");
+        key.str(&ruleset).str(&account_code).str(who);
+        let check = |now, id, holes| data::Check {
+            ruleset: &ruleset,
+            account_code: &account_code,
+            requestor: who,
+            now,
+            id,
+            holes,
+        };
+        let ok = Success {
+            cached: Cached {
+                key,
+                holes: 3,
+                holed: |ctx: &Ctx<'_>, ds: &Dataset| {
+                    let v = data::iovation(ctx, ds, &check(ctx.now, [0; 32], true));
+                    let age = v["value"]["details"]["device"]["blackboxMetadata"]["age"]
+                        .as_i64()
+                        .unwrap_or_default();
+                    (v, age)
                 },
-            )
-        })
+                fill: |ctx: &Ctx<'_>, turn: &Turn, age| {
+                    vec![
+                        data::iovation_time(ctx.now),
+                        data::uuid(&ctx.issued_id(reference, turn, "iovation")),
+                        data::iovation_time(ctx.now - chrono::TimeDelta::seconds(age)),
+                    ]
+                },
+            },
+            plain: |ctx: &Ctx<'_>, turn: &Turn, ds: &Dataset| {
+                data::iovation(
+                    ctx,
+                    ds,
+                    &check(ctx.now, ctx.issued_id(reference, turn, "iovation"), false),
+                )
+            },
+        };
+        self.read(ctx, reference, Read::Iovation, ok)
     }
 
     fn upload(&self, ctx: &mut Ctx<'_>, req: &MockRequest, route: UploadRoute) -> MockResponse {
@@ -859,6 +1017,85 @@ impl Credolab {
     }
 }
 
+/// The Iovation body read as JSON and checked as ASP.NET binds it: its `accountCode`,
+/// or the refusal.
+fn iovation_account_code(req: &MockRequest) -> Result<String, Box<MockResponse>> {
+    let obj = match body::object(req, "IovationFraudCheckRequest") {
+        Ok(o) => o,
+        Err(r) => return Err(Box::new(r.respond())),
+    };
+    let mut errs = Errors::default();
+    let mut account_code = None;
+    match body::field(&obj, "iovationRequestParams") {
+            None | Some(Value::Null) => errs.add(
+                "iovationRequestParams",
+                "The IovationRequestParams field is required.",
+            ),
+            Some(Value::Object(params)) => {
+                account_code = body::required_str(
+                    params,
+                    "accountCode",
+                    "iovationRequestParams.accountCode",
+                    "The AccountCode field is required.",
+                    &mut errs,
+                );
+                match body::field(params, "transactionInsight") {
+                    None | Some(Value::Null) | Some(Value::Object(_)) => {}
+                    Some(v) => errs.add(
+                        "iovationRequestParams.transactionInsight",
+                        format!(
+                            "Unexpected character encountered while parsing value: {}. Path 'iovationRequestParams.transactionInsight'.",
+                            if v.is_array() { "[" } else { "\"" }
+                        ),
+                    ),
+                }
+            }
+            Some(v) => errs.add(
+                "iovationRequestParams",
+                format!(
+                    "Unexpected character encountered while parsing value: {}. Path 'iovationRequestParams'.",
+                    if v.is_array() { "[" } else { "\"" }
+                ),
+            ),
+        }
+    if let Err(r) = errs.finish() {
+        return Err(Box::new(r.respond()));
+    }
+    account_code.ok_or_else(|| Box::new(errors::internal_server_error()))
+}
+
+/// An Iovation body exactly as the documented example has it
+/// (`iovationRequestParams` with a non-blank `accountCode` and an optional
+/// `transactionInsight` object, in the documented case, each key once), read straight
+/// into borrowed fields: its `accountCode`. `None` for any other body (or a request
+/// that is not JSON), which [`iovation_account_code`] then reads and checks as before;
+/// for what this takes, that gives the same (a unit test holds them to it).
+fn plain_iovation(req: &MockRequest) -> Option<String> {
+    use std::borrow::Cow;
+    use std::collections::BTreeMap;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Body<'a> {
+        #[serde(borrow)]
+        iovation_request_params: Params<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Params<'a> {
+        #[serde(borrow)]
+        account_code: Cow<'a, str>,
+        #[serde(borrow, default)]
+        #[allow(dead_code)]
+        transaction_insight: Option<BTreeMap<Cow<'a, str>, serde::de::IgnoredAny>>,
+    }
+    if !body::is_json(req) {
+        return None;
+    }
+    let b: Body<'_> = serde_json::from_slice(&req.body).ok()?;
+    let code = b.iovation_request_params.account_code;
+    (!code.trim().is_empty()).then(|| code.into_owned())
+}
+
 /// The named outcome of the step a read of `reference` would land on now, with its
 /// scenario and step index, without counting a call (the entity's progress is copied,
 /// not changed). `None` when no scenario applies or the step is raw or a fault.
@@ -918,15 +1155,15 @@ fn api_key(ctx: &Ctx<'_>, req: &MockRequest, role: Role) -> Result<(), Refusal> 
 }
 
 /// The v6.0 `datasetinsight` body.
-fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str) -> Value {
+fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str, requested: &str) -> Value {
     let settings = ctx.settings::<CredolabSettings>();
     json!({
         "datasetInfo": {
             "referenceNumber": ds.reference,
-            "uploadDate": ds.upload_date.format(INSIGHT_TIME).to_string(),
+            "uploadDate": data::insight_time(ds.upload_date),
             "source": ds.platform.source(),
         },
-        "requestedDate": ctx.now.format(INSIGHT_TIME).to_string(),
+        "requestedDate": requested,
         "requestor": requestor,
         "scores": data::scores(ctx, ds, &settings.scores)
             .into_iter()
@@ -941,7 +1178,13 @@ fn insight_body(ctx: &Ctx<'_>, ds: &Dataset, requestor: &str) -> Value {
 
 /// The `/api/insights/v1` body: scores and insights whose code is among `codes` or
 /// whose tags meet `tags` (all of them when neither is given), ignoring case.
-fn insights_v1_body(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String], tags: &[String]) -> Value {
+fn insights_v1_body(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    codes: &[String],
+    tags: &[String],
+    requested: &str,
+) -> Value {
     let settings = ctx.settings::<CredolabSettings>();
     let unfiltered = codes.is_empty() && tags.is_empty();
     let wanted = |code: &str, is_score: bool| {
@@ -963,9 +1206,9 @@ fn insights_v1_body(ctx: &Ctx<'_>, ds: &Dataset, codes: &[String], tags: &[Strin
         .collect();
     json!({
         "referenceNumber": ds.reference,
-        "requestedDate": ctx.now.format(INSIGHT_TIME).to_string(),
+        "requestedDate": requested,
         "datasetInfo": {
-            "uploadDate": ds.upload_date.format(INSIGHT_TIME).to_string(),
+            "uploadDate": data::insight_time(ds.upload_date),
             "source": ds.platform.source(),
         },
         "scores": scores,
@@ -1042,6 +1285,69 @@ mod tests {
         }
     }
 
+    /// Iovation bodies taken plainly give the account code the JSON reading gives.
+    #[test]
+    fn a_plain_iovation_body_reads_as_its_json_does() {
+        let mut plain_ones = 0;
+        for (ctype, body) in [
+            (
+                "application/json",
+                r#"{"iovationRequestParams":{"accountCode":"acc","transactionInsight":{"email":"a@b.c","x":[1],"x":2}}}"#,
+            ),
+            (
+                "application/json",
+                r#"{"iovationRequestParams":{"transactionInsight":null,"accountCode":" a\u00e9 "}}"#,
+            ),
+            (
+                "application/json; charset=utf-8",
+                r#"{"iovationRequestParams":{"accountCode":"acc"}}"#,
+            ),
+            (
+                "application/json",
+                r#"{"iovationRequestParams":{"accountCode":"  "}}"#,
+            ),
+            (
+                "application/json",
+                r#"{"iovationRequestParams":{"accountCode":12}}"#,
+            ),
+            (
+                "application/json",
+                r#"{"iovationRequestParams":{"accountCode":"a","transactionInsight":[1]}}"#,
+            ),
+            (
+                "application/json",
+                r#"{"IovationRequestParams":{"accountCode":"acc"}}"#,
+            ),
+            (
+                "application/json",
+                r#"{"iovationRequestParams":{"accountCode":"a","accountCode":"b"}}"#,
+            ),
+            (
+                "text/plain",
+                r#"{"iovationRequestParams":{"accountCode":"acc"}}"#,
+            ),
+        ] {
+            let mut headers = hyper::HeaderMap::new();
+            headers.insert("content-type", ctype.parse().unwrap());
+            let req = MockRequest {
+                method: Method::POST,
+                full_path: String::new(),
+                path: String::new(),
+                query: None,
+                headers,
+                body: bytes::Bytes::from(body),
+                peer: ([127, 0, 0, 1], 1).into(),
+            };
+            let Some(code) = plain_iovation(&req) else {
+                continue;
+            };
+            plain_ones += 1;
+            let general = iovation_account_code(&req).unwrap_or_else(|_| panic!("{body}"));
+            assert_eq!(code, general, "{body}");
+        }
+        assert_eq!(plain_ones, 3);
+    }
+
     #[test]
     fn token_times_have_seven_fractional_digits() {
         let t = DateTime::parse_from_rfc3339("2018-04-08T08:01:41.9286886Z")
@@ -1056,5 +1362,146 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+}
+
+/// The templates must never change an answer: the same script gives the same statuses
+/// and bytes with a cache that keeps nothing (every answer rendered as JSON, the way it
+/// always was) and with a warm one.
+#[cfg(test)]
+mod cold_and_warm {
+    use hyper::Method;
+
+    use super::*;
+    use crate::vendors::testing::{compare, scenarios_with, Answer, Place, World};
+
+    const PATCHED: &str = r#"
+[[scenario]]
+name = "patched"
+id_prefix = "patched-"
+description = "ready, with a patch"
+steps = [{ outcome = "ready", patch = { requestor = "patched" } }]
+"#;
+
+    const JSON: (&str, &str) = ("content-type", "application/json");
+
+    fn script(w: &World<Credolab>) -> Vec<Answer> {
+        let mut out = Vec::new();
+        let refs = [
+            "r1",
+            "r2",
+            "pending-r",
+            "android-r",
+            "ios-r",
+            "web-r",
+            "onescore-r",
+            "patched-r",
+            "flaky-r",
+            "removed-r",
+            "nodata-r",
+            "up-mobile",
+            "up-web",
+            "up-v1",
+            "r1",
+        ];
+        for round in 0..3 {
+            for place in [Place::Root, Place::Sandbox] {
+                let mut log = |label: String, r: (u16, Vec<u8>)| {
+                    out.push((format!("{round} {place:?} {label}"), r.0, r.1.clone()));
+                    r
+                };
+                let login = log(
+                    "login".into(),
+                    w.call(
+                        place,
+                        Method::POST,
+                        "/v6.0/account/login",
+                        &[JSON],
+                        r#"{"userEmail":"test@example.com","password":"test-password"}"#,
+                    ),
+                );
+                let token: Value = serde_json::from_slice(&login.1).unwrap();
+                let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+                let auth = ("authorization", bearer.as_str());
+                let requester = ("authorization", "Bearer test-requester-key");
+                for (route, name) in [
+                    ("/v6.0/datasets/upload/mobile", "up-mobile"),
+                    ("/v6.0/datasets/upload/web", "up-web"),
+                ] {
+                    let body = format!(
+                        r#"{{"referenceNumber":"{name}","data":"AAAA","realIp":"1.2.3.{round}"}}"#
+                    );
+                    log(
+                        format!("upload {name}"),
+                        w.call(place, Method::POST, route, &[JSON, auth], &body),
+                    );
+                }
+                log(
+                    "upload v1".into(),
+                    w.call(
+                        place,
+                        Method::POST,
+                        "/api/datasets/v1/upload",
+                        &[JSON, ("authorization", "Bearer test-uploader-key")],
+                        r#"{"referenceNumber":"up-v1","data":"AAAA"}"#,
+                    ),
+                );
+                for (i, r) in refs.iter().enumerate() {
+                    let path = format!("/v6.0/datasets/{r}/datasetinsight");
+                    log(path.clone(), w.call(place, Method::GET, &path, &[auth], ""));
+                    let query = ["", "?codes=velocity", "?tags=device", "?codes=&tags="][i % 4];
+                    let path = format!("/api/insights/v1/{r}{query}");
+                    log(
+                        path.clone(),
+                        w.call(place, Method::GET, &path, &[requester], ""),
+                    );
+                    let path = format!("/v6.0/datasets/{r}/iovation/fraud/checks/default");
+                    let body = format!(
+                        r#"{{"iovationRequestParams":{{"accountCode":"acc-{}","transactionInsight":{{"email":"a@b.c"}}}}}}"#,
+                        i % 3
+                    );
+                    log(
+                        path.clone(),
+                        w.call(place, Method::POST, &path, &[JSON, auth], &body),
+                    );
+                    if i % 4 == 3 {
+                        w.advance(place, 17);
+                    }
+                }
+            }
+            w.reset(if round == 0 {
+                Place::Root
+            } else {
+                Place::Sandbox
+            });
+            w.advance(Place::Sandbox, 2 * 86_400);
+        }
+        out
+    }
+
+    #[test]
+    fn a_cold_and_a_warm_cache_give_the_same_bytes() {
+        let dir = scenarios_with(
+            "credolab",
+            include_str!("../../../scenarios/credolab.toml"),
+            PATCHED,
+        );
+        let dirs = vec![dir.path().to_path_buf()];
+        let cold = script(&World::new(
+            Arc::new(CredolabShared {
+                answers: Memo::cold(),
+            }),
+            dirs.clone(),
+        ));
+        let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
+        for s in [200, 400, 410, 503] {
+            assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
+        }
+        let warm = Arc::new(CredolabShared::default());
+        compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
+        let (made, found) = (warm.answers.made(), warm.answers.found());
+        assert!(made > 30 && found > 0, "made {made}, found {found}");
+        // A fresh engine on the same cache, whose resets emptied it: the same bytes again.
+        compare(&cold, &script(&World::new(warm.clone(), dirs)));
     }
 }

@@ -173,7 +173,12 @@ const ENTITY_TYPE_VERBS: &[&str] = &[
 
 /// Sort a request below the vendor prefix.
 pub fn route(method: &Method, path: &str) -> Routed {
-    let path = path.replace("%3A", ":").replace("%3a", ":");
+    // `:verb` may come percent-encoded; most clients send it as it is.
+    let path: std::borrow::Cow<'_, str> = if path.contains('%') {
+        path.replace("%3A", ":").replace("%3a", ":").into()
+    } else {
+        path.into()
+    };
     let (version, rest) = match path.trim_start_matches('/').split_once('/') {
         Some((v, rest)) => (v.to_string(), rest.to_string()),
         None => return Routed::NotFound,

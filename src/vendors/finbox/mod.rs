@@ -61,6 +61,7 @@ use super::{Ctx, Endpoint, Vendor};
 use crate::app::App;
 use crate::generate;
 use crate::ipnet::IpNet;
+use crate::memo::{json_str, Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Repeat, Settings, Step};
 use crate::server::{MockRequest, MockResponse};
@@ -116,7 +117,30 @@ const ENDPOINTS: &[Endpoint] = &[
 /// FinBox's `YYYY-MM-DDThh:mm:ss:mil`: a colon, not a dot, before the milliseconds
 /// (the doc's samples really do this, e.g. `2019-01-03T06:37:44:003`).
 pub fn finbox_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string()
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
+        // Out of the four-digit range, or a leap second (a frozen clock can be set to
+        // `:60`): chrono's own rendering.
+        return t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string();
+    }
+    // Written digit by digit: every answer carries two of these, and chrono parses its
+    // format string on every call.
+    let mut out = *b"0000-00-00T00:00:00:000";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, t.year() as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    // `%3f`: milliseconds, truncated.
+    put(20, 3, t.nanosecond() / 1_000_000);
+    String::from_utf8(out.to_vec()).expect("digits and separators are ASCII")
 }
 
 /// The WEBHOOK_SECRET when `[auth]` names none.
@@ -195,6 +219,8 @@ struct Body {
     /// On the device routes: the entity is a customer id (the body had no `user_hash`).
     by_customer: bool,
     version: i64,
+    /// The `salt` given (checked to be a string).
+    salt: String,
     metadata: Option<Value>,
     /// `num_records`, `start_time`, `end_time` (device routes only).
     filter: Filter,
@@ -214,14 +240,17 @@ struct Filter {
 #[derive(Default)]
 pub struct Finbox {
     hooks: Arc<Hooks>,
+    shared: Arc<FinboxShared>,
 }
 
-/// Every instance's FinBox sends its webhooks through the server's one client.
+/// Every instance's FinBox sends its webhooks through the server's one client and
+/// shares its rendered answers ([`FinboxShared`]).
 impl super::Sharing for Finbox {
-    type Shared = webhook::Sender;
-    fn with_shared(sender: Arc<webhook::Sender>) -> Self {
+    type Shared = FinboxShared;
+    fn with_shared(shared: Arc<FinboxShared>) -> Self {
         Self {
-            hooks: Arc::new(Hooks::new(sender)),
+            hooks: Arc::new(Hooks::new(shared.sender.clone())),
+            shared,
         }
     }
 }
@@ -319,6 +348,8 @@ impl Vendor for Finbox {
 
     fn reset(&self) {
         self.hooks.reset();
+        // Only to give the memory back: a cold cache answers the same bytes.
+        self.shared.answers.clear();
     }
 
     fn on_clock_advanced(&self, app: &App) {
@@ -369,7 +400,8 @@ impl Vendor for Finbox {
         if req.header("x-api-key") != Some(settings.api_key.as_str()) {
             return errors::incorrect_api_key();
         }
-        let body = match parse_body(req, route, &settings.versions) {
+        let plain = parse_plain_body(req, route, &settings.versions);
+        let body = match plain.map_or_else(|| parse_body(req, route, &settings.versions), Ok) {
             Ok(b) => b,
             Err((echo, message)) => {
                 let id = generate::hex(&ctx.anonymous_id("request_id"), 32);
@@ -379,8 +411,7 @@ impl Vendor for Finbox {
         if let Some(m) = &body.metadata {
             ctx.note = Some(format!("metadata: {m}"));
         }
-        let given_salt = body_salt(req);
-        if given_salt.as_deref() != Some(salt(&body.entity, &settings.server_hash).as_str()) {
+        if body.salt != salt(&body.entity, &settings.server_hash) {
             ctx.entity = Some(body.entity.clone());
             return errors::plain(StatusCode::FORBIDDEN, errors::MSG_SALT);
         }
@@ -392,29 +423,33 @@ impl Vendor for Finbox {
         let turn = ctx.turn(&body.entity);
         let request_id = generate::hex(&ctx.issued_id(&body.entity, &turn, "request_id"), 32);
         let now = ctx.now;
-        let processing = ctx.rng(&body.entity, "processing").random_range(80..1500);
-        let answer = Answer {
-            customer_id: if route.is_device_route() && !body.by_customer {
-                Value::Null
-            } else {
-                json!(body.entity)
-            },
-            request_id: &request_id,
-            requested: now - TimeDelta::milliseconds(processing),
-            processed: now,
+        let customer_id = if route.is_device_route() && !body.by_customer {
+            Value::Null
+        } else {
+            json!(body.entity)
         };
+        let patched = turn.step().is_some_and(|s| s.patch.is_some());
         let outcome = turn.outcome("complete").map(str::to_string);
         let resp = turn.respond("complete", |o| {
+            if o == "complete" && !patched {
+                if let Some(resp) = self.complete_from_template(ctx, route, &body, &request_id) {
+                    return resp;
+                }
+            }
+            let processing = processing_ms(ctx.seed(), &body.entity);
+            let processed = finbox_time(now);
             let requested = if o == "in_progress" {
-                now
+                processed.clone()
             } else {
-                answer.requested
+                finbox_time(now - TimeDelta::milliseconds(processing))
             };
             render(
                 o,
                 &Answer {
+                    customer_id: customer_id.clone(),
+                    request_id: &request_id,
                     requested,
-                    ..answer.clone()
+                    processed,
                 },
                 || route_data(ctx, route, &body, &settings.versions),
             )
@@ -448,13 +483,110 @@ impl Vendor for Finbox {
     }
 }
 
+/// How long the entity's answers say FinBox took, in milliseconds: drawn once per
+/// (seed, customer).
+fn processing_ms(seed: u64, entity: &str) -> i64 {
+    generate::rng(seed, "finbox", entity, "processing").random_range(80..1500)
+}
+
+/// Rendered `complete` answers of `/risk/predictors` and `/device-ids` with their
+/// request id and dates left open, and the entity's processing time: at most this many,
+/// and this many bytes (an answer is 1-2 KB).
+const TEMPLATES: Budget = Budget {
+    entries: 4096,
+    bytes: 16 << 20,
+};
+
+/// What every instance's FinBox shares: the server's one webhook client, and the
+/// rendered `complete` answers, a pure function of their key (see
+/// [`Finbox::complete_from_template`]), so the same in the root and every sandbox.
+pub struct FinboxShared {
+    sender: Arc<webhook::Sender>,
+    answers: Memo<Arc<(Template, i64)>>,
+}
+
+impl Default for FinboxShared {
+    fn default() -> Self {
+        Self {
+            sender: Arc::default(),
+            answers: Memo::new(TEMPLATES),
+        }
+    }
+}
+
+impl FinboxShared {
+    /// Roughly what the kept answers hold, for the server's memory budget.
+    pub fn approx_bytes(&self) -> usize {
+        self.answers.approx_bytes()
+    }
+}
+
+impl Finbox {
+    /// A `complete` answer of `/risk/predictors` or `/device-ids` from its template, or
+    /// `None` (another route, or a cold cache: the caller renders it as JSON).
+    ///
+    /// What is kept is a pure function of its key: the data is drawn from RNGs seeded
+    /// by (seed, customer, purpose) and, for predictors, the version (whose catalogue
+    /// is fixed for the server: the scenario files are read once, and the shared slot
+    /// lives as long as they do); device dates are `now` minus drawn offsets, written to
+    /// the second, so the key holds `now`'s second; `customer_id` is the customer (these
+    /// routes have no `user_hash`). The request id and both dates are holes; the
+    /// processing time (drawn per customer) is kept beside the template. A step with a
+    /// patch never gets here.
+    fn complete_from_template(
+        &self,
+        ctx: &Ctx<'_>,
+        route: Route,
+        body: &Body,
+        request_id: &str,
+    ) -> Option<MockResponse> {
+        let mut key = Key::new("finbox-complete");
+        key.u64(ctx.seed()).str(&body.entity);
+        match route {
+            Route::Predictors => key.str("predictors").i64(body.version),
+            Route::DeviceIds => key.str("device-ids").i64(ctx.now.timestamp()),
+            Route::Transactions | Route::Accounts => return None,
+        };
+        let kept = self.shared.answers.get_or_make(&key, || {
+            let (h0, h1, h2) = (Template::hole(0), Template::hole(1), Template::hole(2));
+            let answer = Answer {
+                customer_id: json!(body.entity),
+                request_id: &h0,
+                requested: h1,
+                processed: h2,
+            };
+            let versions = &ctx.settings::<FinboxSettings>().versions;
+            let resp = render("complete", &answer, || {
+                route_data(ctx, route, body, versions)
+            });
+            let t = Template::from_json(resp.json_body()?, 3)?;
+            let size = t.approx_bytes();
+            Some((Arc::new((t, processing_ms(ctx.seed(), &body.entity))), size))
+        })?;
+        let (template, processing) = &*kept;
+        let requested = finbox_time(ctx.now - TimeDelta::milliseconds(*processing));
+        let processed = finbox_time(ctx.now);
+        let bytes = template.fill(96, |hole, out| match hole {
+            0 => json_str(out, request_id),
+            1 => json_str(out, &requested),
+            _ => json_str(out, &processed),
+        });
+        Some(MockResponse::bytes(
+            StatusCode::OK,
+            "application/json",
+            bytes,
+        ))
+    }
+}
+
 /// What the envelope of one answer needs.
 #[derive(Clone)]
 struct Answer<'a> {
     customer_id: Value,
     request_id: &'a str,
-    requested: DateTime<Utc>,
-    processed: DateTime<Utc>,
+    /// `date_requested` and `date_processed`, as [`finbox_time`] writes them.
+    requested: String,
+    processed: String,
 }
 
 /// Render a named outcome. `data` is only called for `complete`.
@@ -467,7 +599,7 @@ fn render(outcome: &str, a: &Answer<'_>, data: impl FnOnce() -> Value) -> MockRe
         let mut m = Map::new();
         m.insert("customer_id".into(), a.customer_id.clone());
         m.insert("request_id".into(), json!(a.request_id));
-        m.insert("date_requested".into(), json!(finbox_time(a.requested)));
+        m.insert("date_requested".into(), json!(a.requested));
         if let Some(p) = processed {
             m.insert("date_processed".into(), p);
         }
@@ -478,7 +610,7 @@ fn render(outcome: &str, a: &Answer<'_>, data: impl FnOnce() -> Value) -> MockRe
         }
         MockResponse::json(status, Value::Object(m))
     };
-    let processed = || Some(json!(finbox_time(a.processed)));
+    let processed = || Some(json!(a.processed));
     match outcome {
         "in_progress" => envelope(
             StatusCode::ACCEPTED,
@@ -631,6 +763,40 @@ fn echo(obj: &Map<String, Value>, key: &str) -> Value {
     }
 }
 
+/// The body of a predictors or device-ids call exactly as production clients send it
+/// (`customer_id`, an integer `version`, `salt`, nothing else), read straight into
+/// borrowed fields; `None` for any other body, which [`parse_body`] then reads as JSON
+/// and answers as before. What this accepts, `parse_body` accepts with the same result
+/// (a unit test holds them to it); it only skips building a `Value`.
+fn parse_plain_body(req: &MockRequest, route: Route, versions: &Versions) -> Option<Body> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Plain<'a> {
+        #[serde(borrow)]
+        customer_id: std::borrow::Cow<'a, str>,
+        version: i64,
+        #[serde(borrow)]
+        salt: std::borrow::Cow<'a, str>,
+    }
+    if route.is_device_route() {
+        return None;
+    }
+    // Duplicate keys, other types, more keys: not plain.
+    let b: Plain<'_> = serde_json::from_slice(&req.body).ok()?;
+    let ok = !b.customer_id.is_empty()
+        && b.customer_id.chars().count() <= 260
+        && b.version >= 1
+        && versions.catalogue(b.version).is_some();
+    ok.then(|| Body {
+        entity: b.customer_id.into_owned(),
+        by_customer: false,
+        version: b.version,
+        salt: b.salt.into_owned(),
+        metadata: None,
+        filter: Filter::default(),
+    })
+}
+
 /// Validate the body: the entity key, `version` and `salt` are required, in that
 /// order; `metadata` is optional. On `/transactions` and `/accounts` the entity key is
 /// `user_hash` or, without one, `customer_id` (a production Go client sends that), and
@@ -707,6 +873,7 @@ fn parse_body(
         entity,
         by_customer,
         version,
+        salt: obj["salt"].as_str().unwrap_or_default().to_string(),
         metadata,
         filter,
     })
@@ -776,14 +943,6 @@ fn parse_filter(
         start: start.map(|v| v as i64),
         end: end.map(|v| v as i64),
     })
-}
-
-fn body_salt(req: &MockRequest) -> Option<String> {
-    serde_json::from_slice::<Value>(&req.body)
-        .ok()?
-        .get("salt")?
-        .as_str()
-        .map(str::to_string)
 }
 
 /// Where an entity's in-progress answers end.
@@ -885,8 +1044,8 @@ impl Finbox {
             &Answer {
                 customer_id: json!(body.entity),
                 request_id: &request_id,
-                requested: ctx.now,
-                processed: ctx.now,
+                requested: finbox_time(ctx.now),
+                processed: finbox_time(ctx.now),
             },
             || Value::Null,
         )
@@ -925,8 +1084,8 @@ impl Finbox {
                 let answer = Answer {
                     customer_id: json!(body.entity),
                     request_id,
-                    requested: ctx.now,
-                    processed: due,
+                    requested: finbox_time(ctx.now),
+                    processed: finbox_time(due),
                 };
                 let versions = &ctx.settings::<FinboxSettings>().versions;
                 let mut resp = render(o, &answer, || {
@@ -1048,8 +1207,8 @@ impl Finbox {
             let answer = Answer {
                 customer_id: json!(w.customer_id),
                 request_id,
-                requested,
-                processed: ctx.now,
+                requested: finbox_time(requested),
+                processed: finbox_time(ctx.now),
             };
             let mut resp = render(outcome, &answer, || {
                 predictor_data(ctx.seed(), &w.customer_id, version, &settings.versions)
@@ -1082,6 +1241,57 @@ impl Finbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever the plain reading accepts, the general one accepts the same way.
+    #[test]
+    fn a_plain_body_reads_as_the_general_reading_reads_it() {
+        let versions = Versions::default();
+        let mut plain_ones = 0;
+        for body in [
+            r#"{"customer_id":"c1","version":1,"salt":"s"}"#,
+            r#"{"salt":"s\u00e9","version":2,"customer_id":"c\"2"}"#,
+            r#"{"customer_id":"c1","version":6,"salt":""}"#,
+            r#"{"customer_id":"c1","version":6.0,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":0,"salt":"s"}"#,
+            r#"{"customer_id":"","version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","customer_id":"c2","version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1,"salt":"s","metadata":{}}"#,
+            r#"{"customer_id":"c1","version":1,"salt":null}"#,
+            r#"{"customer_id":"c1","version":99999999999999999999,"salt":"s"}"#,
+            r#"[1]"#,
+        ] {
+            for route in [Route::Predictors, Route::DeviceIds, Route::Accounts] {
+                let req = MockRequest {
+                    method: Method::POST,
+                    full_path: "/finbox/v2/x".into(),
+                    path: "/v2/x".into(),
+                    query: None,
+                    headers: hyper::HeaderMap::new(),
+                    body: bytes::Bytes::from(body),
+                    peer: ([127, 0, 0, 1], 1).into(),
+                };
+                let Some(plain) = parse_plain_body(&req, route, &versions) else {
+                    continue;
+                };
+                plain_ones += 1;
+                let general = parse_body(&req, route, &versions)
+                    .unwrap_or_else(|_| panic!("the general reading refused {body}"));
+                assert_eq!(
+                    (plain.entity, plain.by_customer, plain.version, plain.salt),
+                    (
+                        general.entity,
+                        general.by_customer,
+                        general.version,
+                        general.salt
+                    ),
+                    "{body}"
+                );
+                assert!(general.metadata.is_none() && general.filter == Filter::default());
+            }
+        }
+        // The first three bodies, on the two routes that read them plainly.
+        assert_eq!(plain_ones, 6);
+    }
 
     #[test]
     fn dates_have_a_colon_before_the_milliseconds() {
@@ -1234,5 +1444,102 @@ mod tests {
             }
             assert!(hooks.take_waiting("pending-x").is_empty());
         }
+    }
+}
+
+/// The templates must never change an answer: the same script gives the same statuses
+/// and bytes with a cache that keeps nothing (every answer rendered as JSON, the way it
+/// always was) and with a warm one.
+#[cfg(test)]
+mod cold_and_warm {
+    use hyper::Method;
+
+    use super::*;
+    use crate::vendors::testing::{compare, scenarios_with, Answer, Place, World};
+
+    const PATCHED: &str = r#"
+[[scenario]]
+name = "patched"
+id_prefix = "patched-"
+description = "complete, with a patch"
+steps = [{ outcome = "complete", patch = { message = "patched" } }]
+"#;
+
+    fn script(w: &World<Finbox>) -> Vec<Answer> {
+        let mut out = Vec::new();
+        for round in 0..3 {
+            for i in 0..24u32 {
+                let place = if i % 3 == 0 {
+                    Place::Sandbox
+                } else {
+                    Place::Root
+                };
+                let customer = match i % 8 {
+                    1 => format!("pending-c{i}"),
+                    2 => format!("flaky-c{i}"),
+                    3 => format!("patched-c{i}"),
+                    4 => format!("nodata-c{i}"),
+                    5 => format!("ratelimited-c{i}"),
+                    _ => format!("c{}", i % 5),
+                };
+                let route = if i % 2 == 0 {
+                    "/v2/risk/predictors"
+                } else {
+                    "/v2/device-ids"
+                };
+                let version = if i % 4 == 0 { "1" } else { "2" };
+                let body = format!(
+                    r#"{{"customer_id":"{customer}","version":{version},"salt":"{}"}}"#,
+                    salt(&customer, "test-finbox-hash")
+                );
+                let headers = [
+                    ("x-api-key", "test-finbox-key"),
+                    ("content-type", "application/json"),
+                ];
+                // Twice: a client polling, or asking again.
+                for n in 0..2 {
+                    let (status, bytes) = w.call(place, Method::POST, route, &headers, &body);
+                    out.push((format!("{round} {i} {n} {route} {customer}"), status, bytes));
+                }
+                if i % 7 == 6 {
+                    w.advance(place, 61);
+                }
+            }
+            // A reset in one place: its customers start their scenarios again.
+            w.reset(if round == 0 {
+                Place::Root
+            } else {
+                Place::Sandbox
+            });
+            w.advance(Place::Root, 86_400 + 3);
+        }
+        out
+    }
+
+    #[test]
+    fn a_cold_and_a_warm_cache_give_the_same_bytes() {
+        let dir = scenarios_with(
+            "finbox",
+            include_str!("../../../scenarios/finbox.toml"),
+            PATCHED,
+        );
+        let dirs = vec![dir.path().to_path_buf()];
+        let cold = script(&World::new(
+            Arc::new(FinboxShared {
+                sender: Arc::default(),
+                answers: Memo::cold(),
+            }),
+            dirs.clone(),
+        ));
+        let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
+        for s in [200, 202, 429, 500] {
+            assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
+        }
+        let warm = Arc::new(FinboxShared::default());
+        compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
+        let (made, found) = (warm.answers.made(), warm.answers.found());
+        assert!(made > 10 && found > 0, "made {made}, found {found}");
+        // A fresh engine on the same cache, whose resets emptied it: the same bytes again.
+        compare(&cold, &script(&World::new(warm.clone(), dirs)));
     }
 }

@@ -209,6 +209,11 @@ pub fn score_answer(status: StatusCode, body: Value) -> MockResponse {
     r
 }
 
+/// An answer of the score service whose JSON is already written.
+pub fn score_bytes(status: StatusCode, body: Vec<u8>) -> MockResponse {
+    MockResponse::bytes(status, SCORE_CONTENT_TYPE, body)
+}
+
 /// Why the token endpoint refused a request. The `Display` text is the OAuth `error`
 /// code IdentityServer answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -277,10 +282,23 @@ impl TokenError {
 
 /// A token endpoint answer, with IdentityServer's `SetNoCache` headers.
 pub fn token_answer(status: StatusCode, body: Value) -> MockResponse {
-    let mut r = MockResponse::json(status, body)
-        .with_header(CACHE_CONTROL, "no-store, no-cache, max-age=0")
-        .with_header(PRAGMA, "no-cache");
-    r.set_header(CONTENT_TYPE, TOKEN_CONTENT_TYPE);
+    no_cache(MockResponse::json(status, body))
+}
+
+/// A token endpoint answer whose JSON is already written.
+pub fn token_bytes(status: StatusCode, body: Vec<u8>) -> MockResponse {
+    no_cache(MockResponse::bytes(status, TOKEN_CONTENT_TYPE, body))
+}
+
+fn no_cache(mut r: MockResponse) -> MockResponse {
+    use hyper::header::HeaderValue;
+    let headers = &mut r.headers;
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, max-age=0"),
+    );
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(TOKEN_CONTENT_TYPE));
     r
 }
 

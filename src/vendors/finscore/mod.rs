@@ -40,7 +40,7 @@ mod request;
 mod settings;
 mod token;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hyper::Method;
 use serde_json::{json, Map, Value};
@@ -50,6 +50,7 @@ use self::request::ScoreRequest;
 use self::settings::{FinScoreSettings, Network, Product};
 use super::{Ctx, Endpoint, Vendor};
 use crate::generate;
+use crate::memo::{json_str, Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -82,6 +83,46 @@ pub struct FinScore {
     /// Issued tokens and when they expire (mock clock). Std mutex, held for one map
     /// operation.
     tokens: Mutex<token::Tokens>,
+    shared: Arc<FinScoreShared>,
+}
+
+/// Rendered `scored` answers with the request id and transaction id left open: at
+/// most this many, and this many bytes (an answer is 0.2-1 KB).
+const TEMPLATES: Budget = Budget {
+    entries: 4096,
+    bytes: 8 << 20,
+};
+
+/// What every instance's FinScore shares: its rendered `scored` answers, a pure
+/// function of their key (see [`Render::scored_from_template`]), the same in the root
+/// and every sandbox.
+pub struct FinScoreShared {
+    answers: Memo<Arc<Template>>,
+}
+
+impl Default for FinScoreShared {
+    fn default() -> Self {
+        Self {
+            answers: Memo::new(TEMPLATES),
+        }
+    }
+}
+
+impl FinScoreShared {
+    /// Roughly what the kept answers hold, for the server's memory budget.
+    pub fn approx_bytes(&self) -> usize {
+        self.answers.approx_bytes()
+    }
+}
+
+impl super::Sharing for FinScore {
+    type Shared = FinScoreShared;
+    fn with_shared(shared: Arc<FinScoreShared>) -> Self {
+        Self {
+            tokens: Mutex::default(),
+            shared,
+        }
+    }
 }
 
 impl Vendor for FinScore {
@@ -165,6 +206,8 @@ impl Vendor for FinScore {
             .lock()
             .expect("finscore token lock poisoned")
             .clear();
+        // Only to give the memory back: a cold cache answers the same bytes.
+        self.shared.answers.clear();
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -298,6 +341,7 @@ impl FinScore {
             .clone()
             .unwrap_or_else(|| generated_request_id(&id));
         let refusal = product_refusal(s, &request);
+        let patched = turn.step().is_some_and(|st| st.patch.is_some());
         let r = Render {
             ctx,
             request: &request,
@@ -314,6 +358,9 @@ impl FinScore {
             (_, Some(refused)) => r.error(refused),
             ("score_not_available", None) => r.error(ScoreError::ScoreNotAvailable),
             ("general_error", None) => r.error(ScoreError::GeneralError),
+            (_, None) if !patched => r
+                .scored_from_template(s, &self.shared.answers)
+                .unwrap_or_else(|| r.scored(s)),
             (_, None) => r.scored(s),
         })
     }
@@ -354,6 +401,7 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
     None
 }
 
+#[derive(Clone, Copy)]
 struct Render<'a, 'c> {
     ctx: &'a Ctx<'c>,
     request: &'a ScoreRequest,
@@ -364,6 +412,46 @@ struct Render<'a, 'c> {
 impl Render<'_, '_> {
     fn error(&self, e: ScoreError) -> MockResponse {
         e.render(self.request_id, self.transaction)
+    }
+
+    /// [`Render::scored`] from its template, or `None` from a cold cache.
+    ///
+    /// What is kept is a pure function of its key: the sections are drawn from RNGs
+    /// seeded by (seed, number, purpose), the purposes named by the product ids and the
+    /// guarantor; which model, network and section each product id has is the server's
+    /// settings, fixed for the shared slot's life (the scenario files are read once).
+    /// The request id (the caller's, or one derived from the transaction id) and the
+    /// transaction id are holes. A step with a patch never gets here.
+    fn scored_from_template(
+        &self,
+        s: &FinScoreSettings,
+        memo: &Memo<Arc<Template>>,
+    ) -> Option<MockResponse> {
+        let mut key = Key::new("finscore-scored");
+        key.u64(self.ctx.seed())
+            .str(&self.request.number)
+            .str(&self.request.prefix)
+            .opt(self.request.guarantor.as_deref());
+        for id in &self.request.product_ids {
+            key.str(id);
+        }
+        let template = memo.get_or_make(&key, || {
+            let (h0, h1) = (Template::hole(0), Template::hole(1));
+            let holes = Render {
+                request_id: &h0,
+                transaction: &h1,
+                ..*self
+            };
+            let resp = holes.scored(s);
+            let t = Template::from_json(resp.json_body()?, 2)?;
+            let size = t.approx_bytes();
+            Some((Arc::new(t), size))
+        })?;
+        let bytes = template.fill(64, |hole, out| match hole {
+            0 => json_str(out, self.request_id),
+            _ => json_str(out, self.transaction),
+        });
+        Some(errors::score_bytes(hyper::StatusCode::OK, bytes))
     }
 
     /// `0000` with one section per requested product, in the doc's section order.
@@ -445,5 +533,132 @@ mod tests {
         ] {
             assert!(!is_json_media_type(no), "{no}");
         }
+    }
+}
+
+/// The templates must never change an answer: the same script gives the same statuses
+/// and bytes with a cache that keeps nothing (every answer rendered as JSON, the way it
+/// always was) and with a warm one.
+#[cfg(test)]
+mod cold_and_warm {
+    use hyper::Method;
+
+    use super::*;
+    use crate::vendors::testing::{compare, scenarios_with, Answer, Place, World};
+
+    const PATCHED: &str = r#"
+[[scenario]]
+name = "patched"
+id_prefix = "6399955"
+description = "scored, with a patch"
+steps = [{ outcome = "scored", patch = { result = "patched" } }]
+"#;
+
+    const BASIC: &str = "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
+
+    fn script(w: &World<FinScore>) -> Vec<Answer> {
+        let mut out = Vec::new();
+        let numbers = [
+            "639181234567",
+            "639221234567",
+            "639171234567",
+            "639911234567",
+            "639990011111",
+            "639992211111",
+            "639993311111",
+            "639995511111",
+            "639181234568",
+        ];
+        let products = [
+            "Q1;",
+            "10;20;30;40",
+            "GL1",
+            "DT1",
+            "Q1;21;31",
+            "Q1;GL1",
+            "40",
+        ];
+        for round in 0..3 {
+            for place in [Place::Root, Place::Sandbox] {
+                let (status, token) = w.call(
+                    place,
+                    Method::POST,
+                    "/auth/connect/token",
+                    &[
+                        ("authorization", BASIC),
+                        ("content-type", "application/x-www-form-urlencoded"),
+                    ],
+                    "grant_type=client_credentials",
+                );
+                out.push((format!("{round} {place:?} token"), status, token.clone()));
+                let token: Value = serde_json::from_slice(&token).unwrap();
+                let auth = format!("Bearer {}", token["access_token"].as_str().unwrap());
+                for (i, number) in numbers.iter().enumerate() {
+                    for (j, products) in products.iter().enumerate() {
+                        let mut body = json!({"mobilenumber": number, "productids": products});
+                        if (i + j) % 3 == 0 {
+                            body["requestid"] = json!(format!("r{i}{j}"));
+                        }
+                        if (i + j) % 4 == 1 {
+                            body["guarantornumber"] = json!("639191234567");
+                        }
+                        let (status, bytes) = w.call(
+                            place,
+                            Method::POST,
+                            "/score/api/v2/score",
+                            &[
+                                ("authorization", &auth),
+                                ("content-type", "application/json"),
+                            ],
+                            &body.to_string(),
+                        );
+                        out.push((
+                            format!("{round} {place:?} {number} {products}"),
+                            status,
+                            bytes,
+                        ));
+                    }
+                    w.advance(place, 7);
+                }
+            }
+            w.reset(if round == 0 {
+                Place::Sandbox
+            } else {
+                Place::Root
+            });
+            w.advance(Place::Root, 3 * 3600);
+        }
+        out
+    }
+
+    #[test]
+    fn a_cold_and_a_warm_cache_give_the_same_bytes() {
+        let dir = scenarios_with(
+            "finscore",
+            include_str!("../../../scenarios/finscore.toml"),
+            PATCHED,
+        );
+        let dirs = vec![dir.path().to_path_buf()];
+        let cold = script(&World::new(
+            Arc::new(FinScoreShared {
+                answers: Memo::cold(),
+            }),
+            dirs.clone(),
+        ));
+        let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
+        for s in [200, 429, 503] {
+            assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
+        }
+        assert!(
+            cold.iter()
+                .any(|(_, _, b)| String::from_utf8_lossy(b).contains("patched")),
+            "the script meets the patched step"
+        );
+        let warm = Arc::new(FinScoreShared::default());
+        compare(&cold, &script(&World::new(warm.clone(), dirs.clone())));
+        let (made, found) = (warm.answers.made(), warm.answers.found());
+        assert!(made > 10 && found > 0, "made {made}, found {found}");
+        // A fresh engine on the same cache, whose resets emptied it: the same bytes again.
+        compare(&cold, &script(&World::new(warm.clone(), dirs)));
     }
 }

@@ -45,7 +45,7 @@ pub enum BadBody {
 }
 
 /// A validated score request.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ScoreRequest {
     /// `63` + 10 digits.
     pub number: String,
@@ -93,27 +93,72 @@ pub fn parse(body: &[u8]) -> Result<ScoreRequest, BadBody> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(BadBody::Empty);
     }
+    if let Some(plain) = Plain::read(body) {
+        return checked(|name, _| {
+            Ok(match name {
+                MOBILE_NUMBER => plain.mobilenumber.as_deref(),
+                PRODUCT_IDS => plain.productids.as_deref(),
+                REQUEST_ID => plain.requestid.as_deref(),
+                _ => plain.guarantornumber.as_deref(),
+            })
+        });
+    }
+    parse_json(body)
+}
+
+/// [`parse`] of a body read as JSON.
+fn parse_json(body: &[u8]) -> Result<ScoreRequest, BadBody> {
     let value: Value = serde_json::from_slice(body).map_err(|e| BadBody::NotJson(e.to_string()))?;
     let Value::Object(body) = value else {
         return Err(BadBody::NotAnObject);
     };
+    checked(|name, example| string(&body, name, example))
+}
 
-    let number = string(&body, MOBILE_NUMBER, "639171234567")?
+/// A body whose keys are the documented ones in their documented case, each once, and
+/// whose values are strings (or null): read straight into borrowed fields instead of a
+/// `Value`. Any other body is read as JSON; for this one both readings see the same
+/// strings ([`parse`] checks them the same way).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Plain<'a> {
+    #[serde(borrow, default)]
+    mobilenumber: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    productids: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    requestid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    guarantornumber: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> Plain<'a> {
+    fn read(body: &'a [u8]) -> Option<Self> {
+        serde_json::from_slice(body).ok()
+    }
+}
+
+/// The checks of [`parse`], in its order, over `get(field, example)`: a field's string
+/// (`None` when absent or null), or the error for a value of another type.
+fn checked<'a>(
+    get: impl Fn(&'static str, &'static str) -> Result<Option<&'a str>, BadBody>,
+) -> Result<ScoreRequest, BadBody> {
+    let number = get(MOBILE_NUMBER, "639171234567")?
         .filter(|n| !n.is_empty())
         .ok_or(BadBody::Required(MOBILE_NUMBER))?;
     check_number(MOBILE_NUMBER, number)?;
 
-    let products = string(&body, PRODUCT_IDS, "Q1;")?.ok_or(BadBody::Required(PRODUCT_IDS))?;
+    let products = get(PRODUCT_IDS, "Q1;")?.ok_or(BadBody::Required(PRODUCT_IDS))?;
     let product_ids = split_product_ids(products);
     if product_ids.is_empty() {
         return Err(BadBody::NoProductIds);
     }
 
-    let request_id = string(&body, REQUEST_ID, "1796128510940")?
+    let request_id = get(REQUEST_ID, "1796128510940")?
         .filter(|r| !r.is_empty())
         .map(str::to_string);
 
-    let guarantor = match string(&body, GUARANTOR_NUMBER, "639191234567")? {
+    let guarantor = match get(GUARANTOR_NUMBER, "639191234567")? {
         None | Some("") => None,
         Some(g) => {
             check_number(GUARANTOR_NUMBER, g)?;
@@ -168,6 +213,37 @@ pub fn unreachable_prefix(prefix: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bodies read plainly give what reading them as JSON gives, answers and refusals.
+    #[test]
+    fn a_plain_body_parses_as_its_json_does() {
+        let mut plain_ones = 0;
+        for body in [
+            r#"{"mobilenumber":"639181234567","productids":"Q1;","requestid":"1796128510940"}"#,
+            r#"{"mobilenumber":"639181234567","productids":" Q1 ; 10;Q1;","guarantornumber":"639191234567"}"#,
+            r#"{"mobilenumber":"639181234567","productids":";;","requestid":""}"#,
+            r#"{"mobilenumber":"12","productids":"Q1"}"#,
+            r#"{"mobilenumber":null,"productids":"Q1"}"#,
+            r#"{"productids":"Q1","mobilenumber":"639181234567","guarantornumber":"x"}"#,
+            r#"{"mobilenumber":"639181234567","productids":"Q1","guarantornumber":""}"#,
+            r#"{"mobilenumber":"6391812345\u0036","productids":"Q\u0031"}"#,
+            r#"{"MobileNumber":"639181234567","productids":"Q1"}"#,
+            r#"{"mobilenumber":639181234567,"productids":"Q1"}"#,
+            r#"{"mobilenumber":"639181234567","mobilenumber":"639171234567","productids":"Q1"}"#,
+            r#"{"mobilenumber":"639181234567","productids":"Q1","other":1}"#,
+            r#"{}"#,
+        ] {
+            if Plain::read(body.as_bytes()).is_some() {
+                plain_ones += 1;
+            }
+            assert_eq!(
+                parse(body.as_bytes()),
+                parse_json(body.as_bytes()),
+                "{body}"
+            );
+        }
+        assert_eq!(plain_ones, 9);
+    }
 
     #[test]
     fn only_digit_prefixes_of_a_subscriber_number_can_match() {

@@ -23,7 +23,6 @@ use std::collections::{HashMap, VecDeque};
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use hyper::{Method, StatusCode};
-use serde_json::json;
 
 use super::errors::{self, TokenError};
 use super::settings::FinScoreSettings;
@@ -81,17 +80,20 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// IdentityServer's token answer.
+    /// IdentityServer's token answer: `{"access_token", "expires_in", "token_type",
+    /// "scope"}`, written as serde_json writes that object (by hand: every token request
+    /// gets one).
     pub fn answer(&self) -> MockResponse {
-        errors::token_answer(
-            StatusCode::OK,
-            json!({
-                "access_token": self.token,
-                "expires_in": self.lifetime_secs,
-                "token_type": "Bearer",
-                "scope": self.scopes.join(" "),
-            }),
-        )
+        use crate::memo::json_str;
+        let mut out = Vec::with_capacity(96 + self.token.len());
+        out.extend_from_slice(br#"{"access_token":"#);
+        json_str(&mut out, &self.token);
+        out.extend_from_slice(br#","expires_in":"#);
+        out.extend_from_slice(self.lifetime_secs.to_string().as_bytes());
+        out.extend_from_slice(br#","token_type":"Bearer","scope":"#);
+        json_str(&mut out, &self.scopes.join(" "));
+        out.push(b'}');
+        errors::token_bytes(StatusCode::OK, out)
     }
 }
 
@@ -206,6 +208,28 @@ fn posted_credentials(form: &[(String, String)]) -> Option<(String, Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_answer_is_the_json_object_serialized() {
+        let g = Grant {
+            token: "abc\"\u{1}".into(),
+            expires: DateTime::<Utc>::UNIX_EPOCH,
+            lifetime_secs: -3600,
+            scopes: vec!["score".into(), "é".into()],
+        };
+        let want = serde_json::json!({
+            "access_token": g.token,
+            "expires_in": g.lifetime_secs,
+            "token_type": "Bearer",
+            "scope": g.scopes.join(" "),
+        });
+        let mut resp = g.answer();
+        resp.serialize_body();
+        let crate::server::Body::Bytes(got) = resp.body else {
+            panic!("bytes");
+        };
+        assert_eq!(&got[..], serde_json::to_vec(&want).unwrap());
+    }
 
     #[test]
     fn the_token_store_forgets_the_oldest_token_past_its_cap() {

@@ -1,0 +1,404 @@
+//! What vendors derive from pure inputs, kept so that it is not derived again per request:
+//! [`Memo`], a bounded cache, and [`Template`], an answer rendered once with holes that
+//! each request fills with its own values (its request id, the mock clock's time).
+//!
+//! Generating an answer's data means seeding RNGs (a SHA-256 each), drawing, building a
+//! `serde_json::Value` and serializing it; for a small answer that is ten to thirty
+//! times the work of serving its bytes. What is drawn depends only on the seed, the
+//! entity and a few request fields, so a vendor keeps the rendered bytes under a key made
+//! of exactly those inputs ([`Key`]) and fills in the rest.
+//!
+//! The rules that keep a cache from changing an answer (every use says how it keeps them):
+//! the key holds every input of what is kept (never a hash of them alone, never a
+//! pointer); what is per request (clock, issued ids, echoed fields) is a hole; a scenario
+//! step with a `patch` is rendered as JSON as before, since the patch applies to the
+//! JSON. A [`Memo::cold`] cache keeps nothing and makes its users render the old way,
+//! which is what the vendors' cold-and-warm tests compare the cached bytes with.
+//!
+//! Bounded by count and by bytes; the oldest entries are evicted first, and an entry
+//! larger than a quarter of the byte budget is not kept. [`Memo::approx_bytes`] is what
+//! it holds, for the server's memory budget.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+/// How much a [`Memo`] may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub entries: usize,
+    pub bytes: usize,
+}
+
+/// A cache key: the inputs of a pure function, each written with its length in front,
+/// so two different lists of inputs never give the same key.
+#[derive(Debug, Default, Clone)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    pub fn new(kind: &str) -> Self {
+        let mut k = Self(Vec::with_capacity(96));
+        k.str(kind);
+        k
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.bytes(s.as_bytes())
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        self.0.extend_from_slice(b);
+        self
+    }
+
+    pub fn u64(&mut self, n: u64) -> &mut Self {
+        self.0.extend_from_slice(&n.to_le_bytes());
+        self
+    }
+
+    pub fn i64(&mut self, n: i64) -> &mut Self {
+        self.u64(n as u64)
+    }
+
+    pub fn flag(&mut self, b: bool) -> &mut Self {
+        self.0.push(u8::from(b));
+        self
+    }
+
+    /// An optional string: absent and empty differ.
+    pub fn opt(&mut self, s: Option<&str>) -> &mut Self {
+        match s {
+            None => self.flag(false),
+            Some(s) => self.flag(true).str(s),
+        }
+    }
+}
+
+/// A bounded cache of a pure function's results, shared by the threads of a server.
+/// Std mutex, held for one map operation, never while the value is made.
+#[derive(Debug)]
+pub struct Memo<V> {
+    inner: Mutex<Fifo<V>>,
+    budget: Budget,
+    /// Values made and values found, for tests.
+    #[cfg(test)]
+    made: std::sync::atomic::AtomicUsize,
+    #[cfg(test)]
+    found: std::sync::atomic::AtomicUsize,
+}
+
+impl<V: Clone> Memo<V> {
+    pub fn new(budget: Budget) -> Self {
+        Self {
+            inner: Mutex::new(Fifo::default()),
+            budget,
+            #[cfg(test)]
+            made: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(test)]
+            found: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// A cache that keeps nothing: [`Memo::get_or_make`] never makes a value, and its
+    /// users answer the way they did before there was a cache.
+    pub fn cold() -> Self {
+        Self::new(Budget {
+            entries: 0,
+            bytes: 0,
+        })
+    }
+
+    /// The value under `key`, made by `make` (with its size in bytes) unless kept.
+    /// `None` from a cold cache (`make` is not called) or when `make` gives none.
+    pub fn get_or_make(&self, key: &Key, make: impl FnOnce() -> Option<(V, usize)>) -> Option<V> {
+        if self.budget.entries == 0 {
+            return None;
+        }
+        if let Some(v) = crate::lock::lock(&self.inner).map.get(key.0.as_slice()) {
+            #[cfg(test)]
+            self.found
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Some(v.0.clone());
+        }
+        let (v, size) = make()?;
+        #[cfg(test)]
+        self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let size = size + 2 * key.0.len() + ENTRY_OVERHEAD;
+        let mut inner = crate::lock::lock(&self.inner);
+        inner.insert(key.0.as_slice().into(), v.clone(), size, self.budget);
+        Some(v)
+    }
+
+    /// Roughly how many bytes the kept values and their keys hold.
+    pub fn approx_bytes(&self) -> usize {
+        crate::lock::lock(&self.inner).bytes
+    }
+
+    /// How many values are kept.
+    pub fn len(&self) -> usize {
+        crate::lock::lock(&self.inner).map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forget everything (the memory only: a cold cache answers the same bytes).
+    pub fn clear(&self) {
+        let mut inner = crate::lock::lock(&self.inner);
+        *inner = Fifo::default();
+    }
+
+    /// How many values were made rather than found.
+    #[cfg(test)]
+    pub fn made(&self) -> usize {
+        self.made.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many values were found rather than made.
+    #[cfg(test)]
+    pub fn found(&self) -> usize {
+        self.found.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// What an entry costs besides its value and key: the map's slot, the order queue's,
+/// allocation headers.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// A map bounded by count and bytes that evicts its oldest entries first.
+#[derive(Debug)]
+struct Fifo<V> {
+    map: HashMap<Box<[u8]>, (V, usize)>,
+    /// Keys, oldest first.
+    order: VecDeque<Box<[u8]>>,
+    bytes: usize,
+}
+
+impl<V> Default for Fifo<V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<V> Fifo<V> {
+    /// Keep `v` (of `size` bytes) unless it is over a quarter of the budget, evicting the
+    /// oldest entries until both bounds hold.
+    fn insert(&mut self, k: Box<[u8]>, v: V, size: usize, budget: Budget) {
+        if size > budget.bytes / 4 || budget.entries == 0 || self.map.contains_key(&k) {
+            return;
+        }
+        while self.map.len() >= budget.entries || self.bytes + size > budget.bytes {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, s)) = self.map.remove(&old) {
+                self.bytes -= s;
+            }
+        }
+        self.bytes += size;
+        self.order.push_back(k.clone());
+        self.map.insert(k, (v, size));
+    }
+}
+
+/// An answer's bytes with holes: the serialized JSON cut where each hole was, so a
+/// request writes its own values there ([`Template::fill`]).
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// One more than the holes: the bytes before the first hole, between holes, after
+    /// the last.
+    parts: Vec<Bytes>,
+    /// The hole at each cut, in the order they appear in the bytes.
+    holes: Vec<usize>,
+}
+
+impl Template {
+    /// The placeholder for hole `i`: put it where the answer has a per-request value (as
+    /// a JSON string; the filled value may be any JSON).
+    pub fn hole(i: usize) -> String {
+        format!("\u{1}vendor-mock-hole-{i}\u{1}")
+    }
+
+    /// Cut `v`, which holds the placeholders of holes `0..holes`, each once. `None` if a
+    /// placeholder is missing or appears more than once (say, in a string a client sent):
+    /// the caller then renders the old way.
+    pub fn from_json(v: &Value, holes: usize) -> Option<Template> {
+        let bytes = serde_json::to_vec(v).expect("a serde_json::Value always serializes");
+        let text = std::str::from_utf8(&bytes).expect("serde_json writes UTF-8");
+        let mut at: Vec<(usize, usize, usize)> = Vec::with_capacity(holes);
+        for i in 0..holes {
+            let needle = serde_json::to_string(&Self::hole(i)).expect("a string serializes");
+            let mut found = text.match_indices(&needle);
+            let (start, _) = found.next()?;
+            if found.next().is_some() {
+                return None;
+            }
+            at.push((start, start + needle.len(), i));
+        }
+        at.sort_unstable();
+        let mut parts = Vec::with_capacity(holes + 1);
+        let mut from = 0;
+        for &(start, end, _) in &at {
+            parts.push(Bytes::copy_from_slice(&bytes[from..start]));
+            from = end;
+        }
+        parts.push(Bytes::copy_from_slice(&bytes[from..]));
+        Some(Template {
+            parts,
+            holes: at.into_iter().map(|(_, _, i)| i).collect(),
+        })
+    }
+
+    /// The bytes, with `write(i, out)` writing hole `i`'s JSON value.
+    pub fn fill(&self, extra: usize, mut write: impl FnMut(usize, &mut Vec<u8>)) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len() + extra);
+        for (part, hole) in self.parts.iter().zip(&self.holes) {
+            out.extend_from_slice(part);
+            write(*hole, &mut out);
+        }
+        out.extend_from_slice(self.parts.last().expect("a template has a last part"));
+        out
+    }
+
+    /// The bytes without the holes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What it holds on the heap, roughly.
+    pub fn approx_bytes(&self) -> usize {
+        self.len() + self.parts.len() * 48 + self.holes.len() * 8
+    }
+}
+
+/// Write `s` as a JSON string, as serde_json does. serde_json escapes `"`, `\` and the
+/// control characters below U+0020 and nothing else; a string without them (the common
+/// case: ids, dates, codes) is copied between quotes in one go, without serde_json's
+/// writer machinery per string.
+pub fn json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("writing to a Vec never fails");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(n: u64) -> Key {
+        let mut k = Key::new("t");
+        k.u64(n);
+        k
+    }
+
+    #[test]
+    fn a_memo_keeps_both_bounds_and_evicts_the_oldest_first() {
+        let m: Memo<u64> = Memo::new(Budget {
+            entries: 3,
+            bytes: 4000,
+        });
+        for i in 0..4 {
+            assert_eq!(m.get_or_make(&key(i), || Some((i, 10))), Some(i));
+        }
+        assert_eq!(m.len(), 3);
+        // 0 was evicted: asked again, it is made again.
+        assert_eq!(m.get_or_make(&key(0), || Some((100, 10))), Some(100));
+        assert_eq!(m.get_or_make(&key(3), || Some((300, 10))), Some(3));
+        assert!(m.approx_bytes() <= 4000);
+        // Over a quarter of the bytes: answered, not kept.
+        assert_eq!(m.get_or_make(&key(9), || Some((9, 1001))), Some(9));
+        assert_eq!(m.get_or_make(&key(9), || Some((90, 10))), Some(90));
+        let big: Memo<u64> = Memo::new(Budget {
+            entries: 100,
+            bytes: 1000,
+        });
+        for i in 0..50 {
+            big.get_or_make(&key(i), || Some((i, 100)));
+            assert!(big.approx_bytes() <= 1000, "{}", big.approx_bytes());
+        }
+        m.clear();
+        assert_eq!((m.len(), m.approx_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_cold_memo_makes_nothing() {
+        let m: Memo<u64> = Memo::cold();
+        assert_eq!(
+            m.get_or_make(&key(1), || panic!("a cold cache makes nothing")),
+            None
+        );
+        assert_eq!(m.len(), 0);
+    }
+
+    #[test]
+    fn keys_of_different_inputs_differ() {
+        let mut a = Key::new("k");
+        a.str("ab").str("c");
+        let mut b = Key::new("k");
+        b.str("a").str("bc");
+        assert_ne!(a.0, b.0);
+        let mut c = Key::new("k");
+        c.opt(None);
+        let mut d = Key::new("k");
+        d.opt(Some(""));
+        assert_ne!(c.0, d.0);
+    }
+
+    #[test]
+    fn a_filled_template_is_the_json_with_the_values_in_place() {
+        let v = json!({"a": Template::hole(1), "b": [1, {"c": Template::hole(0)}], "d": "é\""});
+        let t = Template::from_json(&v, 2).expect("both holes once");
+        let out = t.fill(0, |i, out| match i {
+            0 => json_str(out, "x\"y"),
+            _ => out.extend_from_slice(b"42"),
+        });
+        let want = json!({"a": 42, "b": [1, {"c": "x\"y"}], "d": "é\""});
+        assert_eq!(out, serde_json::to_vec(&want).unwrap());
+    }
+
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é\u{7f}\u{2028}😀");
+        for s in [
+            "",
+            "plain",
+            "2026-01-15T10:00:00.000Z",
+            "a\"b",
+            "a\\b",
+            "tab\t",
+            "\u{1}",
+            "é😀",
+            &all,
+        ] {
+            let mut out = Vec::new();
+            json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_missing_or_twice_gives_no_template() {
+        assert!(Template::from_json(&json!({"a": 1}), 1).is_none());
+        let twice = json!([Template::hole(0), Template::hole(0)]);
+        assert!(Template::from_json(&twice, 1).is_none());
+    }
+}

@@ -289,8 +289,8 @@ pub struct Credolab {
 /// and issued ids left open: at most this many, and this many bytes (an answer is
 /// 1-3 KB).
 const TEMPLATES: Budget = Budget {
-    entries: 4096,
-    bytes: 16 << 20,
+    entries: 1024,
+    bytes: 1 << 20,
 };
 
 /// What every instance's Credolab shares: the rendered ready answers, each a pure

@@ -493,8 +493,8 @@ fn processing_ms(seed: u64, entity: &str) -> i64 {
 /// request id and dates left open, and the entity's processing time: at most this many,
 /// and this many bytes (an answer is 1-2 KB).
 const TEMPLATES: Budget = Budget {
-    entries: 4096,
-    bytes: 16 << 20,
+    entries: 1024,
+    bytes: 1 << 20,
 };
 
 /// What every instance's FinBox shares: the server's one webhook client, and the

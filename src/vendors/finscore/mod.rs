@@ -89,8 +89,8 @@ pub struct FinScore {
 /// Rendered `scored` answers with the request id and transaction id left open: at
 /// most this many, and this many bytes (an answer is 0.2-1 KB).
 const TEMPLATES: Budget = Budget {
-    entries: 4096,
-    bytes: 8 << 20,
+    entries: 1024,
+    bytes: 1 << 20,
 };
 
 /// What every instance's FinScore shares: its rendered `scored` answers, a pure

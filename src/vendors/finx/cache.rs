@@ -30,13 +30,13 @@ use super::report::Shape;
 /// Datasets kept at most, and their estimated bytes: a year of history is about
 /// 0.1-0.3 MB, ten years a few MB.
 pub const DATASETS: Budget = Budget {
-    entries: 64,
-    bytes: 16 << 20,
+    entries: 16,
+    bytes: 8 << 20,
 };
 /// Rendered answers (reports ~5 KB, transaction pages up to a few hundred KB).
 pub const ANSWERS: Budget = Budget {
-    entries: 1024,
-    bytes: 8 << 20,
+    entries: 256,
+    bytes: 2 << 20,
 };
 
 /// How much one kind of entry may hold.

@@ -37,6 +37,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -278,9 +278,16 @@ enum Read {
     Iovation,
 }
 
-#[derive(Default)]
 pub struct Credolab {
     store: Store,
+}
+
+impl super::Plain for Credolab {
+    fn with_budgets(budgets: &crate::budget::Budgets) -> Self {
+        Self {
+            store: Store::with_cap(store::MAX_ENTRIES, budgets.store),
+        }
+    }
 }
 
 impl Vendor for Credolab {
@@ -359,6 +366,9 @@ impl Vendor for Credolab {
     }
     fn reset(&self) {
         self.store.reset();
+    }
+    fn approx_bytes(&self) -> usize {
+        self.store.approx_bytes()
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {

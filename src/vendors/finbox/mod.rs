@@ -219,9 +219,9 @@ pub struct Finbox {
 /// Every instance's FinBox sends its webhooks through the server's one client.
 impl super::Sharing for Finbox {
     type Shared = webhook::Sender;
-    fn with_shared(sender: Arc<webhook::Sender>) -> Self {
+    fn with_shared(sender: Arc<webhook::Sender>, budgets: &crate::budget::Budgets) -> Self {
         Self {
-            hooks: Arc::new(Hooks::new(sender)),
+            hooks: Arc::new(Hooks::new(sender, budgets.store)),
         }
     }
 }
@@ -314,6 +314,9 @@ impl Vendor for Finbox {
         errors::plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
     }
 
+    fn approx_bytes(&self) -> usize {
+        self.hooks.approx_bytes()
+    }
     fn reset(&self) {
         self.hooks.reset();
     }
@@ -597,12 +600,12 @@ fn service_deliveries(
             out.push(Delivery {
                 due,
                 url: url.to_string(),
-                body: json!({
+                body: webhook::json_bytes(&json!({
                     "service": service,
                     "device_id": device_id,
                     "customer_id": customer_id,
                     "salt": salt,
-                }),
+                })),
                 hook: Hook::Service {
                     service,
                     device_id: device_id.to_string(),
@@ -872,7 +875,8 @@ impl Finbox {
             }
         };
         if let Some(stored) = self.hooks.result(&request_id, &body.entity, ctx.now) {
-            return MockResponse::json(StatusCode::OK, stored);
+            // The fired webhook's body, serialized as every JSON answer is.
+            return MockResponse::bytes(StatusCode::OK, "application/json", stored);
         }
         render(
             "webhook_not_found",
@@ -929,7 +933,7 @@ impl Finbox {
                 if let Some(p) = &step.patch {
                     resp.patch(p);
                 }
-                let Some(payload) = resp.json_body().cloned() else {
+                let Some(payload) = resp.json_body().map(webhook::json_bytes) else {
                     return;
                 };
                 self.hooks.schedule(
@@ -1051,7 +1055,7 @@ impl Finbox {
             if let Some(p) = step.and_then(|s| s.patch.as_ref()) {
                 resp.patch(p);
             }
-            let Some(payload) = resp.json_body().cloned() else {
+            let Some(payload) = resp.json_body().map(webhook::json_bytes) else {
                 continue;
             };
             self.hooks.schedule(

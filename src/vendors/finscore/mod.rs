@@ -77,11 +77,21 @@ const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-#[derive(Default)]
 pub struct FinScore {
     /// Issued tokens and when they expire (mock clock). Std mutex, held for one map
     /// operation.
     tokens: Mutex<token::Tokens>,
+    /// The tokens' bytes, readable without the lock.
+    bytes: crate::budget::Gauge,
+}
+
+impl super::Plain for FinScore {
+    fn with_budgets(budgets: &crate::budget::Budgets) -> Self {
+        Self {
+            tokens: Mutex::new(token::Tokens::new(MAX_TOKENS, budgets.store)),
+            bytes: crate::budget::Gauge::default(),
+        }
+    }
 }
 
 impl Vendor for FinScore {
@@ -161,6 +171,10 @@ impl Vendor for FinScore {
             .lock()
             .expect("finscore token lock poisoned")
             .clear();
+        self.bytes.set(0);
+    }
+    fn approx_bytes(&self) -> usize {
+        self.bytes.get()
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -235,10 +249,12 @@ impl FinScore {
         match token::issue(ctx, s, req) {
             Ok(grant) => {
                 let answer = grant.answer();
-                self.tokens
+                let held = self
+                    .tokens
                     .lock()
                     .expect("finscore token lock poisoned")
-                    .insert(grant.token, grant.expires, MAX_TOKENS);
+                    .insert(grant.token, grant.expires);
+                self.bytes.set(held);
                 answer
             }
             Err(error) => token_error(ctx, s, error),

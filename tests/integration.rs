@@ -4,6 +4,7 @@
 mod support;
 
 mod admin;
+mod budgets;
 mod choice;
 mod connections;
 mod coverage;

@@ -31,10 +31,11 @@ pub const KIB: usize = 1024;
 pub const MIB: usize = 1024 * 1024;
 
 /// Default `--max-memory-mb`, in bytes: what the root, every sandbox and the shared
-/// caches may hold together before least recently used sandboxes are dropped. The
-/// root's own budgets add up to less than half of it, so one busy sandbox and a full
-/// root fit together; with the binary and the runtime's own memory (about 8 MB) the
-/// resident set stays near 64 MB (BENCHMARKS.md, "Memory").
+/// caches may hold together before least recently used sandboxes are dropped. An
+/// instance's own budgets add up to about 40 MiB at most (journal 10, state 6, vendor
+/// maps 19, rate-limit windows 5 with 65 536 client addresses), so a full root fits; with
+/// the binary and the runtime (about 8 MB) and the allocator's slack the resident set
+/// stays under 64 MB (BENCHMARKS.md, "Memory").
 pub const DEFAULT_MAX_MEMORY: usize = 48 * MIB;
 
 /// The byte budgets of one instance's stores (the root and every sandbox each have
@@ -56,18 +57,24 @@ pub struct Budgets {
     pub feature_value: usize,
 }
 
-/// Default [`Budgets::journal`]: at the soak's mix of answers (1-4 KiB kept per
-/// exchange) every one of `--journal-limit`'s 10 000 entries fits; entries carrying
-/// capped 4 KiB parts everywhere fit about 500.
-pub const DEFAULT_JOURNAL_BYTES: usize = 12 * MIB;
+/// Default [`Budgets::journal`]: about 4 000 exchanges of the soak's mix (2.5 KB kept
+/// each on average: most answers are cut at 4 KiB), 10 000 of small ones (FinScore,
+/// 401s), 500 whose every part was cut at 4 KiB. The largest store of an instance, so
+/// what decides whether a full root stays under the resident-set target (BENCHMARKS.md).
+pub const DEFAULT_JOURNAL_BYTES: usize = 10 * MIB;
 /// Default [`Budgets::part`]: enough for any JSON request the vendors document and the
 /// start of any answer.
 pub const DEFAULT_PART_BYTES: usize = 4 * KIB;
-/// Default [`Budgets::state`]: all 50 000 entities with ids of up to about 60 bytes.
+/// Default [`Budgets::state`]: about 30 000 entities with ids of up to 30 bytes (an
+/// entity costs about 200 bytes with its id, BENCHMARKS.md), far more than a test suite
+/// keeps in play at once; the count bound (50 000) is reached only with short ids.
 pub const DEFAULT_STATE_BYTES: usize = 6 * MIB;
-/// Default [`Budgets::store`]: tens of thousands of tokens, flows or values of the sizes
-/// the vendors hand out and test suites write.
-pub const DEFAULT_STORE_BYTES: usize = 2 * MIB;
+/// Default [`Budgets::store`], for each map of each vendor: thousands of tokens, flows or
+/// values of the sizes the vendors hand out and test suites write (about 1 500 finX
+/// flows, 2 000 finX tokens, 6 000 FinScore tokens, 3 000 Feature Store entities of 11
+/// values). A vendor has up to six maps, so an instance's vendors hold at most about
+/// 19 MiB together.
+pub const DEFAULT_STORE_BYTES: usize = MIB;
 /// Default [`Budgets::feature_value`]: a value as large as the default request body.
 pub const DEFAULT_FEATURE_VALUE_BYTES: usize = 256 * KIB;
 
@@ -83,20 +90,23 @@ impl Default for Budgets {
     }
 }
 
-/// What a heap allocation of `n` bytes occupies: glibc's malloc adds an 8-byte header
-/// and rounds up to 16, with 32 bytes at least; nothing for `n == 0` (no allocation).
+/// What a heap allocation of `n` bytes occupies: jemalloc's size class for it (the
+/// binary's allocator, src/main.rs): 8, then multiples of 16 up to 128, then four classes
+/// per doubling; nothing for `n == 0` (no allocation).
 pub const fn heap(n: usize) -> usize {
     if n == 0 {
-        0
-    } else {
-        let with_header = n + 8;
-        let rounded = with_header.div_ceil(16) * 16;
-        if rounded < 32 {
-            32
-        } else {
-            rounded
-        }
+        return 0;
     }
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 128 {
+        return n.div_ceil(16) * 16;
+    }
+    // The classes between 2^k and 2^(k+1) are a quarter of 2^k apart.
+    let k = usize::BITS - 1 - (n - 1).leading_zeros();
+    let spacing = 1usize << (k - 2);
+    n.div_ceil(spacing) * spacing
 }
 
 /// Roughly what a JSON tree holds on the heap (serde_json with `preserve_order`): each
@@ -289,10 +299,13 @@ mod tests {
     #[test]
     fn heap_sizes_round_as_the_allocator_does() {
         assert_eq!(heap(0), 0);
-        assert_eq!(heap(1), 32);
+        assert_eq!(heap(1), 8);
         assert_eq!(heap(24), 32);
-        assert_eq!(heap(25), 48);
-        assert_eq!(heap(1000), 1008);
+        assert_eq!(heap(129), 160);
+        assert_eq!(heap(256), 256);
+        assert_eq!(heap(257), 320);
+        assert_eq!(heap(1000), 1024);
+        assert_eq!(heap(5000), 5120);
     }
 
     #[test]

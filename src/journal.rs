@@ -453,11 +453,6 @@ impl Stored {
     }
 }
 
-thread_local! {
-    /// The buffer of the entry this thread last evicted, for its next record.
-    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
 /// The scenario name shown when none applied.
 const DEFAULT_SCENARIO: &str = "default";
 
@@ -592,11 +587,19 @@ impl Journal {
         let query = text(Part::Query, r.query);
         let entity = text(Part::Entity, r.entity);
         let note = text(Part::Note, r.note);
-        // Packed outside the lock, into the buffer of an entry this thread evicted
-        // earlier: the lock is held only to link the entry in.
-        let mut buf = SPARE.take();
-        buf.clear();
+        // Packed outside the lock (the lock is held only to link the entry in), into a
+        // buffer of about its size. (Reusing an evicted entry's buffer, as this did
+        // before, kept one buffer per thread alive across a reset, high in the heap,
+        // where it stopped the allocator from giving the freed memory back.)
         let body = &r.body[..r.body.len().min(cap)];
+        let known = [path, query, Some(body), entity, note]
+            .iter()
+            .map(|p| p.map_or(0, <[u8]>::len))
+            .sum::<usize>();
+        let answer = r
+            .response
+            .map_or(0, |c| c.iter().map(Bytes::len).sum::<usize>().min(cap));
+        let mut buf = Vec::with_capacity(known + answer + 256);
         let parts: [Option<&[u8]>; PARTS] = [
             path,
             query,
@@ -654,6 +657,7 @@ impl Journal {
             ends,
             present,
         };
+        // Dropped after the lock is let go.
         let mut evicted = Vec::new();
         {
             let mut inner = crate::lock::lock(&self.inner);
@@ -674,9 +678,7 @@ impl Journal {
             inner.entries.push_back(stored);
             self.gauge.set(inner.bytes);
         }
-        if let Some(e) = evicted.pop() {
-            SPARE.set(e.buf);
-        }
+        drop(evicted);
     }
 
     /// Matching entries, oldest first (newest last).

@@ -191,6 +191,14 @@ impl Vendor for Credeau {
     fn shared_bytes(&self) -> usize {
         self.shared.bytes.get()
     }
+    /// The render cache is shared and pure, so emptying it changes no answer; it is
+    /// emptied only to give its memory back (its entries are the newest allocations,
+    /// and kept, they stopped the allocator from returning what a reset freed).
+    fn reset(&self) {
+        let mut cache = crate::lock::write(&self.shared.cache);
+        *cache = FeatureCache::default();
+        self.shared.bytes.set(0);
+    }
     fn credentials(&self, settings: &Settings) -> Vec<String> {
         let Some(s) = settings.downcast_ref::<CredeauSettings>() else {
             return Vec::new();

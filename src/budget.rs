@@ -166,7 +166,8 @@ pub struct Bounded<K, V> {
     /// The next insertion's number.
     next: u64,
     count: usize,
-    bytes: usize,
+    /// The byte budget.
+    max_bytes: usize,
     held: usize,
     /// Entries forgotten to make room since the last [`Bounded::clear`] (not those removed).
     forgotten: u64,
@@ -181,7 +182,7 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
             order: VecDeque::new(),
             next: 0,
             count: count.max(1),
-            bytes,
+            max_bytes: bytes,
             held: 0,
             forgotten: 0,
         }
@@ -208,7 +209,7 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
             }
         }
         let mut gone = 0;
-        while self.map.len() > self.count || (self.held > self.bytes && self.map.len() > 1) {
+        while self.map.len() > self.count || (self.held > self.max_bytes && self.map.len() > 1) {
             let Some((old, n)) = self.order.pop_front() else {
                 break;
             };

@@ -15,7 +15,7 @@ hold (GET /__admin/memory), so the count can be checked against the resident set
             every 100, and after POST /__admin/reset.
 
     cargo build --release --bin vendor-mock
-    python3 bench/memory.py entries [--n 1000] [--binary target/debug/vendor-mock]
+    python3 bench/memory.py entries [--n 5000] [--binary target/debug/vendor-mock]
     python3 bench/memory.py large [--requests 1000]
 
 Bounded: a fixed number of requests, on 127.0.0.1 only; the server is terminated at the end.
@@ -177,14 +177,15 @@ def finscore_token(s, i, p=""):
 
 
 STORES = [
-    # (row name, request, which counted part grows, journal kept)
-    ("entity state (Credeau user)", entity, "state", False),
-    ("journal entry (Credeau 401)", journal, "journal", True),
-    ("finX flow (started)", finx_flow, "finx", False),
-    ("finX flow (to its report)", finx_report, "total", False),
-    ("Feature Store entity (11 values)", feature_entity, "featurestore", False),
-    ("Credolab answered reference", credolab_ref, "credolab", False),
-    ("FinScore token", finscore_token, "finscore", False),
+    # (row name, request, which counted part grows, journal kept, most entries that fit
+    # the default byte budgets without an eviction)
+    ("entity state (Credeau user)", entity, "state", False, 20_000),
+    ("journal entry (Credeau 401)", journal, "journal", True, 10_000),
+    ("finX flow (started)", finx_flow, "finx", False, 1_000),
+    ("finX flow (to its report)", finx_report, "total", False, 400),
+    ("Feature Store entity (11 values)", feature_entity, "featurestore", False, 1_000),
+    ("Credolab answered reference", credolab_ref, "credolab", False, 8_000),
+    ("FinScore token", finscore_token, "finscore", False, 5_000),
 ]
 
 
@@ -199,7 +200,8 @@ def counted(mem, part):
 def entries(args):
     print(f"| entry | entries | RSS per entry (B) | counted per entry (B) | of which its own store (B) | counted / RSS |")
     print(f"| --- | --- | --- | --- | --- | --- |")
-    for name, make, part, keep_journal in STORES:
+    for name, make, part, keep_journal, most in STORES:
+        n = min(args.n, most)
         extra = [] if keep_journal else ["--journal-limit", "1"]
         s = Server(args.binary, *extra)
         try:
@@ -207,16 +209,16 @@ def entries(args):
             for i in range(-200, 0):
                 make(s, i)
             before_rss, before = s.rss(), counted(s.memory(), part)
-            for i in range(args.n):
+            for i in range(n):
                 make(s, i)
             after_rss, after = s.rss(), counted(s.memory(), part)
         finally:
             s.stop()
-        rss = (after_rss - before_rss) * 1024 / args.n
-        mine = (after[0] - before[0]) / args.n
-        own = (after[1] - before[1]) / args.n
+        rss = (after_rss - before_rss) * 1024 / n
+        mine = (after[0] - before[0]) / n
+        own = (after[1] - before[1]) / n
         ratio = f"{mine / rss:.2f}" if rss > 0 else "-"
-        print(f"| {name} | {args.n:,} | {rss:,.0f} | {mine:,.0f} | {own:,.0f} | {ratio} |", flush=True)
+        print(f"| {name} | {n:,} | {rss:,.0f} | {mine:,.0f} | {own:,.0f} | {ratio} |", flush=True)
 
 
 def large(args):
@@ -280,8 +282,8 @@ def large(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["entries", "large"])
-    ap.add_argument("--n", type=int, default=1000,
-                    help="entries per store (1000 keeps every map within its 1 MiB budget: no eviction)")
+    ap.add_argument("--n", type=int, default=5000,
+                    help="entries per store, at most what fits its default byte budget (no eviction)")
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--binary", default=RELEASE)
     args = ap.parse_args()

@@ -309,6 +309,11 @@ impl Weigh for Arc<Dataset> {
     }
 }
 
+/// What an entry of a finX map costs beyond what [`Bounded::weigh`] adds up, measured
+/// against the resident set (1 000 flows started, each a flow and an issuer count: 1 339
+/// bytes resident, 985 counted without it; BENCHMARKS.md, "What an entry costs").
+const SLACK: usize = 160;
+
 /// A map that forgets its oldest entries past `cap` entries or `max_bytes` bytes.
 #[derive(Debug)]
 struct Bounded<V> {
@@ -340,7 +345,7 @@ impl<V: Weigh> Bounded<V> {
     /// weight at removal is the weight at insertion.
     fn weigh(k: &str, v: &V) -> usize {
         let slot = std::mem::size_of::<(String, V)>();
-        heap(k.len()) * 2 + v.weight() + slot + slot / 2 + std::mem::size_of::<String>()
+        heap(k.len()) * 2 + v.weight() + slot + slot / 2 + std::mem::size_of::<String>() + SLACK
     }
 
     fn insert(&mut self, k: String, v: V) {

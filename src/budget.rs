@@ -65,17 +65,19 @@ pub const DEFAULT_JOURNAL_BYTES: usize = 10 * MIB;
 /// Default [`Budgets::part`]: enough for any JSON request the vendors document and the
 /// start of any answer.
 pub const DEFAULT_PART_BYTES: usize = 4 * KIB;
-/// Default [`Budgets::state`]: about 30 000 entities with ids of up to 30 bytes (an
-/// entity costs about 200 bytes with its id, BENCHMARKS.md), far more than a test suite
-/// keeps in play at once; the count bound (50 000) is reached only with short ids.
+/// Default [`Budgets::state`]: about 24 000 entities with ids of 14 bytes (an entity
+/// costs about 260 bytes with its id, BENCHMARKS.md), far more than a test suite keeps
+/// in play at once; the count bound (50 000) is not reached at that size.
 pub const DEFAULT_STATE_BYTES: usize = 6 * MIB;
 /// Default [`Budgets::store`], for each map of each vendor: thousands of tokens, flows or
-/// values of the sizes the vendors hand out and test suites write (about 1 500 finX
-/// flows, 2 000 finX tokens, 6 000 FinScore tokens, 3 000 Feature Store entities of 11
-/// values). A vendor has up to six maps, so an instance's vendors hold at most about
+/// values of the sizes the vendors hand out and test suites write (over 1 000 finX
+/// flows, 6 000 FinScore tokens, 1 200 Feature Store entities of 11 values). A vendor
+/// has up to six maps, so an instance's vendors hold at most about
 /// 19 MiB together.
 pub const DEFAULT_STORE_BYTES: usize = MIB;
-/// Default [`Budgets::feature_value`]: a value as large as the default request body.
+/// Default [`Budgets::feature_value`]: a quarter of the default request body, far above
+/// any feature value a model reads (Google's own per-value cap could not be found in the
+/// sources read; docs/vendors/featurestore.md).
 pub const DEFAULT_FEATURE_VALUE_BYTES: usize = 256 * KIB;
 
 impl Default for Budgets {

@@ -279,7 +279,6 @@ enum Read {
     Iovation,
 }
 
-#[derive(Default)]
 pub struct Credolab {
     store: Store,
     shared: Arc<CredolabShared>,
@@ -289,8 +288,8 @@ pub struct Credolab {
 /// and issued ids left open: at most this many, and this many bytes (an answer is
 /// 1-3 KB).
 const TEMPLATES: Budget = Budget {
-    entries: 4096,
-    bytes: 16 << 20,
+    entries: 1024,
+    bytes: 1 << 20,
 };
 
 /// What every instance's Credolab shares: the rendered ready answers, each a pure
@@ -341,6 +340,14 @@ struct Cached<H, F> {
     holes: usize,
     holed: H,
     fill: F,
+}
+
+impl super::Plain for Credolab {
+    fn with_budgets(budgets: &crate::budget::Budgets) -> Self {
+        Self {
+            store: Store::with_cap(store::MAX_ENTRIES, budgets.store),
+        }
+    }
 }
 
 impl Vendor for Credolab {
@@ -424,6 +431,12 @@ impl Vendor for Credolab {
         self.store.reset();
         // Only to give the memory back: a cold cache answers the same bytes.
         self.shared.answers.clear();
+    }
+    fn approx_bytes(&self) -> usize {
+        self.store.approx_bytes()
+    }
+    fn shared_bytes(&self) -> usize {
+        self.shared.approx_bytes()
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {

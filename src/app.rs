@@ -21,7 +21,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
@@ -120,19 +120,14 @@ pub struct Shared {
     vendors: Box<[OnceLock<Arc<dyn Vendor>>]>,
     /// The live sandboxes; only the root has them.
     sandboxes: Option<Sandboxes<App>>,
-    /// What this instance last counted into the server's total. Std mutex, held for a
-    /// subtraction: keeps a request finishing in a sandbox that was just dropped from
-    /// counting it back in.
-    account: Mutex<Account>,
+    /// What this instance last counted into the server's total, or [`CLOSED`] once it
+    /// was dropped from the table (a request finishing in it then counts nothing back
+    /// in). Changed by compare-and-swap: no lock on every request's path.
+    account: AtomicUsize,
 }
 
-/// One instance's share of the server's byte total.
-#[derive(Debug, Default)]
-struct Account {
-    bytes: usize,
-    /// Dropped from the table: counts nothing any more.
-    closed: bool,
-}
+/// [`Shared::account`] of an instance dropped from the table.
+const CLOSED: usize = usize::MAX;
 
 /// What every instance of one server shares besides the settings and the scenarios.
 struct Base {
@@ -243,7 +238,7 @@ impl App {
                 issuer,
                 vendors,
                 sandboxes,
-                account: Mutex::default(),
+                account: AtomicUsize::new(0),
                 base,
                 catalog,
                 config,
@@ -389,13 +384,21 @@ impl App {
     pub fn account(&self, root: &App) -> Vec<Arc<str>> {
         let own = self.approx_bytes();
         let shared: usize = self.base.registry.iter().map(|v| v.shared_bytes()).sum();
-        let mut total = {
-            let mut a = crate::lock::lock(&self.account);
-            if a.closed {
+        let mut old = self.account.load(Ordering::Acquire);
+        let mut total = loop {
+            if old == CLOSED {
                 return Vec::new();
             }
-            let old = std::mem::replace(&mut a.bytes, own);
-            self.adjust(old, own)
+            if old == own {
+                break self.base.total.load(Ordering::Relaxed);
+            }
+            match self
+                .account
+                .compare_exchange_weak(old, own, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break self.adjust(old, own),
+                Err(now) => old = now,
+            }
         };
         let old_shared = self.base.shared_bytes.swap(shared, Ordering::Relaxed);
         if old_shared != shared {
@@ -432,13 +435,9 @@ impl App {
     /// state, which cancels pending work such as webhooks still waiting for their moment.
     /// Requests already inside it finish normally.
     fn close(&self) {
-        {
-            let mut a = crate::lock::lock(&self.account);
-            if !a.closed {
-                a.closed = true;
-                let held = std::mem::take(&mut a.bytes);
-                self.adjust(held, 0);
-            }
+        let held = self.account.swap(CLOSED, Ordering::AcqRel);
+        if held != CLOSED {
+            self.adjust(held, 0);
         }
         for v in self.live_vendors() {
             v.reset();

@@ -6,6 +6,7 @@ use clap::Parser;
 /// after they were freed (`.cargo/config.toml`): a `/__admin/reset` or a dropped
 /// sandbox then lowers the resident set, which glibc's malloc did not (BENCHMARKS.md,
 /// "Memory").
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use vendor_mock::cli::{Cli, Command};

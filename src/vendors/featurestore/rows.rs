@@ -1,8 +1,9 @@
 //! The latest written value of each (entity type, entity, feature), kept compactly and
 //! bounded by count ([`MAX_ROWS`] entities) and by bytes
-//! ([`Budgets::store`](crate::budget::Budgets::store)): past either, the entity written
-//! least recently is forgotten first (a read then finds no value for it, as after
-//! Google's online-storage TTL).
+//! ([`Budgets::store`](crate::budget::Budgets::store)): past either, the entity first
+//! written longest ago is forgotten first (writing an entity again keeps its place; the
+//! entity just written is never the one forgotten), and a read then finds no value for
+//! it, as after Google's online-storage TTL.
 //!
 //! A value is kept as a small enum ([`Compact`]) rather than a JSON tree (which costs
 //! several times its text), and rendered back to exactly the canonical JSON it was
@@ -231,7 +232,7 @@ impl Rows {
     }
 
     /// Write `values` (feature id, value) for `entity`, replacing each feature's
-    /// previous value; then forget the entities written least recently past the count
+    /// previous value; then forget the entities first written longest ago past the count
     /// or the byte budget (never this one).
     pub fn write(&mut self, entity_type: &str, entity: &str, values: Vec<(String, Stored)>) {
         let values: Vec<(Arc<str>, Stored)> = values
@@ -268,7 +269,7 @@ impl Rows {
         self.evict(&et, &id);
     }
 
-    /// Forget the entities written least recently while over the bounds, never `keep`.
+    /// Forget the entities first written longest ago while over the bounds, never `keep`.
     fn evict(&mut self, keep_et: &Arc<str>, keep: &Arc<str>) {
         while (self.count > MAX_ROWS || self.bytes > self.max_bytes) && self.count > 1 {
             let Some((et, id)) = self.order.pop_front() else {

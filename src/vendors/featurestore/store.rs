@@ -4,8 +4,8 @@
 //! Everything is bounded, by count and by bytes ([`Budgets::store`] each):
 //! [`MAX_RESOURCES`] resources of each kind and the budget's bytes of them all (creating
 //! more, or updating one to hold more, is refused with RESOURCE_EXHAUSTED, like a
-//! quota), [`MAX_ROWS`](super::rows::MAX_ROWS) entities with values (the entity written least recently is
-//! forgotten first, [`super::rows`]), [`MAX_OPERATIONS`] operations (the oldest
+//! quota), [`MAX_ROWS`](super::rows::MAX_ROWS) entities with values (the entity first written longest
+//! ago is forgotten first, [`super::rows`]), [`MAX_OPERATIONS`] operations (the oldest
 //! forgotten first; a running create forgotten that way never completes) and
 //! [`MAX_TIMELINES`] scenario timelines of creates that have not happened yet. One
 //! value larger than [`Budgets::feature_value`] is refused with INVALID_ARGUMENT. Only

@@ -316,9 +316,9 @@ impl CredolabShared {
 
 impl super::Sharing for Credolab {
     type Shared = CredolabShared;
-    fn with_shared(shared: Arc<CredolabShared>) -> Self {
+    fn with_shared(shared: Arc<CredolabShared>, budgets: &crate::budget::Budgets) -> Self {
         Self {
-            store: Store::default(),
+            store: Store::with_cap(store::MAX_ENTRIES, budgets.store),
             shared,
         }
     }
@@ -340,14 +340,6 @@ struct Cached<H, F> {
     holes: usize,
     holed: H,
     fill: F,
-}
-
-impl super::Plain for Credolab {
-    fn with_budgets(budgets: &crate::budget::Budgets) -> Self {
-        Self {
-            store: Store::with_cap(store::MAX_ENTRIES, budgets.store),
-        }
-    }
 }
 
 impl Vendor for Credolab {

@@ -152,7 +152,7 @@ impl Stored {
 }
 
 /// One entity's values, by feature id.
-type Row = Vec<(Arc<str>, Stored)>;
+pub type Row = Vec<(Arc<str>, Stored)>;
 
 /// What a row costs: its map slot (with the table's slack), its order entry, its id
 /// and its values.
@@ -209,6 +209,11 @@ impl Rows {
     pub fn get(&self, entity_type: &str, entity: &str, feature: &str) -> Option<&Stored> {
         let row = self.rows.get(entity_type)?.get(entity)?;
         row.iter().find(|(f, _)| &**f == feature).map(|(_, s)| s)
+    }
+
+    /// `entity`'s row, if it has values.
+    pub fn row(&self, entity_type: &str, entity: &str) -> Option<&Row> {
+        self.rows.get(entity_type)?.get(entity)
     }
 
     /// Whether `entity` has a row (values of any feature).

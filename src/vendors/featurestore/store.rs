@@ -36,7 +36,7 @@ use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
-use super::rows::{Rows, Stored};
+use super::rows::{Row, Rows, Stored};
 use super::settings::FeatureStoreSettings;
 use super::values::ValueType;
 use crate::budget::{heap, json_bytes, Budgets};
@@ -983,11 +983,12 @@ impl Store {
                 if i > 0 {
                     out.push(b',');
                 }
-                match row.and_then(|r| r.get(*f)) {
+                match row.and_then(|r| r.iter().find(|(id, _)| &**id == *f)) {
                     None => out.extend_from_slice(b"{}"),
-                    Some(stored) => {
+                    Some((_, stored)) => {
                         out.extend_from_slice(br#"{"value":"#);
-                        write_with_metadata(&mut out, &stored.value, &stored.generate_time);
+                        serde_json::to_writer(&mut out, &stored.to_json())
+                            .expect("a JSON value serializes into a Vec");
                         out.push(b'}');
                     }
                 }
@@ -1026,13 +1027,9 @@ impl Store {
             }
             selected.iter().map(String::as_str).collect()
         };
-        let mut key = (entity_type.to_string(), String::new());
         let rows = entity_ids
             .iter()
-            .map(|e| {
-                e.clone_into(&mut key.1);
-                self.rows.get(&key)
-            })
+            .map(|e| self.rows.row(entity_type, e))
             .collect();
         Ok((ids, rows))
     }
@@ -1084,41 +1081,6 @@ fn is_child(name: &str, parent: &str) -> bool {
     name.strip_prefix(parent)
         .and_then(|rest| rest.strip_prefix('/'))
         .is_some_and(|rest| rest.bytes().filter(|b| *b == b'/').count() == 1)
-}
-
-/// `value` with `"metadata":{"generateTime":…}` set as `value["metadata"] = …` sets it
-/// (in place of a `metadata` key, else last), serialized. Stored values are objects
-/// (`{"stringValue": …}`: [`super::values::parse`] makes them so).
-fn write_with_metadata(out: &mut Vec<u8>, value: &Value, generate_time: &str) {
-    let metadata = |out: &mut Vec<u8>| {
-        out.extend_from_slice(br#""metadata":{"generateTime":"#);
-        json_str(out, generate_time);
-        out.push(b'}');
-    };
-    let empty = Map::new();
-    let map = value.as_object().unwrap_or(&empty);
-    out.push(b'{');
-    let mut written = false;
-    for (i, (k, v)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        if k == "metadata" {
-            metadata(out);
-            written = true;
-            continue;
-        }
-        json_str(out, k);
-        out.push(b':');
-        serde_json::to_writer(&mut *out, v).expect("writing to a Vec never fails");
-    }
-    if !written {
-        if !map.is_empty() {
-            out.push(b',');
-        }
-        metadata(out);
-    }
-    out.push(b'}');
 }
 
 fn obj(v: Value) -> Map<String, Value> {

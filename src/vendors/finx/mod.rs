@@ -283,37 +283,10 @@ impl Weigh for Issued {
     }
 }
 
-impl Weigh for Arc<Dataset> {
+impl Weigh for Arc<Flow> {
     fn weight(&self) -> usize {
-        let d = &**self;
-        let accounts: usize = d
-            .accounts
-            .iter()
-            .map(|a| {
-                std::mem::size_of_val(a)
-                    + [&a.id, &a.name, &a.kind, &a.iban, &a.currency, &a.bank_code]
-                        .iter()
-                        .map(|s| heap(s.len()))
-                        .sum::<usize>()
-                    + a.holders.iter().map(|h| 24 + heap(h.len())).sum::<usize>()
-            })
-            .sum();
-        let transactions: usize = d
-            .transactions
-            .iter()
-            .map(|t| {
-                std::mem::size_of_val(t)
-                    + heap(t.id.len())
-                    + heap(t.partner.len())
-                    + opt_heap(&t.partner_iban)
-                    + heap(t.purpose.len())
-            })
-            .sum();
-        heap(std::mem::size_of::<Dataset>() + 16)
-            + accounts
-            + transactions
-            + heap(d.employer.id.len())
-            + heap(d.employer.name.len())
+        // The flow itself lives in the Arc's allocation, beside two counters.
+        heap(std::mem::size_of::<Flow>() + 16) + (**self).weight()
     }
 }
 

@@ -237,6 +237,7 @@ mod tests {
         assert_eq!(&got[..], serde_json::to_vec(&want).unwrap());
     }
 
+    #[test]
     fn the_token_store_forgets_the_oldest_token_past_its_cap_or_its_bytes() {
         let mut t = Tokens::new(3, usize::MAX);
         let at = DateTime::<Utc>::UNIX_EPOCH;

@@ -1371,6 +1371,12 @@ mod tests {
         }
     }
 
+    impl Weigh for usize {
+        fn weight(&self) -> usize {
+            0
+        }
+    }
+
     #[test]
     fn bounded_maps_forget_the_oldest_past_their_bytes() {
         let grant = |flow: &str| Grant {
@@ -1380,7 +1386,7 @@ mod tests {
         // A flow id is the mock's, but a map must hold what its budget allows whatever
         // its entries weigh.
         let one = Bounded::<Grant>::weigh("k0", &grant(&"f".repeat(1000)));
-        let mut m = Bounded::new(MAX_GRANTS, 3 * one);
+        let mut m: Bounded<Grant> = Bounded::new(MAX_GRANTS, 3 * one);
         for i in 0..10 {
             m.insert(format!("k{i}"), grant(&"f".repeat(1000)));
             assert!(m.bytes <= 3 * one, "{} > {}", m.bytes, 3 * one);
@@ -1410,7 +1416,7 @@ mod tests {
 
     #[test]
     fn maps_hashing_only_key_ends_still_tell_apart_keys_with_the_same_end() {
-        let mut m: Bounded<usize, TailHash> = Bounded::new(100);
+        let mut m: Bounded<usize, TailHash> = Bounded::new(100, usize::MAX);
         let tail = "x".repeat(TAIL);
         for i in 0..50 {
             m.insert(format!("{i}{tail}"), i);
@@ -1600,6 +1606,7 @@ mod tests {
                     finx: Finx {
                         store: Mutex::default(),
                         cache,
+                        store_bytes: Gauge::default(),
                     },
                 }
             }

@@ -108,7 +108,7 @@ pub async fn handle(
 
     let body = match read_body(&parts.headers, body, app.config.max_body_bytes).await {
         Ok(b) => Ok(b),
-        Err(BodyError::TooLarge) => Err(vendor.payload_too_large(&app, app.config.max_body_bytes)),
+        Err(BodyError::TooLarge) => Err(vendor.payload_too_large(app, app.config.max_body_bytes)),
         Err(BodyError::Broken(why)) => {
             let resp = MockResponse::protocol_error(StatusCode::BAD_REQUEST, BROKEN_BODY)
                 .with_header(SCENARIO_HEADER, "default");

@@ -3,12 +3,17 @@
 #   docker run --rm -p 127.0.0.1:8080:8080 vendor-mock
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
+# make: jemalloc (the binary's allocator) is built from its C sources.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, in their own layer: it depends on Cargo.toml and Cargo.lock only, so
 # an edit to the sources reuses it and rebuilds just this crate. The stand-in lib.rs and
 # main.rs only give cargo something to build; their own artifacts are deleted so the real
 # sources below are always compiled.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

@@ -20,11 +20,13 @@
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 
+use crate::budget::{Budgets, DEFAULT_MAX_MEMORY};
 use crate::clock::Clock;
 use crate::coverage::{Coverage, Sizes};
 use crate::generate::Issuer;
@@ -36,9 +38,9 @@ use crate::server::{self, Listener};
 use crate::state::StateStore;
 use crate::vendors::{self, SharedSlot, Vendor};
 
-/// Default `--journal-limit`: a long CI run's worth of exchanges. Each keeps up to 4 KiB
-/// of request body and 4 KiB of answer: tens of MB when answers are large, at most ~85 MB.
-/// The root and every sandbox each keep their own last `--journal-limit`.
+/// Default `--journal-limit`: a long CI run's worth of exchanges. Each entry keeps each
+/// of its parts up to 4 KiB, and all of them together stay within the journal's byte
+/// budget ([`Budgets::journal`]). The root and every sandbox each keep their own.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 10_000;
 /// Default `--max-body-bytes`: 1 MiB, far above any documented vendor request.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -54,6 +56,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// At most this many sandboxes live at once (the least recently used is dropped).
     pub max_sandboxes: usize,
+    /// Byte budgets of each instance's stores.
+    pub budgets: Budgets,
+    /// What all instances' stores may hold together, in bytes, before the least
+    /// recently used sandboxes are dropped (`--max-memory-mb`).
+    pub max_memory: usize,
 }
 
 impl Default for Config {
@@ -65,6 +72,8 @@ impl Default for Config {
             journal_limit: DEFAULT_JOURNAL_LIMIT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_sandboxes: DEFAULT_MAX_SANDBOXES,
+            budgets: Budgets::default(),
+            max_memory: DEFAULT_MAX_MEMORY,
         }
     }
 }
@@ -111,7 +120,14 @@ pub struct Shared {
     vendors: Box<[OnceLock<Arc<dyn Vendor>>]>,
     /// The live sandboxes; only the root has them.
     sandboxes: Option<Sandboxes<App>>,
+    /// What this instance last counted into the server's total, or [`CLOSED`] once it
+    /// was dropped from the table (a request finishing in it then counts nothing back
+    /// in). Changed by compare-and-swap: no lock on every request's path.
+    account: AtomicUsize,
 }
+
+/// [`Shared::account`] of an instance dropped from the table.
+const CLOSED: usize = usize::MAX;
 
 /// What every instance of one server shares besides the settings and the scenarios.
 struct Base {
@@ -126,6 +142,11 @@ struct Base {
     /// as (vendor, port), noted when serving starts: the OpenAPI documents name them in
     /// their `servers`. A std mutex: written once per listener, read by one admin call.
     vendor_ports: Mutex<Vec<(&'static str, u16)>>,
+    /// Bytes held by the root, every live sandbox and the shared slots, as last counted
+    /// ([`App::account`]).
+    total: AtomicUsize,
+    /// The shared slots' part of `total`.
+    shared_bytes: AtomicUsize,
 }
 
 /// Which sandbox an instance is.
@@ -149,7 +170,7 @@ impl App {
     /// Load the scenarios (built-ins plus `config.scenario_dirs`) and build the root.
     pub fn new(config: Config) -> Result<Self, Vec<Diagnostic>> {
         let shared = vendors::shared_slots();
-        let registry = vendors::registry_sharing(&shared);
+        let registry = vendors::registry_sharing(&shared, &config.budgets);
         let catalog = scenario::load(&registry, &config.scenario_dirs)?;
         let sizes: Arc<[Sizes]> = registry
             .iter()
@@ -163,6 +184,8 @@ impl App {
             registry,
             shared,
             vendor_ports: Mutex::new(Vec::new()),
+            total: AtomicUsize::new(0),
+            shared_bytes: AtomicUsize::new(0),
         });
         let own = base
             .registry
@@ -206,15 +229,16 @@ impl App {
         };
         Self {
             inner: Arc::new(Shared {
-                journal: Journal::new(config.journal_limit),
+                journal: Journal::new(config.journal_limit, &config.budgets),
                 coverage: Arc::new(Coverage::new(base.sizes.clone(), parent)),
                 clock,
-                state: StateStore::default(),
+                state: StateStore::new(config.budgets.state),
                 rate_limiter: RateLimiter::default(),
                 sandbox: name,
                 issuer,
                 vendors,
                 sandboxes,
+                account: AtomicUsize::new(0),
                 base,
                 catalog,
                 config,
@@ -242,8 +266,9 @@ impl App {
 
     /// This instance's object for the vendor at `index`, made on first use.
     pub fn vendor_at(&self, index: usize) -> &Arc<dyn Vendor> {
-        self.vendors[index]
-            .get_or_init(|| (vendors::REGISTRY[index].make)(&self.base.shared[index]))
+        self.vendors[index].get_or_init(|| {
+            (vendors::REGISTRY[index].make)(&self.base.shared[index], &self.config.budgets)
+        })
     }
 
     /// This instance's object for the vendor called `name`.
@@ -318,25 +343,102 @@ impl App {
         }
     }
 
-    /// Drop the least recently used sandbox, returning its name; `None` when there is
-    /// none (or inside a sandbox). For server-wide memory budgets, which free memory by
-    /// dropping whole sandboxes (never by shortening one's journal or state).
-    pub fn drop_least_recent_sandbox(&self) -> Option<Arc<str>> {
-        let (name, app) = self.sandboxes.as_ref()?.drop_least_recent()?;
+    /// Drop the least recently used sandbox other than `keep`, returning its name;
+    /// `None` when there is none (or inside a sandbox). For the server-wide memory
+    /// budget, which frees memory by dropping whole sandboxes (never by shortening one's
+    /// journal or state).
+    pub fn drop_least_recent_sandbox(&self, keep: Option<&str>) -> Option<Arc<str>> {
+        let (name, app) = self.sandboxes.as_ref()?.drop_least_recent(keep)?;
         app.close();
         Some(name)
     }
 
-    /// Roughly how many bytes this instance's journal and entity state hold (not its
-    /// vendors' own stores, nor, at the root, the sandboxes'): what memory budgets weigh.
+    /// Roughly how many bytes this instance's stores hold: its journal, entity state,
+    /// rate-limit windows and its vendors' own stores (not, at the root, the sandboxes'
+    /// nor the shared slots'). Atomic loads only: every store publishes its total.
     pub fn approx_bytes(&self) -> usize {
-        std::mem::size_of::<Shared>() + self.journal.approx_bytes() + self.state.approx_bytes()
+        std::mem::size_of::<Shared>()
+            + self.journal.approx_bytes()
+            + self.state.approx_bytes()
+            + self.rate_limiter.approx_bytes()
+            + self.live_vendors().map(|v| v.approx_bytes()).sum::<usize>()
+    }
+
+    /// Each vendor this instance has made, with what its own stores hold.
+    pub fn vendor_bytes(&self) -> Vec<(&'static str, usize)> {
+        self.live_vendors()
+            .map(|v| (v.name(), v.approx_bytes()))
+            .collect()
+    }
+
+    /// What the root, every live sandbox and the vendors' shared slots hold together,
+    /// as last counted by [`App::account`].
+    pub fn total_bytes(&self) -> usize {
+        self.base.total.load(Ordering::Relaxed)
+    }
+
+    /// Count this instance's stores (and the shared slots) into the server's total after
+    /// a request it answered; past `--max-memory-mb`, drop least recently used
+    /// sandboxes from `root` until under it, never the root and never this instance.
+    /// Returns the names dropped.
+    pub fn account(&self, root: &App) -> Vec<Arc<str>> {
+        let own = self.approx_bytes();
+        let shared: usize = self.base.registry.iter().map(|v| v.shared_bytes()).sum();
+        let mut old = self.account.load(Ordering::Acquire);
+        let mut total = loop {
+            if old == CLOSED {
+                return Vec::new();
+            }
+            if old == own {
+                break self.base.total.load(Ordering::Relaxed);
+            }
+            match self
+                .account
+                .compare_exchange_weak(old, own, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break self.adjust(old, own),
+                Err(now) => old = now,
+            }
+        };
+        let old_shared = self.base.shared_bytes.swap(shared, Ordering::Relaxed);
+        if old_shared != shared {
+            total = self.adjust(old_shared, shared);
+        }
+        let mut dropped = Vec::new();
+        while total > self.config.max_memory {
+            let Some(name) = root.drop_least_recent_sandbox(self.sandbox.as_deref()) else {
+                break;
+            };
+            tracing::warn!(
+                "memory budget: {total} bytes held past --max-memory-mb ({} bytes); dropped sandbox {name}, the least recently used",
+                self.config.max_memory
+            );
+            dropped.push(name);
+            total = self.base.total.load(Ordering::Relaxed);
+        }
+        dropped
+    }
+
+    /// Move the server's total from `old` to `new` bytes; returns the new total.
+    fn adjust(&self, old: usize, new: usize) -> usize {
+        let total = &self.base.total;
+        if new >= old {
+            total.fetch_add(new - old, Ordering::Relaxed) + (new - old)
+        } else {
+            total
+                .fetch_sub(old - new, Ordering::Relaxed)
+                .saturating_sub(old - new)
+        }
     }
 
     /// Wind down an instance that was dropped from the table: its vendors forget their
     /// state, which cancels pending work such as webhooks still waiting for their moment.
     /// Requests already inside it finish normally.
     fn close(&self) {
+        let held = self.account.swap(CLOSED, Ordering::AcqRel);
+        if held != CLOSED {
+            self.adjust(held, 0);
+        }
         for v in self.live_vendors() {
             v.reset();
         }
@@ -427,7 +529,7 @@ mod tests {
         );
         root.sandbox("e").unwrap();
         root.sandbox("f").unwrap();
-        assert_eq!(root.drop_least_recent_sandbox().as_deref(), Some("e"));
+        assert_eq!(root.drop_least_recent_sandbox(None).as_deref(), Some("e"));
         assert_eq!(root.sandboxes().unwrap().len(), 1);
         assert!(
             root.sandbox("a").unwrap().sandbox("x").is_none(),
@@ -443,7 +545,8 @@ mod tests {
         app.state
             .advance("credeau", &"u".repeat(1000), None, app.clock.now());
         let entity = app.approx_bytes();
-        assert!(entity >= idle + 2000, "{idle} → {entity}");
+        // The id is held once (shared by the map key and the order entry).
+        assert!(entity >= idle + 1000, "{idle} → {entity}");
         app.journal.push(crate::journal::Entry {
             seq: 0,
             time: app.clock.now(),
@@ -456,6 +559,7 @@ mod tests {
             headers: Default::default(),
             body: bytes::Bytes::from(vec![b'x'; 4000]),
             body_truncated: false,
+            cut: Default::default(),
             entity: None,
             scenario: "default".into(),
             step: None,
@@ -465,5 +569,91 @@ mod tests {
         assert!(app.approx_bytes() >= entity + 4000);
         app.reset();
         assert_eq!(app.approx_bytes(), idle);
+    }
+
+    fn push(app: &App, bytes: usize) {
+        app.journal.push(crate::journal::Entry {
+            seq: 0,
+            time: app.clock.now(),
+            direction: "inbound",
+            vendor: Some("credeau"),
+            method: hyper::Method::POST,
+            path: "/credeau/api/insights".into(),
+            query: None,
+            client: None,
+            headers: Default::default(),
+            body: bytes::Bytes::from(vec![b'x'; bytes]),
+            body_truncated: false,
+            cut: Default::default(),
+            entity: None,
+            scenario: "default".into(),
+            step: None,
+            status: Some(200),
+            note: None,
+        });
+    }
+
+    #[test]
+    fn past_the_server_budget_least_recent_sandboxes_go_but_never_the_root_or_the_one_answering() {
+        let probe = App::new(Config::default()).expect("the shipped scenarios compile");
+        let idle = probe.sandbox("x").unwrap().approx_bytes();
+        let budgets = Budgets {
+            part: 64 * 1024,
+            ..Budgets::default()
+        };
+        // Room for the root and about three sandboxes of 40 KB each.
+        let root = App::new(Config {
+            budgets,
+            max_memory: 4 * (idle + 45_000),
+            ..Config::default()
+        })
+        .expect("the shipped scenarios compile");
+        push(&root, 40_000);
+        assert!(root.account(&root).is_empty());
+        for name in ["a", "b", "c"] {
+            let app = root.sandbox(name).unwrap();
+            push(&app, 40_000);
+            assert!(app.account(&root).is_empty(), "{name} fits");
+        }
+        let total = root.total_bytes();
+        assert!(total > 4 * 40_000, "{total}");
+        // `a` is used again: `b` is now the least recently used.
+        root.sandbox("a").unwrap();
+        let d = root.sandbox("d").unwrap();
+        push(&d, 40_000);
+        assert_eq!(
+            d.account(&root)
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>(),
+            ["b"]
+        );
+        // One sandbox alone over the whole budget drops every other, never itself.
+        push(&d, 60_000);
+        push(&d, 60_000);
+        let dropped = d.account(&root);
+        assert_eq!(dropped.len(), 2, "{dropped:?}");
+        let live: Vec<String> = root
+            .sandboxes()
+            .unwrap()
+            .list()
+            .into_iter()
+            .map(|(n, _, _)| n.to_string())
+            .collect();
+        assert_eq!(live, ["d"]);
+        assert_eq!(root.journal.len(), 1, "the root is never dropped");
+        // A dropped sandbox that finishes a request counts nothing back in.
+        let before = root.total_bytes();
+        let gone = App::clone(&d);
+        assert!(root.drop_sandbox("d"));
+        assert!(root.total_bytes() < before);
+        let after = root.total_bytes();
+        push(&gone, 10_000);
+        gone.account(&root);
+        assert_eq!(root.total_bytes(), after);
+        // A root reset gives everything back but the root's own fixed part.
+        root.reset();
+        root.account(&root);
+        assert_eq!(root.total_bytes(), root.approx_bytes());
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{DEFAULT_JOURNAL_LIMIT, DEFAULT_MAX_BODY_BYTES};
+use crate::budget::{DEFAULT_MAX_MEMORY, MIB};
 use crate::sandbox::DEFAULT_MAX_SANDBOXES;
 
 /// A deterministic mock of the credit-data vendors lenders integrate with.
@@ -134,6 +135,12 @@ pub struct ServeArgs {
     /// used is dropped.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SANDBOXES, value_parser = parse_max_sandboxes)]
     pub max_sandboxes: usize,
+    /// What the stores of the root and of every sandbox may hold together, in MiB (the
+    /// resident set adds about 10 MB of program and runtime); past it the least recently
+    /// used sandboxes are dropped, never the root nor the one answering. Each store's own
+    /// byte budget is in the README's "Limits".
+    #[arg(long, value_name = "MB", env = "VENDOR_MOCK_MAX_MEMORY_MB", default_value_t = DEFAULT_MAX_MEMORY / MIB, value_parser = parse_max_memory)]
+    pub max_memory_mb: usize,
 }
 
 /// A listen address: `IP:PORT`, `localhost:PORT` (127.0.0.1) or `:PORT` (every IPv4
@@ -209,6 +216,16 @@ fn parse_server_url(s: &str) -> Result<String, String> {
         ));
     }
     Ok(url.to_string())
+}
+
+/// At least 1 MiB, at most 1 TiB (the byte count must fit comfortably in a `usize`).
+fn parse_max_memory(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1024 * 1024).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?}: expected a whole number of MiB from 1 to 1048576"
+        )),
+    }
 }
 
 fn parse_max_sandboxes(s: &str) -> Result<usize, String> {

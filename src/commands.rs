@@ -172,6 +172,8 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
         journal_limit: args.journal_limit,
         max_body_bytes: args.max_body_bytes,
         max_sandboxes: args.max_sandboxes,
+        budgets: crate::budget::Budgets::default(),
+        max_memory: args.max_memory_mb * crate::budget::MIB,
     };
     let app = match App::new(config) {
         Ok(app) => app,

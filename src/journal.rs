@@ -1,16 +1,20 @@
 //! The request journal: a bounded ring buffer of the exchanges the mock has seen.
 //!
 //! Each entry records what a user debugging a test wants to see: when, which vendor,
-//! the request line, selected headers, the body (capped at [`BODY_CAP`] bytes), which
-//! scenario and step answered, the status and the answer's body (capped the same way).
+//! the request line, selected headers, the body, which scenario and step answered, the
+//! status and the answer's body. Each of those parts is kept up to the part cap
+//! ([`Budgets::part`], 4 KiB: [`BODY_CAP`]), a part cut there is marked
+//! (`body_truncated`, `query_truncated`, …), and the entries together stay within the
+//! journal's byte budget ([`Budgets::journal`]) as well as its count.
 //! Outbound calls the mock makes itself (webhook deliveries) are journaled too, with
 //! `direction = "outbound"`; assignments made through the admin API with
 //! `direction = "admin"`. The oldest entry is dropped once `--journal-limit` entries are
-//! held, so a sidecar left running for days stays small. The root server and every
-//! sandbox have a journal of their own, each keeping its own `--journal-limit` entries:
-//! no instance's traffic ever shortens another's journal. What all of them hold together
-//! is bounded by dropping whole sandboxes ([`Journal::approx_bytes`] reports what one
-//! journal holds), not by squeezing journals.
+//! held, or once the entries' bytes pass the budget, so a sidecar left running for days
+//! stays small. The root server and every sandbox have a journal of their own, each
+//! keeping its own `--journal-limit` entries within its own byte budget: no instance's
+//! traffic ever shortens another's journal. What all of them hold together is bounded by
+//! dropping whole sandboxes ([`Journal::approx_bytes`] reports what one journal holds),
+//! not by squeezing journals.
 //!
 //! Recording is on every request's path, reading is rare: an entry is stored as its
 //! fixed fields plus one packed byte buffer (path, query, headers, body, entity, note),
@@ -28,14 +32,20 @@ use hyper::header::HeaderName;
 use hyper::{HeaderMap, Method};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::budget::{heap, Budgets, Gauge, DEFAULT_PART_BYTES};
 use crate::clock::rfc3339;
 
-/// Request and answer bodies are kept up to this many bytes each: enough to read any
-/// JSON request the vendors document and the start of any answer, small enough that
-/// 10 000 entries stay within a few tens of MB.
-pub const BODY_CAP: usize = 4096;
+/// The default part cap ([`Budgets::part`]): request and answer bodies, paths, query
+/// strings, headers, entity ids and notes are each kept up to this many bytes.
+pub const BODY_CAP: usize = DEFAULT_PART_BYTES;
 /// Header values are shown up to this many characters.
 const HEADER_CAP: usize = 256;
+/// Header values are stored up to this many bytes: every character shown fits.
+const HEADER_STORED: usize = 4 * HEADER_CAP;
+/// What one entry costs besides its fields and its buffer: its share of the ring's
+/// slack (a `VecDeque` grows by doubling) and the allocator's, measured against the
+/// resident set (BENCHMARKS.md, "What an entry costs").
+const ENTRY_OVERHEAD: usize = 64;
 
 /// Selected request headers, packed in one buffer (`name NUL value LF` each): one
 /// allocation per entry instead of two per header.
@@ -85,9 +95,11 @@ pub struct Entry {
     /// The client's address; `None` for calls the mock made itself.
     pub client: Option<IpAddr>,
     pub headers: Headers,
-    /// Capped at [`BODY_CAP`] bytes when stored.
+    /// Capped at the part cap when stored.
     pub body: Bytes,
     pub body_truncated: bool,
+    /// Which other parts were cut at the part cap when stored.
+    pub cut: Cut,
     pub entity: Option<String>,
     pub scenario: Arc<str>,
     pub step: Option<usize>,
@@ -112,8 +124,14 @@ impl Entry {
         m.serialize_entry("vendor", &self.vendor)?;
         m.serialize_entry("method", self.method.as_str())?;
         m.serialize_entry("path", &self.path)?;
+        if self.cut.has(Part::Path) {
+            m.serialize_entry("path_truncated", &true)?;
+        }
         if let Some(q) = &self.query {
             m.serialize_entry("query", q)?;
+            if self.cut.has(Part::Query) {
+                m.serialize_entry("query_truncated", &true)?;
+            }
         }
         match self.client {
             Some(ip) => m.serialize_entry("client", &ip)?,
@@ -125,16 +143,25 @@ impl Entry {
             .map(|(n, v)| (n.to_string(), serde_json::Value::String(show_header(n, v))))
             .collect();
         m.serialize_entry("headers", &headers)?;
-        m.serialize_entry("body", &body_text(&self.body))?;
+        if self.cut.has(Part::Headers) {
+            m.serialize_entry("headers_truncated", &true)?;
+        }
+        m.serialize_entry("body", &body_text(&self.body, self.body_truncated))?;
         if self.body_truncated {
             m.serialize_entry("body_truncated", &true)?;
         }
         m.serialize_entry("entity", &self.entity)?;
+        if self.cut.has(Part::Entity) {
+            m.serialize_entry("entity_truncated", &true)?;
+        }
         m.serialize_entry("scenario", &*self.scenario)?;
         m.serialize_entry("step", &self.step)?;
         m.serialize_entry("status", &self.status)?;
         if let Some(n) = &self.note {
             m.serialize_entry("note", n)?;
+            if self.cut.has(Part::Note) {
+                m.serialize_entry("note_truncated", &true)?;
+            }
         }
         Ok(())
     }
@@ -145,7 +172,7 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct Exchange {
     pub entry: Entry,
-    /// Up to [`BODY_CAP`] bytes; `None` when no answer was sent or for outbound calls.
+    /// Up to the part cap; `None` when no answer was sent or for outbound calls.
     pub response_body: Option<Bytes>,
     pub response_body_truncated: bool,
 }
@@ -162,7 +189,7 @@ impl Serialize for Exchange {
         let mut m = s.serialize_map(None)?;
         self.entry.write_fields(&mut m)?;
         if let Some(b) = &self.response_body {
-            m.serialize_entry("response_body", &body_text(b))?;
+            m.serialize_entry("response_body", &body_text(b, self.response_body_truncated))?;
             if self.response_body_truncated {
                 m.serialize_entry("response_body_truncated", &true)?;
             }
@@ -182,20 +209,38 @@ fn show_header(name: &str, value: &[u8]) -> String {
 }
 
 /// The body as text; a cut through a multi-byte character is dropped, not shown as U+FFFD.
-fn body_text(body: &[u8]) -> String {
+fn body_text(body: &[u8], cut: bool) -> String {
     let mut text = String::from_utf8_lossy(body).into_owned();
-    if body.len() == BODY_CAP && text.ends_with('\u{FFFD}') {
+    if cut && text.ends_with('\u{FFFD}') {
         text.pop();
     }
     text
+}
+
+/// The longest start of `s` of at most `cap` bytes that ends on a character boundary.
+fn cut_text(s: &str, cap: usize) -> &str {
+    if s.len() <= cap {
+        return s;
+    }
+    let end = (0..=cap)
+        .rev()
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(0);
+    &s[..end]
 }
 
 /// The ring buffer.
 #[derive(Debug)]
 pub struct Journal {
     limit: usize,
+    /// The entries' bytes together ([`Budgets::journal`]).
+    max_bytes: usize,
+    /// Each part's cap ([`Budgets::part`]).
+    part: usize,
     /// Std mutex: pushes and reads are short copies, never held across `.await`.
     inner: Mutex<Inner>,
+    /// `inner.bytes`, readable without the lock.
+    gauge: Gauge,
 }
 
 #[derive(Debug, Default)]
@@ -304,7 +349,7 @@ pub struct Record<'a> {
 
 /// The packed parts of a stored entry, in buffer order.
 #[derive(Debug, Clone, Copy)]
-enum Part {
+pub enum Part {
     Path,
     Query,
     Headers,
@@ -314,6 +359,20 @@ enum Part {
     Response,
 }
 const PARTS: usize = 7;
+
+/// Which parts of an entry were cut at the part cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cut(u8);
+
+impl Cut {
+    pub fn has(self, p: Part) -> bool {
+        self.0 & (1 << p as u8) != 0
+    }
+
+    pub fn set(&mut self, p: Part) {
+        self.0 |= 1 << p as u8;
+    }
+}
 
 /// An entry as the journal holds it.
 #[derive(Debug)]
@@ -329,6 +388,7 @@ struct Stored {
     status: Option<u16>,
     body_truncated: bool,
     response_truncated: bool,
+    cut: Cut,
     /// Every part back to back; `ends[i]` is where part `i` ends.
     buf: Vec<u8>,
     ends: [u32; PARTS],
@@ -337,9 +397,10 @@ struct Stored {
 }
 
 impl Stored {
-    /// Roughly what this entry holds in memory: its fixed fields and its buffer.
+    /// Roughly what this entry holds in memory: its fixed fields, its buffer and the
+    /// measured overhead.
     fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.buf.capacity()
+        std::mem::size_of::<Self>() + heap(self.buf.len()) + ENTRY_OVERHEAD
     }
 
     fn part(&self, p: Part) -> Option<&[u8]> {
@@ -379,6 +440,7 @@ impl Stored {
             headers: Headers(self.part(Part::Headers).unwrap_or_default().to_vec()),
             body: Bytes::copy_from_slice(self.part(Part::Body).unwrap_or_default()),
             body_truncated: self.body_truncated,
+            cut: self.cut,
             entity: self.text(Part::Entity),
             scenario: self
                 .scenario
@@ -389,11 +451,6 @@ impl Stored {
             note: self.text(Part::Note),
         }
     }
-}
-
-thread_local! {
-    /// The buffer of the entry this thread last evicted, for its next record.
-    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// The scenario name shown when none applied.
@@ -431,24 +488,51 @@ enum HeaderSource<'a> {
 }
 
 impl HeaderSource<'_> {
-    fn write(&self, out: &mut Vec<u8>) {
+    /// Write the kept headers, each value up to [`HEADER_STORED`] bytes, all of them up
+    /// to `cap` bytes (whole headers only); `true` when some were left out or cut.
+    fn write(&self, out: &mut Vec<u8>, cap: usize) -> bool {
+        let start = out.len();
+        let mut cut = false;
+        let mut one = |name: &str, value: &[u8]| {
+            // Shown up to HEADER_CAP characters (at most 4 bytes each): a longer value
+            // is marked as cut (not `authorization`, shown as its scheme only).
+            cut |= name != "authorization"
+                && (value.len() > HEADER_STORED
+                    || (value.len() > HEADER_CAP
+                        && String::from_utf8_lossy(value).chars().count() > HEADER_CAP));
+            let value = &value[..value.len().min(HEADER_STORED)];
+            if out.len() - start + name.len() + value.len() + 2 > cap {
+                cut = true;
+                return;
+            }
+            Headers::write(out, name, value);
+        };
         match self {
             HeaderSource::Map(m) => {
                 for (n, v) in m.iter().filter(|(n, _)| kept_header(n)) {
-                    Headers::write(out, n.as_str(), v.as_bytes());
+                    one(n.as_str(), v.as_bytes());
                 }
             }
-            HeaderSource::Packed(h) => out.extend_from_slice(&h.0),
+            HeaderSource::Packed(h) => {
+                for (n, v) in h.iter() {
+                    one(n, v);
+                }
+            }
         }
+        cut
     }
 }
 
 impl Journal {
-    /// A journal keeping the newest `limit` entries (none when `limit` is 0).
-    pub fn new(limit: usize) -> Self {
+    /// A journal keeping the newest `limit` entries (none when `limit` is 0), within
+    /// `budgets.journal` bytes, each part up to `budgets.part` bytes.
+    pub fn new(limit: usize, budgets: &Budgets) -> Self {
         Self {
             limit,
+            max_bytes: budgets.journal,
+            part: budgets.part,
             inner: Mutex::new(Inner::default()),
+            gauge: Gauge::default(),
         }
     }
 
@@ -484,22 +568,45 @@ impl Journal {
         self.store(r, HeaderSource::Map(r.headers), false);
     }
 
-    fn store(&self, r: &Record<'_>, headers: HeaderSource<'_>, truncated: bool) {
+    fn store<'a>(&self, r: &Record<'a>, headers: HeaderSource<'_>, truncated: bool) {
         if self.limit == 0 {
             return;
         }
-        // Packed outside the lock, into the buffer of an entry this thread evicted
-        // earlier: the lock is held only to link the entry in.
-        let mut buf = SPARE.take();
-        buf.clear();
-        let body = &r.body[..r.body.len().min(BODY_CAP)];
+        let cap = self.part;
+        let mut cut = Cut::default();
+        let mut text = |p: Part, s: Option<&'a str>| -> Option<&'a [u8]> {
+            let s = s?;
+            let kept = cut_text(s, cap);
+            if kept.len() < s.len() {
+                cut.set(p);
+            }
+            Some(kept.as_bytes())
+        };
+        // The text parts are cut on a character boundary; the body at the cap.
+        let path = text(Part::Path, Some(r.path));
+        let query = text(Part::Query, r.query);
+        let entity = text(Part::Entity, r.entity);
+        let note = text(Part::Note, r.note);
+        // Packed outside the lock (the lock is held only to link the entry in), into a
+        // buffer of about its size. (Reusing an evicted entry's buffer, as this did
+        // before, kept one buffer per thread alive across a reset, high in the heap,
+        // where it stopped the allocator from giving the freed memory back.)
+        let body = &r.body[..r.body.len().min(cap)];
+        let known = [path, query, Some(body), entity, note]
+            .iter()
+            .map(|p| p.map_or(0, <[u8]>::len))
+            .sum::<usize>();
+        let answer = r
+            .response
+            .map_or(0, |c| c.iter().map(Bytes::len).sum::<usize>().min(cap));
+        let mut buf = Vec::with_capacity(known + answer + 256);
         let parts: [Option<&[u8]>; PARTS] = [
-            Some(r.path.as_bytes()),
-            r.query.map(str::as_bytes),
+            path,
+            query,
             None, // headers: written from their source
             Some(body),
-            r.entity.map(str::as_bytes),
-            r.note.map(str::as_bytes),
+            entity,
+            note,
             None, // the response: written from its parts
         ];
         let mut ends = [0u32; PARTS];
@@ -507,10 +614,12 @@ impl Journal {
         let mut response_truncated = false;
         for (i, part) in parts.iter().enumerate() {
             if i == Part::Headers as usize {
-                headers.write(&mut buf);
+                if headers.write(&mut buf, cap) {
+                    cut.set(Part::Headers);
+                }
             } else if i == Part::Response as usize {
                 if let Some(chunks) = r.response {
-                    let mut room = BODY_CAP;
+                    let mut room = cap;
                     for c in chunks {
                         let take = c.len().min(room);
                         buf.extend_from_slice(&c[..take]);
@@ -523,14 +632,14 @@ impl Journal {
                 buf.extend_from_slice(p);
                 present |= 1 << i;
             }
-            // Parts are capped well below 4 GiB: the body at BODY_CAP, the rest by the
-            // server's header and URI limits.
+            // Each part is at most the part cap, far below 4 GiB.
             ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         }
-        // A buffer inherited from a much larger entry is not kept at that size.
-        if buf.capacity() > 2 * buf.len() + 256 {
-            buf.shrink_to_fit();
-        }
+        // Exactly its length: an entry's weight is then a function of its content alone
+        // (never of which evicted buffer this thread happened to reuse), so what the
+        // byte budget keeps is the same in every run. Shrinking in place is a cheap
+        // `realloc`: the allocator splits the block, nothing is copied.
+        buf.shrink_to_fit();
         let mut stored = Stored {
             seq: 0,
             time: r.time,
@@ -541,31 +650,35 @@ impl Journal {
             scenario: r.scenario.cloned(),
             step: r.step,
             status: r.status,
-            body_truncated: truncated || r.body.len() > BODY_CAP,
+            body_truncated: truncated || r.body.len() > cap,
             response_truncated,
+            cut,
             buf,
             ends,
             present,
         };
-        let evicted = {
+        // Dropped after the lock is let go.
+        let mut evicted = Vec::new();
+        {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
             stored.seq = inner.next_seq;
-            let evicted = if inner.entries.len() >= self.limit {
-                inner.entries.pop_front()
-            } else {
-                None
-            };
-            if let Some(e) = &evicted {
+            let weight = stored.bytes();
+            // The oldest go past the count or the byte budget; the newest always stays.
+            while !inner.entries.is_empty()
+                && (inner.entries.len() >= self.limit || inner.bytes + weight > self.max_bytes)
+            {
+                let Some(e) = inner.entries.pop_front() else {
+                    break;
+                };
                 inner.bytes -= e.bytes();
+                evicted.push(e);
             }
-            inner.bytes += stored.bytes();
+            inner.bytes += weight;
             inner.entries.push_back(stored);
-            evicted
-        };
-        if let Some(e) = evicted {
-            SPARE.set(e.buf);
+            self.gauge.set(inner.bytes);
         }
+        drop(evicted);
     }
 
     /// Matching entries, oldest first (newest last).
@@ -592,14 +705,16 @@ impl Journal {
 
     pub fn clear(&self) {
         let mut inner = crate::lock::lock(&self.inner);
-        inner.entries.clear();
+        // Freed, not kept empty at its largest: a reset gives the memory back.
+        inner.entries = VecDeque::new();
         inner.bytes = 0;
+        self.gauge.set(0);
     }
 
-    /// Roughly how many bytes the entries hold (fixed fields plus packed buffers), for
-    /// server-wide memory budgets.
+    /// Roughly how many bytes the entries hold (fixed fields, packed buffers and the
+    /// measured overhead), for the memory budgets. No lock.
     pub fn approx_bytes(&self) -> usize {
-        crate::lock::lock(&self.inner).bytes
+        self.gauge.get()
     }
 
     pub fn len(&self) -> usize {
@@ -628,6 +743,7 @@ mod tests {
             headers: Default::default(),
             body: Bytes::new(),
             body_truncated: false,
+            cut: Cut::default(),
             entity: None,
             scenario: "default".into(),
             step: None,
@@ -638,8 +754,8 @@ mod tests {
 
     #[test]
     fn a_journal_keeps_its_own_limit_and_counts_what_it_holds() {
-        let a = Journal::new(2);
-        let b = Journal::new(2);
+        let a = Journal::new(2, &Budgets::default());
+        let b = Journal::new(2, &Budgets::default());
         assert_eq!(a.approx_bytes(), 0);
         for p in ["/1", "/2", "/3"] {
             a.push(entry("credeau", p));
@@ -656,7 +772,7 @@ mod tests {
         assert!(a.approx_bytes() >= held + 2500, "the big body is counted");
         a.clear();
         assert_eq!((a.len(), a.approx_bytes()), (0, 0));
-        let none = Journal::new(0);
+        let none = Journal::new(0, &Budgets::default());
         none.push(entry("credeau", "/"));
         assert_eq!(
             (none.len(), none.approx_bytes()),
@@ -688,7 +804,7 @@ mod tests {
 
     #[test]
     fn answers_are_kept_up_to_the_cap_across_their_parts() {
-        let j = Journal::new(2);
+        let j = Journal::new(2, &Budgets::default());
         let record = |response: Option<&[Bytes]>| {
             j.record(&Record {
                 time: DateTime::UNIX_EPOCH,
@@ -723,7 +839,7 @@ mod tests {
 
     #[test]
     fn the_oldest_entry_goes_once_the_limit_is_reached() {
-        let j = Journal::new(2);
+        let j = Journal::new(2, &Budgets::default());
         for p in ["/a", "/b", "/c"] {
             j.push(entry("credeau", p));
         }
@@ -737,7 +853,7 @@ mod tests {
 
     #[test]
     fn filters_keep_the_newest_matches_in_order() {
-        let j = Journal::new(10);
+        let j = Journal::new(10, &Budgets::default());
         j.push(entry("credeau", "/credeau/api/insights"));
         j.push(entry("finbox", "/finbox/v2/risk/predictors"));
         j.push(entry("credeau", "/credeau/api/async_insights"));
@@ -754,7 +870,7 @@ mod tests {
 
     #[test]
     fn bodies_are_capped_on_a_character_boundary() {
-        let j = Journal::new(1);
+        let j = Journal::new(1, &Budgets::default());
         j.push(Entry {
             body: Bytes::from("é".repeat(BODY_CAP)),
             ..entry("credeau", "/")
@@ -767,7 +883,7 @@ mod tests {
 
     #[test]
     fn authorization_keeps_only_its_scheme() {
-        let j = Journal::new(1);
+        let j = Journal::new(1, &Budgets::default());
         let mut headers = Headers::default();
         headers.push("authorization", b"Bearer secret-token");
         j.push(Entry {
@@ -780,7 +896,7 @@ mod tests {
 
     #[test]
     fn a_full_journal_reuses_buffers_without_mixing_entries() {
-        let j = Journal::new(2);
+        let j = Journal::new(2, &Budgets::default());
         let long = "x".repeat(3000);
         j.push(Entry {
             body: Bytes::from(long.clone()),
@@ -824,7 +940,7 @@ mod tests {
 
     #[test]
     fn recorded_requests_keep_only_the_selected_headers_and_name_default_scenarios() {
-        let j = Journal::new(4);
+        let j = Journal::new(4, &Budgets::default());
         let mut headers = HeaderMap::new();
         for (n, v) in [
             ("content-type", "application/json"),
@@ -869,5 +985,99 @@ mod tests {
             serde_json::to_value(&all[1]).unwrap()["scenario"],
             "pending"
         );
+    }
+
+    #[test]
+    fn every_part_is_kept_up_to_the_cap_and_marked_when_cut() {
+        let budgets = Budgets {
+            part: 64,
+            ..Budgets::default()
+        };
+        let j = Journal::new(4, &budgets);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-small", "a".parse().unwrap());
+        headers.insert("x-big", "b".repeat(100).parse().unwrap());
+        let long = "é".repeat(100);
+        j.record(&Record {
+            time: DateTime::UNIX_EPOCH,
+            direction: "inbound",
+            vendor: Some("finbox"),
+            method: &Method::POST,
+            path: &format!("/{long}"),
+            query: Some(&long),
+            client: None,
+            headers: &headers,
+            body: long.as_bytes(),
+            entity: Some(&long),
+            scenario: None,
+            step: None,
+            status: Some(200),
+            note: Some(&format!("metadata: {long}")),
+            response: Some(&[Bytes::from(long.clone())]),
+        });
+        j.push(entry("finbox", "/short"));
+        let all = j.query(&Filter::default());
+        let v = serde_json::to_value(&all[0]).unwrap();
+        for key in ["path", "query", "body", "entity", "note", "response_body"] {
+            let text = v[key].as_str().unwrap();
+            assert!(
+                text.len() <= 64 && text.len() >= 60,
+                "{key}: {}",
+                text.len()
+            );
+            assert!(
+                !text.contains('\u{FFFD}'),
+                "{key} cut on a character boundary"
+            );
+            assert_eq!(v[format!("{key}_truncated")], true, "{key}");
+        }
+        assert_eq!(v["headers"], serde_json::json!({"x-small": "a"}));
+        assert_eq!(v["headers_truncated"], true);
+        let short = serde_json::to_value(&all[1]).unwrap();
+        for key in ["path", "headers", "body", "entity"] {
+            assert!(short.get(format!("{key}_truncated")).is_none(), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_oldest_entries_go_once_the_byte_budget_is_reached() {
+        let one = {
+            let j = Journal::new(10, &Budgets::default());
+            j.push(Entry {
+                body: Bytes::from(vec![b'x'; 1000]),
+                ..entry("credeau", "/0")
+            });
+            j.approx_bytes()
+        };
+        let budgets = Budgets {
+            journal: 3 * one,
+            ..Budgets::default()
+        };
+        let j = Journal::new(10, &budgets);
+        for i in 0..5 {
+            j.push(Entry {
+                body: Bytes::from(vec![b'x'; 1000]),
+                ..entry("credeau", &format!("/{i}"))
+            });
+        }
+        let paths: Vec<_> = j
+            .query(&Filter::default())
+            .into_iter()
+            .map(|e| e.path.clone())
+            .collect();
+        assert_eq!(paths, ["/2", "/3", "/4"]);
+        assert!(j.approx_bytes() <= 3 * one);
+        // An entry alone over the budget is still kept (the newest always is).
+        let tiny = Journal::new(
+            10,
+            &Budgets {
+                journal: 10,
+                ..Budgets::default()
+            },
+        );
+        tiny.push(entry("credeau", "/a"));
+        tiny.push(entry("credeau", "/b"));
+        assert_eq!(tiny.query(&Filter::default())[0].path, "/b");
+        assert_eq!(tiny.len(), 1);
     }
 }

@@ -18,7 +18,9 @@
 //!                                                         │ ctx.turn(entity id) ─► state + scenario ─► step
 //!                                                         │ render the outcome (generate, fixtures, patch)
 //!                                                         ▼
-//!                               delay / reset fault ◄── MockResponse ─► journal, coverage, log line
+//!                               delay / reset fault ◄── MockResponse ─► journal, coverage, log line,
+//!                                                                   the server's byte count (LRU sandboxes
+//!                                                                   dropped past --max-memory-mb)
 //! ```
 //!
 //! An instance ([`app::App`]) is the root server or one sandbox: its own clock, state,
@@ -33,6 +35,8 @@
 //! - [`scenario`]: scenario files, compile with diagnostics, selection by prefix.
 //! - [`state`], [`clock`], [`rate_limit`], [`journal`], [`coverage`], [`sandbox`],
 //!   [`generate`], [`memo`]: the vendor-neutral engine.
+//! - [`budget`]: byte budgets (every store's, per instance) and the byte accounting the
+//!   server-wide budget (`--max-memory-mb`) adds up after each request; below the stores.
 //! - [`admin`]: the `/__admin` API, per instance.
 //! - [`openapi`]: the vendors' OpenAPI documents, served with `servers` pointing where they
 //!   were asked from (`/__admin/openapi`, `vendor-mock openapi`).
@@ -40,6 +44,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod budget;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -1,6 +1,14 @@
 //! The `vendor-mock` binary: parse the command line, install logging, run.
 
 use clap::Parser;
+
+/// jemalloc, with a background thread that gives freed pages back to the system 50 ms
+/// after they were freed (`.cargo/config.toml`): a `/__admin/reset` or a dropped
+/// sandbox then lowers the resident set, which glibc's malloc did not (BENCHMARKS.md,
+/// "Memory").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use vendor_mock::cli::{Cli, Command};
 use vendor_mock::commands;
 

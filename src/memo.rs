@@ -83,6 +83,9 @@ impl Key {
 pub struct Memo<V> {
     inner: Mutex<Fifo<V>>,
     budget: Budget,
+    /// `inner`'s bytes, readable without its lock (the server's memory budget reads
+    /// them after every request).
+    bytes: std::sync::atomic::AtomicUsize,
     /// Values made and values found, for tests.
     #[cfg(test)]
     made: std::sync::atomic::AtomicUsize,
@@ -95,6 +98,7 @@ impl<V: Clone> Memo<V> {
         Self {
             inner: Mutex::new(Fifo::default()),
             budget,
+            bytes: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(test)]
             made: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(test)]
@@ -129,12 +133,14 @@ impl<V: Clone> Memo<V> {
         let size = size + 2 * key.0.len() + ENTRY_OVERHEAD;
         let mut inner = crate::lock::lock(&self.inner);
         inner.insert(key.0.as_slice().into(), v.clone(), size, self.budget);
+        self.bytes
+            .store(inner.bytes, std::sync::atomic::Ordering::Relaxed);
         Some(v)
     }
 
     /// Roughly how many bytes the kept values and their keys hold.
     pub fn approx_bytes(&self) -> usize {
-        crate::lock::lock(&self.inner).bytes
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many values are kept.
@@ -150,6 +156,7 @@ impl<V: Clone> Memo<V> {
     pub fn clear(&self) {
         let mut inner = crate::lock::lock(&self.inner);
         *inner = Fifo::default();
+        self.bytes.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many values were made rather than found.

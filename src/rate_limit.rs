@@ -6,6 +6,7 @@
 //! arrives, so there is no background task. The limiter only decides: the vendor
 //! renders its own 429.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -34,10 +35,21 @@ pub enum Decision {
 /// ever lets a client through early, never blocks it, and keeps the sidecar bounded.
 const MAX_WINDOWS: usize = 65_536;
 
+/// What one window costs: a fixed-size map slot (no heap of its own), with the table's
+/// slack (at most 7/8 full, doubling). Entries are all this size, so [`MAX_WINDOWS`]
+/// bounds the bytes too: about 5 MB at most, only ever reached with 65 536 client
+/// addresses.
+const WINDOW_BYTES: usize = {
+    let slot = std::mem::size_of::<((&str, IpAddr), Window)>() + 1;
+    slot + slot / 2
+};
+
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     /// Std mutex: each check is a map lookup, never held across `.await`.
     windows: Mutex<HashMap<(&'static str, IpAddr), Window>>,
+    /// The windows' bytes, readable without the lock.
+    gauge: crate::budget::Gauge,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,10 +81,17 @@ impl RateLimiter {
                 windows.clear();
             }
         }
-        let w = windows.entry((vendor, client)).or_insert(Window {
-            start: now,
-            count: 0,
-        });
+        let held = windows.len();
+        let w = match windows.entry((vendor, client)) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                self.gauge.set((held + 1) * WINDOW_BYTES);
+                v.insert(Window {
+                    start: now,
+                    count: 0,
+                })
+            }
+        };
         if w.start
             .checked_add_signed(length)
             .is_some_and(|end| now >= end)
@@ -99,7 +118,13 @@ impl RateLimiter {
     }
 
     pub fn reset(&self) {
-        crate::lock::lock(&self.windows).clear();
+        *crate::lock::lock(&self.windows) = HashMap::new();
+        self.gauge.set(0);
+    }
+
+    /// Roughly how many bytes the windows hold. No lock.
+    pub fn approx_bytes(&self) -> usize {
+        self.gauge.get()
     }
 }
 

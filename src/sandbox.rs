@@ -227,12 +227,14 @@ impl<T: Clone> Sandboxes<T> {
         slot.value.get().cloned()
     }
 
-    /// Drop the least recently used sandbox, returning its name and itself; `None` when
-    /// there is none. For server-wide memory budgets, which drop whole sandboxes.
-    pub fn drop_least_recent(&self) -> Option<(Arc<str>, T)> {
+    /// Drop the least recently used sandbox other than `keep`, returning its name and
+    /// itself; `None` when there is none. For the server-wide memory budget, which drops
+    /// whole sandboxes but never the one answering the request.
+    pub fn drop_least_recent(&self, keep: Option<&str>) -> Option<(Arc<str>, T)> {
         let mut live = crate::lock::write(&self.live);
         let oldest = live
             .iter()
+            .filter(|(k, _)| Some(&***k) != keep)
             .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
             .map(|(k, _)| k.clone())?;
         let slot = live.remove(&oldest)?;
@@ -345,11 +347,22 @@ mod tests {
             table.get_or_make(name, |_| name.to_string());
         }
         table.get_or_make("a", |_| unreachable!("made once"));
-        let dropped = table.drop_least_recent().map(|(n, v)| (n.to_string(), v));
+        let dropped = table
+            .drop_least_recent(None)
+            .map(|(n, v)| (n.to_string(), v));
         assert_eq!(dropped, Some(("b".to_string(), "b".to_string())));
         assert_eq!(table.len(), 2);
+        // `c` is now the least recently used, but kept: `a` goes instead.
+        let dropped = table
+            .drop_least_recent(Some("c"))
+            .map(|(n, _)| n.to_string());
+        assert_eq!(dropped.as_deref(), Some("a"));
+        assert!(
+            table.drop_least_recent(Some("c")).is_none(),
+            "only the kept one left"
+        );
         table.drain();
-        assert!(table.drop_least_recent().is_none());
+        assert!(table.drop_least_recent(None).is_none());
     }
 
     #[test]

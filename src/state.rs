@@ -9,6 +9,10 @@
 //! `/__admin/reset` forgets everything and bumps the *generation*, which issued ids mix
 //! in so that none is handed out twice. Scenarios assigned to entities
 //! (`/__admin/scenarios/assign`) are kept here too, until the reset.
+//!
+//! Bounded by count ([`MAX_ENTITIES`]) and by bytes ([`Budgets::state`](crate::budget::Budgets::state)):
+//! past either, the entity seen first is forgotten (its next call starts its scenario
+//! afresh), so a flood of long ids cannot grow the store past its budget.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::budget::{heap, Gauge, DEFAULT_STATE_BYTES};
 use crate::scenario::{Repeat, Scenario, Step};
 
 /// At most this many entities are remembered; the oldest is forgotten first (its next
@@ -48,13 +53,23 @@ pub struct Progress {
     pub step: Option<usize>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StateStore {
     /// Std mutex: each call is a lookup and a few integer updates, never across `.await`.
     inner: Mutex<Inner>,
     /// Whether any scenario is assigned: most runs assign none, and their lookups then
     /// skip the lock.
     any_assigned: AtomicBool,
+    /// What the entities and assignments may hold together, in bytes.
+    max_bytes: usize,
+    /// `inner`'s bytes, readable without the lock.
+    gauge: Gauge,
+}
+
+impl Default for StateStore {
+    fn default() -> Self {
+        Self::new(DEFAULT_STATE_BYTES)
+    }
 }
 
 /// The scenario assigned to an entity: a scenario's name, or `None` for no scenario
@@ -91,24 +106,43 @@ fn restart(state: &mut EntityState, now: DateTime<Utc>) {
 #[derive(Debug, Default)]
 struct Inner {
     generation: u64,
-    /// Per vendor, per entity id: looked up by `&str` without allocating a key.
-    entities: HashMap<&'static str, HashMap<Box<str>, Tracked>>,
+    /// Per vendor, per entity id: looked up by `&str` without allocating a key. The id
+    /// is one allocation, shared by the key and the order entry.
+    entities: HashMap<&'static str, HashMap<Arc<str>, Tracked>>,
     count: usize,
     /// Insertion order, for forgetting the oldest.
-    order: VecDeque<(&'static str, Box<str>)>,
+    order: VecDeque<(&'static str, Arc<str>)>,
     /// Calls that carry no entity id (e.g. refused before parsing), per vendor.
     anonymous: HashMap<&'static str, u64>,
     /// Per vendor, per entity id: the scenario assigned to it, bounded like entities.
-    assigned: HashMap<&'static str, HashMap<Box<str>, Assigned>>,
-    assigned_order: VecDeque<(&'static str, Box<str>)>,
-    /// The lengths of the ids held in `entities` and `assigned` (each is held twice:
-    /// as a key and in its order list), for [`StateStore::approx_bytes`].
-    id_bytes: usize,
+    assigned: HashMap<&'static str, HashMap<Arc<str>, Assigned>>,
+    assigned_order: VecDeque<(&'static str, Arc<str>)>,
+    /// What the entities and assignments hold, as [`entity_bytes`] and
+    /// [`assigned_bytes`] count them.
+    bytes: usize,
+    /// The assignments' part of `bytes`.
+    assigned_held: usize,
 }
 
-/// What one remembered entity or assignment costs besides its id and its value: map
-/// slot, order entry, two boxed-string headers.
-const ENTRY_OVERHEAD: usize = 64;
+/// What one remembered entity costs: its map slot (the table runs at most 7/8 full and
+/// doubles: about 1.5 slots per entry), its order entry, its id's one allocation (with
+/// the `Arc`'s two counters), and [`ENTITY_SLACK`].
+fn entity_bytes(id: &str) -> usize {
+    let slot = std::mem::size_of::<(Arc<str>, Tracked)>();
+    slot + slot / 2 + std::mem::size_of::<(&str, Arc<str>)>() + heap(id.len() + 16) + ENTITY_SLACK
+}
+
+/// What an entity costs beyond what [`entity_bytes`] adds up, measured against the
+/// resident set (5 000 Credeau users: 267 bytes each resident, 184 counted without it;
+/// BENCHMARKS.md, "What an entry costs"): the tables' growth by doubling and the
+/// allocator's pages.
+const ENTITY_SLACK: usize = 80;
+
+/// What one scenario assignment costs, counted the same way.
+fn assigned_bytes(id: &str) -> usize {
+    let slot = std::mem::size_of::<(Arc<str>, Assigned)>();
+    slot + slot / 2 + std::mem::size_of::<(&str, Arc<str>)>() + heap(id.len() + 16)
+}
 
 impl StateStore {
     /// Count a call for `entity`, answered by `scenario` (`None`: no scenario), and pick
@@ -146,29 +180,36 @@ impl StateStore {
         {
             return count(state);
         }
-        if inner.count >= MAX_ENTITIES {
-            if let Some((v, e)) = inner.order.pop_front() {
-                if inner
-                    .entities
-                    .get_mut(v)
-                    .and_then(|m| m.remove(&e))
-                    .is_some()
-                {
-                    inner.count -= 1;
-                    inner.id_bytes -= e.len();
-                }
+        let weight = entity_bytes(entity);
+        // The oldest go past the count or the byte budget (the newest always stays).
+        while inner.count >= MAX_ENTITIES
+            || (inner.count > 0 && inner.bytes + weight > self.max_bytes)
+        {
+            let Some((v, e)) = inner.order.pop_front() else {
+                break;
+            };
+            if inner
+                .entities
+                .get_mut(v)
+                .and_then(|m| m.remove(&*e))
+                .is_some()
+            {
+                inner.count -= 1;
+                inner.bytes -= entity_bytes(&e);
             }
         }
-        inner.id_bytes += entity.len();
-        inner.order.push_back((vendor, entity.into()));
+        inner.bytes += weight;
+        let id: Arc<str> = Arc::from(entity);
+        inner.order.push_back((vendor, id.clone()));
         inner.entities.entry(vendor).or_default().insert(
-            entity.into(),
+            id,
             Tracked {
                 state: fresh(now),
                 scenario: scenario.map(|s| s.name.clone()),
             },
         );
         inner.count += 1;
+        self.gauge.set(inner.bytes);
         let state = inner
             .entities
             .get_mut(vendor)
@@ -223,12 +264,19 @@ impl StateStore {
         crate::lock::lock(&self.inner).count
     }
 
-    /// Roughly how many bytes the remembered entities and assignments hold.
+    /// A store whose entities and assignments hold at most `max_bytes` together.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            any_assigned: AtomicBool::new(false),
+            max_bytes,
+            gauge: Gauge::default(),
+        }
+    }
+
+    /// Roughly how many bytes the remembered entities and assignments hold. No lock.
     pub fn approx_bytes(&self) -> usize {
-        let inner = crate::lock::lock(&self.inner);
-        inner.count * (std::mem::size_of::<Tracked>() + ENTRY_OVERHEAD)
-            + inner.assigned_order.len() * (std::mem::size_of::<Assigned>() + ENTRY_OVERHEAD)
-            + 2 * inner.id_bytes
+        self.gauge.get()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -243,6 +291,7 @@ impl StateStore {
             generation,
             ..Inner::default()
         };
+        self.gauge.set(0);
         self.any_assigned.store(false, Ordering::Relaxed);
     }
 
@@ -259,16 +308,29 @@ impl StateStore {
         let mut guard = crate::lock::lock(&self.inner);
         let inner = &mut *guard;
         let map = inner.assigned.entry(vendor).or_default();
-        if map.insert(entity.into(), scenario).is_none() {
-            inner.id_bytes += entity.len();
-            inner.assigned_order.push_back((vendor, entity.into()));
-            if inner.assigned_order.len() > MAX_ENTITIES {
-                if let Some((v, e)) = inner.assigned_order.pop_front() {
-                    inner.assigned.get_mut(v).and_then(|m| m.remove(&e));
-                    inner.id_bytes -= e.len();
-                }
+        if let Some(held) = map.get_mut(entity) {
+            *held = scenario;
+        } else {
+            let id: Arc<str> = Arc::from(entity);
+            map.insert(id.clone(), scenario);
+            inner.bytes += assigned_bytes(entity);
+            inner.assigned_held += assigned_bytes(entity);
+            inner.assigned_order.push_back((vendor, id));
+            // The oldest assignment goes past the count or half the byte budget: only
+            // assignments weigh on assignments (entities make room for them, never the
+            // other way round, so a flood of new ids cannot undo a test's assignment).
+            while inner.assigned_order.len() > MAX_ENTITIES
+                || (inner.assigned_order.len() > 1 && inner.assigned_held > self.max_bytes / 2)
+            {
+                let Some((v, e)) = inner.assigned_order.pop_front() else {
+                    break;
+                };
+                inner.assigned.get_mut(v).and_then(|m| m.remove(&*e));
+                inner.bytes -= assigned_bytes(&e);
+                inner.assigned_held -= assigned_bytes(&e);
             }
         }
+        self.gauge.set(inner.bytes);
         if let Some(t) = inner
             .entities
             .get_mut(vendor)
@@ -515,7 +577,7 @@ mod tests {
 
     #[test]
     fn the_oldest_entity_is_forgotten_past_the_bound() {
-        let store = StateStore::default();
+        let store = StateStore::new(usize::MAX);
         for i in 0..=MAX_ENTITIES {
             store.advance("v", &i.to_string(), None, t(0));
         }
@@ -527,5 +589,24 @@ mod tests {
         );
         assert!(store.get("v", "0").is_none());
         assert!(store.get("v", &MAX_ENTITIES.to_string()).is_some());
+    }
+
+    #[test]
+    fn past_the_byte_budget_the_oldest_entity_is_forgotten_but_never_an_assignment() {
+        let id = |i: usize| format!("{i:0200}");
+        let one = entity_bytes(&id(0));
+        let store = StateStore::new(10 * one);
+        let scenario: Assigned = Some(Arc::from("pending"));
+        store.assign("v", "kept", scenario.clone(), t(0));
+        for i in 0..20 {
+            store.advance("v", &id(i), None, t(0));
+            assert!(store.approx_bytes() <= 10 * one, "{}", store.approx_bytes());
+        }
+        assert!(store.len() < 10, "{}", store.len());
+        assert!(store.get("v", &id(0)).is_none(), "the oldest went");
+        assert!(store.get("v", &id(19)).is_some(), "the newest stays");
+        assert_eq!(store.assigned("v", "kept"), Some(scenario));
+        store.reset();
+        assert_eq!(store.approx_bytes(), 0);
     }
 }

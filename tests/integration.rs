@@ -5,6 +5,7 @@ mod hostile;
 mod support;
 
 mod admin;
+mod budgets;
 mod choice;
 mod connections;
 mod coverage;

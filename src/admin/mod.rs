@@ -51,6 +51,8 @@ pub async fn handle(
     match path {
         "/__admin/health" if m == Method::GET => handle_get_health(app),
         "/__admin/health" => wrong_method("GET"),
+        "/__admin/memory" if m == Method::GET => handle_get_memory(app),
+        "/__admin/memory" => wrong_method("GET"),
         "/__admin/reset" if m == Method::POST => handle_post_reset(app),
         "/__admin/reset" => wrong_method("POST"),
         "/__admin/clock" if m == Method::GET => handle_get_clock(app),
@@ -135,6 +137,41 @@ fn json_ok(v: Value) -> MockResponse {
 
 fn handle_get_health(app: &App) -> MockResponse {
     let mut v = json!({"status": "ok", "vendors": app.registry().iter().map(|v| v.name()).collect::<Vec<_>>()});
+    if let Some(name) = &app.sandbox {
+        v["sandbox"] = json!(&**name);
+    }
+    json_ok(v)
+}
+
+/// What this instance's stores hold and their budgets, and what the whole server holds
+/// against `--max-memory-mb` (as counted after the last request).
+fn handle_get_memory(app: &App) -> MockResponse {
+    let b = &app.config.budgets;
+    let vendors: serde_json::Map<String, Value> = app
+        .vendor_bytes()
+        .into_iter()
+        .map(|(name, bytes)| (name.to_string(), json!(bytes)))
+        .collect();
+    let mut v = json!({
+        "bytes": {
+            "total": app.approx_bytes(),
+            "journal": app.journal.approx_bytes(),
+            "state": app.state.approx_bytes(),
+            "rate_limit": app.rate_limiter.approx_bytes(),
+            "vendors": vendors,
+        },
+        "budgets": {
+            "journal": b.journal,
+            "journal_part": b.part,
+            "state": b.state,
+            "vendor_store": b.store,
+            "feature_value": b.feature_value,
+        },
+        "server": {
+            "bytes": app.total_bytes(),
+            "max_bytes": app.config.max_memory,
+        },
+    });
     if let Some(name) = &app.sandbox {
         v["sandbox"] = json!(&**name);
     }

@@ -50,15 +50,19 @@ pub async fn handle(
 
     // `/~NAME/…` is the rest of the path, answered by sandbox NAME; `local_at` is where
     // that rest starts.
+    let in_sandbox;
     let (app, local_at) = match sandbox::split_path(&full_path) {
-        None => (root, 0),
+        None => (&root, 0),
         Some(Err(rule)) => {
             let resp = MockResponse::json(StatusCode::BAD_REQUEST, json!({ "error": rule }))
                 .with_header(SCENARIO_HEADER, "default");
             return Ok(finish(resp, root.clock.now()));
         }
         Some(Ok((name, at))) => match root.sandbox(name) {
-            Some(app) => (app, at),
+            Some(app) => {
+                in_sandbox = app;
+                (&in_sandbox, at)
+            }
             None => unreachable!("the server's root holds the sandboxes"),
         },
     };
@@ -69,7 +73,8 @@ pub async fn handle(
     };
 
     if fixed.is_none() && (local == "/__admin" || local.starts_with("/__admin/")) {
-        let resp = crate::admin::handle(&app, local, parts, body, peer).await;
+        let resp = crate::admin::handle(app, local, parts, body, peer).await;
+        app.account(&root);
         return Ok(finish(resp, app.clock.now()));
     }
 
@@ -103,7 +108,7 @@ pub async fn handle(
 
     let body = match read_body(&parts.headers, body, app.config.max_body_bytes).await {
         Ok(b) => Ok(b),
-        Err(BodyError::TooLarge) => Err(vendor.payload_too_large(&app, app.config.max_body_bytes)),
+        Err(BodyError::TooLarge) => Err(vendor.payload_too_large(app, app.config.max_body_bytes)),
         Err(BodyError::Broken(why)) => {
             let resp = MockResponse::protocol_error(StatusCode::BAD_REQUEST, BROKEN_BODY)
                 .with_header(SCENARIO_HEADER, "default");
@@ -149,7 +154,7 @@ pub async fn handle(
         &app.state,
         *pick.as_ref().unwrap_or(&Pick::Unset),
     );
-    let mut ctx = Ctx::new(&app, name, index, vendor.outcomes(), scenarios);
+    let mut ctx = Ctx::new(app, name, index, vendor.outcomes(), scenarios);
     let (mut resp, answered_by_vendor) = match (body, pick) {
         (_, Err(refused)) => (refused, false),
         (Ok(_), Ok(_)) => (vendor.handle(&mut ctx, &req), true),
@@ -206,6 +211,9 @@ pub async fn handle(
         note: ctx.note.as_deref(),
         response,
     });
+    // What this request added (or evicted) counts into the server's total; past the
+    // server-wide budget, least recently used sandboxes are dropped (never this one).
+    app.account(&root);
 
     if let Some(delay) = resp.delay {
         tokio::time::sleep(delay).await;

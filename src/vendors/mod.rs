@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 pub use context::{Ctx, Scenarios, Turn};
 
+use crate::budget::Budgets;
 use crate::scenario::{Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
 
@@ -70,6 +71,16 @@ pub trait Vendor: Send + Sync + 'static {
     fn payload_too_large(&self, app: &crate::app::App, limit: usize) -> MockResponse;
     /// Forget any state of the vendor's own (tokens, stored results): `/__admin/reset`.
     fn reset(&self) {}
+    /// Roughly how many bytes this instance's own stores hold (what the server-wide
+    /// memory budget weighs). Must not block: each store publishes its total in a
+    /// [`crate::budget::Gauge`].
+    fn approx_bytes(&self) -> usize {
+        0
+    }
+    /// Roughly how many bytes the vendor's shared slot holds (counted once per server).
+    fn shared_bytes(&self) -> usize {
+        0
+    }
     /// Called after `/__admin/clock/advance` moved the mock clock, for work that is due
     /// at a mock-clock moment (e.g. webhooks). Must not block.
     fn on_clock_advanced(&self, _app: &crate::app::App) {}
@@ -97,8 +108,14 @@ pub type SharedSlot = Arc<dyn Any + Send + Sync>;
 /// the slot holds must be bounded, since no sandbox's end frees it.
 pub trait Sharing: Vendor + Sized {
     type Shared: Default + Send + Sync + 'static;
-    /// An object for one instance, around the server's slot.
-    fn with_shared(shared: Arc<Self::Shared>) -> Self;
+    /// An object for one instance, around the server's slot, its stores within `budgets`.
+    fn with_shared(shared: Arc<Self::Shared>, budgets: &Budgets) -> Self;
+}
+
+/// A vendor that shares nothing across instances.
+pub trait Plain: Vendor + Sized {
+    /// A fresh object, its stores within `budgets`.
+    fn with_budgets(budgets: &Budgets) -> Self;
 }
 
 /// How one vendor's objects are made.
@@ -106,17 +123,18 @@ pub trait Sharing: Vendor + Sized {
 pub struct Kind {
     /// The vendor's shared slot: called once per server.
     pub shared: fn() -> SharedSlot,
-    /// A fresh object, with no state of its own yet, around the server's slot.
-    pub make: fn(&SharedSlot) -> Arc<dyn Vendor>,
+    /// A fresh object, with no state of its own yet, around the server's slot, its
+    /// stores within the budgets given.
+    pub make: fn(&SharedSlot, &Budgets) -> Arc<dyn Vendor>,
 }
 
 /// A vendor that shares nothing across instances.
-const fn plain<V: Vendor + Default>() -> Kind {
+const fn plain<V: Plain>() -> Kind {
     fn nothing() -> SharedSlot {
         Arc::new(())
     }
-    fn make<V: Vendor + Default>(_: &SharedSlot) -> Arc<dyn Vendor> {
-        Arc::new(V::default())
+    fn make<V: Plain>(_: &SharedSlot, budgets: &Budgets) -> Arc<dyn Vendor> {
+        Arc::new(V::with_budgets(budgets))
     }
     Kind {
         shared: nothing,
@@ -129,12 +147,12 @@ const fn sharing<V: Sharing>() -> Kind {
     fn shared<V: Sharing>() -> SharedSlot {
         Arc::new(V::Shared::default())
     }
-    fn make<V: Sharing>(slot: &SharedSlot) -> Arc<dyn Vendor> {
+    fn make<V: Sharing>(slot: &SharedSlot, budgets: &Budgets) -> Arc<dyn Vendor> {
         let shared = slot
             .clone()
             .downcast::<V::Shared>()
             .unwrap_or_else(|_| unreachable!("a vendor's slot is built by its own Kind"));
-        Arc::new(V::with_shared(shared))
+        Arc::new(V::with_shared(shared, budgets))
     }
     Kind {
         shared: shared::<V>,
@@ -160,15 +178,16 @@ pub fn shared_slots() -> Vec<SharedSlot> {
 }
 
 /// One fresh object of every vendor, in [`REGISTRY`] order, around `slots`.
-pub fn registry_sharing(slots: &[SharedSlot]) -> Vec<Arc<dyn Vendor>> {
+pub fn registry_sharing(slots: &[SharedSlot], budgets: &Budgets) -> Vec<Arc<dyn Vendor>> {
     REGISTRY
         .iter()
         .zip(slots)
-        .map(|(k, slot)| (k.make)(slot))
+        .map(|(k, slot)| (k.make)(slot, budgets))
         .collect()
 }
 
-/// One fresh object of every vendor, in [`REGISTRY`] order, with slots of their own.
+/// One fresh object of every vendor, in [`REGISTRY`] order, with slots of their own and
+/// the default budgets.
 pub fn registry() -> Vec<Arc<dyn Vendor>> {
-    registry_sharing(&shared_slots())
+    registry_sharing(&shared_slots(), &Budgets::default())
 }

@@ -41,7 +41,10 @@ impl<V: Sharing> World<V> {
         Self {
             root,
             sandbox,
-            objects: [V::with_shared(shared.clone()), V::with_shared(shared)],
+            objects: [
+                V::with_shared(shared.clone(), &crate::budget::Budgets::default()),
+                V::with_shared(shared, &crate::budget::Budgets::default()),
+            ],
         }
     }
 

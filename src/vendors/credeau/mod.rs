@@ -31,6 +31,7 @@ use toml::Spanned;
 use self::data::{append_features, CATALOGUE, GROUPINGS};
 use self::validate::Model;
 use super::{Ctx, Endpoint, Turn, Vendor};
+use crate::budget::heap;
 use crate::generate;
 use crate::ipnet::IpNet;
 use crate::rate_limit::Decision;
@@ -135,6 +136,9 @@ enum Route {
 /// At most this many rendered feature sets (~90 KB each) are kept: the same user polled
 /// again, or a load test, is then a copy instead of ~2800 draws and a serialization.
 const FEATURE_CACHE: usize = 32;
+/// Feature sets of longer user ids are not cached (no real id is that long), so the
+/// cache holds at most 32 × (~90 KB + 256 B): about 3 MB, once per server.
+const CACHED_ID: usize = 256;
 
 #[derive(Default)]
 pub struct Credeau {
@@ -149,19 +153,21 @@ pub struct CredeauShared {
     /// Serialized feature fragments by (user_id, groupings mask). Std rwlock: hits share
     /// it for a scan of 32 entries; a miss writes once.
     cache: RwLock<FeatureCache>,
+    /// The cache's bytes, readable without its lock.
+    bytes: crate::budget::Gauge,
 }
 
 impl super::Sharing for Credeau {
     type Shared = CredeauShared;
-    fn with_shared(shared: Arc<CredeauShared>) -> Self {
+    fn with_shared(shared: Arc<CredeauShared>, _: &crate::budget::Budgets) -> Self {
         Self { shared }
     }
 }
 
-/// Oldest first. Searched front to back: for 32 entries a scan of short string
-/// compares is cheaper than hashing the key.
+/// Oldest first, and the bytes held. Searched front to back: for 32 entries a scan of
+/// short string compares is cheaper than hashing the key.
 #[derive(Default)]
-struct FeatureCache(VecDeque<(String, [bool; 3], Bytes)>);
+struct FeatureCache(VecDeque<(String, [bool; 3], Bytes)>, usize);
 
 impl Vendor for Credeau {
     fn name(&self) -> &'static str {
@@ -184,6 +190,17 @@ impl Vendor for Credeau {
     }
     fn error_statuses(&self) -> &'static [u16] {
         &[401, 403, 422, 429, 502, 504]
+    }
+    fn shared_bytes(&self) -> usize {
+        self.shared.bytes.get()
+    }
+    /// The render cache is shared and pure, so emptying it changes no answer; it is
+    /// emptied only to give its memory back (its entries are the newest allocations,
+    /// and kept, they stopped the allocator from returning what a reset freed).
+    fn reset(&self) {
+        let mut cache = crate::lock::write(&self.shared.cache);
+        *cache = FeatureCache::default();
+        self.shared.bytes.set(0);
     }
     fn credentials(&self, settings: &Settings) -> Vec<String> {
         let Some(s) = settings.downcast_ref::<CredeauSettings>() else {
@@ -462,6 +479,10 @@ impl Credeau {
             bytes.push(b',');
         }
         let fragment = Bytes::from(bytes);
+        if r.user_id.len() > CACHED_ID {
+            return fragment;
+        }
+        let weigh = |u: &str, f: &Bytes| heap(u.len()) + heap(f.len()) + 64;
         let mut cache = crate::lock::write(&self.shared.cache);
         // Another request may have rendered the same set meanwhile: keep one copy.
         if !cache
@@ -470,11 +491,15 @@ impl Credeau {
             .any(|(u, g, _)| u == r.user_id && *g == r.groupings)
         {
             if cache.0.len() >= FEATURE_CACHE {
-                cache.0.pop_front();
+                if let Some((u, _, f)) = cache.0.pop_front() {
+                    cache.1 -= weigh(&u, &f);
+                }
             }
+            cache.1 += weigh(r.user_id, &fragment);
             cache
                 .0
                 .push_back((r.user_id.to_owned(), r.groupings, fragment.clone()));
+            self.shared.bytes.set(cache.1);
         }
         fragment
     }

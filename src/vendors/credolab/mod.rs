@@ -279,7 +279,6 @@ enum Read {
     Iovation,
 }
 
-#[derive(Default)]
 pub struct Credolab {
     store: Store,
     shared: Arc<CredolabShared>,
@@ -317,9 +316,9 @@ impl CredolabShared {
 
 impl super::Sharing for Credolab {
     type Shared = CredolabShared;
-    fn with_shared(shared: Arc<CredolabShared>) -> Self {
+    fn with_shared(shared: Arc<CredolabShared>, budgets: &crate::budget::Budgets) -> Self {
         Self {
-            store: Store::default(),
+            store: Store::with_cap(store::MAX_ENTRIES, budgets.store),
             shared,
         }
     }
@@ -424,6 +423,12 @@ impl Vendor for Credolab {
         self.store.reset();
         // Only to give the memory back: a cold cache answers the same bytes.
         self.shared.answers.clear();
+    }
+    fn approx_bytes(&self) -> usize {
+        self.store.approx_bytes()
+    }
+    fn shared_bytes(&self) -> usize {
+        self.shared.approx_bytes()
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {

@@ -1,56 +1,40 @@
 //! Credolab's own state: issued access and refresh tokens, each configured user's first
 //! login, uploaded datasets, and the reference numbers reads answered as datasets.
 //!
-//! Each map is bounded: past [`MAX_ENTRIES`] the oldest entry is forgotten (a forgotten
-//! token then gets 401 / 404 `refresh_token_invalid`, as after a server-side purge; a
-//! forgotten upload becomes an implicit dataset again; a forgotten answered reference
-//! number is free again for verify). `/__admin/reset` clears all.
-//! One std mutex guards each map, held for a lookup or an insert, never across `.await`.
+//! Each map is bounded by count and by bytes: past [`MAX_ENTRIES`] entries or
+//! [`Budgets::store`](crate::budget::Budgets::store) bytes the oldest entry is forgotten
+//! (a forgotten token then gets 401 / 404 `refresh_token_invalid`, as after a
+//! server-side purge; a forgotten upload becomes an implicit dataset again; a forgotten
+//! answered reference number is free again for verify). Uploads keep their reference
+//! number, time, count, route and `realIp`, never the `data` blob. `/__admin/reset`
+//! clears all. One std mutex guards each map, held for a lookup or an insert, never
+//! across `.await`.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+
+use crate::budget::{heap, Bounded, Gauge};
 
 /// At most this many tokens of each kind and uploaded datasets are kept: far more than a
 /// test suite issues, a few MB at worst.
 pub const MAX_ENTRIES: usize = 20_000;
 
-/// A map that forgets its oldest insertions past a cap.
-#[derive(Debug)]
-struct Bounded<K, V> {
-    map: HashMap<K, V>,
-    /// Insertion order; may hold keys already removed (they are skipped when popped).
-    order: VecDeque<K>,
-    cap: usize,
+/// One gauge per map, readable without its lock.
+#[derive(Debug, Default)]
+struct Gauges {
+    tokens: Gauge,
+    refresh: Gauge,
+    uploads: Gauge,
+    answered: Gauge,
 }
 
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
-    fn new(cap: usize) -> Self {
-        Self {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-            cap,
-        }
-    }
-
-    fn insert(&mut self, k: K, v: V) {
-        if !self.map.contains_key(&k) {
-            // Bounding the order queue also bounds the map, stale keys included.
-            while self.order.len() >= self.cap {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                }
-            }
-            self.order.push_back(k.clone());
-        }
-        self.map.insert(k, v);
-    }
-
-    fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
+/// What a principal holds on the heap.
+fn principal_bytes(p: &Principal) -> usize {
+    match p {
+        Principal::User(e) => heap(e.len()),
+        Principal::Sdk => 0,
     }
 }
 
@@ -108,30 +92,47 @@ pub struct Store {
     /// When each user (by configured e-mail) first logged in since the last reset; only
     /// configured users are ever keys, so this is bounded by the scenario file.
     first_logins: Mutex<HashMap<String, DateTime<Utc>>>,
+    gauges: Gauges,
 }
 
 impl Default for Store {
     fn default() -> Self {
-        Self::with_cap(MAX_ENTRIES)
+        Self::with_cap(MAX_ENTRIES, crate::budget::DEFAULT_STORE_BYTES)
     }
 }
 
 const POISONED: &str = "credolab store lock poisoned: a short critical section panicked";
 
 impl Store {
-    pub fn with_cap(cap: usize) -> Self {
+    /// Each map holding at most `cap` entries and `bytes` bytes.
+    pub fn with_cap(cap: usize, bytes: usize) -> Self {
         Self {
-            tokens: Mutex::new(Bounded::new(cap)),
-            refresh: Mutex::new(Bounded::new(cap)),
-            uploads: Mutex::new(Bounded::new(cap)),
-            answered: Mutex::new(Bounded::new(cap)),
+            tokens: Mutex::new(Bounded::new(cap, bytes)),
+            refresh: Mutex::new(Bounded::new(cap, bytes)),
+            uploads: Mutex::new(Bounded::new(cap, bytes)),
+            answered: Mutex::new(Bounded::new(cap, bytes)),
             first_logins: Mutex::new(HashMap::new()),
+            gauges: Gauges::default(),
         }
     }
 
+    /// What the maps hold, in bytes. No lock.
+    pub fn approx_bytes(&self) -> usize {
+        let g = &self.gauges;
+        g.tokens.get() + g.refresh.get() + g.uploads.get() + g.answered.get()
+    }
+
     pub fn issue(&self, access: String, refresh: String, a: Access, s: Session) {
-        self.tokens.lock().expect(POISONED).insert(access, a);
-        self.refresh.lock().expect(POISONED).insert(refresh, s);
+        {
+            let weight = heap(access.len()) + principal_bytes(&a.principal);
+            let mut t = self.tokens.lock().expect(POISONED);
+            t.insert(access, a, weight);
+            self.gauges.tokens.set(t.bytes());
+        }
+        let weight = heap(refresh.len()) + principal_bytes(&s.principal);
+        let mut r = self.refresh.lock().expect(POISONED);
+        r.insert(refresh, s, weight);
+        self.gauges.refresh.set(r.bytes());
     }
 
     /// The first login of `email` since the last reset, recording `now` if there was none.
@@ -145,16 +146,18 @@ impl Store {
     }
 
     pub fn access(&self, token: &str) -> Option<Access> {
-        self.tokens.lock().expect(POISONED).map.get(token).cloned()
+        self.tokens.lock().expect(POISONED).get(token).cloned()
     }
 
     /// Look up a refresh token and, when `consume`, retire it (refresh tokens rotate).
     pub fn refresh(&self, token: &str, consume: bool) -> Option<Session> {
         let mut r = self.refresh.lock().expect(POISONED);
         if consume {
-            r.map.remove(token)
+            let s = r.remove(token);
+            self.gauges.refresh.set(r.bytes());
+            s
         } else {
-            r.map.get(token).cloned()
+            r.get(token).cloned()
         }
     }
 
@@ -167,41 +170,35 @@ impl Store {
         channel: Option<Channel>,
     ) -> Upload {
         let mut u = self.uploads.lock().expect(POISONED);
-        let count = u.map.get(reference).map_or(0, |x| x.count) + 1;
+        let count = u.get(reference).map_or(0, |x| x.count) + 1;
         let up = Upload {
             uploaded: now,
             count,
             real_ip,
             channel,
         };
-        u.insert(reference.to_string(), up.clone());
+        let weight = heap(reference.len()) + up.real_ip.as_ref().map_or(0, |ip| heap(ip.len()));
+        u.insert(reference.to_string(), up.clone(), weight);
+        self.gauges.uploads.set(u.bytes());
         up
     }
 
     pub fn uploaded(&self, reference: &str) -> Option<Upload> {
-        self.uploads
-            .lock()
-            .expect(POISONED)
-            .map
-            .get(reference)
-            .cloned()
+        self.uploads.lock().expect(POISONED).get(reference).cloned()
     }
 
     /// Remember that a read answered `reference` as a dataset that exists or existed.
     pub fn answered_as_dataset(&self, reference: &str) {
-        self.answered
-            .lock()
-            .expect(POISONED)
-            .insert(reference.to_string(), ());
+        let mut a = self.answered.lock().expect(POISONED);
+        if !a.contains(reference) {
+            a.insert(reference.to_string(), (), heap(reference.len()));
+            self.gauges.answered.set(a.bytes());
+        }
     }
 
     /// Whether a read answered `reference` as a dataset (since the last reset).
     pub fn was_answered_as_dataset(&self, reference: &str) -> bool {
-        self.answered
-            .lock()
-            .expect(POISONED)
-            .map
-            .contains_key(reference)
+        self.answered.lock().expect(POISONED).contains(reference)
     }
 
     pub fn reset(&self) {
@@ -210,6 +207,10 @@ impl Store {
         self.uploads.lock().expect(POISONED).clear();
         self.answered.lock().expect(POISONED).clear();
         self.first_logins.lock().expect(POISONED).clear();
+        let g = &self.gauges;
+        for gauge in [&g.tokens, &g.refresh, &g.uploads, &g.answered] {
+            gauge.set(0);
+        }
     }
 }
 
@@ -237,7 +238,7 @@ mod tests {
 
     #[test]
     fn the_oldest_tokens_are_forgotten_past_the_cap() {
-        let s = Store::with_cap(3);
+        let s = Store::with_cap(3, usize::MAX);
         for n in 0..5 {
             issue(&s, n);
         }
@@ -249,13 +250,34 @@ mod tests {
 
     #[test]
     fn a_consumed_refresh_token_is_gone_and_the_queue_stays_bounded() {
-        let s = Store::with_cap(2);
+        let s = Store::with_cap(2, usize::MAX);
         for n in 0..100 {
             issue(&s, n);
             assert!(s.refresh(&format!("r{n}"), true).is_some());
             assert!(s.refresh(&format!("r{n}"), true).is_none());
         }
-        assert!(s.refresh.lock().unwrap().order.len() <= 2);
+        assert!(s.refresh.lock().unwrap().len() <= 2);
+    }
+
+    #[test]
+    fn each_map_forgets_its_oldest_past_its_byte_budget() {
+        // `realIp` is the client's to choose: a long one weighs what it holds.
+        let budget = 64 * 1024;
+        let s = Store::with_cap(MAX_ENTRIES, budget);
+        let ip = "1".repeat(20_000);
+        for n in 0..10 {
+            s.upload(&format!("ref{n}"), t0(), Some(ip.clone()), None);
+        }
+        assert!(s.approx_bytes() <= budget, "{}", s.approx_bytes());
+        assert!(s.uploaded("ref0").is_none(), "the oldest was forgotten");
+        assert!(s.uploaded("ref9").is_some());
+        for n in 0..2000 {
+            s.answered_as_dataset(&format!("{n:0100}"));
+        }
+        assert!(s.was_answered_as_dataset(&format!("{:0100}", 1999)));
+        assert!(!s.was_answered_as_dataset(&format!("{:0100}", 0)));
+        s.reset();
+        assert_eq!(s.approx_bytes(), 0);
     }
 
     #[test]

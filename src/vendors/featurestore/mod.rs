@@ -37,6 +37,7 @@ mod errors;
 mod filter;
 mod names;
 mod resource;
+mod rows;
 mod settings;
 mod store;
 mod values;
@@ -175,11 +176,52 @@ const SYSTEM_PARAMS: &[&str] = &[
     "uploadType",
 ];
 
-#[derive(Default)]
 pub struct FeatureStore {
     /// Std mutex, held while one request reads or changes the store, never across
     /// `.await` (handlers are synchronous).
     store: Mutex<Store>,
+    /// The store's bytes, readable without the lock.
+    bytes: crate::budget::Gauge,
+}
+
+impl Default for FeatureStore {
+    fn default() -> Self {
+        <Self as super::Plain>::with_budgets(&crate::budget::Budgets::default())
+    }
+}
+
+impl super::Plain for FeatureStore {
+    fn with_budgets(budgets: &crate::budget::Budgets) -> Self {
+        Self {
+            store: Mutex::new(Store::new(*budgets)),
+            bytes: crate::budget::Gauge::default(),
+        }
+    }
+}
+
+/// The store, locked; its byte total is published when the lock is let go.
+struct Locked<'a> {
+    guard: std::sync::MutexGuard<'a, Store>,
+    gauge: &'a crate::budget::Gauge,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.gauge.set(self.guard.bytes());
+    }
 }
 
 impl Vendor for FeatureStore {
@@ -236,6 +278,10 @@ impl Vendor for FeatureStore {
             .lock()
             .expect("featurestore lock poisoned")
             .reset();
+        self.bytes.set(0);
+    }
+    fn approx_bytes(&self) -> usize {
+        self.bytes.get()
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -279,10 +325,13 @@ fn respond(r: Result<Value, ApiError>) -> MockResponse {
 impl FeatureStore {
     /// The store as it stands at `now`: running operations whose time is up are
     /// finished first, under the same lock ([`Store::settle`]).
-    fn lock(&self, now: chrono::DateTime<chrono::Utc>) -> std::sync::MutexGuard<'_, Store> {
+    fn lock(&self, now: chrono::DateTime<chrono::Utc>) -> Locked<'_> {
         let mut store = self.store.lock().expect("featurestore lock poisoned");
         store.settle(now);
-        store
+        Locked {
+            guard: store,
+            gauge: &self.bytes,
+        }
     }
 
     fn answer(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> Result<MockResponse, ApiError> {

@@ -1,12 +1,15 @@
 //! The in-memory Feature Store: featurestores, entity types, features, long-running
 //! operations and the latest written value of each (entity type, entity, feature).
 //!
-//! Everything is bounded: [`MAX_RESOURCES`] resources of each kind (creating more is
-//! refused with RESOURCE_EXHAUSTED, like a quota), [`MAX_ROWS`] entities with values
-//! (the oldest written entity is forgotten first), [`MAX_OPERATIONS`] operations
-//! (the oldest forgotten first; a running create forgotten that way never completes)
-//! and [`MAX_TIMELINES`] scenario timelines of creates that have not happened yet.
-//! Only the latest value per feature is kept, which is what online serving returns.
+//! Everything is bounded, by count and by bytes ([`Budgets::store`] each):
+//! [`MAX_RESOURCES`] resources of each kind and the budget's bytes of them all (creating
+//! more, or updating one to hold more, is refused with RESOURCE_EXHAUSTED, like a
+//! quota), [`MAX_ROWS`](super::rows::MAX_ROWS) entities with values (the entity first written longest
+//! ago is forgotten first, [`super::rows`]), [`MAX_OPERATIONS`] operations (the oldest
+//! forgotten first; a running create forgotten that way never completes) and
+//! [`MAX_TIMELINES`] scenario timelines of creates that have not happened yet. One
+//! value larger than [`Budgets::feature_value`] is refused with INVALID_ARGUMENT. Only
+//! the latest value per feature is kept, which is what online serving returns.
 //!
 //! A create either completes at once or stays running (its scenario step says which):
 //! a running create reserves its name (creating it again is ALREADY_EXISTS) but the
@@ -33,8 +36,10 @@ use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
+use super::rows::{Row, Rows, Stored};
 use super::settings::FeatureStoreSettings;
-use super::values::{Parsed, ValueType};
+use super::values::ValueType;
+use crate::budget::{heap, json_bytes, Budgets};
 use crate::clock::rfc3339;
 use crate::generate::{self, Issuer};
 use crate::memo::json_str;
@@ -42,7 +47,6 @@ use crate::scenario::{Action, Scenario, Step};
 use crate::state::{self, EntityState};
 
 pub const MAX_RESOURCES: usize = 10_000;
-pub const MAX_ROWS: usize = 100_000;
 pub const MAX_OPERATIONS: usize = 1_000;
 /// Timelines of creates a failing step refused (kept for the retry); the oldest is
 /// forgotten first, and its next create starts the scenario afresh.
@@ -51,17 +55,6 @@ pub const MAX_TIMELINES: usize = 1_000;
 pub const MAX_VALUES_PER_WRITE: usize = 100_000;
 
 pub const TYPE_PREFIX: &str = "type.googleapis.com/google.cloud.aiplatform.v1.";
-
-/// A value as stored.
-#[derive(Debug, Clone)]
-struct Stored {
-    value: Value,
-    generate_time: String,
-}
-
-/// One entity's values, by feature id.
-type Row = HashMap<String, Stored>;
-type RowKey = (String, String);
 
 /// A resource a running create will make.
 #[derive(Debug, Clone)]
@@ -208,7 +201,7 @@ impl Operation {
 /// One write payload, validated.
 pub struct Payload {
     pub entity_id: String,
-    pub values: Vec<(String, Parsed)>,
+    pub values: Vec<(String, super::values::Parsed)>,
 }
 
 /// What a read returns for one entity: per requested feature, the stored value JSON.
@@ -228,9 +221,14 @@ pub struct ListQuery {
     pub fingerprint: String,
 }
 
-#[derive(Default)]
 pub struct Store {
     seeded: bool,
+    /// Each map's byte budget, and one value's ([`Budgets`]).
+    budgets: Budgets,
+    /// What `resources`, `operations` and `timelines` hold, in bytes.
+    resource_bytes: usize,
+    operation_bytes: usize,
+    timeline_bytes: usize,
     /// Who issues this instance's etags.
     seed: Issuer,
     /// Bumped by every reset, mixed into etags so none recurs after one.
@@ -241,8 +239,7 @@ pub struct Store {
     resources: Vec<Resource>,
     /// Names reserved by running creates, with their operation.
     reserved: HashMap<String, String>,
-    rows: HashMap<RowKey, Row>,
-    row_order: VecDeque<RowKey>,
+    rows: Rows,
     operations: HashMap<String, Operation>,
     op_order: VecDeque<String>,
     /// Names of the running operations, in the order they started.
@@ -252,7 +249,87 @@ pub struct Store {
     timeline_order: VecDeque<String>,
 }
 
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(Budgets::default())
+    }
+}
+
+/// What a resource costs: itself, its name, etag and fields.
+fn resource_bytes(r: &Resource) -> usize {
+    std::mem::size_of::<Resource>()
+        + heap(r.name.len())
+        + heap(r.etag.len())
+        + fields_bytes(&r.fields)
+}
+
+fn fields_bytes(fields: &Map<String, Value>) -> usize {
+    fields
+        .iter()
+        .map(|(k, v)| heap(k.len()) + json_bytes(v) + std::mem::size_of::<(String, Value)>() + 8)
+        .sum()
+}
+
+/// What an operation costs in its map: slot, order entry, names, response.
+fn operation_bytes(op: &Operation) -> usize {
+    let slot = std::mem::size_of::<(String, Operation)>();
+    let state = match &op.state {
+        OpState::Running(run) => {
+            std::mem::size_of::<Run>()
+                + run
+                    .creates
+                    .iter()
+                    .map(|c| {
+                        std::mem::size_of::<Pending>()
+                            + heap(c.name.len())
+                            + fields_bytes(&c.fields)
+                    })
+                    .sum::<usize>()
+        }
+        OpState::Done(v) => json_bytes(v),
+        OpState::Failed(_, m) => heap(m.len()),
+    };
+    slot * 3 / 2
+        + std::mem::size_of::<String>()
+        + 2 * heap(op.name.len())
+        + op.entity.as_ref().map_or(0, |e| heap(e.len()))
+        + state
+}
+
+/// What a timeline costs: slot, order entry, its name twice.
+fn timeline_bytes(name: &str) -> usize {
+    let slot = std::mem::size_of::<(String, EntityState)>();
+    slot * 3 / 2 + std::mem::size_of::<String>() + 2 * heap(name.len())
+}
+
 impl Store {
+    /// An empty store within `budgets`.
+    pub fn new(budgets: Budgets) -> Self {
+        Self {
+            seeded: false,
+            budgets,
+            resource_bytes: 0,
+            operation_bytes: 0,
+            timeline_bytes: 0,
+            seed: Issuer::default(),
+            generation: 0,
+            revision: 0,
+            resources: Vec::new(),
+            reserved: HashMap::new(),
+            rows: Rows::new(budgets.store),
+            operations: HashMap::new(),
+            op_order: VecDeque::new(),
+            running: Vec::new(),
+            timelines: HashMap::new(),
+            timeline_order: VecDeque::new(),
+        }
+    }
+
+    /// What the store holds, in bytes: resources, values, operations, timelines.
+    pub fn bytes(&self) -> usize {
+        self.resource_bytes + self.rows.bytes() + self.operation_bytes + self.timeline_bytes
+    }
+
     /// Create the scenario file's resources, once (again after a reset).
     pub fn seed(&mut self, settings: &FeatureStoreSettings, now: DateTime<Utc>, seed: Issuer) {
         if self.seeded {
@@ -279,11 +356,11 @@ impl Store {
         }
     }
 
-    /// Forget everything; the next request seeds again.
+    /// Forget everything (freeing the memory); the next request seeds again.
     pub fn reset(&mut self) {
         *self = Store {
             generation: self.generation + 1,
-            ..Store::default()
+            ..Store::new(self.budgets)
         };
     }
 
@@ -303,8 +380,23 @@ impl Store {
 
     fn insert(&mut self, kind: Kind, name: &str, fields: Map<String, Value>, now: DateTime<Utc>) {
         let etag = self.etag(name);
-        self.resources
-            .push(Resource::new(kind, name.to_string(), fields, now, etag));
+        let r = Resource::new(kind, name.to_string(), fields, now, etag);
+        self.resource_bytes += resource_bytes(&r);
+        self.resources.push(r);
+    }
+
+    /// RESOURCE_EXHAUSTED when resources weighing `more` bytes would not fit the budget.
+    fn check_room(&self, more: usize) -> Result<(), ApiError> {
+        if self.resource_bytes + more > self.budgets.store {
+            return Err(ApiError::new(
+                Code::ResourceExhausted,
+                format!(
+                    "Quota exceeded: the mock keeps at most {} bytes of featurestores, entity types and features; POST /__admin/reset to start over.",
+                    self.budgets.store
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn find(&self, kind: Kind, name: &str) -> Option<&Resource> {
@@ -405,8 +497,16 @@ impl Store {
         Ok(())
     }
 
-    /// [`Store::check_create`] for every resource of a (batch) create, and no name twice.
+    /// [`Store::check_create`] for every resource of a (batch) create, no name twice,
+    /// and room for them all in the byte budget.
     pub fn check_creates(&self, creates: &[Pending]) -> Result<(), ApiError> {
+        let more: usize = creates
+            .iter()
+            .map(|c| {
+                std::mem::size_of::<Resource>() + heap(c.name.len()) + 32 + fields_bytes(&c.fields)
+            })
+            .sum();
+        self.check_room(more)?;
         for (i, c) in creates.iter().enumerate() {
             self.check_create(c.kind, parent_of(&c.name), &c.name)?;
             if creates[..i].iter().any(|d| d.name == c.name) {
@@ -423,11 +523,18 @@ impl Store {
     /// fresh one unless an earlier create of it was refused by a failing step).
     pub fn create_step(&mut self, name: &str, steps: &[Step], now: DateTime<Utc>) -> usize {
         if !self.timelines.contains_key(name) {
-            if self.timelines.len() >= MAX_TIMELINES {
+            let weight = timeline_bytes(name);
+            while !self.timeline_order.is_empty()
+                && (self.timelines.len() >= MAX_TIMELINES
+                    || self.timeline_bytes + weight > self.budgets.store)
+            {
                 if let Some(old) = self.timeline_order.pop_front() {
-                    self.timelines.remove(&old);
+                    if self.timelines.remove(&old).is_some() {
+                        self.timeline_bytes -= timeline_bytes(&old);
+                    }
                 }
             }
+            self.timeline_bytes += weight;
             self.timeline_order.push_back(name.to_string());
         }
         let progress = self
@@ -441,6 +548,7 @@ impl Store {
     /// Forget the timeline of `name`: its create happened (or it and its parent are gone).
     fn drop_timeline(&mut self, name: &str) -> Option<EntityState> {
         let progress = self.timelines.remove(name)?;
+        self.timeline_bytes -= timeline_bytes(name);
         self.timeline_order.retain(|n| n != name);
         Some(progress)
     }
@@ -531,13 +639,20 @@ impl Store {
 
     fn remember(&mut self, op: Operation) -> Value {
         let out = op.json();
-        if self.operations.len() >= MAX_OPERATIONS {
+        let weight = operation_bytes(&op);
+        while !self.op_order.is_empty()
+            && (self.operations.len() >= MAX_OPERATIONS
+                || self.operation_bytes + weight > self.budgets.store)
+        {
             if let Some(old) = self.op_order.pop_front() {
-                self.operations.remove(&old);
+                if let Some(gone) = self.operations.remove(&old) {
+                    self.operation_bytes -= operation_bytes(&gone);
+                }
                 self.reserved.retain(|_, o| *o != old);
                 self.running.retain(|o| *o != old);
             }
         }
+        self.operation_bytes += weight;
         self.op_order.push_back(op.name.clone());
         self.operations.insert(op.name.clone(), op);
         out
@@ -619,9 +734,13 @@ impl Store {
             .operations
             .get_mut(op_name)
             .expect("the operation was found above");
+        let before = operation_bytes(op);
         op.state = state;
         op.update_time = at;
-        Ok(op.json())
+        let after = operation_bytes(op);
+        let out = op.json();
+        self.operation_bytes = self.operation_bytes - before + after;
+        Ok(out)
     }
 
     /// `Update…`: the body's fields through the mask. A non-empty `etag` that is not the
@@ -649,6 +768,10 @@ impl Store {
             }
         }
         let fields = resource::apply_update(&current.fields, body, kind, paths);
+        let (old, new) = (fields_bytes(&current.fields), fields_bytes(&fields));
+        if new > old {
+            self.check_room(new - old)?;
+        }
         let etag = self.etag(name);
         let r = self
             .find_mut(kind, name)
@@ -656,7 +779,9 @@ impl Store {
         r.fields = fields;
         r.update_time = now;
         r.etag = etag;
-        Ok(r.json())
+        let out = r.json();
+        self.resource_bytes = self.resource_bytes - old + new;
+        Ok(out)
     }
 
     /// `Delete…`: a featurestore or entity type with children only with `force`; the
@@ -678,25 +803,31 @@ impl Store {
             }
         }
         let prefix = format!("{name}/");
-        self.resources
-            .retain(|r| r.name != name && !r.name.starts_with(&prefix));
+        let mut freed = 0;
+        self.resources.retain(|r| {
+            let keep = r.name != name && !r.name.starts_with(&prefix);
+            if !keep {
+                freed += resource_bytes(r);
+            }
+            keep
+        });
+        self.resource_bytes -= freed;
         // A create below it that a failing step refused starts afresh next time.
-        self.timelines.retain(|n, _| !n.starts_with(&prefix));
+        let mut freed = 0;
+        self.timelines.retain(|n, _| {
+            let keep = !n.starts_with(&prefix);
+            if !keep {
+                freed += timeline_bytes(n);
+            }
+            keep
+        });
+        self.timeline_bytes -= freed;
         self.timeline_order.retain(|n| !n.starts_with(&prefix));
-        let gone = |(et, _): &RowKey| et == name || et.starts_with(&prefix);
         match kind {
-            Kind::Feature => {
-                let (et, id) = (parent_of(name), last_id(name));
-                for ((e, _), row) in self.rows.iter_mut() {
-                    if e == et {
-                        row.remove(id);
-                    }
-                }
-            }
-            _ => {
-                self.rows.retain(|k, _| !gone(k));
-                self.row_order.retain(|k| !gone(k));
-            }
+            Kind::Feature => self.rows.remove_feature(parent_of(name), last_id(name)),
+            _ => self
+                .rows
+                .remove_types(|et| et == name || et.starts_with(&prefix)),
         }
         Ok(())
     }
@@ -778,34 +909,34 @@ impl Store {
                 count += 1;
             }
         }
+        // Kept compactly; a value over the cap is refused before any is stored.
+        let mut rows = Vec::with_capacity(payloads.len());
         for p in payloads {
-            let key = (entity_type.to_string(), p.entity_id);
-            if !self.rows.contains_key(&key) {
-                while self.rows.len() >= MAX_ROWS {
-                    match self.row_order.pop_front() {
-                        Some(old) => {
-                            self.rows.remove(&old);
-                        }
-                        None => break,
-                    }
-                }
-                self.row_order.push_back(key.clone());
-            }
-            let row = self.rows.entry(key).or_default();
+            let mut values = Vec::with_capacity(p.values.len());
             for (id, v) in p.values {
                 // Validated above; stored in Google's normalized form.
                 let generate_time = v
                     .generate_time
-                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                    .map_or_else(|| rfc3339(now), |t| rfc3339(t.to_utc()));
-                row.insert(
-                    id,
-                    Stored {
-                        value: v.value,
-                        generate_time,
-                    },
-                );
+                    .as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map_or(now, |t| t.to_utc());
+                let stored = Stored::new(&v, generate_time).ok_or_else(|| {
+                    ApiError::invalid(format!("Invalid value for feature \"{id}\"."))
+                })?;
+                if stored.data_bytes() > self.budgets.feature_value {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid value for feature \"{id}\" of entity \"{}\": the value holds {} bytes; a feature value holds at most {} bytes.",
+                        p.entity_id,
+                        stored.data_bytes(),
+                        self.budgets.feature_value
+                    )));
+                }
+                values.push((id, stored));
             }
+            rows.push((p.entity_id, values));
+        }
+        for (entity, values) in rows {
+            self.rows.write(entity_type, &entity, values);
         }
         Ok(count)
     }
@@ -852,11 +983,12 @@ impl Store {
                 if i > 0 {
                     out.push(b',');
                 }
-                match row.and_then(|r| r.get(*f)) {
+                match row.and_then(|r| r.iter().find(|(id, _)| &**id == *f)) {
                     None => out.extend_from_slice(b"{}"),
-                    Some(stored) => {
+                    Some((_, stored)) => {
                         out.extend_from_slice(br#"{"value":"#);
-                        write_with_metadata(&mut out, &stored.value, &stored.generate_time);
+                        serde_json::to_writer(&mut out, &stored.to_json())
+                            .expect("a JSON value serializes into a Vec");
                         out.push(b'}');
                     }
                 }
@@ -895,13 +1027,9 @@ impl Store {
             }
             selected.iter().map(String::as_str).collect()
         };
-        let mut key = (entity_type.to_string(), String::new());
         let rows = entity_ids
             .iter()
-            .map(|e| {
-                e.clone_into(&mut key.1);
-                self.rows.get(&key)
-            })
+            .map(|e| self.rows.row(entity_type, e))
             .collect();
         Ok((ids, rows))
     }
@@ -930,15 +1058,10 @@ impl Store {
         let views = entity_ids
             .iter()
             .map(|e| {
-                let row = self.rows.get(&(entity_type.to_string(), e.clone()));
                 let data = ids
                     .iter()
-                    .map(|f| match row.and_then(|r| r.get(f)) {
-                        Some(s) => {
-                            let mut v = s.value.clone();
-                            v["metadata"] = json!({"generateTime": s.generate_time});
-                            json!({ "value": v })
-                        }
+                    .map(|f| match self.rows.get(entity_type, e, f) {
+                        Some(s) => json!({ "value": s.to_json() }),
                         None => json!({}),
                     })
                     .collect();
@@ -958,41 +1081,6 @@ fn is_child(name: &str, parent: &str) -> bool {
     name.strip_prefix(parent)
         .and_then(|rest| rest.strip_prefix('/'))
         .is_some_and(|rest| rest.bytes().filter(|b| *b == b'/').count() == 1)
-}
-
-/// `value` with `"metadata":{"generateTime":…}` set as `value["metadata"] = …` sets it
-/// (in place of a `metadata` key, else last), serialized. Stored values are objects
-/// (`{"stringValue": …}`: [`super::values::parse`] makes them so).
-fn write_with_metadata(out: &mut Vec<u8>, value: &Value, generate_time: &str) {
-    let metadata = |out: &mut Vec<u8>| {
-        out.extend_from_slice(br#""metadata":{"generateTime":"#);
-        json_str(out, generate_time);
-        out.push(b'}');
-    };
-    let empty = Map::new();
-    let map = value.as_object().unwrap_or(&empty);
-    out.push(b'{');
-    let mut written = false;
-    for (i, (k, v)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        if k == "metadata" {
-            metadata(out);
-            written = true;
-            continue;
-        }
-        json_str(out, k);
-        out.push(b':');
-        serde_json::to_writer(&mut *out, v).expect("writing to a Vec never fails");
-    }
-    if !written {
-        if !map.is_empty() {
-            out.push(b',');
-        }
-        metadata(out);
-    }
-    out.push(b'}');
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -1032,7 +1120,9 @@ fn check_generate_time(feature: &str, t: &str, now: DateTime<Utc>) -> Result<(),
 mod tests {
     use super::*;
     use crate::scenario::Repeat;
+    use crate::vendors::featurestore::rows::MAX_ROWS;
     use crate::vendors::featurestore::settings::Precreated;
+    use crate::vendors::featurestore::values::Parsed;
 
     const ET: &str = "projects/p/locations/l/featurestores/fs/entityTypes/et";
 
@@ -1053,6 +1143,10 @@ mod tests {
     }
 
     fn seeded() -> Store {
+        seeded_with(Budgets::default())
+    }
+
+    fn seeded_with(budgets: Budgets) -> Store {
         let settings = FeatureStoreSettings {
             entity_types: vec![Precreated {
                 featurestore: parent_of(ET).to_string(),
@@ -1061,7 +1155,7 @@ mod tests {
                 features: vec![("code".into(), ValueType::String)],
             }],
         };
-        let mut s = Store::default();
+        let mut s = Store::new(budgets);
         s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH, Issuer::root(42));
         s
     }
@@ -1139,7 +1233,10 @@ mod tests {
 
     #[test]
     fn past_the_cap_the_oldest_written_entity_is_forgotten() {
-        let mut s = seeded();
+        let mut s = seeded_with(Budgets {
+            store: usize::MAX,
+            ..Budgets::default()
+        });
         let now = DateTime::<Utc>::UNIX_EPOCH;
         let payloads = (0..=MAX_ROWS).map(|i| payload(&format!("e{i}"))).collect();
         s.write(ET, payloads, now).unwrap();
@@ -1207,9 +1304,70 @@ mod tests {
         );
         s.delete(Kind::Feature, &format!("{ET}/features/code"), false)
             .unwrap();
-        assert!(s.rows.values().all(|r| r.is_empty()));
+        assert!(s.rows.all_empty());
         s.delete(Kind::Featurestore, fs, true).unwrap();
         assert!(s.resources.is_empty());
         assert!(s.rows.is_empty());
+    }
+
+    #[test]
+    fn a_value_over_the_cap_is_an_invalid_argument_and_nothing_is_written() {
+        let mut s = seeded_with(Budgets {
+            feature_value: 100,
+            ..Budgets::default()
+        });
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let value = |text: &str| Payload {
+            entity_id: "e".into(),
+            values: vec![(
+                "code".into(),
+                crate::vendors::featurestore::values::parse(
+                    "code",
+                    &json!({ "stringValue": text }),
+                )
+                .unwrap(),
+            )],
+        };
+        let e = s
+            .write(ET, vec![value("ok"), value(&"x".repeat(101))], now)
+            .unwrap_err();
+        assert_eq!(e.code, Code::InvalidArgument);
+        assert!(e.message.contains("at most 100 bytes"), "{}", e.message);
+        assert!(s.rows.is_empty(), "nothing written");
+        assert_eq!(s.write(ET, vec![value(&"x".repeat(100))], now).unwrap(), 1);
+    }
+
+    #[test]
+    fn resources_past_the_byte_budget_are_refused_with_resource_exhausted() {
+        let mut s = seeded_with(Budgets {
+            store: 8 * 1024,
+            ..Budgets::default()
+        });
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let big = obj(json!({"description": "d".repeat(3000)}));
+        let update = s.update(Kind::EntityType, ET, &big, None, None, now);
+        assert!(update.is_ok(), "fits");
+        let e = s
+            .update(
+                Kind::EntityType,
+                ET,
+                &obj(json!({"description": "d".repeat(9000)})),
+                None,
+                None,
+                now,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, Code::ResourceExhausted);
+        let fs = parent_of(ET);
+        let create = |n: usize| Pending {
+            kind: Kind::EntityType,
+            name: format!("{fs}/entityTypes/et{n}"),
+            fields: big.clone(),
+        };
+        assert_eq!(
+            s.check_creates(&[create(1), create(2)]).unwrap_err().code,
+            Code::ResourceExhausted
+        );
+        assert!(s.bytes() <= 8 * 1024 + s.rows.bytes());
     }
 }

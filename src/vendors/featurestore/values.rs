@@ -87,7 +87,7 @@ impl ValueType {
     pub fn name(self) -> &'static str {
         KINDS.iter().find(|k| k.0 == self).map_or("", |k| k.1)
     }
-    fn field(self) -> &'static str {
+    pub fn field(self) -> &'static str {
         KINDS.iter().find(|k| k.0 == self).map_or("", |k| k.2)
     }
     pub fn names() -> String {

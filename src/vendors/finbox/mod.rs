@@ -247,9 +247,9 @@ pub struct Finbox {
 /// shares its rendered answers ([`FinboxShared`]).
 impl super::Sharing for Finbox {
     type Shared = FinboxShared;
-    fn with_shared(shared: Arc<FinboxShared>) -> Self {
+    fn with_shared(shared: Arc<FinboxShared>, budgets: &crate::budget::Budgets) -> Self {
         Self {
-            hooks: Arc::new(Hooks::new(shared.sender.clone())),
+            hooks: Arc::new(Hooks::new(shared.sender.clone(), budgets.store)),
             shared,
         }
     }
@@ -346,6 +346,12 @@ impl Vendor for Finbox {
         errors::plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
     }
 
+    fn approx_bytes(&self) -> usize {
+        self.hooks.approx_bytes()
+    }
+    fn shared_bytes(&self) -> usize {
+        self.shared.approx_bytes()
+    }
     fn reset(&self) {
         self.hooks.reset();
         // Only to give the memory back: a cold cache answers the same bytes.
@@ -732,12 +738,12 @@ fn service_deliveries(
             out.push(Delivery {
                 due,
                 url: url.to_string(),
-                body: json!({
+                body: webhook::json_bytes(&json!({
                     "service": service,
                     "device_id": device_id,
                     "customer_id": customer_id,
                     "salt": salt,
-                }),
+                })),
                 hook: Hook::Service {
                     service,
                     device_id: device_id.to_string(),
@@ -1037,7 +1043,8 @@ impl Finbox {
             }
         };
         if let Some(stored) = self.hooks.result(&request_id, &body.entity, ctx.now) {
-            return MockResponse::json(StatusCode::OK, stored);
+            // The fired webhook's body, serialized as every JSON answer is.
+            return MockResponse::bytes(StatusCode::OK, "application/json", stored);
         }
         render(
             "webhook_not_found",
@@ -1094,7 +1101,7 @@ impl Finbox {
                 if let Some(p) = &step.patch {
                     resp.patch(p);
                 }
-                let Some(payload) = resp.json_body().cloned() else {
+                let Some(payload) = resp.json_body().map(webhook::json_bytes) else {
                     return;
                 };
                 self.hooks.schedule(
@@ -1216,7 +1223,7 @@ impl Finbox {
             if let Some(p) = step.and_then(|s| s.patch.as_ref()) {
                 resp.patch(p);
             }
-            let Some(payload) = resp.json_body().cloned() else {
+            let Some(payload) = resp.json_body().map(webhook::json_bytes) else {
                 continue;
             };
             self.hooks.schedule(

@@ -23,6 +23,10 @@
 //! The HTTP client (and its connection pool) is one per server ([`Sender`]), shared by
 //! the root and every sandbox.
 //!
+//! Every list is bounded by count ([`MAX_KEPT`]) and by bytes
+//! ([`Budgets::store`](crate::budget::Budgets::store) each): the oldest is dropped first.
+//! Bodies are kept serialized (the bytes that are sent and answered), not as JSON trees.
+//!
 //! Limits: plain `http://` only (no TLS client is built in); no signature header
 //! (FinBox documents none; the service webhook's body `salt` is its only check).
 
@@ -42,6 +46,7 @@ use serde_json::Value;
 use tokio::task::AbortHandle;
 
 use crate::app::App;
+use crate::budget::{heap, Gauge, DEFAULT_STORE_BYTES};
 use crate::clock::rfc3339;
 use crate::journal::{Entry, Headers};
 
@@ -72,6 +77,11 @@ impl Default for Sender {
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
+}
+
+/// A JSON body as it is sent and kept: serialized compactly, as answers are.
+pub fn json_bytes(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).expect("a serde_json::Value always serializes"))
 }
 
 /// Mock-clock seconds to wait after failed attempt `attempt` (1-based): 10, 20, 40.
@@ -122,7 +132,8 @@ impl Delivery {
 pub struct Delivery {
     pub due: DateTime<Utc>,
     pub url: String,
-    pub body: Value,
+    /// The JSON body, serialized.
+    pub body: Bytes,
     pub hook: Hook,
     pub customer_id: String,
     pub scenario: String,
@@ -154,8 +165,69 @@ pub struct Waiting {
 #[derive(Debug, Clone)]
 struct Stored {
     customer_id: String,
-    body: Value,
+    /// The JSON body, serialized.
+    body: Bytes,
     fired: DateTime<Utc>,
+}
+
+/// What a hook holds on the heap.
+fn hook_bytes(h: &Hook) -> usize {
+    match h {
+        Hook::Insights { request_id } => heap(request_id.len()),
+        Hook::Service { device_id, .. } => heap(device_id.len()),
+    }
+}
+
+/// What each list's entries cost: the entry itself (in its list's buffer, which runs at
+/// most half empty) and what it holds on the heap.
+fn delivery_bytes(d: &Delivery) -> usize {
+    std::mem::size_of::<Delivery>() * 3 / 2
+        + heap(d.url.len())
+        + heap(d.body.len())
+        + hook_bytes(&d.hook)
+        + heap(d.customer_id.len())
+        + heap(d.scenario.len())
+}
+
+fn waiting_bytes(w: &Waiting) -> usize {
+    let wanted = match &w.wanted {
+        Wanted::Insights { request_id, .. } => heap(request_id.len()),
+        Wanted::Services => 0,
+    };
+    std::mem::size_of::<Waiting>() * 3 / 2 + heap(w.customer_id.len()) + heap(w.url.len()) + wanted
+}
+
+fn stored_bytes(request_id: &str, s: &Stored) -> usize {
+    let slot = std::mem::size_of::<(String, Stored)>();
+    slot * 3 / 2
+        + std::mem::size_of::<String>()
+        + 2 * heap(request_id.len())
+        + heap(s.customer_id.len())
+        + heap(s.body.len())
+}
+
+/// Held twice: in the set and in its order list.
+fn fired_bytes(f: &Fired) -> usize {
+    let (customer, url, _, hook) = f;
+    2 * (std::mem::size_of::<Fired>() * 3 / 2
+        + heap(customer.len())
+        + heap(url.len())
+        + hook_bytes(hook))
+}
+
+/// The bytes each list holds.
+#[derive(Debug, Default, Clone, Copy)]
+struct Held {
+    pending: usize,
+    waiting: usize,
+    stored: usize,
+    fired: usize,
+}
+
+impl Held {
+    fn total(self) -> usize {
+        self.pending + self.waiting + self.stored + self.fired
+    }
 }
 
 #[derive(Debug, Default)]
@@ -175,9 +247,55 @@ struct Inner {
     /// still wait, the oldest is cancelled (its delivery then fires at the next FinBox
     /// request or clock advance after its moment).
     timers: VecDeque<AbortHandle>,
+    held: Held,
+    /// Each list's byte budget.
+    max_bytes: usize,
 }
 
 impl Inner {
+    fn with_budget(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            ..Self::default()
+        }
+    }
+
+    /// Queue a delivery, dropping the oldest past the count or the byte budget.
+    fn push_pending(&mut self, d: Delivery) {
+        let weight = delivery_bytes(&d);
+        while !self.pending.is_empty()
+            && (self.pending.len() >= MAX_KEPT || self.held.pending + weight > self.max_bytes)
+        {
+            if let Some(old) = self.pending.pop_front() {
+                self.held.pending -= delivery_bytes(&old);
+            }
+        }
+        self.held.pending += weight;
+        self.pending.push_back(d);
+    }
+
+    /// Keep a fired result for `source=webhook`, dropping the oldest past the bounds.
+    fn keep_result(&mut self, request_id: &str, s: Stored) {
+        let weight = stored_bytes(request_id, &s);
+        if let Some(old) = self.stored.remove(request_id) {
+            self.held.stored -= stored_bytes(request_id, &old);
+            self.stored_order.retain(|k| k != request_id);
+        }
+        while !self.stored.is_empty()
+            && (self.stored.len() >= MAX_KEPT || self.held.stored + weight > self.max_bytes)
+        {
+            let Some(old) = self.stored_order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.stored.remove(&old) {
+                self.held.stored -= stored_bytes(&old, &gone);
+            }
+        }
+        self.held.stored += weight;
+        self.stored.insert(request_id.to_string(), s);
+        self.stored_order.push_back(request_id.to_string());
+    }
+
     fn keep_timer(&mut self, timer: AbortHandle) {
         if self.timers.len() >= MAX_KEPT {
             self.timers.retain(|t| !t.is_finished());
@@ -200,9 +318,15 @@ impl Inner {
         {
             return;
         }
-        if self.waiting.len() >= MAX_KEPT {
-            self.waiting.pop_front();
+        let weight = waiting_bytes(&w);
+        while !self.waiting.is_empty()
+            && (self.waiting.len() >= MAX_KEPT || self.held.waiting + weight > self.max_bytes)
+        {
+            if let Some(old) = self.waiting.pop_front() {
+                self.held.waiting -= waiting_bytes(&old);
+            }
         }
+        self.held.waiting += weight;
         self.waiting.push_back(w);
     }
 
@@ -211,11 +335,16 @@ impl Inner {
         if self.fired.contains(&key) {
             return;
         }
-        if self.fired_order.len() >= MAX_KEPT {
+        let weight = fired_bytes(&key);
+        while !self.fired_order.is_empty()
+            && (self.fired_order.len() >= MAX_KEPT || self.held.fired + weight > self.max_bytes)
+        {
             if let Some(old) = self.fired_order.pop_front() {
                 self.fired.remove(&old);
+                self.held.fired -= fired_bytes(&old);
             }
         }
+        self.held.fired += weight;
         self.fired.insert(key.clone());
         self.fired_order.push_back(key);
     }
@@ -225,28 +354,66 @@ pub struct Hooks {
     /// Std mutex: every use is a few list operations, never held across `.await`.
     inner: Mutex<Inner>,
     sender: Arc<Sender>,
+    /// The lists' bytes, readable without the lock.
+    gauge: Gauge,
 }
 
 impl Default for Hooks {
     /// With a client of its own (tests).
     fn default() -> Self {
-        Self::new(Arc::default())
+        Self::new(Arc::default(), DEFAULT_STORE_BYTES)
+    }
+}
+
+/// The lists, locked; their byte total is published when the lock is let go.
+struct Locked<'a> {
+    guard: std::sync::MutexGuard<'a, Inner>,
+    gauge: &'a Gauge,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.gauge.set(self.guard.held.total());
     }
 }
 
 impl Hooks {
-    /// Webhooks of one instance, sent with the server's `sender`.
-    pub fn new(sender: Arc<Sender>) -> Self {
+    /// Webhooks of one instance, sent with the server's `sender`; each list holds at
+    /// most `max_bytes` bytes.
+    pub fn new(sender: Arc<Sender>, max_bytes: usize) -> Self {
         Self {
-            inner: Mutex::default(),
+            inner: Mutex::new(Inner::with_budget(max_bytes)),
             sender,
+            gauge: Gauge::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .expect("finbox webhook lock poisoned: a list operation panicked")
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            guard: self
+                .inner
+                .lock()
+                .expect("finbox webhook lock poisoned: a list operation panicked"),
+            gauge: &self.gauge,
+        }
+    }
+
+    /// What the lists hold, in bytes. No lock.
+    pub fn approx_bytes(&self) -> usize {
+        self.gauge.get()
     }
 
     /// Queue `d` for its moment; with a system clock, also start its timer.
@@ -278,10 +445,7 @@ impl Hooks {
             {
                 return;
             }
-            if inner.pending.len() >= MAX_KEPT {
-                inner.pending.pop_front();
-            }
-            inner.pending.push_back(d);
+            inner.push_pending(d);
         }
         if !app.clock.is_frozen() {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -331,6 +495,7 @@ impl Hooks {
             .drain(..)
             .partition(|w| w.customer_id == customer_id);
         inner.waiting = rest;
+        inner.held.waiting -= mine.iter().map(waiting_bytes).sum::<usize>();
         mine.into()
     }
 
@@ -346,6 +511,7 @@ impl Hooks {
             let (due, rest): (VecDeque<Delivery>, VecDeque<Delivery>) =
                 inner.pending.drain(..).partition(|d| d.due <= now);
             inner.pending = rest;
+            inner.held.pending -= due.iter().map(delivery_bytes).sum::<usize>();
             for d in due.iter().filter(|d| d.attempt == 1) {
                 if let Some(k) = d.fired_key() {
                     inner.remember_fired(k);
@@ -353,25 +519,14 @@ impl Hooks {
                 let Hook::Insights { request_id } = &d.hook else {
                     continue;
                 };
-                if inner.stored.len() >= MAX_KEPT {
-                    if let Some(old) = inner.stored_order.pop_front() {
-                        inner.stored.remove(&old);
-                    }
-                }
-                let fresh = inner
-                    .stored
-                    .insert(
-                        request_id.clone(),
-                        Stored {
-                            customer_id: d.customer_id.clone(),
-                            body: d.body.clone(),
-                            fired: d.due,
-                        },
-                    )
-                    .is_none();
-                if fresh {
-                    inner.stored_order.push_back(request_id.clone());
-                }
+                inner.keep_result(
+                    request_id,
+                    Stored {
+                        customer_id: d.customer_id.clone(),
+                        body: d.body.clone(),
+                        fired: d.due,
+                    },
+                );
             }
             (due, inner.generation)
         };
@@ -386,7 +541,7 @@ impl Hooks {
 
     /// The fired result for `request_id`, if it belongs to `customer_id` and is less
     /// than 24 h old on the mock clock.
-    pub fn result(&self, request_id: &str, customer_id: &str, now: DateTime<Utc>) -> Option<Value> {
+    pub fn result(&self, request_id: &str, customer_id: &str, now: DateTime<Utc>) -> Option<Bytes> {
         let inner = self.lock();
         let s = inner.stored.get(request_id)?;
         (s.customer_id == customer_id && s.fired <= now && now < s.fired + RESULT_TTL)
@@ -401,8 +556,10 @@ impl Hooks {
         for t in inner.timers.drain(..) {
             t.abort();
         }
+        let max_bytes = inner.max_bytes;
         *inner = Inner {
             generation,
+            max_bytes,
             ..Inner::default()
         };
     }
@@ -413,14 +570,14 @@ impl Hooks {
     }
 
     async fn deliver(self: Arc<Self>, app: App, d: Delivery, generation: u64) {
-        let body = serde_json::to_vec(&d.body).expect("a serde_json::Value always serializes");
+        let body = d.body.clone();
         let mut req = Request::post(d.url.as_str())
             .header(CONTENT_TYPE, "application/json")
             .header(USER_AGENT, "vendor-mock (FinBox webhook)");
         if let Some(name) = &app.sandbox {
             req = req.header(SANDBOX_HEADER, &**name);
         }
-        let (outcome, status) = match req.body(Full::new(Bytes::from(body.clone()))) {
+        let (outcome, status) = match req.body(Full::new(body.clone())) {
             Err(e) => (format!("not sent: {e}"), None),
             Ok(req) => {
                 match tokio::time::timeout(ATTEMPT_TIMEOUT, self.sender.client.request(req)).await {
@@ -481,8 +638,9 @@ impl Hooks {
             query: None,
             client: None,
             headers,
-            body: Bytes::from(body.clone()),
+            body,
             body_truncated: false,
+            cut: Default::default(),
             entity: Some(d.customer_id.clone()),
             scenario: d.scenario.as_str().into(),
             step: None,
@@ -530,7 +688,7 @@ mod tests {
 
     #[test]
     fn waiting_requests_are_taken_per_customer_and_bounded() {
-        let h = Hooks::default();
+        let h = Hooks::new(Arc::default(), usize::MAX);
         h.wait(waiting("a", "r1"));
         h.wait(waiting("b", "r2"));
         h.wait(waiting("a", "r3"));
@@ -552,7 +710,7 @@ mod tests {
         Delivery {
             due,
             url: "http://127.0.0.1:1/".into(),
-            body: json!({"service": "transactions", "device_id": device}),
+            body: json_bytes(&json!({"service": "transactions", "device_id": device})),
             hook: Hook::Service {
                 service: "transactions",
                 device_id: device.into(),
@@ -637,7 +795,7 @@ mod tests {
 
     #[test]
     fn fired_service_webhooks_are_remembered_up_to_the_bound_oldest_forgotten_first() {
-        let h = Hooks::default();
+        let h = Hooks::new(Arc::default(), usize::MAX);
         let key = |i: usize| service_of("d", t(0), i).fired_key().unwrap();
         {
             let mut inner = h.lock();
@@ -680,7 +838,7 @@ mod tests {
             "r1".into(),
             Stored {
                 customer_id: "a".into(),
-                body: json!({"status": "complete"}),
+                body: json_bytes(&json!({"status": "complete"})),
                 fired: t(10),
             },
         );
@@ -692,5 +850,29 @@ mod tests {
         h.reset();
         assert!(h.result("r1", "a", t(10)).is_none());
         assert_eq!(h.lock().generation, 1);
+    }
+
+    #[test]
+    fn stored_results_past_the_byte_budget_forget_the_oldest_and_the_lists_count_their_bytes() {
+        let result = |n: usize| Stored {
+            customer_id: "a".into(),
+            body: json_bytes(&json!({ "blob": "x".repeat(n) })),
+            fired: t(10),
+        };
+        let one = stored_bytes("r0", &result(10_000));
+        let h = Hooks::new(Arc::default(), 3 * one);
+        for i in 0..5 {
+            h.lock().keep_result(&format!("r{i}"), result(10_000));
+            assert!(h.approx_bytes() <= 3 * one, "{}", h.approx_bytes());
+        }
+        assert!(h.result("r1", "a", t(10)).is_none(), "the oldest went");
+        assert!(h.result("r4", "a", t(10)).is_some());
+        assert!(h.approx_bytes() > 2 * 10_000, "the bodies are counted");
+        // A result alone over the budget is still kept, alone.
+        h.lock().keep_result("big", result(5 * one));
+        assert!(h.result("big", "a", t(10)).is_some());
+        assert_eq!(h.lock().stored.len(), 1);
+        h.reset();
+        assert_eq!(h.approx_bytes(), 0);
     }
 }

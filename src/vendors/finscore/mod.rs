@@ -78,11 +78,12 @@ const ENDPOINTS: &[Endpoint] = &[
     },
 ];
 
-#[derive(Default)]
 pub struct FinScore {
     /// Issued tokens and when they expire (mock clock). Std mutex, held for one map
     /// operation.
     tokens: Mutex<token::Tokens>,
+    /// The tokens' bytes, readable without the lock.
+    bytes: crate::budget::Gauge,
     shared: Arc<FinScoreShared>,
 }
 
@@ -117,9 +118,10 @@ impl FinScoreShared {
 
 impl super::Sharing for FinScore {
     type Shared = FinScoreShared;
-    fn with_shared(shared: Arc<FinScoreShared>) -> Self {
+    fn with_shared(shared: Arc<FinScoreShared>, budgets: &crate::budget::Budgets) -> Self {
         Self {
-            tokens: Mutex::default(),
+            tokens: Mutex::new(token::Tokens::new(MAX_TOKENS, budgets.store)),
+            bytes: crate::budget::Gauge::default(),
             shared,
         }
     }
@@ -208,6 +210,13 @@ impl Vendor for FinScore {
             .clear();
         // Only to give the memory back: a cold cache answers the same bytes.
         self.shared.answers.clear();
+        self.bytes.set(0);
+    }
+    fn approx_bytes(&self) -> usize {
+        self.bytes.get()
+    }
+    fn shared_bytes(&self) -> usize {
+        self.shared.approx_bytes()
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -282,10 +291,12 @@ impl FinScore {
         match token::issue(ctx, s, req) {
             Ok(grant) => {
                 let answer = grant.answer();
-                self.tokens
+                let held = self
+                    .tokens
                     .lock()
                     .expect("finscore token lock poisoned")
-                    .insert(grant.token, grant.expires, MAX_TOKENS);
+                    .insert(grant.token, grant.expires);
+                self.bytes.set(held);
                 answer
             }
             Err(error) => token_error(ctx, s, error),

@@ -18,14 +18,13 @@
 //! invalid_client_status = 401` answers as OpenIddict does). Errors are
 //! [`TokenError`]s, rendered by `errors`.
 
-use std::collections::{HashMap, VecDeque};
-
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use hyper::{Method, StatusCode};
 
 use super::errors::{self, TokenError};
 use super::settings::FinScoreSettings;
+use crate::budget::{heap, Bounded};
 use crate::generate;
 use crate::server::{MockRequest, MockResponse};
 use crate::vendors::Ctx;
@@ -41,33 +40,40 @@ const OTHER_STANDARD_GRANTS: &[&str] = &[
     "urn:ietf:params:oauth:grant-type:device_code",
 ];
 
-/// Issued tokens and when they expire (mock clock).
-#[derive(Default)]
+/// Issued tokens and when they expire (mock clock): at most `count` of them and
+/// [`Budgets::store`](crate::budget::Budgets::store) bytes, the oldest forgotten first
+/// (it then answers 401). Tokens are the mock's own, all of one length, so the count
+/// bounds the bytes too (about 1.5 MB at [`MAX_TOKENS`]); the byte budget is what a
+/// smaller setting lowers.
 pub struct Tokens {
-    expiry: HashMap<String, DateTime<Utc>>,
-    order: VecDeque<String>,
+    map: Bounded<Box<str>, DateTime<Utc>>,
 }
 
 impl Tokens {
-    /// Remember a token, forgetting the oldest once `cap` are held.
-    pub fn insert(&mut self, token: String, expires: DateTime<Utc>, cap: usize) {
-        if self.expiry.len() >= cap {
-            if let Some(old) = self.order.pop_front() {
-                self.expiry.remove(&old);
-            }
+    pub fn new(count: usize, bytes: usize) -> Self {
+        Self {
+            map: Bounded::new(count, bytes),
         }
-        if self.expiry.insert(token.clone(), expires).is_none() {
-            self.order.push_back(token);
-        }
+    }
+
+    /// Remember a token, forgetting the oldest past the bounds; returns the bytes held.
+    pub fn insert(&mut self, token: String, expires: DateTime<Utc>) -> usize {
+        let weight = heap(token.len());
+        self.map.insert(token.into_boxed_str(), expires, weight);
+        self.map.bytes()
     }
 
     pub fn expiry(&self, token: &str) -> Option<DateTime<Utc>> {
-        self.expiry.get(token).copied()
+        self.map.get(token).copied()
     }
 
     pub fn clear(&mut self) {
-        self.expiry.clear();
-        self.order.clear();
+        self.map.clear();
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.map.len()
     }
 }
 
@@ -232,15 +238,26 @@ mod tests {
     }
 
     #[test]
-    fn the_token_store_forgets_the_oldest_token_past_its_cap() {
-        let mut t = Tokens::default();
+    fn the_token_store_forgets_the_oldest_token_past_its_cap_or_its_bytes() {
+        let mut t = Tokens::new(3, usize::MAX);
         let at = DateTime::<Utc>::UNIX_EPOCH;
+        let mut one = 0;
         for i in 0..5 {
-            t.insert(format!("t{i}"), at, 3);
+            let held = t.insert(format!("t{i}"), at);
+            if i == 0 {
+                one = held;
+            }
         }
-        assert_eq!(t.expiry.len(), 3);
+        assert_eq!(t.len(), 3);
         assert!(t.expiry("t1").is_none());
         assert!(t.expiry("t4").is_some());
+        // A byte budget of two tokens keeps two.
+        let mut t = Tokens::new(MAX_TOKENS, 2 * one);
+        for i in 0..5 {
+            assert!(t.insert(format!("t{i}"), at) <= 2 * one);
+        }
+        assert_eq!(t.len(), 2);
+        assert!(t.expiry("t2").is_none() && t.expiry("t4").is_some());
     }
 
     fn with_auth(value: &str) -> MockRequest {

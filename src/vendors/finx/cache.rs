@@ -20,6 +20,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use bytes::Bytes;
@@ -105,6 +106,10 @@ pub struct AnswerKey {
 pub struct Cache {
     datasets: Mutex<Fifo<Arc<DataKey>, Arc<Dataset>>>,
     answers: Mutex<Fifo<AnswerKey, Bytes>>,
+    /// The bytes each map holds, readable without its lock (the server's memory budget
+    /// reads them after every request).
+    dataset_bytes: AtomicUsize,
+    answer_bytes: AtomicUsize,
     /// Answers rendered (not found in the cache), for tests.
     #[cfg(test)]
     renders: std::sync::atomic::AtomicUsize,
@@ -118,6 +123,8 @@ impl Cache {
         Self {
             datasets: Mutex::new(Fifo::new(datasets)),
             answers: Mutex::new(Fifo::new(answers)),
+            dataset_bytes: AtomicUsize::new(0),
+            answer_bytes: AtomicUsize::new(0),
             #[cfg(test)]
             renders: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -146,7 +153,9 @@ impl Cache {
         }
         let d = Arc::new(make());
         let size = dataset_bytes(&d);
-        crate::lock::lock(&self.datasets).insert(key.clone(), d.clone(), size);
+        let mut kept = crate::lock::lock(&self.datasets);
+        kept.insert(key.clone(), d.clone(), size);
+        self.dataset_bytes.store(kept.bytes, Relaxed);
         d
     }
 
@@ -165,14 +174,23 @@ impl Cache {
         self.renders
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let size = bytes.len() + key_bytes(&key);
-        crate::lock::lock(&self.answers).insert(key, bytes.clone(), size);
+        let mut kept = crate::lock::lock(&self.answers);
+        kept.insert(key, bytes.clone(), size);
+        self.answer_bytes.store(kept.bytes, Relaxed);
         Ok(bytes)
     }
 
     /// Forget everything (the memory only; answers do not change).
     pub fn clear(&self) {
         crate::lock::lock(&self.datasets).clear();
+        self.dataset_bytes.store(0, Relaxed);
         crate::lock::lock(&self.answers).clear();
+        self.answer_bytes.store(0, Relaxed);
+    }
+
+    /// Roughly what the cache holds, for the server's memory budget (no lock taken).
+    pub fn approx_bytes(&self) -> usize {
+        self.dataset_bytes.load(Relaxed) + self.answer_bytes.load(Relaxed)
     }
 
     /// (entries, bytes) of datasets and of answers.

@@ -43,9 +43,10 @@
 //! its data comes from that digest, so identical requests get identical data.
 //!
 //! Limits: one client id/secret pair per scenario set; flows, codes and tokens are
-//! kept in memory up to [`MAX_FLOWS`]/[`MAX_GRANTS`] each (oldest forgotten first) and
-//! cleared by `/__admin/reset`; the widget link does not expire; tokens are JWT-shaped
-//! but their signature is not verifiable.
+//! kept in memory up to [`MAX_FLOWS`]/[`MAX_GRANTS`] each and
+//! [`Budgets::store`](crate::budget::Budgets::store) bytes each (oldest forgotten
+//! first) and cleared by `/__admin/reset`; the widget link does not expire; tokens are
+//! JWT-shaped but their signature is not verifiable.
 
 mod cache;
 mod data;
@@ -74,6 +75,7 @@ use self::errors::FinxError;
 use self::flow::FlowRequest;
 use self::report::{Amounts, Query, Render, Shape};
 use super::{Ctx, Endpoint, Vendor};
+use crate::budget::{heap, Budgets, Gauge};
 use crate::generate::{self, Issuer};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Settings};
@@ -238,7 +240,62 @@ struct Grant {
     expires: DateTime<Utc>,
 }
 
-/// A map that forgets its oldest entries past `cap`.
+/// What a stored value holds on the heap, for the byte budgets.
+trait Weigh {
+    fn weight(&self) -> usize;
+}
+
+fn opt_heap(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, |s| heap(s.len()))
+}
+
+impl Weigh for Flow {
+    fn weight(&self) -> usize {
+        let r = &self.req;
+        heap(self.id.len())
+            + heap(self.entity.len())
+            + heap(self.data_key.len())
+            + heap(self.widget_token.len())
+            + heap(r.redirect_uri.len())
+            + opt_heap(&r.user_id)
+            + opt_heap(&r.state)
+            + heap(r.language.len())
+            + opt_heap(&r.name)
+            + heap(r.account_types.len() * std::mem::size_of::<String>())
+            + r.account_types.iter().map(|t| heap(t.len())).sum::<usize>()
+            + heap(r.accounts.len() * std::mem::size_of::<(String, String)>())
+            + r.accounts
+                .iter()
+                .map(|(a, b)| heap(a.len()) + heap(b.len()))
+                .sum::<usize>()
+    }
+}
+
+impl Weigh for Grant {
+    fn weight(&self) -> usize {
+        heap(self.flow.len())
+    }
+}
+
+impl Weigh for Issued {
+    fn weight(&self) -> usize {
+        0
+    }
+}
+
+impl Weigh for Arc<Flow> {
+    fn weight(&self) -> usize {
+        // The flow itself lives in the Arc's allocation, beside two counters.
+        heap(std::mem::size_of::<Flow>() + 16) + (**self).weight()
+    }
+}
+
+/// What an entry of a finX map costs beyond what [`Bounded::weigh`] adds up, measured
+/// against the resident set (1 000 flows started, each a flow and an issuer count: 1 339
+/// bytes resident, 985 counted without it; BENCHMARKS.md, "What an entry costs").
+const SLACK: usize = 160;
+
+/// A map that forgets its oldest entries past `cap` entries or `max_bytes` bytes.
 #[derive(Debug)]
 struct Bounded<V, S = RandomState> {
     map: HashMap<String, V, S>,
@@ -247,31 +304,50 @@ struct Bounded<V, S = RandomState> {
     /// Entries forgotten to make room since the last [`Bounded::clear`] (not those
     /// removed by use).
     forgotten: u64,
+    /// What the entries hold: key, value and slot ([`Bounded::weigh`]).
+    bytes: usize,
+    max_bytes: usize,
 }
 
-impl<V, S: BuildHasher + Default> Bounded<V, S> {
-    fn new(cap: usize) -> Self {
+impl<V: Weigh, S: BuildHasher + Default> Bounded<V, S> {
+    fn new(cap: usize, max_bytes: usize) -> Self {
         Self {
             map: HashMap::with_hasher(S::default()),
             order: VecDeque::new(),
             cap,
             forgotten: 0,
+            bytes: 0,
+            max_bytes,
         }
     }
 
+    /// An entry's bytes: its key, its value's heap and its slot (with the table's slack)
+    /// and order entry. Values change in place only in fields that hold no heap, so the
+    /// weight at removal is the weight at insertion.
+    fn weigh(k: &str, v: &V) -> usize {
+        let slot = std::mem::size_of::<(String, V)>();
+        heap(k.len()) * 2 + v.weight() + slot + slot / 2 + std::mem::size_of::<String>() + SLACK
+    }
+
     fn insert(&mut self, k: String, v: V) {
-        while self.map.len() >= self.cap {
+        let weight = Self::weigh(&k, &v);
+        while !self.map.is_empty()
+            && (self.map.len() >= self.cap || self.bytes + weight > self.max_bytes)
+        {
             match self.order.pop_front() {
                 Some(old) => {
-                    if self.map.remove(&old).is_some() {
+                    if let Some(gone) = self.map.remove(&old) {
+                        self.bytes -= Self::weigh(&old, &gone);
                         self.forgotten += 1;
                     }
                 }
                 None => break,
             }
         }
-        if self.map.insert(k.clone(), v).is_none() {
-            self.order.push_back(k);
+        self.bytes += weight;
+        match self.map.insert(k.clone(), v) {
+            None => self.order.push_back(k),
+            Some(old) => self.bytes -= Self::weigh(&k, &old),
         }
         // Keys removed by use stay in `order`; drop them before it grows past 2 × cap.
         if self.order.len() > 2 * self.cap {
@@ -289,13 +365,17 @@ impl<V, S: BuildHasher + Default> Bounded<V, S> {
     }
 
     fn remove(&mut self, k: &str) -> Option<V> {
-        self.map.remove(k)
+        let v = self.map.remove(k)?;
+        self.bytes -= Self::weigh(k, &v);
+        Some(v)
     }
 
+    /// Forget everything, freeing the memory (a reset gives it back).
     fn clear(&mut self) {
-        self.map.clear();
-        self.order.clear();
+        self.map = HashMap::with_hasher(S::default());
+        self.order = VecDeque::new();
         self.forgotten = 0;
+        self.bytes = 0;
     }
 }
 
@@ -355,13 +435,28 @@ struct Issued {
 
 impl Default for Store {
     fn default() -> Self {
+        Self::with_budget(crate::budget::DEFAULT_STORE_BYTES)
+    }
+}
+
+impl Store {
+    /// Each map within `bytes` bytes.
+    fn with_budget(bytes: usize) -> Self {
         Self {
-            flows: Bounded::new(MAX_FLOWS),
-            codes: Bounded::new(MAX_GRANTS),
-            access: Bounded::new(MAX_GRANTS),
-            refresh: Bounded::new(MAX_GRANTS),
-            issued: Bounded::new(MAX_ISSUERS),
+            flows: Bounded::new(MAX_FLOWS, bytes),
+            codes: Bounded::new(MAX_GRANTS, bytes),
+            access: Bounded::new(MAX_GRANTS, bytes),
+            refresh: Bounded::new(MAX_GRANTS, bytes),
+            issued: Bounded::new(MAX_ISSUERS, bytes),
         }
+    }
+
+    fn bytes(&self) -> usize {
+        self.flows.bytes
+            + self.codes.bytes
+            + self.access.bytes
+            + self.refresh.bytes
+            + self.issued.bytes
     }
 }
 
@@ -479,22 +574,60 @@ pub struct Finx {
     /// [`cache::SHARED`], so a client drilling into a report's `href`s, or polling it,
     /// neither regenerates the history nor renders again.
     cache: Arc<Cache>,
+    /// The store's bytes, readable without its lock.
+    store_bytes: Gauge,
 }
 
 impl Default for Finx {
     fn default() -> Self {
+        <Self as super::Plain>::with_budgets(&Budgets::default())
+    }
+}
+
+impl super::Plain for Finx {
+    fn with_budgets(budgets: &Budgets) -> Self {
         Self {
-            store: Mutex::default(),
+            store: Mutex::new(Store::with_budget(budgets.store)),
             cache: cache::SHARED.clone(),
+            store_bytes: Gauge::default(),
         }
     }
 }
 
+/// The store, locked; its byte total is published when the lock is let go.
+struct StoreGuard<'a> {
+    guard: std::sync::MutexGuard<'a, Store>,
+    gauge: &'a Gauge,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.guard
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        self.gauge.set(self.guard.bytes());
+    }
+}
+
 impl Finx {
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store
-            .lock()
-            .expect("finx store lock poisoned: a request panicked while holding it")
+    fn store(&self) -> StoreGuard<'_> {
+        StoreGuard {
+            guard: self
+                .store
+                .lock()
+                .expect("finx store lock poisoned: a request panicked while holding it"),
+            gauge: &self.store_bytes,
+        }
     }
 }
 
@@ -614,6 +747,12 @@ impl Vendor for Finx {
         drop(s);
         // Only to give the memory back: what it holds is the same in every instance.
         self.cache.clear();
+    }
+    fn approx_bytes(&self) -> usize {
+        self.store_bytes.get()
+    }
+    fn shared_bytes(&self) -> usize {
+        self.cache.approx_bytes()
     }
 
     fn handle(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> MockResponse {
@@ -1226,9 +1365,43 @@ impl Flow {
 mod tests {
     use super::*;
 
+    impl Weigh for i32 {
+        fn weight(&self) -> usize {
+            0
+        }
+    }
+
+    impl Weigh for usize {
+        fn weight(&self) -> usize {
+            0
+        }
+    }
+
+    #[test]
+    fn bounded_maps_forget_the_oldest_past_their_bytes() {
+        let grant = |flow: &str| Grant {
+            flow: flow.to_string(),
+            expires: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        // A flow id is the mock's, but a map must hold what its budget allows whatever
+        // its entries weigh.
+        let one = Bounded::<Grant>::weigh("k0", &grant(&"f".repeat(1000)));
+        let mut m: Bounded<Grant> = Bounded::new(MAX_GRANTS, 3 * one);
+        for i in 0..10 {
+            m.insert(format!("k{i}"), grant(&"f".repeat(1000)));
+            assert!(m.bytes <= 3 * one, "{} > {}", m.bytes, 3 * one);
+        }
+        assert_eq!(m.map.len(), 3);
+        assert!(m.get("k6").is_none() && m.get("k9").is_some());
+        m.remove("k9");
+        assert_eq!(m.bytes, 2 * one);
+        m.clear();
+        assert_eq!(m.bytes, 0);
+    }
+
     #[test]
     fn bounded_maps_forget_the_oldest_and_stay_bounded_under_churn() {
-        let mut m: Bounded<i32> = Bounded::new(3);
+        let mut m: Bounded<i32> = Bounded::new(3, usize::MAX);
         for i in 0..5 {
             m.insert(i.to_string(), i);
         }
@@ -1243,7 +1416,7 @@ mod tests {
 
     #[test]
     fn maps_hashing_only_key_ends_still_tell_apart_keys_with_the_same_end() {
-        let mut m: Bounded<usize, TailHash> = Bounded::new(100);
+        let mut m: Bounded<usize, TailHash> = Bounded::new(100, usize::MAX);
         let tail = "x".repeat(TAIL);
         for i in 0..50 {
             m.insert(format!("{i}{tail}"), i);
@@ -1279,7 +1452,7 @@ mod tests {
     #[test]
     fn an_entity_whose_count_was_forgotten_never_gets_an_id_it_had_before() {
         let mut store = Store {
-            issued: Bounded::new(3),
+            issued: Bounded::new(3, usize::MAX),
             ..Store::default()
         };
         let mut seen = std::collections::HashSet::new();
@@ -1433,6 +1606,7 @@ mod tests {
                     finx: Finx {
                         store: Mutex::default(),
                         cache,
+                        store_bytes: Gauge::default(),
                     },
                 }
             }

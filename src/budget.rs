@@ -1,0 +1,356 @@
+//! Memory budgets: every store is bounded by bytes as well as by entries, and the server
+//! as a whole by [`Config::max_memory`](crate::app::Config::max_memory).
+//!
+//! Two layers:
+//! - **per store, per instance** ([`Budgets`]): the journal, entity state and each
+//!   vendor store of the root and of every sandbox holds at most its byte budget (and
+//!   its count). Past it, the store evicts its oldest entries, or refuses with the
+//!   vendor's own error where the real vendor would (each store's doc says which).
+//!   These decisions depend only on what the instance itself was sent, so the same
+//!   requests in the same sandbox get the same answers whatever other sandboxes do.
+//! - **server-wide**: the root, every sandbox and the vendors' shared caches together.
+//!   Past it, whole sandboxes are dropped, least recently used first, never the root and
+//!   never the one answering the request ([`crate::app::App::account`]). Dropping a whole
+//!   sandbox is the only way another instance's traffic can change what a sandbox
+//!   answers, as `--max-sandboxes` already does.
+//!
+//! Accounting is approximate and honest: a store counts the heap bytes it keeps (keys,
+//! values, buffers, rounded up as the allocator rounds them, [`heap`]) plus a fixed
+//! overhead per entry for its map slot and order entry, measured against the resident
+//! set of a release build (BENCHMARKS.md, "What an entry costs"). Each store keeps its
+//! total under its own lock and publishes it in a [`Gauge`], so adding the totals up
+//! after every request is a handful of atomic loads.
+//!
+//! Imports point down: this module knows no store; the stores use it.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const KIB: usize = 1024;
+pub const MIB: usize = 1024 * 1024;
+
+/// Default `--max-memory-mb`, in bytes: what the root, every sandbox and the shared
+/// caches may hold together before least recently used sandboxes are dropped. An
+/// instance's own budgets add up to about 40 MiB at most (journal 10, state 6, vendor
+/// maps 19, rate-limit windows 5 with 65 536 client addresses), so a full root fits; with
+/// the binary and the runtime (about 8 MB) and the allocator's slack the resident set
+/// stays under 64 MB (BENCHMARKS.md, "Memory").
+pub const DEFAULT_MAX_MEMORY: usize = 48 * MIB;
+
+/// The byte budgets of one instance's stores (the root and every sandbox each have
+/// these). Defaults and their reasons are on the constants; `Config::budgets` sets
+/// them (tests use small ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// The journal's entries together ([`DEFAULT_JOURNAL_BYTES`]).
+    pub journal: usize,
+    /// Each part of a journal entry: path, query string, headers, request body, entity
+    /// id, note and answer ([`DEFAULT_PART_BYTES`]).
+    pub part: usize,
+    /// Remembered entities and scenario assignments ([`DEFAULT_STATE_BYTES`]).
+    pub state: usize,
+    /// Each of a vendor's own stores (a map of tokens, flows, uploads, webhook results,
+    /// feature values, …) ([`DEFAULT_STORE_BYTES`]).
+    pub store: usize,
+    /// One Feature Store value, as the JSON it is written in ([`DEFAULT_FEATURE_VALUE_BYTES`]).
+    pub feature_value: usize,
+}
+
+/// Default [`Budgets::journal`]: about 4 000 exchanges of the soak's mix (2.5 KB kept
+/// each on average: most answers are cut at 4 KiB), 10 000 of small ones (FinScore,
+/// 401s), 500 whose every part was cut at 4 KiB. The largest store of an instance, so
+/// what decides whether a full root stays under the resident-set target (BENCHMARKS.md).
+pub const DEFAULT_JOURNAL_BYTES: usize = 10 * MIB;
+/// Default [`Budgets::part`]: enough for any JSON request the vendors document and the
+/// start of any answer.
+pub const DEFAULT_PART_BYTES: usize = 4 * KIB;
+/// Default [`Budgets::state`]: about 24 000 entities with ids of 14 bytes (an entity
+/// costs about 260 bytes with its id, BENCHMARKS.md), far more than a test suite keeps
+/// in play at once; the count bound (50 000) is not reached at that size.
+pub const DEFAULT_STATE_BYTES: usize = 6 * MIB;
+/// Default [`Budgets::store`], for each map of each vendor: thousands of tokens, flows or
+/// values of the sizes the vendors hand out and test suites write (over 1 000 finX
+/// flows, 6 000 FinScore tokens, 1 200 Feature Store entities of 11 values). A vendor
+/// has up to six maps, so an instance's vendors hold at most about
+/// 19 MiB together.
+pub const DEFAULT_STORE_BYTES: usize = MIB;
+/// Default [`Budgets::feature_value`]: a quarter of the default request body, far above
+/// any feature value a model reads (Google's own per-value cap could not be found in the
+/// sources read; docs/vendors/featurestore.md).
+pub const DEFAULT_FEATURE_VALUE_BYTES: usize = 256 * KIB;
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Self {
+            journal: DEFAULT_JOURNAL_BYTES,
+            part: DEFAULT_PART_BYTES,
+            state: DEFAULT_STATE_BYTES,
+            store: DEFAULT_STORE_BYTES,
+            feature_value: DEFAULT_FEATURE_VALUE_BYTES,
+        }
+    }
+}
+
+/// What a heap allocation of `n` bytes occupies: jemalloc's size class for it (the
+/// binary's allocator, src/main.rs): 8, then multiples of 16 up to 128, then four classes
+/// per doubling; nothing for `n == 0` (no allocation).
+pub const fn heap(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 128 {
+        return n.div_ceil(16) * 16;
+    }
+    // The classes between 2^k and 2^(k+1) are a quarter of 2^k apart.
+    let k = usize::BITS - 1 - (n - 1).leading_zeros();
+    let spacing = 1usize << (k - 2);
+    n.div_ceil(spacing) * spacing
+}
+
+/// Roughly what a JSON tree holds on the heap (serde_json with `preserve_order`): each
+/// string's bytes, each array's element slots, each object's entries (key, value, hash
+/// and index), recursively. Not the `Value` itself, which its owner counts.
+pub fn json_bytes(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    const SLOT: usize = std::mem::size_of::<Value>();
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        Value::String(s) => heap(s.len()),
+        Value::Array(a) => heap(a.len() * SLOT) + a.iter().map(json_bytes).sum::<usize>(),
+        Value::Object(m) => {
+            // An entry: key String, value and hash; the index table: 8 bytes a slot.
+            heap(m.len() * (24 + SLOT + 8))
+                + heap(m.len() * 8 * 3 / 2)
+                + m.iter()
+                    .map(|(k, v)| heap(k.len()) + json_bytes(v))
+                    .sum::<usize>()
+        }
+    }
+}
+
+/// A store's byte total, readable without its lock: the store sets it (under its own
+/// lock) whenever its total changes.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicUsize);
+
+impl Gauge {
+    pub fn set(&self, bytes: usize) {
+        self.0.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The overhead of one entry of a [`Bounded`] map besides its key's and value's own
+/// weight: its hash table slot (the table runs at most 7/8 full and doubles, so about
+/// 1.5 slots per entry) and its order entry.
+pub const fn slot_overhead<K, V>() -> usize {
+    let slot = std::mem::size_of::<K>() + std::mem::size_of::<V>() + 1;
+    slot + slot / 2 + std::mem::size_of::<K>()
+}
+
+/// A map that keeps its entries in insertion order and forgets the oldest past `count`
+/// entries or `bytes` bytes. Each entry's weight is given when it is inserted (what its
+/// key and value hold on the heap, [`heap`]); [`slot_overhead`] is added to it.
+#[derive(Debug)]
+pub struct Bounded<K, V> {
+    /// Each entry with its weight and its insertion number.
+    map: HashMap<K, (V, usize, u64)>,
+    /// Insertion order, with each insertion's number; may hold keys already removed, or
+    /// removed and inserted again (their number then differs: skipped when popped).
+    order: VecDeque<(K, u64)>,
+    /// The next insertion's number.
+    next: u64,
+    count: usize,
+    /// The byte budget.
+    max_bytes: usize,
+    held: usize,
+    /// Entries forgotten to make room since the last [`Bounded::clear`] (not those removed).
+    forgotten: u64,
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    /// At most `count` entries and `bytes` bytes (the newest entry is kept even if it
+    /// alone weighs more).
+    pub fn new(count: usize, bytes: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            next: 0,
+            count: count.max(1),
+            max_bytes: bytes,
+            held: 0,
+            forgotten: 0,
+        }
+    }
+
+    /// Insert or replace `k`, weighing `weight` bytes of heap besides its slot; forget
+    /// the oldest entries past the bounds. Returns how many were forgotten.
+    pub fn insert(&mut self, k: K, v: V, weight: usize) -> usize {
+        let weight = weight + slot_overhead::<K, (V, usize, u64)>();
+        let held = self.map.get_mut(&k);
+        match held {
+            // A replaced entry keeps its place in the order.
+            Some(slot) => {
+                self.held = self.held - slot.1 + weight;
+                slot.0 = v;
+                slot.1 = weight;
+            }
+            None => {
+                self.held += weight;
+                let n = self.next;
+                self.next += 1;
+                self.order.push_back((k.clone(), n));
+                self.map.insert(k, (v, weight, n));
+            }
+        }
+        let mut gone = 0;
+        while self.map.len() > self.count || (self.held > self.max_bytes && self.map.len() > 1) {
+            let Some((old, n)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&old).is_some_and(|e| e.2 == n) {
+                if let Some((_, w, _)) = self.map.remove(&old) {
+                    self.held -= w;
+                    gone += 1;
+                }
+            }
+        }
+        self.forgotten += gone as u64;
+        // Keys removed by use stay in `order`; drop them before it grows past 2 × count.
+        if self.order.len() > 2 * self.map.len() + 16 {
+            let map = &self.map;
+            self.order
+                .retain(|(k, n)| map.get(k).is_some_and(|e| e.2 == *n));
+        }
+        gone
+    }
+
+    pub fn get<Q>(&self, k: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get(k).map(|(v, _, _)| v)
+    }
+
+    /// The value of `k`, to change in place (its weight must not change).
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get_mut(k).map(|(v, _, _)| v)
+    }
+
+    pub fn contains<Q>(&self, k: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.contains_key(k)
+    }
+
+    pub fn remove<Q>(&mut self, k: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (v, w, _) = self.map.remove(k)?;
+        self.held -= w;
+        Some(v)
+    }
+
+    /// Forget every entry and free the memory they took (a reset gives it back rather
+    /// than keeping the emptied table at its largest).
+    pub fn clear(&mut self) {
+        self.map = HashMap::new();
+        self.order = VecDeque::new();
+        self.held = 0;
+        self.forgotten = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Bytes held: each entry's weight and slot overhead.
+    pub fn bytes(&self) -> usize {
+        self.held
+    }
+
+    /// Entries forgotten to make room since the last clear.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heap_sizes_round_as_the_allocator_does() {
+        assert_eq!(heap(0), 0);
+        assert_eq!(heap(1), 8);
+        assert_eq!(heap(24), 32);
+        assert_eq!(heap(129), 160);
+        assert_eq!(heap(256), 256);
+        assert_eq!(heap(257), 320);
+        assert_eq!(heap(1000), 1024);
+        assert_eq!(heap(5000), 5120);
+    }
+
+    #[test]
+    fn a_bounded_map_forgets_its_oldest_past_its_bytes_as_well_as_its_count() {
+        let over = slot_overhead::<String, (u32, usize, u64)>();
+        let mut m: Bounded<String, u32> = Bounded::new(3, 3 * (100 + over));
+        for (i, k) in ["a", "b", "c"].into_iter().enumerate() {
+            assert_eq!(m.insert(k.into(), i as u32, 100), 0);
+        }
+        assert_eq!(m.bytes(), 3 * (100 + over));
+        // Past the count: the oldest goes.
+        assert_eq!(m.insert("d".into(), 3, 100), 1);
+        assert!(!m.contains("a") && m.contains("d"));
+        // One heavy entry pushes out as many as its weight needs.
+        assert_eq!(m.insert("e".into(), 4, 250), 2);
+        assert_eq!((m.len(), m.get("e")), (2, Some(&4)));
+        assert!(m.bytes() <= 3 * (100 + over));
+        // An entry heavier than the whole budget stays alone rather than not at all.
+        m.insert("huge".into(), 5, 10_000);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.forgotten(), 5);
+        assert_eq!(m.remove("huge"), Some(5));
+        assert_eq!(m.bytes(), 0);
+        m.insert("x".into(), 1, 10);
+        m.insert("x".into(), 2, 20);
+        assert_eq!((m.len(), m.bytes()), (1, 20 + over), "replaced, not added");
+        m.clear();
+        assert_eq!((m.len(), m.bytes(), m.forgotten()), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_key_removed_and_inserted_again_counts_as_new() {
+        let mut m: Bounded<&str, u32> = Bounded::new(2, usize::MAX);
+        m.insert("a", 1, 0);
+        m.insert("b", 2, 0);
+        m.remove("a");
+        m.insert("a", 3, 0);
+        // `b` is now the oldest: the stale place of the first `a` must not evict the new one.
+        m.insert("c", 4, 0);
+        assert_eq!(
+            (m.get("a"), m.get("b"), m.get("c")),
+            (Some(&3), None, Some(&4))
+        );
+    }
+}

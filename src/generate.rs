@@ -168,6 +168,26 @@ pub fn round(v: f64, decimals: i32) -> f64 {
     scaled.round() / f
 }
 
+/// Write `v` as `width` decimal digits (zero-padded, its lowest digits) at `out[at..]`.
+pub fn put_digits(out: &mut [u8], at: usize, width: usize, mut v: u32) {
+    for i in (at..at + width).rev() {
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// Write `t`'s year, month, day, hour, minute and second into a `YYYY?MM?DD?hh?mm?ss`
+/// template (any separators, kept): the vendors' answer dates, digit by digit, since
+/// chrono parses its format string on every call and every answer carries a few.
+pub fn put_date_time(out: &mut [u8], t: &(impl chrono::Datelike + chrono::Timelike)) {
+    put_digits(out, 0, 4, t.year() as u32);
+    put_digits(out, 5, 2, t.month());
+    put_digits(out, 8, 2, t.day());
+    put_digits(out, 11, 2, t.hour());
+    put_digits(out, 14, 2, t.minute());
+    put_digits(out, 17, 2, t.second());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,7 +78,7 @@ const MSG_NOT_FOUND: &str = "user not found";
 /// `YYYY-MM-DD HH:MM:SS`, the doc's timestamp format (written by hand: chrono's format
 /// strings are parsed on every call, and every answer carries two of these).
 fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{Datelike, Timelike};
+    use chrono::Datelike;
     if !(0..=9999).contains(&t.year()) {
         // Out of the four-digit range (only a frozen clock at the very start of year 0
         // gets here): chrono's own rendering, sign and all.
@@ -87,18 +87,7 @@ fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
     // Written digit by digit: this runs twice for every answer, and `format!` costs
     // more than the rest of the head together.
     let mut out = *b"0000-00-00 00:00:00";
-    let mut put = |at: usize, width: usize, mut v: u32| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, t.year() as u32);
-    put(5, 2, t.month());
-    put(8, 2, t.day());
-    put(11, 2, t.hour());
-    put(14, 2, t.minute());
-    put(17, 2, t.second());
+    crate::generate::put_date_time(&mut out, &t);
     String::from_utf8(out.to_vec()).expect("digits and separators are ASCII")
 }
 

@@ -481,19 +481,13 @@ fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
         return None;
     }
     let mut out = *b"0000-00-00T00:00:00.000000";
-    let mut put = |at: usize, width: usize, mut v: u32| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, t.year() as u32);
-    put(5, 2, t.month());
-    put(8, 2, t.day());
-    put(11, 2, t.hour());
-    put(14, 2, t.minute());
-    put(17, 2, t.second());
-    put(20, digits as usize, t.nanosecond() / 10u32.pow(9 - digits));
+    crate::generate::put_date_time(&mut out, &t);
+    crate::generate::put_digits(
+        &mut out,
+        20,
+        digits as usize,
+        t.nanosecond() / 10u32.pow(9 - digits),
+    );
     let len = 20 + digits as usize;
     Some(String::from_utf8(out[..len].to_vec()).expect("digits and separators are ASCII"))
 }

@@ -126,20 +126,9 @@ pub fn finbox_time(t: DateTime<Utc>) -> String {
     // Written digit by digit: every answer carries two of these, and chrono parses its
     // format string on every call.
     let mut out = *b"0000-00-00T00:00:00:000";
-    let mut put = |at: usize, width: usize, mut v: u32| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, 4, t.year() as u32);
-    put(5, 2, t.month());
-    put(8, 2, t.day());
-    put(11, 2, t.hour());
-    put(14, 2, t.minute());
-    put(17, 2, t.second());
+    crate::generate::put_date_time(&mut out, &t);
     // `%3f`: milliseconds, truncated.
-    put(20, 3, t.nanosecond() / 1_000_000);
+    crate::generate::put_digits(&mut out, 20, 3, t.nanosecond() / 1_000_000);
     String::from_utf8(out.to_vec()).expect("digits and separators are ASCII")
 }
 

@@ -23,8 +23,9 @@
 //!
 //! Imports point down: this module knows no store; the stores use it.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const KIB: usize = 1024;
@@ -157,11 +158,12 @@ pub const fn slot_overhead<K, V>() -> usize {
 
 /// A map that keeps its entries in insertion order and forgets the oldest past `count`
 /// entries or `bytes` bytes. Each entry's weight is given when it is inserted (what its
-/// key and value hold on the heap, [`heap`]); [`slot_overhead`] is added to it.
+/// key and value hold on the heap, [`heap`]); [`slot_overhead`] is added to it. `S` is
+/// the map's hasher (std's by default).
 #[derive(Debug)]
-pub struct Bounded<K, V> {
+pub struct Bounded<K, V, S = RandomState> {
     /// Each entry with its weight and its insertion number.
-    map: HashMap<K, (V, usize, u64)>,
+    map: HashMap<K, (V, usize, u64), S>,
     /// Insertion order, with each insertion's number; may hold keys already removed, or
     /// removed and inserted again (their number then differs: skipped when popped).
     order: VecDeque<(K, u64)>,
@@ -175,12 +177,12 @@ pub struct Bounded<K, V> {
     forgotten: u64,
 }
 
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
     /// At most `count` entries and `bytes` bytes (the newest entry is kept even if it
     /// alone weighs more).
     pub fn new(count: usize, bytes: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(S::default()),
             order: VecDeque::new(),
             next: 0,
             count: count.max(1),
@@ -270,7 +272,7 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
     /// Forget every entry and free the memory they took (a reset gives it back rather
     /// than keeping the emptied table at its largest).
     pub fn clear(&mut self) {
-        self.map = HashMap::new();
+        self.map = HashMap::with_hasher(S::default());
         self.order = VecDeque::new();
         self.held = 0;
         self.forgotten = 0;
@@ -292,6 +294,12 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
     /// Entries forgotten to make room since the last clear.
     pub fn forgotten(&self) -> u64 {
         self.forgotten
+    }
+
+    /// Places in the insertion order, stale ones included (bounded by `2 × len + 16`).
+    #[cfg(test)]
+    pub fn order_len(&self) -> usize {
+        self.order.len()
     }
 }
 

@@ -229,17 +229,26 @@ impl<T: Clone> Sandboxes<T> {
 
     /// Drop the least recently used sandbox other than `keep`, returning its name and
     /// itself; `None` when there is none. For the server-wide memory budget, which drops
-    /// whole sandboxes but never the one answering the request.
+    /// whole sandboxes but never the one answering the request. The victim is found
+    /// under the shared lock; the write lock is taken only to remove it. A sandbox still
+    /// being made (by the request that named it first) is passed over: removed from the
+    /// table, it would go on answering outside it.
     pub fn drop_least_recent(&self, keep: Option<&str>) -> Option<(Arc<str>, T)> {
-        let mut live = crate::lock::write(&self.live);
-        let oldest = live
-            .iter()
-            .filter(|(k, _)| Some(&***k) != keep)
-            .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
-            .map(|(k, _)| k.clone())?;
-        let slot = live.remove(&oldest)?;
-        drop(live);
-        slot.value.get().cloned().map(|v| (oldest, v))
+        loop {
+            let (name, slot) = crate::lock::read(&self.live)
+                .iter()
+                .filter(|(k, s)| Some(&***k) != keep && s.value.get().is_some())
+                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+                .map(|(k, s)| (k.clone(), s.clone()))?;
+            let mut live = crate::lock::write(&self.live);
+            // Another request may have removed it, or made the name again, meanwhile.
+            if live.get(&name).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                live.remove(&name);
+                drop(live);
+                let value = slot.value.get().cloned()?;
+                return Some((name, value));
+            }
+        }
     }
 
     /// Drop every sandbox, returning them.

@@ -275,6 +275,77 @@ async fn past_the_server_budget_least_recently_used_sandboxes_go_never_the_root_
     assert_eq!(read_value(&s, "/~b", "e").await, json!({}));
 }
 
+#[tokio::test]
+async fn a_root_over_the_server_budget_on_its_own_does_not_make_sandboxes_drop_each_other() {
+    let s = TestServer::with_config(Config {
+        max_memory: 1 << 20,
+        budgets: Budgets {
+            store: 4 << 20,
+            ..Budgets::default()
+        },
+        ..config()
+    })
+    .await;
+    // The root alone holds more than the whole budget: dropping sandboxes cannot bring
+    // the total under it, so they keep what the floor of the sandboxes' room allows.
+    for i in 0..5 {
+        let r = write_value(&s, "", &format!("root{i}"), &"r".repeat(240_000)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let memory = s.get("/__admin/memory").await.json();
+    assert!(
+        memory["server"]["bytes"].as_u64().unwrap() > 1 << 20,
+        "{memory}"
+    );
+    for name in ["a", "b"] {
+        let r = write_value(&s, &format!("/~{name}"), "e", name).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    for _ in 0..5 {
+        for name in ["a", "b"] {
+            assert_eq!(
+                read_value(&s, &format!("/~{name}"), "e").await["value"]["stringValue"],
+                json!(name),
+                "sandbox {name} kept its value"
+            );
+        }
+    }
+    assert_eq!(sandboxes(&s).await, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn a_sandbox_reset_or_drop_leaves_the_shared_caches_and_a_root_reset_empties_them() {
+    let s = TestServer::start().await;
+    let shared = |m: Value| m["server"]["shared"].as_u64().unwrap();
+    let r = s
+        .post_json(
+            &format!("/~t{PREDICTORS}"),
+            &[FINBOX_KEY],
+            &finbox_body("c-1"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let warm = shared(s.get("/__admin/memory").await.json());
+    assert!(warm > 0, "FinBox kept its rendered answer");
+    assert_eq!(
+        s.request("POST", "/~t/__admin/reset", &[], "").await.status,
+        200
+    );
+    assert_eq!(shared(s.get("/__admin/memory").await.json()), warm);
+    assert_eq!(
+        s.request("DELETE", "/__admin/sandboxes/t", &[], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(shared(s.get("/__admin/memory").await.json()), warm);
+    assert_eq!(
+        s.request("POST", "/__admin/reset", &[], "").await.status,
+        200
+    );
+    assert_eq!(shared(s.get("/__admin/memory").await.json()), 0);
+}
+
 /// The journal of sandbox `t` after the same requests, with or without heavy traffic in
 /// another sandbox in between.
 async fn journal_of_t(noise: bool) -> Vec<Value> {

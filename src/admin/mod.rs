@@ -169,6 +169,7 @@ fn handle_get_memory(app: &App) -> MockResponse {
         },
         "server": {
             "bytes": app.total_bytes(),
+            "shared": app.shared_bytes(),
             "max_bytes": app.config.max_memory,
         },
     });

@@ -137,9 +137,32 @@ async fn a_feature_value_over_the_cap_is_googles_invalid_argument_and_nothing_is
 }
 
 #[tokio::test]
-async fn feature_values_past_the_store_budget_forget_the_entity_written_first() {
+async fn resources_past_the_store_budget_are_googles_resource_exhausted_after_its_own_checks() {
     let s = TestServer::with_config(with_budgets(Budgets {
-        store: 100 * 1024,
+        store: 16 * 1024,
+        ..Budgets::default()
+    }))
+    .await;
+    let fs = ET.split_once("/entityTypes/").unwrap().0;
+    let create = |id: &str| format!("{fs}/entityTypes?entityTypeId={id}");
+    let big = json!({"description": "d".repeat(20_000)});
+    let r = s.post_json(&create("too_big"), FS_AUTH, &big).await;
+    insta::assert_json_snapshot!(r.exchange(&["content-type", "x-vendor-mock-scenario"]));
+    // An existing resource is Google's 409 and a missing parent its 404, full or not.
+    let r = s.post_json(&create("score_features"), FS_AUTH, &big).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let missing = format!(
+        "{}/featurestores/nope/entityTypes?entityTypeId=x",
+        fs.rsplit_once("/featurestores/").unwrap().0
+    );
+    let r = s.post_json(&missing, FS_AUTH, &big).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+}
+
+#[tokio::test]
+async fn feature_values_past_their_byte_budget_forget_the_entity_written_first() {
+    let s = TestServer::with_config(with_budgets(Budgets {
+        rows: 100 * 1024,
         ..Budgets::default()
     }))
     .await;
@@ -227,7 +250,7 @@ async fn past_the_server_budget_least_recently_used_sandboxes_go_never_the_root_
         max_memory: root_held + 2 * sandbox_held + sandbox_held / 2,
         // Each sandbox's own value store keeps all it is sent here.
         budgets: Budgets {
-            store: 4 << 20,
+            rows: 4 << 20,
             ..Budgets::default()
         },
         ..config()
@@ -280,7 +303,7 @@ async fn a_root_over_the_server_budget_on_its_own_does_not_make_sandboxes_drop_e
     let s = TestServer::with_config(Config {
         max_memory: 1 << 20,
         budgets: Budgets {
-            store: 4 << 20,
+            rows: 4 << 20,
             ..Budgets::default()
         },
         ..config()
@@ -352,6 +375,7 @@ async fn journal_of_t(noise: bool) -> Vec<Value> {
     let s = TestServer::with_config(with_budgets(Budgets {
         journal: 40 * 1024,
         store: 64 * 1024,
+        rows: 64 * 1024,
         ..Budgets::default()
     }))
     .await;

@@ -165,6 +165,7 @@ fn handle_get_memory(app: &App) -> MockResponse {
             "journal_part": b.part,
             "state": b.state,
             "vendor_store": b.store,
+            "feature_rows": b.rows,
             "feature_value": b.feature_value,
         },
         "server": {

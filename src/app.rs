@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
@@ -124,6 +124,9 @@ pub struct Shared {
     /// was dropped from the table (a request finishing in it then counts nothing back
     /// in). Changed by compare-and-swap: no lock on every request's path.
     account: AtomicUsize,
+    /// Set while this sandbox's first answer is still to tell the client that the
+    /// name's previous life was dropped by the memory budget ([`App::take_warning`]).
+    after_drop: AtomicBool,
 }
 
 /// [`Shared::account`] of an instance dropped from the table.
@@ -162,6 +165,8 @@ struct Sandbox {
     root_generation: u64,
     /// The root's coverage, which the sandbox's counts into.
     parent: Arc<Coverage>,
+    /// The name's previous life was dropped by the memory budget.
+    after_drop: bool,
 }
 
 impl Deref for App {
@@ -220,8 +225,8 @@ impl App {
         let clock = config
             .frozen_clock
             .map_or_else(Clock::system, Clock::frozen);
-        let (name, parent, issuer) = match sandbox {
-            None => (None, None, Issuer::root(config.seed)),
+        let (name, parent, issuer, after_drop) = match sandbox {
+            None => (None, None, Issuer::root(config.seed), false),
             Some(s) => {
                 let issuer = Issuer::sandbox(
                     config.seed,
@@ -230,7 +235,7 @@ impl App {
                     s.life.number,
                     s.root_generation,
                 );
-                (Some(s.name), Some(s.parent), issuer)
+                (Some(s.name), Some(s.parent), issuer, s.after_drop)
             }
         };
         Self {
@@ -245,6 +250,7 @@ impl App {
                 vendors,
                 sandboxes,
                 account: AtomicUsize::new(0),
+                after_drop: AtomicBool::new(after_drop),
                 base,
                 catalog,
                 config,
@@ -314,7 +320,7 @@ impl App {
     /// sandbox there are no sandboxes: `None`.
     pub fn sandbox(&self, name: &str) -> Option<App> {
         let table = self.sandboxes.as_ref()?;
-        let (app, evicted) = table.get_or_make(name, |life| {
+        let (app, evicted) = table.get_or_make(name, |life, after_drop| {
             let vendors = (0..vendors::REGISTRY.len())
                 .map(|_| OnceLock::new())
                 .collect();
@@ -328,6 +334,7 @@ impl App {
                     life,
                     root_generation: self.state.generation(),
                     parent: self.coverage.clone(),
+                    after_drop,
                 }),
                 None,
             )
@@ -357,6 +364,22 @@ impl App {
         let (name, app) = self.sandboxes.as_ref()?.drop_least_recent(keep)?;
         app.close();
         Some(name)
+    }
+
+    /// The `x-vendor-mock-warning` for the first answer of a sandbox whose name's
+    /// previous life was dropped by the memory budget, once; `None` after that and
+    /// everywhere else. A client whose tokens, flows and values vanished is told why.
+    pub fn take_warning(&self) -> Option<String> {
+        // A load first: every request asks, and almost every answer is `None`.
+        if !self.after_drop.load(Ordering::Relaxed)
+            || !self.after_drop.swap(false, Ordering::Relaxed)
+        {
+            return None;
+        }
+        let name = self.sandbox.as_deref().unwrap_or_default();
+        Some(format!(
+            "sandbox {name} was dropped by --max-memory-mb (the server's memory budget); this is its new life, with none of its earlier state"
+        ))
     }
 
     /// Roughly how many bytes this instance's stores hold: its journal, entity state,

@@ -369,6 +369,48 @@ async fn a_sandbox_reset_or_drop_leaves_the_shared_caches_and_a_root_reset_empti
     assert_eq!(shared(s.get("/__admin/memory").await.json()), 0);
 }
 
+#[tokio::test]
+async fn the_first_answer_after_a_drop_by_the_memory_budget_says_so() {
+    let s = TestServer::with_config(Config {
+        max_memory: 1 << 20,
+        budgets: Budgets {
+            rows: 4 << 20,
+            ..Budgets::default()
+        },
+        ..config()
+    })
+    .await;
+    let big = "x".repeat(240_000);
+    assert_eq!(write_value(&s, "/~a", "e", &big).await.status, 200);
+    for i in 0..4 {
+        assert_eq!(
+            write_value(&s, "/~b", &format!("e{i}"), &big).await.status,
+            200
+        );
+    }
+    assert_eq!(sandboxes(&s).await, ["b"], "a was dropped for b");
+    let path = format!("/~a{ET}:readFeatureValues");
+    let body = json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": ["code"]}}});
+    let r = s.post_json(&path, FS_AUTH, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["entityView"]["data"][0], json!({}), "a new life");
+    assert_eq!(
+        r.header("x-vendor-mock-warning"),
+        Some("sandbox a was dropped by --max-memory-mb (the server's memory budget); this is its new life, with none of its earlier state")
+    );
+    let again = s.post_json(&path, FS_AUTH, &body).await;
+    assert_eq!(again.header("x-vendor-mock-warning"), None, "told once");
+    // Dropped on request: the client's own doing, no warning.
+    assert!(
+        s.request("DELETE", "/__admin/sandboxes/a", &[], "")
+            .await
+            .status
+            == 200
+    );
+    let r = s.post_json(&path, FS_AUTH, &body).await;
+    assert_eq!(r.header("x-vendor-mock-warning"), None);
+}
+
 /// The journal of sandbox `t` after the same requests, with or without heavy traffic in
 /// another sandbox in between.
 async fn journal_of_t(noise: bool) -> Vec<Value> {

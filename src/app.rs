@@ -42,6 +42,15 @@ use crate::vendors::{self, SharedSlot, Vendor};
 /// of its parts up to 4 KiB, and all of them together stay within the journal's byte
 /// budget ([`Budgets::journal`]). The root and every sandbox each keep their own.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 10_000;
+/// The journal's byte budget for `--journal-limit` `limit`: the default
+/// ([`crate::budget::DEFAULT_JOURNAL_BYTES`], 10 MiB) up to the default limit, then
+/// 1 KiB an exchange more, so that a larger limit is not silently capped by bytes at
+/// about 4 000 exchanges of the soak's size (50 000: 50 MiB, 20 000 of 2.5 KB each).
+pub fn journal_budget(limit: usize) -> usize {
+    let per_entry = crate::budget::DEFAULT_JOURNAL_BYTES / DEFAULT_JOURNAL_LIMIT;
+    crate::budget::DEFAULT_JOURNAL_BYTES.max(limit.saturating_mul(per_entry))
+}
+
 /// Default `--max-body-bytes`: 1 MiB, far above any documented vendor request.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 

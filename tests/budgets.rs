@@ -524,6 +524,13 @@ impl Child {
         m.json()["server"]["max_bytes"].as_u64().unwrap()
     }
 
+    async fn journal_budget(&self) -> u64 {
+        let m = self
+            .request("GET", "/__admin/memory", &[], Vec::new())
+            .await;
+        m.json()["budgets"]["journal"].as_u64().unwrap()
+    }
+
     /// The resident set, in bytes (`VmRSS`).
     fn rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap();
@@ -534,6 +541,22 @@ impl Child {
             .expect("VmRSS in /proc/PID/status");
         kb * 1024
     }
+}
+
+#[tokio::test]
+async fn a_journal_limit_above_the_default_raises_the_journals_byte_budget_with_it() {
+    let default = Child::start(&[], &[]).await;
+    assert_eq!(default.journal_budget().await, 10 << 20);
+    let small = Child::start(&["--journal-limit", "100"], &[]).await;
+    assert_eq!(
+        small.journal_budget().await,
+        10 << 20,
+        "never below the default"
+    );
+    // 1 KiB (1 048 bytes) an exchange: 50 000 soak-sized exchanges of 2.5 KB would need
+    // 125 MB; 10 MiB kept about 4 000 of them whatever the limit.
+    let large = Child::start(&["--journal-limit", "50000"], &[]).await;
+    assert_eq!(large.journal_budget().await, 50_000 * 1048);
 }
 
 #[tokio::test]

@@ -166,6 +166,43 @@ impl Gauge {
     }
 }
 
+/// A store that knows its own byte total, for [`Locked`].
+pub trait Weighed {
+    fn bytes(&self) -> usize;
+}
+
+/// A store's lock guard that publishes the store's byte total in its [`Gauge`] when it is
+/// let go, so whatever was changed under the lock is counted.
+pub struct Locked<'a, T: Weighed> {
+    guard: std::sync::MutexGuard<'a, T>,
+    gauge: &'a Gauge,
+}
+
+impl<'a, T: Weighed> Locked<'a, T> {
+    pub fn new(guard: std::sync::MutexGuard<'a, T>, gauge: &'a Gauge) -> Self {
+        Self { guard, gauge }
+    }
+}
+
+impl<T: Weighed> std::ops::Deref for Locked<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: Weighed> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T: Weighed> Drop for Locked<'_, T> {
+    fn drop(&mut self) {
+        self.gauge.set(self.guard.bytes());
+    }
+}
+
 /// The overhead of one entry of a [`Bounded`] map besides its key's and value's own
 /// weight: its hash table slot (the table runs at most 7/8 full and doubles, so about
 /// 1.5 slots per entry) and its order entry.

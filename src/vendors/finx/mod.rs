@@ -75,7 +75,7 @@ use self::errors::FinxError;
 use self::flow::FlowRequest;
 use self::report::{Amounts, Query, Render, Shape};
 use super::{Ctx, Endpoint, Vendor};
-use crate::budget::{self, heap, Budgets, Gauge};
+use crate::budget::{self, heap, Budgets, Gauge, Locked, Weighed};
 use crate::generate::{self, Issuer};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Settings};
@@ -250,9 +250,22 @@ fn opt_heap(s: &Option<String>) -> usize {
 }
 
 impl Weigh for Flow {
+    /// Counted as if the flow had completed: [`Flow::data`] (set in place when it does,
+    /// which must not change the weight) is then an `Arc<DataKey>` holding copies of the
+    /// data key, account types, accounts and name.
     fn weight(&self) -> usize {
         let r = &self.req;
-        heap(self.id.len())
+        let data = heap(std::mem::size_of::<DataKey>() + 16)
+            + heap(self.data_key.len())
+            + heap(r.account_types.len() * std::mem::size_of::<String>())
+            + r.account_types.iter().map(|t| heap(t.len())).sum::<usize>()
+            + heap(r.accounts.len() * std::mem::size_of::<(String, String)>())
+            + r.accounts
+                .iter()
+                .map(|(a, b)| heap(a.len()) + heap(b.len()))
+                .sum::<usize>()
+            + opt_heap(&r.name);
+        data + heap(self.id.len())
             + heap(self.entity.len())
             + heap(self.data_key.len())
             + heap(self.widget_token.len())
@@ -435,6 +448,12 @@ impl Store {
     }
 }
 
+impl Weighed for Store {
+    fn bytes(&self) -> usize {
+        Store::bytes(self)
+    }
+}
+
 /// One issuing call of an entity: what every id it hands out is derived from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Issue<'e> {
@@ -571,40 +590,14 @@ impl super::Sharing for Finx {
     }
 }
 
-/// The store, locked; its byte total is published when the lock is let go.
-struct StoreGuard<'a> {
-    guard: std::sync::MutexGuard<'a, Store>,
-    gauge: &'a Gauge,
-}
-
-impl std::ops::Deref for StoreGuard<'_> {
-    type Target = Store;
-    fn deref(&self) -> &Store {
-        &self.guard
-    }
-}
-
-impl std::ops::DerefMut for StoreGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Store {
-        &mut self.guard
-    }
-}
-
-impl Drop for StoreGuard<'_> {
-    fn drop(&mut self) {
-        self.gauge.set(self.guard.bytes());
-    }
-}
-
 impl Finx {
-    fn store(&self) -> StoreGuard<'_> {
-        StoreGuard {
-            guard: self
-                .store
+    fn store(&self) -> Locked<'_, Store> {
+        Locked::new(
+            self.store
                 .lock()
                 .expect("finx store lock poisoned: a request panicked while holding it"),
-            gauge: &self.store_bytes,
-        }
+            &self.store_bytes,
+        )
     }
 }
 

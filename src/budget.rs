@@ -35,15 +35,16 @@ pub const MIB: usize = 1024 * 1024;
 /// caches may hold together before least recently used sandboxes are dropped.
 ///
 /// It bounds the sandboxes, not the root (never dropped) nor the caches. An instance's
-/// own budgets add up to about 42 MiB at most (journal 10, state 6, 17 vendor maps of
-/// 1 MiB, Feature Store values 4, rate-limit windows 5 with 65 536 client addresses) and
+/// own budgets add up to about 40 MiB at most (journal 10, state 6, 17 vendor maps of
+/// 1 MiB, Feature Store values 2, rate-limit windows 5 with 65 536 client addresses) and
 /// the shared caches to about 15 MiB (finX 8 + 2 MB, Credeau 3, FinBox, Credolab and
-/// FinScore 1 each): 57 MiB if every one of them were full at once, more than this. So
+/// FinScore 1 each): 55 MiB if every one of them were full at once, more than this. So
 /// the sandboxes keep at least a quarter of it whatever the root and the caches hold
 /// ([`crate::app::App::account`]): past it, dropping them could not bring the total
 /// under the budget anyway. Not raised to fit that worst case: issue 15's bound (1 000
 /// requests of 900 KB at the root and in seven sandboxes leave the server under 64 MB
-/// resident) holds at 48 MiB (62 MB in a debug build) and not at 64 MiB (67 MB).
+/// resident) holds at 48 MiB and would not at 64 MiB (a debug build, with a 4 MiB
+/// Feature Store budget: 63 MB and 67 MB).
 pub const DEFAULT_MAX_MEMORY: usize = 48 * MIB;
 
 /// The byte budgets of one instance's stores (the root and every sandbox each have
@@ -86,13 +87,14 @@ pub const DEFAULT_STATE_BYTES: usize = 6 * MIB;
 /// suites write (over 1 000 finX flows, 6 000 FinScore tokens). 17 maps in all, so an
 /// instance's vendors hold at most about 17 MiB besides the Feature Store's values.
 pub const DEFAULT_STORE_BYTES: usize = MIB;
-/// Default [`Budgets::rows`]: about 4 800 Feature Store entities of 11 values (870 bytes
+/// Default [`Budgets::rows`]: about 2 400 Feature Store entities of 11 values (870 bytes
 /// each, BENCHMARKS.md), more than a test suite writes and reads back; a model's feature
 /// table in production is larger, and an entity past it reads back empty, so a load test
 /// writing more entities than this should read back the recent ones only. Not larger:
-/// the root is never dropped, so its stores alone must stay within the resident-set
-/// target (BENCHMARKS.md, "Memory").
-pub const DEFAULT_ROWS_BYTES: usize = 4 * MIB;
+/// the root is never dropped, and with the root and seven sandboxes holding 200 KB
+/// values (tests/budgets.rs, 1 000 requests of 900 KB) the resident set was 49 MB at
+/// 1 MiB, 57 MB at 2 MiB and 63 MB at 4 MiB (debug build), against a 64 MB target.
+pub const DEFAULT_ROWS_BYTES: usize = 2 * MIB;
 /// Default [`Budgets::feature_value`]: a quarter of the default request body, far above
 /// any feature value a model reads (Google's own per-value cap could not be found in the
 /// sources read; docs/vendors/featurestore.md).

@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
@@ -42,6 +42,15 @@ use crate::vendors::{self, SharedSlot, Vendor};
 /// of its parts up to 4 KiB, and all of them together stay within the journal's byte
 /// budget ([`Budgets::journal`]). The root and every sandbox each keep their own.
 pub const DEFAULT_JOURNAL_LIMIT: usize = 10_000;
+/// The journal's byte budget for `--journal-limit` `limit`: the default
+/// ([`crate::budget::DEFAULT_JOURNAL_BYTES`], 10 MiB) up to the default limit, then
+/// 1 KiB an exchange more, so that a larger limit is not silently capped by bytes at
+/// about 4 000 exchanges of the soak's size (50 000: 50 MiB, 20 000 of 2.5 KB each).
+pub fn journal_budget(limit: usize) -> usize {
+    let per_entry = crate::budget::DEFAULT_JOURNAL_BYTES / DEFAULT_JOURNAL_LIMIT;
+    crate::budget::DEFAULT_JOURNAL_BYTES.max(limit.saturating_mul(per_entry))
+}
+
 /// Default `--max-body-bytes`: 1 MiB, far above any documented vendor request.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -124,6 +133,9 @@ pub struct Shared {
     /// was dropped from the table (a request finishing in it then counts nothing back
     /// in). Changed by compare-and-swap: no lock on every request's path.
     account: AtomicUsize,
+    /// Set while this sandbox's first answer is still to tell the client that the
+    /// name's previous life was dropped by the memory budget ([`App::take_warning`]).
+    after_drop: AtomicBool,
 }
 
 /// [`Shared::account`] of an instance dropped from the table.
@@ -143,10 +155,15 @@ struct Base {
     /// their `servers`. A std mutex: written once per listener, read by one admin call.
     vendor_ports: Mutex<Vec<(&'static str, u16)>>,
     /// Bytes held by the root, every live sandbox and the shared slots, as last counted
-    /// ([`App::account`]).
-    total: AtomicUsize,
+    /// ([`App::account`]). Signed: an instance closed between another's compare-and-swap
+    /// and its adjustment can take it below zero for a moment (read clamped at 0), where
+    /// an unsigned total would wrap to ~2^64 and drop every sandbox.
+    total: AtomicI64,
     /// The shared slots' part of `total`.
     shared_bytes: AtomicUsize,
+    /// Sandboxes dropped for the memory budget so far: the warning is logged at the
+    /// first drop and then at every power of two, not once per drop.
+    memory_drops: AtomicU64,
 }
 
 /// Which sandbox an instance is.
@@ -157,6 +174,8 @@ struct Sandbox {
     root_generation: u64,
     /// The root's coverage, which the sandbox's counts into.
     parent: Arc<Coverage>,
+    /// The name's previous life was dropped by the memory budget.
+    after_drop: bool,
 }
 
 impl Deref for App {
@@ -184,8 +203,9 @@ impl App {
             registry,
             shared,
             vendor_ports: Mutex::new(Vec::new()),
-            total: AtomicUsize::new(0),
+            total: AtomicI64::new(0),
             shared_bytes: AtomicUsize::new(0),
+            memory_drops: AtomicU64::new(0),
         });
         let own = base
             .registry
@@ -214,8 +234,8 @@ impl App {
         let clock = config
             .frozen_clock
             .map_or_else(Clock::system, Clock::frozen);
-        let (name, parent, issuer) = match sandbox {
-            None => (None, None, Issuer::root(config.seed)),
+        let (name, parent, issuer, after_drop) = match sandbox {
+            None => (None, None, Issuer::root(config.seed), false),
             Some(s) => {
                 let issuer = Issuer::sandbox(
                     config.seed,
@@ -224,7 +244,7 @@ impl App {
                     s.life.number,
                     s.root_generation,
                 );
-                (Some(s.name), Some(s.parent), issuer)
+                (Some(s.name), Some(s.parent), issuer, s.after_drop)
             }
         };
         Self {
@@ -239,6 +259,7 @@ impl App {
                 vendors,
                 sandboxes,
                 account: AtomicUsize::new(0),
+                after_drop: AtomicBool::new(after_drop),
                 base,
                 catalog,
                 config,
@@ -308,7 +329,7 @@ impl App {
     /// sandbox there are no sandboxes: `None`.
     pub fn sandbox(&self, name: &str) -> Option<App> {
         let table = self.sandboxes.as_ref()?;
-        let (app, evicted) = table.get_or_make(name, |life| {
+        let (app, evicted) = table.get_or_make(name, |life, after_drop| {
             let vendors = (0..vendors::REGISTRY.len())
                 .map(|_| OnceLock::new())
                 .collect();
@@ -322,6 +343,7 @@ impl App {
                     life,
                     root_generation: self.state.generation(),
                     parent: self.coverage.clone(),
+                    after_drop,
                 }),
                 None,
             )
@@ -353,6 +375,22 @@ impl App {
         Some(name)
     }
 
+    /// The `x-vendor-mock-warning` for the first answer of a sandbox whose name's
+    /// previous life was dropped by the memory budget, once; `None` after that and
+    /// everywhere else. A client whose tokens, flows and values vanished is told why.
+    pub fn take_warning(&self) -> Option<String> {
+        // A load first: every request asks, and almost every answer is `None`.
+        if !self.after_drop.load(Ordering::Relaxed)
+            || !self.after_drop.swap(false, Ordering::Relaxed)
+        {
+            return None;
+        }
+        let name = self.sandbox.as_deref().unwrap_or_default();
+        Some(format!(
+            "sandbox {name} was dropped by --max-memory-mb (the server's memory budget); this is its new life, with none of its earlier state"
+        ))
+    }
+
     /// Roughly how many bytes this instance's stores hold: its journal, entity state,
     /// rate-limit windows and its vendors' own stores (not, at the root, the sandboxes'
     /// nor the shared slots'). Atomic loads only: every store publishes its total.
@@ -374,60 +412,112 @@ impl App {
     /// What the root, every live sandbox and the vendors' shared slots hold together,
     /// as last counted by [`App::account`].
     pub fn total_bytes(&self) -> usize {
-        self.base.total.load(Ordering::Relaxed)
+        usize::try_from(self.base.total.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// What the vendors' shared caches hold now (once per server, for the root and every
+    /// sandbox; part of [`App::total_bytes`]).
+    pub fn shared_bytes(&self) -> usize {
+        self.base.registry.iter().map(|v| v.shared_bytes()).sum()
+    }
+
+    /// What this instance last counted into the server's total (0 once closed).
+    fn counted(&self) -> usize {
+        match self.account.load(Ordering::Relaxed) {
+            CLOSED => 0,
+            n => n,
+        }
+    }
+
+    /// What the vendors' shared slots hold now, counted into the server's total if it
+    /// changed since it was last counted. A load first: the common case (nothing changed)
+    /// writes nothing shared.
+    fn count_shared(&self) -> usize {
+        let shared = self.shared_bytes();
+        if self.base.shared_bytes.load(Ordering::Relaxed) != shared {
+            let old = self.base.shared_bytes.swap(shared, Ordering::Relaxed);
+            self.adjust(old, shared);
+        }
+        shared
     }
 
     /// Count this instance's stores (and the shared slots) into the server's total after
-    /// a request it answered; past `--max-memory-mb`, drop least recently used
-    /// sandboxes from `root` until under it, never the root and never this instance.
-    /// Returns the names dropped.
+    /// a request it answered; then, past `--max-memory-mb`, drop least recently used
+    /// sandboxes from `root` (never the root, never this instance) while that can help:
+    /// see [`App::sandbox_room`]. Returns the names dropped. Lock-free while under the
+    /// budget: a compare-and-swap and a few atomic loads.
     pub fn account(&self, root: &App) -> Vec<Arc<str>> {
         let own = self.approx_bytes();
-        let shared: usize = self.base.registry.iter().map(|v| v.shared_bytes()).sum();
         let mut old = self.account.load(Ordering::Acquire);
-        let mut total = loop {
+        loop {
             if old == CLOSED {
                 return Vec::new();
             }
             if old == own {
-                break self.base.total.load(Ordering::Relaxed);
+                break;
             }
             match self
                 .account
                 .compare_exchange_weak(old, own, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => break self.adjust(old, own),
+                Ok(_) => {
+                    self.adjust(old, own);
+                    break;
+                }
                 Err(now) => old = now,
             }
-        };
-        let old_shared = self.base.shared_bytes.swap(shared, Ordering::Relaxed);
-        if old_shared != shared {
-            total = self.adjust(old_shared, shared);
         }
+        let mut shared = self.count_shared();
+        let max = self.config.max_memory;
         let mut dropped = Vec::new();
-        while total > self.config.max_memory {
+        loop {
+            let total = self.total_bytes();
+            if total <= max {
+                break;
+            }
+            // The root and the shared caches are never dropped: only the sandboxes'
+            // part can shrink, and only the others' (this one is answering).
+            let fixed = root.counted() + shared;
+            let sandboxes = total.saturating_sub(fixed);
+            let mine = if self.sandbox.is_some() {
+                self.counted()
+            } else {
+                0
+            };
+            if sandboxes <= Self::sandbox_room(max, fixed) || sandboxes <= mine {
+                break;
+            }
             let Some(name) = root.drop_least_recent_sandbox(self.sandbox.as_deref()) else {
                 break;
             };
-            tracing::warn!(
-                "memory budget: {total} bytes held past --max-memory-mb ({} bytes); dropped sandbox {name}, the least recently used",
-                self.config.max_memory
-            );
+            let n = self.base.memory_drops.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    "memory budget: {total} bytes held past --max-memory-mb ({max} bytes), of which the root {} and the shared caches {shared}; dropped sandbox {name}, the least recently used ({n} dropped so far; logged at every power of two)",
+                    root.counted()
+                );
+            }
             dropped.push(name);
-            total = self.base.total.load(Ordering::Relaxed);
+            shared = self.count_shared();
         }
         dropped
     }
 
-    /// Move the server's total from `old` to `new` bytes; returns the new total.
-    fn adjust(&self, old: usize, new: usize) -> usize {
-        let total = &self.base.total;
-        if new >= old {
-            total.fetch_add(new - old, Ordering::Relaxed) + (new - old)
-        } else {
-            total
-                .fetch_sub(old - new, Ordering::Relaxed)
-                .saturating_sub(old - new)
+    /// What the sandboxes may hold together before the least recently used are dropped,
+    /// when the root and the shared caches hold `fixed` bytes: what `max` leaves them,
+    /// but never less than a quarter of `max`. Without that floor a root and caches past
+    /// the budget on their own would make every request drop every other sandbox
+    /// (dropping cannot bring the total under the budget then), and two sandboxes used
+    /// in turn would each lose their state to the other.
+    fn sandbox_room(max: usize, fixed: usize) -> usize {
+        max.saturating_sub(fixed).max(max / 4)
+    }
+
+    /// Move the server's total from `old` to `new` bytes.
+    fn adjust(&self, old: usize, new: usize) {
+        let delta = i64::try_from(new).unwrap_or(i64::MAX) - i64::try_from(old).unwrap_or(i64::MAX);
+        if delta != 0 {
+            self.base.total.fetch_add(delta, Ordering::Relaxed);
         }
     }
 
@@ -460,6 +550,12 @@ impl App {
         if let Some(table) = &self.sandboxes {
             for app in table.drain() {
                 app.close();
+            }
+            // Only the root's reset, which drops every sandbox: a sandbox's reset or drop
+            // leaves the caches to the others (they would answer the same bytes cold,
+            // but slower).
+            for v in self.live_vendors() {
+                v.clear_shared();
             }
         }
     }
@@ -591,6 +687,20 @@ mod tests {
             status: Some(200),
             note: None,
         });
+    }
+
+    #[test]
+    fn a_total_dipping_below_zero_for_a_moment_drops_no_sandbox() {
+        let root = App::new(Config::default()).expect("the shipped scenarios compile");
+        let a = root.sandbox("a").unwrap();
+        root.sandbox("b").unwrap();
+        a.account(&root);
+        // An instance closed between another's compare-and-swap and its adjustment takes
+        // back more than the total holds at that moment.
+        root.adjust(root.total_bytes() + 1_000_000, 0);
+        assert_eq!(root.total_bytes(), 0, "read clamped at 0");
+        assert!(a.account(&root).is_empty(), "nothing dropped");
+        assert_eq!(root.sandboxes().unwrap().len(), 2);
     }
 
     #[test]

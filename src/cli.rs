@@ -125,7 +125,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME=ADDR", value_parser = parse_vendor_listen)]
     pub vendor_listen: Vec<(String, SocketAddr)>,
     /// How many exchanges the request journal keeps (oldest dropped first), at the root
-    /// and in each sandbox; at least 1.
+    /// and in each sandbox; at least 1. The journal also keeps at most 10 MiB, or 1 KiB
+    /// an exchange above 10 000 (50 000: 50 MiB, 20 000 exchanges of the soak's 2.5 KB),
+    /// which counts toward --max-memory-mb: raise that with it.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOURNAL_LIMIT, value_parser = parse_journal_limit)]
     pub journal_limit: usize,
     /// Request bodies larger than this get 413 before being read whole.
@@ -218,12 +220,14 @@ fn parse_server_url(s: &str) -> Result<String, String> {
     Ok(url.to_string())
 }
 
-/// At least 1 MiB, at most 1 TiB (the byte count must fit comfortably in a `usize`).
+/// At least 1 MiB, at most 1 TiB, and its byte count must fit in a `usize` (on a 32-bit
+/// target, under 4096 MiB).
 fn parse_max_memory(s: &str) -> Result<usize, String> {
+    let most = (1024 * 1024).min(usize::MAX / MIB);
     match s.parse::<usize>() {
-        Ok(n) if (1..=1024 * 1024).contains(&n) => Ok(n),
+        Ok(n) if (1..=most).contains(&n) && n.checked_mul(MIB).is_some() => Ok(n),
         _ => Err(format!(
-            "{s:?}: expected a whole number of MiB from 1 to 1048576"
+            "{s:?}: expected a whole number of MiB from 1 to {most}"
         )),
     }
 }

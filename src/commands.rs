@@ -172,8 +172,12 @@ pub async fn serve(args: ServeArgs, shutdown: impl std::future::Future<Output = 
         journal_limit: args.journal_limit,
         max_body_bytes: args.max_body_bytes,
         max_sandboxes: args.max_sandboxes,
-        budgets: crate::budget::Budgets::default(),
-        max_memory: args.max_memory_mb * crate::budget::MIB,
+        budgets: crate::budget::Budgets {
+            journal: crate::app::journal_budget(args.journal_limit),
+            ..crate::budget::Budgets::default()
+        },
+        // parse_max_memory keeps the product within a usize.
+        max_memory: args.max_memory_mb.saturating_mul(crate::budget::MIB),
     };
     let app = match App::new(config) {
         Ok(app) => app,

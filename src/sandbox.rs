@@ -95,6 +95,8 @@ struct Slot<T> {
     /// the same new sandbox wait for that one.
     value: OnceLock<T>,
     life: Life,
+    /// The name's previous life was dropped by the memory budget.
+    after_drop: bool,
     /// The tick of the last use.
     used: AtomicU64,
 }
@@ -116,11 +118,15 @@ struct Lived {
     era: u64,
     made: u64,
     last: u64,
+    /// Its last life was dropped by the memory budget ([`Sandboxes::drop_least_recent`]),
+    /// and no life was made since: the next one is told so.
+    dropped: bool,
 }
 
 impl Lives {
-    /// The life of the next sandbox made under `name`.
-    fn next(&mut self, name: &Arc<str>) -> Life {
+    /// The life of the next sandbox made under `name`, and whether the last one was
+    /// dropped by the memory budget.
+    fn next(&mut self, name: &Arc<str>) -> (Life, bool) {
         self.tick += 1;
         let tick = self.tick;
         if let Some(l) = self.names.get_mut(name) {
@@ -128,10 +134,11 @@ impl Lives {
             self.by_making.insert(tick, name.clone());
             l.last = tick;
             l.made += 1;
-            return Life {
+            let life = Life {
                 era: l.era,
                 number: l.made - 1,
             };
+            return (life, std::mem::take(&mut l.dropped));
         }
         if self.names.len() >= self.remember {
             if let Some((_, old)) = self.by_making.pop_first() {
@@ -146,10 +153,11 @@ impl Lives {
                 era,
                 made: 1,
                 last: tick,
+                dropped: false,
             },
         );
         self.by_making.insert(tick, name.clone());
-        Life { era, number: 0 }
+        (Life { era, number: 0 }, false)
     }
 }
 
@@ -179,10 +187,12 @@ impl<T: Clone> Sandboxes<T> {
         self.max
     }
 
-    /// The sandbox `name` (already checked), made with `make` (given its life) on its
-    /// first use. Returns it and, when making it went past the bound, the least recently
-    /// used one, dropped from the table (for the caller to wind down).
-    pub fn get_or_make(&self, name: &str, make: impl FnOnce(Life) -> T) -> (T, Option<T>) {
+    /// The sandbox `name` (already checked), made with `make` on its first use, given
+    /// its life and whether the name's previous life was dropped by the memory budget
+    /// ([`Sandboxes::drop_least_recent`]). Returns it and, when making it went past the
+    /// bound, the least recently used one, dropped from the table (for the caller to
+    /// wind down).
+    pub fn get_or_make(&self, name: &str, make: impl FnOnce(Life, bool) -> T) -> (T, Option<T>) {
         let tick = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
         let found = crate::lock::read(&self.live).get(name).cloned();
         let (slot, evicted) = match found {
@@ -190,7 +200,10 @@ impl<T: Clone> Sandboxes<T> {
             None => self.insert(name, tick),
         };
         slot.used.store(tick, Ordering::Relaxed);
-        let value = slot.value.get_or_init(|| make(slot.life)).clone();
+        let value = slot
+            .value
+            .get_or_init(|| make(slot.life, slot.after_drop))
+            .clone();
         (value, evicted)
     }
 
@@ -211,10 +224,11 @@ impl<T: Clone> Sandboxes<T> {
             }
         }
         let key: Arc<str> = Arc::from(name);
-        let life = crate::lock::lock(&self.lives).next(&key);
+        let (life, after_drop) = crate::lock::lock(&self.lives).next(&key);
         let slot = Arc::new(Slot {
             value: OnceLock::new(),
             life,
+            after_drop,
             used: AtomicU64::new(tick),
         });
         live.insert(key, slot.clone());
@@ -229,17 +243,29 @@ impl<T: Clone> Sandboxes<T> {
 
     /// Drop the least recently used sandbox other than `keep`, returning its name and
     /// itself; `None` when there is none. For the server-wide memory budget, which drops
-    /// whole sandboxes but never the one answering the request.
+    /// whole sandboxes but never the one answering the request. The victim is found
+    /// under the shared lock; the write lock is taken only to remove it. A sandbox still
+    /// being made (by the request that named it first) is passed over: removed from the
+    /// table, it would go on answering outside it.
     pub fn drop_least_recent(&self, keep: Option<&str>) -> Option<(Arc<str>, T)> {
-        let mut live = crate::lock::write(&self.live);
-        let oldest = live
-            .iter()
-            .filter(|(k, _)| Some(&***k) != keep)
-            .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
-            .map(|(k, _)| k.clone())?;
-        let slot = live.remove(&oldest)?;
-        drop(live);
-        slot.value.get().cloned().map(|v| (oldest, v))
+        loop {
+            let (name, slot) = crate::lock::read(&self.live)
+                .iter()
+                .filter(|(k, s)| Some(&***k) != keep && s.value.get().is_some())
+                .min_by_key(|(_, s)| s.used.load(Ordering::Relaxed))
+                .map(|(k, s)| (k.clone(), s.clone()))?;
+            let mut live = crate::lock::write(&self.live);
+            // Another request may have removed it, or made the name again, meanwhile.
+            if live.get(&name).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                live.remove(&name);
+                if let Some(l) = crate::lock::lock(&self.lives).names.get_mut(&name) {
+                    l.dropped = true;
+                }
+                drop(live);
+                let value = slot.value.get().cloned()?;
+                return Some((name, value));
+            }
+        }
     }
 
     /// Drop every sandbox, returning them.
@@ -315,7 +341,7 @@ mod tests {
         let table = Sandboxes::new(2);
         let mut made = 0;
         let mut get = |name: &str| {
-            table.get_or_make(name, |_| {
+            table.get_or_make(name, |_, _| {
                 made += 1;
                 format!("{name}#{made}")
             })
@@ -344,9 +370,9 @@ mod tests {
     fn the_least_recently_used_sandbox_is_dropped_on_request() {
         let table = Sandboxes::new(10);
         for name in ["a", "b", "c"] {
-            table.get_or_make(name, |_| name.to_string());
+            table.get_or_make(name, |_, _| name.to_string());
         }
-        table.get_or_make("a", |_| unreachable!("made once"));
+        table.get_or_make("a", |_, _| unreachable!("made once"));
         let dropped = table
             .drop_least_recent(None)
             .map(|(n, v)| (n.to_string(), v));
@@ -366,9 +392,22 @@ mod tests {
     }
 
     #[test]
+    fn the_life_after_a_drop_by_the_memory_budget_is_told_so_once() {
+        let table = Sandboxes::new(10);
+        let made = |name: &str| table.get_or_make(name, |_, after_drop| after_drop).0;
+        assert!(!made("a"));
+        assert!(!made("b"));
+        table.drop_least_recent(Some("b"));
+        assert!(made("a"), "a was dropped by the budget");
+        assert!(made("a"), "the same life, made once");
+        table.remove("a");
+        assert!(!made("a"), "removed on request: not the budget's doing");
+    }
+
+    #[test]
     fn a_name_made_again_lives_a_new_life_and_lives_depend_on_the_name_alone() {
         let table = Sandboxes::new(2);
-        let life = |name: &str| table.get_or_make(name, |l| l).0;
+        let life = |name: &str| table.get_or_make(name, |l, _| l).0;
         assert_eq!(life("a"), Life { era: 0, number: 0 });
         assert_eq!(life("a"), Life { era: 0, number: 0 }, "the same sandbox");
         // Lives survive removal, eviction and draining.
@@ -389,7 +428,7 @@ mod tests {
         let mut lives = std::collections::HashSet::new();
         let mut make = |name: &str| {
             table.remove(name);
-            let l = table.get_or_make(name, |l| l).0;
+            let l = table.get_or_make(name, |l, _| l).0;
             assert!(
                 lives.insert((name.to_string(), l)),
                 "{name} lived {l:?} twice"

@@ -137,9 +137,32 @@ async fn a_feature_value_over_the_cap_is_googles_invalid_argument_and_nothing_is
 }
 
 #[tokio::test]
-async fn feature_values_past_the_store_budget_forget_the_entity_written_first() {
+async fn resources_past_the_store_budget_are_googles_resource_exhausted_after_its_own_checks() {
     let s = TestServer::with_config(with_budgets(Budgets {
-        store: 100 * 1024,
+        store: 16 * 1024,
+        ..Budgets::default()
+    }))
+    .await;
+    let fs = ET.split_once("/entityTypes/").unwrap().0;
+    let create = |id: &str| format!("{fs}/entityTypes?entityTypeId={id}");
+    let big = json!({"description": "d".repeat(20_000)});
+    let r = s.post_json(&create("too_big"), FS_AUTH, &big).await;
+    insta::assert_json_snapshot!(r.exchange(&["content-type", "x-vendor-mock-scenario"]));
+    // An existing resource is Google's 409 and a missing parent its 404, full or not.
+    let r = s.post_json(&create("score_features"), FS_AUTH, &big).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let missing = format!(
+        "{}/featurestores/nope/entityTypes?entityTypeId=x",
+        fs.rsplit_once("/featurestores/").unwrap().0
+    );
+    let r = s.post_json(&missing, FS_AUTH, &big).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+}
+
+#[tokio::test]
+async fn feature_values_past_their_byte_budget_forget_the_entity_written_first() {
+    let s = TestServer::with_config(with_budgets(Budgets {
+        rows: 100 * 1024,
         ..Budgets::default()
     }))
     .await;
@@ -227,7 +250,7 @@ async fn past_the_server_budget_least_recently_used_sandboxes_go_never_the_root_
         max_memory: root_held + 2 * sandbox_held + sandbox_held / 2,
         // Each sandbox's own value store keeps all it is sent here.
         budgets: Budgets {
-            store: 4 << 20,
+            rows: 4 << 20,
             ..Budgets::default()
         },
         ..config()
@@ -275,12 +298,126 @@ async fn past_the_server_budget_least_recently_used_sandboxes_go_never_the_root_
     assert_eq!(read_value(&s, "/~b", "e").await, json!({}));
 }
 
+#[tokio::test]
+async fn a_root_over_the_server_budget_on_its_own_does_not_make_sandboxes_drop_each_other() {
+    let s = TestServer::with_config(Config {
+        max_memory: 1 << 20,
+        budgets: Budgets {
+            rows: 4 << 20,
+            ..Budgets::default()
+        },
+        ..config()
+    })
+    .await;
+    // The root alone holds more than the whole budget: dropping sandboxes cannot bring
+    // the total under it, so they keep what the floor of the sandboxes' room allows.
+    for i in 0..5 {
+        let r = write_value(&s, "", &format!("root{i}"), &"r".repeat(240_000)).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let memory = s.get("/__admin/memory").await.json();
+    assert!(
+        memory["server"]["bytes"].as_u64().unwrap() > 1 << 20,
+        "{memory}"
+    );
+    for name in ["a", "b"] {
+        let r = write_value(&s, &format!("/~{name}"), "e", name).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    for _ in 0..5 {
+        for name in ["a", "b"] {
+            assert_eq!(
+                read_value(&s, &format!("/~{name}"), "e").await["value"]["stringValue"],
+                json!(name),
+                "sandbox {name} kept its value"
+            );
+        }
+    }
+    assert_eq!(sandboxes(&s).await, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn a_sandbox_reset_or_drop_leaves_the_shared_caches_and_a_root_reset_empties_them() {
+    let s = TestServer::start().await;
+    let shared = |m: Value| m["server"]["shared"].as_u64().unwrap();
+    let r = s
+        .post_json(
+            &format!("/~t{PREDICTORS}"),
+            &[FINBOX_KEY],
+            &finbox_body("c-1"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let warm = shared(s.get("/__admin/memory").await.json());
+    assert!(warm > 0, "FinBox kept its rendered answer");
+    assert_eq!(
+        s.request("POST", "/~t/__admin/reset", &[], "").await.status,
+        200
+    );
+    assert_eq!(shared(s.get("/__admin/memory").await.json()), warm);
+    assert_eq!(
+        s.request("DELETE", "/__admin/sandboxes/t", &[], "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(shared(s.get("/__admin/memory").await.json()), warm);
+    assert_eq!(
+        s.request("POST", "/__admin/reset", &[], "").await.status,
+        200
+    );
+    assert_eq!(shared(s.get("/__admin/memory").await.json()), 0);
+}
+
+#[tokio::test]
+async fn the_first_answer_after_a_drop_by_the_memory_budget_says_so() {
+    let s = TestServer::with_config(Config {
+        max_memory: 1 << 20,
+        budgets: Budgets {
+            rows: 4 << 20,
+            ..Budgets::default()
+        },
+        ..config()
+    })
+    .await;
+    let big = "x".repeat(240_000);
+    assert_eq!(write_value(&s, "/~a", "e", &big).await.status, 200);
+    for i in 0..4 {
+        assert_eq!(
+            write_value(&s, "/~b", &format!("e{i}"), &big).await.status,
+            200
+        );
+    }
+    assert_eq!(sandboxes(&s).await, ["b"], "a was dropped for b");
+    let path = format!("/~a{ET}:readFeatureValues");
+    let body = json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": ["code"]}}});
+    let r = s.post_json(&path, FS_AUTH, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["entityView"]["data"][0], json!({}), "a new life");
+    assert_eq!(
+        r.header("x-vendor-mock-warning"),
+        Some("sandbox a was dropped by --max-memory-mb (the server's memory budget); this is its new life, with none of its earlier state")
+    );
+    let again = s.post_json(&path, FS_AUTH, &body).await;
+    assert_eq!(again.header("x-vendor-mock-warning"), None, "told once");
+    // Dropped on request: the client's own doing, no warning.
+    assert!(
+        s.request("DELETE", "/__admin/sandboxes/a", &[], "")
+            .await
+            .status
+            == 200
+    );
+    let r = s.post_json(&path, FS_AUTH, &body).await;
+    assert_eq!(r.header("x-vendor-mock-warning"), None);
+}
+
 /// The journal of sandbox `t` after the same requests, with or without heavy traffic in
 /// another sandbox in between.
 async fn journal_of_t(noise: bool) -> Vec<Value> {
     let s = TestServer::with_config(with_budgets(Budgets {
         journal: 40 * 1024,
         store: 64 * 1024,
+        rows: 64 * 1024,
         ..Budgets::default()
     }))
     .await;
@@ -387,6 +524,13 @@ impl Child {
         m.json()["server"]["max_bytes"].as_u64().unwrap()
     }
 
+    async fn journal_budget(&self) -> u64 {
+        let m = self
+            .request("GET", "/__admin/memory", &[], Vec::new())
+            .await;
+        m.json()["budgets"]["journal"].as_u64().unwrap()
+    }
+
     /// The resident set, in bytes (`VmRSS`).
     fn rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap();
@@ -397,6 +541,22 @@ impl Child {
             .expect("VmRSS in /proc/PID/status");
         kb * 1024
     }
+}
+
+#[tokio::test]
+async fn a_journal_limit_above_the_default_raises_the_journals_byte_budget_with_it() {
+    let default = Child::start(&[], &[]).await;
+    assert_eq!(default.journal_budget().await, 10 << 20);
+    let small = Child::start(&["--journal-limit", "100"], &[]).await;
+    assert_eq!(
+        small.journal_budget().await,
+        10 << 20,
+        "never below the default"
+    );
+    // 1 KiB (1 048 bytes) an exchange: 50 000 soak-sized exchanges of 2.5 KB would need
+    // 125 MB; 10 MiB kept about 4 000 of them whatever the limit.
+    let large = Child::start(&["--journal-limit", "50000"], &[]).await;
+    assert_eq!(large.journal_budget().await, 50_000 * 1048);
 }
 
 #[tokio::test]

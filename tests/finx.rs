@@ -2041,3 +2041,27 @@ fn day_of(t: &Value) -> &str {
     assert!(at.ends_with("T12:00:00.000Z"), "{at}");
     &at[..10]
 }
+
+#[tokio::test]
+async fn each_server_keeps_its_own_report_cache_and_counts_only_that_in_its_memory_budget() {
+    let shared = |m: Value| m["server"]["shared"].as_u64().unwrap();
+    let busy = TestServer::start().await;
+    let quiet = TestServer::start().await;
+    let f = connect(
+        &busy,
+        "onetime",
+        json!({"redirect_uri": REDIRECT, "user_id": "cache-1"}),
+    )
+    .await;
+    let t = exchange(&busy, &f).await;
+    let r = bearer(
+        &busy,
+        &format!("/finx/rest/risk-reports/{}", f.id),
+        access(&t),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(shared(busy.get("/__admin/memory").await.json()) > 0);
+    // The cache was the process's before: every server counted every other's datasets.
+    assert_eq!(shared(quiet.get("/__admin/memory").await.json()), 0);
+}

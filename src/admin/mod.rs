@@ -165,10 +165,12 @@ fn handle_get_memory(app: &App) -> MockResponse {
             "journal_part": b.part,
             "state": b.state,
             "vendor_store": b.store,
+            "feature_rows": b.rows,
             "feature_value": b.feature_value,
         },
         "server": {
             "bytes": app.total_bytes(),
+            "shared": app.shared_bytes(),
             "max_bytes": app.config.max_memory,
         },
     });

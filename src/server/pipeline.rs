@@ -73,7 +73,10 @@ pub async fn handle(
     };
 
     if fixed.is_none() && (local == "/__admin" || local.starts_with("/__admin/")) {
-        let resp = crate::admin::handle(app, local, parts, body, peer).await;
+        let mut resp = crate::admin::handle(app, local, parts, body, peer).await;
+        if let Some(w) = app.take_warning() {
+            resp.set_header(WARNING_HEADER, w.as_str());
+        }
         app.account(&root);
         return Ok(finish(resp, app.clock.now()));
     }
@@ -165,7 +168,12 @@ pub async fn handle(
         None => resp.set_header(SCENARIO_HEADER, HeaderValue::from_static("default")),
         Some(s) => resp.set_header(SCENARIO_HEADER, &*s.name),
     }
-    if let Some(w) = &ctx.warning {
+    // A sandbox made again after the memory budget dropped it says so first.
+    let warning = match (app.take_warning(), ctx.warning.take()) {
+        (Some(dropped), Some(w)) => Some(format!("{dropped}; {w}")),
+        (dropped, w) => dropped.or(w),
+    };
+    if let Some(w) = &warning {
         resp.set_header(WARNING_HEADER, w.as_str());
     }
 

@@ -69,8 +69,13 @@ pub trait Vendor: Send + Sync + 'static {
     /// The vendor's answer to a body over `--max-body-bytes`, from the instance (root or
     /// sandbox) that was asked.
     fn payload_too_large(&self, app: &crate::app::App, limit: usize) -> MockResponse;
-    /// Forget any state of the vendor's own (tokens, stored results): `/__admin/reset`.
+    /// Forget any state of the vendor's own (tokens, stored results): `/__admin/reset`,
+    /// or a sandbox dropped. Never the shared slot: other instances use it.
     fn reset(&self) {}
+    /// Empty the shared slot's caches: a root `/__admin/reset` only, which drops every
+    /// sandbox too. What they hold is a pure function of its keys (the same in every
+    /// instance), so emptying them changes no answer; it gives their memory back.
+    fn clear_shared(&self) {}
     /// Roughly how many bytes this instance's own stores hold (what the server-wide
     /// memory budget weighs). Must not block: each store publishes its total in a
     /// [`crate::budget::Gauge`].
@@ -166,7 +171,7 @@ const fn sharing<V: Sharing>() -> Kind {
 pub const REGISTRY: &[Kind] = &[
     sharing::<finbox::Finbox>(),
     sharing::<credeau::Credeau>(),
-    plain::<finx::Finx>(),
+    sharing::<finx::Finx>(),
     sharing::<credolab::Credolab>(),
     sharing::<finscore::FinScore>(),
     plain::<featurestore::FeatureStore>(),

@@ -183,10 +183,11 @@ impl Vendor for Credeau {
     fn shared_bytes(&self) -> usize {
         self.shared.bytes.get()
     }
-    /// The render cache is shared and pure, so emptying it changes no answer; it is
-    /// emptied only to give its memory back (its entries are the newest allocations,
-    /// and kept, they stopped the allocator from returning what a reset freed).
-    fn reset(&self) {
+    /// The render cache is shared and pure, so emptying it changes no answer; a root
+    /// reset empties it only to give its memory back (its entries are the newest
+    /// allocations, and kept, they stopped the allocator from returning what a reset
+    /// freed). Credeau keeps no state of its own: its `reset` has nothing to do.
+    fn clear_shared(&self) {
         let mut cache = crate::lock::write(&self.shared.cache);
         *cache = FeatureCache::default();
         self.shared.bytes.set(0);

@@ -56,6 +56,7 @@ use self::store::{
 };
 use self::values::ValueType;
 use super::{Ctx, Endpoint, Vendor};
+use crate::budget::{Locked, Weighed};
 use crate::rate_limit::Decision;
 use crate::scenario::{Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -199,28 +200,9 @@ impl super::Plain for FeatureStore {
     }
 }
 
-/// The store, locked; its byte total is published when the lock is let go.
-struct Locked<'a> {
-    guard: std::sync::MutexGuard<'a, Store>,
-    gauge: &'a crate::budget::Gauge,
-}
-
-impl std::ops::Deref for Locked<'_> {
-    type Target = Store;
-    fn deref(&self) -> &Store {
-        &self.guard
-    }
-}
-
-impl std::ops::DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut Store {
-        &mut self.guard
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        self.gauge.set(self.guard.bytes());
+impl Weighed for Store {
+    fn bytes(&self) -> usize {
+        Store::bytes(self)
     }
 }
 
@@ -325,13 +307,10 @@ fn respond(r: Result<Value, ApiError>) -> MockResponse {
 impl FeatureStore {
     /// The store as it stands at `now`: running operations whose time is up are
     /// finished first, under the same lock ([`Store::settle`]).
-    fn lock(&self, now: chrono::DateTime<chrono::Utc>) -> Locked<'_> {
+    fn lock(&self, now: chrono::DateTime<chrono::Utc>) -> Locked<'_, Store> {
         let mut store = self.store.lock().expect("featurestore lock poisoned");
         store.settle(now);
-        Locked {
-            guard: store,
-            gauge: &self.bytes,
-        }
+        Locked::new(store, &self.bytes)
     }
 
     fn answer(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> Result<MockResponse, ApiError> {

@@ -1,9 +1,11 @@
 //! The latest written value of each (entity type, entity, feature), kept compactly and
 //! bounded by count ([`MAX_ROWS`] entities) and by bytes
-//! ([`Budgets::store`](crate::budget::Budgets::store)): past either, the entity first
+//! ([`Budgets::rows`](crate::budget::Budgets::rows)): past either, the entity first
 //! written longest ago is forgotten first (writing an entity again keeps its place; the
 //! entity just written is never the one forgotten), and a read then finds no value for
-//! it, as after Google's online-storage TTL.
+//! it. This is the mock's own bound, by count and size: Google's online store keeps
+//! every value until its age passes the entity type's `onlineStorageTtlDays`, however
+//! many there are.
 //!
 //! A value is kept as a small enum ([`Compact`]) rather than a JSON tree (which costs
 //! several times its text), and rendered back to exactly the canonical JSON it was
@@ -100,8 +102,9 @@ impl Compact {
         }
     }
 
-    /// The size of the value's data as the Feature Store limits it: string bytes, 8 per
-    /// number, 1 per bool.
+    /// The size of the value's data for the per-value cap: string bytes, 8 per number,
+    /// 1 per bool, and for a string array 16 more per element (the slot each string
+    /// takes, even an empty one: 340 000 `""` would otherwise count 0 and hold 5 MB).
     fn data_bytes(&self) -> usize {
         match self {
             Self::Bool(_) => 1,
@@ -110,7 +113,7 @@ impl Compact {
             Self::BoolArray(a) => a.len(),
             Self::DoubleArray(a) => 8 * a.len(),
             Self::Int64Array(a) => 8 * a.len(),
-            Self::TextArray(a) => a.iter().map(|t| t.len()).sum(),
+            Self::TextArray(a) => a.iter().map(|t| t.len() + 16).sum(),
         }
     }
 }
@@ -352,6 +355,17 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_768_471_200, 0).unwrap()
+    }
+
+    #[test]
+    fn empty_strings_in_an_array_count_toward_the_value_cap() {
+        let p = parse(
+            "tags",
+            &json!({"stringArrayValue": {"values": vec![""; 1000]}}),
+        )
+        .unwrap();
+        let stored = Stored::new(&p, t0()).unwrap();
+        assert_eq!(stored.data_bytes(), 16_000);
     }
 
     #[test]

@@ -316,7 +316,7 @@ impl Store {
             revision: 0,
             resources: Vec::new(),
             reserved: HashMap::new(),
-            rows: Rows::new(budgets.store),
+            rows: Rows::new(budgets.rows),
             operations: HashMap::new(),
             op_order: VecDeque::new(),
             running: Vec::new(),
@@ -498,15 +498,11 @@ impl Store {
     }
 
     /// [`Store::check_create`] for every resource of a (batch) create, no name twice,
-    /// and room for them all in the byte budget.
+    /// and room for them all in the byte budget, in that order: Google's NOT_FOUND and
+    /// ALREADY_EXISTS come before the mock's own RESOURCE_EXHAUSTED, so a nearly full
+    /// store answers a create under a missing parent, or of an existing resource, as
+    /// Google would.
     pub fn check_creates(&self, creates: &[Pending]) -> Result<(), ApiError> {
-        let more: usize = creates
-            .iter()
-            .map(|c| {
-                std::mem::size_of::<Resource>() + heap(c.name.len()) + 32 + fields_bytes(&c.fields)
-            })
-            .sum();
-        self.check_room(more)?;
         for (i, c) in creates.iter().enumerate() {
             self.check_create(c.kind, parent_of(&c.name), &c.name)?;
             if creates[..i].iter().any(|d| d.name == c.name) {
@@ -516,7 +512,13 @@ impl Store {
                 )));
             }
         }
-        Ok(())
+        let more: usize = creates
+            .iter()
+            .map(|c| {
+                std::mem::size_of::<Resource>() + heap(c.name.len()) + 32 + fields_bytes(&c.fields)
+            })
+            .sum();
+        self.check_room(more)
     }
 
     /// The scenario step a create of `name` lands on, on the timeline of that name (a
@@ -1234,7 +1236,7 @@ mod tests {
     #[test]
     fn past_the_cap_the_oldest_written_entity_is_forgotten() {
         let mut s = seeded_with(Budgets {
-            store: usize::MAX,
+            rows: usize::MAX,
             ..Budgets::default()
         });
         let now = DateTime::<Utc>::UNIX_EPOCH;
@@ -1367,6 +1369,25 @@ mod tests {
         assert_eq!(
             s.check_creates(&[create(1), create(2)]).unwrap_err().code,
             Code::ResourceExhausted
+        );
+        // Google's own refusals come first, however full the store.
+        let existing = Pending {
+            kind: Kind::EntityType,
+            name: ET.to_string(),
+            fields: big.clone(),
+        };
+        assert_eq!(
+            s.check_creates(&[existing, create(1)]).unwrap_err().code,
+            Code::AlreadyExists
+        );
+        let orphan = Pending {
+            kind: Kind::EntityType,
+            name: format!("{fs}-gone/entityTypes/et1"),
+            fields: big.clone(),
+        };
+        assert_eq!(
+            s.check_creates(&[create(1), orphan]).unwrap_err().code,
+            Code::NotFound
         );
         assert!(s.bytes() <= 8 * 1024 + s.rows.bytes());
     }

@@ -46,7 +46,7 @@ use serde_json::Value;
 use tokio::task::AbortHandle;
 
 use crate::app::App;
-use crate::budget::{heap, Gauge, DEFAULT_STORE_BYTES};
+use crate::budget::{heap, Gauge, Locked, Weighed, DEFAULT_STORE_BYTES};
 use crate::clock::rfc3339;
 use crate::journal::{Entry, Headers};
 
@@ -358,35 +358,16 @@ pub struct Hooks {
     gauge: Gauge,
 }
 
+impl Weighed for Inner {
+    fn bytes(&self) -> usize {
+        self.held.total()
+    }
+}
+
 impl Default for Hooks {
     /// With a client of its own (tests).
     fn default() -> Self {
         Self::new(Arc::default(), DEFAULT_STORE_BYTES)
-    }
-}
-
-/// The lists, locked; their byte total is published when the lock is let go.
-struct Locked<'a> {
-    guard: std::sync::MutexGuard<'a, Inner>,
-    gauge: &'a Gauge,
-}
-
-impl std::ops::Deref for Locked<'_> {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.guard
-    }
-}
-
-impl std::ops::DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut Inner {
-        &mut self.guard
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        self.gauge.set(self.guard.held.total());
     }
 }
 
@@ -401,14 +382,13 @@ impl Hooks {
         }
     }
 
-    fn lock(&self) -> Locked<'_> {
-        Locked {
-            guard: self
-                .inner
+    fn lock(&self) -> Locked<'_, Inner> {
+        Locked::new(
+            self.inner
                 .lock()
                 .expect("finbox webhook lock poisoned: a list operation panicked"),
-            gauge: &self.gauge,
-        }
+            &self.gauge,
+        )
     }
 
     /// What the lists hold, in bytes. No lock.

@@ -8,20 +8,21 @@
 //! (host, scheme and the prefix the request came through, sandbox segment included), the
 //! report id, the shape, or the raw query of a transactions call and its account. So the
 //! cache can never change an answer, and it is shared by the root and every sandbox of
-//! every server in the process: a sandbox's state (its clock, tokens, flows, scenario
+//! one server (finX's shared slot, counted once in that server's memory budget): a sandbox's state (its clock, tokens, flows, scenario
 //! steps) is not an input of what is cached. Everything that does depend on that state
 //! (is the token valid and unexpired, is the one-time data still retained, which
 //! scenario step answers, is there a patch to apply) is decided per request before the
 //! cache is asked, and a step with a `patch` is rendered as JSON without it.
 //!
 //! Bounded by count and by bytes, per kind; the oldest entries are evicted first, and an
-//! entry larger than a quarter of its budget is not kept. `/__admin/reset` empties it
-//! (only to give the memory back: a cold cache answers the same bytes).
+//! entry larger than a quarter of its budget is not kept. A root `/__admin/reset` empties
+//! it (only to give the memory back: a cold cache answers the same bytes); a sandbox's
+//! reset or drop leaves it to the others.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -115,8 +116,13 @@ pub struct Cache {
     renders: std::sync::atomic::AtomicUsize,
 }
 
-/// The process's cache, shared by every server and sandbox (see the module doc).
-pub static SHARED: LazyLock<Arc<Cache>> = LazyLock::new(|| Arc::new(Cache::new(DATASETS, ANSWERS)));
+/// One server's cache, for its root and every sandbox (finX's shared slot, see the module
+/// doc): not one per process, so each server counts only what its own traffic put there.
+impl Default for Cache {
+    fn default() -> Self {
+        Self::new(DATASETS, ANSWERS)
+    }
+}
 
 impl Cache {
     pub fn new(datasets: Budget, answers: Budget) -> Self {

@@ -55,7 +55,7 @@ mod flow;
 mod report;
 
 use std::collections::hash_map::{DefaultHasher, RandomState};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
@@ -75,7 +75,7 @@ use self::errors::FinxError;
 use self::flow::FlowRequest;
 use self::report::{Amounts, Query, Render, Shape};
 use super::{Ctx, Endpoint, Vendor};
-use crate::budget::{heap, Budgets, Gauge};
+use crate::budget::{self, heap, Budgets, Gauge, Locked, Weighed};
 use crate::generate::{self, Issuer};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Settings};
@@ -250,9 +250,22 @@ fn opt_heap(s: &Option<String>) -> usize {
 }
 
 impl Weigh for Flow {
+    /// Counted as if the flow had completed: [`Flow::data`] (set in place when it does,
+    /// which must not change the weight) is then an `Arc<DataKey>` holding copies of the
+    /// data key, account types, accounts and name.
     fn weight(&self) -> usize {
         let r = &self.req;
-        heap(self.id.len())
+        let data = heap(std::mem::size_of::<DataKey>() + 16)
+            + heap(self.data_key.len())
+            + heap(r.account_types.len() * std::mem::size_of::<String>())
+            + r.account_types.iter().map(|t| heap(t.len())).sum::<usize>()
+            + heap(r.accounts.len() * std::mem::size_of::<(String, String)>())
+            + r.accounts
+                .iter()
+                .map(|(a, b)| heap(a.len()) + heap(b.len()))
+                .sum::<usize>()
+            + opt_heap(&r.name);
+        data + heap(self.id.len())
             + heap(self.entity.len())
             + heap(self.data_key.len())
             + heap(self.widget_token.len())
@@ -295,87 +308,62 @@ impl Weigh for Arc<Flow> {
 /// bytes resident, 985 counted without it; BENCHMARKS.md, "What an entry costs").
 const SLACK: usize = 160;
 
-/// A map that forgets its oldest entries past `cap` entries or `max_bytes` bytes.
+/// A map that forgets its oldest entries past `cap` entries or `max_bytes` bytes: the
+/// engine's [`budget::Bounded`] (insertion numbers, so a key removed and inserted again is
+/// not evicted by its stale place; stale places compacted past twice the live length),
+/// with finX's weights.
 #[derive(Debug)]
-struct Bounded<V, S = RandomState> {
-    map: HashMap<String, V, S>,
-    order: VecDeque<String>,
-    cap: usize,
-    /// Entries forgotten to make room since the last [`Bounded::clear`] (not those
-    /// removed by use).
-    forgotten: u64,
-    /// What the entries hold: key, value and slot ([`Bounded::weigh`]).
-    bytes: usize,
-    max_bytes: usize,
-}
+struct Bounded<V, S = RandomState>(budget::Bounded<String, V, S>);
 
 impl<V: Weigh, S: BuildHasher + Default> Bounded<V, S> {
     fn new(cap: usize, max_bytes: usize) -> Self {
-        Self {
-            map: HashMap::with_hasher(S::default()),
-            order: VecDeque::new(),
-            cap,
-            forgotten: 0,
-            bytes: 0,
-            max_bytes,
-        }
+        Self(budget::Bounded::new(cap, max_bytes))
     }
 
-    /// An entry's bytes: its key, its value's heap and its slot (with the table's slack)
-    /// and order entry. Values change in place only in fields that hold no heap, so the
-    /// weight at removal is the weight at insertion.
+    /// An entry's bytes besides its slot: its key (held by the map and by the order),
+    /// its value's heap, and the measured [`SLACK`]. Values change in place only in
+    /// fields that hold no heap, so the weight at removal is the weight at insertion.
+    fn weight(k: &str, v: &V) -> usize {
+        heap(k.len()) * 2 + v.weight() + SLACK
+    }
+
+    /// An entry's bytes with its slot, as [`Bounded::bytes`] counts them.
+    #[cfg(test)]
     fn weigh(k: &str, v: &V) -> usize {
-        let slot = std::mem::size_of::<(String, V)>();
-        heap(k.len()) * 2 + v.weight() + slot + slot / 2 + std::mem::size_of::<String>() + SLACK
+        Self::weight(k, v) + budget::slot_overhead::<String, (V, usize, u64)>()
     }
 
     fn insert(&mut self, k: String, v: V) {
-        let weight = Self::weigh(&k, &v);
-        while !self.map.is_empty()
-            && (self.map.len() >= self.cap || self.bytes + weight > self.max_bytes)
-        {
-            match self.order.pop_front() {
-                Some(old) => {
-                    if let Some(gone) = self.map.remove(&old) {
-                        self.bytes -= Self::weigh(&old, &gone);
-                        self.forgotten += 1;
-                    }
-                }
-                None => break,
-            }
-        }
-        self.bytes += weight;
-        match self.map.insert(k.clone(), v) {
-            None => self.order.push_back(k),
-            Some(old) => self.bytes -= Self::weigh(&k, &old),
-        }
-        // Keys removed by use stay in `order`; drop them before it grows past 2 × cap.
-        if self.order.len() > 2 * self.cap {
-            let map = &self.map;
-            self.order.retain(|k| map.contains_key(k));
-        }
+        let weight = Self::weight(&k, &v);
+        self.0.insert(k, v, weight);
     }
 
     fn get(&self, k: &str) -> Option<&V> {
-        self.map.get(k)
+        self.0.get(k)
     }
 
     fn get_mut(&mut self, k: &str) -> Option<&mut V> {
-        self.map.get_mut(k)
+        self.0.get_mut(k)
     }
 
     fn remove(&mut self, k: &str) -> Option<V> {
-        let v = self.map.remove(k)?;
-        self.bytes -= Self::weigh(k, &v);
-        Some(v)
+        self.0.remove(k)
     }
 
     /// Forget everything, freeing the memory (a reset gives it back).
     fn clear(&mut self) {
-        self.map = HashMap::with_hasher(S::default());
-        self.order = VecDeque::new();
-        self.forgotten = 0;
-        self.bytes = 0;
+        self.0.clear();
+    }
+
+    /// What the entries hold: key, value and slot.
+    fn bytes(&self) -> usize {
+        self.0.bytes()
+    }
+
+    /// Entries forgotten to make room since the last [`Bounded::clear`] (not those
+    /// removed by use).
+    fn forgotten(&self) -> u64 {
+        self.0.forgotten()
     }
 }
 
@@ -452,11 +440,17 @@ impl Store {
     }
 
     fn bytes(&self) -> usize {
-        self.flows.bytes
-            + self.codes.bytes
-            + self.access.bytes
-            + self.refresh.bytes
-            + self.issued.bytes
+        self.flows.bytes()
+            + self.codes.bytes()
+            + self.access.bytes()
+            + self.refresh.bytes()
+            + self.issued.bytes()
+    }
+}
+
+impl Weighed for Store {
+    fn bytes(&self) -> usize {
+        Store::bytes(self)
     }
 }
 
@@ -487,7 +481,7 @@ impl Store {
     fn next_issue<'e>(&mut self, entity: &'e str, generation: u64) -> Issue<'e> {
         let fresh = Issued {
             generation,
-            lap: self.issued.forgotten,
+            lap: self.issued.forgotten(),
             calls: 1,
         };
         let now = match self.issued.get_mut(entity) {
@@ -570,9 +564,10 @@ pub struct Finx {
     /// Std mutex: each request holds it for a few map operations, never while
     /// generating data or across `.await`.
     store: Mutex<Store>,
-    /// Datasets and rendered answers, pure functions of their keys: the process's
-    /// [`cache::SHARED`], so a client drilling into a report's `href`s, or polling it,
-    /// neither regenerates the history nor renders again.
+    /// Datasets and rendered answers, pure functions of their keys: the server's shared
+    /// slot (one per server, for the root and every sandbox), so a client drilling into
+    /// a report's `href`s, or polling it, neither regenerates the history nor renders
+    /// again.
     cache: Arc<Cache>,
     /// The store's bytes, readable without its lock.
     store_bytes: Gauge,
@@ -580,54 +575,29 @@ pub struct Finx {
 
 impl Default for Finx {
     fn default() -> Self {
-        <Self as super::Plain>::with_budgets(&Budgets::default())
+        <Self as super::Sharing>::with_shared(Arc::default(), &Budgets::default())
     }
 }
 
-impl super::Plain for Finx {
-    fn with_budgets(budgets: &Budgets) -> Self {
+impl super::Sharing for Finx {
+    type Shared = Cache;
+    fn with_shared(cache: Arc<Cache>, budgets: &Budgets) -> Self {
         Self {
             store: Mutex::new(Store::with_budget(budgets.store)),
-            cache: cache::SHARED.clone(),
+            cache,
             store_bytes: Gauge::default(),
         }
     }
 }
 
-/// The store, locked; its byte total is published when the lock is let go.
-struct StoreGuard<'a> {
-    guard: std::sync::MutexGuard<'a, Store>,
-    gauge: &'a Gauge,
-}
-
-impl std::ops::Deref for StoreGuard<'_> {
-    type Target = Store;
-    fn deref(&self) -> &Store {
-        &self.guard
-    }
-}
-
-impl std::ops::DerefMut for StoreGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Store {
-        &mut self.guard
-    }
-}
-
-impl Drop for StoreGuard<'_> {
-    fn drop(&mut self) {
-        self.gauge.set(self.guard.bytes());
-    }
-}
-
 impl Finx {
-    fn store(&self) -> StoreGuard<'_> {
-        StoreGuard {
-            guard: self
-                .store
+    fn store(&self) -> Locked<'_, Store> {
+        Locked::new(
+            self.store
                 .lock()
                 .expect("finx store lock poisoned: a request panicked while holding it"),
-            gauge: &self.store_bytes,
-        }
+            &self.store_bytes,
+        )
     }
 }
 
@@ -744,8 +714,10 @@ impl Vendor for Finx {
         s.access.clear();
         s.refresh.clear();
         s.issued.clear();
-        drop(s);
-        // Only to give the memory back: what it holds is the same in every instance.
+    }
+    /// Only to give the memory back: what the cache holds is a pure function of its keys,
+    /// the same in every instance, so emptying it changes no answer.
+    fn clear_shared(&self) {
         self.cache.clear();
     }
     fn approx_bytes(&self) -> usize {
@@ -1389,14 +1361,41 @@ mod tests {
         let mut m: Bounded<Grant> = Bounded::new(MAX_GRANTS, 3 * one);
         for i in 0..10 {
             m.insert(format!("k{i}"), grant(&"f".repeat(1000)));
-            assert!(m.bytes <= 3 * one, "{} > {}", m.bytes, 3 * one);
+            assert!(m.bytes() <= 3 * one, "{} > {}", m.bytes(), 3 * one);
         }
-        assert_eq!(m.map.len(), 3);
+        assert_eq!(m.0.len(), 3);
         assert!(m.get("k6").is_none() && m.get("k9").is_some());
         m.remove("k9");
-        assert_eq!(m.bytes, 2 * one);
+        assert_eq!(m.bytes(), 2 * one);
         m.clear();
-        assert_eq!(m.bytes, 0);
+        assert_eq!(m.bytes(), 0);
+    }
+
+    #[test]
+    fn a_code_used_and_issued_again_is_not_evicted_by_its_stale_place() {
+        let mut m: Bounded<i32, TailHash> = Bounded::new(2, usize::MAX);
+        m.insert("a".into(), 1);
+        m.insert("b".into(), 2);
+        m.remove("a");
+        m.insert("a".into(), 3);
+        // `b` is now the oldest: the first `a`'s place must not evict the new one.
+        m.insert("c".into(), 4);
+        assert_eq!(
+            (m.get("a"), m.get("b"), m.get("c")),
+            (Some(&3), None, Some(&4))
+        );
+    }
+
+    #[test]
+    fn consumed_codes_leave_no_trail_of_keys_behind() {
+        // Codes are removed when exchanged: what the map keeps of them must follow what
+        // it holds, not its count cap (40 000 stale keys of ~40 bytes each before).
+        let mut m: Bounded<i32, TailHash> = Bounded::new(MAX_GRANTS, usize::MAX);
+        for i in 0..5_000 {
+            m.insert(format!("O{i:040}"), i);
+            m.remove(&format!("O{i:040}"));
+        }
+        assert!(m.0.order_len() <= 16, "{}", m.0.order_len());
     }
 
     #[test]
@@ -1411,7 +1410,7 @@ mod tests {
             m.insert(format!("c{i}"), i);
             m.remove(&format!("c{i}"));
         }
-        assert!(m.order.len() <= 7, "{}", m.order.len());
+        assert!(m.0.order_len() <= 2 * 3 + 16, "{}", m.0.order_len());
     }
 
     #[test]
@@ -1470,7 +1469,7 @@ mod tests {
                 }
             }
         }
-        assert!(store.issued.forgotten > 0);
+        assert!(store.issued.forgotten() > 0);
         store.issued.clear();
         assert_eq!(
             store.next_issue("a", 1),

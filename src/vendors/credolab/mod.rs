@@ -201,6 +201,9 @@ enum UploadRoute {
     V4,
 }
 
+/// The most segments a route has.
+const MAX_SEGMENTS: usize = 7;
+
 /// Match a path below `/credolab`; literal segments ignore case, one trailing slash
 /// is allowed, parameters are percent-decoded.
 fn route(path: &str) -> Option<Route> {
@@ -208,9 +211,20 @@ fn route(path: &str) -> Option<Route> {
     // appends `/v6.0/…` sends `//v6.0/…`, which the real host (no prefix) never sees.
     let trimmed = path.trim_start_matches('/');
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-    let segs: Vec<&str> = trimmed.split('/').collect();
-    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+    // The segments as they are and lower-cased, in arrays (every request is routed: a
+    // `Vec` of each cost more than the rest of routing); a longer path is no route.
+    let lower = trimmed.to_ascii_lowercase();
+    let mut segs = [""; MAX_SEGMENTS];
+    let mut l = [""; MAX_SEGMENTS];
+    let mut n = 0;
+    for (seg, low) in trimmed.split('/').zip(lower.split('/')) {
+        if n == MAX_SEGMENTS {
+            return None;
+        }
+        segs[n] = seg;
+        l[n] = low;
+        n += 1;
+    }
     let param = |i: usize| -> Option<String> {
         let s = percent_decode(segs[i]);
         (!s.is_empty()).then_some(s)
@@ -219,7 +233,7 @@ fn route(path: &str) -> Option<Route> {
         "web" => Channel::Web,
         _ => Channel::Mobile,
     };
-    match l.as_slice() {
+    match &l[..n] {
         ["v6.0" | "v5.0", "account", "login"] | ["api", "account", "v1", "login"] => {
             Some(Route::Login)
         }
@@ -1225,6 +1239,50 @@ fn insights_v1_body(
 mod tests {
     use super::*;
 
+    /// [`route`] as it was written first, with a `Vec` per step: what it must match.
+    fn route_general(path: &str) -> Option<Route> {
+        // Leading slashes all go: a client whose base URL ends in `/credolab/` and that
+        // appends `/v6.0/…` sends `//v6.0/…`, which the real host (no prefix) never sees.
+        let trimmed = path.trim_start_matches('/');
+        let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let segs: Vec<&str> = trimmed.split('/').collect();
+        let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+        let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let param = |i: usize| -> Option<String> {
+            let s = percent_decode(segs[i]);
+            (!s.is_empty()).then_some(s)
+        };
+        let channel = |s: &str| match s {
+            "web" => Channel::Web,
+            _ => Channel::Mobile,
+        };
+        match l.as_slice() {
+            ["v6.0" | "v5.0", "account", "login"] | ["api", "account", "v1", "login"] => {
+                Some(Route::Login)
+            }
+            ["v6.0" | "v5.0", "account", "credoapplogin"]
+            | ["api", "account", "v1", "credoapplogin"] => Some(Route::SdkLogin),
+            ["v6.0", "datasets", "upload", c @ ("mobile" | "web")] => {
+                Some(Route::Upload(UploadRoute::V6(channel(c))))
+            }
+            ["v6.0", "datasets", "upload", "mobile", "verifyreferencenumber"] => {
+                Some(Route::VerifyV6)
+            }
+            ["v4.0", "datasets", "upload"] => Some(Route::Upload(UploadRoute::V4)),
+            ["api", "datasets", "v1", "verify", c @ ("mobile" | "web")] => {
+                Some(Route::Verify(channel(c)))
+            }
+            ["v6.0" | "v5.0", "account", "login", "refreshtoken"] => Some(Route::Refresh),
+            ["v6.0", "datasets", _, "datasetinsight"] => Some(Route::DatasetInsight(param(2)?)),
+            ["v6.0", "datasets", _, "iovation", "fraud", "checks", _] => {
+                Some(Route::Iovation(param(2)?, param(6)?))
+            }
+            ["api", "datasets", "v1", "upload"] => Some(Route::Upload(UploadRoute::V1)),
+            ["api", "insights", "v1", _] => Some(Route::Insights(param(3)?)),
+            _ => None,
+        }
+    }
+
     #[test]
     fn routes_match_like_asp_net_core() {
         let cases: &[(&str, Option<Route>)] = &[
@@ -1287,6 +1345,33 @@ mod tests {
         ];
         for (path, want) in cases {
             assert_eq!(&route(path), want, "{path}");
+            assert_eq!(&route_general(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn routing_without_vectors_matches_what_routing_with_them_matched() {
+        for path in [
+            "/v6.0/datasets/bench-ref/datasetinsight",
+            "/V6.0/DataSets/R%C3%A9f%2F1/DatasetInsight/",
+            "/v6.0/datasets/Ré f/iovation/fraud/checks/default",
+            "/v6.0/datasets/R1/iovation/fraud/checks/default/",
+            "/v6.0/datasets/R1/iovation/fraud/checks/default/extra",
+            "/v6.0/datasets/R1/iovation/fraud/checks/default/a/b/c",
+            "/v6.0/datasets/R1/iovation/fraud/checks/",
+            "/v6.0/datasets/%zz/datasetinsight",
+            "/api/insights/v1/%",
+            "/api/insights/v1/",
+            "/api/insights/v1//",
+            "/API/INSIGHTS/V1/ÉTÉ",
+            "///api/datasets/v1/upload//",
+            "/a/b/c/d/e/f/g",
+            "/a/b/c/d/e/f/g/h",
+            "/",
+            "//",
+            "",
+        ] {
+            assert_eq!(route(path), route_general(path), "{path}");
         }
     }
 

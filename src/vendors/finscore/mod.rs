@@ -337,7 +337,10 @@ impl FinScore {
         if let Err(e) = self.check_token(ctx, s, req) {
             return refuse(ctx, req, e);
         }
-        if !req.media_type().as_deref().is_some_and(is_json_media_type) {
+        if !super::media_type(req)
+            .as_deref()
+            .is_some_and(is_json_media_type)
+        {
             return refuse(ctx, req, ScoreError::UnsupportedMediaType);
         }
         let request = match request::parse(&req.body) {

@@ -759,10 +759,21 @@ impl Vendor for Finx {
         if let Decision::Deny { .. } = ctx.rate_limit(req.peer.ip()) {
             return FinxError::RateLimited.into();
         }
-        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        // The segments in an array (every request is routed; a `Vec` cost more than the
+        // rest of routing): no route has more than `MAX_SEGMENTS`.
+        const MAX_SEGMENTS: usize = 4;
+        let mut segments = [""; MAX_SEGMENTS];
+        let mut n = 0;
+        for seg in req.path.trim_matches('/').split('/') {
+            if n == MAX_SEGMENTS {
+                return FinxError::NotFound.into_response();
+            }
+            segments[n] = seg;
+            n += 1;
+        }
         let get = req.method == Method::GET;
         let post = req.method == Method::POST;
-        let result = match segments.as_slice() {
+        let result = match &segments[..n] {
             [kind @ ("onetime" | "ongoing"), "risk-report"] if post => {
                 self.start_flow(ctx, req, *kind == "ongoing")
             }

@@ -203,7 +203,9 @@ pub fn media_type(req: &MockRequest) -> Option<std::borrow::Cow<'_, str>> {
         .get(hyper::header::CONTENT_TYPE)?
         .to_str()
         .ok()?;
-    let media = value.split(';').next().unwrap_or("").trim();
+    // Up to the first `;` (ASCII: a char boundary), found by a byte scan.
+    let end = value.bytes().position(|b| b == b';').unwrap_or(value.len());
+    let media = value[..end].trim();
     Some(if media.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(media.to_ascii_lowercase())
     } else {

@@ -269,6 +269,10 @@ fn route(path: &str) -> Option<Route> {
 
 /// `%XX` decoding of a path segment (invalid escapes stay as they are).
 fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        // Nothing to decode: the segment as it is (every dataset read decodes one).
+        return s.to_string();
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -1497,6 +1501,11 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+        // Without a `%`: the segment itself.
+        for plain in ["", "bench-ref", "Ré f+x", "日本"] {
+            assert_eq!(percent_decode(plain), plain);
+        }
     }
 }
 

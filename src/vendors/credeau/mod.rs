@@ -428,8 +428,10 @@ impl Credeau {
         let mut head = Vec::with_capacity(96 + r.user_id.len());
         for (i, (k, v)) in head_fields.iter().enumerate() {
             head.push(if i == 0 { b'{' } else { b',' });
-            crate::memo::json_str(&mut head, k);
-            head.push(b':');
+            // The names are plain ASCII: quoted as they are, as serde_json writes them.
+            head.push(b'"');
+            head.extend_from_slice(k.as_bytes());
+            head.extend_from_slice(b"\":");
             crate::memo::json_str(&mut head, v);
         }
         head.push(b',');

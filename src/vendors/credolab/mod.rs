@@ -1183,7 +1183,13 @@ const SDK_REQUESTOR: &str = "credoapp";
 
 /// The token of an `Authorization: Bearer …` header (the scheme ignores case).
 fn bearer_token(req: &MockRequest) -> Option<&str> {
-    let h = req.header("authorization")?.trim();
+    // By the constant name (`header("authorization")` parses the name each time).
+    let h = req
+        .headers
+        .get(hyper::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let (scheme, token) = h.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

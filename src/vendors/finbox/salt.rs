@@ -25,9 +25,12 @@ pub fn salt(customer_id: &str, server_hash: &str) -> String {
         .chain_update(a)
         .chain_update(server_hash.as_bytes())
         .finalize();
-    let mut out = String::with_capacity(44);
-    STANDARD.encode_string(c, &mut out);
-    out
+    // 32 bytes are 44 base64 characters, `=` included.
+    let mut out = [0u8; 44];
+    let n = STANDARD
+        .encode_slice(c, &mut out)
+        .expect("44 bytes hold the base64 of 32");
+    String::from_utf8(out[..n].to_vec()).expect("base64 is ASCII")
 }
 
 #[cfg(test)]

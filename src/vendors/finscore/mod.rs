@@ -312,7 +312,9 @@ impl FinScore {
         req: &MockRequest,
     ) -> Result<(), ScoreError> {
         let token = req
-            .header("authorization")
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())

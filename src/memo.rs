@@ -39,7 +39,9 @@ pub struct Key(Vec<u8>);
 
 impl Key {
     pub fn new(kind: &str) -> Self {
-        let mut k = Self(Vec::with_capacity(96));
+        // Room for the longest keys made per request (Credolab's, about 100 bytes) without
+        // growing: the map keeps a copy of the bytes, not this buffer.
+        let mut k = Self(Vec::with_capacity(256));
         k.str(kind);
         k
     }
@@ -290,9 +292,18 @@ impl Template {
     }
 }
 
-/// Write `s` as a JSON string, as serde_json does.
+/// Write `s` as a JSON string, as serde_json does: between quotes as it is when it has
+/// nothing serde_json escapes (`"`, `\`, control characters below U+0020; what fills a
+/// template hole, ids and dates, never has), else through serde_json.
 pub fn json_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("writing to a Vec never fails");
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        serde_json::to_writer(out, s).expect("writing to a Vec never fails");
+        return;
+    }
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -304,6 +315,34 @@ mod tests {
         let mut k = Key::new("t");
         k.u64(n);
         k
+    }
+
+    #[test]
+    fn a_json_string_is_written_as_serde_json_writes_it() {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        for s in [
+            "",
+            "abc",
+            "2026-01-15T10:00:00:000",
+            "d573c4f9-6ad0-4009-ad8b-5fd44e9a17ae",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "new\nline",
+            "\u{7f}del",
+            "été ünïcödé 日本 🎉",
+            "\u{2028}\u{2029}",
+            "</script>",
+            controls.as_str(),
+            "\"",
+            "\\",
+        ] {
+            let mut out = b"x".to_vec();
+            json_str(&mut out, s);
+            let mut want = b"x".to_vec();
+            serde_json::to_writer(&mut want, s).unwrap();
+            assert_eq!(out, want, "{s:?}");
+        }
     }
 
     #[test]

@@ -1056,6 +1056,16 @@ async fn identical_flow_starts_without_user_id_or_state_are_warned_about_and_get
 async fn unknown_paths_are_404_and_wrong_methods_405() {
     let s = TestServer::start().await;
     assert_eq!(s.get("/finx/nothing/here").await.status, 404);
+    // Longer than any route, or with an empty segment inside: no route.
+    for path in [
+        "/finx/rest/accounts/a/balance/extra",
+        "/finx/rest/accounts/a/transactions/x/y",
+        "/finx/rest//risk-reports/x",
+    ] {
+        assert_eq!(s.get(path).await.status, 404, "{path}");
+    }
+    // Slashes around the path are not segments: a report's route, asking for a token.
+    assert_eq!(s.get("/finx//rest/risk-reports/x/").await.status, 401);
     let r = s.get("/finx/auth/token").await;
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("POST"));

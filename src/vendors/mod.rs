@@ -196,3 +196,60 @@ pub fn registry_sharing(slots: &[SharedSlot], budgets: &Budgets) -> Vec<Arc<dyn 
 pub fn registry() -> Vec<Arc<dyn Vendor>> {
     registry_sharing(&shared_slots(), &Budgets::default())
 }
+
+/// `req`'s media type as [`MockRequest::media_type`] gives it (lower-cased, without
+/// parameters), borrowed from the header unless it has upper-case letters: FinScore,
+/// Credolab and finX look at it on every request, and the lower-cased copy cost more
+/// than the rest of the check.
+pub fn media_type(req: &MockRequest) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let value = req
+        .headers
+        .get(hyper::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    // Up to the first `;` (ASCII: a char boundary), found by a byte scan.
+    let end = value.bytes().position(|b| b == b';').unwrap_or(value.len());
+    let media = value[..end].trim();
+    Some(if media.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(media.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(media)
+    })
+}
+
+#[cfg(test)]
+mod media_type_tests {
+    use super::*;
+
+    #[test]
+    fn the_borrowed_media_type_is_the_request_s_own() {
+        for ct in [
+            None,
+            Some(""),
+            Some("application/json"),
+            Some("Application/JSON; charset=utf-8"),
+            Some("  text/json ;"),
+            Some("application/x-www-form-urlencoded"),
+            Some("APPLICATION/X-WWW-FORM-URLENCODED;charset=UTF-8"),
+            Some(";"),
+            Some("application/vnd.finscore+json; v=2"),
+            Some("multipart/form-data; boundary=XyZ"),
+        ] {
+            let req = MockRequest::test_post("", ct);
+            assert_eq!(
+                media_type(&req).as_deref(),
+                req.media_type().as_deref(),
+                "{ct:?}"
+            );
+        }
+        // A value that is not visible ASCII is no media type, either way.
+        let mut req = MockRequest::test_post("", None);
+        req.headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_bytes(b"application/j\xc3\xa9son").unwrap(),
+        );
+        assert_eq!(media_type(&req), None);
+        assert_eq!(req.media_type(), None);
+    }
+}

@@ -429,9 +429,11 @@ impl Credeau {
         let mut head = Vec::with_capacity(96 + r.user_id.len());
         for (i, (k, v)) in head_fields.iter().enumerate() {
             head.push(if i == 0 { b'{' } else { b',' });
-            serde_json::to_writer(&mut head, k).expect("writing to a Vec never fails");
-            head.push(b':');
-            serde_json::to_writer(&mut head, v).expect("writing to a Vec never fails");
+            // The names are plain ASCII: quoted as they are, as serde_json writes them.
+            head.push(b'"');
+            head.extend_from_slice(k.as_bytes());
+            head.extend_from_slice(b"\":");
+            crate::memo::json_str(&mut head, v);
         }
         head.push(b',');
         let mut tail = Vec::with_capacity(80);
@@ -442,8 +444,11 @@ impl Credeau {
         tail.extend_from_slice(br#""}"#);
         // Three parts sent back to back: the ~90 KB feature fragment is the cached one
         // itself, never copied.
-        let mut resp = MockResponse::new(StatusCode::OK)
-            .with_header(hyper::header::CONTENT_TYPE, "application/json");
+        let mut resp = MockResponse::new(StatusCode::OK);
+        resp.headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
         resp.body = Body::Parts(vec![Bytes::from(head), fragment, Bytes::from(tail)]);
         resp
     }

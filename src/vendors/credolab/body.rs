@@ -16,7 +16,7 @@ use crate::server::MockRequest;
 
 /// JSON media types ASP.NET Core's JSON input formatter accepts.
 pub fn is_json(req: &MockRequest) -> bool {
-    match req.media_type() {
+    match crate::vendors::media_type(req) {
         Some(m) => {
             m == "application/json"
                 || m == "text/json"

@@ -489,7 +489,10 @@ fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
         t.nanosecond() / 10u32.pow(9 - digits),
     );
     let len = 20 + digits as usize;
-    Some(String::from_utf8(out[..len].to_vec()).expect("digits and separators are ASCII"))
+    // Room for the `Z` an Iovation time adds.
+    let mut text = Vec::with_capacity(len + 1);
+    text.extend_from_slice(&out[..len]);
+    Some(String::from_utf8(text).expect("digits and separators are ASCII"))
 }
 
 /// The full Iovation fraud-check answer.

@@ -287,7 +287,16 @@ pub fn token_answer(status: StatusCode, body: Value) -> MockResponse {
 
 /// A token endpoint answer whose JSON is already written.
 pub fn token_bytes(status: StatusCode, body: Vec<u8>) -> MockResponse {
-    no_cache(MockResponse::bytes(status, TOKEN_CONTENT_TYPE, body))
+    use hyper::header::HeaderValue;
+    // The headers `no_cache` gives, in its order, without setting the content type twice.
+    let mut r = MockResponse::bytes(status, TOKEN_CONTENT_TYPE, body);
+    r.headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, max-age=0"),
+    );
+    r.headers
+        .insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    r
 }
 
 fn no_cache(mut r: MockResponse) -> MockResponse {

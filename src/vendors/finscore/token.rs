@@ -18,6 +18,8 @@
 //! invalid_client_status = 401` answers as OpenIddict does). Errors are
 //! [`TokenError`]s, rendered by `errors`.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use hyper::{Method, StatusCode};
@@ -108,10 +110,11 @@ pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<G
     if req.method != Method::POST {
         return Err(TokenError::NotPost);
     }
-    if req.media_type().as_deref() != Some("application/x-www-form-urlencoded") {
+    if crate::vendors::media_type(req).as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(TokenError::NotAForm);
     }
-    let form: Vec<(String, String)> = form_urlencoded::parse(&req.body).into_owned().collect();
+    // Borrowed from the body where nothing needed decoding.
+    let form: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(&req.body).collect();
 
     let Some((id, secret)) = basic_credentials(req).or_else(|| posted_credentials(&form)) else {
         return Err(TokenError::InvalidClient);
@@ -161,21 +164,31 @@ pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<G
 }
 
 /// All values of a form field joined with `,`, as ASP.NET's `NameValueCollection.Get`
-/// gives them to IdentityServer.
-fn joined(form: &[(String, String)], name: &str) -> Option<String> {
-    let values: Vec<&str> = form
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .collect();
-    (!values.is_empty()).then(|| values.join(","))
+/// gives them to IdentityServer (one value borrowed).
+fn joined<'a>(form: &'a [(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<Cow<'a, str>> {
+    let mut values = form.iter().filter(|(k, _)| k == name).map(|(_, v)| &**v);
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(Cow::Borrowed(first));
+    };
+    let mut all = [first, second].join(",");
+    for v in values {
+        all.push(',');
+        all.push_str(v);
+    }
+    Some(Cow::Owned(all))
 }
 
 /// IdentityServer's `BasicAuthenticationSecretParser`: `Basic base64(id:secret)`, each
 /// part form-url-decoded; a header that does not decode, has no `:` or no id counts as
 /// absent. The secret is `None` when empty.
 fn basic_credentials(req: &MockRequest) -> Option<(String, Option<String>)> {
-    let header = req.header("authorization")?;
+    // By the constant name (`header("authorization")` parses the name each time).
+    let header = req
+        .headers
+        .get(hyper::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let prefix = header.get(..6)?;
     if !prefix.eq_ignore_ascii_case("basic ") {
         return None;
@@ -188,24 +201,36 @@ fn basic_credentials(req: &MockRequest) -> Option<(String, Option<String>)> {
     if id.is_empty() {
         return None;
     }
-    let decode = |v: &str| -> String {
-        let plus = v.replace('+', "%20");
-        form_urlencoded::parse(format!("x={plus}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let secret = (!secret.is_empty()).then(|| decode(secret));
-    Some((decode(id), secret))
+    let secret = (!secret.is_empty()).then(|| form_decode(secret));
+    Some((form_decode(id), secret))
+}
+
+/// One part of Basic credentials, form-url-decoded as IdentityServer decodes it
+/// ([`form_decode_general`]), or as it is when there is nothing to decode and no `&` to
+/// end it early (every token request of a client with a plain id and secret).
+fn form_decode(v: &str) -> String {
+    if !v.bytes().any(|b| matches!(b, b'%' | b'+' | b'&')) {
+        return v.to_string();
+    }
+    form_decode_general(v)
+}
+
+/// `+` is a space, `%XX` a byte (lossy UTF-8), and the value ends at an `&`.
+fn form_decode_general(v: &str) -> String {
+    let plus = v.replace('+', "%20");
+    form_urlencoded::parse(format!("x={plus}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// IdentityServer's `PostBodySecretParser`: the first `client_id` (required) and
 /// `client_secret` (optional) of the form.
-fn posted_credentials(form: &[(String, String)]) -> Option<(String, Option<String>)> {
+fn posted_credentials(form: &[(Cow<'_, str>, Cow<'_, str>)]) -> Option<(String, Option<String>)> {
     let first = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.to_string())
             .filter(|v| !v.is_empty())
     };
     Some((first("client_id")?, first("client_secret")))
@@ -297,14 +322,40 @@ mod tests {
 
     #[test]
     fn repeated_form_fields_are_joined_with_commas() {
-        let form = vec![
-            ("grant_type".to_string(), "client_credentials".to_string()),
-            ("grant_type".to_string(), "client_credentials".to_string()),
-        ];
+        let form: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(
+            b"grant_type=client_credentials&scope=a&grant_type=x%20y&grant_type=&other=1",
+        )
+        .collect();
         assert_eq!(
             joined(&form, "grant_type").as_deref(),
-            Some("client_credentials,client_credentials")
+            Some("client_credentials,x y,")
         );
-        assert_eq!(joined(&form, "scope"), None);
+        assert_eq!(joined(&form, "scope").as_deref(), Some("a"));
+        assert_eq!(joined(&form, "nothing"), None);
+    }
+
+    #[test]
+    fn a_credential_with_nothing_to_decode_is_read_as_the_general_decoding_reads_it() {
+        for v in [
+            "",
+            "test-client",
+            "test-secret",
+            "a b",
+            "a+b",
+            "a%20b",
+            "%",
+            "%zz",
+            "%C3%A9t%C3%A9",
+            "%FF",
+            "été",
+            "a&b",
+            "a=b",
+            "a=b&c=d",
+            "x;y,z",
+            "+++",
+            "1234567890",
+        ] {
+            assert_eq!(form_decode(v), form_decode_general(v), "{v:?}");
+        }
     }
 }

@@ -61,9 +61,9 @@ impl Headers {
     fn write(out: &mut Vec<u8>, name: &str, value: &[u8]) {
         out.reserve(name.len() + value.len() + 2);
         out.extend_from_slice(name.as_bytes());
-        out.push(0);
+        out.extend_from_slice(b"\0");
         out.extend_from_slice(value);
-        out.push(b'\n');
+        out.extend_from_slice(b"\n");
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -498,15 +498,14 @@ enum HeaderSource<'a> {
     Packed(&'a Headers),
 }
 
-impl HeaderSource<'_> {
+impl<'a> HeaderSource<'a> {
     /// Hand `keep` each kept header, its value cut at [`HEADER_STORED`] bytes, all of
     /// them up to `cap` bytes as [`Headers`] packs them (whole headers only). Returns
-    /// the packed length and `true` when some were left out or cut. Called twice per
-    /// record, to size the entry's buffer exactly and then to fill it.
-    fn each(&self, cap: usize, mut keep: impl FnMut(&str, &[u8])) -> (usize, bool) {
+    /// the packed length and `true` when some were left out or cut.
+    fn each(&self, cap: usize, mut keep: impl FnMut(&'a str, &'a [u8])) -> (usize, bool) {
         let mut len = 0;
         let mut cut = false;
-        let mut one = |name: &str, value: &[u8]| {
+        let mut one = |name: &'a str, value: &'a [u8]| {
             // Shown up to HEADER_CAP characters (at most 4 bytes each): a longer value
             // is marked as cut (not `authorization`, shown as its scheme only).
             cut |= value.len() > HEADER_CAP
@@ -521,7 +520,7 @@ impl HeaderSource<'_> {
             len += packed;
             keep(name, value);
         };
-        match self {
+        match *self {
             HeaderSource::Map(m) => {
                 for (n, v) in m.iter().filter(|(n, _)| kept_header(n)) {
                     one(n.as_str(), v.as_bytes());
@@ -546,6 +545,9 @@ fn shown_chars(value: &[u8]) -> usize {
         .map(|c| c.valid().chars().count() + usize::from(!c.invalid().is_empty()))
         .sum()
 }
+
+/// How many kept headers [`Journal::store`] notes while measuring them.
+const KEPT_NOTED: usize = 16;
 
 /// The shortest part cap the method is kept under: every standard method, and any
 /// method's start, fits, so a stored method is never empty.
@@ -623,7 +625,16 @@ impl Journal {
         // (Reusing an evicted entry's buffer, as this did before, kept one buffer per
         // thread alive across a reset, high in the heap, where it stopped the allocator
         // from giving the freed memory back.)
-        let (headers_len, headers_cut) = headers.each(cap, |_, _| {});
+        // The kept headers are noted on the way (a request keeps a handful), so the map
+        // is walked once; past KEPT_NOTED they are walked again to be written.
+        let mut noted = [("", &b""[..]); KEPT_NOTED];
+        let mut kept = 0;
+        let (headers_len, headers_cut) = headers.each(cap, |n, v| {
+            if let Some(slot) = noted.get_mut(kept) {
+                *slot = (n, v);
+            }
+            kept += 1;
+        });
         if headers_cut {
             cut.set(Part::Headers);
         }
@@ -650,7 +661,13 @@ impl Journal {
         let mut response_truncated = false;
         for (i, part) in parts.iter().enumerate() {
             if i == Part::Headers as usize {
-                headers.each(cap, |n, v| Headers::write(&mut buf, n, v));
+                if kept <= KEPT_NOTED {
+                    for (n, v) in &noted[..kept] {
+                        Headers::write(&mut buf, n, v);
+                    }
+                } else {
+                    headers.each(cap, |n, v| Headers::write(&mut buf, n, v));
+                }
             } else if i == Part::Response as usize {
                 if let Some(chunks) = r.response {
                     let mut room = cap;
@@ -686,8 +703,9 @@ impl Journal {
             ends,
             present,
         };
-        // Dropped after the lock is let go.
-        let mut evicted = Vec::new();
+        // Dropped after the lock is let go. One entry goes at a time in steady state:
+        // it is held without allocating a list for it.
+        let mut evicted: (Option<Stored>, Vec<Stored>) = (None, Vec::new());
         {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
@@ -701,7 +719,10 @@ impl Journal {
                     break;
                 };
                 inner.bytes -= e.bytes();
-                evicted.push(e);
+                match evicted.0 {
+                    None => evicted.0 = Some(e),
+                    Some(_) => evicted.1.push(e),
+                }
             }
             inner.bytes += weight;
             inner.entries.push_back(stored);

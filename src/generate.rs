@@ -113,15 +113,16 @@ pub fn id_bytes(
 pub fn hex(bytes: &[u8; 32], len: usize) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let len = len.min(64);
-    // Only the bytes shown are converted, straight into the string (no UTF-8 check of
-    // a buffer: every char pushed is an ASCII digit or letter).
-    let mut out = String::with_capacity(len);
-    for i in 0..len {
-        let b = bytes[i / 2];
-        let nibble = if i % 2 == 0 { b >> 4 } else { b & 15 };
-        out.push(char::from(DIGITS[usize::from(nibble)]));
+    // Only the bytes shown are converted (a pushed `char` costs more than the byte).
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(&bytes[..len.div_ceil(2)]) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
-    out
+    // Every byte written is an ASCII digit or letter.
+    std::str::from_utf8(&out[..len])
+        .expect("hex digits are ASCII")
+        .to_owned()
 }
 
 /// A value in `low..=high` rounded to `decimals` places (see [`uniform`]).

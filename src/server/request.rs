@@ -71,7 +71,13 @@ impl MockRequest {
         // By the standard name's constant: looking up "content-type" as text parses the
         // name on every call.
         let c = self.headers.get(CONTENT_TYPE)?.to_str().ok()?;
-        Some(c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        Some(
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase(),
+        )
     }
 }
 
@@ -186,8 +192,13 @@ mod tests {
     fn the_media_type_is_what_the_header_text_gave_before() {
         // The path before: the header looked up by its name as text.
         let old = |r: &MockRequest| {
-            r.header("content-type")
-                .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            r.header("content-type").map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
         };
         let values: [&[u8]; 8] = [
             b"application/json",

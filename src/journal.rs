@@ -547,7 +547,7 @@ fn shown_chars(value: &[u8]) -> usize {
 }
 
 /// How many kept headers [`Journal::store`] notes while measuring them.
-const KEPT_NOTED: usize = 16;
+const KEPT_NOTED: usize = 8;
 
 /// The shortest part cap the method is kept under: every standard method, and any
 /// method's start, fits, so a stored method is never empty.
@@ -1182,6 +1182,49 @@ mod tests {
             assert_eq!(e.method, Method::PATCH, "part {part}");
             assert!(e.response_body.as_ref().unwrap().len() <= part);
         }
+    }
+
+    #[test]
+    fn more_headers_than_are_noted_are_all_kept_in_order() {
+        let j = Journal::new(2, &Budgets::default());
+        let mut headers = HeaderMap::new();
+        for i in 0..KEPT_NOTED + 4 {
+            headers.insert(
+                HeaderName::from_bytes(format!("x-h{i:02}").as_bytes()).unwrap(),
+                i.to_string().parse().unwrap(),
+            );
+        }
+        headers.insert("cookie", "left out".parse().unwrap());
+        j.record(&Record {
+            time: DateTime::UNIX_EPOCH,
+            direction: "inbound",
+            vendor: Some("credeau"),
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            client: None,
+            headers: &headers,
+            body: b"",
+            entity: None,
+            scenario: None,
+            step: None,
+            status: Some(200),
+            note: None,
+            response: None,
+        });
+        let e = &j.query(&Filter::default())[0];
+        let got: Vec<(String, Vec<u8>)> = e
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect();
+        let want: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .filter(|(n, _)| kept_header(n))
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(got.len(), KEPT_NOTED + 4);
+        assert_eq!(got, want);
     }
 
     #[test]

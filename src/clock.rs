@@ -43,7 +43,13 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         // The one place in the crate that reads the wall clock.
         let base = self.frozen.unwrap_or_else(Utc::now);
-        TimeDelta::try_milliseconds(self.advance_ms.load(Ordering::Acquire))
+        let advance = self.advance_ms.load(Ordering::Acquire);
+        // Nearly always: no advance, and adding none is the base itself (the date
+        // arithmetic below costs a hundred instructions on every request).
+        if advance == 0 {
+            return base;
+        }
+        TimeDelta::try_milliseconds(advance)
             .and_then(|d| base.checked_add_signed(d))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
@@ -79,5 +85,27 @@ mod tests {
         assert_eq!(rfc3339(clock.now()), "2026-01-15T10:01:30Z");
         clock.reset();
         assert_eq!(clock.now(), at);
+    }
+
+    #[test]
+    fn no_advance_is_the_base_instant_exactly_even_at_the_end_of_time() {
+        for at in [
+            DateTime::UNIX_EPOCH,
+            DateTime::parse_from_rfc3339("2026-01-15T10:00:00.123456789Z")
+                .unwrap()
+                .to_utc(),
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::MIN_UTC,
+        ] {
+            let clock = Clock::frozen(at);
+            // What the general path gives for an advance of 0.
+            let general = TimeDelta::try_milliseconds(0)
+                .and_then(|d| at.checked_add_signed(d))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            assert_eq!((clock.now(), clock.now()), (general, at));
+            clock.advance_ms(1);
+            clock.advance_ms(-1);
+            assert_eq!(clock.now(), at);
+        }
     }
 }

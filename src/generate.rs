@@ -112,12 +112,13 @@ pub fn id_bytes(
 /// Lower-case hex of `bytes`, `len` characters long (at most 64).
 pub fn hex(bytes: &[u8; 32], len: usize) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let len = len.min(64);
+    // Only the bytes shown are converted (a pushed `char` costs more than the byte).
     let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(&bytes[..len.div_ceil(2)]) {
         pair[0] = DIGITS[usize::from(b >> 4)];
         pair[1] = DIGITS[usize::from(b & 15)];
     }
-    let len = len.min(64);
     // Every byte written is an ASCII digit or letter.
     std::str::from_utf8(&out[..len])
         .expect("hex digits are ASCII")
@@ -287,6 +288,29 @@ mod tests {
             }
         }
         assert!(decimal(&mut r, -1e308, 1e308, 2).is_finite());
+    }
+
+    #[test]
+    fn hex_gives_what_the_whole_buffer_conversion_gave_at_every_length() {
+        // The conversion before only the shown bytes were converted.
+        fn whole(bytes: &[u8; 32], len: usize) -> String {
+            let mut out = String::new();
+            for b in bytes {
+                out.push_str(&format!("{b:02x}"));
+            }
+            out[..len.min(64)].to_string()
+        }
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(0xa5);
+        }
+        for input in [[0u8; 32], [0xff; 32], bytes] {
+            for len in 0..=70 {
+                let got = hex(&input, len);
+                assert_eq!(got, whole(&input, len), "{len}");
+                assert_eq!(got.capacity(), len.min(64), "allocated once, exactly");
+            }
+        }
     }
 
     #[test]

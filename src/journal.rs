@@ -17,9 +17,9 @@
 //! not by squeezing journals.
 //!
 //! Recording is on every request's path, reading is rare: an entry is stored as its
-//! fixed fields plus one packed byte buffer (path, query, headers, body, entity, note),
-//! and a full journal writes each new entry into the buffer of the entry it evicts.
-//! In steady state recording allocates and frees nothing.
+//! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
+//! note, answer), allocated once at exactly its size; formatting (UTF-8 text, header
+//! values shown, the method as a `Method`) waits until `/__admin/requests` reads it.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -61,9 +61,9 @@ impl Headers {
     fn write(out: &mut Vec<u8>, name: &str, value: &[u8]) {
         out.reserve(name.len() + value.len() + 2);
         out.extend_from_slice(name.as_bytes());
-        out.push(0);
+        out.extend_from_slice(b"\0");
         out.extend_from_slice(value);
-        out.push(b'\n');
+        out.extend_from_slice(b"\n");
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -123,6 +123,9 @@ impl Entry {
         m.serialize_entry("direction", self.direction)?;
         m.serialize_entry("vendor", &self.vendor)?;
         m.serialize_entry("method", self.method.as_str())?;
+        if self.cut.has(Part::Method) {
+            m.serialize_entry("method_truncated", &true)?;
+        }
         m.serialize_entry("path", &self.path)?;
         if self.cut.has(Part::Path) {
             m.serialize_entry("path_truncated", &true)?;
@@ -357,8 +360,11 @@ pub enum Part {
     Entity,
     Note,
     Response,
+    /// The method's name: hyper takes names up to the whole head (32 KiB), so it is
+    /// capped like the other parts.
+    Method,
 }
-const PARTS: usize = 7;
+const PARTS: usize = 8;
 
 /// Which parts of an entry were cut at the part cap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -381,7 +387,6 @@ struct Stored {
     time: DateTime<Utc>,
     direction: &'static str,
     vendor: Option<&'static str>,
-    method: Method,
     client: Option<IpAddr>,
     scenario: Option<Arc<str>>,
     step: Option<usize>,
@@ -419,6 +424,12 @@ impl Stored {
             .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
+    /// The method as stored (cut at the part cap when longer).
+    fn method(&self) -> Method {
+        Method::from_bytes(self.part(Part::Method).unwrap_or_default())
+            .expect("a stored method is a non-empty start of a valid one (METHOD_MIN)")
+    }
+
     fn to_exchange(&self) -> Exchange {
         Exchange {
             entry: self.to_entry(),
@@ -433,7 +444,7 @@ impl Stored {
             time: self.time,
             direction: self.direction,
             vendor: self.vendor,
-            method: self.method.clone(),
+            method: self.method(),
             path: self.text(Part::Path).unwrap_or_default(),
             query: self.text(Part::Query),
             client: self.client,
@@ -487,27 +498,29 @@ enum HeaderSource<'a> {
     Packed(&'a Headers),
 }
 
-impl HeaderSource<'_> {
-    /// Write the kept headers, each value up to [`HEADER_STORED`] bytes, all of them up
-    /// to `cap` bytes (whole headers only); `true` when some were left out or cut.
-    fn write(&self, out: &mut Vec<u8>, cap: usize) -> bool {
-        let start = out.len();
+impl<'a> HeaderSource<'a> {
+    /// Hand `keep` each kept header, its value cut at [`HEADER_STORED`] bytes, all of
+    /// them up to `cap` bytes as [`Headers`] packs them (whole headers only). Returns
+    /// the packed length and `true` when some were left out or cut.
+    fn each(&self, cap: usize, mut keep: impl FnMut(&'a str, &'a [u8])) -> (usize, bool) {
+        let mut len = 0;
         let mut cut = false;
-        let mut one = |name: &str, value: &[u8]| {
+        let mut one = |name: &'a str, value: &'a [u8]| {
             // Shown up to HEADER_CAP characters (at most 4 bytes each): a longer value
             // is marked as cut (not `authorization`, shown as its scheme only).
-            cut |= name != "authorization"
-                && (value.len() > HEADER_STORED
-                    || (value.len() > HEADER_CAP
-                        && String::from_utf8_lossy(value).chars().count() > HEADER_CAP));
+            cut |= value.len() > HEADER_CAP
+                && name != "authorization"
+                && (value.len() > HEADER_STORED || shown_chars(value) > HEADER_CAP);
             let value = &value[..value.len().min(HEADER_STORED)];
-            if out.len() - start + name.len() + value.len() + 2 > cap {
+            let packed = name.len() + value.len() + 2;
+            if len + packed > cap {
                 cut = true;
                 return;
             }
-            Headers::write(out, name, value);
+            len += packed;
+            keep(name, value);
         };
-        match self {
+        match *self {
             HeaderSource::Map(m) => {
                 for (n, v) in m.iter().filter(|(n, _)| kept_header(n)) {
                     one(n.as_str(), v.as_bytes());
@@ -519,9 +532,26 @@ impl HeaderSource<'_> {
                 }
             }
         }
-        cut
+        (len, cut)
     }
 }
+
+/// How many characters [`show_header`] sees in `value`: its characters, with each
+/// invalid sequence one U+FFFD (as `String::from_utf8_lossy` has it), without building
+/// the string.
+fn shown_chars(value: &[u8]) -> usize {
+    value
+        .utf8_chunks()
+        .map(|c| c.valid().chars().count() + usize::from(!c.invalid().is_empty()))
+        .sum()
+}
+
+/// How many kept headers [`Journal::store`] notes while measuring them.
+const KEPT_NOTED: usize = 8;
+
+/// The shortest part cap the method is kept under: every standard method, and any
+/// method's start, fits, so a stored method is never empty.
+const METHOD_MIN: usize = 16;
 
 impl Journal {
     /// A journal keeping the newest `limit` entries (none when `limit` is 0), within
@@ -574,7 +604,7 @@ impl Journal {
         }
         let cap = self.part;
         let mut cut = Cut::default();
-        let mut text = |p: Part, s: Option<&'a str>| -> Option<&'a [u8]> {
+        let mut text = |p: Part, s: Option<&'a str>, cap: usize| -> Option<&'a [u8]> {
             let s = s?;
             let kept = cut_text(s, cap);
             if kept.len() < s.len() {
@@ -583,23 +613,34 @@ impl Journal {
             Some(kept.as_bytes())
         };
         // The text parts are cut on a character boundary; the body at the cap.
-        let path = text(Part::Path, Some(r.path));
-        let query = text(Part::Query, r.query);
-        let entity = text(Part::Entity, r.entity);
-        let note = text(Part::Note, r.note);
-        // Packed outside the lock (the lock is held only to link the entry in), into a
-        // buffer of about its size. (Reusing an evicted entry's buffer, as this did
-        // before, kept one buffer per thread alive across a reset, high in the heap,
-        // where it stopped the allocator from giving the freed memory back.)
+        let path = text(Part::Path, Some(r.path), cap);
+        let query = text(Part::Query, r.query, cap);
+        let entity = text(Part::Entity, r.entity, cap);
+        let note = text(Part::Note, r.note, cap);
+        let method = text(Part::Method, Some(r.method.as_str()), cap.max(METHOD_MIN));
         let body = &r.body[..r.body.len().min(cap)];
-        let known = [path, query, Some(body), entity, note]
-            .iter()
-            .map(|p| p.map_or(0, <[u8]>::len))
-            .sum::<usize>();
+        // Packed outside the lock (the lock is held only to link the entry in), into a
+        // buffer of exactly its size, known before anything is copied: an entry's
+        // weight is then a function of its content alone, and nothing is reallocated.
+        // (Reusing an evicted entry's buffer, as this did before, kept one buffer per
+        // thread alive across a reset, high in the heap, where it stopped the allocator
+        // from giving the freed memory back.)
+        // The kept headers are noted on the way (a request keeps a handful), so the map
+        // is walked once; past KEPT_NOTED they are walked again to be written.
+        let mut noted = [("", &b""[..]); KEPT_NOTED];
+        let mut kept = 0;
+        let (headers_len, headers_cut) = headers.each(cap, |n, v| {
+            if let Some(slot) = noted.get_mut(kept) {
+                *slot = (n, v);
+            }
+            kept += 1;
+        });
+        if headers_cut {
+            cut.set(Part::Headers);
+        }
         let answer = r
             .response
             .map_or(0, |c| c.iter().map(Bytes::len).sum::<usize>().min(cap));
-        let mut buf = Vec::with_capacity(known + answer + 256);
         let parts: [Option<&[u8]>; PARTS] = [
             path,
             query,
@@ -608,14 +649,24 @@ impl Journal {
             entity,
             note,
             None, // the response: written from its parts
+            method,
         ];
+        let known = parts
+            .iter()
+            .map(|p| p.map_or(0, <[u8]>::len))
+            .sum::<usize>();
+        let mut buf = Vec::with_capacity(known + headers_len + answer);
         let mut ends = [0u32; PARTS];
         let mut present = 0u8;
         let mut response_truncated = false;
         for (i, part) in parts.iter().enumerate() {
             if i == Part::Headers as usize {
-                if headers.write(&mut buf, cap) {
-                    cut.set(Part::Headers);
+                if kept <= KEPT_NOTED {
+                    for (n, v) in &noted[..kept] {
+                        Headers::write(&mut buf, n, v);
+                    }
+                } else {
+                    headers.each(cap, |n, v| Headers::write(&mut buf, n, v));
                 }
             } else if i == Part::Response as usize {
                 if let Some(chunks) = r.response {
@@ -635,17 +686,12 @@ impl Journal {
             // Each part is at most the part cap, far below 4 GiB.
             ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         }
-        // Exactly its length: an entry's weight is then a function of its content alone
-        // (never of which evicted buffer this thread happened to reuse), so what the
-        // byte budget keeps is the same in every run. Shrinking in place is a cheap
-        // `realloc`: the allocator splits the block, nothing is copied.
-        buf.shrink_to_fit();
+        debug_assert_eq!(buf.len(), buf.capacity(), "the buffer was sized exactly");
         let mut stored = Stored {
             seq: 0,
             time: r.time,
             direction: r.direction,
             vendor: r.vendor,
-            method: r.method.clone(),
             client: r.client,
             scenario: r.scenario.cloned(),
             step: r.step,
@@ -657,8 +703,9 @@ impl Journal {
             ends,
             present,
         };
-        // Dropped after the lock is let go.
-        let mut evicted = Vec::new();
+        // Dropped after the lock is let go. One entry goes at a time in steady state:
+        // it is held without allocating a list for it.
+        let mut evicted: (Option<Stored>, Vec<Stored>) = (None, Vec::new());
         {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
@@ -672,7 +719,10 @@ impl Journal {
                     break;
                 };
                 inner.bytes -= e.bytes();
-                evicted.push(e);
+                match evicted.0 {
+                    None => evicted.0 = Some(e),
+                    Some(_) => evicted.1.push(e),
+                }
             }
             inner.bytes += weight;
             inner.entries.push_back(stored);
@@ -1036,6 +1086,162 @@ mod tests {
         let short = serde_json::to_value(&all[1]).unwrap();
         for key in ["path", "headers", "body", "entity"] {
             assert!(short.get(format!("{key}_truncated")).is_none(), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_long_method_is_kept_up_to_the_cap_marked_and_counted() {
+        let budgets = Budgets {
+            part: 64,
+            ..Budgets::default()
+        };
+        let j = Journal::new(4, &budgets);
+        let long = Method::from_bytes("M".repeat(30_000).as_bytes()).unwrap();
+        let record = |method: &Method| {
+            j.record(&Record {
+                time: DateTime::UNIX_EPOCH,
+                direction: "inbound",
+                vendor: Some("credeau"),
+                method,
+                path: "/",
+                query: None,
+                client: None,
+                headers: &HeaderMap::new(),
+                body: b"",
+                entity: None,
+                scenario: None,
+                step: None,
+                status: Some(405),
+                note: None,
+                response: None,
+            })
+        };
+        record(&Method::GET);
+        let short = j.approx_bytes();
+        record(&long);
+        assert!(
+            j.approx_bytes() - short >= short + 60,
+            "the kept method is counted: {short} then {}",
+            j.approx_bytes()
+        );
+        let all = j.query(&Filter::default());
+        let v: Vec<_> = all
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        assert_eq!(
+            (v[0]["method"].clone(), v[0].get("method_truncated")),
+            ("GET".into(), None)
+        );
+        assert_eq!(v[1]["method"], "M".repeat(64));
+        assert_eq!(v[1]["method_truncated"], true);
+        // Under a part cap shorter than a method name, any method keeps its name.
+        let tiny = Journal::new(2, &Budgets { part: 0, ..budgets });
+        tiny.push(Entry {
+            method: Method::OPTIONS,
+            ..entry("credeau", "/")
+        });
+        assert_eq!(tiny.query(&Filter::default())[0].method, Method::OPTIONS);
+    }
+
+    #[test]
+    fn a_buffer_is_sized_exactly_whatever_the_headers_and_the_cuts() {
+        // `store` debug-asserts that nothing was reallocated; this drives it through
+        // headers kept, cut at the stored length, left out past the cap, and parts cut.
+        for part in [0, 10, 64, 300, 4096] {
+            let j = Journal::new(
+                2,
+                &Budgets {
+                    part,
+                    ..Budgets::default()
+                },
+            );
+            let mut headers = HeaderMap::new();
+            headers.insert("x-a", "a".parse().unwrap());
+            headers.insert("x-long", "é".repeat(600).parse().unwrap());
+            headers.insert("authorization", "Bearer t".parse().unwrap());
+            headers.insert("cookie", "left out".parse().unwrap());
+            j.record(&Record {
+                time: DateTime::UNIX_EPOCH,
+                direction: "inbound",
+                vendor: Some("credeau"),
+                method: &Method::PATCH,
+                path: "/p/ä",
+                query: Some("q=1"),
+                client: None,
+                headers: &headers,
+                body: &[b'b'; 100],
+                entity: Some("e"),
+                scenario: None,
+                step: None,
+                status: Some(200),
+                note: Some("n"),
+                response: Some(&[Bytes::from_static(b"ab"), Bytes::from(vec![b'c'; 200])]),
+            });
+            let e = &j.query(&Filter::default())[0];
+            assert_eq!(e.method, Method::PATCH, "part {part}");
+            assert!(e.response_body.as_ref().unwrap().len() <= part);
+        }
+    }
+
+    #[test]
+    fn more_headers_than_are_noted_are_all_kept_in_order() {
+        let j = Journal::new(2, &Budgets::default());
+        let mut headers = HeaderMap::new();
+        for i in 0..KEPT_NOTED + 4 {
+            headers.insert(
+                HeaderName::from_bytes(format!("x-h{i:02}").as_bytes()).unwrap(),
+                i.to_string().parse().unwrap(),
+            );
+        }
+        headers.insert("cookie", "left out".parse().unwrap());
+        j.record(&Record {
+            time: DateTime::UNIX_EPOCH,
+            direction: "inbound",
+            vendor: Some("credeau"),
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            client: None,
+            headers: &headers,
+            body: b"",
+            entity: None,
+            scenario: None,
+            step: None,
+            status: Some(200),
+            note: None,
+            response: None,
+        });
+        let e = &j.query(&Filter::default())[0];
+        let got: Vec<(String, Vec<u8>)> = e
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect();
+        let want: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .filter(|(n, _)| kept_header(n))
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(got.len(), KEPT_NOTED + 4);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn shown_characters_count_each_invalid_sequence_once() {
+        for value in [
+            &b""[..],
+            b"abc",
+            "é€😀".as_bytes(),
+            b"\xff\xfe",
+            b"a\xe2\x82",
+            b"\xf0\x9f\x98a\xc3",
+        ] {
+            assert_eq!(
+                shown_chars(value),
+                String::from_utf8_lossy(value).chars().count(),
+                "{value:?}"
+            );
         }
     }
 

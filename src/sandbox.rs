@@ -58,9 +58,15 @@ pub fn split_path(path: &str) -> Option<Result<(&str, usize), String>> {
         return None;
     };
     let rest = &path[start..];
-    let end = start + rest.find('/').unwrap_or(rest.len());
+    // A byte search: `/` is ASCII, so it never lands inside a character.
+    let end = start + memchr_slash(rest.as_bytes());
     let name = &path[start..end];
     Some(check_name(name).map(|()| (name, end)))
+}
+
+/// Where the first `/` of `bytes` is, or its length.
+fn memchr_slash(bytes: &[u8]) -> usize {
+    bytes.iter().position(|b| *b == b'/').unwrap_or(bytes.len())
 }
 
 /// Which life of its name a sandbox is. The ids a sandbox hands out mix it in, so a name

@@ -112,8 +112,9 @@ struct Inner {
     count: usize,
     /// Insertion order, for forgetting the oldest.
     order: VecDeque<(&'static str, Arc<str>)>,
-    /// Calls that carry no entity id (e.g. refused before parsing), per vendor.
-    anonymous: HashMap<&'static str, u64>,
+    /// Calls that carry no entity id (e.g. refused before parsing), per vendor: a
+    /// handful of vendors, found by a scan cheaper than hashing the name.
+    anonymous: Vec<(&'static str, u64)>,
     /// Per vendor, per entity id: the scenario assigned to it, bounded like entities.
     assigned: HashMap<&'static str, HashMap<Arc<str>, Assigned>>,
     assigned_order: VecDeque<(&'static str, Arc<str>)>,
@@ -251,7 +252,13 @@ impl StateStore {
     pub fn anonymous_call(&self, vendor: &'static str) -> (u64, u64) {
         let mut inner = crate::lock::lock(&self.inner);
         let generation = inner.generation;
-        let n = inner.anonymous.entry(vendor).or_default();
+        let n = match inner.anonymous.iter().position(|(v, _)| *v == vendor) {
+            Some(i) => &mut inner.anonymous[i].1,
+            None => {
+                inner.anonymous.push((vendor, 0));
+                &mut inner.anonymous.last_mut().expect("just pushed").1
+            }
+        };
         *n += 1;
         (*n, generation)
     }
@@ -443,6 +450,19 @@ mod tests {
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    #[test]
+    fn anonymous_calls_are_numbered_per_vendor_and_start_over_after_a_reset() {
+        let store = StateStore::default();
+        let got: Vec<_> = ["a", "b", "a", "c", "a", "b"]
+            .iter()
+            .map(|v| store.anonymous_call(v))
+            .collect();
+        assert_eq!(got, [(1, 0), (1, 0), (2, 0), (1, 0), (3, 0), (2, 0)]);
+        store.reset();
+        assert_eq!(store.anonymous_call("a"), (1, 1));
+        assert_eq!(store.anonymous_call("b"), (1, 1));
     }
 
     #[test]

@@ -91,6 +91,38 @@ async fn a_journal_entry_keeps_each_part_up_to_4_kib_and_marks_what_it_cut() {
 }
 
 #[tokio::test]
+async fn a_30_000_byte_method_is_journaled_up_to_4_kib_marked_and_counted() {
+    let s = TestServer::start().await;
+    let idle = s.get("/__admin/memory").await.json()["bytes"]["journal"]
+        .as_u64()
+        .unwrap();
+    // hyper takes any method name that fits the head; the journal used to keep it whole
+    // and count none of it.
+    let method = "M".repeat(30_000);
+    for _ in 0..20 {
+        let r = s
+            .request(&method, "/credeau/api/insights", &[], Vec::new())
+            .await;
+        assert!(r.status >= 400, "{}", r.status);
+    }
+    let j = s.journal("?vendor=credeau").await;
+    assert_eq!(j.len(), 20);
+    let e = j.last().unwrap();
+    assert_eq!(e["method"].as_str().unwrap(), &method[..4096]);
+    assert_eq!(e["method_truncated"], true);
+    let held = s.get("/__admin/memory").await.json()["bytes"]["journal"]
+        .as_u64()
+        .unwrap();
+    assert!(held - idle >= 20 * 4096, "{idle} then {held}");
+    // An ordinary method carries no mark.
+    s.post_json(PREDICTORS, &[FINBOX_KEY], &finbox_body("c-1"))
+        .await;
+    let e = s.journal("?vendor=finbox").await.pop().unwrap();
+    assert_eq!(e["method"], "POST");
+    assert!(e.get("method_truncated").is_none(), "{e}");
+}
+
+#[tokio::test]
 async fn the_journal_forgets_its_oldest_entries_past_its_byte_budget() {
     let s = TestServer::with_config(with_budgets(Budgets {
         journal: 64 * 1024,

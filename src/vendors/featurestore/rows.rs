@@ -19,6 +19,8 @@ use serde_json::{json, Map, Value};
 use super::values::{Parsed, ValueType};
 use crate::budget::heap;
 use crate::clock::rfc3339;
+use crate::generate::{put_date_time, put_digits};
+use crate::memo::json_str;
 
 /// Entities with values kept at most (the oldest written is forgotten first).
 pub const MAX_ROWS: usize = 100_000;
@@ -86,6 +88,50 @@ impl Compact {
         }
     }
 
+    /// [`Compact::to_json`] serialized, written straight into `out`: the same bytes as
+    /// `serde_json::to_writer(out, &self.to_json())` (a unit test holds them to it).
+    /// Numbers and strings go through serde_json's own serializers (ryu for doubles,
+    /// `null` for a non-finite one as `json!` gives; itoa for int64, quoted; its string
+    /// escapes), so only the dress is ours.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        fn list<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+            out.extend_from_slice(br#"{"values":["#);
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                item(out, x);
+            }
+            out.extend_from_slice(b"]}");
+        }
+        fn boolean(out: &mut Vec<u8>, b: &bool) {
+            out.extend_from_slice(if *b { b"true" } else { b"false" });
+        }
+        fn double(out: &mut Vec<u8>, d: &f64) {
+            // `json!(d)` is `null` for NaN and the infinities; serde_json writes an
+            // f64 that way too.
+            serde_json::to_writer(out, d).expect("writing to a Vec never fails");
+        }
+        fn int(out: &mut Vec<u8>, i: &i64) {
+            out.push(b'"');
+            serde_json::to_writer(&mut *out, i).expect("writing to a Vec never fails");
+            out.push(b'"');
+        }
+        fn text(out: &mut Vec<u8>, t: &Box<str>) {
+            json_str(out, t);
+        }
+        match self {
+            Self::Bool(b) => boolean(out, b),
+            Self::Double(d) => double(out, d),
+            Self::Int64(i) => int(out, i),
+            Self::Text(t) => text(out, t),
+            Self::BoolArray(a) => list(out, a, boolean),
+            Self::DoubleArray(a) => list(out, a, double),
+            Self::Int64Array(a) => list(out, a, int),
+            Self::TextArray(a) => list(out, a, text),
+        }
+    }
+
     /// What the value holds on the heap.
     fn heap_bytes(&self) -> usize {
         match self {
@@ -148,6 +194,78 @@ impl Stored {
             json!({"generateTime": rfc3339(self.generate_time)}),
         );
         Value::Object(m)
+    }
+}
+
+impl Stored {
+    /// [`Stored::to_json`] serialized, written straight into `out` (the same bytes, a
+    /// unit test holds them to it) without building a map per value; `times` keeps the
+    /// last generate time rendered, as the values of one read were mostly written at
+    /// one moment.
+    pub fn write_json(&self, out: &mut Vec<u8>, times: &mut Times) {
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(self.kind.field().as_bytes());
+        out.extend_from_slice(b"\":");
+        self.data.write_json(out);
+        out.extend_from_slice(br#","metadata":{"generateTime":""#);
+        times.put(out, self.generate_time);
+        out.extend_from_slice(b"\"}}");
+    }
+}
+
+/// Generate times as [`rfc3339`] renders them (seconds, then 0, 3, 6 or 9 fraction
+/// digits as needed, `Z`), written digit by digit, the last one kept: chrono's
+/// formatter goes through `fmt::Write` a character at a time, on every value of
+/// every read. Years outside 0..=9999 and leap seconds, which chrono writes its own
+/// way, go through [`rfc3339`] itself.
+#[derive(Debug, Default)]
+pub struct Times {
+    last: Option<DateTime<Utc>>,
+    text: [u8; 30],
+    len: usize,
+}
+
+impl Times {
+    /// Write `t` (without quotes) into `out`.
+    pub fn put(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>) {
+        if self.last != Some(t) && !self.render(t) {
+            out.extend_from_slice(rfc3339(t).as_bytes());
+            return;
+        }
+        out.extend_from_slice(&self.text[..self.len]);
+    }
+
+    /// Render `t` into `text` and keep it; `false` (nothing kept) for a year outside
+    /// 0..=9999 or a leap second.
+    fn render(&mut self, t: DateTime<Utc>) -> bool {
+        use chrono::{Datelike, Timelike};
+        let naive = t.naive_utc();
+        let nano = naive.nanosecond();
+        if !(0..=9999).contains(&naive.year()) || nano >= 1_000_000_000 {
+            self.last = None;
+            return false;
+        }
+        let text = &mut self.text;
+        text[..20].copy_from_slice(b"0000-00-00T00:00:00.");
+        put_date_time(text, &naive);
+        let digits = if nano == 0 {
+            0
+        } else if nano % 1_000_000 == 0 {
+            3
+        } else if nano % 1_000 == 0 {
+            6
+        } else {
+            9
+        };
+        let mut len = 19;
+        if digits > 0 {
+            put_digits(text, 20, digits, nano / 10u32.pow(9 - digits as u32));
+            len = 20 + digits;
+        }
+        text[len] = b'Z';
+        self.len = len + 1;
+        self.last = Some(t);
+        true
     }
 }
 
@@ -378,6 +496,117 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    /// The bytes written straight are `to_json` serialized, for every value kind and
+    /// edge case (escapes, non-ASCII, empty arrays, extreme and non-finite numbers) and
+    /// generate times with 0, 3, 6 and 9 fraction digits, out-of-range years and leap
+    /// seconds, one after another through the same [`Times`] (kept or not).
+    #[test]
+    fn values_written_straight_are_their_json_serialized() {
+        let texts = [
+            "",
+            "0000",
+            "a\"b\\c/d",
+            "\u{0}\u{1}\u{1f}\u{7f}\n\r\t\u{8}\u{c}",
+            "é€𝄞 ✓",
+            "\u{2028}\u{2029}</script>",
+        ];
+        let doubles = [
+            0.0,
+            -0.0,
+            1.0,
+            -2.5,
+            0.1,
+            1e-300,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1.7976931348623157e308,
+            -1e21,
+            1e21,
+            123456789012345680.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let ints = [0, 1, -1, i64::MAX, i64::MIN, 1_000_000_007];
+        let boxed = |t: &str| Box::<str>::from(t);
+        let mut data = vec![
+            Compact::Bool(true),
+            Compact::Bool(false),
+            Compact::BoolArray(Box::new([])),
+            Compact::BoolArray(Box::new([true, false, true])),
+            Compact::DoubleArray(Box::new([])),
+            Compact::DoubleArray(doubles.into()),
+            Compact::Int64Array(Box::new([])),
+            Compact::Int64Array(ints.into()),
+            Compact::TextArray(Box::new([])),
+            Compact::TextArray(texts.iter().map(|t| boxed(t)).collect()),
+        ];
+        data.extend(doubles.iter().map(|d| Compact::Double(*d)));
+        data.extend(ints.iter().map(|i| Compact::Int64(*i)));
+        data.extend(texts.iter().map(|t| Compact::Text(boxed(t))));
+        let kinds = [
+            ValueType::Bool,
+            ValueType::BoolArray,
+            ValueType::Double,
+            ValueType::DoubleArray,
+            ValueType::Int64,
+            ValueType::Int64Array,
+            ValueType::String,
+            ValueType::StringArray,
+            ValueType::Bytes,
+        ];
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        let times = [
+            t0(),
+            t0(),
+            at("2026-01-14T09:00:00.5+02:00"),
+            at("2026-01-14T09:00:00.5+02:00"),
+            at("2026-01-14T07:00:00.120Z"),
+            at("2026-01-14T07:00:00.000120Z"),
+            at("2026-01-14T07:00:00.123456Z"),
+            at("2026-01-14T07:00:00.000000001Z"),
+            at("2026-01-14T07:00:00.999999999Z"),
+            at("1970-01-01T00:00:00Z"),
+            at("0000-01-01T00:00:00Z"),
+            at("9999-12-31T23:59:59.999Z"),
+            DateTime::from_timestamp(253_402_300_800, 0).unwrap(), // 10000-01-01
+            DateTime::from_timestamp(-62_167_219_201, 5_000).unwrap(), // -0001-12-31
+            leap,
+            leap,
+            t0(),
+        ];
+        let mut kept = Times::default();
+        let mut n = 0;
+        for (i, d) in data.iter().enumerate() {
+            for (j, kind) in kinds.iter().enumerate() {
+                let generate_time = times[(i * kinds.len() + j) % times.len()];
+                let stored = Stored {
+                    kind: *kind,
+                    data: d.clone(),
+                    generate_time,
+                };
+                let want = serde_json::to_vec(&stored.to_json()).unwrap();
+                let mut got = Vec::new();
+                stored.write_json(&mut got, &mut kept);
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(want).unwrap()
+                );
+                let mut fresh = b"x".to_vec();
+                stored.write_json(&mut fresh, &mut Times::default());
+                assert_eq!(fresh[1..], serde_json::to_vec(&stored.to_json()).unwrap());
+                n += 1;
+            }
+        }
+        assert_eq!(n, data.len() * kinds.len());
+        assert!(rfc3339(leap).contains(":60.5"), "{}", rfc3339(leap));
     }
 
     fn value(text: &str) -> Stored {

@@ -36,7 +36,7 @@ use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
-use super::rows::{Row, Rows, Stored};
+use super::rows::{Row, Rows, Stored, Times};
 use super::settings::FeatureStoreSettings;
 use super::values::ValueType;
 use crate::budget::{heap, json_bytes, Budgets};
@@ -968,6 +968,7 @@ impl Store {
             out.push(b'}');
         }
         out.extend_from_slice(b"]}");
+        let mut times = Times::default();
         for (n, (entity, row)) in entity_ids.iter().zip(rows).enumerate() {
             if streaming {
                 out.extend_from_slice(br#"},{"entityView":"#);
@@ -987,8 +988,7 @@ impl Store {
                     None => out.extend_from_slice(b"{}"),
                     Some((_, stored)) => {
                         out.extend_from_slice(br#"{"value":"#);
-                        serde_json::to_writer(&mut out, &stored.to_json())
-                            .expect("a JSON value serializes into a Vec");
+                        stored.write_json(&mut out, &mut times);
                         out.push(b'}');
                     }
                 }

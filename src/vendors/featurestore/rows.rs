@@ -118,7 +118,7 @@ impl Compact {
             out.push(b'"');
         }
         fn text(out: &mut Vec<u8>, t: &Box<str>) {
-            json_str(out, t);
+            put_str(out, t);
         }
         match self {
             Self::Bool(b) => boolean(out, b),
@@ -210,6 +210,21 @@ impl Stored {
         out.extend_from_slice(br#","metadata":{"generateTime":""#);
         times.put(out, self.generate_time);
         out.extend_from_slice(b"\"}}");
+    }
+}
+
+/// `s` as a JSON string, as serde_json writes it ([`json_str`]): copied between quotes
+/// when nothing in it needs escaping (serde_json escapes `"`, `\` and the control
+/// characters below U+0020, nothing else), else through serde_json. Ids and values are
+/// mostly plain, and serde_json's writer goes through `io::Write` a run at a time.
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        json_str(out, s);
     }
 }
 
@@ -329,9 +344,10 @@ impl Rows {
         row.iter().find(|(f, _)| &**f == feature).map(|(_, s)| s)
     }
 
-    /// `entity`'s row, if it has values.
-    pub fn row(&self, entity_type: &str, entity: &str) -> Option<&Row> {
-        self.rows.get(entity_type)?.get(entity)
+    /// The rows of `entity_type`'s entities, for looking up several (the type's name
+    /// hashed once).
+    pub fn of_type(&self, entity_type: &str) -> Option<&HashMap<Arc<str>, Row>> {
+        self.rows.get(entity_type)
     }
 
     /// Whether `entity` has a row (values of any feature).
@@ -607,6 +623,33 @@ mod tests {
         }
         assert_eq!(n, data.len() * kinds.len());
         assert!(rfc3339(leap).contains(":60.5"), "{}", rfc3339(leap));
+    }
+
+    #[test]
+    fn strings_put_plainly_are_serde_jsons() {
+        for s in [
+            "",
+            "code",
+            "639181234567",
+            "a b",
+            "é€𝄞",
+            "\u{7f}",
+            "~",
+            "a\"b",
+            "\\",
+            "\u{1f}",
+            "x\n",
+            "\u{0}",
+            "/",
+            "</script>",
+            "\u{2028}",
+        ] {
+            let mut plain = b"[".to_vec();
+            put_str(&mut plain, s);
+            let mut serde = b"[".to_vec();
+            json_str(&mut serde, s);
+            assert_eq!(plain, serde, "{s:?}");
+        }
     }
 
     fn value(text: &str) -> Stored {

@@ -36,13 +36,12 @@ use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
-use super::rows::{Row, Rows, Stored, Times};
+use super::rows::{put_str, Rows, Stored, Times};
 use super::settings::FeatureStoreSettings;
 use super::values::ValueType;
 use crate::budget::{heap, json_bytes, Budgets};
 use crate::clock::rfc3339;
 use crate::generate::{self, Issuer};
-use crate::memo::json_str;
 use crate::scenario::{Action, Scenario, Step};
 use crate::state::{self, EntityState};
 
@@ -833,32 +832,37 @@ impl Store {
     }
 
     /// The ids of `entity_type`'s features, in creation order: [`Store::features_of`]
-    /// without the value types, for reads (no copies, no field lookups).
+    /// without the value types, for reads (no copies, no field lookups), after the same
+    /// checks as [`Store::check_serving`] (a unit test holds them to it), in one pass
+    /// over the resources.
     fn feature_ids(&self, entity_type: &str) -> Result<Vec<&str>, ApiError> {
-        self.check_serving(entity_type)?;
-        Ok(self
-            .resources
-            .iter()
-            .filter(|r| r.kind == Kind::Feature && is_child(&r.name, entity_type))
-            .map(|r| last_id(&r.name))
-            .collect())
+        let mut entity_type_found = false;
+        let mut featurestore = None;
+        let mut ids = Vec::with_capacity(16);
+        for r in &self.resources {
+            match r.kind {
+                Kind::Feature => ids.extend(child_id(&r.name, entity_type)),
+                Kind::EntityType => entity_type_found |= r.name == entity_type,
+                // `is_child` is `parent_of(entity_type) == name` for any name with two
+                // slashes or more, as every entity type's is (its route's shape).
+                Kind::Featurestore => {
+                    if featurestore.is_none() && is_child(entity_type, &r.name) {
+                        featurestore = Some(r);
+                    }
+                }
+            }
+        }
+        if !entity_type_found {
+            return Err(ApiError::not_found(Kind::EntityType.title(), entity_type));
+        }
+        check_online(featurestore)?;
+        Ok(ids)
     }
 
     /// The entity type exists and its featurestore serves online.
     fn check_serving(&self, entity_type: &str) -> Result<(), ApiError> {
         self.resource(Kind::EntityType, entity_type)?;
-        let fs = parent_of(entity_type);
-        if let Some(store) = self.find(Kind::Featurestore, fs) {
-            if !store.serves_online() {
-                return Err(ApiError::new(
-                    Code::FailedPrecondition,
-                    format!(
-                        "Featurestore `{fs}` has no online store (online_serving_config.fixed_node_count is 0 and no scaling is set), so it cannot serve or take feature values online."
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        check_online(self.find(Kind::Featurestore, parent_of(entity_type)))
     }
 
     /// The value type of every feature of an entity type, in creation order. Values
@@ -953,23 +957,25 @@ impl Store {
         selected: &[String],
         streaming: bool,
     ) -> Result<Vec<u8>, ApiError> {
-        let (ids, rows) = self.selected(entity_type, entity_ids, selected)?;
-        let mut out = Vec::with_capacity(256 + 160 * ids.len() * entity_ids.len());
+        let ids = self.selected(entity_type, selected)?;
+        let rows = self.rows.of_type(entity_type);
+        let views = if streaming { entity_ids.len() } else { 1 };
+        let mut out = Vec::with_capacity(256 + 160 * ids.len() * views);
         out.extend_from_slice(if streaming { b"[{" } else { b"{" });
         out.extend_from_slice(br#""header":{"entityType":"#);
-        json_str(&mut out, entity_type);
+        put_str(&mut out, entity_type);
         out.extend_from_slice(br#","featureDescriptors":["#);
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             out.extend_from_slice(br#"{"id":"#);
-            json_str(&mut out, id);
+            put_str(&mut out, id);
             out.push(b'}');
         }
         out.extend_from_slice(b"]}");
         let mut times = Times::default();
-        for (n, (entity, row)) in entity_ids.iter().zip(rows).enumerate() {
+        for (n, entity) in entity_ids.iter().enumerate() {
             if streaming {
                 out.extend_from_slice(br#"},{"entityView":"#);
             } else if n == 0 {
@@ -978,13 +984,20 @@ impl Store {
                 break;
             }
             out.extend_from_slice(br#"{"entityId":"#);
-            json_str(&mut out, entity);
+            put_str(&mut out, entity);
             out.extend_from_slice(br#","data":["#);
+            let row = rows.and_then(|r| r.get(entity.as_str()));
             for (i, f) in ids.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                match row.and_then(|r| r.iter().find(|(id, _)| &**id == *f)) {
+                // Rows mostly hold the features in the order they are read in.
+                let value = row.and_then(|r| {
+                    r.get(i)
+                        .filter(|(id, _)| &**id == *f)
+                        .or_else(|| r.iter().find(|(id, _)| &**id == *f))
+                });
+                match value {
                     None => out.extend_from_slice(b"{}"),
                     Some((_, stored)) => {
                         out.extend_from_slice(br#"{"value":"#);
@@ -1002,36 +1015,25 @@ impl Store {
         Ok(out)
     }
 
-    /// The feature ids a read selects (every feature for `*`, in creation order) and
-    /// each entity's row.
-    fn selected<'s, 'a>(
+    /// The feature ids a read selects (every feature for `*`, in creation order).
+    fn selected<'s>(
         &'s self,
         entity_type: &str,
-        entity_ids: &[String],
-        selected: &'a [String],
-    ) -> Result<(Vec<&'s str>, Vec<Option<&'s Row>>), ApiError>
-    where
-        'a: 's,
-    {
+        selected: &'s [String],
+    ) -> Result<Vec<&'s str>, ApiError> {
         let features = self.feature_ids(entity_type)?;
-        let ids: Vec<&str> = if selected.iter().any(|s| s == "*") {
-            features
-        } else {
-            for s in selected {
-                if !features.contains(&s.as_str()) {
-                    return Err(ApiError::not_found(
-                        "Feature",
-                        &format!("{entity_type}/features/{s}"),
-                    ));
-                }
+        if selected.iter().any(|s| s == "*") {
+            return Ok(features);
+        }
+        for s in selected {
+            if !features.contains(&s.as_str()) {
+                return Err(ApiError::not_found(
+                    "Feature",
+                    &format!("{entity_type}/features/{s}"),
+                ));
             }
-            selected.iter().map(String::as_str).collect()
-        };
-        let rows = entity_ids
-            .iter()
-            .map(|e| self.rows.row(entity_type, e))
-            .collect();
-        Ok((ids, rows))
+        }
+        Ok(selected.iter().map(String::as_str).collect())
     }
 
     /// `ReadFeatureValues` for each entity: the header's descriptors and one view each.
@@ -1078,9 +1080,28 @@ impl Store {
 /// `parent_of(name) == parent`, without searching the name from its end: the name is
 /// the parent, then `/X/Y` with no other `/`.
 fn is_child(name: &str, parent: &str) -> bool {
-    name.strip_prefix(parent)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .is_some_and(|rest| rest.bytes().filter(|b| *b == b'/').count() == 1)
+    child_id(name, parent).is_some()
+}
+
+/// `last_id(name)` when [`is_child`]`(name, parent)`: the `Y` of `{parent}/X/Y`.
+fn child_id<'n>(name: &'n str, parent: &str) -> Option<&'n str> {
+    let rest = name.strip_prefix(parent)?.strip_prefix('/')?;
+    let (_, id) = rest.split_once('/')?;
+    (!id.contains('/')).then_some(id)
+}
+
+/// A featurestore (the entity type's, if any) serves online: FAILED_PRECONDITION if not.
+fn check_online(featurestore: Option<&Resource>) -> Result<(), ApiError> {
+    match featurestore {
+        Some(store) if !store.serves_online() => Err(ApiError::new(
+            Code::FailedPrecondition,
+            format!(
+                "Featurestore `{}` has no online store (online_serving_config.fixed_node_count is 0 and no scaling is set), so it cannot serve or take feature values online.",
+                store.name
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -1140,6 +1161,92 @@ mod tests {
         ] {
             assert_eq!(is_child(name, ET), parent_of(name) == ET, "{name}");
         }
+    }
+
+    #[test]
+    fn child_ids_are_the_last_ids_of_children() {
+        for name in [
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/x",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et2/features/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et",
+            "x",
+        ] {
+            let want = (parent_of(name) == ET).then(|| last_id(name));
+            assert_eq!(child_id(name, ET), want, "{name}");
+        }
+    }
+
+    /// A read's one-pass feature lookup gives what the write path's checks and
+    /// feature list give: the same ids, the same refusals (unknown entity type, a
+    /// featurestore without an online store), entity types sharing a prefix kept apart.
+    #[test]
+    fn a_reads_feature_ids_agree_with_features_of() {
+        let fs = parent_of(ET);
+        let et = |name: &str, features: &[&str]| Precreated {
+            featurestore: fs.to_string(),
+            name: format!("{fs}/entityTypes/{name}"),
+            description: None,
+            features: features
+                .iter()
+                .map(|f| (f.to_string(), ValueType::String))
+                .collect(),
+        };
+        let settings = FeatureStoreSettings {
+            entity_types: vec![
+                et("et", &["code", "score", "band"]),
+                et("et2", &["other"]),
+                et("e", &["short"]),
+                et("empty", &[]),
+            ],
+        };
+        let mut s = Store::default();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        s.seed(&settings, now, Issuer::root(1));
+        let names = [
+            ET.to_string(),
+            format!("{fs}/entityTypes/et2"),
+            format!("{fs}/entityTypes/e"),
+            format!("{fs}/entityTypes/empty"),
+            format!("{fs}/entityTypes/nope"),
+            "projects/p/locations/l/featurestores/other/entityTypes/et".to_string(),
+        ];
+        let compare = |s: &Store| {
+            for name in &names {
+                let fast = s.feature_ids(name);
+                let general = s.features_of(name);
+                match (fast, general) {
+                    (Ok(ids), Ok(features)) => {
+                        let want: Vec<&str> = features.iter().map(|(f, _)| f.as_str()).collect();
+                        assert_eq!(ids, want, "{name}");
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!((a.code, a.message), (b.code, b.message), "{name}")
+                    }
+                    (a, b) => panic!("{name}: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+                }
+            }
+        };
+        compare(&s);
+        assert_eq!(s.feature_ids(ET).unwrap(), ["code", "score", "band"]);
+        let mask = ["onlineServingConfig".to_string()];
+        let offline = obj(json!({"onlineServingConfig": {"fixedNodeCount": 0}}));
+        s.update(Kind::Featurestore, fs, &offline, None, Some(&mask), now)
+            .unwrap();
+        compare(&s);
+        assert_eq!(
+            s.feature_ids(ET).unwrap_err().code,
+            Code::FailedPrecondition
+        );
+        s.delete(Kind::Feature, &format!("{ET}/features/score"), false)
+            .unwrap();
+        let online = obj(json!({"onlineServingConfig": {"scaling": {"minNodeCount": 1}}}));
+        s.update(Kind::Featurestore, fs, &online, None, Some(&mask), now)
+            .unwrap();
+        compare(&s);
+        assert_eq!(s.feature_ids(ET).unwrap(), ["code", "band"]);
     }
 
     fn seeded() -> Store {

@@ -203,9 +203,7 @@ impl Stored {
     /// last generate time rendered, as the values of one read were mostly written at
     /// one moment.
     pub fn write_json(&self, out: &mut Vec<u8>, times: &mut Times) {
-        out.extend_from_slice(b"{\"");
-        out.extend_from_slice(self.kind.field().as_bytes());
-        out.extend_from_slice(b"\":");
+        out.extend_from_slice(opening(self.kind));
         self.data.write_json(out);
         out.extend_from_slice(br#","metadata":{"generateTime":""#);
         times.put(out, self.generate_time);
@@ -218,13 +216,48 @@ impl Stored {
 /// characters below U+0020, nothing else), else through serde_json. Ids and values are
 /// mostly plain, and serde_json's writer goes through `io::Write` a run at a time.
 pub fn put_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if plain(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
     } else {
         json_str(out, s);
+    }
+}
+
+/// No byte of `s` is `"`, `\` or below 0x20: eight bytes at a time (each test is
+/// exact for "some byte is": a borrow only crosses from a byte that already is).
+fn plain(s: &[u8]) -> bool {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_in = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_ne_bytes(c.try_into().expect("8 bytes"));
+        let control = x.wrapping_sub(0x20 * LO) & !x & HI != 0;
+        if control || zero_in(x ^ (b'"' as u64 * LO)) || zero_in(x ^ (b'\\' as u64 * LO)) {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|b| *b >= 0x20 && *b != b'"' && *b != b'\\')
+}
+
+/// `{"<field>":` of a value of `kind`.
+fn opening(kind: ValueType) -> &'static [u8] {
+    match kind {
+        ValueType::Bool => br#"{"boolValue":"#,
+        ValueType::BoolArray => br#"{"boolArrayValue":"#,
+        ValueType::Double => br#"{"doubleValue":"#,
+        ValueType::DoubleArray => br#"{"doubleArrayValue":"#,
+        ValueType::Int64 => br#"{"int64Value":"#,
+        ValueType::Int64Array => br#"{"int64ArrayValue":"#,
+        ValueType::String => br#"{"stringValue":"#,
+        ValueType::StringArray => br#"{"stringArrayValue":"#,
+        ValueType::Bytes => br#"{"bytesValue":"#,
     }
 }
 
@@ -627,7 +660,7 @@ mod tests {
 
     #[test]
     fn strings_put_plainly_are_serde_jsons() {
-        for s in [
+        let mut cases: Vec<String> = [
             "",
             "code",
             "639181234567",
@@ -643,12 +676,45 @@ mod tests {
             "/",
             "</script>",
             "\u{2028}",
-        ] {
+            " ",
+            "!#[]",
+            "\u{ff}\u{80}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every ASCII byte and two others at every place of a 17-byte string (two
+        // chunks of eight and one byte).
+        for c in (0..=0x7f_u8).map(char::from).chain(['é', '\u{10ffff}']) {
+            for at in 0..17 {
+                let mut t: String = "abcdefghijklmnopq".into();
+                t.replace_range(at..=at, &c.to_string());
+                cases.push(t);
+            }
+        }
+        for s in &cases {
             let mut plain = b"[".to_vec();
             put_str(&mut plain, s);
             let mut serde = b"[".to_vec();
             json_str(&mut serde, s);
             assert_eq!(plain, serde, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn each_kind_opens_with_its_field() {
+        for kind in [
+            ValueType::Bool,
+            ValueType::BoolArray,
+            ValueType::Double,
+            ValueType::DoubleArray,
+            ValueType::Int64,
+            ValueType::Int64Array,
+            ValueType::String,
+            ValueType::StringArray,
+            ValueType::Bytes,
+        ] {
+            assert_eq!(opening(kind), format!("{{\"{}\":", kind.field()).as_bytes());
         }
     }
 

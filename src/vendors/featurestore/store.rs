@@ -1085,9 +1085,11 @@ fn is_child(name: &str, parent: &str) -> bool {
 
 /// `last_id(name)` when [`is_child`]`(name, parent)`: the `Y` of `{parent}/X/Y`.
 fn child_id<'n>(name: &'n str, parent: &str) -> Option<&'n str> {
+    // Byte loops: the names are short, and `split_once` sets up a searcher each time.
     let rest = name.strip_prefix(parent)?.strip_prefix('/')?;
-    let (_, id) = rest.split_once('/')?;
-    (!id.contains('/')).then_some(id)
+    let slash = rest.bytes().position(|b| b == b'/')?;
+    let id = &rest[slash + 1..];
+    id.bytes().all(|b| b != b'/').then_some(id)
 }
 
 /// A featurestore (the entity type's, if any) serves online: FAILED_PRECONDITION if not.

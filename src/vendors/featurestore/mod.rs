@@ -36,12 +36,14 @@
 mod errors;
 mod filter;
 mod names;
+mod plain;
 mod resource;
 mod rows;
 mod settings;
 mod store;
 mod values;
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use hyper::{Method, StatusCode};
@@ -815,13 +817,14 @@ impl FeatureStore {
         req: &MockRequest,
         entity_type: &str,
         verb: Verb,
-    ) -> Result<(String, ValueCall), ApiError> {
+    ) -> Result<(Cow<'static, str>, ValueCall<'static>), ApiError> {
         let body = json_body(req)?;
         check_body_entity_type(&body, entity_type)?;
         Ok(match verb {
             Verb::Write => {
                 let payloads = parse_payloads(&body)?;
-                (payloads[0].entity_id.clone(), ValueCall::Write(payloads))
+                let entity = payloads[0].entity_id.clone();
+                (entity.into(), ValueCall::Write(payloads))
             }
             Verb::Read => {
                 known_fields(
@@ -838,7 +841,11 @@ impl FeatureStore {
                     _ => return Err(ApiError::invalid("entity_id is required (entityId).")),
                 };
                 let ids = selector(&body)?;
-                (id.clone(), ValueCall::Read(vec![id], ids, false))
+                let ids = ids.into_iter().map(Cow::Owned).collect();
+                (
+                    id.clone().into(),
+                    ValueCall::Read(vec![id.into()], ids, false),
+                )
             }
             Verb::StreamingRead => {
                 known_fields(
@@ -865,6 +872,8 @@ impl FeatureStore {
                     }
                 };
                 let features = selector(&body)?;
+                let features = features.into_iter().map(Cow::Owned).collect();
+                let ids: Vec<Cow<'static, str>> = ids.into_iter().map(Cow::Owned).collect();
                 (ids[0].clone(), ValueCall::Read(ids, features, true))
             }
         })
@@ -873,7 +882,7 @@ impl FeatureStore {
     fn perform(
         &self,
         entity_type: &str,
-        call: ValueCall,
+        call: ValueCall<'_>,
         now: chrono::DateTime<chrono::Utc>,
         note: &mut Option<String>,
         as_json: bool,
@@ -906,53 +915,23 @@ impl FeatureStore {
 
 /// A read's body as Google's SDK sends it (`entityId`, or `entityIds` when streaming,
 /// and `featureSelector.idMatcher.ids`, nothing else, every id a non-empty string),
-/// read straight into borrowed fields: its entity and the call. `None` for any other
-/// body, which is then read as JSON and checked as before ([`FeatureStore::value_call`]
-/// gives the same for what this takes; a unit test holds them to it).
-fn plain_read(req: &MockRequest, verb: Verb) -> Option<(String, ValueCall)> {
-    use std::borrow::Cow;
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Body<'a> {
-        #[serde(borrow, default)]
-        entity_id: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        entity_ids: Option<Vec<Cow<'a, str>>>,
-        #[serde(borrow)]
-        feature_selector: Selector<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Selector<'a> {
-        #[serde(borrow)]
-        id_matcher: Matcher<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Matcher<'a> {
-        #[serde(borrow)]
-        ids: Vec<Cow<'a, str>>,
-    }
-    let b: Body<'_> = serde_json::from_slice(&req.body).ok()?;
-    let features: Vec<String> = b
-        .feature_selector
-        .id_matcher
-        .ids
-        .into_iter()
-        .map(Cow::into_owned)
-        .collect();
-    if features.is_empty() {
+/// borrowed from the body ([`plain::read_body`]): its entity and the call. `None` for
+/// any other body, which is then read as JSON and checked as before
+/// ([`FeatureStore::value_call`] gives the same for what this takes; unit tests hold
+/// them to it).
+fn plain_read(req: &MockRequest, verb: Verb) -> Option<(Cow<'_, str>, ValueCall<'_>)> {
+    let b = plain::read_body(&req.body)?;
+    if b.ids.is_empty() {
         return None;
     }
-    let nonempty = |s: &Cow<'_, str>| !s.is_empty();
     match (verb, b.entity_id, b.entity_ids) {
-        (Verb::Read, Some(id), None) if nonempty(&id) => {
-            let id = id.into_owned();
-            Some((id.clone(), ValueCall::Read(vec![id], features, false)))
+        (Verb::Read, Some(id), None) if !id.is_empty() => {
+            Some((id.into(), ValueCall::Read(vec![id.into()], b.ids, false)))
         }
-        (Verb::StreamingRead, None, Some(ids)) if !ids.is_empty() && ids.iter().all(nonempty) => {
-            let ids: Vec<String> = ids.into_iter().map(Cow::into_owned).collect();
-            Some((ids[0].clone(), ValueCall::Read(ids, features, true)))
+        (Verb::StreamingRead, None, Some(ids))
+            if !ids.is_empty() && ids.iter().all(|s| !s.is_empty()) =>
+        {
+            Some((ids[0].clone(), ValueCall::Read(ids, b.ids, true)))
         }
         _ => None,
     }
@@ -984,11 +963,12 @@ fn read_json(
     }
 }
 
-/// A value call, validated, waiting for its scenario step.
-enum ValueCall {
+/// A value call, validated, waiting for its scenario step; a plain read borrows its
+/// ids from the request body.
+enum ValueCall<'a> {
     Write(Vec<Payload>),
     /// Entity ids, selected feature ids, streaming?
-    Read(Vec<String>, Vec<String>, bool),
+    Read(Vec<Cow<'a, str>>, Vec<Cow<'a, str>>, bool),
 }
 
 /// The body as a JSON object (an empty body is `{}`), or Google's parse error.
@@ -1307,6 +1287,14 @@ mod tests {
             ),
             (
                 Verb::Read,
+                "{\n  \"featureSelector\": {\"idMatcher\": {\"ids\": [\"a\", \"bé\"]}},\n  \"entityId\": \"e/1\"\n}",
+            ),
+            (
+                Verb::StreamingRead,
+                r#"{"entityIds":["e1","e1","e\"2"],"featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::Read,
                 r#"{"entityId":"","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
             ),
             (
@@ -1366,7 +1354,7 @@ mod tests {
             };
             assert_eq!((entity, a, b, c), (general_entity, x, y, z), "{body}");
         }
-        assert_eq!(plain_ones, 3);
+        assert_eq!(plain_ones, 3, "the plain bodies without escapes");
     }
 
     /// Reads written as bytes are the bytes of the JSON the other path builds, for every
@@ -1446,8 +1434,6 @@ mod tests {
                 s.reset();
             }
         }
-        assert!(s
-            .read_bytes(ET, &["e0".into()], &["nope".into()], false)
-            .is_err());
+        assert!(s.read_bytes(ET, &["e0"], &["nope"], false).is_err());
     }
 }

@@ -953,8 +953,8 @@ impl Store {
     pub fn read_bytes(
         &self,
         entity_type: &str,
-        entity_ids: &[String],
-        selected: &[String],
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
         streaming: bool,
     ) -> Result<Vec<u8>, ApiError> {
         let ids = self.selected(entity_type, selected)?;
@@ -984,9 +984,10 @@ impl Store {
                 break;
             }
             out.extend_from_slice(br#"{"entityId":"#);
+            let entity = entity.as_ref();
             put_str(&mut out, entity);
             out.extend_from_slice(br#","data":["#);
-            let row = rows.and_then(|r| r.get(entity.as_str()));
+            let row = rows.and_then(|r| r.get(entity));
             for (i, f) in ids.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
@@ -1019,35 +1020,37 @@ impl Store {
     fn selected<'s>(
         &'s self,
         entity_type: &str,
-        selected: &'s [String],
+        selected: &'s [impl AsRef<str>],
     ) -> Result<Vec<&'s str>, ApiError> {
         let features = self.feature_ids(entity_type)?;
-        if selected.iter().any(|s| s == "*") {
+        if selected.iter().any(|s| s.as_ref() == "*") {
             return Ok(features);
         }
         for s in selected {
-            if !features.contains(&s.as_str()) {
+            let s = s.as_ref();
+            if !features.contains(&s) {
                 return Err(ApiError::not_found(
                     "Feature",
                     &format!("{entity_type}/features/{s}"),
                 ));
             }
         }
-        Ok(selected.iter().map(String::as_str).collect())
+        Ok(selected.iter().map(AsRef::as_ref).collect())
     }
 
     /// `ReadFeatureValues` for each entity: the header's descriptors and one view each.
     pub fn read(
         &self,
         entity_type: &str,
-        entity_ids: &[String],
-        selected: &[String],
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
     ) -> Result<(Vec<String>, Vec<View>), ApiError> {
         let features = self.features_of(entity_type)?;
-        let ids: Vec<String> = if selected.iter().any(|s| s == "*") {
+        let ids: Vec<String> = if selected.iter().any(|s| s.as_ref() == "*") {
             features.iter().map(|(f, _)| f.clone()).collect()
         } else {
             for s in selected {
+                let s = s.as_ref();
                 if !features.iter().any(|(f, _)| f == s) {
                     return Err(ApiError::not_found(
                         "Feature",
@@ -1055,11 +1058,12 @@ impl Store {
                     ));
                 }
             }
-            selected.to_vec()
+            selected.iter().map(|s| s.as_ref().to_string()).collect()
         };
         let views = entity_ids
             .iter()
             .map(|e| {
+                let e = e.as_ref();
                 let data = ids
                     .iter()
                     .map(|f| match self.rows.get(entity_type, e, f) {
@@ -1068,7 +1072,7 @@ impl Store {
                     })
                     .collect();
                 View {
-                    entity_id: e.clone(),
+                    entity_id: e.to_string(),
                     data,
                 }
             })
@@ -1351,7 +1355,7 @@ mod tests {
         s.write(ET, payloads, now).unwrap();
         assert_eq!(s.rows.len(), MAX_ROWS);
         let ids = ["e0".to_string(), "e1".to_string(), format!("e{MAX_ROWS}")];
-        let (_, views) = s.read(ET, &ids, &["code".into()]).unwrap();
+        let (_, views) = s.read(ET, &ids, &["code"]).unwrap();
         assert_eq!(views[0].data[0], json!({}));
         assert_ne!(views[1].data[0], json!({}));
         assert_ne!(views[2].data[0], json!({}));

@@ -1397,23 +1397,12 @@ mod tests {
             .unwrap()
             .to_utc();
         let mut s = store::Store::default();
-        let check = |s: &store::Store, ids: &[&str], selected: &[&str]| {
-            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-            let selected: Vec<String> = selected.iter().map(ToString::to_string).collect();
-            for streaming in [false, true] {
-                let bytes = s.read_bytes(ET, &ids, &selected, streaming).unwrap();
-                let (descriptors, views) = s.read(ET, &ids, &selected).unwrap();
-                let json =
-                    serde_json::to_vec(&read_json(ET, &descriptors, views, streaming)).unwrap();
-                assert_eq!(
-                    String::from_utf8_lossy(&bytes),
-                    String::from_utf8_lossy(&json)
-                );
-            }
+        let check = |s: &mut store::Store, ids: &[&str], selected: &[&str]| {
+            check_read(s, ET, ids, selected)
         };
         for round in 0..2 {
             s.seed(&settings, t0, Issuer::root(1));
-            check(&s, &["e0"], &["*"]);
+            check(&mut s, &["e0"], &["*"]);
             for (n, (f, _, v)) in types.iter().enumerate() {
                 let mut fv = v.clone();
                 if n % 2 == 0 {
@@ -1426,14 +1415,131 @@ mod tests {
                 };
                 s.write(ET, vec![payload], t0 + chrono::TimeDelta::seconds(n as i64))
                     .unwrap();
-                check(&s, &["e0"], &["*"]);
-                check(&s, &["e1", "e0", "nobody", "e2"], &["*"]);
-                check(&s, &["e2"], &["s", "by", "ia"]);
+                check(&mut s, &["e0"], &["*"]);
+                check(&mut s, &["e1", "e0", "nobody", "e2"], &["*"]);
+                check(&mut s, &["e2"], &["s", "by", "ia"]);
             }
             if round == 0 {
                 s.reset();
             }
         }
         assert!(s.read_bytes(ET, &["e0"], &["nope"], false).is_err());
+    }
+
+    /// `read_bytes` (through its kept [`store::ReadPlan`]) against `read` serialized:
+    /// the same bytes, or the same refusal.
+    fn check_read(s: &mut store::Store, et: &str, ids: &[&str], selected: &[&str]) {
+        for streaming in [false, true] {
+            let bytes = s.read_bytes(et, ids, selected, streaming);
+            let json = s
+                .read(et, ids, selected)
+                .map(|(descriptors, views)| read_json(et, &descriptors, views, streaming));
+            match (bytes, json) {
+                (Ok(bytes), Ok(json)) => assert_eq!(
+                    String::from_utf8_lossy(&bytes),
+                    json.to_string(),
+                    "{et} {ids:?} {selected:?}"
+                ),
+                (Err(a), Err(b)) => assert_eq!((a.code, a.message), (b.code, b.message)),
+                (a, b) => panic!("{et}: {:?} and {:?}", a.map(drop), b.map(drop)),
+            }
+        }
+    }
+
+    /// What a read keeps between reads is derived again after every change of the
+    /// resources: features created and deleted, the featurestore taken offline and
+    /// back, another entity type read in between, the entity type deleted, a reset.
+    #[test]
+    fn reads_follow_every_change_of_the_features() {
+        let et2 = format!("{}/entityTypes/et2", names::parent_of(ET));
+        let settings = FeatureStoreSettings {
+            entity_types: vec![
+                Precreated {
+                    featurestore: names::parent_of(ET).to_string(),
+                    name: ET.to_string(),
+                    description: None,
+                    features: vec![
+                        ("a".into(), ValueType::String),
+                        ("b".into(), ValueType::Int64),
+                    ],
+                },
+                Precreated {
+                    featurestore: names::parent_of(ET).to_string(),
+                    name: et2.clone(),
+                    description: None,
+                    features: vec![("c".into(), ValueType::Bool)],
+                },
+            ],
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut s = store::Store::default();
+        let write = |s: &mut store::Store, et: &str, f: &str, v: Value| {
+            let payload = store::Payload {
+                entity_id: "e".into(),
+                values: vec![(f.to_string(), values::parse(f, &v).unwrap())],
+            };
+            s.write(et, vec![payload], now).unwrap();
+        };
+        let create = |s: &mut store::Store, f: &str| {
+            let create = store::Create {
+                op_name: format!("{ET}/operations/{f}"),
+                metadata: "CreateFeatureOperationMetadata",
+                resources: vec![Pending {
+                    kind: Kind::Feature,
+                    name: format!("{ET}/features/{f}"),
+                    fields: resource::body_fields(
+                        Kind::Feature,
+                        json!({"valueType": "STRING"}).as_object().unwrap(),
+                    )
+                    .unwrap(),
+                }],
+                answer: Answer::Resource,
+                entity: f.to_string(),
+            };
+            s.start_create(create, None, now).unwrap();
+        };
+        let serving = |s: &mut store::Store, nodes: i64| {
+            let body = json!({"onlineServingConfig": {"fixedNodeCount": nodes}});
+            let mask = ["onlineServingConfig".to_string()];
+            s.update(
+                Kind::Featurestore,
+                names::parent_of(ET),
+                body.as_object().unwrap(),
+                None,
+                Some(&mask),
+                now,
+            )
+            .unwrap();
+        };
+        for _ in 0..2 {
+            s.seed(&settings, now, Issuer::root(1));
+            write(&mut s, ET, "a", json!({"stringValue": "x"}));
+            write(&mut s, &et2, "c", json!({"boolValue": true}));
+            let both = |s: &mut store::Store| {
+                check_read(s, ET, &["e", "f"], &["*"]);
+                check_read(s, ET, &["e"], &["b", "a"]);
+                check_read(s, &et2, &["e"], &["*"]);
+                check_read(s, ET, &["e"], &["*"]);
+            };
+            both(&mut s);
+            create(&mut s, "late");
+            both(&mut s);
+            write(&mut s, ET, "late", json!({"stringValue": "y"}));
+            both(&mut s);
+            s.delete(Kind::Feature, &format!("{ET}/features/a"), false)
+                .unwrap();
+            both(&mut s);
+            check_read(&mut s, ET, &["e"], &["a"]);
+            serving(&mut s, 0);
+            both(&mut s);
+            serving(&mut s, 2);
+            both(&mut s);
+            s.delete(Kind::EntityType, ET, true).unwrap();
+            both(&mut s);
+            s.reset();
+            both(&mut s);
+        }
     }
 }

@@ -21,7 +21,14 @@ pub struct ReadBody<'a> {
 
 /// The body's fields, or `None` when it is not plainly that (see the module doc).
 pub fn read_body(body: &[u8]) -> Option<ReadBody<'_>> {
-    let mut c = Cursor { b: body, at: 0 };
+    // UTF-8 checked once for the whole body (serde would refuse bad UTF-8 in a string,
+    // and anything but ASCII outside one is not JSON), then strings are sliced off it.
+    let text = std::str::from_utf8(body).ok()?;
+    let mut c = Cursor {
+        text,
+        b: body,
+        at: 0,
+    };
     let mut out = ReadBody::default();
     let mut selector = false;
     c.object(|key, c| match key {
@@ -61,6 +68,8 @@ pub fn read_body(body: &[u8]) -> Option<ReadBody<'_>> {
 }
 
 struct Cursor<'a> {
+    text: &'a str,
+    /// `text`'s bytes.
     b: &'a [u8],
     at: usize,
 }
@@ -95,7 +104,8 @@ impl<'a> Cursor<'a> {
                 _ => self.at += 1,
             }
         }
-        let s = std::str::from_utf8(&self.b[start..self.at]).ok()?;
+        // Both ends are at a `"`, so on character boundaries.
+        let s = &self.text[start..self.at];
         self.at += 1;
         Some(s)
     }

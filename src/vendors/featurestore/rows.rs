@@ -198,16 +198,15 @@ impl Stored {
 }
 
 impl Stored {
-    /// [`Stored::to_json`] serialized, written straight into `out` (the same bytes, a
-    /// unit test holds them to it) without building a map per value; `times` keeps the
-    /// last generate time rendered, as the values of one read were mostly written at
-    /// one moment.
-    pub fn write_json(&self, out: &mut Vec<u8>, times: &mut Times) {
+    /// `{"value": V}` with V [`Stored::to_json`] serialized, as a read's data holds
+    /// it, written straight into `out` (the same bytes, a unit test holds them to it)
+    /// without building a map per value; `times` keeps the last generate time rendered
+    /// (the values of one read were mostly written at one moment) with what follows
+    /// the data.
+    pub fn write_value(&self, out: &mut Vec<u8>, times: &mut Times) {
         out.extend_from_slice(opening(self.kind));
         self.data.write_json(out);
-        out.extend_from_slice(br#","metadata":{"generateTime":""#);
-        times.put(out, self.generate_time);
-        out.extend_from_slice(b"\"}}");
+        times.put_metadata(out, self.generate_time);
     }
 }
 
@@ -246,45 +245,52 @@ fn plain(s: &[u8]) -> bool {
         .all(|b| *b >= 0x20 && *b != b'"' && *b != b'\\')
 }
 
-/// `{"<field>":` of a value of `kind`.
+/// `{"value":{"<field>":` of a value of `kind`.
 fn opening(kind: ValueType) -> &'static [u8] {
     match kind {
-        ValueType::Bool => br#"{"boolValue":"#,
-        ValueType::BoolArray => br#"{"boolArrayValue":"#,
-        ValueType::Double => br#"{"doubleValue":"#,
-        ValueType::DoubleArray => br#"{"doubleArrayValue":"#,
-        ValueType::Int64 => br#"{"int64Value":"#,
-        ValueType::Int64Array => br#"{"int64ArrayValue":"#,
-        ValueType::String => br#"{"stringValue":"#,
-        ValueType::StringArray => br#"{"stringArrayValue":"#,
-        ValueType::Bytes => br#"{"bytesValue":"#,
+        ValueType::Bool => br#"{"value":{"boolValue":"#,
+        ValueType::BoolArray => br#"{"value":{"boolArrayValue":"#,
+        ValueType::Double => br#"{"value":{"doubleValue":"#,
+        ValueType::DoubleArray => br#"{"value":{"doubleArrayValue":"#,
+        ValueType::Int64 => br#"{"value":{"int64Value":"#,
+        ValueType::Int64Array => br#"{"value":{"int64ArrayValue":"#,
+        ValueType::String => br#"{"value":{"stringValue":"#,
+        ValueType::StringArray => br#"{"value":{"stringArrayValue":"#,
+        ValueType::Bytes => br#"{"value":{"bytesValue":"#,
     }
 }
 
-/// Generate times as [`rfc3339`] renders them (seconds, then 0, 3, 6 or 9 fraction
-/// digits as needed, `Z`), written digit by digit, the last one kept: chrono's
-/// formatter goes through `fmt::Write` a character at a time, on every value of
-/// every read. Years outside 0..=9999 and leap seconds, which chrono writes its own
-/// way, go through [`rfc3339`] itself.
+/// What follows a value's data, `,"metadata":{"generateTime":"T"}}}` (closing the
+/// value and its `{"value": …}`), with T as [`rfc3339`] renders it (seconds, then 0,
+/// 3, 6 or 9 fraction digits as needed, `Z`), written digit by digit and kept for the
+/// next value: chrono's formatter goes through `fmt::Write` a character at a time, on
+/// every value of every read. Years outside 0..=9999 and leap seconds, which chrono
+/// writes its own way, go through [`rfc3339`] itself.
 #[derive(Debug, Default)]
 pub struct Times {
     last: Option<DateTime<Utc>>,
-    text: [u8; 30],
-    len: usize,
+    text: Vec<u8>,
 }
 
+/// Before the time.
+const METADATA: &[u8] = br#","metadata":{"generateTime":""#;
+/// After the time.
+const CLOSING: &[u8] = br#""}}}"#;
+
 impl Times {
-    /// Write `t` (without quotes) into `out`.
-    pub fn put(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>) {
+    /// Write what follows a value's data, generated at `t`, into `out`.
+    pub fn put_metadata(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>) {
         if self.last != Some(t) && !self.render(t) {
+            out.extend_from_slice(METADATA);
             out.extend_from_slice(rfc3339(t).as_bytes());
+            out.extend_from_slice(CLOSING);
             return;
         }
-        out.extend_from_slice(&self.text[..self.len]);
+        out.extend_from_slice(&self.text);
     }
 
-    /// Render `t` into `text` and keep it; `false` (nothing kept) for a year outside
-    /// 0..=9999 or a leap second.
+    /// Render the metadata at `t` into `text` and keep it; `false` (nothing kept) for
+    /// a year outside 0..=9999 or a leap second.
     fn render(&mut self, t: DateTime<Utc>) -> bool {
         use chrono::{Datelike, Timelike};
         let naive = t.naive_utc();
@@ -293,9 +299,8 @@ impl Times {
             self.last = None;
             return false;
         }
-        let text = &mut self.text;
-        text[..20].copy_from_slice(b"0000-00-00T00:00:00.");
-        put_date_time(text, &naive);
+        let mut time = *b"0000-00-00T00:00:00.000000000";
+        put_date_time(&mut time, &naive);
         let digits = if nano == 0 {
             0
         } else if nano % 1_000_000 == 0 {
@@ -307,11 +312,14 @@ impl Times {
         };
         let mut len = 19;
         if digits > 0 {
-            put_digits(text, 20, digits, nano / 10u32.pow(9 - digits as u32));
+            put_digits(&mut time, 20, digits, nano / 10u32.pow(9 - digits as u32));
             len = 20 + digits;
         }
-        text[len] = b'Z';
-        self.len = len + 1;
+        self.text.clear();
+        self.text.extend_from_slice(METADATA);
+        self.text.extend_from_slice(&time[..len]);
+        self.text.push(b'Z');
+        self.text.extend_from_slice(CLOSING);
         self.last = Some(t);
         true
     }
@@ -547,7 +555,7 @@ mod tests {
         }
     }
 
-    /// The bytes written straight are `to_json` serialized, for every value kind and
+    /// The bytes written straight are `{"value": to_json}` serialized, for every value kind and
     /// edge case (escapes, non-ASCII, empty arrays, extreme and non-finite numbers) and
     /// generate times with 0, 3, 6 and 9 fraction digits, out-of-range years and leap
     /// seconds, one after another through the same [`Times`] (kept or not).
@@ -641,16 +649,16 @@ mod tests {
                     data: d.clone(),
                     generate_time,
                 };
-                let want = serde_json::to_vec(&stored.to_json()).unwrap();
+                let want = serde_json::to_vec(&json!({"value": stored.to_json()})).unwrap();
                 let mut got = Vec::new();
-                stored.write_json(&mut got, &mut kept);
+                stored.write_value(&mut got, &mut kept);
                 assert_eq!(
                     String::from_utf8(got).unwrap(),
-                    String::from_utf8(want).unwrap()
+                    String::from_utf8(want.clone()).unwrap()
                 );
                 let mut fresh = b"x".to_vec();
-                stored.write_json(&mut fresh, &mut Times::default());
-                assert_eq!(fresh[1..], serde_json::to_vec(&stored.to_json()).unwrap());
+                stored.write_value(&mut fresh, &mut Times::default());
+                assert_eq!(fresh[1..], want);
                 n += 1;
             }
         }
@@ -714,7 +722,8 @@ mod tests {
             ValueType::StringArray,
             ValueType::Bytes,
         ] {
-            assert_eq!(opening(kind), format!("{{\"{}\":", kind.field()).as_bytes());
+            let want = format!("{{\"value\":{{\"{}\":", kind.field());
+            assert_eq!(opening(kind), want.as_bytes());
         }
     }
 

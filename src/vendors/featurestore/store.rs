@@ -220,6 +220,21 @@ pub struct ListQuery {
     pub fingerprint: String,
 }
 
+/// What reads of one entity type derive from the resources: its features' ids in
+/// creation order (after the checks that it exists and serves online) and the answer's
+/// header when every feature is read (`*`). Kept for the last entity type read until
+/// any resource changes ([`Store::changes`]), since every read in between would derive
+/// the same: one entity type's feature names, which the resource budget bounds.
+#[derive(Debug)]
+struct ReadPlan {
+    /// [`Store::changes`] when this was derived.
+    changes: u64,
+    entity_type: String,
+    ids: Vec<String>,
+    /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}` for `*`.
+    header: Vec<u8>,
+}
+
 pub struct Store {
     seeded: bool,
     /// Each map's byte budget, and one value's ([`Budgets`]).
@@ -246,6 +261,10 @@ pub struct Store {
     /// Scenario progress of creates not yet made, by the full name they create.
     timelines: HashMap<String, EntityState>,
     timeline_order: VecDeque<String>,
+    /// Bumped by every change of the resources (created, updated, deleted), so what
+    /// reads derive from them is derived again.
+    changes: u64,
+    read_plan: Option<ReadPlan>,
 }
 
 impl Default for Store {
@@ -321,6 +340,8 @@ impl Store {
             running: Vec::new(),
             timelines: HashMap::new(),
             timeline_order: VecDeque::new(),
+            changes: 0,
+            read_plan: None,
         }
     }
 
@@ -382,6 +403,7 @@ impl Store {
         let r = Resource::new(kind, name.to_string(), fields, now, etag);
         self.resource_bytes += resource_bytes(&r);
         self.resources.push(r);
+        self.changes += 1;
     }
 
     /// RESOURCE_EXHAUSTED when resources weighing `more` bytes would not fit the budget.
@@ -779,6 +801,7 @@ impl Store {
         r.update_time = now;
         r.etag = etag;
         let out = r.json();
+        self.changes += 1;
         self.resource_bytes = self.resource_bytes - old + new;
         Ok(out)
     }
@@ -811,6 +834,7 @@ impl Store {
             keep
         });
         self.resource_bytes -= freed;
+        self.changes += 1;
         // A create below it that a failing step refused starts afresh next time.
         let mut freed = 0;
         self.timelines.retain(|n, _| {
@@ -951,29 +975,38 @@ impl Store {
     /// The same bytes as serializing the JSON the other path builds (a unit test holds
     /// them to it), without building, cloning and dropping a `Value` per feature.
     pub fn read_bytes(
-        &self,
+        &mut self,
         entity_type: &str,
         entity_ids: &[impl AsRef<str>],
         selected: &[impl AsRef<str>],
         streaming: bool,
     ) -> Result<Vec<u8>, ApiError> {
-        let ids = self.selected(entity_type, selected)?;
-        let rows = self.rows.of_type(entity_type);
-        let views = if streaming { entity_ids.len() } else { 1 };
-        let mut out = Vec::with_capacity(256 + 160 * ids.len() * views);
-        out.extend_from_slice(if streaming { b"[{" } else { b"{" });
-        out.extend_from_slice(br#""header":{"entityType":"#);
-        put_str(&mut out, entity_type);
-        out.extend_from_slice(br#","featureDescriptors":["#);
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        self.plan_read(entity_type)?;
+        let plan = self.read_plan.as_ref().expect("planned just above");
+        let all = selected.iter().any(|s| s.as_ref() == "*");
+        let ids: Vec<&str> = if all {
+            plan.ids.iter().map(String::as_str).collect()
+        } else {
+            for s in selected {
+                let s = s.as_ref();
+                if !plan.ids.iter().any(|f| f == s) {
+                    return Err(ApiError::not_found(
+                        "Feature",
+                        &format!("{entity_type}/features/{s}"),
+                    ));
+                }
             }
-            out.extend_from_slice(br#"{"id":"#);
-            put_str(&mut out, id);
-            out.push(b'}');
+            selected.iter().map(AsRef::as_ref).collect()
+        };
+        let views = if streaming { entity_ids.len() } else { 1 };
+        let mut out = Vec::with_capacity(plan.header.len() + 64 + 160 * ids.len() * views);
+        out.extend_from_slice(if streaming { b"[{" } else { b"{" });
+        if all {
+            out.extend_from_slice(&plan.header);
+        } else {
+            write_header(&mut out, entity_type, &ids);
         }
-        out.extend_from_slice(b"]}");
+        let rows = self.rows.of_type(entity_type);
         let mut times = Times::default();
         for (n, entity) in entity_ids.iter().enumerate() {
             if streaming {
@@ -988,23 +1021,19 @@ impl Store {
             put_str(&mut out, entity);
             out.extend_from_slice(br#","data":["#);
             let row = rows.and_then(|r| r.get(entity));
-            for (i, f) in ids.iter().enumerate() {
+            for (i, &f) in ids.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
                 // Rows mostly hold the features in the order they are read in.
                 let value = row.and_then(|r| {
                     r.get(i)
-                        .filter(|(id, _)| &**id == *f)
-                        .or_else(|| r.iter().find(|(id, _)| &**id == *f))
+                        .filter(|(id, _)| &**id == f)
+                        .or_else(|| r.iter().find(|(id, _)| &**id == f))
                 });
                 match value {
                     None => out.extend_from_slice(b"{}"),
-                    Some((_, stored)) => {
-                        out.extend_from_slice(br#"{"value":"#);
-                        stored.write_json(&mut out, &mut times);
-                        out.push(b'}');
-                    }
+                    Some((_, stored)) => stored.write_value(&mut out, &mut times),
                 }
             }
             out.extend_from_slice(b"]}");
@@ -1016,26 +1045,29 @@ impl Store {
         Ok(out)
     }
 
-    /// The feature ids a read selects (every feature for `*`, in creation order).
-    fn selected<'s>(
-        &'s self,
-        entity_type: &str,
-        selected: &'s [impl AsRef<str>],
-    ) -> Result<Vec<&'s str>, ApiError> {
-        let features = self.feature_ids(entity_type)?;
-        if selected.iter().any(|s| s.as_ref() == "*") {
-            return Ok(features);
+    /// Keep the [`ReadPlan`] of `entity_type`: the one kept if derived since the last
+    /// change of the resources, else one derived now. Refusals are not kept.
+    fn plan_read(&mut self, entity_type: &str) -> Result<(), ApiError> {
+        let current = self
+            .read_plan
+            .as_ref()
+            .is_some_and(|p| p.changes == self.changes && p.entity_type == entity_type);
+        if !current {
+            let ids: Vec<String> = self
+                .feature_ids(entity_type)?
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let mut header = Vec::new();
+            write_header(&mut header, entity_type, &ids);
+            self.read_plan = Some(ReadPlan {
+                changes: self.changes,
+                entity_type: entity_type.to_string(),
+                ids,
+                header,
+            });
         }
-        for s in selected {
-            let s = s.as_ref();
-            if !features.contains(&s) {
-                return Err(ApiError::not_found(
-                    "Feature",
-                    &format!("{entity_type}/features/{s}"),
-                ));
-            }
-        }
-        Ok(selected.iter().map(AsRef::as_ref).collect())
+        Ok(())
     }
 
     /// `ReadFeatureValues` for each entity: the header's descriptors and one view each.
@@ -1079,6 +1111,22 @@ impl Store {
             .collect();
         Ok((ids, views))
     }
+}
+
+/// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}`.
+fn write_header(out: &mut Vec<u8>, entity_type: &str, ids: &[impl AsRef<str>]) {
+    out.extend_from_slice(br#""header":{"entityType":"#);
+    put_str(out, entity_type);
+    out.extend_from_slice(br#","featureDescriptors":["#);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"id":"#);
+        put_str(out, id.as_ref());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
 }
 
 /// `parent_of(name) == parent`, without searching the name from its end: the name is

@@ -204,9 +204,19 @@ impl Stored {
     /// (the values of one read were mostly written at one moment) with what follows
     /// the data.
     pub fn write_value(&self, out: &mut Vec<u8>, times: &mut Times) {
-        out.extend_from_slice(opening(self.kind));
-        self.data.write_json(out);
-        times.put_metadata(out, self.generate_time);
+        match &self.data {
+            // A plain string (most values): its quotes come with the pieces around it.
+            Compact::Text(t) if plain(t.as_bytes()) => {
+                out.extend_from_slice(opening(self.kind, true));
+                out.extend_from_slice(t.as_bytes());
+                times.put_metadata(out, self.generate_time, true);
+            }
+            data => {
+                out.extend_from_slice(opening(self.kind, false));
+                data.write_json(out);
+                times.put_metadata(out, self.generate_time, false);
+            }
+        }
     }
 }
 
@@ -245,31 +255,46 @@ fn plain(s: &[u8]) -> bool {
         .all(|b| *b >= 0x20 && *b != b'"' && *b != b'\\')
 }
 
-/// `{"value":{"<field>":` of a value of `kind`.
-fn opening(kind: ValueType) -> &'static [u8] {
-    match kind {
-        ValueType::Bool => br#"{"value":{"boolValue":"#,
-        ValueType::BoolArray => br#"{"value":{"boolArrayValue":"#,
-        ValueType::Double => br#"{"value":{"doubleValue":"#,
-        ValueType::DoubleArray => br#"{"value":{"doubleArrayValue":"#,
-        ValueType::Int64 => br#"{"value":{"int64Value":"#,
-        ValueType::Int64Array => br#"{"value":{"int64ArrayValue":"#,
-        ValueType::String => br#"{"value":{"stringValue":"#,
-        ValueType::StringArray => br#"{"value":{"stringArrayValue":"#,
-        ValueType::Bytes => br#"{"value":{"bytesValue":"#,
-    }
+/// `{"value":{"<field>":` of a value of `kind`, with the opening quote of a string
+/// when `quoted`.
+fn opening(kind: ValueType, quoted: bool) -> &'static [u8] {
+    let with_quote: &'static [u8] = match kind {
+        ValueType::Bool => br#"{"value":{"boolValue":""#,
+        ValueType::BoolArray => br#"{"value":{"boolArrayValue":""#,
+        ValueType::Double => br#"{"value":{"doubleValue":""#,
+        ValueType::DoubleArray => br#"{"value":{"doubleArrayValue":""#,
+        ValueType::Int64 => br#"{"value":{"int64Value":""#,
+        ValueType::Int64Array => br#"{"value":{"int64ArrayValue":""#,
+        ValueType::String => br#"{"value":{"stringValue":""#,
+        ValueType::StringArray => br#"{"value":{"stringArrayValue":""#,
+        ValueType::Bytes => br#"{"value":{"bytesValue":""#,
+    };
+    &with_quote[..with_quote.len() - usize::from(!quoted)]
 }
 
 /// What follows a value's data, `,"metadata":{"generateTime":"T"}}}` (closing the
-/// value and its `{"value": …}`), with T as [`rfc3339`] renders it (seconds, then 0,
+/// value and its `{"value": …}`, after the closing quote of a string datum when
+/// asked), with T as [`rfc3339`] renders it (seconds, then 0,
 /// 3, 6 or 9 fraction digits as needed, `Z`), written digit by digit and kept for the
 /// next value: chrono's formatter goes through `fmt::Write` a character at a time, on
 /// every value of every read. Years outside 0..=9999 and leap seconds, which chrono
 /// writes its own way, go through [`rfc3339`] itself.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Times {
     last: Option<DateTime<Utc>>,
-    text: Vec<u8>,
+    /// `"` and the metadata: 1 + 29 + at most 30 + 4 bytes.
+    text: [u8; 64],
+    len: usize,
+}
+
+impl Default for Times {
+    fn default() -> Self {
+        Self {
+            last: None,
+            text: [0; 64],
+            len: 0,
+        }
+    }
 }
 
 /// Before the time.
@@ -278,15 +303,19 @@ const METADATA: &[u8] = br#","metadata":{"generateTime":""#;
 const CLOSING: &[u8] = br#""}}}"#;
 
 impl Times {
-    /// Write what follows a value's data, generated at `t`, into `out`.
-    pub fn put_metadata(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>) {
+    /// Write what follows a value's data, generated at `t`, into `out`; first the
+    /// closing quote of a string datum when `quoted`.
+    pub fn put_metadata(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>, quoted: bool) {
         if self.last != Some(t) && !self.render(t) {
+            if quoted {
+                out.push(b'"');
+            }
             out.extend_from_slice(METADATA);
             out.extend_from_slice(rfc3339(t).as_bytes());
             out.extend_from_slice(CLOSING);
             return;
         }
-        out.extend_from_slice(&self.text);
+        out.extend_from_slice(&self.text[usize::from(!quoted)..self.len]);
     }
 
     /// Render the metadata at `t` into `text` and keep it; `false` (nothing kept) for
@@ -315,11 +344,13 @@ impl Times {
             put_digits(&mut time, 20, digits, nano / 10u32.pow(9 - digits as u32));
             len = 20 + digits;
         }
-        self.text.clear();
-        self.text.extend_from_slice(METADATA);
-        self.text.extend_from_slice(&time[..len]);
-        self.text.push(b'Z');
-        self.text.extend_from_slice(CLOSING);
+        let pieces: [&[u8]; 5] = [b"\"", METADATA, &time[..len], b"Z", CLOSING];
+        let mut at = 0;
+        for piece in pieces {
+            self.text[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        }
+        self.len = at;
         self.last = Some(t);
         true
     }
@@ -723,7 +754,8 @@ mod tests {
             ValueType::Bytes,
         ] {
             let want = format!("{{\"value\":{{\"{}\":", kind.field());
-            assert_eq!(opening(kind), want.as_bytes());
+            assert_eq!(opening(kind, false), want.as_bytes());
+            assert_eq!(opening(kind, true), format!("{want}\"").as_bytes());
         }
     }
 

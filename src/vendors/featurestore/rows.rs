@@ -117,18 +117,15 @@ impl Compact {
             serde_json::to_writer(&mut *out, i).expect("writing to a Vec never fails");
             out.push(b'"');
         }
-        fn text(out: &mut Vec<u8>, t: &Box<str>) {
-            put_str(out, t);
-        }
         match self {
             Self::Bool(b) => boolean(out, b),
             Self::Double(d) => double(out, d),
             Self::Int64(i) => int(out, i),
-            Self::Text(t) => text(out, t),
+            Self::Text(t) => put_str(out, t),
             Self::BoolArray(a) => list(out, a, boolean),
             Self::DoubleArray(a) => list(out, a, double),
             Self::Int64Array(a) => list(out, a, int),
-            Self::TextArray(a) => list(out, a, text),
+            Self::TextArray(a) => list(out, a, |out, t| put_str(out, t)),
         }
     }
 

@@ -10,6 +10,9 @@
 //! [`MAX_TIMELINES`] scenario timelines of creates that have not happened yet. One
 //! value larger than [`Budgets::feature_value`] is refused with INVALID_ARGUMENT. Only
 //! the latest value per feature is kept, which is what online serving returns.
+//! Reads keep what they derive from the resources for the last entity type read (its
+//! feature ids and answer header, [`ReadPlan`]) until a resource changes: a copy of
+//! names the resource budget already bounds, not counted again.
 //!
 //! A create either completes at once or stays running (its scenario step says which):
 //! a running create reserves its name (creating it again is ALREADY_EXISTS) but the

@@ -36,12 +36,14 @@
 mod errors;
 mod filter;
 mod names;
+mod plain;
 mod resource;
 mod rows;
 mod settings;
 mod store;
 mod values;
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 use hyper::{Method, StatusCode};
@@ -794,13 +796,14 @@ impl FeatureStore {
         req: &MockRequest,
         entity_type: &str,
         verb: Verb,
-    ) -> Result<(String, ValueCall), ApiError> {
+    ) -> Result<(Cow<'static, str>, ValueCall<'static>), ApiError> {
         let body = json_body(req)?;
         check_body_entity_type(&body, entity_type)?;
         Ok(match verb {
             Verb::Write => {
                 let payloads = parse_payloads(&body)?;
-                (payloads[0].entity_id.clone(), ValueCall::Write(payloads))
+                let entity = payloads[0].entity_id.clone();
+                (entity.into(), ValueCall::Write(payloads))
             }
             Verb::Read => {
                 known_fields(
@@ -817,7 +820,11 @@ impl FeatureStore {
                     _ => return Err(ApiError::invalid("entity_id is required (entityId).")),
                 };
                 let ids = selector(&body)?;
-                (id.clone(), ValueCall::Read(vec![id], ids, false))
+                let ids = ids.into_iter().map(Cow::Owned).collect();
+                (
+                    id.clone().into(),
+                    ValueCall::Read(vec![id.into()], ids, false),
+                )
             }
             Verb::StreamingRead => {
                 known_fields(
@@ -844,6 +851,8 @@ impl FeatureStore {
                     }
                 };
                 let features = selector(&body)?;
+                let features = features.into_iter().map(Cow::Owned).collect();
+                let ids: Vec<Cow<'static, str>> = ids.into_iter().map(Cow::Owned).collect();
                 (ids[0].clone(), ValueCall::Read(ids, features, true))
             }
         })
@@ -852,7 +861,7 @@ impl FeatureStore {
     fn perform(
         &self,
         entity_type: &str,
-        call: ValueCall,
+        call: ValueCall<'_>,
         now: chrono::DateTime<chrono::Utc>,
         note: &mut Option<String>,
         as_json: bool,
@@ -885,53 +894,23 @@ impl FeatureStore {
 
 /// A read's body as Google's SDK sends it (`entityId`, or `entityIds` when streaming,
 /// and `featureSelector.idMatcher.ids`, nothing else, every id a non-empty string),
-/// read straight into borrowed fields: its entity and the call. `None` for any other
-/// body, which is then read as JSON and checked as before ([`FeatureStore::value_call`]
-/// gives the same for what this takes; a unit test holds them to it).
-fn plain_read(req: &MockRequest, verb: Verb) -> Option<(String, ValueCall)> {
-    use std::borrow::Cow;
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Body<'a> {
-        #[serde(borrow, default)]
-        entity_id: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        entity_ids: Option<Vec<Cow<'a, str>>>,
-        #[serde(borrow)]
-        feature_selector: Selector<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields, rename_all = "camelCase")]
-    struct Selector<'a> {
-        #[serde(borrow)]
-        id_matcher: Matcher<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Matcher<'a> {
-        #[serde(borrow)]
-        ids: Vec<Cow<'a, str>>,
-    }
-    let b: Body<'_> = serde_json::from_slice(&req.body).ok()?;
-    let features: Vec<String> = b
-        .feature_selector
-        .id_matcher
-        .ids
-        .into_iter()
-        .map(Cow::into_owned)
-        .collect();
-    if features.is_empty() {
+/// borrowed from the body ([`plain::read_body`]): its entity and the call. `None` for
+/// any other body, which is then read as JSON and checked as before
+/// ([`FeatureStore::value_call`] gives the same for what this takes; unit tests hold
+/// them to it).
+fn plain_read(req: &MockRequest, verb: Verb) -> Option<(Cow<'_, str>, ValueCall<'_>)> {
+    let b = plain::read_body(&req.body)?;
+    if b.ids.is_empty() {
         return None;
     }
-    let nonempty = |s: &Cow<'_, str>| !s.is_empty();
     match (verb, b.entity_id, b.entity_ids) {
-        (Verb::Read, Some(id), None) if nonempty(&id) => {
-            let id = id.into_owned();
-            Some((id.clone(), ValueCall::Read(vec![id], features, false)))
+        (Verb::Read, Some(id), None) if !id.is_empty() => {
+            Some((id.into(), ValueCall::Read(vec![id.into()], b.ids, false)))
         }
-        (Verb::StreamingRead, None, Some(ids)) if !ids.is_empty() && ids.iter().all(nonempty) => {
-            let ids: Vec<String> = ids.into_iter().map(Cow::into_owned).collect();
-            Some((ids[0].clone(), ValueCall::Read(ids, features, true)))
+        (Verb::StreamingRead, None, Some(ids))
+            if !ids.is_empty() && ids.iter().all(|s| !s.is_empty()) =>
+        {
+            Some((ids[0].clone(), ValueCall::Read(ids, b.ids, true)))
         }
         _ => None,
     }
@@ -963,11 +942,12 @@ fn read_json(
     }
 }
 
-/// A value call, validated, waiting for its scenario step.
-enum ValueCall {
+/// A value call, validated, waiting for its scenario step; a plain read borrows its
+/// ids from the request body.
+enum ValueCall<'a> {
     Write(Vec<Payload>),
     /// Entity ids, selected feature ids, streaming?
-    Read(Vec<String>, Vec<String>, bool),
+    Read(Vec<Cow<'a, str>>, Vec<Cow<'a, str>>, bool),
 }
 
 /// The body as a JSON object (an empty body is `{}`), or Google's parse error.
@@ -1286,6 +1266,14 @@ mod tests {
             ),
             (
                 Verb::Read,
+                "{\n  \"featureSelector\": {\"idMatcher\": {\"ids\": [\"a\", \"bé\"]}},\n  \"entityId\": \"e/1\"\n}",
+            ),
+            (
+                Verb::StreamingRead,
+                r#"{"entityIds":["e1","e1","e\"2"],"featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
+            ),
+            (
+                Verb::Read,
                 r#"{"entityId":"","featureSelector":{"idMatcher":{"ids":["*"]}}}"#,
             ),
             (
@@ -1345,7 +1333,7 @@ mod tests {
             };
             assert_eq!((entity, a, b, c), (general_entity, x, y, z), "{body}");
         }
-        assert_eq!(plain_ones, 3);
+        assert_eq!(plain_ones, 3, "the plain bodies without escapes");
     }
 
     /// Reads written as bytes are the bytes of the JSON the other path builds, for every
@@ -1388,23 +1376,12 @@ mod tests {
             .unwrap()
             .to_utc();
         let mut s = store::Store::default();
-        let check = |s: &store::Store, ids: &[&str], selected: &[&str]| {
-            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-            let selected: Vec<String> = selected.iter().map(ToString::to_string).collect();
-            for streaming in [false, true] {
-                let bytes = s.read_bytes(ET, &ids, &selected, streaming).unwrap();
-                let (descriptors, views) = s.read(ET, &ids, &selected).unwrap();
-                let json =
-                    serde_json::to_vec(&read_json(ET, &descriptors, views, streaming)).unwrap();
-                assert_eq!(
-                    String::from_utf8_lossy(&bytes),
-                    String::from_utf8_lossy(&json)
-                );
-            }
+        let check = |s: &mut store::Store, ids: &[&str], selected: &[&str]| {
+            check_read(s, ET, ids, selected)
         };
         for round in 0..2 {
             s.seed(&settings, t0, Issuer::root(1));
-            check(&s, &["e0"], &["*"]);
+            check(&mut s, &["e0"], &["*"]);
             for (n, (f, _, v)) in types.iter().enumerate() {
                 let mut fv = v.clone();
                 if n % 2 == 0 {
@@ -1417,16 +1394,131 @@ mod tests {
                 };
                 s.write(ET, vec![payload], t0 + chrono::TimeDelta::seconds(n as i64))
                     .unwrap();
-                check(&s, &["e0"], &["*"]);
-                check(&s, &["e1", "e0", "nobody", "e2"], &["*"]);
-                check(&s, &["e2"], &["s", "by", "ia"]);
+                check(&mut s, &["e0"], &["*"]);
+                check(&mut s, &["e1", "e0", "nobody", "e2"], &["*"]);
+                check(&mut s, &["e2"], &["s", "by", "ia"]);
             }
             if round == 0 {
                 s.reset();
             }
         }
-        assert!(s
-            .read_bytes(ET, &["e0".into()], &["nope".into()], false)
-            .is_err());
+        assert!(s.read_bytes(ET, &["e0"], &["nope"], false).is_err());
+    }
+
+    /// `read_bytes` (through its kept [`store::ReadPlan`]) against `read` serialized:
+    /// the same bytes, or the same refusal.
+    fn check_read(s: &mut store::Store, et: &str, ids: &[&str], selected: &[&str]) {
+        for streaming in [false, true] {
+            let bytes = s.read_bytes(et, ids, selected, streaming);
+            let json = s
+                .read(et, ids, selected)
+                .map(|(descriptors, views)| read_json(et, &descriptors, views, streaming));
+            match (bytes, json) {
+                (Ok(bytes), Ok(json)) => assert_eq!(
+                    String::from_utf8_lossy(&bytes),
+                    json.to_string(),
+                    "{et} {ids:?} {selected:?}"
+                ),
+                (Err(a), Err(b)) => assert_eq!((a.code, a.message), (b.code, b.message)),
+                (a, b) => panic!("{et}: {:?} and {:?}", a.map(drop), b.map(drop)),
+            }
+        }
+    }
+
+    /// What a read keeps between reads is derived again after every change of the
+    /// resources: features created and deleted, the featurestore taken offline and
+    /// back, another entity type read in between, the entity type deleted, a reset.
+    #[test]
+    fn reads_follow_every_change_of_the_features() {
+        let et2 = format!("{}/entityTypes/et2", names::parent_of(ET));
+        let settings = FeatureStoreSettings {
+            entity_types: vec![
+                Precreated {
+                    featurestore: names::parent_of(ET).to_string(),
+                    name: ET.to_string(),
+                    description: None,
+                    features: vec![
+                        ("a".into(), ValueType::String),
+                        ("b".into(), ValueType::Int64),
+                    ],
+                },
+                Precreated {
+                    featurestore: names::parent_of(ET).to_string(),
+                    name: et2.clone(),
+                    description: None,
+                    features: vec![("c".into(), ValueType::Bool)],
+                },
+            ],
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut s = store::Store::default();
+        let write = |s: &mut store::Store, et: &str, f: &str, v: Value| {
+            let payload = store::Payload {
+                entity_id: "e".into(),
+                values: vec![(f.to_string(), values::parse(f, &v).unwrap())],
+            };
+            s.write(et, vec![payload], now).unwrap();
+        };
+        let create = |s: &mut store::Store, f: &str| {
+            let create = store::Create {
+                op_name: format!("{ET}/operations/{f}"),
+                metadata: "CreateFeatureOperationMetadata",
+                resources: vec![Pending {
+                    kind: Kind::Feature,
+                    name: format!("{ET}/features/{f}"),
+                    fields: resource::body_fields(
+                        Kind::Feature,
+                        json!({"valueType": "STRING"}).as_object().unwrap(),
+                    )
+                    .unwrap(),
+                }],
+                answer: Answer::Resource,
+                entity: f.to_string(),
+            };
+            s.start_create(create, None, now).unwrap();
+        };
+        let serving = |s: &mut store::Store, nodes: i64| {
+            let body = json!({"onlineServingConfig": {"fixedNodeCount": nodes}});
+            let mask = ["onlineServingConfig".to_string()];
+            s.update(
+                Kind::Featurestore,
+                names::parent_of(ET),
+                body.as_object().unwrap(),
+                None,
+                Some(&mask),
+                now,
+            )
+            .unwrap();
+        };
+        for _ in 0..2 {
+            s.seed(&settings, now, Issuer::root(1));
+            write(&mut s, ET, "a", json!({"stringValue": "x"}));
+            write(&mut s, &et2, "c", json!({"boolValue": true}));
+            let both = |s: &mut store::Store| {
+                check_read(s, ET, &["e", "f"], &["*"]);
+                check_read(s, ET, &["e"], &["b", "a"]);
+                check_read(s, &et2, &["e"], &["*"]);
+                check_read(s, ET, &["e"], &["*"]);
+            };
+            both(&mut s);
+            create(&mut s, "late");
+            both(&mut s);
+            write(&mut s, ET, "late", json!({"stringValue": "y"}));
+            both(&mut s);
+            s.delete(Kind::Feature, &format!("{ET}/features/a"), false)
+                .unwrap();
+            both(&mut s);
+            check_read(&mut s, ET, &["e"], &["a"]);
+            serving(&mut s, 0);
+            both(&mut s);
+            serving(&mut s, 2);
+            both(&mut s);
+            s.delete(Kind::EntityType, ET, true).unwrap();
+            both(&mut s);
+            s.reset();
+            both(&mut s);
+        }
     }
 }

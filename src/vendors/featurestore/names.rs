@@ -179,24 +179,34 @@ pub fn route(method: &Method, path: &str) -> Routed {
     } else {
         path.into()
     };
-    let (version, rest) = match path.trim_start_matches('/').split_once('/') {
-        Some((v, rest)) => (v.to_string(), rest.to_string()),
-        None => return Routed::NotFound,
+    let Some((version, rest)) = path.trim_start_matches('/').split_once('/') else {
+        return Routed::NotFound;
     };
     // Google's API versions and the console's `/ui/` front: anything below
     // `projects/` there is a Google route, served here or not.
-    let google = matches!(version.as_str(), "v1" | "v1beta1" | "ui");
+    let google = matches!(version, "v1" | "v1beta1" | "ui");
     if !google {
         return Routed::NotFound;
     }
-    let (head, verb) = match rest.rsplit_once('/') {
-        Some((head, last)) => match last.split_once(':') {
-            Some((seg, v)) => (format!("{head}/{seg}"), Some(v.to_string())),
-            None => (rest.clone(), None),
+    // `head:verb`, the verb after the first colon of the last segment (not of a
+    // path without another `/`). Borrowed, and split with byte loops, not searchers:
+    // every request of the vendor comes through here.
+    let (head, verb) = match rest.bytes().rposition(|b| b == b'/') {
+        Some(i) => match rest[i + 1..].bytes().position(|b| b == b':') {
+            Some(j) => (&rest[..i + 1 + j], Some(&rest[i + 2 + j..])),
+            None => (rest, None),
         },
-        None => (rest.clone(), None),
+        None => (rest, None),
     };
-    let segs: Vec<&str> = head.split('/').collect();
+    let mut segs: Vec<&str> = Vec::with_capacity(12);
+    let mut start = 0;
+    for (i, b) in head.bytes().enumerate() {
+        if b == b'/' {
+            segs.push(&head[start..i]);
+            start = i + 1;
+        }
+    }
+    segs.push(&head[start..]);
     if segs.iter().any(|s| s.is_empty()) {
         return Routed::NotFound;
     }
@@ -233,7 +243,7 @@ pub fn route(method: &Method, path: &str) -> Routed {
         if !owner_ok {
             return elsewhere();
         }
-        return match (segs.len() - i, verb.as_deref(), method) {
+        return match (segs.len() - i, verb, method) {
             (2, None, &Method::GET) if version != "v1beta1" => Routed::Served(Route::Operation {
                 name: segs.join("/"),
             }),
@@ -262,7 +272,7 @@ pub fn route(method: &Method, path: &str) -> Routed {
             Routed::Unimplemented
         }
     };
-    let name = head.clone();
+    let name = || head.to_string();
     let parent = |n: usize| segs[..n].join("/");
     let kind_at = |len: usize| match len {
         5 | 6 => Kind::Featurestore,
@@ -270,7 +280,7 @@ pub fn route(method: &Method, path: &str) -> Routed {
         _ => Kind::Feature,
     };
     let m = method.clone();
-    match (segs.len(), verb.as_deref()) {
+    match (segs.len(), verb) {
         (5 | 7 | 9, None) if m == Method::GET || m == Method::POST => {
             let kind = kind_at(segs.len());
             served(Route::Collection {
@@ -281,7 +291,7 @@ pub fn route(method: &Method, path: &str) -> Routed {
         (6 | 8 | 10, None) if m == Method::GET || m == Method::PATCH || m == Method::DELETE => {
             served(Route::Resource {
                 kind: kind_at(segs.len()),
-                name,
+                name: name(),
             })
         }
         (5, Some("searchFeatures")) if m == Method::GET => Routed::Unimplemented,
@@ -290,15 +300,15 @@ pub fn route(method: &Method, path: &str) -> Routed {
         }
         (8, Some(v)) if m == Method::POST => match v {
             "writeFeatureValues" => served(Route::Verb {
-                entity_type: name,
+                entity_type: name(),
                 verb: Verb::Write,
             }),
             "readFeatureValues" => served(Route::Verb {
-                entity_type: name,
+                entity_type: name(),
                 verb: Verb::Read,
             }),
             "streamingReadFeatureValues" => served(Route::Verb {
-                entity_type: name,
+                entity_type: name(),
                 verb: Verb::StreamingRead,
             }),
             v if ENTITY_TYPE_VERBS.contains(&v) => Routed::Unimplemented,
@@ -400,6 +410,215 @@ mod tests {
         for (method, path, want) in cases {
             let m = Method::from_bytes(method.as_bytes()).unwrap();
             assert_eq!(route(&m, path), want, "{method} {path}");
+            assert_eq!(route_before(&m, path), route(&m, path), "{method} {path}");
+        }
+    }
+
+    /// [`route`] as it was before it borrowed: the oracle the new one is held to.
+    fn route_before(method: &Method, path: &str) -> Routed {
+        // `:verb` may come percent-encoded; most clients send it as it is.
+        let path: std::borrow::Cow<'_, str> = if path.contains('%') {
+            path.replace("%3A", ":").replace("%3a", ":").into()
+        } else {
+            path.into()
+        };
+        let (version, rest) = match path.trim_start_matches('/').split_once('/') {
+            Some((v, rest)) => (v.to_string(), rest.to_string()),
+            None => return Routed::NotFound,
+        };
+        // Google's API versions and the console's `/ui/` front: anything below
+        // `projects/` there is a Google route, served here or not.
+        let google = matches!(version.as_str(), "v1" | "v1beta1" | "ui");
+        if !google {
+            return Routed::NotFound;
+        }
+        let (head, verb) = match rest.rsplit_once('/') {
+            Some((head, last)) => match last.split_once(':') {
+                Some((seg, v)) => (format!("{head}/{seg}"), Some(v.to_string())),
+                None => (rest.clone(), None),
+            },
+            None => (rest.clone(), None),
+        };
+        let segs: Vec<&str> = head.split('/').collect();
+        if segs.iter().any(|s| s.is_empty()) {
+            return Routed::NotFound;
+        }
+        // Vertex AI's other top-level collection: Model Garden's publisher models
+        // (`publishers/google/models/{m}`, `…:predict`, …), served by Google, not emulated.
+        if segs[0] == "publishers" && segs.len() >= 2 {
+            return Routed::Unimplemented;
+        }
+        if segs[0] != "projects" {
+            return Routed::NotFound;
+        }
+        // Under projects/{p}/locations/{l}/ but outside the legacy Feature Store: one of
+        // Vertex AI's other services (models, endpoints, featureOnlineStores, location
+        // operations, …), served by Google, not emulated.
+        let elsewhere = || {
+            if segs.len() >= 5 && segs[2] == "locations" && segs[4] != "featurestores" {
+                Routed::Unimplemented
+            } else {
+                Routed::NotFound
+            }
+        };
+        // Operations of a featurestore, entity type or feature. `operations` is the
+        // collection only where a collection name stands (even positions): at an odd one it
+        // is an id, and `[a-z0-9_]` ids may well be "operations".
+        if let Some(i) = (0..segs.len())
+            .step_by(2)
+            .find(|i| segs[*i] == "operations")
+        {
+            let owner = &segs[..i];
+            let owner_ok = owner.len() >= 6
+                && owner.len() <= 10
+                && owner.len() % 2 == 0
+                && owner.iter().step_by(2).zip(SHAPE).all(|(a, b)| *a == b);
+            if !owner_ok {
+                return elsewhere();
+            }
+            return match (segs.len() - i, verb.as_deref(), method) {
+                (2, None, &Method::GET) if version != "v1beta1" => {
+                    Routed::Served(Route::Operation {
+                        name: segs.join("/"),
+                    })
+                }
+                (2, None, &Method::GET | &Method::DELETE) => Routed::Unimplemented,
+                (2, Some("cancel" | "wait"), &Method::POST) => Routed::Unimplemented,
+                (1, None, &Method::GET) => Routed::Unimplemented,
+                _ => Routed::NotFound,
+            };
+        }
+        if segs.len() > 10 || !segs.iter().step_by(2).zip(SHAPE).all(|(a, b)| *a == b) {
+            return elsewhere();
+        }
+        if segs.len() < 5 {
+            // A location, or the list of locations: served by Google, not emulated.
+            return if segs.len() >= 3 && verb.is_none() && method == Method::GET {
+                Routed::Unimplemented
+            } else {
+                Routed::NotFound
+            };
+        }
+        let served = |r: Route| {
+            if version == "v1" {
+                Routed::Served(r)
+            } else {
+                // v1beta1 and the console front serve these too; only v1 is emulated.
+                Routed::Unimplemented
+            }
+        };
+        let name = head.clone();
+        let parent = |n: usize| segs[..n].join("/");
+        let kind_at = |len: usize| match len {
+            5 | 6 => Kind::Featurestore,
+            7 | 8 => Kind::EntityType,
+            _ => Kind::Feature,
+        };
+        let m = method.clone();
+        match (segs.len(), verb.as_deref()) {
+            (5 | 7 | 9, None) if m == Method::GET || m == Method::POST => {
+                let kind = kind_at(segs.len());
+                served(Route::Collection {
+                    kind,
+                    parent: parent(segs.len() - 1),
+                })
+            }
+            (6 | 8 | 10, None) if m == Method::GET || m == Method::PATCH || m == Method::DELETE => {
+                served(Route::Resource {
+                    kind: kind_at(segs.len()),
+                    name,
+                })
+            }
+            (5, Some("searchFeatures")) if m == Method::GET => Routed::Unimplemented,
+            (6, Some(v)) if m == Method::POST && FEATURESTORE_VERBS.contains(&v) => {
+                Routed::Unimplemented
+            }
+            (8, Some(v)) if m == Method::POST => match v {
+                "writeFeatureValues" => served(Route::Verb {
+                    entity_type: name,
+                    verb: Verb::Write,
+                }),
+                "readFeatureValues" => served(Route::Verb {
+                    entity_type: name,
+                    verb: Verb::Read,
+                }),
+                "streamingReadFeatureValues" => served(Route::Verb {
+                    entity_type: name,
+                    verb: Verb::StreamingRead,
+                }),
+                v if ENTITY_TYPE_VERBS.contains(&v) => Routed::Unimplemented,
+                _ => Routed::NotFound,
+            },
+            (9, Some("batchCreate")) if m == Method::POST => served(Route::BatchCreate {
+                entity_type: parent(8),
+            }),
+            _ => Routed::NotFound,
+        }
+    }
+
+    /// Paths routed by byte loops go where the searching version sent them: colons
+    /// anywhere, empty segments, no segment at all, encoded colons, every length.
+    #[test]
+    fn routes_are_what_they_were_before_they_borrowed() {
+        let bases = [
+            "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/operations/1",
+            "/ui/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/operations/1",
+            "/v1beta1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f",
+            "/v1/publishers/google/models/m",
+            "/v1/projects/p/locations/l/models/m/x/y/z/w/v/u/t",
+            "/v1/projects/operations/locations/operations/featurestores/operations/entityTypes/operations/features/operations/operations/2",
+        ];
+        let mut paths = vec![
+            String::new(),
+            "/".into(),
+            "//".into(),
+            "/v1".into(),
+            "/v1/".into(),
+            "/v1/projects:x".into(),
+            "/v1/:x".into(),
+            "v1/projects/p".into(),
+            "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:a:b".into(),
+            "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:".into(),
+            "/v1/projects/p/locations/l/featurestores/fs:x/entityTypes/et".into(),
+            "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et%3awriteFeatureValues"
+                .into(),
+            "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/".into(),
+        ];
+        for base in bases {
+            let cuts = base.match_indices('/').map(|(i, _)| i).chain([base.len()]);
+            for cut in cuts {
+                let p = &base[..cut];
+                paths.push(p.to_string());
+                for verb in [
+                    ":writeFeatureValues",
+                    ":readFeatureValues",
+                    ":streamingReadFeatureValues",
+                    ":batchCreate",
+                    ":cancel",
+                    ":searchFeatures",
+                    ":importFeatureValues",
+                    ":getIamPolicy",
+                    ":",
+                ] {
+                    paths.push(format!("{p}{verb}"));
+                }
+                paths.push(format!("{p}/"));
+            }
+        }
+        for path in &paths {
+            for method in [
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::DELETE,
+                Method::PUT,
+            ] {
+                assert_eq!(
+                    route(&method, path),
+                    route_before(&method, path),
+                    "{method} {path}"
+                );
+            }
         }
     }
 

@@ -21,6 +21,8 @@ use serde_json::{json, Map, Value};
 use super::values::{Parsed, ValueType};
 use crate::budget::heap;
 use crate::clock::rfc3339;
+use crate::generate::{put_date_time, put_digits};
+use crate::memo::json_str;
 
 /// Entities with values kept at most (the oldest written is forgotten first).
 pub const MAX_ROWS: usize = 100_000;
@@ -85,6 +87,47 @@ impl Compact {
             Self::DoubleArray(a) => array(a.iter().map(|d| json!(d)).collect()),
             Self::Int64Array(a) => array(a.iter().map(int).collect()),
             Self::TextArray(a) => array(a.iter().map(|t| json!(t)).collect()),
+        }
+    }
+
+    /// [`Compact::to_json`] serialized, written straight into `out`: the same bytes as
+    /// `serde_json::to_writer(out, &self.to_json())` (a unit test holds them to it).
+    /// Numbers and strings go through serde_json's own serializers (ryu for doubles,
+    /// `null` for a non-finite one as `json!` gives; itoa for int64, quoted; its string
+    /// escapes), so only the dress is ours.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        fn list<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T)) {
+            out.extend_from_slice(br#"{"values":["#);
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                item(out, x);
+            }
+            out.extend_from_slice(b"]}");
+        }
+        fn boolean(out: &mut Vec<u8>, b: &bool) {
+            out.extend_from_slice(if *b { b"true" } else { b"false" });
+        }
+        fn double(out: &mut Vec<u8>, d: &f64) {
+            // `json!(d)` is `null` for NaN and the infinities; serde_json writes an
+            // f64 that way too.
+            serde_json::to_writer(out, d).expect("writing to a Vec never fails");
+        }
+        fn int(out: &mut Vec<u8>, i: &i64) {
+            out.push(b'"');
+            serde_json::to_writer(&mut *out, i).expect("writing to a Vec never fails");
+            out.push(b'"');
+        }
+        match self {
+            Self::Bool(b) => boolean(out, b),
+            Self::Double(d) => double(out, d),
+            Self::Int64(i) => int(out, i),
+            Self::Text(t) => put_str(out, t),
+            Self::BoolArray(a) => list(out, a, boolean),
+            Self::DoubleArray(a) => list(out, a, double),
+            Self::Int64Array(a) => list(out, a, int),
+            Self::TextArray(a) => list(out, a, |out, t| put_str(out, t)),
         }
     }
 
@@ -154,6 +197,165 @@ impl Stored {
     }
 }
 
+impl Stored {
+    /// `{"value": V}` with V [`Stored::to_json`] serialized, as a read's data holds
+    /// it, written straight into `out` (the same bytes, a unit test holds them to it)
+    /// without building a map per value; `times` keeps the last generate time rendered
+    /// (the values of one read were mostly written at one moment) with what follows
+    /// the data.
+    pub fn write_value(&self, out: &mut Vec<u8>, times: &mut Times) {
+        match &self.data {
+            // A plain string (most values): its quotes come with the pieces around it.
+            Compact::Text(t) if plain(t.as_bytes()) => {
+                out.extend_from_slice(opening(self.kind, true));
+                out.extend_from_slice(t.as_bytes());
+                times.put_metadata(out, self.generate_time, true);
+            }
+            data => {
+                out.extend_from_slice(opening(self.kind, false));
+                data.write_json(out);
+                times.put_metadata(out, self.generate_time, false);
+            }
+        }
+    }
+}
+
+/// `s` as a JSON string, as serde_json writes it ([`json_str`]): copied between quotes
+/// when nothing in it needs escaping (serde_json escapes `"`, `\` and the control
+/// characters below U+0020, nothing else), else through serde_json. Ids and values are
+/// mostly plain, and serde_json's writer goes through `io::Write` a run at a time.
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    if plain(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        json_str(out, s);
+    }
+}
+
+/// No byte of `s` is `"`, `\` or below 0x20: eight bytes at a time (each test is
+/// exact for "some byte is": a borrow only crosses from a byte that already is).
+fn plain(s: &[u8]) -> bool {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_in = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_ne_bytes(c.try_into().expect("8 bytes"));
+        let control = x.wrapping_sub(0x20 * LO) & !x & HI != 0;
+        if control || zero_in(x ^ (b'"' as u64 * LO)) || zero_in(x ^ (b'\\' as u64 * LO)) {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|b| *b >= 0x20 && *b != b'"' && *b != b'\\')
+}
+
+/// `{"value":{"<field>":` of a value of `kind`, with the opening quote of a string
+/// when `quoted`.
+fn opening(kind: ValueType, quoted: bool) -> &'static [u8] {
+    let with_quote: &'static [u8] = match kind {
+        ValueType::Bool => br#"{"value":{"boolValue":""#,
+        ValueType::BoolArray => br#"{"value":{"boolArrayValue":""#,
+        ValueType::Double => br#"{"value":{"doubleValue":""#,
+        ValueType::DoubleArray => br#"{"value":{"doubleArrayValue":""#,
+        ValueType::Int64 => br#"{"value":{"int64Value":""#,
+        ValueType::Int64Array => br#"{"value":{"int64ArrayValue":""#,
+        ValueType::String => br#"{"value":{"stringValue":""#,
+        ValueType::StringArray => br#"{"value":{"stringArrayValue":""#,
+        ValueType::Bytes => br#"{"value":{"bytesValue":""#,
+    };
+    &with_quote[..with_quote.len() - usize::from(!quoted)]
+}
+
+/// What follows a value's data, `,"metadata":{"generateTime":"T"}}}` (closing the
+/// value and its `{"value": …}`, after the closing quote of a string datum when
+/// asked), with T as [`rfc3339`] renders it (seconds, then 0,
+/// 3, 6 or 9 fraction digits as needed, `Z`), written digit by digit and kept for the
+/// next value: chrono's formatter goes through `fmt::Write` a character at a time, on
+/// every value of every read. Years outside 0..=9999 and leap seconds, which chrono
+/// writes its own way, go through [`rfc3339`] itself.
+#[derive(Debug)]
+pub struct Times {
+    last: Option<DateTime<Utc>>,
+    /// `"` and the metadata: 1 + 29 + at most 30 + 4 bytes.
+    text: [u8; 64],
+    len: usize,
+}
+
+impl Default for Times {
+    fn default() -> Self {
+        Self {
+            last: None,
+            text: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+/// Before the time.
+const METADATA: &[u8] = br#","metadata":{"generateTime":""#;
+/// After the time.
+const CLOSING: &[u8] = br#""}}}"#;
+
+impl Times {
+    /// Write what follows a value's data, generated at `t`, into `out`; first the
+    /// closing quote of a string datum when `quoted`.
+    pub fn put_metadata(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>, quoted: bool) {
+        if self.last != Some(t) && !self.render(t) {
+            if quoted {
+                out.push(b'"');
+            }
+            out.extend_from_slice(METADATA);
+            out.extend_from_slice(rfc3339(t).as_bytes());
+            out.extend_from_slice(CLOSING);
+            return;
+        }
+        out.extend_from_slice(&self.text[usize::from(!quoted)..self.len]);
+    }
+
+    /// Render the metadata at `t` into `text` and keep it; `false` (nothing kept) for
+    /// a year outside 0..=9999 or a leap second.
+    fn render(&mut self, t: DateTime<Utc>) -> bool {
+        use chrono::{Datelike, Timelike};
+        let naive = t.naive_utc();
+        let nano = naive.nanosecond();
+        if !(0..=9999).contains(&naive.year()) || nano >= 1_000_000_000 {
+            self.last = None;
+            return false;
+        }
+        let mut time = *b"0000-00-00T00:00:00.000000000";
+        put_date_time(&mut time, &naive);
+        let digits = if nano == 0 {
+            0
+        } else if nano % 1_000_000 == 0 {
+            3
+        } else if nano % 1_000 == 0 {
+            6
+        } else {
+            9
+        };
+        let mut len = 19;
+        if digits > 0 {
+            put_digits(&mut time, 20, digits, nano / 10u32.pow(9 - digits as u32));
+            len = 20 + digits;
+        }
+        let pieces: [&[u8]; 5] = [b"\"", METADATA, &time[..len], b"Z", CLOSING];
+        let mut at = 0;
+        for piece in pieces {
+            self.text[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        }
+        self.len = at;
+        self.last = Some(t);
+        true
+    }
+}
+
 /// One entity's values, by feature id.
 pub type Row = Vec<(Arc<str>, Stored)>;
 
@@ -214,9 +416,10 @@ impl Rows {
         row.iter().find(|(f, _)| &**f == feature).map(|(_, s)| s)
     }
 
-    /// `entity`'s row, if it has values.
-    pub fn row(&self, entity_type: &str, entity: &str) -> Option<&Row> {
-        self.rows.get(entity_type)?.get(entity)
+    /// The rows of `entity_type`'s entities, for looking up several (the type's name
+    /// hashed once).
+    pub fn of_type(&self, entity_type: &str) -> Option<&HashMap<Arc<str>, Row>> {
+        self.rows.get(entity_type)
     }
 
     /// Whether `entity` has a row (values of any feature).
@@ -391,6 +594,179 @@ mod tests {
                 serde_json::to_string(&want).unwrap(),
                 "{input}"
             );
+        }
+    }
+
+    /// The bytes written straight are `{"value": to_json}` serialized, for every value kind and
+    /// edge case (escapes, non-ASCII, empty arrays, extreme and non-finite numbers) and
+    /// generate times with 0, 3, 6 and 9 fraction digits, out-of-range years and leap
+    /// seconds, one after another through the same [`Times`] (kept or not).
+    #[test]
+    fn values_written_straight_are_their_json_serialized() {
+        let texts = [
+            "",
+            "0000",
+            "a\"b\\c/d",
+            "\u{0}\u{1}\u{1f}\u{7f}\n\r\t\u{8}\u{c}",
+            "é€𝄞 ✓",
+            "\u{2028}\u{2029}</script>",
+        ];
+        let doubles = [
+            0.0,
+            -0.0,
+            1.0,
+            -2.5,
+            0.1,
+            1e-300,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1.7976931348623157e308,
+            -1e21,
+            1e21,
+            123456789012345680.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let ints = [0, 1, -1, i64::MAX, i64::MIN, 1_000_000_007];
+        let boxed = |t: &str| Box::<str>::from(t);
+        let mut data = vec![
+            Compact::Bool(true),
+            Compact::Bool(false),
+            Compact::BoolArray(Box::new([])),
+            Compact::BoolArray(Box::new([true, false, true])),
+            Compact::DoubleArray(Box::new([])),
+            Compact::DoubleArray(doubles.into()),
+            Compact::Int64Array(Box::new([])),
+            Compact::Int64Array(ints.into()),
+            Compact::TextArray(Box::new([])),
+            Compact::TextArray(texts.iter().map(|t| boxed(t)).collect()),
+        ];
+        data.extend(doubles.iter().map(|d| Compact::Double(*d)));
+        data.extend(ints.iter().map(|i| Compact::Int64(*i)));
+        data.extend(texts.iter().map(|t| Compact::Text(boxed(t))));
+        let kinds = [
+            ValueType::Bool,
+            ValueType::BoolArray,
+            ValueType::Double,
+            ValueType::DoubleArray,
+            ValueType::Int64,
+            ValueType::Int64Array,
+            ValueType::String,
+            ValueType::StringArray,
+            ValueType::Bytes,
+        ];
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        let times = [
+            t0(),
+            t0(),
+            at("2026-01-14T09:00:00.5+02:00"),
+            at("2026-01-14T09:00:00.5+02:00"),
+            at("2026-01-14T07:00:00.120Z"),
+            at("2026-01-14T07:00:00.000120Z"),
+            at("2026-01-14T07:00:00.123456Z"),
+            at("2026-01-14T07:00:00.000000001Z"),
+            at("2026-01-14T07:00:00.999999999Z"),
+            at("1970-01-01T00:00:00Z"),
+            at("0000-01-01T00:00:00Z"),
+            at("9999-12-31T23:59:59.999Z"),
+            DateTime::from_timestamp(253_402_300_800, 0).unwrap(), // 10000-01-01
+            DateTime::from_timestamp(-62_167_219_201, 5_000).unwrap(), // -0001-12-31
+            leap,
+            leap,
+            t0(),
+        ];
+        let mut kept = Times::default();
+        let mut n = 0;
+        for (i, d) in data.iter().enumerate() {
+            for (j, kind) in kinds.iter().enumerate() {
+                let generate_time = times[(i * kinds.len() + j) % times.len()];
+                let stored = Stored {
+                    kind: *kind,
+                    data: d.clone(),
+                    generate_time,
+                };
+                let want = serde_json::to_vec(&json!({"value": stored.to_json()})).unwrap();
+                let mut got = Vec::new();
+                stored.write_value(&mut got, &mut kept);
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(want.clone()).unwrap()
+                );
+                let mut fresh = b"x".to_vec();
+                stored.write_value(&mut fresh, &mut Times::default());
+                assert_eq!(fresh[1..], want);
+                n += 1;
+            }
+        }
+        assert_eq!(n, data.len() * kinds.len());
+        assert!(rfc3339(leap).contains(":60.5"), "{}", rfc3339(leap));
+    }
+
+    #[test]
+    fn strings_put_plainly_are_serde_jsons() {
+        let mut cases: Vec<String> = [
+            "",
+            "code",
+            "639181234567",
+            "a b",
+            "é€𝄞",
+            "\u{7f}",
+            "~",
+            "a\"b",
+            "\\",
+            "\u{1f}",
+            "x\n",
+            "\u{0}",
+            "/",
+            "</script>",
+            "\u{2028}",
+            " ",
+            "!#[]",
+            "\u{ff}\u{80}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every ASCII byte and two others at every place of a 17-byte string (two
+        // chunks of eight and one byte).
+        for c in (0..=0x7f_u8).map(char::from).chain(['é', '\u{10ffff}']) {
+            for at in 0..17 {
+                let mut t: String = "abcdefghijklmnopq".into();
+                t.replace_range(at..=at, &c.to_string());
+                cases.push(t);
+            }
+        }
+        for s in &cases {
+            let mut plain = b"[".to_vec();
+            put_str(&mut plain, s);
+            let mut serde = b"[".to_vec();
+            json_str(&mut serde, s);
+            assert_eq!(plain, serde, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn each_kind_opens_with_its_field() {
+        for kind in [
+            ValueType::Bool,
+            ValueType::BoolArray,
+            ValueType::Double,
+            ValueType::DoubleArray,
+            ValueType::Int64,
+            ValueType::Int64Array,
+            ValueType::String,
+            ValueType::StringArray,
+            ValueType::Bytes,
+        ] {
+            let want = format!("{{\"value\":{{\"{}\":", kind.field());
+            assert_eq!(opening(kind, false), want.as_bytes());
+            assert_eq!(opening(kind, true), format!("{want}\"").as_bytes());
         }
     }
 

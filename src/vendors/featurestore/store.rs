@@ -10,6 +10,9 @@
 //! [`MAX_TIMELINES`] scenario timelines of creates that have not happened yet. One
 //! value larger than [`Budgets::feature_value`] is refused with INVALID_ARGUMENT. Only
 //! the latest value per feature is kept, which is what online serving returns.
+//! Reads keep what they derive from the resources for the last entity type read (its
+//! feature ids and answer header, [`ReadPlan`]) until a resource changes: a copy of
+//! names the resource budget already bounds, not counted again.
 //!
 //! A create either completes at once or stays running (its scenario step says which):
 //! a running create reserves its name (creating it again is ALREADY_EXISTS) but the
@@ -36,13 +39,12 @@ use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
-use super::rows::{Row, Rows, Stored};
+use super::rows::{put_str, Rows, Stored, Times};
 use super::settings::FeatureStoreSettings;
 use super::values::ValueType;
 use crate::budget::{heap, json_bytes, Budgets};
 use crate::clock::rfc3339;
 use crate::generate::{self, Issuer};
-use crate::memo::json_str;
 use crate::scenario::{Action, Scenario, Step};
 use crate::state::{self, EntityState};
 
@@ -221,6 +223,21 @@ pub struct ListQuery {
     pub fingerprint: String,
 }
 
+/// What reads of one entity type derive from the resources: its features' ids in
+/// creation order (after the checks that it exists and serves online) and the answer's
+/// header when every feature is read (`*`). Kept for the last entity type read until
+/// any resource changes ([`Store::changes`]), since every read in between would derive
+/// the same: one entity type's feature names, which the resource budget bounds.
+#[derive(Debug)]
+struct ReadPlan {
+    /// [`Store::changes`] when this was derived.
+    changes: u64,
+    entity_type: String,
+    ids: Vec<String>,
+    /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}` for `*`.
+    header: Vec<u8>,
+}
+
 pub struct Store {
     seeded: bool,
     /// Each map's byte budget, and one value's ([`Budgets`]).
@@ -247,6 +264,10 @@ pub struct Store {
     /// Scenario progress of creates not yet made, by the full name they create.
     timelines: HashMap<String, EntityState>,
     timeline_order: VecDeque<String>,
+    /// Bumped by every change of the resources (created, updated, deleted), so what
+    /// reads derive from them is derived again.
+    changes: u64,
+    read_plan: Option<ReadPlan>,
 }
 
 impl Default for Store {
@@ -322,6 +343,8 @@ impl Store {
             running: Vec::new(),
             timelines: HashMap::new(),
             timeline_order: VecDeque::new(),
+            changes: 0,
+            read_plan: None,
         }
     }
 
@@ -383,6 +406,7 @@ impl Store {
         let r = Resource::new(kind, name.to_string(), fields, now, etag);
         self.resource_bytes += resource_bytes(&r);
         self.resources.push(r);
+        self.changes += 1;
     }
 
     /// RESOURCE_EXHAUSTED when resources weighing `more` bytes would not fit the budget.
@@ -782,6 +806,7 @@ impl Store {
         r.update_time = now;
         r.etag = etag;
         let out = r.json();
+        self.changes += 1;
         self.resource_bytes = self.resource_bytes - old + new;
         Ok(out)
     }
@@ -814,6 +839,7 @@ impl Store {
             keep
         });
         self.resource_bytes -= freed;
+        self.changes += 1;
         // A create below it that a failing step refused starts afresh next time.
         let mut freed = 0;
         self.timelines.retain(|n, _| {
@@ -835,32 +861,37 @@ impl Store {
     }
 
     /// The ids of `entity_type`'s features, in creation order: [`Store::features_of`]
-    /// without the value types, for reads (no copies, no field lookups).
+    /// without the value types, for reads (no copies, no field lookups), after the same
+    /// checks as [`Store::check_serving`] (a unit test holds them to it), in one pass
+    /// over the resources.
     fn feature_ids(&self, entity_type: &str) -> Result<Vec<&str>, ApiError> {
-        self.check_serving(entity_type)?;
-        Ok(self
-            .resources
-            .iter()
-            .filter(|r| r.kind == Kind::Feature && is_child(&r.name, entity_type))
-            .map(|r| last_id(&r.name))
-            .collect())
+        let mut entity_type_found = false;
+        let mut featurestore = None;
+        let mut ids = Vec::with_capacity(16);
+        for r in &self.resources {
+            match r.kind {
+                Kind::Feature => ids.extend(child_id(&r.name, entity_type)),
+                Kind::EntityType => entity_type_found |= r.name == entity_type,
+                // `is_child` is `parent_of(entity_type) == name` for any name with two
+                // slashes or more, as every entity type's is (its route's shape).
+                Kind::Featurestore => {
+                    if featurestore.is_none() && is_child(entity_type, &r.name) {
+                        featurestore = Some(r);
+                    }
+                }
+            }
+        }
+        if !entity_type_found {
+            return Err(ApiError::not_found(Kind::EntityType.title(), entity_type));
+        }
+        check_online(featurestore)?;
+        Ok(ids)
     }
 
     /// The entity type exists and its featurestore serves online.
     fn check_serving(&self, entity_type: &str) -> Result<(), ApiError> {
         self.resource(Kind::EntityType, entity_type)?;
-        let fs = parent_of(entity_type);
-        if let Some(store) = self.find(Kind::Featurestore, fs) {
-            if !store.serves_online() {
-                return Err(ApiError::new(
-                    Code::FailedPrecondition,
-                    format!(
-                        "Featurestore `{fs}` has no online store (online_serving_config.fixed_node_count is 0 and no scaling is set), so it cannot serve or take feature values online."
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        check_online(self.find(Kind::Featurestore, parent_of(entity_type)))
     }
 
     /// The value type of every feature of an entity type, in creation order. Values
@@ -949,28 +980,40 @@ impl Store {
     /// The same bytes as serializing the JSON the other path builds (a unit test holds
     /// them to it), without building, cloning and dropping a `Value` per feature.
     pub fn read_bytes(
-        &self,
+        &mut self,
         entity_type: &str,
-        entity_ids: &[String],
-        selected: &[String],
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
         streaming: bool,
     ) -> Result<Vec<u8>, ApiError> {
-        let (ids, rows) = self.selected(entity_type, entity_ids, selected)?;
-        let mut out = Vec::with_capacity(256 + 160 * ids.len() * entity_ids.len());
-        out.extend_from_slice(if streaming { b"[{" } else { b"{" });
-        out.extend_from_slice(br#""header":{"entityType":"#);
-        json_str(&mut out, entity_type);
-        out.extend_from_slice(br#","featureDescriptors":["#);
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        self.plan_read(entity_type)?;
+        let plan = self.read_plan.as_ref().expect("planned just above");
+        let all = selected.iter().any(|s| s.as_ref() == "*");
+        let ids: Vec<&str> = if all {
+            plan.ids.iter().map(String::as_str).collect()
+        } else {
+            for s in selected {
+                let s = s.as_ref();
+                if !plan.ids.iter().any(|f| f == s) {
+                    return Err(ApiError::not_found(
+                        "Feature",
+                        &format!("{entity_type}/features/{s}"),
+                    ));
+                }
             }
-            out.extend_from_slice(br#"{"id":"#);
-            json_str(&mut out, id);
-            out.push(b'}');
+            selected.iter().map(AsRef::as_ref).collect()
+        };
+        let views = if streaming { entity_ids.len() } else { 1 };
+        let mut out = Vec::with_capacity(plan.header.len() + 64 + 160 * ids.len() * views);
+        out.extend_from_slice(if streaming { b"[{" } else { b"{" });
+        if all {
+            out.extend_from_slice(&plan.header);
+        } else {
+            write_header(&mut out, entity_type, &ids);
         }
-        out.extend_from_slice(b"]}");
-        for (n, (entity, row)) in entity_ids.iter().zip(rows).enumerate() {
+        let rows = self.rows.of_type(entity_type);
+        let mut times = Times::default();
+        for (n, entity) in entity_ids.iter().enumerate() {
             if streaming {
                 out.extend_from_slice(br#"},{"entityView":"#);
             } else if n == 0 {
@@ -979,20 +1022,23 @@ impl Store {
                 break;
             }
             out.extend_from_slice(br#"{"entityId":"#);
-            json_str(&mut out, entity);
+            let entity = entity.as_ref();
+            put_str(&mut out, entity);
             out.extend_from_slice(br#","data":["#);
-            for (i, f) in ids.iter().enumerate() {
+            let row = rows.and_then(|r| r.get(entity));
+            for (i, &f) in ids.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                match row.and_then(|r| r.iter().find(|(id, _)| &**id == *f)) {
+                // Rows mostly hold the features in the order they are read in.
+                let value = row.and_then(|r| {
+                    r.get(i)
+                        .filter(|(id, _)| &**id == f)
+                        .or_else(|| r.iter().find(|(id, _)| &**id == f))
+                });
+                match value {
                     None => out.extend_from_slice(b"{}"),
-                    Some((_, stored)) => {
-                        out.extend_from_slice(br#"{"value":"#);
-                        serde_json::to_writer(&mut out, &stored.to_json())
-                            .expect("a JSON value serializes into a Vec");
-                        out.push(b'}');
-                    }
+                    Some((_, stored)) => stored.write_value(&mut out, &mut times),
                 }
             }
             out.extend_from_slice(b"]}");
@@ -1004,50 +1050,44 @@ impl Store {
         Ok(out)
     }
 
-    /// The feature ids a read selects (every feature for `*`, in creation order) and
-    /// each entity's row.
-    fn selected<'s, 'a>(
-        &'s self,
-        entity_type: &str,
-        entity_ids: &[String],
-        selected: &'a [String],
-    ) -> Result<(Vec<&'s str>, Vec<Option<&'s Row>>), ApiError>
-    where
-        'a: 's,
-    {
-        let features = self.feature_ids(entity_type)?;
-        let ids: Vec<&str> = if selected.iter().any(|s| s == "*") {
-            features
-        } else {
-            for s in selected {
-                if !features.contains(&s.as_str()) {
-                    return Err(ApiError::not_found(
-                        "Feature",
-                        &format!("{entity_type}/features/{s}"),
-                    ));
-                }
-            }
-            selected.iter().map(String::as_str).collect()
-        };
-        let rows = entity_ids
-            .iter()
-            .map(|e| self.rows.row(entity_type, e))
-            .collect();
-        Ok((ids, rows))
+    /// Keep the [`ReadPlan`] of `entity_type`: the one kept if derived since the last
+    /// change of the resources, else one derived now. Refusals are not kept.
+    fn plan_read(&mut self, entity_type: &str) -> Result<(), ApiError> {
+        let current = self
+            .read_plan
+            .as_ref()
+            .is_some_and(|p| p.changes == self.changes && p.entity_type == entity_type);
+        if !current {
+            let ids: Vec<String> = self
+                .feature_ids(entity_type)?
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let mut header = Vec::new();
+            write_header(&mut header, entity_type, &ids);
+            self.read_plan = Some(ReadPlan {
+                changes: self.changes,
+                entity_type: entity_type.to_string(),
+                ids,
+                header,
+            });
+        }
+        Ok(())
     }
 
     /// `ReadFeatureValues` for each entity: the header's descriptors and one view each.
     pub fn read(
         &self,
         entity_type: &str,
-        entity_ids: &[String],
-        selected: &[String],
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
     ) -> Result<(Vec<String>, Vec<View>), ApiError> {
         let features = self.features_of(entity_type)?;
-        let ids: Vec<String> = if selected.iter().any(|s| s == "*") {
+        let ids: Vec<String> = if selected.iter().any(|s| s.as_ref() == "*") {
             features.iter().map(|(f, _)| f.clone()).collect()
         } else {
             for s in selected {
+                let s = s.as_ref();
                 if !features.iter().any(|(f, _)| f == s) {
                     return Err(ApiError::not_found(
                         "Feature",
@@ -1055,11 +1095,12 @@ impl Store {
                     ));
                 }
             }
-            selected.to_vec()
+            selected.iter().map(|s| s.as_ref().to_string()).collect()
         };
         let views = entity_ids
             .iter()
             .map(|e| {
+                let e = e.as_ref();
                 let data = ids
                     .iter()
                     .map(|f| match self.rows.get(entity_type, e, f) {
@@ -1068,7 +1109,7 @@ impl Store {
                     })
                     .collect();
                 View {
-                    entity_id: e.clone(),
+                    entity_id: e.to_string(),
                     data,
                 }
             })
@@ -1077,12 +1118,49 @@ impl Store {
     }
 }
 
+/// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}`.
+fn write_header(out: &mut Vec<u8>, entity_type: &str, ids: &[impl AsRef<str>]) {
+    out.extend_from_slice(br#""header":{"entityType":"#);
+    put_str(out, entity_type);
+    out.extend_from_slice(br#","featureDescriptors":["#);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"id":"#);
+        put_str(out, id.as_ref());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+}
+
 /// `parent_of(name) == parent`, without searching the name from its end: the name is
 /// the parent, then `/X/Y` with no other `/`.
 fn is_child(name: &str, parent: &str) -> bool {
-    name.strip_prefix(parent)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .is_some_and(|rest| rest.bytes().filter(|b| *b == b'/').count() == 1)
+    child_id(name, parent).is_some()
+}
+
+/// `last_id(name)` when [`is_child`]`(name, parent)`: the `Y` of `{parent}/X/Y`.
+fn child_id<'n>(name: &'n str, parent: &str) -> Option<&'n str> {
+    // Byte loops: the names are short, and `split_once` sets up a searcher each time.
+    let rest = name.strip_prefix(parent)?.strip_prefix('/')?;
+    let slash = rest.bytes().position(|b| b == b'/')?;
+    let id = &rest[slash + 1..];
+    id.bytes().all(|b| b != b'/').then_some(id)
+}
+
+/// A featurestore (the entity type's, if any) serves online: FAILED_PRECONDITION if not.
+fn check_online(featurestore: Option<&Resource>) -> Result<(), ApiError> {
+    match featurestore {
+        Some(store) if !store.serves_online() => Err(ApiError::new(
+            Code::FailedPrecondition,
+            format!(
+                "Featurestore `{}` has no online store (online_serving_config.fixed_node_count is 0 and no scaling is set), so it cannot serve or take feature values online.",
+                store.name
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -1142,6 +1220,92 @@ mod tests {
         ] {
             assert_eq!(is_child(name, ET), parent_of(name) == ET, "{name}");
         }
+    }
+
+    #[test]
+    fn child_ids_are_the_last_ids_of_children() {
+        for name in [
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/features/f/x",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et2/features/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et/f",
+            "projects/p/locations/l/featurestores/fs/entityTypes/et",
+            "x",
+        ] {
+            let want = (parent_of(name) == ET).then(|| last_id(name));
+            assert_eq!(child_id(name, ET), want, "{name}");
+        }
+    }
+
+    /// A read's one-pass feature lookup gives what the write path's checks and
+    /// feature list give: the same ids, the same refusals (unknown entity type, a
+    /// featurestore without an online store), entity types sharing a prefix kept apart.
+    #[test]
+    fn a_reads_feature_ids_agree_with_features_of() {
+        let fs = parent_of(ET);
+        let et = |name: &str, features: &[&str]| Precreated {
+            featurestore: fs.to_string(),
+            name: format!("{fs}/entityTypes/{name}"),
+            description: None,
+            features: features
+                .iter()
+                .map(|f| (f.to_string(), ValueType::String))
+                .collect(),
+        };
+        let settings = FeatureStoreSettings {
+            entity_types: vec![
+                et("et", &["code", "score", "band"]),
+                et("et2", &["other"]),
+                et("e", &["short"]),
+                et("empty", &[]),
+            ],
+        };
+        let mut s = Store::default();
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        s.seed(&settings, now, Issuer::root(1));
+        let names = [
+            ET.to_string(),
+            format!("{fs}/entityTypes/et2"),
+            format!("{fs}/entityTypes/e"),
+            format!("{fs}/entityTypes/empty"),
+            format!("{fs}/entityTypes/nope"),
+            "projects/p/locations/l/featurestores/other/entityTypes/et".to_string(),
+        ];
+        let compare = |s: &Store| {
+            for name in &names {
+                let fast = s.feature_ids(name);
+                let general = s.features_of(name);
+                match (fast, general) {
+                    (Ok(ids), Ok(features)) => {
+                        let want: Vec<&str> = features.iter().map(|(f, _)| f.as_str()).collect();
+                        assert_eq!(ids, want, "{name}");
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!((a.code, a.message), (b.code, b.message), "{name}")
+                    }
+                    (a, b) => panic!("{name}: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+                }
+            }
+        };
+        compare(&s);
+        assert_eq!(s.feature_ids(ET).unwrap(), ["code", "score", "band"]);
+        let mask = ["onlineServingConfig".to_string()];
+        let offline = obj(json!({"onlineServingConfig": {"fixedNodeCount": 0}}));
+        s.update(Kind::Featurestore, fs, &offline, None, Some(&mask), now)
+            .unwrap();
+        compare(&s);
+        assert_eq!(
+            s.feature_ids(ET).unwrap_err().code,
+            Code::FailedPrecondition
+        );
+        s.delete(Kind::Feature, &format!("{ET}/features/score"), false)
+            .unwrap();
+        let online = obj(json!({"onlineServingConfig": {"scaling": {"minNodeCount": 1}}}));
+        s.update(Kind::Featurestore, fs, &online, None, Some(&mask), now)
+            .unwrap();
+        compare(&s);
+        assert_eq!(s.feature_ids(ET).unwrap(), ["code", "band"]);
     }
 
     fn seeded() -> Store {
@@ -1244,7 +1408,7 @@ mod tests {
         s.write(ET, payloads, now).unwrap();
         assert_eq!(s.rows.len(), MAX_ROWS);
         let ids = ["e0".to_string(), "e1".to_string(), format!("e{MAX_ROWS}")];
-        let (_, views) = s.read(ET, &ids, &["code".into()]).unwrap();
+        let (_, views) = s.read(ET, &ids, &["code"]).unwrap();
         assert_eq!(views[0].data[0], json!({}));
         assert_ne!(views[1].data[0], json!({}));
         assert_ne!(views[2].data[0], json!({}));

@@ -304,8 +304,9 @@ async fn past_the_server_budget_least_recently_used_sandboxes_go_never_the_root_
     );
     assert_eq!(write_value(&s, "/~c", "e", &big).await.status, 200);
     assert_eq!(sandboxes(&s).await, ["a", "c"]);
-    // One sandbox alone over the whole budget pushes out every other, never itself
-    // while it is the one answering.
+    // One sandbox growing pushes out the others while that can bring the total under
+    // the budget; once it alone holds more than the sandboxes' room its own requests drop
+    // nothing, and it is never dropped while it is the one answering.
     for i in 0..4 {
         let r = write_value(&s, "/~c", &format!("more{i}"), &big).await;
         assert_eq!(r.status, 200, "{}", r.text());

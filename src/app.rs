@@ -883,7 +883,7 @@ mod tests {
                     .map(|w| {
                         s.spawn(move || {
                             start.wait();
-                            w.account(&root)
+                            w.account(root)
                         })
                     })
                     .collect();
@@ -894,7 +894,7 @@ mod tests {
             });
             assert_eq!(dropped, [format!("v{round}")], "round {round}");
             assert!(root.total_bytes() <= root.config.max_memory);
-            for name in live(&root) {
+            for name in live(root) {
                 root.drop_sandbox(&name);
             }
         }

@@ -164,6 +164,11 @@ struct Base {
     /// Sandboxes dropped for the memory budget so far: the warning is logged at the
     /// first drop and then at every power of two, not once per drop.
     memory_drops: AtomicU64,
+    /// Held while a request past the budget drops sandboxes, so that requests finishing
+    /// together just over it drop one sandbox between them, not one each: each re-reads
+    /// the total once it holds the lock. A std mutex, taken only past the budget (the
+    /// path under it stays lock-free) and never across `.await`.
+    dropping: Mutex<()>,
 }
 
 /// Which sandbox an instance is.
@@ -206,6 +211,7 @@ impl App {
             total: AtomicI64::new(0),
             shared_bytes: AtomicUsize::new(0),
             memory_drops: AtomicU64::new(0),
+            dropping: Mutex::new(()),
         });
         let own = base
             .registry
@@ -443,9 +449,13 @@ impl App {
 
     /// Count this instance's stores (and the shared slots) into the server's total after
     /// a request it answered; then, past `--max-memory-mb`, drop least recently used
-    /// sandboxes from `root` (never the root, never this instance) while that can help:
-    /// see [`App::sandbox_room`]. Returns the names dropped. Lock-free while under the
-    /// budget: a compare-and-swap and a few atomic loads.
+    /// sandboxes from `root` (never the root, never this instance) while the sandboxes
+    /// hold more than their room ([`App::sandbox_room`]), unless this sandbox alone holds
+    /// more than that room: dropping the others could not bring the total under the
+    /// budget then, so nothing goes, and the next request of another instance drops this
+    /// one when its turn as least recently used comes. Returns the names dropped.
+    /// Lock-free while under the budget: a compare-and-swap and a few atomic loads; past
+    /// it, one request at a time drops (a lock kept for that alone).
     pub fn account(&self, root: &App) -> Vec<Arc<str>> {
         let own = self.approx_bytes();
         let mut old = self.account.load(Ordering::Acquire);
@@ -469,6 +479,12 @@ impl App {
         }
         let mut shared = self.count_shared();
         let max = self.config.max_memory;
+        if self.total_bytes() <= max {
+            return Vec::new();
+        }
+        // Past the budget: one request at a time, each reading the total again once it
+        // holds the lock (another may have dropped enough meanwhile).
+        let _dropping = crate::lock::lock(&self.base.dropping);
         let mut dropped = Vec::new();
         loop {
             let total = self.total_bytes();
@@ -479,12 +495,16 @@ impl App {
             // part can shrink, and only the others' (this one is answering).
             let fixed = root.counted() + shared;
             let sandboxes = total.saturating_sub(fixed);
+            let room = Self::sandbox_room(max, fixed);
             let mine = if self.sandbox.is_some() {
                 self.counted()
             } else {
                 0
             };
-            if sandboxes <= Self::sandbox_room(max, fixed) || sandboxes <= mine {
+            // Over its room on its own, this sandbox would drop every other and still
+            // leave the total over: two sandboxes used in turn would each lose their
+            // state to the other without bringing it under.
+            if sandboxes <= room || mine > room {
                 break;
             }
             let Some(name) = root.drop_least_recent_sandbox(self.sandbox.as_deref()) else {
@@ -506,9 +526,11 @@ impl App {
     /// What the sandboxes may hold together before the least recently used are dropped,
     /// when the root and the shared caches hold `fixed` bytes: what `max` leaves them,
     /// but never less than a quarter of `max`. Without that floor a root and caches past
-    /// the budget on their own would make every request drop every other sandbox
-    /// (dropping cannot bring the total under the budget then), and two sandboxes used
-    /// in turn would each lose their state to the other.
+    /// the budget on their own would make every request drop every other sandbox, and
+    /// two sandboxes used in turn would each lose their state to the other. With it, a
+    /// root and caches holding more than three quarters of the budget leave the total
+    /// over it once the sandboxes are down to their quarter: dropping more could not
+    /// bring it under, so nothing more is dropped.
     fn sandbox_room(max: usize, fixed: usize) -> usize {
         max.saturating_sub(fixed).max(max / 4)
     }
@@ -738,20 +760,18 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["b"]
         );
-        // One sandbox alone over the whole budget drops every other, never itself.
-        push(&d, 60_000);
-        push(&d, 60_000);
-        let dropped = d.account(&root);
-        assert_eq!(dropped.len(), 2, "{dropped:?}");
-        let live: Vec<String> = root
-            .sandboxes()
-            .unwrap()
-            .list()
-            .into_iter()
-            .map(|(n, _, _)| n.to_string())
-            .collect();
-        assert_eq!(live, ["d"]);
-        assert_eq!(root.journal.len(), 1, "the root is never dropped");
+        assert_eq!(live(&root), ["a", "c", "d"]);
+        // A root request past the budget drops sandboxes, never the root.
+        push(&root, 40_000);
+        assert_eq!(
+            root.account(&root)
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>(),
+            ["c"]
+        );
+        assert_eq!(root.journal.len(), 2, "the root is never dropped");
+        assert_eq!(live(&root), ["a", "d"]);
         // A dropped sandbox that finishes a request counts nothing back in.
         let before = root.total_bytes();
         let gone = App::clone(&d);
@@ -765,5 +785,118 @@ mod tests {
         root.reset();
         root.account(&root);
         assert_eq!(root.total_bytes(), root.approx_bytes());
+    }
+
+    /// The live sandboxes' names, sorted.
+    fn live(root: &App) -> Vec<String> {
+        root.sandboxes()
+            .unwrap()
+            .list()
+            .into_iter()
+            .map(|(n, _, _)| n.to_string())
+            .collect()
+    }
+
+    /// A root whose sandboxes have `room` bytes (the budget is what the root and the
+    /// shared caches hold, plus `room`), with journal parts of up to 256 KiB.
+    fn root_with_room(room: impl Fn(usize) -> usize) -> App {
+        let config = Config {
+            budgets: Budgets {
+                part: 256 * 1024,
+                ..Budgets::default()
+            },
+            ..Config::default()
+        };
+        let probe = App::new(config.clone()).expect("the shipped scenarios compile");
+        probe.account(&probe);
+        let fixed = probe.total_bytes();
+        let idle = probe.sandbox("x").unwrap().approx_bytes();
+        let root = App::new(Config {
+            max_memory: fixed + room(idle),
+            ..config
+        })
+        .expect("the shipped scenarios compile");
+        root.account(&root);
+        assert_eq!(root.total_bytes(), fixed, "the same root holds the same");
+        assert!(
+            root.config.max_memory / 4 < room(idle),
+            "the room is what the root leaves, not the floor"
+        );
+        root
+    }
+
+    #[test]
+    fn a_sandbox_alone_over_the_sandboxes_room_drops_nothing_and_goes_at_another_s_request() {
+        let root = root_with_room(|_| 100_000);
+        for name in ["b", "c"] {
+            let app = root.sandbox(name).unwrap();
+            push(&app, 5_000);
+            assert!(app.account(&root).is_empty(), "{name} fits");
+        }
+        // `a` alone holds more than the 100 KB the sandboxes have: dropping `b` and `c`
+        // would leave the total over the budget all the same.
+        let a = root.sandbox("a").unwrap();
+        push(&a, 110_000);
+        assert!(a.account(&root).is_empty(), "nothing dropped for a");
+        assert!(root.total_bytes() > root.config.max_memory);
+        assert_eq!(live(&root), ["a", "b", "c"]);
+        // The next request of another sandbox drops the least recently used until the
+        // total is under the budget: `c`, then `a`.
+        let b = root.sandbox("b").unwrap();
+        push(&b, 100);
+        let dropped: Vec<String> = b.account(&root).iter().map(|n| n.to_string()).collect();
+        assert_eq!(dropped, ["c", "a"]);
+        assert!(root.total_bytes() <= root.config.max_memory);
+        // `a` and `b` used in turn now keep what they hold.
+        for _ in 0..3 {
+            for app in [root.sandbox("a").unwrap(), root.sandbox("b").unwrap()] {
+                push(&app, 100);
+                assert!(app.account(&root).is_empty());
+            }
+        }
+        assert_eq!(live(&root), ["a", "b"]);
+    }
+
+    #[test]
+    fn requests_finishing_together_just_over_the_budget_drop_one_sandbox_between_them() {
+        // Five idle sandboxes and 70 KB: a victim holding 60 KB and four workers fit;
+        // one worker's 15 KB more takes the total over, and dropping the victim brings
+        // it under for good, even once all four have counted theirs.
+        let root = root_with_room(|idle| 5 * idle + 70_000);
+        for round in 0..40 {
+            let victim = root.sandbox(&format!("v{round}")).unwrap();
+            push(&victim, 60_000);
+            assert!(victim.account(&root).is_empty());
+            let workers: Vec<App> = (0..4)
+                .map(|i| {
+                    let w = root.sandbox(&format!("w{round}-{i}")).unwrap();
+                    assert!(w.account(&root).is_empty());
+                    push(&w, 15_000);
+                    w
+                })
+                .collect();
+            let start = &std::sync::Barrier::new(workers.len());
+            let root = &root;
+            let dropped: Vec<String> = std::thread::scope(|s| {
+                let runs: Vec<_> = workers
+                    .iter()
+                    .map(|w| {
+                        s.spawn(move || {
+                            start.wait();
+                            w.account(root)
+                        })
+                    })
+                    .collect();
+                runs.into_iter()
+                    .flat_map(|r| r.join().expect("no panic"))
+                    .map(|n| n.to_string())
+                    .collect()
+            });
+            assert_eq!(dropped, [format!("v{round}")], "round {round}");
+            assert!(root.total_bytes() <= root.config.max_memory);
+            for name in live(root) {
+                root.drop_sandbox(&name);
+            }
+        }
     }
 }

@@ -361,10 +361,14 @@ pub enum Part {
     Note,
     Response,
     /// The method's name: hyper takes names up to the whole head (32 KiB), so it is
-    /// capped like the other parts.
+    /// capped like the other parts. The last part (`PARTS` counts up to it).
     Method,
 }
-const PARTS: usize = 8;
+/// How many parts an entry has: [`Part::Method`] is the last.
+const PARTS: usize = Part::Method as usize + 1;
+// [`Cut`] and [`Stored::present`] keep a bit per part in a `u8`: a part past the eighth
+// needs them widened.
+const _: () = assert!(PARTS <= u8::BITS as usize, "a bit per part in a u8");
 
 /// Which parts of an entry were cut at the part cap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -125,7 +125,8 @@ struct Lived {
     made: u64,
     last: u64,
     /// Its last life was dropped by the memory budget ([`Sandboxes::drop_least_recent`]),
-    /// and no life was made since: the next one is told so.
+    /// and since then no life was made, the name was not removed on request and the
+    /// table was not drained: the next one is told so.
     dropped: bool,
 }
 
@@ -241,10 +242,16 @@ impl<T: Clone> Sandboxes<T> {
         (slot, evicted)
     }
 
-    /// Drop `name` from the table, returning it if it was live.
+    /// Drop `name` from the table, returning it if it was live. Live or not, its next
+    /// life is not told of a drop by the memory budget: the client asked for this one.
     pub fn remove(&self, name: &str) -> Option<T> {
-        let slot = crate::lock::write(&self.live).remove(name)?;
-        slot.value.get().cloned()
+        let mut live = crate::lock::write(&self.live);
+        let slot = live.remove(name);
+        if let Some(l) = crate::lock::lock(&self.lives).names.get_mut(name) {
+            l.dropped = false;
+        }
+        drop(live);
+        slot?.value.get().cloned()
     }
 
     /// Drop the least recently used sandbox other than `keep`, returning its name and
@@ -274,9 +281,16 @@ impl<T: Clone> Sandboxes<T> {
         }
     }
 
-    /// Drop every sandbox, returning them.
+    /// Drop every sandbox, returning them (a root reset). No name's next life is told
+    /// of an earlier drop by the memory budget: the reset, which the client asked for,
+    /// dropped them all.
     pub fn drain(&self) -> Vec<T> {
-        let all: Vec<_> = crate::lock::write(&self.live).drain().collect();
+        let mut live = crate::lock::write(&self.live);
+        let all: Vec<_> = live.drain().collect();
+        for l in crate::lock::lock(&self.lives).names.values_mut() {
+            l.dropped = false;
+        }
+        drop(live);
         all.into_iter()
             .filter_map(|(_, s)| s.value.get().cloned())
             .collect()
@@ -408,6 +422,15 @@ mod tests {
         assert!(made("a"), "the same life, made once");
         table.remove("a");
         assert!(!made("a"), "removed on request: not the budget's doing");
+        // Dropped by the budget, then removed on request or drained while not live:
+        // the client's own doing is the last word.
+        table.drop_least_recent(Some("b"));
+        assert!(table.remove("a").is_none(), "not live");
+        assert!(!made("a"), "removed on request after the drop");
+        table.drop_least_recent(Some("b"));
+        table.drain();
+        assert!(!made("a"), "drained after the drop");
+        assert!(!made("b"));
     }
 
     #[test]

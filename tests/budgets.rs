@@ -304,8 +304,9 @@ async fn past_the_server_budget_least_recently_used_sandboxes_go_never_the_root_
     );
     assert_eq!(write_value(&s, "/~c", "e", &big).await.status, 200);
     assert_eq!(sandboxes(&s).await, ["a", "c"]);
-    // One sandbox alone over the whole budget pushes out every other, never itself
-    // while it is the one answering.
+    // One sandbox growing pushes out the others while that can bring the total under
+    // the budget; once it alone holds more than the sandboxes' room its own requests drop
+    // nothing, and it is never dropped while it is the one answering.
     for i in 0..4 {
         let r = write_value(&s, "/~c", &format!("more{i}"), &big).await;
         assert_eq!(r.status, 200, "{}", r.text());
@@ -441,6 +442,49 @@ async fn the_first_answer_after_a_drop_by_the_memory_budget_says_so() {
     );
     let r = s.post_json(&path, FS_AUTH, &body).await;
     assert_eq!(r.header("x-vendor-mock-warning"), None);
+}
+
+#[tokio::test]
+async fn after_a_drop_by_the_memory_budget_a_root_reset_or_a_delete_means_no_warning() {
+    let s = TestServer::with_config(Config {
+        max_memory: 1 << 20,
+        budgets: Budgets {
+            rows: 4 << 20,
+            ..Budgets::default()
+        },
+        ..config()
+    })
+    .await;
+    let big = "x".repeat(240_000);
+    let path = format!("/~a{ET}:readFeatureValues");
+    let body = json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": ["code"]}}});
+    for teardown in [
+        ("POST", "/__admin/reset"),
+        ("DELETE", "/__admin/sandboxes/a"),
+    ] {
+        assert_eq!(write_value(&s, "/~a", "e", &big).await.status, 200);
+        for i in 0..4 {
+            assert_eq!(
+                write_value(&s, "/~b", &format!("e{i}"), &big).await.status,
+                200
+            );
+        }
+        assert_eq!(sandboxes(&s).await, ["b"], "a was dropped for b");
+        // The client tears down (a is not live: the DELETE answers `dropped: false`).
+        assert_eq!(s.request(teardown.0, teardown.1, &[], "").await.status, 200);
+        let r = s.post_json(&path, FS_AUTH, &body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.header("x-vendor-mock-warning"),
+            None,
+            "after {teardown:?}"
+        );
+        // Back to an empty server for the next teardown.
+        assert_eq!(
+            s.request("POST", "/__admin/reset", &[], "").await.status,
+            200
+        );
+    }
 }
 
 /// The journal of sandbox `t` after the same requests, with or without heavy traffic in

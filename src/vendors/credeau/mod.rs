@@ -264,9 +264,8 @@ impl Vendor for Credeau {
 
         const CLIENT_ID: HeaderName = HeaderName::from_static("x-client-id");
         const AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
-        let header = |n: &HeaderName| req.headers.get(n).and_then(|v| v.to_str().ok());
-        if header(&CLIENT_ID) != Some(settings.client_id.as_str())
-            || header(&AUTH_TOKEN) != Some(settings.auth_token.as_str())
+        if req.header(&CLIENT_ID) != Some(settings.client_id.as_str())
+            || req.header(&AUTH_TOKEN) != Some(settings.auth_token.as_str())
         {
             return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
         }

@@ -134,7 +134,7 @@ fn plain(req: &MockRequest, model: Model) -> Option<Fields<'_>> {
 
 /// FastAPI decodes a body as JSON when it has no content type or a JSON one.
 fn is_json(req: &MockRequest) -> bool {
-    let Some(c) = req.header("content-type") else {
+    let Some(c) = req.header(hyper::header::CONTENT_TYPE) else {
         return true;
     };
     let m = c.split(';').next().unwrap_or("").trim().as_bytes();

@@ -16,7 +16,7 @@ use crate::server::MockRequest;
 
 /// JSON media types ASP.NET Core's JSON input formatter accepts.
 pub fn is_json(req: &MockRequest) -> bool {
-    match crate::vendors::media_type(req) {
+    match req.media_type() {
         Some(m) => {
             m == "application/json"
                 || m == "text/json"

@@ -1185,13 +1185,7 @@ const SDK_REQUESTOR: &str = "credoapp";
 
 /// The token of an `Authorization: Bearer …` header (the scheme ignores case).
 fn bearer_token(req: &MockRequest) -> Option<&str> {
-    // By the constant name (`header("authorization")` parses the name each time).
-    let h = req
-        .headers
-        .get(hyper::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
+    let h = req.header(hyper::header::AUTHORIZATION)?.trim();
     let (scheme, token) = h.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -332,7 +332,7 @@ impl FeatureStore {
             ));
         }
         let bearer = req
-            .header("authorization")
+            .header(hyper::header::AUTHORIZATION)
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, token)| {
                 scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()

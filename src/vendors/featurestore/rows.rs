@@ -22,7 +22,7 @@ use super::values::{Parsed, ValueType};
 use crate::budget::heap;
 use crate::clock::rfc3339;
 use crate::generate::{put_date_time, put_digits};
-use crate::memo::json_str;
+use crate::memo::{json_str, plain};
 
 /// Entities with values kept at most (the oldest written is forgotten first).
 pub const MAX_ROWS: usize = 100_000;
@@ -123,11 +123,11 @@ impl Compact {
             Self::Bool(b) => boolean(out, b),
             Self::Double(d) => double(out, d),
             Self::Int64(i) => int(out, i),
-            Self::Text(t) => put_str(out, t),
+            Self::Text(t) => json_str(out, t),
             Self::BoolArray(a) => list(out, a, boolean),
             Self::DoubleArray(a) => list(out, a, double),
             Self::Int64Array(a) => list(out, a, int),
-            Self::TextArray(a) => list(out, a, |out, t| put_str(out, t)),
+            Self::TextArray(a) => list(out, a, |out, t| json_str(out, t)),
         }
     }
 
@@ -218,41 +218,6 @@ impl Stored {
             }
         }
     }
-}
-
-/// `s` as a JSON string, as serde_json writes it ([`json_str`]): copied between quotes
-/// when nothing in it needs escaping (serde_json escapes `"`, `\` and the control
-/// characters below U+0020, nothing else), else through serde_json. Ids and values are
-/// mostly plain, and serde_json's writer goes through `io::Write` a run at a time.
-pub fn put_str(out: &mut Vec<u8>, s: &str) {
-    if plain(s.as_bytes()) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        json_str(out, s);
-    }
-}
-
-/// No byte of `s` is `"`, `\` or below 0x20: eight bytes at a time (each test is
-/// exact for "some byte is": a borrow only crosses from a byte that already is).
-fn plain(s: &[u8]) -> bool {
-    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    let zero_in = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let x = u64::from_ne_bytes(c.try_into().expect("8 bytes"));
-        let control = x.wrapping_sub(0x20 * LO) & !x & HI != 0;
-        if control || zero_in(x ^ (b'"' as u64 * LO)) || zero_in(x ^ (b'\\' as u64 * LO)) {
-            return false;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .all(|b| *b >= 0x20 && *b != b'"' && *b != b'\\')
 }
 
 /// `{"value":{"<field>":` of a value of `kind`, with the opening quote of a string
@@ -706,49 +671,6 @@ mod tests {
         }
         assert_eq!(n, data.len() * kinds.len());
         assert!(rfc3339(leap).contains(":60.5"), "{}", rfc3339(leap));
-    }
-
-    #[test]
-    fn strings_put_plainly_are_serde_jsons() {
-        let mut cases: Vec<String> = [
-            "",
-            "code",
-            "639181234567",
-            "a b",
-            "é€𝄞",
-            "\u{7f}",
-            "~",
-            "a\"b",
-            "\\",
-            "\u{1f}",
-            "x\n",
-            "\u{0}",
-            "/",
-            "</script>",
-            "\u{2028}",
-            " ",
-            "!#[]",
-            "\u{ff}\u{80}",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        // Every ASCII byte and two others at every place of a 17-byte string (two
-        // chunks of eight and one byte).
-        for c in (0..=0x7f_u8).map(char::from).chain(['é', '\u{10ffff}']) {
-            for at in 0..17 {
-                let mut t: String = "abcdefghijklmnopq".into();
-                t.replace_range(at..=at, &c.to_string());
-                cases.push(t);
-            }
-        }
-        for s in &cases {
-            let mut plain = b"[".to_vec();
-            put_str(&mut plain, s);
-            let mut serde = b"[".to_vec();
-            json_str(&mut serde, s);
-            assert_eq!(plain, serde, "{s:?}");
-        }
     }
 
     #[test]

@@ -39,12 +39,13 @@ use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
-use super::rows::{put_str, Rows, Stored, Times};
+use super::rows::{Rows, Stored, Times};
 use super::settings::FeatureStoreSettings;
 use super::values::ValueType;
 use crate::budget::{heap, json_bytes, Budgets};
 use crate::clock::rfc3339;
 use crate::generate::{self, Issuer};
+use crate::memo::json_str;
 use crate::scenario::{Action, Scenario, Step};
 use crate::state::{self, EntityState};
 
@@ -1023,7 +1024,7 @@ impl Store {
             }
             out.extend_from_slice(br#"{"entityId":"#);
             let entity = entity.as_ref();
-            put_str(&mut out, entity);
+            json_str(&mut out, entity);
             out.extend_from_slice(br#","data":["#);
             let row = rows.and_then(|r| r.get(entity));
             for (i, &f) in ids.iter().enumerate() {
@@ -1121,14 +1122,14 @@ impl Store {
 /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}`.
 fn write_header(out: &mut Vec<u8>, entity_type: &str, ids: &[impl AsRef<str>]) {
     out.extend_from_slice(br#""header":{"entityType":"#);
-    put_str(out, entity_type);
+    json_str(out, entity_type);
     out.extend_from_slice(br#","featureDescriptors":["#);
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(br#"{"id":"#);
-        put_str(out, id.as_ref());
+        json_str(out, id.as_ref());
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");

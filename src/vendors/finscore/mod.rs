@@ -314,9 +314,7 @@ impl FinScore {
         req: &MockRequest,
     ) -> Result<(), ScoreError> {
         let token = req
-            .headers
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+            .header(hyper::header::AUTHORIZATION)
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
@@ -341,10 +339,7 @@ impl FinScore {
         if let Err(e) = self.check_token(ctx, s, req) {
             return refuse(ctx, req, e);
         }
-        if !super::media_type(req)
-            .as_deref()
-            .is_some_and(is_json_media_type)
-        {
+        if !req.media_type().as_deref().is_some_and(is_json_media_type) {
             return refuse(ctx, req, ScoreError::UnsupportedMediaType);
         }
         let request = match request::parse(&req.body) {

@@ -110,7 +110,7 @@ pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<G
     if req.method != Method::POST {
         return Err(TokenError::NotPost);
     }
-    if crate::vendors::media_type(req).as_deref() != Some("application/x-www-form-urlencoded") {
+    if req.media_type().as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(TokenError::NotAForm);
     }
     // Borrowed from the body where nothing needed decoding.
@@ -183,12 +183,7 @@ fn joined<'a>(form: &'a [(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<Co
 /// part form-url-decoded; a header that does not decode, has no `:` or no id counts as
 /// absent. The secret is `None` when empty.
 fn basic_credentials(req: &MockRequest) -> Option<(String, Option<String>)> {
-    // By the constant name (`header("authorization")` parses the name each time).
-    let header = req
-        .headers
-        .get(hyper::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let header = req.header(hyper::header::AUTHORIZATION)?;
     let prefix = header.get(..6)?;
     if !prefix.eq_ignore_ascii_case("basic ") {
         return None;

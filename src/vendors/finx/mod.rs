@@ -863,9 +863,7 @@ impl Finx {
     fn client(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<(), FinxError> {
         let s = ctx.settings::<FinxSettings>();
         let given = req
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+            .header(AUTHORIZATION)
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
             .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok())
@@ -879,9 +877,7 @@ impl Finx {
     /// The flow a bearer token opens (its data still kept).
     fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Arc<Flow>, FinxError> {
         let token = req
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+            .header(AUTHORIZATION)
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())

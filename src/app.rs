@@ -665,25 +665,7 @@ mod tests {
         let entity = app.approx_bytes();
         // The id is held once (shared by the map key and the order entry).
         assert!(entity >= idle + 1000, "{idle} → {entity}");
-        app.journal.push(crate::journal::Entry {
-            seq: 0,
-            time: app.clock.now(),
-            direction: "inbound",
-            vendor: Some("credeau"),
-            method: hyper::Method::POST,
-            path: "/credeau/api/insights".into(),
-            query: None,
-            client: None,
-            headers: Default::default(),
-            body: bytes::Bytes::from(vec![b'x'; 4000]),
-            body_truncated: false,
-            cut: Default::default(),
-            entity: None,
-            scenario: "default".into(),
-            step: None,
-            status: Some(200),
-            note: None,
-        });
+        push(&app, 4000);
         assert!(app.approx_bytes() >= entity + 4000);
         app.reset();
         assert_eq!(app.approx_bytes(), idle);

@@ -255,9 +255,9 @@ impl Weigh for Flow {
     /// data key, account types, accounts and name.
     fn weight(&self) -> usize {
         let r = &self.req;
-        let data = heap(std::mem::size_of::<DataKey>() + 16)
-            + heap(self.data_key.len())
-            + heap(r.account_types.len() * std::mem::size_of::<String>())
+        // The account types, accounts and name: held by the request, and copied once
+        // more into the completed flow's data key.
+        let listed = heap(r.account_types.len() * std::mem::size_of::<String>())
             + r.account_types.iter().map(|t| heap(t.len())).sum::<usize>()
             + heap(r.accounts.len() * std::mem::size_of::<(String, String)>())
             + r.accounts
@@ -265,6 +265,7 @@ impl Weigh for Flow {
                 .map(|(a, b)| heap(a.len()) + heap(b.len()))
                 .sum::<usize>()
             + opt_heap(&r.name);
+        let data = heap(std::mem::size_of::<DataKey>() + 16) + heap(self.data_key.len()) + listed;
         data + heap(self.id.len())
             + heap(self.entity.len())
             + heap(self.data_key.len())
@@ -273,14 +274,7 @@ impl Weigh for Flow {
             + opt_heap(&r.user_id)
             + opt_heap(&r.state)
             + heap(r.language.len())
-            + opt_heap(&r.name)
-            + heap(r.account_types.len() * std::mem::size_of::<String>())
-            + r.account_types.iter().map(|t| heap(t.len())).sum::<usize>()
-            + heap(r.accounts.len() * std::mem::size_of::<(String, String)>())
-            + r.accounts
-                .iter()
-                .map(|(a, b)| heap(a.len()) + heap(b.len()))
-                .sum::<usize>()
+            + listed
     }
 }
 

@@ -23,10 +23,11 @@
 //!
 //! Imports point down: this module knows no store; the stores use it.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::FastHash;
 
 pub const KIB: usize = 1024;
 pub const MIB: usize = 1024 * 1024;
@@ -216,9 +217,9 @@ pub const fn slot_overhead<K, V>() -> usize {
 /// A map that keeps its entries in insertion order and forgets the oldest past `count`
 /// entries or `bytes` bytes. Each entry's weight is given when it is inserted (what its
 /// key and value hold on the heap, [`heap`]); [`slot_overhead`] is added to it. `S` is
-/// the map's hasher (std's by default).
+/// the map's hasher ([`FastHash`] by default).
 #[derive(Debug)]
-pub struct Bounded<K, V, S = RandomState> {
+pub struct Bounded<K, V, S = FastHash> {
     /// Each entry with its weight and its insertion number.
     map: HashMap<K, (V, usize, u64), S>,
     /// Insertion order, with each insertion's number; may hold keys already removed, or

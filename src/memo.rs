@@ -19,11 +19,13 @@
 //! larger than a quarter of the byte budget is not kept. [`Memo::approx_bytes`] is what
 //! it holds, for the server's memory budget.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use bytes::Bytes;
 use serde_json::Value;
+
+use crate::FastMap;
 
 /// How much a [`Memo`] may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +183,7 @@ const ENTRY_OVERHEAD: usize = 96;
 /// A map bounded by count and bytes that evicts its oldest entries first.
 #[derive(Debug)]
 struct Fifo<V> {
-    map: HashMap<Box<[u8]>, (V, usize)>,
+    map: FastMap<Box<[u8]>, (V, usize)>,
     /// Keys, oldest first.
     order: VecDeque<Box<[u8]>>,
     bytes: usize,
@@ -190,7 +192,7 @@ struct Fifo<V> {
 impl<V> Default for Fifo<V> {
     fn default() -> Self {
         Self {
-            map: HashMap::new(),
+            map: FastMap::default(),
             order: VecDeque::new(),
             bytes: 0,
         }

@@ -7,11 +7,12 @@
 //! renders its own 429.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::FastMap;
 
 /// A configured limit (`[rate_limit]` in a scenario file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -47,7 +48,7 @@ const WINDOW_BYTES: usize = {
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     /// Std mutex: each check is a map lookup, never held across `.await`.
-    windows: Mutex<HashMap<(&'static str, IpAddr), Window>>,
+    windows: Mutex<FastMap<(&'static str, IpAddr), Window>>,
     /// The windows' bytes, readable without the lock.
     gauge: crate::budget::Gauge,
 }
@@ -79,7 +80,7 @@ impl RateLimiter {
             });
             if windows.len() >= MAX_WINDOWS {
                 // A new table: `clear` would keep the capacity of 65 536 windows.
-                *windows = HashMap::new();
+                *windows = FastMap::default();
             }
         }
         let held = windows.len();
@@ -119,7 +120,7 @@ impl RateLimiter {
     }
 
     pub fn reset(&self) {
-        *crate::lock::lock(&self.windows) = HashMap::new();
+        *crate::lock::lock(&self.windows) = FastMap::default();
         self.gauge.set(0);
     }
 

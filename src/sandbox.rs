@@ -14,9 +14,11 @@
 //! sandbox is made, dropped or evicted; the eviction victim is found by a scan, and only
 //! when making one past the maximum. An instance is made outside the table's lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use crate::FastMap;
 
 /// Default `--max-sandboxes`: far more than the tests one suite runs at once, small
 /// enough that idle sandboxes cost a few megabytes at most (see BENCHMARKS.md).
@@ -91,7 +93,7 @@ pub struct Sandboxes<T> {
     tick: AtomicU64,
     /// Std rwlock: every sandboxed request takes it shared for one map lookup; making,
     /// dropping and listing take it briefly. Never held across `.await`.
-    live: RwLock<HashMap<Arc<str>, Arc<Slot<T>>>>,
+    live: RwLock<FastMap<Arc<str>, Arc<Slot<T>>>>,
     /// Std mutex: taken only while a sandbox is made (under `live`'s write lock).
     lives: Mutex<Lives>,
 }
@@ -113,7 +115,7 @@ struct Lives {
     remember: usize,
     /// Bumped on every making: the order of making.
     tick: u64,
-    names: HashMap<Arc<str>, Lived>,
+    names: FastMap<Arc<str>, Lived>,
     /// Last making → name, oldest first.
     by_making: BTreeMap<u64, Arc<str>>,
     /// Names forgotten so far (never reset).
@@ -179,11 +181,11 @@ impl<T: Clone> Sandboxes<T> {
         Self {
             max: max.max(1),
             tick: AtomicU64::new(0),
-            live: RwLock::new(HashMap::new()),
+            live: RwLock::new(FastMap::default()),
             lives: Mutex::new(Lives {
                 remember: names.max(1),
                 tick: 0,
-                names: HashMap::new(),
+                names: FastMap::default(),
                 by_making: BTreeMap::new(),
                 forgotten: 0,
             }),

@@ -14,13 +14,14 @@
 //! past either, the entity seen first is forgotten (its next call starts its scenario
 //! afresh), so a flood of long ids cannot grow the store past its budget.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::budget::{heap, Gauge, DEFAULT_STATE_BYTES};
+use crate::FastMap;
 use crate::scenario::{Repeat, Scenario, Step};
 
 /// At most this many entities are remembered; the oldest is forgotten first (its next
@@ -108,7 +109,7 @@ struct Inner {
     generation: u64,
     /// Per vendor, per entity id: looked up by `&str` without allocating a key. The id
     /// is one allocation, shared by the key and the order entry.
-    entities: HashMap<&'static str, HashMap<Arc<str>, Tracked>>,
+    entities: FastMap<&'static str, FastMap<Arc<str>, Tracked>>,
     count: usize,
     /// Insertion order, for forgetting the oldest.
     order: VecDeque<(&'static str, Arc<str>)>,
@@ -116,7 +117,7 @@ struct Inner {
     /// handful of vendors, found by a scan cheaper than hashing the name.
     anonymous: Vec<(&'static str, u64)>,
     /// Per vendor, per entity id: the scenario assigned to it, bounded like entities.
-    assigned: HashMap<&'static str, HashMap<Arc<str>, Assigned>>,
+    assigned: FastMap<&'static str, FastMap<Arc<str>, Assigned>>,
     assigned_order: VecDeque<(&'static str, Arc<str>)>,
     /// What the entities and assignments hold, as [`entity_bytes`] and
     /// [`assigned_bytes`] count them.

@@ -264,6 +264,8 @@ fn serve_connection(
 ) -> impl Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let conn = reg.conn.clone();
+    // The connection's own handle (see `pipeline::handle`).
+    let app = Arc::new(app);
     let service = service_fn(move |req| {
         conn.request_started();
         let conn = conn.clone();
@@ -295,6 +297,7 @@ where
 {
     // Nobody watches this connection's bookkeeping; the pipeline still marks it.
     let conn = Arc::new(Tracked::default());
+    let app = Arc::new(app);
     let service =
         service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor, conn.clone()));
     http1::Builder::new()

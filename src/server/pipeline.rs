@@ -35,13 +35,17 @@ pub const WARNING_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-wa
 pub struct Dropped;
 
 /// Answer `req`; `conn` is told when its body has been read (see `server::tracked`).
+/// `root` is the connection's own handle on the server: cloning it per request touches
+/// only that connection's count, where cloning the [`App`] would bump a count every
+/// runtime worker writes on every request (a cache line bounced between cores).
 pub async fn handle(
-    root: App,
+    root: Arc<App>,
     req: Request<Incoming>,
     peer: SocketAddr,
     fixed: Option<&'static str>,
     conn: Arc<Tracked>,
 ) -> Result<Response<OutBody>, Dropped> {
+    let root: &App = &root;
     // Read only when the log line will be written.
     let started =
         tracing::enabled!(target: "vendor_mock::request", tracing::Level::INFO).then(Instant::now);
@@ -52,7 +56,7 @@ pub async fn handle(
     // that rest starts.
     let in_sandbox;
     let (app, local_at) = match sandbox::split_path(&full_path) {
-        None => (&root, 0),
+        None => (root, 0),
         Some(Err(rule)) => {
             let resp = MockResponse::json(StatusCode::BAD_REQUEST, json!({ "error": rule }))
                 .with_header(SCENARIO_HEADER, "default");
@@ -77,7 +81,7 @@ pub async fn handle(
         if let Some(w) = app.take_warning() {
             resp.set_header(WARNING_HEADER, w.as_str());
         }
-        app.account(&root);
+        app.account(root);
         return Ok(finish(resp, app.clock.now()));
     }
 
@@ -221,7 +225,7 @@ pub async fn handle(
     });
     // What this request added (or evicted) counts into the server's total; past the
     // server-wide budget, least recently used sandboxes are dropped (never this one).
-    app.account(&root);
+    app.account(root);
 
     if let Some(delay) = resp.delay {
         tokio::time::sleep(delay).await;

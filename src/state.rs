@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::budget::{heap, Gauge, DEFAULT_STATE_BYTES};
-use crate::FastMap;
 use crate::scenario::{Repeat, Scenario, Step};
+use crate::FastMap;
 
 /// At most this many entities are remembered; the oldest is forgotten first (its next
 /// call starts its scenario afresh). 50 000 covers any test suite while keeping the

@@ -11,7 +11,7 @@
 //! a port in `X-Forwarded-Port` is not read (a proxy that needs one puts it in
 //! `X-Forwarded-Host`).
 
-use hyper::header::{HeaderName, HOST};
+use hyper::header::{HeaderName, HeaderValue, HOST};
 use hyper::HeaderMap;
 
 /// The host a proxy in front of the mock was asked for.
@@ -36,15 +36,31 @@ pub struct Origin<'h> {
 
 /// Where the request with `headers` reached the mock.
 pub fn origin(headers: &HeaderMap) -> Origin<'_> {
-    let forwarded = first_value(headers, &X_FORWARDED_HOST).filter(|h| plausible_host(h));
+    // One walk over the headers (a request has a handful) instead of a hashed lookup
+    // per name: finX asks on every call. The first value of each name counts, as
+    // `HeaderMap::get` has it.
+    let (mut host, mut forwarded_host, mut forwarded_proto) = (None, None, None);
+    for (name, value) in headers {
+        let slot = if *name == HOST {
+            &mut host
+        } else if *name == X_FORWARDED_HOST {
+            &mut forwarded_host
+        } else if *name == X_FORWARDED_PROTO {
+            &mut forwarded_proto
+        } else {
+            continue;
+        };
+        slot.get_or_insert(value);
+    }
+    let forwarded = forwarded_host
+        .and_then(first_value)
+        .filter(|h| plausible_host(h));
     // `Host` holds one value (RFC 9110 §7.2): taken whole, never split at a comma.
     let host = forwarded.or_else(|| {
-        headers
-            .get(HOST)
-            .and_then(|v| v.to_str().ok())
+        host.and_then(|v| v.to_str().ok())
             .filter(|h| plausible_host(h))
     });
-    let proto = first_value(headers, &X_FORWARDED_PROTO);
+    let proto = forwarded_proto.and_then(first_value);
     let scheme = match proto {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -57,10 +73,10 @@ pub fn origin(headers: &HeaderMap) -> Origin<'_> {
 }
 
 /// The first value of a (possibly comma-separated, proxy-appended) header, trimmed.
-fn first_value<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
+fn first_value(value: &HeaderValue) -> Option<&str> {
+    value
+        .to_str()
+        .ok()
         .and_then(|v| v.split(',').next())
         .map(str::trim)
 }
@@ -128,6 +144,26 @@ mod tests {
             (&[("host", "a b")], "http", None, false),
             (&[("host", "a,b")], "http", None, false),
             (&[("x-forwarded-proto", "https")], "https", None, true),
+            // A header sent twice counts by its first value.
+            (
+                &[
+                    ("x-forwarded-host", "first.example"),
+                    ("host", "mock:1"),
+                    ("x-forwarded-host", "second.example"),
+                    ("x-forwarded-proto", "http"),
+                    ("x-forwarded-proto", "https"),
+                ],
+                "http",
+                Some("first.example"),
+                true,
+            ),
+            (&[("host", "a b"), ("host", "mock:2")], "http", None, false),
+            (
+                &[("X-Forwarded-Proto", "Https"), ("HOST", "mock:3")],
+                "https",
+                Some("mock:3"),
+                true,
+            ),
             (&[], "http", None, false),
         ];
         for (pairs, scheme, host, proxied) in cases {

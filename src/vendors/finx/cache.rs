@@ -19,7 +19,7 @@
 //! it (only to give the memory back: a cold cache answers the same bytes); a sandbox's
 //! reset or drop leaves it to the others.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,7 @@ use bytes::Bytes;
 
 use super::data::{Dataset, Spec};
 use super::report::Shape;
+use crate::FastMap;
 
 /// Datasets kept at most, and their estimated bytes: a year of history is about
 /// 0.1-0.3 MB, ten years a few MB.
@@ -258,7 +259,7 @@ pub fn dataset_bytes(d: &Dataset) -> usize {
 /// A map bounded by count and bytes that evicts its oldest entries first.
 #[derive(Debug)]
 struct Fifo<K, V> {
-    map: HashMap<K, (V, usize)>,
+    map: FastMap<K, (V, usize)>,
     /// Keys, oldest first.
     order: VecDeque<K>,
     bytes: usize,
@@ -268,7 +269,7 @@ struct Fifo<K, V> {
 impl<K: Hash + Eq + Clone, V> Fifo<K, V> {
     fn new(budget: Budget) -> Self {
         Self {
-            map: HashMap::new(),
+            map: FastMap::default(),
             order: VecDeque::new(),
             bytes: 0,
             budget,
@@ -299,7 +300,7 @@ impl<K: Hash + Eq + Clone, V> Fifo<K, V> {
     }
 
     fn clear(&mut self) {
-        self.map = HashMap::new();
+        self.map = FastMap::default();
         self.order = VecDeque::new();
         self.bytes = 0;
     }

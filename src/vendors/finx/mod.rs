@@ -54,7 +54,6 @@ mod errors;
 mod flow;
 mod report;
 
-use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
@@ -80,6 +79,7 @@ use crate::generate::{self, Issuer};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Settings};
 use crate::server::{origin, plausible_host, MockRequest, MockResponse};
+use crate::FastHash;
 
 pub const OUTCOMES: &[&str] = &[
     "report",
@@ -307,7 +307,7 @@ const SLACK: usize = 160;
 /// not evicted by its stale place; stale places compacted past twice the live length),
 /// with finX's weights.
 #[derive(Debug)]
-struct Bounded<V, S = RandomState>(budget::Bounded<String, V, S>);
+struct Bounded<V, S = FastHash>(budget::Bounded<String, V, S>);
 
 impl<V: Weigh, S: BuildHasher + Default> Bounded<V, S> {
     fn new(cap: usize, max_bytes: usize) -> Self {
@@ -364,12 +364,12 @@ impl<V: Weigh, S: BuildHasher + Default> Bounded<V, S> {
 /// How many bytes at the end of a key [`TailHash`] hashes.
 const TAIL: usize = 16;
 
-/// Hashes only the last [`TAIL`] bytes of a key (with std's keyed SipHash): for keys the
+/// Hashes only the last [`TAIL`] bytes of a key (with [`FastHash`]): for keys the
 /// mock made itself from digests (flow ids, codes, tokens), whose ends are as random as
 /// the whole. Every `/rest` call looks its bearer token up, and an access token is some
 /// 330 bytes. Never for keys a client chooses (entity ids): those may share their ends.
 #[derive(Debug, Default, Clone)]
-struct TailHash(RandomState);
+struct TailHash(FastHash);
 
 impl BuildHasher for TailHash {
     type Hasher = Tail;
@@ -378,7 +378,7 @@ impl BuildHasher for TailHash {
     }
 }
 
-struct Tail(DefaultHasher);
+struct Tail(<FastHash as BuildHasher>::Hasher);
 
 impl Hasher for Tail {
     fn write(&mut self, bytes: &[u8]) {

@@ -89,7 +89,7 @@ pub struct Life {
 /// The live sandboxes, by name, and the lives of the names made so far.
 pub struct Sandboxes<T> {
     max: usize,
-    /// The order of use: bumped on every lookup.
+    /// The order of use: bumped when a sandbox other than the newest is used or made.
     tick: AtomicU64,
     /// Std rwlock: every sandboxed request takes it shared for one map lookup; making,
     /// dropping and listing take it briefly. Never held across `.await`.
@@ -202,18 +202,43 @@ impl<T: Clone> Sandboxes<T> {
     /// bound, the least recently used one, dropped from the table (for the caller to
     /// wind down).
     pub fn get_or_make(&self, name: &str, make: impl FnOnce(Life, bool) -> T) -> (T, Option<T>) {
-        let tick = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
-        let found = crate::lock::read(&self.live).get(name).cloned();
+        // The common case, a sandbox already made: found, stamped and cloned under the
+        // shared lock, without cloning its slot (every count written by a sandboxed
+        // request is a cache line the runtime's workers pass back and forth).
+        let found = {
+            let live = crate::lock::read(&self.live);
+            match live.get(name) {
+                Some(slot) => match slot.value.get() {
+                    Some(value) => {
+                        self.stamp(slot);
+                        return (value.clone(), None);
+                    }
+                    None => Some(slot.clone()),
+                },
+                None => None,
+            }
+        };
         let (slot, evicted) = match found {
             Some(slot) => (slot, None),
-            None => self.insert(name, tick),
+            None => self.insert(name, self.tick.fetch_add(1, Ordering::Relaxed) + 1),
         };
-        slot.used.store(tick, Ordering::Relaxed);
+        self.stamp(&slot);
         let value = slot
             .value
             .get_or_init(|| make(slot.life, slot.after_drop))
             .clone();
         (value, evicted)
+    }
+
+    /// Mark `slot` as the most recently used: a new tick, unless it holds the newest
+    /// already (a sandbox used request after request then writes nothing shared).
+    fn stamp(&self, slot: &Slot<T>) {
+        if slot.used.load(Ordering::Relaxed) != self.tick.load(Ordering::Relaxed) {
+            slot.used.store(
+                self.tick.fetch_add(1, Ordering::Relaxed) + 1,
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// Put a slot for `name` in the table, unless another request just did.
@@ -386,6 +411,33 @@ mod tests {
         assert_eq!(table.len(), 1);
         assert_eq!(table.drain(), ["b#4".to_string()]);
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn a_sandbox_used_again_and_again_writes_no_new_stamp_and_the_order_of_use_holds() {
+        let table = Sandboxes::new(10);
+        let get = |name: &str| table.get_or_make(name, |_, _| name.to_string()).0;
+        get("a");
+        get("b");
+        let tick = table.tick.load(Ordering::Relaxed);
+        for _ in 0..5 {
+            get("b");
+        }
+        assert_eq!(
+            table.tick.load(Ordering::Relaxed),
+            tick,
+            "the newest needs no new stamp"
+        );
+        get("a");
+        get("a");
+        assert_eq!(table.tick.load(Ordering::Relaxed), tick + 1);
+        let oldest = |keep| table.drop_least_recent(keep).map(|(n, _)| n.to_string());
+        get("c");
+        get("b");
+        // Used last to first: b, c, a.
+        assert_eq!(oldest(None).as_deref(), Some("a"));
+        assert_eq!(oldest(None).as_deref(), Some("c"));
+        assert_eq!(oldest(None).as_deref(), Some("b"));
     }
 
     #[test]

@@ -161,7 +161,12 @@ pub struct Gauge(AtomicUsize);
 
 impl Gauge {
     pub fn set(&self, bytes: usize) {
-        self.0.store(bytes, Ordering::Relaxed);
+        // Read first: a store keeps the same total request after request (an entry in,
+        // one of the same size out), and an unchanged value is not written, so the
+        // cache line stays shared between the cores that read it after every request.
+        if self.0.load(Ordering::Relaxed) != bytes {
+            self.0.store(bytes, Ordering::Relaxed);
+        }
     }
 
     pub fn get(&self) -> usize {

@@ -215,11 +215,7 @@ pub fn compile_sources(
         })?;
         catalog.vendors.push((
             vendor.name(),
-            VendorScenarios {
-                scenarios,
-                rate_limit,
-                settings,
-            },
+            VendorScenarios::new(scenarios, rate_limit, settings),
         ));
     }
     Ok(catalog)

@@ -94,10 +94,16 @@ pub enum RawBody {
 
 /// Everything loaded for one vendor.
 pub struct VendorScenarios {
-    /// Longest prefix first, so the most specific scenario wins.
+    /// Longest prefix first, so the most specific scenario wins. Set once, by
+    /// [`VendorScenarios::new`] (which notes their prefixes' first bytes).
     pub scenarios: Vec<Arc<Scenario>>,
     pub rate_limit: Option<Limit>,
     pub settings: Settings,
+    /// The first bytes the prefixes start with, a bit per byte value: an id starting
+    /// with another byte matches no prefix, found without a look at any (most ids).
+    firsts: [u64; 4],
+    /// Some prefix is empty: it matches every id.
+    empty_prefix: bool,
 }
 
 /// A scenario chosen by name (the `x-vendor-mock-scenario` header, or an assignment).
@@ -127,10 +133,39 @@ impl UnknownScenario {
 }
 
 impl VendorScenarios {
+    /// `scenarios` longest prefix first.
+    pub fn new(
+        scenarios: Vec<Arc<Scenario>>,
+        rate_limit: Option<Limit>,
+        settings: Settings,
+    ) -> Self {
+        let mut firsts = [0u64; 4];
+        let mut empty_prefix = false;
+        for s in &scenarios {
+            match s.id_prefix.as_bytes().first() {
+                Some(&b) => firsts[usize::from(b / 64)] |= 1 << (b % 64),
+                None => empty_prefix = true,
+            }
+        }
+        Self {
+            scenarios,
+            rate_limit,
+            settings,
+            firsts,
+            empty_prefix,
+        }
+    }
+
     /// The scenario whose `id_prefix` is the longest prefix of `entity`.
     pub fn select(&self, entity: &str) -> Option<&Arc<Scenario>> {
-        // Every call looks, and most ids match no prefix: a prefix's first byte is
-        // compared in line before the whole of it (a call to `memcmp` each otherwise).
+        // Every call looks, and most ids match no prefix.
+        let starts = entity
+            .as_bytes()
+            .first()
+            .is_some_and(|&b| self.firsts[usize::from(b / 64)] & (1 << (b % 64)) != 0);
+        if !starts && !self.empty_prefix {
+            return None;
+        }
         let first = entity.as_bytes().first();
         self.scenarios.iter().find(|s| {
             let prefix = s.id_prefix.as_bytes();
@@ -251,17 +286,17 @@ mod tests {
     #[test]
     fn the_longest_matching_prefix_picks_and_an_empty_prefix_takes_every_other_id() {
         // Longest first, as compiled.
-        let set = VendorScenarios {
-            scenarios: vec![
+        let set = VendorScenarios::new(
+            vec![
                 scenario("slower", "slow-er-"),
                 scenario("slow", "slow-"),
                 scenario("seven", "7"),
                 scenario("é", "é"),
                 scenario("all", ""),
             ],
-            rate_limit: None,
-            settings: Arc::new(()),
-        };
+            None,
+            Arc::new(()),
+        );
         let picked = |id: &str| set.select(id).map(|s| s.name.to_string());
         for (id, want) in [
             ("slow-er-1", "slower"),
@@ -277,11 +312,7 @@ mod tests {
         ] {
             assert_eq!(picked(id).as_deref(), Some(want), "{id:?}");
         }
-        let without_all = VendorScenarios {
-            scenarios: set.scenarios[..4].to_vec(),
-            rate_limit: None,
-            settings: Arc::new(()),
-        };
+        let without_all = VendorScenarios::new(set.scenarios[..4].to_vec(), None, Arc::new(()));
         for id in ["", "s", "slo", "x-slow-1", "\u{e8}"] {
             assert!(without_all.select(id).is_none(), "{id:?}");
         }
@@ -289,11 +320,11 @@ mod tests {
 
     #[test]
     fn the_header_wins_over_an_assignment_which_wins_over_the_prefix() {
-        let set = VendorScenarios {
-            scenarios: vec![scenario("pending", "pending-"), scenario("flaky", "flaky-")],
-            rate_limit: None,
-            settings: Arc::new(()),
-        };
+        let set = VendorScenarios::new(
+            vec![scenario("pending", "pending-"), scenario("flaky", "flaky-")],
+            None,
+            Arc::new(()),
+        );
         let name = |s: Option<&Arc<Scenario>>| s.map(|s| s.name.to_string());
         let flaky = set.pick("v", "flaky").unwrap();
         let none = || None;

@@ -161,7 +161,7 @@ pub async fn handle(
         &app.state,
         *pick.as_ref().unwrap_or(&Pick::Unset),
     );
-    let mut ctx = Ctx::new(app, name, index, vendor.outcomes(), scenarios);
+    let mut ctx = Ctx::new(app, name, vendor.outcomes(), scenarios);
     let (mut resp, answered_by_vendor) = match (body, pick) {
         (_, Err(refused)) => (refused, false),
         (Ok(_), Ok(_)) => (vendor.handle(&mut ctx, &req), true),
@@ -186,6 +186,9 @@ pub async fn handle(
     if answered_by_vendor {
         if let Some(s) = status {
             app.coverage.status(index, s);
+        }
+        if let Some(o) = resp.outcome {
+            app.coverage.outcome(index, o);
         }
         if let Some(i) = ctx.scenario.as_ref().and_then(|s| {
             set.scenarios

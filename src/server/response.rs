@@ -111,6 +111,9 @@ pub struct MockResponse {
     pub delay: Option<Duration>,
     /// Close the connection instead of answering.
     pub reset: bool,
+    /// The vendor's named outcome this answer renders (its place in the vendor's
+    /// outcome list): set by `Turn::respond`, counted for coverage by the pipeline.
+    pub outcome: Option<usize>,
 }
 
 impl MockResponse {
@@ -121,6 +124,7 @@ impl MockResponse {
             body: Body::Empty,
             delay: None,
             reset: false,
+            outcome: None,
         }
     }
 

@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use hyper::header::CONTENT_TYPE;
 
 use crate::app::App;
-use crate::coverage::Coverage;
 use crate::generate::{self, Issuer, MockRng};
 use crate::rate_limit::Decision;
 use crate::scenario::{Action, Pick, RawBody, Scenario, Step, VendorScenarios};
@@ -82,34 +81,30 @@ pub struct Ctx<'a> {
     pub warning: Option<String>,
     /// Extra context for the journal (e.g. recorded request metadata).
     pub note: Option<String>,
-    /// The vendor's registry index and outcome names, for coverage.
-    index: usize,
+    /// The vendor's outcome names, for coverage.
     outcomes: &'static [&'static str],
 }
 
-/// Counts the outcomes one vendor renders into an instance's [`Coverage`].
+/// Marks each answer with the outcome it renders, by its place in the vendor's list of
+/// outcome names; the pipeline counts it into the instance's coverage when the answer
+/// leaves. (Counting here would need the instance's coverage in every `Turn`: an `Arc`
+/// cloned and dropped per request, a count every runtime worker writes.)
 #[derive(Debug, Clone)]
 struct Tap {
-    coverage: Arc<Coverage>,
-    /// The vendor's index in the registry.
-    vendor: usize,
     outcomes: &'static [&'static str],
 }
 
 impl Tap {
-    fn outcome(&self, name: &str) {
-        if let Some(i) = self.outcomes.iter().position(|o| *o == name) {
-            self.coverage.outcome(self.vendor, i);
-        }
+    fn mark(&self, name: &str, resp: &mut MockResponse) {
+        resp.outcome = self.outcomes.iter().position(|o| *o == name);
     }
 }
 
 impl<'a> Ctx<'a> {
-    /// For the vendor at `index` in the registry, whose outcome names are `outcomes`.
+    /// For the vendor whose outcome names are `outcomes`.
     pub fn new(
         app: &'a App,
         vendor: &'static str,
-        index: usize,
         outcomes: &'static [&'static str],
         scenarios: Scenarios<'a>,
     ) -> Self {
@@ -123,7 +118,6 @@ impl<'a> Ctx<'a> {
             entity: None,
             warning: None,
             note: None,
-            index,
             outcomes,
         }
     }
@@ -179,8 +173,6 @@ impl<'a> Ctx<'a> {
             generation: progress.generation,
             first_seen: progress.first_seen,
             tap: Some(Tap {
-                coverage: self.app.coverage.clone(),
-                vendor: self.index,
                 outcomes: self.outcomes,
             }),
         }
@@ -242,10 +234,11 @@ impl Turn {
         render: impl FnOnce(&str) -> MockResponse,
     ) -> MockResponse {
         let rendered = |o: &str| {
+            let mut resp = render(o);
             if let Some(tap) = &self.tap {
-                tap.outcome(o);
+                tap.mark(o, &mut resp);
             }
-            render(o)
+            resp
         };
         let Some(step) = self.step() else {
             return rendered(default);

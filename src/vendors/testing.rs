@@ -89,8 +89,7 @@ impl<V: Sharing> World<V> {
         };
         let set = app.catalog.vendor(name).expect("the vendor is registered");
         let scenarios = Scenarios::new(set, name, &app.state, Pick::Unset);
-        let index = app.vendor_index(name).expect("the vendor is registered");
-        let mut ctx = Ctx::new(app, name, index, vendor.outcomes(), scenarios);
+        let mut ctx = Ctx::new(app, name, vendor.outcomes(), scenarios);
         let mut resp = vendor.handle(&mut ctx, &req);
         resp.serialize_body();
         let body = match resp.body {

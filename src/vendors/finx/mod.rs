@@ -1645,8 +1645,7 @@ mod tests {
                 };
                 let set = self.app.catalog.vendor("finx").expect("finx is registered");
                 let scenarios = Scenarios::new(set, "finx", &self.app.state, Pick::Unset);
-                let index = self.app.vendor_index("finx").expect("finx is registered");
-                let mut ctx = Ctx::new(&self.app, "finx", index, OUTCOMES, scenarios);
+                let mut ctx = Ctx::new(&self.app, "finx", OUTCOMES, scenarios);
                 let mut resp = self.finx.handle(&mut ctx, &req);
                 resp.serialize_body();
                 let body = match resp.body {

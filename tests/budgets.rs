@@ -331,9 +331,10 @@ async fn past_the_server_budget_least_recently_used_sandboxes_go_never_the_root_
     assert_eq!(read_value(&s, "/~b", "e").await, json!({}));
 }
 
-#[tokio::test]
-async fn a_root_over_the_server_budget_on_its_own_does_not_make_sandboxes_drop_each_other() {
-    let s = TestServer::with_config(Config {
+/// A server whose stores may hold 1 MiB together (the Feature Store's values 4 MiB, so
+/// that the server's budget, not the store's, decides).
+async fn one_mib_server() -> TestServer {
+    TestServer::with_config(Config {
         max_memory: 1 << 20,
         budgets: Budgets {
             rows: 4 << 20,
@@ -341,7 +342,26 @@ async fn a_root_over_the_server_budget_on_its_own_does_not_make_sandboxes_drop_e
         },
         ..config()
     })
-    .await;
+    .await
+}
+
+/// On a [`one_mib_server`]: 240 KB written in sandbox `a`, then four times that in `b`,
+/// which drops `a` (the least recently used).
+async fn drop_a_for_b(s: &TestServer) {
+    let big = "x".repeat(240_000);
+    assert_eq!(write_value(s, "/~a", "e", &big).await.status, 200);
+    for i in 0..4 {
+        assert_eq!(
+            write_value(s, "/~b", &format!("e{i}"), &big).await.status,
+            200
+        );
+    }
+    assert_eq!(sandboxes(s).await, ["b"], "a was dropped for b");
+}
+
+#[tokio::test]
+async fn a_root_over_the_server_budget_on_its_own_does_not_make_sandboxes_drop_each_other() {
+    let s = one_mib_server().await;
     // The root alone holds more than the whole budget: dropping sandboxes cannot bring
     // the total under it, so they keep what the floor of the sandboxes' room allows.
     for i in 0..5 {
@@ -404,24 +424,8 @@ async fn a_sandbox_reset_or_drop_leaves_the_shared_caches_and_a_root_reset_empti
 
 #[tokio::test]
 async fn the_first_answer_after_a_drop_by_the_memory_budget_says_so() {
-    let s = TestServer::with_config(Config {
-        max_memory: 1 << 20,
-        budgets: Budgets {
-            rows: 4 << 20,
-            ..Budgets::default()
-        },
-        ..config()
-    })
-    .await;
-    let big = "x".repeat(240_000);
-    assert_eq!(write_value(&s, "/~a", "e", &big).await.status, 200);
-    for i in 0..4 {
-        assert_eq!(
-            write_value(&s, "/~b", &format!("e{i}"), &big).await.status,
-            200
-        );
-    }
-    assert_eq!(sandboxes(&s).await, ["b"], "a was dropped for b");
+    let s = one_mib_server().await;
+    drop_a_for_b(&s).await;
     let path = format!("/~a{ET}:readFeatureValues");
     let body = json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": ["code"]}}});
     let r = s.post_json(&path, FS_AUTH, &body).await;
@@ -446,30 +450,14 @@ async fn the_first_answer_after_a_drop_by_the_memory_budget_says_so() {
 
 #[tokio::test]
 async fn after_a_drop_by_the_memory_budget_a_root_reset_or_a_delete_means_no_warning() {
-    let s = TestServer::with_config(Config {
-        max_memory: 1 << 20,
-        budgets: Budgets {
-            rows: 4 << 20,
-            ..Budgets::default()
-        },
-        ..config()
-    })
-    .await;
-    let big = "x".repeat(240_000);
+    let s = one_mib_server().await;
     let path = format!("/~a{ET}:readFeatureValues");
     let body = json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": ["code"]}}});
     for teardown in [
         ("POST", "/__admin/reset"),
         ("DELETE", "/__admin/sandboxes/a"),
     ] {
-        assert_eq!(write_value(&s, "/~a", "e", &big).await.status, 200);
-        for i in 0..4 {
-            assert_eq!(
-                write_value(&s, "/~b", &format!("e{i}"), &big).await.status,
-                200
-            );
-        }
-        assert_eq!(sandboxes(&s).await, ["b"], "a was dropped for b");
+        drop_a_for_b(&s).await;
         // The client tears down (a is not live: the DELETE answers `dropped: false`).
         assert_eq!(s.request(teardown.0, teardown.1, &[], "").await.status, 200);
         let r = s.post_json(&path, FS_AUTH, &body).await;

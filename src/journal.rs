@@ -784,6 +784,28 @@ impl Journal {
 mod tests {
     use super::*;
 
+    /// An inbound `GET /` to Credeau at the epoch, answered 200, with no query, body,
+    /// entity, note or answer kept: each test sets what it looks at over it.
+    fn inbound(headers: &HeaderMap) -> Record<'_> {
+        Record {
+            time: DateTime::UNIX_EPOCH,
+            direction: "inbound",
+            vendor: Some("credeau"),
+            method: &Method::GET,
+            path: "/",
+            query: None,
+            client: None,
+            headers,
+            body: b"",
+            entity: None,
+            scenario: None,
+            step: None,
+            status: Some(200),
+            note: None,
+            response: None,
+        }
+    }
+
     fn entry(vendor: &'static str, path: &str) -> Entry {
         Entry {
             seq: 0,
@@ -861,21 +883,10 @@ mod tests {
         let j = Journal::new(2, &Budgets::default());
         let record = |response: Option<&[Bytes]>| {
             j.record(&Record {
-                time: DateTime::UNIX_EPOCH,
-                direction: "inbound",
-                vendor: Some("credeau"),
                 method: &Method::POST,
-                path: "/",
-                query: None,
-                client: None,
-                headers: &HeaderMap::new(),
-                body: b"",
-                entity: None,
-                scenario: None,
-                step: None,
                 status: response.map(|_| 200),
-                note: None,
                 response,
+                ..inbound(&HeaderMap::new())
             })
         };
         let parts = [Bytes::from("a".repeat(3000)), Bytes::from("b".repeat(3000))];
@@ -1007,21 +1018,16 @@ mod tests {
         let named: Arc<str> = Arc::from("pending");
         for scenario in [None, Some(&named)] {
             j.record(&Record {
-                time: DateTime::UNIX_EPOCH,
-                direction: "inbound",
-                vendor: Some("credeau"),
                 method: &Method::POST,
                 path: "/credeau/api/insights",
                 query: Some(""),
                 client: Some([127, 0, 0, 1].into()),
-                headers: &headers,
                 body: b"{}",
                 entity: Some("u1"),
                 scenario,
                 step: Some(0),
                 status: Some(202),
-                note: None,
-                response: None,
+                ..inbound(&headers)
             });
         }
         let all = j.query(&Filter::default());
@@ -1053,21 +1059,15 @@ mod tests {
         headers.insert("x-big", "b".repeat(100).parse().unwrap());
         let long = "é".repeat(100);
         j.record(&Record {
-            time: DateTime::UNIX_EPOCH,
-            direction: "inbound",
             vendor: Some("finbox"),
             method: &Method::POST,
             path: &format!("/{long}"),
             query: Some(&long),
-            client: None,
-            headers: &headers,
             body: long.as_bytes(),
             entity: Some(&long),
-            scenario: None,
-            step: None,
-            status: Some(200),
             note: Some(&format!("metadata: {long}")),
             response: Some(&[Bytes::from(long.clone())]),
+            ..inbound(&headers)
         });
         j.push(entry("finbox", "/short"));
         let all = j.query(&Filter::default());
@@ -1103,21 +1103,9 @@ mod tests {
         let long = Method::from_bytes("M".repeat(30_000).as_bytes()).unwrap();
         let record = |method: &Method| {
             j.record(&Record {
-                time: DateTime::UNIX_EPOCH,
-                direction: "inbound",
-                vendor: Some("credeau"),
                 method,
-                path: "/",
-                query: None,
-                client: None,
-                headers: &HeaderMap::new(),
-                body: b"",
-                entity: None,
-                scenario: None,
-                step: None,
                 status: Some(405),
-                note: None,
-                response: None,
+                ..inbound(&HeaderMap::new())
             })
         };
         record(&Method::GET);
@@ -1166,21 +1154,14 @@ mod tests {
             headers.insert("authorization", "Bearer t".parse().unwrap());
             headers.insert("cookie", "left out".parse().unwrap());
             j.record(&Record {
-                time: DateTime::UNIX_EPOCH,
-                direction: "inbound",
-                vendor: Some("credeau"),
                 method: &Method::PATCH,
                 path: "/p/ä",
                 query: Some("q=1"),
-                client: None,
-                headers: &headers,
                 body: &[b'b'; 100],
                 entity: Some("e"),
-                scenario: None,
-                step: None,
-                status: Some(200),
                 note: Some("n"),
                 response: Some(&[Bytes::from_static(b"ab"), Bytes::from(vec![b'c'; 200])]),
+                ..inbound(&headers)
             });
             let e = &j.query(&Filter::default())[0];
             assert_eq!(e.method, Method::PATCH, "part {part}");
@@ -1200,21 +1181,7 @@ mod tests {
         }
         headers.insert("cookie", "left out".parse().unwrap());
         j.record(&Record {
-            time: DateTime::UNIX_EPOCH,
-            direction: "inbound",
-            vendor: Some("credeau"),
-            method: &Method::GET,
-            path: "/",
-            query: None,
-            client: None,
-            headers: &headers,
-            body: b"",
-            entity: None,
-            scenario: None,
-            step: None,
-            status: Some(200),
-            note: None,
-            response: None,
+            ..inbound(&headers)
         });
         let e = &j.query(&Filter::default())[0];
         let got: Vec<(String, Vec<u8>)> = e

@@ -44,6 +44,7 @@ mod store;
 mod values;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use hyper::{Method, StatusCode};
@@ -185,6 +186,11 @@ pub struct FeatureStore {
     store: Mutex<Store>,
     /// The store's bytes, readable without the lock.
     bytes: crate::budget::Gauge,
+    /// Whether the store holds the scenario file's resources ([`Store::seed`]), readable
+    /// without the lock: set under it once seeded, cleared under it by a reset. A
+    /// request that finds it set skips the lock it would take only to seed, so a value
+    /// call takes the store's lock once.
+    seeded: AtomicBool,
 }
 
 impl Default for FeatureStore {
@@ -198,6 +204,7 @@ impl super::Plain for FeatureStore {
         Self {
             store: Mutex::new(Store::new(*budgets)),
             bytes: crate::budget::Gauge::default(),
+            seeded: AtomicBool::new(false),
         }
     }
 }
@@ -258,10 +265,10 @@ impl Vendor for FeatureStore {
         .into_response()
     }
     fn reset(&self) {
-        self.store
-            .lock()
-            .expect("featurestore lock poisoned")
-            .reset();
+        let mut store = self.store.lock().expect("featurestore lock poisoned");
+        store.reset();
+        self.seeded.store(false, Ordering::Release);
+        drop(store);
         self.bytes.set(0);
     }
     fn approx_bytes(&self) -> usize {
@@ -358,7 +365,14 @@ impl FeatureStore {
                 ),
             ));
         };
-        self.lock(ctx.now).seed(settings, ctx.now, ctx.issuer());
+        // Read first: once seeded (every request but the first after a start or a
+        // reset), the lock is left alone here; each route takes it (and settles the
+        // store) when it reads or changes the store.
+        if !self.seeded.load(Ordering::Acquire) {
+            let mut store = self.lock(ctx.now);
+            store.seed(settings, ctx.now, ctx.issuer());
+            self.seeded.store(true, Ordering::Release);
+        }
 
         match route {
             Route::Collection { kind, parent } if req.method == Method::GET => {

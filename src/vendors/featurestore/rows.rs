@@ -12,7 +12,7 @@
 //! written as ([`super::values::Parsed`]); entity type names and feature ids are shared
 //! between rows (`Arc<str>`), so an entity's row holds little besides its values.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +23,7 @@ use crate::budget::heap;
 use crate::clock::rfc3339;
 use crate::generate::{put_date_time, put_digits};
 use crate::memo::{json_str, plain};
+use crate::{FastHash, FastMap};
 
 /// Entities with values kept at most (the oldest written is forgotten first).
 pub const MAX_ROWS: usize = 100_000;
@@ -338,11 +339,11 @@ fn row_bytes(id: &str, row: &Row) -> usize {
 #[derive(Debug)]
 pub struct Rows {
     /// Entity type → entity id → values. Looked up by `&str` without allocating.
-    rows: HashMap<Arc<str>, HashMap<Arc<str>, Row>>,
+    rows: FastMap<Arc<str>, FastMap<Arc<str>, Row>>,
     /// Oldest written first; may hold entities already removed (skipped when popped).
     order: VecDeque<(Arc<str>, Arc<str>)>,
     /// Feature ids, shared by the rows that hold them.
-    ids: HashSet<Arc<str>>,
+    ids: HashSet<Arc<str>, FastHash>,
     count: usize,
     bytes: usize,
     max_bytes: usize,
@@ -351,9 +352,9 @@ pub struct Rows {
 impl Rows {
     pub fn new(max_bytes: usize) -> Self {
         Self {
-            rows: HashMap::new(),
+            rows: FastMap::default(),
             order: VecDeque::new(),
-            ids: HashSet::new(),
+            ids: HashSet::default(),
             count: 0,
             bytes: 0,
             max_bytes,
@@ -383,7 +384,7 @@ impl Rows {
 
     /// The rows of `entity_type`'s entities, for looking up several (the type's name
     /// hashed once).
-    pub fn of_type(&self, entity_type: &str) -> Option<&HashMap<Arc<str>, Row>> {
+    pub fn of_type(&self, entity_type: &str) -> Option<&FastMap<Arc<str>, Row>> {
         self.rows.get(entity_type)
     }
 
@@ -400,7 +401,7 @@ impl Rows {
             return id.clone();
         }
         if self.ids.len() >= MAX_SHARED_IDS {
-            self.ids = HashSet::new();
+            self.ids = HashSet::default();
         }
         let id: Arc<str> = Arc::from(feature);
         self.ids.insert(id.clone());

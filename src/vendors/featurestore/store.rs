@@ -29,7 +29,7 @@
 //! for the retry, and once the create happens the timeline is gone, so the same name
 //! created again after a delete starts its scenario afresh.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -48,6 +48,7 @@ use crate::generate::{self, Issuer};
 use crate::memo::json_str;
 use crate::scenario::{Action, Scenario, Step};
 use crate::state::{self, EntityState};
+use crate::FastMap;
 
 pub const MAX_RESOURCES: usize = 10_000;
 pub const MAX_OPERATIONS: usize = 1_000;
@@ -256,14 +257,14 @@ pub struct Store {
     /// Resources in creation order, all kinds.
     resources: Vec<Resource>,
     /// Names reserved by running creates, with their operation.
-    reserved: HashMap<String, String>,
+    reserved: FastMap<String, String>,
     rows: Rows,
-    operations: HashMap<String, Operation>,
+    operations: FastMap<String, Operation>,
     op_order: VecDeque<String>,
     /// Names of the running operations, in the order they started.
     running: Vec<String>,
     /// Scenario progress of creates not yet made, by the full name they create.
-    timelines: HashMap<String, EntityState>,
+    timelines: FastMap<String, EntityState>,
     timeline_order: VecDeque<String>,
     /// Bumped by every change of the resources (created, updated, deleted), so what
     /// reads derive from them is derived again.
@@ -337,12 +338,12 @@ impl Store {
             generation: 0,
             revision: 0,
             resources: Vec::new(),
-            reserved: HashMap::new(),
+            reserved: FastMap::default(),
             rows: Rows::new(budgets.rows),
-            operations: HashMap::new(),
+            operations: FastMap::default(),
             op_order: VecDeque::new(),
             running: Vec::new(),
-            timelines: HashMap::new(),
+            timelines: FastMap::default(),
             timeline_order: VecDeque::new(),
             changes: 0,
             read_plan: None,

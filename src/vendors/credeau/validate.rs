@@ -116,7 +116,10 @@ fn plain(req: &MockRequest, model: Model) -> Option<Fields<'_>> {
     if !is_json(req) || req.body.trim_ascii_start().first() != Some(&b'{') {
         return None;
     }
-    let p: Plain<'_> = serde_json::from_slice(&req.body).ok()?;
+    let p: Plain<'_> = match quick(&req.body) {
+        Some(p) => p,
+        None => serde_json::from_slice(&req.body).ok()?,
+    };
     if p.user_id.chars().count() > 64 {
         return None;
     }
@@ -130,6 +133,106 @@ fn plain(req: &MockRequest, model: Model) -> Option<Fields<'_>> {
         groupings: groupings.into_iter().map(Cow::Borrowed).collect(),
         cnt_sms_threshold: threshold,
     })
+}
+
+/// The common body as a production client sends it, read with a byte loop instead of
+/// serde's machinery: an object of `user_id`, `client_id` and `groupings` (a list),
+/// each once, every string without escapes or control characters, any JSON whitespace
+/// between tokens. `None` for anything else (another field, a `null`, an escape, a
+/// duplicate, trailing bytes), which serde then reads as [`Plain`]; for what this
+/// takes, serde reads the same (a unit test holds them to it).
+fn quick(body: &[u8]) -> Option<Plain<'_>> {
+    let mut c = Cursor { b: body, at: 0 };
+    let (mut user_id, mut client_id, mut groupings) = (None, None, None);
+    c.eat(b'{')?;
+    loop {
+        let key = c.string()?;
+        c.eat(b':')?;
+        match key {
+            b"user_id" if user_id.is_none() => user_id = Some(c.text()?),
+            b"client_id" if client_id.is_none() => client_id = Some(c.text()?),
+            b"groupings" if groupings.is_none() => groupings = Some(c.texts()?),
+            _ => return None,
+        }
+        match c.next()? {
+            b',' => {}
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    c.space();
+    (c.at == body.len()).then_some(())?;
+    Some(Plain {
+        user_id: user_id?,
+        client_id: client_id?,
+        groupings,
+        cnt_sms_threshold: None,
+    })
+}
+
+/// A position in a body read by [`quick`].
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Skip JSON whitespace.
+    fn space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, taken.
+    fn next(&mut self) -> Option<u8> {
+        self.space();
+        let b = *self.b.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    /// Take `byte` (after whitespace).
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then_some(())
+    }
+
+    /// The bytes of a string without escapes or control characters.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let len = self.b[start..]
+            .iter()
+            .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)?;
+        // Stopped at a quote, or not plain.
+        (self.b[start + len] == b'"').then_some(())?;
+        self.at = start + len + 1;
+        Some(&self.b[start..start + len])
+    }
+
+    /// Such a string, valid UTF-8.
+    fn text(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string()?).ok()
+    }
+
+    /// `[ "…", … ]` of such strings.
+    fn texts(&mut self) -> Option<Vec<&'a str>> {
+        self.eat(b'[')?;
+        let mut out = Vec::with_capacity(3);
+        self.space();
+        if self.b.get(self.at) == Some(&b']') {
+            self.at += 1;
+            return Some(out);
+        }
+        loop {
+            out.push(self.text()?);
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(out),
+                _ => return None,
+            }
+        }
+    }
 }
 
 /// FastAPI decodes a body as JSON when it has no content type or a JSON one.
@@ -444,6 +547,64 @@ mod tests {
         let err = validate(&req("{\"user_id\" \"u\"}", None), FIELDS).unwrap_err();
         assert_eq!(err["detail"][0]["ctx"]["error"], "Expecting ':' delimiter");
         assert_eq!(err["detail"][0]["msg"], "JSON decode error");
+    }
+
+    /// The byte-loop reading takes the bodies production clients send, and for every
+    /// body it takes, serde reads the same fields; what it leaves, serde decides.
+    #[test]
+    fn the_quick_reading_is_serdes_wherever_it_answers() {
+        type Read<'a> = (&'a str, &'a str, Option<Vec<&'a str>>, Option<i64>);
+        let serde_read = |b: &'static [u8]| -> Option<Read<'static>> {
+            let p: Plain<'_> = serde_json::from_slice(b).ok()?;
+            Some((p.user_id, p.client_id, p.groupings, p.cnt_sms_threshold))
+        };
+        let taken: &[&str] = &[
+            r#"{"user_id": "bench-user", "client_id": "test-client", "groupings": ["sms", "fraud", "extracted_sms"]}"#,
+            r#"{"user_id":"u1","client_id":"c","groupings":["sms","fraud","extracted_sms"]}"#,
+            "\n {\t\"groupings\" :\r[ ] , \"client_id\":\"\",\"user_id\":\"\u{e9}\u{20ac}\u{1d11e}/\"}\n",
+            r#"{"client_id":"c","user_id":"u"}"#,
+            r#"{"user_id":"u","client_id":"c","groupings":["a b"]}"#,
+        ];
+        let left: &[&str] = &[
+            "",
+            "{}",
+            "[]",
+            r#"{"user_id":"u","client_id":"c","groupings":null}"#,
+            r#"{"user_id":"u\u00e9","client_id":"c","groupings":[]}"#,
+            r#"{"user_id":"u\"","client_id":"c","groupings":[]}"#,
+            r#"{"user_id":"u","client_id":"c","groupings":["s\"ms"]}"#,
+            r#"{"user_id":"u","client_id":"c","groupings":[],"user_id":"v"}"#,
+            r#"{"user_id":"u","client_id":"c","groupings":[],"x":1}"#,
+            r#"{"user_id":"u","client_id":"c","cnt_sms_threshold":5}"#,
+            r#"{"user_id":"u","client_id":"c","groupings":[1]}"#,
+            r#"{"user_id":"u","client_id":"c","groupings":["a",]}"#,
+            r#"{"user_id":"u","client_id":"c",}"#,
+            r#"{"user_id":"u","client_id":"c"} x"#,
+            r#"{"user_id":"u","client_id":"c"}{}"#,
+            r#"{"user_id":5,"client_id":"c"}"#,
+            r#"{"user_id":"u"}"#,
+            "{\"user_id\":\"u\n\",\"client_id\":\"c\"}",
+            "{\"user_id\":\"u\",\u{a0}\"client_id\":\"c\"}",
+            "\u{feff}{\"user_id\":\"u\",\"client_id\":\"c\"}",
+        ];
+        for body in taken {
+            let b: &'static [u8] = body.as_bytes();
+            let q = quick(b).unwrap_or_else(|| panic!("not taken: {body}"));
+            let got = (q.user_id, q.client_id, q.groupings, q.cnt_sms_threshold);
+            assert_eq!(Some(got), serde_read(b), "{body}");
+        }
+        let whole = r#"{"user_id":"u","client_id":"c","groupings":["sms","fraud"]}"#;
+        let prefixes = (0..whole.len()).map(|n| &whole[..n]);
+        for body in left.iter().copied().chain(prefixes) {
+            assert!(quick(body.as_bytes()).is_none(), "taken: {body}");
+        }
+        // Invalid UTF-8 in a value, a list item and a key.
+        for (at, byte) in [(12, 0xffu8), (47, 0xc3), (3, 0xff)] {
+            let mut bad = br#"{"user_id":"u","client_id":"c","groupings":["sms"]}"#.to_vec();
+            bad[at] = byte;
+            assert!(quick(&bad).is_none(), "{}", String::from_utf8_lossy(&bad));
+            assert!(serde_json::from_slice::<Plain<'_>>(&bad).is_err());
+        }
     }
 
     #[test]

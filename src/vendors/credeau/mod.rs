@@ -336,9 +336,8 @@ impl Vendor for Credeau {
 /// Which of the three documented groupings a request asked for; anything but exactly
 /// the three gives a partial answer and a warning, as the doc says.
 fn groupings_mask(ctx: &mut Ctx<'_>, groupings: &[Cow<'_, str>]) -> [bool; 3] {
-    let given: Vec<&str> = groupings.iter().map(|g| &**g).collect();
-    let mask = GROUPINGS.map(|g| given.contains(&g));
-    let exact = given.len() == 3 && mask.iter().all(|m| *m);
+    let mask = GROUPINGS.map(|g| groupings.iter().any(|given| given == g));
+    let exact = groupings.len() == 3 && mask.iter().all(|m| *m);
     if !exact {
         let kept: Vec<&str> = GROUPINGS
             .iter()

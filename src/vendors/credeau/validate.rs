@@ -116,11 +116,13 @@ fn plain(req: &MockRequest, model: Model) -> Option<Fields<'_>> {
     if !is_json(req) || req.body.trim_ascii_start().first() != Some(&b'{') {
         return None;
     }
-    let p: Plain<'_> = match quick(&req.body) {
-        Some(p) => p,
-        None => serde_json::from_slice(&req.body).ok()?,
-    };
-    if p.user_id.chars().count() > 64 {
+    quick(&req.body, model).or_else(|| serde_plain(&req.body, model))
+}
+
+/// The body read as [`Plain`] by serde, for [`plain`].
+fn serde_plain(body: &[u8], model: Model) -> Option<Fields<'_>> {
+    let p: Plain<'_> = serde_json::from_slice(body).ok()?;
+    if too_long(p.user_id) {
         return None;
     }
     let (groupings, threshold) = match model {
@@ -135,23 +137,34 @@ fn plain(req: &MockRequest, model: Model) -> Option<Fields<'_>> {
     })
 }
 
+/// Over the model's 64 characters (counted only when the bytes could be).
+fn too_long(user_id: &str) -> bool {
+    user_id.len() > 64 && user_id.chars().count() > 64
+}
+
 /// The common body as a production client sends it, read with a byte loop instead of
 /// serde's machinery: an object of `user_id`, `client_id` and `groupings` (a list),
 /// each once, every string without escapes or control characters, any JSON whitespace
 /// between tokens. `None` for anything else (another field, a `null`, an escape, a
 /// duplicate, trailing bytes), which serde then reads as [`Plain`]; for what this
 /// takes, serde reads the same (a unit test holds them to it).
-fn quick(body: &[u8]) -> Option<Plain<'_>> {
-    let mut c = Cursor { b: body, at: 0 };
+fn quick(body: &[u8], model: Model) -> Option<Fields<'_>> {
+    // UTF-8 checked once for the whole body; strings are cut from it at their quotes.
+    let text = std::str::from_utf8(body).ok()?;
+    let mut c = Cursor {
+        text,
+        b: body,
+        at: 0,
+    };
     let (mut user_id, mut client_id, mut groupings) = (None, None, None);
     c.eat(b'{')?;
     loop {
         let key = c.string()?;
         c.eat(b':')?;
         match key {
-            b"user_id" if user_id.is_none() => user_id = Some(c.text()?),
-            b"client_id" if client_id.is_none() => client_id = Some(c.text()?),
-            b"groupings" if groupings.is_none() => groupings = Some(c.texts()?),
+            "user_id" if user_id.is_none() => user_id = Some(c.string()?),
+            "client_id" if client_id.is_none() => client_id = Some(c.string()?),
+            "groupings" if groupings.is_none() => groupings = Some(c.strings()?),
             _ => return None,
         }
         match c.next()? {
@@ -161,17 +174,25 @@ fn quick(body: &[u8]) -> Option<Plain<'_>> {
         }
     }
     c.space();
-    (c.at == body.len()).then_some(())?;
-    Some(Plain {
-        user_id: user_id?,
-        client_id: client_id?,
-        groupings,
+    let user_id = user_id?;
+    if c.at != body.len() || too_long(user_id) {
+        return None;
+    }
+    Some(Fields {
+        user_id: Cow::Borrowed(user_id),
+        client_id: Cow::Borrowed(client_id?),
+        groupings: match model {
+            Model::Insights => groupings?,
+            Model::ExtractedData => Vec::new(),
+        },
         cnt_sms_threshold: None,
     })
 }
 
 /// A position in a body read by [`quick`].
 struct Cursor<'a> {
+    text: &'a str,
+    /// `text`'s bytes.
     b: &'a [u8],
     at: usize,
 }
@@ -197,8 +218,8 @@ impl<'a> Cursor<'a> {
         (self.next()? == byte).then_some(())
     }
 
-    /// The bytes of a string without escapes or control characters.
-    fn string(&mut self) -> Option<&'a [u8]> {
+    /// A string without escapes or control characters.
+    fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
         let len = self.b[start..]
@@ -207,16 +228,12 @@ impl<'a> Cursor<'a> {
         // Stopped at a quote, or not plain.
         (self.b[start + len] == b'"').then_some(())?;
         self.at = start + len + 1;
-        Some(&self.b[start..start + len])
-    }
-
-    /// Such a string, valid UTF-8.
-    fn text(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.string()?).ok()
+        // Both ends are at a `"`, so on character boundaries.
+        Some(&self.text[start..start + len])
     }
 
     /// `[ "…", … ]` of such strings.
-    fn texts(&mut self) -> Option<Vec<&'a str>> {
+    fn strings(&mut self) -> Option<Vec<Cow<'a, str>>> {
         self.eat(b'[')?;
         let mut out = Vec::with_capacity(3);
         self.space();
@@ -225,7 +242,7 @@ impl<'a> Cursor<'a> {
             return Some(out);
         }
         loop {
-            out.push(self.text()?);
+            out.push(Cow::Borrowed(self.string()?));
             match self.next()? {
                 b',' => {}
                 b']' => return Some(out),
@@ -240,6 +257,10 @@ fn is_json(req: &MockRequest) -> bool {
     let Some(c) = req.header(hyper::header::CONTENT_TYPE) else {
         return true;
     };
+    // What production clients send, without a parameter.
+    if c.eq_ignore_ascii_case("application/json") {
+        return true;
+    }
     let m = c.split(';').next().unwrap_or("").trim().as_bytes();
     let starts = |p: &[u8]| m.len() >= p.len() && m[..p.len()].eq_ignore_ascii_case(p);
     let ends = |p: &[u8]| m.len() >= p.len() && m[m.len() - p.len()..].eq_ignore_ascii_case(p);
@@ -553,19 +574,31 @@ mod tests {
     /// body it takes, serde reads the same fields; what it leaves, serde decides.
     #[test]
     fn the_quick_reading_is_serdes_wherever_it_answers() {
-        type Read<'a> = (&'a str, &'a str, Option<Vec<&'a str>>, Option<i64>);
-        let serde_read = |b: &'static [u8]| -> Option<Read<'static>> {
-            let p: Plain<'_> = serde_json::from_slice(b).ok()?;
-            Some((p.user_id, p.client_id, p.groupings, p.cnt_sms_threshold))
-        };
-        let taken: &[&str] = &[
+        let at_limit = format!(
+            r#"{{"user_id":"{}","client_id":"c","groupings":[]}}"#,
+            "\u{e9}".repeat(64)
+        );
+        let over = format!(
+            r#"{{"user_id":"{}","client_id":"c","groupings":[]}}"#,
+            "\u{e9}".repeat(65)
+        );
+        let taken = [
             r#"{"user_id": "bench-user", "client_id": "test-client", "groupings": ["sms", "fraud", "extracted_sms"]}"#,
             r#"{"user_id":"u1","client_id":"c","groupings":["sms","fraud","extracted_sms"]}"#,
             "\n {\t\"groupings\" :\r[ ] , \"client_id\":\"\",\"user_id\":\"\u{e9}\u{20ac}\u{1d11e}/\"}\n",
             r#"{"client_id":"c","user_id":"u"}"#,
             r#"{"user_id":"u","client_id":"c","groupings":["a b"]}"#,
+            at_limit.as_str(),
         ];
-        let left: &[&str] = &[
+        let models = [Model::Insights, Model::ExtractedData];
+        for body in taken {
+            let b = body.as_bytes();
+            assert!(quick(b, Model::ExtractedData).is_some(), "not taken: {body}");
+            for model in models {
+                assert_eq!(quick(b, model), serde_plain(b, model), "{body} {model:?}");
+            }
+        }
+        let left = [
             "",
             "{}",
             "[]",
@@ -586,24 +619,23 @@ mod tests {
             "{\"user_id\":\"u\n\",\"client_id\":\"c\"}",
             "{\"user_id\":\"u\",\u{a0}\"client_id\":\"c\"}",
             "\u{feff}{\"user_id\":\"u\",\"client_id\":\"c\"}",
+            over.as_str(),
         ];
-        for body in taken {
-            let b: &'static [u8] = body.as_bytes();
-            let q = quick(b).unwrap_or_else(|| panic!("not taken: {body}"));
-            let got = (q.user_id, q.client_id, q.groupings, q.cnt_sms_threshold);
-            assert_eq!(Some(got), serde_read(b), "{body}");
-        }
         let whole = r#"{"user_id":"u","client_id":"c","groupings":["sms","fraud"]}"#;
         let prefixes = (0..whole.len()).map(|n| &whole[..n]);
-        for body in left.iter().copied().chain(prefixes) {
-            assert!(quick(body.as_bytes()).is_none(), "taken: {body}");
+        for body in left.into_iter().chain(prefixes) {
+            for model in models {
+                assert_eq!(quick(body.as_bytes(), model), None, "{body} {model:?}");
+            }
         }
-        // Invalid UTF-8 in a value, a list item and a key.
+        // Invalid UTF-8 in a value, a list item and a key: left, and serde refuses it.
         for (at, byte) in [(12, 0xffu8), (47, 0xc3), (3, 0xff)] {
             let mut bad = br#"{"user_id":"u","client_id":"c","groupings":["sms"]}"#.to_vec();
             bad[at] = byte;
-            assert!(quick(&bad).is_none(), "{}", String::from_utf8_lossy(&bad));
-            assert!(serde_json::from_slice::<Plain<'_>>(&bad).is_err());
+            for model in models {
+                assert_eq!(quick(&bad, model), None);
+                assert_eq!(serde_plain(&bad, model), None);
+            }
         }
     }
 

@@ -593,7 +593,10 @@ mod tests {
         let models = [Model::Insights, Model::ExtractedData];
         for body in taken {
             let b = body.as_bytes();
-            assert!(quick(b, Model::ExtractedData).is_some(), "not taken: {body}");
+            assert!(
+                quick(b, Model::ExtractedData).is_some(),
+                "not taken: {body}"
+            );
             for model in models {
                 assert_eq!(quick(b, model), serde_plain(b, model), "{body} {model:?}");
             }

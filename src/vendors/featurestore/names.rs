@@ -654,9 +654,22 @@ mod tests {
     #[test]
     fn slashes_are_found_wherever_they_are() {
         for len in 0..40 {
-            for mask in [0u64, 1, 0x5555_5555_55, 0xff_ffff_ffff, 0x8421_0842_1084, 0x1_0000_0001] {
+            for mask in [
+                0u64,
+                1,
+                0x5555_5555_55,
+                0xff_ffff_ffff,
+                0x8421_0842_1084,
+                0x1_0000_0001,
+            ] {
                 let s: Vec<u8> = (0..len)
-                    .map(|i| if mask >> i & 1 == 1 { b'/' } else { [b'.', b'0', 0xff, b'a'][i % 4] })
+                    .map(|i| {
+                        if mask >> i & 1 == 1 {
+                            b'/'
+                        } else {
+                            [b'.', b'0', 0xff, b'a'][i % 4]
+                        }
+                    })
                     .collect();
                 let want: Vec<usize> = (0..len).filter(|i| s[*i] == b'/').collect();
                 assert_eq!(slashes(&s).collect::<Vec<_>>(), want, "{s:?}");

@@ -332,8 +332,8 @@ mod tests {
         assert!(serde_read(&bad).is_none());
         // … in an id of the list, and in a key.
         for (at, byte) in [(56, 0xffu8), (2, 0xc3)] {
-            let mut bad = br#"{"entityId":"e","featureSelector":{"idMatcher":{"ids":["ab"]}}}"#
-                .to_vec();
+            let mut bad =
+                br#"{"entityId":"e","featureSelector":{"idMatcher":{"ids":["ab"]}}}"#.to_vec();
             bad[at] = byte;
             assert_eq!(plain_read(&bad), None, "{}", String::from_utf8_lossy(&bad));
             assert!(serde_read(&bad).is_none());

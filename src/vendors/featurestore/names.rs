@@ -657,10 +657,10 @@ mod tests {
             for mask in [
                 0u64,
                 1,
-                0x5555_5555_55,
-                0xff_ffff_ffff,
+                0x0055_5555_5555,
+                0x00ff_ffff_ffff,
                 0x8421_0842_1084,
-                0x1_0000_0001,
+                0x0001_0000_0001,
             ] {
                 let s: Vec<u8> = (0..len)
                     .map(|i| {

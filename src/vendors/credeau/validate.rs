@@ -159,12 +159,16 @@ fn quick(body: &[u8], model: Model) -> Option<Fields<'_>> {
     let (mut user_id, mut client_id, mut groupings) = (None, None, None);
     c.eat(b'{')?;
     loop {
-        let key = c.string()?;
+        // The three names, quotes and all: any other key is not taken.
+        c.eat(b'"')?;
+        const KEYS: [&[u8]; 3] = [b"user_id\"", b"client_id\"", b"groupings\""];
+        let key = KEYS.iter().position(|k| c.b[c.at..].starts_with(k))?;
+        c.at += KEYS[key].len();
         c.eat(b':')?;
         match key {
-            "user_id" if user_id.is_none() => user_id = Some(c.string()?),
-            "client_id" if client_id.is_none() => client_id = Some(c.string()?),
-            "groupings" if groupings.is_none() => groupings = Some(c.strings()?),
+            0 if user_id.is_none() => user_id = Some(c.string()?),
+            1 if client_id.is_none() => client_id = Some(c.string()?),
+            2 if groupings.is_none() => groupings = Some(c.strings()?),
             _ => return None,
         }
         match c.next()? {

@@ -27,38 +27,36 @@ pub fn read_body(body: &[u8]) -> Option<ReadBody<'_>> {
     let mut c = Cursor { b: body, at: 0 };
     let mut out = ReadBody::default();
     let mut selector = false;
-    c.object(|key, c| match key {
-        b"entityId" if out.entity_id.is_none() => {
-            out.entity_id = Some(c.text()?);
-            Some(())
-        }
-        b"entityIds" if out.entity_ids.is_none() => {
-            out.entity_ids = Some(c.strings()?);
-            Some(())
-        }
-        b"featureSelector" if !selector => {
-            selector = true;
-            let mut matcher = false;
-            c.object(|key, c| match key {
-                b"idMatcher" if !matcher => {
-                    matcher = true;
-                    let mut ids = None;
-                    c.object(|key, c| match key {
-                        b"ids" if ids.is_none() => {
+    c.object(
+        &[b"entityId\"", b"entityIds\"", b"featureSelector\""],
+        |key, c| {
+            match key {
+                0 if out.entity_id.is_none() => out.entity_id = Some(c.text()?),
+                1 if out.entity_ids.is_none() => out.entity_ids = Some(c.strings()?),
+                2 if !selector => {
+                    selector = true;
+                    let mut matcher = false;
+                    c.object(&[b"idMatcher\""], |_, c| {
+                        if matcher {
+                            return None;
+                        }
+                        matcher = true;
+                        let mut ids = None;
+                        c.object(&[b"ids\""], |_, c| {
+                            ids.is_none().then_some(())?;
                             ids = Some(c.strings()?);
                             Some(())
-                        }
-                        _ => None,
+                        })?;
+                        out.ids = ids?;
+                        Some(())
                     })?;
-                    out.ids = ids?;
-                    Some(())
+                    matcher.then_some(())?;
                 }
-                _ => None,
-            })?;
-            matcher.then_some(())
-        }
-        _ => None,
-    })?;
+                _ => return None,
+            }
+            Some(())
+        },
+    )?;
     c.space();
     (selector && c.at == body.len()).then_some(out)
 }
@@ -152,15 +150,23 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `{ "key": value, … }`, each value taken by `field` (`None`: not plain).
-    fn object(&mut self, mut field: impl FnMut(&[u8], &mut Self) -> Option<()>) -> Option<()> {
+    /// `{ "key": value, … }` of the `keys` (each with its closing quote, so none is
+    /// taken for a longer one), each value taken by `field` with its key's index
+    /// (`None`: not plain). Another key, or one with an escape, is not plain.
+    fn object(
+        &mut self,
+        keys: &[&[u8]],
+        mut field: impl FnMut(usize, &mut Self) -> Option<()>,
+    ) -> Option<()> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             self.at += 1;
             return Some(());
         }
         loop {
-            let key = self.string()?;
+            self.eat(b'"')?;
+            let key = keys.iter().position(|k| self.b[self.at..].starts_with(k))?;
+            self.at += keys[key].len();
             self.eat(b':')?;
             field(key, self)?;
             match self.peek()? {

@@ -282,11 +282,12 @@ impl Vendor for FeatureStore {
         };
         // Google's REST clients (e.g. the Python GAPIC REST transport) ask for enums as
         // numbers with `$alt=json;enum-encoding=int`.
-        if req
-            .query_param("$alt")
-            .is_some_and(|a| a.contains("enum-encoding=int"))
-        {
-            if let crate::server::Body::Json(v) = &mut resp.body {
+        // (A body written as bytes is never one: reads asked so are built as JSON.)
+        if let crate::server::Body::Json(v) = &mut resp.body {
+            if req
+                .query_param("$alt")
+                .is_some_and(|a| a.contains("enum-encoding=int"))
+            {
                 int_enums(v);
             }
         }

@@ -501,7 +501,8 @@ impl Credeau {
         if r.user_id.len() > CACHED_ID {
             return (fragment, secs);
         }
-        let weigh = |u: &str, f: &Bytes| heap(u.len()) + heap(f.len()) + 64;
+        let weigh =
+            |u: &str, f: &Bytes| heap(u.len()) + heap(f.len()) + std::mem::size_of::<Rendered>();
         let mut cache = crate::lock::write(&self.shared.cache);
         // Another request may have rendered the same set meanwhile: keep one copy.
         if !cache

@@ -480,6 +480,8 @@ async fn the_cached_and_the_patchable_renderings_give_the_same_bytes() {
             "user-\"q\" \\ \t é",
             json!(["sms", "fraud", "extracted_sms"]),
         ),
+        // Again: answered from the cache (the features and the processing delay).
+        ("user-7", json!(["sms", "fraud", "extracted_sms"])),
     ];
     for (user, groupings) in cases {
         let b = json!({"user_id": user, "client_id": "test-client", "groupings": groupings});

@@ -78,17 +78,25 @@ const MSG_NOT_FOUND: &str = "user not found";
 /// `YYYY-MM-DD HH:MM:SS`, the doc's timestamp format (written by hand: chrono's format
 /// strings are parsed on every call, and every answer carries two of these).
 fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    let mut out = Vec::with_capacity(19);
+    put_credeau_time(&mut out, t);
+    String::from_utf8(out).expect("digits and separators are ASCII")
+}
+
+/// [`credeau_time`] written into `out`.
+fn put_credeau_time(out: &mut Vec<u8>, t: chrono::DateTime<chrono::Utc>) {
     use chrono::Datelike;
     if !(0..=9999).contains(&t.year()) {
         // Out of the four-digit range (only a frozen clock at the very start of year 0
         // gets here): chrono's own rendering, sign and all.
-        return t.format("%Y-%m-%d %H:%M:%S").to_string();
+        out.extend_from_slice(t.format("%Y-%m-%d %H:%M:%S").to_string().as_bytes());
+        return;
     }
     // Written digit by digit: this runs twice for every answer, and `format!` costs
     // more than the rest of the head together.
-    let mut out = *b"0000-00-00 00:00:00";
-    crate::generate::put_date_time(&mut out, &t);
-    String::from_utf8(out.to_vec()).expect("digits and separators are ASCII")
+    let mut text = *b"0000-00-00 00:00:00";
+    crate::generate::put_date_time(&mut text, &t);
+    out.extend_from_slice(&text);
 }
 
 /// Compiled settings (`[auth]`, `allowed_ips`).
@@ -156,7 +164,17 @@ impl super::Sharing for Credeau {
 /// Oldest first, and the bytes held. Searched front to back: for 32 entries a scan of
 /// short string compares is cheaper than hashing the key.
 #[derive(Default)]
-struct FeatureCache(VecDeque<(String, [bool; 3], Bytes)>, usize);
+struct FeatureCache(VecDeque<Rendered>, usize);
+
+/// One user's rendered features for one groupings mask, and the user's processing
+/// delay ([`Render::processing_secs`]): both pure functions of (seed, user_id), kept so
+/// a hit seeds no RNG.
+struct Rendered {
+    user_id: String,
+    groupings: [bool; 3],
+    fragment: Bytes,
+    secs: i64,
+}
 
 impl Vendor for Credeau {
     fn name(&self) -> &'static str {
@@ -318,9 +336,8 @@ impl Vendor for Credeau {
 /// Which of the three documented groupings a request asked for; anything but exactly
 /// the three gives a partial answer and a warning, as the doc says.
 fn groupings_mask(ctx: &mut Ctx<'_>, groupings: &[Cow<'_, str>]) -> [bool; 3] {
-    let given: Vec<&str> = groupings.iter().map(|g| &**g).collect();
-    let mask = GROUPINGS.map(|g| given.contains(&g));
-    let exact = given.len() == 3 && mask.iter().all(|m| *m);
+    let mask = GROUPINGS.map(|g| groupings.iter().any(|given| given == g));
+    let exact = groupings.len() == 3 && mask.iter().all(|m| *m);
     if !exact {
         let kept: Vec<&str> = GROUPINGS
             .iter()
@@ -361,8 +378,16 @@ impl Render<'_, '_> {
 
     /// When the request was received: the answer is "now", after 1–4 s of processing.
     fn requested_time(&self) -> String {
-        let secs = self.ctx.rng(self.user_id, "processing").random_range(1..=4);
-        credeau_time(self.ctx.now - chrono::TimeDelta::seconds(secs))
+        credeau_time(self.requested_at(self.processing_secs()))
+    }
+
+    /// How long the user's answers take to process: 1–4 s, drawn once per user.
+    fn processing_secs(&self) -> i64 {
+        self.ctx.rng(self.user_id, "processing").random_range(1..=4)
+    }
+
+    fn requested_at(&self, secs: i64) -> chrono::DateTime<chrono::Utc> {
+        self.ctx.now - chrono::TimeDelta::seconds(secs)
     }
 
     fn extracted(&self, threshold: Option<i64>, client_id: &str) -> MockResponse {
@@ -403,16 +428,15 @@ impl Credeau {
     /// feature fragment; with one it is built as JSON so the patch can apply. Both give
     /// the same bytes (a unit test holds them to it).
     fn completed(&self, r: &Render<'_, '_>) -> MockResponse {
-        let requested = r.requested_time();
-        let head_fields = [
-            ("user_id", r.user_id),
-            ("request_id", r.request_id),
-            ("data_requested_time", requested.as_str()),
-        ];
         let tail_message = MSG_COMPLETED;
-        let processed = r.now();
         let patched = r.turn.step().is_some_and(|s| s.patch.is_some());
         if patched {
+            let requested = r.requested_time();
+            let head_fields = [
+                ("user_id", r.user_id),
+                ("request_id", r.request_id),
+                ("data_requested_time", requested.as_str()),
+            ];
             let mut m: Map<String, Value> = head_fields
                 .iter()
                 .map(|(k, v)| (k.to_string(), json!(v)))
@@ -420,26 +444,25 @@ impl Credeau {
             let values = CATALOGUE.values(&mut r.ctx.rng(r.user_id, "features"));
             append_features(&mut m, &values, &r.groupings);
             m.insert("message".into(), json!(tail_message));
-            m.insert("data_processed_time".into(), json!(processed));
+            m.insert("data_processed_time".into(), json!(r.now()));
             return MockResponse::json(StatusCode::OK, Value::Object(m));
         }
-        let fragment = self.fragment(r);
-        // `{"user_id":…,"request_id":…,"data_requested_time":…,`, as serde_json writes it.
-        let mut head = Vec::with_capacity(96 + r.user_id.len());
-        for (i, (k, v)) in head_fields.iter().enumerate() {
-            head.push(if i == 0 { b'{' } else { b',' });
-            // The names are plain ASCII: quoted as they are, as serde_json writes them.
-            head.push(b'"');
-            head.extend_from_slice(k.as_bytes());
-            head.extend_from_slice(b"\":");
-            crate::memo::json_str(&mut head, v);
-        }
-        head.push(b',');
+        let (fragment, secs) = self.fragment(r);
+        // `{"user_id":…,"request_id":…,"data_requested_time":…,`, as serde_json writes
+        // it (the times are digits and separators: quoted as they are).
+        let mut head = Vec::with_capacity(128 + r.user_id.len() + r.request_id.len());
+        head.extend_from_slice(br#"{"user_id":"#);
+        crate::memo::json_str(&mut head, r.user_id);
+        head.extend_from_slice(br#","request_id":"#);
+        crate::memo::json_str(&mut head, r.request_id);
+        head.extend_from_slice(br#","data_requested_time":""#);
+        put_credeau_time(&mut head, r.requested_at(secs));
+        head.extend_from_slice(br#"","#);
         let mut tail = Vec::with_capacity(80);
         tail.extend_from_slice(br#""message":""#);
         tail.extend_from_slice(tail_message.as_bytes());
         tail.extend_from_slice(br#"","data_processed_time":""#);
-        tail.extend_from_slice(processed.as_bytes());
+        put_credeau_time(&mut tail, r.ctx.now);
         tail.extend_from_slice(br#""}"#);
         // Three parts sent back to back: the ~90 KB feature fragment is the cached one
         // itself, never copied.
@@ -452,15 +475,17 @@ impl Credeau {
         resp
     }
 
-    /// `"name":value,` for every selected feature, cached per (user, groupings).
-    fn fragment(&self, r: &Render<'_, '_>) -> Bytes {
-        if let Some((_, _, f)) = crate::lock::read(&self.shared.cache)
+    /// `"name":value,` for every selected feature, cached per (user, groupings), and
+    /// the user's processing delay with it.
+    fn fragment(&self, r: &Render<'_, '_>) -> (Bytes, i64) {
+        if let Some(e) = crate::lock::read(&self.shared.cache)
             .0
             .iter()
-            .find(|(u, g, _)| u == r.user_id && *g == r.groupings)
+            .find(|e| e.user_id == r.user_id && e.groupings == r.groupings)
         {
-            return f.clone();
+            return (e.fragment.clone(), e.secs);
         }
+        let secs = r.processing_secs();
         let values = CATALOGUE.values(&mut r.ctx.rng(r.user_id, "features"));
         let mut m = Map::new();
         append_features(&mut m, &values, &r.groupings);
@@ -474,28 +499,32 @@ impl Credeau {
         }
         let fragment = Bytes::from(bytes);
         if r.user_id.len() > CACHED_ID {
-            return fragment;
+            return (fragment, secs);
         }
-        let weigh = |u: &str, f: &Bytes| heap(u.len()) + heap(f.len()) + 64;
+        let weigh =
+            |u: &str, f: &Bytes| heap(u.len()) + heap(f.len()) + std::mem::size_of::<Rendered>();
         let mut cache = crate::lock::write(&self.shared.cache);
         // Another request may have rendered the same set meanwhile: keep one copy.
         if !cache
             .0
             .iter()
-            .any(|(u, g, _)| u == r.user_id && *g == r.groupings)
+            .any(|e| e.user_id == r.user_id && e.groupings == r.groupings)
         {
             if cache.0.len() >= FEATURE_CACHE {
-                if let Some((u, _, f)) = cache.0.pop_front() {
-                    cache.1 -= weigh(&u, &f);
+                if let Some(e) = cache.0.pop_front() {
+                    cache.1 -= weigh(&e.user_id, &e.fragment);
                 }
             }
             cache.1 += weigh(r.user_id, &fragment);
-            cache
-                .0
-                .push_back((r.user_id.to_owned(), r.groupings, fragment.clone()));
+            cache.0.push_back(Rendered {
+                user_id: r.user_id.to_owned(),
+                groupings: r.groupings,
+                fragment: fragment.clone(),
+                secs,
+            });
             self.shared.bytes.set(cache.1);
         }
-        fragment
+        (fragment, secs)
     }
 }
 

@@ -44,6 +44,7 @@ mod store;
 mod values;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use hyper::{Method, StatusCode};
@@ -185,6 +186,11 @@ pub struct FeatureStore {
     store: Mutex<Store>,
     /// The store's bytes, readable without the lock.
     bytes: crate::budget::Gauge,
+    /// Whether the store holds the scenario file's resources ([`Store::seed`]), readable
+    /// without the lock: set under it once seeded, cleared under it by a reset. A
+    /// request that finds it set skips the lock it would take only to seed, so a value
+    /// call takes the store's lock once.
+    seeded: AtomicBool,
 }
 
 impl Default for FeatureStore {
@@ -198,6 +204,7 @@ impl super::Plain for FeatureStore {
         Self {
             store: Mutex::new(Store::new(*budgets)),
             bytes: crate::budget::Gauge::default(),
+            seeded: AtomicBool::new(false),
         }
     }
 }
@@ -258,10 +265,10 @@ impl Vendor for FeatureStore {
         .into_response()
     }
     fn reset(&self) {
-        self.store
-            .lock()
-            .expect("featurestore lock poisoned")
-            .reset();
+        let mut store = self.store.lock().expect("featurestore lock poisoned");
+        store.reset();
+        self.seeded.store(false, Ordering::Release);
+        drop(store);
         self.bytes.set(0);
     }
     fn approx_bytes(&self) -> usize {
@@ -275,15 +282,29 @@ impl Vendor for FeatureStore {
         };
         // Google's REST clients (e.g. the Python GAPIC REST transport) ask for enums as
         // numbers with `$alt=json;enum-encoding=int`.
-        if req
-            .query_param("$alt")
-            .is_some_and(|a| a.contains("enum-encoding=int"))
-        {
-            if let crate::server::Body::Json(v) = &mut resp.body {
+        // (A body written as bytes is never one: reads asked so are built as JSON.)
+        if let crate::server::Body::Json(v) = &mut resp.body {
+            if req
+                .query_param("$alt")
+                .is_some_and(|a| a.contains("enum-encoding=int"))
+            {
                 int_enums(v);
             }
         }
         resp
+    }
+}
+
+/// `Bearer <token>`: the scheme (any case) before the first space, then a token that
+/// is not all whitespace.
+fn bearer_token(h: &str) -> bool {
+    // "bearer" is letters: `| 0x20` lowers exactly the bytes that are one of its
+    // letters in either case, and no other byte becomes one.
+    match h.as_bytes().get(..7) {
+        Some([s @ .., b' ']) => {
+            s.iter().zip(b"bearer").all(|(a, b)| a | 0x20 == *b) && !h[7..].trim().is_empty()
+        }
+        _ => false,
     }
 }
 
@@ -331,13 +352,10 @@ impl FeatureStore {
                 ),
             ));
         }
-        let bearer = req
+        if !req
             .header(hyper::header::AUTHORIZATION)
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, token)| {
-                scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
-            });
-        if bearer.is_none() {
+            .is_some_and(bearer_token)
+        {
             return Err(ApiError::new(
                 Code::Unauthenticated,
                 errors::MSG_UNAUTHENTICATED,
@@ -358,7 +376,14 @@ impl FeatureStore {
                 ),
             ));
         };
-        self.lock(ctx.now).seed(settings, ctx.now, ctx.issuer());
+        // Read first: once seeded (every request but the first after a start or a
+        // reset), the lock is left alone here; each route takes it (and settles the
+        // store) when it reads or changes the store.
+        if !self.seeded.load(Ordering::Acquire) {
+            let mut store = self.lock(ctx.now);
+            store.seed(settings, ctx.now, ctx.issuer());
+            self.seeded.store(true, Ordering::Release);
+        }
 
         match route {
             Route::Collection { kind, parent } if req.method == Method::GET => {
@@ -1250,6 +1275,50 @@ mod tests {
     use crate::vendors::featurestore::values::{self, ValueType};
 
     const ET: &str = "projects/p/locations/l/featurestores/fs/entityTypes/et";
+
+    /// The bearer check is the split at the first space it replaced.
+    #[test]
+    fn a_bearer_token_is_what_splitting_at_the_first_space_finds() {
+        let before = |h: &str| {
+            h.split_once(' ').is_some_and(|(scheme, token)| {
+                scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+            })
+        };
+        let headers = [
+            "Bearer ya29.token",
+            "bearer t",
+            "BEARER t",
+            "bEaReR  t ",
+            "Bearer ",
+            "Bearer  \t ",
+            "Bearer \u{3000}",
+            "Bearer \u{3000}x",
+            "Bearer",
+            "Bearerx t",
+            "Basic dXNlcjpwYXNz",
+            " Bearer t",
+            "Bearer\tt",
+            "Bearer\u{e9} t",
+            "B\u{e9}arer t",
+            "\u{c9}earer t",
+            "Bea\u{0}er t",
+            "",
+            "       ",
+            "Bearer t u",
+        ];
+        for h in headers {
+            assert_eq!(bearer_token(h), before(h), "{h:?}");
+        }
+        // Every byte in each place of the scheme.
+        for at in 0..7 {
+            for b in 0..=127u8 {
+                let mut h = b"Bearer t".to_vec();
+                h[at] = b;
+                let h = String::from_utf8(h).expect("ASCII");
+                assert_eq!(bearer_token(&h), before(&h), "{h:?}");
+            }
+        }
+    }
 
     /// Read bodies taken plainly give the same entity and call as read as JSON.
     #[test]

@@ -21,55 +21,73 @@ pub struct ReadBody<'a> {
 
 /// The body's fields, or `None` when it is not plainly that (see the module doc).
 pub fn read_body(body: &[u8]) -> Option<ReadBody<'_>> {
-    // UTF-8 checked once for the whole body (serde would refuse bad UTF-8 in a string,
-    // and anything but ASCII outside one is not JSON), then strings are sliced off it.
-    let text = std::str::from_utf8(body).ok()?;
-    let mut c = Cursor {
-        text,
-        b: body,
-        at: 0,
-    };
+    // Outside strings only ASCII tokens are taken, so UTF-8 is checked where it can
+    // matter, in the strings kept (serde refuses bad UTF-8 in any string; a key with
+    // it matches no field name and is left to serde too).
+    let mut c = Cursor { b: body, at: 0 };
     let mut out = ReadBody::default();
     let mut selector = false;
-    c.object(|key, c| match key {
-        "entityId" if out.entity_id.is_none() => {
-            out.entity_id = Some(c.string()?);
-            Some(())
-        }
-        "entityIds" if out.entity_ids.is_none() => {
-            out.entity_ids = Some(c.strings()?);
-            Some(())
-        }
-        "featureSelector" if !selector => {
-            selector = true;
-            let mut matcher = false;
-            c.object(|key, c| match key {
-                "idMatcher" if !matcher => {
-                    matcher = true;
-                    let mut ids = None;
-                    c.object(|key, c| match key {
-                        "ids" if ids.is_none() => {
+    c.object(
+        &[b"entityId\"", b"entityIds\"", b"featureSelector\""],
+        |key, c| {
+            match key {
+                0 if out.entity_id.is_none() => out.entity_id = Some(c.text()?),
+                1 if out.entity_ids.is_none() => out.entity_ids = Some(c.strings()?),
+                2 if !selector => {
+                    selector = true;
+                    let mut matcher = false;
+                    c.object(&[b"idMatcher\""], |_, c| {
+                        if matcher {
+                            return None;
+                        }
+                        matcher = true;
+                        let mut ids = None;
+                        c.object(&[b"ids\""], |_, c| {
+                            ids.is_none().then_some(())?;
                             ids = Some(c.strings()?);
                             Some(())
-                        }
-                        _ => None,
+                        })?;
+                        out.ids = ids?;
+                        Some(())
                     })?;
-                    out.ids = ids?;
-                    Some(())
+                    matcher.then_some(())?;
                 }
-                _ => None,
-            })?;
-            matcher.then_some(())
-        }
-        _ => None,
-    })?;
+                _ => return None,
+            }
+            Some(())
+        },
+    )?;
     c.space();
     (selector && c.at == body.len()).then_some(out)
 }
 
+/// Where the plain run at the start of `s` ends: the index of its first `"`, `\` or
+/// control character (below 0x20), or `s.len()`. Eight bytes at a time: each test
+/// below marks the bytes that are what it looks for, and may mark a byte above one
+/// that is (a borrow crosses only from such a byte), so the lowest mark is exact.
+fn plain_run(s: &[u8]) -> usize {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    let zeros = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut at = 0;
+    while let Some(chunk) = s.get(at..at + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let marks = (x.wrapping_sub(0x20 * LO) & !x & HI)
+            | zeros(x ^ (u64::from(b'"') * LO))
+            | zeros(x ^ (u64::from(b'\\') * LO));
+        if marks != 0 {
+            // Little-endian: the lowest bits are the first byte.
+            return at + (marks.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    s[at..]
+        .iter()
+        .position(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+        .map_or(s.len(), |i| at + i)
+}
+
 struct Cursor<'a> {
-    text: &'a str,
-    /// `text`'s bytes.
     b: &'a [u8],
     at: usize,
 }
@@ -93,21 +111,22 @@ impl<'a> Cursor<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// A string with no escape and no control character (JSON allows none raw).
-    fn string(&mut self) -> Option<&'a str> {
+    /// The bytes of a string with no escape and no control character (JSON allows
+    /// none raw), not checked for UTF-8.
+    fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.at;
-        loop {
-            match *self.b.get(self.at)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => self.at += 1,
-            }
+        let end = start + plain_run(&self.b[start..]);
+        if self.b.get(end) != Some(&b'"') {
+            return None;
         }
-        // Both ends are at a `"`, so on character boundaries.
-        let s = &self.text[start..self.at];
-        self.at += 1;
-        Some(s)
+        self.at = end + 1;
+        Some(&self.b[start..end])
+    }
+
+    /// A string as [`Cursor::string`] takes it, and valid UTF-8.
+    fn text(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.string()?).ok()
     }
 
     /// `[ "…", … ]`.
@@ -119,7 +138,7 @@ impl<'a> Cursor<'a> {
             return Some(out);
         }
         loop {
-            out.push(Cow::Borrowed(self.string()?));
+            out.push(Cow::Borrowed(self.text()?));
             match self.peek()? {
                 b',' => self.at += 1,
                 b']' => {
@@ -131,15 +150,23 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `{ "key": value, … }`, each value taken by `field` (`None`: not plain).
-    fn object(&mut self, mut field: impl FnMut(&str, &mut Self) -> Option<()>) -> Option<()> {
+    /// `{ "key": value, … }` of the `keys` (each with its closing quote, so none is
+    /// taken for a longer one), each value taken by `field` with its key's index
+    /// (`None`: not plain). Another key, or one with an escape, is not plain.
+    fn object(
+        &mut self,
+        keys: &[&[u8]],
+        mut field: impl FnMut(usize, &mut Self) -> Option<()>,
+    ) -> Option<()> {
         self.eat(b'{')?;
         if self.peek()? == b'}' {
             self.at += 1;
             return Some(());
         }
         loop {
-            let key = self.string()?;
+            self.eat(b'"')?;
+            let key = keys.iter().position(|k| self.b[self.at..].starts_with(k))?;
+            self.at += keys[key].len();
             self.eat(b':')?;
             field(key, self)?;
             match self.peek()? {
@@ -211,6 +238,36 @@ mod tests {
         })
     }
 
+    /// The eight-at-a-time scan finds what a byte loop finds, wherever in a chunk the
+    /// first stop is and whatever follows it (bytes with the high bit, 0x20, 0x7f).
+    #[test]
+    fn a_plain_run_ends_where_a_byte_loop_says() {
+        let naive = |s: &[u8]| {
+            s.iter()
+                .position(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
+                .unwrap_or(s.len())
+        };
+        let fillers: [&[u8]; 4] = [b"a", b" ", "\u{e9}".as_bytes(), b"\x7f"];
+        let stops: [&[u8]; 6] = [b"\"", b"\\", b"\0", b"\x1f", b"\n", b""];
+        let after: [&[u8]; 3] = [b"", b"\"\\\x01", "\u{20ac}\u{1d11e}x".as_bytes()];
+        for fill in fillers {
+            for n in 0..20 {
+                for stop in stops {
+                    for tail in after {
+                        let mut s = fill.repeat(n);
+                        s.extend_from_slice(stop);
+                        s.extend_from_slice(tail);
+                        assert_eq!(plain_run(&s), naive(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let s = [b'x', b'y', b'z', b, b'a', b'b', b'c', b'd', b'e', b];
+            assert_eq!(plain_run(&s), naive(&s), "{b:#x}");
+        }
+    }
+
     #[test]
     fn plain_bodies_read_as_serde_reads_them_and_others_are_left_to_it() {
         let taken = [
@@ -279,5 +336,13 @@ mod tests {
         bad.extend_from_slice(br#"","featureSelector":{"idMatcher":{"ids":["*"]}}}"#);
         assert_eq!(plain_read(&bad), None);
         assert!(serde_read(&bad).is_none());
+        // … in an id of the list, and in a key.
+        for (at, byte) in [(56, 0xffu8), (2, 0xc3)] {
+            let mut bad =
+                br#"{"entityId":"e","featureSelector":{"idMatcher":{"ids":["ab"]}}}"#.to_vec();
+            bad[at] = byte;
+            assert_eq!(plain_read(&bad), None, "{}", String::from_utf8_lossy(&bad));
+            assert!(serde_read(&bad).is_none());
+        }
     }
 }

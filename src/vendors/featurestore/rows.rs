@@ -12,7 +12,7 @@
 //! written as ([`super::values::Parsed`]); entity type names and feature ids are shared
 //! between rows (`Arc<str>`), so an entity's row holds little besides its values.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -23,6 +23,7 @@ use crate::budget::heap;
 use crate::clock::rfc3339;
 use crate::generate::{put_date_time, put_digits};
 use crate::memo::{json_str, plain};
+use crate::{FastHash, FastMap};
 
 /// Entities with values kept at most (the oldest written is forgotten first).
 pub const MAX_ROWS: usize = 100_000;
@@ -36,8 +37,11 @@ enum Compact {
     Bool(bool),
     Double(f64),
     Int64(i64),
-    /// `stringValue` or `bytesValue` (base64 text).
+    /// `stringValue` or `bytesValue` (base64 text) with a byte JSON escapes.
     Text(Box<str>),
+    /// The same with none ([`plain`]): written as it is, without looking at it again on
+    /// every read.
+    Plain(Box<str>),
     BoolArray(Box<[bool]>),
     DoubleArray(Box<[f64]>),
     Int64Array(Box<[i64]>),
@@ -45,6 +49,15 @@ enum Compact {
 }
 
 impl Compact {
+    /// A string value, [`Compact::Plain`] when it is.
+    fn text(t: Box<str>) -> Self {
+        if plain(t.as_bytes()) {
+            Self::Plain(t)
+        } else {
+            Self::Text(t)
+        }
+    }
+
     /// From the canonical JSON `{"<field>": X}` of a value of `kind`.
     fn from_parsed(p: &Parsed) -> Option<Self> {
         let x = p.value.as_object()?.values().next()?;
@@ -55,7 +68,7 @@ impl Compact {
             ValueType::Bool => Self::Bool(x.as_bool()?),
             ValueType::Double => Self::Double(x.as_f64()?),
             ValueType::Int64 => Self::Int64(int(x)?),
-            ValueType::String | ValueType::Bytes => Self::Text(text(x)?),
+            ValueType::String | ValueType::Bytes => Self::text(text(x)?),
             ValueType::BoolArray => Self::BoolArray(
                 values()?
                     .iter()
@@ -82,7 +95,7 @@ impl Compact {
             Self::Bool(b) => json!(b),
             Self::Double(d) => json!(d),
             Self::Int64(i) => int(i),
-            Self::Text(t) => json!(t),
+            Self::Text(t) | Self::Plain(t) => json!(t),
             Self::BoolArray(a) => array(a.iter().map(|b| json!(b)).collect()),
             Self::DoubleArray(a) => array(a.iter().map(|d| json!(d)).collect()),
             Self::Int64Array(a) => array(a.iter().map(int).collect()),
@@ -123,7 +136,7 @@ impl Compact {
             Self::Bool(b) => boolean(out, b),
             Self::Double(d) => double(out, d),
             Self::Int64(i) => int(out, i),
-            Self::Text(t) => json_str(out, t),
+            Self::Text(t) | Self::Plain(t) => json_str(out, t),
             Self::BoolArray(a) => list(out, a, boolean),
             Self::DoubleArray(a) => list(out, a, double),
             Self::Int64Array(a) => list(out, a, int),
@@ -135,7 +148,7 @@ impl Compact {
     fn heap_bytes(&self) -> usize {
         match self {
             Self::Bool(_) | Self::Double(_) | Self::Int64(_) => 0,
-            Self::Text(t) => heap(t.len()),
+            Self::Text(t) | Self::Plain(t) => heap(t.len()),
             Self::BoolArray(a) => heap(a.len()),
             Self::DoubleArray(a) => heap(8 * a.len()),
             Self::Int64Array(a) => heap(8 * a.len()),
@@ -152,7 +165,7 @@ impl Compact {
         match self {
             Self::Bool(_) => 1,
             Self::Double(_) | Self::Int64(_) => 8,
-            Self::Text(t) => t.len(),
+            Self::Text(t) | Self::Plain(t) => t.len(),
             Self::BoolArray(a) => a.len(),
             Self::DoubleArray(a) => 8 * a.len(),
             Self::Int64Array(a) => 8 * a.len(),
@@ -206,7 +219,7 @@ impl Stored {
     pub fn write_value(&self, out: &mut Vec<u8>, times: &mut Times) {
         match &self.data {
             // A plain string (most values): its quotes come with the pieces around it.
-            Compact::Text(t) if plain(t.as_bytes()) => {
+            Compact::Plain(t) => {
                 out.extend_from_slice(opening(self.kind, true));
                 out.extend_from_slice(t.as_bytes());
                 times.put_metadata(out, self.generate_time, true);
@@ -338,11 +351,11 @@ fn row_bytes(id: &str, row: &Row) -> usize {
 #[derive(Debug)]
 pub struct Rows {
     /// Entity type → entity id → values. Looked up by `&str` without allocating.
-    rows: HashMap<Arc<str>, HashMap<Arc<str>, Row>>,
+    rows: FastMap<Arc<str>, FastMap<Arc<str>, Row>>,
     /// Oldest written first; may hold entities already removed (skipped when popped).
     order: VecDeque<(Arc<str>, Arc<str>)>,
     /// Feature ids, shared by the rows that hold them.
-    ids: HashSet<Arc<str>>,
+    ids: HashSet<Arc<str>, FastHash>,
     count: usize,
     bytes: usize,
     max_bytes: usize,
@@ -351,9 +364,9 @@ pub struct Rows {
 impl Rows {
     pub fn new(max_bytes: usize) -> Self {
         Self {
-            rows: HashMap::new(),
+            rows: FastMap::default(),
             order: VecDeque::new(),
-            ids: HashSet::new(),
+            ids: HashSet::default(),
             count: 0,
             bytes: 0,
             max_bytes,
@@ -383,7 +396,7 @@ impl Rows {
 
     /// The rows of `entity_type`'s entities, for looking up several (the type's name
     /// hashed once).
-    pub fn of_type(&self, entity_type: &str) -> Option<&HashMap<Arc<str>, Row>> {
+    pub fn of_type(&self, entity_type: &str) -> Option<&FastMap<Arc<str>, Row>> {
         self.rows.get(entity_type)
     }
 
@@ -395,12 +408,13 @@ impl Rows {
             .is_some_and(|m| m.contains_key(entity))
     }
 
-    fn shared_id(&mut self, feature: &str) -> Arc<str> {
+    /// The copy of `feature` rows share, made now if there is none.
+    pub fn shared_id(&mut self, feature: &str) -> Arc<str> {
         if let Some(id) = self.ids.get(feature) {
             return id.clone();
         }
         if self.ids.len() >= MAX_SHARED_IDS {
-            self.ids = HashSet::new();
+            self.ids = HashSet::default();
         }
         let id: Arc<str> = Arc::from(feature);
         self.ids.insert(id.clone());
@@ -609,7 +623,7 @@ mod tests {
         ];
         data.extend(doubles.iter().map(|d| Compact::Double(*d)));
         data.extend(ints.iter().map(|i| Compact::Int64(*i)));
-        data.extend(texts.iter().map(|t| Compact::Text(boxed(t))));
+        data.extend(texts.iter().map(|t| Compact::text(boxed(t))));
         let kinds = [
             ValueType::Bool,
             ValueType::BoolArray,

@@ -29,7 +29,7 @@
 //! for the retry, and once the create happens the timeline is gone, so the same name
 //! created again after a delete starts its scenario afresh.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -39,7 +39,7 @@ use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
 use super::resource::{self, Resource};
-use super::rows::{Rows, Stored, Times};
+use super::rows::{Row, Rows, Stored, Times};
 use super::settings::FeatureStoreSettings;
 use super::values::ValueType;
 use crate::budget::{heap, json_bytes, Budgets};
@@ -48,6 +48,7 @@ use crate::generate::{self, Issuer};
 use crate::memo::json_str;
 use crate::scenario::{Action, Scenario, Step};
 use crate::state::{self, EntityState};
+use crate::FastMap;
 
 pub const MAX_RESOURCES: usize = 10_000;
 pub const MAX_OPERATIONS: usize = 1_000;
@@ -234,7 +235,8 @@ struct ReadPlan {
     /// [`Store::changes`] when this was derived.
     changes: u64,
     entity_type: String,
-    ids: Vec<String>,
+    /// Shared with the rows ([`Rows::shared_id`]).
+    ids: Vec<Arc<str>>,
     /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}` for `*`.
     header: Vec<u8>,
 }
@@ -256,14 +258,14 @@ pub struct Store {
     /// Resources in creation order, all kinds.
     resources: Vec<Resource>,
     /// Names reserved by running creates, with their operation.
-    reserved: HashMap<String, String>,
+    reserved: FastMap<String, String>,
     rows: Rows,
-    operations: HashMap<String, Operation>,
+    operations: FastMap<String, Operation>,
     op_order: VecDeque<String>,
     /// Names of the running operations, in the order they started.
     running: Vec<String>,
     /// Scenario progress of creates not yet made, by the full name they create.
-    timelines: HashMap<String, EntityState>,
+    timelines: FastMap<String, EntityState>,
     timeline_order: VecDeque<String>,
     /// Bumped by every change of the resources (created, updated, deleted), so what
     /// reads derive from them is derived again.
@@ -337,12 +339,12 @@ impl Store {
             generation: 0,
             revision: 0,
             resources: Vec::new(),
-            reserved: HashMap::new(),
+            reserved: FastMap::default(),
             rows: Rows::new(budgets.rows),
-            operations: HashMap::new(),
+            operations: FastMap::default(),
             op_order: VecDeque::new(),
             running: Vec::new(),
-            timelines: HashMap::new(),
+            timelines: FastMap::default(),
             timeline_order: VecDeque::new(),
             changes: 0,
             read_plan: None,
@@ -989,65 +991,32 @@ impl Store {
     ) -> Result<Vec<u8>, ApiError> {
         self.plan_read(entity_type)?;
         let plan = self.read_plan.as_ref().expect("planned just above");
-        let all = selected.iter().any(|s| s.as_ref() == "*");
-        let ids: Vec<&str> = if all {
-            plan.ids.iter().map(String::as_str).collect()
-        } else {
-            for s in selected {
-                let s = s.as_ref();
-                if !plan.ids.iter().any(|f| f == s) {
+        let views = if streaming { entity_ids.len() } else { 1 };
+        let rows = self.rows.of_type(entity_type);
+        if selected.iter().any(|s| s.as_ref() == "*") {
+            let mut out = Vec::with_capacity(plan.header.len() + 64 + 160 * plan.ids.len() * views);
+            out.extend_from_slice(if streaming { b"[{" } else { b"{" });
+            out.extend_from_slice(&plan.header);
+            write_views(&mut out, rows, entity_ids, &plan.ids, streaming);
+            return Ok(out);
+        }
+        let mut ids = Vec::with_capacity(selected.len());
+        for s in selected {
+            let s = s.as_ref();
+            match plan.ids.iter().find(|f| &***f == s) {
+                Some(f) => ids.push(f),
+                None => {
                     return Err(ApiError::not_found(
                         "Feature",
                         &format!("{entity_type}/features/{s}"),
-                    ));
+                    ))
                 }
             }
-            selected.iter().map(AsRef::as_ref).collect()
-        };
-        let views = if streaming { entity_ids.len() } else { 1 };
-        let mut out = Vec::with_capacity(plan.header.len() + 64 + 160 * ids.len() * views);
+        }
+        let mut out = Vec::with_capacity(64 + entity_type.len() + 160 * ids.len() * (views + 1));
         out.extend_from_slice(if streaming { b"[{" } else { b"{" });
-        if all {
-            out.extend_from_slice(&plan.header);
-        } else {
-            write_header(&mut out, entity_type, &ids);
-        }
-        let rows = self.rows.of_type(entity_type);
-        let mut times = Times::default();
-        for (n, entity) in entity_ids.iter().enumerate() {
-            if streaming {
-                out.extend_from_slice(br#"},{"entityView":"#);
-            } else if n == 0 {
-                out.extend_from_slice(br#","entityView":"#);
-            } else {
-                break;
-            }
-            out.extend_from_slice(br#"{"entityId":"#);
-            let entity = entity.as_ref();
-            json_str(&mut out, entity);
-            out.extend_from_slice(br#","data":["#);
-            let row = rows.and_then(|r| r.get(entity));
-            for (i, &f) in ids.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                // Rows mostly hold the features in the order they are read in.
-                let value = row.and_then(|r| {
-                    r.get(i)
-                        .filter(|(id, _)| &**id == f)
-                        .or_else(|| r.iter().find(|(id, _)| &**id == f))
-                });
-                match value {
-                    None => out.extend_from_slice(b"{}"),
-                    Some((_, stored)) => stored.write_value(&mut out, &mut times),
-                }
-            }
-            out.extend_from_slice(b"]}");
-        }
-        if !streaming && entity_ids.is_empty() {
-            out.extend_from_slice(br#","entityView":null"#);
-        }
-        out.extend_from_slice(if streaming { b"}]" } else { b"}" });
+        write_header(&mut out, entity_type, &ids);
+        write_views(&mut out, rows, entity_ids, &ids, streaming);
         Ok(out)
     }
 
@@ -1059,11 +1028,14 @@ impl Store {
             .as_ref()
             .is_some_and(|p| p.changes == self.changes && p.entity_type == entity_type);
         if !current {
-            let ids: Vec<String> = self
+            let names: Vec<String> = self
                 .feature_ids(entity_type)?
                 .into_iter()
                 .map(str::to_string)
                 .collect();
+            // The rows' own copies of the ids, so a row holding the features in the
+            // order read is matched by address.
+            let ids: Vec<Arc<str>> = names.iter().map(|f| self.rows.shared_id(f)).collect();
             let mut header = Vec::new();
             write_header(&mut header, entity_type, &ids);
             self.read_plan = Some(ReadPlan {
@@ -1117,6 +1089,52 @@ impl Store {
             .collect();
         Ok((ids, views))
     }
+}
+
+/// After the header, one view per entity (`streaming`: every entity, each its own
+/// message; else the first), closing the answer: for each feature of `ids`, the
+/// entity's stored value or `{}`.
+fn write_views<F: std::borrow::Borrow<Arc<str>>>(
+    out: &mut Vec<u8>,
+    rows: Option<&crate::FastMap<Arc<str>, Row>>,
+    entity_ids: &[impl AsRef<str>],
+    ids: &[F],
+    streaming: bool,
+) {
+    let mut times = Times::default();
+    for (n, entity) in entity_ids.iter().enumerate() {
+        if streaming {
+            out.extend_from_slice(br#"},{"entityView":"#);
+        } else if n == 0 {
+            out.extend_from_slice(br#","entityView":"#);
+        } else {
+            break;
+        }
+        out.extend_from_slice(br#"{"entityId":"#);
+        let entity = entity.as_ref();
+        json_str(out, entity);
+        out.extend_from_slice(br#","data":["#);
+        let row = rows.and_then(|r| r.get(entity));
+        for (i, f) in ids.iter().enumerate() {
+            let f = f.borrow();
+            if i > 0 {
+                out.push(b',');
+            }
+            // Rows mostly hold the features in the order they are read in, as the
+            // same shared ids: found at the same place, by address.
+            let same = |(id, _): &&(Arc<str>, Stored)| Arc::ptr_eq(id, f) || **id == **f;
+            let value = row.and_then(|r| r.get(i).filter(same).or_else(|| r.iter().find(same)));
+            match value {
+                None => out.extend_from_slice(b"{}"),
+                Some((_, stored)) => stored.write_value(out, &mut times),
+            }
+        }
+        out.extend_from_slice(b"]}");
+    }
+    if !streaming && entity_ids.is_empty() {
+        out.extend_from_slice(br#","entityView":null"#);
+    }
+    out.extend_from_slice(if streaming { b"}]" } else { b"}" });
 }
 
 /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}`.

@@ -36,6 +36,7 @@
 mod data;
 mod errors;
 mod models;
+mod plain;
 mod request;
 mod settings;
 mod token;
@@ -297,7 +298,7 @@ impl FinScore {
                     .tokens
                     .lock()
                     .expect("finscore token lock poisoned")
-                    .insert(grant.token, grant.expires);
+                    .insert(grant.key, grant.expires);
                 self.bytes.set(held);
                 answer
             }
@@ -401,8 +402,14 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
         let Some(network) = network else {
             return Some(ScoreError::NoNetwork(r.prefix.clone()));
         };
-        let owners = s.networks_of_product(id);
-        if !owners.iter().any(|o| o.name == network.name) {
+        // The owners are listed only for the refusal (every score request checks).
+        let owned_by = |n: &Network| n.product_ids.iter().any(|p| p == id);
+        if !s
+            .networks
+            .iter()
+            .any(|n| n.name == network.name && owned_by(n))
+        {
+            let owners = s.networks_of_product(id);
             return Some(ScoreError::WrongNetwork {
                 product: id.clone(),
                 network: network.name.clone(),

@@ -44,6 +44,7 @@ mod store;
 mod values;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use hyper::{Method, StatusCode};
@@ -58,7 +59,6 @@ use self::store::{
 };
 use self::values::ValueType;
 use super::{Ctx, Endpoint, Vendor};
-use crate::budget::{Locked, Weighed};
 use crate::rate_limit::Decision;
 use crate::scenario::{Problem, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -185,6 +185,11 @@ pub struct FeatureStore {
     store: Mutex<Store>,
     /// The store's bytes, readable without the lock.
     bytes: crate::budget::Gauge,
+    /// Whether the store holds the scenario file's resources ([`Store::seed`]): set
+    /// under the lock once they are created, cleared under it by a reset. Every request
+    /// seeds the store first; once it is seeded (nearly always) this read spares taking
+    /// the lock a second time.
+    seeded: AtomicBool,
 }
 
 impl Default for FeatureStore {
@@ -198,13 +203,38 @@ impl super::Plain for FeatureStore {
         Self {
             store: Mutex::new(Store::new(*budgets)),
             bytes: crate::budget::Gauge::default(),
+            seeded: AtomicBool::new(false),
         }
     }
 }
 
-impl Weighed for Store {
-    fn bytes(&self) -> usize {
-        Store::bytes(self)
+/// The store's lock guard: when let go, publishes the store's byte total in the gauge
+/// if it changed (as `budget::Locked` does, but a read, which changes nothing, leaves
+/// the gauge's cache line alone instead of writing it from every worker).
+struct StoreGuard<'a> {
+    store: std::sync::MutexGuard<'a, Store>,
+    gauge: &'a crate::budget::Gauge,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        let bytes = self.store.bytes();
+        if self.gauge.get() != bytes {
+            self.gauge.set(bytes);
+        }
     }
 }
 
@@ -258,10 +288,9 @@ impl Vendor for FeatureStore {
         .into_response()
     }
     fn reset(&self) {
-        self.store
-            .lock()
-            .expect("featurestore lock poisoned")
-            .reset();
+        let mut store = self.store.lock().expect("featurestore lock poisoned");
+        store.reset();
+        self.seeded.store(false, Ordering::Release);
         self.bytes.set(0);
     }
     fn approx_bytes(&self) -> usize {
@@ -309,10 +338,13 @@ fn respond(r: Result<Value, ApiError>) -> MockResponse {
 impl FeatureStore {
     /// The store as it stands at `now`: running operations whose time is up are
     /// finished first, under the same lock ([`Store::settle`]).
-    fn lock(&self, now: chrono::DateTime<chrono::Utc>) -> Locked<'_, Store> {
+    fn lock(&self, now: chrono::DateTime<chrono::Utc>) -> StoreGuard<'_> {
         let mut store = self.store.lock().expect("featurestore lock poisoned");
         store.settle(now);
-        Locked::new(store, &self.bytes)
+        StoreGuard {
+            store,
+            gauge: &self.bytes,
+        }
     }
 
     fn answer(&self, ctx: &mut Ctx<'_>, req: &MockRequest) -> Result<MockResponse, ApiError> {
@@ -358,7 +390,12 @@ impl FeatureStore {
                 ),
             ));
         };
-        self.lock(ctx.now).seed(settings, ctx.now, ctx.issuer());
+        // Seeded at the first request that gets this far (and the first after a reset),
+        // at its moment. Every use of the store below takes the lock, which settles it.
+        if !self.seeded.load(Ordering::Acquire) {
+            self.lock(ctx.now).seed(settings, ctx.now, ctx.issuer());
+            self.seeded.store(true, Ordering::Release);
+        }
 
         match route {
             Route::Collection { kind, parent } if req.method == Method::GET => {

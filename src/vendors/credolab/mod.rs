@@ -800,7 +800,9 @@ impl Credolab {
         >,
     ) -> MockResponse {
         let turn = ctx.turn(reference);
-        let upload = self.store.uploaded(reference);
+        // One lock for both: the upload, and whether an earlier read already marked the
+        // reference number taken (then this one need not lock again to mark it).
+        let (upload, answered) = self.store.dataset(reference);
         let exists_anyway = std::cell::Cell::new(false);
         // Whether this answer says a dataset exists (or existed) under the reference
         // number: from then on verify calls it taken.
@@ -870,7 +872,7 @@ impl Credolab {
         if exists_anyway.get() {
             ctx.note = Some("uploaded dataset: reference_number_invalid answered as ready".into());
         }
-        if a_dataset.get() {
+        if a_dataset.get() && !answered {
             self.store.answered_as_dataset(reference);
         }
         resp

@@ -9,19 +9,24 @@ use serde_json::json;
 
 use crate::server::MockResponse;
 
-/// The 401 text; `{request_id}` is a fresh 32-hex id per refusal.
-pub fn unauthorized(request_id: &str) -> MockResponse {
-    // Written directly (no JSON value): the id is hex, nothing needs escaping, and this is
-    // the answer a misconfigured client gets at full speed.
-    debug_assert!(request_id.bytes().all(|b| b.is_ascii_hexdigit()));
-    const HEAD: &str = r#"{"error":"Could not validate credentials. (request_id="#;
-    const TAIL: &str = r#"). It has been logged successfully on our servers. Please contact us with the request_id for assistance."}"#;
-    let mut body = String::with_capacity(HEAD.len() + request_id.len() + TAIL.len());
-    body.push_str(HEAD);
-    body.push_str(request_id);
-    body.push_str(TAIL);
+/// The 401 text, with a fresh 32-hex request id per refusal: `generate::hex(id, 32)`,
+/// its digits written straight into the answer (no `String` of them first). Written
+/// directly (no JSON value): nothing in it needs escaping, and this is the answer a
+/// misconfigured client gets at full speed.
+pub fn unauthorized_id(id: &[u8; 32]) -> MockResponse {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut body = Vec::with_capacity(UNAUTHORIZED_HEAD.len() + 32 + UNAUTHORIZED_TAIL.len());
+    body.extend_from_slice(UNAUTHORIZED_HEAD.as_bytes());
+    for b in &id[..16] {
+        body.push(DIGITS[usize::from(b >> 4)]);
+        body.push(DIGITS[usize::from(b & 15)]);
+    }
+    body.extend_from_slice(UNAUTHORIZED_TAIL.as_bytes());
     MockResponse::bytes(StatusCode::UNAUTHORIZED, "application/json", body)
 }
+
+const UNAUTHORIZED_HEAD: &str = r#"{"error":"Could not validate credentials. (request_id="#;
+const UNAUTHORIZED_TAIL: &str = r#"). It has been logged successfully on our servers. Please contact us with the request_id for assistance."}"#;
 
 /// A gateway page in the shape the doc gives for 403.
 pub fn page(status: StatusCode) -> MockResponse {
@@ -79,3 +84,39 @@ const GATEWAY_TIMEOUT: &str = "<html>
     </body>
 </html>
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 401 as it was written before: the id's hex as `generate::hex` gives it, between
+    /// the two halves of the sentence.
+    #[test]
+    fn the_401_carries_the_hex_of_its_id_as_generate_writes_it() {
+        let mut ids = vec![[0u8; 32], [0xff; 32]];
+        ids.push(std::array::from_fn(|i| (i * 37 + 11) as u8));
+        ids.push(crate::generate::id_bytes(
+            crate::generate::Issuer::root(7),
+            "credeau",
+            "",
+            3,
+            0,
+            "request_id",
+        ));
+        for id in ids {
+            let hex = crate::generate::hex(&id, 32);
+            let mut resp = unauthorized_id(&id);
+            assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
+            resp.serialize_body();
+            let crate::server::Body::Bytes(got) = resp.body else {
+                panic!("bytes");
+            };
+            let want = format!(
+                r#"{{"error":"Could not validate credentials. (request_id={hex}). It has been logged successfully on our servers. Please contact us with the request_id for assistance."}}"#
+            );
+            assert_eq!(std::str::from_utf8(&got).unwrap(), want);
+            let v: serde_json::Value = serde_json::from_slice(&got).unwrap();
+            assert!(v["error"].as_str().unwrap().contains(&hex));
+        }
+    }
+}

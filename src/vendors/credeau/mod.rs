@@ -285,7 +285,7 @@ impl Vendor for Credeau {
         if req.header(&CLIENT_ID) != Some(settings.client_id.as_str())
             || req.header(&AUTH_TOKEN) != Some(settings.auth_token.as_str())
         {
-            return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
+            return errors::unauthorized_id(&ctx.anonymous_id("request_id"));
         }
 
         let model = match route {
@@ -297,7 +297,7 @@ impl Vendor for Credeau {
             Err(detail) => return MockResponse::json(StatusCode::UNPROCESSABLE_ENTITY, detail),
         };
         if body.client_id != settings.client_id.as_str() {
-            return errors::unauthorized(&generate::hex(&ctx.anonymous_id("request_id"), 32));
+            return errors::unauthorized_id(&ctx.anonymous_id("request_id"));
         }
         let user_id = &*body.user_id;
 

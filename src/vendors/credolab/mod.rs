@@ -41,6 +41,7 @@
 mod body;
 mod data;
 mod errors;
+mod plain;
 mod settings;
 mod store;
 
@@ -212,8 +213,22 @@ fn route(path: &str) -> Option<Route> {
     let trimmed = path.trim_start_matches('/');
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     // The segments as they are and lower-cased, in arrays (every request is routed: a
-    // `Vec` of each cost more than the rest of routing); a longer path is no route.
-    let lower = trimmed.to_ascii_lowercase();
+    // `Vec` of each cost more than the rest of routing); a longer path is no route. The
+    // lower-cased copy is on the stack for any path a route can be (a dataset's
+    // reference is at most 100 characters), on the heap past that.
+    let mut stack = [0u8; 256];
+    let heap;
+    let lower: &str = match stack.get_mut(..trimmed.len()) {
+        Some(buf) => {
+            buf.copy_from_slice(trimmed.as_bytes());
+            buf.make_ascii_lowercase();
+            std::str::from_utf8(buf).expect("ASCII lower-casing keeps UTF-8 valid")
+        }
+        None => {
+            heap = trimmed.to_ascii_lowercase();
+            &heap
+        }
+    };
     let mut segs = [""; MAX_SEGMENTS];
     let mut l = [""; MAX_SEGMENTS];
     let mut n = 0;
@@ -785,7 +800,9 @@ impl Credolab {
         >,
     ) -> MockResponse {
         let turn = ctx.turn(reference);
-        let upload = self.store.uploaded(reference);
+        // One lock for both: the upload, and whether an earlier read already marked the
+        // reference number taken (then this one need not lock again to mark it).
+        let (upload, answered) = self.store.dataset(reference);
         let exists_anyway = std::cell::Cell::new(false);
         // Whether this answer says a dataset exists (or existed) under the reference
         // number: from then on verify calls it taken.
@@ -855,7 +872,7 @@ impl Credolab {
         if exists_anyway.get() {
             ctx.note = Some("uploaded dataset: reference_number_invalid answered as ready".into());
         }
-        if a_dataset.get() {
+        if a_dataset.get() && !answered {
             self.store.answered_as_dataset(reference);
         }
         resp
@@ -1145,6 +1162,11 @@ fn plain_iovation(req: &MockRequest) -> Option<String> {
     if !body::is_json(req) {
         return None;
     }
+    // The documented spelling, from the bytes ([`plain::account_code`] takes a subset of
+    // what the derive below takes, and reads it the same way).
+    if let Some(code) = plain::account_code(&req.body) {
+        return (!code.trim().is_empty()).then(|| code.to_string());
+    }
     let b: Body<'_> = serde_json::from_slice(&req.body).ok()?;
     let code = b.iovation_request_params.account_code;
     (!code.trim().is_empty()).then(|| code.into_owned())
@@ -1407,6 +1429,17 @@ mod tests {
             "",
         ] {
             assert_eq!(route(path), route_general(path), "{path}");
+        }
+        // Paths around the length whose lower-cased copy stays on the stack (256 bytes
+        // after trimming), and far past it.
+        let prefix = "/V6.0/Datasets/";
+        let suffix = "/DatasetInsight/";
+        for len in [0, 1, 100, 200, 225, 226, 227, 255, 256, 257, 1000] {
+            let reference: String = "Aé%41".chars().cycle().take(len).collect();
+            let path = format!("{prefix}{reference}{suffix}");
+            assert_eq!(route(&path), route_general(&path), "{len}");
+            let path = format!("/api/insights/v1/{reference}");
+            assert_eq!(route(&path), route_general(&path), "{len}");
         }
     }
 

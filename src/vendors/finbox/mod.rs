@@ -41,6 +41,7 @@
 
 pub mod data;
 mod errors;
+mod plain;
 mod salt;
 mod versions;
 pub mod webhook;
@@ -117,19 +118,39 @@ const ENDPOINTS: &[Endpoint] = &[
 /// FinBox's `YYYY-MM-DDThh:mm:ss:mil`: a colon, not a dot, before the milliseconds
 /// (the doc's samples really do this, e.g. `2019-01-03T06:37:44:003`).
 pub fn finbox_time(t: DateTime<Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
+    match finbox_time_digits(t) {
+        Some(d) => String::from_utf8(d.to_vec()).expect("digits and separators are ASCII"),
         // Out of the four-digit range, or a leap second (a frozen clock can be set to
         // `:60`): chrono's own rendering.
-        return t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string();
+        None => t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string(),
     }
-    // Written digit by digit: every answer carries two of these, and chrono parses its
-    // format string on every call.
+}
+
+/// [`finbox_time`] digit by digit, or `None` where chrono's rendering is needed: every
+/// answer carries two of these, and chrono parses its format string on every call.
+fn finbox_time_digits(t: DateTime<Utc>) -> Option<[u8; 23]> {
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
     let mut out = *b"0000-00-00T00:00:00:000";
     crate::generate::put_date_time(&mut out, &t);
     // `%3f`: milliseconds, truncated.
     crate::generate::put_digits(&mut out, 20, 3, t.nanosecond() / 1_000_000);
-    String::from_utf8(out.to_vec()).expect("digits and separators are ASCII")
+    Some(out)
+}
+
+/// [`finbox_time`] as a JSON string, written into `out` (a template's hole).
+fn put_finbox_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
+    match finbox_time_digits(t) {
+        // Digits and separators: nothing JSON escapes.
+        Some(d) => {
+            out.push(b'"');
+            out.extend_from_slice(&d);
+            out.push(b'"');
+        }
+        None => json_str(out, &finbox_time(t)),
+    }
 }
 
 /// The WEBHOOK_SECRET when `[auth]` names none.
@@ -408,7 +429,18 @@ impl Vendor for Finbox {
         if let Some(m) = &body.metadata {
             ctx.note = Some(format!("metadata: {m}"));
         }
-        if body.salt != salt(&body.entity, &settings.server_hash) {
+        // The kept `complete` answer of this request, if there is one: it holds the
+        // customer's salt (checked equal when it was kept), which spares the MD5 and
+        // SHA-256 of computing it again, and the answer itself (one look-up, one lock).
+        let key = complete_key(ctx, route, &body, &settings.server_hash);
+        let kept = key
+            .as_ref()
+            .and_then(|k| self.shared.answers.get_or_make(k, || None));
+        let salt_ok = match &kept {
+            Some(k) => *k.salt == *body.salt,
+            None => body.salt == salt(&body.entity, &settings.server_hash),
+        };
+        if !salt_ok {
             ctx.entity = Some(body.entity.clone());
             return errors::plain(StatusCode::FORBIDDEN, errors::MSG_SALT);
         }
@@ -429,7 +461,9 @@ impl Vendor for Finbox {
         let outcome = turn.outcome("complete").map(str::to_string);
         let resp = turn.respond("complete", |o| {
             if o == "complete" && !patched {
-                if let Some(resp) = self.complete_from_template(ctx, route, &body, &request_id) {
+                if let Some(resp) =
+                    self.complete_from_template(ctx, route, &body, &request_id, key, kept)
+                {
                     return resp;
                 }
             }
@@ -499,7 +533,18 @@ const TEMPLATES: Budget = Budget {
 /// [`Finbox::complete_from_template`]), so the same in the root and every sandbox.
 pub struct FinboxShared {
     sender: Arc<webhook::Sender>,
-    answers: Memo<Arc<(Template, i64)>>,
+    answers: Memo<Arc<Kept>>,
+}
+
+/// A rendered `complete` answer (request id and dates left open), what it needs
+/// besides, and the customer's salt.
+pub struct Kept {
+    template: Template,
+    /// The customer's processing time, in milliseconds ([`processing_ms`]).
+    processing: i64,
+    /// The salt of the key's customer and SERVER_HASH: kept only from a request whose
+    /// salt was computed and found equal.
+    salt: Box<str>,
 }
 
 impl Default for FinboxShared {
@@ -518,55 +563,73 @@ impl FinboxShared {
     }
 }
 
+/// The key of a `complete` answer of `/risk/predictors` or `/device-ids` (`None` on
+/// the other routes): everything the kept answer and salt are a function of. The data
+/// is drawn from RNGs seeded by (seed, customer, purpose) and, for predictors, the
+/// version (whose catalogue is fixed for the server: the scenario files are read once,
+/// and the shared slot lives as long as they do); device dates are `now` minus drawn
+/// offsets, written to the second, so the key holds `now`'s second; `customer_id` is
+/// the customer (these routes have no `user_hash`); the salt is the customer's under
+/// `server_hash`.
+fn complete_key(ctx: &Ctx<'_>, route: Route, body: &Body, server_hash: &str) -> Option<Key> {
+    let mut key = Key::new("finbox-complete");
+    key.u64(ctx.seed()).str(&body.entity).str(server_hash);
+    match route {
+        Route::Predictors => key.str("predictors").i64(body.version),
+        Route::DeviceIds => key.str("device-ids").i64(ctx.now.timestamp()),
+        Route::Transactions | Route::Accounts => return None,
+    };
+    Some(key)
+}
+
 impl Finbox {
-    /// A `complete` answer of `/risk/predictors` or `/device-ids` from its template, or
-    /// `None` (another route, or a cold cache: the caller renders it as JSON).
+    /// A `complete` answer of `/risk/predictors` or `/device-ids` from its template
+    /// (`kept`, found under `key` before the salt was checked, or made now), or `None`
+    /// (another route, or a cold cache: the caller renders it as JSON).
     ///
-    /// What is kept is a pure function of its key: the data is drawn from RNGs seeded
-    /// by (seed, customer, purpose) and, for predictors, the version (whose catalogue
-    /// is fixed for the server: the scenario files are read once, and the shared slot
-    /// lives as long as they do); device dates are `now` minus drawn offsets, written to
-    /// the second, so the key holds `now`'s second; `customer_id` is the customer (these
-    /// routes have no `user_hash`). The request id and both dates are holes; the
-    /// processing time (drawn per customer) is kept beside the template. A step with a
-    /// patch never gets here.
+    /// What is kept is a pure function of its key ([`complete_key`]). The request id and
+    /// both dates are holes; the processing time (drawn per customer) is kept beside the
+    /// template, and so is the salt, which the caller checked before this. A step with
+    /// a patch never gets here.
     fn complete_from_template(
         &self,
         ctx: &Ctx<'_>,
         route: Route,
         body: &Body,
         request_id: &str,
+        key: Option<Key>,
+        kept: Option<Arc<Kept>>,
     ) -> Option<MockResponse> {
-        let mut key = Key::new("finbox-complete");
-        key.u64(ctx.seed()).str(&body.entity);
-        match route {
-            Route::Predictors => key.str("predictors").i64(body.version),
-            Route::DeviceIds => key.str("device-ids").i64(ctx.now.timestamp()),
-            Route::Transactions | Route::Accounts => return None,
+        let kept = match kept {
+            Some(k) => k,
+            None => self.shared.answers.get_or_make(&key?, || {
+                let (h0, h1, h2) = (Template::hole(0), Template::hole(1), Template::hole(2));
+                let answer = Answer {
+                    customer_id: json!(body.entity),
+                    request_id: &h0,
+                    requested: h1,
+                    processed: h2,
+                };
+                let versions = &ctx.settings::<FinboxSettings>().versions;
+                let resp = render("complete", &answer, || {
+                    route_data(ctx, route, body, versions)
+                });
+                let template = Template::from_json(resp.json_body()?, 3)?;
+                let size = template.approx_bytes() + body.salt.len();
+                let kept = Kept {
+                    template,
+                    processing: processing_ms(ctx.seed(), &body.entity),
+                    // Checked equal to the computed salt before this is called.
+                    salt: body.salt.as_str().into(),
+                };
+                Some((Arc::new(kept), size))
+            })?,
         };
-        let kept = self.shared.answers.get_or_make(&key, || {
-            let (h0, h1, h2) = (Template::hole(0), Template::hole(1), Template::hole(2));
-            let answer = Answer {
-                customer_id: json!(body.entity),
-                request_id: &h0,
-                requested: h1,
-                processed: h2,
-            };
-            let versions = &ctx.settings::<FinboxSettings>().versions;
-            let resp = render("complete", &answer, || {
-                route_data(ctx, route, body, versions)
-            });
-            let t = Template::from_json(resp.json_body()?, 3)?;
-            let size = t.approx_bytes();
-            Some((Arc::new((t, processing_ms(ctx.seed(), &body.entity))), size))
-        })?;
-        let (template, processing) = &*kept;
-        let requested = finbox_time(ctx.now - TimeDelta::milliseconds(*processing));
-        let processed = finbox_time(ctx.now);
-        let bytes = template.fill(96, |hole, out| match hole {
+        let requested = ctx.now - TimeDelta::milliseconds(kept.processing);
+        let bytes = kept.template.fill(96, |hole, out| match hole {
             0 => json_str(out, request_id),
-            1 => json_str(out, &requested),
-            _ => json_str(out, &processed),
+            1 => put_finbox_time(out, requested),
+            _ => put_finbox_time(out, ctx.now),
         });
         Some(MockResponse::bytes(
             StatusCode::OK,
@@ -778,20 +841,28 @@ fn parse_plain_body(req: &MockRequest, route: Route, versions: &Versions) -> Opt
     if route.is_device_route() {
         return None;
     }
+    let body = |customer_id: &str, version: i64, salt: &str| {
+        let ok = !customer_id.is_empty()
+            && customer_id.chars().count() <= 260
+            && version >= 1
+            && versions.catalogue(version).is_some();
+        ok.then(|| Body {
+            entity: customer_id.to_string(),
+            by_customer: false,
+            version,
+            salt: salt.to_string(),
+            metadata: None,
+            filter: Filter::default(),
+        })
+    };
+    // The common spelling, from the bytes ([`plain::read`] takes a subset of what serde
+    // takes below, and reads it the same way).
+    if let Some(p) = plain::read(&req.body) {
+        return body(p.customer_id, p.version, p.salt);
+    }
     // Duplicate keys, other types, more keys: not plain.
     let b: Plain<'_> = serde_json::from_slice(&req.body).ok()?;
-    let ok = !b.customer_id.is_empty()
-        && b.customer_id.chars().count() <= 260
-        && b.version >= 1
-        && versions.catalogue(b.version).is_some();
-    ok.then(|| Body {
-        entity: b.customer_id.into_owned(),
-        by_customer: false,
-        version: b.version,
-        salt: b.salt.into_owned(),
-        metadata: None,
-        filter: Filter::default(),
-    })
+    body(&b.customer_id, b.version, &b.salt)
 }
 
 /// Validate the body: the entity key, `version` and `salt` are required, in that
@@ -1499,6 +1570,23 @@ steps = [{ outcome = "complete", patch = { message = "patched" } }]
                     let (status, bytes) = w.call(place, Method::POST, route, &headers, &body);
                     out.push((format!("{round} {i} {n} {route} {customer}"), status, bytes));
                 }
+                // A wrong salt (another customer's, and the right one under another
+                // SERVER_HASH) for a customer whose answer may be kept with its salt:
+                // refused all the same.
+                for wrong in [
+                    salt("c1", "test-finbox-hash"),
+                    salt(&customer, "other-hash"),
+                ] {
+                    let body = format!(
+                        r#"{{"customer_id":"{customer}","version":{version},"salt":"{wrong}"}}"#
+                    );
+                    let (status, bytes) = w.call(place, Method::POST, route, &headers, &body);
+                    out.push((
+                        format!("{round} {i} wrong salt {route} {customer}"),
+                        status,
+                        bytes,
+                    ));
+                }
                 if i % 7 == 6 {
                     w.advance(place, 61);
                 }
@@ -1530,7 +1618,7 @@ steps = [{ outcome = "complete", patch = { message = "patched" } }]
             dirs.clone(),
         ));
         let statuses: std::collections::BTreeSet<u16> = cold.iter().map(|r| r.1).collect();
-        for s in [200, 202, 429, 500] {
+        for s in [200, 202, 403, 429, 500] {
             assert!(statuses.contains(&s), "the script meets {s}: {statuses:?}");
         }
         let warm = Arc::new(FinboxShared::default());

@@ -31,6 +31,7 @@
 //! (FinBox documents none; the service webhook's body `salt` is its only check).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -356,6 +357,11 @@ pub struct Hooks {
     sender: Arc<Sender>,
     /// The lists' bytes, readable without the lock.
     gauge: Gauge,
+    /// How many deliveries `inner.pending` holds, written under the lock whenever that
+    /// changes: every FinBox request calls [`Hooks::fire_due`], and with nothing queued
+    /// (nearly always) it returns after reading this, without taking the lock, whose
+    /// word (and the gauge the guard publishes) every worker would otherwise write.
+    queued: AtomicUsize,
 }
 
 impl Weighed for Inner {
@@ -379,6 +385,7 @@ impl Hooks {
             inner: Mutex::new(Inner::with_budget(max_bytes)),
             sender,
             gauge: Gauge::default(),
+            queued: AtomicUsize::new(0),
         }
     }
 
@@ -426,6 +433,7 @@ impl Hooks {
                 return;
             }
             inner.push_pending(d);
+            self.queued.store(inner.pending.len(), Ordering::Release);
         }
         if !app.clock.is_frozen() {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -482,6 +490,11 @@ impl Hooks {
     /// Fire every delivery whose moment has come: store first attempts' results for
     /// `source=webhook`, then hand each POST to its own task.
     pub fn fire_due(self: &Arc<Self>, app: &App) {
+        // A delivery queued by another worker at this moment is fired by the next
+        // request, clock advance or its timer, as if this one had come a moment earlier.
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let now = app.clock.now();
         let (due, generation) = {
             let mut inner = self.lock();
@@ -491,6 +504,7 @@ impl Hooks {
             let (due, rest): (VecDeque<Delivery>, VecDeque<Delivery>) =
                 inner.pending.drain(..).partition(|d| d.due <= now);
             inner.pending = rest;
+            self.queued.store(inner.pending.len(), Ordering::Release);
             inner.held.pending -= due.iter().map(delivery_bytes).sum::<usize>();
             for d in due.iter().filter(|d| d.attempt == 1) {
                 if let Some(k) = d.fired_key() {
@@ -542,6 +556,7 @@ impl Hooks {
             max_bytes,
             ..Inner::default()
         };
+        self.queued.store(0, Ordering::Release);
     }
 
     /// Deliveries waiting for their moment (for tests and the bound).

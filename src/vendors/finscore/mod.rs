@@ -36,6 +36,7 @@
 mod data;
 mod errors;
 mod models;
+mod plain;
 mod request;
 mod settings;
 mod token;
@@ -297,8 +298,12 @@ impl FinScore {
                     .tokens
                     .lock()
                     .expect("finscore token lock poisoned")
-                    .insert(grant.token, grant.expires);
-                self.bytes.set(held);
+                    .insert(grant.key, grant.expires);
+                // Once the store is full its bytes stay put: the gauge is not written
+                // again (its cache line stays shared between the workers).
+                if self.bytes.get() != held {
+                    self.bytes.set(held);
+                }
                 answer
             }
             Err(error) => token_error(ctx, s, error),
@@ -401,8 +406,14 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
         let Some(network) = network else {
             return Some(ScoreError::NoNetwork(r.prefix.clone()));
         };
-        let owners = s.networks_of_product(id);
-        if !owners.iter().any(|o| o.name == network.name) {
+        // The owners are listed only for the refusal (every score request checks).
+        let owned_by = |n: &Network| n.product_ids.iter().any(|p| p == id);
+        if !s
+            .networks
+            .iter()
+            .any(|n| n.name == network.name && owned_by(n))
+        {
+            let owners = s.networks_of_product(id);
             return Some(ScoreError::WrongNetwork {
                 product: id.clone(),
                 network: network.name.clone(),

@@ -93,6 +93,18 @@ pub fn parse(body: &[u8]) -> Result<ScoreRequest, BadBody> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(BadBody::Empty);
     }
+    // The common spelling, from the bytes ([`super::plain::read`] takes a subset of what
+    // serde's derive takes below, and reads it the same way).
+    if let Some(plain) = super::plain::read(body) {
+        return checked(|name, _| {
+            Ok(match name {
+                MOBILE_NUMBER => plain.mobilenumber,
+                PRODUCT_IDS => plain.productids,
+                REQUEST_ID => plain.requestid,
+                _ => plain.guarantornumber,
+            })
+        });
+    }
     if let Some(plain) = Plain::read(body) {
         return checked(|name, _| {
             Ok(match name {

@@ -26,7 +26,7 @@ use hyper::{Method, StatusCode};
 
 use super::errors::{self, TokenError};
 use super::settings::FinScoreSettings;
-use crate::budget::{heap, Bounded};
+use crate::budget::Bounded;
 use crate::generate;
 use crate::server::{MockRequest, MockResponse};
 use crate::vendors::Ctx;
@@ -44,11 +44,86 @@ const OTHER_STANDARD_GRANTS: &[&str] = &[
 
 /// Issued tokens and when they expire (mock clock): at most `count` of them and
 /// [`Budgets::store`](crate::budget::Budgets::store) bytes, the oldest forgotten first
-/// (it then answers 401). Tokens are the mock's own, all of one length, so the count
-/// bounds the bytes too (about 1.5 MB at [`MAX_TOKENS`]); the byte budget is what a
-/// smaller setting lowers.
+/// (it then answers 401). Each is kept as the 32 bytes its 64 hex digits spell
+/// ([`TokenKey`]): no heap per token, and a key hashed by one word, where the digits as
+/// a string cost an allocation, a copy for the order list and a SipHash of 64 bytes per
+/// insert and per look-up (every token and score request makes one). The count bounds
+/// the bytes too (about 1 MB at [`MAX_TOKENS`]); the byte budget is what a smaller
+/// setting lowers.
 pub struct Tokens {
-    map: Bounded<Box<str>, DateTime<Utc>>,
+    map: Bounded<TokenKey, DateTime<Utc>, FirstWord>,
+}
+
+/// An issued token's bytes: [`generate::hex`] of them, 64 lower-case digits, is the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenKey(pub [u8; 32]);
+
+impl TokenKey {
+    /// The bytes a token spells, or `None` when it is not 64 lower-case hex digits (then
+    /// it is no token the mock issued).
+    pub fn parse(token: &str) -> Option<Self> {
+        /// Each byte's value as a lower-case hex digit, or 0xff.
+        const NIBBLE: [u8; 256] = {
+            let mut t = [0xff; 256];
+            let mut i = 0;
+            while i < 16 {
+                t[b"0123456789abcdef"[i] as usize] = i as u8;
+                i += 1;
+            }
+            t
+        };
+        let digits: &[u8; 64] = token.as_bytes().try_into().ok()?;
+        let mut out = [0u8; 32];
+        // Any digit that is not one sets a high bit here: checked once at the end.
+        let mut bad = 0;
+        for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+            let (h, l) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
+            bad |= h | l;
+            *o = h << 4 | (l & 15);
+        }
+        (bad < 16).then_some(Self(out))
+    }
+}
+
+impl std::hash::Hash for TokenKey {
+    /// The first eight bytes: the token's bytes are SHA-256 output of the mock's own
+    /// inputs (no client chooses them), as evenly spread as a hash.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from_le_bytes(
+            self.0[..8].try_into().expect("8 of 32 bytes"),
+        ));
+    }
+}
+
+/// Hashes a [`TokenKey`] to the word it writes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FirstWord;
+
+impl std::hash::BuildHasher for FirstWord {
+    type Hasher = FirstWordHasher;
+    fn build_hasher(&self) -> FirstWordHasher {
+        FirstWordHasher(0)
+    }
+}
+
+/// See [`FirstWord`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FirstWordHasher(u64);
+
+impl std::hash::Hasher for FirstWordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    /// Not used by [`TokenKey`]; any other bytes are folded in, so it stays a hasher.
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
 }
 
 impl Tokens {
@@ -59,14 +134,14 @@ impl Tokens {
     }
 
     /// Remember a token, forgetting the oldest past the bounds; returns the bytes held.
-    pub fn insert(&mut self, token: String, expires: DateTime<Utc>) -> usize {
-        let weight = heap(token.len());
-        self.map.insert(token.into_boxed_str(), expires, weight);
+    pub fn insert(&mut self, token: TokenKey, expires: DateTime<Utc>) -> usize {
+        // Nothing on the heap besides the entry's slot.
+        self.map.insert(token, expires, 0);
         self.map.bytes()
     }
 
     pub fn expiry(&self, token: &str) -> Option<DateTime<Utc>> {
-        self.map.get(token).copied()
+        self.map.get(&TokenKey::parse(token)?).copied()
     }
 
     pub fn clear(&mut self) {
@@ -81,10 +156,14 @@ impl Tokens {
 
 /// What a valid token request was granted.
 pub struct Grant {
+    /// The token's bytes, what is remembered.
+    pub key: TokenKey,
+    /// The token: [`generate::hex`] of `key`.
     pub token: String,
     pub expires: DateTime<Utc>,
     lifetime_secs: i64,
-    scopes: Vec<String>,
+    /// The granted scopes, space-separated.
+    scope: String,
 }
 
 impl Grant {
@@ -99,7 +178,7 @@ impl Grant {
         out.extend_from_slice(br#","expires_in":"#);
         out.extend_from_slice(self.lifetime_secs.to_string().as_bytes());
         out.extend_from_slice(br#","token_type":"Bearer","scope":"#);
-        json_str(&mut out, &self.scopes.join(" "));
+        json_str(&mut out, &self.scope);
         out.push(b'}');
         errors::token_bytes(StatusCode::OK, out)
     }
@@ -114,7 +193,7 @@ pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<G
         return Err(TokenError::NotAForm);
     }
     // Borrowed from the body where nothing needed decoding.
-    let form: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(&req.body).collect();
+    let form = parse_form(&req.body);
 
     let Some((id, secret)) = basic_credentials(req).or_else(|| posted_credentials(&form)) else {
         return Err(TokenError::InvalidClient);
@@ -140,7 +219,7 @@ pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<G
     }
 
     let scopes = match joined(&form, "scope").filter(|v| !v.trim().is_empty()) {
-        None => s.scopes.clone(),
+        None => s.scopes.join(" "),
         Some(asked) => {
             let mut wanted: Vec<String> = Vec::new();
             for scope in asked.split(' ').filter(|v| !v.is_empty()) {
@@ -151,16 +230,38 @@ pub fn issue(ctx: &Ctx<'_>, s: &FinScoreSettings, req: &MockRequest) -> Result<G
                     wanted.push(scope.to_string());
                 }
             }
-            wanted
+            wanted.join(" ")
         }
     };
 
+    let id = ctx.anonymous_id("access_token");
     Ok(Grant {
-        token: generate::hex(&ctx.anonymous_id("access_token"), 64),
+        key: TokenKey(id),
+        token: generate::hex(&id, 64),
         expires: ctx.now + TimeDelta::seconds(s.token_lifetime_secs),
         lifetime_secs: s.token_lifetime_secs,
-        scopes,
+        scope: scopes,
     })
+}
+
+/// The form's fields, as `form_urlencoded::parse` reads them: pairs split at `&` (empty
+/// ones skipped), each at its first `=` (none: an empty value), `+` a space, `%XX` a
+/// byte, lossy UTF-8. A body with no `+` or `%` and valid UTF-8 (every client's
+/// `grant_type=client_credentials`) has nothing to decode, and its pairs are sliced off
+/// it here; `form_urlencoded` decodes each part through several iterators even then.
+fn parse_form(body: &[u8]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+    let plain = !body.iter().any(|b| matches!(b, b'+' | b'%'));
+    match std::str::from_utf8(body) {
+        Ok(text) if plain => text
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (Cow::Borrowed(k), Cow::Borrowed(v))
+            })
+            .collect(),
+        _ => form_urlencoded::parse(body).collect(),
+    }
 }
 
 /// All values of a form field joined with `,`, as ASP.NET's `NameValueCollection.Get`
@@ -238,16 +339,17 @@ mod tests {
     #[test]
     fn a_token_answer_is_the_json_object_serialized() {
         let g = Grant {
+            key: TokenKey([0; 32]),
             token: "abc\"\u{1}".into(),
             expires: DateTime::<Utc>::UNIX_EPOCH,
             lifetime_secs: -3600,
-            scopes: vec!["score".into(), "é".into()],
+            scope: "score é\"".into(),
         };
         let want = serde_json::json!({
             "access_token": g.token,
             "expires_in": g.lifetime_secs,
             "token_type": "Bearer",
-            "scope": g.scopes.join(" "),
+            "scope": g.scope,
         });
         let mut resp = g.answer();
         resp.serialize_body();
@@ -257,27 +359,79 @@ mod tests {
         assert_eq!(&got[..], serde_json::to_vec(&want).unwrap());
     }
 
+    /// The `i`th test token: its key and its 64 hex digits.
+    fn token(i: u8) -> (TokenKey, String) {
+        let mut b = [0u8; 32];
+        // Keys that share their first word (the hash) differ further on.
+        b[31] = i;
+        b[5] = i % 2;
+        (TokenKey(b), generate::hex(&b, 64))
+    }
+
     #[test]
     fn the_token_store_forgets_the_oldest_token_past_its_cap_or_its_bytes() {
         let mut t = Tokens::new(3, usize::MAX);
         let at = DateTime::<Utc>::UNIX_EPOCH;
         let mut one = 0;
         for i in 0..5 {
-            let held = t.insert(format!("t{i}"), at);
+            let held = t.insert(token(i).0, at);
             if i == 0 {
                 one = held;
             }
         }
         assert_eq!(t.len(), 3);
-        assert!(t.expiry("t1").is_none());
-        assert!(t.expiry("t4").is_some());
+        assert!(t.expiry(&token(1).1).is_none());
+        assert!(t.expiry(&token(4).1).is_some());
         // A byte budget of two tokens keeps two.
         let mut t = Tokens::new(MAX_TOKENS, 2 * one);
         for i in 0..5 {
-            assert!(t.insert(format!("t{i}"), at) <= 2 * one);
+            assert!(t.insert(token(i).0, at) <= 2 * one);
         }
         assert_eq!(t.len(), 2);
-        assert!(t.expiry("t2").is_none() && t.expiry("t4").is_some());
+        assert!(t.expiry(&token(2).1).is_none() && t.expiry(&token(4).1).is_some());
+    }
+
+    #[test]
+    fn only_the_digits_an_issued_token_is_written_in_find_it() {
+        let mut t = Tokens::new(MAX_TOKENS, usize::MAX);
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let mut issued = Vec::new();
+        for i in 0..40 {
+            let (key, digits) = token(i);
+            t.insert(key, at + TimeDelta::seconds(i64::from(i)));
+            issued.push(digits);
+        }
+        for (i, digits) in issued.iter().enumerate() {
+            assert_eq!(
+                t.expiry(digits),
+                Some(at + TimeDelta::seconds(i as i64)),
+                "{digits}"
+            );
+            assert_eq!(
+                TokenKey::parse(digits)
+                    .map(|k| generate::hex(&k.0, 64))
+                    .as_ref(),
+                Some(digits)
+            );
+            // The same bytes in upper case, one digit short or long, or with a space:
+            // not the token that was issued.
+            for other in [
+                digits.to_uppercase(),
+                digits[..63].to_string(),
+                format!("{digits}0"),
+                format!(" {}", &digits[1..]),
+                format!("{}g", &digits[..63]),
+            ] {
+                if other != *digits {
+                    assert_eq!(t.expiry(&other), None, "{other}");
+                }
+            }
+        }
+        for other in ["", "é", &"é".repeat(32), &"z".repeat(64), "t0"] {
+            assert_eq!(t.expiry(other), None, "{other}");
+        }
+        // A fresh token not issued.
+        assert_eq!(t.expiry(&token(200).1), None);
     }
 
     fn with_auth(value: &str) -> MockRequest {
@@ -327,6 +481,38 @@ mod tests {
         );
         assert_eq!(joined(&form, "scope").as_deref(), Some("a"));
         assert_eq!(joined(&form, "nothing"), None);
+    }
+
+    #[test]
+    fn a_form_with_nothing_to_decode_is_read_as_form_urlencoded_reads_it() {
+        let mut bodies: Vec<Vec<u8>> = [
+            "",
+            "grant_type=client_credentials",
+            "grant_type=client_credentials&scope=score",
+            "&&grant_type=client_credentials&&",
+            "grant_type",
+            "=x",
+            "a=b=c&d",
+            "grant_type=client_credentials&grant_type=x&client_id=test-client&client_secret=s",
+            "é=€&𝄞",
+            "a+b=c+d",
+            "a%20b=c%2",
+            "scope=a%20b&x=%FF",
+            ";=,&?#=/",
+        ]
+        .map(|b| b.as_bytes().to_vec())
+        .to_vec();
+        bodies.push(b"a=\xff&b=c".to_vec());
+        bodies.push(vec![b'a', b'=', 0xc3]);
+        for body in &bodies {
+            let general: Vec<(Cow<'_, str>, Cow<'_, str>)> = form_urlencoded::parse(body).collect();
+            assert_eq!(
+                parse_form(body),
+                general,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,223 @@
+//! The predictors and device-ids body as production clients send it, taken from the
+//! bytes without serde's machinery: `{"customer_id": "…", "version": N, "salt": "…"}`,
+//! the three keys once each in any order, the strings without escapes, `version` a
+//! positive JSON integer, any JSON whitespace between tokens.
+//!
+//! Limits, on purpose: anything else (an escape, a `null`, another key, a duplicate, a
+//! float or signed version, trailing bytes) is not taken here, and the caller reads the
+//! body the way it did before (serde's derive, then the JSON tree), which gives the same
+//! for what this takes (a unit test holds it to serde's reading).
+
+/// The fields of a plain body, borrowed from it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Plain<'a> {
+    pub customer_id: &'a str,
+    pub version: i64,
+    pub salt: &'a str,
+}
+
+/// The body's fields, or `None` when it is not plainly that (see the module doc).
+pub fn read(body: &[u8]) -> Option<Plain<'_>> {
+    // UTF-8 checked once for the whole body (serde refuses bad UTF-8 in a string, and
+    // anything but ASCII outside one is not JSON), then strings are sliced off it.
+    let text = std::str::from_utf8(body).ok()?;
+    let mut c = Cursor { text, at: 0 };
+    let (mut customer_id, mut version, mut salt) = (None, None, None);
+    c.eat(b'{')?;
+    loop {
+        let key = c.string()?;
+        c.eat(b':')?;
+        match key {
+            "customer_id" if customer_id.is_none() => customer_id = Some(c.string()?),
+            "salt" if salt.is_none() => salt = Some(c.string()?),
+            "version" if version.is_none() => version = Some(c.integer()?),
+            _ => return None,
+        }
+        match c.peek()? {
+            b',' => c.at += 1,
+            b'}' => {
+                c.at += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    c.space();
+    (c.at == body.len()).then_some(())?;
+    Some(Plain {
+        customer_id: customer_id?,
+        version: version?,
+        salt: salt?,
+    })
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Skip JSON whitespace.
+    fn space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not taken.
+    fn peek(&mut self) -> Option<u8> {
+        self.space();
+        self.bytes().get(self.at).copied()
+    }
+
+    /// Take `byte` (after whitespace).
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string with no escape and no control character (JSON allows none raw).
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        loop {
+            match *self.bytes().get(self.at)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+        // Both ends are at a `"`, so on character boundaries.
+        let s = &self.text[start..self.at];
+        self.at += 1;
+        Some(s)
+    }
+
+    /// A positive integer without a leading zero, fraction or exponent, of at most 18
+    /// digits (so within `i64`).
+    fn integer(&mut self) -> Option<i64> {
+        self.space();
+        let start = self.at;
+        let b = self.bytes();
+        while b.get(self.at).is_some_and(u8::is_ascii_digit) {
+            self.at += 1;
+        }
+        let digits = &b[start..self.at];
+        if digits.is_empty() || digits.len() > 18 || digits[0] == b'0' {
+            return None;
+        }
+        // A fraction or an exponent makes it a float: not this reader's.
+        if matches!(b.get(self.at), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        Some(
+            digits
+                .iter()
+                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How the body was taken before: serde's derive over the same fields.
+    fn serde_read(body: &[u8]) -> Option<(String, i64, String)> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body<'a> {
+            #[serde(borrow)]
+            customer_id: std::borrow::Cow<'a, str>,
+            version: i64,
+            #[serde(borrow)]
+            salt: std::borrow::Cow<'a, str>,
+        }
+        let b: Body<'_> = serde_json::from_slice(body).ok()?;
+        Some((b.customer_id.into_owned(), b.version, b.salt.into_owned()))
+    }
+
+    fn plain_read(body: &[u8]) -> Option<(String, i64, String)> {
+        let p = read(body)?;
+        Some((p.customer_id.to_string(), p.version, p.salt.to_string()))
+    }
+
+    #[test]
+    fn plain_bodies_read_as_serde_reads_them_and_others_are_left_to_it() {
+        let taken = [
+            r#"{"customer_id":"c1","version":1,"salt":"s"}"#,
+            r#"{"customer_id": "bench-customer", "version": 1, "salt": "Ki4WO2bbzYOL1tEi4XA46Q8rpcC2yilTZMhOGXRsqOQ="}"#,
+            "\n{\n  \"salt\" : \"x/+=\",\r\n\t\"version\" :\t12 ,\n  \"customer_id\":\"é€𝄞 日本\"\n}\n ",
+            r#"{"version":999999999999999999,"customer_id":"","salt":""}"#,
+            "{\"customer_id\":\"\u{7f}\",\"version\":20,\"salt\":\"'\"}",
+        ];
+        for body in taken {
+            let got = plain_read(body.as_bytes());
+            assert!(got.is_some(), "{body}");
+            assert_eq!(got, serde_read(body.as_bytes()), "{body}");
+        }
+        let long = format!(
+            r#"{{"customer_id":"{}","version":1,"salt":"s"}}"#,
+            "x".repeat(300)
+        );
+        assert_eq!(plain_read(long.as_bytes()), serde_read(long.as_bytes()));
+        let mut left: Vec<String> = [
+            "",
+            "{}",
+            "[]",
+            "null",
+            r#"{"customer_id":"c\"1","version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c\u0031","version":1,"salt":"s"}"#,
+            r#"{"customer_id":null,"version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1,"salt":null}"#,
+            r#"{"customer_id":"c1","version":1.0,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1e0,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1E0,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":-1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":0,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":01,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":"1","salt":"s"}"#,
+            r#"{"customer_id":"c1","version":9223372036854775807,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":99999999999999999999,"salt":"s"}"#,
+            r#"{"customer_id":"c1","customer_id":"c2","version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1,"version":2,"salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1,"salt":"s","salt":"t"}"#,
+            r#"{"customer_id":"c1","version":1,"salt":"s","metadata":{}}"#,
+            r#"{"customer_id":"c1","version":1}"#,
+            r#"{"version":1,"salt":"s"}"#,
+            r#"{"customer_id":"c1","salt":"s"}"#,
+            r#"{"customer_id":"c1","version":1,"salt":"s",}"#,
+            r#"{"customer_id":"c1","version":1,"salt":"s"}x"#,
+            r#"{"customer_id":"c1","version":1,"salt":"s"}{}"#,
+            r#"{"Customer_id":"c1","version":1,"salt":"s"}"#,
+            r#"{'customer_id':"c1","version":1,"salt":"s"}"#,
+            "{\"customer_id\":\"c\u{1}\",\"version\":1,\"salt\":\"s\"}",
+            "{\"customer_id\":\"c1\",\u{a0}\"version\":1,\"salt\":\"s\"}",
+            "\u{feff}{\"customer_id\":\"c1\",\"version\":1,\"salt\":\"s\"}",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Every prefix of a plain body is cut short: never taken.
+        let whole = r#"{"customer_id":"c1","version":12,"salt":"s"}"#;
+        left.extend((0..whole.len()).map(|n| whole[..n].to_string()));
+        for body in &left {
+            let got = plain_read(body.as_bytes());
+            assert!(
+                got.is_none() || got == serde_read(body.as_bytes()),
+                "{body}: {got:?}"
+            );
+            if serde_read(body.as_bytes()).is_none() {
+                assert_eq!(got, None, "{body}");
+            }
+        }
+        // Invalid UTF-8 inside a string.
+        let mut bad = br#"{"customer_id":"c"#.to_vec();
+        bad.push(0xff);
+        bad.extend_from_slice(br#"","version":1,"salt":"s"}"#);
+        assert_eq!(plain_read(&bad), None);
+        assert!(serde_read(&bad).is_none());
+    }
+}

@@ -1,0 +1,227 @@
+//! The score request's body as production clients send it, taken from the bytes
+//! without serde's machinery: a flat object of the documented keys in their documented
+//! case (`mobilenumber`, `productids`, `requestid`, `guarantornumber`), each at most
+//! once, in any order, each value a string without escapes or `null`, any JSON
+//! whitespace between tokens.
+//!
+//! Limits, on purpose: anything else (an escape, another spelling or key, a duplicate,
+//! a number, trailing bytes) is not taken here, and the caller reads the body the way
+//! it did before (serde's derive, then the JSON tree), which gives the same for what
+//! this takes (a unit test holds it to serde's reading).
+
+/// The fields of a plain body, borrowed from it (`None`: absent or `null`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Fields<'a> {
+    pub mobilenumber: Option<&'a str>,
+    pub productids: Option<&'a str>,
+    pub requestid: Option<&'a str>,
+    pub guarantornumber: Option<&'a str>,
+}
+
+/// The body's fields, or `None` when it is not plainly that (see the module doc).
+pub fn read(body: &[u8]) -> Option<Fields<'_>> {
+    // UTF-8 checked once for the whole body (serde refuses bad UTF-8 in a string, and
+    // anything but ASCII outside one is not JSON), then strings are sliced off it.
+    let text = std::str::from_utf8(body).ok()?;
+    let mut c = Cursor { text, at: 0 };
+    let mut out = Fields::default();
+    // Which keys were seen (a `null` value leaves the field `None`).
+    let mut seen = [false; 4];
+    c.eat(b'{')?;
+    if c.peek()? == b'}' {
+        c.at += 1;
+    } else {
+        loop {
+            let key = c.string()?;
+            c.eat(b':')?;
+            let (i, field) = match key {
+                "mobilenumber" => (0, &mut out.mobilenumber),
+                "productids" => (1, &mut out.productids),
+                "requestid" => (2, &mut out.requestid),
+                "guarantornumber" => (3, &mut out.guarantornumber),
+                _ => return None,
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+            *field = c.string_or_null()?;
+            match c.peek()? {
+                b',' => c.at += 1,
+                b'}' => {
+                    c.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    c.space();
+    (c.at == body.len()).then_some(out)
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Skip JSON whitespace.
+    fn space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not taken.
+    fn peek(&mut self) -> Option<u8> {
+        self.space();
+        self.bytes().get(self.at).copied()
+    }
+
+    /// Take `byte` (after whitespace).
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string with no escape and no control character (JSON allows none raw).
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.at;
+        loop {
+            match *self.bytes().get(self.at)? {
+                b'"' => break,
+                b'\\' | 0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+        // Both ends are at a `"`, so on character boundaries.
+        let s = &self.text[start..self.at];
+        self.at += 1;
+        Some(s)
+    }
+
+    /// A plain string, or `null` (`Some(None)`).
+    fn string_or_null(&mut self) -> Option<Option<&'a str>> {
+        if self.peek()? == b'n' {
+            let rest = self.bytes().get(self.at..)?;
+            // `null` and then something that ends a value (not `nullx`).
+            if rest.starts_with(b"null") && !rest.get(4).is_some_and(|b| b.is_ascii_alphanumeric())
+            {
+                self.at += 4;
+                return Some(None);
+            }
+            return None;
+        }
+        self.string().map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How the body was taken before: serde's derive over the same fields.
+    fn serde_read(body: &[u8]) -> Option<[Option<String>; 4]> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body<'a> {
+            #[serde(borrow, default)]
+            mobilenumber: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow, default)]
+            productids: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow, default)]
+            requestid: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow, default)]
+            guarantornumber: Option<std::borrow::Cow<'a, str>>,
+        }
+        let b: Body<'_> = serde_json::from_slice(body).ok()?;
+        let o = |v: Option<std::borrow::Cow<'_, str>>| v.map(|s| s.into_owned());
+        Some([
+            o(b.mobilenumber),
+            o(b.productids),
+            o(b.requestid),
+            o(b.guarantornumber),
+        ])
+    }
+
+    fn plain_read(body: &[u8]) -> Option<[Option<String>; 4]> {
+        let f = read(body)?;
+        let o = |v: Option<&str>| v.map(str::to_string);
+        Some([
+            o(f.mobilenumber),
+            o(f.productids),
+            o(f.requestid),
+            o(f.guarantornumber),
+        ])
+    }
+
+    #[test]
+    fn plain_bodies_read_as_serde_reads_them_and_others_are_left_to_it() {
+        let taken = [
+            r#"{"mobilenumber":"639181234567","productids":"Q1;","requestid":"1796128510940"}"#,
+            r#"{"mobilenumber": "639181234567", "productids": "Q1;", "requestid": "1796128510940"}"#,
+            "\r\n{ \"guarantornumber\" :\"639191234567\",\n\t\"productids\":\" Q1 ; 10;\" , \"mobilenumber\":\"639181234567\" }\n",
+            r#"{"mobilenumber":null,"productids":null,"requestid":null,"guarantornumber":null}"#,
+            r#"{"mobilenumber":"","productids":";;","requestid":""}"#,
+            r#"{}"#,
+            " { } ",
+            r#"{"requestid":"é€𝄞 日本"}"#,
+            "{\"requestid\":\"\u{7f}'/\"}",
+            r#"{"mobilenumber":null ,"productids":"Q1"}"#,
+        ];
+        for body in taken {
+            let got = plain_read(body.as_bytes());
+            assert!(got.is_some(), "{body}");
+            assert_eq!(got, serde_read(body.as_bytes()), "{body}");
+        }
+        let mut left: Vec<String> = [
+            "",
+            "[]",
+            "null",
+            r#"{"mobilenumber":"6391812345\u0036","productids":"Q1"}"#,
+            r#"{"mobilenumber":"63918\"1234567","productids":"Q1"}"#,
+            r#"{"MobileNumber":"639181234567","productids":"Q1"}"#,
+            r#"{"mobilenumber":639181234567,"productids":"Q1"}"#,
+            r#"{"mobilenumber":"639181234567","mobilenumber":"639171234567","productids":"Q1"}"#,
+            r#"{"mobilenumber":null,"mobilenumber":"639171234567","productids":"Q1"}"#,
+            r#"{"mobilenumber":"639181234567","productids":"Q1","other":1}"#,
+            r#"{"mobilenumber":"639181234567","productids":"Q1",}"#,
+            r#"{"mobilenumber":"639181234567","productids":"Q1"}x"#,
+            r#"{"mobilenumber":"639181234567","productids":"Q1"}{}"#,
+            r#"{"mobilenumber":nul,"productids":"Q1"}"#,
+            r#"{"mobilenumber":nullx,"productids":"Q1"}"#,
+            r#"{"mobilenumber":null0,"productids":"Q1"}"#,
+            r#"{"mobilenumber":true,"productids":"Q1"}"#,
+            r#"{"mobilenumber":["639181234567"],"productids":"Q1"}"#,
+            r#"{'mobilenumber':"639181234567"}"#,
+            "{\"requestid\":\"a\u{1}\"}",
+            "{\u{a0}\"requestid\":\"a\"}",
+            "\u{feff}{\"requestid\":\"a\"}",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Every prefix of a plain body is cut short: never taken.
+        let whole = r#"{"mobilenumber":"639181234567","productids":"Q1;","requestid":null}"#;
+        left.extend((0..whole.len()).map(|n| whole[..n].to_string()));
+        for body in &left {
+            let got = plain_read(body.as_bytes());
+            assert!(
+                got.is_none() || got == serde_read(body.as_bytes()),
+                "{body}: {got:?}"
+            );
+            if serde_read(body.as_bytes()).is_none() {
+                assert_eq!(got, None, "{body}");
+            }
+        }
+        // Invalid UTF-8 inside a string.
+        let mut bad = br#"{"requestid":"a"#.to_vec();
+        bad.push(0xff);
+        bad.extend_from_slice(br#""}"#);
+        assert_eq!(plain_read(&bad), None);
+        assert!(serde_read(&bad).is_none());
+    }
+}

@@ -102,7 +102,8 @@ pub struct VendorScenarios {
     /// The first bytes the prefixes start with, a bit per byte value: an id starting
     /// with another byte matches no prefix, found without a look at any (most ids).
     firsts: [u64; 4],
-    /// Some prefix is empty: it matches every id.
+    /// Some prefix is empty: it matches every id. (Scenario files cannot give one, the
+    /// compiler refuses it; kept so that `new` is right for any list.)
     empty_prefix: bool,
 }
 

@@ -158,11 +158,17 @@ mod tests {
                 true,
             ),
             (&[("host", "a b"), ("host", "mock:2")], "http", None, false),
+            // Only the first value is looked at: an unusable first forwarded host is not
+            // made up for by a later one.
             (
-                &[("X-Forwarded-Proto", "Https"), ("HOST", "mock:3")],
-                "https",
-                Some("mock:3"),
-                true,
+                &[
+                    ("x-forwarded-host", "bad/host"),
+                    ("x-forwarded-host", "ok.example"),
+                    ("host", "mock:4"),
+                ],
+                "http",
+                Some("mock:4"),
+                false,
             ),
             (&[], "http", None, false),
         ];

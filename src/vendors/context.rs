@@ -85,21 +85,6 @@ pub struct Ctx<'a> {
     outcomes: &'static [&'static str],
 }
 
-/// Marks each answer with the outcome it renders, by its place in the vendor's list of
-/// outcome names; the pipeline counts it into the instance's coverage when the answer
-/// leaves. (Counting here would need the instance's coverage in every `Turn`: an `Arc`
-/// cloned and dropped per request, a count every runtime worker writes.)
-#[derive(Debug, Clone)]
-struct Tap {
-    outcomes: &'static [&'static str],
-}
-
-impl Tap {
-    fn mark(&self, name: &str, resp: &mut MockResponse) {
-        resp.outcome = self.outcomes.iter().position(|o| *o == name);
-    }
-}
-
 impl<'a> Ctx<'a> {
     /// For the vendor whose outcome names are `outcomes`.
     pub fn new(
@@ -172,9 +157,7 @@ impl<'a> Ctx<'a> {
             call: progress.call,
             generation: progress.generation,
             first_seen: progress.first_seen,
-            tap: Some(Tap {
-                outcomes: self.outcomes,
-            }),
+            outcomes: self.outcomes,
         }
     }
 
@@ -207,8 +190,12 @@ pub struct Turn {
     pub call: u64,
     pub generation: u64,
     pub first_seen: DateTime<Utc>,
-    /// Counts the outcome [`Turn::respond`] renders (coverage).
-    tap: Option<Tap>,
+    /// The vendor's outcome names: [`Turn::respond`] marks the answer with the place of
+    /// the one it renders, and the pipeline counts that into the instance's coverage when
+    /// the answer leaves. (Counting here would need the instance's coverage in every
+    /// `Turn`: an `Arc` cloned and dropped per request, a count every runtime worker
+    /// writes.)
+    outcomes: &'static [&'static str],
 }
 
 impl Turn {
@@ -235,9 +222,7 @@ impl Turn {
     ) -> MockResponse {
         let rendered = |o: &str| {
             let mut resp = render(o);
-            if let Some(tap) = &self.tap {
-                tap.mark(o, &mut resp);
-            }
+            resp.outcome = self.outcomes.iter().position(|name| *name == o);
             resp
         };
         let Some(step) = self.step() else {

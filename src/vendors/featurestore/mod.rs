@@ -268,8 +268,10 @@ impl Vendor for FeatureStore {
         let mut store = self.store.lock().expect("featurestore lock poisoned");
         store.reset();
         self.seeded.store(false, Ordering::Release);
-        drop(store);
+        // Under the lock: once it is released a request may seed the store again and
+        // publish its total, which a later `set(0)` would hide.
         self.bytes.set(0);
+        drop(store);
     }
     fn approx_bytes(&self) -> usize {
         self.bytes.get()

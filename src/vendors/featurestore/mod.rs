@@ -190,6 +190,12 @@ pub struct FeatureStore {
     /// without the lock: set under it once seeded, cleared under it by a reset. A
     /// request that finds it set skips the lock it would take only to seed, so a value
     /// call takes the store's lock once.
+    ///
+    /// Skipping the lock also skips [`Store::settle`] for a request refused before any
+    /// route touches the store (a bad query or body, a scenario error): operations whose
+    /// time is up are then finished by the next request that locks the store. Answers do
+    /// not change (every read of the store settles it first); only [`Self::bytes`], the
+    /// store's published total, lags until then.
     seeded: AtomicBool,
 }
 

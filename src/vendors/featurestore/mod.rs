@@ -1413,6 +1413,41 @@ mod tests {
         assert_eq!(plain_ones, 3, "the plain bodies without escapes");
     }
 
+    /// Over bodies built from tokens ([`plain::tests::bodies`]), for each value call:
+    /// what the plain reading takes, the general path reads the same; what the general
+    /// path refuses, the plain reading refuses.
+    #[test]
+    fn generated_read_bodies_read_plainly_as_the_general_path_reads_them() {
+        use super::plain::tests::{bodies, runner, Body, CASES};
+        use proptest::prelude::*;
+        let taken = std::cell::Cell::new(0);
+        let result = runner().run(&bodies(), |Body(body)| {
+            let req = MockRequest {
+                body: bytes::Bytes::from(body),
+                ..MockRequest::test_post("", None)
+            };
+            for verb in [Verb::Read, Verb::StreamingRead, Verb::Write] {
+                let general = FeatureStore::value_call(&req, ET, verb);
+                let Some((entity, call)) = plain_read(&req, verb) else {
+                    continue;
+                };
+                taken.set(taken.get() + 1);
+                let (general_entity, general) = general.map_err(|e| {
+                    TestCaseError::fail(format!("taken plainly, refused in general: {e:?}"))
+                })?;
+                let (ValueCall::Read(a, b, c), ValueCall::Read(x, y, z)) = (call, general) else {
+                    return Err(TestCaseError::fail("both are reads"));
+                };
+                prop_assert_eq!((entity, a, b, c), (general_entity, x, y, z));
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+        assert!(taken.get() >= CASES / 20, "only {} taken", taken.get());
+    }
+
     /// Reads written as bytes are the bytes of the JSON the other path builds, for every
     /// value type, unwritten features and entities, `*` and named selections, one
     /// entity and many (streaming), across writes, rewrites and a reset.

@@ -111,18 +111,26 @@ pub fn id_bytes(
 
 /// Lower-case hex of `bytes`, `len` characters long (at most 64).
 pub fn hex(bytes: &[u8; 32], len: usize) -> String {
+    let mut out = Vec::with_capacity(len.min(64));
+    put_hex(&mut out, bytes, len);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
+/// The first `len` lower-case hex digits of `bytes` (at most two per byte), appended to
+/// `out`: [`hex`] without a `String`, for answers written as bytes.
+pub fn put_hex(out: &mut Vec<u8>, bytes: &[u8], len: usize) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let len = len.min(64);
-    // Only the bytes shown are converted (a pushed `char` costs more than the byte).
-    let mut out = [0u8; 64];
-    for (pair, b) in out.chunks_exact_mut(2).zip(&bytes[..len.div_ceil(2)]) {
+    let len = len.min(2 * bytes.len());
+    // Only the bytes shown are converted, into room made once (a push per digit
+    // checks the capacity each time).
+    let at = out.len();
+    out.resize(at + len, 0);
+    for (pair, b) in out[at..].chunks_mut(2).zip(bytes) {
         pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 15)];
+        if let Some(low) = pair.get_mut(1) {
+            *low = DIGITS[usize::from(b & 15)];
+        }
     }
-    // Every byte written is an ASCII digit or letter.
-    std::str::from_utf8(&out[..len])
-        .expect("hex digits are ASCII")
-        .to_owned()
 }
 
 /// A value in `low..=high` rounded to `decimals` places (see [`uniform`]).
@@ -324,5 +332,23 @@ mod tests {
         assert_eq!(full.len(), 64);
         assert!(full.ends_with("00ff"));
         assert_eq!(hex(&bytes, 100), full, "capped at 64");
+    }
+
+    /// `put_hex` appends what `hex` gives, for any slice and length (odd lengths end on
+    /// a high nibble; past two digits a byte, the slice's whole hex).
+    #[test]
+    fn put_hex_appends_the_digits_hex_gives() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(53) ^ 0x3c);
+        for from in [0, 5, 31] {
+            for len in 0..=70 {
+                let mut out = b"x=".to_vec();
+                put_hex(&mut out, &bytes[from..], len);
+                let want: String = hex(&bytes, 64)[2 * from..].chars().take(len).collect();
+                assert_eq!(out, format!("x={want}").into_bytes(), "{from} {len}");
+            }
+        }
+        let mut out = Vec::new();
+        put_hex(&mut out, &[], 4);
+        assert!(out.is_empty());
     }
 }

@@ -7,20 +7,17 @@
 use hyper::StatusCode;
 use serde_json::json;
 
+use crate::generate;
 use crate::server::MockResponse;
 
 /// The 401 text, with a fresh 32-hex request id per refusal: `generate::hex(id, 32)`,
-/// its digits written straight into the answer (no `String` of them first). Written
-/// directly (no JSON value): nothing in it needs escaping, and this is the answer a
-/// misconfigured client gets at full speed.
+/// its digits written straight into the answer ([`generate::put_hex`], no `String` of
+/// them first). Written directly (no JSON value): nothing in it needs escaping, and
+/// this is the answer a misconfigured client gets at full speed.
 pub fn unauthorized_id(id: &[u8; 32]) -> MockResponse {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut body = Vec::with_capacity(UNAUTHORIZED_HEAD.len() + 32 + UNAUTHORIZED_TAIL.len());
     body.extend_from_slice(UNAUTHORIZED_HEAD.as_bytes());
-    for b in &id[..16] {
-        body.push(DIGITS[usize::from(b >> 4)]);
-        body.push(DIGITS[usize::from(b & 15)]);
-    }
+    generate::put_hex(&mut body, id, 32);
     body.extend_from_slice(UNAUTHORIZED_TAIL.as_bytes());
     MockResponse::bytes(StatusCode::UNAUTHORIZED, "application/json", body)
 }

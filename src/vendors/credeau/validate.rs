@@ -69,7 +69,8 @@ struct Plain<'a> {
 ///
 /// A body that is a JSON object whose fields already have their exact types is read
 /// without building a [`Value`]; every other body takes the general path, so both give
-/// the same answer for the same bytes (a unit test holds them to it).
+/// the same answer for the same bytes (unit tests hold them to it, one over generated
+/// bodies).
 pub fn fields(req: &MockRequest, model: Model) -> Result<Fields<'_>, Value> {
     match plain(req, model) {
         Some(f) => Ok(f),
@@ -147,7 +148,7 @@ fn too_long(user_id: &str) -> bool {
 /// each once, every string without escapes or control characters, any JSON whitespace
 /// between tokens. `None` for anything else (another field, a `null`, an escape, a
 /// duplicate, trailing bytes), which serde then reads as [`Plain`]; for what this
-/// takes, serde reads the same (a unit test holds them to it).
+/// takes, serde reads the same (unit tests hold them to it, one over generated bodies).
 fn quick(body: &[u8], model: Model) -> Option<Fields<'_>> {
     // UTF-8 checked once for the whole body; strings are cut from it at their quotes.
     let text = std::str::from_utf8(body).ok()?;
@@ -472,6 +473,10 @@ fn python_json_message(e: &serde_json::Error, text: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::{select, Index};
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
 
     fn req(body: &str, content_type: Option<&str>) -> MockRequest {
         MockRequest::test_post(body, content_type)
@@ -730,5 +735,282 @@ mod tests {
             answered >= 10,
             "the plain reading took only {answered} cases"
         );
+    }
+
+    /// Over bodies built from tokens ([`bodies`]), for both models and three content
+    /// types: whatever the quick reading takes, serde's reading of [`Plain`] and the
+    /// general path give the same; whatever the general path refuses, neither the quick
+    /// nor the plain reading takes; and the answer is the general path's either way.
+    #[test]
+    fn generated_bodies_read_quickly_as_serde_and_the_general_path_read_them() {
+        let taken = std::cell::Cell::new(0);
+        let runner = || {
+            TestRunner::new(Config {
+                cases: CASES,
+                rng_seed: RngSeed::Fixed(0x5eed_c0de),
+                // A failure prints its shrunk body; no file beside the source.
+                failure_persistence: None,
+                ..Config::default()
+            })
+        };
+        let result = runner().run(&bodies(), |Body(body)| {
+            for model in [Model::Insights, Model::ExtractedData] {
+                let fast = quick(&body, model);
+                if fast.is_some() {
+                    taken.set(taken.get() + 1);
+                    prop_assert_eq!(&fast, &serde_plain(&body, model));
+                }
+                for ct in [None, Some("application/json"), Some("text/plain")] {
+                    let r = MockRequest {
+                        body: Bytes::from(body.clone()),
+                        ..req("", ct)
+                    };
+                    let general = general(&r, model);
+                    // The quick reading is asked only of a JSON body.
+                    if is_json(&r) {
+                        if let Some(q) = &fast {
+                            prop_assert_eq!(Ok(q), general.as_ref());
+                        }
+                        if general.is_err() {
+                            prop_assert_eq!(&fast, &None);
+                        }
+                    }
+                    if general.is_err() {
+                        prop_assert_eq!(plain(&r, model), None);
+                    }
+                    prop_assert_eq!(fields(&r, model), general);
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+        assert!(
+            taken.get() >= CASES as usize / 10,
+            "only {} taken",
+            taken.get()
+        );
+    }
+
+    /// Cases for the property above: a few hundred, to keep the unit tests quick.
+    const CASES: u32 = 300;
+
+    /// A generated body, shown as escaped bytes.
+    #[derive(Clone)]
+    struct Body(Vec<u8>);
+
+    impl std::fmt::Debug for Body {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "b\"{}\"", self.0.escape_ascii())
+        }
+    }
+
+    /// No bytes.
+    const NONE: &[u8] = b"";
+
+    /// Between tokens: mostly nothing, else JSON's whitespace, now and then what JSON
+    /// does not count as whitespace (form feed, U+00A0).
+    fn ws() -> impl Strategy<Value = &'static [u8]> {
+        const JSON: &[&[u8]] = &[b" ", b"\n", b"\t", b"\r", b" \r\n  "];
+        const NOT_JSON: &[&[u8]] = &[b"\x0c", "\u{a0}".as_bytes()];
+        prop_oneof![12 => Just(NONE), 6 => select(JSON), 1 => select(NOT_JSON)]
+    }
+
+    /// A string token, quotes included, of pieces: mostly plain (some long, to cross
+    /// the 64 characters of `user_id` in bytes or in characters), now and then an
+    /// escape, a raw quote or backslash, a control byte, non-ASCII or invalid UTF-8.
+    fn string() -> BoxedStrategy<Vec<u8>> {
+        const PLAIN: &[&[u8]] = &[
+            b"u1",
+            b"sms",
+            b"bench-user",
+            b" ",
+            b"/",
+            b"\x7f",
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            // 32 characters of 2 bytes.
+            "éééééééééééééééééééééééééééééééé".as_bytes(),
+        ];
+        const ODD: &[&[u8]] = &[
+            b"\\\"",
+            b"\\\\",
+            b"\\u00e9",
+            b"\\n",
+            b"\\ud800",
+            b"\"",
+            b"\\",
+            b"\x00",
+            b"\x1f",
+            b"\n",
+            b"\xe2\x82\xac",
+            b"\xf0\x9d\x84\x9e",
+            b"\xc2\xa0",
+            b"\xff",
+            b"\xc3",
+            b"\xed\xa0\x80",
+        ];
+        let piece = prop_oneof![10 => select(PLAIN), 1 => select(ODD)];
+        vec(piece, 0..4)
+            .prop_map(|pieces| {
+                let mut s = vec![b'"'];
+                s.extend(pieces.concat());
+                s.push(b'"');
+                s
+            })
+            .boxed()
+    }
+
+    /// A value of another kind than a string or a list of them (or a string that is an
+    /// integer).
+    fn leaf() -> BoxedStrategy<Vec<u8>> {
+        const LEAVES: &[&[u8]] = &[
+            b"null",
+            b"5",
+            b"5.0",
+            b"1.5",
+            b"-0",
+            b"1e400",
+            b"99999999999999999999",
+            b"\"7\"",
+            b"true",
+            b"[]",
+            b"{}",
+            b"[1]",
+            b"{\"x\":[1,2]}",
+        ];
+        select(LEAVES).prop_map(<[u8]>::to_vec).boxed()
+    }
+
+    /// A value's tokens: a string, or now and then something else.
+    fn text() -> BoxedStrategy<Vec<Vec<u8>>> {
+        prop_oneof![16 => string(), 1 => leaf()]
+            .prop_map(|t| vec![t])
+            .boxed()
+    }
+
+    /// A value's tokens: a list of strings, or now and then something else.
+    fn list() -> BoxedStrategy<Vec<Vec<u8>>> {
+        let items = vec(string(), 0..4).prop_map(|items| {
+            let mut t = vec![b"[".to_vec()];
+            for (i, s) in items.into_iter().enumerate() {
+                if i > 0 {
+                    t.push(b",".to_vec());
+                }
+                t.push(s);
+            }
+            t.push(b"]".to_vec());
+            t
+        });
+        prop_oneof![16 => items, 1 => text()].boxed()
+    }
+
+    /// `name` quoted, or now and then another key: escaped, unknown, another field's,
+    /// broken.
+    fn key(name: &'static str) -> BoxedStrategy<Vec<u8>> {
+        const OTHER: &[&[u8]] = &[
+            b"\"user\\u005fid\"",
+            b"\"userId\"",
+            b"\"x\"",
+            b"\"\"",
+            b"\"user_id\"",
+            b"\"client_id\"",
+            b"\"groupings\"",
+            b"\"cnt_sms_threshold\"",
+            b"\"user_id\xff\"",
+            b"\"user_id",
+            b"user_id",
+        ];
+        prop_oneof![
+            20 => Just(format!("\"{name}\"").into_bytes()),
+            1 => select(OTHER).prop_map(<[u8]>::to_vec),
+        ]
+        .boxed()
+    }
+
+    /// An edit of the finished body.
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Keep,
+        Cut(Index),
+        Insert(Index, &'static [u8]),
+    }
+
+    /// Request bodies built from tokens: mostly `user_id`, `client_id` and
+    /// `groupings` in any order, broken now and then (a field missing or twice, an
+    /// escaped, unknown or misspelt key, `cnt_sms_threshold` as a number or not; a
+    /// `null`, a number, an object for a string or a list; strings with quotes,
+    /// backslashes, control bytes, 0x7f, non-ASCII, invalid UTF-8, over 64
+    /// characters; whitespace JSON does not allow; an array instead of the object;
+    /// bytes around it; a cut or a byte put in).
+    fn bodies() -> impl Strategy<Value = Body> {
+        const AROUND: &[&[u8]] = &[
+            b" \n",
+            b"\x0c",
+            "\u{a0}".as_bytes(),
+            "\u{feff}".as_bytes(),
+            b"x",
+            b"{}",
+            b",",
+            b"\xff",
+        ];
+        const INSERTS: &[&[u8]] = &[
+            b",", b"\"", b"\\", b" ", b"\x0c", b"\xff", b"]", b"}", b"{", b":", b"\x00",
+        ];
+        let mostly = |s: BoxedStrategy<(Vec<u8>, Vec<Vec<u8>>)>| prop_oneof![16 => s.clone().prop_map(|f| vec![f]), 1 => Just(vec![]), 1 => vec(s, 2..3)];
+        let extra = (
+            prop_oneof![key("cnt_sms_threshold"), key("x")],
+            prop_oneof![text(), list()],
+        );
+        let fields = (
+            mostly((key("user_id"), text()).boxed()),
+            mostly((key("client_id"), text()).boxed()),
+            mostly((key("groupings"), list()).boxed()),
+            prop_oneof![8 => Just(vec![]), 1 => vec(extra, 1..3)],
+        )
+            .prop_map(|(a, b, c, d)| [a, b, c, d].concat())
+            .prop_shuffle();
+        let around = || prop_oneof![12 => Just(NONE), 1 => select(AROUND)];
+        let edit = prop_oneof![
+            20 => Just(Edit::Keep),
+            1 => any::<Index>().prop_map(Edit::Cut),
+            1 => (any::<Index>(), select(INSERTS)).prop_map(|(at, b)| Edit::Insert(at, b)),
+        ];
+        let array = proptest::bool::weighted(0.05);
+        (fields, array, vec(ws(), 1..6), around(), around(), edit).prop_map(
+            |(fields, array, ws, lead, trail, edit)| {
+                let (open, close): (&[u8], &[u8]) = if array {
+                    // An array instead of the object.
+                    (b"[{", b"}]")
+                } else {
+                    (b"{", b"}")
+                };
+                let mut tokens = vec![open.to_vec()];
+                for (i, (k, v)) in fields.into_iter().enumerate() {
+                    if i > 0 {
+                        tokens.push(b",".to_vec());
+                    }
+                    tokens.push(k);
+                    tokens.push(b":".to_vec());
+                    tokens.extend(v);
+                }
+                tokens.push(close.to_vec());
+                let mut out = lead.to_vec();
+                for (i, t) in tokens.iter().enumerate() {
+                    out.extend_from_slice(ws[i % ws.len()]);
+                    out.extend_from_slice(t);
+                }
+                out.extend_from_slice(trail);
+                match edit {
+                    Edit::Keep => {}
+                    Edit::Cut(at) => out.truncate(at.index(out.len() + 1)),
+                    Edit::Insert(at, b) => {
+                        let at = at.index(out.len() + 1);
+                        out.splice(at..at, b.iter().copied());
+                    }
+                }
+                Body(out)
+            },
+        )
     }
 }

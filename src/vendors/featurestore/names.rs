@@ -189,8 +189,8 @@ pub fn route(method: &Method, path: &str) -> Routed {
         return Routed::NotFound;
     }
     // `head:verb`, the verb after the first colon of the last segment (not of a
-    // path without another `/`). Borrowed, and split with byte loops, not searchers:
-    // every request of the vendor comes through here.
+    // path without another `/`). Borrowed, and split with byte loops and memchr, not
+    // `str` searchers: every request of the vendor comes through here.
     let (head, verb) = match rest.bytes().rposition(|b| b == b'/') {
         Some(i) => match rest[i + 1..].bytes().position(|b| b == b':') {
             Some(j) => (&rest[..i + 1 + j], Some(&rest[i + 2 + j..])),
@@ -200,7 +200,7 @@ pub fn route(method: &Method, path: &str) -> Routed {
     };
     let mut segs: Vec<&str> = Vec::with_capacity(12);
     let mut start = 0;
-    for i in slashes(head.as_bytes()) {
+    for i in memchr::memchr_iter(b'/', head.as_bytes()) {
         segs.push(&head[start..i]);
         start = i + 1;
     }
@@ -317,37 +317,6 @@ pub fn route(method: &Method, path: &str) -> Routed {
         }),
         _ => Routed::NotFound,
     }
-}
-
-/// The positions of the `/` of `s`, in order: eight bytes at a time (a path is a
-/// hundred bytes or more, cut into a dozen segments).
-fn slashes(s: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
-    const SLASH: u64 = u64::from_le_bytes([b'/'; 8]);
-    let chunks = s.chunks_exact(8);
-    let tail = chunks.remainder();
-    let whole = s.len() - tail.len();
-    chunks
-        .enumerate()
-        .flat_map(|(n, c)| {
-            let x = u64::from_le_bytes(c.try_into().expect("8 bytes")) ^ SLASH;
-            // 0x80 in each byte that is zero (was a `/`), exactly: no carry crosses
-            // a byte, since (x & 0x7f) + 0x7f stays below 0x100.
-            let mut marks = !(((x & LOW7) + LOW7) | x | LOW7);
-            std::iter::from_fn(move || {
-                (marks != 0).then(|| {
-                    let i = marks.trailing_zeros() as usize / 8;
-                    marks &= marks - 1;
-                    n * 8 + i
-                })
-            })
-        })
-        .chain(
-            tail.iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'/')
-                .map(move |(i, _)| whole + i),
-        )
 }
 
 /// The last id of a resource name.
@@ -647,32 +616,6 @@ mod tests {
                     route_before(&method, path),
                     "{method} {path}"
                 );
-            }
-        }
-    }
-
-    #[test]
-    fn slashes_are_found_wherever_they_are() {
-        for len in 0..40 {
-            for mask in [
-                0u64,
-                1,
-                0x0055_5555_5555,
-                0x00ff_ffff_ffff,
-                0x8421_0842_1084,
-                0x0001_0000_0001,
-            ] {
-                let s: Vec<u8> = (0..len)
-                    .map(|i| {
-                        if mask >> i & 1 == 1 {
-                            b'/'
-                        } else {
-                            [b'.', b'0', 0xff, b'a'][i % 4]
-                        }
-                    })
-                    .collect();
-                let want: Vec<usize> = (0..len).filter(|i| s[*i] == b'/').collect();
-                assert_eq!(slashes(&s).collect::<Vec<_>>(), want, "{s:?}");
             }
         }
     }

@@ -5,8 +5,9 @@
 //!
 //! Limits, on purpose: anything else (an escape, a `null`, another field, a duplicate,
 //! a number, trailing bytes) is not taken here, and the caller reads the body as JSON
-//! the general way, which gives the same for what this takes (a unit test holds this
-//! to serde's reading of the same fields and to the general path).
+//! the general way, which gives the same for what this takes (unit tests, one of them
+//! over generated bodies, hold this to serde's reading of the same fields and to the
+//! general path).
 
 use std::borrow::Cow;
 
@@ -182,8 +183,12 @@ impl<'a> Cursor<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::{select, Index};
+    use proptest::test_runner::{Config, RngSeed, TestRunner};
 
     /// How the read body was taken before: serde's derive over the same fields,
     /// unknown ones refused. [`read_body`] must take nothing this refuses, and read
@@ -344,5 +349,297 @@ mod tests {
             assert_eq!(plain_read(&bad), None, "{}", String::from_utf8_lossy(&bad));
             assert!(serde_read(&bad).is_none());
         }
+    }
+
+    /// Over bodies built from tokens ([`bodies`]): whatever the plain reading takes,
+    /// serde reads the same; whatever serde refuses, the plain reading refuses.
+    #[test]
+    fn generated_bodies_read_plainly_as_serde_reads_them() {
+        let taken = std::cell::Cell::new(0);
+        let result = runner().run(&bodies(), |Body(body)| {
+            let got = plain_read(&body);
+            let want = serde_read(&body);
+            if got.is_some() {
+                taken.set(taken.get() + 1);
+                prop_assert_eq!(&got, &want);
+            }
+            if want.is_none() {
+                prop_assert_eq!(got, None);
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+        assert!(taken.get() >= CASES / 10, "only {} taken", taken.get());
+    }
+
+    /// Cases per property: a few hundred, to keep the unit tests quick.
+    pub(in crate::vendors::featurestore) const CASES: u32 = 300;
+
+    /// A runner from a fixed seed (no regression file is written beside the source: a
+    /// failure prints its shrunk body).
+    pub(in crate::vendors::featurestore) fn runner() -> TestRunner {
+        TestRunner::new(Config {
+            cases: CASES,
+            rng_seed: RngSeed::Fixed(0x5eed_f5f5),
+            failure_persistence: None,
+            ..Config::default()
+        })
+    }
+
+    /// A generated body, shown as escaped bytes.
+    #[derive(Clone)]
+    pub(in crate::vendors::featurestore) struct Body(pub Vec<u8>);
+
+    impl std::fmt::Debug for Body {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "b\"{}\"", self.0.escape_ascii())
+        }
+    }
+
+    /// A JSON-like tree whose strings, keys and literals are raw bytes, so may be broken.
+    #[derive(Clone, Debug)]
+    enum Node {
+        /// Written as it is: a string with its quotes, a literal.
+        Raw(Vec<u8>),
+        Arr(Vec<Node>),
+        /// Keys written as they are.
+        Obj(Vec<(Vec<u8>, Node)>),
+    }
+
+    /// `node` written out, with the next of `ws` at every gap between tokens.
+    fn render(node: &Node, ws: &[&[u8]], k: &mut usize, out: &mut Vec<u8>) {
+        fn gap(ws: &[&[u8]], k: &mut usize, out: &mut Vec<u8>) {
+            out.extend_from_slice(ws[*k % ws.len()]);
+            *k += 1;
+        }
+        match node {
+            Node::Raw(b) => out.extend_from_slice(b),
+            Node::Arr(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    gap(ws, k, out);
+                    render(item, ws, k, out);
+                    gap(ws, k, out);
+                }
+                out.push(b']');
+            }
+            Node::Obj(fields) => {
+                out.push(b'{');
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    gap(ws, k, out);
+                    out.extend_from_slice(key);
+                    gap(ws, k, out);
+                    out.push(b':');
+                    gap(ws, k, out);
+                    render(value, ws, k, out);
+                    gap(ws, k, out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    /// Between tokens: mostly nothing, else JSON's whitespace, now and then what JSON
+    /// does not count as whitespace (form feed, U+00A0).
+    fn ws() -> impl Strategy<Value = &'static [u8]> {
+        const JSON: &[&[u8]] = &[b" ", b"\n", b"\t", b"\r", b" \r\n  "];
+        const NOT_JSON: &[&[u8]] = &[b"\x0c", "\u{a0}".as_bytes()];
+        prop_oneof![12 => Just(NONE), 6 => select(JSON), 1 => select(NOT_JSON)]
+    }
+
+    /// No bytes.
+    const NONE: &[u8] = b"";
+
+    /// A string, quotes included, of pieces: mostly plain, now and then an escape, a
+    /// raw quote or backslash, a control byte, 0x7f, non-ASCII or invalid UTF-8.
+    fn string() -> BoxedStrategy<Node> {
+        const PLAIN: &[&[u8]] = &[b"a", b"e1", b"*", b"639181234567", b"/", b" ", b"\x7f"];
+        const ODD: &[&[u8]] = &[
+            b"\\\"",
+            b"\\\\",
+            b"\\u0062",
+            b"\\n",
+            b"\\ud800",
+            b"\"",
+            b"\\",
+            b"\x00",
+            b"\x01",
+            b"\x1f",
+            b"\n",
+            b"\xc3\xa9",
+            b"\xe2\x82\xac",
+            b"\xf0\x9d\x84\x9e",
+            b"\xc2\xa0",
+            b"\xff",
+            b"\xc3",
+            b"\xed\xa0\x80",
+        ];
+        let piece = prop_oneof![10 => select(PLAIN), 1 => select(ODD)];
+        vec(piece, 0..4)
+            .prop_map(|pieces| {
+                let mut s = vec![b'"'];
+                s.extend(pieces.concat());
+                s.push(b'"');
+                Node::Raw(s)
+            })
+            .boxed()
+    }
+
+    /// A value of another kind than the one wanted.
+    fn leaf() -> BoxedStrategy<Node> {
+        const LEAVES: &[&[u8]] = &[
+            b"null",
+            b"1",
+            b"-0",
+            b"1e400",
+            b"true",
+            b"[]",
+            b"{}",
+            b"[1]",
+            b"{\"x\":1}",
+        ];
+        select(LEAVES).prop_map(|b| Node::Raw(b.to_vec())).boxed()
+    }
+
+    /// Keys other than the one wanted: escaped, unknown, proto names, other levels'
+    /// keys, broken.
+    fn other_key() -> BoxedStrategy<Vec<u8>> {
+        const KEYS: &[&[u8]] = &[
+            b"\"entity\\u0049d\"",
+            b"\"i\\u0064s\"",
+            b"\"entity_id\"",
+            b"\"entity_ids\"",
+            b"\"entityType\"",
+            b"\"feature_selector\"",
+            b"\"id_matcher\"",
+            b"\"x\"",
+            b"\"\"",
+            b"\"entityId\"",
+            b"\"entityIds\"",
+            b"\"featureSelector\"",
+            b"\"idMatcher\"",
+            b"\"ids\"",
+            b"\"ids\xff\"",
+            b"\"id\x01s\"",
+            b"\"entityId",
+            b"entityId",
+            b"'ids'",
+        ];
+        select(KEYS).prop_map(<[u8]>::to_vec).boxed()
+    }
+
+    /// `name` quoted, or now and then another key.
+    fn key(name: &'static str) -> BoxedStrategy<Vec<u8>> {
+        prop_oneof![
+            20 => Just(format!("\"{name}\"").into_bytes()),
+            1 => other_key(),
+        ]
+        .boxed()
+    }
+
+    /// A list of strings, or now and then something else.
+    fn list() -> BoxedStrategy<Node> {
+        prop_oneof![
+            16 => vec(string(), 0..4).prop_map(Node::Arr),
+            1 => string(),
+            1 => leaf(),
+        ]
+        .boxed()
+    }
+
+    /// `{name: value}`, or now and then something else: the field twice or not at all,
+    /// other fields, the object in an array, another value.
+    fn object(name: &'static str, value: BoxedStrategy<Node>) -> BoxedStrategy<Node> {
+        let field = (key(name), value);
+        let fields = prop_oneof![
+            16 => field.clone().prop_map(|f| vec![f]),
+            1 => vec(field, 0..3),
+            1 => vec((other_key(), list()), 1..3),
+        ];
+        let obj = fields.prop_map(Node::Obj).boxed();
+        prop_oneof![
+            20 => obj.clone(),
+            1 => obj.prop_map(|o| Node::Arr(vec![o])),
+            1 => leaf(),
+        ]
+        .boxed()
+    }
+
+    /// An edit of the finished body.
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Keep,
+        Cut(Index),
+        Insert(Index, &'static [u8]),
+    }
+
+    /// Read bodies built from tokens: mostly `featureSelector.idMatcher.ids` with
+    /// `entityId` or `entityIds`, in any order, broken now and then (an escaped,
+    /// unknown or duplicate key; a `null`, a number, an array for an object; strings
+    /// with quotes, backslashes, control bytes, 0x7f, non-ASCII and invalid UTF-8;
+    /// whitespace JSON does not allow; bytes around the object; a cut or a byte put in).
+    pub(in crate::vendors::featurestore) fn bodies() -> impl Strategy<Value = Body> {
+        const AROUND: &[&[u8]] = &[
+            b" \n",
+            b"\x0c",
+            "\u{a0}".as_bytes(),
+            "\u{feff}".as_bytes(),
+            b"x",
+            b"{}",
+            b",",
+            b"\xff",
+            b"null",
+        ];
+        const INSERTS: &[&[u8]] = &[
+            b",", b"\"", b"\\", b" ", b"\x0c", b"\xff", b"]", b"}", b"{", b":", b"\x00",
+        ];
+        let selector = (
+            key("featureSelector"),
+            object("idMatcher", object("ids", list())),
+        );
+        let field = prop_oneof![
+            3 => (key("entityId"), prop_oneof![16 => string(), 1 => leaf()]),
+            3 => (key("entityIds"), list()),
+            1 => (other_key(), prop_oneof![string(), list(), leaf()]),
+        ]
+        .boxed();
+        let fields = prop_oneof![4 => vec(field.clone(), 1..2), 1 => vec(field, 0..3)];
+        let top = (selector, fields, any::<Index>())
+            .prop_map(|(sel, mut fields, at)| {
+                fields.insert(at.index(fields.len() + 1), sel);
+                Node::Obj(fields)
+            })
+            .boxed();
+        let top = prop_oneof![20 => top.clone(), 1 => top.prop_map(|t| Node::Arr(vec![t]))];
+        let around = || prop_oneof![12 => Just(NONE), 1 => select(AROUND)];
+        let edit = prop_oneof![
+            20 => Just(Edit::Keep),
+            1 => any::<Index>().prop_map(Edit::Cut),
+            1 => (any::<Index>(), select(INSERTS)).prop_map(|(at, b)| Edit::Insert(at, b)),
+        ];
+        (top, vec(ws(), 1..6), around(), around(), edit).prop_map(
+            |(node, ws, lead, trail, edit)| {
+                let mut out = lead.to_vec();
+                render(&node, &ws, &mut 0, &mut out);
+                out.extend_from_slice(trail);
+                match edit {
+                    Edit::Keep => {}
+                    Edit::Cut(at) => out.truncate(at.index(out.len() + 1)),
+                    Edit::Insert(at, b) => {
+                        let at = at.index(out.len() + 1);
+                        out.splice(at..at, b.iter().copied());
+                    }
+                }
+                Body(out)
+            },
+        )
     }
 }

@@ -28,7 +28,8 @@ use crate::{FastHash, FastMap};
 /// Entities with values kept at most (the oldest written is forgotten first).
 pub const MAX_ROWS: usize = 100_000;
 /// Feature ids shared between rows at most; past it the table of shared ids starts
-/// afresh (rows keep theirs). Features are resources, at most 10 000 of them.
+/// afresh (rows keep theirs, no longer counted in the store's total). Features are
+/// resources, at most 10 000 of them at once; the ids of deleted ones stay until then.
 const MAX_SHARED_IDS: usize = 30_000;
 
 /// A value's data, without its JSON dress.
@@ -348,6 +349,13 @@ fn row_bytes(id: &str, row: &Row) -> usize {
         + row.iter().map(|(_, s)| s.data.heap_bytes()).sum::<usize>()
 }
 
+/// What a shared feature id costs: its slot in the table (with the table's slack, as
+/// [`row_bytes`] counts a row's) and its `Arc` (two counts and the text).
+fn id_bytes(feature: &str) -> usize {
+    let slot = std::mem::size_of::<Arc<str>>();
+    slot + slot / 2 + heap(feature.len() + 16)
+}
+
 #[derive(Debug)]
 pub struct Rows {
     /// Entity type → entity id → values. Looked up by `&str` without allocating.
@@ -356,6 +364,10 @@ pub struct Rows {
     order: VecDeque<(Arc<str>, Arc<str>)>,
     /// Feature ids, shared by the rows that hold them.
     ids: HashSet<Arc<str>, FastHash>,
+    /// What `ids` holds, in bytes ([`id_bytes`] each): counted in the store's
+    /// published total, not in the rows' budget, so which entities are forgotten
+    /// depends on the values written alone, as it always did.
+    ids_bytes: usize,
     count: usize,
     bytes: usize,
     max_bytes: usize,
@@ -367,6 +379,7 @@ impl Rows {
             rows: FastMap::default(),
             order: VecDeque::new(),
             ids: HashSet::default(),
+            ids_bytes: 0,
             count: 0,
             bytes: 0,
             max_bytes,
@@ -408,6 +421,12 @@ impl Rows {
             .is_some_and(|m| m.contains_key(entity))
     }
 
+    /// The shared feature ids' bytes ([`id_bytes`] each), apart from [`Rows::bytes`]
+    /// (see the field).
+    pub fn ids_bytes(&self) -> usize {
+        self.ids_bytes
+    }
+
     /// The copy of `feature` rows share, made now if there is none.
     pub fn shared_id(&mut self, feature: &str) -> Arc<str> {
         if let Some(id) = self.ids.get(feature) {
@@ -415,8 +434,10 @@ impl Rows {
         }
         if self.ids.len() >= MAX_SHARED_IDS {
             self.ids = HashSet::default();
+            self.ids_bytes = 0;
         }
         let id: Arc<str> = Arc::from(feature);
+        self.ids_bytes += id_bytes(feature);
         self.ids.insert(id.clone());
         id
     }
@@ -736,5 +757,32 @@ mod tests {
         assert!(r.has_row("et", "e3"));
         r.remove_types(|et| et == "et");
         assert_eq!((r.len(), r.bytes()), (0, 0));
+    }
+
+    /// The shared ids weigh what the table holds: each id once, however many rows and
+    /// reads share it, and only the new table's once it starts afresh.
+    #[test]
+    fn shared_ids_are_counted_once_and_dropped_with_their_table() {
+        let mut r = Rows::new(usize::MAX);
+        r.write(
+            "et",
+            "e0",
+            vec![("f".into(), value("x")), ("g".into(), value("y"))],
+        );
+        let two = id_bytes("f") + id_bytes("g");
+        assert_eq!(r.ids_bytes(), two);
+        r.write("et", "e0", vec![("f".into(), value("z"))]);
+        r.write("et2", "e1", vec![("g".into(), value("z"))]);
+        r.shared_id("f");
+        assert_eq!(r.ids_bytes(), two, "known ids cost nothing more");
+        r.shared_id("read-only");
+        assert_eq!(r.ids_bytes(), two + id_bytes("read-only"));
+        for n in r.ids.len()..MAX_SHARED_IDS {
+            r.shared_id(&format!("h{n}"));
+        }
+        assert_eq!(r.ids.len(), MAX_SHARED_IDS);
+        r.shared_id("new");
+        assert_eq!(r.ids_bytes(), id_bytes("new"), "the table started afresh");
+        assert!(r.get("et", "e0", "f").is_some(), "rows keep their ids");
     }
 }

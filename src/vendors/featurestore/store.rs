@@ -351,9 +351,14 @@ impl Store {
         }
     }
 
-    /// What the store holds, in bytes: resources, values, operations, timelines.
+    /// What the store holds, in bytes: resources, values and the feature ids they share,
+    /// operations, timelines.
     pub fn bytes(&self) -> usize {
-        self.resource_bytes + self.rows.bytes() + self.operation_bytes + self.timeline_bytes
+        self.resource_bytes
+            + self.rows.bytes()
+            + self.rows.ids_bytes()
+            + self.operation_bytes
+            + self.timeline_bytes
     }
 
     /// Create the scenario file's resources, once (again after a reset).

@@ -214,8 +214,10 @@ fn route(path: &str) -> Option<Route> {
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     // The segments as they are and lower-cased, in arrays (every request is routed: a
     // `Vec` of each cost more than the rest of routing); a longer path is no route. The
-    // lower-cased copy is on the stack for any path a route can be (a dataset's
-    // reference is at most 100 characters), on the heap past that.
+    // lower-cased copy is on the stack up to 256 bytes, which holds the paths clients
+    // send (ASCII references of up to 100 characters), and on the heap past that: a
+    // reference of 100 characters can be 400 bytes of UTF-8, three times that
+    // percent-encoded, and a ruleset or an unknown path has no length limit at all.
     let mut stack = [0u8; 256];
     let heap;
     let lower: &str = match stack.get_mut(..trimmed.len()) {

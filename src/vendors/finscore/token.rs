@@ -87,7 +87,9 @@ impl TokenKey {
 
 impl std::hash::Hash for TokenKey {
     /// The first eight bytes: the token's bytes are SHA-256 output of the mock's own
-    /// inputs (no client chooses them), as evenly spread as a hash.
+    /// inputs (no client chooses them), as evenly spread as a hash. The default hasher
+    /// (`FastHash`) over all 32 bytes was measured at about 250 more instructions per
+    /// score request and 450 per token request (bench/instructions.py, profiling build).
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u64(u64::from_le_bytes(
             self.0[..8].try_into().expect("8 of 32 bytes"),

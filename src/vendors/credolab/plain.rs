@@ -218,7 +218,7 @@ mod tests {
         // refuses it: a blank account code.
         for body in [
             r#"{"iovationRequestParams":{"transactionInsight":null,"accountCode":""}}"#,
-            r#"{"iovationRequestParams":{"accountCode":" \t "}}"#,
+            r#"{"iovationRequestParams":{"accountCode":"   "}}"#,
         ] {
             assert!(plain_read(body.as_bytes()).is_some(), "{body}");
             assert_eq!(plain_iovation(&request(body.as_bytes())), None, "{body}");

@@ -729,6 +729,72 @@ async fn iovation_refusals_carry_the_documented_titles() {
     insta::assert_json_snapshot!(got);
 }
 
+/// An array is not a JSON object, at the top or as `iovationRequestParams`, even one
+/// holding an account code (serde's derive would read a struct from it): ASP.NET's
+/// binding error in the validation envelope, never a check. And what the JSON reading
+/// refuses inside `transactionInsight` is refused, however the rest is spelled.
+#[tokio::test]
+async fn an_iovation_body_with_an_array_for_an_object_gets_the_validation_400() {
+    let s = TestServer::start().await;
+    let auth = bearer(&login(&s).await);
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let top = "Cannot deserialize the current JSON array (e.g. [1,2,3]) into type 'IovationFraudCheckRequest' because the type requires a JSON object (e.g. {\"name\":\"value\"}) to deserialize correctly. Path '', line 1, position 1.";
+    let params =
+        "Unexpected character encountered while parsing value: [. Path 'iovationRequestParams'.";
+    let deep = format!(
+        r#"{{"iovationRequestParams":{{"accountCode":"acc","transactionInsight":{{"k":{}1{}}}}}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let cases: Vec<(String, &str, &str)> = vec![
+        (r#"[["acc"]]"#.into(), "", top),
+        (r#"[{"accountCode":"acc"}]"#.into(), "", top),
+        (r#"["c1",1,"s"]"#.into(), "", top),
+        (r#"["639181234567","Q1;"]"#.into(), "", top),
+        ("[]".into(), "", top),
+        (
+            r#"{"iovationRequestParams":["acc"]}"#.into(),
+            "iovationRequestParams",
+            params,
+        ),
+        (
+            r#"{"iovationRequestParams":[]}"#.into(),
+            "iovationRequestParams",
+            params,
+        ),
+        (
+            r#"{"iovationRequestParams":{"accountCode":"acc","transactionInsight":{"k":"\ud800"}}}"#
+                .into(),
+            "",
+            "",
+        ),
+        (deep, "", ""),
+    ];
+    for (body, field, message) in &cases {
+        let r = s
+            .request("POST", &fraud("R-1", "default"), &h, body.clone())
+            .await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        let b = r.json();
+        assert_eq!(
+            b["title"], "One or more validation errors occurred.",
+            "{body}"
+        );
+        let got = b["errors"][field][0].as_str().unwrap_or_default();
+        if message.is_empty() {
+            assert!(
+                got.starts_with("Unexpected character encountered while parsing value."),
+                "{body}: {got}"
+            );
+        } else {
+            assert_eq!(got, *message, "{body}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_subscription_without_rulesets_answers_missing_settings() {
     let s = TestServer::with_scenarios(&[(

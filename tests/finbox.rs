@@ -136,6 +136,32 @@ async fn bad_bodies_get_400_naming_the_key_and_echoing_the_customer() {
     insta::assert_json_snapshot!("finbox_bad_bodies", got);
 }
 
+/// An array is not a JSON object, even one holding a valid call's values in the
+/// documented order (serde's derive would read a struct from it).
+#[tokio::test]
+async fn an_array_holding_a_valid_calls_values_is_an_invalid_request_body() {
+    let s = TestServer::start().await;
+    let ok_salt = salt("c1", HASH);
+    for path in [PREDICTORS, "/finbox/v2/device-ids"] {
+        for body in [
+            json!(["c1", 1, ok_salt]),
+            json!([]),
+            json!(["639181234567", "Q1;"]),
+            json!([["acc"]]),
+        ] {
+            let r = s.post_json(path, &[KEY], &body).await;
+            assert_eq!(r.status, 400, "{path} {body}");
+            assert_eq!(r.json()["status"], "error", "{path} {body}");
+            assert_eq!(r.json()["message"], "Invalid request body", "{path} {body}");
+            assert_eq!(r.json()["customer_id"], Value::Null, "{path} {body}");
+        }
+        let spaced = format!(" \r\n\t[\"c1\", 1, \"{ok_salt}\"]");
+        let r = s.request("POST", path, &[KEY], spaced).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(r.json()["message"], "Invalid request body", "{path}");
+    }
+}
+
 #[tokio::test]
 async fn a_customer_id_longer_than_its_documented_260_characters_is_refused_and_not_echoed() {
     let s = TestServer::start().await;

@@ -929,6 +929,37 @@ async fn malformed_score_requests_get_a_400_in_the_envelope_and_never_a_panic() 
     }
 }
 
+/// An array is not a JSON object, even one holding a valid request's values in the
+/// documented order (serde's derive would read a struct from it): never scored, and
+/// `[]` is not "a field is required".
+#[tokio::test]
+async fn an_array_holding_a_valid_requests_values_is_refused_as_not_an_object() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    for body in [
+        json!(["639181234567", "Q1;"]),
+        json!(["639181234567", "Q1;", "1796128510940", "639191234567"]),
+        json!([]),
+        json!(["c1", 1, "s"]),
+        json!([["acc"]]),
+    ] {
+        let r = score(&s, &t, &body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        let b = r.json();
+        assert_eq!(
+            (b["code"].as_str(), b["result"].as_str()),
+            (Some("1111"), Some("error")),
+            "{body}"
+        );
+        assert!(
+            b["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("The request body must be a JSON object")),
+            "{body}: {b}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_score_body_that_is_not_json_typed_gets_415_in_the_envelope() {
     let s = TestServer::start().await;

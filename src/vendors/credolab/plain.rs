@@ -6,8 +6,8 @@
 //!
 //! Limits, on purpose: anything else (an escape, another key, a duplicate, a nested
 //! value or number in `transactionInsight`, trailing bytes) is not taken here, and the
-//! caller reads the body the way it did before (serde's derive, then the JSON tree),
-//! which gives the same for what this takes (a unit test holds it to serde's reading).
+//! caller reads the body as JSON (`iovation_account_code`), which gives the same for
+//! what this takes (a unit test holds it to that general reading).
 
 /// The `accountCode` of a plain Iovation body, borrowed from it; `None` when the body
 /// is not plainly that (see the module doc).
@@ -151,28 +151,20 @@ fn special(b: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{iovation_account_code, plain_iovation};
     use super::*;
+    use crate::server::MockRequest;
 
-    /// How the body was taken before: serde's derive, `transactionInsight` any object.
-    fn serde_read(body: &[u8]) -> Option<String> {
-        use std::borrow::Cow;
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields, rename_all = "camelCase")]
-        struct Body<'a> {
-            #[serde(borrow)]
-            iovation_request_params: Params<'a>,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields, rename_all = "camelCase")]
-        struct Params<'a> {
-            #[serde(borrow)]
-            account_code: Cow<'a, str>,
-            #[serde(default)]
-            #[allow(dead_code)]
-            transaction_insight: Option<serde_json::Map<String, serde_json::Value>>,
-        }
-        let b: Body<'_> = serde_json::from_slice(body).ok()?;
-        Some(b.iovation_request_params.account_code.into_owned())
+    fn request(body: &[u8]) -> MockRequest {
+        let mut req = MockRequest::test_post("", Some("application/json"));
+        req.body = bytes::Bytes::copy_from_slice(body);
+        req
+    }
+
+    /// The general reading ([`iovation_account_code`]): the account code it takes, or
+    /// `None` when it refuses the body.
+    fn general(body: &[u8]) -> Option<String> {
+        iovation_account_code(&request(body)).ok()
     }
 
     fn plain_read(body: &[u8]) -> Option<String> {
@@ -208,25 +200,39 @@ mod tests {
     }
 
     #[test]
-    fn plain_bodies_read_as_serde_reads_them_and_others_are_left_to_it() {
+    fn plain_bodies_read_as_the_general_reading_reads_them_and_others_are_left_to_it() {
         let taken = [
             r#"{"iovationRequestParams":{"accountCode":"acc"}}"#,
             r#"{"iovationRequestParams": {"accountCode": "bench-account", "transactionInsight": {"email": "acc@domain.com", "eventId": "168200gsd851", "mobilePhoneNumber": "+15032246010"}}}"#,
             "\n{ \"iovationRequestParams\" : {\r\n\t\"transactionInsight\" : { } , \"accountCode\":\" é€𝄞 \" } }\n",
-            r#"{"iovationRequestParams":{"transactionInsight":null,"accountCode":""}}"#,
+            r#"{"iovationRequestParams":{"transactionInsight":null,"accountCode":"a"}}"#,
             r#"{"iovationRequestParams":{"accountCode":"a","transactionInsight":{"x":"1","x":"2"}}}"#,
             "{\"iovationRequestParams\":{\"accountCode\":\"\u{7f}'\"}}",
         ];
         for body in taken {
             let got = plain_read(body.as_bytes());
             assert!(got.is_some(), "{body}");
-            assert_eq!(got, serde_read(body.as_bytes()), "{body}");
+            assert_eq!(got, general(body.as_bytes()), "{body}");
+        }
+        // Taken here, refused by the check after this reader as the general reading
+        // refuses it: a blank account code.
+        for body in [
+            r#"{"iovationRequestParams":{"transactionInsight":null,"accountCode":""}}"#,
+            r#"{"iovationRequestParams":{"accountCode":"   "}}"#,
+        ] {
+            assert!(plain_read(body.as_bytes()).is_some(), "{body}");
+            assert_eq!(plain_iovation(&request(body.as_bytes())), None, "{body}");
+            assert_eq!(general(body.as_bytes()), None, "{body}");
         }
         let mut left: Vec<String> = [
             "",
             "{}",
             "[]",
             "null",
+            r#"["c1",1,"s"]"#,
+            r#"["639181234567","Q1;"]"#,
+            r#"[["acc"]]"#,
+            r#"{"iovationRequestParams":["acc"]}"#,
             r#"{"iovationRequestParams":{}}"#,
             r#"{"iovationRequestParams":null}"#,
             r#"{"iovationRequestParams":{"accountCode":"a\"b"}}"#,
@@ -239,6 +245,7 @@ mod tests {
             r#"{"iovationRequestParams":{"accountCode":"a","transactionInsight":{"n":1}}}"#,
             r#"{"iovationRequestParams":{"accountCode":"a","transactionInsight":{"o":{}}}}"#,
             r#"{"iovationRequestParams":{"accountCode":"a","transactionInsight":{"e":"\n"}}}"#,
+            r#"{"iovationRequestParams":{"accountCode":"a","transactionInsight":{"e":"\ud800"}}}"#,
             r#"{"iovationRequestParams":{"accountCode":"a","transactionInsight":nullx}}"#,
             r#"{"iovationRequestParams":{"accountCode":"a","other":"b"}}"#,
             r#"{"iovationRequestParams":{"accountCode":"a"},"other":1}"#,
@@ -258,11 +265,9 @@ mod tests {
         left.extend((0..whole.len()).map(|n| whole[..n].to_string()));
         for body in &left {
             let got = plain_read(body.as_bytes());
-            assert!(
-                got.is_none() || got == serde_read(body.as_bytes()),
-                "{body}: {got:?}"
-            );
-            if serde_read(body.as_bytes()).is_none() {
+            let general = general(body.as_bytes());
+            assert!(got.is_none() || got == general, "{body}: {got:?}");
+            if general.is_none() {
                 assert_eq!(got, None, "{body}");
             }
         }
@@ -271,6 +276,6 @@ mod tests {
         bad.push(0xff);
         bad.extend_from_slice(br#""}}"#);
         assert_eq!(plain_read(&bad), None);
-        assert!(serde_read(&bad).is_none());
+        assert_eq!(general(&bad), None);
     }
 }

@@ -860,6 +860,11 @@ fn parse_plain_body(req: &MockRequest, route: Route, versions: &Versions) -> Opt
     if let Some(p) = plain::read(&req.body) {
         return body(p.customer_id, p.version, p.salt);
     }
+    // Only an object: serde's derive also reads a struct from an array (its fields in
+    // order), which `parse_body` refuses ("Invalid request body").
+    if req.body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
     // Duplicate keys, other types, more keys: not plain.
     let b: Plain<'_> = serde_json::from_slice(&req.body).ok()?;
     body(&b.customer_id, b.version, &b.salt)
@@ -1328,6 +1333,11 @@ mod tests {
             r#"{"customer_id":"c1","version":1,"salt":null}"#,
             r#"{"customer_id":"c1","version":99999999999999999999,"salt":"s"}"#,
             r#"[1]"#,
+            r#"["c1",1,"s"]"#,
+            r#" ["c1",1,"Ki4WO2bbzYOL1tEi4XA46Q8rpcC2yilTZMhOGXRsqOQ="]"#,
+            r#"[]"#,
+            r#"["639181234567","Q1;"]"#,
+            r#"[["acc"]]"#,
         ] {
             for route in [Route::Predictors, Route::DeviceIds, Route::Accounts] {
                 let req = MockRequest {

@@ -5,8 +5,9 @@
 //!
 //! Limits, on purpose: anything else (an escape, a `null`, another key, a duplicate, a
 //! float or signed version, trailing bytes) is not taken here, and the caller reads the
-//! body the way it did before (serde's derive, then the JSON tree), which gives the same
-//! for what this takes (a unit test holds it to serde's reading).
+//! body the way it did before (serde's derive for an object, then the JSON tree), which
+//! gives the same for what this takes (a unit test holds it to the general reading,
+//! [`super::parse_body`]).
 
 /// The fields of a plain body, borrowed from it.
 #[derive(Debug, PartialEq, Eq)]
@@ -123,21 +124,21 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{parse_body, parse_plain_body, versions::Versions, Route};
     use super::*;
+    use crate::server::MockRequest;
 
-    /// How the body was taken before: serde's derive over the same fields.
-    fn serde_read(body: &[u8]) -> Option<(String, i64, String)> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Body<'a> {
-            #[serde(borrow)]
-            customer_id: std::borrow::Cow<'a, str>,
-            version: i64,
-            #[serde(borrow)]
-            salt: std::borrow::Cow<'a, str>,
-        }
-        let b: Body<'_> = serde_json::from_slice(body).ok()?;
-        Some((b.customer_id.into_owned(), b.version, b.salt.into_owned()))
+    fn request(body: &[u8]) -> MockRequest {
+        let mut req = MockRequest::test_post("", Some("application/json"));
+        req.body = bytes::Bytes::copy_from_slice(body);
+        req
+    }
+
+    /// The general reading ([`parse_body`]) of a predictors call: the customer id,
+    /// version and salt it takes, or `None` when it refuses the body.
+    fn general(body: &[u8]) -> Option<(String, i64, String)> {
+        let b = parse_body(&request(body), Route::Predictors, &Versions::default()).ok()?;
+        Some((b.entity, b.version, b.salt))
     }
 
     fn plain_read(body: &[u8]) -> Option<(String, i64, String)> {
@@ -146,29 +147,44 @@ mod tests {
     }
 
     #[test]
-    fn plain_bodies_read_as_serde_reads_them_and_others_are_left_to_it() {
+    fn plain_bodies_read_as_the_general_reading_reads_them_and_others_are_left_to_it() {
         let taken = [
             r#"{"customer_id":"c1","version":1,"salt":"s"}"#,
             r#"{"customer_id": "bench-customer", "version": 1, "salt": "Ki4WO2bbzYOL1tEi4XA46Q8rpcC2yilTZMhOGXRsqOQ="}"#,
             "\n{\n  \"salt\" : \"x/+=\",\r\n\t\"version\" :\t12 ,\n  \"customer_id\":\"é€𝄞 日本\"\n}\n ",
-            r#"{"version":999999999999999999,"customer_id":"","salt":""}"#,
+            r#"{"version":999999999999999999,"customer_id":"c","salt":""}"#,
             "{\"customer_id\":\"\u{7f}\",\"version\":20,\"salt\":\"'\"}",
         ];
         for body in taken {
             let got = plain_read(body.as_bytes());
             assert!(got.is_some(), "{body}");
-            assert_eq!(got, serde_read(body.as_bytes()), "{body}");
+            assert_eq!(got, general(body.as_bytes()), "{body}");
         }
+        // Taken here, refused by the checks after this reader as the general reading
+        // refuses it: an empty or too long customer id.
         let long = format!(
             r#"{{"customer_id":"{}","version":1,"salt":"s"}}"#,
             "x".repeat(300)
         );
-        assert_eq!(plain_read(long.as_bytes()), serde_read(long.as_bytes()));
+        for body in [
+            r#"{"customer_id":"","version":1,"salt":"s"}"#,
+            long.as_str(),
+        ] {
+            let req = request(body.as_bytes());
+            assert!(read(body.as_bytes()).is_some(), "{body}");
+            assert!(
+                parse_plain_body(&req, Route::Predictors, &Versions::default()).is_none(),
+                "{body}"
+            );
+            assert_eq!(general(body.as_bytes()), None, "{body}");
+        }
         let mut left: Vec<String> = [
             "",
             "{}",
             "[]",
             "null",
+            r#"["c1",1,"s"]"#,
+            r#"[["acc"]]"#,
             r#"{"customer_id":"c\"1","version":1,"salt":"s"}"#,
             r#"{"customer_id":"c\u0031","version":1,"salt":"s"}"#,
             r#"{"customer_id":null,"version":1,"salt":"s"}"#,
@@ -205,11 +221,9 @@ mod tests {
         left.extend((0..whole.len()).map(|n| whole[..n].to_string()));
         for body in &left {
             let got = plain_read(body.as_bytes());
-            assert!(
-                got.is_none() || got == serde_read(body.as_bytes()),
-                "{body}: {got:?}"
-            );
-            if serde_read(body.as_bytes()).is_none() {
+            let general = general(body.as_bytes());
+            assert!(got.is_none() || got == general, "{body}: {got:?}");
+            if general.is_none() {
                 assert_eq!(got, None, "{body}");
             }
         }
@@ -218,6 +232,6 @@ mod tests {
         bad.push(0xff);
         bad.extend_from_slice(br#"","version":1,"salt":"s"}"#);
         assert_eq!(plain_read(&bad), None);
-        assert!(serde_read(&bad).is_none());
+        assert_eq!(general(&bad), None);
     }
 }

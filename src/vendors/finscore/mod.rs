@@ -299,11 +299,7 @@ impl FinScore {
                     .lock()
                     .expect("finscore token lock poisoned")
                     .insert(grant.key, grant.expires);
-                // Once the store is full its bytes stay put: the gauge is not written
-                // again (its cache line stays shared between the workers).
-                if self.bytes.get() != held {
-                    self.bytes.set(held);
-                }
+                self.bytes.set(held);
                 answer
             }
             Err(error) => token_error(ctx, s, error),

@@ -77,7 +77,9 @@ pub fn request_id(body: &[u8]) -> Option<String> {
     }
 }
 
-fn string<'a>(
+/// A field's string as the general reading takes it: `None` when absent or null, the
+/// refusal for a value of another type.
+pub(super) fn string<'a>(
     body: &'a Map<String, Value>,
     field: &'static str,
     example: &'static str,
@@ -120,11 +122,16 @@ pub fn parse(body: &[u8]) -> Result<ScoreRequest, BadBody> {
 
 /// [`parse`] of a body read as JSON.
 fn parse_json(body: &[u8]) -> Result<ScoreRequest, BadBody> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| BadBody::NotJson(e.to_string()))?;
-    let Value::Object(body) = value else {
-        return Err(BadBody::NotAnObject);
-    };
+    let body = json_object(body)?;
     checked(|name, example| string(&body, name, example))
+}
+
+/// The body read as JSON: its object, or why it is refused.
+pub(super) fn json_object(body: &[u8]) -> Result<Map<String, Value>, BadBody> {
+    match serde_json::from_slice::<Value>(body).map_err(|e| BadBody::NotJson(e.to_string()))? {
+        Value::Object(m) => Ok(m),
+        _ => Err(BadBody::NotAnObject),
+    }
 }
 
 /// A body whose keys are the documented ones in their documented case, each once, and
@@ -146,6 +153,11 @@ struct Plain<'a> {
 
 impl<'a> Plain<'a> {
     fn read(body: &'a [u8]) -> Option<Self> {
+        // Only an object: serde's derive also reads a struct from an array (its fields
+        // in order, missing ones `None`), which [`parse_json`] refuses (`NotAnObject`).
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return None;
+        }
         serde_json::from_slice(body).ok()
     }
 }
@@ -261,6 +273,12 @@ mod tests {
             r#"{"mobilenumber":"639181234567","mobilenumber":"639171234567","productids":"Q1"}"#,
             r#"{"mobilenumber":"639181234567","productids":"Q1","other":1}"#,
             r#"{}"#,
+            r#"["c1",1,"s"]"#,
+            r#"[]"#,
+            r#" []"#,
+            r#"["639181234567","Q1;"]"#,
+            r#"["639181234567","Q1;","1796128510940","639191234567"]"#,
+            r#"[["acc"]]"#,
         ] {
             if Plain::read(body.as_bytes()).is_some() {
                 plain_ones += 1;
@@ -386,6 +404,8 @@ mod tests {
             ("  ", "non-empty request body"),
             ("{", "not valid JSON"),
             ("[1]", "must be a JSON object"),
+            ("[]", "must be a JSON object"),
+            (r#"["639181234567","Q1;"]"#, "must be a JSON object"),
             ("null", "must be a JSON object"),
             (
                 r#"{"productids":"Q1"}"#,

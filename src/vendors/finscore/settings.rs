@@ -104,8 +104,11 @@ pub struct FinScoreSettings {
     /// (OpenIddict).
     pub invalid_client_status: StatusCode,
     pub token_lifetime_secs: i64,
-    /// The API scopes a token is issued for (the token answer's `scope`).
+    /// The API scopes a token is issued for.
     pub scopes: Vec<String>,
+    /// `scopes` space-separated, joined once: the token answer's `scope` when the
+    /// request asks for none.
+    pub scope: String,
     pub token_path: String,
     pub score_path: String,
     /// Product id → what it answers, sorted by id.
@@ -519,6 +522,7 @@ pub fn compile(text: &str) -> Result<Settings, Vec<Problem>> {
         client_secret,
         invalid_client_status,
         token_lifetime_secs,
+        scope: scopes.join(" "),
         scopes,
         token_path,
         score_path,
@@ -545,6 +549,7 @@ mod tests {
         assert_eq!(s.score_path, "/score/api/v2/score");
         assert_eq!(s.token_lifetime_secs, 3600);
         assert_eq!(s.scopes, ["score_api"]);
+        assert_eq!(s.scope, "score_api");
         for (prefix, network) in [
             ("0918", "Smart"),
             ("0813", "Smart"),
@@ -661,6 +666,7 @@ mod tests {
         assert_eq!(s.token_lifetime_secs, 60);
         let s = compiled("vendor = \"finscore\"\n[auth]\nscope = \"telco\"\n");
         assert_eq!(s.scopes, ["telco"]);
+        assert_eq!(s.scope, "telco");
         assert_eq!(s.client_id, "test-client");
         let s = compiled("vendor = \"finscore\"\n[auth]\nclient_secret = \"pw\"\n");
         assert_eq!(

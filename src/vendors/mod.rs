@@ -16,6 +16,7 @@ pub mod featurestore;
 pub mod finbox;
 pub mod finscore;
 pub mod finx;
+mod plain_json;
 #[cfg(test)]
 pub mod testing;
 

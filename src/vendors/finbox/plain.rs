@@ -9,6 +9,8 @@
 //! gives the same for what this takes (a unit test holds it to the general reading,
 //! [`super::parse_body`]).
 
+use crate::vendors::plain_json::Cursor;
+
 /// The fields of a plain body, borrowed from it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Plain<'a> {
@@ -50,76 +52,6 @@ pub fn read(body: &[u8]) -> Option<Plain<'_>> {
         version: version?,
         salt: salt?,
     })
-}
-
-struct Cursor<'a> {
-    text: &'a str,
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
-    }
-
-    /// Skip JSON whitespace.
-    fn space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    /// The next byte after whitespace, not taken.
-    fn peek(&mut self) -> Option<u8> {
-        self.space();
-        self.bytes().get(self.at).copied()
-    }
-
-    /// Take `byte` (after whitespace).
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.at += 1)
-    }
-
-    /// A string with no escape and no control character (JSON allows none raw).
-    fn string(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.at;
-        loop {
-            match *self.bytes().get(self.at)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => self.at += 1,
-            }
-        }
-        // Both ends are at a `"`, so on character boundaries.
-        let s = &self.text[start..self.at];
-        self.at += 1;
-        Some(s)
-    }
-
-    /// A positive integer without a leading zero, fraction or exponent, of at most 18
-    /// digits (so within `i64`).
-    fn integer(&mut self) -> Option<i64> {
-        self.space();
-        let start = self.at;
-        let b = self.bytes();
-        while b.get(self.at).is_some_and(u8::is_ascii_digit) {
-            self.at += 1;
-        }
-        let digits = &b[start..self.at];
-        if digits.is_empty() || digits.len() > 18 || digits[0] == b'0' {
-            return None;
-        }
-        // A fraction or an exponent makes it a float: not this reader's.
-        if matches!(b.get(self.at), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
-        Some(
-            digits
-                .iter()
-                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')),
-        )
-    }
 }
 
 #[cfg(test)]

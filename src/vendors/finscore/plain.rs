@@ -10,6 +10,8 @@
 //! same for what this takes (a unit test holds it to the general reading, the JSON tree
 //! of `request`).
 
+use crate::vendors::plain_json::Cursor;
+
 /// The fields of a plain body, borrowed from it (`None`: absent or `null`).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Fields<'a> {
@@ -58,67 +60,6 @@ pub fn read(body: &[u8]) -> Option<Fields<'_>> {
     }
     c.space();
     (c.at == body.len()).then_some(out)
-}
-
-struct Cursor<'a> {
-    text: &'a str,
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
-    }
-
-    /// Skip JSON whitespace.
-    fn space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    /// The next byte after whitespace, not taken.
-    fn peek(&mut self) -> Option<u8> {
-        self.space();
-        self.bytes().get(self.at).copied()
-    }
-
-    /// Take `byte` (after whitespace).
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.at += 1)
-    }
-
-    /// A string with no escape and no control character (JSON allows none raw).
-    fn string(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.at;
-        loop {
-            match *self.bytes().get(self.at)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => self.at += 1,
-            }
-        }
-        // Both ends are at a `"`, so on character boundaries.
-        let s = &self.text[start..self.at];
-        self.at += 1;
-        Some(s)
-    }
-
-    /// A plain string, or `null` (`Some(None)`).
-    fn string_or_null(&mut self) -> Option<Option<&'a str>> {
-        if self.peek()? == b'n' {
-            let rest = self.bytes().get(self.at..)?;
-            // `null` and then something that ends a value (not `nullx`).
-            if rest.starts_with(b"null") && !rest.get(4).is_some_and(|b| b.is_ascii_alphanumeric())
-            {
-                self.at += 4;
-                return Some(None);
-            }
-            return None;
-        }
-        self.string().map(Some)
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! names), route, read the body under the cap, let the vendor answer, mark the answer as
 //! the mock's, journal it and count it for coverage, log it, then delay or drop as told.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -151,6 +151,36 @@ fn vendor_segment(local: &str) -> (&str, &str) {
     }
 }
 
+/// Text buffers longer than this are freed after their request, not kept for the next.
+const SPARE_TEXT_MAX: usize = 1024;
+
+thread_local! {
+    /// The buffers of this thread's last request's `full_path`, `path` and `query`, taken
+    /// by its next request: three allocations and frees fewer per request. Short ones
+    /// only ([`SPARE_TEXT_MAX`]), three per thread.
+    static SPARE_TEXT: Cell<[String; 3]> =
+        const { Cell::new([String::new(), String::new(), String::new()]) };
+}
+
+/// Three empty buffers, those of the thread's last request if it left them.
+fn text_buffers() -> [String; 3] {
+    // None while the thread's locals are being torn down: fresh ones.
+    SPARE_TEXT.try_with(Cell::take).unwrap_or_default()
+}
+
+/// Keep `buffers` (emptied) for the thread's next request; any grown past
+/// [`SPARE_TEXT_MAX`] is freed.
+fn keep_text_buffers(buffers: [String; 3]) {
+    let kept = buffers.map(|mut b| {
+        if b.capacity() > SPARE_TEXT_MAX {
+            return String::new();
+        }
+        b.clear();
+        b
+    });
+    let _ = SPARE_TEXT.try_with(|spare| spare.set(kept));
+}
+
 /// The request's first `x-vendor-mock-scenario` value, as `HeaderMap::get` finds it: by a
 /// walk over a request's handful of headers (standard names compare as tags), which
 /// costs less than hashing the name; a map of many headers is looked up by hash.
@@ -293,22 +323,26 @@ fn answer(
     let local = local_path(full_path, target.local_at);
     // On a `--vendor-listen` port the vendor sees the whole path; else the path below its
     // prefix.
-    let path = if target.whole {
-        local.to_string()
+    let [mut full, mut path, mut query_buf] = text_buffers();
+    full.push_str(full_path);
+    if target.whole {
+        path.push_str(local);
     } else {
-        let below = vendor_segment(local).1;
-        let mut path = String::with_capacity(below.len() + 1);
         path.push('/');
-        path.push_str(below);
-        path
-    };
+        path.push_str(vendor_segment(local).1);
+    }
+    let query = parts.uri.query().map(|q| {
+        let mut buf = std::mem::take(&mut query_buf);
+        buf.push_str(q);
+        buf
+    });
     // Inside a sandbox the journal shows paths as the sandbox sees them; the vendor gets
     // the full path, so the links it hands out keep the `/~NAME` segment.
     let req = MockRequest {
         method: parts.method,
-        full_path: full_path.to_string(),
+        full_path: full,
         path,
-        query: parts.uri.query().map(str::to_string),
+        query,
         headers: parts.headers,
         body: body.clone().unwrap_or_default(),
         peer,
@@ -417,6 +451,13 @@ fn answer(
     } else {
         Ok(finish(resp, ctx.now))
     };
+    let MockRequest {
+        full_path,
+        path,
+        query,
+        ..
+    } = req;
+    keep_text_buffers([full_path, path, query.unwrap_or(query_buf)]);
     Done { result, delay, log }
 }
 
@@ -543,6 +584,23 @@ mod tests {
             assert_eq!(scenario_header(m), m.get(SCENARIO_HEADER), "{m:?}");
         }
         assert_eq!(scenario_header(&maps[3]), Some(&value("pending")));
+    }
+
+    #[test]
+    fn text_buffers_come_back_empty_and_long_ones_are_not_kept() {
+        let [mut a, mut b, c] = text_buffers();
+        a.push_str("/~sandbox/finbox/v2/risk/predictors");
+        b.push_str(&"é".repeat(SPARE_TEXT_MAX));
+        let kept_a = a.as_ptr();
+        keep_text_buffers([a, b, c]);
+        let [a, b, c] = text_buffers();
+        assert_eq!((a.as_str(), b.as_str(), c.as_str()), ("", "", ""));
+        assert_eq!(a.as_ptr(), kept_a, "a short buffer is reused");
+        assert_eq!(b.capacity(), 0, "a long one was freed");
+        // Taken: a second request on the thread meanwhile gets fresh ones.
+        let [d, _, _] = text_buffers();
+        assert_eq!(d.capacity(), 0);
+        keep_text_buffers([a, b, c]);
     }
 
     /// The type of the future `f` returns, measured without calling it.

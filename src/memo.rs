@@ -39,11 +39,26 @@ pub struct Budget {
 #[derive(Debug, Default, Clone)]
 pub struct Key(Vec<u8>);
 
+/// Room for the longest keys made per request (Credolab's, about 100 bytes) without
+/// growing.
+const KEY_ROOM: usize = 256;
+
+thread_local! {
+    /// The buffer of this thread's last dropped [`Key`], taken by its next one: a key is
+    /// made and dropped on every request of a vendor that caches, and the map keeps a
+    /// copy of its bytes, never the buffer. One small buffer per thread stays alive.
+    static SPARE_KEY: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl Key {
     pub fn new(kind: &str) -> Self {
-        // Room for the longest keys made per request (Credolab's, about 100 bytes) without
-        // growing: the map keeps a copy of the bytes, not this buffer.
-        let mut k = Self(Vec::with_capacity(256));
+        // No spare while the thread's locals are being torn down: a fresh buffer.
+        let mut buf = SPARE_KEY
+            .try_with(std::cell::Cell::take)
+            .unwrap_or_default();
+        buf.clear();
+        buf.reserve(KEY_ROOM);
+        let mut k = Self(buf);
         k.str(kind);
         k
     }
@@ -77,6 +92,16 @@ impl Key {
         match s {
             None => self.flag(false),
             Some(s) => self.flag(true).str(s),
+        }
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        // Kept for the thread's next key unless a long key grew it.
+        if self.0.capacity() <= 4 * KEY_ROOM {
+            let buf = std::mem::take(&mut self.0);
+            let _ = SPARE_KEY.try_with(|spare| spare.set(buf));
         }
     }
 }
@@ -433,6 +458,37 @@ mod tests {
             None
         );
         assert_eq!(m.len(), 0);
+    }
+
+    #[test]
+    fn a_key_made_on_a_reused_buffer_holds_only_its_own_inputs() {
+        let fresh = |kind: &str, n: u64, s: Option<&str>| {
+            let mut k = Key(Vec::new());
+            k.str(kind).u64(n).opt(s);
+            k.0.clone()
+        };
+        let mut long = Key::new("a-long-kind");
+        long.str(&"x".repeat(200)).u64(7);
+        let at = long.0.as_ptr();
+        drop(long);
+        let mut short = Key::new("k");
+        short.u64(1).opt(Some("é"));
+        assert_eq!(short.0.as_ptr(), at, "the dropped key's buffer is reused");
+        assert_eq!(short.0, fresh("k", 1, Some("é")));
+        // Two at once: the second gets a buffer of its own.
+        let mut other = Key::new("k");
+        other.u64(2).opt(None);
+        assert_ne!(other.0.as_ptr(), short.0.as_ptr());
+        assert_eq!(other.0, fresh("k", 2, None));
+        assert_eq!(short.0, fresh("k", 1, Some("é")));
+        // A key grown past what is kept is freed, not kept.
+        drop((short, other));
+        let mut huge = Key::new("k");
+        huge.str(&"y".repeat(8 * KEY_ROOM));
+        drop(huge);
+        let next = Key::new("");
+        assert!(next.0.capacity() <= 4 * KEY_ROOM);
+        assert_eq!(next.0, fresh("", 0, None)[..8].to_vec());
     }
 
     #[test]

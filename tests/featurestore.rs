@@ -1413,6 +1413,65 @@ async fn google_routes_that_are_not_emulated_answer_501_unimplemented() {
     assert_eq!(anon.status, 401);
 }
 
+/// Below a location Google routes only Vertex AI's own collections: a name that is none
+/// of them (a typo, a case flip) is Google's 404 for a URL it does not serve, not the
+/// 501 of a collection the mock does not emulate.
+#[tokio::test]
+async fn an_unknown_collection_under_a_location_is_404_and_a_known_one_501() {
+    let s = TestServer::start().await;
+    let typo = get(&s, &format!("{LOC}/featurestore/finscore_fs")).await;
+    insta::assert_json_snapshot!(typo.exchange(HEADERS));
+    for (method, path) in [
+        ("GET", format!("{LOC}/featurestore")),
+        ("GET", format!("{LOC}/featurestorEs/finscore_fs")),
+        (
+            "POST",
+            format!("{LOC}/Featurestores/finscore_fs/entityTypes/score_features:readFeatureValues"),
+        ),
+        ("GET", format!("{LOC}/featureonlinestores")),
+        ("GET", format!("{LOC}/tuningjobs/1/operations/2")),
+        (
+            "GET",
+            "/featurestore/v1beta1/projects/p/locations/l/nonsense".to_string(),
+        ),
+    ] {
+        let r = s.request(method, &path, AUTH, "").await;
+        assert_eq!(
+            (r.status, r.json()["error"]["status"].clone()),
+            (404, json!("NOT_FOUND")),
+            "{method} {path}"
+        );
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("The requested URL")),
+            "{method} {path}: {}",
+            r.text()
+        );
+    }
+    for (method, path) in [
+        ("GET", format!("{LOC}/featureOnlineStores")),
+        ("GET", format!("{LOC}/tuningJobs/1/operations/2")),
+        ("POST", format!("{LOC}/endpoints/e:predict")),
+        (
+            "GET",
+            "/featurestore/v1beta1/projects/p/locations/l/serverlessRayJobs".to_string(),
+        ),
+    ] {
+        let r = s.request(method, &path, AUTH, "").await;
+        assert_eq!(
+            (r.status, r.json()["error"]["status"].clone()),
+            (501, json!("UNIMPLEMENTED")),
+            "{method} {path}"
+        );
+    }
+    // The 404 comes before the token is looked at, as for any URL Google does not serve.
+    let anon = s
+        .request("GET", &format!("{LOC}/featurestorEs"), &[], "")
+        .await;
+    assert_eq!(anon.status, 404, "{}", anon.text());
+}
+
 #[tokio::test]
 async fn a_feature_selector_with_a_string_for_ids_names_the_field() {
     let s = TestServer::start().await;

@@ -31,13 +31,18 @@ fn iovation_body(account: &str) -> Value {
     json!({"iovationRequestParams": {"accountCode": account, "transactionInsight": {"email": "acc@domain.com", "eventId": "168200gsd851", "mobilePhoneNumber": "+15032246010"}}})
 }
 
-async fn login_as(s: &TestServer, email: &str) -> Reply {
+/// Post a login with `email` and `password` to `path` (the v6.0 login or an alias).
+async fn login_at(s: &TestServer, path: &str, email: &str, password: &str) -> Reply {
     s.post_json(
-        LOGIN,
+        path,
         &[],
-        &json!({"userEmail": email, "password": "test-password"}),
+        &json!({"userEmail": email, "password": password}),
     )
     .await
+}
+
+async fn login_as(s: &TestServer, email: &str) -> Reply {
+    login_at(s, LOGIN, email, "test-password").await
 }
 
 /// Log in as the default user; the whole token answer.
@@ -81,13 +86,13 @@ async fn login_returns_a_bearer_token_that_expires_60_minutes_later_on_the_mock_
 #[tokio::test]
 async fn the_v5_login_is_an_alias_and_emails_ignore_case() {
     let s = TestServer::start().await;
-    let r = s
-        .post_json(
-            "/credolab/v5.0/account/login",
-            &[],
-            &json!({"userEmail": "Test@Example.com", "password": "test-password"}),
-        )
-        .await;
+    let r = login_at(
+        &s,
+        "/credolab/v5.0/account/login",
+        "Test@Example.com",
+        "test-password",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let token = r.json();
     let d = get_with(&s, &insight("R-1"), &bearer(&token)).await;
@@ -98,26 +103,26 @@ async fn the_v5_login_is_an_alias_and_emails_ignore_case() {
 #[tokio::test]
 async fn the_intermediate_api_login_path_is_another_alias() {
     let s = TestServer::start().await;
-    let r = s
-        .post_json(
-            "/credolab/api/account/v1/login",
-            &[],
-            &json!({"userEmail": "test@example.com", "password": "test-password"}),
-        )
-        .await;
+    let r = login_at(
+        &s,
+        "/credolab/api/account/v1/login",
+        "test@example.com",
+        "test-password",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let token = r.json();
     assert_eq!(token["token_type"], "bearer");
     assert_eq!(token[".expires"], "2026-01-15T11:00:00.0000000Z");
     let d = get_with(&s, &insight("R-1"), &bearer(&token)).await;
     assert_eq!(d.status, 200);
-    let wrong = s
-        .post_json(
-            "/credolab/api/account/v1/login",
-            &[],
-            &json!({"userEmail": "test@example.com", "password": "nope"}),
-        )
-        .await;
+    let wrong = login_at(
+        &s,
+        "/credolab/api/account/v1/login",
+        "test@example.com",
+        "nope",
+    )
+    .await;
     assert_eq!(wrong.json()["title"], "password_invalid");
     let get = s.get("/credolab/api/account/v1/login").await;
     assert_eq!((get.status, get.header("allow")), (405, Some("POST")));
@@ -184,13 +189,7 @@ async fn login_refusals_carry_the_documented_problem_titles() {
     ];
     let mut got = Vec::new();
     for (email, password) in cases {
-        let r = s
-            .post_json(
-                LOGIN,
-                &[],
-                &json!({"userEmail": email, "password": password}),
-            )
-            .await;
+        let r = login_at(&s, LOGIN, email, password).await;
         got.push(r.exchange(SHOWN));
     }
     insta::assert_json_snapshot!(got);
@@ -1078,13 +1077,7 @@ async fn an_oversized_body_gets_a_413_problem() {
         ..config()
     })
     .await;
-    let r = s
-        .post_json(
-            LOGIN,
-            &[],
-            &json!({"userEmail": "test@example.com", "password": "test-password"}),
-        )
-        .await;
+    let r = login_at(&s, LOGIN, "test@example.com", "test-password").await;
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["title"], "Payload Too Large");
 }
@@ -1614,13 +1607,7 @@ async fn a_production_client_reads_two_scorecards_and_a_scenario_can_ask_for_one
     assert_eq!(v1.json()["scores"].as_array().unwrap().len(), 1);
     assert_eq!(v1.json()["scores"][0], scores[0]);
     // On a wrong password the PHP client goes on with an empty bearer: 401.
-    let wrong = s
-        .post_json(
-            LOGIN,
-            &[],
-            &json!({"userEmail": "test@example.com", "password": "nope"}),
-        )
-        .await;
+    let wrong = login_at(&s, LOGIN, "test@example.com", "nope").await;
     assert_eq!(wrong.status, 400);
     assert_eq!(
         get_with(&s, &insight("LN-2026-0001"), "Bearer ")

@@ -625,6 +625,28 @@ async fn create_fs(s: &TestServer, id: &str, body: &Value) -> Reply {
     send_json(s, "POST", &format!("{FS}?featurestoreId={id}"), body).await
 }
 
+/// Create featurestore `id` with an online store of one node.
+async fn create_online_fs(s: &TestServer, id: &str) -> Reply {
+    create_fs(
+        s,
+        id,
+        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
+    )
+    .await
+}
+
+/// Create entity type `et` (no fields set) in featurestore `fs`.
+async fn create_et(s: &TestServer, fs: &str, et: &str) -> Reply {
+    let path = format!("{FS}/{fs}/entityTypes?entityTypeId={et}");
+    send_json(s, "POST", &path, &json!({})).await
+}
+
+/// Create feature `id` of `value_type` in the entity type at `et_path`.
+async fn create_feature(s: &TestServer, et_path: &str, id: &str, value_type: &str) -> Reply {
+    let path = format!("{et_path}/features?featureId={id}");
+    send_json(s, "POST", &path, &json!({ "valueType": value_type })).await
+}
+
 /// An operation's name as a path below the vendor prefix, under `/v1/` or `/ui/`.
 fn op_path(op: &Reply, version: &str) -> String {
     let name = op.json()["name"].as_str().unwrap().to_string();
@@ -634,24 +656,13 @@ fn op_path(op: &Reply, version: &str) -> String {
 #[tokio::test]
 async fn operations_are_served_under_ui_as_well_as_v1() {
     let s = TestServer::start().await;
-    let fs = create_fs(
+    let fs = create_online_fs(&s, "ops_fs").await;
+    let et = create_et(&s, "ops_fs", "users").await;
+    let f = create_feature(
         &s,
-        "ops_fs",
-        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
-    )
-    .await;
-    let et = send_json(
-        &s,
-        "POST",
-        &format!("{FS}/ops_fs/entityTypes?entityTypeId=users"),
-        &json!({}),
-    )
-    .await;
-    let f = send_json(
-        &s,
-        "POST",
-        &format!("{FS}/ops_fs/entityTypes/users/features?featureId=age"),
-        &json!({"valueType": "INT64"}),
+        &format!("{FS}/ops_fs/entityTypes/users"),
+        "age",
+        "INT64",
     )
     .await;
     for op in [&fs, &et, &f] {
@@ -736,13 +747,7 @@ async fn a_pending_create_finishes_on_the_mock_clock_whether_or_not_anyone_polls
             .any(|f| f["name"].as_str().unwrap().ends_with("/pending_x")),
         "{listed}"
     );
-    let child = send_json(
-        &s,
-        "POST",
-        &format!("{FS}/pending_x/entityTypes?entityTypeId=users"),
-        &json!({}),
-    )
-    .await;
+    let child = create_et(&s, "pending_x", "users").await;
     assert_eq!(child.json()["done"], true, "{}", child.text());
     assert_eq!(create_fs(&s, "pending_x", &online).await.status, 409);
 
@@ -843,19 +848,8 @@ steps = [
 #[tokio::test]
 async fn a_running_create_whose_parent_is_deleted_meanwhile_fails_in_its_operation() {
     let s = TestServer::start().await;
-    create_fs(
-        &s,
-        "parent_fs",
-        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
-    )
-    .await;
-    let started = send_json(
-        &s,
-        "POST",
-        &format!("{FS}/parent_fs/entityTypes?entityTypeId=pending_users"),
-        &json!({}),
-    )
-    .await;
+    create_online_fs(&s, "parent_fs").await;
+    let started = create_et(&s, "parent_fs", "pending_users").await;
     assert!(started.json().get("done").is_none(), "{}", started.text());
     let gone = s
         .request("DELETE", &format!("{FS}/parent_fs"), AUTH, "")
@@ -1070,26 +1064,9 @@ async fn deleting_a_featurestore_with_entity_types_needs_force_and_takes_their_v
         assert_eq!(get(&s, &path).await.status, 404, "{path}");
     }
     // Created again, it holds none of the old values.
-    create_fs(
-        &s,
-        "finscore_fs",
-        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
-    )
-    .await;
-    send_json(
-        &s,
-        "POST",
-        &format!("{FS}/finscore_fs/entityTypes?entityTypeId=score_features"),
-        &json!({}),
-    )
-    .await;
-    send_json(
-        &s,
-        "POST",
-        &format!("{ET}/features?featureId=code"),
-        &json!({"valueType": "STRING"}),
-    )
-    .await;
+    create_online_fs(&s, "finscore_fs").await;
+    create_et(&s, "finscore_fs", "score_features").await;
+    create_feature(&s, ET, "code", "STRING").await;
     assert_eq!(
         read(&s, "e9", &["code"]).await.json()["entityView"]["data"][0],
         json!({})
@@ -1133,13 +1110,7 @@ async fn deleting_a_feature_answers_an_operation_and_forgets_its_values() {
         .map(|d| d["id"].as_str().unwrap())
         .collect();
     assert!(!ids.contains(&"band"), "{ids:?}");
-    send_json(
-        &s,
-        "POST",
-        &format!("{ET}/features?featureId=band"),
-        &json!({"valueType": "STRING"}),
-    )
-    .await;
+    create_feature(&s, ET, "band", "STRING").await;
     assert_eq!(
         read(&s, "e8", &["band", "code"]).await.json()["entityView"]["data"][0],
         json!({})
@@ -1413,6 +1384,65 @@ async fn google_routes_that_are_not_emulated_answer_501_unimplemented() {
     assert_eq!(anon.status, 401);
 }
 
+/// Below a location Google routes only Vertex AI's own collections: a name that is none
+/// of them (a typo, a case flip) is Google's 404 for a URL it does not serve, not the
+/// 501 of a collection the mock does not emulate.
+#[tokio::test]
+async fn an_unknown_collection_under_a_location_is_404_and_a_known_one_501() {
+    let s = TestServer::start().await;
+    let typo = get(&s, &format!("{LOC}/featurestore/finscore_fs")).await;
+    insta::assert_json_snapshot!(typo.exchange(HEADERS));
+    for (method, path) in [
+        ("GET", format!("{LOC}/featurestore")),
+        ("GET", format!("{LOC}/featurestorEs/finscore_fs")),
+        (
+            "POST",
+            format!("{LOC}/Featurestores/finscore_fs/entityTypes/score_features:readFeatureValues"),
+        ),
+        ("GET", format!("{LOC}/featureonlinestores")),
+        ("GET", format!("{LOC}/tuningjobs/1/operations/2")),
+        (
+            "GET",
+            "/featurestore/v1beta1/projects/p/locations/l/nonsense".to_string(),
+        ),
+    ] {
+        let r = s.request(method, &path, AUTH, "").await;
+        assert_eq!(
+            (r.status, r.json()["error"]["status"].clone()),
+            (404, json!("NOT_FOUND")),
+            "{method} {path}"
+        );
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("The requested URL")),
+            "{method} {path}: {}",
+            r.text()
+        );
+    }
+    for (method, path) in [
+        ("GET", format!("{LOC}/featureOnlineStores")),
+        ("GET", format!("{LOC}/tuningJobs/1/operations/2")),
+        ("POST", format!("{LOC}/endpoints/e:predict")),
+        (
+            "GET",
+            "/featurestore/v1beta1/projects/p/locations/l/serverlessRayJobs".to_string(),
+        ),
+    ] {
+        let r = s.request(method, &path, AUTH, "").await;
+        assert_eq!(
+            (r.status, r.json()["error"]["status"].clone()),
+            (501, json!("UNIMPLEMENTED")),
+            "{method} {path}"
+        );
+    }
+    // The 404 comes before the token is looked at, as for any URL Google does not serve.
+    let anon = s
+        .request("GET", &format!("{LOC}/featurestorEs"), &[], "")
+        .await;
+    assert_eq!(anon.status, 404, "{}", anon.text());
+}
+
 #[tokio::test]
 async fn a_feature_selector_with_a_string_for_ids_names_the_field() {
     let s = TestServer::start().await;
@@ -1444,18 +1474,12 @@ async fn a_featurestore_without_an_online_store_cannot_take_or_serve_values() {
     let s = TestServer::start().await;
     let fs = create_fs(&s, "offline_fs", &json!({})).await.json();
     assert!(fs["response"].get("onlineServingConfig").is_none(), "{fs}");
-    send_json(
+    create_et(&s, "offline_fs", "users").await;
+    create_feature(
         &s,
-        "POST",
-        &format!("{FS}/offline_fs/entityTypes?entityTypeId=users"),
-        &json!({}),
-    )
-    .await;
-    send_json(
-        &s,
-        "POST",
-        &format!("{FS}/offline_fs/entityTypes/users/features?featureId=age"),
-        &json!({"valueType": "INT64"}),
+        &format!("{FS}/offline_fs/entityTypes/users"),
+        "age",
+        "INT64",
     )
     .await;
     let et = format!("{FS}/offline_fs/entityTypes/users");
@@ -1524,34 +1548,17 @@ fn a_client_that_outlives_its_time_limit_is_killed_and_its_output_kept() {
 #[tokio::test]
 async fn resources_whose_id_is_operations_are_created_read_polled_and_deleted() {
     let s = TestServer::start().await;
-    let fs = create_fs(
-        &s,
-        "operations",
-        &json!({"onlineServingConfig": {"fixedNodeCount": 1}}),
-    )
-    .await;
+    let fs = create_online_fs(&s, "operations").await;
     assert_eq!(fs.json()["done"], true, "{}", fs.text());
     let got = get(&s, &format!("{FS}/operations")).await;
     assert_eq!(got.status, 200, "{}", got.text());
-    let et = send_json(
-        &s,
-        "POST",
-        &format!("{FS}/operations/entityTypes?entityTypeId=operations"),
-        &json!({}),
-    )
-    .await;
+    let et = create_et(&s, "operations", "operations").await;
     assert_eq!(et.json()["done"], true, "{}", et.text());
     let et_path = format!("{FS}/operations/entityTypes/operations");
     for op in [&fs, &et] {
         assert_eq!(get(&s, &op_path(op, "ui")).await.json(), op.json());
     }
-    let features = send_json(
-        &s,
-        "POST",
-        &format!("{et_path}/features?featureId=operations"),
-        &json!({"valueType": "STRING"}),
-    )
-    .await;
+    let features = create_feature(&s, &et_path, "operations", "STRING").await;
     assert_eq!(features.json()["done"], true, "{}", features.text());
     let w = s
         .post_json(

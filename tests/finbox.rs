@@ -1183,22 +1183,25 @@ async fn a_catalogue_at_the_edges_of_what_validate_accepts_answers_finite_number
     }
 }
 
-#[test]
-fn a_range_too_wide_to_draw_from_is_refused_by_validate_at_its_predictor() {
+/// `vendor-mock validate` on a finbox.toml of `content`, which it must refuse (exit 1):
+/// the folder holding the file (kept while the caller reads) and what it wrote to stderr.
+fn validate_refuses(content: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("finbox.toml");
-    std::fs::write(
-        &path,
-        "vendor = \"finbox\"\n[versions.catalogues.7]\npredictors = [{ name = \"a\", kind = \"amount\", min = -1e308, max = 1e308 }]\n",
-    )
-    .unwrap();
+    std::fs::write(&path, content).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vendor-mock"))
         .arg("validate")
         .arg(&path)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    (dir, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_range_too_wide_to_draw_from_is_refused_by_validate_at_its_predictor() {
+    let (dir, err) = validate_refuses("vendor = \"finbox\"\n[versions.catalogues.7]\npredictors = [{ name = \"a\", kind = \"amount\", min = -1e308, max = 1e308 }]\n");
+    let path = dir.path().join("finbox.toml");
     assert!(
         err.contains(&format!(
             "{}:3:15: versions.catalogues.7.predictors: a: min must be from -1e15 to 1e15",
@@ -1210,20 +1213,9 @@ fn a_range_too_wide_to_draw_from_is_refused_by_validate_at_its_predictor() {
 
 #[test]
 fn mistakes_in_versions_are_reported_with_file_line_and_column() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, err) =
+        validate_refuses("vendor = \"finbox\"\n[versions]\naccepted = [0]\nfalback = 2\n");
     let path = dir.path().join("finbox.toml");
-    std::fs::write(
-        &path,
-        "vendor = \"finbox\"\n[versions]\naccepted = [0]\nfalback = 2\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vendor-mock"))
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
     let p = path.display();
     assert!(
         err.contains(&format!(

@@ -72,6 +72,30 @@ async fn bearer(s: &TestServer, path: &str, access: &str) -> Reply {
         .await
 }
 
+/// The risk report of a flow.
+fn report_path(f: &Flow) -> String {
+    format!("/finx/rest/risk-reports/{}", f.id)
+}
+
+/// A report's entries that link to their transactions: every stream, the primary
+/// income and every indicator.
+fn linked_entries(report: &Value) -> Vec<Value> {
+    let mut entries: Vec<Value> = Vec::new();
+    for (sec, part) in [
+        ("income", "regular"),
+        ("income", "variable"),
+        ("expenses", "regular"),
+        ("expenses", "variable"),
+    ] {
+        entries.extend(report[sec][part].as_array().unwrap().iter().cloned());
+    }
+    entries.push(report["income"]["primary"].clone());
+    for k in ["atm", "gambling", "debt_collection", "loan"] {
+        entries.push(report[k].clone());
+    }
+    entries
+}
+
 fn access(t: &Value) -> &str {
     t["access_token"].as_str().unwrap()
 }
@@ -91,25 +115,13 @@ async fn a_client_completes_the_flow_and_its_own_sums_of_the_drilled_down_transa
     )
     .await;
     let t = exchange(&s, &f).await;
-    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    let r = bearer(&s, &report_path(&f), access(&t)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let report = r.json();
     assert_eq!(report["period"], 6);
 
     // Every stream, the primary income and every indicator: follow its href, re-add.
-    let mut sections: Vec<Value> = Vec::new();
-    for (sec, part) in [
-        ("income", "regular"),
-        ("income", "variable"),
-        ("expenses", "regular"),
-        ("expenses", "variable"),
-    ] {
-        sections.extend(report[sec][part].as_array().unwrap().iter().cloned());
-    }
-    sections.push(report["income"]["primary"].clone());
-    for k in ["atm", "gambling", "debt_collection", "loan"] {
-        sections.push(report[k].clone());
-    }
+    let sections = linked_entries(&report);
     let mut followed = 0;
     for sec in &sections {
         let href = sec["href"].as_str().unwrap();
@@ -445,7 +457,7 @@ async fn access_tokens_expire_after_an_hour_and_refreshing_rotates_both_tokens()
     let t = exchange(&s, &f).await;
     assert_eq!(t["token_type"], "Bearer");
     assert_eq!(t["expires_in"], 3600);
-    let path = format!("/finx/rest/risk-reports/{}", f.id);
+    let path = report_path(&f);
     s.advance(3599).await;
     assert_eq!(bearer(&s, &path, access(&t)).await.status, 200);
     s.advance(1).await;
@@ -510,12 +522,7 @@ async fn an_unknown_report_id_and_another_flows_report_are_404() {
     .await;
     assert_eq!(unknown.status, 404, "whatever the scenario");
     insta::assert_json_snapshot!(unknown.exchange(&["content-type"]));
-    let other = bearer(
-        &s,
-        &format!("/finx/rest/risk-reports/{}", b.id),
-        access(&ta),
-    )
-    .await;
+    let other = bearer(&s, &report_path(&b), access(&ta)).await;
     assert_eq!(other.status, 404);
 }
 
@@ -542,8 +549,8 @@ async fn one_time_reports_vanish_an_hour_after_the_flow_completed_but_ongoing_on
         |t: &Value| json!({"grant_type": "refresh_token", "refresh_token": t["refresh_token"]});
     let t1 = token(&s, fresh(&t1)).await.json();
     let t2 = token(&s, fresh(&t2)).await.json();
-    let p1 = format!("/finx/rest/risk-reports/{}", one.id);
-    let p2 = format!("/finx/rest/risk-reports/{}", ong.id);
+    let p1 = report_path(&one);
+    let p2 = report_path(&ong);
     assert_eq!(bearer(&s, &p1, access(&t1)).await.status, 200);
     s.advance(600).await;
     assert_eq!(bearer(&s, &p1, access(&t1)).await.status, 404);
@@ -571,7 +578,7 @@ async fn pending_ratelimited_and_flaky_users_get_two_refusals_on_the_report_then
         )
         .await;
         let t = exchange(&s, &f).await;
-        let path = format!("/finx/rest/risk-reports/{}", f.id);
+        let path = report_path(&f);
         let mut got = Vec::new();
         for _ in 0..3 {
             let r = bearer(&s, &path, access(&t)).await;
@@ -599,7 +606,7 @@ async fn the_report_in_the_v2_11_shape_is_pinned() {
     )
     .await;
     let t = exchange(&s, &f).await;
-    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    let r = bearer(&s, &report_path(&f), access(&t)).await;
     let report = r.json();
     assert_eq!(report["accounts"][0]["iban"], "DE93300308800013441006");
     assert_eq!(
@@ -628,9 +635,7 @@ async fn the_main_account_feeds_the_card_and_savings_accounts_with_transfers_the
     .await;
     let t = exchange(&s, &f).await;
     let a = access(&t);
-    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
-        .await
-        .json();
+    let report = bearer(&s, &report_path(&f), a).await.json();
     let accounts = bearer(&s, "/finx/rest/accounts", a).await.json();
     let ids: Vec<&str> = accounts["accounts"]
         .as_array()
@@ -703,9 +708,7 @@ async fn a_household_pays_its_savings_rate_and_card_top_ups_only_when_its_main_a
         .await;
         let t = exchange(&s, &f).await;
         let a = access(&t);
-        let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
-            .await
-            .json();
+        let report = bearer(&s, &report_path(&f), a).await.json();
         let accounts = bearer(&s, "/finx/rest/accounts", a).await.json();
         let main = &accounts["accounts"][0];
         let id = main["account_id"].as_str().unwrap();
@@ -792,7 +795,7 @@ async fn the_newest_shape_is_chosen_in_the_scenario_file() {
     )
     .await;
     let t = exchange(&s, &f).await;
-    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    let r = bearer(&s, &report_path(&f), access(&t)).await;
     let report = r.json();
     assert_eq!(report["id"], json!(f.id));
     let inc = &report["income"];
@@ -818,7 +821,7 @@ async fn hrefs_point_at_the_host_the_client_used_and_the_finx_prefix() {
     let r = s
         .request(
             "GET",
-            &format!("/finx/rest/risk-reports/{}", f.id),
+            &report_path(&f),
             &[("authorization", &auth), ("host", "mock.example:9000")],
             "",
         )
@@ -1078,7 +1081,7 @@ async fn admin_reset_forgets_flows_and_tokens() {
     let t = exchange(&s, &f).await;
     let r = s.post_json("/__admin/reset", &[], &json!({})).await;
     assert_eq!(r.status, 200);
-    let after = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    let after = bearer(&s, &report_path(&f), access(&t)).await;
     assert_eq!(after.status, 401);
 }
 
@@ -1094,7 +1097,7 @@ async fn the_same_requests_give_the_same_report_byte_for_byte() {
         )
         .await;
         let t = exchange(&s, &f).await;
-        let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+        let r = bearer(&s, &report_path(&f), access(&t)).await;
         bodies.push(r.text().replace(&s.base, ""));
     }
     assert_eq!(bodies[0], bodies[1]);
@@ -1122,7 +1125,7 @@ async fn the_affinity_is_computed_from_the_name_given_at_flow_start_with_the_doc
         )
         .await;
         let t = exchange(&s, &f).await;
-        let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+        let r = bearer(&s, &report_path(&f), access(&t)).await;
         let v = &r.json()["accounts"][0]["verification_result"];
         assert_eq!(v["provided"], json!({"name": "Max Mustermann"}), "{user}");
         assert_eq!(
@@ -1143,7 +1146,7 @@ async fn without_a_name_at_flow_start_there_is_no_verification_result() {
     )
     .await;
     let t = exchange(&s, &f).await;
-    let r = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t)).await;
+    let r = bearer(&s, &report_path(&f), access(&t)).await;
     assert_eq!(r.json()["accounts"][0]["verification_result"], Value::Null);
 }
 
@@ -1507,23 +1510,9 @@ async fn a_ten_year_report_is_re_added_exactly_by_paging_its_hrefs_past_the_firs
     )
     .await;
     let t = exchange(&s, &f).await;
-    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), access(&t))
-        .await
-        .json();
+    let report = bearer(&s, &report_path(&f), access(&t)).await.json();
     assert_eq!(report["period"], 120);
-    let mut entries: Vec<Value> = Vec::new();
-    for (sec, part) in [
-        ("income", "regular"),
-        ("income", "variable"),
-        ("expenses", "regular"),
-        ("expenses", "variable"),
-    ] {
-        entries.extend(report[sec][part].as_array().unwrap().iter().cloned());
-    }
-    entries.push(report["income"]["primary"].clone());
-    for k in ["atm", "gambling", "debt_collection", "loan"] {
-        entries.push(report[k].clone());
-    }
+    let entries = linked_entries(&report);
     let mut longest = 0;
     for e in &entries {
         let href = e["href"].as_str().unwrap();
@@ -1586,9 +1575,7 @@ async fn the_balance_call_answers_the_running_balance_the_report_s_balance_figur
         .await;
         let t = exchange(&s, &f).await;
         let a = access(&t);
-        let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
-            .await
-            .json();
+        let report = bearer(&s, &report_path(&f), a).await.json();
         let accounts = bearer(&s, "/finx/rest/accounts", a).await.json();
         for (i, acc) in accounts["accounts"].as_array().unwrap().iter().enumerate() {
             // What figo's clients send: get_account_balance(account_id).
@@ -1787,9 +1774,7 @@ async fn figo_s_own_client_pages_past_a_thousand_and_reads_balances_that_match_t
     let got: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(got["refreshed"], true);
     let a = got["access_token"].as_str().unwrap();
-    let report = bearer(&s, &format!("/finx/rest/risk-reports/{}", f.id), a)
-        .await
-        .json();
+    let report = bearer(&s, &report_path(&f), a).await.json();
     let s = &s;
     let count_of = |path: String| async move {
         let r = bearer(s, &format!("{path}?count=1&include_statistics=true"), a).await;
@@ -2009,7 +1994,7 @@ steps = [{ outcome = "report", patch = { period = 99, atm = { count = -1 } } }]
     )
     .await;
     let t = exchange(&s, &f).await;
-    let path = format!("/finx/rest/risk-reports/{}", f.id);
+    let path = report_path(&f);
     let auth = format!("Bearer {}", access(&t));
     let plain = bearer(&s, &path, access(&t)).await;
     assert_eq!(plain.status, 200, "{}", plain.text());
@@ -2064,12 +2049,7 @@ async fn each_server_keeps_its_own_report_cache_and_counts_only_that_in_its_memo
     )
     .await;
     let t = exchange(&busy, &f).await;
-    let r = bearer(
-        &busy,
-        &format!("/finx/rest/risk-reports/{}", f.id),
-        access(&t),
-    )
-    .await;
+    let r = bearer(&busy, &report_path(&f), access(&t)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(shared(busy.get("/__admin/memory").await.json()) > 0);
     // The cache was the process's before: every server counted every other's datasets.

@@ -310,6 +310,8 @@ def case_each_error_class_the_sdk_raises():
         instances={"e1": {"code": 5}}), "Value type mismatch")
     # 501 UNIMPLEMENTED: a Google route the mock does not emulate
     expect(exceptions.MethodNotImplemented, lambda: aiplatform.Feature.search(query="code"), "does not emulate")
+    # … and another Vertex AI collection under the location (GET …/locations/{l}/models)
+    expect(exceptions.MethodNotImplemented, lambda: aiplatform.Model.list(), "does not emulate")
     # 429 RESOURCE_EXHAUSTED and 503 UNAVAILABLE from the shipped scenarios (the SDK
     # sets no retry on reads and writes)
     expect(exceptions.TooManyRequests, lambda: et.read(entity_ids="ratelimited-sdk"))

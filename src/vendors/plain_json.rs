@@ -1,55 +1,162 @@
 //! A cursor over a JSON body read from its bytes, for the vendors' plain body readers
-//! (FinBox's call, FinScore's score request): whitespace, single bytes, strings without
-//! escapes or control characters, small positive integers and `null`. Anything else is
-//! refused (`None`), and each reader then hands the body to its vendor's general reading.
+//! (FinBox's call, FinScore's score request, Credolab's Iovation check, the Feature
+//! Store's read, Credeau's common body): whitespace, single bytes, objects of known
+//! keys, strings without escapes or control characters, lists of them, small positive
+//! integers and `null`. Anything else is refused (`None`), and each reader then hands
+//! the body to its vendor's general reading.
+//!
+//! UTF-8 is checked where it can matter, in each string taken (kept or skipped): serde
+//! refuses bad UTF-8 in any string, and outside strings only ASCII tokens are taken
+//! (keys are matched by their bytes). A reader chooses how, by what its bodies hold
+//! (each choice measured with bench/instructions.py): [`Cursor::new`] checks each string
+//! as it is taken, cheaper for a few values among long keys; [`Cursor::checked`] checks
+//! the whole body once and then slices strings off it, cheaper for many short strings.
+
+use std::borrow::Cow;
 
 pub struct Cursor<'a> {
-    pub text: &'a str,
+    b: &'a [u8],
+    /// The body as text when [`Cursor::checked`] checked it whole.
+    text: Option<&'a str>,
     pub at: usize,
 }
 
+// The small steps are `#[inline]`: each reader calls them from its own module, and a
+// call per byte taken costs more than the step (measured with bench/instructions.py).
 impl<'a> Cursor<'a> {
+    /// A cursor at the start of `body` that checks each string for UTF-8 as it takes it.
+    pub fn new(body: &'a [u8]) -> Self {
+        Cursor {
+            b: body,
+            text: None,
+            at: 0,
+        }
+    }
+
+    /// A cursor at the start of `body` checked for UTF-8 at once (`None` when it is not:
+    /// no reader takes such a body).
+    pub fn checked(body: &'a [u8]) -> Option<Self> {
+        let text = std::str::from_utf8(body).ok()?;
+        Some(Cursor {
+            b: body,
+            text: Some(text),
+            at: 0,
+        })
+    }
+
+    #[inline]
     fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+        self.b
     }
 
     /// Skip JSON whitespace.
+    #[inline]
     pub fn space(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.at) {
             self.at += 1;
         }
     }
 
+    /// Whether only JSON whitespace is left.
+    #[inline]
+    pub fn at_end(&mut self) -> bool {
+        self.space();
+        self.at == self.b.len()
+    }
+
     /// The next byte after whitespace, not taken.
+    #[inline]
     pub fn peek(&mut self) -> Option<u8> {
         self.space();
         self.bytes().get(self.at).copied()
     }
 
     /// Take `byte` (after whitespace).
+    #[inline]
     pub fn eat(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// A string with no escape and no control character (JSON allows none raw).
+    /// After a member or an item: `,` (`true`, another follows) or `close` (`false`).
+    #[inline]
+    pub fn next_or_end(&mut self, close: u8) -> Option<bool> {
+        let more = match self.peek()? {
+            b',' => true,
+            b if b == close => false,
+            _ => return None,
+        };
+        self.at += 1;
+        Some(more)
+    }
+
+    /// A string with no escape and no control character (JSON allows none raw), and
+    /// valid UTF-8.
+    #[inline]
     pub fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
-        loop {
-            match *self.bytes().get(self.at)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f => return None,
-                _ => self.at += 1,
-            }
+        self.at += special(&self.bytes()[start..]);
+        if *self.bytes().get(self.at)? != b'"' {
+            return None;
         }
-        // Both ends are at a `"`, so on character boundaries.
-        let s = &self.text[start..self.at];
+        let s = match self.text {
+            // Both ends are at a `"`, so on character boundaries.
+            Some(text) => &text[start..self.at],
+            None => std::str::from_utf8(&self.bytes()[start..self.at]).ok()?,
+        };
         self.at += 1;
         Some(s)
     }
 
+    /// `[ "…", … ]` of such strings.
+    #[inline]
+    pub fn strings(&mut self) -> Option<Vec<Cow<'a, str>>> {
+        self.eat(b'[')?;
+        let mut out = Vec::new();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(out);
+        }
+        loop {
+            out.push(Cow::Borrowed(self.string()?));
+            if !self.next_or_end(b']')? {
+                return Some(out);
+            }
+        }
+    }
+
+    /// `{ "key": value, … }` of the `keys` (each with its closing quote, so none is
+    /// taken for a longer one), each value taken by `field` with its key's index
+    /// (`None`: not plain). Another key, or one with an escape, is not plain. Always
+    /// inlined, so that each reader's keys are constants where they are compared (a
+    /// call with them as a slice costs each reader a few hundred instructions a body).
+    #[inline(always)]
+    pub fn object(
+        &mut self,
+        keys: &[&[u8]],
+        mut field: impl FnMut(usize, &mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.eat(b'"')?;
+            let rest = &self.bytes()[self.at..];
+            let key = keys.iter().position(|k| rest.starts_with(k))?;
+            self.at += keys[key].len();
+            self.eat(b':')?;
+            field(key, self)?;
+            if !self.next_or_end(b'}')? {
+                return Some(());
+            }
+        }
+    }
+
     /// A positive integer without a leading zero, fraction or exponent, of at most 18
     /// digits (so within `i64`).
+    #[inline]
     pub fn integer(&mut self) -> Option<i64> {
         self.space();
         let start = self.at;
@@ -72,18 +179,181 @@ impl<'a> Cursor<'a> {
         )
     }
 
+    /// Take `null` if it is next (`Some(true)`); `Some(false)` when something else
+    /// that is not an `n` is next; `None` at the end or on another word (`nul`,
+    /// `nullx`).
+    #[inline]
+    pub fn null(&mut self) -> Option<bool> {
+        if self.peek()? != b'n' {
+            return Some(false);
+        }
+        let rest = &self.bytes()[self.at..];
+        // `null` and then something that ends a value (not `nullx`).
+        if rest.starts_with(b"null") && !rest.get(4).is_some_and(u8::is_ascii_alphanumeric) {
+            self.at += 4;
+            return Some(true);
+        }
+        None
+    }
+
     /// A plain string, or `null` (`Some(None)`).
+    #[inline]
     pub fn string_or_null(&mut self) -> Option<Option<&'a str>> {
-        if self.peek()? == b'n' {
-            let rest = self.bytes().get(self.at..)?;
-            // `null` and then something that ends a value (not `nullx`).
-            if rest.starts_with(b"null") && !rest.get(4).is_some_and(|b| b.is_ascii_alphanumeric())
-            {
-                self.at += 4;
-                return Some(None);
-            }
-            return None;
+        if self.null()? {
+            return Some(None);
         }
         self.string().map(Some)
+    }
+}
+
+/// Where the first `"`, `\\` or control character (below 0x20) of `b` is (`b.len()` if
+/// none), eight bytes at a time: each test below flags exactly the bytes that are one,
+/// except bytes after a flagged one (a borrow only crosses from a byte that is), so the
+/// lowest flag is the first such byte.
+#[inline]
+pub fn special(b: &[u8]) -> usize {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        let flags = x.wrapping_sub(0x20 * LO) & !x & HI
+            | zero(x ^ (u64::from(b'"') * LO))
+            | zero(x ^ (u64::from(b'\\') * LO));
+        if flags != 0 {
+            // Little-endian: the lowest bits are the first byte.
+            return at + flags.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    at + chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(chunks.remainder().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slow(b: &[u8]) -> usize {
+        b.iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(b.len())
+    }
+
+    #[test]
+    fn the_first_special_byte_is_found_at_every_place() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for special_byte in [
+                    b'"', b'\\', 0, 0x1f, b'a', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[',
+                ] {
+                    for fill in [b'x', 0xc3, 0x21, 0x5d, 0x7f] {
+                        let mut b = vec![fill; len];
+                        if at < len {
+                            b[at] = special_byte;
+                            // A special byte later as well: the first one counts.
+                            if at + 3 < len {
+                                b[at + 3] = b'"';
+                            }
+                        }
+                        assert_eq!(special(&b), slow(&b), "{b:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The eight-at-a-time scan finds what a byte loop finds, wherever in a chunk the
+    /// first stop is and whatever follows it (bytes with the high bit, 0x20, 0x7f).
+    #[test]
+    fn a_plain_run_ends_where_a_byte_loop_says() {
+        let fillers: [&[u8]; 4] = [b"a", b" ", "\u{e9}".as_bytes(), b"\x7f"];
+        let stops: [&[u8]; 6] = [b"\"", b"\\", b"\0", b"\x1f", b"\n", b""];
+        let after: [&[u8]; 3] = [b"", b"\"\\\x01", "\u{20ac}\u{1d11e}x".as_bytes()];
+        for fill in fillers {
+            for n in 0..20 {
+                for stop in stops {
+                    for tail in after {
+                        let mut s = fill.repeat(n);
+                        s.extend_from_slice(stop);
+                        s.extend_from_slice(tail);
+                        assert_eq!(special(&s), slow(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let s = [b'x', b'y', b'z', b, b'a', b'b', b'c', b'd', b'e', b];
+            assert_eq!(special(&s), slow(&s), "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn a_string_that_is_not_utf8_is_not_taken() {
+        for bad in [&b"\"\xff\""[..], b"\"a\xc3\"", b"\"\xed\xa0\x80\""] {
+            assert_eq!(Cursor::new(bad).string(), None, "{}", bad.escape_ascii());
+            assert!(Cursor::checked(bad).is_none(), "{}", bad.escape_ascii());
+        }
+        let good = "\"é€𝄞\"".as_bytes();
+        assert_eq!(Cursor::new(good).string(), Some("é€𝄞"));
+        assert_eq!(
+            Cursor::checked(good).and_then(|mut c| c.string()),
+            Some("é€𝄞")
+        );
+    }
+
+    #[test]
+    fn null_is_taken_only_as_a_whole_word() {
+        for (body, want, at) in [
+            ("null", Some(true), 4),
+            (" null,", Some(true), 5),
+            ("null}", Some(true), 4),
+            ("\"n\"", Some(false), 0),
+            ("nul", None, 0),
+            ("nullx", None, 0),
+            ("null0", None, 0),
+            ("", None, 0),
+        ] {
+            let mut c = Cursor::new(body.as_bytes());
+            assert_eq!(c.null(), want, "{body}");
+            if want == Some(true) {
+                assert_eq!(c.at, at, "{body}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_object_takes_only_its_keys_whole_and_each_separator_once() {
+        fn read(body: &str) -> Option<Vec<(usize, &str)>> {
+            let mut c = Cursor::new(body.as_bytes());
+            let mut got = Vec::new();
+            c.object(&[b"a\"", b"ab\""], |k, c| {
+                got.push((k, c.string()?));
+                Some(())
+            })?;
+            c.at_end().then_some(got)
+        }
+        assert_eq!(read(" { } "), Some(vec![]));
+        assert_eq!(
+            read(r#"{"ab":"x" , "a":"y"}"#),
+            Some(vec![(1, "x"), (0, "y")])
+        );
+        for body in [
+            r#"{"abc":"x"}"#,
+            r#"{"b":"x"}"#,
+            r#"{"a":"x",}"#,
+            r#"{"a":"x"]"#,
+            r#"{"a" "x"}"#,
+            r#"{"a":"x"} x"#,
+            r#"{"a\u0062":"x"}"#,
+            r#"{"a":"x""#,
+        ] {
+            assert_eq!(read(body), None, "{body}");
+        }
     }
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::server::MockRequest;
+use crate::vendors::plain_json::Cursor;
 
 /// The two request models: insights (`groupings`) and extracted data
 /// (`cnt_sms_threshold`). Both have `user_id` (at most 64 characters) and `client_id`.
@@ -150,37 +151,22 @@ fn too_long(user_id: &str) -> bool {
 /// duplicate, trailing bytes), which serde then reads as [`Plain`]; for what this
 /// takes, serde reads the same (unit tests hold them to it, one over generated bodies).
 fn quick(body: &[u8], model: Model) -> Option<Fields<'_>> {
-    // UTF-8 checked once for the whole body; strings are cut from it at their quotes.
-    let text = std::str::from_utf8(body).ok()?;
-    let mut c = Cursor {
-        text,
-        b: body,
-        at: 0,
-    };
+    // UTF-8 checked once for the whole body, cheaper here than string by string
+    // (see `plain_json`).
+    let mut c = Cursor::checked(body)?;
     let (mut user_id, mut client_id, mut groupings) = (None, None, None);
-    c.eat(b'{')?;
-    loop {
-        // The three names, quotes and all: any other key is not taken.
-        c.eat(b'"')?;
-        const KEYS: [&[u8]; 3] = [b"user_id\"", b"client_id\"", b"groupings\""];
-        let key = KEYS.iter().position(|k| c.b[c.at..].starts_with(k))?;
-        c.at += KEYS[key].len();
-        c.eat(b':')?;
+    // The three names, quotes and all: any other key is not taken.
+    c.object(&[b"user_id\"", b"client_id\"", b"groupings\""], |key, c| {
         match key {
             0 if user_id.is_none() => user_id = Some(c.string()?),
             1 if client_id.is_none() => client_id = Some(c.string()?),
             2 if groupings.is_none() => groupings = Some(c.strings()?),
             _ => return None,
         }
-        match c.next()? {
-            b',' => {}
-            b'}' => break,
-            _ => return None,
-        }
-    }
-    c.space();
+        Some(())
+    })?;
     let user_id = user_id?;
-    if c.at != body.len() || too_long(user_id) {
+    if !c.at_end() || too_long(user_id) {
         return None;
     }
     Some(Fields {
@@ -192,69 +178,6 @@ fn quick(body: &[u8], model: Model) -> Option<Fields<'_>> {
         },
         cnt_sms_threshold: None,
     })
-}
-
-/// A position in a body read by [`quick`].
-struct Cursor<'a> {
-    text: &'a str,
-    /// `text`'s bytes.
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    /// Skip JSON whitespace.
-    fn space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    /// The next byte after whitespace, taken.
-    fn next(&mut self) -> Option<u8> {
-        self.space();
-        let b = *self.b.get(self.at)?;
-        self.at += 1;
-        Some(b)
-    }
-
-    /// Take `byte` (after whitespace).
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.next()? == byte).then_some(())
-    }
-
-    /// A string without escapes or control characters.
-    fn string(&mut self) -> Option<&'a str> {
-        self.eat(b'"')?;
-        let start = self.at;
-        let len = self.b[start..]
-            .iter()
-            .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)?;
-        // Stopped at a quote, or not plain.
-        (self.b[start + len] == b'"').then_some(())?;
-        self.at = start + len + 1;
-        // Both ends are at a `"`, so on character boundaries.
-        Some(&self.text[start..start + len])
-    }
-
-    /// `[ "…", … ]` of such strings.
-    fn strings(&mut self) -> Option<Vec<Cow<'a, str>>> {
-        self.eat(b'[')?;
-        let mut out = Vec::with_capacity(3);
-        self.space();
-        if self.b.get(self.at) == Some(&b']') {
-            self.at += 1;
-            return Some(out);
-        }
-        loop {
-            out.push(Cow::Borrowed(self.string()?));
-            match self.next()? {
-                b',' => {}
-                b']' => return Some(out),
-                _ => return None,
-            }
-        }
-    }
 }
 
 /// FastAPI decodes a body as JSON when it has no content type or a JSON one.

@@ -10,8 +10,10 @@
 //! Google serves that the mock does not ([`Routed::Unimplemented`], answered 501
 //! `UNIMPLEMENTED` so a client cannot take "not emulated" for "does not exist"), or a
 //! path and method Google does not serve at all ([`Routed::NotFound`]). Google's routes
-//! are everything below `projects/` and `publishers/` (Model Garden's publisher models)
-//! under `/v1/`, `/v1beta1/` or `/ui/`.
+//! are under `/v1/`, `/v1beta1/` or `/ui/`: `publishers/` (Model Garden's publisher
+//! models), `projects/{p}/locations` and a location, and below a location the
+//! collections Vertex AI has there ([`VERTEX_COLLECTIONS`]), spelt exactly; any other
+//! name there (`featurestore`, `featurestorEs`) is no route of Google's (404).
 //!
 //! `operations` is a collection only where a collection name stands: ids allow
 //! `[a-z0-9_]`, so a featurestore, entity type or feature may be called `operations`.
@@ -171,6 +173,65 @@ const ENTITY_TYPE_VERBS: &[&str] = &[
     "testIamPermissions",
 ];
 
+/// Vertex AI's collections (and singletons) directly under `projects/{p}/locations/{l}/`
+/// in v1 and v1beta1, as the REST reference and the HTTP bindings of Google's client
+/// libraries (google-cloud-aiplatform 2.7.0, gcloud 528.0.0) list them, each spelt
+/// exactly: Google routes only these names (case counts), so only these answer 501
+/// here. One list for both versions: a v1beta1-only name under `/v1/` answers 501 too.
+const VERTEX_COLLECTIONS: &[&str] = &[
+    "agents",
+    "apps",
+    "batchPredictionJobs",
+    "cachedContents",
+    "customJobs",
+    "dataLabelingJobs",
+    "datasets",
+    "deploymentResourcePools",
+    "edgeDeploymentJobs",
+    "edgeDevices",
+    "endpoints",
+    "evaluationTasks",
+    "exampleStores",
+    "extensionControllers",
+    "extensions",
+    "featureGroups",
+    "featureOnlineStores",
+    "featurestores",
+    "hyperparameterTuningJobs",
+    "indexEndpoints",
+    "indexes",
+    "metadataStores",
+    "migratableResources",
+    "modelDeploymentMonitoringJobs",
+    "modelMonitors",
+    "models",
+    "nasJobs",
+    "notebookExecutionJobs",
+    "notebookRuntimeTemplates",
+    "notebookRuntimes",
+    "onlineEvaluators",
+    "operations",
+    "persistentResources",
+    "pipelineJobs",
+    "publishers",
+    "ragCorpora",
+    "ragEngineConfig",
+    "reasoningEngines",
+    "schedules",
+    "serverlessRayJobs",
+    "solvers",
+    "specialistPools",
+    "studies",
+    "tensorboards",
+    "trainingPipelines",
+    "tuningJobs",
+];
+
+/// A Vertex AI collection under a location other than the legacy Feature Store's.
+fn other_collection(name: &str) -> bool {
+    name != "featurestores" && VERTEX_COLLECTIONS.contains(&name)
+}
+
 /// Sort a request below the vendor prefix.
 pub fn route(method: &Method, path: &str) -> Routed {
     // `:verb` may come percent-encoded; most clients send it as it is.
@@ -217,10 +278,10 @@ pub fn route(method: &Method, path: &str) -> Routed {
         return Routed::NotFound;
     }
     // Under projects/{p}/locations/{l}/ but outside the legacy Feature Store: one of
-    // Vertex AI's other services (models, endpoints, featureOnlineStores, location
-    // operations, …), served by Google, not emulated.
+    // Vertex AI's other collections (models, endpoints, featureOnlineStores, location
+    // operations, …), served by Google, not emulated; any other name is no route.
     let elsewhere = || {
-        if segs.len() >= 5 && segs[2] == "locations" && segs[4] != "featurestores" {
+        if segs.len() >= 5 && segs[2] == "locations" && other_collection(segs[4]) {
             Routed::Unimplemented
         } else {
             Routed::NotFound
@@ -402,6 +463,16 @@ mod tests {
             ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations/operations/3", served(Route::Operation { name: format!("{FS}/entityTypes/operations/operations/3") })),
             ("GET", "/v1/projects/operations/locations/operations/featurestores/fs", served(Route::Resource { kind: Kind::Featurestore, name: "projects/operations/locations/operations/featurestores/fs".into() })),
             ("GET", "/v1/other", Routed::NotFound),
+            // Below a location, only Vertex AI's own collections are Google's routes.
+            ("GET", "/v1/projects/p/locations/l/featurestorEs", Routed::NotFound),
+            ("GET", "/v1/projects/p/locations/l/featurestore/fs", Routed::NotFound),
+            ("POST", "/v1/projects/p/locations/l/Featurestores/fs/entityTypes/et:readFeatureValues", Routed::NotFound),
+            ("GET", "/v1beta1/projects/p/locations/l/nonsense", Routed::NotFound),
+            ("GET", "/v1/projects/p/locations/l/featureOnlineStores", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l/featureonlinestores", Routed::NotFound),
+            ("GET", "/v1beta1/projects/p/locations/l/serverlessRayJobs/j", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l/tuningJobs/j/operations/1", Routed::Unimplemented),
+            ("GET", "/v1/projects/p/locations/l/tuningjobs/j/operations/1", Routed::NotFound),
             ("GET", "/v1/publishers", Routed::NotFound),
             ("GET", "/", Routed::NotFound),
         ];
@@ -453,7 +524,7 @@ mod tests {
         // Vertex AI's other services (models, endpoints, featureOnlineStores, location
         // operations, …), served by Google, not emulated.
         let elsewhere = || {
-            if segs.len() >= 5 && segs[2] == "locations" && segs[4] != "featurestores" {
+            if segs.len() >= 5 && segs[2] == "locations" && other_collection(segs[4]) {
                 Routed::Unimplemented
             } else {
                 Routed::NotFound

@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 
+use crate::vendors::plain_json::Cursor;
+
 /// The fields of a plain read body, borrowed from it.
 #[derive(Debug, Default, PartialEq)]
 pub struct ReadBody<'a> {
@@ -22,17 +24,15 @@ pub struct ReadBody<'a> {
 
 /// The body's fields, or `None` when it is not plainly that (see the module doc).
 pub fn read_body(body: &[u8]) -> Option<ReadBody<'_>> {
-    // Outside strings only ASCII tokens are taken, so UTF-8 is checked where it can
-    // matter, in the strings kept (serde refuses bad UTF-8 in any string; a key with
-    // it matches no field name and is left to serde too).
-    let mut c = Cursor { b: body, at: 0 };
+    // UTF-8 is checked in the strings taken (see `plain_json`).
+    let mut c = Cursor::new(body);
     let mut out = ReadBody::default();
     let mut selector = false;
     c.object(
         &[b"entityId\"", b"entityIds\"", b"featureSelector\""],
         |key, c| {
             match key {
-                0 if out.entity_id.is_none() => out.entity_id = Some(c.text()?),
+                0 if out.entity_id.is_none() => out.entity_id = Some(c.string()?),
                 1 if out.entity_ids.is_none() => out.entity_ids = Some(c.strings()?),
                 2 if !selector => {
                     selector = true;
@@ -58,128 +58,7 @@ pub fn read_body(body: &[u8]) -> Option<ReadBody<'_>> {
             Some(())
         },
     )?;
-    c.space();
-    (selector && c.at == body.len()).then_some(out)
-}
-
-/// Where the plain run at the start of `s` ends: the index of its first `"`, `\` or
-/// control character (below 0x20), or `s.len()`. Eight bytes at a time: each test
-/// below marks the bytes that are what it looks for, and may mark a byte above one
-/// that is (a borrow crosses only from such a byte), so the lowest mark is exact.
-fn plain_run(s: &[u8]) -> usize {
-    const LO: u64 = u64::from_le_bytes([0x01; 8]);
-    const HI: u64 = u64::from_le_bytes([0x80; 8]);
-    let zeros = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let mut at = 0;
-    while let Some(chunk) = s.get(at..at + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let marks = (x.wrapping_sub(0x20 * LO) & !x & HI)
-            | zeros(x ^ (u64::from(b'"') * LO))
-            | zeros(x ^ (u64::from(b'\\') * LO));
-        if marks != 0 {
-            // Little-endian: the lowest bits are the first byte.
-            return at + (marks.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    s[at..]
-        .iter()
-        .position(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
-        .map_or(s.len(), |i| at + i)
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    /// Skip JSON whitespace.
-    fn space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    /// The next byte after whitespace, not taken.
-    fn peek(&mut self) -> Option<u8> {
-        self.space();
-        self.b.get(self.at).copied()
-    }
-
-    /// Take `byte` (after whitespace).
-    fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.at += 1)
-    }
-
-    /// The bytes of a string with no escape and no control character (JSON allows
-    /// none raw), not checked for UTF-8.
-    fn string(&mut self) -> Option<&'a [u8]> {
-        self.eat(b'"')?;
-        let start = self.at;
-        let end = start + plain_run(&self.b[start..]);
-        if self.b.get(end) != Some(&b'"') {
-            return None;
-        }
-        self.at = end + 1;
-        Some(&self.b[start..end])
-    }
-
-    /// A string as [`Cursor::string`] takes it, and valid UTF-8.
-    fn text(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.string()?).ok()
-    }
-
-    /// `[ "…", … ]`.
-    fn strings(&mut self) -> Option<Vec<Cow<'a, str>>> {
-        self.eat(b'[')?;
-        let mut out = Vec::new();
-        if self.peek()? == b']' {
-            self.at += 1;
-            return Some(out);
-        }
-        loop {
-            out.push(Cow::Borrowed(self.text()?));
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(out);
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    /// `{ "key": value, … }` of the `keys` (each with its closing quote, so none is
-    /// taken for a longer one), each value taken by `field` with its key's index
-    /// (`None`: not plain). Another key, or one with an escape, is not plain.
-    fn object(
-        &mut self,
-        keys: &[&[u8]],
-        mut field: impl FnMut(usize, &mut Self) -> Option<()>,
-    ) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Some(());
-        }
-        loop {
-            self.eat(b'"')?;
-            let key = keys.iter().position(|k| self.b[self.at..].starts_with(k))?;
-            self.at += keys[key].len();
-            self.eat(b':')?;
-            field(key, self)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
-    }
+    (selector && c.at_end()).then_some(out)
 }
 
 #[cfg(test)]
@@ -241,36 +120,6 @@ pub(super) mod tests {
             entity_ids: b.entity_ids.map(owned),
             ids: owned(b.ids),
         })
-    }
-
-    /// The eight-at-a-time scan finds what a byte loop finds, wherever in a chunk the
-    /// first stop is and whatever follows it (bytes with the high bit, 0x20, 0x7f).
-    #[test]
-    fn a_plain_run_ends_where_a_byte_loop_says() {
-        let naive = |s: &[u8]| {
-            s.iter()
-                .position(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
-                .unwrap_or(s.len())
-        };
-        let fillers: [&[u8]; 4] = [b"a", b" ", "\u{e9}".as_bytes(), b"\x7f"];
-        let stops: [&[u8]; 6] = [b"\"", b"\\", b"\0", b"\x1f", b"\n", b""];
-        let after: [&[u8]; 3] = [b"", b"\"\\\x01", "\u{20ac}\u{1d11e}x".as_bytes()];
-        for fill in fillers {
-            for n in 0..20 {
-                for stop in stops {
-                    for tail in after {
-                        let mut s = fill.repeat(n);
-                        s.extend_from_slice(stop);
-                        s.extend_from_slice(tail);
-                        assert_eq!(plain_run(&s), naive(&s), "{s:?}");
-                    }
-                }
-            }
-        }
-        for b in 0..=255u8 {
-            let s = [b'x', b'y', b'z', b, b'a', b'b', b'c', b'd', b'e', b];
-            assert_eq!(plain_run(&s), naive(&s), "{b:#x}");
-        }
     }
 
     #[test]

@@ -23,43 +23,33 @@ pub struct Fields<'a> {
 
 /// The body's fields, or `None` when it is not plainly that (see the module doc).
 pub fn read(body: &[u8]) -> Option<Fields<'_>> {
-    // UTF-8 checked once for the whole body (serde refuses bad UTF-8 in a string, and
-    // anything but ASCII outside one is not JSON), then strings are sliced off it.
-    let text = std::str::from_utf8(body).ok()?;
-    let mut c = Cursor { text, at: 0 };
+    // UTF-8 is checked in the strings taken (see `plain_json`).
+    let mut c = Cursor::new(body);
     let mut out = Fields::default();
     // Which keys were seen (a `null` value leaves the field `None`).
     let mut seen = [false; 4];
-    c.eat(b'{')?;
-    if c.peek()? == b'}' {
-        c.at += 1;
-    } else {
-        loop {
-            let key = c.string()?;
-            c.eat(b':')?;
-            let (i, field) = match key {
-                "mobilenumber" => (0, &mut out.mobilenumber),
-                "productids" => (1, &mut out.productids),
-                "requestid" => (2, &mut out.requestid),
-                "guarantornumber" => (3, &mut out.guarantornumber),
-                _ => return None,
-            };
+    c.object(
+        &[
+            b"mobilenumber\"",
+            b"productids\"",
+            b"requestid\"",
+            b"guarantornumber\"",
+        ],
+        |i, c| {
             if std::mem::replace(&mut seen[i], true) {
                 return None;
             }
+            let field = match i {
+                0 => &mut out.mobilenumber,
+                1 => &mut out.productids,
+                2 => &mut out.requestid,
+                _ => &mut out.guarantornumber,
+            };
             *field = c.string_or_null()?;
-            match c.peek()? {
-                b',' => c.at += 1,
-                b'}' => {
-                    c.at += 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-    }
-    c.space();
-    (c.at == body.len()).then_some(out)
+            Some(())
+        },
+    )?;
+    c.at_end().then_some(out)
 }
 
 #[cfg(test)]

@@ -123,13 +123,18 @@ pub fn put_hex(out: &mut Vec<u8>, bytes: &[u8], len: usize) {
     let len = len.min(2 * bytes.len());
     // Only the bytes shown are converted, into room made once (a push per digit
     // checks the capacity each time).
+    // Whole pairs in fixed-size chunks (no per-digit length check), then the odd high
+    // nibble, if any.
     let at = out.len();
     out.resize(at + len, 0);
-    for (pair, b) in out[at..].chunks_mut(2).zip(bytes) {
+    let digits = &mut out[at..];
+    let whole = len / 2;
+    for (pair, b) in digits.chunks_exact_mut(2).zip(&bytes[..whole]) {
         pair[0] = DIGITS[usize::from(b >> 4)];
-        if let Some(low) = pair.get_mut(1) {
-            *low = DIGITS[usize::from(b & 15)];
-        }
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    if len % 2 == 1 {
+        digits[len - 1] = DIGITS[usize::from(bytes[whole] >> 4)];
     }
 }
 

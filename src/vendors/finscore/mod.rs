@@ -350,10 +350,14 @@ impl FinScore {
         let turn = ctx.turn(&request.number);
         let id = ctx.issued_id(&request.number, &turn, "transactionid");
         let transaction = generate::hex(&id, 32);
-        let request_id = request
-            .request_id
-            .clone()
-            .unwrap_or_else(|| generated_request_id(&id));
+        let generated;
+        let request_id = match &request.request_id {
+            Some(r) => r.as_ref(),
+            None => {
+                generated = generated_request_id(&id);
+                &generated
+            }
+        };
         let refusal = product_refusal(s, &request);
         let patched = turn.step().is_some_and(|st| st.patch.is_some());
         let r = Render {
@@ -393,14 +397,14 @@ fn is_json_media_type(media: &str) -> bool {
 }
 
 /// The documented error for a product the number's network does not offer.
-fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError> {
-    let network = s.network_of_prefix(&r.prefix);
+fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest<'_>) -> Option<ScoreError> {
+    let network = s.network_of_prefix(r.prefix.as_str());
     for id in &r.product_ids {
         if s.product(id).is_none() {
-            return Some(ScoreError::UnknownProduct(id.clone()));
+            return Some(ScoreError::UnknownProduct(id.to_string()));
         }
         let Some(network) = network else {
-            return Some(ScoreError::NoNetwork(r.prefix.clone()));
+            return Some(ScoreError::NoNetwork(r.prefix.as_str().to_string()));
         };
         // The owners are listed only for the refusal (every score request checks).
         let owned_by = |n: &Network| n.product_ids.iter().any(|p| p == id);
@@ -411,9 +415,9 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
         {
             let owners = s.networks_of_product(id);
             return Some(ScoreError::WrongNetwork {
-                product: id.clone(),
+                product: id.to_string(),
                 network: network.name.clone(),
-                number: r.number.clone(),
+                number: r.number.to_string(),
                 owners: owners.iter().map(|o| o.name.clone()).collect(),
             });
         }
@@ -424,7 +428,7 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
 #[derive(Clone, Copy)]
 struct Render<'a, 'c> {
     ctx: &'a Ctx<'c>,
-    request: &'a ScoreRequest,
+    request: &'a ScoreRequest<'a>,
     request_id: &'a str,
     transaction: &'a str,
 }
@@ -450,7 +454,7 @@ impl Render<'_, '_> {
         let mut key = Key::new("finscore-scored");
         key.u64(self.ctx.seed())
             .str(&self.request.number)
-            .str(&self.request.prefix)
+            .str(self.request.prefix.as_str())
             .opt(self.request.guarantor.as_deref());
         for id in &self.request.product_ids {
             key.str(id);
@@ -480,7 +484,7 @@ impl Render<'_, '_> {
         let rng = |purpose: &str| self.ctx.rng(n, purpose);
         let sub = models::subscription(&mut rng("subscription"));
         let sun = s
-            .network_of_prefix(&self.request.prefix)
+            .network_of_prefix(self.request.prefix.as_str())
             .is_some_and(Network::is_sun);
         let mut body = errors::envelope("0000", self.request_id, self.transaction, "ok", None);
         let mut scores = Map::new();
@@ -491,11 +495,11 @@ impl Render<'_, '_> {
             match s.product(id) {
                 Some(Product::Score(model)) => {
                     let (score, band) = model.draw(&mut rng(&format!("score:{id}")), sub, sun);
-                    scores.insert(id.clone(), json!([["score", score], ["band", band]]));
+                    scores.insert(id.to_string(), json!([["score", score], ["band", band]]));
                 }
                 Some(Product::AddressCheck) => {
                     let flags = data::address_flags(&mut rng(&format!("address_check:{id}")));
-                    address.insert(id.clone(), json!(flags));
+                    address.insert(id.to_string(), json!(flags));
                 }
                 Some(Product::MsisdnCheck) => {
                     let mut g = self
@@ -503,7 +507,7 @@ impl Render<'_, '_> {
                         .guarantor
                         .as_ref()
                         .map(|g| rng(&format!("msisdn_check:{id}:{g}")));
-                    msisdn.insert(id.clone(), json!(data::msisdn_flags(g.as_mut())));
+                    msisdn.insert(id.to_string(), json!(data::msisdn_flags(g.as_mut())));
                 }
                 Some(Product::CustomerProfile) => {
                     profile = Some(data::customer_profile(&mut rng("customer_profile"), sub));

@@ -153,6 +153,10 @@ fn put_finbox_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
     }
 }
 
+/// FinBox's key header, as a constant: looked up by a `&str`, a header name is parsed
+/// (and checked) on every request.
+const X_API_KEY: hyper::header::HeaderName = hyper::header::HeaderName::from_static("x-api-key");
+
 /// The WEBHOOK_SECRET when `[auth]` names none.
 pub const DEFAULT_WEBHOOK_SECRET: &str = "test-finbox-webhook-secret";
 
@@ -415,7 +419,7 @@ impl Vendor for Finbox {
         if let Decision::Deny { .. } = ctx.rate_limit(client) {
             return errors::rate_limited();
         }
-        if req.header("x-api-key") != Some(settings.api_key.as_str()) {
+        if req.header(&X_API_KEY) != Some(settings.api_key.as_str()) {
             return errors::incorrect_api_key();
         }
         let plain = parse_plain_body(req, route, &settings.versions);

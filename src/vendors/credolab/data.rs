@@ -520,6 +520,8 @@ fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
 /// [`civil`]'s text in a buffer, and its length.
 fn civil_digits(t: DateTime<Utc>, digits: u32) -> Option<([u8; 26], usize)> {
     use chrono::{Datelike, Timelike};
+    // UTC's fields, without a `DateTime`'s offset step on each.
+    let t = t.naive_utc();
     if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
         return None;
     }

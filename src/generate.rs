@@ -123,13 +123,18 @@ pub fn put_hex(out: &mut Vec<u8>, bytes: &[u8], len: usize) {
     let len = len.min(2 * bytes.len());
     // Only the bytes shown are converted, into room made once (a push per digit
     // checks the capacity each time).
+    // Whole pairs in fixed-size chunks (no per-digit length check), then the odd high
+    // nibble, if any.
     let at = out.len();
     out.resize(at + len, 0);
-    for (pair, b) in out[at..].chunks_mut(2).zip(bytes) {
+    let digits = &mut out[at..];
+    let whole = len / 2;
+    for (pair, b) in digits.chunks_exact_mut(2).zip(&bytes[..whole]) {
         pair[0] = DIGITS[usize::from(b >> 4)];
-        if let Some(low) = pair.get_mut(1) {
-            *low = DIGITS[usize::from(b & 15)];
-        }
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    if len % 2 == 1 {
+        digits[len - 1] = DIGITS[usize::from(bytes[whole] >> 4)];
     }
 }
 
@@ -188,7 +193,11 @@ pub fn put_digits(out: &mut [u8], at: usize, width: usize, mut v: u32) {
 /// Write `t`'s year, month, day, hour, minute and second into a `YYYY?MM?DD?hh?mm?ss`
 /// template (any separators, kept): the vendors' answer dates, digit by digit, since
 /// chrono parses its format string on every call and every answer carries a few.
-pub fn put_date_time(out: &mut [u8], t: &(impl chrono::Datelike + chrono::Timelike)) {
+///
+/// A naive (UTC) time: through a `DateTime`, each of the six fields would go through its
+/// offset first.
+pub fn put_date_time(out: &mut [u8], t: &chrono::NaiveDateTime) {
+    use chrono::{Datelike, Timelike};
     put_digits(out, 0, 4, t.year() as u32);
     put_digits(out, 5, 2, t.month());
     put_digits(out, 8, 2, t.day());
@@ -200,6 +209,30 @@ pub fn put_date_time(out: &mut [u8], t: &(impl chrono::Datelike + chrono::Timeli
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields chrono formats, at both ends of the four-digit years (a leap second,
+    /// which chrono writes `:60`, is written `:59`: its callers hand it to chrono).
+    #[test]
+    fn a_date_and_time_is_written_as_chrono_formats_it() {
+        use chrono::NaiveDate;
+        for (y, mo, d, h, mi, se, nano) in [
+            (2016, 12, 31, 23, 59, 59, 999_999_999),
+            (2026, 1, 15, 10, 0, 0, 0),
+            (2024, 2, 29, 9, 5, 7, 123),
+            (0, 1, 1, 0, 0, 0, 0),
+            (9999, 12, 31, 23, 59, 59, 999_999_999),
+            (1970, 1, 1, 0, 0, 0, 0),
+        ] {
+            let t = NaiveDate::from_ymd_opt(y, mo, d)
+                .unwrap()
+                .and_hms_nano_opt(h, mi, se, nano)
+                .unwrap();
+            let mut out = *b"0000-00-00T00:00:00";
+            put_date_time(&mut out, &t);
+            let want = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{t}");
+        }
+    }
 
     #[test]
     fn the_same_inputs_give_the_same_stream_and_others_differ() {

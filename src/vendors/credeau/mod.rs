@@ -95,7 +95,7 @@ fn put_credeau_time(out: &mut Vec<u8>, t: chrono::DateTime<chrono::Utc>) {
     // Written digit by digit: this runs twice for every answer, and `format!` costs
     // more than the rest of the head together.
     let mut text = *b"0000-00-00 00:00:00";
-    crate::generate::put_date_time(&mut text, &t);
+    crate::generate::put_date_time(&mut text, &t.naive_utc());
     out.extend_from_slice(&text);
 }
 

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use super::settings::CredolabSettings;
 use super::store::{Channel, Upload};
 use crate::generate::{self, MockRng};
-use crate::memo::Template;
+use crate::memo::{json_str, Template};
 use crate::vendors::Ctx;
 
 /// `2021-08-31T06:23:14.342556`: the doc's `uploadDate` / `requestedDate` (GMT, no zone).
@@ -254,6 +254,11 @@ pub fn dataset(ctx: &Ctx<'_>, reference: &str, origin: Origin) -> Dataset {
 
 /// 32 bytes as a lower-case UUID (version 4 layout).
 pub fn uuid(bytes: &[u8; 32]) -> String {
+    String::from_utf8(uuid_digits(bytes).to_vec()).expect("hex digits and dashes are ASCII")
+}
+
+/// [`uuid`]'s 36 characters.
+fn uuid_digits(bytes: &[u8; 32]) -> [u8; 36] {
     // The hex of the first 16 bytes, `-` after 8, 12, 16 and 20 digits, digit 12 `4`,
     // digit 16 one of `89ab` (written by hand: `format!` cost more than the rest of an
     // Iovation answer's per-request work).
@@ -265,14 +270,11 @@ pub fn uuid(bytes: &[u8; 32]) -> String {
     }
     h[12] = b'4';
     h[16] = b"89ab"[usize::from(bytes[8] & 3)];
-    let mut out = Vec::with_capacity(36);
-    for (i, d) in h.iter().enumerate() {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out.push(b'-');
-        }
-        out.push(*d);
+    let mut out = [b'-'; 36];
+    for (from, to, len) in [(0, 0, 8), (8, 9, 4), (12, 14, 4), (16, 19, 4), (20, 24, 12)] {
+        out[to..to + len].copy_from_slice(&h[from..from + len]);
     }
-    String::from_utf8(out).expect("hex digits and dashes are ASCII")
+    out
 }
 
 /// Probability of default for a score: one logistic curve, strictly falling, giving
@@ -466,6 +468,38 @@ pub fn iovation_time(t: DateTime<Utc>) -> String {
     )
 }
 
+/// [`iovation_time`] as a JSON string, appended to `out` (no `String` in between for
+/// the years [`civil`] writes: digits and separators, nothing JSON escapes).
+pub fn put_iovation_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
+    match civil_digits(t, 3) {
+        Some((digits, len)) => {
+            out.push(b'"');
+            out.extend_from_slice(&digits[..len]);
+            out.extend_from_slice(b"Z\"");
+        }
+        None => json_str(out, &iovation_time(t)),
+    }
+}
+
+/// [`insight_time`] as a JSON string, appended to `out` (see [`put_iovation_time`]).
+pub fn put_insight_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
+    match civil_digits(t, 6) {
+        Some((digits, len)) => {
+            out.push(b'"');
+            out.extend_from_slice(&digits[..len]);
+            out.push(b'"');
+        }
+        None => json_str(out, &insight_time(t)),
+    }
+}
+
+/// [`uuid`] as a JSON string, appended to `out`.
+pub fn put_uuid(out: &mut Vec<u8>, bytes: &[u8; 32]) {
+    out.push(b'"');
+    out.extend_from_slice(&uuid_digits(bytes));
+    out.push(b'"');
+}
+
 /// `2021-08-31T06:23:14.342556` ([`INSIGHT_TIME`]).
 pub fn insight_time(t: DateTime<Utc>) -> String {
     civil(t, 6).unwrap_or_else(|| t.format(INSIGHT_TIME).to_string())
@@ -476,7 +510,18 @@ pub fn insight_time(t: DateTime<Utc>) -> String {
 /// format string on every call). `None` outside years 0-9999 and in a leap second:
 /// chrono's own rendering then.
 fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
+    let (out, len) = civil_digits(t, digits)?;
+    // Room for the `Z` an Iovation time adds.
+    let mut text = Vec::with_capacity(len + 1);
+    text.extend_from_slice(&out[..len]);
+    Some(String::from_utf8(text).expect("digits and separators are ASCII"))
+}
+
+/// [`civil`]'s text in a buffer, and its length.
+fn civil_digits(t: DateTime<Utc>, digits: u32) -> Option<([u8; 26], usize)> {
     use chrono::{Datelike, Timelike};
+    // UTC's fields, without a `DateTime`'s offset step on each.
+    let t = t.naive_utc();
     if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
         return None;
     }
@@ -488,11 +533,7 @@ fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
         digits as usize,
         t.nanosecond() / 10u32.pow(9 - digits),
     );
-    let len = 20 + digits as usize;
-    // Room for the `Z` an Iovation time adds.
-    let mut text = Vec::with_capacity(len + 1);
-    text.extend_from_slice(&out[..len]);
-    Some(String::from_utf8(text).expect("digits and separators are ASCII"))
+    Some((out, 20 + digits as usize))
 }
 
 /// The full Iovation fraud-check answer.
@@ -682,6 +723,56 @@ mod tests {
         }
         assert_eq!(probability(595), 0.0407);
         assert!(probability(300) > probability(850));
+    }
+
+    /// The writers into an answer give the JSON string of what the `String` versions
+    /// give, and those chrono's own rendering, in and out of the years written by hand,
+    /// in a leap second, at every fraction length.
+    #[test]
+    fn times_and_uuids_written_in_place_are_the_json_of_their_strings() {
+        use chrono::{NaiveDate, TimeZone};
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let times = [
+            Utc.with_ymd_and_hms(2026, 1, 15, 10, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 6, 30, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            day(2016, 12, 31)
+                .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+                .unwrap()
+                .and_utc(),
+            day(2026, 2, 28)
+                .and_hms_nano_opt(1, 2, 3, 123_456_789)
+                .unwrap()
+                .and_utc(),
+            day(2026, 2, 28)
+                .and_hms_nano_opt(1, 2, 3, 7_000)
+                .unwrap()
+                .and_utc(),
+            day(2024, 2, 29)
+                .and_hms_nano_opt(9, 8, 7, 999_999_999)
+                .unwrap()
+                .and_utc(),
+        ];
+        let json = |s: String| serde_json::to_vec(&s).unwrap();
+        for t in times {
+            assert_eq!(iovation_time(t), t.format(IOVATION_TIME).to_string());
+            assert_eq!(insight_time(t), t.format(INSIGHT_TIME).to_string());
+            let mut out = b"[".to_vec();
+            put_iovation_time(&mut out, t);
+            assert_eq!(out[1..], json(iovation_time(t)), "{t:?}");
+            let mut out = Vec::new();
+            put_insight_time(&mut out, t);
+            assert_eq!(out, json(insight_time(t)), "{t:?}");
+        }
+        for seed in [0u8, 7, 0xab, 0xff] {
+            let bytes: [u8; 32] = std::array::from_fn(|i| seed.wrapping_mul(i as u8 + 3));
+            let mut out = vec![b'x'];
+            put_uuid(&mut out, &bytes);
+            assert_eq!(out[1..], json(uuid(&bytes)));
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ use self::settings::{CredolabSettings, UserState};
 use self::store::{Access, Channel, Principal, Session, Store};
 use super::{Ctx, Endpoint, Turn, Vendor};
 use crate::generate;
-use crate::memo::{json_str, Budget, Key, Memo, Template};
+use crate::memo::{Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{Action, Problem as SettingsProblem, Scenario, Settings};
 use crate::server::{MockRequest, MockResponse};
@@ -371,7 +371,8 @@ impl super::Sharing for Credolab {
 /// How a read renders its success: as JSON (`plain`, the answer as it always was), and
 /// for the cache (see [`Credolab::ready_from_template`]) with its per-request values as
 /// template holes (`holed`, which also gives a number kept beside it) and the values
-/// that fill them (`fill`, given that number).
+/// that fill them (`fill`, given that number, writes hole `i`'s JSON value into the
+/// answer; each hole is written once).
 struct Success<H, F, P> {
     cached: Cached<H, F>,
     plain: P,
@@ -504,7 +505,9 @@ impl Vendor for Credolab {
                             holed: |ctx: &Ctx<'_>, ds: &Dataset| {
                                 (insight_body(ctx, ds, who, &Template::hole(0)), 0)
                             },
-                            fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
+                            fill: |ctx: &Ctx<'_>, _: &Turn, _, _, out: &mut Vec<u8>| {
+                                data::put_insight_time(out, ctx.now)
+                            },
                         },
                         plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
                             insight_body(ctx, ds, who, &data::insight_time(ctx.now))
@@ -562,7 +565,9 @@ impl Vendor for Credolab {
                                     0,
                                 )
                             },
-                            fill: |ctx: &Ctx<'_>, _: &Turn, _| vec![data::insight_time(ctx.now)],
+                            fill: |ctx: &Ctx<'_>, _: &Turn, _, _, out: &mut Vec<u8>| {
+                                data::put_insight_time(out, ctx.now)
+                            },
                         },
                         plain: |ctx: &Ctx<'_>, _: &Turn, ds: &Dataset| {
                             insights_v1_body(ctx, ds, &codes, &tags, &data::insight_time(ctx.now))
@@ -797,7 +802,7 @@ impl Credolab {
         read: Read,
         ok: Success<
             impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
-            impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+            impl Fn(&Ctx<'_>, &Turn, i64, usize, &mut Vec<u8>),
             impl FnOnce(&Ctx<'_>, &Turn, &Dataset) -> Value,
         >,
     ) -> MockResponse {
@@ -900,7 +905,7 @@ impl Credolab {
         origin: &Origin,
         cached: Cached<
             impl FnOnce(&Ctx<'_>, &Dataset) -> (Value, i64),
-            impl FnOnce(&Ctx<'_>, &Turn, i64) -> Vec<String>,
+            impl Fn(&Ctx<'_>, &Turn, i64, usize, &mut Vec<u8>),
         >,
     ) -> Option<MockResponse> {
         let Cached {
@@ -935,8 +940,7 @@ impl Credolab {
             Some((Arc::new((t, extra)), size))
         })?;
         let (template, extra) = &*kept;
-        let values = fill(ctx, turn, *extra);
-        let bytes = template.fill(96, |hole, out| json_str(out, &values[hole]));
+        let bytes = template.fill(96, |hole, out| fill(ctx, turn, *extra, hole, out));
         // The content type set once (the JSON path sets `application/json` and then
         // replaces it: the same one header).
         Some(MockResponse::bytes(StatusCode::OK, errors::JSON, bytes))
@@ -987,12 +991,11 @@ impl Credolab {
                         .unwrap_or_default();
                     (v, age)
                 },
-                fill: |ctx: &Ctx<'_>, turn: &Turn, age| {
-                    vec![
-                        data::iovation_time(ctx.now),
-                        data::uuid(&ctx.issued_id(reference, turn, "iovation")),
-                        data::iovation_time(ctx.now - chrono::TimeDelta::seconds(age)),
-                    ]
+                // Each hole is in the template once, so the id is drawn once.
+                fill: |ctx: &Ctx<'_>, turn: &Turn, age, hole, out: &mut Vec<u8>| match hole {
+                    0 => data::put_iovation_time(out, ctx.now),
+                    1 => data::put_uuid(out, &ctx.issued_id(reference, turn, "iovation")),
+                    _ => data::put_iovation_time(out, ctx.now - chrono::TimeDelta::seconds(age)),
                 },
             },
             plain: |ctx: &Ctx<'_>, turn: &Turn, ds: &Dataset| {
@@ -1171,10 +1174,21 @@ const SDK_REQUESTOR: &str = "credoapp";
 
 /// The token of an `Authorization: Bearer …` header (the scheme ignores case).
 fn bearer_token(req: &MockRequest) -> Option<&str> {
-    let h = req.header(hyper::header::AUTHORIZATION)?.trim();
-    let (scheme, token) = h.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    bearer_of(req.header(hyper::header::AUTHORIZATION)?.trim())
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (the scheme in any case, the
+/// token trimmed, not empty), as splitting at the first space finds it: that space ends
+/// the scheme, so the scheme is `bearer` only when the space is the seventh byte. Byte
+/// tests in place of a char search and a case-folding compare (every request has one).
+fn bearer_of(h: &str) -> Option<&str> {
+    let b = h.as_bytes();
+    if b.len() < 7 || b[6] != b' ' || !b[..6].eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    // Byte 6 is a space, so byte 7 starts a character.
+    let token = h[7..].trim();
+    (!token.is_empty()).then_some(token)
 }
 
 /// Check an API key against the role an endpoint needs.
@@ -1259,6 +1273,52 @@ fn insights_v1_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bearer check is the split at the first space it replaced.
+    #[test]
+    fn a_bearer_token_is_what_splitting_at_the_first_space_finds() {
+        fn before(h: &str) -> Option<&str> {
+            h.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim())
+                .filter(|t| !t.is_empty())
+        }
+        let mut headers: Vec<String> = [
+            "Bearer ya29.token",
+            "bearer t",
+            "BEARER t",
+            "bEaReR  t ",
+            "Bearer ",
+            "Bearer  \t ",
+            "Bearer \u{3000}",
+            "Bearer \u{3000}x",
+            "Bearer",
+            "Bearerx t",
+            "Basic dXNlcjpwYXNz",
+            " Bearer t",
+            "Bearer\tt",
+            "Bearer\u{e9} t",
+            "B\u{e9}arer t",
+            "\u{c9}earer t",
+            "Bea\u{0}er t",
+            "",
+            "       ",
+            "Bearer t u",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Every ASCII byte in each place of the scheme and its space.
+        for at in 0..7 {
+            for b in 0..=127u8 {
+                let mut h = b"Bearer t".to_vec();
+                h[at] = b;
+                headers.push(String::from_utf8(h).expect("ASCII"));
+            }
+        }
+        for h in &headers {
+            assert_eq!(bearer_of(h), before(h), "{h:?}");
+        }
+    }
 
     /// [`route`] as it was written first, with a `Vec` per step: what it must match.
     fn route_general(path: &str) -> Option<Route> {

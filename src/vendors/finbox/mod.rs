@@ -130,6 +130,8 @@ pub fn finbox_time(t: DateTime<Utc>) -> String {
 /// answer carries two of these, and chrono parses its format string on every call.
 fn finbox_time_digits(t: DateTime<Utc>) -> Option<[u8; 23]> {
     use chrono::{Datelike, Timelike};
+    // UTC's fields, without a `DateTime`'s offset step on each.
+    let t = t.naive_utc();
     if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
         return None;
     }
@@ -152,6 +154,10 @@ fn put_finbox_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
         None => json_str(out, &finbox_time(t)),
     }
 }
+
+/// FinBox's key header, as a constant: looked up by a `&str`, a header name is parsed
+/// (and checked) on every request.
+const X_API_KEY: hyper::header::HeaderName = hyper::header::HeaderName::from_static("x-api-key");
 
 /// The WEBHOOK_SECRET when `[auth]` names none.
 pub const DEFAULT_WEBHOOK_SECRET: &str = "test-finbox-webhook-secret";
@@ -415,7 +421,7 @@ impl Vendor for Finbox {
         if let Decision::Deny { .. } = ctx.rate_limit(client) {
             return errors::rate_limited();
         }
-        if req.header("x-api-key") != Some(settings.api_key.as_str()) {
+        if req.header(&X_API_KEY) != Some(settings.api_key.as_str()) {
             return errors::incorrect_api_key();
         }
         let plain = parse_plain_body(req, route, &settings.versions);
@@ -1378,6 +1384,34 @@ mod tests {
             .unwrap()
             .to_utc();
         assert_eq!(finbox_time(t), "2019-01-03T06:37:44:003");
+    }
+
+    /// Written by hand, a date is chrono's rendering, and in a template's hole its JSON
+    /// string: in and out of the four-digit years, in a leap second, at every fraction.
+    #[test]
+    fn dates_written_by_hand_are_chronos() {
+        use chrono::NaiveDate;
+        for (y, mo, d, h, mi, se, nano) in [
+            (2019, 1, 3, 6, 37, 44, 3_000_000),
+            (2026, 1, 15, 10, 0, 0, 0),
+            (2016, 12, 31, 23, 59, 59, 1_500_000_000),
+            (2024, 2, 29, 9, 5, 7, 999_999_999),
+            (0, 1, 1, 0, 0, 0, 0),
+            (9999, 12, 31, 23, 59, 59, 123_456),
+            (-1, 6, 30, 12, 0, 0, 0),
+            (10_000, 1, 1, 0, 0, 0, 0),
+        ] {
+            let t = NaiveDate::from_ymd_opt(y, mo, d)
+                .unwrap()
+                .and_hms_nano_opt(h, mi, se, nano)
+                .unwrap()
+                .and_utc();
+            let want = t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string();
+            assert_eq!(finbox_time(t), want, "{t:?}");
+            let mut out = Vec::new();
+            put_finbox_time(&mut out, t);
+            assert_eq!(out, serde_json::to_vec(&want).unwrap(), "{t:?}");
+        }
     }
 
     fn step(outcome: &str, repeat: Repeat) -> Step {

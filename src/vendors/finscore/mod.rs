@@ -316,10 +316,7 @@ impl FinScore {
     ) -> Result<(), ScoreError> {
         let token = req
             .header(hyper::header::AUTHORIZATION)
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or(ScoreError::MissingToken)?;
         let expiry = self
             .tokens
@@ -350,16 +347,20 @@ impl FinScore {
         let turn = ctx.turn(&request.number);
         let id = ctx.issued_id(&request.number, &turn, "transactionid");
         let transaction = generate::hex(&id, 32);
-        let request_id = request
-            .request_id
-            .clone()
-            .unwrap_or_else(|| generated_request_id(&id));
+        let generated;
+        let request_id = match &request.request_id {
+            Some(r) => r.as_ref(),
+            None => {
+                generated = generated_request_id(&id);
+                &generated
+            }
+        };
         let refusal = product_refusal(s, &request);
         let patched = turn.step().is_some_and(|st| st.patch.is_some());
         let r = Render {
             ctx,
             request: &request,
-            request_id: &request_id,
+            request_id,
             transaction: &transaction,
         };
         turn.respond("scored", move |outcome| match (outcome, refusal) {
@@ -380,6 +381,20 @@ impl FinScore {
     }
 }
 
+/// The token of an `Authorization` value `Bearer <token>` (the scheme in any case, the
+/// token trimmed, not empty), as splitting at the first space finds it: that space ends
+/// the scheme, so the scheme is `bearer` only when the space is the seventh byte. Byte
+/// tests in place of a char search and a case-folding compare (every request has one).
+fn bearer_token(h: &str) -> Option<&str> {
+    let b = h.as_bytes();
+    if b.len() < 7 || b[6] != b' ' || !b[..6].eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    // Byte 6 is a space, so byte 7 starts a character.
+    let token = h[7..].trim();
+    (!token.is_empty()).then_some(token)
+}
+
 /// ASP.NET Core's JSON input formatter reads `application/json`, `text/json` and
 /// `application/*+json`, and answers 415 to anything else (a missing Content-Type
 /// included). `media` is lower-case, without parameters.
@@ -393,14 +408,14 @@ fn is_json_media_type(media: &str) -> bool {
 }
 
 /// The documented error for a product the number's network does not offer.
-fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError> {
-    let network = s.network_of_prefix(&r.prefix);
+fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest<'_>) -> Option<ScoreError> {
+    let network = s.network_of_prefix(r.prefix.as_str());
     for id in &r.product_ids {
         if s.product(id).is_none() {
-            return Some(ScoreError::UnknownProduct(id.clone()));
+            return Some(ScoreError::UnknownProduct(id.to_string()));
         }
         let Some(network) = network else {
-            return Some(ScoreError::NoNetwork(r.prefix.clone()));
+            return Some(ScoreError::NoNetwork(r.prefix.as_str().to_string()));
         };
         // The owners are listed only for the refusal (every score request checks).
         let owned_by = |n: &Network| n.product_ids.iter().any(|p| p == id);
@@ -411,9 +426,9 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
         {
             let owners = s.networks_of_product(id);
             return Some(ScoreError::WrongNetwork {
-                product: id.clone(),
+                product: id.to_string(),
                 network: network.name.clone(),
-                number: r.number.clone(),
+                number: r.number.to_string(),
                 owners: owners.iter().map(|o| o.name.clone()).collect(),
             });
         }
@@ -424,7 +439,7 @@ fn product_refusal(s: &FinScoreSettings, r: &ScoreRequest) -> Option<ScoreError>
 #[derive(Clone, Copy)]
 struct Render<'a, 'c> {
     ctx: &'a Ctx<'c>,
-    request: &'a ScoreRequest,
+    request: &'a ScoreRequest<'a>,
     request_id: &'a str,
     transaction: &'a str,
 }
@@ -450,7 +465,7 @@ impl Render<'_, '_> {
         let mut key = Key::new("finscore-scored");
         key.u64(self.ctx.seed())
             .str(&self.request.number)
-            .str(&self.request.prefix)
+            .str(self.request.prefix.as_str())
             .opt(self.request.guarantor.as_deref());
         for id in &self.request.product_ids {
             key.str(id);
@@ -480,7 +495,7 @@ impl Render<'_, '_> {
         let rng = |purpose: &str| self.ctx.rng(n, purpose);
         let sub = models::subscription(&mut rng("subscription"));
         let sun = s
-            .network_of_prefix(&self.request.prefix)
+            .network_of_prefix(self.request.prefix.as_str())
             .is_some_and(Network::is_sun);
         let mut body = errors::envelope("0000", self.request_id, self.transaction, "ok", None);
         let mut scores = Map::new();
@@ -491,11 +506,11 @@ impl Render<'_, '_> {
             match s.product(id) {
                 Some(Product::Score(model)) => {
                     let (score, band) = model.draw(&mut rng(&format!("score:{id}")), sub, sun);
-                    scores.insert(id.clone(), json!([["score", score], ["band", band]]));
+                    scores.insert(id.to_string(), json!([["score", score], ["band", band]]));
                 }
                 Some(Product::AddressCheck) => {
                     let flags = data::address_flags(&mut rng(&format!("address_check:{id}")));
-                    address.insert(id.clone(), json!(flags));
+                    address.insert(id.to_string(), json!(flags));
                 }
                 Some(Product::MsisdnCheck) => {
                     let mut g = self
@@ -503,7 +518,7 @@ impl Render<'_, '_> {
                         .guarantor
                         .as_ref()
                         .map(|g| rng(&format!("msisdn_check:{id}:{g}")));
-                    msisdn.insert(id.clone(), json!(data::msisdn_flags(g.as_mut())));
+                    msisdn.insert(id.to_string(), json!(data::msisdn_flags(g.as_mut())));
                 }
                 Some(Product::CustomerProfile) => {
                     profile = Some(data::customer_profile(&mut rng("customer_profile"), sub));
@@ -531,6 +546,52 @@ impl Render<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bearer check is the split at the first space it replaced.
+    #[test]
+    fn a_bearer_token_is_what_splitting_at_the_first_space_finds() {
+        fn before(h: &str) -> Option<&str> {
+            h.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim())
+                .filter(|t| !t.is_empty())
+        }
+        let mut headers: Vec<String> = [
+            "Bearer ya29.token",
+            "bearer t",
+            "BEARER t",
+            "bEaReR  t ",
+            "Bearer ",
+            "Bearer  \t ",
+            "Bearer \u{3000}",
+            "Bearer \u{3000}x",
+            "Bearer",
+            "Bearerx t",
+            "Basic dXNlcjpwYXNz",
+            " Bearer t",
+            "Bearer\tt",
+            "Bearer\u{e9} t",
+            "B\u{e9}arer t",
+            "\u{c9}earer t",
+            "Bea\u{0}er t",
+            "",
+            "       ",
+            "Bearer t u",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Every ASCII byte in each place of the scheme and its space.
+        for at in 0..7 {
+            for b in 0..=127u8 {
+                let mut h = b"Bearer t".to_vec();
+                h[at] = b;
+                headers.push(String::from_utf8(h).expect("ASCII"));
+            }
+        }
+        for h in &headers {
+            assert_eq!(bearer_token(h), before(h), "{h:?}");
+        }
+    }
 
     #[test]
     fn json_media_types_are_the_ones_asp_net_core_reads() {

@@ -12,6 +12,7 @@
 //! Work is linear in the body: a body at the size cap holding 100 000+ distinct
 //! product ids is read in one pass (duplicates are found with a set).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde_json::{Map, Value};
@@ -44,16 +45,55 @@ pub enum BadBody {
     NoProductIds,
 }
 
-/// A validated score request.
+/// A validated score request. Its strings borrow the body when it was read plainly (the
+/// common case: no copy, no allocation but the product id list), and are owned when it
+/// was read through serde.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ScoreRequest {
+pub struct ScoreRequest<'a> {
     /// `63` + 10 digits.
-    pub number: String,
+    pub number: Cow<'a, str>,
     /// Local prefix, `0917`.
-    pub prefix: String,
-    pub product_ids: Vec<String>,
-    pub guarantor: Option<String>,
-    pub request_id: Option<String>,
+    pub prefix: Prefix,
+    pub product_ids: Vec<Cow<'a, str>>,
+    pub guarantor: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
+}
+
+impl ScoreRequest<'_> {
+    /// The same request owning its strings.
+    fn into_owned(self) -> ScoreRequest<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        ScoreRequest {
+            number: own(self.number),
+            prefix: self.prefix,
+            product_ids: self.product_ids.into_iter().map(own).collect(),
+            guarantor: self.guarantor.map(own),
+            request_id: self.request_id.map(own),
+        }
+    }
+}
+
+/// A subscriber number's local prefix: `0` and the three digits after `63` (`0917`),
+/// kept inline (four ASCII digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix([u8; 4]);
+
+impl Prefix {
+    /// The prefix of a number [`check_number`] accepted.
+    fn of(number: &str) -> Self {
+        let n = number.as_bytes();
+        Prefix([b'0', n[2], n[3], n[4]])
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("a prefix is four ASCII digits")
+    }
+}
+
+impl PartialEq<&str> for Prefix {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// The value of a property, matched ignoring ASCII case; the last one sent wins.
@@ -91,7 +131,7 @@ pub(super) fn string<'a>(
     }
 }
 
-pub fn parse(body: &[u8]) -> Result<ScoreRequest, BadBody> {
+pub fn parse(body: &[u8]) -> Result<ScoreRequest<'_>, BadBody> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(BadBody::Empty);
     }
@@ -115,15 +155,16 @@ pub fn parse(body: &[u8]) -> Result<ScoreRequest, BadBody> {
                 REQUEST_ID => plain.requestid.as_deref(),
                 _ => plain.guarantornumber.as_deref(),
             })
-        });
+        })
+        .map(ScoreRequest::into_owned);
     }
     parse_json(body)
 }
 
 /// [`parse`] of a body read as JSON.
-fn parse_json(body: &[u8]) -> Result<ScoreRequest, BadBody> {
+fn parse_json(body: &[u8]) -> Result<ScoreRequest<'static>, BadBody> {
     let body = json_object(body)?;
-    checked(|name, example| string(&body, name, example))
+    checked(|name, example| string(&body, name, example)).map(ScoreRequest::into_owned)
 }
 
 /// The body read as JSON: its object, or why it is refused.
@@ -166,7 +207,7 @@ impl<'a> Plain<'a> {
 /// (`None` when absent or null), or the error for a value of another type.
 fn checked<'a>(
     get: impl Fn(&'static str, &'static str) -> Result<Option<&'a str>, BadBody>,
-) -> Result<ScoreRequest, BadBody> {
+) -> Result<ScoreRequest<'a>, BadBody> {
     let number = get(MOBILE_NUMBER, "639171234567")?
         .filter(|n| !n.is_empty())
         .ok_or(BadBody::Required(MOBILE_NUMBER))?;
@@ -180,23 +221,19 @@ fn checked<'a>(
 
     let request_id = get(REQUEST_ID, "1796128510940")?
         .filter(|r| !r.is_empty())
-        .map(str::to_string);
+        .map(Cow::Borrowed);
 
     let guarantor = match get(GUARANTOR_NUMBER, "639191234567")? {
         None | Some("") => None,
         Some(g) => {
             check_number(GUARANTOR_NUMBER, g)?;
-            Some(g.to_string())
+            Some(Cow::Borrowed(g))
         }
     };
 
-    // `0` and the three digits after `63` (by hand: `format!` cost more than the rest).
-    let mut prefix = String::with_capacity(4);
-    prefix.push('0');
-    prefix.push_str(&number[2..5]);
     Ok(ScoreRequest {
-        prefix,
-        number: number.to_string(),
+        prefix: Prefix::of(number),
+        number: Cow::Borrowed(number),
         product_ids,
         guarantor,
         request_id,
@@ -209,23 +246,26 @@ const FEW_IDS: usize = 16;
 
 /// The ids of a `productids` value in first-seen order, trimmed, without empties and
 /// repeats. Linear: past [`FEW_IDS`] ids a set remembers the ids already taken.
-fn split_product_ids(products: &str) -> Vec<String> {
-    let mut taken: Vec<&str> = Vec::new();
+fn split_product_ids(products: &str) -> Vec<Cow<'_, str>> {
+    let mut taken: Vec<Cow<'_, str>> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for p in products.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let new = if taken.len() < FEW_IDS {
-            !taken.contains(&p)
+            !taken.iter().any(|t| t == p)
         } else {
             if seen.is_empty() {
-                seen.extend(taken.iter().copied());
+                seen.extend(taken.iter().map(|t| match t {
+                    Cow::Borrowed(t) => *t,
+                    Cow::Owned(_) => unreachable!("split ids borrow the value"),
+                }));
             }
             seen.insert(p)
         };
         if new {
-            taken.push(p);
+            taken.push(Cow::Borrowed(p));
         }
     }
-    taken.into_iter().map(str::to_string).collect()
+    taken
 }
 
 /// `63` followed by 10 digits (`639171234567`).

@@ -172,12 +172,14 @@ impl Grant<'_> {
     /// gets one).
     pub fn answer(&self) -> MockResponse {
         use crate::memo::json_str;
-        let token = generate::hex(&self.key.0, 64);
-        let mut out = Vec::with_capacity(96 + token.len());
-        out.extend_from_slice(br#"{"access_token":"#);
-        json_str(&mut out, &token);
-        out.extend_from_slice(br#","expires_in":"#);
-        out.extend_from_slice(self.lifetime_secs.to_string().as_bytes());
+        use std::io::Write as _;
+        let mut out = Vec::with_capacity(160 + self.scope.len());
+        // The token is hex digits, which JSON never escapes: written in place, with no
+        // `String` in between.
+        out.extend_from_slice(br#"{"access_token":""#);
+        generate::put_hex(&mut out, &self.key.0, 64);
+        out.extend_from_slice(br#"","expires_in":"#);
+        write!(out, "{}", self.lifetime_secs).expect("writing to a Vec never fails");
         out.extend_from_slice(br#","token_type":"Bearer","scope":"#);
         json_str(&mut out, &self.scope);
         out.push(b'}');
@@ -342,27 +344,34 @@ mod tests {
 
     #[test]
     fn a_token_answer_is_the_json_object_serialized() {
-        let mut key = [0; 32];
-        key[0] = 0xab;
-        key[31] = 0x0f;
-        let g = Grant {
-            key: TokenKey(key),
-            expires: DateTime::<Utc>::UNIX_EPOCH,
-            lifetime_secs: -3600,
-            scope: "score é\"\u{1}".into(),
-        };
-        let want = serde_json::json!({
-            "access_token": format!("ab{}0f", "0".repeat(60)),
-            "expires_in": g.lifetime_secs,
-            "token_type": "Bearer",
-            "scope": g.scope,
-        });
-        let mut resp = g.answer();
-        resp.serialize_body();
-        let crate::server::Body::Bytes(got) = resp.body else {
-            panic!("bytes");
-        };
-        assert_eq!(&got[..], serde_json::to_vec(&want).unwrap());
+        for (fill, lifetime, scope) in [
+            (0x00, -3600, "score é\"\u{1}"),
+            (0xab, 0, ""),
+            (0x0f, 3600, "score"),
+            (0xff, i64::MAX, "score offline_access"),
+            (0x5a, i64::MIN, "\\ \n ✓"),
+        ] {
+            let mut key: [u8; 32] = std::array::from_fn(|i| fill ^ (i as u8 * 7));
+            key[31] = 0x0f;
+            let g = Grant {
+                key: TokenKey(key),
+                expires: DateTime::<Utc>::UNIX_EPOCH,
+                lifetime_secs: lifetime,
+                scope: scope.into(),
+            };
+            let want = serde_json::json!({
+                "access_token": generate::hex(&key, 64),
+                "expires_in": g.lifetime_secs,
+                "token_type": "Bearer",
+                "scope": g.scope,
+            });
+            let mut resp = g.answer();
+            resp.serialize_body();
+            let crate::server::Body::Bytes(got) = resp.body else {
+                panic!("bytes");
+            };
+            assert_eq!(&got[..], serde_json::to_vec(&want).unwrap(), "{scope:?}");
+        }
     }
 
     /// The `i`th test token: its key and its 64 hex digits.

@@ -1,11 +1,7 @@
 # vendor-mock: build with the Rust toolchain, run from a small non-root image.
 #   docker build -t vendor-mock .
 #   docker run --rm -p 127.0.0.1:8080:8080 vendor-mock
-# The toolchain link/startup.order was written with (bench/startup_order.py): its names carry
-# hashes that change with the compiler version, and with another one the start-up code is not
-# laid out together (the binary works the same, its idle resident set is ~3 MB larger). Move
-# both together.
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 # make: jemalloc (the binary's allocator) is built from its C sources.
 RUN apt-get update \
@@ -25,8 +21,8 @@ RUN mkdir src \
     && rm -rf src target/release/vendor-mock* target/release/deps/vendor_mock-* \
         target/release/deps/libvendor_mock-* target/release/.fingerprint/vendor-mock-*
 
-# The crate itself. build.rs hands link/startup.order to the linker (start-up code laid out
-# together: a smaller idle resident set).
+# The crate itself. build.rs hands link/startup.ld and link/startup.order to the linker
+# (start-up code laid out together: a smaller idle resident set).
 COPY build.rs ./
 COPY link ./link
 COPY src ./src

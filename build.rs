@@ -1,27 +1,32 @@
-//! Lays the binary's start-up code out together (`link/startup.order`).
+//! Lays the binary's start-up code out together (`link/startup.ld`, `link/startup.order`).
 //!
 //! The kernel maps a file's pages 64 KiB at a time around each page fault (fault-around),
 //! so the ~1,000 functions that run between exec and the first answer, scattered over
-//! 5 MB of text by the order codegen emitted them in, made ~4.3 MB of the text resident
-//! in an idle server. Given the list of those functions, lld places them side by side and
-//! the idle server keeps ~1.5 MB of text (BENCHMARKS.md, "Memory"; `bench/idle.py`
-//! measures it, `bench/startup_order.py` writes the list).
+//! 5 MB of text in the order codegen emitted them, made ~4.3 MB of the text resident in
+//! an idle server. `bench/startup_order.py` lists them twice: `link/startup.ld`, a linker
+//! script that only adds to the default layout (`INSERT`), by section name with the
+//! names' hashes as wildcards where that is unambiguous (so most of it survives a new
+//! toolchain or new dependency versions), and `link/startup.order`, the exact names for
+//! `--symbol-ordering-file` (which also finds what the script cannot name). lld places
+//! them first in `.text`, side by side, and the idle server keeps ~1.5 MB of text
+//! (BENCHMARKS.md, "Memory", "Idle"; `bench/idle.py` measures it).
 //!
 //! Only the layout changes: the code, and so every answer and instruction count, is the
-//! same. The names in the list are mangled names, whose hashes change with the compiler
-//! version and the dependencies' versions; a name the binary does not have is skipped
-//! silently (`--no-warn-symbol-ordering`), so a stale list costs memory, never a failed
-//! build. The flag is given only where the linker is known to be lld: Rust 1.90 and later
-//! link `x86_64-unknown-linux-gnu` with the bundled rust-lld, unless a linker is chosen
-//! by configuration (then nothing is passed, as GNU ld does not know the flag).
+//! same. A name or pattern that matches nothing places nothing (and is not warned about),
+//! so a stale list costs memory, never a failed build. The script is given only where the linker is known to be lld:
+//! Rust 1.90 and later link `x86_64-unknown-linux-gnu` with the bundled rust-lld, unless a
+//! linker is chosen by configuration (then nothing is passed and the layout is the
+//! default one).
 
 use std::env;
 use std::path::Path;
 use std::process::Command;
 
+const SCRIPT: &str = "link/startup.ld";
 const ORDER: &str = "link/startup.order";
 
 fn main() {
+    println!("cargo:rerun-if-changed={SCRIPT}");
     println!("cargo:rerun-if-changed={ORDER}");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
@@ -29,15 +34,17 @@ fn main() {
         return;
     }
     let dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let order = Path::new(&dir).join(ORDER);
-    if !order.is_file() {
-        return;
+    let script = Path::new(&dir).join(SCRIPT);
+    if script.is_file() {
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
-    println!(
-        "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
-        order.display()
-    );
-    println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    let order = Path::new(&dir).join(ORDER);
+    if order.is_file() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={},--no-warn-symbol-ordering",
+            order.display()
+        );
+    }
 }
 
 /// Whether the binary will be linked by the rust-lld that rustc ships and uses by default
@@ -61,10 +68,14 @@ fn links_with_rust_lld() -> bool {
     };
     // "rustc 1.95.0 (59807616e 2026-04-14)"
     let text = String::from_utf8_lossy(&out.stdout);
-    let minor = text
+    let mut version = text
         .split_whitespace()
         .nth(1)
-        .and_then(|v| v.split('.').nth(1))
-        .and_then(|m| m.parse::<u32>().ok());
-    matches!(minor, Some(m) if m >= 90)
+        .unwrap_or("")
+        .split('.')
+        .map(|part| part.parse::<u32>().ok());
+    matches!(
+        (version.next(), version.next()),
+        (Some(Some(1)), Some(Some(minor))) if minor >= 90
+    )
 }

@@ -21,7 +21,10 @@ RUN mkdir src \
     && rm -rf src target/release/vendor-mock* target/release/deps/vendor_mock-* \
         target/release/deps/libvendor_mock-* target/release/.fingerprint/vendor-mock-*
 
-# The crate itself.
+# The crate itself. build.rs hands link/startup.ld and link/startup.order to the linker
+# (start-up code laid out together: a smaller idle resident set).
+COPY build.rs ./
+COPY link ./link
 COPY src ./src
 COPY fixtures ./fixtures
 COPY scenarios ./scenarios

@@ -18,10 +18,8 @@
 //!
 //! Recording is on every request's path, reading is rare: an entry is stored as its
 //! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
-//! note, answer), allocated once at exactly its size (or, in a full journal, written
-//! into the buffer of the entry it evicts when the allocator gives both the same size
-//! class); formatting (UTF-8 text, header values shown, the method as a `Method`) waits
-//! until `/__admin/requests` reads it.
+//! note, answer), allocated once at exactly its size; formatting (UTF-8 text, header
+//! values shown, the method as a `Method`) waits until `/__admin/requests` reads it.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -411,12 +409,7 @@ impl Stored {
     /// Roughly what this entry holds in memory: its fixed fields, its buffer and the
     /// measured overhead.
     fn bytes(&self) -> usize {
-        Self::weight(self.buf.len())
-    }
-
-    /// What an entry whose buffer holds `len` bytes counts as.
-    fn weight(len: usize) -> usize {
-        std::mem::size_of::<Self>() + heap(len) + ENTRY_OVERHEAD
+        std::mem::size_of::<Self>() + heap(self.buf.len()) + ENTRY_OVERHEAD
     }
 
     fn part(&self, p: Part) -> Option<&[u8]> {
@@ -557,30 +550,6 @@ fn shown_chars(value: &[u8]) -> usize {
         .sum()
 }
 
-/// Writes an entry's parts back to back into a buffer sized for them beforehand.
-struct Packer<'b> {
-    buf: &'b mut [u8],
-    at: usize,
-}
-
-impl Packer<'_> {
-    fn put(&mut self, s: &[u8]) {
-        let end = self.at + s.len();
-        self.buf[self.at..end].copy_from_slice(s);
-        self.at = end;
-    }
-
-    /// A header as [`Headers`] packs it: `name NUL value LF`.
-    fn header(&mut self, name: &str, value: &[u8]) {
-        self.put(name.as_bytes());
-        self.buf[self.at] = 0;
-        self.at += 1;
-        self.put(value);
-        self.buf[self.at] = b'\n';
-        self.at += 1;
-    }
-}
-
 /// How many kept headers [`Journal::store`] notes while measuring them.
 const KEPT_NOTED: usize = 8;
 
@@ -654,6 +623,12 @@ impl Journal {
         let note = text(Part::Note, r.note, cap);
         let method = text(Part::Method, Some(r.method.as_str()), cap.max(METHOD_MIN));
         let body = &r.body[..r.body.len().min(cap)];
+        // Packed outside the lock (the lock is held only to link the entry in), into a
+        // buffer of exactly its size, known before anything is copied: an entry's
+        // weight is then a function of its content alone, and nothing is reallocated.
+        // (Reusing an evicted entry's buffer, as this did before, kept one buffer per
+        // thread alive across a reset, high in the heap, where it stopped the allocator
+        // from giving the freed memory back.)
         // The kept headers are noted on the way (a request keeps a handful), so the map
         // is walked once; past KEPT_NOTED they are walked again to be written.
         let mut noted = [("", &b""[..]); KEPT_NOTED];
@@ -684,55 +659,62 @@ impl Journal {
             .iter()
             .map(|p| p.map_or(0, <[u8]>::len))
             .sum::<usize>();
-        // The entry's size is known before anything is copied: its weight is a function
-        // of its content alone.
-        let len = known + headers_len + answer;
-        let weight = Stored::weight(len);
+        let mut buf = Vec::with_capacity(known + headers_len + answer);
         let mut ends = [0u32; PARTS];
         let mut present = 0u8;
         let mut response_truncated = false;
-        let mut pack = |buf: &mut Vec<u8>| {
-            // Sized first, then written as slices: no capacity check per copy.
-            buf.clear();
-            buf.resize(len, 0);
-            let mut w = Packer { buf, at: 0 };
-            for (i, part) in parts.iter().enumerate() {
-                if i == Part::Headers as usize {
-                    if kept <= KEPT_NOTED {
-                        for (n, v) in &noted[..kept] {
-                            w.header(n, v);
-                        }
-                    } else {
-                        headers.each(cap, |n, v| w.header(n, v));
+        for (i, part) in parts.iter().enumerate() {
+            if i == Part::Headers as usize {
+                if kept <= KEPT_NOTED {
+                    for (n, v) in &noted[..kept] {
+                        Headers::write(&mut buf, n, v);
                     }
-                } else if i == Part::Response as usize {
-                    if let Some(chunks) = r.response {
-                        let mut room = cap;
-                        for c in chunks {
-                            let take = c.len().min(room);
-                            w.put(&c[..take]);
-                            room -= take;
-                            response_truncated |= take < c.len();
-                        }
-                        present |= 1 << i;
+                } else {
+                    headers.each(cap, |n, v| Headers::write(&mut buf, n, v));
+                }
+            } else if i == Part::Response as usize {
+                if let Some(chunks) = r.response {
+                    let mut room = cap;
+                    for c in chunks {
+                        let take = c.len().min(room);
+                        buf.extend_from_slice(&c[..take]);
+                        room -= take;
+                        response_truncated |= take < c.len();
                     }
-                } else if let Some(p) = part {
-                    w.put(p);
                     present |= 1 << i;
                 }
-                // Each part is at most the part cap, far below 4 GiB.
-                ends[i] = u32::try_from(w.at).unwrap_or(u32::MAX);
+            } else if let Some(p) = part {
+                buf.extend_from_slice(p);
+                present |= 1 << i;
             }
-            debug_assert_eq!(w.at, len, "the size was known before packing");
+            // Each part is at most the part cap, far below 4 GiB.
+            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        }
+        debug_assert_eq!(buf.len(), buf.capacity(), "the buffer was sized exactly");
+        let mut stored = Stored {
+            seq: 0,
+            time: r.time,
+            direction: r.direction,
+            vendor: r.vendor,
+            client: r.client,
+            scenario: r.scenario.cloned(),
+            step: r.step,
+            status: r.status,
+            body_truncated: truncated || r.body.len() > cap,
+            response_truncated,
+            cut,
+            buf,
+            ends,
+            present,
         };
-        let scenario = r.scenario.cloned();
         // Dropped after the lock is let go. One entry goes at a time in steady state:
         // it is held without allocating a list for it.
         let mut evicted: (Option<Stored>, Vec<Stored>) = (None, Vec::new());
         {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
-            let seq = inner.next_seq;
+            stored.seq = inner.next_seq;
+            let weight = stored.bytes();
             // The oldest go past the count or the byte budget; the newest always stays.
             while !inner.entries.is_empty()
                 && (inner.entries.len() >= self.limit || inner.bytes + weight > self.max_bytes)
@@ -746,42 +728,8 @@ impl Journal {
                     Some(_) => evicted.1.push(e),
                 }
             }
-            // A full journal (its steady state) packs the entry into the buffer of the
-            // one it evicts when the allocator gives both the same size class: the
-            // memory held and counted is what a fresh buffer would hold, and a request
-            // costs no allocation and no free. Taken and filled under the lock, so no
-            // buffer outlives its entry: a reset frees them all. (Keeping an evicted
-            // buffer per thread for the next entry, as this once did, held one buffer
-            // per thread across a reset, high in the heap, where it stopped the
-            // allocator from giving the freed memory back.) Otherwise a buffer is
-            // allocated at the whole size class the allocator gives for the entry's size
-            // (what it holds either way), so that any later entry of that class fits.
-            let mut buf = match &mut evicted.0 {
-                Some(e) if e.buf.capacity() == heap(len) => {
-                    let mut b = std::mem::take(&mut e.buf);
-                    b.clear();
-                    b
-                }
-                _ => Vec::with_capacity(heap(len)),
-            };
-            pack(&mut buf);
             inner.bytes += weight;
-            inner.entries.push_back(Stored {
-                seq,
-                time: r.time,
-                direction: r.direction,
-                vendor: r.vendor,
-                client: r.client,
-                scenario,
-                step: r.step,
-                status: r.status,
-                body_truncated: truncated || r.body.len() > cap,
-                response_truncated,
-                cut,
-                buf,
-                ends,
-                present,
-            });
+            inner.entries.push_back(stored);
             self.gauge.set(inner.bytes);
         }
         drop(evicted);
@@ -1056,55 +1004,6 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_packed_into_an_evicted_buffer_holds_and_counts_as_a_fresh_one() {
-        // Bodies of the same size class as the entry they evict (reused buffers), of a
-        // larger and of a smaller one (fresh buffers), with every part present or not.
-        let bodies = [700, 705, 690, 3000, 710, 0, 1, 640, 700, 4096, 5000, 700];
-        let made = |i: usize, n: usize| Entry {
-            body: Bytes::from("é".repeat(n / 2) + &"x".repeat(n % 2)),
-            query: (i % 2 == 0).then(|| format!("q={i}")),
-            entity: (i % 3 == 0).then(|| format!("user-{i}")),
-            note: (i % 4 == 0).then(|| "a note".to_string()),
-            ..entry(
-                if i % 2 == 0 { "credeau" } else { "finbox" },
-                &format!("/p/{i}"),
-            )
-        };
-        let shown = |j: &Journal| {
-            j.query(&Filter::default())
-                .iter()
-                .map(|e| serde_json::to_value(e).unwrap())
-                .map(|mut v| {
-                    v.as_object_mut().unwrap().remove("seq");
-                    v
-                })
-                .collect::<Vec<_>>()
-        };
-        let j = Journal::new(2, &Budgets::default());
-        for (i, n) in bodies.iter().enumerate() {
-            j.push(made(i, *n));
-            // The same entries pushed into a journal that has never evicted anything.
-            let fresh = Journal::new(2, &Budgets::default());
-            let last = i.saturating_sub(1);
-            for (k, n) in bodies.iter().enumerate().take(i + 1).skip(last) {
-                fresh.push(made(k, *n));
-            }
-            assert_eq!(shown(&j), shown(&fresh), "after {i}");
-            assert_eq!(j.approx_bytes(), fresh.approx_bytes(), "after {i}");
-            let inner = crate::lock::lock(&j.inner);
-            for e in &inner.entries {
-                assert_eq!(
-                    e.buf.capacity(),
-                    heap(e.buf.len()),
-                    "a buffer holds what its entry counts, reused or not"
-                );
-            }
-        }
-        j.clear();
-        assert_eq!((j.len(), j.approx_bytes()), (0, 0));
-    }
-
-    #[test]
     fn recorded_requests_keep_only_the_selected_headers_and_name_default_scenarios() {
         let j = Journal::new(4, &Budgets::default());
         let mut headers = HeaderMap::new();
@@ -1239,7 +1138,7 @@ mod tests {
 
     #[test]
     fn a_buffer_is_sized_exactly_whatever_the_headers_and_the_cuts() {
-        // `store` debug-asserts that it wrote the size it computed first; this drives it through
+        // `store` debug-asserts that nothing was reallocated; this drives it through
         // headers kept, cut at the stored length, left out past the cap, and parts cut.
         for part in [0, 10, 64, 300, 4096] {
             let j = Journal::new(

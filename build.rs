@@ -26,7 +26,8 @@
 //! are given only if that link succeeds. Otherwise nothing is passed, the layout is the
 //! default one, and the probe's output is left in `OUT_DIR/layout-probe.log`.
 //!
-//! Cargo reruns this when the lists, `RUSTFLAGS`, the toolchain or the linker set by
+//! Cargo reruns this when the lists, the toolchain, `RUSTFLAGS` (not under an explicit
+//! `--target`: rust-lang/cargo#13003) or the linker set by
 //! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER` or `.cargo/config.toml` change. A
 //! linker chosen anywhere else (`~/.cargo/config.toml`, `CARGO_HOME`) is not seen:
 //! after changing it, `cargo clean -p vendor-mock` makes the next build ask again.
@@ -39,22 +40,26 @@ use std::process::Command;
 
 const SCRIPT: &str = "link/startup.ld";
 const ORDER: &str = "link/startup.order";
+const CONFIG: &str = ".cargo/config.toml";
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 fn main() {
     println!("cargo:rerun-if-changed={SCRIPT}");
     println!("cargo:rerun-if-changed={ORDER}");
     println!("cargo:rerun-if-changed=build.rs");
+    let dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     // Cargo hands the script the configured linker as RUSTC_LINKER but does not watch
-    // that variable in its own environment: watch where it comes from instead.
-    println!("cargo:rerun-if-changed=.cargo/config.toml");
+    // that variable in its own environment: watch where it comes from instead (a file
+    // only if it is there: cargo reruns the script every time for a missing one).
+    if Path::new(&dir).join(CONFIG).is_file() {
+        println!("cargo:rerun-if-changed={CONFIG}");
+    }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER");
     if env::var("TARGET").as_deref() != Ok(TARGET)
         || env::var("PROFILE").as_deref() != Ok("release")
     {
         return;
     }
-    let dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let (script, order) = (Path::new(&dir).join(SCRIPT), Path::new(&dir).join(ORDER));
     if !script.is_file() || !order.is_file() {
         return;

@@ -22,7 +22,8 @@ RUN mkdir src \
         target/release/deps/libvendor_mock-* target/release/.fingerprint/vendor-mock-*
 
 # The crate itself. build.rs hands link/startup.ld and link/startup.order to the linker
-# (start-up code laid out together: a smaller idle resident set).
+# where it takes them (this image's rustup toolchain links with rust-lld, which does):
+# start-up code laid out together, a smaller idle resident set.
 COPY build.rs ./
 COPY link ./link
 COPY src ./src

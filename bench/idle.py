@@ -12,6 +12,7 @@ and anonymous memory, thread stacks).
 
     cargo build --release --bin vendor-mock
     python3 bench/idle.py [--runs 5] [--binary target/release/vendor-mock] [--breakdown]
+    python3 bench/idle.py --layout-only    # only the match of the two lists (nm), as .ci/run prints it
 
 Bounded: N short-lived servers on 127.0.0.1, each killed after its reading.
 """
@@ -65,10 +66,18 @@ def breakdown(pid, binary):
     return rows
 
 
+def newest_source():
+    """When a file under src/ last changed."""
+    return max((os.path.getmtime(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(run.ROOT, "src")) for f in fs),
+               default=0)
+
+
 def ordering(binary):
     """How much of link/startup.ld and link/startup.order the binary matches. Exact names
-    go stale with a new toolchain or dependency versions (the script's hash-free patterns
-    still place most of the start-up code, less tightly): rerun bench/startup_order.py."""
+    go stale with any change to src/ (generic instances' hashes and LTO's `.2337` suffixes
+    move with the code) and with a new toolchain or dependency versions; the script's
+    hash-free patterns still place most of the start-up code, less tightly: rerun
+    bench/startup_order.py before a release or a benchmark."""
     script = os.path.join(run.ROOT, "link", "startup.ld")
     order = os.path.join(run.ROOT, "link", "startup.order")
     if not (os.path.exists(script) and os.path.exists(order)):
@@ -77,12 +86,14 @@ def ordering(binary):
         entries = re.findall(r"\*\(\.text\.(\S+) ", f.read())
     with open(order) as f:
         exact = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-    out = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True).stdout
+    out = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
     names = {f[2] for f in (line.split() for line in out.splitlines()) if len(f) == 3}
     known = names | {startup_order.pattern(n) for n in names}
     found = sum(1 for e in entries if e in known)
     named = sum(1 for n in exact if n in names)
     stale = " (stale: rerun bench/startup_order.py and rebuild)" if named < len(exact) or found < len(entries) else ""
+    if os.path.getmtime(binary) < newest_source():
+        stale += " (the binary is older than src/: cargo build --release for a current figure)"
     return (f"start-up layout: {found} of the {len(entries)} entries of link/startup.ld and {named} of the "
             f"{len(exact)} names of link/startup.order match the binary{stale}")
 
@@ -91,8 +102,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--binary", default=run.MOCK)
+    ap.add_argument("--layout-only", action="store_true",
+                    help="only how much of the start-up layout the binary matches (nm; no server started)")
     ap.add_argument("--breakdown", action="store_true", help="also where the median run's resident set lies")
     args = ap.parse_args()
+    if args.layout_only:
+        print(ordering(args.binary))
+        return
     run.MOCK = args.binary
     samples, starts = [], []
     for _ in range(args.runs):

@@ -2,31 +2,35 @@
 """Write link/startup.ld and link/startup.order: the functions the binary runs from exec to
 an idle server.
 
-build.rs hands both to the linker (lld), which places those functions first in .text,
+build.rs hands both to a release link where the linker takes them (lld: it asks by linking
+a trivial program), which places those functions first in .text,
 side by side, so the pages of text an idle server keeps resident are few (the kernel maps
 64 KiB around every page fault: scattered start-up code makes most of the text resident).
 This runs the release binary under callgrind as bench/run.py starts it (bench/scenarios,
 frozen clock), waits for its first answer to GET /__admin/health, lets it idle for a
 second, and lists every function of the binary that ran.
 
-Mangled names carry hashes that change with the compiler version and the versions of the
-dependencies (not with edits to a function's body), so there are two lists:
+Mangled names carry hashes that change with the compiler version, the versions of the
+dependencies and the code itself (generic instances' hashes, and the `.2337` suffixes LTO
+gives the local symbols it renames: 498 of 981 exact names went stale after session 7's
+code-only merges), so there are two lists:
   link/startup.ld     a linker script that only adds to the default layout (INSERT), by
                       section name (`.text.` + mangled name), with the hashes as wildcards
                       (`17h*E` for the legacy scheme's, `Cs*_` for a crate's in the v0
                       scheme) wherever that matches no other function of the binary; where
                       it would also take in other instances of a generic function that do
                       not run at start-up, the exact name, and the pattern after all the
-                      rest (see `entries`). Most of it survives a toolchain or dependency update.
+                      rest (see `entries`). Most of it survives a code, toolchain or dependency change.
   link/startup.order  the exact names, for --symbol-ordering-file: it also finds what the
                       script does not name by section (jemalloc's constructor, in
                       `.text.startup.*`), placed after the script's part.
 Both sorted, so a rerun gives a small diff.
 
-When to rerun: after a toolchain or dependency update (the exact names go stale: the
-generic instances are then laid out among their siblings, ~0.7 MB more resident), or
-after a change to what runs at start-up (new functions are left where codegen put them).
-Check with bench/idle.py, which says how much of both lists the binary matches.
+When to rerun: after any change to src/, before a release or a benchmark (the exact names
+go stale: the generic instances are then laid out among their siblings, ~0.7 MB more
+resident; meanwhile the script's wildcards keep most of the saving), and after a toolchain
+or dependency update. Check with bench/idle.py (`--layout-only`: nm alone, as .ci/run
+prints it), which says how much of both lists the binary matches.
 
     cargo build --release --bin vendor-mock
     python3 bench/startup_order.py [--binary target/release/vendor-mock]

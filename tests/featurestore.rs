@@ -1384,6 +1384,33 @@ async fn google_routes_that_are_not_emulated_answer_501_unimplemented() {
     assert_eq!(anon.status, 401);
 }
 
+/// Each request gets `status`: 404 the `NOT_FOUND` of a URL Google does not serve (its
+/// message says so), 501 the `UNIMPLEMENTED` of a Google route the mock does not emulate.
+async fn assert_routes(s: &TestServer, cases: &[(&str, String, u16)]) {
+    for (method, path, status) in cases {
+        let r = s.request(method, path, AUTH, "").await;
+        let want = if *status == 404 {
+            "NOT_FOUND"
+        } else {
+            "UNIMPLEMENTED"
+        };
+        assert_eq!(
+            (r.status, r.json()["error"]["status"].clone()),
+            (*status, json!(want)),
+            "{method} {path}"
+        );
+        if *status == 404 {
+            assert!(
+                r.json()["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("The requested URL")),
+                "{method} {path}: {}",
+                r.text()
+            );
+        }
+    }
+}
+
 /// Below a location Google routes only Vertex AI's own collections: a name that is none
 /// of them (a typo, a case flip) is Google's 404 for a URL it does not serve, not the
 /// 501 of a collection the mock does not emulate.
@@ -1392,55 +1419,84 @@ async fn an_unknown_collection_under_a_location_is_404_and_a_known_one_501() {
     let s = TestServer::start().await;
     let typo = get(&s, &format!("{LOC}/featurestore/finscore_fs")).await;
     insta::assert_json_snapshot!(typo.exchange(HEADERS));
-    for (method, path) in [
-        ("GET", format!("{LOC}/featurestore")),
-        ("GET", format!("{LOC}/featurestorEs/finscore_fs")),
-        (
-            "POST",
-            format!("{LOC}/Featurestores/finscore_fs/entityTypes/score_features:readFeatureValues"),
-        ),
-        ("GET", format!("{LOC}/featureonlinestores")),
-        ("GET", format!("{LOC}/tuningjobs/1/operations/2")),
-        (
-            "GET",
-            "/featurestore/v1beta1/projects/p/locations/l/nonsense".to_string(),
-        ),
-    ] {
-        let r = s.request(method, &path, AUTH, "").await;
-        assert_eq!(
-            (r.status, r.json()["error"]["status"].clone()),
-            (404, json!("NOT_FOUND")),
-            "{method} {path}"
-        );
-        assert!(
-            r.json()["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("The requested URL")),
-            "{method} {path}: {}",
-            r.text()
-        );
-    }
-    for (method, path) in [
-        ("GET", format!("{LOC}/featureOnlineStores")),
-        ("GET", format!("{LOC}/tuningJobs/1/operations/2")),
-        ("POST", format!("{LOC}/endpoints/e:predict")),
-        (
-            "GET",
-            "/featurestore/v1beta1/projects/p/locations/l/serverlessRayJobs".to_string(),
-        ),
-    ] {
-        let r = s.request(method, &path, AUTH, "").await;
-        assert_eq!(
-            (r.status, r.json()["error"]["status"].clone()),
-            (501, json!("UNIMPLEMENTED")),
-            "{method} {path}"
-        );
-    }
+    let v1beta1 = "/featurestore/v1beta1/projects/p/locations/l";
+    assert_routes(
+        &s,
+        &[
+            ("GET", format!("{LOC}/featurestore"), 404),
+            ("GET", format!("{LOC}/featurestorEs/finscore_fs"), 404),
+            (
+                "POST",
+                format!(
+                    "{LOC}/Featurestores/finscore_fs/entityTypes/score_features:readFeatureValues"
+                ),
+                404,
+            ),
+            ("GET", format!("{LOC}/featureonlinestores"), 404),
+            ("GET", format!("{LOC}/tuningjobs/1/operations/2"), 404),
+            ("GET", format!("{v1beta1}/nonsense"), 404),
+            ("GET", format!("{LOC}/featureOnlineStores"), 501),
+            ("GET", format!("{LOC}/tuningJobs/1/operations/2"), 501),
+            ("POST", format!("{LOC}/endpoints/e:predict"), 501),
+            ("GET", format!("{v1beta1}/serverlessRayJobs"), 501),
+        ],
+    )
+    .await;
     // The 404 comes before the token is looked at, as for any URL Google does not serve.
     let anon = s
         .request("GET", &format!("{LOC}/featurestorEs"), &[], "")
         .await;
     assert_eq!(anon.status, 404, "{}", anon.text());
+}
+
+/// Vertex AI's routes outside a location's collections that Google serves (its client
+/// libraries' HTTP bindings) are 501 too: the methods on a location, on the API and on
+/// Model Garden's EULA, and the top-level collections; others there stay 404.
+#[tokio::test]
+async fn vertex_methods_and_top_level_collections_google_serves_are_501() {
+    let s = TestServer::start().await;
+    let v1beta1 = "/featurestore/v1beta1";
+    assert_routes(
+        &s,
+        &[
+            ("POST", format!("{LOC}:retrieveContexts"), 501),
+            ("POST", format!("{LOC}:augmentPrompt"), 501),
+            ("POST", format!("{LOC}:corroborateContent"), 501),
+            ("POST", format!("{LOC}:evaluateInstances"), 501),
+            ("POST", format!("{LOC}:generateSyntheticData"), 501),
+            ("POST", format!("{LOC}:deploy"), 501),
+            ("POST", format!("{LOC}:askContexts"), 501),
+            ("POST", format!("{LOC}:asyncRetrieveContexts"), 501),
+            (
+                "POST",
+                format!("{v1beta1}/projects/p/locations/l:recommendSpec"),
+                501,
+            ),
+            (
+                "POST",
+                format!("{v1beta1}/projects/p/modelGardenEula:check"),
+                501,
+            ),
+            ("POST", format!("{v1beta1}:evaluateInstances"), 501),
+            (
+                "POST",
+                "/featurestore/v1/endpoints/e:generateContent".into(),
+                501,
+            ),
+            ("GET", "/featurestore/v1/datasets".into(), 501),
+            ("POST", format!("{v1beta1}/reasoningEngines/r:query"), 501),
+            ("GET", format!("{LOC}:retrieveContexts"), 404),
+            ("POST", format!("{LOC}:nonsense"), 404),
+            ("POST", format!("{v1beta1}:nonsense"), 404),
+            ("GET", "/featurestore/v1/endpoints".into(), 404),
+        ],
+    )
+    .await;
+    // As for every Google route, the token comes first.
+    let anon = s
+        .request("POST", &format!("{LOC}:retrieveContexts"), &[], "")
+        .await;
+    assert_eq!(anon.status, 401, "{}", anon.text());
 }
 
 #[tokio::test]

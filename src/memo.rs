@@ -334,6 +334,22 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// A JSON string of text written by hand when there is some (`digits`: digits and
+/// separators, nothing JSON escapes, written between quotes as they are), else of
+/// `fallback`'s text through [`json_str`]: a generated time, whose hand-written digits
+/// give way to chrono's rendering outside the years and seconds they cover.
+pub fn json_digits_or(out: &mut Vec<u8>, digits: Option<&[u8]>, fallback: impl FnOnce() -> String) {
+    match digits {
+        Some(d) => {
+            out.reserve(d.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(d);
+            out.push(b'"');
+        }
+        None => json_str(out, &fallback()),
+    }
+}
+
 /// No byte of `s` is one serde_json escapes in a string (`"`, `\` or below 0x20, nothing
 /// else): eight bytes at a time (each test is exact for "some byte is": a borrow only
 /// crosses from a byte that already is).

@@ -317,11 +317,11 @@ impl Template {
 }
 
 /// Write `s` as a JSON string, as serde_json does: between quotes as it is when it has
-/// nothing serde_json escapes ([`plain`]; what fills a template hole, ids and dates,
-/// and most Feature Store values never have), else through serde_json, whose writer goes
-/// through `io::Write` a run at a time.
+/// nothing serde_json escapes ([`special`] finds no such byte: what fills a template
+/// hole, ids and dates, and most Feature Store values never have), else through
+/// serde_json, whose writer goes through `io::Write` a run at a time.
 pub fn json_str(out: &mut Vec<u8>, s: &str) {
-    if !plain(s.as_bytes()) {
+    if special(s.as_bytes()) != s.len() {
         serde_json::to_writer(out, s).expect("writing to a Vec never fails");
         return;
     }
@@ -347,25 +347,34 @@ pub fn json_digits_or(out: &mut Vec<u8>, digits: Option<&[u8]>, fallback: impl F
     }
 }
 
-/// No byte of `s` is one serde_json escapes in a string (`"`, `\` or below 0x20, nothing
-/// else): eight bytes at a time (each test is exact for "some byte is": a borrow only
-/// crosses from a byte that already is).
-pub fn plain(s: &[u8]) -> bool {
-    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    let zero_in = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
-    let mut chunks = s.chunks_exact(8);
+/// Where the first `"`, `\\` or control character (below 0x20) of `b` is (`b.len()` if
+/// none), eight bytes at a time: each test below flags exactly the bytes that are one,
+/// except bytes after a flagged one (a borrow only crosses from a byte that is), so the
+/// lowest flag is the first such byte. [`json_str`] and the vendors' plain body readers
+/// (`vendors::plain_json`) scan with it.
+#[inline]
+pub fn special(b: &[u8]) -> usize {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
     for c in &mut chunks {
-        let x = u64::from_ne_bytes(c.try_into().expect("8 bytes"));
-        let control = x.wrapping_sub(0x20 * LO) & !x & HI != 0;
-        if control || zero_in(x ^ (b'"' as u64 * LO)) || zero_in(x ^ (b'\\' as u64 * LO)) {
-            return false;
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        let flags = x.wrapping_sub(0x20 * LO) & !x & HI
+            | zero(x ^ (u64::from(b'"') * LO))
+            | zero(x ^ (u64::from(b'\\') * LO));
+        if flags != 0 {
+            // Little-endian: the lowest bits are the first byte.
+            return at + flags.trailing_zeros() as usize / 8;
         }
+        at += 8;
     }
-    chunks
+    at + chunks
         .remainder()
         .iter()
-        .all(|b| *b >= 0x20 && *b != b'"' && *b != b'\\')
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(chunks.remainder().len())
 }
 
 #[cfg(test)]
@@ -425,7 +434,7 @@ mod tests {
         }
         for s in &cases {
             let escaped = s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-            assert_eq!(plain(s.as_bytes()), !escaped, "{s:?}");
+            assert_eq!(special(s.as_bytes()) == s.len(), !escaped, "{s:?}");
             let mut out = b"[".to_vec();
             json_str(&mut out, s);
             let mut want = b"[".to_vec();
@@ -544,5 +553,59 @@ mod tests {
         assert!(Template::from_json(&json!({"a": 1}), 1).is_none());
         let twice = json!([Template::hole(0), Template::hole(0)]);
         assert!(Template::from_json(&twice, 1).is_none());
+    }
+
+    fn slow(b: &[u8]) -> usize {
+        b.iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(b.len())
+    }
+
+    #[test]
+    fn the_first_special_byte_is_found_at_every_place() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for special_byte in [
+                    b'"', b'\\', 0, 0x1f, b'a', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[',
+                ] {
+                    for fill in [b'x', 0xc3, 0x21, 0x5d, 0x7f] {
+                        let mut b = vec![fill; len];
+                        if at < len {
+                            b[at] = special_byte;
+                            // A special byte later as well: the first one counts.
+                            if at + 3 < len {
+                                b[at + 3] = b'"';
+                            }
+                        }
+                        assert_eq!(special(&b), slow(&b), "{b:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The eight-at-a-time scan finds what a byte loop finds, wherever in a chunk the
+    /// first stop is and whatever follows it (bytes with the high bit, 0x20, 0x7f).
+    #[test]
+    fn a_plain_run_ends_where_a_byte_loop_says() {
+        let fillers: [&[u8]; 4] = [b"a", b" ", "\u{e9}".as_bytes(), b"\x7f"];
+        let stops: [&[u8]; 6] = [b"\"", b"\\", b"\0", b"\x1f", b"\n", b""];
+        let after: [&[u8]; 3] = [b"", b"\"\\\x01", "\u{20ac}\u{1d11e}x".as_bytes()];
+        for fill in fillers {
+            for n in 0..20 {
+                for stop in stops {
+                    for tail in after {
+                        let mut s = fill.repeat(n);
+                        s.extend_from_slice(stop);
+                        s.extend_from_slice(tail);
+                        assert_eq!(special(&s), slow(&s), "{s:?}");
+                    }
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let s = [b'x', b'y', b'z', b, b'a', b'b', b'c', b'd', b'e', b];
+            assert_eq!(special(&s), slow(&s), "{b:#x}");
+        }
     }
 }

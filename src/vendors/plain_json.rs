@@ -14,6 +14,8 @@
 
 use std::borrow::Cow;
 
+use crate::memo::special;
+
 pub struct Cursor<'a> {
     b: &'a [u8],
     /// The body as text when [`Cursor::checked`] checked it whole.
@@ -206,92 +208,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Where the first `"`, `\\` or control character (below 0x20) of `b` is (`b.len()` if
-/// none), eight bytes at a time: each test below flags exactly the bytes that are one,
-/// except bytes after a flagged one (a borrow only crosses from a byte that is), so the
-/// lowest flag is the first such byte.
-#[inline]
-pub fn special(b: &[u8]) -> usize {
-    const LO: u64 = u64::from_le_bytes([0x01; 8]);
-    const HI: u64 = u64::from_le_bytes([0x80; 8]);
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut chunks {
-        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        let flags = x.wrapping_sub(0x20 * LO) & !x & HI
-            | zero(x ^ (u64::from(b'"') * LO))
-            | zero(x ^ (u64::from(b'\\') * LO));
-        if flags != 0 {
-            // Little-endian: the lowest bits are the first byte.
-            return at + flags.trailing_zeros() as usize / 8;
-        }
-        at += 8;
-    }
-    at + chunks
-        .remainder()
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .unwrap_or(chunks.remainder().len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn slow(b: &[u8]) -> usize {
-        b.iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .unwrap_or(b.len())
-    }
-
-    #[test]
-    fn the_first_special_byte_is_found_at_every_place() {
-        for len in 0..40 {
-            for at in 0..=len {
-                for special_byte in [
-                    b'"', b'\\', 0, 0x1f, b'a', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[',
-                ] {
-                    for fill in [b'x', 0xc3, 0x21, 0x5d, 0x7f] {
-                        let mut b = vec![fill; len];
-                        if at < len {
-                            b[at] = special_byte;
-                            // A special byte later as well: the first one counts.
-                            if at + 3 < len {
-                                b[at + 3] = b'"';
-                            }
-                        }
-                        assert_eq!(special(&b), slow(&b), "{b:?}");
-                    }
-                }
-            }
-        }
-    }
-
-    /// The eight-at-a-time scan finds what a byte loop finds, wherever in a chunk the
-    /// first stop is and whatever follows it (bytes with the high bit, 0x20, 0x7f).
-    #[test]
-    fn a_plain_run_ends_where_a_byte_loop_says() {
-        let fillers: [&[u8]; 4] = [b"a", b" ", "\u{e9}".as_bytes(), b"\x7f"];
-        let stops: [&[u8]; 6] = [b"\"", b"\\", b"\0", b"\x1f", b"\n", b""];
-        let after: [&[u8]; 3] = [b"", b"\"\\\x01", "\u{20ac}\u{1d11e}x".as_bytes()];
-        for fill in fillers {
-            for n in 0..20 {
-                for stop in stops {
-                    for tail in after {
-                        let mut s = fill.repeat(n);
-                        s.extend_from_slice(stop);
-                        s.extend_from_slice(tail);
-                        assert_eq!(special(&s), slow(&s), "{s:?}");
-                    }
-                }
-            }
-        }
-        for b in 0..=255u8 {
-            let s = [b'x', b'y', b'z', b, b'a', b'b', b'c', b'd', b'e', b];
-            assert_eq!(special(&s), slow(&s), "{b:#x}");
-        }
-    }
 
     #[test]
     fn a_string_that_is_not_utf8_is_not_taken() {

@@ -22,7 +22,7 @@ use super::values::{Parsed, ValueType};
 use crate::budget::heap;
 use crate::clock::rfc3339;
 use crate::generate::put_iso_time;
-use crate::memo::{json_str, plain};
+use crate::memo::{json_str, special};
 use crate::{FastHash, FastMap};
 
 /// Entities with values kept at most (the oldest written is forgotten first).
@@ -40,8 +40,8 @@ enum Compact {
     Int64(i64),
     /// `stringValue` or `bytesValue` (base64 text) with a byte JSON escapes.
     Text(Box<str>),
-    /// The same with none ([`plain`]): written as it is, without looking at it again on
-    /// every read.
+    /// The same with none ([`special`] finds none): written as it is, without looking at
+    /// it again on every read.
     Plain(Box<str>),
     BoolArray(Box<[bool]>),
     DoubleArray(Box<[f64]>),
@@ -52,7 +52,7 @@ enum Compact {
 impl Compact {
     /// A string value, [`Compact::Plain`] when it is.
     fn text(t: Box<str>) -> Self {
-        if plain(t.as_bytes()) {
+        if special(t.as_bytes()) == t.len() {
             Self::Plain(t)
         } else {
             Self::Text(t)

@@ -233,7 +233,12 @@ pub fn put_iso_time(
     }
     if digits > 0 {
         out[19] = frac_sep;
-        put_digits(out, 20, digits, t.nanosecond() / 10u32.pow(9 - digits as u32));
+        put_digits(
+            out,
+            20,
+            digits,
+            t.nanosecond() / 10u32.pow(9 - digits as u32),
+        );
     }
     true
 }
@@ -285,7 +290,11 @@ mod tests {
             let ours = text.len() == 19 && !text.ends_with(":60");
             let mut out = *b"0000-00-00 00:00:00";
             assert_eq!(put_date_time(&mut out, &t.naive_utc()), ours, "{t:?}");
-            let want = if ours { text.as_str() } else { "0000-00-00 00:00:00" };
+            let want = if ours {
+                text.as_str()
+            } else {
+                "0000-00-00 00:00:00"
+            };
             assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{t:?}");
             for (sep, digits, format) in [
                 (b'.', 0, "%Y-%m-%dT%H:%M:%S"),

@@ -519,7 +519,11 @@ mod tests {
         drop(kept);
         drop(copy);
         drop(Key::default());
-        assert_eq!(Key::new("k").0.as_ptr(), at, "the spare outlives small keys");
+        assert_eq!(
+            Key::new("k").0.as_ptr(),
+            at,
+            "the spare outlives small keys"
+        );
     }
 
     #[test]

@@ -613,7 +613,11 @@ mod tests {
         // whole answer was made inside it.
         const LIMIT: usize = 1024;
         let size = future_size(handle);
-        let build = if cfg!(debug_assertions) { "debug" } else { "optimised" };
+        let build = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "optimised"
+        };
         assert!(size <= LIMIT, "{size} bytes in a {build} build");
     }
 }

@@ -122,14 +122,7 @@ async fn timestamps_use_the_documented_format_from_the_mock_clock() {
 /// hand-written digits Credeau used to give it.
 #[tokio::test]
 async fn a_leap_second_is_written_as_second_60() {
-    let leap = chrono::DateTime::parse_from_rfc3339("2016-12-31T23:59:60Z")
-        .unwrap()
-        .to_utc();
-    let s = TestServer::with_config(vendor_mock::Config {
-        frozen_clock: Some(leap),
-        ..support::config()
-    })
-    .await;
+    let s = TestServer::frozen_at("2016-12-31T23:59:60Z").await;
     for path in [INSIGHTS, ASYNC] {
         let v = s.post_json(path, AUTH, &body("user-3")).await.json();
         assert_eq!(v["data_processed_time"], "2016-12-31 23:59:60", "{path}");

@@ -342,6 +342,8 @@ mod tests {
             .unwrap_err()
             .contains("NAME=ADDR"));
         assert!(parse_rfc3339("2026-01-15T10:00:00Z").is_ok());
+        // A leap second: the vendors write it as chrono does, `:60`.
+        assert!(parse_rfc3339("2016-12-31T23:59:60Z").is_ok());
         assert!(parse_rfc3339("yesterday").unwrap_err().contains("RFC 3339"));
         assert_eq!(
             parse_vendor_listen("finbox=localhost:0").unwrap().1,

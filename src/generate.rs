@@ -195,42 +195,127 @@ pub fn put_digits(out: &mut [u8], at: usize, width: usize, mut v: u32) {
 /// chrono parses its format string on every call and every answer carries a few.
 ///
 /// A naive (UTC) time: through a `DateTime`, each of the six fields would go through its
-/// offset first.
-pub fn put_date_time(out: &mut [u8], t: &chrono::NaiveDateTime) {
+/// offset first. `false`, and nothing written, for a year outside 0-9999 (chrono writes
+/// a sign or a fifth digit) or in a leap second (chrono writes `:60`): the caller writes
+/// chrono's own rendering then.
+#[must_use]
+pub fn put_date_time(out: &mut [u8], t: &chrono::NaiveDateTime) -> bool {
     use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
+        return false;
+    }
     put_digits(out, 0, 4, t.year() as u32);
     put_digits(out, 5, 2, t.month());
     put_digits(out, 8, 2, t.day());
     put_digits(out, 11, 2, t.hour());
     put_digits(out, 14, 2, t.minute());
     put_digits(out, 17, 2, t.second());
+    true
+}
+
+/// `YYYY-MM-DDThh:mm:ss` at the start of `out`, then, when `digits` (at most 9) is not 0,
+/// `frac_sep` and that many digits of the second's fraction, truncated (chrono's `%.3f`
+/// and `%.6f`, FinBox's `:%3f`): 19 bytes, or `20 + digits`. `false`, and nothing
+/// written, where [`put_date_time`] declines.
+#[must_use]
+pub fn put_iso_time(
+    out: &mut [u8],
+    t: &chrono::NaiveDateTime,
+    frac_sep: u8,
+    digits: usize,
+) -> bool {
+    use chrono::Timelike;
+    if !put_date_time(out, t) {
+        return false;
+    }
+    for (at, sep) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+        out[at] = sep;
+    }
+    if digits > 0 {
+        out[19] = frac_sep;
+        put_digits(
+            out,
+            20,
+            digits,
+            t.nanosecond() / 10u32.pow(9 - digits as u32),
+        );
+    }
+    true
+}
+
+/// Times whose renderings differ in every way the writers above must match chrono's:
+/// both ends of the four-digit years and past them, a leap second, and fractions of
+/// every width (for the date tests of each vendor's times).
+#[cfg(test)]
+pub(crate) fn awkward_times() -> Vec<chrono::DateTime<chrono::Utc>> {
+    use chrono::NaiveDate;
+    let written_by_hand = [
+        (2019, 1, 3, 6, 37, 44, 3_000_000),
+        (2016, 12, 31, 23, 59, 59, 999_999_999),
+        (2024, 2, 29, 9, 5, 7, 123),
+        (2026, 2, 28, 1, 2, 3, 7_000),
+        (2026, 2, 28, 1, 2, 3, 123_456_789),
+        (0, 1, 1, 0, 0, 0, 0),
+        (9999, 12, 31, 23, 59, 59, 999_999_999),
+    ];
+    // A leap second, and years chrono writes with a sign or a fifth digit.
+    let chronos_own = [
+        (2016, 12, 31, 23, 59, 59, 1_000_000_000),
+        (2016, 12, 31, 23, 59, 59, 1_500_000_000),
+        (-1, 6, 30, 12, 0, 0, 0),
+        (10_000, 1, 1, 0, 0, 0, 0),
+    ];
+    written_by_hand
+        .into_iter()
+        .chain(chronos_own)
+        .map(|(y, mo, d, h, mi, se, nano)| {
+            NaiveDate::from_ymd_opt(y, mo, d)
+                .and_then(|day| day.and_hms_nano_opt(h, mi, se, nano))
+                .expect("every listed time is valid")
+                .and_utc()
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The fields chrono formats, at both ends of the four-digit years (a leap second,
-    /// which chrono writes `:60`, is written `:59`: its callers hand it to chrono).
+    /// The fields chrono formats, in the four-digit years; outside them and in a leap
+    /// second (which chrono writes `:60`) nothing is written, for the caller to hand the
+    /// time to chrono.
     #[test]
-    fn a_date_and_time_is_written_as_chrono_formats_it() {
-        use chrono::NaiveDate;
-        for (y, mo, d, h, mi, se, nano) in [
-            (2016, 12, 31, 23, 59, 59, 999_999_999),
-            (2026, 1, 15, 10, 0, 0, 0),
-            (2024, 2, 29, 9, 5, 7, 123),
-            (0, 1, 1, 0, 0, 0, 0),
-            (9999, 12, 31, 23, 59, 59, 999_999_999),
-            (1970, 1, 1, 0, 0, 0, 0),
-        ] {
-            let t = NaiveDate::from_ymd_opt(y, mo, d)
-                .unwrap()
-                .and_hms_nano_opt(h, mi, se, nano)
-                .unwrap();
-            let mut out = *b"0000-00-00T00:00:00";
-            put_date_time(&mut out, &t);
-            let want = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-            assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{t}");
+    fn a_date_and_time_is_written_as_chrono_formats_it_or_not_at_all() {
+        for t in awkward_times() {
+            let text = t.format("%Y-%m-%d %H:%M:%S").to_string();
+            // A sign, a fifth year digit, a 60th second: chrono's own ways.
+            let ours = text.len() == 19 && !text.ends_with(":60");
+            let mut out = *b"0000-00-00 00:00:00";
+            assert_eq!(put_date_time(&mut out, &t.naive_utc()), ours, "{t:?}");
+            let want = if ours {
+                text.as_str()
+            } else {
+                "0000-00-00 00:00:00"
+            };
+            assert_eq!(std::str::from_utf8(&out).unwrap(), want, "{t:?}");
+            for (sep, digits, format) in [
+                (b'.', 0, "%Y-%m-%dT%H:%M:%S"),
+                (b'.', 3, "%Y-%m-%dT%H:%M:%S%.3f"),
+                (b'.', 6, "%Y-%m-%dT%H:%M:%S%.6f"),
+                (b'.', 9, "%Y-%m-%dT%H:%M:%S%.9f"),
+                (b':', 3, "%Y-%m-%dT%H:%M:%S:%3f"),
+            ] {
+                let mut out = [0; 29];
+                let wrote = put_iso_time(&mut out, &t.naive_utc(), sep, digits);
+                assert_eq!(wrote, ours, "{t:?} {format}");
+                if wrote {
+                    let len = if digits == 0 { 19 } else { 20 + digits };
+                    let want = t.format(format).to_string();
+                    assert_eq!(out[..len], *want.as_bytes(), "{t:?} {format}");
+                } else {
+                    assert_eq!(out, [0; 29], "{t:?} {format}");
+                }
+            }
         }
     }
 

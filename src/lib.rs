@@ -37,6 +37,8 @@
 //!   [`generate`], [`memo`]: the vendor-neutral engine.
 //! - [`budget`]: byte budgets (every store's, per instance) and the byte accounting the
 //!   server-wide budget (`--max-memory-mb`) adds up after each request; below the stores.
+//! - [`spare`]: a thread's spare buffers, left by one request for the next (cache keys,
+//!   path texts); imports nothing of the crate.
 //! - [`admin`]: the `/__admin` API, per instance.
 //! - [`openapi`]: the vendors' OpenAPI documents, served with `servers` pointing where they
 //!   were asked from (`/__admin/openapi`, `vendor-mock openapi`).
@@ -59,6 +61,7 @@ pub mod rate_limit;
 pub mod sandbox;
 pub mod scenario;
 pub mod server;
+pub mod spare;
 pub mod state;
 pub mod vendors;
 

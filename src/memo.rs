@@ -52,11 +52,7 @@ thread_local! {
 
 impl Key {
     pub fn new(kind: &str) -> Self {
-        // No spare while the thread's locals are being torn down: a fresh buffer.
-        let mut buf = SPARE_KEY
-            .try_with(std::cell::Cell::take)
-            .unwrap_or_default();
-        buf.clear();
+        let mut buf = crate::spare::take(&SPARE_KEY);
         buf.reserve(KEY_ROOM);
         let mut k = Self(buf);
         k.str(kind);
@@ -98,10 +94,11 @@ impl Key {
 
 impl Drop for Key {
     fn drop(&mut self) {
-        // Kept for the thread's next key unless a long key grew it.
-        if self.0.capacity() <= 4 * KEY_ROOM {
-            let buf = std::mem::take(&mut self.0);
-            let _ = SPARE_KEY.try_with(|spare| spare.set(buf));
+        // Kept for the thread's next key unless a long key grew it, or it is too small
+        // to spare the next key its growing (a default or cloned key's): such a buffer
+        // would only push out a better spare.
+        if self.0.capacity() >= KEY_ROOM {
+            crate::spare::keep(&SPARE_KEY, std::mem::take(&mut self.0), 4 * KEY_ROOM);
         }
     }
 }
@@ -320,11 +317,11 @@ impl Template {
 }
 
 /// Write `s` as a JSON string, as serde_json does: between quotes as it is when it has
-/// nothing serde_json escapes ([`plain`]; what fills a template hole, ids and dates,
-/// and most Feature Store values never have), else through serde_json, whose writer goes
-/// through `io::Write` a run at a time.
+/// nothing serde_json escapes ([`special`] finds no such byte: what fills a template
+/// hole, ids and dates, and most Feature Store values never have), else through
+/// serde_json, whose writer goes through `io::Write` a run at a time.
 pub fn json_str(out: &mut Vec<u8>, s: &str) {
-    if !plain(s.as_bytes()) {
+    if special(s.as_bytes()) != s.len() {
         serde_json::to_writer(out, s).expect("writing to a Vec never fails");
         return;
     }
@@ -334,25 +331,50 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// No byte of `s` is one serde_json escapes in a string (`"`, `\` or below 0x20, nothing
-/// else): eight bytes at a time (each test is exact for "some byte is": a borrow only
-/// crosses from a byte that already is).
-pub fn plain(s: &[u8]) -> bool {
-    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-    let zero_in = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let x = u64::from_ne_bytes(c.try_into().expect("8 bytes"));
-        let control = x.wrapping_sub(0x20 * LO) & !x & HI != 0;
-        if control || zero_in(x ^ (b'"' as u64 * LO)) || zero_in(x ^ (b'\\' as u64 * LO)) {
-            return false;
+/// A JSON string of text written by hand when there is some (`digits`: digits and
+/// separators, nothing JSON escapes, written between quotes as they are), else of
+/// `fallback`'s text through [`json_str`]: a generated time, whose hand-written digits
+/// give way to chrono's rendering outside the years and seconds they cover.
+pub fn json_digits_or(out: &mut Vec<u8>, digits: Option<&[u8]>, fallback: impl FnOnce() -> String) {
+    match digits {
+        Some(d) => {
+            out.reserve(d.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(d);
+            out.push(b'"');
         }
+        None => json_str(out, &fallback()),
     }
-    chunks
+}
+
+/// Where the first `"`, `\\` or control character (below 0x20) of `b` is (`b.len()` if
+/// none), eight bytes at a time: each test below flags exactly the bytes that are one,
+/// except bytes after a flagged one (a borrow only crosses from a byte that is), so the
+/// lowest flag is the first such byte. [`json_str`] and the vendors' plain body readers
+/// (`vendors::plain_json`) scan with it.
+#[inline]
+pub fn special(b: &[u8]) -> usize {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        let flags = x.wrapping_sub(0x20 * LO) & !x & HI
+            | zero(x ^ (u64::from(b'"') * LO))
+            | zero(x ^ (u64::from(b'\\') * LO));
+        if flags != 0 {
+            // Little-endian: the lowest bits are the first byte.
+            return at + flags.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    at + chunks
         .remainder()
         .iter()
-        .all(|b| *b >= 0x20 && *b != b'"' && *b != b'\\')
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .unwrap_or(chunks.remainder().len())
 }
 
 #[cfg(test)]
@@ -412,7 +434,7 @@ mod tests {
         }
         for s in &cases {
             let escaped = s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-            assert_eq!(plain(s.as_bytes()), !escaped, "{s:?}");
+            assert_eq!(special(s.as_bytes()) == s.len(), !escaped, "{s:?}");
             let mut out = b"[".to_vec();
             json_str(&mut out, s);
             let mut want = b"[".to_vec();
@@ -475,10 +497,9 @@ mod tests {
         short.u64(1).opt(Some("é"));
         assert_eq!(short.0.as_ptr(), at, "the dropped key's buffer is reused");
         assert_eq!(short.0, fresh("k", 1, Some("é")));
-        // Two at once: the second gets a buffer of its own.
+        // Two at once: neither writes into the other.
         let mut other = Key::new("k");
         other.u64(2).opt(None);
-        assert_ne!(other.0.as_ptr(), short.0.as_ptr());
         assert_eq!(other.0, fresh("k", 2, None));
         assert_eq!(short.0, fresh("k", 1, Some("é")));
         // A key grown past what is kept is freed, not kept.
@@ -489,6 +510,20 @@ mod tests {
         let next = Key::new("");
         assert!(next.0.capacity() <= 4 * KEY_ROOM);
         assert_eq!(next.0, fresh("", 0, None)[..8].to_vec());
+        // A buffer too small to spare a key its growing (a default or a cloned key's)
+        // does not push out the spare.
+        drop(next);
+        let kept = Key::new("k");
+        let at = kept.0.as_ptr();
+        let copy = kept.clone();
+        drop(kept);
+        drop(copy);
+        drop(Key::default());
+        assert_eq!(
+            Key::new("k").0.as_ptr(),
+            at,
+            "the spare outlives small keys"
+        );
     }
 
     #[test]
@@ -522,5 +557,48 @@ mod tests {
         assert!(Template::from_json(&json!({"a": 1}), 1).is_none());
         let twice = json!([Template::hole(0), Template::hole(0)]);
         assert!(Template::from_json(&twice, 1).is_none());
+    }
+
+    fn slow(b: &[u8]) -> usize {
+        b.iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .unwrap_or(b.len())
+    }
+
+    /// The eight-at-a-time scan finds what a byte loop finds: every byte value as the
+    /// first stop (the specials and their neighbours: 0x1f/0x20, `!`/`#`, `[`/`]`, 0x7f,
+    /// the high bit), at every place in a chunk and past it, after fillers that sit next
+    /// to a special or carry the high bit (ASCII, a lone lead byte, a two-byte character),
+    /// followed by nothing, by more specials or by multi-byte characters (a borrow must not
+    /// flag a byte before the first stop).
+    #[test]
+    fn the_first_special_byte_is_found_wherever_it_is() {
+        let fillers: [&[u8]; 10] = [
+            b"x",
+            b" ",
+            b"!",
+            b"#",
+            b"[",
+            b"]",
+            b"\x7f",
+            b"\xff",
+            b"\xc3",
+            "\u{e9}".as_bytes(),
+        ];
+        let after: [&[u8]; 3] = [b"", b"\"\\\x01", "\u{20ac}\u{1d11e}x".as_bytes()];
+        for fill in fillers {
+            for n in 0..20 {
+                let plain = fill.repeat(n);
+                assert_eq!(special(&plain), slow(&plain), "{plain:?}");
+                for stop in 0..=255u8 {
+                    for tail in after {
+                        let mut s = plain.clone();
+                        s.push(stop);
+                        s.extend_from_slice(tail);
+                        assert_eq!(special(&s), slow(&s), "{s:?}");
+                    }
+                }
+            }
+        }
     }
 }

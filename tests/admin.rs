@@ -210,14 +210,7 @@ async fn unknown_admin_paths_and_wrong_methods_get_json_errors() {
 
 #[tokio::test]
 async fn the_clock_refuses_to_advance_past_year_9999() {
-    let late = chrono::DateTime::parse_from_rfc3339("9999-06-01T00:00:00Z")
-        .unwrap()
-        .to_utc();
-    let s = TestServer::with_config(vendor_mock::Config {
-        frozen_clock: Some(late),
-        ..crate::support::config()
-    })
-    .await;
+    let s = TestServer::frozen_at("9999-06-01T00:00:00Z").await;
     let r = s
         .post_json("/__admin/clock/advance", &[], &json!({"seconds": 31536000}))
         .await;

@@ -117,6 +117,18 @@ async fn timestamps_use_the_documented_format_from_the_mock_clock() {
     );
 }
 
+/// A clock frozen in a leap second (`--frozen-clock 2016-12-31T23:59:60Z`) gives the
+/// `:60` that chrono writes and every other vendor answers, not the `:59` of the
+/// hand-written digits Credeau used to give it.
+#[tokio::test]
+async fn a_leap_second_is_written_as_second_60() {
+    let s = TestServer::frozen_at("2016-12-31T23:59:60Z").await;
+    for path in [INSIGHTS, ASYNC] {
+        let v = s.post_json(path, AUTH, &body("user-3")).await.json();
+        assert_eq!(v["data_processed_time"], "2016-12-31 23:59:60", "{path}");
+    }
+}
+
 #[tokio::test]
 async fn the_async_endpoint_answers_202_while_pending_then_200() {
     let s = TestServer::start().await;

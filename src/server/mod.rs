@@ -52,7 +52,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 pub use origin::{origin, plausible_host, Origin};
-pub use request::{read_body, BodyError, MockRequest};
+pub use request::{bearer_token, read_body, BodyError, MockRequest};
 pub use response::{Body, MockResponse, OutBody};
 
 use crate::app::App;

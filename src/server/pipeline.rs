@@ -164,21 +164,13 @@ thread_local! {
 
 /// Three empty buffers, those of the thread's last request if it left them.
 fn text_buffers() -> [String; 3] {
-    // None while the thread's locals are being torn down: fresh ones.
-    SPARE_TEXT.try_with(Cell::take).unwrap_or_default()
+    crate::spare::take(&SPARE_TEXT)
 }
 
 /// Keep `buffers` (emptied) for the thread's next request; any grown past
 /// [`SPARE_TEXT_MAX`] is freed.
 fn keep_text_buffers(buffers: [String; 3]) {
-    let kept = buffers.map(|mut b| {
-        if b.capacity() > SPARE_TEXT_MAX {
-            return String::new();
-        }
-        b.clear();
-        b
-    });
-    let _ = SPARE_TEXT.try_with(|spare| spare.set(kept));
+    crate::spare::keep(&SPARE_TEXT, buffers, SPARE_TEXT_MAX);
 }
 
 /// The request's first `x-vendor-mock-scenario` value, as `HeaderMap::get` finds it: by a
@@ -611,6 +603,9 @@ mod tests {
         std::mem::size_of::<Fut>()
     }
 
+    /// What this measures is the build the tests run in, an unoptimised debug build
+    /// (`cargo test`): the release binary lays its futures out on its own, so the limit
+    /// is a tripwire for state held across the body's `.await`, not the release size.
     #[test]
     fn the_pipeline_future_hyper_moves_per_request_stays_small() {
         // hyper keeps the service's future inline and moves it per request: only the
@@ -618,6 +613,11 @@ mod tests {
         // whole answer was made inside it.
         const LIMIT: usize = 1024;
         let size = future_size(handle);
-        assert!(size <= LIMIT, "{size} bytes");
+        let build = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "optimised"
+        };
+        assert!(size <= LIMIT, "{size} bytes in a {build} build");
     }
 }

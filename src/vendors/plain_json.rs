@@ -14,6 +14,8 @@
 
 use std::borrow::Cow;
 
+use crate::memo::special;
+
 pub struct Cursor<'a> {
     b: &'a [u8],
     /// The body as text when [`Cursor::checked`] checked it whole.
@@ -206,81 +208,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Where the first `"`, `\\` or control character (below 0x20) of `b` is (`b.len()` if
-/// none), eight bytes at a time: each test below flags exactly the bytes that are one,
-/// except bytes after a flagged one (a borrow only crosses from a byte that is), so the
-/// lowest flag is the first such byte.
-#[inline]
-pub fn special(b: &[u8]) -> usize {
-    const LO: u64 = u64::from_le_bytes([0x01; 8]);
-    const HI: u64 = u64::from_le_bytes([0x80; 8]);
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0;
-    for c in &mut chunks {
-        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        let flags = x.wrapping_sub(0x20 * LO) & !x & HI
-            | zero(x ^ (u64::from(b'"') * LO))
-            | zero(x ^ (u64::from(b'\\') * LO));
-        if flags != 0 {
-            // Little-endian: the lowest bits are the first byte.
-            return at + flags.trailing_zeros() as usize / 8;
-        }
-        at += 8;
-    }
-    at + chunks
-        .remainder()
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .unwrap_or(chunks.remainder().len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn slow(b: &[u8]) -> usize {
-        b.iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .unwrap_or(b.len())
-    }
-
-    /// The eight-at-a-time scan finds what a byte loop finds: every byte value as the
-    /// first stop (the specials and their neighbours: 0x1f/0x20, `!`/`#`, `[`/`]`, 0x7f,
-    /// the high bit), at every place in a chunk and past it, after fillers that sit next
-    /// to a special or carry the high bit (ASCII, a lone lead byte, a two-byte character),
-    /// followed by nothing, by more specials or by multi-byte characters (a borrow must not
-    /// flag a byte before the first stop).
-    #[test]
-    fn the_first_special_byte_is_found_wherever_it_is() {
-        let fillers: [&[u8]; 10] = [
-            b"x",
-            b" ",
-            b"!",
-            b"#",
-            b"[",
-            b"]",
-            b"\x7f",
-            b"\xff",
-            b"\xc3",
-            "\u{e9}".as_bytes(),
-        ];
-        let after: [&[u8]; 3] = [b"", b"\"\\\x01", "\u{20ac}\u{1d11e}x".as_bytes()];
-        for fill in fillers {
-            for n in 0..20 {
-                let plain = fill.repeat(n);
-                assert_eq!(special(&plain), slow(&plain), "{plain:?}");
-                for stop in 0..=255u8 {
-                    for tail in after {
-                        let mut s = plain.clone();
-                        s.push(stop);
-                        s.extend_from_slice(tail);
-                        assert_eq!(special(&s), slow(&s), "{s:?}");
-                    }
-                }
-            }
-        }
-    }
 
     #[test]
     fn a_string_that_is_not_utf8_is_not_taken() {

@@ -54,6 +54,18 @@ impl TestServer {
         Self::launch(config, None).await
     }
 
+    /// Like [`TestServer::start`], with the clock frozen at `rfc3339` instead.
+    pub async fn frozen_at(rfc3339: &str) -> Self {
+        let at = chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .expect("a test's frozen instant is RFC 3339")
+            .to_utc();
+        Self::with_config(Config {
+            frozen_clock: Some(at),
+            ..config()
+        })
+        .await
+    }
+
     /// With a scenario directory holding `files` (name, TOML text).
     pub async fn with_scenarios(files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();

@@ -85,18 +85,17 @@ fn credeau_time(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// [`credeau_time`] written into `out`.
 fn put_credeau_time(out: &mut Vec<u8>, t: chrono::DateTime<chrono::Utc>) {
-    use chrono::Datelike;
-    if !(0..=9999).contains(&t.year()) {
-        // Out of the four-digit range (only a frozen clock at the very start of year 0
-        // gets here): chrono's own rendering, sign and all.
-        out.extend_from_slice(t.format("%Y-%m-%d %H:%M:%S").to_string().as_bytes());
-        return;
-    }
     // Written digit by digit: this runs twice for every answer, and `format!` costs
     // more than the rest of the head together.
     let mut text = *b"0000-00-00 00:00:00";
-    crate::generate::put_date_time(&mut text, &t.naive_utc());
-    out.extend_from_slice(&text);
+    if crate::generate::put_date_time(&mut text, &t.naive_utc()) {
+        out.extend_from_slice(&text);
+    } else {
+        // Out of the four-digit range (a frozen clock at the very start of year 0), or
+        // a leap second (a frozen clock at `:60`): chrono's own rendering, sign or
+        // `:60` and all.
+        out.extend_from_slice(t.format("%Y-%m-%d %H:%M:%S").to_string().as_bytes());
+    }
 }
 
 /// Compiled settings (`[auth]`, `allowed_ips`).
@@ -547,5 +546,20 @@ mod tests {
             .with_timezone(&chrono::Utc)
             - chrono::TimeDelta::seconds(2);
         assert_eq!(credeau_time(t), "-0001-12-31 23:59:59");
+        // A leap second (a frozen clock can be set to one) is chrono's `:60`, as every
+        // other vendor writes it, not the `:59` the digits alone would give.
+        let t = chrono::DateTime::parse_from_rfc3339("2016-12-31T23:59:60Z")
+            .expect("a valid time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(credeau_time(t), "2016-12-31 23:59:60");
+    }
+
+    /// Every time written by hand is chrono's rendering of the doc's format.
+    #[test]
+    fn credeau_times_are_chronos() {
+        for t in crate::generate::awkward_times() {
+            let want = t.format("%Y-%m-%d %H:%M:%S").to_string();
+            assert_eq!(credeau_time(t), want, "{t:?}");
+        }
     }
 }

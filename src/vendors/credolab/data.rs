@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use super::settings::CredolabSettings;
 use super::store::{Channel, Upload};
 use crate::generate::{self, MockRng};
-use crate::memo::{json_str, Template};
+use crate::memo::{json_digits_or, Template};
 use crate::vendors::Ctx;
 
 /// `2021-08-31T06:23:14.342556`: the doc's `uploadDate` / `requestedDate` (GMT, no zone).
@@ -469,28 +469,24 @@ pub fn iovation_time(t: DateTime<Utc>) -> String {
 }
 
 /// [`iovation_time`] as a JSON string, appended to `out` (no `String` in between for
-/// the years [`civil`] writes: digits and separators, nothing JSON escapes).
+/// the years [`civil`] writes).
 pub fn put_iovation_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    match civil_digits(t, 3) {
-        Some((digits, len)) => {
-            out.push(b'"');
-            out.extend_from_slice(&digits[..len]);
-            out.extend_from_slice(b"Z\"");
-        }
-        None => json_str(out, &iovation_time(t)),
-    }
+    // The buffer has room for the `Z` after three digits.
+    let civil = civil_digits(t, 3).map(|(mut d, len)| {
+        d[len] = b'Z';
+        (d, len + 1)
+    });
+    json_digits_or(out, civil.as_ref().map(|(d, len)| &d[..*len]), || {
+        iovation_time(t)
+    });
 }
 
 /// [`insight_time`] as a JSON string, appended to `out` (see [`put_iovation_time`]).
 pub fn put_insight_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    match civil_digits(t, 6) {
-        Some((digits, len)) => {
-            out.push(b'"');
-            out.extend_from_slice(&digits[..len]);
-            out.push(b'"');
-        }
-        None => json_str(out, &insight_time(t)),
-    }
+    let civil = civil_digits(t, 6);
+    json_digits_or(out, civil.as_ref().map(|(d, len)| &d[..*len]), || {
+        insight_time(t)
+    });
 }
 
 /// [`uuid`] as a JSON string, appended to `out`.
@@ -509,7 +505,7 @@ pub fn insight_time(t: DateTime<Utc>) -> String {
 /// truncated, as chrono's `%.3f` / `%.6f` write it; written by hand (chrono parses its
 /// format string on every call). `None` outside years 0-9999 and in a leap second:
 /// chrono's own rendering then.
-fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
+fn civil(t: DateTime<Utc>, digits: usize) -> Option<String> {
     let (out, len) = civil_digits(t, digits)?;
     // Room for the `Z` an Iovation time adds.
     let mut text = Vec::with_capacity(len + 1);
@@ -518,22 +514,9 @@ fn civil(t: DateTime<Utc>, digits: u32) -> Option<String> {
 }
 
 /// [`civil`]'s text in a buffer, and its length.
-fn civil_digits(t: DateTime<Utc>, digits: u32) -> Option<([u8; 26], usize)> {
-    use chrono::{Datelike, Timelike};
-    // UTC's fields, without a `DateTime`'s offset step on each.
-    let t = t.naive_utc();
-    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
-        return None;
-    }
-    let mut out = *b"0000-00-00T00:00:00.000000";
-    crate::generate::put_date_time(&mut out, &t);
-    crate::generate::put_digits(
-        &mut out,
-        20,
-        digits as usize,
-        t.nanosecond() / 10u32.pow(9 - digits),
-    );
-    Some((out, 20 + digits as usize))
+fn civil_digits(t: DateTime<Utc>, digits: usize) -> Option<([u8; 26], usize)> {
+    let mut out = [0; 26];
+    generate::put_iso_time(&mut out, &t.naive_utc(), b'.', digits).then_some((out, 20 + digits))
 }
 
 /// The full Iovation fraud-check answer.
@@ -730,34 +713,8 @@ mod tests {
     /// in a leap second, at every fraction length.
     #[test]
     fn times_and_uuids_written_in_place_are_the_json_of_their_strings() {
-        use chrono::{NaiveDate, TimeZone};
-        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        let times = [
-            Utc.with_ymd_and_hms(2026, 1, 15, 10, 0, 0).unwrap(),
-            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
-            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
-            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
-            Utc.with_ymd_and_hms(-1, 6, 30, 12, 0, 0).unwrap(),
-            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
-            day(2016, 12, 31)
-                .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
-                .unwrap()
-                .and_utc(),
-            day(2026, 2, 28)
-                .and_hms_nano_opt(1, 2, 3, 123_456_789)
-                .unwrap()
-                .and_utc(),
-            day(2026, 2, 28)
-                .and_hms_nano_opt(1, 2, 3, 7_000)
-                .unwrap()
-                .and_utc(),
-            day(2024, 2, 29)
-                .and_hms_nano_opt(9, 8, 7, 999_999_999)
-                .unwrap()
-                .and_utc(),
-        ];
         let json = |s: String| serde_json::to_vec(&s).unwrap();
-        for t in times {
+        for t in generate::awkward_times() {
             assert_eq!(iovation_time(t), t.format(IOVATION_TIME).to_string());
             assert_eq!(insight_time(t), t.format(INSIGHT_TIME).to_string());
             let mut out = b"[".to_vec();

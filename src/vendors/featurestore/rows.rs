@@ -21,8 +21,8 @@ use serde_json::{json, Map, Value};
 use super::values::{Parsed, ValueType};
 use crate::budget::heap;
 use crate::clock::rfc3339;
-use crate::generate::{put_date_time, put_digits};
-use crate::memo::{json_str, plain};
+use crate::generate::put_iso_time;
+use crate::memo::{json_str, special};
 use crate::{FastHash, FastMap};
 
 /// Entities with values kept at most (the oldest written is forgotten first).
@@ -40,8 +40,8 @@ enum Compact {
     Int64(i64),
     /// `stringValue` or `bytesValue` (base64 text) with a byte JSON escapes.
     Text(Box<str>),
-    /// The same with none ([`plain`]): written as it is, without looking at it again on
-    /// every read.
+    /// The same with none ([`special`] finds none): written as it is, without looking at
+    /// it again on every read.
     Plain(Box<str>),
     BoolArray(Box<[bool]>),
     DoubleArray(Box<[f64]>),
@@ -52,7 +52,7 @@ enum Compact {
 impl Compact {
     /// A string value, [`Compact::Plain`] when it is.
     fn text(t: Box<str>) -> Self {
-        if plain(t.as_bytes()) {
+        if special(t.as_bytes()) == t.len() {
             Self::Plain(t)
         } else {
             Self::Text(t)
@@ -300,15 +300,9 @@ impl Times {
     /// Render the metadata at `t` into `text` and keep it; `false` (nothing kept) for
     /// a year outside 0..=9999 or a leap second.
     fn render(&mut self, t: DateTime<Utc>) -> bool {
-        use chrono::{Datelike, Timelike};
+        use chrono::Timelike;
         let naive = t.naive_utc();
         let nano = naive.nanosecond();
-        if !(0..=9999).contains(&naive.year()) || nano >= 1_000_000_000 {
-            self.last = None;
-            return false;
-        }
-        let mut time = *b"0000-00-00T00:00:00.000000000";
-        put_date_time(&mut time, &naive);
         let digits = if nano == 0 {
             0
         } else if nano % 1_000_000 == 0 {
@@ -318,11 +312,12 @@ impl Times {
         } else {
             9
         };
-        let mut len = 19;
-        if digits > 0 {
-            put_digits(&mut time, 20, digits, nano / 10u32.pow(9 - digits as u32));
-            len = 20 + digits;
+        let mut time = [0; 29];
+        if !put_iso_time(&mut time, &naive, b'.', digits) {
+            self.last = None;
+            return false;
         }
+        let len = if digits == 0 { 19 } else { 20 + digits };
         let pieces: [&[u8]; 5] = [b"\"", METADATA, &time[..len], b"Z", CLOSING];
         let mut at = 0;
         for piece in pieces {

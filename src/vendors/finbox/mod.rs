@@ -62,7 +62,7 @@ use super::{Ctx, Endpoint, Vendor};
 use crate::app::App;
 use crate::generate;
 use crate::ipnet::IpNet;
-use crate::memo::{json_str, Budget, Key, Memo, Template};
+use crate::memo::{json_digits_or, json_str, Budget, Key, Memo, Template};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Repeat, Settings, Step};
 use crate::server::{MockRequest, MockResponse};
@@ -129,30 +129,15 @@ pub fn finbox_time(t: DateTime<Utc>) -> String {
 /// [`finbox_time`] digit by digit, or `None` where chrono's rendering is needed: every
 /// answer carries two of these, and chrono parses its format string on every call.
 fn finbox_time_digits(t: DateTime<Utc>) -> Option<[u8; 23]> {
-    use chrono::{Datelike, Timelike};
-    // UTC's fields, without a `DateTime`'s offset step on each.
-    let t = t.naive_utc();
-    if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
-        return None;
-    }
-    let mut out = *b"0000-00-00T00:00:00:000";
-    crate::generate::put_date_time(&mut out, &t);
-    // `%3f`: milliseconds, truncated.
-    crate::generate::put_digits(&mut out, 20, 3, t.nanosecond() / 1_000_000);
-    Some(out)
+    let mut out = [0; 23];
+    // `%3f`: milliseconds, truncated, after FinBox's colon.
+    generate::put_iso_time(&mut out, &t.naive_utc(), b':', 3).then_some(out)
 }
 
 /// [`finbox_time`] as a JSON string, written into `out` (a template's hole).
 fn put_finbox_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    match finbox_time_digits(t) {
-        // Digits and separators: nothing JSON escapes.
-        Some(d) => {
-            out.push(b'"');
-            out.extend_from_slice(&d);
-            out.push(b'"');
-        }
-        None => json_str(out, &finbox_time(t)),
-    }
+    let digits = finbox_time_digits(t);
+    json_digits_or(out, digits.as_ref().map(|d| &d[..]), || finbox_time(t));
 }
 
 /// FinBox's key header, as a constant: looked up by a `&str`, a header name is parsed
@@ -1390,22 +1375,7 @@ mod tests {
     /// string: in and out of the four-digit years, in a leap second, at every fraction.
     #[test]
     fn dates_written_by_hand_are_chronos() {
-        use chrono::NaiveDate;
-        for (y, mo, d, h, mi, se, nano) in [
-            (2019, 1, 3, 6, 37, 44, 3_000_000),
-            (2026, 1, 15, 10, 0, 0, 0),
-            (2016, 12, 31, 23, 59, 59, 1_500_000_000),
-            (2024, 2, 29, 9, 5, 7, 999_999_999),
-            (0, 1, 1, 0, 0, 0, 0),
-            (9999, 12, 31, 23, 59, 59, 123_456),
-            (-1, 6, 30, 12, 0, 0, 0),
-            (10_000, 1, 1, 0, 0, 0, 0),
-        ] {
-            let t = NaiveDate::from_ymd_opt(y, mo, d)
-                .unwrap()
-                .and_hms_nano_opt(h, mi, se, nano)
-                .unwrap()
-                .and_utc();
+        for t in generate::awkward_times() {
             let want = t.format("%Y-%m-%dT%H:%M:%S:%3f").to_string();
             assert_eq!(finbox_time(t), want, "{t:?}");
             let mut out = Vec::new();

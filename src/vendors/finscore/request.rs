@@ -247,25 +247,22 @@ const FEW_IDS: usize = 16;
 /// The ids of a `productids` value in first-seen order, trimmed, without empties and
 /// repeats. Linear: past [`FEW_IDS`] ids a set remembers the ids already taken.
 fn split_product_ids(products: &str) -> Vec<Cow<'_, str>> {
-    let mut taken: Vec<Cow<'_, str>> = Vec::new();
+    let mut taken: Vec<&str> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for p in products.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let new = if taken.len() < FEW_IDS {
-            !taken.iter().any(|t| t == p)
+            !taken.contains(&p)
         } else {
             if seen.is_empty() {
-                seen.extend(taken.iter().map(|t| match t {
-                    Cow::Borrowed(t) => *t,
-                    Cow::Owned(_) => unreachable!("split ids borrow the value"),
-                }));
+                seen.extend(taken.iter().copied());
             }
             seen.insert(p)
         };
         if new {
-            taken.push(Cow::Borrowed(p));
+            taken.push(p);
         }
     }
-    taken
+    taken.into_iter().map(Cow::Borrowed).collect()
 }
 
 /// `63` followed by 10 digits (`639171234567`).

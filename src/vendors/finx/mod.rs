@@ -78,7 +78,7 @@ use crate::budget::{self, heap, Budgets, Gauge, Locked, Weighed};
 use crate::generate::{self, Issuer};
 use crate::rate_limit::Decision;
 use crate::scenario::{parse_settings, Action, Problem, Settings};
-use crate::server::{origin, plausible_host, MockRequest, MockResponse};
+use crate::server::{bearer_token, origin, plausible_host, MockRequest, MockResponse};
 use crate::FastHash;
 
 pub const OUTCOMES: &[&str] = &[
@@ -784,20 +784,6 @@ impl Vendor for Finx {
 /// (`[report] fallback_host` changes it).
 pub const DEFAULT_FALLBACK_HOST: &str = "127.0.0.1:8080";
 
-/// The token of an `Authorization` value `Bearer <token>` (the scheme in any case, the
-/// token trimmed, not empty), as splitting at the first space finds it: that space ends
-/// the scheme, so the scheme is `bearer` only when the space is the seventh byte. Byte
-/// tests in place of a char search and a case-folding compare (every request has one).
-fn bearer_token(h: &str) -> Option<&str> {
-    let b = h.as_bytes();
-    if b.len() < 7 || b[6] != b' ' || !b[..6].eq_ignore_ascii_case(b"bearer") {
-        return None;
-    }
-    // Byte 6 is a space, so byte 7 starts a character.
-    let token = h[7..].trim();
-    (!token.is_empty()).then_some(token)
-}
-
 /// `http://host[/finx]`: where this request reached the mock, for links back to it
 /// ([`crate::server::origin`]: the first `X-Forwarded-Host`, else `Host`), else at
 /// `fallback` (the `[report] fallback_host` setting) when neither is usable.
@@ -1358,52 +1344,6 @@ impl Flow {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The bearer check is the split at the first space it replaced.
-    #[test]
-    fn a_bearer_token_is_what_splitting_at_the_first_space_finds() {
-        fn before(h: &str) -> Option<&str> {
-            h.split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t.trim())
-                .filter(|t| !t.is_empty())
-        }
-        let mut headers: Vec<String> = [
-            "Bearer ya29.token",
-            "bearer t",
-            "BEARER t",
-            "bEaReR  t ",
-            "Bearer ",
-            "Bearer  \t ",
-            "Bearer \u{3000}",
-            "Bearer \u{3000}x",
-            "Bearer",
-            "Bearerx t",
-            "Basic dXNlcjpwYXNz",
-            " Bearer t",
-            "Bearer\tt",
-            "Bearer\u{e9} t",
-            "B\u{e9}arer t",
-            "\u{c9}earer t",
-            "Bea\u{0}er t",
-            "",
-            "       ",
-            "Bearer t u",
-        ]
-        .map(String::from)
-        .to_vec();
-        // Every ASCII byte in each place of the scheme and its space.
-        for at in 0..7 {
-            for b in 0..=127u8 {
-                let mut h = b"Bearer t".to_vec();
-                h[at] = b;
-                headers.push(String::from_utf8(h).expect("ASCII"));
-            }
-        }
-        for h in &headers {
-            assert_eq!(bearer_token(h), before(h), "{h:?}");
-        }
-    }
 
     impl Weigh for i32 {
         fn weight(&self) -> usize {

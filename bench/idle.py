@@ -91,7 +91,10 @@ def ordering(binary):
     known = names | {startup_order.pattern(n) for n in names}
     found = sum(1 for e in entries if e in known)
     named = sum(1 for n in exact if n in names)
-    stale = " (stale: rerun bench/startup_order.py and rebuild)" if named < len(exact) or found < len(entries) else ""
+    # A rebuild with freshly written lists still matches only about half of the exact names
+    # (the link arguments change, and LTO's numeric suffixes with them: BENCHMARKS.md,
+    # "Session 7"), so only the script's share says whether the lists are out of date.
+    stale = " (stale: rerun bench/startup_order.py and rebuild)" if found < 0.7 * len(entries) else ""
     if os.path.getmtime(binary) < newest_source():
         stale += " (the binary is older than src/: cargo build --release for a current figure)"
     return (f"start-up layout: {found} of the {len(entries)} entries of link/startup.ld and {named} of the "

@@ -281,7 +281,7 @@ async fn finx_widget(s: &TestServer, user: &str, headers: &[(&str, &str)]) -> St
     assert_eq!(r.status, 201, "{}", r.text());
     let widget = r.json()["location"].as_str().unwrap().to_string();
     let w = s
-        .request("GET", widget.strip_prefix(&s.base).unwrap(), headers, "")
+        .get_with(widget.strip_prefix(&s.base).unwrap(), headers)
         .await;
     assert_eq!(w.status, 302, "{}", w.text());
     w.header("location").unwrap().to_string()
@@ -337,20 +337,15 @@ async fn scenario_call(s: &TestServer, vendor: &str, scenario: Option<&str>) -> 
             let (started, auth) = crate::sandboxes::finx_connect(s, "", "u-by-header").await;
             let id = started["id"].as_str().unwrap();
             h.push(("authorization", &auth));
-            s.request("GET", &format!("/finx/rest/risk-reports/{id}"), &h, "")
+            s.get_with(&format!("/finx/rest/risk-reports/{id}"), &h)
                 .await
         }
         "credolab" => {
             let login = crate::sandboxes::credolab_login(s, "").await;
             let auth = format!("Bearer {}", login.json()["access_token"].as_str().unwrap());
             h.push(("authorization", &auth));
-            s.request(
-                "GET",
-                "/credolab/v6.0/datasets/ref-by-header/datasetinsight",
-                &h,
-                "",
-            )
-            .await
+            s.get_with("/credolab/v6.0/datasets/ref-by-header/datasetinsight", &h)
+                .await
         }
         "finscore" => {
             let auth = format!("Bearer {}", crate::finscore::token(s).await);

@@ -186,11 +186,9 @@ async fn answer(s: &TestServer, vendor: &str, call: &str, id: &str) -> (u16, Str
                 .unwrap()
                 .to_string();
             let bearer = format!("Bearer {token}");
-            s.request(
-                "GET",
+            s.get_with(
                 &format!("/finx/rest/risk-reports/{}", flow["id"].as_str().unwrap()),
                 &[("authorization", &bearer)],
-                Bytes::new(),
             )
             .await
         }

@@ -25,7 +25,7 @@ async fn read(s: &TestServer, entity: &str, ids: &[&str]) -> Reply {
 }
 
 async fn get(s: &TestServer, path: &str) -> Reply {
-    s.request("GET", path, AUTH, "").await
+    s.get_with(path, AUTH).await
 }
 
 #[tokio::test]
@@ -225,16 +225,12 @@ async fn unknown_resources_are_not_found() {
 #[tokio::test]
 async fn a_missing_bearer_token_gets_googles_401() {
     let s = TestServer::start().await;
-    let r = s
-        .request("GET", &format!("{LOC}/featurestores"), &[], "")
-        .await;
+    let r = s.get(&format!("{LOC}/featurestores")).await;
     insta::assert_json_snapshot!(r.exchange(HEADERS));
     let empty = s
-        .request(
-            "GET",
+        .get_with(
             &format!("{LOC}/featurestores"),
             &[("authorization", "Bearer ")],
-            "",
         )
         .await;
     assert_eq!(empty.status, 401);
@@ -1378,9 +1374,7 @@ async fn google_routes_that_are_not_emulated_answer_501_unimplemented() {
         );
     }
     // Without a token, Google's 401 still comes first.
-    let anon = s
-        .request("GET", &format!("{FS}:searchFeatures"), &[], "")
-        .await;
+    let anon = s.get(&format!("{FS}:searchFeatures")).await;
     assert_eq!(anon.status, 401);
 }
 
@@ -1443,9 +1437,7 @@ async fn an_unknown_collection_under_a_location_is_404_and_a_known_one_501() {
     )
     .await;
     // The 404 comes before the token is looked at, as for any URL Google does not serve.
-    let anon = s
-        .request("GET", &format!("{LOC}/featurestorEs"), &[], "")
-        .await;
+    let anon = s.get(&format!("{LOC}/featurestorEs")).await;
     assert_eq!(anon.status, 404, "{}", anon.text());
 }
 

@@ -66,6 +66,18 @@ async fn token_form(s: &TestServer, headers: &[(&str, &str)], form: &str) -> Rep
 /// the prepaid bands as (lowest, highest) and the discrete values the guide lists.
 /// Discrete values carry the band of their risk level (the mock's documented choice
 /// where the guide names none).
+/// FinScore's general error (`code` 1111, `result` "error") with `status`: its body.
+fn general_error(r: &Reply, status: u16, what: &str) -> Value {
+    assert_eq!(r.status, status, "{what}: {}", r.text());
+    let b = r.json();
+    assert_eq!(
+        (b["code"].as_str(), b["result"].as_str()),
+        (Some("1111"), Some("error")),
+        "{what}: {b}"
+    );
+    b
+}
+
 fn allowed(model: &str, score: i64, band: i64) -> bool {
     let prepaid: &[(i64, i64)] = match model {
         "Q1" => &[
@@ -768,13 +780,7 @@ async fn a_product_of_another_network_gets_the_documented_error() {
         ("639221234567", "DT1", "Sun", "DITO"),
     ] {
         let r = score(&s, &t, &production_body(number, products)).await;
-        assert_eq!(r.status, 200);
-        let b = r.json();
-        assert_eq!(
-            (b["code"].as_str(), b["result"].as_str()),
-            (Some("1111"), Some("error")),
-            "{b}"
-        );
+        let b = general_error(&r, 200, number);
         assert_eq!(b["requestid"], "1796128510940");
         let m = b["message"].as_str().unwrap();
         assert!(
@@ -899,13 +905,7 @@ async fn malformed_score_requests_get_a_400_in_the_envelope_and_never_a_panic() 
     ];
     for body in cases {
         let r = score(&s, &t, &body).await;
-        assert_eq!(r.status, 400, "{body}: {}", r.text());
-        let b = r.json();
-        assert_eq!(
-            (b["code"].as_str(), b["result"].as_str()),
-            (Some("1111"), Some("error")),
-            "{body}"
-        );
+        let b = general_error(&r, 400, &body.to_string());
         assert!(
             b["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{body}"
@@ -944,13 +944,7 @@ async fn an_array_holding_a_valid_requests_values_is_refused_as_not_an_object() 
         json!([["acc"]]),
     ] {
         let r = score(&s, &t, &body).await;
-        assert_eq!(r.status, 400, "{body}: {}", r.text());
-        let b = r.json();
-        assert_eq!(
-            (b["code"].as_str(), b["result"].as_str()),
-            (Some("1111"), Some("error")),
-            "{body}"
-        );
+        let b = general_error(&r, 400, &body.to_string());
         assert!(
             b["message"]
                 .as_str()
@@ -1090,12 +1084,7 @@ async fn a_body_over_the_cap_gets_413_in_the_envelope() {
             "x".repeat(100),
         )
         .await;
-    assert_eq!(r.status, 413);
-    let b = r.json();
-    assert_eq!(
-        (b["code"].as_str(), b["result"].as_str()),
-        (Some("1111"), Some("error"))
-    );
+    let b = general_error(&r, 413, "a body past the cap");
     assert!(b["message"].as_str().unwrap().contains("64 bytes"));
     // Every answer has its own transaction id, this one too; a sandbox issues its own.
     let mut ids = std::collections::BTreeSet::new();

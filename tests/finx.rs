@@ -68,8 +68,7 @@ async fn exchange(s: &TestServer, f: &Flow) -> Value {
 
 async fn bearer(s: &TestServer, path: &str, access: &str) -> Reply {
     let auth = format!("Bearer {access}");
-    s.request("GET", path, &[("authorization", &auth)], "")
-        .await
+    s.get_with(path, &[("authorization", &auth)]).await
 }
 
 /// The risk report of a flow.
@@ -819,11 +818,9 @@ async fn hrefs_point_at_the_host_the_client_used_and_the_finx_prefix() {
     let t = exchange(&s, &f).await;
     let auth = format!("Bearer {}", access(&t));
     let r = s
-        .request(
-            "GET",
+        .get_with(
             &report_path(&f),
             &[("authorization", &auth), ("host", "mock.example:9000")],
-            "",
         )
         .await;
     let href = r.json()["atm"]["href"].as_str().unwrap().to_string();
@@ -2002,14 +1999,12 @@ steps = [{ outcome = "report", patch = { period = 99, atm = { count = -1 } } }]
     assert_eq!(again.body, plain.body, "the kept bytes are the same bytes");
 
     let patched = s
-        .request(
-            "GET",
+        .get_with(
             &path,
             &[
                 ("authorization", &auth),
                 ("x-vendor-mock-scenario", "patched"),
             ],
-            "",
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text());

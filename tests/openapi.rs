@@ -85,14 +85,7 @@ async fn the_json_form_is_the_same_document_when_asked_by_accept_or_by_format() 
         let path = format!("/__admin/openapi/{vendor}");
         let as_yaml = s.get(&path).await.text();
         let by_query = s.get(&format!("{path}?format=json")).await;
-        let by_accept = s
-            .request(
-                "GET",
-                &path,
-                &[("accept", "application/json")],
-                Bytes::new(),
-            )
-            .await;
+        let by_accept = s.get_with(&path, &[("accept", "application/json")]).await;
         for r in [&by_query, &by_accept] {
             assert_eq!(r.status, 200);
             assert_eq!(r.header("content-type"), Some("application/json"));
@@ -122,20 +115,16 @@ async fn the_json_form_is_the_same_document_when_asked_by_accept_or_by_format() 
     }
     // YAML wins when both are acceptable; `format` wins over Accept.
     let both = s
-        .request(
-            "GET",
+        .get_with(
             "/__admin/openapi/credeau",
             &[("accept", "application/yaml, application/json")],
-            Bytes::new(),
         )
         .await;
     assert_eq!(both.header("content-type"), Some("application/yaml"));
     let forced = s
-        .request(
-            "GET",
+        .get_with(
             "/__admin/openapi/credeau?format=yaml",
             &[("accept", "application/json")],
-            Bytes::new(),
         )
         .await;
     assert_eq!(forced.header("content-type"), Some("application/yaml"));
@@ -151,14 +140,12 @@ async fn inside_a_sandbox_the_servers_keep_the_sandbox_and_the_clients_host_is_u
 
     // Behind a proxy: the forwarded host and scheme.
     let r = s
-        .request(
-            "GET",
+        .get_with(
             "/~t42/__admin/openapi/finscore?format=json",
             &[
                 ("x-forwarded-host", "mock.example:443, inner"),
                 ("x-forwarded-proto", "https"),
             ],
-            Bytes::new(),
         )
         .await;
     let doc = r.json();
@@ -173,12 +160,7 @@ async fn inside_a_sandbox_the_servers_keep_the_sandbox_and_the_clients_host_is_u
     );
     // A named Host is used as given.
     let r = s
-        .request(
-            "GET",
-            "/__admin/openapi/credeau",
-            &[("host", "mock:8080")],
-            Bytes::new(),
-        )
+        .get_with("/__admin/openapi/credeau", &[("host", "mock:8080")])
         .await;
     assert_eq!(
         yaml(&r.text())["servers"][0]["url"].as_str(),
@@ -299,12 +281,7 @@ async fn behind_a_proxy_a_vendor_on_its_own_port_gets_only_the_proxys_server() {
 async fn the_list_names_every_document_with_its_title_version_and_url() {
     let s = TestServer::start().await;
     let r = s
-        .request(
-            "GET",
-            "/__admin/openapi",
-            &[("host", "mock:8080")],
-            Bytes::new(),
-        )
+        .get_with("/__admin/openapi", &[("host", "mock:8080")])
         .await;
     assert_eq!(r.status, 200);
     insta::assert_json_snapshot!(r.json());
@@ -346,12 +323,7 @@ async fn unknown_vendors_wrong_methods_bad_formats_and_requests_without_a_host_a
     let r = s.get("/__admin/openapi/finbox?pretty=1").await;
     assert_eq!(r.status, 400);
     let r = s
-        .request(
-            "GET",
-            "/__admin/openapi/finbox",
-            &[("host", "a b")],
-            Bytes::new(),
-        )
+        .get_with("/__admin/openapi/finbox", &[("host", "a b")])
         .await;
     assert_eq!(r.status, 400, "an implausible Host is no host");
 
@@ -415,12 +387,7 @@ async fn accept_with_q_0_refuses_a_form_and_the_higher_quality_wins() {
         ("application/yaml, application/json", "application/yaml"),
     ] {
         let r = s
-            .request(
-                "GET",
-                "/__admin/openapi/finscore",
-                &[("accept", accept)],
-                Bytes::new(),
-            )
+            .get_with("/__admin/openapi/finscore", &[("accept", accept)])
             .await;
         assert_eq!(r.status, 200, "{accept}");
         assert_eq!(r.header("content-type"), Some(form), "{accept}");

@@ -87,7 +87,7 @@ impl Session<'_> {
             path.starts_with(&format!("{}/", self.prefix)),
             "{url} left the sandbox"
         );
-        let r = self.s.request("GET", path, headers, "").await;
+        let r = self.s.get_with(path, headers).await;
         self.keep(&r);
         r
     }

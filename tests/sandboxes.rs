@@ -43,11 +43,9 @@ pub async fn credolab_login(s: &TestServer, sandbox: &str) -> Reply {
 /// Credolab's insights of a dataset, with a bearer token.
 pub async fn credolab_insight(s: &TestServer, sandbox: &str, token: &str) -> Reply {
     let auth = format!("Bearer {token}");
-    s.request(
-        "GET",
+    s.get_with(
         &format!("{sandbox}/credolab/v6.0/datasets/ref-1/datasetinsight"),
         &[("authorization", &auth)],
-        "",
     )
     .await
 }
@@ -377,11 +375,9 @@ async fn finx_links_keep_the_sandbox_segment_so_a_client_following_them_stays_in
         "{location}"
     );
     let report = s
-        .request(
-            "GET",
+        .get_with(
             &format!("/~t42/finx/rest/risk-reports/{id}"),
             &[("authorization", &auth)],
-            "",
         )
         .await;
     assert_eq!(report.status, 200, "{}", report.text());
@@ -391,21 +387,17 @@ async fn finx_links_keep_the_sandbox_segment_so_a_client_following_them_stays_in
         "{href}"
     );
     let followed = s
-        .request(
-            "GET",
+        .get_with(
             href.strip_prefix(&s.base).unwrap(),
             &[("authorization", &auth)],
-            "",
         )
         .await;
     assert_eq!(followed.status, 200, "{}", followed.text());
     // The same report id and token mean nothing at the root.
     let root = s
-        .request(
-            "GET",
+        .get_with(
             &format!("/finx/rest/risk-reports/{id}"),
             &[("authorization", &auth)],
-            "",
         )
         .await;
     assert_eq!(root.status, 401);

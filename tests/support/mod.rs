@@ -114,7 +114,11 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.request("GET", path, &[], Bytes::new()).await
+        self.get_with(path, &[]).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request("GET", path, headers, Bytes::new()).await
     }
 
     pub async fn post_json(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Reply {

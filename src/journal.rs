@@ -325,7 +325,8 @@ pub fn kept_header(n: &HeaderName) -> bool {
 }
 
 /// An exchange to record, borrowed from whoever saw it: the journal copies what it
-/// keeps into its own storage.
+/// keeps into its own storage, but for an answer's chunk it may keep by reference
+/// ([`by_reference`]).
 #[derive(Debug)]
 pub struct Record<'a> {
     pub time: DateTime<Utc>,
@@ -398,18 +399,24 @@ struct Stored {
     body_truncated: bool,
     response_truncated: bool,
     cut: Cut,
-    /// Every part back to back; `ends[i]` is where part `i` ends.
+    /// Every part back to back; `ends[i]` is where part `i` ends. The answer's part is
+    /// empty here when `answer` holds it.
     buf: Vec<u8>,
+    /// The start of the answer kept by reference ([`by_reference`]): a view of the
+    /// answer's own chunk, up to the part cap.
+    answer: Option<Bytes>,
     ends: [u32; PARTS],
+    /// What this entry holds in memory, as [`Journal::store`] weighed it: its fixed
+    /// fields, its buffer, the whole answer chunk it keeps alive and the measured overhead.
+    weight: u32,
     /// Which optional parts (query, entity, note, response) are present, by part index.
     present: u8,
 }
 
 impl Stored {
-    /// Roughly what this entry holds in memory: its fixed fields, its buffer and the
-    /// measured overhead.
+    /// Roughly what this entry holds in memory (see `weight`).
     fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + heap(self.buf.len()) + ENTRY_OVERHEAD
+        self.weight as usize
     }
 
     fn part(&self, p: Part) -> Option<&[u8]> {
@@ -437,7 +444,10 @@ impl Stored {
     fn to_exchange(&self) -> Exchange {
         Exchange {
             entry: self.to_entry(),
-            response_body: self.part(Part::Response).map(Bytes::copy_from_slice),
+            response_body: match &self.answer {
+                Some(a) => Some(a.clone()),
+                None => self.part(Part::Response).map(Bytes::copy_from_slice),
+            },
             response_body_truncated: self.response_truncated,
         }
     }
@@ -550,6 +560,31 @@ fn shown_chars(value: &[u8]) -> usize {
         .sum()
 }
 
+/// The shortest answer kept by reference rather than copied: a shorter one copies in
+/// fewer instructions than the reference costs (a shared header allocated for a `Bytes`
+/// made from a `Vec`, two atomic counts), and a buffer serde_json writes starts at 128
+/// bytes of capacity, which [`REFERENCED_SLACK`] only covers from 128 bytes of length on.
+const REFERENCED_MIN: usize = 512;
+
+/// A referenced chunk is weighed at this many times its length: it keeps its whole
+/// buffer alive, and a buffer written by appending (serde_json, the answer templates)
+/// may have up to twice its length allocated (a `Vec` doubles its capacity as it grows;
+/// a template's 96 spare bytes are less than the length from [`REFERENCED_MIN`] on).
+const REFERENCED_SLACK: usize = 2;
+
+/// The answer's chunk to keep by reference instead of copying its start: an answer in
+/// one chunk of [`REFERENCED_MIN`] bytes up to twice the part cap `cap`. Past that, a
+/// reference would keep alive (and weigh) much more than the cap shows, and shrink how
+/// many entries the byte budget keeps (Credeau's 92 KB insights in three chunks), so the
+/// start is copied. No answer chunk is a slice of a larger buffer (each is a whole
+/// `Vec` turned into `Bytes`, a cached one, or static), so its length is what it keeps.
+fn by_reference(chunks: &[Bytes], cap: usize) -> Option<&Bytes> {
+    match chunks {
+        [one] if (REFERENCED_MIN..=2 * cap).contains(&one.len()) => Some(one),
+        _ => None,
+    }
+}
+
 /// How many kept headers [`Journal::store`] notes while measuring them.
 const KEPT_NOTED: usize = 8;
 
@@ -642,9 +677,13 @@ impl Journal {
         if headers_cut {
             cut.set(Part::Headers);
         }
-        let answer = r
-            .response
-            .map_or(0, |c| c.iter().map(Bytes::len).sum::<usize>().min(cap));
+        // One chunk of a moderate size is kept by reference (no copy); its whole length
+        // is weighed, as it stays alive while the entry does.
+        let referenced = r.response.and_then(|c| by_reference(c, cap));
+        let answer = match (r.response, referenced) {
+            (Some(c), None) => c.iter().map(Bytes::len).sum::<usize>().min(cap),
+            _ => 0,
+        };
         let parts: [Option<&[u8]>; PARTS] = [
             path,
             query,
@@ -673,7 +712,10 @@ impl Journal {
                     headers.each(cap, |n, v| Headers::write(&mut buf, n, v));
                 }
             } else if i == Part::Response as usize {
-                if let Some(chunks) = r.response {
+                if let Some(chunk) = referenced {
+                    response_truncated = chunk.len() > cap;
+                    present |= 1 << i;
+                } else if let Some(chunks) = r.response {
                     let mut room = cap;
                     for c in chunks {
                         let take = c.len().min(room);
@@ -691,6 +733,10 @@ impl Journal {
             ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         }
         debug_assert_eq!(buf.len(), buf.capacity(), "the buffer was sized exactly");
+        let weight = std::mem::size_of::<Stored>()
+            + heap(buf.len())
+            + referenced.map_or(0, |c| heap(REFERENCED_SLACK * c.len()))
+            + ENTRY_OVERHEAD;
         let mut stored = Stored {
             seq: 0,
             time: r.time,
@@ -704,7 +750,11 @@ impl Journal {
             response_truncated,
             cut,
             buf,
+            answer: referenced.map(|c| c.slice(..c.len().min(cap))),
             ends,
+            // An entry holds at most 8 parts of the part cap and one referenced chunk of
+            // twice it ([`by_reference`]), far below 4 GiB.
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
             present,
         };
         // Dropped after the lock is let go. One entry goes at a time in steady state:
@@ -900,6 +950,68 @@ mod tests {
         assert!(all[1].response_body.is_none(), "no answer sent");
         let v = serde_json::to_value(&all[1]).unwrap();
         assert!(v.get("response_body").is_none());
+    }
+
+    #[test]
+    fn an_answer_kept_by_reference_reads_back_as_a_copied_one() {
+        // One chunk may be kept by reference; the same bytes in two chunks are always
+        // copied: every entry must read back the same, whatever the size and the cut.
+        let text: String = "ab€c😀é\"\n".chars().cycle().take(12_000).collect();
+        for part in [64, 300, 1000, 4096] {
+            let budgets = Budgets {
+                part,
+                ..Budgets::default()
+            };
+            for len in [0, 1, 200, 511, 512, 513, 999, 1000, 1001, 2000, 4095, 4096, 4097]
+                .into_iter()
+                .chain([6000, 8191, 8192, 8193, 12_000])
+            {
+                let bytes = Bytes::copy_from_slice(&text.as_bytes()[..len]);
+                let one = [bytes.clone()];
+                let split = [bytes.slice(..len.min(1)), bytes.slice(len.min(1)..)];
+                let shown = |chunks: &[Bytes]| {
+                    let j = Journal::new(2, &budgets);
+                    j.record(&Record {
+                        response: Some(chunks),
+                        ..inbound(&HeaderMap::new())
+                    });
+                    let e = &j.query(&Filter::default())[0];
+                    (
+                        serde_json::to_string(e).unwrap(),
+                        e.response_body.clone(),
+                        e.response_body_truncated,
+                    )
+                };
+                let (by_one, kept, truncated) = shown(&one);
+                assert_eq!(by_one, shown(&split).0, "part {part}, {len} bytes");
+                assert_eq!(kept.as_deref(), Some(&bytes[..len.min(part)]));
+                assert_eq!(truncated, len > part, "part {part}, {len} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_kept_by_reference_weighs_the_whole_buffer_it_keeps_alive() {
+        let weigh = |len: usize| {
+            let j = Journal::new(2, &Budgets::default());
+            j.record(&Record {
+                response: Some(&[Bytes::from(vec![b'x'; len])]),
+                ..inbound(&HeaderMap::new())
+            });
+            j.approx_bytes()
+        };
+        let none = weigh(0);
+        // Kept by reference: the whole chunk, at twice its length (its buffer's spare
+        // capacity), although only the cap is shown.
+        assert!(by_reference(&[Bytes::from(vec![0; 8000])], BODY_CAP).is_some());
+        assert!(weigh(8000) - none >= 16_000, "{}", weigh(8000) - none);
+        assert!(weigh(1000) - none >= 2000);
+        // Much larger than the cap: its start is copied, and only that is weighed.
+        assert!(by_reference(&[Bytes::from(vec![0; 9000])], BODY_CAP).is_none());
+        let big = weigh(90_000) - none;
+        assert!((BODY_CAP..BODY_CAP + 1024).contains(&big), "{big}");
+        // Small answers are copied.
+        assert!(by_reference(&[Bytes::from(vec![0; 511])], BODY_CAP).is_none());
     }
 
     #[test]

@@ -385,33 +385,56 @@ impl Cut {
     }
 }
 
-/// An entry as the journal holds it.
+/// An entry as the journal holds it: a slot of the ring, three cache lines. Recording
+/// writes a slot last used many requests ago (cold memory) and drops the oldest entry
+/// (cold too), so the fields are laid out for that: dropping an entry reads its first
+/// line only (its weight, `status`, where `Option<Stored>` keeps its niche, and what it
+/// owns; a scenario name's length lies past it, read only to free the name's last
+/// holder).
 #[derive(Debug)]
+#[repr(C, align(64))]
 struct Stored {
-    seq: u64,
-    time: DateTime<Utc>,
-    direction: &'static str,
-    vendor: Option<&'static str>,
-    client: Option<IpAddr>,
-    scenario: Option<Arc<str>>,
-    step: Option<usize>,
-    status: Option<u16>,
-    body_truncated: bool,
-    response_truncated: bool,
-    cut: Cut,
-    /// Every part back to back; `ends[i]` is where part `i` ends. The answer's part is
-    /// empty here when `answer` holds it.
-    buf: Vec<u8>,
-    /// The start of the answer kept by reference ([`by_reference`]): a view of the
-    /// answer's own chunk, up to the part cap.
-    answer: Option<Bytes>,
-    ends: [u32; PARTS],
     /// What this entry holds in memory, as [`Journal::store`] weighed it: its fixed
     /// fields, its buffer, the whole answer chunk it keeps alive and the measured overhead.
     weight: u32,
+    status: Option<u16>,
+    /// Every part back to back; `ends[i]` is where part `i` ends. The answer's part is
+    /// empty here when `answer` holds it.
+    buf: Box<[u8]>,
+    /// The start of the answer kept by reference ([`by_reference`]): a view of the
+    /// answer's own chunk, up to the part cap.
+    answer: Option<Bytes>,
+    scenario: Option<Arc<str>>,
+    seq: u64,
+    time: DateTime<Utc>,
+    /// The step's index in its scenario (a scenario file lists far fewer than 2^32), or
+    /// [`NO_STEP`]: not an `Option`, so that `Option<Stored>`'s niche is `status`, on the
+    /// first line (`pop_front` reads it).
+    step: u32,
+    ends: [u32; PARTS],
+    direction: &'static str,
+    vendor: Option<&'static str>,
+    client: Option<IpAddr>,
     /// Which optional parts (query, entity, note, response) are present, by part index.
     present: u8,
+    cut: Cut,
+    body_truncated: bool,
+    response_truncated: bool,
 }
+
+const _: () = assert!(
+    std::mem::size_of::<Stored>() == 192,
+    "a ring slot is three cache lines"
+);
+
+/// [`Stored::step`] when no step answered.
+const NO_STEP: u32 = u32::MAX;
+
+/// What dropping an evicted entry frees, taken out of its slot under the lock and
+/// dropped after it (its first cache line: see [`Stored`]).
+/// (A scenario's name is let go under the lock: most entries hold none, and reading one
+/// whole would read the second line.)
+type Freed = (Box<[u8]>, Option<Bytes>);
 
 impl Stored {
     /// Roughly what this entry holds in memory (see `weight`).
@@ -471,7 +494,7 @@ impl Stored {
                 .scenario
                 .clone()
                 .unwrap_or_else(|| Arc::from(DEFAULT_SCENARIO)),
-            step: self.step,
+            step: (self.step != NO_STEP).then_some(self.step as usize),
             status: self.status,
             note: self.text(Part::Note),
         }
@@ -737,6 +760,7 @@ impl Journal {
             + heap(buf.len())
             + referenced.map_or(0, |c| heap(REFERENCED_SLACK * c.len()))
             + ENTRY_OVERHEAD;
+        let buf = buf.into_boxed_slice();
         let mut stored = Stored {
             seq: 0,
             time: r.time,
@@ -744,7 +768,9 @@ impl Journal {
             vendor: r.vendor,
             client: r.client,
             scenario: r.scenario.cloned(),
-            step: r.step,
+            step: r
+                .step
+                .map_or(NO_STEP, |s| u32::try_from(s).unwrap_or(NO_STEP - 1)),
             status: r.status,
             body_truncated: truncated || r.body.len() > cap,
             response_truncated,
@@ -759,7 +785,7 @@ impl Journal {
         };
         // Dropped after the lock is let go. One entry goes at a time in steady state:
         // it is held without allocating a list for it.
-        let mut evicted: (Option<Stored>, Vec<Stored>) = (None, Vec::new());
+        let mut evicted: (Option<Freed>, Vec<Freed>) = (None, Vec::new());
         {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
@@ -769,13 +795,22 @@ impl Journal {
             while !inner.entries.is_empty()
                 && (inner.entries.len() >= self.limit || inner.bytes + weight > self.max_bytes)
             {
-                let Some(e) = inner.entries.pop_front() else {
+                let Some(Stored {
+                    weight,
+                    buf,
+                    answer,
+                    scenario,
+                    ..
+                }) = inner.entries.pop_front()
+                else {
                     break;
                 };
-                inner.bytes -= e.bytes();
+                inner.bytes -= weight as usize;
+                drop(scenario);
+                let freed = (buf, answer);
                 match evicted.0 {
-                    None => evicted.0 = Some(e),
-                    Some(_) => evicted.1.push(e),
+                    None => evicted.0 = Some(freed),
+                    Some(_) => evicted.1.push(freed),
                 }
             }
             inner.bytes += weight;
@@ -962,9 +997,11 @@ mod tests {
                 part,
                 ..Budgets::default()
             };
-            for len in [0, 1, 200, 511, 512, 513, 999, 1000, 1001, 2000, 4095, 4096, 4097]
-                .into_iter()
-                .chain([6000, 8191, 8192, 8193, 12_000])
+            for len in [
+                0, 1, 200, 511, 512, 513, 999, 1000, 1001, 2000, 4095, 4096, 4097,
+            ]
+            .into_iter()
+            .chain([6000, 8191, 8192, 8193, 12_000])
             {
                 let bytes = Bytes::copy_from_slice(&text.as_bytes()[..len]);
                 let one = [bytes.clone()];

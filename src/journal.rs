@@ -20,6 +20,9 @@
 //! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
 //! note, answer), allocated once at exactly its size; formatting (UTF-8 text, header
 //! values shown, the method as a `Method`) waits until `/__admin/requests` reads it.
+//! An answer sent in one chunk of moderate size (512 bytes up to twice the part cap) is
+//! not copied: the entry keeps a reference to the chunk itself and is weighed for all of
+//! it ([`by_reference`]), so the byte budget still bounds what the journal keeps alive.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;

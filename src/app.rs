@@ -45,7 +45,7 @@ pub const DEFAULT_JOURNAL_LIMIT: usize = 10_000;
 /// The journal's byte budget for `--journal-limit` `limit`: the default
 /// ([`crate::budget::DEFAULT_JOURNAL_BYTES`], 10 MiB) up to the default limit, then
 /// 1 KiB an exchange more, so that a larger limit is not silently capped by bytes at
-/// about 4 000 exchanges of the soak's size (50 000: 50 MiB, 20 000 of 2.5 KB each).
+/// about 3 300 exchanges of the soak's size (50 000: 50 MiB, 16 000 of 3.1 KB each).
 pub fn journal_budget(limit: usize) -> usize {
     let per_entry = crate::budget::DEFAULT_JOURNAL_BYTES / DEFAULT_JOURNAL_LIMIT;
     crate::budget::DEFAULT_JOURNAL_BYTES.max(limit.saturating_mul(per_entry))

@@ -71,10 +71,13 @@ pub struct Budgets {
     pub feature_value: usize,
 }
 
-/// Default [`Budgets::journal`]: about 4 000 exchanges of the soak's mix (2.5 KB kept
-/// each on average: most answers are cut at 4 KiB), 10 000 of small ones (FinScore,
-/// 401s), 500 whose every part was cut at 4 KiB. The largest store of an instance, so
-/// what decides whether a full root stays under the resident-set target (BENCHMARKS.md).
+/// Default [`Budgets::journal`]: about 3 300 exchanges of the soak's mix (3.1 KB weighed
+/// each on average: an answer of 512 bytes to 8 KiB is kept by reference and weighed at
+/// twice its length, a larger one is cut at 4 KiB; it was 4 000 at 2.5 KB when every
+/// answer was copied), about 960 finX reports (10.9 KB each), 10 000 of small exchanges
+/// (FinScore, 401s: 0.7 KB), 500 whose every part was cut at 4 KiB. The largest store of
+/// an instance, so what decides whether a full root stays under the resident-set target
+/// (BENCHMARKS.md).
 pub const DEFAULT_JOURNAL_BYTES: usize = 10 * MIB;
 /// Default [`Budgets::part`]: enough for any JSON request the vendors document and the
 /// start of any answer.

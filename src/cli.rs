@@ -126,7 +126,7 @@ pub struct ServeArgs {
     pub vendor_listen: Vec<(String, SocketAddr)>,
     /// How many exchanges the request journal keeps (oldest dropped first), at the root
     /// and in each sandbox; at least 1. The journal also keeps at most 10 MiB, or 1 KiB
-    /// an exchange above 10 000 (50 000: 50 MiB, 20 000 exchanges of the soak's 2.5 KB),
+    /// an exchange above 10 000 (50 000: 50 MiB, 16 000 exchanges of the soak's 3.1 KB),
     /// which counts toward --max-memory-mb: raise that with it.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOURNAL_LIMIT, value_parser = parse_journal_limit)]
     pub journal_limit: usize,

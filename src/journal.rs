@@ -20,6 +20,9 @@
 //! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
 //! note, answer), allocated once at exactly its size; formatting (UTF-8 text, header
 //! values shown, the method as a `Method`) waits until `/__admin/requests` reads it.
+//! An answer sent in one chunk of moderate size (512 bytes up to twice the part cap) is
+//! not copied: the entry keeps a reference to the chunk itself and is weighed for all of
+//! it ([`by_reference`]), so the byte budget still bounds what the journal keeps alive.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -325,7 +328,8 @@ pub fn kept_header(n: &HeaderName) -> bool {
 }
 
 /// An exchange to record, borrowed from whoever saw it: the journal copies what it
-/// keeps into its own storage.
+/// keeps into its own storage, but for an answer's chunk it may keep by reference
+/// ([`by_reference`]).
 #[derive(Debug)]
 pub struct Record<'a> {
     pub time: DateTime<Utc>,
@@ -384,32 +388,61 @@ impl Cut {
     }
 }
 
-/// An entry as the journal holds it.
+/// An entry as the journal holds it: a slot of the ring, three cache lines. Recording
+/// writes a slot last used many requests ago (cold memory) and drops the oldest entry
+/// (cold too), so the fields are laid out for that: dropping an entry reads its first
+/// line only (its weight, `status`, where `Option<Stored>` keeps its niche, and what it
+/// owns; a scenario name's length lies past it, read only to free the name's last
+/// holder).
 #[derive(Debug)]
+#[repr(C, align(64))]
 struct Stored {
+    /// What this entry holds in memory, as [`Journal::store`] weighed it: its fixed
+    /// fields, its buffer, the whole answer chunk it keeps alive and the measured overhead.
+    weight: u32,
+    status: Option<u16>,
+    /// Every part back to back; `ends[i]` is where part `i` ends. The answer's part is
+    /// empty here when `answer` holds it.
+    buf: Box<[u8]>,
+    /// The start of the answer kept by reference ([`by_reference`]): a view of the
+    /// answer's own chunk, up to the part cap.
+    answer: Option<Bytes>,
+    scenario: Option<Arc<str>>,
     seq: u64,
     time: DateTime<Utc>,
+    /// The step's index in its scenario (a scenario file lists far fewer than 2^32), or
+    /// [`NO_STEP`]: not an `Option`, so that `Option<Stored>`'s niche is `status`, on the
+    /// first line (`pop_front` reads it).
+    step: u32,
+    ends: [u32; PARTS],
     direction: &'static str,
     vendor: Option<&'static str>,
     client: Option<IpAddr>,
-    scenario: Option<Arc<str>>,
-    step: Option<usize>,
-    status: Option<u16>,
-    body_truncated: bool,
-    response_truncated: bool,
-    cut: Cut,
-    /// Every part back to back; `ends[i]` is where part `i` ends.
-    buf: Vec<u8>,
-    ends: [u32; PARTS],
     /// Which optional parts (query, entity, note, response) are present, by part index.
     present: u8,
+    cut: Cut,
+    body_truncated: bool,
+    response_truncated: bool,
 }
 
+const _: () = assert!(
+    std::mem::size_of::<Stored>() == 192,
+    "a ring slot is three cache lines"
+);
+
+/// [`Stored::step`] when no step answered.
+const NO_STEP: u32 = u32::MAX;
+
+/// What dropping an evicted entry frees, taken out of its slot under the lock and
+/// dropped after it (its first cache line: see [`Stored`]).
+/// (A scenario's name is let go under the lock: most entries hold none, and reading one
+/// whole would read the second line.)
+type Freed = (Box<[u8]>, Option<Bytes>);
+
 impl Stored {
-    /// Roughly what this entry holds in memory: its fixed fields, its buffer and the
-    /// measured overhead.
+    /// Roughly what this entry holds in memory (see `weight`).
     fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + heap(self.buf.len()) + ENTRY_OVERHEAD
+        self.weight as usize
     }
 
     fn part(&self, p: Part) -> Option<&[u8]> {
@@ -437,7 +470,10 @@ impl Stored {
     fn to_exchange(&self) -> Exchange {
         Exchange {
             entry: self.to_entry(),
-            response_body: self.part(Part::Response).map(Bytes::copy_from_slice),
+            response_body: match &self.answer {
+                Some(a) => Some(a.clone()),
+                None => self.part(Part::Response).map(Bytes::copy_from_slice),
+            },
             response_body_truncated: self.response_truncated,
         }
     }
@@ -461,7 +497,7 @@ impl Stored {
                 .scenario
                 .clone()
                 .unwrap_or_else(|| Arc::from(DEFAULT_SCENARIO)),
-            step: self.step,
+            step: (self.step != NO_STEP).then_some(self.step as usize),
             status: self.status,
             note: self.text(Part::Note),
         }
@@ -548,6 +584,31 @@ fn shown_chars(value: &[u8]) -> usize {
         .utf8_chunks()
         .map(|c| c.valid().chars().count() + usize::from(!c.invalid().is_empty()))
         .sum()
+}
+
+/// The shortest answer kept by reference rather than copied: a shorter one copies in
+/// fewer instructions than the reference costs (a shared header allocated for a `Bytes`
+/// made from a `Vec`, two atomic counts), and a buffer serde_json writes starts at 128
+/// bytes of capacity, which [`REFERENCED_SLACK`] only covers from 128 bytes of length on.
+const REFERENCED_MIN: usize = 512;
+
+/// A referenced chunk is weighed at this many times its length: it keeps its whole
+/// buffer alive, and a buffer written by appending (serde_json, the answer templates)
+/// may have up to twice its length allocated (a `Vec` doubles its capacity as it grows;
+/// a template's 96 spare bytes are less than the length from [`REFERENCED_MIN`] on).
+const REFERENCED_SLACK: usize = 2;
+
+/// The answer's chunk to keep by reference instead of copying its start: an answer in
+/// one chunk of [`REFERENCED_MIN`] bytes up to twice the part cap `cap`. Past that, a
+/// reference would keep alive (and weigh) much more than the cap shows, and shrink how
+/// many entries the byte budget keeps (Credeau's 92 KB insights in three chunks), so the
+/// start is copied. No answer chunk is a slice of a larger buffer (each is a whole
+/// `Vec` turned into `Bytes`, a cached one, or static), so its length is what it keeps.
+fn by_reference(chunks: &[Bytes], cap: usize) -> Option<&Bytes> {
+    match chunks {
+        [one] if (REFERENCED_MIN..=2 * cap).contains(&one.len()) => Some(one),
+        _ => None,
+    }
 }
 
 /// How many kept headers [`Journal::store`] notes while measuring them.
@@ -642,9 +703,13 @@ impl Journal {
         if headers_cut {
             cut.set(Part::Headers);
         }
-        let answer = r
-            .response
-            .map_or(0, |c| c.iter().map(Bytes::len).sum::<usize>().min(cap));
+        // One chunk of a moderate size is kept by reference (no copy); its whole length
+        // is weighed, as it stays alive while the entry does.
+        let referenced = r.response.and_then(|c| by_reference(c, cap));
+        let answer = match (r.response, referenced) {
+            (Some(c), None) => c.iter().map(Bytes::len).sum::<usize>().min(cap),
+            _ => 0,
+        };
         let parts: [Option<&[u8]>; PARTS] = [
             path,
             query,
@@ -673,7 +738,10 @@ impl Journal {
                     headers.each(cap, |n, v| Headers::write(&mut buf, n, v));
                 }
             } else if i == Part::Response as usize {
-                if let Some(chunks) = r.response {
+                if let Some(chunk) = referenced {
+                    response_truncated = chunk.len() > cap;
+                    present |= 1 << i;
+                } else if let Some(chunks) = r.response {
                     let mut room = cap;
                     for c in chunks {
                         let take = c.len().min(room);
@@ -691,6 +759,11 @@ impl Journal {
             ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         }
         debug_assert_eq!(buf.len(), buf.capacity(), "the buffer was sized exactly");
+        let weight = std::mem::size_of::<Stored>()
+            + heap(buf.len())
+            + referenced.map_or(0, |c| heap(REFERENCED_SLACK * c.len()))
+            + ENTRY_OVERHEAD;
+        let buf = buf.into_boxed_slice();
         let mut stored = Stored {
             seq: 0,
             time: r.time,
@@ -698,18 +771,24 @@ impl Journal {
             vendor: r.vendor,
             client: r.client,
             scenario: r.scenario.cloned(),
-            step: r.step,
+            step: r
+                .step
+                .map_or(NO_STEP, |s| u32::try_from(s).unwrap_or(NO_STEP - 1)),
             status: r.status,
             body_truncated: truncated || r.body.len() > cap,
             response_truncated,
             cut,
             buf,
+            answer: referenced.map(|c| c.slice(..c.len().min(cap))),
             ends,
+            // An entry holds at most 8 parts of the part cap and one referenced chunk of
+            // twice it ([`by_reference`]), far below 4 GiB.
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
             present,
         };
         // Dropped after the lock is let go. One entry goes at a time in steady state:
         // it is held without allocating a list for it.
-        let mut evicted: (Option<Stored>, Vec<Stored>) = (None, Vec::new());
+        let mut evicted: (Option<Freed>, Vec<Freed>) = (None, Vec::new());
         {
             let mut inner = crate::lock::lock(&self.inner);
             inner.next_seq += 1;
@@ -719,13 +798,22 @@ impl Journal {
             while !inner.entries.is_empty()
                 && (inner.entries.len() >= self.limit || inner.bytes + weight > self.max_bytes)
             {
-                let Some(e) = inner.entries.pop_front() else {
+                let Some(Stored {
+                    weight,
+                    buf,
+                    answer,
+                    scenario,
+                    ..
+                }) = inner.entries.pop_front()
+                else {
                     break;
                 };
-                inner.bytes -= e.bytes();
+                inner.bytes -= weight as usize;
+                drop(scenario);
+                let freed = (buf, answer);
                 match evicted.0 {
-                    None => evicted.0 = Some(e),
-                    Some(_) => evicted.1.push(e),
+                    None => evicted.0 = Some(freed),
+                    Some(_) => evicted.1.push(freed),
                 }
             }
             inner.bytes += weight;
@@ -900,6 +988,70 @@ mod tests {
         assert!(all[1].response_body.is_none(), "no answer sent");
         let v = serde_json::to_value(&all[1]).unwrap();
         assert!(v.get("response_body").is_none());
+    }
+
+    #[test]
+    fn an_answer_kept_by_reference_reads_back_as_a_copied_one() {
+        // One chunk may be kept by reference; the same bytes in two chunks are always
+        // copied: every entry must read back the same, whatever the size and the cut.
+        let text: String = "ab€c😀é\"\n".chars().cycle().take(12_000).collect();
+        for part in [64, 300, 1000, 4096] {
+            let budgets = Budgets {
+                part,
+                ..Budgets::default()
+            };
+            for len in [
+                0, 1, 200, 511, 512, 513, 999, 1000, 1001, 2000, 4095, 4096, 4097,
+            ]
+            .into_iter()
+            .chain([6000, 8191, 8192, 8193, 12_000])
+            {
+                let bytes = Bytes::copy_from_slice(&text.as_bytes()[..len]);
+                let one = [bytes.clone()];
+                let split = [bytes.slice(..len.min(1)), bytes.slice(len.min(1)..)];
+                let shown = |chunks: &[Bytes]| {
+                    let j = Journal::new(2, &budgets);
+                    j.record(&Record {
+                        response: Some(chunks),
+                        ..inbound(&HeaderMap::new())
+                    });
+                    let e = &j.query(&Filter::default())[0];
+                    (
+                        serde_json::to_string(e).unwrap(),
+                        e.response_body.clone(),
+                        e.response_body_truncated,
+                    )
+                };
+                let (by_one, kept, truncated) = shown(&one);
+                assert_eq!(by_one, shown(&split).0, "part {part}, {len} bytes");
+                assert_eq!(kept.as_deref(), Some(&bytes[..len.min(part)]));
+                assert_eq!(truncated, len > part, "part {part}, {len} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_kept_by_reference_weighs_the_whole_buffer_it_keeps_alive() {
+        let weigh = |len: usize| {
+            let j = Journal::new(2, &Budgets::default());
+            j.record(&Record {
+                response: Some(&[Bytes::from(vec![b'x'; len])]),
+                ..inbound(&HeaderMap::new())
+            });
+            j.approx_bytes()
+        };
+        let none = weigh(0);
+        // Kept by reference: the whole chunk, at twice its length (its buffer's spare
+        // capacity), although only the cap is shown.
+        assert!(by_reference(&[Bytes::from(vec![0; 8000])], BODY_CAP).is_some());
+        assert!(weigh(8000) - none >= 16_000, "{}", weigh(8000) - none);
+        assert!(weigh(1000) - none >= 2000);
+        // Much larger than the cap: its start is copied, and only that is weighed.
+        assert!(by_reference(&[Bytes::from(vec![0; 9000])], BODY_CAP).is_none());
+        let big = weigh(90_000) - none;
+        assert!((BODY_CAP..BODY_CAP + 1024).contains(&big), "{big}");
+        // Small answers are copied.
+        assert!(by_reference(&[Bytes::from(vec![0; 511])], BODY_CAP).is_none());
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! it holds, for the server's memory budget.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -104,10 +104,13 @@ impl Drop for Key {
 }
 
 /// A bounded cache of a pure function's results, shared by the threads of a server.
-/// Std mutex, held for one map operation, never while the value is made.
+/// Std rwlock, held for one map operation (and, shared, while [`Memo::with`] reads the
+/// value found), never while the value is made. Every worker reads the same few entries,
+/// so a read takes no clone: a shared counter written on every request would move
+/// between the cores' caches.
 #[derive(Debug)]
 pub struct Memo<V> {
-    inner: Mutex<Fifo<V>>,
+    inner: RwLock<Fifo<V>>,
     budget: Budget,
     /// `inner`'s bytes, readable without its lock (the server's memory budget reads
     /// them after every request).
@@ -122,7 +125,7 @@ pub struct Memo<V> {
 impl<V: Clone> Memo<V> {
     pub fn new(budget: Budget) -> Self {
         Self {
-            inner: Mutex::new(Fifo::default()),
+            inner: RwLock::new(Fifo::default()),
             budget,
             bytes: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(test)]
@@ -144,24 +147,37 @@ impl<V: Clone> Memo<V> {
     /// The value under `key`, made by `make` (with its size in bytes) unless kept.
     /// `None` from a cold cache (`make` is not called) or when `make` gives none.
     pub fn get_or_make(&self, key: &Key, make: impl FnOnce() -> Option<(V, usize)>) -> Option<V> {
+        self.with(key, make, V::clone)
+    }
+
+    /// `read` of the value under `key` (made by `make`, with its size in bytes, unless
+    /// kept), read in place under the shared lock when it is kept: `read` must not use
+    /// this memo. `None` from a cold cache (neither is called) or when `make` gives none.
+    pub fn with<R>(
+        &self,
+        key: &Key,
+        make: impl FnOnce() -> Option<(V, usize)>,
+        read: impl FnOnce(&V) -> R,
+    ) -> Option<R> {
         if self.budget.entries == 0 {
             return None;
         }
-        if let Some(v) = crate::lock::lock(&self.inner).map.get(key.0.as_slice()) {
+        if let Some(v) = crate::lock::read(&self.inner).map.get(key.0.as_slice()) {
             #[cfg(test)]
             self.found
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Some(v.0.clone());
+            return Some(read(&v.0));
         }
         let (v, size) = make()?;
         #[cfg(test)]
         self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let r = read(&v);
         let size = size + 2 * key.0.len() + ENTRY_OVERHEAD;
-        let mut inner = crate::lock::lock(&self.inner);
-        inner.insert(key.0.as_slice().into(), v.clone(), size, self.budget);
+        let mut inner = crate::lock::write(&self.inner);
+        inner.insert(key.0.as_slice().into(), v, size, self.budget);
         self.bytes
             .store(inner.bytes, std::sync::atomic::Ordering::Relaxed);
-        Some(v)
+        Some(r)
     }
 
     /// Roughly how many bytes the kept values and their keys hold.
@@ -171,7 +187,7 @@ impl<V: Clone> Memo<V> {
 
     /// How many values are kept.
     pub fn len(&self) -> usize {
-        crate::lock::lock(&self.inner).map.len()
+        crate::lock::read(&self.inner).map.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -180,7 +196,7 @@ impl<V: Clone> Memo<V> {
 
     /// Forget everything (the memory only: a cold cache answers the same bytes).
     pub fn clear(&self) {
-        let mut inner = crate::lock::lock(&self.inner);
+        let mut inner = crate::lock::write(&self.inner);
         *inner = Fifo::default();
         self.bytes.store(0, std::sync::atomic::Ordering::Relaxed);
     }
@@ -480,6 +496,32 @@ mod tests {
             None
         );
         assert_eq!(m.len(), 0);
+    }
+
+    #[test]
+    fn a_value_read_in_place_is_the_one_made_or_kept() {
+        let m: Memo<String> = Memo::new(Budget {
+            entries: 8,
+            bytes: 10_000,
+        });
+        let made = m.with(&key(1), || Some(("one".into(), 3)), |v| v.to_uppercase());
+        assert_eq!(made.as_deref(), Some("ONE"));
+        let kept = m.with(
+            &key(1),
+            || panic!("a kept value is not made again"),
+            |v| v.to_uppercase(),
+        );
+        assert_eq!(kept, made);
+        assert_eq!(m.get_or_make(&key(1), || None).as_deref(), Some("one"));
+        assert_eq!(m.with(&key(2), || None, |v: &String| v.len()), None);
+        assert_eq!((m.made(), m.found()), (1, 2));
+        let cold: Memo<String> = Memo::cold();
+        let none = cold.with(
+            &key(1),
+            || panic!("a cold cache makes nothing"),
+            |_| panic!("and reads nothing"),
+        );
+        assert_eq!(none, None::<()>);
     }
 
     #[test]

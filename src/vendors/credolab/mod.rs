@@ -932,15 +932,17 @@ impl Credolab {
                     Some(Channel::Web) => 2,
                 }),
         };
-        let kept = self.shared.answers.get_or_make(&key, || {
+        let make = || {
             let ds = data::dataset(ctx, reference, origin.clone());
             let (v, extra) = holed(ctx, &ds);
             let t = Template::from_json(&v, holes)?;
             let size = t.approx_bytes();
             Some((Arc::new((t, extra)), size))
+        };
+        let bytes = self.shared.answers.with(&key, make, |kept| {
+            let (template, extra) = &**kept;
+            template.fill(96, |hole, out| fill(ctx, turn, *extra, hole, out))
         })?;
-        let (template, extra) = &*kept;
-        let bytes = template.fill(96, |hole, out| fill(ctx, turn, *extra, hole, out));
         // The content type set once (the JSON path sets `application/json` and then
         // replaces it: the same one header).
         Some(MockResponse::bytes(StatusCode::OK, errors::JSON, bytes))

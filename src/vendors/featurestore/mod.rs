@@ -1394,7 +1394,9 @@ mod tests {
 
     /// Reads written as bytes are the bytes of the JSON the other path builds, for every
     /// value type, unwritten features and entities, `*` and named selections, one
-    /// entity and many (streaming), across writes, rewrites and a reset.
+    /// entity and many (streaming), across writes, rewrites and a reset (values of many
+    /// generate times, read one after another on one thread: each read starts from the
+    /// times the last one rendered).
     #[test]
     fn reads_written_as_bytes_are_the_json_reads_serialized() {
         let types = [

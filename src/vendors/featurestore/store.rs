@@ -1106,7 +1106,9 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     ids: &[F],
     streaming: bool,
 ) {
-    let mut times = Times::default();
+    // This thread's last read's, kept: a read's values were mostly written at one
+    // moment, often the one the last read rendered.
+    let mut times = LAST_TIMES.take();
     for (n, entity) in entity_ids.iter().enumerate() {
         if streaming {
             out.extend_from_slice(br#"},{"entityView":"#);
@@ -1140,6 +1142,13 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         out.extend_from_slice(br#","entityView":null"#);
     }
     out.extend_from_slice(if streaming { b"}]" } else { b"}" });
+    LAST_TIMES.set(times);
+}
+
+thread_local! {
+    /// The [`Times`] of this thread's last read ([`write_views`]): what it keeps is a
+    /// pure function of the time it was rendered at, so it serves any later read.
+    static LAST_TIMES: std::cell::Cell<Times> = std::cell::Cell::new(Times::default());
 }
 
 /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}`.

@@ -456,7 +456,7 @@ impl Render<'_, '_> {
         for id in &self.request.product_ids {
             key.str(id);
         }
-        let template = memo.get_or_make(&key, || {
+        let make = || {
             let (h0, h1) = (Template::hole(0), Template::hole(1));
             let holes = Render {
                 request_id: &h0,
@@ -467,11 +467,13 @@ impl Render<'_, '_> {
             let t = Template::from_json(resp.json_body()?, 2)?;
             let size = t.approx_bytes();
             Some((Arc::new(t), size))
+        };
+        let bytes = memo.with(&key, make, |template| {
+            template.fill(64, |hole, out| match hole {
+                0 => json_str(out, self.request_id),
+                _ => json_str(out, self.transaction),
+            })
         })?;
-        let bytes = template.fill(64, |hole, out| match hole {
-            0 => json_str(out, self.request_id),
-            _ => json_str(out, self.transaction),
-        });
         Some(errors::score_bytes(hyper::StatusCode::OK, bytes))
     }
 

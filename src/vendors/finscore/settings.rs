@@ -114,6 +114,34 @@ pub struct FinScoreSettings {
     /// Product id → what it answers, sorted by id.
     pub products: Vec<(String, Product)>,
     pub networks: Vec<Network>,
+    /// For each prefix `0ddd` (indexed by `ddd`), the index in `networks` of the first
+    /// network listing it: every score request asks ([`FinScoreSettings::network_of_prefix`]),
+    /// and a scan compared it with every prefix of every network.
+    network_by_prefix: Box<[Option<u16>]>,
+}
+
+/// [`FinScoreSettings::network_by_prefix`]'s index of a prefix `0ddd`.
+fn prefix_index(prefix: &str) -> Option<usize> {
+    match prefix.as_bytes() {
+        [b'0', d @ ..] if d.len() == 3 && d.iter().all(u8::is_ascii_digit) => {
+            Some(d.iter().fold(0, |n, &c| n * 10 + usize::from(c - b'0')))
+        }
+        _ => None,
+    }
+}
+
+/// The first network listing each prefix `0ddd`, as [`prefix_index`] numbers them.
+fn networks_by_prefix(networks: &[Network]) -> Box<[Option<u16>]> {
+    let mut table = vec![None; 1000].into_boxed_slice();
+    for (i, n) in networks.iter().enumerate() {
+        let Ok(i) = u16::try_from(i) else { break };
+        for p in &n.prefixes {
+            if let Some(at) = prefix_index(p) {
+                table[at].get_or_insert(i);
+            }
+        }
+    }
+    table
 }
 
 impl FinScoreSettings {
@@ -131,11 +159,26 @@ impl FinScoreSettings {
     }
 
     pub fn product(&self, id: &str) -> Option<Product> {
-        self.products.iter().find(|(p, _)| p == id).map(|(_, k)| *k)
+        // Sorted by id, each id once (the keys of a table).
+        self.products
+            .binary_search_by(|(p, _)| p.as_str().cmp(id))
+            .ok()
+            .map(|i| self.products[i].1)
     }
 
-    /// The network owning a local prefix (`0917`).
+    /// The network owning a local prefix (`0917`): the first listing it.
     pub fn network_of_prefix(&self, prefix: &str) -> Option<&Network> {
+        match prefix_index(prefix) {
+            // Past u16::MAX networks the table stops; the scan finds the rest.
+            Some(at) if self.networks.len() <= usize::from(u16::MAX) => {
+                self.network_by_prefix[at].map(|i| &self.networks[usize::from(i)])
+            }
+            _ => self.scan_prefix(prefix),
+        }
+    }
+
+    /// [`FinScoreSettings::network_of_prefix`] by comparing with every prefix.
+    fn scan_prefix(&self, prefix: &str) -> Option<&Network> {
         self.networks
             .iter()
             .find(|n| n.prefixes.iter().any(|p| p == prefix))
@@ -527,6 +570,7 @@ pub fn compile(text: &str) -> Result<Settings, Vec<Problem>> {
         token_path,
         score_path,
         products,
+        network_by_prefix: networks_by_prefix(&networks),
         networks,
     }))
 }
@@ -722,6 +766,36 @@ mod tests {
             "{}",
             problems[0].message
         );
+    }
+
+    #[test]
+    fn the_prefix_table_and_the_product_search_find_what_a_scan_finds() {
+        let custom = compiled(
+            "vendor = \"finscore\"\n\
+             [products]\nQ1 = \"score:Q1\"\n31 = \"msisdn_check\"\nZ9 = \"address_check\"\n\
+             [[network]]\nname = \"A\"\nprefixes = [\"0922\", \"0900\", \"0999\"]\nproduct_ids = [\"Q1\"]\n\
+             [[network]]\nname = \"B\"\nprefixes = [\"0000\", \"0123\"]\nproduct_ids = [\"31\"]\n\
+             [[network]]\nname = \"A\"\nprefixes = [\"0500\"]\nproduct_ids = [\"Z9\"]\n",
+        );
+        for s in [compiled("vendor = \"finscore\"\n"), custom] {
+            let mut prefixes: Vec<String> = (0..10_000).map(|n| format!("{n:04}")).collect();
+            prefixes.extend(
+                ["", "0", "092", "922", "09220", "abcd", "0a22", "\u{0}922"].map(String::from),
+            );
+            for p in &prefixes {
+                assert_eq!(
+                    s.network_of_prefix(p).map(|n| n as *const Network),
+                    s.scan_prefix(p).map(|n| n as *const Network),
+                    "{p}"
+                );
+            }
+            let mut ids: Vec<String> = s.products.iter().map(|(id, _)| id.clone()).collect();
+            ids.extend(["", "0", "Q", "Q10", "q1", "ZZ", "~"].map(String::from));
+            for id in &ids {
+                let scan = s.products.iter().find(|(p, _)| p == id).map(|(_, k)| *k);
+                assert_eq!(s.product(id), scan, "{id}");
+            }
+        }
     }
 
     #[test]

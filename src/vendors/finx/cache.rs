@@ -28,7 +28,7 @@ use bytes::Bytes;
 
 use super::data::{Dataset, Spec};
 use super::report::Shape;
-use crate::FastMap;
+use crate::FastHash;
 
 /// Datasets kept at most, and their estimated bytes: a year of history is about
 /// 0.1-0.3 MB, ten years a few MB.
@@ -79,7 +79,7 @@ impl Hash for DataKey {
 }
 
 /// Which answer of a dataset.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     /// `GET /rest/risk-reports/{id}` in `shape`, links under `base`. The id is only in
     /// the newest shape's bytes (`None` in v2.11): flows of the same data share it.
@@ -96,10 +96,78 @@ pub enum Answer {
 }
 
 /// A rendered answer's key: its dataset's and what the renderer reads besides.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerKey {
     pub data: Arc<DataKey>,
     pub answer: Answer,
+}
+
+/// An [`AnswerKey`] made of borrowed parts, to look an answer up without building its
+/// key: no clone of the flow's shared `Arc<DataKey>` (a counter every worker would
+/// write on every request), no copies of the base URL or the query. Hashed and compared
+/// exactly as the key it stands for ([`AnswerKey::view`]), so a look-up by either finds
+/// the same entry.
+#[derive(Debug, Clone, Copy, Hash)]
+pub struct AnswerView<'a> {
+    pub data: &'a DataKey,
+    pub answer: AnswerRef<'a>,
+}
+
+/// [`Answer`] with borrowed strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnswerRef<'a> {
+    Report {
+        shape: Shape,
+        base: &'a str,
+        report_id: Option<&'a str>,
+    },
+    Transactions {
+        account: Option<&'a str>,
+        query: &'a str,
+    },
+}
+
+impl AnswerKey {
+    pub fn view(&self) -> AnswerView<'_> {
+        AnswerView {
+            data: &self.data,
+            answer: match &self.answer {
+                Answer::Report {
+                    shape,
+                    base,
+                    report_id,
+                } => AnswerRef::Report {
+                    shape: *shape,
+                    base,
+                    report_id: report_id.as_deref(),
+                },
+                Answer::Transactions { account, query } => AnswerRef::Transactions {
+                    account: account.as_deref(),
+                    query,
+                },
+            },
+        }
+    }
+}
+
+impl Hash for AnswerKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.view().hash(state);
+    }
+}
+
+impl PartialEq for AnswerView<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        // The same `Arc` (the usual case: a flow's kept key) spares comparing the specs.
+        (std::ptr::eq(self.data, other.data) || self.data == other.data)
+            && self.answer == other.answer
+    }
+}
+
+impl hashbrown::Equivalent<AnswerKey> for AnswerView<'_> {
+    fn equivalent(&self, key: &AnswerKey) -> bool {
+        *self == key.view()
+    }
 }
 
 /// The shared cache. Std mutex, held for one map operation, never while generating or
@@ -164,6 +232,14 @@ impl Cache {
         kept.insert(key.clone(), d.clone(), size);
         self.dataset_bytes.store(kept.bytes, Relaxed);
         d
+    }
+
+    /// The bytes kept under the key `view` stands for, if any.
+    pub fn find(&self, view: &AnswerView<'_>) -> Option<Bytes> {
+        crate::lock::lock(&self.answers)
+            .map
+            .get(view)
+            .map(|(b, _)| b.clone())
     }
 
     /// The bytes of `key`, rendered by `render` (given the key) unless kept. A refusal
@@ -259,7 +335,9 @@ pub fn dataset_bytes(d: &Dataset) -> usize {
 /// A map bounded by count and bytes that evicts its oldest entries first.
 #[derive(Debug)]
 struct Fifo<K, V> {
-    map: FastMap<K, (V, usize)>,
+    /// hashbrown's map rather than std's (the same table) for look-ups by an
+    /// [`hashbrown::Equivalent`] view ([`Cache::find`]).
+    map: hashbrown::HashMap<K, (V, usize), FastHash>,
     /// Keys, oldest first.
     order: VecDeque<K>,
     bytes: usize,
@@ -269,7 +347,7 @@ struct Fifo<K, V> {
 impl<K: Hash + Eq + Clone, V> Fifo<K, V> {
     fn new(budget: Budget) -> Self {
         Self {
-            map: FastMap::default(),
+            map: hashbrown::HashMap::default(),
             order: VecDeque::new(),
             bytes: 0,
             budget,
@@ -300,7 +378,7 @@ impl<K: Hash + Eq + Clone, V> Fifo<K, V> {
     }
 
     fn clear(&mut self) {
-        self.map = FastMap::default();
+        self.map = hashbrown::HashMap::default();
         self.order = VecDeque::new();
         self.bytes = 0;
     }
@@ -336,6 +414,101 @@ mod tests {
         assert!(f.bytes <= 100 && f.map.len() <= 3);
         f.clear();
         assert_eq!((f.map.len(), f.bytes, f.order.len()), (0, 0, 0));
+    }
+
+    fn data_key(seed: u64, user: &str, months: u32) -> Arc<DataKey> {
+        Arc::new(DataKey::new(
+            seed,
+            user.into(),
+            Spec {
+                months,
+                until: chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+                multi: true,
+                account_types: Vec::new(),
+                accounts: Vec::new(),
+                name: None,
+            },
+        ))
+    }
+
+    /// Keys that differ in one input each (and keys equal to some of them, made apart).
+    fn varied_keys() -> Vec<AnswerKey> {
+        let mut keys = Vec::new();
+        for data in [
+            data_key(0, "u", 12),
+            data_key(1, "u", 12),
+            data_key(0, "v", 12),
+            data_key(0, "u", 24),
+            data_key(0, "", 12),
+        ] {
+            for shape in [Shape::V211, Shape::Newest] {
+                for base in ["http://a:1", "http://a:1/s/x/finx", "", "https://b"] {
+                    for report_id in [None, Some(""), Some("f1"), Some("f2")] {
+                        keys.push(AnswerKey {
+                            data: data.clone(),
+                            answer: Answer::Report {
+                                shape,
+                                base: base.into(),
+                                report_id: report_id.map(str::to_string),
+                            },
+                        });
+                    }
+                }
+            }
+            for account in [None, Some(""), Some("a1"), Some("a2")] {
+                for query in ["", "count=5", "count=5&offset=1", "a1"] {
+                    keys.push(AnswerKey {
+                        data: data.clone(),
+                        answer: Answer::Transactions {
+                            account: account.map(str::to_string),
+                            query: query.into(),
+                        },
+                    });
+                }
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn a_borrowed_view_finds_exactly_the_answer_its_key_kept() {
+        let keys = varied_keys();
+        let c = Cache::new(
+            DATASETS,
+            Budget {
+                entries: keys.len(),
+                bytes: 1 << 20,
+            },
+        );
+        let bytes = |i: usize| format!("answer {i}").into_bytes();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(c.find(&k.view()), None, "nothing kept yet for {k:?}");
+            c.answer(k.clone(), |_| Ok::<_, ()>(bytes(i))).unwrap();
+        }
+        let hash = |h: &dyn Fn(&mut std::hash::DefaultHasher)| {
+            let mut s = std::hash::DefaultHasher::new();
+            h(&mut s);
+            s.finish()
+        };
+        for (i, k) in keys.iter().enumerate() {
+            // A view of an equal key made apart (another Arc) finds the same entry.
+            let apart = AnswerKey {
+                data: Arc::new(DataKey::new(
+                    k.data.seed,
+                    k.data.data_key.clone(),
+                    k.data.spec.clone(),
+                )),
+                answer: k.answer.clone(),
+            };
+            assert_eq!(apart, *k);
+            for view in [k.view(), apart.view()] {
+                assert_eq!(c.find(&view).as_deref(), Some(&bytes(i)[..]), "{k:?}");
+                assert_eq!(hash(&|s| view.hash(s)), hash(&|s| k.hash(s)));
+            }
+            for (j, other) in keys.iter().enumerate() {
+                assert_eq!(k.view() == other.view(), i == j, "{k:?} and {other:?}");
+            }
+        }
     }
 
     #[test]

@@ -60,6 +60,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use hyper::header::AUTHORIZATION;
 use hyper::{Method, StatusCode};
@@ -68,7 +69,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use self::cache::{Answer, AnswerKey, Cache, DataKey};
+use self::cache::{Answer, AnswerKey, AnswerRef, AnswerView, Cache, DataKey};
 use self::data::{Dataset, Spec};
 use self::errors::FinxError;
 use self::flow::FlowRequest;
@@ -870,6 +871,21 @@ impl Finx {
 
     /// The flow a bearer token opens (its data still kept).
     fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Arc<Flow>, FinxError> {
+        self.with_bearer(ctx, req, Arc::clone)
+    }
+
+    /// `f` on the flow a bearer token opens (its data still kept), under the store's
+    /// lock: the report and transactions calls read a few of its fields and find their
+    /// kept bytes, where a clone of the flow's `Arc` would make every worker write its
+    /// shared counter on every request. `f` may lock the answer cache (the store's lock
+    /// is taken first; the cache's locks are held for one map operation and take no
+    /// other), nothing else.
+    fn with_bearer<R>(
+        &self,
+        ctx: &Ctx<'_>,
+        req: &MockRequest,
+        f: impl FnOnce(&Arc<Flow>) -> R,
+    ) -> Result<R, FinxError> {
         let token = req
             .header(AUTHORIZATION)
             .and_then(bearer_token)
@@ -879,18 +895,15 @@ impl Finx {
         if grant.expires <= ctx.now {
             return Err(FinxError::ExpiredToken);
         }
-        let flow = store
-            .flows
-            .get(&grant.flow)
-            .cloned()
-            .ok_or(FinxError::NotFound)?;
+        let flow = store.flows.get(&grant.flow).ok_or(FinxError::NotFound)?;
         // One-time data is deleted an hour after the flow completed.
         let retention = ctx.settings::<FinxSettings>().onetime_retention;
         if !flow.ongoing && flow.completed.is_some_and(|c| c + retention <= ctx.now) {
-            store.flows.remove(&flow.id);
+            let id = flow.id.clone();
+            store.flows.remove(&id);
             return Err(FinxError::NotFound);
         }
-        Ok(flow)
+        Ok(f(flow))
     }
 
     fn start_flow(
@@ -1141,52 +1154,91 @@ impl Finx {
         req: &MockRequest,
         id: &str,
     ) -> Result<MockResponse, FinxError> {
-        let flow = self.bearer(ctx, req)?;
-        // Another flow's report, or none at all: the same 404, so ids do not leak.
-        if flow.id != id {
-            return Err(FinxError::NotFound);
-        }
-        let turn = ctx.turn(&flow.entity);
         let base = base_url(req, &ctx.settings::<FinxSettings>().fallback_host);
         let shape = ctx.settings::<FinxSettings>().shape;
+        let seed = ctx.seed();
+        // The entity, and the kept bytes (looked up before the turn, used only by an
+        // answer without a patch) or else the flow to render them from.
+        let (entity, kept) = self
+            .with_bearer(ctx, req, |flow| {
+                // Another flow's report, or none at all: the same 404, so ids do not leak.
+                if flow.id != id {
+                    return None;
+                }
+                let kept = flow
+                    .data
+                    .as_deref()
+                    .filter(|k| k.seed == seed)
+                    .and_then(|data| {
+                        self.cache.find(&AnswerView {
+                            data,
+                            answer: AnswerRef::Report {
+                                shape,
+                                base: &base,
+                                report_id: (shape == Shape::Newest).then_some(id),
+                            },
+                        })
+                    })
+                    .ok_or_else(|| flow.clone());
+                Some((flow.entity.clone(), kept))
+            })?
+            .ok_or(FinxError::NotFound)?;
+        let turn = ctx.turn(&entity);
         // A step's patch applies to the JSON; without one the bytes may come from the cache.
         let patched = turn.step().is_some_and(|s| s.patch.is_some());
         let ctx = &*ctx;
+        // The flow, for an answer not kept or patched: a kept answer's flow is found
+        // again (gone only if a reset came in between, which then answers finX's 404).
+        let flow = || match &kept {
+            Ok(_) => self.bearer(ctx, req),
+            Err(flow) => Ok(flow.clone()),
+        };
         Ok(turn.respond("report", |outcome| match outcome {
-            "pending" => MockResponse::json(
-                StatusCode::ACCEPTED,
-                json!({"id": flow.id, "status": "PENDING"}),
-            )
-            .with_header("retry-after", "2"),
+            "pending" => {
+                MockResponse::json(StatusCode::ACCEPTED, json!({"id": id, "status": "PENDING"}))
+                    .with_header("retry-after", "2")
+            }
             "rate_limited" => FinxError::RateLimited.into(),
             "server_error" => FinxError::Internal.into(),
             "cancelled" | "failed" => FinxError::NotFound.into(),
-            _ if patched => {
-                MockResponse::json(StatusCode::OK, self.render_report(ctx, &flow, &base, shape))
-            }
+            _ if patched => match flow() {
+                Ok(flow) => {
+                    MockResponse::json(StatusCode::OK, self.render_report(ctx, &flow, &base, shape))
+                }
+                Err(e) => e.into(),
+            },
             _ => {
-                // What the bytes depend on besides the dataset (see `render_report`).
-                let key = AnswerKey {
-                    data: flow.key(ctx.seed()),
-                    answer: Answer::Report {
-                        shape,
-                        base,
-                        report_id: (shape == Shape::Newest).then(|| flow.id.clone()),
-                    },
+                let bytes = match &kept {
+                    Ok(bytes) => bytes.clone(),
+                    Err(flow) => self.render_kept_report(ctx, flow, base.clone(), shape),
                 };
-                let bytes = self.cache.answer(key, |key| {
-                    let Answer::Report { base, .. } = &key.answer else {
-                        unreachable!("the key was made just above as a report's")
-                    };
-                    Ok::<_, std::convert::Infallible>(
-                        serde_json::to_vec(&self.render_report(ctx, &flow, base, shape))
-                            .expect("a serde_json::Value always serializes"),
-                    )
-                });
-                let Ok(bytes) = bytes;
                 MockResponse::bytes(StatusCode::OK, "application/json", bytes)
             }
         }))
+    }
+
+    /// The report's bytes, from the cache or rendered and kept.
+    fn render_kept_report(&self, ctx: &Ctx<'_>, flow: &Flow, base: String, shape: Shape) -> Bytes {
+        // What the bytes depend on besides the dataset (see `render_report`).
+        let key = AnswerKey {
+            data: flow.key(ctx.seed()),
+            answer: Answer::Report {
+                shape,
+                base,
+                report_id: (shape == Shape::Newest).then(|| flow.id.clone()),
+            },
+        };
+        let bytes = self.cache.answer(key, |key| {
+            let Answer::Report { base, .. } = &key.answer else {
+                unreachable!("the key was made just above as a report's")
+            };
+            Ok::<_, std::convert::Infallible>(
+                serde_json::to_vec(&self.render_report(ctx, flow, base, shape))
+                    .expect("a serde_json::Value always serializes"),
+            )
+        });
+        let Ok(bytes) = bytes;
+        bytes
     }
 
     /// The report as JSON, rendered from the flow's dataset. Reads the dataset, `base`,
@@ -1211,8 +1263,34 @@ impl Finx {
         req: &MockRequest,
         account: Option<&str>,
     ) -> Result<MockResponse, FinxError> {
-        let flow = self.bearer(ctx, req)?;
-        mark(ctx, &flow.entity);
+        let seed = ctx.seed();
+        let query = req.query.as_deref().unwrap_or_default();
+        // The entity, and the kept bytes or else the flow to render them from.
+        let (entity, kept) = self.with_bearer(ctx, req, |flow| {
+            let kept = flow
+                .data
+                .as_deref()
+                .filter(|k| k.seed == seed)
+                .and_then(|data| {
+                    self.cache.find(&AnswerView {
+                        data,
+                        answer: AnswerRef::Transactions { account, query },
+                    })
+                })
+                .ok_or_else(|| flow.clone());
+            (flow.entity.clone(), kept)
+        })?;
+        mark(ctx, &entity);
+        let flow = match kept {
+            Ok(bytes) => {
+                return Ok(MockResponse::bytes(
+                    StatusCode::OK,
+                    "application/json",
+                    bytes,
+                ))
+            }
+            Err(flow) => flow,
+        };
         let key = AnswerKey {
             data: flow.key(ctx.seed()),
             answer: Answer::Transactions {

@@ -336,7 +336,12 @@ mod tests {
             let kept = capacity <= SPARE_HEADERS_MAX;
             assert_eq!(spare.capacity(), if kept { capacity } else { 0 }, "{n}");
             keep_headers(spare);
-            assert_eq!(head(&answer()), fresh, "after a request of {} headers", n + 2);
+            assert_eq!(
+                head(&answer()),
+                fresh,
+                "after a request of {} headers",
+                n + 2
+            );
         }
         // Taken: the next answer gets a new map.
         keep_headers(request_headers(3));

@@ -82,12 +82,24 @@ fn first_value(value: &HeaderValue) -> Option<&str> {
 }
 
 /// A `host[:port]` fit to put in a URL, and in YAML unquoted: letters, digits and `.-:[]_`.
+/// One table lookup a byte (finX asks on every call; a search of the six marks per
+/// byte cost more than the rest of [`origin`]).
 pub fn plausible_host(h: &str) -> bool {
-    !h.is_empty()
-        && h.len() <= 255
-        && h.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
+    !h.is_empty() && h.len() <= 255 && h.bytes().all(|c| HOST_BYTE[c as usize])
 }
+
+/// Which bytes a [`plausible_host`] may hold.
+const HOST_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] =
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_');
+        c += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -183,6 +195,26 @@ mod tests {
                 },
                 "{pairs:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_host_byte_table_is_the_rule_it_replaced() {
+        fn old_rule(h: &str) -> bool {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b".-:[]_".contains(&c))
+        }
+        // Every character of one byte and more, alone and inside a host.
+        for c in (0..=0x2ffu32).filter_map(char::from_u32) {
+            for h in [c.to_string(), format!("h{c}1:8"), format!("{c}{c}")] {
+                assert_eq!(plausible_host(&h), old_rule(&h), "{h:?}");
+            }
+        }
+        for len in [0, 1, 254, 255, 256, 300] {
+            let h = "a".repeat(len);
+            assert_eq!(plausible_host(&h), old_rule(&h), "{len}");
         }
     }
 

@@ -16,7 +16,7 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::json;
 
 use super::request::{read_body, BodyError, MockRequest, BROKEN_BODY};
-use super::response::{Body, MockResponse, OutBody};
+use super::response::{keep_headers, Body, MockResponse, OutBody};
 use super::tracked::Tracked;
 use crate::app::App;
 use crate::journal::Record;
@@ -27,6 +27,9 @@ use crate::vendors::{Ctx, Scenarios};
 /// Header naming the scenario that answered (or `default`); on a request, it picks the
 /// scenario for that call's entity.
 pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-scenario");
+/// The [`SCENARIO_HEADER`] of an answer no scenario made (a constant: checked once, when
+/// compiled, not per answer).
+const DEFAULT_SCENARIO: HeaderValue = HeaderValue::from_static("default");
 /// Header explaining why an answer deviates from the vendor's.
 pub const WARNING_HEADER: HeaderName = HeaderName::from_static("x-vendor-mock-warning");
 
@@ -365,7 +368,7 @@ fn answer(
     };
 
     match &ctx.scenario {
-        None => resp.set_header(SCENARIO_HEADER, HeaderValue::from_static("default")),
+        None => resp.set_header(SCENARIO_HEADER, DEFAULT_SCENARIO),
         Some(s) => resp.set_header(SCENARIO_HEADER, &*s.name),
     }
     // A sandbox made again after the memory budget dropped it says so first.
@@ -447,9 +450,11 @@ fn answer(
         full_path,
         path,
         query,
+        headers,
         ..
     } = req;
     keep_text_buffers([full_path, path, query.unwrap_or(query_buf)]);
+    keep_headers(headers);
     Done { result, delay, log }
 }
 

@@ -4,6 +4,7 @@
 //! apply to them; the delay and the `reset` fault travel with the answer and are carried
 //! out by the pipeline after every lock is released.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,11 +117,48 @@ pub struct MockResponse {
     pub outcome: Option<usize>,
 }
 
+thread_local! {
+    /// A request's header map, emptied, for the thread's next answer: see [`keep_headers`].
+    /// An `Option`, not an empty map: taking it leaves `None`, so keeping the next one has
+    /// no empty map to drop.
+    static SPARE_HEADERS: Cell<Option<HeaderMap>> = const { Cell::new(None) };
+}
+
+/// The most headers a kept map may hold without growing (hyper sizes a request's map to
+/// its headers): one grown past this by a request with many headers is freed, so clearing
+/// a kept map stays a few stores.
+const SPARE_HEADERS_MAX: usize = 12;
+
+/// Leave a request's header map (emptied) for the thread's next [`MockResponse`].
+///
+/// hyper hands each connection's last answer's header map back as the next request's
+/// (`cached_headers`), so a map made for an answer comes back as a request's: kept here
+/// once the request is answered, it is the next answer's, and a steady stream of requests
+/// allocates and frees no header map at all. Only the allocation is reused: the map is
+/// emptied, and a map's order is that of its inserts whatever its capacity, so the
+/// answer's head is the same bytes.
+pub fn keep_headers(mut headers: HeaderMap) {
+    if headers.capacity() > SPARE_HEADERS_MAX {
+        return;
+    }
+    headers.clear();
+    let _ = SPARE_HEADERS.try_with(|spare| spare.set(Some(headers)));
+}
+
+/// An empty header map: the thread's spare, or a new one.
+fn spare_headers() -> HeaderMap {
+    SPARE_HEADERS
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 impl MockResponse {
     pub fn new(status: StatusCode) -> Self {
         Self {
             status,
-            headers: HeaderMap::new(),
+            headers: spare_headers(),
             body: Body::Empty,
             delay: None,
             reset: false,
@@ -248,6 +286,67 @@ mod tests {
         }
         assert!(body.is_end_stream());
         out
+    }
+
+    fn request_headers(n: usize) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(hyper::header::HOST, HeaderValue::from_static("mock:1"));
+        h.append(hyper::header::ACCEPT, HeaderValue::from_static("*/*"));
+        for i in 0..n {
+            let name = HeaderName::from_bytes(format!("x-request-{i}").as_bytes()).unwrap();
+            h.append(name, HeaderValue::from_static("v"));
+        }
+        h
+    }
+
+    /// An answer's headers as hyper writes them: in the map's order.
+    fn head(resp: &MockResponse) -> Vec<(String, Vec<u8>)> {
+        resp.headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn answer() -> MockResponse {
+        let mut resp = MockResponse::json(StatusCode::OK, serde_json::json!({"a": 1}));
+        resp.set_header(
+            HeaderName::from_static("x-vendor-mock-scenario"),
+            HeaderValue::from_static("default"),
+        );
+        resp.set_header(hyper::header::DATE, "Thu, 15 Jan 2026 10:00:00 GMT");
+        resp.set_header(CONTENT_TYPE, "text/plain");
+        resp.set_header(hyper::header::LOCATION, "/next");
+        resp
+    }
+
+    #[test]
+    fn an_answer_on_a_kept_request_map_has_the_head_of_one_on_a_new_map() {
+        let fresh = head(&answer());
+        assert_eq!(
+            fresh.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["content-type", "x-vendor-mock-scenario", "date", "location"]
+        );
+        for n in [0, 3, 5, 8, 10, 40] {
+            let request = request_headers(n);
+            let capacity = request.capacity();
+            keep_headers(request);
+            // A small map is kept, emptied, with its room; a grown one was freed.
+            let spare = spare_headers();
+            assert!(spare.is_empty());
+            let kept = capacity <= SPARE_HEADERS_MAX;
+            assert_eq!(spare.capacity(), if kept { capacity } else { 0 }, "{n}");
+            keep_headers(spare);
+            assert_eq!(
+                head(&answer()),
+                fresh,
+                "after a request of {} headers",
+                n + 2
+            );
+        }
+        // Taken: the next answer gets a new map.
+        keep_headers(request_headers(3));
+        let _taken = spare_headers();
+        assert_eq!(spare_headers().capacity(), 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! with its own clock, state, journal and rate-limit windows. Vendor code cannot tell
 //! them apart, and needs not.
 
+use std::cell::Cell;
 use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -85,6 +86,23 @@ pub struct Ctx<'a> {
     outcomes: &'static [&'static str],
 }
 
+thread_local! {
+    /// The last request's entity text, emptied, for the thread's next [`Ctx::turn`]
+    /// (see [`crate::spare`]): a request that counts a call then allocates nothing for it.
+    static SPARE_ENTITY: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// An entity text longer than this is freed, not kept.
+const SPARE_ENTITY_MAX: usize = 256;
+
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        if let Some(text) = self.entity.take() {
+            crate::spare::keep(&SPARE_ENTITY, text, SPARE_ENTITY_MAX);
+        }
+    }
+}
+
 impl<'a> Ctx<'a> {
     /// For the vendor whose outcome names are `outcomes`.
     pub fn new(
@@ -150,7 +168,13 @@ impl<'a> Ctx<'a> {
             .advance(self.vendor, entity, scenario.as_deref(), self.now);
         self.scenario = scenario.clone();
         self.step = progress.step;
-        self.entity = Some(entity.to_string());
+        let mut text = self
+            .entity
+            .take()
+            .unwrap_or_else(|| crate::spare::take(&SPARE_ENTITY));
+        text.clear();
+        text.push_str(entity);
+        self.entity = Some(text);
         Turn {
             scenario,
             step: progress.step,
@@ -259,5 +283,65 @@ impl Turn {
         }
         resp.delay = step.delay;
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> App {
+        App::new(crate::Config {
+            seed: 7,
+            frozen_clock: Some("2026-01-15T10:00:00Z".parse().expect("a valid time")),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// What a request's `Ctx` hands the journal and the vendor after `turn(entity)`.
+    fn turned(app: &App, entity: &str) -> (Option<String>, u64) {
+        let set = app.catalog.vendor("finbox").expect("finbox is registered");
+        let scenarios = Scenarios::new(set, "finbox", &app.state, Pick::Unset);
+        let mut ctx = Ctx::new(app, "finbox", &[], scenarios);
+        let turn = ctx.turn(entity);
+        (ctx.entity.clone(), turn.call)
+    }
+
+    #[test]
+    fn the_entity_text_of_a_turn_is_the_entity_whatever_the_thread_kept_before() {
+        let app = app();
+        let long = "x".repeat(SPARE_ENTITY_MAX + 1);
+        let entities = [
+            "user-1",
+            "",
+            "a-much-longer-entity-id-0123456789",
+            &long,
+            "u",
+            "user-1",
+        ];
+        for (i, e) in entities.iter().enumerate() {
+            let calls = entities[..=i].iter().filter(|x| *x == e).count() as u64;
+            assert_eq!(turned(&app, e), (Some(e.to_string()), calls), "{e:?}");
+        }
+        // A long text was freed, not kept; a short one is kept for the next request.
+        let kept = SPARE_ENTITY.with(Cell::take);
+        assert!(
+            kept.is_empty() && kept.capacity() >= 1,
+            "the last one, kept"
+        );
+        turned(&app, &long);
+        assert_eq!(SPARE_ENTITY.with(Cell::take).capacity(), 0);
+        // A vendor that sets the entity itself is kept the same way.
+        let set = app.catalog.vendor("finbox").expect("finbox is registered");
+        let mut ctx = Ctx::new(
+            &app,
+            "finbox",
+            &[],
+            Scenarios::new(set, "finbox", &app.state, Pick::Unset),
+        );
+        ctx.entity = Some("set-by-vendor".to_string());
+        ctx.turn("then-turned");
+        assert_eq!(ctx.entity.as_deref(), Some("then-turned"));
     }
 }

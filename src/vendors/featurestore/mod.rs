@@ -1579,4 +1579,59 @@ mod tests {
             both(&mut s);
         }
     }
+
+    /// The journal keeps an answer of 512 bytes to 8 KiB by reference and weighs it at
+    /// twice its length (`journal::by_reference`: "a buffer written by appending may have
+    /// up to twice its length allocated"), so its byte budget bounds its memory only if
+    /// every such answer's buffer holds at most twice its length. A read's buffer is
+    /// reserved at 160 bytes a value (320 for named features), far more than a read of
+    /// unwritten values (`{}`) or of short ones fills, and `MockResponse::bytes` keeps
+    /// the whole allocation in the `Bytes` the journal then holds.
+    #[test]
+    fn a_read_answer_the_journal_may_reference_holds_at_most_twice_its_length() {
+        let feature_ids: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+        let settings = FeatureStoreSettings {
+            entity_types: vec![Precreated {
+                featurestore: names::parent_of(ET).to_string(),
+                name: ET.to_string(),
+                description: None,
+                features: feature_ids.iter().map(|f| (f.clone(), ValueType::String)).collect(),
+            }],
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut s = store::Store::default();
+        s.seed(&settings, now, Issuer::root(1));
+        // e0 holds a short value of every feature; the others are unwritten.
+        let payload = store::Payload {
+            entity_id: "e0".into(),
+            values: feature_ids
+                .iter()
+                .map(|f| (f.clone(), values::parse(f, &json!({"stringValue": "x"})).unwrap()))
+                .collect(),
+        };
+        s.write(ET, vec![payload], now).unwrap();
+        let entities: Vec<String> = (0..8).map(|i| format!("e{i}")).collect();
+        let named: Vec<&str> = feature_ids.iter().map(String::as_str).collect();
+        let mut checked = 0;
+        for (ids, streaming) in [(&entities[..1], false), (&entities[1..2], false), (&entities[..], true)] {
+            for selected in [&["*"][..], &named[..]] {
+                let bytes = s.read_bytes(ET, ids, selected, streaming).unwrap();
+                // What `journal::by_reference` keeps by reference (the default part cap).
+                if !(512..=2 * crate::budget::Budgets::default().part).contains(&bytes.len()) {
+                    continue;
+                }
+                checked += 1;
+                assert!(
+                    bytes.capacity() <= 2 * bytes.len(),
+                    "{ids:?} streaming={streaming} {} selected: {} bytes in a buffer of {}",
+                    selected.len(),
+                    bytes.len(),
+                    bytes.capacity()
+                );
+            }
+        }
+        assert!(checked > 0, "no read in the journal's by-reference range");
+    }
 }

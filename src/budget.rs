@@ -75,7 +75,8 @@ pub struct Budgets {
 /// each on average: an answer of 512 bytes to 8 KiB is kept by reference and weighed at
 /// twice its length, a larger one is cut at 4 KiB; it was 4 000 at 2.5 KB when every
 /// answer was copied), about 960 finX reports (10.9 KB each), 10 000 of small exchanges
-/// (FinScore, 401s: 0.7 KB), 500 whose every part was cut at 4 KiB. The largest store of
+/// (FinScore, 401s: 0.7 KB), about 250 whose every part was cut at 4 KiB and whose
+/// answer of 8 KiB is kept by reference (about 44 KB each). The largest store of
 /// an instance, so what decides whether a full root stays under the resident-set target
 /// (BENCHMARKS.md).
 pub const DEFAULT_JOURNAL_BYTES: usize = 10 * MIB;

@@ -603,7 +603,10 @@ const REFERENCED_SLACK: usize = 2;
 /// reference would keep alive (and weigh) much more than the cap shows, and shrink how
 /// many entries the byte budget keeps (Credeau's 92 KB insights in three chunks), so the
 /// start is copied. No answer chunk is a slice of a larger buffer (each is a whole
-/// `Vec` turned into `Bytes`, a cached one, or static), so its length is what it keeps.
+/// `Vec` turned into `Bytes`, a cached one, or static), and none holds more than twice
+/// its length (the Feature Store's reads, reserved for long values, are shrunk when
+/// mostly empty: `featurestore::store::fitted`), so [`REFERENCED_SLACK`] covers what it
+/// keeps.
 fn by_reference(chunks: &[Bytes], cap: usize) -> Option<&Bytes> {
     match chunks {
         [one] if (REFERENCED_MIN..=2 * cap).contains(&one.len()) => Some(one),

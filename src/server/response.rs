@@ -138,6 +138,9 @@ const SPARE_HEADERS_MAX: usize = 12;
 /// emptied, and a map's order is that of its inserts whatever its capacity, so the
 /// answer's head is the same bytes.
 pub fn keep_headers(mut headers: HeaderMap) {
+    // `capacity` does not count the map's list of repeated values (`extra_values`), but
+    // that list is bounded too: hyper takes at most 100 request headers, and a map that
+    // held more than 12 was reserved past the limit and is freed here; answers only insert.
     if headers.capacity() > SPARE_HEADERS_MAX {
         return;
     }

@@ -1595,7 +1595,10 @@ mod tests {
                 featurestore: names::parent_of(ET).to_string(),
                 name: ET.to_string(),
                 description: None,
-                features: feature_ids.iter().map(|f| (f.clone(), ValueType::String)).collect(),
+                features: feature_ids
+                    .iter()
+                    .map(|f| (f.clone(), ValueType::String))
+                    .collect(),
             }],
         };
         let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
@@ -1608,14 +1611,23 @@ mod tests {
             entity_id: "e0".into(),
             values: feature_ids
                 .iter()
-                .map(|f| (f.clone(), values::parse(f, &json!({"stringValue": "x"})).unwrap()))
+                .map(|f| {
+                    (
+                        f.clone(),
+                        values::parse(f, &json!({"stringValue": "x"})).unwrap(),
+                    )
+                })
                 .collect(),
         };
         s.write(ET, vec![payload], now).unwrap();
         let entities: Vec<String> = (0..8).map(|i| format!("e{i}")).collect();
         let named: Vec<&str> = feature_ids.iter().map(String::as_str).collect();
         let mut checked = 0;
-        for (ids, streaming) in [(&entities[..1], false), (&entities[1..2], false), (&entities[..], true)] {
+        for (ids, streaming) in [
+            (&entities[..1], false),
+            (&entities[1..2], false),
+            (&entities[..], true),
+        ] {
             for selected in [&["*"][..], &named[..]] {
                 let bytes = s.read_bytes(ET, ids, selected, streaming).unwrap();
                 // What `journal::by_reference` keeps by reference (the default part cap).

@@ -1003,7 +1003,7 @@ impl Store {
             out.extend_from_slice(if streaming { b"[{" } else { b"{" });
             out.extend_from_slice(&plan.header);
             write_views(&mut out, rows, entity_ids, &plan.ids, streaming);
-            return Ok(out);
+            return Ok(fitted(out));
         }
         let mut ids = Vec::with_capacity(selected.len());
         for s in selected {
@@ -1022,7 +1022,7 @@ impl Store {
         out.extend_from_slice(if streaming { b"[{" } else { b"{" });
         write_header(&mut out, entity_type, &ids);
         write_views(&mut out, rows, entity_ids, &ids, streaming);
-        Ok(out)
+        Ok(fitted(out))
     }
 
     /// Keep the [`ReadPlan`] of `entity_type`: the one kept if derived since the last
@@ -1227,6 +1227,18 @@ fn check_generate_time(feature: &str, t: &str, now: DateTime<Utc>) -> Result<(),
         )));
     }
     Ok(())
+}
+
+/// A read's answer with at most twice its length allocated. The buffer is reserved for
+/// long values (160 bytes a value), far more than unwritten (`{}`) or short values fill,
+/// and the journal keeps an answer of moderate size by reference, weighed at twice its
+/// length (`journal::by_reference`): a buffer holding more would be kept alive
+/// uncounted. Shrinking copies the answer once, only on such mostly empty reads.
+fn fitted(mut out: Vec<u8>) -> Vec<u8> {
+    if out.capacity() > 2 * out.len() {
+        out.shrink_to_fit();
+    }
+    out
 }
 
 #[cfg(test)]

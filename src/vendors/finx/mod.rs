@@ -906,6 +906,23 @@ impl Finx {
         Ok(f(flow))
     }
 
+    /// Under [`Finx::with_bearer`]: the flow's entity, and its answer `answer` as kept
+    /// for this seed, or else the flow to render it from.
+    fn kept(
+        &self,
+        flow: &Arc<Flow>,
+        seed: u64,
+        answer: AnswerRef<'_>,
+    ) -> (String, Result<Bytes, Arc<Flow>>) {
+        let kept = flow
+            .data
+            .as_deref()
+            .filter(|k| k.seed == seed)
+            .and_then(|data| self.cache.find(&AnswerView { data, answer }))
+            .ok_or_else(|| flow.clone());
+        (flow.entity.clone(), kept)
+    }
+
     fn start_flow(
         &self,
         ctx: &mut Ctx<'_>,
@@ -1165,22 +1182,16 @@ impl Finx {
                 if flow.id != id {
                     return None;
                 }
-                let kept = flow
-                    .data
-                    .as_deref()
-                    .filter(|k| k.seed == seed)
-                    .and_then(|data| {
-                        self.cache.find(&AnswerView {
-                            data,
-                            answer: AnswerRef::Report {
-                                shape,
-                                base: &base,
-                                report_id: (shape == Shape::Newest).then_some(id),
-                            },
-                        })
-                    })
-                    .ok_or_else(|| flow.clone());
-                Some((flow.entity.clone(), kept))
+                let report_id = (shape == Shape::Newest).then_some(id);
+                Some(self.kept(
+                    flow,
+                    seed,
+                    AnswerRef::Report {
+                        shape,
+                        base: &base,
+                        report_id,
+                    },
+                ))
             })?
             .ok_or(FinxError::NotFound)?;
         let turn = ctx.turn(&entity);
@@ -1267,18 +1278,7 @@ impl Finx {
         let query = req.query.as_deref().unwrap_or_default();
         // The entity, and the kept bytes or else the flow to render them from.
         let (entity, kept) = self.with_bearer(ctx, req, |flow| {
-            let kept = flow
-                .data
-                .as_deref()
-                .filter(|k| k.seed == seed)
-                .and_then(|data| {
-                    self.cache.find(&AnswerView {
-                        data,
-                        answer: AnswerRef::Transactions { account, query },
-                    })
-                })
-                .ok_or_else(|| flow.clone());
-            (flow.entity.clone(), kept)
+            self.kept(flow, seed, AnswerRef::Transactions { account, query })
         })?;
         mark(ctx, &entity);
         let flow = match kept {

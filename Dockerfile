@@ -1,7 +1,10 @@
 # vendor-mock: build with the Rust toolchain, run from a small non-root image.
 #   docker build -t vendor-mock .
 #   docker run --rm -p 127.0.0.1:8080:8080 vendor-mock
-FROM rust:1-slim-bookworm AS build
+# Rust 1.95 (LLVM 22): the version the profile in pgo/ was written for; pgo/rustc-wrapper
+# applies it only to a rustc of the same LLVM major version, so another image still builds,
+# without profile-guided optimization (BENCHMARKS.md, "Session 9").
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 # make: jemalloc (the binary's allocator) is built from its C sources.
 RUN apt-get update \
@@ -13,7 +16,10 @@ RUN apt-get update \
 # main.rs only give cargo something to build; their own artifacts are deleted so the real
 # sources below are always compiled.
 COPY Cargo.toml Cargo.lock ./
+# .cargo/config.toml runs every rustc through pgo/rustc-wrapper: the dependencies are
+# compiled with the profile too.
 COPY .cargo ./.cargo
+COPY pgo ./pgo
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

@@ -18,8 +18,10 @@ digest instead of a few hundred).
 With two runtime workers the count moves by a few hundred per request from run to run (how
 often the workers park and wake); TOKIO_WORKER_THREADS=1 in the environment steadies it.
 
-Needs valgrind (Debian package). Run from the repository root after a release build:
-    cargo build --release --bin vendor-mock --example bare_hyper
+Needs valgrind (Debian package). Run from the repository root after a release build (two
+commands: built together, the example's dev-dependencies would add tokio's test-util to the
+binary measured):
+    cargo build --release --example bare_hyper && cargo build --release --bin vendor-mock
     python3 bench/instructions.py [--endpoints finx-report,finx-transactions] [--where root]
                                   [--requests 500] [--warmup 200] [--annotate]
 --annotate prints callgrind_annotate's inclusive top functions of vendor-mock for each case.
@@ -127,7 +129,8 @@ def main():
             sys.exit(f"{tool} is not installed (apt-get install valgrind)")
     for binary in (args.binary, BARE):
         if not os.path.exists(binary):
-            sys.exit(f"{binary} is missing: cargo build --release --bin vendor-mock --example bare_hyper")
+            sys.exit(f"{binary} is missing: cargo build --release --example bare_hyper && "
+                     "cargo build --release --bin vendor-mock")
     tmp = tempfile.mkdtemp()
     port = free_port()
     mock_out = os.path.join(tmp, "mock.out")

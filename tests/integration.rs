@@ -21,6 +21,7 @@ mod fuzzing;
 mod healthcheck;
 mod openapi;
 mod parallel;
+mod pgo;
 mod readme;
 mod sandboxes;
 mod scenarios;

@@ -141,3 +141,81 @@ fn the_repository_carries_a_profile_for_the_wrapper_to_find() {
         "{n}: the wrapper looks for vendor-mock.llvmN.profdata"
     );
 }
+
+// review-s9: the two tests below fail on 99c449a.
+
+/// A user's own `build.rustflags` (in `~/.cargo/config.toml` or a config file above the
+/// checkout: `-C link-arg=-fuse-ld=mold`, `-L native=…`, `-C target-cpu=native`; build.rs
+/// itself expects a linker chosen this way) must still reach the build. Cargo uses
+/// `target.<triple>.rustflags` *instead of* `build.rustflags` when both are set, so a
+/// `[target.x86_64-unknown-linux-gnu] rustflags` in the repository's config silently drops
+/// them on the one platform the profile is for.
+#[test]
+fn a_users_own_build_rustflags_still_reach_the_build() {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::create_dir(outer.path().join(".cargo")).unwrap();
+    std::fs::write(
+        outer.path().join(".cargo/config.toml"),
+        "[build]\nrustflags = [\"--cfg\", \"users_own_flag\"]\n",
+    )
+    .unwrap();
+    // A crate with the repository's .cargo/config.toml and pgo/ (linked, not copied: an
+    // executable written here could not be run while another test forks, ETXTBSY).
+    let krate = outer.path().join("checkout");
+    std::fs::create_dir_all(krate.join(".cargo")).unwrap();
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::copy(".cargo/config.toml", krate.join(".cargo/config.toml")).unwrap();
+    let pgo = std::fs::canonicalize("pgo").unwrap();
+    std::os::unix::fs::symlink(pgo, krate.join("pgo")).unwrap();
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        krate.join("src/main.rs"),
+        "#![allow(unexpected_cfgs)]\n\
+         #[cfg(not(users_own_flag))]\n\
+         compile_error!(\"the user's build.rustflags did not reach rustc\");\n\
+         fn main() {}\n",
+    )
+    .unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--offline", "--quiet"])
+        .current_dir(&krate)
+        .env("CARGO_TARGET_DIR", outer.path().join("target"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Git for Windows checks text files out with CRLF line ends by default (core.autocrlf):
+/// a wrapper whose first line is `#!/usr/bin/env bash\r` cannot start (`env: 'bash\r': No
+/// such file or directory`), and cargo then fails every compilation, `cargo test`'s
+/// included: the Docker image built from a Windows checkout, a checkout shared with WSL.
+/// `.gitattributes` must keep the wrapper's line ends LF wherever it is checked out.
+#[test]
+fn the_wrapper_keeps_lf_line_ends_in_any_checkout() {
+    if !Path::new(".git").exists() {
+        return; // not a git checkout (a source archive): nothing converts line ends
+    }
+    let out = Command::new("git")
+        .args(["check-attr", "eol", "--", "pgo/rustc-wrapper"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "pgo/rustc-wrapper: eol: lf",
+        "{out:?}"
+    );
+}

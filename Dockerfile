@@ -11,8 +11,9 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends make \
     && rm -rf /var/lib/apt/lists/*
 
-# Dependencies first, in their own layer: it depends on Cargo.toml and Cargo.lock only, so
-# an edit to the sources reuses it and rebuilds just this crate. The stand-in lib.rs and
+# Dependencies first, in their own layer: it depends on Cargo.toml, Cargo.lock and the
+# build's configuration (.cargo, pgo) only, so an edit to the sources reuses it and rebuilds
+# just this crate. The stand-in lib.rs and
 # main.rs only give cargo something to build; their own artifacts are deleted so the real
 # sources below are always compiled.
 COPY Cargo.toml Cargo.lock ./

@@ -96,6 +96,8 @@ def train(binary, raw_dir, seconds, soak_seconds):
                     f.write(call.body)
                 r = run.wrk(f"http://127.0.0.1:{port}{call.path}", seconds, 16, files)
                 run.check_statuses(name, r, status)
+                if not r["requests"]:
+                    sys.exit(f"pgo: {name}: wrk completed no request; the profile would miss it")
                 print(f"pgo: {name:24} {prefix or 'root':8} {r['rps']:8.0f} req/s", flush=True)
         if soak_seconds > 0:
             deadline = time.time() + soak_seconds
@@ -109,8 +111,9 @@ def train(binary, raw_dir, seconds, soak_seconds):
             for w in workers:
                 w.join()
             print(f"pgo: soak mix: {done.value} requests, {bad.value} with another status", flush=True)
-            if bad.value:
-                sys.exit("pgo: the soak mix got unexpected statuses; the profile would not be representative")
+            if bad.value or not done.value or any(w.exitcode != 0 for w in workers):
+                sys.exit("pgo: the soak mix failed (a worker's set-up, or unexpected statuses); "
+                         "the profile would not be representative")
         proc.send_signal(signal.SIGTERM)
         if proc.wait(timeout=30) != 0:
             sys.exit(f"pgo: the instrumented server exited with {proc.returncode}")
@@ -135,6 +138,19 @@ def name_profile(profile):
         f.write(new)
 
 
+def check_dockerfile(llvm):
+    """Warn when the Dockerfile's Rust is not the one that wrote the profile: the wrapper
+    would then build the image without it."""
+    version = subprocess.run(["rustc", "--version"], cwd=ROOT, capture_output=True, text=True).stdout
+    m = re.match(r"rustc (\d+)\.(\d+)", version)
+    with open(os.path.join(ROOT, "Dockerfile")) as f:
+        tag = re.search(r"^FROM rust:(\S+)", f.read(), re.M)
+    if m and tag and not tag.group(1).startswith(f"{m.group(1)}.{m.group(2)}-"):
+        print(f"pgo: WARNING: the Dockerfile builds with rust:{tag.group(1)}, this profile is for "
+              f"rustc {m.group(1)}.{m.group(2)} (LLVM {llvm}): the image would be built without it",
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=2, help="wrk seconds per endpoint and place (root, sandbox)")
@@ -156,7 +172,8 @@ def main():
     os.makedirs(raw_dir)
     try:
         print("pgo: building the instrumented binary (target/pgo-generate)", flush=True)
-        # RUSTFLAGS replaces the configured flags; the wrapper passes -Cprofile-generate builds through.
+        # RUSTFLAGS replaces the configured flags (a RUSTFLAGS of your own too: the profile is
+        # written for the configured build); the wrapper passes -Cprofile-generate through.
         build_env = dict(os.environ, RUSTFLAGS=f"-Cprofile-generate={raw_dir}")
         subprocess.run(["cargo", "build", "--release", "--bin", "vendor-mock", "--target-dir", TARGET_DIR],
                        cwd=ROOT, env=build_env, check=True)
@@ -167,14 +184,21 @@ def main():
         raws = glob.glob(os.path.join(raw_dir, "server-*.profraw"))
         if not raws:
             sys.exit("pgo: the instrumented server wrote no profile")
+        # Merged beside the run's counts first: pgo/ and the config's digest change together
+        # at the end, or not at all (a half-written profile under the old digest would
+        # leave the dependencies built without it, silently).
+        merged = os.path.join(raw_dir, "merged.profdata")
+        subprocess.run([profdata, "merge", "--sparse", "-o", merged, *raws], check=True)
         out = os.path.join(PGO_DIR, f"vendor-mock.llvm{llvm}.profdata")
-        subprocess.run([profdata, "merge", "--sparse", "-o", out, *raws], check=True)
+        name_profile(merged)
+        os.replace(merged, out)
         for old in glob.glob(os.path.join(PGO_DIR, "vendor-mock.llvm*.profdata")):
             if old != out:
                 os.remove(old)
-        name_profile(out)
         print(f"pgo: wrote {os.path.relpath(out, ROOT)} ({os.path.getsize(out) // 1024} KiB); "
-              "`cargo build --release` now rebuilds with it", flush=True)
+              "`cargo build --release` now rebuilds every crate with it. Then regenerate the "
+              "start-up lists (bench/startup_order.py) and build once more.", flush=True)
+        check_dockerfile(llvm)
     finally:
         shutil.rmtree(raw_dir, ignore_errors=True)
 

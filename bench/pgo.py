@@ -74,26 +74,15 @@ def llvm_profdata(host, sysroot):
 
 def train(binary, raw_dir, seconds, soak_seconds):
     """Run the instrumented binary through the workload; its counts land in raw_dir."""
-    env = dict(os.environ, LLVM_PROFILE_FILE=os.path.join(raw_dir, "server-%p.profraw"))
-    saved = os.environ.copy()
-    os.environ.update(env)  # run.start_mock passes os.environ on
     run.MOCK = binary
     port = run.free_port()
-    try:
-        proc, _ = run.start_mock(port)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    proc, _ = run.start_mock(port, {"LLVM_PROFILE_FILE": os.path.join(raw_dir, "server-%p.profraw")})
     tmp = tempfile.mkdtemp()
     try:
         for name in ep.ENDPOINTS:
             for prefix in ("", run.SANDBOX):
                 call, status, _, _ = ep.setup(port, name, prefix)
-                files = {"method": call.method, "headers": os.path.join(tmp, "h"), "body": os.path.join(tmp, "b")}
-                with open(files["headers"], "w") as f:
-                    f.write("".join(f"{k}: {v}\n" for k, v in call.headers.items()))
-                with open(files["body"], "wb") as f:
-                    f.write(call.body)
+                files = run.wrk_files(call, os.path.join(tmp, "call"))
                 r = run.wrk(f"http://127.0.0.1:{port}{call.path}", seconds, 16, files)
                 run.check_statuses(name, r, status)
                 if not r["requests"]:

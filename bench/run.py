@@ -79,11 +79,13 @@ def wait_port(port, timeout=10.0):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def start_mock(port):
+def start_mock(port, env=None):
+    """Start MOCK on `port` (with `env` added to the environment); (process, seconds to its first answer)."""
     t0 = time.perf_counter()
     p = subprocess.Popen([MOCK, "serve", "--listen", f"127.0.0.1:{port}", "--frozen-clock", "2026-01-15T10:00:00Z",
                           "--scenarios", os.path.join(ROOT, "bench", "scenarios")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, RUST_LOG="warn"))
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, RUST_LOG="warn", **(env or {})))
     # Poll with raw sockets: an HTTP library's own overhead would be counted otherwise.
     while time.perf_counter() - t0 < 10:
         try:
@@ -138,15 +140,21 @@ def check_statuses(name, r, status):
                  "the benchmark is not measuring what it says")
 
 
-def run_case(mock, port, name, where, conns, args, tmp):
-    prefix = SANDBOX if where == "sandbox" else ""
-    call, status, ctype, payload = endpoints.setup(port, name, prefix)
-    stem = os.path.join(tmp, f"{name}-{where}")
+def wrk_files(call, stem):
+    """`call`'s headers and body written to STEM.headers and STEM.body, as wrk (request.lua) reads them."""
     files = {"method": call.method, "headers": stem + ".headers", "body": stem + ".body"}
     with open(files["headers"], "w") as f:
         f.write("".join(f"{k}: {v}\n" for k, v in call.headers.items()))
     with open(files["body"], "wb") as f:
         f.write(call.body)
+    return files
+
+
+def run_case(mock, port, name, where, conns, args, tmp):
+    prefix = SANDBOX if where == "sandbox" else ""
+    call, status, ctype, payload = endpoints.setup(port, name, prefix)
+    stem = os.path.join(tmp, f"{name}-{where}")
+    files = wrk_files(call, stem)
     with open(stem + ".resp", "wb") as f:
         f.write(payload)
     bare_port = free_port()

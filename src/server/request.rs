@@ -74,15 +74,15 @@ impl MockRequest {
     /// on every request, and a lower-cased copy cost more than the rest of the check).
     ///
     /// `None` as [`MockRequest::header`] gives it: no header, or one that is not visible
-    /// ASCII. Read from the value's bytes, eight at a time ([`scan_media`]), then the
-    /// blanks around the media type trimmed (all ASCII).
+    /// ASCII. The `;` and the upper-case letters are found eight bytes at a time
+    /// ([`scan_media`]).
     pub fn media_type(&self) -> Option<Cow<'_, str>> {
         // By the standard name's constant: looking up "content-type" as text parses the
         // name on every call.
-        let value = self.headers.get(CONTENT_TYPE)?.as_bytes();
-        let (end, upper) = scan_media(value)?;
+        let value = self.header(CONTENT_TYPE)?;
+        let (end, upper) = scan_media(value.as_bytes());
         // Visible ASCII: the only blanks `str::trim` finds are spaces and tabs.
-        let media = std::str::from_utf8(value[..end].trim_ascii()).ok()?;
+        let media = value[..end].trim_ascii();
         Some(if upper {
             Cow::Owned(media.to_ascii_lowercase())
         } else {
@@ -91,58 +91,35 @@ impl MockRequest {
     }
 }
 
-/// For a header value: `None` when `HeaderValue::to_str` would refuse it (a byte other
-/// than a tab or space to `~`), else where its first `;` is (its length if none) and
-/// whether an upper-case letter comes before that. Eight bytes at a time when there is
-/// no tab (the tests below flag exactly the bytes that are one, except bytes after a
-/// flagged one, so the lowest flag is the first such byte; the upper-case test is exact
-/// for bytes below 0x80); a value with a tab goes byte by byte.
-fn scan_media(value: &[u8]) -> Option<(usize, bool)> {
+/// For a header value's text (visible ASCII and tabs): where its first `;` is (its
+/// length if none) and whether an upper-case letter comes before that, eight bytes at a
+/// time. The `;` test flags exactly the bytes that are one, except bytes after a flagged
+/// one, so the lowest flag is the first; the letter test is exact for bytes below 0x80.
+fn scan_media(value: &[u8]) -> (usize, bool) {
     const LO: u64 = u64::from_le_bytes([0x01; 8]);
     const HI: u64 = u64::from_le_bytes([0x80; 8]);
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let mut end = None;
-    let mut upper = false;
     let chunks = value.chunks_exact(8);
-    // The last bytes padded with spaces: visible, no `;`, not a letter.
+    // The last bytes padded with spaces: no `;`, not a letter.
     let mut last = [b' '; 8];
     last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
     let words = chunks
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .chain(std::iter::once(u64::from_le_bytes(last)));
+    let mut upper = false;
     for (i, x) in words.enumerate() {
-        // Below a space, 0x7f, or 0x80 and above.
-        let odd = x.wrapping_sub(0x20 * LO) & !x & HI | zero(x ^ (0x7f * LO)) | x & HI;
-        if odd != 0 {
-            return scan_media_bytewise(value);
+        // `A` to `Z`: at least `A` and not past `Z` (no carry crosses a byte below 0x80).
+        let caps = x.wrapping_add((0x80 - 0x41) * LO) & !x.wrapping_add((0x80 - 0x5b) * LO) & HI;
+        let y = x ^ (u64::from(b';') * LO);
+        let semi = y.wrapping_sub(LO) & !y & HI;
+        if semi != 0 {
+            let at = semi.trailing_zeros() as usize / 8;
+            // Only the letters before the `;`.
+            let before = caps & (1u64 << (8 * at)).wrapping_sub(1);
+            return (i * 8 + at, upper || before != 0);
         }
-        if end.is_none() {
-            // `A` to `Z`: at least `A` and not past `Z` (no carry crosses a byte below 0x80).
-            let mut caps =
-                x.wrapping_add((0x80 - 0x41) * LO) & !x.wrapping_add((0x80 - 0x5b) * LO) & HI;
-            let semi = zero(x ^ (u64::from(b';') * LO));
-            if semi != 0 {
-                let at = semi.trailing_zeros() as usize / 8;
-                end = Some(i * 8 + at);
-                // Only the letters before the `;`.
-                caps &= (1u64 << (8 * at)).wrapping_sub(1);
-            }
-            upper |= caps != 0;
-        }
+        upper |= caps != 0;
     }
-    Some((end.unwrap_or(value.len()), upper))
-}
-
-/// [`scan_media`] a byte at a time.
-fn scan_media_bytewise(value: &[u8]) -> Option<(usize, bool)> {
-    if !value
-        .iter()
-        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
-    {
-        return None;
-    }
-    let end = value.iter().position(|&b| b == b';').unwrap_or(value.len());
-    Some((end, value[..end].iter().any(u8::is_ascii_uppercase)))
+    (value.len(), upper)
 }
 
 /// The token of an `Authorization` value `Bearer <token>` (the scheme in any case, the

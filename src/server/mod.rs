@@ -53,7 +53,7 @@ use tokio::sync::watch;
 
 pub use origin::{origin, plausible_host, Origin};
 pub use request::{bearer_token, read_body, BodyError, MockRequest};
-pub use response::{Body, MockResponse, OutBody};
+pub use response::{Body, ContentType, MockResponse, OutBody, APPLICATION_JSON};
 
 use crate::app::App;
 use connection::Registry;

@@ -72,19 +72,54 @@ impl MockRequest {
     /// The media type of the body, lower-cased, without parameters: borrowed from the
     /// header unless it has upper-case letters (FinScore, Credolab and finX look at it
     /// on every request, and a lower-cased copy cost more than the rest of the check).
+    ///
+    /// `None` as [`MockRequest::header`] gives it: no header, or one that is not visible
+    /// ASCII. The `;` and the upper-case letters are found eight bytes at a time
+    /// ([`scan_media`]).
     pub fn media_type(&self) -> Option<Cow<'_, str>> {
         // By the standard name's constant: looking up "content-type" as text parses the
         // name on every call.
         let value = self.header(CONTENT_TYPE)?;
-        // Up to the first `;` (ASCII: a char boundary), found by a byte scan.
-        let end = value.bytes().position(|b| b == b';').unwrap_or(value.len());
-        let media = value[..end].trim();
-        Some(if media.bytes().any(|b| b.is_ascii_uppercase()) {
+        let (end, upper) = scan_media(value.as_bytes());
+        // Visible ASCII: the only blanks `str::trim` finds are spaces and tabs.
+        let media = value[..end].trim_ascii();
+        Some(if upper {
             Cow::Owned(media.to_ascii_lowercase())
         } else {
             Cow::Borrowed(media)
         })
     }
+}
+
+/// For a header value's text (visible ASCII and tabs): where its first `;` is (its
+/// length if none) and whether an upper-case letter comes before that, eight bytes at a
+/// time. The `;` test flags exactly the bytes that are one, except bytes after a flagged
+/// one, so the lowest flag is the first; the letter test is exact for bytes below 0x80.
+fn scan_media(value: &[u8]) -> (usize, bool) {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    let chunks = value.chunks_exact(8);
+    // The last bytes padded with spaces: no `;`, not a letter.
+    let mut last = [b' '; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    let words = chunks
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .chain(std::iter::once(u64::from_le_bytes(last)));
+    let mut upper = false;
+    for (i, x) in words.enumerate() {
+        // `A` to `Z`: at least `A` and not past `Z` (no carry crosses a byte below 0x80).
+        let caps = x.wrapping_add((0x80 - 0x41) * LO) & !x.wrapping_add((0x80 - 0x5b) * LO) & HI;
+        let y = x ^ (u64::from(b';') * LO);
+        let semi = y.wrapping_sub(LO) & !y & HI;
+        if semi != 0 {
+            let at = semi.trailing_zeros() as usize / 8;
+            // Only the letters before the `;`.
+            let before = caps & (1u64 << (8 * at)).wrapping_sub(1);
+            return (i * 8 + at, upper || before != 0);
+        }
+        upper |= caps != 0;
+    }
+    (value.len(), upper)
 }
 
 /// The token of an `Authorization` value `Bearer <token>` (the scheme in any case, the
@@ -186,6 +221,82 @@ fn reason(e: &impl std::error::Error) -> String {
 mod tests {
     use super::*;
     use crate::server::OutBody;
+
+    /// The media type read from bytes is what the text reading gave, for every value a
+    /// header can hold (visible or not, any case, blanks, parameters).
+    #[test]
+    fn the_media_type_is_what_reading_the_header_as_text_finds() {
+        fn before(req: &MockRequest) -> Option<String> {
+            let value = req.header(CONTENT_TYPE)?;
+            let end = value.bytes().position(|b| b == b';').unwrap_or(value.len());
+            Some(value[..end].trim().to_ascii_lowercase())
+        }
+        let mut values: Vec<Vec<u8>> = [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            " \tapplication/x-www-form-urlencoded\t ;x",
+            "text/json;",
+            ";application/json",
+            "",
+            " ",
+            "\t",
+            "a;b;c",
+            "APPLICATION/VND.FINSCORE+JSON ; q=1",
+            "~!@#$%^&*()_+{}|:<>?`-=[]\\',./",
+            "application/json\tx",
+            "APPLICATION/JSON;CHARSET=UTF-8",
+            "applicatioN;",
+            "applicationX;",
+            "application/json;A",
+            "0123456;A",
+            "01234567;A",
+            "012345678;A",
+            "0123456789abcdefghijklmnopqrstuvwxyz;ABCDEFGH",
+            "0123456789abcdefghijklmnopqrstuvwxyZ;abcdefgh",
+            "@[`{ATZ/az",
+        ]
+        .map(|v| v.as_bytes().to_vec())
+        .to_vec();
+        // Bytes HeaderValue takes but `to_str` refuses, before and after the `;`.
+        for bad in [0x7f, 0x80, 0xc3, 0xff, 0x01, 0x1f] {
+            values.push([b"application/json".as_slice(), &[bad]].concat());
+            values.push([b"text/json; charset=".as_slice(), &[bad]].concat());
+            values.push([&[bad], b"Text/Json".as_slice()].concat());
+        }
+        // Every short mix of the bytes that matter.
+        let alphabet = b" \t;aAZ[@`~\x7f\x80\x1f";
+        for n in 0..=4u32 {
+            for i in 0..alphabet.len().pow(n) {
+                let mut v = Vec::new();
+                let mut k = i;
+                for _ in 0..n {
+                    v.push(alphabet[k % alphabet.len()]);
+                    k /= alphabet.len();
+                }
+                // Also across the first eight bytes' end.
+                values.push([b"text/js".as_slice(), &v].concat());
+                values.push(v);
+            }
+        }
+        let mut checked = 0;
+        for v in &values {
+            let Ok(value) = hyper::header::HeaderValue::from_bytes(v) else {
+                continue;
+            };
+            let mut req = MockRequest::test_post("", None);
+            req.headers.insert(CONTENT_TYPE, value);
+            let got = req.media_type();
+            assert_eq!(got.as_deref(), before(&req).as_deref(), "{v:?}");
+            let lower = got
+                .as_ref()
+                .is_none_or(|m| !m.bytes().any(|b| b.is_ascii_uppercase()));
+            assert!(lower, "{v:?}");
+            checked += 1;
+        }
+        assert!(checked > 20_000, "{checked}");
+        assert_eq!(MockRequest::test_post("", None).media_type(), None);
+    }
 
     /// The bearer check is the split at the first space it replaced.
     #[test]

@@ -103,6 +103,36 @@ impl hyper::body::Body for OutBody {
     }
 }
 
+/// `application/json`, as a header value made at compile time.
+pub const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A `Content-Type` for [`MockResponse::bytes`]. A `&'static str` is checked as a header
+/// value on every call ([`HeaderValue::from_static`] looks at each byte when its text is
+/// not a constant), except `application/json`, which is found by one comparison; a
+/// [`HeaderValue`] constant (`const X: HeaderValue = HeaderValue::from_static(..)`, made
+/// at compile time) costs nothing.
+pub trait ContentType {
+    fn header_value(self) -> HeaderValue;
+}
+
+impl ContentType for &'static str {
+    #[inline]
+    fn header_value(self) -> HeaderValue {
+        if self == "application/json" {
+            APPLICATION_JSON
+        } else {
+            HeaderValue::from_static(self)
+        }
+    }
+}
+
+impl ContentType for HeaderValue {
+    #[inline]
+    fn header_value(self) -> HeaderValue {
+        self
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MockResponse {
     pub status: StatusCode,
@@ -179,12 +209,17 @@ impl MockResponse {
     }
 
     /// Literal bytes with a content type.
-    pub fn bytes(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Self {
-        Self {
-            body: Body::Bytes(body.into()),
-            ..Self::new(status)
-        }
-        .with_header(CONTENT_TYPE, HeaderValue::from_static(content_type))
+    /// Bytes already written, of `content_type`: a `&'static str` or, cheaper, a
+    /// [`HeaderValue`] made once (see [`ContentType`]).
+    pub fn bytes(
+        status: StatusCode,
+        content_type: impl ContentType,
+        body: impl Into<Bytes>,
+    ) -> Self {
+        let mut r = Self::new(status);
+        r.body = Body::Bytes(body.into());
+        r.headers.insert(CONTENT_TYPE, content_type.header_value());
+        r
     }
 
     pub fn html(status: StatusCode, body: &'static str) -> Self {

@@ -13,14 +13,17 @@
 //!   routing's: no body (405 adds `Allow`).
 //! - 415, 429, 500 and 503 are problem+json with ASP.NET Core's generic titles.
 
+use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::server::MockResponse;
 
-/// ASP.NET Core's content types (it adds the charset).
-pub const JSON: &str = "application/json; charset=utf-8";
-pub const PROBLEM_JSON: &str = "application/problem+json; charset=utf-8";
+/// ASP.NET Core's content types (it adds the charset): header values made at compile
+/// time, not checked on every answer.
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+pub const PROBLEM_JSON: HeaderValue =
+    HeaderValue::from_static("application/problem+json; charset=utf-8");
 
 /// One of Credolab's documented errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +147,7 @@ pub fn problem(status: StatusCode, title: &str, detail: Option<&str>) -> MockRes
     if let Some(d) = detail {
         body["detail"] = json!(d);
     }
-    MockResponse::json(status, body).with_header("content-type", PROBLEM_JSON)
+    MockResponse::json(status, body).with_header(CONTENT_TYPE, PROBLEM_JSON)
 }
 
 /// The ASP.NET model-validation envelope the doc shows: field → messages.
@@ -153,7 +156,7 @@ pub fn validation(errors: Map<String, Value>) -> MockResponse {
         StatusCode::BAD_REQUEST,
         json!({"errors": errors, "title": "One or more validation errors occurred.", "status": 400}),
     )
-    .with_header("content-type", PROBLEM_JSON)
+    .with_header(CONTENT_TYPE, PROBLEM_JSON)
 }
 
 /// A refusal before the action runs, kept typed until the edge (a `MockResponse` is

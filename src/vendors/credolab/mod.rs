@@ -728,7 +728,7 @@ impl Credolab {
                 "refresh_token": refresh,
             }),
         )
-        .with_header("content-type", errors::JSON)
+        .with_header(hyper::header::CONTENT_TYPE, errors::JSON)
     }
 
     /// The access token of a v6.0 request, or the 401.
@@ -791,7 +791,8 @@ impl Credolab {
         };
         ctx.entity = Some(reference);
         ctx.note = Some(format!("reference number {why}"));
-        MockResponse::json(StatusCode::OK, json!(free)).with_header("content-type", errors::JSON)
+        MockResponse::json(StatusCode::OK, json!(free))
+            .with_header(hyper::header::CONTENT_TYPE, errors::JSON)
     }
 
     /// Count a read of `reference` and answer its scenario step; `ok` renders success.
@@ -873,7 +874,7 @@ impl Credolab {
                 }
                 let ds = data::dataset(ctx, reference, origin);
                 MockResponse::json(StatusCode::OK, (ok.plain)(ctx, &turn, &ds))
-                    .with_header("content-type", errors::JSON)
+                    .with_header(hyper::header::CONTENT_TYPE, errors::JSON)
             })
         };
         if exists_anyway.get() {

@@ -12,7 +12,9 @@
 //! `error` and a `message` saying what to fix, under the HTTP status ASP.NET would use.
 
 use chrono::{DateTime, Utc};
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -30,9 +32,13 @@ pub const HINT_FORM_ONLY: &str =
 pub const HINT_POST_ONLY: &str = "IdentityServer's token endpoint answers only POST requests";
 
 /// ASP.NET Core's JSON content type, for the score service.
-const SCORE_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// (Header values here are constants: made at compile time, not checked per answer.)
+const SCORE_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 /// IdentityServer's (`WriteJsonAsync`), for the token endpoint.
-const TOKEN_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+const TOKEN_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/json; charset=UTF-8");
+/// IdentityServer's `Cache-Control` and `Pragma` on every token endpoint answer.
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store, no-cache, max-age=0");
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
 
 /// Every answer of the score service other than `0000`: HTTP errors (envelope with
 /// `code` `1111`) and the coded HTTP 200 answers `1000` and `1111`. The `Display` text
@@ -287,27 +293,18 @@ pub fn token_answer(status: StatusCode, body: Value) -> MockResponse {
 
 /// A token endpoint answer whose JSON is already written.
 pub fn token_bytes(status: StatusCode, body: Vec<u8>) -> MockResponse {
-    use hyper::header::HeaderValue;
     // The headers `no_cache` gives, in its order, without setting the content type twice.
     let mut r = MockResponse::bytes(status, TOKEN_CONTENT_TYPE, body);
-    r.headers.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache, max-age=0"),
-    );
-    r.headers
-        .insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers.insert(CACHE_CONTROL, NO_STORE);
+    r.headers.insert(PRAGMA, NO_CACHE);
     r
 }
 
 fn no_cache(mut r: MockResponse) -> MockResponse {
-    use hyper::header::HeaderValue;
     let headers = &mut r.headers;
-    headers.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("no-store, no-cache, max-age=0"),
-    );
-    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(TOKEN_CONTENT_TYPE));
+    headers.insert(CACHE_CONTROL, NO_STORE);
+    headers.insert(PRAGMA, NO_CACHE);
+    headers.insert(CONTENT_TYPE, TOKEN_CONTENT_TYPE);
     r
 }
 

@@ -172,19 +172,38 @@ impl Grant<'_> {
     /// gets one).
     pub fn answer(&self) -> MockResponse {
         use crate::memo::json_str;
-        use std::io::Write as _;
         let mut out = Vec::with_capacity(160 + self.scope.len());
         // The token is hex digits, which JSON never escapes: written in place, with no
         // `String` in between.
         out.extend_from_slice(br#"{"access_token":""#);
         generate::put_hex(&mut out, &self.key.0, 64);
         out.extend_from_slice(br#"","expires_in":"#);
-        write!(out, "{}", self.lifetime_secs).expect("writing to a Vec never fails");
+        put_i64(&mut out, self.lifetime_secs);
         out.extend_from_slice(br#","token_type":"Bearer","scope":"#);
         json_str(&mut out, &self.scope);
         out.push(b'}');
         errors::token_bytes(StatusCode::OK, out)
     }
+}
+
+/// `n` in decimal, as `Display` (and serde_json) write it: digits from the last, into a
+/// buffer on the stack (the formatting machinery costs more than the digits).
+fn put_i64(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[at..]);
 }
 
 /// Check a token request; on success issue (but not yet store) a token.
@@ -202,10 +221,13 @@ pub fn issue<'s>(
     // Borrowed from the body where nothing needed decoding.
     let form = parse_form(&req.body);
 
-    let Some((id, secret)) = basic_credentials(req).or_else(|| posted_credentials(&form)) else {
-        return Err(TokenError::InvalidClient);
+    // Compared where they were read: borrowed from the request unless they needed decoding.
+    let known = |id: &str, secret: Option<&str>| {
+        id == s.client_id && secret == Some(s.client_secret.as_str())
     };
-    if id != s.client_id || secret.as_deref() != Some(s.client_secret.as_str()) {
+    let client_ok = with_basic_credentials(req, |id, secret| known(&id, secret.as_deref()))
+        .or_else(|| posted_credentials(&form).map(|(id, secret)| known(id, secret)));
+    if client_ok != Some(true) {
         return Err(TokenError::InvalidClient);
     }
 
@@ -288,33 +310,61 @@ fn joined<'a>(form: &'a [(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<Co
 
 /// IdentityServer's `BasicAuthenticationSecretParser`: `Basic base64(id:secret)`, each
 /// part form-url-decoded; a header that does not decode, has no `:` or no id counts as
-/// absent. The secret is `None` when empty.
+/// absent. The secret is `None` when empty. (Requests are checked through
+/// [`with_basic_credentials`], which reads them the same way without copying them.)
+#[cfg(test)]
 fn basic_credentials(req: &MockRequest) -> Option<(String, Option<String>)> {
+    with_basic_credentials(req, |id, secret| {
+        (id.into_owned(), secret.map(Cow::into_owned))
+    })
+}
+
+/// Decoded Basic credentials of at most this many bytes need no heap.
+const BASIC_ON_STACK: usize = 192;
+
+/// [`basic_credentials`], handed to `f` borrowed where nothing needed decoding.
+/// Credentials that decode to at most [`BASIC_ON_STACK`] bytes (every real client's) are
+/// decoded on the stack; longer ones on the heap, the same way.
+fn with_basic_credentials<T>(
+    req: &MockRequest,
+    f: impl FnOnce(Cow<'_, str>, Option<Cow<'_, str>>) -> T,
+) -> Option<T> {
     let header = req.header(hyper::header::AUTHORIZATION)?;
     let prefix = header.get(..6)?;
     if !prefix.eq_ignore_ascii_case("basic ") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(header[6..].trim())
-        .ok()?;
-    let pair = String::from_utf8(decoded).ok()?;
+    let encoded = header[6..].trim();
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut stack = [0u8; BASIC_ON_STACK];
+    let heap;
+    // `decode_slice` decodes as `decode` does (the same engine, the same errors) and
+    // refuses only an output that may not fit, decided from the input's length alone.
+    let decoded: &[u8] = match engine.decode_slice(encoded, &mut stack) {
+        Ok(n) => &stack[..n],
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            heap = engine.decode(encoded).ok()?;
+            &heap
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => return None,
+    };
+    let pair = std::str::from_utf8(decoded).ok()?;
     let (id, secret) = pair.split_once(':')?;
     if id.is_empty() {
         return None;
     }
     let secret = (!secret.is_empty()).then(|| form_decode(secret));
-    Some((form_decode(id), secret))
+    Some(f(form_decode(id), secret))
 }
 
 /// One part of Basic credentials, form-url-decoded as IdentityServer decodes it
 /// ([`form_decode_general`]), or as it is when there is nothing to decode and no `&` to
 /// end it early (every token request of a client with a plain id and secret).
-fn form_decode(v: &str) -> String {
+fn form_decode(v: &str) -> Cow<'_, str> {
     if !v.bytes().any(|b| matches!(b, b'%' | b'+' | b'&')) {
-        return v.to_string();
+        return Cow::Borrowed(v);
     }
-    form_decode_general(v)
+    Cow::Owned(form_decode_general(v))
 }
 
 /// `+` is a space, `%XX` a byte (lossy UTF-8), and the value ends at an `&`.
@@ -328,11 +378,13 @@ fn form_decode_general(v: &str) -> String {
 
 /// IdentityServer's `PostBodySecretParser`: the first `client_id` (required) and
 /// `client_secret` (optional) of the form.
-fn posted_credentials(form: &[(Cow<'_, str>, Cow<'_, str>)]) -> Option<(String, Option<String>)> {
+fn posted_credentials<'f>(
+    form: &'f [(Cow<'_, str>, Cow<'_, str>)],
+) -> Option<(&'f str, Option<&'f str>)> {
     let first = |name: &str| {
         form.iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.to_string())
+            .map(|(_, v)| &**v)
             .filter(|v| !v.is_empty())
     };
     Some((first("client_id")?, first("client_secret")))
@@ -460,6 +512,7 @@ mod tests {
     fn basic_credentials_are_read_as_identityserver_reads_them() {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         type Want<'a> = Option<(&'a str, Option<&'a str>)>;
+        let (long_id, long_secret) = ("i".repeat(300), "s".repeat(400));
         let cases: &[(String, Want)] = &[
             (
                 format!("Basic {}", b64("test-client:test-secret")),
@@ -476,6 +529,29 @@ mod tests {
             ("Basic !!!".to_string(), None),
             ("Bearer abc".to_string(), None),
             ("Basic".to_string(), None),
+            // Around the stack buffer's size, decoded and not; bad base64 of each length.
+            (
+                format!(
+                    "Basic {}",
+                    b64(&format!("{}:{}", "i".repeat(95), "s".repeat(96)))
+                ),
+                Some((&long_id[..95], Some(&long_secret[..96]))),
+            ),
+            (
+                format!(
+                    "Basic {}",
+                    b64(&format!("{}:{}", "i".repeat(95), "s".repeat(97)))
+                ),
+                Some((&long_id[..95], Some(&long_secret[..97]))),
+            ),
+            (
+                format!("Basic {}", b64(&format!("{long_id}:{long_secret}"))),
+                Some((&long_id, Some(&long_secret))),
+            ),
+            (format!("Basic {}!", b64(&long_id)), None),
+            (format!("Basic {}!", b64(&long_id[..180])), None),
+            (format!("Basic {}", &b64(&long_id)[1..]), None),
+            (format!("Basic {}", b64(&format!("{long_id}\u{ff}"))), None),
         ];
         for (header, want) in cases {
             let got = basic_credentials(&with_auth(header));

@@ -7,16 +7,18 @@
 //! every value until its age passes the entity type's `onlineStorageTtlDays`, however
 //! many there are.
 //!
-//! A value is kept as a small enum ([`Compact`]) rather than a JSON tree (which costs
-//! several times its text), and rendered back to exactly the canonical JSON it was
-//! written as ([`super::values::Parsed`]); entity type names and feature ids are shared
-//! between rows (`Arc<str>`), so an entity's row holds little besides its values.
+//! A value is kept as the bytes a read answers for it ([`Stored`]): read from the
+//! canonical JSON it was written as ([`super::values::Parsed`]) into a small enum
+//! ([`Compact`]) and rendered once, when written, rather than kept as a JSON tree (which
+//! costs several times its text) or rendered again on every read; its weight in the
+//! rows' budget is those bytes. Entity type names and feature ids are shared between
+//! rows (`Arc<str>`), so an entity's row holds little besides its values.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::values::{Parsed, ValueType};
 use crate::budget::heap;
@@ -88,7 +90,9 @@ impl Compact {
         })
     }
 
-    /// The canonical JSON of the value's data (what follows its field name).
+    /// The canonical JSON of the value's data (what follows its field name): what
+    /// [`Compact::write_json`] is held to.
+    #[cfg(test)]
     fn to_json(&self) -> Value {
         let int = |i: &i64| Value::String(i.to_string());
         let array = |values: Vec<Value>| json!({ "values": values });
@@ -145,20 +149,6 @@ impl Compact {
         }
     }
 
-    /// What the value holds on the heap.
-    fn heap_bytes(&self) -> usize {
-        match self {
-            Self::Bool(_) | Self::Double(_) | Self::Int64(_) => 0,
-            Self::Text(t) | Self::Plain(t) => heap(t.len()),
-            Self::BoolArray(a) => heap(a.len()),
-            Self::DoubleArray(a) => heap(8 * a.len()),
-            Self::Int64Array(a) => heap(8 * a.len()),
-            Self::TextArray(a) => {
-                heap(16 * a.len()) + a.iter().map(|t| heap(t.len())).sum::<usize>()
-            }
-        }
-    }
-
     /// The size of the value's data for the per-value cap: string bytes, 8 per number,
     /// 1 per bool, and for a string array 16 more per element (the slot each string
     /// takes, even an empty one: 340 000 `""` would otherwise count 0 and hold 5 MB).
@@ -175,63 +165,116 @@ impl Compact {
     }
 }
 
-/// One value as stored.
+/// One value as stored: its kind and the fragment a read answers for it,
+/// `{"value":{"<field>":X,"metadata":{"generateTime":"T"}}}`, rendered once when it is
+/// written ([`Stored::new`]) rather than on every read of it. Nothing in the fragment
+/// depends on the clock or on the read (the generate time is fixed when the value is
+/// written, and the mock keeps a value unchanged until it is overwritten, forgotten or
+/// its feature, entity type or featurestore is deleted), so a read copies it as it is. The structured value
+/// it was rendered from is not kept: [`Stored::to_json`] reads the fragment back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     kind: ValueType,
-    data: Compact,
-    generate_time: DateTime<Utc>,
+    fragment: Box<[u8]>,
 }
 
 impl Stored {
-    /// A parsed (and checked) value, generated at `generate_time`. `None` only if
-    /// `p` is not canonical JSON of its kind, which [`super::values::parse`] never gives.
-    pub fn new(p: &Parsed, generate_time: DateTime<Utc>) -> Option<Self> {
-        Some(Self {
-            kind: p.kind,
-            data: Compact::from_parsed(p)?,
-            generate_time,
-        })
+    /// A parsed (and checked) value, generated at `generate_time`, and its data size
+    /// ([`Compact::data_bytes`], for the per-value cap); `times` keeps the last generate
+    /// time rendered (the values of one write share one). `None` only if `p` is not
+    /// canonical JSON of its kind, which [`super::values::parse`] never gives.
+    pub fn new(
+        p: &Parsed,
+        generate_time: DateTime<Utc>,
+        times: &mut Times,
+    ) -> Option<(Self, usize)> {
+        let data = Compact::from_parsed(p)?;
+        Some((
+            Self::render(p.kind, &data, generate_time, times),
+            data.data_bytes(),
+        ))
     }
 
-    /// The value's data size ([`Compact::data_bytes`]), for the per-value cap.
-    pub fn data_bytes(&self) -> usize {
-        self.data.data_bytes()
-    }
-
-    /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers it.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert(self.kind.field().to_string(), self.data.to_json());
-        m.insert(
-            "metadata".into(),
-            json!({"generateTime": rfc3339(self.generate_time)}),
-        );
-        Value::Object(m)
-    }
-}
-
-impl Stored {
-    /// `{"value": V}` with V [`Stored::to_json`] serialized, as a read's data holds
-    /// it, written straight into `out` (the same bytes, a unit test holds them to it)
-    /// without building a map per value; `times` keeps the last generate time rendered
-    /// (the values of one read were mostly written at one moment) with what follows
-    /// the data.
-    pub fn write_value(&self, out: &mut Vec<u8>, times: &mut Times) {
-        match &self.data {
+    /// `{"value": V}` with V `{"<field>": data, "metadata": {"generateTime": T}}`
+    /// serialized, written straight (the same bytes, a unit test holds them to it)
+    /// without building a map.
+    fn render(
+        kind: ValueType,
+        data: &Compact,
+        generate_time: DateTime<Utc>,
+        times: &mut Times,
+    ) -> Self {
+        let mut out = Vec::with_capacity(96);
+        match data {
             // A plain string (most values): its quotes come with the pieces around it.
             Compact::Plain(t) => {
-                out.extend_from_slice(opening(self.kind, true));
+                out.extend_from_slice(opening(kind, true));
                 out.extend_from_slice(t.as_bytes());
-                times.put_metadata(out, self.generate_time, true);
+                times.put_metadata(&mut out, generate_time, true);
             }
             data => {
-                out.extend_from_slice(opening(self.kind, false));
-                data.write_json(out);
-                times.put_metadata(out, self.generate_time, false);
+                out.extend_from_slice(opening(kind, false));
+                data.write_json(&mut out);
+                times.put_metadata(&mut out, generate_time, false);
             }
         }
+        Self {
+            kind,
+            fragment: out.into_boxed_slice(),
+        }
     }
+
+    /// `{"value":{…}}` as a read's data holds it, serialized.
+    pub fn fragment(&self) -> &[u8] {
+        &self.fragment
+    }
+
+    /// What the value holds on the heap.
+    fn heap_bytes(&self) -> usize {
+        heap(self.fragment.len())
+    }
+
+    /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers it: the
+    /// fragment read back. Its doubles are read back from their text by the standard
+    /// library's parser, which gives exactly the double that text was written from
+    /// (serde_json writes the shortest text that reads back so; its own parser, in its
+    /// default build, may miss the last bit).
+    pub fn to_json(&self) -> Value {
+        let mut v: Value =
+            serde_json::from_slice(&self.fragment).expect("a rendered fragment is JSON");
+        let mut value = v["value"].take();
+        if matches!(self.kind, ValueType::Double | ValueType::DoubleArray) {
+            let open = opening(self.kind, false).len();
+            let end = self.fragment.len() - metadata_len(&self.fragment);
+            let text = std::str::from_utf8(&self.fragment[open..end]).expect("ASCII");
+            let double = |t: &str| match t {
+                "null" => Value::Null,
+                t => json!(t.parse::<f64>().expect("a double serde_json wrote")),
+            };
+            value[self.kind.field()] = match self.kind {
+                ValueType::Double => double(text),
+                _ => {
+                    let list = &text[r#"{"values":["#.len()..text.len() - "]}".len()];
+                    let values: Vec<Value> = match list {
+                        "" => Vec::new(),
+                        l => l.split(',').map(double).collect(),
+                    };
+                    json!({ "values": values })
+                }
+            };
+        }
+        value
+    }
+}
+
+/// The length of what follows a fragment's data, `,"metadata":{"generateTime":"T"}}}`
+/// (its last `,"metadata":`: the time holds no quote, a string datum none unescaped).
+fn metadata_len(fragment: &[u8]) -> usize {
+    let at = fragment
+        .windows(METADATA.len())
+        .rposition(|w| w == METADATA)
+        .expect("a rendered fragment holds its metadata");
+    fragment.len() - at
 }
 
 /// `{"value":{"<field>":` of a value of `kind`, with the opening quote of a string
@@ -255,8 +298,8 @@ fn opening(kind: ValueType, quoted: bool) -> &'static [u8] {
 /// value and its `{"value": …}`, after the closing quote of a string datum when
 /// asked), with T as [`rfc3339`] renders it (seconds, then 0,
 /// 3, 6 or 9 fraction digits as needed, `Z`), written digit by digit and kept for the
-/// next value: chrono's formatter goes through `fmt::Write` a character at a time, on
-/// every value of every read. Years outside 0..=9999 and leap seconds, which chrono
+/// next value: chrono's formatter goes through `fmt::Write` a character at a time, and
+/// the values of one write mostly share one generate time. Years outside 0..=9999 and leap seconds, which chrono
 /// writes its own way, go through [`rfc3339`] itself.
 #[derive(Debug)]
 pub struct Times {
@@ -341,7 +384,7 @@ fn row_bytes(id: &str, row: &Row) -> usize {
         + std::mem::size_of::<(Arc<str>, Arc<str>)>()
         + heap(id.len() + 16)
         + heap(row.capacity() * std::mem::size_of::<(Arc<str>, Stored)>())
-        + row.iter().map(|(_, s)| s.data.heap_bytes()).sum::<usize>()
+        + row.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>()
 }
 
 /// What a shared feature id costs: its slot in the table (with the table's slack, as
@@ -549,6 +592,7 @@ impl Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
     use crate::vendors::featurestore::values::parse;
 
     fn t0() -> DateTime<Utc> {
@@ -562,8 +606,8 @@ mod tests {
             &json!({"stringArrayValue": {"values": vec![""; 1000]}}),
         )
         .unwrap();
-        let stored = Stored::new(&p, t0()).unwrap();
-        assert_eq!(stored.data_bytes(), 16_000);
+        let (_, data_bytes) = Stored::new(&p, t0(), &mut Times::default()).unwrap();
+        assert_eq!(data_bytes, 16_000);
     }
 
     #[test]
@@ -581,7 +625,7 @@ mod tests {
             json!({"boolArrayValue": {"values": []}}),
         ] {
             let p = parse("f", &input).unwrap();
-            let stored = Stored::new(&p, t0()).unwrap();
+            let (stored, _) = Stored::new(&p, t0(), &mut Times::default()).unwrap();
             let mut want = p.value.clone();
             want["metadata"] = json!({"generateTime": rfc3339(t0())});
             assert_eq!(
@@ -678,29 +722,65 @@ mod tests {
         ];
         let mut kept = Times::default();
         let mut n = 0;
+        let mut read_back = 0;
         for (i, d) in data.iter().enumerate() {
             for (j, kind) in kinds.iter().enumerate() {
                 let generate_time = times[(i * kinds.len() + j) % times.len()];
-                let stored = Stored {
-                    kind: *kind,
-                    data: d.clone(),
-                    generate_time,
-                };
-                let want = serde_json::to_vec(&json!({"value": stored.to_json()})).unwrap();
-                let mut got = Vec::new();
-                stored.write_value(&mut got, &mut kept);
+                // From scratch: the JSON tree a value was once kept as, serialized.
+                let mut tree = Map::new();
+                tree.insert(kind.field().to_string(), d.to_json());
+                tree.insert(
+                    "metadata".into(),
+                    json!({"generateTime": rfc3339(generate_time)}),
+                );
+                let tree = Value::Object(tree);
+                let want = serde_json::to_vec(&json!({ "value": tree })).unwrap();
+                let stored = Stored::render(*kind, d, generate_time, &mut kept);
                 assert_eq!(
-                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(stored.fragment().to_vec()).unwrap(),
                     String::from_utf8(want.clone()).unwrap()
                 );
-                let mut fresh = b"x".to_vec();
-                stored.write_value(&mut fresh, &mut Times::default());
-                assert_eq!(fresh[1..], want);
+                let fresh = Stored::render(*kind, d, generate_time, &mut Times::default());
+                assert_eq!(fresh.fragment(), want);
+                // Read back (for the JSON answers), a value of its own kind is the
+                // tree it was rendered from, to the last bit of every double.
+                if serves(*kind, d) {
+                    let back = stored.to_json();
+                    assert_eq!(back, tree, "{kind:?} {d:?}");
+                    assert_eq!(
+                        serde_json::to_vec(&back).unwrap(),
+                        serde_json::to_vec(&tree).unwrap()
+                    );
+                    if let (Compact::Double(a), Some(b)) = (d, back[kind.field()].as_f64()) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{a}");
+                    }
+                    read_back += 1;
+                }
                 n += 1;
             }
         }
+        // Every datum read back as the kinds its variant serves (texts twice).
+        assert_eq!(read_back, data.len() + texts.len());
         assert_eq!(n, data.len() * kinds.len());
         assert!(rfc3339(leap).contains(":60.5"), "{}", rfc3339(leap));
+    }
+
+    /// Whether `d` is the datum of a value of `kind`.
+    fn serves(kind: ValueType, d: &Compact) -> bool {
+        matches!(
+            (kind, d),
+            (ValueType::Bool, Compact::Bool(_))
+                | (ValueType::Double, Compact::Double(_))
+                | (ValueType::Int64, Compact::Int64(_))
+                | (
+                    ValueType::String | ValueType::Bytes,
+                    Compact::Text(_) | Compact::Plain(_)
+                )
+                | (ValueType::BoolArray, Compact::BoolArray(_))
+                | (ValueType::DoubleArray, Compact::DoubleArray(_))
+                | (ValueType::Int64Array, Compact::Int64Array(_))
+                | (ValueType::StringArray, Compact::TextArray(_))
+        )
     }
 
     #[test]
@@ -724,7 +804,7 @@ mod tests {
 
     fn value(text: &str) -> Stored {
         let p = parse("f", &json!({ "stringValue": text })).unwrap();
-        Stored::new(&p, t0()).unwrap()
+        Stored::new(&p, t0(), &mut Times::default()).unwrap().0
     }
 
     #[test]

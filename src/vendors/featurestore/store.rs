@@ -952,6 +952,8 @@ impl Store {
         }
         // Kept compactly; a value over the cap is refused before any is stored.
         let mut rows = Vec::with_capacity(payloads.len());
+        // The values of one write mostly share one generate time, rendered once.
+        let mut times = Times::default();
         for p in payloads {
             let mut values = Vec::with_capacity(p.values.len());
             for (id, v) in p.values {
@@ -961,14 +963,15 @@ impl Store {
                     .as_deref()
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map_or(now, |t| t.to_utc());
-                let stored = Stored::new(&v, generate_time).ok_or_else(|| {
-                    ApiError::invalid(format!("Invalid value for feature \"{id}\"."))
-                })?;
-                if stored.data_bytes() > self.budgets.feature_value {
+                let (stored, data_bytes) =
+                    Stored::new(&v, generate_time, &mut times).ok_or_else(|| {
+                        ApiError::invalid(format!("Invalid value for feature \"{id}\"."))
+                    })?;
+                if data_bytes > self.budgets.feature_value {
                     return Err(ApiError::invalid(format!(
                         "Invalid value for feature \"{id}\" of entity \"{}\": the value holds {} bytes; a feature value holds at most {} bytes.",
                         p.entity_id,
-                        stored.data_bytes(),
+                        data_bytes,
                         self.budgets.feature_value
                     )));
                 }
@@ -1106,9 +1109,6 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     ids: &[F],
     streaming: bool,
 ) {
-    // This thread's last read's, kept: a read's values were mostly written at one
-    // moment, often the one the last read rendered.
-    let mut times = LAST_TIMES.take();
     for (n, entity) in entity_ids.iter().enumerate() {
         if streaming {
             out.extend_from_slice(br#"},{"entityView":"#);
@@ -1133,7 +1133,8 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
             let value = row.and_then(|r| r.get(i).filter(same).or_else(|| r.iter().find(same)));
             match value {
                 None => out.extend_from_slice(b"{}"),
-                Some((_, stored)) => stored.write_value(out, &mut times),
+                // Rendered when written.
+                Some((_, stored)) => out.extend_from_slice(stored.fragment()),
             }
         }
         out.extend_from_slice(b"]}");
@@ -1142,13 +1143,6 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         out.extend_from_slice(br#","entityView":null"#);
     }
     out.extend_from_slice(if streaming { b"}]" } else { b"}" });
-    LAST_TIMES.set(times);
-}
-
-thread_local! {
-    /// The [`Times`] of this thread's last read ([`write_views`]): what it keeps is a
-    /// pure function of the time it was rendered at, so it serves any later read.
-    static LAST_TIMES: std::cell::Cell<Times> = std::cell::Cell::new(Times::default());
 }
 
 /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}`.

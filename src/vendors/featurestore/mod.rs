@@ -1725,7 +1725,8 @@ mod tests {
     /// and dressed as Google answers them (the canonical JSON each value parsed to, its
     /// generate time as written or the clock's), gives the same bytes as both paths
     /// (bytes and JSON), over a long seeded run of writes of every value type (with and
-    /// without generate times, several features and entities at once, overwrites),
+    /// without generate times, several features and entities at once, every feature in
+    /// creation order so that rows are copied whole, overwrites),
     /// reads of `*` and of named features (some unknown) for one entity and many (some
     /// never written), features deleted (their values gone) and created again
     /// (unwritten), the clock moving, the entity type deleted, and resets.
@@ -1773,8 +1774,16 @@ mod tests {
                     for _ in 0..rng.random_range(1..4) {
                         let entity = entities[rng.random_range(0..4)];
                         let mut values = Vec::new();
-                        for _ in 0..rng.random_range(1..5) {
-                            let f = features[rng.random_range(0..features.len())];
+                        // Some write every feature, in creation order (as the FinScore
+                        // ingestion does): read with `*`, a row copied whole.
+                        let picks: Vec<&str> = if rng.random_bool(0.3) {
+                            features.clone()
+                        } else {
+                            (0..rng.random_range(1..5))
+                                .map(|_| features[rng.random_range(0..features.len())])
+                                .collect()
+                        };
+                        for f in picks {
                             if values.iter().any(|(g, _)| g == f) {
                                 continue;
                             }

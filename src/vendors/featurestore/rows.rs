@@ -10,9 +10,11 @@
 //! A value is kept as the bytes a read answers for it ([`Stored`]): read from the
 //! canonical JSON it was written as ([`super::values::Parsed`]) into a small enum
 //! ([`Compact`]) and rendered once, when written, rather than kept as a JSON tree (which
-//! costs several times its text) or rendered again on every read; its weight in the
-//! rows' budget is those bytes. Entity type names and feature ids are shared between
-//! rows (`Arc<str>`), so an entity's row holds little besides its values.
+//! costs several times its text) or rendered again on every read. An entity's row keeps
+//! its values' bytes in one buffer, joined as a read's `data` array holds them
+//! ([`Row`]), and weighs what that buffer and its index hold. Entity type names and
+//! feature ids are shared between rows (`Arc<str>`), so an entity's row holds little
+//! besides its values.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -225,46 +227,48 @@ impl Stored {
     }
 
     /// `{"value":{…}}` as a read's data holds it, serialized.
+    #[cfg(test)]
     pub fn fragment(&self) -> &[u8] {
         &self.fragment
     }
 
-    /// What the value holds on the heap.
-    fn heap_bytes(&self) -> usize {
-        heap(self.fragment.len())
-    }
-
-    /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers it: the
-    /// fragment read back. Its doubles are read back from their text by the standard
-    /// library's parser, which gives exactly the double that text was written from
-    /// (serde_json writes the shortest text that reads back so; its own parser, in its
-    /// default build, may miss the last bit).
+    /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers it
+    /// ([`read_back`]).
+    #[cfg(test)]
     pub fn to_json(&self) -> Value {
-        let mut v: Value =
-            serde_json::from_slice(&self.fragment).expect("a rendered fragment is JSON");
-        let mut value = v["value"].take();
-        if matches!(self.kind, ValueType::Double | ValueType::DoubleArray) {
-            let open = opening(self.kind, false).len();
-            let end = self.fragment.len() - metadata_len(&self.fragment);
-            let text = std::str::from_utf8(&self.fragment[open..end]).expect("ASCII");
-            let double = |t: &str| match t {
-                "null" => Value::Null,
-                t => json!(t.parse::<f64>().expect("a double serde_json wrote")),
-            };
-            value[self.kind.field()] = match self.kind {
-                ValueType::Double => double(text),
-                _ => {
-                    let list = &text[r#"{"values":["#.len()..text.len() - "]}".len()];
-                    let values: Vec<Value> = match list {
-                        "" => Vec::new(),
-                        l => l.split(',').map(double).collect(),
-                    };
-                    json!({ "values": values })
-                }
-            };
-        }
-        value
+        read_back(self.kind, &self.fragment)
     }
+}
+
+/// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers a value of
+/// `kind`: its `fragment` ([`Stored`]) read back. Its doubles are read back from their
+/// text by the standard library's parser, which gives exactly the double that text was
+/// written from (serde_json writes the shortest text that reads back so; its own
+/// parser, in its default build, may miss the last bit).
+fn read_back(kind: ValueType, fragment: &[u8]) -> Value {
+    let mut v: Value = serde_json::from_slice(fragment).expect("a rendered fragment is JSON");
+    let mut value = v["value"].take();
+    if matches!(kind, ValueType::Double | ValueType::DoubleArray) {
+        let open = opening(kind, false).len();
+        let end = fragment.len() - metadata_len(fragment);
+        let text = std::str::from_utf8(&fragment[open..end]).expect("ASCII");
+        let double = |t: &str| match t {
+            "null" => Value::Null,
+            t => json!(t.parse::<f64>().expect("a double serde_json wrote")),
+        };
+        value[kind.field()] = match kind {
+            ValueType::Double => double(text),
+            _ => {
+                let list = &text[r#"{"values":["#.len()..text.len() - "]}".len()];
+                let values: Vec<Value> = match list {
+                    "" => Vec::new(),
+                    l => l.split(',').map(double).collect(),
+                };
+                json!({ "values": values })
+            }
+        };
+    }
+    value
 }
 
 /// The length of what follows a fragment's data, `,"metadata":{"generateTime":"T"}}}`
@@ -373,8 +377,85 @@ impl Times {
     }
 }
 
-/// One entity's values, by feature id.
-pub type Row = Vec<(Arc<str>, Stored)>;
+/// One entity's values: each feature's id and kind and where its fragment ([`Stored`])
+/// ends in `text`, in the order the features were first written, and `text` the
+/// fragments one after another, a comma between two: what a read's `data` array holds
+/// for those features in that order. A read of them all in that order (a client
+/// writing every feature at once and reading `*`) copies `text` whole.
+#[derive(Debug, Default)]
+pub struct Row {
+    values: Vec<(Arc<str>, ValueType, usize)>,
+    text: Box<[u8]>,
+}
+
+impl Row {
+    /// The fragments given (feature, kind, fragment), joined.
+    fn join(values: &[(Arc<str>, ValueType, &[u8])]) -> Self {
+        let len = values.iter().map(|(_, _, v)| v.len() + 1).sum::<usize>();
+        let mut text = Vec::with_capacity(len.saturating_sub(1));
+        let mut ends = Vec::with_capacity(values.len());
+        for (i, (f, kind, fragment)) in values.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            text.extend_from_slice(fragment);
+            ends.push((f.clone(), *kind, text.len()));
+        }
+        Self {
+            values: ends,
+            text: text.into_boxed_slice(),
+        }
+    }
+
+    /// The `i`th value's fragment.
+    fn fragment(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.values[i - 1].2 + 1 };
+        &self.text[start..self.values[i].2]
+    }
+
+    /// The values as [`Row::join`] takes them.
+    fn parts(&self) -> Vec<(Arc<str>, ValueType, &[u8])> {
+        (0..self.values.len())
+            .map(|i| (self.values[i].0.clone(), self.values[i].1, self.fragment(i)))
+            .collect()
+    }
+
+    /// The fragment of `feature`, looked for at `at` first (rows mostly hold the
+    /// features in the order they are read in, as the same shared ids: found at the
+    /// same place, by address), then everywhere.
+    pub fn find(&self, at: usize, feature: &Arc<str>) -> Option<&[u8]> {
+        let same = |(id, _, _): &(Arc<str>, ValueType, usize)| {
+            Arc::ptr_eq(id, feature) || **id == **feature
+        };
+        let i = match self.values.get(at) {
+            Some(v) if same(v) => at,
+            _ => self.values.iter().position(same)?,
+        };
+        Some(self.fragment(i))
+    }
+
+    /// What a read of `features` holds for this entity, the fragments joined, when the
+    /// row holds exactly those features in that order.
+    pub fn joined<F: std::borrow::Borrow<Arc<str>>>(&self, features: &[F]) -> Option<&[u8]> {
+        let all = self.values.len() == features.len()
+            && self.values.iter().zip(features).all(|((id, _, _), f)| {
+                let f = f.borrow();
+                Arc::ptr_eq(id, f) || **id == **f
+            });
+        all.then_some(&self.text[..])
+    }
+
+    /// `feature`'s value read back as JSON ([`read_back`]), if written.
+    fn to_json(&self, feature: &str) -> Option<Value> {
+        let i = self.values.iter().position(|(f, _, _)| &**f == feature)?;
+        Some(read_back(self.values[i].1, self.fragment(i)))
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
 
 /// What a row costs: its map slot (with the table's slack), its order entry, its id
 /// and its values.
@@ -383,8 +464,8 @@ fn row_bytes(id: &str, row: &Row) -> usize {
     slot + slot / 2
         + std::mem::size_of::<(Arc<str>, Arc<str>)>()
         + heap(id.len() + 16)
-        + heap(row.capacity() * std::mem::size_of::<(Arc<str>, Stored)>())
-        + row.iter().map(|(_, s)| s.heap_bytes()).sum::<usize>()
+        + heap(row.values.capacity() * std::mem::size_of::<(Arc<str>, ValueType, usize)>())
+        + heap(row.text.len())
 }
 
 /// What a shared feature id costs: its slot in the table (with the table's slack, as
@@ -439,10 +520,10 @@ impl Rows {
         self.bytes
     }
 
-    /// The stored value of `feature` for `entity`, if any.
-    pub fn get(&self, entity_type: &str, entity: &str, feature: &str) -> Option<&Stored> {
-        let row = self.rows.get(entity_type)?.get(entity)?;
-        row.iter().find(|(f, _)| &**f == feature).map(|(_, s)| s)
+    /// The stored value of `feature` for `entity`, if any, as JSON
+    /// ([`Stored::to_json`]).
+    pub fn get(&self, entity_type: &str, entity: &str, feature: &str) -> Option<Value> {
+        self.rows.get(entity_type)?.get(entity)?.to_json(feature)
     }
 
     /// The rows of `entity_type`'s entities, for looking up several (the type's name
@@ -502,17 +583,17 @@ impl Rows {
                 let id: Arc<str> = Arc::from(entity);
                 self.order.push_back((et.clone(), id.clone()));
                 self.count += 1;
-                (id, Row::new())
+                (id, Row::default())
             }
         };
-        let mut row = row;
-        for (f, v) in values {
-            match row.iter_mut().find(|(g, _)| *g == f) {
-                Some(slot) => slot.1 = v,
-                None => row.push((f, v)),
+        let mut parts = row.parts();
+        for (f, v) in &values {
+            match parts.iter_mut().find(|(g, _, _)| g == f) {
+                Some(slot) => (slot.1, slot.2) = (v.kind, &v.fragment),
+                None => parts.push((f.clone(), v.kind, &v.fragment)),
             }
         }
-        row.shrink_to_fit();
+        let row = Row::join(&parts);
         self.bytes += row_bytes(&id, &row);
         map.insert(id.clone(), row);
         self.evict(&et, &id);
@@ -557,10 +638,11 @@ impl Rows {
             return;
         };
         for (id, row) in map.iter_mut() {
-            if row.iter().any(|(f, _)| &**f == feature) {
+            if row.values.iter().any(|(f, _, _)| &**f == feature) {
                 self.bytes -= row_bytes(id, row);
-                row.retain(|(f, _)| &**f != feature);
-                row.shrink_to_fit();
+                let mut parts = row.parts();
+                parts.retain(|(f, _, _)| &**f != feature);
+                *row = Row::join(&parts);
                 self.bytes += row_bytes(id, row);
             }
         }
@@ -585,15 +667,15 @@ impl Rows {
 
     #[cfg(test)]
     pub fn all_empty(&self) -> bool {
-        self.rows.values().all(|m| m.values().all(Vec::is_empty))
+        self.rows.values().all(|m| m.values().all(Row::is_empty))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Map;
     use crate::vendors::featurestore::values::parse;
+    use serde_json::Map;
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_768_471_200, 0).unwrap()
@@ -832,6 +914,50 @@ mod tests {
         assert!(r.has_row("et", "e3"));
         r.remove_types(|et| et == "et");
         assert_eq!((r.len(), r.bytes()), (0, 0));
+    }
+
+    /// A row keeps its fragments joined in the order first written: a read of exactly
+    /// those features in that order takes them whole, as each is alone, after an
+    /// overwrite and after a feature is removed; any other read takes them one by one.
+    #[test]
+    fn a_row_holds_its_fragments_joined_in_the_order_written() {
+        let mut r = Rows::new(usize::MAX);
+        let (f, g, h) = (r.shared_id("f"), r.shared_id("g"), r.shared_id("h"));
+        let each = |r: &Rows, ids: &[&Arc<str>]| -> Vec<Vec<u8>> {
+            let row = &r.of_type("et").unwrap()["e"];
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| row.find(i, id).unwrap().to_vec())
+                .collect()
+        };
+        r.write(
+            "et",
+            "e",
+            vec![("f".into(), value("1")), ("g".into(), value("2"))],
+        );
+        r.write(
+            "et",
+            "e",
+            vec![("h".into(), value("3")), ("f".into(), value("4"))],
+        );
+        let want = [value("4"), value("2"), value("3")].map(|v| v.fragment().to_vec());
+        assert_eq!(each(&r, &[&f, &g, &h]), want);
+        let row = &r.of_type("et").unwrap()["e"];
+        assert_eq!(row.joined(&[&f, &g, &h]), Some(&want.join(&b","[..])[..]));
+        // By text too: a table of shared ids started afresh gives other copies.
+        let other: Arc<str> = Arc::from("g");
+        assert!(row.joined(&[&f, &other, &h]).is_some());
+        assert_eq!(row.joined(&[&f, &h, &g]), None);
+        assert_eq!(row.joined(&[&f, &g]), None);
+        assert_eq!(row.find(0, &h), Some(&want[2][..]));
+        r.remove_feature("et", "g");
+        let row = &r.of_type("et").unwrap()["e"];
+        assert_eq!(
+            row.joined(&[&f, &h]),
+            Some(&[&want[0][..], &want[2][..]].join(&b","[..])[..])
+        );
+        assert_eq!(row.find(1, &g), None);
+        assert_eq!(r.get("et", "e", "h"), Some(value("3").to_json()));
     }
 
     /// The shared ids weigh what the table holds: each id once, however many rows and

@@ -1085,7 +1085,7 @@ impl Store {
                 let data = ids
                     .iter()
                     .map(|f| match self.rows.get(entity_type, e, f) {
-                        Some(s) => json!({ "value": s.to_json() }),
+                        Some(v) => json!({ "value": v }),
                         None => json!({}),
                     })
                     .collect();
@@ -1122,19 +1122,19 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         json_str(out, entity);
         out.extend_from_slice(br#","data":["#);
         let row = rows.and_then(|r| r.get(entity));
-        for (i, f) in ids.iter().enumerate() {
-            let f = f.borrow();
-            if i > 0 {
-                out.push(b',');
-            }
-            // Rows mostly hold the features in the order they are read in, as the
-            // same shared ids: found at the same place, by address.
-            let same = |(id, _): &&(Arc<str>, Stored)| Arc::ptr_eq(id, f) || **id == **f;
-            let value = row.and_then(|r| r.get(i).filter(same).or_else(|| r.iter().find(same)));
-            match value {
-                None => out.extend_from_slice(b"{}"),
+        // Every feature read written, in the order read: the row's fragments as kept.
+        if let Some(text) = row.and_then(|r| r.joined(ids)) {
+            out.extend_from_slice(text);
+        } else {
+            for (i, f) in ids.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
                 // Rendered when written.
-                Some((_, stored)) => out.extend_from_slice(stored.fragment()),
+                match row.and_then(|r| r.find(i, f.borrow())) {
+                    None => out.extend_from_slice(b"{}"),
+                    Some(fragment) => out.extend_from_slice(fragment),
+                }
             }
         }
         out.extend_from_slice(b"]}");

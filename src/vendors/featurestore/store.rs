@@ -988,8 +988,10 @@ impl Store {
     /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it,
     /// written straight from the stored values: a `ReadFeatureValuesResponse`, or with
     /// `streaming` the array of a header message and one entity view message each.
-    /// The same bytes as serializing the JSON the other path builds (a unit test holds
-    /// them to it), without building, cloning and dropping a `Value` per feature.
+    /// The same bytes as serializing the JSON the other path builds (unit tests hold
+    /// them to it and to the values written, serialized afresh), copied from what each
+    /// value was rendered into when written ([`Row`]): no `Value` built per feature, no
+    /// value rendered again.
     pub fn read_bytes(
         &mut self,
         entity_type: &str,
@@ -1101,7 +1103,8 @@ impl Store {
 
 /// After the header, one view per entity (`streaming`: every entity, each its own
 /// message; else the first), closing the answer: for each feature of `ids`, the
-/// entity's stored value or `{}`.
+/// entity's stored value (its fragment, [`Row`]) or `{}`; a row holding exactly `ids`
+/// in that order is copied whole.
 fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     out: &mut Vec<u8>,
     rows: Option<&crate::FastMap<Arc<str>, Row>>,

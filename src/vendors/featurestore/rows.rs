@@ -36,26 +36,26 @@ pub const MAX_ROWS: usize = 100_000;
 /// resources, at most 10 000 of them at once; the ids of deleted ones stay until then.
 const MAX_SHARED_IDS: usize = 30_000;
 
-/// A value's data, without its JSON dress.
+/// A value's data, without its JSON dress, read from its canonical JSON (borrowing its
+/// strings) to be rendered.
 #[derive(Debug, Clone, PartialEq)]
-enum Compact {
+enum Compact<'a> {
     Bool(bool),
     Double(f64),
     Int64(i64),
     /// `stringValue` or `bytesValue` (base64 text) with a byte JSON escapes.
-    Text(Box<str>),
-    /// The same with none ([`special`] finds none): written as it is, without looking at
-    /// it again on every read.
-    Plain(Box<str>),
-    BoolArray(Box<[bool]>),
-    DoubleArray(Box<[f64]>),
-    Int64Array(Box<[i64]>),
-    TextArray(Box<[Box<str>]>),
+    Text(&'a str),
+    /// The same with none ([`special`] finds none): written as it is.
+    Plain(&'a str),
+    BoolArray(Vec<bool>),
+    DoubleArray(Vec<f64>),
+    Int64Array(Vec<i64>),
+    TextArray(Vec<&'a str>),
 }
 
-impl Compact {
+impl<'a> Compact<'a> {
     /// A string value, [`Compact::Plain`] when it is.
-    fn text(t: Box<str>) -> Self {
+    fn text(t: &'a str) -> Self {
         if special(t.as_bytes()) == t.len() {
             Self::Plain(t)
         } else {
@@ -64,10 +64,10 @@ impl Compact {
     }
 
     /// From the canonical JSON `{"<field>": X}` of a value of `kind`.
-    fn from_parsed(p: &Parsed) -> Option<Self> {
+    fn from_parsed(p: &'a Parsed) -> Option<Self> {
         let x = p.value.as_object()?.values().next()?;
         let values = || x.get("values").and_then(Value::as_array);
-        let text = |v: &Value| v.as_str().map(Box::<str>::from);
+        let text = |v: &'a Value| v.as_str();
         let int = |v: &Value| v.as_str()?.parse::<i64>().ok();
         Some(match p.kind {
             ValueType::Bool => Self::Bool(x.as_bool()?),
@@ -183,7 +183,7 @@ pub struct Stored {
 impl Stored {
     /// A parsed (and checked) value, generated at `generate_time`, and its data size
     /// ([`Compact::data_bytes`], for the per-value cap); `times` keeps the last generate
-    /// time rendered (the values of one write share one). `None` only if `p` is not
+    /// time rendered (the values of one write share one) and the buffer it is rendered in. `None` only if `p` is not
     /// canonical JSON of its kind, which [`super::values::parse`] never gives.
     pub fn new(
         p: &Parsed,
@@ -206,23 +206,25 @@ impl Stored {
         generate_time: DateTime<Utc>,
         times: &mut Times,
     ) -> Self {
-        let mut out = Vec::with_capacity(96);
+        let out = &mut times.buf;
+        out.clear();
         match data {
             // A plain string (most values): its quotes come with the pieces around it.
             Compact::Plain(t) => {
                 out.extend_from_slice(opening(kind, true));
                 out.extend_from_slice(t.as_bytes());
-                times.put_metadata(&mut out, generate_time, true);
+                times.last.put_metadata(out, generate_time, true);
             }
             data => {
                 out.extend_from_slice(opening(kind, false));
-                data.write_json(&mut out);
-                times.put_metadata(&mut out, generate_time, false);
+                data.write_json(out);
+                times.last.put_metadata(out, generate_time, false);
             }
         }
+        // Allocated at its length (a buffer shrunk in place costs a reallocation).
         Self {
             kind,
-            fragment: out.into_boxed_slice(),
+            fragment: Box::from(&out[..]),
         }
     }
 
@@ -303,17 +305,26 @@ fn opening(kind: ValueType, quoted: bool) -> &'static [u8] {
 /// asked), with T as [`rfc3339`] renders it (seconds, then 0,
 /// 3, 6 or 9 fraction digits as needed, `Z`), written digit by digit and kept for the
 /// next value: chrono's formatter goes through `fmt::Write` a character at a time, and
-/// the values of one write mostly share one generate time. Years outside 0..=9999 and leap seconds, which chrono
-/// writes its own way, go through [`rfc3339`] itself.
+/// the values of one write mostly share one generate time. Years outside 0..=9999 and
+/// leap seconds, which chrono writes its own way, go through [`rfc3339`] itself.
 #[derive(Debug)]
-pub struct Times {
+struct LastTime {
     last: Option<DateTime<Utc>>,
     /// `"` and the metadata: 1 + 29 + at most 30 + 4 bytes.
     text: [u8; 64],
     len: usize,
 }
 
-impl Default for Times {
+/// What a write keeps from one value it renders ([`Stored::new`]) to the next: the last
+/// generate time's text ([`LastTime`]) and the buffer a value is rendered in before it is
+/// copied at its length.
+#[derive(Debug, Default)]
+pub struct Times {
+    last: LastTime,
+    buf: Vec<u8>,
+}
+
+impl Default for LastTime {
     fn default() -> Self {
         Self {
             last: None,
@@ -328,7 +339,7 @@ const METADATA: &[u8] = br#","metadata":{"generateTime":""#;
 /// After the time.
 const CLOSING: &[u8] = br#""}}}"#;
 
-impl Times {
+impl LastTime {
     /// Write what follows a value's data, generated at `t`, into `out`; first the
     /// closing quote of a string datum when `quoted`.
     pub fn put_metadata(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>, quoted: bool) {
@@ -750,22 +761,21 @@ mod tests {
             f64::NEG_INFINITY,
         ];
         let ints = [0, 1, -1, i64::MAX, i64::MIN, 1_000_000_007];
-        let boxed = |t: &str| Box::<str>::from(t);
         let mut data = vec![
             Compact::Bool(true),
             Compact::Bool(false),
-            Compact::BoolArray(Box::new([])),
-            Compact::BoolArray(Box::new([true, false, true])),
-            Compact::DoubleArray(Box::new([])),
-            Compact::DoubleArray(doubles.into()),
-            Compact::Int64Array(Box::new([])),
-            Compact::Int64Array(ints.into()),
-            Compact::TextArray(Box::new([])),
-            Compact::TextArray(texts.iter().map(|t| boxed(t)).collect()),
+            Compact::BoolArray(vec![]),
+            Compact::BoolArray(vec![true, false, true]),
+            Compact::DoubleArray(vec![]),
+            Compact::DoubleArray(doubles.to_vec()),
+            Compact::Int64Array(vec![]),
+            Compact::Int64Array(ints.to_vec()),
+            Compact::TextArray(vec![]),
+            Compact::TextArray(texts.to_vec()),
         ];
         data.extend(doubles.iter().map(|d| Compact::Double(*d)));
         data.extend(ints.iter().map(|i| Compact::Int64(*i)));
-        data.extend(texts.iter().map(|t| Compact::text(boxed(t))));
+        data.extend(texts.iter().map(|t| Compact::text(t)));
         let kinds = [
             ValueType::Bool,
             ValueType::BoolArray,

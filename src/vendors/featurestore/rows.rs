@@ -172,8 +172,9 @@ impl<'a> Compact<'a> {
 /// written ([`Stored::new`]) rather than on every read of it. Nothing in the fragment
 /// depends on the clock or on the read (the generate time is fixed when the value is
 /// written, and the mock keeps a value unchanged until it is overwritten, forgotten or
-/// its feature, entity type or featurestore is deleted), so a read copies it as it is. The structured value
-/// it was rendered from is not kept: [`Stored::to_json`] reads the fragment back.
+/// its feature, entity type or featurestore is deleted), so a read copies it as it is.
+/// The structured value it was rendered from is not kept: the JSON path reads the
+/// fragment back ([`read_back`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     kind: ValueType,
@@ -183,8 +184,9 @@ pub struct Stored {
 impl Stored {
     /// A parsed (and checked) value, generated at `generate_time`, and its data size
     /// ([`Compact::data_bytes`], for the per-value cap); `times` keeps the last generate
-    /// time rendered (the values of one write share one) and the buffer it is rendered in. `None` only if `p` is not
-    /// canonical JSON of its kind, which [`super::values::parse`] never gives.
+    /// time rendered (the values of one write share one) and the buffer it is rendered
+    /// in. `None` only if `p` is not canonical JSON of its kind, which
+    /// [`super::values::parse`] never gives.
     pub fn new(
         p: &Parsed,
         generate_time: DateTime<Utc>,
@@ -532,7 +534,7 @@ impl Rows {
     }
 
     /// The stored value of `feature` for `entity`, if any, as JSON
-    /// ([`Stored::to_json`]).
+    /// ([`read_back`]).
     pub fn get(&self, entity_type: &str, entity: &str, feature: &str) -> Option<Value> {
         self.rows.get(entity_type)?.get(entity)?.to_json(feature)
     }

@@ -7,16 +7,20 @@
 //! every value until its age passes the entity type's `onlineStorageTtlDays`, however
 //! many there are.
 //!
-//! A value is kept as a small enum ([`Compact`]) rather than a JSON tree (which costs
-//! several times its text), and rendered back to exactly the canonical JSON it was
-//! written as ([`super::values::Parsed`]); entity type names and feature ids are shared
-//! between rows (`Arc<str>`), so an entity's row holds little besides its values.
+//! A value is kept as the bytes a read answers for it ([`Stored`]): read from the
+//! canonical JSON it was written as ([`super::values::Parsed`]) into a small enum
+//! ([`Compact`]) and rendered once, when written, rather than kept as a JSON tree (which
+//! costs several times its text) or rendered again on every read. An entity's row keeps
+//! its values' bytes in one buffer, joined as a read's `data` array holds them
+//! ([`Row`]), and weighs what that buffer and its index hold. Entity type names and
+//! feature ids are shared between rows (`Arc<str>`), so an entity's row holds little
+//! besides its values.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::values::{Parsed, ValueType};
 use crate::budget::heap;
@@ -32,26 +36,26 @@ pub const MAX_ROWS: usize = 100_000;
 /// resources, at most 10 000 of them at once; the ids of deleted ones stay until then.
 const MAX_SHARED_IDS: usize = 30_000;
 
-/// A value's data, without its JSON dress.
+/// A value's data, without its JSON dress, read from its canonical JSON (borrowing its
+/// strings) to be rendered.
 #[derive(Debug, Clone, PartialEq)]
-enum Compact {
+enum Compact<'a> {
     Bool(bool),
     Double(f64),
     Int64(i64),
     /// `stringValue` or `bytesValue` (base64 text) with a byte JSON escapes.
-    Text(Box<str>),
-    /// The same with none ([`special`] finds none): written as it is, without looking at
-    /// it again on every read.
-    Plain(Box<str>),
-    BoolArray(Box<[bool]>),
-    DoubleArray(Box<[f64]>),
-    Int64Array(Box<[i64]>),
-    TextArray(Box<[Box<str>]>),
+    Text(&'a str),
+    /// The same with none ([`special`] finds none): written as it is.
+    Plain(&'a str),
+    BoolArray(Vec<bool>),
+    DoubleArray(Vec<f64>),
+    Int64Array(Vec<i64>),
+    TextArray(Vec<&'a str>),
 }
 
-impl Compact {
+impl<'a> Compact<'a> {
     /// A string value, [`Compact::Plain`] when it is.
-    fn text(t: Box<str>) -> Self {
+    fn text(t: &'a str) -> Self {
         if special(t.as_bytes()) == t.len() {
             Self::Plain(t)
         } else {
@@ -60,10 +64,10 @@ impl Compact {
     }
 
     /// From the canonical JSON `{"<field>": X}` of a value of `kind`.
-    fn from_parsed(p: &Parsed) -> Option<Self> {
+    fn from_parsed(p: &'a Parsed) -> Option<Self> {
         let x = p.value.as_object()?.values().next()?;
         let values = || x.get("values").and_then(Value::as_array);
-        let text = |v: &Value| v.as_str().map(Box::<str>::from);
+        let text = |v: &'a Value| v.as_str();
         let int = |v: &Value| v.as_str()?.parse::<i64>().ok();
         Some(match p.kind {
             ValueType::Bool => Self::Bool(x.as_bool()?),
@@ -88,7 +92,9 @@ impl Compact {
         })
     }
 
-    /// The canonical JSON of the value's data (what follows its field name).
+    /// The canonical JSON of the value's data (what follows its field name): what
+    /// [`Compact::write_json`] is held to.
+    #[cfg(test)]
     fn to_json(&self) -> Value {
         let int = |i: &i64| Value::String(i.to_string());
         let array = |values: Vec<Value>| json!({ "values": values });
@@ -145,20 +151,6 @@ impl Compact {
         }
     }
 
-    /// What the value holds on the heap.
-    fn heap_bytes(&self) -> usize {
-        match self {
-            Self::Bool(_) | Self::Double(_) | Self::Int64(_) => 0,
-            Self::Text(t) | Self::Plain(t) => heap(t.len()),
-            Self::BoolArray(a) => heap(a.len()),
-            Self::DoubleArray(a) => heap(8 * a.len()),
-            Self::Int64Array(a) => heap(8 * a.len()),
-            Self::TextArray(a) => {
-                heap(16 * a.len()) + a.iter().map(|t| heap(t.len())).sum::<usize>()
-            }
-        }
-    }
-
     /// The size of the value's data for the per-value cap: string bytes, 8 per number,
     /// 1 per bool, and for a string array 16 more per element (the slot each string
     /// takes, even an empty one: 340 000 `""` would otherwise count 0 and hold 5 MB).
@@ -175,63 +167,122 @@ impl Compact {
     }
 }
 
-/// One value as stored.
+/// One value as stored: its kind and the fragment a read answers for it,
+/// `{"value":{"<field>":X,"metadata":{"generateTime":"T"}}}`, rendered once when it is
+/// written ([`Stored::new`]) rather than on every read of it. Nothing in the fragment
+/// depends on the clock or on the read (the generate time is fixed when the value is
+/// written, and the mock keeps a value unchanged until it is overwritten, forgotten or
+/// its feature, entity type or featurestore is deleted), so a read copies it as it is.
+/// The structured value it was rendered from is not kept: the JSON path reads the
+/// fragment back ([`read_back`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     kind: ValueType,
-    data: Compact,
-    generate_time: DateTime<Utc>,
+    fragment: Box<[u8]>,
 }
 
 impl Stored {
-    /// A parsed (and checked) value, generated at `generate_time`. `None` only if
-    /// `p` is not canonical JSON of its kind, which [`super::values::parse`] never gives.
-    pub fn new(p: &Parsed, generate_time: DateTime<Utc>) -> Option<Self> {
-        Some(Self {
-            kind: p.kind,
-            data: Compact::from_parsed(p)?,
-            generate_time,
-        })
+    /// A parsed (and checked) value, generated at `generate_time`, and its data size
+    /// ([`Compact::data_bytes`], for the per-value cap); `times` keeps the last generate
+    /// time rendered (the values of one write share one) and the buffer it is rendered
+    /// in. `None` only if `p` is not canonical JSON of its kind, which
+    /// [`super::values::parse`] never gives.
+    pub fn new(
+        p: &Parsed,
+        generate_time: DateTime<Utc>,
+        times: &mut Times,
+    ) -> Option<(Self, usize)> {
+        let data = Compact::from_parsed(p)?;
+        Some((
+            Self::render(p.kind, &data, generate_time, times),
+            data.data_bytes(),
+        ))
     }
 
-    /// The value's data size ([`Compact::data_bytes`]), for the per-value cap.
-    pub fn data_bytes(&self) -> usize {
-        self.data.data_bytes()
-    }
-
-    /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers it.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert(self.kind.field().to_string(), self.data.to_json());
-        m.insert(
-            "metadata".into(),
-            json!({"generateTime": rfc3339(self.generate_time)}),
-        );
-        Value::Object(m)
-    }
-}
-
-impl Stored {
-    /// `{"value": V}` with V [`Stored::to_json`] serialized, as a read's data holds
-    /// it, written straight into `out` (the same bytes, a unit test holds them to it)
-    /// without building a map per value; `times` keeps the last generate time rendered
-    /// (the values of one read were mostly written at one moment) with what follows
-    /// the data.
-    pub fn write_value(&self, out: &mut Vec<u8>, times: &mut Times) {
-        match &self.data {
+    /// `{"value": V}` with V `{"<field>": data, "metadata": {"generateTime": T}}`
+    /// serialized, written straight (the same bytes, a unit test holds them to it)
+    /// without building a map.
+    fn render(
+        kind: ValueType,
+        data: &Compact,
+        generate_time: DateTime<Utc>,
+        times: &mut Times,
+    ) -> Self {
+        let out = &mut times.buf;
+        out.clear();
+        match data {
             // A plain string (most values): its quotes come with the pieces around it.
             Compact::Plain(t) => {
-                out.extend_from_slice(opening(self.kind, true));
+                out.extend_from_slice(opening(kind, true));
                 out.extend_from_slice(t.as_bytes());
-                times.put_metadata(out, self.generate_time, true);
+                times.last.put_metadata(out, generate_time, true);
             }
             data => {
-                out.extend_from_slice(opening(self.kind, false));
+                out.extend_from_slice(opening(kind, false));
                 data.write_json(out);
-                times.put_metadata(out, self.generate_time, false);
+                times.last.put_metadata(out, generate_time, false);
             }
         }
+        // Allocated at its length (a buffer shrunk in place costs a reallocation).
+        Self {
+            kind,
+            fragment: Box::from(&out[..]),
+        }
     }
+
+    /// `{"value":{…}}` as a read's data holds it, serialized.
+    #[cfg(test)]
+    pub fn fragment(&self) -> &[u8] {
+        &self.fragment
+    }
+
+    /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers it
+    /// ([`read_back`]).
+    #[cfg(test)]
+    pub fn to_json(&self) -> Value {
+        read_back(self.kind, &self.fragment)
+    }
+}
+
+/// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers a value of
+/// `kind`: its `fragment` ([`Stored`]) read back. Its doubles are read back from their
+/// text by the standard library's parser, which gives exactly the double that text was
+/// written from (serde_json writes the shortest text that reads back so; its own
+/// parser, in its default build, may miss the last bit).
+fn read_back(kind: ValueType, fragment: &[u8]) -> Value {
+    let mut v: Value = serde_json::from_slice(fragment).expect("a rendered fragment is JSON");
+    let mut value = v["value"].take();
+    if matches!(kind, ValueType::Double | ValueType::DoubleArray) {
+        let open = opening(kind, false).len();
+        let end = fragment.len() - metadata_len(fragment);
+        let text = std::str::from_utf8(&fragment[open..end]).expect("ASCII");
+        let double = |t: &str| match t {
+            "null" => Value::Null,
+            t => json!(t.parse::<f64>().expect("a double serde_json wrote")),
+        };
+        value[kind.field()] = match kind {
+            ValueType::Double => double(text),
+            _ => {
+                let list = &text[r#"{"values":["#.len()..text.len() - "]}".len()];
+                let values: Vec<Value> = match list {
+                    "" => Vec::new(),
+                    l => l.split(',').map(double).collect(),
+                };
+                json!({ "values": values })
+            }
+        };
+    }
+    value
+}
+
+/// The length of what follows a fragment's data, `,"metadata":{"generateTime":"T"}}}`
+/// (its last `,"metadata":`: the time holds no quote, a string datum none unescaped).
+fn metadata_len(fragment: &[u8]) -> usize {
+    let at = fragment
+        .windows(METADATA.len())
+        .rposition(|w| w == METADATA)
+        .expect("a rendered fragment holds its metadata");
+    fragment.len() - at
 }
 
 /// `{"value":{"<field>":` of a value of `kind`, with the opening quote of a string
@@ -255,18 +306,27 @@ fn opening(kind: ValueType, quoted: bool) -> &'static [u8] {
 /// value and its `{"value": …}`, after the closing quote of a string datum when
 /// asked), with T as [`rfc3339`] renders it (seconds, then 0,
 /// 3, 6 or 9 fraction digits as needed, `Z`), written digit by digit and kept for the
-/// next value: chrono's formatter goes through `fmt::Write` a character at a time, on
-/// every value of every read. Years outside 0..=9999 and leap seconds, which chrono
-/// writes its own way, go through [`rfc3339`] itself.
+/// next value: chrono's formatter goes through `fmt::Write` a character at a time, and
+/// the values of one write mostly share one generate time. Years outside 0..=9999 and
+/// leap seconds, which chrono writes its own way, go through [`rfc3339`] itself.
 #[derive(Debug)]
-pub struct Times {
+struct LastTime {
     last: Option<DateTime<Utc>>,
     /// `"` and the metadata: 1 + 29 + at most 30 + 4 bytes.
     text: [u8; 64],
     len: usize,
 }
 
-impl Default for Times {
+/// What a write keeps from one value it renders ([`Stored::new`]) to the next: the last
+/// generate time's text ([`LastTime`]) and the buffer a value is rendered in before it is
+/// copied at its length.
+#[derive(Debug, Default)]
+pub struct Times {
+    last: LastTime,
+    buf: Vec<u8>,
+}
+
+impl Default for LastTime {
     fn default() -> Self {
         Self {
             last: None,
@@ -281,7 +341,7 @@ const METADATA: &[u8] = br#","metadata":{"generateTime":""#;
 /// After the time.
 const CLOSING: &[u8] = br#""}}}"#;
 
-impl Times {
+impl LastTime {
     /// Write what follows a value's data, generated at `t`, into `out`; first the
     /// closing quote of a string datum when `quoted`.
     pub fn put_metadata(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>, quoted: bool) {
@@ -330,8 +390,85 @@ impl Times {
     }
 }
 
-/// One entity's values, by feature id.
-pub type Row = Vec<(Arc<str>, Stored)>;
+/// One entity's values: each feature's id and kind and where its fragment ([`Stored`])
+/// ends in `text`, in the order the features were first written, and `text` the
+/// fragments one after another, a comma between two: what a read's `data` array holds
+/// for those features in that order. A read of them all in that order (a client
+/// writing every feature at once and reading `*`) copies `text` whole.
+#[derive(Debug, Default)]
+pub struct Row {
+    values: Vec<(Arc<str>, ValueType, usize)>,
+    text: Box<[u8]>,
+}
+
+impl Row {
+    /// The fragments given (feature, kind, fragment), joined.
+    fn join(values: &[(Arc<str>, ValueType, &[u8])]) -> Self {
+        let len = values.iter().map(|(_, _, v)| v.len() + 1).sum::<usize>();
+        let mut text = Vec::with_capacity(len.saturating_sub(1));
+        let mut ends = Vec::with_capacity(values.len());
+        for (i, (f, kind, fragment)) in values.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            text.extend_from_slice(fragment);
+            ends.push((f.clone(), *kind, text.len()));
+        }
+        Self {
+            values: ends,
+            text: text.into_boxed_slice(),
+        }
+    }
+
+    /// The `i`th value's fragment.
+    fn fragment(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.values[i - 1].2 + 1 };
+        &self.text[start..self.values[i].2]
+    }
+
+    /// The values as [`Row::join`] takes them.
+    fn parts(&self) -> Vec<(Arc<str>, ValueType, &[u8])> {
+        (0..self.values.len())
+            .map(|i| (self.values[i].0.clone(), self.values[i].1, self.fragment(i)))
+            .collect()
+    }
+
+    /// The fragment of `feature`, looked for at `at` first (rows mostly hold the
+    /// features in the order they are read in, as the same shared ids: found at the
+    /// same place, by address), then everywhere.
+    pub fn find(&self, at: usize, feature: &Arc<str>) -> Option<&[u8]> {
+        let same = |(id, _, _): &(Arc<str>, ValueType, usize)| {
+            Arc::ptr_eq(id, feature) || **id == **feature
+        };
+        let i = match self.values.get(at) {
+            Some(v) if same(v) => at,
+            _ => self.values.iter().position(same)?,
+        };
+        Some(self.fragment(i))
+    }
+
+    /// What a read of `features` holds for this entity, the fragments joined, when the
+    /// row holds exactly those features in that order.
+    pub fn joined<F: std::borrow::Borrow<Arc<str>>>(&self, features: &[F]) -> Option<&[u8]> {
+        let all = self.values.len() == features.len()
+            && self.values.iter().zip(features).all(|((id, _, _), f)| {
+                let f = f.borrow();
+                Arc::ptr_eq(id, f) || **id == **f
+            });
+        all.then_some(&self.text[..])
+    }
+
+    /// `feature`'s value read back as JSON ([`read_back`]), if written.
+    fn to_json(&self, feature: &str) -> Option<Value> {
+        let i = self.values.iter().position(|(f, _, _)| &**f == feature)?;
+        Some(read_back(self.values[i].1, self.fragment(i)))
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
 
 /// What a row costs: its map slot (with the table's slack), its order entry, its id
 /// and its values.
@@ -340,8 +477,8 @@ fn row_bytes(id: &str, row: &Row) -> usize {
     slot + slot / 2
         + std::mem::size_of::<(Arc<str>, Arc<str>)>()
         + heap(id.len() + 16)
-        + heap(row.capacity() * std::mem::size_of::<(Arc<str>, Stored)>())
-        + row.iter().map(|(_, s)| s.data.heap_bytes()).sum::<usize>()
+        + heap(row.values.capacity() * std::mem::size_of::<(Arc<str>, ValueType, usize)>())
+        + heap(row.text.len())
 }
 
 /// What a shared feature id costs: its slot in the table (with the table's slack, as
@@ -396,10 +533,10 @@ impl Rows {
         self.bytes
     }
 
-    /// The stored value of `feature` for `entity`, if any.
-    pub fn get(&self, entity_type: &str, entity: &str, feature: &str) -> Option<&Stored> {
-        let row = self.rows.get(entity_type)?.get(entity)?;
-        row.iter().find(|(f, _)| &**f == feature).map(|(_, s)| s)
+    /// The stored value of `feature` for `entity`, if any, as JSON
+    /// ([`read_back`]).
+    pub fn get(&self, entity_type: &str, entity: &str, feature: &str) -> Option<Value> {
+        self.rows.get(entity_type)?.get(entity)?.to_json(feature)
     }
 
     /// The rows of `entity_type`'s entities, for looking up several (the type's name
@@ -459,17 +596,17 @@ impl Rows {
                 let id: Arc<str> = Arc::from(entity);
                 self.order.push_back((et.clone(), id.clone()));
                 self.count += 1;
-                (id, Row::new())
+                (id, Row::default())
             }
         };
-        let mut row = row;
-        for (f, v) in values {
-            match row.iter_mut().find(|(g, _)| *g == f) {
-                Some(slot) => slot.1 = v,
-                None => row.push((f, v)),
+        let mut parts = row.parts();
+        for (f, v) in &values {
+            match parts.iter_mut().find(|(g, _, _)| g == f) {
+                Some(slot) => (slot.1, slot.2) = (v.kind, &v.fragment),
+                None => parts.push((f.clone(), v.kind, &v.fragment)),
             }
         }
-        row.shrink_to_fit();
+        let row = Row::join(&parts);
         self.bytes += row_bytes(&id, &row);
         map.insert(id.clone(), row);
         self.evict(&et, &id);
@@ -514,10 +651,11 @@ impl Rows {
             return;
         };
         for (id, row) in map.iter_mut() {
-            if row.iter().any(|(f, _)| &**f == feature) {
+            if row.values.iter().any(|(f, _, _)| &**f == feature) {
                 self.bytes -= row_bytes(id, row);
-                row.retain(|(f, _)| &**f != feature);
-                row.shrink_to_fit();
+                let mut parts = row.parts();
+                parts.retain(|(f, _, _)| &**f != feature);
+                *row = Row::join(&parts);
                 self.bytes += row_bytes(id, row);
             }
         }
@@ -542,7 +680,7 @@ impl Rows {
 
     #[cfg(test)]
     pub fn all_empty(&self) -> bool {
-        self.rows.values().all(|m| m.values().all(Vec::is_empty))
+        self.rows.values().all(|m| m.values().all(Row::is_empty))
     }
 }
 
@@ -550,6 +688,7 @@ impl Rows {
 mod tests {
     use super::*;
     use crate::vendors::featurestore::values::parse;
+    use serde_json::Map;
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_768_471_200, 0).unwrap()
@@ -562,8 +701,8 @@ mod tests {
             &json!({"stringArrayValue": {"values": vec![""; 1000]}}),
         )
         .unwrap();
-        let stored = Stored::new(&p, t0()).unwrap();
-        assert_eq!(stored.data_bytes(), 16_000);
+        let (_, data_bytes) = Stored::new(&p, t0(), &mut Times::default()).unwrap();
+        assert_eq!(data_bytes, 16_000);
     }
 
     #[test]
@@ -581,7 +720,7 @@ mod tests {
             json!({"boolArrayValue": {"values": []}}),
         ] {
             let p = parse("f", &input).unwrap();
-            let stored = Stored::new(&p, t0()).unwrap();
+            let (stored, _) = Stored::new(&p, t0(), &mut Times::default()).unwrap();
             let mut want = p.value.clone();
             want["metadata"] = json!({"generateTime": rfc3339(t0())});
             assert_eq!(
@@ -624,22 +763,21 @@ mod tests {
             f64::NEG_INFINITY,
         ];
         let ints = [0, 1, -1, i64::MAX, i64::MIN, 1_000_000_007];
-        let boxed = |t: &str| Box::<str>::from(t);
         let mut data = vec![
             Compact::Bool(true),
             Compact::Bool(false),
-            Compact::BoolArray(Box::new([])),
-            Compact::BoolArray(Box::new([true, false, true])),
-            Compact::DoubleArray(Box::new([])),
-            Compact::DoubleArray(doubles.into()),
-            Compact::Int64Array(Box::new([])),
-            Compact::Int64Array(ints.into()),
-            Compact::TextArray(Box::new([])),
-            Compact::TextArray(texts.iter().map(|t| boxed(t)).collect()),
+            Compact::BoolArray(vec![]),
+            Compact::BoolArray(vec![true, false, true]),
+            Compact::DoubleArray(vec![]),
+            Compact::DoubleArray(doubles.to_vec()),
+            Compact::Int64Array(vec![]),
+            Compact::Int64Array(ints.to_vec()),
+            Compact::TextArray(vec![]),
+            Compact::TextArray(texts.to_vec()),
         ];
         data.extend(doubles.iter().map(|d| Compact::Double(*d)));
         data.extend(ints.iter().map(|i| Compact::Int64(*i)));
-        data.extend(texts.iter().map(|t| Compact::text(boxed(t))));
+        data.extend(texts.iter().map(|t| Compact::text(t)));
         let kinds = [
             ValueType::Bool,
             ValueType::BoolArray,
@@ -678,29 +816,65 @@ mod tests {
         ];
         let mut kept = Times::default();
         let mut n = 0;
+        let mut read_back = 0;
         for (i, d) in data.iter().enumerate() {
             for (j, kind) in kinds.iter().enumerate() {
                 let generate_time = times[(i * kinds.len() + j) % times.len()];
-                let stored = Stored {
-                    kind: *kind,
-                    data: d.clone(),
-                    generate_time,
-                };
-                let want = serde_json::to_vec(&json!({"value": stored.to_json()})).unwrap();
-                let mut got = Vec::new();
-                stored.write_value(&mut got, &mut kept);
+                // From scratch: the JSON tree a value was once kept as, serialized.
+                let mut tree = Map::new();
+                tree.insert(kind.field().to_string(), d.to_json());
+                tree.insert(
+                    "metadata".into(),
+                    json!({"generateTime": rfc3339(generate_time)}),
+                );
+                let tree = Value::Object(tree);
+                let want = serde_json::to_vec(&json!({ "value": tree })).unwrap();
+                let stored = Stored::render(*kind, d, generate_time, &mut kept);
                 assert_eq!(
-                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(stored.fragment().to_vec()).unwrap(),
                     String::from_utf8(want.clone()).unwrap()
                 );
-                let mut fresh = b"x".to_vec();
-                stored.write_value(&mut fresh, &mut Times::default());
-                assert_eq!(fresh[1..], want);
+                let fresh = Stored::render(*kind, d, generate_time, &mut Times::default());
+                assert_eq!(fresh.fragment(), want);
+                // Read back (for the JSON answers), a value of its own kind is the
+                // tree it was rendered from, to the last bit of every double.
+                if serves(*kind, d) {
+                    let back = stored.to_json();
+                    assert_eq!(back, tree, "{kind:?} {d:?}");
+                    assert_eq!(
+                        serde_json::to_vec(&back).unwrap(),
+                        serde_json::to_vec(&tree).unwrap()
+                    );
+                    if let (Compact::Double(a), Some(b)) = (d, back[kind.field()].as_f64()) {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{a}");
+                    }
+                    read_back += 1;
+                }
                 n += 1;
             }
         }
+        // Every datum read back as the kinds its variant serves (texts twice).
+        assert_eq!(read_back, data.len() + texts.len());
         assert_eq!(n, data.len() * kinds.len());
         assert!(rfc3339(leap).contains(":60.5"), "{}", rfc3339(leap));
+    }
+
+    /// Whether `d` is the datum of a value of `kind`.
+    fn serves(kind: ValueType, d: &Compact) -> bool {
+        matches!(
+            (kind, d),
+            (ValueType::Bool, Compact::Bool(_))
+                | (ValueType::Double, Compact::Double(_))
+                | (ValueType::Int64, Compact::Int64(_))
+                | (
+                    ValueType::String | ValueType::Bytes,
+                    Compact::Text(_) | Compact::Plain(_)
+                )
+                | (ValueType::BoolArray, Compact::BoolArray(_))
+                | (ValueType::DoubleArray, Compact::DoubleArray(_))
+                | (ValueType::Int64Array, Compact::Int64Array(_))
+                | (ValueType::StringArray, Compact::TextArray(_))
+        )
     }
 
     #[test]
@@ -724,7 +898,7 @@ mod tests {
 
     fn value(text: &str) -> Stored {
         let p = parse("f", &json!({ "stringValue": text })).unwrap();
-        Stored::new(&p, t0()).unwrap()
+        Stored::new(&p, t0(), &mut Times::default()).unwrap().0
     }
 
     #[test]
@@ -752,6 +926,50 @@ mod tests {
         assert!(r.has_row("et", "e3"));
         r.remove_types(|et| et == "et");
         assert_eq!((r.len(), r.bytes()), (0, 0));
+    }
+
+    /// A row keeps its fragments joined in the order first written: a read of exactly
+    /// those features in that order takes them whole, as each is alone, after an
+    /// overwrite and after a feature is removed; any other read takes them one by one.
+    #[test]
+    fn a_row_holds_its_fragments_joined_in_the_order_written() {
+        let mut r = Rows::new(usize::MAX);
+        let (f, g, h) = (r.shared_id("f"), r.shared_id("g"), r.shared_id("h"));
+        let each = |r: &Rows, ids: &[&Arc<str>]| -> Vec<Vec<u8>> {
+            let row = &r.of_type("et").unwrap()["e"];
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| row.find(i, id).unwrap().to_vec())
+                .collect()
+        };
+        r.write(
+            "et",
+            "e",
+            vec![("f".into(), value("1")), ("g".into(), value("2"))],
+        );
+        r.write(
+            "et",
+            "e",
+            vec![("h".into(), value("3")), ("f".into(), value("4"))],
+        );
+        let want = [value("4"), value("2"), value("3")].map(|v| v.fragment().to_vec());
+        assert_eq!(each(&r, &[&f, &g, &h]), want);
+        let row = &r.of_type("et").unwrap()["e"];
+        assert_eq!(row.joined(&[&f, &g, &h]), Some(&want.join(&b","[..])[..]));
+        // By text too: a table of shared ids started afresh gives other copies.
+        let other: Arc<str> = Arc::from("g");
+        assert!(row.joined(&[&f, &other, &h]).is_some());
+        assert_eq!(row.joined(&[&f, &h, &g]), None);
+        assert_eq!(row.joined(&[&f, &g]), None);
+        assert_eq!(row.find(0, &h), Some(&want[2][..]));
+        r.remove_feature("et", "g");
+        let row = &r.of_type("et").unwrap()["e"];
+        assert_eq!(
+            row.joined(&[&f, &h]),
+            Some(&[&want[0][..], &want[2][..]].join(&b","[..])[..])
+        );
+        assert_eq!(row.find(1, &g), None);
+        assert_eq!(r.get("et", "e", "h"), Some(value("3").to_json()));
     }
 
     /// The shared ids weigh what the table holds: each id once, however many rows and

@@ -952,6 +952,8 @@ impl Store {
         }
         // Kept compactly; a value over the cap is refused before any is stored.
         let mut rows = Vec::with_capacity(payloads.len());
+        // The values of one write mostly share one generate time, rendered once.
+        let mut times = Times::default();
         for p in payloads {
             let mut values = Vec::with_capacity(p.values.len());
             for (id, v) in p.values {
@@ -961,14 +963,15 @@ impl Store {
                     .as_deref()
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map_or(now, |t| t.to_utc());
-                let stored = Stored::new(&v, generate_time).ok_or_else(|| {
-                    ApiError::invalid(format!("Invalid value for feature \"{id}\"."))
-                })?;
-                if stored.data_bytes() > self.budgets.feature_value {
+                let (stored, data_bytes) =
+                    Stored::new(&v, generate_time, &mut times).ok_or_else(|| {
+                        ApiError::invalid(format!("Invalid value for feature \"{id}\"."))
+                    })?;
+                if data_bytes > self.budgets.feature_value {
                     return Err(ApiError::invalid(format!(
                         "Invalid value for feature \"{id}\" of entity \"{}\": the value holds {} bytes; a feature value holds at most {} bytes.",
                         p.entity_id,
-                        stored.data_bytes(),
+                        data_bytes,
                         self.budgets.feature_value
                     )));
                 }
@@ -985,8 +988,10 @@ impl Store {
     /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it,
     /// written straight from the stored values: a `ReadFeatureValuesResponse`, or with
     /// `streaming` the array of a header message and one entity view message each.
-    /// The same bytes as serializing the JSON the other path builds (a unit test holds
-    /// them to it), without building, cloning and dropping a `Value` per feature.
+    /// The same bytes as serializing the JSON the other path builds (unit tests hold
+    /// them to it and to the values written, serialized afresh), copied from what each
+    /// value was rendered into when written ([`Row`]): no `Value` built per feature, no
+    /// value rendered again.
     pub fn read_bytes(
         &mut self,
         entity_type: &str,
@@ -1082,7 +1087,7 @@ impl Store {
                 let data = ids
                     .iter()
                     .map(|f| match self.rows.get(entity_type, e, f) {
-                        Some(s) => json!({ "value": s.to_json() }),
+                        Some(v) => json!({ "value": v }),
                         None => json!({}),
                     })
                     .collect();
@@ -1098,7 +1103,8 @@ impl Store {
 
 /// After the header, one view per entity (`streaming`: every entity, each its own
 /// message; else the first), closing the answer: for each feature of `ids`, the
-/// entity's stored value or `{}`.
+/// entity's stored value (its fragment, [`Row`]) or `{}`; a row holding exactly `ids`
+/// in that order is copied whole.
 fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     out: &mut Vec<u8>,
     rows: Option<&crate::FastMap<Arc<str>, Row>>,
@@ -1106,9 +1112,6 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     ids: &[F],
     streaming: bool,
 ) {
-    // This thread's last read's, kept: a read's values were mostly written at one
-    // moment, often the one the last read rendered.
-    let mut times = LAST_TIMES.take();
     for (n, entity) in entity_ids.iter().enumerate() {
         if streaming {
             out.extend_from_slice(br#"},{"entityView":"#);
@@ -1122,18 +1125,19 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         json_str(out, entity);
         out.extend_from_slice(br#","data":["#);
         let row = rows.and_then(|r| r.get(entity));
-        for (i, f) in ids.iter().enumerate() {
-            let f = f.borrow();
-            if i > 0 {
-                out.push(b',');
-            }
-            // Rows mostly hold the features in the order they are read in, as the
-            // same shared ids: found at the same place, by address.
-            let same = |(id, _): &&(Arc<str>, Stored)| Arc::ptr_eq(id, f) || **id == **f;
-            let value = row.and_then(|r| r.get(i).filter(same).or_else(|| r.iter().find(same)));
-            match value {
-                None => out.extend_from_slice(b"{}"),
-                Some((_, stored)) => stored.write_value(out, &mut times),
+        // Every feature read written, in the order read: the row's fragments as kept.
+        if let Some(text) = row.and_then(|r| r.joined(ids)) {
+            out.extend_from_slice(text);
+        } else {
+            for (i, f) in ids.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // Rendered when written.
+                match row.and_then(|r| r.find(i, f.borrow())) {
+                    None => out.extend_from_slice(b"{}"),
+                    Some(fragment) => out.extend_from_slice(fragment),
+                }
             }
         }
         out.extend_from_slice(b"]}");
@@ -1142,13 +1146,6 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         out.extend_from_slice(br#","entityView":null"#);
     }
     out.extend_from_slice(if streaming { b"}]" } else { b"}" });
-    LAST_TIMES.set(times);
-}
-
-thread_local! {
-    /// The [`Times`] of this thread's last read ([`write_views`]): what it keeps is a
-    /// pure function of the time it was rendered at, so it serves any later read.
-    static LAST_TIMES: std::cell::Cell<Times> = std::cell::Cell::new(Times::default());
 }
 
 /// `"header":{"entityType":…,"featureDescriptors":[{"id":…},…]}`.

@@ -20,6 +20,9 @@
 //! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
 //! note, answer), allocated once at exactly its size; formatting (UTF-8 text, header
 //! values shown, the method as a `Method`) waits until `/__admin/requests` reads it.
+//! The entries' fixed fields sit in a ring that grows by doubling up to the limit and
+//! then holds exactly the limit, so a full journal writes each new entry into the slot
+//! its oldest just left (in cache: it was read to evict it).
 //! An answer sent in one chunk of moderate size (512 bytes up to twice the part cap) is
 //! not copied: the entry keeps a reference to the chunk itself and is weighed for all of
 //! it ([`by_reference`]), so the byte budget still bounds what the journal keeps alive.
@@ -324,7 +327,7 @@ impl StatusFilter {
 }
 
 /// The request headers worth keeping: the standard content headers, `authorization`
-/// (shown as its scheme only) and every `x-` header (where vendors put credentials).
+/// (kept and shown as its scheme only) and every `x-` header (where vendors put credentials).
 pub fn kept_header(n: &HeaderName) -> bool {
     use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
     // Standard names compare as enum tags; only custom names are compared as text.

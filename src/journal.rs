@@ -34,7 +34,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hyper::header::HeaderName;
+use hyper::header::{HeaderName, AUTHORIZATION};
 use hyper::{HeaderMap, Method};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -329,7 +329,7 @@ impl StatusFilter {
 /// The request headers worth keeping: the standard content headers, `authorization`
 /// (kept and shown as its scheme only) and every `x-` header (where vendors put credentials).
 pub fn kept_header(n: &HeaderName) -> bool {
-    use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+    use hyper::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
     // Standard names compare as enum tags; only custom names are compared as text.
     n == CONTENT_TYPE
         || n == CONTENT_LENGTH
@@ -562,12 +562,13 @@ impl<'a> HeaderSource<'a> {
         let mut len = 0;
         let mut counted = 0;
         let mut cut = false;
-        let mut one = |name: &'a str, value: &'a [u8]| {
+        // `auth`: the header is `authorization`.
+        let mut one = |name: &'a str, value: &'a [u8], auth: bool| {
             // Shown up to HEADER_CAP characters (at most 4 bytes each): a longer value
             // is marked as cut (not `authorization`, shown as its scheme only).
-            cut |= value.len() > HEADER_CAP
-                && name != "authorization"
-                && (value.len() > HEADER_STORED || shown_chars(value) > HEADER_CAP);
+            if value.len() > HEADER_CAP && !auth {
+                cut |= value.len() > HEADER_STORED || shown_chars(value) > HEADER_CAP;
+            }
             let value = &value[..value.len().min(HEADER_STORED)];
             // Which headers fit is decided on their stored lengths as they arrive...
             let packed = name.len() + value.len() + 2;
@@ -577,23 +578,19 @@ impl<'a> HeaderSource<'a> {
             }
             counted += packed;
             // ...but `authorization` keeps only what is shown of it, its scheme.
-            let value = if name == "authorization" {
-                scheme(value)
-            } else {
-                value
-            };
+            let value = if auth { scheme(value) } else { value };
             len += name.len() + value.len() + 2;
             keep(name, value);
         };
         match *self {
             HeaderSource::Map(m) => {
                 for (n, v) in m.iter().filter(|(n, _)| kept_header(n)) {
-                    one(n.as_str(), v.as_bytes());
+                    one(n.as_str(), v.as_bytes(), n == AUTHORIZATION);
                 }
             }
             HeaderSource::Packed(h) => {
                 for (n, v) in h.iter() {
-                    one(n, v);
+                    one(n, v, n == "authorization");
                 }
             }
         }
@@ -609,19 +606,25 @@ fn scheme(value: &[u8]) -> &[u8] {
     // `char::is_whitespace` among ASCII characters.
     let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
     // Nearly always ASCII up to the scheme's end: found without decoding the rest.
-    let start = value.iter().position(|b| !space(*b)).unwrap_or(value.len());
-    for (at, b) in value.iter().enumerate().skip(start) {
+    let mut at = 0;
+    while at < value.len() && space(value[at]) {
+        at += 1;
+    }
+    while at < value.len() {
+        let b = value[at];
+        if space(b) {
+            return &value[..at];
+        }
         if !b.is_ascii() {
             return scheme_decoded(value);
         }
-        if space(*b) {
-            return &value[..at];
-        }
+        at += 1;
     }
     value
 }
 
 /// [`scheme`] past a byte that is not ASCII.
+#[cold]
 fn scheme_decoded(value: &[u8]) -> &[u8] {
     let Ok(text) = std::str::from_utf8(value) else {
         return value;

@@ -559,8 +559,9 @@ impl<'a> HeaderSource<'a> {
     /// holds). Returns the length of what `keep` was handed and `true` when some were
     /// left out or cut.
     fn each(&self, cap: usize, mut keep: impl FnMut(&'a str, &'a [u8])) -> (usize, bool) {
-        let mut len = 0;
         let mut counted = 0;
+        // What `authorization` values had cut off past their scheme.
+        let mut saved = 0;
         let mut cut = false;
         // `auth`: the header is `authorization`.
         let mut one = |name: &'a str, value: &'a [u8], auth: bool| {
@@ -578,8 +579,13 @@ impl<'a> HeaderSource<'a> {
             }
             counted += packed;
             // ...but `authorization` keeps only what is shown of it, its scheme.
-            let value = if auth { scheme(value) } else { value };
-            len += name.len() + value.len() + 2;
+            let value = if auth {
+                let kept = scheme(value);
+                saved += value.len() - kept.len();
+                kept
+            } else {
+                value
+            };
             keep(name, value);
         };
         match *self {
@@ -594,7 +600,7 @@ impl<'a> HeaderSource<'a> {
                 }
             }
         }
-        (len, cut)
+        (counted - saved, cut)
     }
 }
 

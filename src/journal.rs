@@ -20,6 +20,9 @@
 //! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
 //! note, answer), allocated once at exactly its size; formatting (UTF-8 text, header
 //! values shown, the method as a `Method`) waits until `/__admin/requests` reads it.
+//! The entries' fixed fields sit in a ring that grows by doubling up to the limit and
+//! then holds exactly the limit, so a full journal writes each new entry into the slot
+//! its oldest just left (in cache: it was read to evict it).
 //! An answer sent in one chunk of moderate size (512 bytes up to twice the part cap) is
 //! not copied: the entry keeps a reference to the chunk itself and is weighed for all of
 //! it ([`by_reference`]), so the byte budget still bounds what the journal keeps alive.
@@ -31,7 +34,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hyper::header::HeaderName;
+use hyper::header::{HeaderName, AUTHORIZATION};
 use hyper::{HeaderMap, Method};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -46,7 +49,7 @@ const HEADER_CAP: usize = 256;
 /// Header values are stored up to this many bytes: every character shown fits.
 const HEADER_STORED: usize = 4 * HEADER_CAP;
 /// What one entry costs besides its fields and its buffer: its share of the ring's
-/// slack (a `VecDeque` grows by doubling) and the allocator's, measured against the
+/// slack (the ring grows by doubling up to the limit) and the allocator's, measured against the
 /// resident set (BENCHMARKS.md, "What an entry costs").
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -243,11 +246,21 @@ pub struct Journal {
     max_bytes: usize,
     /// Each part's cap ([`Budgets::part`]).
     part: usize,
-    /// Std mutex: pushes and reads are short copies, never held across `.await`.
-    inner: Mutex<Inner>,
+    /// Std mutex: pushes and reads are short copies, never held across `.await`. On
+    /// cache lines of its own: the fields above are read on every store without the
+    /// lock, by each worker, and the lock's line moves between the workers' cores with
+    /// every store; sharing a line, each store would fetch it twice (to read, then to
+    /// write), and the other fields of the instance next to the journal would bounce
+    /// with it.
+    inner: OwnLines<Mutex<Inner>>,
     /// `inner.bytes`, readable without the lock.
     gauge: Gauge,
 }
+
+/// A value alone on its cache line(s).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct OwnLines<T>(T);
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -314,9 +327,9 @@ impl StatusFilter {
 }
 
 /// The request headers worth keeping: the standard content headers, `authorization`
-/// (shown as its scheme only) and every `x-` header (where vendors put credentials).
+/// (kept and shown as its scheme only) and every `x-` header (where vendors put credentials).
 pub fn kept_header(n: &HeaderName) -> bool {
-    use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+    use hyper::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
     // Standard names compare as enum tags; only custom names are compared as text.
     n == CONTENT_TYPE
         || n == CONTENT_LENGTH
@@ -539,41 +552,94 @@ enum HeaderSource<'a> {
 }
 
 impl<'a> HeaderSource<'a> {
-    /// Hand `keep` each kept header, its value cut at [`HEADER_STORED`] bytes, all of
-    /// them up to `cap` bytes as [`Headers`] packs them (whole headers only). Returns
-    /// the packed length and `true` when some were left out or cut.
+    /// Hand `keep` each kept header, its value cut at [`HEADER_STORED`] bytes (and an
+    /// `authorization` value at its [`scheme`]), all of them up to `cap` bytes as
+    /// [`Headers`] packs them (whole headers only, each counted at its length cut at
+    /// [`HEADER_STORED`], so that the same headers are kept whatever `authorization`
+    /// holds). Returns the length of what `keep` was handed and `true` when some were
+    /// left out or cut.
     fn each(&self, cap: usize, mut keep: impl FnMut(&'a str, &'a [u8])) -> (usize, bool) {
-        let mut len = 0;
+        let mut counted = 0;
+        // What `authorization` values had cut off past their scheme.
+        let mut saved = 0;
         let mut cut = false;
-        let mut one = |name: &'a str, value: &'a [u8]| {
+        // `auth`: the header is `authorization`.
+        let mut one = |name: &'a str, value: &'a [u8], auth: bool| {
             // Shown up to HEADER_CAP characters (at most 4 bytes each): a longer value
             // is marked as cut (not `authorization`, shown as its scheme only).
-            cut |= value.len() > HEADER_CAP
-                && name != "authorization"
-                && (value.len() > HEADER_STORED || shown_chars(value) > HEADER_CAP);
+            if value.len() > HEADER_CAP && !auth {
+                cut |= value.len() > HEADER_STORED || shown_chars(value) > HEADER_CAP;
+            }
             let value = &value[..value.len().min(HEADER_STORED)];
+            // Which headers fit is decided on their stored lengths as they arrive...
             let packed = name.len() + value.len() + 2;
-            if len + packed > cap {
+            if counted + packed > cap {
                 cut = true;
                 return;
             }
-            len += packed;
+            counted += packed;
+            // ...but `authorization` keeps only what is shown of it, its scheme.
+            let value = if auth {
+                let kept = scheme(value);
+                saved += value.len() - kept.len();
+                kept
+            } else {
+                value
+            };
             keep(name, value);
         };
         match *self {
             HeaderSource::Map(m) => {
                 for (n, v) in m.iter().filter(|(n, _)| kept_header(n)) {
-                    one(n.as_str(), v.as_bytes());
+                    one(n.as_str(), v.as_bytes(), n == AUTHORIZATION);
                 }
             }
             HeaderSource::Packed(h) => {
                 for (n, v) in h.iter() {
-                    one(n, v);
+                    one(n, v, n == "authorization");
                 }
             }
         }
-        (len, cut)
+        (counted - saved, cut)
     }
+}
+
+/// The start of an `authorization` value that [`show_header`] shows the same as the
+/// whole value: up to the end of its first word (the scheme). The credentials after it
+/// are never shown, so they are not kept. A value that is not UTF-8 is kept whole (its
+/// words are only known once it is decoded, lossily).
+fn scheme(value: &[u8]) -> &[u8] {
+    // `char::is_whitespace` among ASCII characters.
+    let space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
+    // Nearly always ASCII up to the scheme's end: found without decoding the rest.
+    let mut at = 0;
+    while at < value.len() && space(value[at]) {
+        at += 1;
+    }
+    while at < value.len() {
+        let b = value[at];
+        if space(b) {
+            return &value[..at];
+        }
+        if !b.is_ascii() {
+            return scheme_decoded(value);
+        }
+        at += 1;
+    }
+    value
+}
+
+/// [`scheme`] past a byte that is not ASCII.
+#[cold]
+fn scheme_decoded(value: &[u8]) -> &[u8] {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return value;
+    };
+    let start = text.len() - text.trim_start().len();
+    let end = text[start..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |at| start + at);
+    &value[..end]
 }
 
 /// How many characters [`show_header`] sees in `value`: its characters, with each
@@ -629,7 +695,7 @@ impl Journal {
             limit,
             max_bytes: budgets.journal,
             part: budgets.part,
-            inner: Mutex::new(Inner::default()),
+            inner: OwnLines(Mutex::new(Inner::default())),
             gauge: Gauge::default(),
         }
     }
@@ -793,7 +859,7 @@ impl Journal {
         // it is held without allocating a list for it.
         let mut evicted: (Option<Freed>, Vec<Freed>) = (None, Vec::new());
         {
-            let mut inner = crate::lock::lock(&self.inner);
+            let mut inner = crate::lock::lock(&self.inner.0);
             inner.next_seq += 1;
             stored.seq = inner.next_seq;
             let weight = stored.bytes();
@@ -819,6 +885,17 @@ impl Journal {
                     Some(_) => evicted.1.push(freed),
                 }
             }
+            // Grown by doubling up to the limit, then to the limit exactly: once full,
+            // each new entry goes into the slot the oldest just left (its first line
+            // read to evict it: in cache), not into one last written a whole capacity
+            // of entries ago.
+            let (len, capacity) = (inner.entries.len(), inner.entries.capacity());
+            if len == capacity {
+                // After the evictions above, `len` is below the limit.
+                inner
+                    .entries
+                    .reserve_exact(capacity.max(4).min(self.limit - len));
+            }
             inner.bytes += weight;
             inner.entries.push_back(stored);
             self.gauge.set(inner.bytes);
@@ -828,7 +905,7 @@ impl Journal {
 
     /// Matching entries, oldest first (newest last).
     pub fn query(&self, filter: &Filter) -> Vec<Exchange> {
-        let inner = crate::lock::lock(&self.inner);
+        let inner = crate::lock::lock(&self.inner.0);
         let mut out: Vec<Exchange> = inner
             .entries
             .iter()
@@ -843,13 +920,13 @@ impl Journal {
 
     /// How many entries [`query`](Self::query) would return.
     pub fn count(&self, filter: &Filter) -> usize {
-        let inner = crate::lock::lock(&self.inner);
+        let inner = crate::lock::lock(&self.inner.0);
         let n = inner.entries.iter().filter(|e| filter.matches(e)).count();
         n.min(filter.limit.unwrap_or(usize::MAX))
     }
 
     pub fn clear(&self) {
-        let mut inner = crate::lock::lock(&self.inner);
+        let mut inner = crate::lock::lock(&self.inner.0);
         // Freed, not kept empty at its largest: a reset gives the memory back.
         inner.entries = VecDeque::new();
         inner.bytes = 0;
@@ -863,7 +940,7 @@ impl Journal {
     }
 
     pub fn len(&self) -> usize {
-        crate::lock::lock(&self.inner).entries.len()
+        crate::lock::lock(&self.inner.0).entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -1351,6 +1428,121 @@ mod tests {
             .collect();
         assert_eq!(got.len(), KEPT_NOTED + 4);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn authorization_is_shown_the_same_from_its_scheme_alone() {
+        for value in [
+            &b""[..],
+            b"   ",
+            b"Bearer secret-token",
+            b"Basic dXNlcjpwYXNz",
+            b"  Bearer\tsecret  more",
+            b"Token",
+            "Bearer\u{a0}secret".as_bytes(),
+            "\u{3000}Bearer secret".as_bytes(),
+            "Bé\u{2003}x".as_bytes(),
+            b"Bearer \xff\xfesecret",
+            b"\xffBearer secret",
+        ] {
+            let kept = scheme(value);
+            assert!(value.starts_with(kept));
+            assert_eq!(
+                show_header("authorization", kept),
+                show_header("authorization", value),
+                "{value:?}"
+            );
+            if std::str::from_utf8(value).is_ok() {
+                assert!(
+                    !kept.ends_with(b"secret") && !kept.ends_with(b"more"),
+                    "{value:?}"
+                );
+            }
+        }
+        // Every value of up to four of these pieces: ASCII and Unicode whitespace (and
+        // ASCII that is not), words, bytes that are not UTF-8.
+        let pieces: [&[u8]; 13] = [
+            b"",
+            b" ",
+            b"\t",
+            b"\x0b",
+            b"\x1c",
+            b"a",
+            b"Bearer",
+            "é".as_bytes(),
+            "\u{a0}".as_bytes(),
+            "\u{85}".as_bytes(),
+            "\u{2003}".as_bytes(),
+            b"\xff",
+            b"\xe2\x82",
+        ];
+        for n in 0..pieces.len().pow(4) {
+            let value: Vec<u8> = (0..4)
+                .flat_map(|k| {
+                    pieces[n / pieces.len().pow(k) % pieces.len()]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            assert_eq!(
+                show_header("authorization", scheme(&value)),
+                show_header("authorization", &value),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_credentials_after_the_scheme_are_not_kept_and_the_same_headers_fit() {
+        // The part cap is counted on the whole value: an `x-` header after a long
+        // `authorization` is left out as before, although the scheme alone would fit.
+        let budgets = Budgets {
+            part: 300,
+            ..Budgets::default()
+        };
+        let j = Journal::new(2, &budgets);
+        for token_len in [10, 275] {
+            let mut headers = HeaderMap::new();
+            let token = "t".repeat(token_len);
+            headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+            headers.insert("x-after", "v".parse().unwrap());
+            j.record(&Record {
+                ..inbound(&headers)
+            });
+            let e = &j.query(&Filter::default()).pop().unwrap();
+            let held: Vec<_> = e.headers.iter().map(|(n, v)| (n, v.to_vec())).collect();
+            let v = serde_json::to_value(e).unwrap();
+            assert_eq!(held[0], ("authorization", b"Bearer".to_vec()));
+            assert_eq!(v["headers"]["authorization"], "Bearer …");
+            if token_len == 10 {
+                assert_eq!(held.len(), 2);
+                assert!(v.get("headers_truncated").is_none());
+            } else {
+                assert_eq!(held.len(), 1, "x-after left out at the cap");
+                assert_eq!(v["headers_truncated"], true);
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_ring_holds_the_limit_exactly_and_a_young_one_little() {
+        let j = Journal::new(100, &Budgets::default());
+        for i in 0..5 {
+            j.push(entry("credeau", &format!("/{i}")));
+        }
+        assert!(crate::lock::lock(&j.inner.0).entries.capacity() <= 8);
+        for i in 5..250 {
+            j.push(entry("credeau", &format!("/{i}")));
+            let inner = crate::lock::lock(&j.inner.0);
+            assert!(inner.entries.capacity() <= 100, "{i}");
+        }
+        let inner = crate::lock::lock(&j.inner.0);
+        assert_eq!((inner.entries.len(), inner.entries.capacity()), (100, 100));
+        drop(inner);
+        let all = j.query(&Filter::default());
+        assert_eq!(all[0].path, "/150");
+        assert_eq!(all[99].path, "/249");
+        assert!(all.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
     }
 
     #[test]

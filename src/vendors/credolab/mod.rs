@@ -49,6 +49,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use hyper::header::CONTENT_TYPE;
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -728,7 +729,7 @@ impl Credolab {
                 "refresh_token": refresh,
             }),
         )
-        .with_header(hyper::header::CONTENT_TYPE, errors::JSON)
+        .with_header(CONTENT_TYPE, errors::JSON)
     }
 
     /// The access token of a v6.0 request, or the 401.
@@ -791,8 +792,7 @@ impl Credolab {
         };
         ctx.entity = Some(reference);
         ctx.note = Some(format!("reference number {why}"));
-        MockResponse::json(StatusCode::OK, json!(free))
-            .with_header(hyper::header::CONTENT_TYPE, errors::JSON)
+        MockResponse::json(StatusCode::OK, json!(free)).with_header(CONTENT_TYPE, errors::JSON)
     }
 
     /// Count a read of `reference` and answer its scenario step; `ok` renders success.
@@ -874,7 +874,7 @@ impl Credolab {
                 }
                 let ds = data::dataset(ctx, reference, origin);
                 MockResponse::json(StatusCode::OK, (ok.plain)(ctx, &turn, &ds))
-                    .with_header(hyper::header::CONTENT_TYPE, errors::JSON)
+                    .with_header(CONTENT_TYPE, errors::JSON)
             })
         };
         if exists_anyway.get() {

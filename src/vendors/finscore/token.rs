@@ -339,7 +339,8 @@ fn with_basic_credentials<T>(
     let mut stack = [0u8; BASIC_ON_STACK];
     let heap;
     // `decode_slice` decodes as `decode` does (the same engine, the same errors) and
-    // refuses only an output that may not fit, decided from the input's length alone.
+    // refuses only an output that may not fit (judged from the input's length and
+    // padding), which `decode` then decodes on the heap: the same outcome either way.
     let decoded: &[u8] = match engine.decode_slice(encoded, &mut stack) {
         Ok(n) => &stack[..n],
         Err(base64::DecodeSliceError::OutputSliceTooSmall) => {

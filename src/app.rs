@@ -146,6 +146,9 @@ struct Base {
     /// The root's vendor objects: they also describe the vendors (names, outcomes,
     /// documented statuses) wherever that is asked.
     registry: Vec<Arc<dyn Vendor>>,
+    /// The vendors' names, in registry order: what routing compares a path's first
+    /// segment with, without a call through the vendor object per vendor.
+    names: Box<[&'static str]>,
     /// Per vendor, in registry order: its shared slot, handed to every instance's object.
     shared: Vec<SharedSlot>,
     /// (outcomes, scenarios) per vendor, for coverage.
@@ -205,6 +208,7 @@ impl App {
             .collect();
         let base = Arc::new(Base {
             sizes,
+            names: registry.iter().map(|v| v.name()).collect(),
             registry,
             shared,
             vendor_ports: Mutex::new(Vec::new()),
@@ -288,7 +292,7 @@ impl App {
 
     /// The registry index of the vendor called `name`.
     pub fn vendor_index(&self, name: &str) -> Option<usize> {
-        self.base.registry.iter().position(|v| v.name() == name)
+        self.base.names.iter().position(|n| *n == name)
     }
 
     /// This instance's object for the vendor at `index`, made on first use.

@@ -92,6 +92,9 @@ struct Target {
     local_at: usize,
     /// The vendor's place in the registry.
     index: usize,
+    /// Where the path below the vendor's prefix starts (without its leading `/`), as
+    /// routing found it.
+    rest_at: usize,
     /// Served at the root of a `--vendor-listen` port: the vendor sees the whole path.
     whole: bool,
 }
@@ -126,15 +129,19 @@ fn route(root: &App, full_path: &str, fixed: Option<&'static str>) -> Route {
     if fixed.is_none() && (local == "/__admin" || local.starts_with("/__admin/")) {
         return Route::Admin(sandbox, local_at);
     }
-    let index = match fixed {
-        Some(v) => app.vendor_index(v),
-        None => app.vendor_index(vendor_segment(local).0),
+    let (index, rest_at) = match fixed {
+        Some(v) => (app.vendor_index(v), full_path.len()),
+        None => {
+            let (segment, rest_at) = vendor_and_rest(full_path, local);
+            (app.vendor_index(segment), rest_at)
+        }
     };
     match index {
         Some(index) => Route::Vendor(Target {
             sandbox,
             local_at,
             index,
+            rest_at,
             whole: fixed.is_some(),
         }),
         None => Route::Answered(no_vendor(app, full_path)),
@@ -152,6 +159,15 @@ fn vendor_segment(local: &str) -> (&str, &str) {
         Some(at) => (&rest[..at], &rest[at + 1..]),
         None => (rest, ""),
     }
+}
+
+/// The vendor's name in `local` (the path inside the instance, a tail of `full_path` or
+/// `/` when that is empty) and where in `full_path` the path below its prefix starts:
+/// `&full_path[at..]` is [`vendor_segment`]'s second part, found once, when routing.
+fn vendor_and_rest<'a>(full_path: &str, local: &'a str) -> (&'a str, usize) {
+    let (segment, rest) = vendor_segment(local);
+    // `rest` ends where `local` does, and so where `full_path` does (or it is empty).
+    (segment, full_path.len() - rest.len())
 }
 
 /// Text buffers longer than this are freed after their request, not kept for the next.
@@ -324,7 +340,7 @@ fn answer(
         path.push_str(local);
     } else {
         path.push('/');
-        path.push_str(vendor_segment(local).1);
+        path.push_str(&full_path[target.rest_at..]);
     }
     let query = parts.uri.query().map(|q| {
         let mut buf = std::mem::take(&mut query_buf);
@@ -551,6 +567,31 @@ mod tests {
             "no-slash",
         ] {
             assert_eq!(vendor_segment(local), old(local), "{local:?}");
+        }
+    }
+
+    #[test]
+    fn the_path_below_the_vendor_found_when_routing_is_the_one_the_segment_split_gives() {
+        for full in [
+            "/",
+            "/~s",
+            "/~s/",
+            "/%7Es/finx/rest/risk-reports/r1",
+            "/finbox",
+            "/finbox/",
+            "/finbox/v2/risk/predictors",
+            "//finbox//v2/",
+            "/~sandbox-1/credeau/api/insights",
+            "/~s//finx",
+            "/é/ü/ß",
+        ] {
+            let local_at = match sandbox::split_path(full) {
+                Some(Ok((_, at))) => at,
+                _ => 0,
+            };
+            let local = local_path(full, local_at);
+            let (segment, at) = vendor_and_rest(full, local);
+            assert_eq!((segment, &full[at..]), vendor_segment(local), "{full:?}");
         }
     }
 

@@ -364,6 +364,12 @@ impl App {
         Some(app)
     }
 
+    /// The sandbox `name` if it is live (its name was checked when it was made), without
+    /// making it; `None` inside a sandbox.
+    pub fn live_sandbox(&self, name: &str) -> Option<App> {
+        self.sandboxes.as_ref()?.get(name)
+    }
+
     /// Drop the sandbox `name`; `false` if there was none.
     pub fn drop_sandbox(&self, name: &str) -> bool {
         match self.sandboxes.as_ref().and_then(|t| t.remove(name)) {

@@ -116,12 +116,19 @@ fn local_path(full_path: &str, local_at: usize) -> &str {
 /// Find the instance (`/~NAME/…` is the rest of the path, answered by sandbox NAME) and
 /// the vendor, or the admin API, for `full_path`.
 fn route(root: &App, full_path: &str, fixed: Option<&'static str>) -> Route {
-    let (sandbox, local_at) = match sandbox::split_path(full_path) {
+    let (sandbox, local_at) = match sandbox::split_name(full_path) {
         None => (None, 0),
-        Some(Err(rule)) => return Route::Answered(bad_sandbox_name(root, rule)),
-        Some(Ok((name, at))) => match root.sandbox(name) {
+        // A live sandbox's name was checked when the sandbox was made: only a name not
+        // found is checked (and the sandbox made).
+        Some((name, at)) => match root.live_sandbox(name) {
             Some(app) => (Some(app), at),
-            None => unreachable!("the server's root holds the sandboxes"),
+            None => match sandbox::check_name(name) {
+                Err(rule) => return Route::Answered(bad_sandbox_name(root, rule)),
+                Ok(()) => match root.sandbox(name) {
+                    Some(app) => (Some(app), at),
+                    None => unreachable!("the server's root holds the sandboxes"),
+                },
+            },
         },
     };
     let app = sandbox.as_ref().unwrap_or(root);

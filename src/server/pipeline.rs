@@ -325,11 +325,8 @@ fn answer(
     let app = target.app(root);
     let index = target.index;
     let vendor = app.vendor_at(index);
-    let name = vendor.name();
-    let set = app
-        .catalog
-        .vendor(name)
-        .expect("every registered vendor has a compiled scenario set");
+    let name = app.vendor_name(index);
+    let set = app.scenario_set(index);
     let full_path = parts.uri.path();
     let body = match body {
         Ok(b) => Ok(b),

@@ -33,7 +33,7 @@ use crate::generate::Issuer;
 use crate::journal::Journal;
 use crate::rate_limit::RateLimiter;
 use crate::sandbox::{Life, Sandboxes, DEFAULT_MAX_SANDBOXES};
-use crate::scenario::{self, Catalog, Diagnostic};
+use crate::scenario::{self, Catalog, Diagnostic, VendorScenarios};
 use crate::server::{self, Listener};
 use crate::state::StateStore;
 use crate::vendors::{self, SharedSlot, Vendor};
@@ -146,6 +146,9 @@ struct Base {
     /// The root's vendor objects: they also describe the vendors (names, outcomes,
     /// documented statuses) wherever that is asked.
     registry: Vec<Arc<dyn Vendor>>,
+    /// The vendors' names, in registry order: what routing compares a path's first
+    /// segment with, without a call through the vendor object per vendor.
+    names: Box<[&'static str]>,
     /// Per vendor, in registry order: its shared slot, handed to every instance's object.
     shared: Vec<SharedSlot>,
     /// (outcomes, scenarios) per vendor, for coverage.
@@ -196,6 +199,15 @@ impl App {
         let shared = vendors::shared_slots();
         let registry = vendors::registry_sharing(&shared, &config.budgets);
         let catalog = scenario::load(&registry, &config.scenario_dirs)?;
+        // What `scenario_set` relies on: one compiled set per vendor, in registry order.
+        assert!(
+            catalog
+                .vendors
+                .iter()
+                .map(|(n, _)| *n)
+                .eq(registry.iter().map(|v| v.name())),
+            "the catalog holds every vendor's scenarios in registry order"
+        );
         let sizes: Arc<[Sizes]> = registry
             .iter()
             .map(|v| {
@@ -205,6 +217,7 @@ impl App {
             .collect();
         let base = Arc::new(Base {
             sizes,
+            names: registry.iter().map(|v| v.name()).collect(),
             registry,
             shared,
             vendor_ports: Mutex::new(Vec::new()),
@@ -288,7 +301,18 @@ impl App {
 
     /// The registry index of the vendor called `name`.
     pub fn vendor_index(&self, name: &str) -> Option<usize> {
-        self.base.registry.iter().position(|v| v.name() == name)
+        self.base.names.iter().position(|n| *n == name)
+    }
+
+    /// The name of the vendor at `index` in the registry.
+    pub fn vendor_name(&self, index: usize) -> &'static str {
+        self.base.names[index]
+    }
+
+    /// The compiled scenarios of the vendor at `index` in the registry (the catalog
+    /// holds them in registry order: checked when the server is built).
+    pub fn scenario_set(&self, index: usize) -> &VendorScenarios {
+        &self.catalog.vendors[index].1
     }
 
     /// This instance's object for the vendor at `index`, made on first use.
@@ -358,6 +382,12 @@ impl App {
             old.close();
         }
         Some(app)
+    }
+
+    /// The sandbox `name` if it is live (its name was checked when it was made), without
+    /// making it; `None` inside a sandbox.
+    pub fn live_sandbox(&self, name: &str) -> Option<App> {
+        self.sandboxes.as_ref()?.get(name)
     }
 
     /// Drop the sandbox `name`; `false` if there was none.
@@ -619,6 +649,24 @@ pub async fn run_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vendor_s_index_gives_its_name_object_and_scenarios_as_looking_up_its_name_does() {
+        let root = App::new(Config::default()).unwrap_or_else(|e| panic!("{e:?}"));
+        let sandbox = root.sandbox("s").expect("the root holds sandboxes");
+        for app in [&root, &sandbox] {
+            for (i, v) in app.registry().iter().enumerate() {
+                let name = v.name();
+                assert_eq!(app.vendor_name(i), name);
+                assert_eq!(app.vendor_index(name), Some(i));
+                assert_eq!(app.vendor_at(i).name(), name);
+                let by_name = app.catalog.vendor(name).expect("every vendor has a set");
+                assert!(std::ptr::eq(app.scenario_set(i), by_name), "{name}");
+            }
+            assert_eq!(app.vendor_index("nobody"), None);
+            assert_eq!(app.vendor_index(""), None);
+        }
+    }
 
     #[test]
     fn a_dropped_or_evicted_sandbox_is_freed_and_a_reset_root_frees_them_all() {

@@ -52,6 +52,14 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// segment, else the name (checked) and where the path inside the sandbox starts in
 /// `path` (`path.len()` when nothing follows the name: the sandbox's `/`).
 pub fn split_path(path: &str) -> Option<Result<(&str, usize), String>> {
+    let (name, end) = split_name(path)?;
+    Some(check_name(name).map(|()| (name, end)))
+}
+
+/// [`split_path`] without checking the name: for a name looked up among the live
+/// sandboxes first (any found there was checked when it was made), checked only when it
+/// is not found.
+pub fn split_name(path: &str) -> Option<(&str, usize)> {
     let start = if path.starts_with("/~") {
         2
     } else if path.len() >= 4 && path[..4].eq_ignore_ascii_case("/%7e") {
@@ -62,8 +70,7 @@ pub fn split_path(path: &str) -> Option<Result<(&str, usize), String>> {
     let rest = &path[start..];
     // A byte search: `/` is ASCII, so it never lands inside a character.
     let end = start + memchr_slash(rest.as_bytes());
-    let name = &path[start..end];
-    Some(check_name(name).map(|()| (name, end)))
+    Some((&path[start..end], end))
 }
 
 /// Where the first `/` of `bytes` is, or its length.
@@ -230,6 +237,16 @@ impl<T: Clone> Sandboxes<T> {
         (value, evicted)
     }
 
+    /// The sandbox `name`, if it is live and made: stamped as the most recently used,
+    /// like [`Sandboxes::get_or_make`]'s, but never made.
+    pub fn get(&self, name: &str) -> Option<T> {
+        let live = crate::lock::read(&self.live);
+        let slot = live.get(name)?;
+        let value = slot.value.get()?;
+        self.stamp(slot);
+        Some(value.clone())
+    }
+
     /// Mark `slot` as the most recently used: a new tick, unless it holds the newest
     /// already (a sandbox used request after request then writes nothing shared).
     fn stamp(&self, slot: &Slot<T>) {
@@ -377,6 +394,20 @@ mod tests {
             });
             assert_eq!(got, want, "{path}");
         }
+        for path in [
+            "/finbox/v2",
+            "/~t42/x",
+            "/~/finbox",
+            "/%7E%7Ea/b",
+            "/~a%2Fb/c",
+            "/%7et42",
+        ] {
+            assert_eq!(
+                split_name(path).map(|(name, at)| check_name(name).map(|()| (name, at))),
+                split_path(path),
+                "{path}"
+            );
+        }
         assert!(split_path("/~/finbox").unwrap().is_err());
         assert!(split_path("/%7E/finbox").unwrap().is_err());
         assert!(split_path("/~a%2Fb/finbox").unwrap().is_err());
@@ -438,6 +469,24 @@ mod tests {
         assert_eq!(oldest(None).as_deref(), Some("a"));
         assert_eq!(oldest(None).as_deref(), Some("c"));
         assert_eq!(oldest(None).as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_live_sandbox_is_found_and_stamped_as_used_and_no_other_is_made() {
+        let table = Sandboxes::new(10);
+        assert_eq!(table.get("a"), None, "none made yet");
+        assert!(table.is_empty(), "looking makes nothing");
+        for name in ["a", "b", "c"] {
+            table.get_or_make(name, |_, _| name.to_string());
+        }
+        assert_eq!(table.get("a").as_deref(), Some("a"));
+        assert_eq!(table.get("z"), None);
+        assert_eq!(table.len(), 3);
+        // `a` was used last: `b` is now the least recently used, then `c`, then `a`.
+        let oldest = |keep| table.drop_least_recent(keep).map(|(n, _)| n.to_string());
+        assert_eq!(oldest(None).as_deref(), Some("b"));
+        assert_eq!(oldest(None).as_deref(), Some("c"));
+        assert_eq!(oldest(None).as_deref(), Some("a"));
     }
 
     #[test]

@@ -92,6 +92,9 @@ struct Target {
     local_at: usize,
     /// The vendor's place in the registry.
     index: usize,
+    /// Where the path below the vendor's prefix starts (without its leading `/`), as
+    /// routing found it.
+    rest_at: usize,
     /// Served at the root of a `--vendor-listen` port: the vendor sees the whole path.
     whole: bool,
 }
@@ -113,12 +116,19 @@ fn local_path(full_path: &str, local_at: usize) -> &str {
 /// Find the instance (`/~NAME/…` is the rest of the path, answered by sandbox NAME) and
 /// the vendor, or the admin API, for `full_path`.
 fn route(root: &App, full_path: &str, fixed: Option<&'static str>) -> Route {
-    let (sandbox, local_at) = match sandbox::split_path(full_path) {
+    let (sandbox, local_at) = match sandbox::split_name(full_path) {
         None => (None, 0),
-        Some(Err(rule)) => return Route::Answered(bad_sandbox_name(root, rule)),
-        Some(Ok((name, at))) => match root.sandbox(name) {
+        // A live sandbox's name was checked when the sandbox was made: only a name not
+        // found is checked (and the sandbox made).
+        Some((name, at)) => match root.live_sandbox(name) {
             Some(app) => (Some(app), at),
-            None => unreachable!("the server's root holds the sandboxes"),
+            None => match sandbox::check_name(name) {
+                Err(rule) => return Route::Answered(bad_sandbox_name(root, rule)),
+                Ok(()) => match root.sandbox(name) {
+                    Some(app) => (Some(app), at),
+                    None => unreachable!("the server's root holds the sandboxes"),
+                },
+            },
         },
     };
     let app = sandbox.as_ref().unwrap_or(root);
@@ -126,15 +136,19 @@ fn route(root: &App, full_path: &str, fixed: Option<&'static str>) -> Route {
     if fixed.is_none() && (local == "/__admin" || local.starts_with("/__admin/")) {
         return Route::Admin(sandbox, local_at);
     }
-    let index = match fixed {
-        Some(v) => app.vendor_index(v),
-        None => app.vendor_index(vendor_segment(local).0),
+    let (index, rest_at) = match fixed {
+        Some(v) => (app.vendor_index(v), full_path.len()),
+        None => {
+            let (segment, rest_at) = vendor_and_rest(full_path, local);
+            (app.vendor_index(segment), rest_at)
+        }
     };
     match index {
         Some(index) => Route::Vendor(Target {
             sandbox,
             local_at,
             index,
+            rest_at,
             whole: fixed.is_some(),
         }),
         None => Route::Answered(no_vendor(app, full_path)),
@@ -152,6 +166,15 @@ fn vendor_segment(local: &str) -> (&str, &str) {
         Some(at) => (&rest[..at], &rest[at + 1..]),
         None => (rest, ""),
     }
+}
+
+/// The vendor's name in `local` (the path inside the instance, a tail of `full_path` or
+/// `/` when that is empty) and where in `full_path` the path below its prefix starts:
+/// `&full_path[at..]` is [`vendor_segment`]'s second part, found once, when routing.
+fn vendor_and_rest<'a>(full_path: &str, local: &'a str) -> (&'a str, usize) {
+    let (segment, rest) = vendor_segment(local);
+    // `rest` ends where `local` does, and so where `full_path` does (or it is empty).
+    (segment, full_path.len() - rest.len())
 }
 
 /// Text buffers longer than this are freed after their request, not kept for the next.
@@ -302,11 +325,8 @@ fn answer(
     let app = target.app(root);
     let index = target.index;
     let vendor = app.vendor_at(index);
-    let name = vendor.name();
-    let set = app
-        .catalog
-        .vendor(name)
-        .expect("every registered vendor has a compiled scenario set");
+    let name = app.vendor_name(index);
+    let set = app.scenario_set(index);
     let full_path = parts.uri.path();
     let body = match body {
         Ok(b) => Ok(b),
@@ -324,7 +344,7 @@ fn answer(
         path.push_str(local);
     } else {
         path.push('/');
-        path.push_str(vendor_segment(local).1);
+        path.push_str(&full_path[target.rest_at..]);
     }
     let query = parts.uri.query().map(|q| {
         let mut buf = std::mem::take(&mut query_buf);
@@ -551,6 +571,31 @@ mod tests {
             "no-slash",
         ] {
             assert_eq!(vendor_segment(local), old(local), "{local:?}");
+        }
+    }
+
+    #[test]
+    fn the_path_below_the_vendor_found_when_routing_is_the_one_the_segment_split_gives() {
+        for full in [
+            "/",
+            "/~s",
+            "/~s/",
+            "/%7Es/finx/rest/risk-reports/r1",
+            "/finbox",
+            "/finbox/",
+            "/finbox/v2/risk/predictors",
+            "//finbox//v2/",
+            "/~sandbox-1/credeau/api/insights",
+            "/~s//finx",
+            "/é/ü/ß",
+        ] {
+            let local_at = match sandbox::split_path(full) {
+                Some(Ok((_, at))) => at,
+                _ => 0,
+            };
+            let local = local_path(full, local_at);
+            let (segment, at) = vendor_and_rest(full, local);
+            assert_eq!((segment, &full[at..]), vendor_segment(local), "{full:?}");
         }
     }
 

@@ -1921,4 +1921,72 @@ mod tests {
         );
         assert!(values_read > 1500, "{values_read} values read");
     }
+
+    /// The Feature Store's default 2 MiB of values keep what they kept before session
+    /// 10 (README "Limits" said about 2 400 entities of 11 values): 2 000 entities
+    /// written as the FinScore ingestion writes them (bench/endpoints.py) all read back.
+    /// A client writing them and reading the first back got its values; it must still.
+    #[test]
+    fn the_default_budget_keeps_two_thousand_finscore_entities() {
+        let features = [
+            "code",
+            "score",
+            "band",
+            "address_check",
+            "msisdn_check",
+            "time_with_smart",
+            "subscription_type",
+            "sms_usage",
+            "top_up",
+            "mobile_data_usage",
+            "avg_daily_activities",
+        ];
+        let settings = FeatureStoreSettings {
+            entity_types: vec![Precreated {
+                featurestore: names::parent_of(ET).to_string(),
+                name: ET.to_string(),
+                description: None,
+                features: features
+                    .iter()
+                    .map(|f| (f.to_string(), ValueType::String))
+                    .collect(),
+            }],
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut s = store::Store::default();
+        s.seed(&settings, now, Issuer::root(1));
+        let entity = |n: usize| format!("63918{n:07}");
+        for batch in 0..20 {
+            let payloads = (0..100)
+                .map(|n| store::Payload {
+                    entity_id: entity(batch * 100 + n),
+                    values: features
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| {
+                            let text = if *f == "code" {
+                                "0000".to_string()
+                            } else {
+                                (100 + i).to_string()
+                            };
+                            let v = json!({ "stringValue": text });
+                            (f.to_string(), values::parse(f, &v).unwrap())
+                        })
+                        .collect(),
+                })
+                .collect();
+            s.write(ET, payloads, now).unwrap();
+        }
+        let first = entity(0);
+        let bytes = s
+            .read_bytes(ET, &[first.as_str()], &["code"], false)
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            answer["entityView"]["data"][0]["value"]["stringValue"], "0000",
+            "the first of 2 000 entities was forgotten: {answer}"
+        );
+    }
 }

@@ -1125,18 +1125,19 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         json_str(out, entity);
         out.extend_from_slice(br#","data":["#);
         let row = rows.and_then(|r| r.get(entity));
-        // Every feature read written, in the order read: the row's fragments as kept.
-        if let Some(text) = row.and_then(|r| r.joined(ids)) {
-            out.extend_from_slice(text);
-        } else {
-            for (i, f) in ids.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                // Rendered when written.
-                match row.and_then(|r| r.find(i, f.borrow())) {
-                    None => out.extend_from_slice(b"{}"),
-                    Some(fragment) => out.extend_from_slice(fragment),
+        match row {
+            // Every feature read written, in the order read: the row as kept.
+            Some(r) if r.holds_exactly(ids) => r.put_all(out),
+            _ => {
+                for (i, f) in ids.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    // Rendered when written.
+                    match row.and_then(|r| Some((r, r.find(i, f.borrow())?))) {
+                        None => out.extend_from_slice(b"{}"),
+                        Some((r, at)) => r.put(out, at),
+                    }
                 }
             }
         }

@@ -7,14 +7,16 @@
 //! every value until its age passes the entity type's `onlineStorageTtlDays`, however
 //! many there are.
 //!
-//! A value is kept as the bytes a read answers for it ([`Stored`]): read from the
-//! canonical JSON it was written as ([`super::values::Parsed`]) into a small enum
-//! ([`Compact`]) and rendered once, when written, rather than kept as a JSON tree (which
-//! costs several times its text) or rendered again on every read. An entity's row keeps
-//! its values' bytes in one buffer, joined as a read's `data` array holds them
-//! ([`Row`]), and weighs what that buffer and its index hold. Entity type names and
-//! feature ids are shared between rows (`Arc<str>`), so an entity's row holds little
-//! besides its values.
+//! A value is kept as the bytes a read answers for its data and its generate time
+//! ([`Stored`]): read from the canonical JSON it was written as
+//! ([`super::values::Parsed`]) into a small enum ([`Compact`]) and rendered once, when
+//! written, rather than kept as a JSON tree (which costs several times its text) or
+//! rendered again on every read. An entity's row keeps its values' data in one buffer,
+//! followed by their generate times' closings, each once ([`Row`]), and weighs what that
+//! buffer and its index hold; the dress around them (`{"value":{"<field>":` and the
+//! metadata's key), the same for every value of a kind, is not kept but written by a read
+//! from static pieces. Entity type names and feature ids are shared between rows
+//! (`Arc<str>`), so an entity's row holds little besides its values.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -918,7 +920,7 @@ mod tests {
                 let want = serde_json::to_vec(&json!({ "value": tree })).unwrap();
                 let stored = Stored::render(*kind, d, generate_time, &mut kept);
                 assert_eq!(
-                    String::from_utf8(stored.fragment().to_vec()).unwrap(),
+                    String::from_utf8(stored.fragment()).unwrap(),
                     String::from_utf8(want.clone()).unwrap()
                 );
                 let fresh = Stored::render(*kind, d, generate_time, &mut Times::default());

@@ -990,8 +990,8 @@ impl Store {
     /// `streaming` the array of a header message and one entity view message each.
     /// The same bytes as serializing the JSON the other path builds (unit tests hold
     /// them to it and to the values written, serialized afresh), copied from what each
-    /// value was rendered into when written ([`Row`]): no `Value` built per feature, no
-    /// value rendered again.
+    /// value was rendered into when written and static pieces ([`Row`]): no `Value`
+    /// built per feature, no value rendered again.
     pub fn read_bytes(
         &mut self,
         entity_type: &str,
@@ -1103,8 +1103,8 @@ impl Store {
 
 /// After the header, one view per entity (`streaming`: every entity, each its own
 /// message; else the first), closing the answer: for each feature of `ids`, the
-/// entity's stored value (its fragment, [`Row`]) or `{}`; a row holding exactly `ids`
-/// in that order is copied whole.
+/// entity's stored value ([`Row::put`]) or `{}`; a row holding exactly `ids` in that
+/// order is written whole, without looking any feature up ([`Row::put_all`]).
 fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     out: &mut Vec<u8>,
     rows: Option<&crate::FastMap<Arc<str>, Row>>,

@@ -353,7 +353,8 @@ fn put_closing(out: &mut [u8; 80], t: DateTime<Utc>) -> usize {
     } else {
         9
     };
-    let mut time = [0; 30];
+    // 29 digits and `Z`, or chrono's text: at most 33 bytes.
+    let mut time = [0; 40];
     let len = if put_iso_time(&mut time, &naive, b'.', digits) {
         let len = if digits == 0 { 19 } else { 20 + digits };
         time[len] = b'Z';
@@ -899,6 +900,8 @@ mod tests {
             at("9999-12-31T23:59:59.999Z"),
             DateTime::from_timestamp(253_402_300_800, 0).unwrap(), // 10000-01-01
             DateTime::from_timestamp(-62_167_219_201, 5_000).unwrap(), // -0001-12-31
+            DateTime::<Utc>::MAX_UTC, // chrono's last, nine digits: its longest text
+            DateTime::<Utc>::MIN_UTC,
             leap,
             leap,
             t0(),

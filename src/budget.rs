@@ -92,9 +92,10 @@ pub const DEFAULT_STATE_BYTES: usize = 6 * MIB;
 /// suites write (over 1 000 finX flows, 6 000 FinScore tokens). 17 maps in all, so an
 /// instance's vendors hold at most about 17 MiB besides the Feature Store's values.
 pub const DEFAULT_STORE_BYTES: usize = MIB;
-/// Default [`Budgets::rows`]: about 1 350 Feature Store entities of 11 values (1 560 bytes
-/// each with each value kept as the bytes a read answers, BENCHMARKS.md; 2 400 at 870
-/// bytes before), more than a test suite writes and reads back; a model's feature
+/// Default [`Budgets::rows`]: about 3 250 Feature Store entities of 11 values (644 bytes
+/// each, each value kept as the JSON text a read answers for its data and the entity's
+/// generate time once, BENCHMARKS.md; 2 400 at 852 bytes before session 10), more than a
+/// test suite writes and reads back; a model's feature
 /// table in production is larger, and an entity past it reads back empty, so a load test
 /// writing more entities than this should read back the recent ones only. Not larger:
 /// the root is never dropped, and with the root and seven sandboxes holding 200 KB

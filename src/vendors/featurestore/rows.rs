@@ -7,20 +7,22 @@
 //! every value until its age passes the entity type's `onlineStorageTtlDays`, however
 //! many there are.
 //!
-//! A value is kept as the bytes a read answers for it ([`Stored`]): read from the
-//! canonical JSON it was written as ([`super::values::Parsed`]) into a small enum
-//! ([`Compact`]) and rendered once, when written, rather than kept as a JSON tree (which
-//! costs several times its text) or rendered again on every read. An entity's row keeps
-//! its values' bytes in one buffer, joined as a read's `data` array holds them
-//! ([`Row`]), and weighs what that buffer and its index hold. Entity type names and
-//! feature ids are shared between rows (`Arc<str>`), so an entity's row holds little
-//! besides its values.
+//! A value is kept as the bytes a read answers for its data and its generate time
+//! ([`Stored`]): read from the canonical JSON it was written as
+//! ([`super::values::Parsed`]) into a small enum ([`Compact`]) and rendered once, when
+//! written, rather than kept as a JSON tree (which costs several times its text) or
+//! rendered again on every read. An entity's row keeps its values' data in one buffer,
+//! followed by their generate times' closings, each once ([`Row`]), and weighs what that
+//! buffer and its index hold; the dress around them (`{"value":{"<field>":` and the
+//! metadata's key), the same for every value of a kind, is not kept but written by a read
+//! from static pieces. Entity type names and feature ids are shared between rows
+//! (`Arc<str>`), so an entity's row holds little besides its values.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::values::{Parsed, ValueType};
 use crate::budget::heap;
@@ -167,25 +169,28 @@ impl<'a> Compact<'a> {
     }
 }
 
-/// One value as stored: its kind and the fragment a read answers for it,
-/// `{"value":{"<field>":X,"metadata":{"generateTime":"T"}}}`, rendered once when it is
-/// written ([`Stored::new`]) rather than on every read of it. Nothing in the fragment
-/// depends on the clock or on the read (the generate time is fixed when the value is
-/// written, and the mock keeps a value unchanged until it is overwritten, forgotten or
-/// its feature, entity type or featurestore is deleted), so a read copies it as it is.
-/// The structured value it was rendered from is not kept: the JSON path reads the
-/// fragment back ([`read_back`]).
+/// One value as written, before it joins its entity's row ([`Row`]): its kind, its data
+/// as a read answers it (the JSON text of X in `{"<field>":X}`, escaped, quotes
+/// included) and what follows the data, `,"metadata":{"generateTime":"T"}}}` (its
+/// closing), shared by the values of one write generated at one moment ([`Times`]).
+/// Nothing in either depends on the clock or on the read (the generate time is fixed
+/// when the value is written, and the mock keeps a value unchanged until it is
+/// overwritten, forgotten or its feature, entity type or featurestore is deleted), so a
+/// read copies them as they are, between static pieces ([`put_value`]). The structured
+/// value they were rendered from is not kept: the JSON path reads them back
+/// ([`read_back`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     kind: ValueType,
-    fragment: Box<[u8]>,
+    data: Box<[u8]>,
+    closing: Arc<[u8]>,
 }
 
 impl Stored {
     /// A parsed (and checked) value, generated at `generate_time`, and its data size
     /// ([`Compact::data_bytes`], for the per-value cap); `times` keeps the last generate
-    /// time rendered (the values of one write share one) and the buffer it is rendered
-    /// in. `None` only if `p` is not canonical JSON of its kind, which
+    /// time's closing (the values of one write share one) and the buffer a value is
+    /// rendered in. `None` only if `p` is not canonical JSON of its kind, which
     /// [`super::values::parse`] never gives.
     pub fn new(
         p: &Parsed,
@@ -199,9 +204,7 @@ impl Stored {
         ))
     }
 
-    /// `{"value": V}` with V `{"<field>": data, "metadata": {"generateTime": T}}`
-    /// serialized, written straight (the same bytes, a unit test holds them to it)
-    /// without building a map.
+    /// The value's data serialized ([`Compact::write_json`]) and its closing.
     fn render(
         kind: ValueType,
         data: &Compact,
@@ -211,129 +214,104 @@ impl Stored {
         let out = &mut times.buf;
         out.clear();
         match data {
-            // A plain string (most values): its quotes come with the pieces around it.
+            // A plain string (most values): nothing to escape.
             Compact::Plain(t) => {
-                out.extend_from_slice(opening(kind, true));
+                out.push(b'"');
                 out.extend_from_slice(t.as_bytes());
-                times.last.put_metadata(out, generate_time, true);
+                out.push(b'"');
             }
-            data => {
-                out.extend_from_slice(opening(kind, false));
-                data.write_json(out);
-                times.last.put_metadata(out, generate_time, false);
-            }
+            data => data.write_json(out),
         }
         // Allocated at its length (a buffer shrunk in place costs a reallocation).
+        let data = Box::from(&out[..]);
         Self {
             kind,
-            fragment: Box::from(&out[..]),
+            data,
+            closing: times.closing(generate_time),
         }
     }
 
-    /// `{"value":{…}}` as a read's data holds it, serialized.
+    /// `{"value":{…}}` as a read's data holds it, serialized ([`put_value`]).
     #[cfg(test)]
-    pub fn fragment(&self) -> &[u8] {
-        &self.fragment
+    pub fn fragment(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_value(&mut out, self.kind, &self.data, &self.closing);
+        out
     }
 
     /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers it
     /// ([`read_back`]).
     #[cfg(test)]
     pub fn to_json(&self) -> Value {
-        read_back(self.kind, &self.fragment)
+        read_back(self.kind, &self.data, &self.closing)
     }
+}
+
+/// `{"value":{"<field>":X,"metadata":{"generateTime":"T"}}}` for a value of `kind` with
+/// `data` X and `closing` `,"metadata":{"generateTime":"T"}}}`, as a read's data holds
+/// it: the same bytes as `{"value": V}` serialized, V the value's JSON (unit tests hold
+/// them to it), in three copies, the first static.
+#[inline]
+fn put_value(out: &mut Vec<u8>, kind: ValueType, data: &[u8], closing: &[u8]) {
+    out.extend_from_slice(opening(kind));
+    out.extend_from_slice(data);
+    out.extend_from_slice(closing);
 }
 
 /// `{"<field>": X, "metadata": {"generateTime": T}}`, as a read answers a value of
-/// `kind`: its `fragment` ([`Stored`]) read back. Its doubles are read back from their
-/// text by the standard library's parser, which gives exactly the double that text was
-/// written from (serde_json writes the shortest text that reads back so; its own
-/// parser, in its default build, may miss the last bit).
-fn read_back(kind: ValueType, fragment: &[u8]) -> Value {
-    let mut v: Value = serde_json::from_slice(fragment).expect("a rendered fragment is JSON");
-    let mut value = v["value"].take();
-    if matches!(kind, ValueType::Double | ValueType::DoubleArray) {
-        let open = opening(kind, false).len();
-        let end = fragment.len() - metadata_len(fragment);
-        let text = std::str::from_utf8(&fragment[open..end]).expect("ASCII");
-        let double = |t: &str| match t {
-            "null" => Value::Null,
-            t => json!(t.parse::<f64>().expect("a double serde_json wrote")),
-        };
-        value[kind.field()] = match kind {
-            ValueType::Double => double(text),
-            _ => {
-                let list = &text[r#"{"values":["#.len()..text.len() - "]}".len()];
-                let values: Vec<Value> = match list {
-                    "" => Vec::new(),
-                    l => l.split(',').map(double).collect(),
-                };
-                json!({ "values": values })
-            }
-        };
-    }
-    value
-}
-
-/// The length of what follows a fragment's data, `,"metadata":{"generateTime":"T"}}}`
-/// (its last `,"metadata":`: the time holds no quote, a string datum none unescaped).
-fn metadata_len(fragment: &[u8]) -> usize {
-    let at = fragment
-        .windows(METADATA.len())
-        .rposition(|w| w == METADATA)
-        .expect("a rendered fragment holds its metadata");
-    fragment.len() - at
-}
-
-/// `{"value":{"<field>":` of a value of `kind`, with the opening quote of a string
-/// when `quoted`.
-fn opening(kind: ValueType, quoted: bool) -> &'static [u8] {
-    let with_quote: &'static [u8] = match kind {
-        ValueType::Bool => br#"{"value":{"boolValue":""#,
-        ValueType::BoolArray => br#"{"value":{"boolArrayValue":""#,
-        ValueType::Double => br#"{"value":{"doubleValue":""#,
-        ValueType::DoubleArray => br#"{"value":{"doubleArrayValue":""#,
-        ValueType::Int64 => br#"{"value":{"int64Value":""#,
-        ValueType::Int64Array => br#"{"value":{"int64ArrayValue":""#,
-        ValueType::String => br#"{"value":{"stringValue":""#,
-        ValueType::StringArray => br#"{"value":{"stringArrayValue":""#,
-        ValueType::Bytes => br#"{"value":{"bytesValue":""#,
+/// `kind`: its `data` and `closing` ([`Stored`]) read back. Its doubles are read back
+/// from their text by the standard library's parser, which gives exactly the double
+/// that text was written from (serde_json writes the shortest text that reads back so;
+/// its own parser, in its default build, may miss the last bit).
+fn read_back(kind: ValueType, data: &[u8], closing: &[u8]) -> Value {
+    let double = |t: &str| match t {
+        "null" => Value::Null,
+        t => json!(t.parse::<f64>().expect("a double serde_json wrote")),
     };
-    &with_quote[..with_quote.len() - usize::from(!quoted)]
+    let ascii = |b: &[u8]| std::str::from_utf8(b).expect("ASCII").to_string();
+    let x = match kind {
+        ValueType::Double => double(&ascii(data)),
+        ValueType::DoubleArray => {
+            let text = ascii(data);
+            let list = &text[r#"{"values":["#.len()..text.len() - "]}".len()];
+            let values: Vec<Value> = match list {
+                "" => Vec::new(),
+                l => l.split(',').map(double).collect(),
+            };
+            json!({ "values": values })
+        }
+        _ => serde_json::from_slice(data).expect("rendered data is JSON"),
+    };
+    let time = ascii(&closing[METADATA.len()..closing.len() - CLOSING.len()]);
+    let mut m = Map::new();
+    m.insert(kind.field().to_string(), x);
+    m.insert("metadata".into(), json!({ "generateTime": time }));
+    Value::Object(m)
 }
 
-/// What follows a value's data, `,"metadata":{"generateTime":"T"}}}` (closing the
-/// value and its `{"value": …}`, after the closing quote of a string datum when
-/// asked), with T as [`rfc3339`] renders it (seconds, then 0,
-/// 3, 6 or 9 fraction digits as needed, `Z`), written digit by digit and kept for the
-/// next value: chrono's formatter goes through `fmt::Write` a character at a time, and
-/// the values of one write mostly share one generate time. Years outside 0..=9999 and
-/// leap seconds, which chrono writes its own way, go through [`rfc3339`] itself.
-#[derive(Debug)]
-struct LastTime {
-    last: Option<DateTime<Utc>>,
-    /// `"` and the metadata: 1 + 29 + at most 30 + 4 bytes.
-    text: [u8; 64],
-    len: usize,
+/// `{"value":{"<field>":` of a value of `kind`.
+fn opening(kind: ValueType) -> &'static [u8] {
+    match kind {
+        ValueType::Bool => br#"{"value":{"boolValue":"#,
+        ValueType::BoolArray => br#"{"value":{"boolArrayValue":"#,
+        ValueType::Double => br#"{"value":{"doubleValue":"#,
+        ValueType::DoubleArray => br#"{"value":{"doubleArrayValue":"#,
+        ValueType::Int64 => br#"{"value":{"int64Value":"#,
+        ValueType::Int64Array => br#"{"value":{"int64ArrayValue":"#,
+        ValueType::String => br#"{"value":{"stringValue":"#,
+        ValueType::StringArray => br#"{"value":{"stringArrayValue":"#,
+        ValueType::Bytes => br#"{"value":{"bytesValue":"#,
+    }
 }
 
 /// What a write keeps from one value it renders ([`Stored::new`]) to the next: the last
-/// generate time's text ([`LastTime`]) and the buffer a value is rendered in before it is
-/// copied at its length.
+/// generate time and its closing, `,"metadata":{"generateTime":"T"}}}` (closing the
+/// value and its `{"value": …}`), shared by the values generated then, and the buffer a
+/// value's data is rendered in before it is copied at its length.
 #[derive(Debug, Default)]
 pub struct Times {
-    last: LastTime,
+    last: Option<(DateTime<Utc>, Arc<[u8]>)>,
     buf: Vec<u8>,
-}
-
-impl Default for LastTime {
-    fn default() -> Self {
-        Self {
-            last: None,
-            text: [0; 64],
-            len: 0,
-        }
-    }
 }
 
 /// Before the time.
@@ -341,127 +319,238 @@ const METADATA: &[u8] = br#","metadata":{"generateTime":""#;
 /// After the time.
 const CLOSING: &[u8] = br#""}}}"#;
 
-impl LastTime {
-    /// Write what follows a value's data, generated at `t`, into `out`; first the
-    /// closing quote of a string datum when `quoted`.
-    pub fn put_metadata(&mut self, out: &mut Vec<u8>, t: DateTime<Utc>, quoted: bool) {
-        if self.last != Some(t) && !self.render(t) {
-            if quoted {
-                out.push(b'"');
+impl Times {
+    /// The closing of a value generated at `t`: the last one when `t` is the last time.
+    fn closing(&mut self, t: DateTime<Utc>) -> Arc<[u8]> {
+        match &self.last {
+            Some((at, closing)) if *at == t => closing.clone(),
+            _ => {
+                let mut text = [0; 80];
+                let len = put_closing(&mut text, t);
+                let closing: Arc<[u8]> = Arc::from(&text[..len]);
+                self.last = Some((t, closing.clone()));
+                closing
             }
-            out.extend_from_slice(METADATA);
-            out.extend_from_slice(rfc3339(t).as_bytes());
-            out.extend_from_slice(CLOSING);
-            return;
         }
-        out.extend_from_slice(&self.text[usize::from(!quoted)..self.len]);
-    }
-
-    /// Render the metadata at `t` into `text` and keep it; `false` (nothing kept) for
-    /// a year outside 0..=9999 or a leap second.
-    fn render(&mut self, t: DateTime<Utc>) -> bool {
-        use chrono::Timelike;
-        let naive = t.naive_utc();
-        let nano = naive.nanosecond();
-        let digits = if nano == 0 {
-            0
-        } else if nano % 1_000_000 == 0 {
-            3
-        } else if nano % 1_000 == 0 {
-            6
-        } else {
-            9
-        };
-        let mut time = [0; 29];
-        if !put_iso_time(&mut time, &naive, b'.', digits) {
-            self.last = None;
-            return false;
-        }
-        let len = if digits == 0 { 19 } else { 20 + digits };
-        let pieces: [&[u8]; 5] = [b"\"", METADATA, &time[..len], b"Z", CLOSING];
-        let mut at = 0;
-        for piece in pieces {
-            self.text[at..at + piece.len()].copy_from_slice(piece);
-            at += piece.len();
-        }
-        self.len = at;
-        self.last = Some(t);
-        true
     }
 }
 
-/// One entity's values: each feature's id and kind and where its fragment ([`Stored`])
-/// ends in `text`, in the order the features were first written, and `text` the
-/// fragments one after another, a comma between two: what a read's `data` array holds
-/// for those features in that order. A read of them all in that order (a client
-/// writing every feature at once and reading `*`) copies `text` whole.
+/// Write `,"metadata":{"generateTime":"T"}}}` into `out` and give its length, with T as
+/// [`rfc3339`] renders it (seconds, then 0, 3, 6 or 9 fraction digits as needed, `Z`),
+/// written digit by digit (chrono's formatter goes through `fmt::Write` a character at
+/// a time). Years outside 0..=9999 and leap seconds, which chrono writes its own way, go
+/// through [`rfc3339`] itself (at most 33 bytes, chrono's years end at 262 143).
+fn put_closing(out: &mut [u8; 80], t: DateTime<Utc>) -> usize {
+    use chrono::Timelike;
+    let naive = t.naive_utc();
+    let nano = naive.nanosecond();
+    let digits = if nano == 0 {
+        0
+    } else if nano % 1_000_000 == 0 {
+        3
+    } else if nano % 1_000 == 0 {
+        6
+    } else {
+        9
+    };
+    // 29 digits and `Z`, or chrono's text: at most 33 bytes.
+    let mut time = [0; 40];
+    let len = if put_iso_time(&mut time, &naive, b'.', digits) {
+        let len = if digits == 0 { 19 } else { 20 + digits };
+        time[len] = b'Z';
+        len + 1
+    } else {
+        let text = rfc3339(t);
+        time[..text.len()].copy_from_slice(text.as_bytes());
+        text.len()
+    };
+    let pieces: [&[u8]; 3] = [METADATA, &time[..len], CLOSING];
+    let mut at = 0;
+    for piece in pieces {
+        out[at..at + piece.len()].copy_from_slice(piece);
+        at += piece.len();
+    }
+    at
+}
+
+/// One value of a [`Row`]: its feature and kind, where its data ends in the row's text,
+/// and where its closing starts among the closings that follow the data (under 1 MB:
+/// at most one per value, under 80 bytes each, and a row holds at most one value per
+/// feature of its entity type, 10 000 features at most) and its length.
+#[derive(Debug)]
+struct Entry {
+    feature: Arc<str>,
+    end: usize,
+    closing_at: u32,
+    closing_len: u8,
+    kind: ValueType,
+}
+
+/// What [`Row::join`] takes for one value: feature, kind, data, closing.
+type Part<'a> = (Arc<str>, ValueType, &'a [u8], &'a [u8]);
+
+/// One entity's values ([`Stored`]), in the order their features were first written:
+/// `text` holds their data one after another, then their closings, each once (the
+/// values of a row were mostly written at one moment: one closing), and `values` each
+/// one's feature, kind and where its data and closing are. Not the dress around them
+/// (`{"value":{"<field>":` and the metadata's key), which a read writes from static
+/// pieces ([`put_value`]). A write of any of an entity's features builds its row anew
+/// (copying the values kept and the new ones): O(row), bounded by the features of the
+/// entity type (10 000 at most) and the values' sizes.
 #[derive(Debug, Default)]
 pub struct Row {
-    values: Vec<(Arc<str>, ValueType, usize)>,
+    values: Vec<Entry>,
     text: Box<[u8]>,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Rows this thread's reads wrote whole ([`Row::put_all`]), for a test to see the
+    /// path taken.
+    pub static WHOLE_ROWS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl Row {
-    /// The fragments given (feature, kind, fragment), joined.
-    fn join(values: &[(Arc<str>, ValueType, &[u8])]) -> Self {
-        let len = values.iter().map(|(_, _, v)| v.len() + 1).sum::<usize>();
-        let mut text = Vec::with_capacity(len.saturating_sub(1));
-        let mut ends = Vec::with_capacity(values.len());
-        for (i, (f, kind, fragment)) in values.iter().enumerate() {
-            if i > 0 {
-                text.push(b',');
-            }
-            text.extend_from_slice(fragment);
-            ends.push((f.clone(), *kind, text.len()));
+    /// The values given, their closings kept once each (looked for among the last few
+    /// kept, so a row of many times costs no more than a closing per value).
+    fn join(parts: &[Part<'_>]) -> Self {
+        let data_len = parts.iter().map(|(_, _, d, _)| d.len()).sum::<usize>();
+        let mut closings: Vec<u8> = Vec::new();
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        let mut values = Vec::with_capacity(parts.len());
+        let mut end = 0;
+        for (feature, kind, data, closing) in parts {
+            end += data.len();
+            let found = kept
+                .iter()
+                .rev()
+                .take(8)
+                .find(|(at, len)| &closings[*at..*at + *len] == *closing);
+            let (at, len) = match found {
+                Some(&c) => c,
+                None => {
+                    let c = (closings.len(), closing.len());
+                    closings.extend_from_slice(closing);
+                    kept.push(c);
+                    c
+                }
+            };
+            values.push(Entry {
+                feature: feature.clone(),
+                end,
+                closing_at: u32::try_from(at).expect("a row's closings are under 1 MB"),
+                closing_len: u8::try_from(len).expect("a closing is under 80 bytes"),
+                kind: *kind,
+            });
         }
+        let mut text = Vec::with_capacity(data_len + closings.len());
+        for (_, _, data, _) in parts {
+            text.extend_from_slice(data);
+        }
+        text.extend_from_slice(&closings);
         Self {
-            values: ends,
+            values,
             text: text.into_boxed_slice(),
         }
     }
 
-    /// The `i`th value's fragment.
-    fn fragment(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.values[i - 1].2 + 1 };
-        &self.text[start..self.values[i].2]
+    /// The `i`th value's data.
+    fn data(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.values[i - 1].end };
+        &self.text[start..self.values[i].end]
+    }
+
+    /// The `i`th value's closing.
+    fn closing(&self, i: usize) -> &[u8] {
+        let v = &self.values[i];
+        let at = self.values.last().map_or(0, |v| v.end) + v.closing_at as usize;
+        &self.text[at..at + usize::from(v.closing_len)]
     }
 
     /// The values as [`Row::join`] takes them.
-    fn parts(&self) -> Vec<(Arc<str>, ValueType, &[u8])> {
+    fn parts(&self) -> Vec<Part<'_>> {
         (0..self.values.len())
-            .map(|i| (self.values[i].0.clone(), self.values[i].1, self.fragment(i)))
+            .map(|i| {
+                let v = &self.values[i];
+                (v.feature.clone(), v.kind, self.data(i), self.closing(i))
+            })
             .collect()
     }
 
-    /// The fragment of `feature`, looked for at `at` first (rows mostly hold the
+    /// Where `feature`'s value is, looked for at `at` first (rows mostly hold the
     /// features in the order they are read in, as the same shared ids: found at the
     /// same place, by address), then everywhere.
-    pub fn find(&self, at: usize, feature: &Arc<str>) -> Option<&[u8]> {
-        let same = |(id, _, _): &(Arc<str>, ValueType, usize)| {
-            Arc::ptr_eq(id, feature) || **id == **feature
-        };
-        let i = match self.values.get(at) {
-            Some(v) if same(v) => at,
-            _ => self.values.iter().position(same)?,
-        };
-        Some(self.fragment(i))
+    pub fn find(&self, at: usize, feature: &Arc<str>) -> Option<usize> {
+        let same = |v: &Entry| Arc::ptr_eq(&v.feature, feature) || *v.feature == **feature;
+        match self.values.get(at) {
+            Some(v) if same(v) => Some(at),
+            _ => self.values.iter().position(same),
+        }
     }
 
-    /// What a read of `features` holds for this entity, the fragments joined, when the
-    /// row holds exactly those features in that order.
-    pub fn joined<F: std::borrow::Borrow<Arc<str>>>(&self, features: &[F]) -> Option<&[u8]> {
-        let all = self.values.len() == features.len()
-            && self.values.iter().zip(features).all(|((id, _, _), f)| {
+    /// Write the `i`th value as a read's data holds it ([`put_value`]).
+    pub fn put(&self, out: &mut Vec<u8>, i: usize) {
+        put_value(out, self.values[i].kind, self.data(i), self.closing(i));
+    }
+
+    /// Whether the row holds exactly `features`, in that order (a client writing every
+    /// feature at once and reading `*`): [`Row::put_all`] then writes what a read of them
+    /// holds.
+    pub fn holds_exactly<F: std::borrow::Borrow<Arc<str>>>(&self, features: &[F]) -> bool {
+        self.values.len() == features.len()
+            && self.values.iter().zip(features).all(|(v, f)| {
                 let f = f.borrow();
-                Arc::ptr_eq(id, f) || **id == **f
-            });
-        all.then_some(&self.text[..])
+                Arc::ptr_eq(&v.feature, f) || *v.feature == **f
+            })
+    }
+
+    /// Every value, in order, a comma between two, without looking any feature up: the
+    /// same bytes as [`Row::put`] for each. Between two values' data comes the first's
+    /// closing, a comma and the second's opening, put together once for as long as they
+    /// repeat (the values of a row mostly share one closing and one kind): two copies a
+    /// value.
+    pub fn put_all(&self, out: &mut Vec<u8>) {
+        #[cfg(test)]
+        WHOLE_ROWS.with(|n| n.set(n.get() + 1));
+        let Some(first) = self.values.first() else {
+            return;
+        };
+        let closings = self.values.last().map_or(0, |v| v.end);
+        // A closing (under 80 bytes), a comma and an opening (under 30).
+        let mut joint = [0; 128];
+        let mut joint_len = 0;
+        let mut made = None;
+        out.extend_from_slice(opening(first.kind));
+        let mut start = 0;
+        for (i, v) in self.values.iter().enumerate() {
+            out.extend_from_slice(&self.text[start..v.end]);
+            start = v.end;
+            let at = closings + v.closing_at as usize;
+            let closing = &self.text[at..at + usize::from(v.closing_len)];
+            let Some(next) = self.values.get(i + 1) else {
+                out.extend_from_slice(closing);
+                break;
+            };
+            if made != Some((v.closing_at, next.kind)) {
+                let open = opening(next.kind);
+                joint_len = closing.len() + 1 + open.len();
+                joint[..closing.len()].copy_from_slice(closing);
+                joint[closing.len()] = b',';
+                joint[closing.len() + 1..joint_len].copy_from_slice(open);
+                made = Some((v.closing_at, next.kind));
+            }
+            out.extend_from_slice(&joint[..joint_len]);
+        }
     }
 
     /// `feature`'s value read back as JSON ([`read_back`]), if written.
     fn to_json(&self, feature: &str) -> Option<Value> {
-        let i = self.values.iter().position(|(f, _, _)| &**f == feature)?;
-        Some(read_back(self.values[i].1, self.fragment(i)))
+        let i = self.values.iter().position(|v| &*v.feature == feature)?;
+        Some(read_back(
+            self.values[i].kind,
+            self.data(i),
+            self.closing(i),
+        ))
     }
 
     #[cfg(test)]
@@ -477,7 +566,7 @@ fn row_bytes(id: &str, row: &Row) -> usize {
     slot + slot / 2
         + std::mem::size_of::<(Arc<str>, Arc<str>)>()
         + heap(id.len() + 16)
-        + heap(row.values.capacity() * std::mem::size_of::<(Arc<str>, ValueType, usize)>())
+        + heap(row.values.capacity() * std::mem::size_of::<Entry>())
         + heap(row.text.len())
 }
 
@@ -601,9 +690,10 @@ impl Rows {
         };
         let mut parts = row.parts();
         for (f, v) in &values {
-            match parts.iter_mut().find(|(g, _, _)| g == f) {
-                Some(slot) => (slot.1, slot.2) = (v.kind, &v.fragment),
-                None => parts.push((f.clone(), v.kind, &v.fragment)),
+            let part = (f.clone(), v.kind, &v.data[..], &v.closing[..]);
+            match parts.iter_mut().find(|(g, _, _, _)| g == f) {
+                Some(slot) => *slot = part,
+                None => parts.push(part),
             }
         }
         let row = Row::join(&parts);
@@ -651,10 +741,10 @@ impl Rows {
             return;
         };
         for (id, row) in map.iter_mut() {
-            if row.values.iter().any(|(f, _, _)| &**f == feature) {
+            if row.values.iter().any(|v| &*v.feature == feature) {
                 self.bytes -= row_bytes(id, row);
                 let mut parts = row.parts();
-                parts.retain(|(f, _, _)| &**f != feature);
+                parts.retain(|(f, _, _, _)| &**f != feature);
                 *row = Row::join(&parts);
                 self.bytes += row_bytes(id, row);
             }
@@ -810,6 +900,8 @@ mod tests {
             at("9999-12-31T23:59:59.999Z"),
             DateTime::from_timestamp(253_402_300_800, 0).unwrap(), // 10000-01-01
             DateTime::from_timestamp(-62_167_219_201, 5_000).unwrap(), // -0001-12-31
+            DateTime::<Utc>::MAX_UTC, // chrono's last, nine digits: its longest text
+            DateTime::<Utc>::MIN_UTC,
             leap,
             leap,
             t0(),
@@ -831,7 +923,7 @@ mod tests {
                 let want = serde_json::to_vec(&json!({ "value": tree })).unwrap();
                 let stored = Stored::render(*kind, d, generate_time, &mut kept);
                 assert_eq!(
-                    String::from_utf8(stored.fragment().to_vec()).unwrap(),
+                    String::from_utf8(stored.fragment()).unwrap(),
                     String::from_utf8(want.clone()).unwrap()
                 );
                 let fresh = Stored::render(*kind, d, generate_time, &mut Times::default());
@@ -891,8 +983,7 @@ mod tests {
             ValueType::Bytes,
         ] {
             let want = format!("{{\"value\":{{\"{}\":", kind.field());
-            assert_eq!(opening(kind, false), want.as_bytes());
-            assert_eq!(opening(kind, true), format!("{want}\"").as_bytes());
+            assert_eq!(opening(kind), want.as_bytes());
         }
     }
 
@@ -928,48 +1019,74 @@ mod tests {
         assert_eq!((r.len(), r.bytes()), (0, 0));
     }
 
-    /// A row keeps its fragments joined in the order first written: a read of exactly
-    /// those features in that order takes them whole, as each is alone, after an
-    /// overwrite and after a feature is removed; any other read takes them one by one.
+    /// A row keeps its values in the order first written, each closing once: a read of
+    /// exactly those features in that order writes them whole, as each is alone, after an
+    /// overwrite (at another generate time) and after a feature is removed; any other
+    /// read takes them one by one.
     #[test]
-    fn a_row_holds_its_fragments_joined_in_the_order_written() {
+    fn a_row_holds_its_values_in_the_order_written() {
         let mut r = Rows::new(usize::MAX);
         let (f, g, h) = (r.shared_id("f"), r.shared_id("g"), r.shared_id("h"));
         let each = |r: &Rows, ids: &[&Arc<str>]| -> Vec<Vec<u8>> {
             let row = &r.of_type("et").unwrap()["e"];
             ids.iter()
                 .enumerate()
-                .map(|(i, id)| row.find(i, id).unwrap().to_vec())
+                .map(|(i, id)| {
+                    let mut out = Vec::new();
+                    row.put(&mut out, row.find(i, id).unwrap());
+                    out
+                })
                 .collect()
+        };
+        let whole = |r: &Rows| {
+            let mut out = Vec::new();
+            r.of_type("et").unwrap()["e"].put_all(&mut out);
+            out
         };
         r.write(
             "et",
             "e",
             vec![("f".into(), value("1")), ("g".into(), value("2"))],
         );
+        let later = |text: &str| {
+            let p = parse("f", &json!({ "stringValue": text })).unwrap();
+            let at = t0() + chrono::TimeDelta::milliseconds(1500);
+            Stored::new(&p, at, &mut Times::default()).unwrap().0
+        };
         r.write(
             "et",
             "e",
-            vec![("h".into(), value("3")), ("f".into(), value("4"))],
+            vec![("h".into(), value("3")), ("f".into(), later("4"))],
         );
-        let want = [value("4"), value("2"), value("3")].map(|v| v.fragment().to_vec());
+        let want = [later("4"), value("2"), value("3")].map(|v| v.fragment());
         assert_eq!(each(&r, &[&f, &g, &h]), want);
         let row = &r.of_type("et").unwrap()["e"];
-        assert_eq!(row.joined(&[&f, &g, &h]), Some(&want.join(&b","[..])[..]));
+        assert!(row.holds_exactly(&[&f, &g, &h]));
+        assert_eq!(whole(&r), want.join(&b","[..]));
+        // Two closings, each once: the data, then the closings.
+        let closing = |v: &Stored| v.closing.to_vec();
+        assert_eq!(
+            row.text[..],
+            [
+                &b"\"4\"\"2\"\"3\""[..],
+                &closing(&later("4")),
+                &closing(&value("3"))
+            ]
+            .concat()
+        );
         // By text too: a table of shared ids started afresh gives other copies.
         let other: Arc<str> = Arc::from("g");
-        assert!(row.joined(&[&f, &other, &h]).is_some());
-        assert_eq!(row.joined(&[&f, &h, &g]), None);
-        assert_eq!(row.joined(&[&f, &g]), None);
-        assert_eq!(row.find(0, &h), Some(&want[2][..]));
+        assert!(row.holds_exactly(&[&f, &other, &h]));
+        assert!(!row.holds_exactly(&[&f, &h, &g]));
+        assert!(!row.holds_exactly(&[&f, &g]));
+        assert_eq!(row.find(0, &h), Some(2));
         r.remove_feature("et", "g");
         let row = &r.of_type("et").unwrap()["e"];
-        assert_eq!(
-            row.joined(&[&f, &h]),
-            Some(&[&want[0][..], &want[2][..]].join(&b","[..])[..])
-        );
+        assert!(row.holds_exactly(&[&f, &h]));
+        assert_eq!(whole(&r), [&want[0][..], &want[2][..]].join(&b","[..]));
         assert_eq!(row.find(1, &g), None);
         assert_eq!(r.get("et", "e", "h"), Some(value("3").to_json()));
+        assert_eq!(r.get("et", "e", "f"), Some(later("4").to_json()));
     }
 
     /// The shared ids weigh what the table holds: each id once, however many rows and

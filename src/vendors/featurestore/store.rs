@@ -990,8 +990,8 @@ impl Store {
     /// `streaming` the array of a header message and one entity view message each.
     /// The same bytes as serializing the JSON the other path builds (unit tests hold
     /// them to it and to the values written, serialized afresh), copied from what each
-    /// value was rendered into when written ([`Row`]): no `Value` built per feature, no
-    /// value rendered again.
+    /// value was rendered into when written and static pieces ([`Row`]): no `Value`
+    /// built per feature, no value rendered again.
     pub fn read_bytes(
         &mut self,
         entity_type: &str,
@@ -1103,8 +1103,8 @@ impl Store {
 
 /// After the header, one view per entity (`streaming`: every entity, each its own
 /// message; else the first), closing the answer: for each feature of `ids`, the
-/// entity's stored value (its fragment, [`Row`]) or `{}`; a row holding exactly `ids`
-/// in that order is copied whole.
+/// entity's stored value ([`Row::put`]) or `{}`; a row holding exactly `ids` in that
+/// order is written whole, without looking any feature up ([`Row::put_all`]).
 fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     out: &mut Vec<u8>,
     rows: Option<&crate::FastMap<Arc<str>, Row>>,
@@ -1125,18 +1125,19 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         json_str(out, entity);
         out.extend_from_slice(br#","data":["#);
         let row = rows.and_then(|r| r.get(entity));
-        // Every feature read written, in the order read: the row's fragments as kept.
-        if let Some(text) = row.and_then(|r| r.joined(ids)) {
-            out.extend_from_slice(text);
-        } else {
-            for (i, f) in ids.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                // Rendered when written.
-                match row.and_then(|r| r.find(i, f.borrow())) {
-                    None => out.extend_from_slice(b"{}"),
-                    Some(fragment) => out.extend_from_slice(fragment),
+        match row {
+            // Every feature read written, in the order read: the row as kept.
+            Some(r) if r.holds_exactly(ids) => r.put_all(out),
+            _ => {
+                for (i, f) in ids.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    // Rendered when written.
+                    match row.and_then(|r| Some((r, r.find(i, f.borrow())?))) {
+                        None => out.extend_from_slice(b"{}"),
+                        Some((r, at)) => r.put(out, at),
+                    }
                 }
             }
         }

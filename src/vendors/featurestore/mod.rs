@@ -1565,6 +1565,30 @@ mod tests {
         }
     }
 
+    /// A store seeded with entity type [`ET`] of string features `ids`, and the time it
+    /// was seeded at.
+    fn seeded_with_strings(
+        ids: &[impl AsRef<str>],
+    ) -> (store::Store, chrono::DateTime<chrono::Utc>) {
+        let settings = FeatureStoreSettings {
+            entity_types: vec![Precreated {
+                featurestore: names::parent_of(ET).to_string(),
+                name: ET.to_string(),
+                description: None,
+                features: ids
+                    .iter()
+                    .map(|f| (f.as_ref().to_string(), ValueType::String))
+                    .collect(),
+            }],
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut s = store::Store::default();
+        s.seed(&settings, now, Issuer::root(1));
+        (s, now)
+    }
+
     /// The journal keeps an answer of 512 bytes to 8 KiB by reference and weighs it at
     /// twice its length (`journal::by_reference`: "a buffer written by appending may have
     /// up to twice its length allocated"), so its byte budget bounds its memory only if
@@ -1575,22 +1599,7 @@ mod tests {
     #[test]
     fn a_read_answer_the_journal_may_reference_holds_at_most_twice_its_length() {
         let feature_ids: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
-        let settings = FeatureStoreSettings {
-            entity_types: vec![Precreated {
-                featurestore: names::parent_of(ET).to_string(),
-                name: ET.to_string(),
-                description: None,
-                features: feature_ids
-                    .iter()
-                    .map(|f| (f.clone(), ValueType::String))
-                    .collect(),
-            }],
-        };
-        let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
-            .unwrap()
-            .to_utc();
-        let mut s = store::Store::default();
-        s.seed(&settings, now, Issuer::root(1));
+        let (mut s, now) = seeded_with_strings(&feature_ids);
         // e0 holds a short value of every feature; the others are unwritten.
         let payload = store::Payload {
             entity_id: "e0".into(),
@@ -1941,22 +1950,7 @@ mod tests {
             "mobile_data_usage",
             "avg_daily_activities",
         ];
-        let settings = FeatureStoreSettings {
-            entity_types: vec![Precreated {
-                featurestore: names::parent_of(ET).to_string(),
-                name: ET.to_string(),
-                description: None,
-                features: features
-                    .iter()
-                    .map(|f| (f.to_string(), ValueType::String))
-                    .collect(),
-            }],
-        };
-        let now = chrono::DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
-            .unwrap()
-            .to_utc();
-        let mut s = store::Store::default();
-        s.seed(&settings, now, Issuer::root(1));
+        let (mut s, now) = seeded_with_strings(&features);
         let entity = |n: usize| format!("63918{n:07}");
         for batch in 0..20 {
             let payloads = (0..100)

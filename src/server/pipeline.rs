@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, DATE};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, DATE};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::json;
@@ -59,9 +59,10 @@ pub async fn handle(
         tracing::enabled!(target: "vendor_mock::request", tracing::Level::INFO).then(Instant::now);
     let (parts, body) = req.into_parts();
     let target = match route(&root, parts.uri.path(), fixed) {
-        Route::Answered(resp) => return Ok(resp),
+        Route::Answered(resp) => return counted(Ok(resp), conn),
         Route::Admin(sandbox, local_at) => {
-            return Box::pin(admin(root, sandbox, local_at, parts, body, peer)).await;
+            let result = Box::pin(admin(root, sandbox, local_at, parts, body, peer)).await;
+            return counted(result, conn);
         }
         Route::Vendor(target) => target,
     };
@@ -69,8 +70,35 @@ pub async fn handle(
     let body = read_body(&parts.headers, body, cap).await;
     let done = answer(&root, &target, parts, body, peer, started, &conn);
     match done.delay {
-        None => done.result,
-        Some(delay) => Box::pin(delayed(delay, done)).await,
+        None => counted(done.result, conn),
+        Some(delay) => counted(Box::pin(delayed(delay, done)).await, conn),
+    }
+}
+
+/// The answer, its body set to tell the connection when it is done, with
+/// `Connection: close` once shutdown has begun (read when the answer leaves: after its
+/// delay). Done here rather than by a `map` around [`handle`]'s future, which moved the
+/// answer once more per request and cloned `conn` once more.
+fn counted(
+    answer: Result<Response<OutBody>, Dropped>,
+    conn: Arc<Tracked>,
+) -> Result<Response<OutBody>, Dropped> {
+    match answer {
+        Ok(mut resp) => {
+            // Paths that answer without reading the body (admin calls read theirs
+            // inside) are being answered from here.
+            conn.body_received();
+            if conn.shutting_down() {
+                resp.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp.body_mut().report_done_to(conn);
+            Ok(resp)
+        }
+        Err(dropped) => {
+            conn.request_finished();
+            Err(dropped)
+        }
     }
 }
 

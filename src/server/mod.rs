@@ -262,13 +262,13 @@ fn serve_connection(
 ) -> impl Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let conn = reg.conn.clone();
-    // The connection's own handle (see `pipeline::handle`).
+    // The connection's own handle (see `pipeline::call`).
     let app = Arc::new(app);
     let service = service_fn(move |req| {
         conn.request_started();
         // The pipeline's own future, not wrapped: it counts its answer itself (see
         // `pipeline::counted`), so the answer is not moved once more per request.
-        pipeline::handle(app.clone(), req, peer, vendor, conn.clone())
+        pipeline::call(&app, req, peer, vendor, &conn)
     });
     let io = TokioIo::new(io::Io::new(stream, reg.conn.clone()));
     connection::drive(builder.serve_connection(io, service), reg)
@@ -292,8 +292,7 @@ where
     // Nobody watches this connection's bookkeeping; the pipeline still marks it.
     let conn = Arc::new(Tracked::default());
     let app = Arc::new(app);
-    let service =
-        service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor, conn.clone()));
+    let service = service_fn(move |req| pipeline::call(&app, req, peer, vendor, &conn));
     http1::Builder::new()
         .max_header_size(MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(stream), service)

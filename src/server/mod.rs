@@ -42,10 +42,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::header::{HeaderValue, CONNECTION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::Response;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -264,17 +262,13 @@ fn serve_connection(
 ) -> impl Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let conn = reg.conn.clone();
-    // The connection's own handle (see `pipeline::handle`).
+    // The connection's own handle (see `pipeline::call`).
     let app = Arc::new(app);
     let service = service_fn(move |req| {
         conn.request_started();
-        let conn = conn.clone();
-        // `map` rather than an async block: the pipeline's future is large, and an async
-        // block around it costs one more copy of it per request (bench/instructions.py).
-        futures_util::FutureExt::map(
-            pipeline::handle(app.clone(), req, peer, vendor, conn.clone()),
-            move |answer| counted(answer, conn),
-        )
+        // The pipeline's own future, not wrapped: it counts its answer itself (see
+        // `pipeline::counted`), so the answer is not moved once more per request.
+        pipeline::call(&app, req, peer, vendor, &conn)
     });
     let io = TokioIo::new(io::Io::new(stream, reg.conn.clone()));
     connection::drive(builder.serve_connection(io, service), reg)
@@ -298,37 +292,11 @@ where
     // Nobody watches this connection's bookkeeping; the pipeline still marks it.
     let conn = Arc::new(Tracked::default());
     let app = Arc::new(app);
-    let service =
-        service_fn(move |req| pipeline::handle(app.clone(), req, peer, vendor, conn.clone()));
+    let service = service_fn(move |req| pipeline::call(&app, req, peer, vendor, &conn));
     http1::Builder::new()
         .max_header_size(MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(stream), service)
         .await
-}
-
-/// The answer, its body set to tell the connection when it is done, with
-/// `Connection: close` once shutdown has begun.
-fn counted(
-    answer: Result<Response<OutBody>, pipeline::Dropped>,
-    conn: Arc<Tracked>,
-) -> Result<Response<OutBody>, pipeline::Dropped> {
-    match answer {
-        Ok(mut resp) => {
-            // Paths that answer without reading the body (admin calls read theirs
-            // inside) are being answered from here.
-            conn.body_received();
-            if conn.shutting_down() {
-                resp.headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
-            }
-            resp.body_mut().report_done_to(conn);
-            Ok(resp)
-        }
-        Err(dropped) => {
-            conn.request_finished();
-            Err(dropped)
-        }
-    }
 }
 
 /// Whether an `accept` error is about the one connection being accepted (it went away

@@ -3,14 +3,17 @@
 //! the mock's, journal it and count it for coverage, log it, then delay or drop as told.
 
 use std::cell::{Cell, RefCell};
+use std::future::{ready, Future};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures_util::future::Either;
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, DATE};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, DATE};
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::json;
@@ -43,34 +46,130 @@ pub struct Dropped;
 /// only that connection's count, where cloning the [`App`] would bump a count every
 /// runtime worker writes on every request (a cache line bounced between cores).
 ///
-/// hyper keeps this future inline in its dispatcher and moves it into place for every
-/// request, so only what the body's read needs is held across an `.await`: the request
-/// head and where it goes. The answer is made by a plain function after the read
+/// Called by hyper as soon as it has parsed the request's head, before it reads the
+/// socket again. A request without a body (nearly every `GET`) that a vendor answers is
+/// answered right here, and its head let go: hyper's next read then finds its read
+/// buffer no longer shared with the head and reuses it in place, where a head still held
+/// by a pending future made it allocate a new buffer (and the head's last drop free the
+/// old one) on every request. What needs to wait (a body, the admin API, a delay) is the
+/// future returned.
+///
+/// hyper keeps the returned future inline in its dispatcher and moves it into place for
+/// every request, so only what the body's read needs is held across an `.await`: the
+/// request head and where it goes. The answer is made by a plain function after the read
 /// ([`answer`]); the admin API and delayed answers (rare) are boxed futures of their own.
-pub async fn handle(
-    root: Arc<App>,
+pub fn call(
+    root: &Arc<App>,
     req: Request<Incoming>,
     peer: SocketAddr,
     fixed: Option<&'static str>,
-    conn: Arc<Tracked>,
-) -> Result<Response<OutBody>, Dropped> {
+    conn: &Arc<Tracked>,
+) -> impl Future<Output = Result<Response<OutBody>, Dropped>> + Send + 'static {
     // Read only when the log line will be written.
     let started =
         tracing::enabled!(target: "vendor_mock::request", tracing::Level::INFO).then(Instant::now);
     let (parts, body) = req.into_parts();
-    let target = match route(&root, parts.uri.path(), fixed) {
-        Route::Answered(resp) => return Ok(resp),
-        Route::Admin(sandbox, local_at) => {
-            return Box::pin(admin(root, sandbox, local_at, parts, body, peer)).await;
+    let boxed: Boxed = match route(root, parts.uri.path(), fixed) {
+        Route::Answered(resp) => return Either::Left(ready(counted(Ok(resp), conn.clone()))),
+        // No frame will come: the body is read, as `read_body` reads an empty one.
+        Route::Vendor(target) if hyper::body::Body::is_end_stream(&body) => {
+            let done = answer(root, &target, parts, Ok(Bytes::new()), peer, started, conn);
+            match done.delay {
+                None => return Either::Left(ready(counted(done.result, conn.clone()))),
+                Some(delay) => Box::pin(delayed(delay, done)),
+            }
         }
-        Route::Vendor(target) => target,
+        Route::Vendor(target) => {
+            let later = handle(
+                root.clone(),
+                target,
+                parts,
+                body,
+                peer,
+                started,
+                conn.clone(),
+            );
+            return Either::Right(Either::Left(later));
+        }
+        Route::Admin(sandbox, local_at) => {
+            Box::pin(admin(root.clone(), sandbox, local_at, parts, body, peer))
+        }
     };
+    Either::Right(Either::Right(Counted {
+        boxed,
+        conn: Some(conn.clone()),
+    }))
+}
+
+/// A boxed answer still to come (the admin API's, or a delayed one).
+type Boxed = Pin<Box<dyn Future<Output = Result<Response<OutBody>, Dropped>> + Send>>;
+
+/// A boxed answer, [`counted`] when it comes.
+struct Counted {
+    boxed: Boxed,
+    /// Taken when the answer comes.
+    conn: Option<Arc<Tracked>>,
+}
+
+impl Future for Counted {
+    type Output = Result<Response<OutBody>, Dropped>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let result = std::task::ready!(self.boxed.as_mut().poll(cx));
+        let conn = self
+            .conn
+            .take()
+            .expect("a future is not polled once it has answered");
+        std::task::Poll::Ready(counted(result, conn))
+    }
+}
+
+/// Read the body of a request to a vendor, then answer it.
+async fn handle(
+    root: Arc<App>,
+    target: Target,
+    parts: Parts,
+    body: Incoming,
+    peer: SocketAddr,
+    started: Option<Instant>,
+    conn: Arc<Tracked>,
+) -> Result<Response<OutBody>, Dropped> {
     let cap = target.app(&root).config.max_body_bytes;
     let body = read_body(&parts.headers, body, cap).await;
     let done = answer(&root, &target, parts, body, peer, started, &conn);
     match done.delay {
-        None => done.result,
-        Some(delay) => Box::pin(delayed(delay, done)).await,
+        None => counted(done.result, conn),
+        Some(delay) => counted(Box::pin(delayed(delay, done)).await, conn),
+    }
+}
+
+/// The answer, its body set to tell the connection when it is done, with
+/// `Connection: close` once shutdown has begun (read when the answer leaves: after its
+/// delay). Done here rather than by a `map` around the pipeline's future, which moved
+/// the answer once more per request and cloned `conn` once more.
+fn counted(
+    answer: Result<Response<OutBody>, Dropped>,
+    conn: Arc<Tracked>,
+) -> Result<Response<OutBody>, Dropped> {
+    match answer {
+        Ok(mut resp) => {
+            // Paths that answer without reading the body (admin calls read theirs
+            // inside) are being answered from here.
+            conn.body_received();
+            if conn.shutting_down() {
+                resp.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp.body_mut().report_done_to(conn);
+            Ok(resp)
+        }
+        Err(dropped) => {
+            conn.request_finished();
+            Err(dropped)
+        }
     }
 }
 
@@ -648,7 +747,7 @@ mod tests {
     /// The type of the future `f` returns, measured without calling it.
     fn future_size<F, Fut>(_: F) -> usize
     where
-        F: Fn(Arc<App>, Request<Incoming>, SocketAddr, Option<&'static str>, Arc<Tracked>) -> Fut,
+        F: Fn(&Arc<App>, Request<Incoming>, SocketAddr, Option<&'static str>, &Arc<Tracked>) -> Fut,
     {
         std::mem::size_of::<Fut>()
     }
@@ -662,7 +761,7 @@ mod tests {
         // head and the route wait on the body. In a debug build: 832 bytes, 1,976 when the
         // whole answer was made inside it.
         const LIMIT: usize = 1024;
-        let size = future_size(handle);
+        let size = future_size(call);
         let build = if cfg!(debug_assertions) {
             "debug"
         } else {

@@ -15,6 +15,7 @@
 //! The catalogues (devices, places, rules) are the mock's own, in
 //! `fixtures/credolab/catalogue.json`; the permission names are Credolab's.
 
+use std::cell::Cell;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -513,10 +514,37 @@ fn civil(t: DateTime<Utc>, digits: usize) -> Option<String> {
     Some(String::from_utf8(text).expect("digits and separators are ASCII"))
 }
 
+thread_local! {
+    /// The `YYYY-MM-DDThh:mm:ss` of the two seconds this thread last wrote an answer's
+    /// time in, by Unix second, the latest first (`i64::MIN`: none): an answer's times
+    /// fall in the same second as the last answer's nearly always (a frozen clock, or a
+    /// client's steady stream of requests), so their date and time of day, most of the
+    /// work of writing them, are copied. Two, for the Iovation answer's two times.
+    static SECONDS: Cell<[(i64, [u8; 19]); 2]> = const { Cell::new([(i64::MIN, [0; 19]); 2]) };
+}
+
 /// [`civil`]'s text in a buffer, and its length.
 fn civil_digits(t: DateTime<Utc>, digits: usize) -> Option<([u8; 26], usize)> {
     let mut out = [0; 26];
-    generate::put_iso_time(&mut out, &t.naive_utc(), b'.', digits).then_some((out, 20 + digits))
+    let (second, nanos) = (t.timestamp(), t.timestamp_subsec_nanos());
+    let seen = SECONDS.with(Cell::get);
+    match seen.iter().find(|(s, _)| *s == second) {
+        // A leap second's nanoseconds are 1e9 and up (`put_iso_time` declines it): it
+        // shares its Unix second with the second before it, which may be kept.
+        Some((_, text)) if nanos < 1_000_000_000 => out[..19].copy_from_slice(text),
+        _ => {
+            if !generate::put_iso_time(&mut out, &t.naive_utc(), b'.', digits) {
+                return None;
+            }
+            let mut text = [0; 19];
+            text.copy_from_slice(&out[..19]);
+            SECONDS.with(|c| c.set([(second, text), seen[0]]));
+            return Some((out, 20 + digits));
+        }
+    }
+    out[19] = b'.';
+    generate::put_digits(&mut out, 20, digits, nanos / 10u32.pow(9 - digits as u32));
+    Some((out, 20 + digits))
 }
 
 /// The full Iovation fraud-check answer.
@@ -729,6 +757,29 @@ mod tests {
             let mut out = vec![b'x'];
             put_uuid(&mut out, &bytes);
             assert_eq!(out[1..], json(uuid(&bytes)));
+        }
+    }
+
+    /// The seconds a thread keeps ([`SECONDS`]) never change a time: each written right
+    /// after each other (its own second; 23:59:59, whose Unix second the leap second
+    /// after it shares; another year), at both lengths, is chrono's.
+    #[test]
+    fn times_written_after_other_times_are_still_chronos() {
+        let times = generate::awkward_times();
+        for a in &times {
+            for b in &times {
+                for t in [*a, *b, *a] {
+                    let mut out = Vec::new();
+                    put_insight_time(&mut out, t);
+                    put_iovation_time(&mut out, t);
+                    let want = [
+                        serde_json::to_vec(&t.format(INSIGHT_TIME).to_string()).unwrap(),
+                        serde_json::to_vec(&t.format(IOVATION_TIME).to_string()).unwrap(),
+                    ]
+                    .concat();
+                    assert_eq!(out, want, "{a:?} {b:?}");
+                }
+            }
         }
     }
 

@@ -45,6 +45,7 @@ mod plain;
 mod settings;
 mod store;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -163,25 +164,26 @@ const EXPIRED_TIME: &str = "%m/%d/%Y %H:%M:%S";
 /// Longest `referenceNumber` an upload accepts (Credolab: "≤100 chars").
 const MAX_REFERENCE: usize = 100;
 
-/// Which endpoint a request is for.
+/// Which endpoint a request is for; its parameters borrowed from the path unless
+/// percent-decoding changed them (a dataset read allocated a `String` for them before).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
+enum Route<'a> {
     Login,
     /// `credoAppLogin`: the SDK's `authKey` login.
     SdkLogin,
     Refresh,
-    DatasetInsight(String),
-    Iovation(String, String),
+    DatasetInsight(Cow<'a, str>),
+    Iovation(Cow<'a, str>, Cow<'a, str>),
     /// One of the upload routes.
     Upload(UploadRoute),
     /// `GET /v6.0/datasets/upload/mobile/verifyreferencenumber` (bearer token).
     VerifyV6,
     /// `GET /api/datasets/v1/verify/{web|mobile}/` (Uploader key or bearer token).
     Verify(Channel),
-    Insights(String),
+    Insights(Cow<'a, str>),
 }
 
-impl Route {
+impl Route<'_> {
     fn method(&self) -> (Method, &'static str) {
         match self {
             Route::DatasetInsight(_) | Route::Insights(_) | Route::VerifyV6 | Route::Verify(_) => {
@@ -208,88 +210,116 @@ const MAX_SEGMENTS: usize = 7;
 
 /// Match a path below `/credolab`; literal segments ignore case, one trailing slash
 /// is allowed, parameters are percent-decoded.
-fn route(path: &str) -> Option<Route> {
+fn route(path: &str) -> Option<Route<'_>> {
     // Leading slashes all go: a client whose base URL ends in `/credolab/` and that
     // appends `/v6.0/…` sends `//v6.0/…`, which the real host (no prefix) never sees.
     let trimmed = path.trim_start_matches('/');
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     // The segments as they are and lower-cased, in arrays (every request is routed: a
     // `Vec` of each cost more than the rest of routing); a longer path is no route. The
-    // lower-cased copy is on the stack up to 256 bytes, which holds the paths clients
-    // send (ASCII references of up to 100 characters), and on the heap past that: a
+    // lower-cased copy is bytes (matched against byte literals, so never checked for
+    // UTF-8 again), on the stack up to 256 bytes, which holds the paths clients send
+    // (ASCII references of up to 100 characters), and on the heap past that: a
     // reference of 100 characters can be 400 bytes of UTF-8, three times that
     // percent-encoded, and a ruleset or an unknown path has no length limit at all.
     let mut stack = [0u8; 256];
     let heap;
-    let lower: &str = match stack.get_mut(..trimmed.len()) {
+    let lower: &[u8] = match stack.get_mut(..trimmed.len()) {
         Some(buf) => {
             buf.copy_from_slice(trimmed.as_bytes());
             buf.make_ascii_lowercase();
-            std::str::from_utf8(buf).expect("ASCII lower-casing keeps UTF-8 valid")
+            buf
         }
         None => {
             heap = trimmed.to_ascii_lowercase();
-            &heap
+            heap.as_bytes()
         }
     };
     let mut segs = [""; MAX_SEGMENTS];
-    let mut l = [""; MAX_SEGMENTS];
-    let mut n = 0;
-    // Split by hand at each `/` (ASCII, so a char boundary in both strings, which
-    // lower-casing leaves the same length): `split('/')` searched for it more slowly.
+    let mut l: [&[u8]; MAX_SEGMENTS] = [b""; MAX_SEGMENTS];
+    // Split at each `/` (ASCII, so a char boundary in both, which lower-casing leaves
+    // the same length).
+    let (ends, n) = segment_ends(trimmed.as_bytes())?;
     let mut start = 0;
-    for end in trimmed
-        .bytes()
-        .enumerate()
-        .filter_map(|(i, b)| (b == b'/').then_some(i))
-        .chain([trimmed.len()])
-    {
-        if n == MAX_SEGMENTS {
-            return None;
-        }
-        segs[n] = &trimmed[start..end];
-        l[n] = &lower[start..end];
-        n += 1;
+    for (i, &end) in ends[..n].iter().enumerate() {
+        segs[i] = &trimmed[start..end];
+        l[i] = &lower[start..end];
         start = end + 1;
     }
-    let param = |i: usize| -> Option<String> {
+    let param = |i: usize| -> Option<Cow<'_, str>> {
         let s = percent_decode(segs[i]);
         (!s.is_empty()).then_some(s)
     };
-    let channel = |s: &str| match s {
-        "web" => Channel::Web,
+    let channel = |s: &[u8]| match s {
+        b"web" => Channel::Web,
         _ => Channel::Mobile,
     };
     match &l[..n] {
-        ["v6.0" | "v5.0", "account", "login"] | ["api", "account", "v1", "login"] => {
+        [b"v6.0" | b"v5.0", b"account", b"login"] | [b"api", b"account", b"v1", b"login"] => {
             Some(Route::Login)
         }
-        ["v6.0" | "v5.0", "account", "credoapplogin"]
-        | ["api", "account", "v1", "credoapplogin"] => Some(Route::SdkLogin),
-        ["v6.0", "datasets", "upload", c @ ("mobile" | "web")] => {
+        [b"v6.0" | b"v5.0", b"account", b"credoapplogin"]
+        | [b"api", b"account", b"v1", b"credoapplogin"] => Some(Route::SdkLogin),
+        [b"v6.0", b"datasets", b"upload", c @ (b"mobile" | b"web")] => {
             Some(Route::Upload(UploadRoute::V6(channel(c))))
         }
-        ["v6.0", "datasets", "upload", "mobile", "verifyreferencenumber"] => Some(Route::VerifyV6),
-        ["v4.0", "datasets", "upload"] => Some(Route::Upload(UploadRoute::V4)),
-        ["api", "datasets", "v1", "verify", c @ ("mobile" | "web")] => {
+        [b"v6.0", b"datasets", b"upload", b"mobile", b"verifyreferencenumber"] => {
+            Some(Route::VerifyV6)
+        }
+        [b"v4.0", b"datasets", b"upload"] => Some(Route::Upload(UploadRoute::V4)),
+        [b"api", b"datasets", b"v1", b"verify", c @ (b"mobile" | b"web")] => {
             Some(Route::Verify(channel(c)))
         }
-        ["v6.0" | "v5.0", "account", "login", "refreshtoken"] => Some(Route::Refresh),
-        ["v6.0", "datasets", _, "datasetinsight"] => Some(Route::DatasetInsight(param(2)?)),
-        ["v6.0", "datasets", _, "iovation", "fraud", "checks", _] => {
+        [b"v6.0" | b"v5.0", b"account", b"login", b"refreshtoken"] => Some(Route::Refresh),
+        [b"v6.0", b"datasets", _, b"datasetinsight"] => Some(Route::DatasetInsight(param(2)?)),
+        [b"v6.0", b"datasets", _, b"iovation", b"fraud", b"checks", _] => {
             Some(Route::Iovation(param(2)?, param(6)?))
         }
-        ["api", "datasets", "v1", "upload"] => Some(Route::Upload(UploadRoute::V1)),
-        ["api", "insights", "v1", _] => Some(Route::Insights(param(3)?)),
+        [b"api", b"datasets", b"v1", b"upload"] => Some(Route::Upload(UploadRoute::V1)),
+        [b"api", b"insights", b"v1", _] => Some(Route::Insights(param(3)?)),
         _ => None,
     }
 }
 
+/// Where the `/`-separated segments of `path` end (each `/`'s place, then its length),
+/// and how many there are; `None` past [`MAX_SEGMENTS`]. Eight bytes at a time: a
+/// byte-by-byte search cost more than the rest of routing, and memchr's, a call per
+/// `/`, half of it.
+fn segment_ends(path: &[u8]) -> Option<([usize; MAX_SEGMENTS], usize)> {
+    const LO: u64 = u64::from_le_bytes([0x01; 8]);
+    const HI: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut ends = [0; MAX_SEGMENTS];
+    let mut n = 0;
+    let mut chunks = path.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes")) ^ (u64::from(b'/') * LO);
+        // The top bit of exactly the zero bytes of `x`, the `/`s: a byte's low seven
+        // bits plus 0x7f carry into its top bit unless they are all zero, and never
+        // into the next byte.
+        let mut slashes = !((x & !HI).wrapping_add(!HI) | x) & HI;
+        while slashes != 0 {
+            *ends.get_mut(n)? = at + slashes.trailing_zeros() as usize / 8;
+            n += 1;
+            slashes &= slashes - 1;
+        }
+        at += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b'/' {
+            *ends.get_mut(n)? = at + i;
+            n += 1;
+        }
+    }
+    *ends.get_mut(n)? = path.len();
+    Some((ends, n + 1))
+}
+
 /// `%XX` decoding of a path segment (invalid escapes stay as they are).
-fn percent_decode(s: &str) -> String {
+fn percent_decode(s: &str) -> Cow<'_, str> {
     if !s.contains('%') {
         // Nothing to decode: the segment as it is (every dataset read decodes one).
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -306,7 +336,7 @@ fn percent_decode(s: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The two API-key roles.
@@ -496,7 +526,7 @@ impl Vendor for Credolab {
             Route::Refresh => self.refresh(ctx, req),
             Route::DatasetInsight(reference) => match self.bearer(ctx, req) {
                 Ok(who) => {
-                    let who = requestor(&who.principal);
+                    let who = who.as_str();
                     let mut key = Key::new("credolab-datasetinsight");
                     key.str(who);
                     let ok = Success {
@@ -732,16 +762,23 @@ impl Credolab {
         .with_header(CONTENT_TYPE, errors::JSON)
     }
 
-    /// The access token of a v6.0 request, or the 401.
-    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Access, Refusal> {
+    /// Who holds the access token of a v6.0 request, or the 401.
+    fn bearer(&self, ctx: &Ctx<'_>, req: &MockRequest) -> Result<Who, Refusal> {
         let token =
             bearer_token(req).ok_or_else(|| Refusal::Unauthorized(Unauthorized::Missing))?;
-        match self.store.access(token) {
+        let who = self.store.access_with(token, |a| {
+            if ctx.now >= a.expires {
+                Err(a.expires)
+            } else {
+                Ok(Who::of(&a.principal))
+            }
+        });
+        match who {
             None => Err(Refusal::Unauthorized(Unauthorized::Invalid)),
-            Some(a) if ctx.now >= a.expires => Err(Refusal::Unauthorized(Unauthorized::Expired(
-                a.expires.format(EXPIRED_TIME).to_string(),
+            Some(Err(expires)) => Err(Refusal::Unauthorized(Unauthorized::Expired(
+                expires.format(EXPIRED_TIME).to_string(),
             ))),
-            Some(a) => Ok(a),
+            Some(Ok(who)) => Ok(who),
         }
     }
 
@@ -955,12 +992,12 @@ impl Credolab {
         req: &MockRequest,
         reference: &str,
         ruleset: &str,
-        who: &Access,
+        who: &Who,
     ) -> MockResponse {
-        let account_code = match plain_iovation(req) {
-            Some(code) => code,
+        let account_code: Cow<'_, str> = match plain_iovation(req) {
+            Some(code) => Cow::Borrowed(code),
             None => match iovation_account_code(req) {
-                Ok(code) => code,
+                Ok(code) => Cow::Owned(code),
                 Err(resp) => return *resp,
             },
         };
@@ -971,12 +1008,11 @@ impl Credolab {
         if settings.ruleset(ruleset).is_none() {
             return Problem::RulesetIdInvalid.respond();
         }
-        let ruleset = ruleset.to_string();
-        let who = requestor(&who.principal);
+        let who = who.as_str();
         let mut key = Key::new("credolab-iovation");
-        key.str(&ruleset).str(&account_code).str(who);
+        key.str(ruleset).str(&account_code).str(who);
         let check = |now, id, holes| data::Check {
-            ruleset: &ruleset,
+            ruleset,
             account_code: &account_code,
             requestor: who,
             now,
@@ -1134,12 +1170,12 @@ fn iovation_account_code(req: &MockRequest) -> Result<String, Box<MockResponse>>
 /// (`[["acc"]]`) and skip `transactionInsight`'s values without the checks the JSON
 /// tree makes (nesting depth, UTF-8 and surrogates in its strings), so it answered
 /// bodies the general reading refuses.
-fn plain_iovation(req: &MockRequest) -> Option<String> {
+fn plain_iovation(req: &MockRequest) -> Option<&str> {
     if !body::is_json(req) {
         return None;
     }
     let code = plain::account_code(&req.body)?;
-    (!code.trim().is_empty()).then(|| code.to_string())
+    (!code.trim().is_empty()).then_some(code)
 }
 
 /// The named outcome of the step a read of `reference` would land on now, with its
@@ -1174,6 +1210,35 @@ fn requestor(p: &Principal) -> &str {
 
 /// The `requestor` of reads made with a `credoAppLogin` token.
 const SDK_REQUESTOR: &str = "credoapp";
+
+thread_local! {
+    /// The buffer of this thread's last dropped [`Who`], taken by its next one.
+    static SPARE_WHO: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// The [`requestor`] of a token, copied out of the token store (read under its lock)
+/// into the thread's spare buffer: a clone of the principal allocated and freed its
+/// e-mail on every read.
+struct Who(String);
+
+impl Who {
+    fn of(p: &Principal) -> Self {
+        let mut text = crate::spare::take(&SPARE_WHO);
+        text.push_str(requestor(p));
+        Who(text)
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for Who {
+    fn drop(&mut self) {
+        // Configured e-mails are short; a longer one's buffer is freed.
+        crate::spare::keep(&SPARE_WHO, std::mem::take(&mut self.0), 256);
+    }
+}
 
 /// The token of an `Authorization: Bearer …` header (the scheme ignores case). The whole
 /// value is trimmed before its scheme is read, as this check always did.
@@ -1265,7 +1330,7 @@ mod tests {
     use super::*;
 
     /// [`route`] as it was written first, with a `Vec` per step: what it must match.
-    fn route_general(path: &str) -> Option<Route> {
+    fn route_general(path: &str) -> Option<Route<'_>> {
         // Leading slashes all go: a client whose base URL ends in `/credolab/` and that
         // appends `/v6.0/…` sends `//v6.0/…`, which the real host (no prefix) never sees.
         let trimmed = path.trim_start_matches('/');
@@ -1273,7 +1338,7 @@ mod tests {
         let segs: Vec<&str> = trimmed.split('/').collect();
         let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
         let l: Vec<&str> = lower.iter().map(String::as_str).collect();
-        let param = |i: usize| -> Option<String> {
+        let param = |i: usize| -> Option<Cow<'_, str>> {
             let s = percent_decode(segs[i]);
             (!s.is_empty()).then_some(s)
         };

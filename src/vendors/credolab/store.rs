@@ -155,8 +155,15 @@ impl Store {
             .or_insert(now)
     }
 
+    #[cfg(test)]
     pub fn access(&self, token: &str) -> Option<Access> {
-        self.tokens.lock().expect(POISONED).get(token).cloned()
+        self.access_with(token, Access::clone)
+    }
+
+    /// `f` of what `token` stands for, read in place under the lock: a read needs its
+    /// expiry and its requestor's name, not a copy of the principal (an allocation).
+    pub fn access_with<R>(&self, token: &str, f: impl FnOnce(&Access) -> R) -> Option<R> {
+        self.tokens.lock().expect(POISONED).get(token).map(f)
     }
 
     /// Look up a refresh token and, when `consume`, retire it (refresh tokens rotate).

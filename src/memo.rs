@@ -710,6 +710,32 @@ mod tests {
     }
 
     #[test]
+    fn a_filled_answer_knows_its_holes_and_keeps_its_template_from_the_journals_minimum() {
+        let pad = "p".repeat(600);
+        let v = json!({"b": Template::hole(2), "pad": pad, "a": Template::hole(0), "c": Template::hole(1)});
+        let t = Template::from_json(&v, 3).expect("each hole once");
+        let values = ["", "\"é\"", "12345"];
+        let write = |i: usize, out: &mut Vec<u8>| out.extend_from_slice(values[i].as_bytes());
+        let f = t.filled(0, write);
+        assert_eq!(f.bytes, t.fill(0, write));
+        let (ends, holes) = f.holes().expect("kept with its template");
+        let holes: Vec<&[u8]> = holes.collect();
+        // In the order of the bytes: hole 2, then 0, then 1.
+        assert_eq!(holes, [values[2].as_bytes(), b"", values[1].as_bytes()]);
+        assert_eq!(ends.len(), 3);
+        assert_eq!(ends[2] as usize + t.parts()[3].len(), f.bytes.len());
+        assert_eq!(t.holders(), 2);
+        drop(f);
+        assert_eq!(t.holders(), 1);
+        // Shorter than what the journal keeps by reference: no template.
+        let small = Template::from_json(&json!({"a": Template::hole(0)}), 1).expect("once");
+        let f = small.filled(0, |_, out| out.push(b'1'));
+        assert!(f.template.is_none() && f.holes().is_none());
+        assert_eq!(&f.bytes[..], br#"{"a":1}"#);
+        assert!(Template::from_json(&json!([0, 1, 2, 3, 4].map(Template::hole)), 5).is_none());
+    }
+
+    #[test]
     fn a_placeholder_missing_or_twice_gives_no_template() {
         assert!(Template::from_json(&json!({"a": 1}), 1).is_none());
         let twice = json!([Template::hole(0), Template::hole(0)]);

@@ -26,6 +26,10 @@
 //! An answer sent in one chunk of moderate size (512 bytes up to twice the part cap) is
 //! not copied: the entry keeps a reference to the chunk itself and is weighed for all of
 //! it ([`by_reference`]), so the byte budget still bounds what the journal keeps alive.
+//! When that chunk was filled from a cached template ([`crate::memo::Filled`]), the
+//! entry keeps the template (shared) and copies the holes' values instead, weighed as the
+//! chunk: the chunk's buffer is then freed once sent, and the next answer is written
+//! into it while it is in cache rather than into memory last written a journal ago.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -40,6 +44,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::budget::{heap, Budgets, Gauge, DEFAULT_PART_BYTES};
 use crate::clock::rfc3339;
+use crate::memo::{Filled, Template};
 
 /// The default part cap ([`Budgets::part`]): request and answer bodies, paths, query
 /// strings, headers, entity ids and notes are each kept up to this many bytes.
@@ -365,6 +370,10 @@ pub struct Record<'a> {
     /// The answer's body, in the parts it is sent in; kept up to [`BODY_CAP`] bytes.
     /// `None` when no answer was sent.
     pub response: Option<&'a [Bytes]>,
+    /// The answer as filled from a template, when it was (its bytes are `response`'s one
+    /// chunk): an answer kept by reference keeps the template and the holes' values
+    /// instead of the chunk ([`Answer::Filled`]).
+    pub filled: Option<&'a Filled>,
 }
 
 /// The packed parts of a stored entry, in buffer order.
@@ -417,9 +426,8 @@ struct Stored {
     /// Every part back to back; `ends[i]` is where part `i` ends. The answer's part is
     /// empty here when `answer` holds it.
     buf: Box<[u8]>,
-    /// The start of the answer kept by reference ([`by_reference`]): a view of the
-    /// answer's own chunk, up to the part cap.
-    answer: Option<Bytes>,
+    /// The answer kept by reference ([`by_reference`]), if it was.
+    answer: Answer,
     scenario: Option<Arc<str>>,
     seq: u64,
     time: DateTime<Utc>,
@@ -450,7 +458,38 @@ const NO_STEP: u32 = u32::MAX;
 /// dropped after it (its first cache line: see [`Stored`]).
 /// (A scenario's name is let go under the lock: most entries hold none, and reading one
 /// whole would read the second line.)
-type Freed = (Box<[u8]>, Option<Bytes>);
+type Freed = (Box<[u8]>, Answer);
+
+/// How an entry keeps an answer kept by reference ([`by_reference`]).
+#[derive(Debug)]
+enum Answer {
+    /// Copied into the buffer (its start), or none was sent.
+    None,
+    /// A view of the answer's own chunk, up to the part cap.
+    Chunk(Bytes),
+    /// The template the answer was filled from; the buffer's answer part holds where
+    /// each cut's value ends in the answer (a little-endian `u32` each), then the values.
+    Filled(Template),
+}
+
+impl Answer {
+    /// The answer's start, up to `cap`, from the holes' ends and values in `holes`.
+    fn filled(t: &Template, holes: &[u8], cap: usize) -> Bytes {
+        let parts = t.parts();
+        let (ends, mut values) = holes.split_at(4 * (parts.len() - 1));
+        let mut out = Vec::with_capacity(t.len() + values.len());
+        for (part, end) in parts.iter().zip(ends.chunks_exact(4)) {
+            let end = u32::from_le_bytes(end.try_into().expect("4 bytes")) as usize;
+            out.extend_from_slice(part);
+            let (value, rest) = values.split_at(end - out.len());
+            out.extend_from_slice(value);
+            values = rest;
+        }
+        out.extend_from_slice(parts.last().expect("a template has a last part"));
+        out.truncate(cap);
+        Bytes::from(out)
+    }
+}
 
 impl Stored {
     /// Roughly what this entry holds in memory (see `weight`).
@@ -480,12 +519,18 @@ impl Stored {
             .expect("a stored method is a non-empty start of a valid one (METHOD_MIN)")
     }
 
-    fn to_exchange(&self) -> Exchange {
+    /// The entry as stored by a journal whose part cap is `cap`.
+    fn to_exchange(&self, cap: usize) -> Exchange {
         Exchange {
             entry: self.to_entry(),
             response_body: match &self.answer {
-                Some(a) => Some(a.clone()),
-                None => self.part(Part::Response).map(Bytes::copy_from_slice),
+                Answer::Chunk(a) => Some(a.clone()),
+                Answer::Filled(t) => Some(Answer::filled(
+                    t,
+                    self.part(Part::Response).unwrap_or_default(),
+                    cap,
+                )),
+                Answer::None => self.part(Part::Response).map(Bytes::copy_from_slice),
             },
             response_body_truncated: self.response_truncated,
         }
@@ -663,7 +708,7 @@ fn shown_chars(value: &[u8]) -> usize {
 /// fewer instructions than the reference costs (a shared header allocated for a `Bytes`
 /// made from a `Vec`, two atomic counts), and a buffer serde_json writes starts at 128
 /// bytes of capacity, which [`REFERENCED_SLACK`] only covers from 128 bytes of length on.
-const REFERENCED_MIN: usize = 512;
+pub const REFERENCED_MIN: usize = 512;
 
 /// A referenced chunk is weighed at this many times its length: it keeps its whole
 /// buffer alive, and a buffer written by appending (serde_json, the answer templates)
@@ -727,6 +772,7 @@ impl Journal {
                 status: entry.status,
                 note: entry.note.as_deref(),
                 response: None,
+                filled: None,
             },
             HeaderSource::Packed(&entry.headers),
             entry.body_truncated,
@@ -782,6 +828,17 @@ impl Journal {
         // One chunk of a moderate size is kept by reference (no copy); its whole length
         // is weighed, as it stays alive while the entry does.
         let referenced = r.response.and_then(|c| by_reference(c, cap));
+        // An answer filled from a template keeps the template and its holes' values
+        // instead of the chunk, so that the chunk's buffer is freed once sent (and the
+        // next answer is written into it while it is in cache, not into one last written
+        // a journal ago): where each hole's value ends (a `u32` each) and the values, in
+        // the buffer.
+        let shared = referenced
+            .and(r.filled)
+            .and_then(|f| Some((f.template.as_ref()?, f)));
+        let holes = shared.map_or(0, |(t, f)| {
+            4 * (t.parts().len() - 1) + f.bytes.len() - t.len()
+        });
         let answer = match (r.response, referenced) {
             (Some(c), None) => c.iter().map(Bytes::len).sum::<usize>().min(cap),
             _ => 0,
@@ -800,7 +857,19 @@ impl Journal {
             .iter()
             .map(|p| p.map_or(0, <[u8]>::len))
             .sum::<usize>();
-        let mut buf = Vec::with_capacity(known + headers_len + answer);
+        // The weight counts the buffer without the holes, and the chunk as before: an
+        // entry weighs what it did when it kept the chunk (the byte budget keeps as many
+        // entries), and the template is kept only where the chunk's weight covers what
+        // the entry then keeps alive instead: the holes in its buffer and the template
+        // (whole, as if nothing else held it).
+        let unshared = known + headers_len + answer;
+        let shared = shared.filter(|(t, _)| {
+            let chunk = referenced.map_or(0, Bytes::len);
+            heap(unshared + holes) - heap(unshared) + t.heap_bytes()
+                <= heap(REFERENCED_SLACK * chunk)
+        });
+        let holes = if shared.is_some() { holes } else { 0 };
+        let mut buf = Vec::with_capacity(unshared + holes);
         let mut ends = [0u32; PARTS];
         let mut present = 0u8;
         let mut response_truncated = false;
@@ -817,6 +886,14 @@ impl Journal {
                 if let Some(chunk) = referenced {
                     response_truncated = chunk.len() > cap;
                     present |= 1 << i;
+                    if let Some((ends, values)) = shared.and_then(|(_, f)| f.holes()) {
+                        for end in ends {
+                            buf.extend_from_slice(&end.to_le_bytes());
+                        }
+                        for v in values {
+                            buf.extend_from_slice(v);
+                        }
+                    }
                 } else if let Some(chunks) = r.response {
                     let mut room = cap;
                     for c in chunks {
@@ -836,7 +913,7 @@ impl Journal {
         }
         debug_assert_eq!(buf.len(), buf.capacity(), "the buffer was sized exactly");
         let weight = std::mem::size_of::<Stored>()
-            + heap(buf.len())
+            + heap(unshared)
             + referenced.map_or(0, |c| heap(REFERENCED_SLACK * c.len()))
             + ENTRY_OVERHEAD;
         let buf = buf.into_boxed_slice();
@@ -855,7 +932,11 @@ impl Journal {
             response_truncated,
             cut,
             buf,
-            answer: referenced.map(|c| c.slice(..c.len().min(cap))),
+            answer: match (shared, referenced) {
+                (Some((t, _)), _) => Answer::Filled(t.clone()),
+                (None, Some(c)) => Answer::Chunk(c.slice(..c.len().min(cap))),
+                (None, None) => Answer::None,
+            },
             ends,
             // An entry holds at most 8 parts of the part cap and one referenced chunk of
             // twice it ([`by_reference`]), far below 4 GiB.
@@ -919,7 +1000,7 @@ impl Journal {
             .rev()
             .filter(|e| filter.matches(e))
             .take(filter.limit.unwrap_or(usize::MAX))
-            .map(Stored::to_exchange)
+            .map(|e| e.to_exchange(self.part))
             .collect();
         out.reverse();
         out
@@ -978,6 +1059,7 @@ mod tests {
             status: Some(200),
             note: None,
             response: None,
+            filled: None,
         }
     }
 
@@ -1115,6 +1197,154 @@ mod tests {
                 assert_eq!(truncated, len > part, "part {part}, {len} bytes");
             }
         }
+    }
+
+    /// A template of `len` bytes or so with three holes (the middle one near the end).
+    fn template(len: usize) -> Template {
+        let pad: String = "ab€c😀é\"\n".chars().cycle().take(len / 2).collect();
+        let v = serde_json::json!({
+            "id": Template::hole(2),
+            "pad": pad,
+            "at": Template::hole(0),
+            "tail": "x".repeat(len / 4),
+            "end": Template::hole(1),
+        });
+        Template::from_json(&v, 3).expect("each hole once")
+    }
+
+    /// What `j` shows of its newest entry's answer, and whether it keeps the answer as a
+    /// template.
+    fn newest_answer(j: &Journal) -> (String, Option<Bytes>, bool, bool) {
+        let e = j.query(&Filter::default()).pop().expect("an entry");
+        let inner = crate::lock::lock(&j.inner.0);
+        let shared = matches!(
+            inner.entries.back().expect("an entry").answer,
+            Answer::Filled(_)
+        );
+        (
+            serde_json::to_string(&e).unwrap(),
+            e.response_body.clone(),
+            e.response_body_truncated,
+            shared,
+        )
+    }
+
+    #[test]
+    fn an_answer_kept_as_its_template_reads_back_as_a_copied_one() {
+        let values: [&[u8]; 4] = [
+            b"",
+            b"\"2026-01-15T10:00:00Z\"",
+            "\"é€😀\"".as_bytes(),
+            &[b'7'; 700],
+        ];
+        let mut shared = 0;
+        for part in [64, 300, 1000, 4096] {
+            let budgets = Budgets {
+                part,
+                ..Budgets::default()
+            };
+            for len in [0, 300, 600, 1000, 2000, 4000, 7000, 9000] {
+                let t = template(len);
+                for (a, b) in [(0, 1), (1, 2), (3, 0), (2, 3)] {
+                    let filled = t.filled(0, |hole, out| {
+                        out.extend_from_slice(values[[a, b, (a + b) % 4][hole]])
+                    });
+                    let bytes = filled.bytes.clone();
+                    let shown = |chunks: &[Bytes], filled: Option<&Filled>| {
+                        let j = Journal::new(2, &budgets);
+                        j.record(&Record {
+                            response: Some(chunks),
+                            filled,
+                            ..inbound(&HeaderMap::new())
+                        });
+                        (newest_answer(&j), j.approx_bytes())
+                    };
+                    let one = [bytes.clone()];
+                    let (from_template, weight) = shown(&one, Some(&filled));
+                    let (copied, copied_weight) = shown(&one, None);
+                    let split = [bytes.slice(..1), bytes.slice(1..)];
+                    let (split, _) = shown(&split, Some(&filled));
+                    let what = format!("part {part}, {} bytes", bytes.len());
+                    assert_eq!(from_template.0, copied.0, "{what}");
+                    assert_eq!(from_template.1, copied.1, "{what}");
+                    assert_eq!(from_template.0, split.0, "{what}");
+                    assert_eq!(
+                        from_template.1.as_deref(),
+                        Some(&bytes[..bytes.len().min(part)])
+                    );
+                    assert_eq!(from_template.2, bytes.len() > part, "{what}");
+                    // Kept as its template exactly when the chunk would be kept by
+                    // reference; weighed as the chunk.
+                    let by_ref = by_reference(&one, part).is_some();
+                    assert_eq!(from_template.3, by_ref, "{what}");
+                    assert!(!copied.3 && !split.3, "{what}");
+                    assert_eq!(weight, copied_weight, "{what}");
+                    shared += usize::from(from_template.3);
+                }
+            }
+        }
+        assert!(shared > 20, "{shared}");
+    }
+
+    #[test]
+    fn an_answer_kept_as_its_template_weighs_what_it_keeps_alive() {
+        for len in [600, 1000, 2000, 3000] {
+            let t = template(len);
+            let j = Journal::new(2, &Budgets::default());
+            let filled = t.filled(0, |_, out| out.extend_from_slice(b"\"2026-01-15\""));
+            j.record(&Record {
+                response: Some(std::slice::from_ref(&filled.bytes)),
+                filled: Some(&filled),
+                ..inbound(&HeaderMap::new())
+            });
+            let inner = crate::lock::lock(&j.inner.0);
+            let e = inner.entries.back().expect("an entry");
+            assert!(matches!(e.answer, Answer::Filled(_)), "{len}");
+            // Its buffer (with the holes) and the whole template, were nothing else
+            // keeping the template alive.
+            let kept = std::mem::size_of::<Stored>() + heap(e.buf.len()) + t.heap_bytes();
+            assert!(
+                e.bytes() >= kept + ENTRY_OVERHEAD,
+                "{len}: {} < {kept}",
+                e.bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn an_evicted_or_reset_entry_lets_its_template_go() {
+        let t = template(2000);
+        let j = Journal::new(3, &Budgets::default());
+        let record = |j: &Journal| {
+            let filled = t.filled(0, |_, out| out.extend_from_slice(b"1"));
+            j.record(&Record {
+                response: Some(std::slice::from_ref(&filled.bytes)),
+                filled: Some(&filled),
+                ..inbound(&HeaderMap::new())
+            });
+        };
+        for n in 1..=5 {
+            record(&j);
+            // Ours and one per entry kept (the filled answer's own was dropped).
+            assert_eq!(t.holders(), 1 + n.min(3), "{n}");
+        }
+        // Evicted by the byte budget too.
+        let small = Journal::new(
+            100,
+            &Budgets {
+                journal: 20_000,
+                ..Budgets::default()
+            },
+        );
+        for _ in 0..50 {
+            record(&small);
+        }
+        assert!(small.len() < 10, "{}", small.len());
+        assert_eq!(t.holders(), 1 + 3 + small.len());
+        j.clear();
+        small.clear();
+        assert_eq!(t.holders(), 1);
+        assert!(j.is_empty() && j.approx_bytes() == 0);
     }
 
     #[test]

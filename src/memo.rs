@@ -20,7 +20,7 @@
 //! it holds, for the server's memory budget.
 
 use std::collections::VecDeque;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -259,14 +259,62 @@ impl<V> Fifo<V> {
 }
 
 /// An answer's bytes with holes: the serialized JSON cut where each hole was, so a
-/// request writes its own values there ([`Template::fill`]).
+/// request writes its own values there ([`Template::fill`]). A handle: cloning it
+/// shares the bytes (the journal keeps one per answer it shows from a template,
+/// [`Filled`]).
 #[derive(Debug, Clone)]
-pub struct Template {
+pub struct Template(Arc<Shape>);
+
+/// What a [`Template`] shares. On a cache line of its own, past the `Arc`'s counts: the
+/// journal writes the counts on every answer it keeps (from either runtime worker),
+/// while every fill reads these fields.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Shape {
     /// One more than the holes: the bytes before the first hole, between holes, after
     /// the last.
     parts: Vec<Bytes>,
     /// The hole at each cut, in the order they appear in the bytes.
     holes: Vec<usize>,
+    /// The parts' bytes together ([`Template::len`]), counted once.
+    len: usize,
+    /// [`Template::heap_bytes`], counted once.
+    heap: usize,
+}
+
+/// The most holes a template has (FinBox's has three): [`Filled`] notes where each
+/// ends without allocating.
+pub const MAX_HOLES: usize = 4;
+
+/// An answer filled from a [`Template`]: its bytes, the template and where each hole's
+/// value ends in the bytes, so that what is kept of the answer (the journal's entry) can
+/// share the template's bytes and copy only the holes' ([`Filled::holes`]), and the
+/// answer's own buffer is freed once it is sent.
+#[derive(Debug, Clone)]
+pub struct Filled {
+    pub bytes: Bytes,
+    /// The template, for an answer the journal would keep by reference (from
+    /// [`journal::REFERENCED_MIN`](crate::journal::REFERENCED_MIN) bytes on; a shorter
+    /// one is copied, and sharing the template would only cost its count's writes).
+    pub template: Option<Template>,
+    /// Where the value of the hole at each cut ends in `bytes`, for the template's cuts.
+    ends: [u32; MAX_HOLES],
+}
+
+impl Filled {
+    /// Where the value at each cut ends in the bytes, and the values, in the order they
+    /// appear in the bytes. `None` without the template.
+    pub fn holes(&self) -> Option<(&[u32], impl Iterator<Item = &[u8]> + '_)> {
+        let parts = &self.template.as_ref()?.0.parts;
+        let ends = &self.ends[..parts.len() - 1];
+        let mut at = 0;
+        let values = ends.iter().zip(parts).map(move |(&end, part)| {
+            let start = at + part.len();
+            at = end as usize;
+            &self.bytes[start..at]
+        });
+        Some((ends, values))
+    }
 }
 
 impl Template {
@@ -277,9 +325,12 @@ impl Template {
     }
 
     /// Cut `v`, which holds the placeholders of holes `0..holes`, each once. `None` if a
-    /// placeholder is missing or appears more than once (say, in a string a client sent):
-    /// the caller then renders the old way.
+    /// placeholder is missing or appears more than once (say, in a string a client sent),
+    /// or for more than [`MAX_HOLES`] holes: the caller then renders the old way.
     pub fn from_json(v: &Value, holes: usize) -> Option<Template> {
+        if holes > MAX_HOLES {
+            return None;
+        }
         let bytes = serde_json::to_vec(v).expect("a serde_json::Value always serializes");
         let text = std::str::from_utf8(&bytes).expect("serde_json writes UTF-8");
         let mut at: Vec<(usize, usize, usize)> = Vec::with_capacity(holes);
@@ -300,26 +351,69 @@ impl Template {
             from = end;
         }
         parts.push(Bytes::copy_from_slice(&bytes[from..]));
-        Some(Template {
+        let holes: Vec<usize> = at.into_iter().map(|(_, _, i)| i).collect();
+        // What a holder of one more handle keeps alive: each part's buffer, rounded as
+        // the allocator rounds it, with the header a `Bytes` made from a `Vec` may share,
+        // the lists of parts and holes, and the shared block.
+        let heap = parts
+            .iter()
+            .map(|p| crate::budget::heap(p.len()) + crate::budget::heap(24))
+            .sum::<usize>()
+            + crate::budget::heap(parts.capacity() * std::mem::size_of::<Bytes>())
+            + crate::budget::heap(holes.capacity() * std::mem::size_of::<usize>())
+            + crate::budget::heap(std::mem::size_of::<ArcShape>());
+        Some(Template(Arc::new(Shape {
+            len: parts.iter().map(Bytes::len).sum(),
             parts,
-            holes: at.into_iter().map(|(_, _, i)| i).collect(),
-        })
+            holes,
+            heap,
+        })))
     }
 
     /// The bytes, with `write(i, out)` writing hole `i`'s JSON value.
-    pub fn fill(&self, extra: usize, mut write: impl FnMut(usize, &mut Vec<u8>)) -> Vec<u8> {
+    pub fn fill(&self, extra: usize, write: impl FnMut(usize, &mut Vec<u8>)) -> Vec<u8> {
+        self.fill_noting(extra, write, |_, _| {})
+    }
+
+    /// [`Template::fill`], kept with the template and where each hole ends.
+    pub fn filled(&self, extra: usize, write: impl FnMut(usize, &mut Vec<u8>)) -> Filled {
+        let mut ends = [0u32; MAX_HOLES];
+        let bytes = self.fill_noting(extra, write, |cut, end| {
+            // An answer is far below 4 GiB.
+            ends[cut] = u32::try_from(end).unwrap_or(u32::MAX);
+        });
+        Filled {
+            template: (bytes.len() >= crate::journal::REFERENCED_MIN).then(|| self.clone()),
+            bytes: Bytes::from(bytes),
+            ends,
+        }
+    }
+
+    fn fill_noting(
+        &self,
+        extra: usize,
+        mut write: impl FnMut(usize, &mut Vec<u8>),
+        mut note: impl FnMut(usize, usize),
+    ) -> Vec<u8> {
+        let shape = &*self.0;
         let mut out = Vec::with_capacity(self.len() + extra);
-        for (part, hole) in self.parts.iter().zip(&self.holes) {
+        for (cut, (part, hole)) in shape.parts.iter().zip(&shape.holes).enumerate() {
             out.extend_from_slice(part);
             write(*hole, &mut out);
+            note(cut, out.len());
         }
-        out.extend_from_slice(self.parts.last().expect("a template has a last part"));
+        out.extend_from_slice(shape.parts.last().expect("a template has a last part"));
         out
+    }
+
+    /// The bytes between the holes, in order (one more than the holes).
+    pub fn parts(&self) -> &[Bytes] {
+        &self.0.parts
     }
 
     /// The bytes without the holes.
     pub fn len(&self) -> usize {
-        self.parts.iter().map(Bytes::len).sum()
+        self.0.len
     }
 
     pub fn is_empty(&self) -> bool {
@@ -328,8 +422,29 @@ impl Template {
 
     /// What it holds on the heap, roughly.
     pub fn approx_bytes(&self) -> usize {
-        self.len() + self.parts.len() * 48 + self.holes.len() * 8
+        self.len() + self.0.parts.len() * 48 + self.0.holes.len() * 8
     }
+
+    /// What it holds on the heap, as a holder of one more handle keeps alive: its
+    /// parts' buffers (rounded as the allocator rounds them), the lists of parts and
+    /// holes and the shared block.
+    pub fn heap_bytes(&self) -> usize {
+        self.0.heap
+    }
+
+    /// How many handles share these bytes, for tests.
+    #[cfg(test)]
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+/// The block an `Arc<Shape>` allocates: its two counts, then the shape on a line of its own.
+#[allow(dead_code)]
+#[repr(C)]
+struct ArcShape {
+    counts: [usize; 2],
+    shape: Shape,
 }
 
 /// Write `s` as a JSON string, as serde_json does: between quotes as it is when it has
@@ -592,6 +707,32 @@ mod tests {
         });
         let want = json!({"a": 42, "b": [1, {"c": "x\"y"}], "d": "é\""});
         assert_eq!(out, serde_json::to_vec(&want).unwrap());
+    }
+
+    #[test]
+    fn a_filled_answer_knows_its_holes_and_keeps_its_template_from_the_journals_minimum() {
+        let pad = "p".repeat(600);
+        let v = json!({"b": Template::hole(2), "pad": pad, "a": Template::hole(0), "c": Template::hole(1)});
+        let t = Template::from_json(&v, 3).expect("each hole once");
+        let values = ["", "\"é\"", "12345"];
+        let write = |i: usize, out: &mut Vec<u8>| out.extend_from_slice(values[i].as_bytes());
+        let f = t.filled(0, write);
+        assert_eq!(f.bytes, t.fill(0, write));
+        let (ends, holes) = f.holes().expect("kept with its template");
+        let holes: Vec<&[u8]> = holes.collect();
+        // In the order of the bytes: hole 2, then 0, then 1.
+        assert_eq!(holes, [values[2].as_bytes(), b"", values[1].as_bytes()]);
+        assert_eq!(ends.len(), 3);
+        assert_eq!(ends[2] as usize + t.parts()[3].len(), f.bytes.len());
+        assert_eq!(t.holders(), 2);
+        drop(f);
+        assert_eq!(t.holders(), 1);
+        // Shorter than what the journal keeps by reference: no template.
+        let small = Template::from_json(&json!({"a": Template::hole(0)}), 1).expect("once");
+        let f = small.filled(0, |_, out| out.push(b'1'));
+        assert!(f.template.is_none() && f.holes().is_none());
+        assert_eq!(&f.bytes[..], br#"{"a":1}"#);
+        assert!(Template::from_json(&json!([0, 1, 2, 3, 4].map(Template::hole)), 5).is_none());
     }
 
     #[test]

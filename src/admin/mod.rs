@@ -379,6 +379,7 @@ fn handle_post_scenarios_assign(
         status: None,
         note: Some(&note),
         response: None,
+        filled: None,
     });
     json_ok(
         json!({"status": "ok", "vendor": name, "entity": entity, "scenario": assigned.as_deref().unwrap_or("default")}),

@@ -517,12 +517,13 @@ fn answer(
         }
     }
     resp.serialize_body();
-    let response: Option<&[Bytes]> = match (&resp.body, resp.reset) {
-        (_, true) => None,
+    let (response, filled): (Option<&[Bytes]>, _) = match (&resp.body, resp.reset) {
+        (_, true) => (None, None),
         // Borrowed, not cloned: cloning a `Bytes` made from a `Vec` allocates.
-        (Body::Bytes(b), _) => Some(std::slice::from_ref(b)),
-        (Body::Parts(p), _) => Some(p),
-        _ => Some(&[]),
+        (Body::Bytes(b), _) => (Some(std::slice::from_ref(b)), None),
+        (Body::Parts(p), _) => (Some(&p[..]), None),
+        (Body::Filled(f), _) => (Some(std::slice::from_ref(&f.bytes)), Some(f)),
+        _ => (Some(&[][..]), None),
     };
     app.journal.record(&Record {
         time: ctx.now,
@@ -540,6 +541,7 @@ fn answer(
         status,
         note: ctx.note.as_deref(),
         response,
+        filled,
     });
     // What this request added (or evicted) counts into the server's total; past the
     // server-wide budget, least recently used sandboxes are dropped (never this one).

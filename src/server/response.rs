@@ -14,6 +14,7 @@ use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::Value;
 
 use super::tracked::Tracked;
+use crate::memo::Filled;
 use crate::scenario::merge_patch;
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,9 @@ pub enum Body {
     Bytes(Bytes),
     /// Sent one after another: lets a vendor answer with a cached part without copying it.
     Parts(Vec<Bytes>),
+    /// Filled from a cached template: sent as its bytes; the journal keeps the template
+    /// and the holes' values instead of the bytes ([`crate::memo::Filled`]).
+    Filled(Filled),
     Json(Value),
 }
 
@@ -222,6 +226,14 @@ impl MockResponse {
         r
     }
 
+    /// An answer filled from a template, of `content_type` ([`MockResponse::bytes`]).
+    pub fn filled(status: StatusCode, content_type: impl ContentType, body: Filled) -> Self {
+        let mut r = Self::new(status);
+        r.body = Body::Filled(body);
+        r.headers.insert(CONTENT_TYPE, content_type.header_value());
+        r
+    }
+
     pub fn html(status: StatusCode, body: &'static str) -> Self {
         Self::bytes(status, "text/html", Bytes::from_static(body.as_bytes()))
     }
@@ -288,6 +300,7 @@ impl MockResponse {
             Body::Empty => OutBody::default(),
             Body::Bytes(b) => OutBody::one(b),
             Body::Parts(parts) => OutBody::parts(parts),
+            Body::Filled(f) => OutBody::one(f.bytes),
             Body::Json(v) => OutBody::one(Bytes::from(
                 serde_json::to_vec(&v).expect("a serde_json::Value always serializes"),
             )),

@@ -95,6 +95,7 @@ impl<V: Sharing> World<V> {
         let body = match resp.body {
             Body::Bytes(b) => b.to_vec(),
             Body::Parts(p) => p.concat(),
+            Body::Filled(f) => f.bytes.to_vec(),
             Body::Empty | Body::Json(_) => Vec::new(),
         };
         (resp.status.as_u16(), body)

@@ -979,11 +979,11 @@ impl Credolab {
         };
         let bytes = self.shared.answers.with(&key, make, |kept| {
             let (template, extra) = &**kept;
-            template.fill(96, |hole, out| fill(ctx, turn, *extra, hole, out))
+            template.filled(96, |hole, out| fill(ctx, turn, *extra, hole, out))
         })?;
         // The content type set once (the JSON path sets `application/json` and then
         // replaces it: the same one header).
-        Some(MockResponse::bytes(StatusCode::OK, errors::JSON, bytes))
+        Some(MockResponse::filled(StatusCode::OK, errors::JSON, bytes))
     }
 
     fn iovation(

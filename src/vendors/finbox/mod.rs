@@ -617,15 +617,15 @@ impl Finbox {
             })?,
         };
         let requested = ctx.now - TimeDelta::milliseconds(kept.processing);
-        let bytes = kept.template.fill(96, |hole, out| match hole {
+        let filled = kept.template.filled(96, |hole, out| match hole {
             0 => json_str(out, request_id),
             1 => put_finbox_time(out, requested),
             _ => put_finbox_time(out, ctx.now),
         });
-        Some(MockResponse::bytes(
+        Some(MockResponse::filled(
             StatusCode::OK,
             "application/json",
-            bytes,
+            filled,
         ))
     }
 }

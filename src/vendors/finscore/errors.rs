@@ -215,9 +215,9 @@ pub fn score_answer(status: StatusCode, body: Value) -> MockResponse {
     r
 }
 
-/// An answer of the score service whose JSON is already written.
-pub fn score_bytes(status: StatusCode, body: Vec<u8>) -> MockResponse {
-    MockResponse::bytes(status, SCORE_CONTENT_TYPE, body)
+/// An answer of the score service whose JSON is filled from a template.
+pub fn score_filled(status: StatusCode, body: crate::memo::Filled) -> MockResponse {
+    MockResponse::filled(status, SCORE_CONTENT_TYPE, body)
 }
 
 /// Why the token endpoint refused a request. The `Display` text is the OAuth `error`

@@ -469,12 +469,12 @@ impl Render<'_, '_> {
             Some((Arc::new(t), size))
         };
         let bytes = memo.with(&key, make, |template| {
-            template.fill(64, |hole, out| match hole {
+            template.filled(64, |hole, out| match hole {
                 0 => json_str(out, self.request_id),
                 _ => json_str(out, self.transaction),
             })
         })?;
-        Some(errors::score_bytes(hyper::StatusCode::OK, bytes))
+        Some(errors::score_filled(hyper::StatusCode::OK, bytes))
     }
 
     /// `0000` with one section per requested product, in the doc's section order.

@@ -1726,6 +1726,7 @@ mod tests {
                 let body = match resp.body {
                     Body::Bytes(b) => b.to_vec(),
                     Body::Parts(p) => p.concat(),
+                    Body::Filled(f) => f.bytes.to_vec(),
                     Body::Empty | Body::Json(_) => Vec::new(),
                 };
                 let location = resp

@@ -813,11 +813,11 @@ impl FeatureStore {
     }
 
     /// The body of a value call read as JSON and checked: its (first) entity and the call.
-    fn value_call(
+    fn value_call<'a>(
         req: &MockRequest,
         entity_type: &str,
         verb: Verb,
-    ) -> Result<(Cow<'static, str>, ValueCall<'static>), ApiError> {
+    ) -> Result<(Cow<'a, str>, ValueCall<'a>), ApiError> {
         let body = json_body(req)?;
         check_body_entity_type(&body, entity_type)?;
         Ok(match verb {
@@ -841,10 +841,10 @@ impl FeatureStore {
                     _ => return Err(ApiError::invalid("entity_id is required (entityId).")),
                 };
                 let ids = selector(&body)?;
-                let ids = ids.into_iter().map(Cow::Owned).collect();
+                let ids = Cow::Owned(ids.into_iter().map(Cow::Owned).collect());
                 (
                     id.clone().into(),
-                    ValueCall::Read(vec![id.into()], ids, false),
+                    ValueCall::Read(Entities::One(id.into()), ids, false),
                 )
             }
             Verb::StreamingRead => {
@@ -872,9 +872,12 @@ impl FeatureStore {
                     }
                 };
                 let features = selector(&body)?;
-                let features = features.into_iter().map(Cow::Owned).collect();
-                let ids: Vec<Cow<'static, str>> = ids.into_iter().map(Cow::Owned).collect();
-                (ids[0].clone(), ValueCall::Read(ids, features, true))
+                let features = Cow::Owned(features.into_iter().map(Cow::Owned).collect());
+                let ids: Vec<Cow<'a, str>> = ids.into_iter().map(Cow::Owned).collect();
+                (
+                    ids[0].clone(),
+                    ValueCall::Read(Entities::Many(ids), features, true),
+                )
             }
         })
     }
@@ -895,9 +898,9 @@ impl FeatureStore {
                 Ok(MockResponse::json(StatusCode::OK, json!({})))
             }
             ValueCall::Read(ids, features, streaming) if !as_json => {
-                let bytes = self
-                    .lock(now)
-                    .read_bytes(entity_type, &ids, &features, streaming)?;
+                let bytes =
+                    self.lock(now)
+                        .read_bytes(entity_type, ids.as_slice(), &features, streaming)?;
                 Ok(MockResponse::bytes(
                     StatusCode::OK,
                     "application/json",
@@ -905,7 +908,9 @@ impl FeatureStore {
                 ))
             }
             ValueCall::Read(ids, features, streaming) => {
-                let (descriptors, views) = self.lock(now).read(entity_type, &ids, &features)?;
+                let (descriptors, views) =
+                    self.lock(now)
+                        .read(entity_type, ids.as_slice(), &features)?;
                 let body = read_json(entity_type, &descriptors, views, streaming);
                 Ok(MockResponse::json(StatusCode::OK, body))
             }
@@ -925,13 +930,17 @@ fn plain_read(req: &MockRequest, verb: Verb) -> Option<(Cow<'_, str>, ValueCall<
         return None;
     }
     match (verb, b.entity_id, b.entity_ids) {
-        (Verb::Read, Some(id), None) if !id.is_empty() => {
-            Some((id.into(), ValueCall::Read(vec![id.into()], b.ids, false)))
-        }
+        (Verb::Read, Some(id), None) if !id.is_empty() => Some((
+            id.into(),
+            ValueCall::Read(Entities::One(id.into()), b.ids, false),
+        )),
         (Verb::StreamingRead, None, Some(ids))
             if !ids.is_empty() && ids.iter().all(|s| !s.is_empty()) =>
         {
-            Some((ids[0].clone(), ValueCall::Read(ids, b.ids, true)))
+            Some((
+                ids[0].clone(),
+                ValueCall::Read(Entities::Many(ids), b.ids, true),
+            ))
         }
         _ => None,
     }
@@ -968,7 +977,23 @@ fn read_json(
 enum ValueCall<'a> {
     Write(Vec<Payload>),
     /// Entity ids, selected feature ids, streaming?
-    Read(Vec<Cow<'a, str>>, Vec<Cow<'a, str>>, bool),
+    Read(Entities<'a>, Cow<'a, [Cow<'a, str>]>, bool),
+}
+
+/// The entity ids of a read: one (no list allocated for it), or a streaming read's.
+#[derive(Debug, PartialEq)]
+enum Entities<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+impl<'a> Entities<'a> {
+    fn as_slice(&self) -> &[Cow<'a, str>] {
+        match self {
+            Self::One(id) => std::slice::from_ref(id),
+            Self::Many(ids) => ids,
+        }
+    }
 }
 
 /// The body as a JSON object (an empty body is `{}`), or Google's parse error.

@@ -386,6 +386,12 @@ struct Entry {
     kind: ValueType,
 }
 
+/// The bytes [`Row::put_all`] copies at once between two values' data: the first's
+/// closing (under 80 bytes), a comma and the second's opening (under 30).
+const JOINT: usize = 112;
+/// A value's data up to this long is copied by [`Row::put_all`] as this many bytes.
+const SHORT: usize = 16;
+
 /// What [`Row::join`] takes for one value: feature, kind, data, closing.
 type Part<'a> = (Arc<str>, ValueType, &'a [u8], &'a [u8]);
 
@@ -508,25 +514,37 @@ impl Row {
     /// same bytes as [`Row::put`] for each. Between two values' data comes the first's
     /// closing, a comma and the second's opening, put together once for as long as they
     /// repeat (the values of a row mostly share one closing and one kind): two copies a
-    /// value.
+    /// value, each of a fixed size where it can be ([`JOINT`] bytes of the joint, [`SHORT`]
+    /// of a short value's data) and the excess cut off right after: a copy of a fixed
+    /// size is a few moves, one of a length known only here a call costing more than the
+    /// copy.
     pub fn put_all(&self, out: &mut Vec<u8>) {
         #[cfg(test)]
         WHOLE_ROWS.with(|n| n.set(n.get() + 1));
-        let Some(first) = self.values.first() else {
+        let (Some(first), Some(last)) = (self.values.first(), self.values.last()) else {
             return;
         };
-        let closings = self.values.last().map_or(0, |v| v.end);
-        // A closing (under 80 bytes), a comma and an opening (under 30).
-        let mut joint = [0; 128];
+        let closings = last.end;
+        let text = &self.text[..];
+        out.reserve(closings + (self.values.len() + 1) * JOINT);
+        out.extend_from_slice(opening(first.kind));
+        let mut joint = [0; JOINT];
         let mut joint_len = 0;
         let mut made = None;
-        out.extend_from_slice(opening(first.kind));
         let mut start = 0;
         for (i, v) in self.values.iter().enumerate() {
-            out.extend_from_slice(&self.text[start..v.end]);
+            let len = v.end - start;
+            match text.get(start..start + SHORT) {
+                Some(chunk) if len <= SHORT => {
+                    let chunk: &[u8; SHORT] = chunk.try_into().expect("SHORT bytes");
+                    out.extend_from_slice(chunk);
+                    out.truncate(out.len() - (SHORT - len));
+                }
+                _ => out.extend_from_slice(&text[start..v.end]),
+            }
             start = v.end;
-            let at = closings + v.closing_at as usize;
-            let closing = &self.text[at..at + usize::from(v.closing_len)];
+            let closing_at = closings + v.closing_at as usize;
+            let closing = &text[closing_at..closing_at + usize::from(v.closing_len)];
             let Some(next) = self.values.get(i + 1) else {
                 out.extend_from_slice(closing);
                 break;
@@ -539,7 +557,8 @@ impl Row {
                 joint[closing.len() + 1..joint_len].copy_from_slice(open);
                 made = Some((v.closing_at, next.kind));
             }
-            out.extend_from_slice(&joint[..joint_len]);
+            out.extend_from_slice(&joint);
+            out.truncate(out.len() - (JOINT - joint_len));
         }
     }
 

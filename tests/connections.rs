@@ -518,6 +518,54 @@ async fn at_the_limit_with_every_connection_being_answered_a_new_one_gets_a_503_
     }
 }
 
+/// A request without a body is answered (journaled, its entity's state moved, its sandbox
+/// made) as soon as its head is read, like a vendor's server that goes on with a request
+/// whose client has gone: a client that sends one and closes at once, without reading the
+/// answer, finds it in the journal. (Before, whether it was journaled depended on whether
+/// the close arrived in the same read as the head.)
+#[tokio::test]
+async fn a_bodiless_request_whose_client_closes_at_once_is_still_journaled() {
+    let s = Server::start(ConnectionLimits::default(), &[]).await;
+    for path in [
+        "/finx/rest/risk-reports/gone-1",
+        "/~gone/finx/rest/risk-reports/gone-2",
+    ] {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(format!("GET {path} HTTP/1.1\r\nhost: mock\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        c.shutdown().await.unwrap();
+        drop(c);
+    }
+    s.journaled(1).await;
+    s.routed(1).await;
+    let root = send(&s.base(), "GET", "/__admin/requests", &[], Bytes::new()).await;
+    let entries = root.json();
+    let paths: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/finx/rest/risk-reports/gone-1"]);
+    let sandbox = send(
+        &s.base(),
+        "GET",
+        "/~gone/__admin/requests",
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    let entries = sandbox.json();
+    let paths: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/finx/rest/risk-reports/gone-2"]);
+}
+
 #[tokio::test]
 async fn shutdown_closes_a_half_sent_head_or_body_at_once_and_returns() {
     let mut s = Server::start(ConnectionLimits::default(), &[]).await;

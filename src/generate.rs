@@ -102,11 +102,71 @@ pub fn id_bytes(
         // A leading 32-byte part: never read as a root's input, whose first part (the
         // seed) is 8 bytes long, length prefix and all.
         Some(instance) => {
-            let mut all: [&[u8]; 7] = [instance; 7];
-            all[1..].copy_from_slice(&parts);
-            digest(&all)
+            // `digest(&[instance, seed, vendor, entity, ...])`, its first block kept.
+            let mut h = sandbox_block(instance, issuer.seed, vendor.len());
+            h.update(vendor.as_bytes());
+            for p in &parts[2..] {
+                h.update((p.len() as u64).to_le_bytes());
+                h.update(p);
+            }
+            h.finalize().into()
         }
     }
+}
+
+/// A sandbox's ids hash one block more than the root's: their input's first 64 bytes,
+/// the instance (32 bytes and its length), the seed (8 and its length) and the vendor
+/// name's length, are the same for every id one instance issues for one vendor. That
+/// block is hashed once per thread and kept, with its key, while the thread's ids come
+/// from the same (instance, seed, vendor-name length): the same digest, one block of
+/// SHA-256 fewer per id (natively ~0.15 us; several thousand instructions in software).
+struct SandboxBlock {
+    instance: [u8; 32],
+    seed: u64,
+    vendor_len: usize,
+    /// The hasher after those 64 bytes: one whole block, already compressed.
+    hasher: Sha256,
+}
+
+thread_local! {
+    static SANDBOX_BLOCK: std::cell::RefCell<Option<SandboxBlock>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A hasher that has taken [`digest`]'s first 64 bytes of `[instance, seed, vendor]`:
+/// the parts up to the vendor name's length prefix.
+fn sandbox_block(instance: &[u8; 32], seed: u64, vendor_len: usize) -> Sha256 {
+    let fresh = || {
+        let mut h = Sha256::new();
+        h.update(32u64.to_le_bytes());
+        h.update(instance);
+        h.update(8u64.to_le_bytes());
+        h.update(seed.to_le_bytes());
+        h.update((vendor_len as u64).to_le_bytes());
+        h
+    };
+    SANDBOX_BLOCK
+        .try_with(|kept| {
+            let mut kept = kept.borrow_mut();
+            match &*kept {
+                Some(k)
+                    if k.instance == *instance && k.seed == seed && k.vendor_len == vendor_len =>
+                {
+                    k.hasher.clone()
+                }
+                _ => {
+                    let hasher = fresh();
+                    *kept = Some(SandboxBlock {
+                        instance: *instance,
+                        seed,
+                        vendor_len,
+                        hasher: hasher.clone(),
+                    });
+                    hasher
+                }
+            }
+        })
+        .unwrap_or_else(|_| fresh())
 }
 
 /// Lower-case hex of `bytes`, `len` characters long (at most 64).
@@ -384,6 +444,45 @@ mod tests {
             b"access_token",
         ]);
         assert_eq!(id(Issuer::root(0)), want);
+    }
+
+    #[test]
+    fn a_sandbox_s_ids_are_the_digest_of_its_instance_and_the_root_s_parts_whatever_the_thread_kept(
+    ) {
+        let issuers = [
+            Issuer::sandbox(0, "t1", 0, 0, 0),
+            Issuer::sandbox(0, "t2", 0, 0, 0),
+            Issuer::sandbox(7, "t1", 0, 0, 0),
+            Issuer::sandbox(0, "t1", 0, 1, 3),
+        ];
+        let vendors = ["finbox", "credolab", "finscore", "finx", "featurestore", ""];
+        let entities = ["", "u1", &"e".repeat(200)];
+        // Interleaved, so the kept block is both reused and replaced.
+        for round in 0..2 {
+            for issuer in issuers {
+                for vendor in vendors {
+                    for entity in entities {
+                        let instance = issuer.instance.expect("a sandbox");
+                        let want = digest(&[
+                            &instance,
+                            &issuer.seed.to_le_bytes(),
+                            vendor.as_bytes(),
+                            entity.as_bytes(),
+                            &(round + 1u64).to_le_bytes(),
+                            &2u64.to_le_bytes(),
+                            b"request_id",
+                        ]);
+                        let got = id_bytes(issuer, vendor, entity, round + 1, 2, "request_id");
+                        assert_eq!(got, want, "{issuer:?} {vendor} {entity}");
+                        assert_eq!(
+                            id_bytes(issuer, vendor, entity, round + 1, 2, "request_id"),
+                            want,
+                            "again, from the kept block"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! `operations` is a collection only where a collection name stands: ids allow
 //! `[a-z0-9_]`, so a featurestore, entity type or feature may be called `operations`.
 
+use std::borrow::Cow;
+
 use hyper::Method;
 
 use super::errors::ApiError;
@@ -125,9 +127,10 @@ impl Kind {
     }
 }
 
-/// What an emulated request addresses.
+/// What an emulated request addresses. A value call's entity type is borrowed from the
+/// path when the path spells it as it is (the usual case: see [`value_call`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub enum Route<'a> {
     /// List (GET) or create (POST) in a collection; `parent` is the location,
     /// featurestore or entity type name.
     Collection { kind: Kind, parent: String },
@@ -136,15 +139,18 @@ pub enum Route {
     /// `POST …/entityTypes/{et}/features:batchCreate`.
     BatchCreate { entity_type: String },
     /// `POST …/entityTypes/{et}:writeFeatureValues` and the two reads.
-    Verb { entity_type: String, verb: Verb },
+    Verb {
+        entity_type: Cow<'a, str>,
+        verb: Verb,
+    },
     /// `GET /v1/…/operations/{id}` or `GET /ui/…/operations/{id}`.
     Operation { name: String },
 }
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Routed {
-    Served(Route),
+pub enum Routed<'a> {
+    Served(Route<'a>),
     /// A Google route the mock does not emulate.
     Unimplemented,
     /// Google serves no such path and method.
@@ -278,10 +284,55 @@ const API_VERBS: &[&str] = &[
 /// (`POST /v1beta1/projects/{p}/modelGardenEula:check`).
 const EULA_VERBS: &[&str] = &["accept", "check"];
 
+/// The value calls every client of the Feature Store makes most,
+/// `POST /v1/projects/{p}/locations/{l}/featurestores/{fs}/entityTypes/{et}:{verb}` with
+/// the colon as it is and no `%` anywhere: their entity type's name (borrowed from the
+/// path) and verb, found by prefixes and three searches for `/` rather than the list of
+/// segments [`route`] makes of any other path (which cost every value call an allocation
+/// or two and several hundred instructions). `None` for any other path, which [`route`]
+/// sorts the general way; what this takes, that gives the same (unit tests hold them
+/// together).
+fn value_call<'a>(method: &Method, path: &'a str) -> Option<(&'a str, Verb)> {
+    if *method != Method::POST || memchr::memchr(b'%', path.as_bytes()).is_some() {
+        return None;
+    }
+    let name = path.strip_prefix("/v1/")?;
+    // Each id up to the next `/`, not empty, then the next collection's name.
+    let mut rest = name.strip_prefix("projects/")?;
+    for collection in ["locations/", "featurestores/", "entityTypes/"] {
+        let slash = memchr::memchr(b'/', rest.as_bytes()).filter(|&i| i > 0)?;
+        rest = rest[slash + 1..].strip_prefix(collection)?;
+    }
+    // The entity type's id, the last segment: no `/`, a colon after a non-empty id.
+    let colon = rest.bytes().position(|b| b == b':' || b == b'/')?;
+    if colon == 0 || rest.as_bytes()[colon] != b':' {
+        return None;
+    }
+    let verb = match &rest[colon + 1..] {
+        "readFeatureValues" => Verb::Read,
+        "streamingReadFeatureValues" => Verb::StreamingRead,
+        "writeFeatureValues" => Verb::Write,
+        _ => return None,
+    };
+    let end = name.len() - (rest.len() - colon);
+    Some((&name[..end], verb))
+}
+
 /// Sort a request below the vendor prefix.
-pub fn route(method: &Method, path: &str) -> Routed {
+pub fn route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
+    match value_call(method, path) {
+        Some((entity_type, verb)) => Routed::Served(Route::Verb {
+            entity_type: Cow::Borrowed(entity_type),
+            verb,
+        }),
+        None => sort(method, path),
+    }
+}
+
+/// [`route`] for any path, by its list of segments.
+fn sort<'a>(method: &Method, path: &str) -> Routed<'a> {
     // `:verb` may come percent-encoded; most clients send it as it is.
-    let path: std::borrow::Cow<'_, str> = if path.contains('%') {
+    let path: Cow<'_, str> = if path.contains('%') {
         path.replace("%3A", ":").replace("%3a", ":").into()
     } else {
         path.into()
@@ -390,7 +441,7 @@ pub fn route(method: &Method, path: &str) -> Routed {
             Routed::NotFound
         };
     }
-    let served = |r: Route| {
+    let served = |r: Route<'a>| {
         if version == "v1" {
             Routed::Served(r)
         } else {
@@ -426,15 +477,15 @@ pub fn route(method: &Method, path: &str) -> Routed {
         }
         (8, Some(v)) if m == Method::POST => match v {
             "writeFeatureValues" => served(Route::Verb {
-                entity_type: name(),
+                entity_type: name().into(),
                 verb: Verb::Write,
             }),
             "readFeatureValues" => served(Route::Verb {
-                entity_type: name(),
+                entity_type: name().into(),
                 verb: Verb::Read,
             }),
             "streamingReadFeatureValues" => served(Route::Verb {
-                entity_type: name(),
+                entity_type: name().into(),
                 verb: Verb::StreamingRead,
             }),
             v if ENTITY_TYPE_VERBS.contains(&v) => Routed::Unimplemented,
@@ -480,9 +531,9 @@ mod tests {
             ("DELETE", "/v1/projects/p/locations/l/featurestores/fs", served(Route::Resource { kind: Kind::Featurestore, name: FS.into() })),
             ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes", served(Route::Collection { kind: Kind::EntityType, parent: FS.into() })),
             ("DELETE", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et", served(Route::Resource { kind: Kind::EntityType, name: et.clone() })),
-            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:writeFeatureValues", served(Route::Verb { entity_type: et.clone(), verb: Verb::Write })),
-            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et%3AreadFeatureValues", served(Route::Verb { entity_type: et.clone(), verb: Verb::Read })),
-            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:streamingReadFeatureValues", served(Route::Verb { entity_type: et.clone(), verb: Verb::StreamingRead })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:writeFeatureValues", served(Route::Verb { entity_type: et.clone().into(), verb: Verb::Write })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et%3AreadFeatureValues", served(Route::Verb { entity_type: et.clone().into(), verb: Verb::Read })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et:streamingReadFeatureValues", served(Route::Verb { entity_type: et.clone().into(), verb: Verb::StreamingRead })),
             ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features", served(Route::Collection { kind: Kind::Feature, parent: et.clone() })),
             ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features:batchCreate", served(Route::BatchCreate { entity_type: et.clone() })),
             ("PATCH", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/f", served(Route::Resource { kind: Kind::Feature, name: format!("{et}/features/f") })),
@@ -524,7 +575,7 @@ mod tests {
             ("DELETE", "/v1/projects/p/locations/l/featurestores/operations", served(Route::Resource { kind: Kind::Featurestore, name: "projects/p/locations/l/featurestores/operations".into() })),
             ("GET", "/v1/projects/p/locations/l/featurestores/operations/entityTypes", served(Route::Collection { kind: Kind::EntityType, parent: "projects/p/locations/l/featurestores/operations".into() })),
             ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations", served(Route::Resource { kind: Kind::EntityType, name: format!("{FS}/entityTypes/operations") })),
-            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations:writeFeatureValues", served(Route::Verb { entity_type: format!("{FS}/entityTypes/operations"), verb: Verb::Write })),
+            ("POST", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations:writeFeatureValues", served(Route::Verb { entity_type: format!("{FS}/entityTypes/operations").into(), verb: Verb::Write })),
             ("PATCH", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et/features/operations", served(Route::Resource { kind: Kind::Feature, name: format!("{et}/features/operations") })),
             ("GET", "/ui/projects/p/locations/l/featurestores/operations/operations/3", served(Route::Operation { name: "projects/p/locations/l/featurestores/operations/operations/3".into() })),
             ("GET", "/v1/projects/p/locations/l/featurestores/fs/entityTypes/operations/operations/3", served(Route::Operation { name: format!("{FS}/entityTypes/operations/operations/3") })),
@@ -647,7 +698,7 @@ mod tests {
 
     /// [`route`] as it was before it borrowed: the oracle the new one is held to (see
     /// [`assert_as_before`] for what it no longer decides).
-    fn route_before(method: &Method, path: &str) -> Routed {
+    fn route_before(method: &Method, path: &str) -> Routed<'static> {
         // `:verb` may come percent-encoded; most clients send it as it is.
         let path: std::borrow::Cow<'_, str> = if path.contains('%') {
             path.replace("%3A", ":").replace("%3a", ":").into()
@@ -731,7 +782,7 @@ mod tests {
                 Routed::NotFound
             };
         }
-        let served = |r: Route| {
+        let served = |r: Route<'static>| {
             if version == "v1" {
                 Routed::Served(r)
             } else {
@@ -767,15 +818,15 @@ mod tests {
             }
             (8, Some(v)) if m == Method::POST => match v {
                 "writeFeatureValues" => served(Route::Verb {
-                    entity_type: name,
+                    entity_type: name.into(),
                     verb: Verb::Write,
                 }),
                 "readFeatureValues" => served(Route::Verb {
-                    entity_type: name,
+                    entity_type: name.into(),
                     verb: Verb::Read,
                 }),
                 "streamingReadFeatureValues" => served(Route::Verb {
-                    entity_type: name,
+                    entity_type: name.into(),
                     verb: Verb::StreamingRead,
                 }),
                 v if ENTITY_TYPE_VERBS.contains(&v) => Routed::Unimplemented,
@@ -846,6 +897,74 @@ mod tests {
                 Method::PUT,
             ] {
                 assert_as_before(&method, path);
+            }
+        }
+    }
+
+    /// The value calls [`value_call`] takes are routed as [`sort`] routes them, and it
+    /// takes the usual ones: around their shape, ids with colons, `%` and odd bytes,
+    /// empty or doubled segments, other versions, methods and verbs, paths cut anywhere.
+    #[test]
+    fn value_calls_taken_by_their_shape_route_as_any_path_does() {
+        let et = "/v1/projects/p/locations/l/featurestores/fs/entityTypes/et";
+        let mut paths = vec![
+            format!("{et}:readFeatureValues"),
+            format!("{et}:streamingReadFeatureValues"),
+            format!("{et}:writeFeatureValues"),
+            "/v1/projects/test-project/locations/asia-southeast1/featurestores/finscore_fs/entityTypes/score_features:readFeatureValues".to_string(),
+        ];
+        let taken = paths.len();
+        for verb in [
+            "readFeatureValues",
+            "streamingReadFeatureValues",
+            "writeFeatureValues",
+        ] {
+            for (from, to) in [
+                ("/p/", "/p:x/"),
+                ("/p/", "/p%3A/"),
+                ("/p/", "//"),
+                ("/l/", "/l:a:b/"),
+                ("/fs/", "/operations/"),
+                ("/fs/", "/fs/x/"),
+                ("/et", "/operations"),
+                ("/et", "/é"),
+                ("/et", "/"),
+                ("/et", "/et:x"),
+                ("/et", "/et/features/f"),
+                ("/v1/", "/v1beta1/"),
+                ("/v1/", "/ui/"),
+                ("/v1/", "//v1/"),
+                ("/v1/", "v1/"),
+                ("entityTypes", "entitytypes"),
+                ("locations", "location"),
+                ("/projects/", "/projects//"),
+            ] {
+                paths.push(format!("{et}:{verb}").replacen(from, to, 1));
+            }
+            for tail in ["", "x", "/", ":", "%3A", "?", " "] {
+                paths.push(format!("{et}:{verb}{tail}"));
+                paths.push(format!("{et}%3A{verb}{tail}"));
+                paths.push(format!("{et}:{tail}{verb}"));
+            }
+            let whole = format!("{et}:{verb}");
+            paths.extend((0..whole.len()).map(|n| whole[..n].to_string()));
+        }
+        for (i, path) in paths.iter().enumerate() {
+            for method in [Method::POST, Method::GET, Method::PUT, Method::PATCH] {
+                let fast = value_call(&method, path);
+                if method != Method::POST {
+                    assert_eq!(fast, None, "{method} {path}");
+                } else if i < taken {
+                    assert!(fast.is_some(), "{method} {path}");
+                }
+                if let Some((entity_type, verb)) = fast {
+                    let want = sort(&method, path);
+                    let got = served(Route::Verb {
+                        entity_type: entity_type.into(),
+                        verb,
+                    });
+                    assert_eq!(got, want, "{method} {path}");
+                }
             }
         }
     }

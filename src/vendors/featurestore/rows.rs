@@ -392,6 +392,22 @@ const JOINT: usize = 112;
 /// A value's data up to this long is copied by [`Row::put_all`] as this many bytes.
 const SHORT: usize = 16;
 
+/// `text[start..end]`, a value's data, into `out`: as [`SHORT`] bytes, the excess cut
+/// off, when it is that short (and the text goes on so far, as it does before the
+/// closings).
+#[inline(always)]
+fn put_data(out: &mut Vec<u8>, text: &[u8], start: usize, end: usize) {
+    let len = end - start;
+    match text.get(start..start + SHORT) {
+        Some(chunk) if len <= SHORT => {
+            let chunk: &[u8; SHORT] = chunk.try_into().expect("SHORT bytes");
+            out.extend_from_slice(chunk);
+            out.truncate(out.len() - (SHORT - len));
+        }
+        _ => out.extend_from_slice(&text[start..end]),
+    }
+}
+
 /// What [`Row::join`] takes for one value: feature, kind, data, closing.
 type Part<'a> = (Arc<str>, ValueType, &'a [u8], &'a [u8]);
 
@@ -528,20 +544,17 @@ impl Row {
         let text = &self.text[..];
         out.reserve(closings + (self.values.len() + 1) * JOINT);
         out.extend_from_slice(opening(first.kind));
+        let alike = |v: &Entry| v.closing_at == first.closing_at && v.kind == first.kind;
+        if self.values.iter().all(alike) {
+            self.put_alike(out);
+            return;
+        }
         let mut joint = [0; JOINT];
         let mut joint_len = 0;
         let mut made = None;
         let mut start = 0;
         for (i, v) in self.values.iter().enumerate() {
-            let len = v.end - start;
-            match text.get(start..start + SHORT) {
-                Some(chunk) if len <= SHORT => {
-                    let chunk: &[u8; SHORT] = chunk.try_into().expect("SHORT bytes");
-                    out.extend_from_slice(chunk);
-                    out.truncate(out.len() - (SHORT - len));
-                }
-                _ => out.extend_from_slice(&text[start..v.end]),
-            }
+            put_data(out, text, start, v.end);
             start = v.end;
             let closing_at = closings + v.closing_at as usize;
             let closing = &text[closing_at..closing_at + usize::from(v.closing_len)];
@@ -560,6 +573,31 @@ impl Row {
             out.extend_from_slice(&joint);
             out.truncate(out.len() - (JOINT - joint_len));
         }
+    }
+
+    /// [`Row::put_all`] after the first opening for the usual row, its values of one kind
+    /// and one closing (written at once): one joint between every two, made once, and no
+    /// check for another.
+    fn put_alike(&self, out: &mut Vec<u8>) {
+        let (first, last) = (&self.values[0], &self.values[self.values.len() - 1]);
+        let text = &self.text[..];
+        let closing_at = last.end + first.closing_at as usize;
+        let closing = &text[closing_at..closing_at + usize::from(first.closing_len)];
+        let open = opening(first.kind);
+        let joint_len = closing.len() + 1 + open.len();
+        let mut joint = [0; JOINT];
+        joint[..closing.len()].copy_from_slice(closing);
+        joint[closing.len()] = b',';
+        joint[closing.len() + 1..joint_len].copy_from_slice(open);
+        let mut start = 0;
+        for v in &self.values[..self.values.len() - 1] {
+            put_data(out, text, start, v.end);
+            start = v.end;
+            out.extend_from_slice(&joint);
+            out.truncate(out.len() - (JOINT - joint_len));
+        }
+        put_data(out, text, start, last.end);
+        out.extend_from_slice(closing);
     }
 
     /// `feature`'s value read back as JSON ([`read_back`]), if written.
@@ -1036,6 +1074,49 @@ mod tests {
         assert!(r.has_row("et", "e3"));
         r.remove_types(|et| et == "et");
         assert_eq!((r.len(), r.bytes()), (0, 0));
+    }
+
+    /// A row of one kind and one closing (written at once, the usual row) is written whole
+    /// as its values one by one: every kind, data around [`SHORT`] bytes long, one value
+    /// or many, and a row of mixed kinds or closings beside it.
+    #[test]
+    fn a_row_of_one_kind_and_closing_is_written_whole_as_each_value_is() {
+        let kinds = [
+            |i: usize| json!({ "stringValue": "x".repeat(i) }),
+            |i: usize| json!({ "int64Value": (i as i64 * 7919).to_string() }),
+            |i: usize| json!({ "boolValue": i % 2 == 0 }),
+            |i: usize| json!({ "doubleValue": i as f64 / 3.0 }),
+            |i: usize| json!({ "stringArrayValue": { "values": vec!["ab"; i % 5] } }),
+        ];
+        let later = t0() + chrono::TimeDelta::nanoseconds(123_456_789);
+        for (k, kind) in kinds.iter().enumerate() {
+            for n in [1, 2, 11, 40] {
+                for mixed in [false, true] {
+                    let mut times = Times::default();
+                    let values: Vec<(String, Stored)> = (0..n)
+                        .map(|i| {
+                            let json = match (mixed, i % 3) {
+                                (true, 1) => kinds[(k + 1) % kinds.len()](i),
+                                _ => kind(i),
+                            };
+                            let at = if mixed && i % 3 == 2 { later } else { t0() };
+                            let p = parse("f", &json).unwrap();
+                            (format!("f{i}"), Stored::new(&p, at, &mut times).unwrap().0)
+                        })
+                        .collect();
+                    let want: Vec<Vec<u8>> = values.iter().map(|(_, v)| v.fragment()).collect();
+                    let mut r = Rows::new(usize::MAX);
+                    r.write("et", "e", values);
+                    let mut out = b"[".to_vec();
+                    r.of_type("et").unwrap()["e"].put_all(&mut out);
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        format!("[{}", String::from_utf8(want.join(&b","[..])).unwrap()),
+                        "kind {k}, {n} values, mixed {mixed}"
+                    );
+                }
+            }
+        }
     }
 
     /// A row keeps its values in the order first written, each closing once: a read of

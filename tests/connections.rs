@@ -556,31 +556,6 @@ async fn a_bodiless_request_whose_client_closes_at_once_is_still_journaled() {
     }
 }
 
-/// A client may shut its sending side once its request is sent (HTTP/1.1 allows it; some
-/// clients do it to say they will send nothing more): it still gets its answer, with or
-/// without a body, delayed or not, as a vendor's server goes on with a request it has
-/// read whole.
-#[tokio::test]
-async fn a_client_that_shuts_its_sending_side_after_its_request_still_gets_the_answer() {
-    let lag = lagging(200);
-    let s = Server::start(ConnectionLimits::default(), &[("lag.toml", &lag)]).await;
-    let requests: [(&[u8], u16); 3] = [
-        (&insights("u-1"), 200),
-        (&insights("lag-1"), 200),
-        (
-            b"GET /finx/rest/risk-reports/half-1 HTTP/1.1\r\nhost: mock\r\n\r\n",
-            401,
-        ),
-    ];
-    for (request, status) in requests {
-        let mut c = TcpStream::connect(s.addr).await.unwrap();
-        c.write_all(request).await.unwrap();
-        c.shutdown().await.unwrap();
-        let a = read_answer(&mut c).await.expect("answered");
-        assert_eq!(a.status, status, "{}", String::from_utf8_lossy(request));
-    }
-}
-
 #[tokio::test]
 async fn shutdown_closes_a_half_sent_head_or_body_at_once_and_returns() {
     let mut s = Server::start(ConnectionLimits::default(), &[]).await;

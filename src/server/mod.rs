@@ -147,13 +147,10 @@ pub async fn serve_with(
     // Our answers carry the mock clock's `Date` (pipeline); hyper would add the wall
     // clock's to the ones it makes itself (400, 431), which a frozen clock contradicts.
     builder.auto_date_header(false);
-    // A request read whole is answered, as a vendor's server goes on with it: a client
-    // that shuts its sending side after its request gets its answer, and one gone during
-    // a delay is noticed when its answer is written. It is cheaper too: hyper's check for
-    // a client gone mid-request (a read of the socket before the answer is made) reserves
-    // room in its read buffer while the request's head still shares it, a new buffer per
-    // request with a body (pipeline::call answers the others first).
-    builder.half_close(true);
+    // Half-close stays off (hyper's default): a client's end of stream while its answer
+    // is pending closes the connection. That is how a client that gives up on a delayed
+    // answer is let go at once; with half-close on (which saves hyper a read per request
+    // with a body) its connection would be held, unevictable, until the delay ends.
     let refusals = Arc::new(AtomicUsize::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();

@@ -18,8 +18,11 @@
 //!
 //! Recording is on every request's path, reading is rare: an entry is stored as its
 //! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
-//! note, answer), allocated once at exactly its size; formatting (UTF-8 text, header
-//! values shown, the method as a `Method`) waits until `/__admin/requests` reads it.
+//! note, answer) of exactly its size, packed in one pass in a thread's spare buffer and
+//! copied once, into the buffer of the entry it evicts when that has the same length
+//! (entries of one endpoint mostly do: nothing allocated or freed), else into a new one;
+//! formatting (UTF-8 text, header values shown, the method as a `Method`) waits until
+//! `/__admin/requests` reads it.
 //! The entries' fixed fields sit in a ring that grows by doubling up to the limit and
 //! then holds exactly the limit, so a full journal writes each new entry into the slot
 //! its oldest just left (in cache: it was read to evict it).
@@ -38,7 +41,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hyper::header::{HeaderName, AUTHORIZATION};
+use hyper::header::HeaderName;
 use hyper::{HeaderMap, Method};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -334,15 +337,28 @@ impl StatusFilter {
 /// The request headers worth keeping: the standard content headers, `authorization`
 /// (kept and shown as its scheme only) and every `x-` header (where vendors put credentials).
 pub fn kept_header(n: &HeaderName) -> bool {
-    use hyper::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
-    // Standard names compare as enum tags; only custom names are compared as text.
-    n == CONTENT_TYPE
-        || n == CONTENT_LENGTH
-        || n == ACCEPT
-        || n == USER_AGENT
-        || n == HOST
-        || n == AUTHORIZATION
-        || n.as_str().starts_with("x-")
+    kept_name(n.as_str()).is_some()
+}
+
+/// Whether [`kept_header`] keeps a header of this (lowercase) name, and if so whether it
+/// is `authorization`: the name's text, which the journal copies anyway, is compared
+/// rather than the name against each standard one.
+#[inline]
+fn kept_name(name: &str) -> Option<bool> {
+    let b = name.as_bytes();
+    // By length first: each comparison is then with a constant of that length, made
+    // without a call.
+    let kept = b.starts_with(b"x-")
+        || match b.len() {
+            4 => b == b"host",
+            6 => b == b"accept",
+            10 => b == b"user-agent",
+            12 => b == b"content-type",
+            13 => return (b == b"authorization").then_some(true),
+            14 => b == b"content-length",
+            _ => false,
+        };
+    kept.then_some(false)
 }
 
 /// An exchange to record, borrowed from whoever saw it: the journal copies what it
@@ -473,6 +489,19 @@ enum Answer {
 }
 
 impl Answer {
+    /// This answer's template when it is `t` (another handle on the same bytes), taken
+    /// out (leaving [`Answer::None`]) rather than cloned: nothing is written to the
+    /// template's shared count.
+    fn take_template(&mut self, t: &Template) -> Option<Template> {
+        match self {
+            Answer::Filled(old) if old.same(t) => match std::mem::replace(self, Answer::None) {
+                Answer::Filled(old) => Some(old),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The answer's start, up to `cap`, from the holes' ends and values in `holes`.
     fn filled(t: &Template, holes: &[u8], cap: usize) -> Bytes {
         let parts = t.parts();
@@ -493,6 +522,7 @@ impl Answer {
 
 impl Stored {
     /// Roughly what this entry holds in memory (see `weight`).
+    #[cfg(test)]
     fn bytes(&self) -> usize {
         self.weight as usize
     }
@@ -601,12 +631,9 @@ impl<'a> HeaderSource<'a> {
     /// `authorization` value at its [`scheme`]), all of them up to `cap` bytes as
     /// [`Headers`] packs them (whole headers only, each counted at its length cut at
     /// [`HEADER_STORED`], so that the same headers are kept whatever `authorization`
-    /// holds). Returns the length of what `keep` was handed and `true` when some were
-    /// left out or cut.
-    fn each(&self, cap: usize, mut keep: impl FnMut(&'a str, &'a [u8])) -> (usize, bool) {
+    /// holds). Returns `true` when some were left out or cut.
+    fn each(&self, cap: usize, mut keep: impl FnMut(&'a str, &'a [u8])) -> bool {
         let mut counted = 0;
-        // What `authorization` values had cut off past their scheme.
-        let mut saved = 0;
         let mut cut = false;
         // `auth`: the header is `authorization`.
         let mut one = |name: &'a str, value: &'a [u8], auth: bool| {
@@ -624,19 +651,15 @@ impl<'a> HeaderSource<'a> {
             }
             counted += packed;
             // ...but `authorization` keeps only what is shown of it, its scheme.
-            let value = if auth {
-                let kept = scheme(value);
-                saved += value.len() - kept.len();
-                kept
-            } else {
-                value
-            };
-            keep(name, value);
+            keep(name, if auth { scheme(value) } else { value });
         };
         match *self {
             HeaderSource::Map(m) => {
-                for (n, v) in m.iter().filter(|(n, _)| kept_header(n)) {
-                    one(n.as_str(), v.as_bytes(), n == AUTHORIZATION);
+                for (n, v) in m {
+                    let name = n.as_str();
+                    if let Some(auth) = kept_name(name) {
+                        one(name, v.as_bytes(), auth);
+                    }
                 }
             }
             HeaderSource::Packed(h) => {
@@ -645,7 +668,7 @@ impl<'a> HeaderSource<'a> {
                 }
             }
         }
-        (counted - saved, cut)
+        cut
     }
 }
 
@@ -732,8 +755,15 @@ fn by_reference(chunks: &[Bytes], cap: usize) -> Option<&Bytes> {
     }
 }
 
-/// How many kept headers [`Journal::store`] notes while measuring them.
-const KEPT_NOTED: usize = 8;
+thread_local! {
+    /// This thread's buffer that [`Journal::store`] packs an entry in before copying it
+    /// into the entry's own, of exactly its size.
+    static SPARE_PACKED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest packing buffer kept for a thread's next entry: a request's entry packs a
+/// few hundred bytes, and a buffer a larger one grew is let go.
+const SPARE_PACKED_MAX: usize = 16 * 1024;
 
 /// The shortest part cap the method is kept under: every standard method, and any
 /// method's start, fits, so a stored method is never empty.
@@ -804,156 +834,125 @@ impl Journal {
         let query = text(Part::Query, r.query, cap);
         let entity = text(Part::Entity, r.entity, cap);
         let note = text(Part::Note, r.note, cap);
-        let method = text(Part::Method, Some(r.method.as_str()), cap.max(METHOD_MIN));
+        let method =
+            text(Part::Method, Some(r.method.as_str()), cap.max(METHOD_MIN)).unwrap_or_default();
         let body = &r.body[..r.body.len().min(cap)];
-        // Packed outside the lock (the lock is held only to link the entry in), into a
-        // buffer of exactly its size, known before anything is copied: an entry's
-        // weight is then a function of its content alone, and nothing is reallocated.
-        // (Reusing an evicted entry's buffer, as this did before, kept one buffer per
-        // thread alive across a reset, high in the heap, where it stopped the allocator
-        // from giving the freed memory back.)
-        // The kept headers are noted on the way (a request keeps a handful), so the map
-        // is walked once; past KEPT_NOTED they are walked again to be written.
-        let mut noted = [("", &b""[..]); KEPT_NOTED];
-        let mut kept = 0;
-        let (headers_len, headers_cut) = headers.each(cap, |n, v| {
-            if let Some(slot) = noted.get_mut(kept) {
-                *slot = (n, v);
-            }
-            kept += 1;
-        });
-        if headers_cut {
+        // Packed outside the lock, in one pass (the header map is walked once), into
+        // this thread's spare buffer, in cache; under the lock it is copied into a
+        // buffer of exactly its size (the evicted entry's when of the same length): an
+        // entry's weight is then a function of its content alone, and nothing is
+        // reallocated. (Keeping an evicted entry's buffer past the lock, as this did
+        // once, kept one buffer per thread alive across a reset, high in the heap, where
+        // it stopped the allocator from giving the freed memory back; the spare is
+        // small, made early and bounded, and an evicted buffer is reused in place or
+        // freed.)
+        let mut buf = crate::spare::take(&SPARE_PACKED);
+        let mut ends = [0u32; PARTS];
+        let mut present = 0u8;
+        // Each part is at most the part cap, far below 4 GiB.
+        let end = |buf: &Vec<u8>| u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        if let Some(p) = path {
+            buf.extend_from_slice(p);
+        }
+        ends[Part::Path as usize] = end(&buf);
+        if let Some(q) = query {
+            buf.extend_from_slice(q);
+            present |= 1 << Part::Query as u8;
+        }
+        ends[Part::Query as usize] = end(&buf);
+        if headers.each(cap, |n, v| Headers::write(&mut buf, n, v)) {
             cut.set(Part::Headers);
         }
+        ends[Part::Headers as usize] = end(&buf);
+        buf.extend_from_slice(body);
+        ends[Part::Body as usize] = end(&buf);
+        if let Some(e) = entity {
+            buf.extend_from_slice(e);
+            present |= 1 << Part::Entity as u8;
+        }
+        ends[Part::Entity as usize] = end(&buf);
+        if let Some(n) = note {
+            buf.extend_from_slice(n);
+            present |= 1 << Part::Note as u8;
+        }
+        ends[Part::Note as usize] = end(&buf);
         // One chunk of a moderate size is kept by reference (no copy); its whole length
         // is weighed, as it stays alive while the entry does.
         let referenced = r.response.and_then(|c| by_reference(c, cap));
-        // An answer filled from a template keeps the template and its holes' values
-        // instead of the chunk, so that the chunk's buffer is freed once sent (and the
-        // next answer is written into it while it is in cache, not into one last written
-        // a journal ago): where each hole's value ends (a `u32` each) and the values, in
-        // the buffer.
-        let shared = referenced
-            .and(r.filled)
-            .and_then(|f| Some((f.template.as_ref()?, f)));
-        let holes = shared.map_or(0, |(t, f)| {
-            4 * (t.parts().len() - 1) + f.bytes.len() - t.len()
-        });
         let answer = match (r.response, referenced) {
             (Some(c), None) => c.iter().map(Bytes::len).sum::<usize>().min(cap),
             _ => 0,
         };
-        let parts: [Option<&[u8]>; PARTS] = [
-            path,
-            query,
-            None, // headers: written from their source
-            Some(body),
-            entity,
-            note,
-            None, // the response: written from its parts
-            method,
-        ];
-        let known = parts
-            .iter()
-            .map(|p| p.map_or(0, <[u8]>::len))
-            .sum::<usize>();
-        // The weight counts the buffer without the holes, and the chunk as before: an
-        // entry weighs what it did when it kept the chunk (the byte budget keeps as many
-        // entries), and the template is kept only where the chunk's weight covers what
-        // the entry then keeps alive instead: the holes in its buffer and the template
-        // (whole, as if nothing else held it).
-        let unshared = known + headers_len + answer;
-        let shared = shared.filter(|(t, _)| {
-            let chunk = referenced.map_or(0, Bytes::len);
-            heap(unshared + holes) - heap(unshared) + t.heap_bytes()
-                <= heap(REFERENCED_SLACK * chunk)
-        });
-        let holes = if shared.is_some() { holes } else { 0 };
-        let mut buf = Vec::with_capacity(unshared + holes);
-        let mut ends = [0u32; PARTS];
-        let mut present = 0u8;
+        // What the buffer holds without the holes of a filled answer.
+        let unshared = buf.len() + answer + method.len();
+        let h_unshared = heap(unshared);
+        let h_chunk = referenced.map_or(0, |c| heap(REFERENCED_SLACK * c.len()));
+        // An answer filled from a template keeps the template and its holes' values
+        // instead of the chunk, so that the chunk's buffer is freed once sent (and the
+        // next answer is written into it while it is in cache, not into one last written
+        // a journal ago): where each hole's value ends (a `u32` each) and the values, in
+        // the buffer. The weight counts the buffer without the holes, and the chunk as
+        // before: an entry weighs what it did when it kept the chunk (the byte budget
+        // keeps as many entries), and the template is kept only where the chunk's weight
+        // covers what the entry then keeps alive instead: the holes in its buffer and the
+        // template (whole, as if nothing else held it).
+        let shared = referenced
+            .and(r.filled)
+            .and_then(|f| Some((f.template.as_ref()?, f)))
+            .filter(|(t, f)| {
+                let holes = 4 * (t.parts().len() - 1) + f.bytes.len() - t.len();
+                heap(unshared + holes) - h_unshared + t.heap_bytes() <= h_chunk
+            });
         let mut response_truncated = false;
-        for (i, part) in parts.iter().enumerate() {
-            if i == Part::Headers as usize {
-                if kept <= KEPT_NOTED {
-                    for (n, v) in &noted[..kept] {
-                        Headers::write(&mut buf, n, v);
-                    }
-                } else {
-                    headers.each(cap, |n, v| Headers::write(&mut buf, n, v));
+        if let Some(chunk) = referenced {
+            response_truncated = chunk.len() > cap;
+            present |= 1 << Part::Response as u8;
+            if let Some((hole_ends, values)) = shared.and_then(|(_, f)| f.holes()) {
+                for end in hole_ends {
+                    buf.extend_from_slice(&end.to_le_bytes());
                 }
-            } else if i == Part::Response as usize {
-                if let Some(chunk) = referenced {
-                    response_truncated = chunk.len() > cap;
-                    present |= 1 << i;
-                    if let Some((ends, values)) = shared.and_then(|(_, f)| f.holes()) {
-                        for end in ends {
-                            buf.extend_from_slice(&end.to_le_bytes());
-                        }
-                        for v in values {
-                            buf.extend_from_slice(v);
-                        }
-                    }
-                } else if let Some(chunks) = r.response {
-                    let mut room = cap;
-                    for c in chunks {
-                        let take = c.len().min(room);
-                        buf.extend_from_slice(&c[..take]);
-                        room -= take;
-                        response_truncated |= take < c.len();
-                    }
-                    present |= 1 << i;
+                for v in values {
+                    buf.extend_from_slice(v);
                 }
-            } else if let Some(p) = part {
-                buf.extend_from_slice(p);
-                present |= 1 << i;
             }
-            // Each part is at most the part cap, far below 4 GiB.
-            ends[i] = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+        } else if let Some(chunks) = r.response {
+            let mut room = cap;
+            for c in chunks {
+                let take = c.len().min(room);
+                buf.extend_from_slice(&c[..take]);
+                room -= take;
+                response_truncated |= take < c.len();
+            }
+            present |= 1 << Part::Response as u8;
         }
-        debug_assert_eq!(buf.len(), buf.capacity(), "the buffer was sized exactly");
-        let weight = std::mem::size_of::<Stored>()
-            + heap(unshared)
-            + referenced.map_or(0, |c| heap(REFERENCED_SLACK * c.len()))
-            + ENTRY_OVERHEAD;
-        let buf = buf.into_boxed_slice();
-        let mut stored = Stored {
-            seq: 0,
-            time: r.time,
-            direction: r.direction,
-            vendor: r.vendor,
-            client: r.client,
-            scenario: r.scenario.cloned(),
-            step: r
-                .step
-                .map_or(NO_STEP, |s| u32::try_from(s).unwrap_or(NO_STEP - 1)),
-            status: r.status,
-            body_truncated: truncated || r.body.len() > cap,
-            response_truncated,
-            cut,
-            buf,
-            answer: match (shared, referenced) {
-                (Some((t, _)), _) => Answer::Filled(t.clone()),
-                (None, Some(c)) => Answer::Chunk(c.slice(..c.len().min(cap))),
-                (None, None) => Answer::None,
-            },
-            ends,
-            // An entry holds at most 8 parts of the part cap and one referenced chunk of
-            // twice it ([`by_reference`]), far below 4 GiB.
-            weight: u32::try_from(weight).unwrap_or(u32::MAX),
-            present,
+        ends[Part::Response as usize] = end(&buf);
+        buf.extend_from_slice(method);
+        ends[Part::Method as usize] = end(&buf);
+        let packed = buf;
+        let weight = std::mem::size_of::<Stored>() + h_unshared + h_chunk + ENTRY_OVERHEAD;
+        // An entry holds at most 8 parts of the part cap and one referenced chunk of
+        // twice it ([`by_reference`]), far below 4 GiB.
+        let weight = u32::try_from(weight).unwrap_or(u32::MAX);
+        let scenario = r.scenario.cloned();
+        let step = r
+            .step
+            .map_or(NO_STEP, |s| u32::try_from(s).unwrap_or(NO_STEP - 1));
+        let body_truncated = truncated || r.body.len() > cap;
+        let chunk = match (shared, referenced) {
+            (None, Some(c)) => Some(c.slice(..c.len().min(cap))),
+            _ => None,
         };
         // Dropped after the lock is let go. One entry goes at a time in steady state:
         // it is held without allocating a list for it.
-        let mut evicted: (Option<Freed>, Vec<Freed>) = (None, Vec::new());
+        let mut evicted: (Option<Freed>, Option<Vec<Freed>>) = (None, None);
         {
             let mut inner = crate::lock::lock(&self.inner.0);
             inner.next_seq += 1;
-            stored.seq = inner.next_seq;
-            let weight = stored.bytes();
+            let seq = inner.next_seq;
             // The oldest go past the count or the byte budget; the newest always stays.
             while !inner.entries.is_empty()
-                && (inner.entries.len() >= self.limit || inner.bytes + weight > self.max_bytes)
+                && (inner.entries.len() >= self.limit
+                    || inner.bytes + weight as usize > self.max_bytes)
             {
                 let Some(Stored {
                     weight,
@@ -970,9 +969,33 @@ impl Journal {
                 let freed = (buf, answer);
                 match evicted.0 {
                     None => evicted.0 = Some(freed),
-                    Some(_) => evicted.1.push(freed),
+                    Some(_) => evicted.1.get_or_insert_with(Vec::new).push(freed),
                 }
             }
+            // The entry takes over what the oldest one held where it can: its buffer
+            // when of the same length (entries of one endpoint mostly are; the buffer
+            // is then exactly the entry's size, and neither allocated nor freed), and
+            // its handle on the same template (nothing written to the template's
+            // shared count, which both runtime workers would otherwise write on each
+            // answer they keep). Else the buffer is allocated here: the allocator's
+            // thread cache answers that in a few dozen instructions.
+            let mut old = evicted.0.as_mut();
+            let buf = match old.as_mut() {
+                Some((old, _)) if old.len() == packed.len() => {
+                    let mut buf = std::mem::take(old);
+                    buf.copy_from_slice(&packed);
+                    buf
+                }
+                _ => Box::from(&packed[..]),
+            };
+            let answer = match (shared, chunk) {
+                (Some((t, _)), _) => Answer::Filled(
+                    old.and_then(|(_, a)| a.take_template(t))
+                        .unwrap_or_else(|| t.clone()),
+                ),
+                (None, Some(c)) => Answer::Chunk(c),
+                (None, None) => Answer::None,
+            };
             // Grown by doubling up to the limit, then to the limit exactly: once full,
             // each new entry goes into the slot the oldest just left (its first line
             // read to evict it: in cache), not into one last written a whole capacity
@@ -984,10 +1007,28 @@ impl Journal {
                     .entries
                     .reserve_exact(capacity.max(4).min(self.limit - len));
             }
-            inner.bytes += weight;
-            inner.entries.push_back(stored);
+            inner.bytes += weight as usize;
+            inner.entries.push_back(Stored {
+                weight,
+                status: r.status,
+                buf,
+                answer,
+                scenario,
+                seq,
+                time: r.time,
+                step,
+                ends,
+                direction: r.direction,
+                vendor: r.vendor,
+                client: r.client,
+                present,
+                cut,
+                body_truncated,
+                response_truncated,
+            });
             self.gauge.set(inner.bytes);
         }
+        crate::spare::keep(&SPARE_PACKED, packed, SPARE_PACKED_MAX);
         drop(evicted);
     }
 
@@ -1348,6 +1389,70 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_that_takes_over_the_oldest_ones_buffer_or_template_reads_back_the_same() {
+        // A full journal's new entry reuses the evicted entry's buffer when it has the
+        // same length, and its template handle when it is the same template: each
+        // journal must show and weigh exactly what a journal that only ever held the
+        // same newest entries does.
+        let (a, b) = (template(2000), template(3000));
+        let paths = ["/aa", "/bb", "/ccc", "/dd", "/e"];
+        // Of one length: the same shape of entry then differs in its holes only.
+        let values: [&[u8]; 3] = [b"1", b"2", b"3"];
+        let record = |j: &Journal, i: usize| {
+            let t = if i % 3 == 0 { &b } else { &a };
+            let filled = t.filled(0, |hole, out| {
+                out.extend_from_slice(values[(i + hole) % values.len()])
+            });
+            let small = [Bytes::from_static(b"{}")];
+            j.record(&Record {
+                path: paths[i % paths.len()],
+                entity: (i % 2 == 0).then_some("someone"),
+                response: Some(if i % 7 == 6 {
+                    &small[..]
+                } else {
+                    std::slice::from_ref(&filled.bytes)
+                }),
+                filled: (i % 7 != 6).then_some(&filled),
+                ..inbound(&HeaderMap::new())
+            });
+        };
+        let long = Journal::new(2, &Budgets::default());
+        for i in 0..40 {
+            record(&long, i);
+            let fresh = Journal::new(2, &Budgets::default());
+            for k in i.saturating_sub(1)..=i {
+                record(&fresh, k);
+            }
+            let shown = |j: &Journal| {
+                j.query(&Filter::default())
+                    .iter()
+                    .map(|e| {
+                        let mut v = serde_json::to_value(e).unwrap();
+                        v["seq"] = 0.into();
+                        v
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(shown(&long), shown(&fresh), "{i}");
+            assert_eq!(long.approx_bytes(), fresh.approx_bytes(), "{i}");
+            drop(fresh);
+            // Ours and one per entry keeping each template.
+            let kept = |t: &Template| {
+                let inner = crate::lock::lock(&long.inner.0);
+                inner
+                    .entries
+                    .iter()
+                    .filter(|e| matches!(&e.answer, Answer::Filled(k) if k.same(t)))
+                    .count()
+            };
+            assert_eq!(a.holders(), 1 + kept(&a), "{i}");
+            assert_eq!(b.holders(), 1 + kept(&b), "{i}");
+        }
+        long.clear();
+        assert_eq!((a.holders(), b.holders()), (1, 1));
+    }
+
+    #[test]
     fn an_answer_kept_by_reference_weighs_the_whole_buffer_it_keeps_alive() {
         let weigh = |len: usize| {
             let j = Journal::new(2, &Budgets::default());
@@ -1639,10 +1744,10 @@ mod tests {
     }
 
     #[test]
-    fn more_headers_than_are_noted_are_all_kept_in_order() {
+    fn many_kept_headers_are_all_kept_in_order() {
         let j = Journal::new(2, &Budgets::default());
         let mut headers = HeaderMap::new();
-        for i in 0..KEPT_NOTED + 4 {
+        for i in 0..12 {
             headers.insert(
                 HeaderName::from_bytes(format!("x-h{i:02}").as_bytes()).unwrap(),
                 i.to_string().parse().unwrap(),
@@ -1663,8 +1768,53 @@ mod tests {
             .filter(|(n, _)| kept_header(n))
             .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
             .collect();
-        assert_eq!(got.len(), KEPT_NOTED + 4);
+        assert_eq!(got.len(), 12);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_kept_headers_are_found_by_their_names_text() {
+        use hyper::header;
+        // The rule as it was written against the standard names' tags.
+        let by_tag = |n: &HeaderName| {
+            [
+                header::CONTENT_TYPE,
+                header::CONTENT_LENGTH,
+                header::ACCEPT,
+                header::USER_AGENT,
+                header::HOST,
+                header::AUTHORIZATION,
+            ]
+            .contains(n)
+                || n.as_str().starts_with("x-")
+        };
+        for name in [
+            "content-type",
+            "content-length",
+            "accept",
+            "accept-encoding",
+            "user-agent",
+            "host",
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "x-api-key",
+            "x-",
+            "x",
+            "xx-a",
+            "content-typo",
+            "hosts",
+            "date",
+            "a",
+        ] {
+            let n = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(kept_header(&n), by_tag(&n), "{name}");
+            assert_eq!(
+                kept_name(name) == Some(true),
+                n == header::AUTHORIZATION,
+                "{name}"
+            );
+        }
     }
 
     #[test]

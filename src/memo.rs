@@ -406,6 +406,11 @@ impl Template {
         out
     }
 
+    /// Whether `other` is a handle on the same template (not merely equal bytes).
+    pub fn same(&self, other: &Template) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The bytes between the holes, in order (one more than the holes).
     pub fn parts(&self) -> &[Bytes] {
         &self.0.parts

@@ -20,7 +20,8 @@
 //! fixed fields plus one packed byte buffer (method, path, query, headers, body, entity,
 //! note, answer) of exactly its size, packed in one pass in a thread's spare buffer and
 //! copied once, into the buffer of the entry it evicts when that has the same length
-//! (entries of one endpoint mostly do: nothing allocated or freed), else into a new one;
+//! (under traffic mostly to one endpoint its entries mostly do: nothing allocated or
+//! freed), else into a new one;
 //! formatting (UTF-8 text, header values shown, the method as a `Method`) waits until
 //! `/__admin/requests` reads it.
 //! The entries' fixed fields sit in a ring that grows by doubling up to the limit and
@@ -259,7 +260,8 @@ pub struct Journal {
     /// lock, by each worker, and the lock's line moves between the workers' cores with
     /// every store; sharing a line, each store would fetch it twice (to read, then to
     /// write), and the other fields of the instance next to the journal would bounce
-    /// with it.
+    /// with it. A store copies its whole packed entry under it (into the evicted
+    /// entry's buffer or a new one).
     inner: OwnLines<Mutex<Inner>>,
     /// `inner.bytes`, readable without the lock.
     gauge: Gauge,
@@ -274,7 +276,7 @@ struct OwnLines<T>(T);
 struct Inner {
     next_seq: u64,
     entries: VecDeque<Stored>,
-    /// What `entries` hold, as [`Stored::bytes`] counts it.
+    /// What `entries` hold, as [`Stored::weight`] counts it.
     bytes: usize,
 }
 
@@ -844,8 +846,8 @@ impl Journal {
         // reallocated. (Keeping an evicted entry's buffer past the lock, as this did
         // once, kept one buffer per thread alive across a reset, high in the heap, where
         // it stopped the allocator from giving the freed memory back; the spare is
-        // small, made early and bounded, and an evicted buffer is reused in place or
-        // freed.)
+        // bounded (at most 16 KiB kept, emptied when taken back), and an evicted buffer
+        // is reused in place or freed.)
         let mut buf = crate::spare::take(&SPARE_PACKED);
         let mut ends = [0u32; PARTS];
         let mut present = 0u8;

@@ -38,7 +38,7 @@
 //! - [`budget`]: byte budgets (every store's, per instance) and the byte accounting the
 //!   server-wide budget (`--max-memory-mb`) adds up after each request; below the stores.
 //! - [`spare`]: a thread's spare buffers, left by one request for the next (cache keys,
-//!   path texts); imports nothing of the crate.
+//!   path texts, journal entries being packed); imports nothing of the crate.
 //! - [`admin`]: the `/__admin` API, per instance.
 //! - [`openapi`]: the vendors' OpenAPI documents, served with `servers` pointing where they
 //!   were asked from (`/__admin/openapi`, `vendor-mock openapi`).

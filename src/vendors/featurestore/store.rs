@@ -12,7 +12,10 @@
 //! the latest value per feature is kept, which is what online serving returns.
 //! Reads keep what they derive from the resources for the last entity type read (its
 //! feature ids and answer header, [`ReadPlan`]) until a resource changes: a copy of
-//! names the resource budget already bounds, not counted again.
+//! names the resource budget already bounds, not counted again. They also keep a
+//! handful of rendered answers, each until a resource or a row it read changes
+//! ([`ReadMemo`], bounded by count and by a quarter of [`Budgets::store`], counted in
+//! [`Store::bytes`]).
 //!
 //! A create either completes at once or stays running (its scenario step says which):
 //! a running create reserves its name (creating it again is ALREADY_EXISTS) but the
@@ -32,12 +35,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
+use super::read_memo::ReadMemo;
 use super::resource::{self, Resource};
 use super::rows::{Row, Rows, Stored, Times};
 use super::settings::FeatureStoreSettings;
@@ -271,6 +276,8 @@ pub struct Store {
     /// reads derive from them is derived again.
     changes: u64,
     read_plan: Option<ReadPlan>,
+    /// Rendered read answers, kept while nothing they derive from changes.
+    read_memo: ReadMemo,
 }
 
 impl Default for Store {
@@ -348,17 +355,19 @@ impl Store {
             timeline_order: VecDeque::new(),
             changes: 0,
             read_plan: None,
+            read_memo: ReadMemo::new(budgets.store / 4),
         }
     }
 
     /// What the store holds, in bytes: resources, values and the feature ids they share,
-    /// operations, timelines.
+    /// operations, timelines, kept read answers.
     pub fn bytes(&self) -> usize {
         self.resource_bytes
             + self.rows.bytes()
             + self.rows.ids_bytes()
             + self.operation_bytes
             + self.timeline_bytes
+            + self.read_memo.bytes()
     }
 
     /// Create the scenario file's resources, once (again after a reset).
@@ -985,6 +994,43 @@ impl Store {
         Ok(count)
     }
 
+    /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it
+    /// ([`Store::render_read`]), or the same answer kept from an earlier read with the
+    /// same inputs in the same state ([`ReadMemo`], whose doc says why nothing else
+    /// reaches it): then the kept buffer, shared, nothing rendered. Refusals are
+    /// rendered each time, never kept.
+    pub fn read_bytes(
+        &mut self,
+        entity_type: &str,
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
+        streaming: bool,
+    ) -> Result<Bytes, ApiError> {
+        // `*` anywhere reads every feature, whatever else is named ([`Store::render_read`]).
+        let named = (!selected.iter().any(|s| s.as_ref() == "*")).then_some(selected);
+        let rows = self.rows.of_type(entity_type);
+        let keyed = self.read_memo.key(
+            entity_type,
+            entity_ids,
+            named,
+            streaming,
+            self.changes,
+            |e| rows.and_then(|r| r.get(e)).map_or(0, Row::stamp),
+        );
+        if keyed {
+            if let Some(answer) = self.read_memo.get() {
+                return Ok(answer);
+            }
+        }
+        let out = self.render_read(entity_type, entity_ids, selected, streaming)?;
+        let buffer = heap(out.capacity());
+        let answer = Bytes::from(out);
+        if keyed {
+            self.read_memo.keep(answer.clone(), buffer);
+        }
+        Ok(answer)
+    }
+
     /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it,
     /// written straight from the stored values: a `ReadFeatureValuesResponse`, or with
     /// `streaming` the array of a header message and one entity view message each.
@@ -992,7 +1038,7 @@ impl Store {
     /// them to it and to the values written, serialized afresh), copied from what each
     /// value was rendered into when written and static pieces ([`Row`]): no `Value`
     /// built per feature, no value rendered again.
-    pub fn read_bytes(
+    pub fn render_read(
         &mut self,
         entity_type: &str,
         entity_ids: &[impl AsRef<str>],

@@ -1,0 +1,292 @@
+//! Rendered read answers, kept and shared while nothing they derive from changes.
+//!
+//! A read (`:readFeatureValues`, `:streamingReadFeatureValues`, written as bytes by
+//! [`super::store::Store::read_bytes`]) is a pure function of its inputs: the entity
+//! type, the entity ids in order, the selector (`*`, or the feature ids in order), one
+//! message or streaming, the resources (which features the entity type has, whether its
+//! featurestore exists and serves online) and the row of each entity read (its values,
+//! each rendered once when written, generate time included). Nothing else reaches it:
+//! not the clock (generate times are fixed when a value is written, and the operations
+//! the clock finishes are settled, creating their resources, before the read looks), not
+//! the scenario (it decides only whether the read is performed at all, or built as JSON
+//! for a patch or `enum-encoding=int`, which never comes here), not the body's form (the
+//! plain and the general parse give the same inputs), not the budgets (which entities
+//! are forgotten shows in their rows). So an answer kept under a key holding all of them
+//! is, byte for byte, the answer a fresh render would give, and a read whose key equals
+//! a kept one gets the kept `Bytes`: the journal's by-reference entry then points at the
+//! same buffer, and nothing is allocated or written.
+//!
+//! The key ([`ReadMemo::key`]) is those inputs written one after another, each string
+//! after its length, so two different reads never write the same key: the request's
+//! part (streaming, entity type, selector, entity ids), then the state's part: the
+//! store's count of resource changes ([`super::store::Store`]'s `changes`, bumped by
+//! every create, update and delete, so every feature created, deleted or updated and
+//! every entity type or featurestore deleted and created again gives a new key) and the
+//! stamp of each entity's row ([`super::rows::Row::stamp`]: new for every row built, so
+//! a write of the same values, a feature's values deleted, a row forgotten by the bounds
+//! and written again all give a new key; 0 for an entity without a row, whose answer is
+//! `{}` for each feature whenever that holds). Refusals are never kept (they are built
+//! before an answer would be).
+//!
+//! Bounded by count, [`MAX_KEPT`] answers, and by bytes: a quarter of the store budget
+//! ([`crate::budget::Budgets::store`], 256 KiB by default), each answer weighed with its
+//! key and its whole buffer, an answer weighing more than a quarter of that (64 KiB by
+//! default: a streaming read of about 200 entities of 11 values) never kept; past
+//! either bound the answer kept longest ago goes first. A kept answer with an older state
+//! of the same read is dropped when the new one is kept. Counted in the store's bytes;
+//! one per store, so per instance (the root and each sandbox have their own store), and
+//! dropped with the rest of it by `/__admin/reset`.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use crate::budget::heap;
+
+/// Answers kept at most: a handful of reads a client repeats (a model scoring the same
+/// entities again, a load test), not a table of every entity.
+pub const MAX_KEPT: usize = 8;
+
+/// One kept answer and what it was rendered from.
+#[derive(Debug)]
+struct Kept {
+    /// [`ReadMemo::key`]'s bytes.
+    key: Box<[u8]>,
+    /// Where the request's part of the key ends and the state's begins.
+    split: usize,
+    answer: Bytes,
+    /// What it is counted as: key, buffer, slot.
+    weight: usize,
+}
+
+#[derive(Debug)]
+pub struct ReadMemo {
+    /// Oldest kept first.
+    kept: VecDeque<Kept>,
+    /// What `kept` weighs ([`Kept::weight`] each).
+    bytes: usize,
+    max_bytes: usize,
+    /// The key of the read being answered, written by [`ReadMemo::key`], at most a
+    /// kept answer's weight long.
+    key: Vec<u8>,
+    /// Where its request's part ends.
+    split: usize,
+}
+
+/// What a slot of `kept` costs besides its key and buffer: the slot itself and the
+/// `Bytes`' shared header once it is cloned.
+const SLOT: usize = std::mem::size_of::<Kept>() + 32;
+
+impl ReadMemo {
+    /// Kept answers of at most `max_bytes` together.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            kept: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+            key: Vec::new(),
+            split: 0,
+        }
+    }
+
+    /// What the memo holds, in bytes: the answers with their keys, and the buffer keys
+    /// are written in.
+    pub fn bytes(&self) -> usize {
+        self.bytes + heap(self.key.capacity())
+    }
+
+    /// The most one answer with its key may weigh to be kept.
+    fn max_weight(&self) -> usize {
+        self.max_bytes / 4
+    }
+
+    /// Write the key of a read: entity type, entity ids in order, the selected feature
+    /// ids in order (`None` for `*`), streaming or not, the store's resource changes and
+    /// the stamp of each entity's row (`stamp`, 0 for none). `false` when the key alone
+    /// is too long to keep (a read of thousands of entities): the read is then neither
+    /// looked up nor kept.
+    pub fn key<E: AsRef<str>, S: AsRef<str>>(
+        &mut self,
+        entity_type: &str,
+        entity_ids: &[E],
+        selected: Option<&[S]>,
+        streaming: bool,
+        changes: u64,
+        mut stamp: impl FnMut(&str) -> u64,
+    ) -> bool {
+        let len = 1
+            + 8
+            + entity_type.len()
+            + 8
+            + selected.map_or(0, |s| {
+                8 * s.len() + s.iter().map(|f| f.as_ref().len()).sum::<usize>()
+            })
+            + 8
+            + 8 * entity_ids.len()
+            + entity_ids.iter().map(|e| e.as_ref().len()).sum::<usize>()
+            + 8
+            + 8 * entity_ids.len();
+        if len + SLOT > self.max_weight() {
+            return false;
+        }
+        let key = &mut self.key;
+        key.clear();
+        let text = |key: &mut Vec<u8>, s: &str| {
+            key.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            key.extend_from_slice(s.as_bytes());
+        };
+        key.push(u8::from(streaming));
+        text(key, entity_type);
+        match selected {
+            // No count can be `u64::MAX`: `*` is told from every list.
+            None => key.extend_from_slice(&u64::MAX.to_le_bytes()),
+            Some(ids) => {
+                key.extend_from_slice(&(ids.len() as u64).to_le_bytes());
+                for f in ids {
+                    text(key, f.as_ref());
+                }
+            }
+        }
+        key.extend_from_slice(&(entity_ids.len() as u64).to_le_bytes());
+        for e in entity_ids {
+            text(key, e.as_ref());
+        }
+        self.split = key.len();
+        key.extend_from_slice(&changes.to_le_bytes());
+        for e in entity_ids {
+            key.extend_from_slice(&stamp(e.as_ref()).to_le_bytes());
+        }
+        true
+    }
+
+    /// The answer kept under the key just written, if any (newest first: a repeated
+    /// read is mostly the last one kept).
+    pub fn get(&self) -> Option<Bytes> {
+        self.kept
+            .iter()
+            .rev()
+            .find(|k| *k.key == *self.key)
+            .map(|k| k.answer.clone())
+    }
+
+    /// Keep `answer`, weighing `buffer` bytes (its allocation), under the key just
+    /// written, in place of any answer of the same read in an older state; the answers
+    /// kept longest ago make room. Not kept when it alone weighs more than a quarter of
+    /// the budget.
+    pub fn keep(&mut self, answer: Bytes, buffer: usize) {
+        let weight = heap(self.key.len()) + buffer + SLOT;
+        if weight > self.max_weight() {
+            return;
+        }
+        let request = &self.key[..self.split];
+        let mut freed = 0;
+        self.kept.retain(|k| {
+            let stale = k.split == request.len() && &k.key[..k.split] == request;
+            if stale {
+                freed += k.weight;
+            }
+            !stale
+        });
+        self.bytes -= freed;
+        while self.kept.len() >= MAX_KEPT || self.bytes + weight > self.max_bytes {
+            match self.kept.pop_front() {
+                Some(old) => self.bytes -= old.weight,
+                None => break,
+            }
+        }
+        self.bytes += weight;
+        self.kept.push_back(Kept {
+            key: self.key.as_slice().into(),
+            split: self.split,
+            answer,
+            weight,
+        });
+    }
+
+    /// Answers kept.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(m: &mut ReadMemo, et: &str, ids: &[&str], sel: Option<&[&str]>, stamps: u64) -> bool {
+        m.key(et, ids, sel, false, 1, |_| stamps)
+    }
+
+    /// Keys are told apart wherever two reads differ, however their strings could be
+    /// cut: the lengths come first.
+    #[test]
+    fn different_reads_write_different_keys() {
+        let mut m = ReadMemo::new(1 << 20);
+        let mut seen = std::collections::HashSet::new();
+        let cases: [(&str, &[&str], Option<&[&str]>, bool, u64, u64); 12] = [
+            ("et", &["ab"], None, false, 1, 0),
+            ("et", &["a", "b"], None, false, 1, 0),
+            ("eta", &["b"], None, false, 1, 0),
+            ("et", &["ab"], None, true, 1, 0),
+            ("et", &["ab"], Some(&[]), false, 1, 0),
+            ("et", &["ab"], Some(&["*x"]), false, 1, 0),
+            ("et", &["ab"], Some(&["x", "y"]), false, 1, 0),
+            ("et", &["ab"], Some(&["y", "x"]), false, 1, 0),
+            ("et", &["ab"], None, false, 2, 0),
+            ("et", &["ab"], None, false, 1, 7),
+            ("et", &[], None, false, 1, 0),
+            ("", &["etab"], None, false, 1, 0),
+        ];
+        for (et, ids, sel, streaming, changes, stamp) in cases {
+            assert!(m.key(et, ids, sel, streaming, changes, |_| stamp));
+            assert!(seen.insert(m.key.clone()), "{et} {ids:?} {sel:?}");
+        }
+    }
+
+    #[test]
+    fn kept_answers_are_bounded_by_count_and_bytes() {
+        let mut m = ReadMemo::new(64 * 1024);
+        for i in 0..3 * MAX_KEPT {
+            assert!(key(&mut m, "et", &[&format!("e{i}")], None, 1));
+            m.keep(Bytes::from(vec![b'x'; 100]), heap(100));
+            assert!(m.len() <= MAX_KEPT);
+        }
+        // The newest are kept.
+        assert!(key(&mut m, "et", &[&format!("e{}", 3 * MAX_KEPT - 1)], None, 1));
+        assert!(m.get().is_some());
+        assert!(key(&mut m, "et", &["e0"], None, 1));
+        assert!(m.get().is_none());
+        // Bytes: answers of 10 KiB in a budget of 64 KiB (16 KiB each at most).
+        let mut m = ReadMemo::new(64 * 1024);
+        for i in 0..MAX_KEPT {
+            assert!(key(&mut m, "et", &[&format!("e{i}")], None, 1));
+            m.keep(Bytes::from(vec![b'x'; 10_240]), 10_240);
+            assert!(m.bytes() <= 64 * 1024, "{}", m.bytes());
+        }
+        assert!(m.len() < MAX_KEPT);
+        // One answer over a quarter of the budget is not kept; nor is a key that long.
+        assert!(key(&mut m, "et", &["big"], None, 1));
+        m.keep(Bytes::from(vec![b'x'; 17_000]), 17_000);
+        assert!(m.get().is_none());
+        let long = "e".repeat(17_000);
+        assert!(!key(&mut m, "et", &[&long], None, 1));
+    }
+
+    /// A read kept again in a newer state replaces the older one: a row rewritten over
+    /// and over does not push the other kept answers out.
+    #[test]
+    fn an_older_state_of_the_same_read_is_replaced() {
+        let mut m = ReadMemo::new(1 << 20);
+        assert!(key(&mut m, "et", &["other"], None, 1));
+        m.keep(Bytes::from_static(b"other"), 8);
+        for stamp in 1..3 * MAX_KEPT as u64 {
+            assert!(key(&mut m, "et", &["e"], None, stamp));
+            assert!(m.get().is_none());
+            m.keep(Bytes::from(format!("{stamp}")), 8);
+            assert_eq!(m.len(), 2);
+        }
+        assert!(key(&mut m, "et", &["other"], None, 1));
+        assert_eq!(m.get().unwrap(), "other");
+    }
+}

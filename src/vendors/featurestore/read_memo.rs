@@ -18,15 +18,18 @@
 //!
 //! The key ([`ReadMemo::key`]) is those inputs written one after another, each string
 //! after its length, so two different reads never write the same key: the request's
-//! part (streaming, entity type, selector, entity ids), then the state's part: the
-//! store's count of resource changes ([`super::store::Store`]'s `changes`, bumped by
-//! every create, update and delete, so every feature created, deleted or updated and
-//! every entity type or featurestore deleted and created again gives a new key) and the
-//! stamp of each entity's row ([`super::rows::Row::stamp`]: new for every row built, so
-//! a write of the same values, a feature's values deleted, a row forgotten by the bounds
-//! and written again all give a new key; 0 for an entity without a row, whose answer is
-//! `{}` for each feature whenever that holds). Refusals are never kept (they are built
-//! before an answer would be).
+//! part (streaming, entity type, selector, entity ids), then the store's count of
+//! resource changes ([`super::store::Store`]'s `changes`, bumped by every create, update
+//! and delete, so every feature created, deleted or updated and every entity type or
+//! featurestore deleted and created again gives a new key). Beside the key, a kept
+//! answer holds the stamp of each entity's row ([`super::rows::Row::stamp`]: new for
+//! every row built, so a write of the same values, a feature's values deleted, a row
+//! forgotten by the bounds and written again all give a new one; 0 for an entity without
+//! a row, whose answer is `{}` for each feature whenever that holds): it is answered only
+//! while every one of them stands. Looking the rows up again is skipped while no row of
+//! the store has changed at all since they were last found standing
+//! ([`super::rows::Rows::version`], moved on by every row built or forgotten). Refusals
+//! are never kept (they are built before an answer would be).
 //!
 //! Bounded by count, [`MAX_KEPT`] answers, and by bytes: a quarter of the store budget
 //! ([`crate::budget::Budgets::store`], 256 KiB by default), each answer weighed with its
@@ -52,10 +55,14 @@ pub const MAX_KEPT: usize = 8;
 struct Kept {
     /// [`ReadMemo::key`]'s bytes.
     key: Box<[u8]>,
-    /// Where the request's part of the key ends and the state's begins.
+    /// Where the request's part of the key ends and the resources' state begins.
     split: usize,
+    /// The stamp of each entity's row, in the key's order (0: no row).
+    stamps: Box<[u64]>,
+    /// The rows' version when the stamps were last found standing.
+    version: u64,
     answer: Bytes,
-    /// What it is counted as: key, buffer, slot.
+    /// What it is counted as: key, stamps, buffer, slot.
     weight: usize,
 }
 
@@ -101,10 +108,9 @@ impl ReadMemo {
     }
 
     /// Write the key of a read: entity type, entity ids in order, the selected feature
-    /// ids in order (`None` for `*`), streaming or not, the store's resource changes and
-    /// the stamp of each entity's row (`stamp`, 0 for none). `false` when the key alone
-    /// is too long to keep (a read of thousands of entities): the read is then neither
-    /// looked up nor kept.
+    /// ids in order (`None` for `*`), streaming or not, and the store's resource
+    /// changes. `false` when the key alone is too long to keep (a read of thousands of
+    /// entities): the read is then neither looked up nor kept.
     pub fn key<E: AsRef<str>, S: AsRef<str>>(
         &mut self,
         entity_type: &str,
@@ -112,7 +118,6 @@ impl ReadMemo {
         selected: Option<&[S]>,
         streaming: bool,
         changes: u64,
-        mut stamp: impl FnMut(&str) -> u64,
     ) -> bool {
         let len = 1
             + 8
@@ -153,28 +158,43 @@ impl ReadMemo {
         }
         self.split = key.len();
         key.extend_from_slice(&changes.to_le_bytes());
-        for e in entity_ids {
-            key.extend_from_slice(&stamp(e.as_ref()).to_le_bytes());
-        }
         true
     }
 
-    /// The answer kept under the key just written, if any (newest first: a repeated
-    /// read is mostly the last one kept).
-    pub fn get(&self) -> Option<Bytes> {
-        self.kept
-            .iter()
-            .rev()
-            .find(|k| *k.key == *self.key)
-            .map(|k| k.answer.clone())
+    /// The answer kept under the key just written, if the rows it read stand: the
+    /// rows' `version` is the one they were last found standing at, or else `stamps`
+    /// (each entity's row's stamp, in order, 0 for none) are theirs. Newest first: a
+    /// repeated read is mostly the last one kept.
+    pub fn get<I: Iterator<Item = u64>>(
+        &mut self,
+        version: u64,
+        stamps: impl FnOnce() -> I,
+    ) -> Option<Bytes> {
+        let key = &self.key[..];
+        let kept = self.kept.iter_mut().rev().find(|k| *k.key == *key)?;
+        if kept.version != version {
+            // The same key, so the same entities: as many stamps.
+            if !stamps().eq(kept.stamps.iter().copied()) {
+                return None;
+            }
+            kept.version = version;
+        }
+        Some(kept.answer.clone())
     }
 
     /// Keep `answer`, weighing `buffer` bytes (its allocation), under the key just
-    /// written, in place of any answer of the same read in an older state; the answers
-    /// kept longest ago make room. Not kept when it alone weighs more than a quarter of
-    /// the budget.
-    pub fn keep(&mut self, answer: Bytes, buffer: usize) {
-        let weight = heap(self.key.len()) + buffer + SLOT;
+    /// written, with the `stamps` of the rows it read at the rows' `version`, in place
+    /// of any answer of the same read in an older state; the answers kept longest ago
+    /// make room. Not kept when it alone weighs more than a quarter of the budget.
+    pub fn keep(
+        &mut self,
+        answer: Bytes,
+        buffer: usize,
+        version: u64,
+        stamps: impl Iterator<Item = u64>,
+    ) {
+        let stamps: Box<[u64]> = stamps.collect();
+        let weight = heap(self.key.len()) + heap(8 * stamps.len()) + buffer + SLOT;
         if weight > self.max_weight() {
             return;
         }
@@ -198,6 +218,8 @@ impl ReadMemo {
         self.kept.push_back(Kept {
             key: self.key.as_slice().into(),
             split: self.split,
+            stamps,
+            version,
             answer,
             weight,
         });
@@ -214,8 +236,13 @@ impl ReadMemo {
 mod tests {
     use super::*;
 
-    fn key(m: &mut ReadMemo, et: &str, ids: &[&str], sel: Option<&[&str]>, stamps: u64) -> bool {
-        m.key(et, ids, sel, false, 1, |_| stamps)
+    fn key(m: &mut ReadMemo, ids: &[&str]) -> bool {
+        m.key("et", ids, None::<&[&str]>, false, 1)
+    }
+
+    fn keep(m: &mut ReadMemo, answer: impl Into<Bytes>, buffer: usize, stamp: u64) {
+        let n = m.key.len();
+        m.keep(answer.into(), buffer, 1, std::iter::repeat_n(stamp, n.min(1)));
     }
 
     /// Keys are told apart wherever two reads differ, however their strings could be
@@ -224,53 +251,82 @@ mod tests {
     fn different_reads_write_different_keys() {
         let mut m = ReadMemo::new(1 << 20);
         let mut seen = std::collections::HashSet::new();
-        let cases: [(&str, &[&str], Option<&[&str]>, bool, u64, u64); 12] = [
-            ("et", &["ab"], None, false, 1, 0),
-            ("et", &["a", "b"], None, false, 1, 0),
-            ("eta", &["b"], None, false, 1, 0),
-            ("et", &["ab"], None, true, 1, 0),
-            ("et", &["ab"], Some(&[]), false, 1, 0),
-            ("et", &["ab"], Some(&["*x"]), false, 1, 0),
-            ("et", &["ab"], Some(&["x", "y"]), false, 1, 0),
-            ("et", &["ab"], Some(&["y", "x"]), false, 1, 0),
-            ("et", &["ab"], None, false, 2, 0),
-            ("et", &["ab"], None, false, 1, 7),
-            ("et", &[], None, false, 1, 0),
-            ("", &["etab"], None, false, 1, 0),
+        type Case<'a> = (&'a str, &'a [&'a str], Option<&'a [&'a str]>, bool, u64);
+        let cases: [Case; 11] = [
+            ("et", &["ab"], None, false, 1),
+            ("et", &["a", "b"], None, false, 1),
+            ("eta", &["b"], None, false, 1),
+            ("et", &["ab"], None, true, 1),
+            ("et", &["ab"], Some(&[]), false, 1),
+            ("et", &["ab"], Some(&["*x"]), false, 1),
+            ("et", &["ab"], Some(&["x", "y"]), false, 1),
+            ("et", &["ab"], Some(&["y", "x"]), false, 1),
+            ("et", &["ab"], None, false, 2),
+            ("et", &[], None, false, 1),
+            ("", &["etab"], None, false, 1),
         ];
-        for (et, ids, sel, streaming, changes, stamp) in cases {
-            assert!(m.key(et, ids, sel, streaming, changes, |_| stamp));
+        for (et, ids, sel, streaming, changes) in cases {
+            assert!(m.key(et, ids, sel, streaming, changes));
             assert!(seen.insert(m.key.clone()), "{et} {ids:?} {sel:?}");
         }
+    }
+
+    /// A kept answer is given while the rows' version stands without looking at the
+    /// stamps; once it moves, only if every stamp stands (and the new version is then
+    /// taken, so the stamps are not looked at again).
+    #[test]
+    fn a_kept_answer_is_given_only_while_the_stamps_of_its_rows_stand() {
+        let mut m = ReadMemo::new(1 << 20);
+        assert!(m.key("et", &["a", "b"], None::<&[&str]>, true, 1));
+        m.keep(Bytes::from_static(b"ab"), 8, 10, [3, 0].into_iter());
+        let looked = std::cell::Cell::new(0);
+        let mut get = |m: &mut ReadMemo, version: u64, stamps: [u64; 2]| {
+            m.get(version, || {
+                looked.set(looked.get() + 1);
+                stamps.into_iter()
+            })
+        };
+        assert_eq!(get(&mut m, 10, [9, 9]).unwrap(), "ab");
+        assert_eq!(looked.get(), 0, "the version stands: no look");
+        assert!(get(&mut m, 11, [3, 4]).is_none());
+        assert!(get(&mut m, 11, [5, 0]).is_none());
+        assert_eq!(get(&mut m, 12, [3, 0]).unwrap(), "ab");
+        assert_eq!(looked.get(), 3);
+        assert_eq!(get(&mut m, 12, [9, 9]).unwrap(), "ab");
+        assert_eq!(looked.get(), 3, "the version found standing is kept");
+        // Another state of the resources: another key.
+        assert!(m.key("et", &["a", "b"], None::<&[&str]>, true, 2));
+        assert!(get(&mut m, 12, [3, 0]).is_none());
     }
 
     #[test]
     fn kept_answers_are_bounded_by_count_and_bytes() {
         let mut m = ReadMemo::new(64 * 1024);
         for i in 0..3 * MAX_KEPT {
-            assert!(key(&mut m, "et", &[&format!("e{i}")], None, 1));
-            m.keep(Bytes::from(vec![b'x'; 100]), heap(100));
+            assert!(key(&mut m, &[&format!("e{i}")]));
+            keep(&mut m, vec![b'x'; 100], heap(100), 1);
             assert!(m.len() <= MAX_KEPT);
         }
         // The newest are kept.
-        assert!(key(&mut m, "et", &[&format!("e{}", 3 * MAX_KEPT - 1)], None, 1));
-        assert!(m.get().is_some());
-        assert!(key(&mut m, "et", &["e0"], None, 1));
-        assert!(m.get().is_none());
+        let newest = format!("e{}", 3 * MAX_KEPT - 1);
+        assert!(key(&mut m, &[&newest]));
+        assert!(m.get(1, std::iter::empty).is_some());
+        assert!(key(&mut m, &["e0"]));
+        assert!(m.get(1, std::iter::empty).is_none());
         // Bytes: answers of 10 KiB in a budget of 64 KiB (16 KiB each at most).
         let mut m = ReadMemo::new(64 * 1024);
         for i in 0..MAX_KEPT {
-            assert!(key(&mut m, "et", &[&format!("e{i}")], None, 1));
-            m.keep(Bytes::from(vec![b'x'; 10_240]), 10_240);
+            assert!(key(&mut m, &[&format!("e{i}")]));
+            keep(&mut m, vec![b'x'; 10_240], 10_240, 1);
             assert!(m.bytes() <= 64 * 1024, "{}", m.bytes());
         }
         assert!(m.len() < MAX_KEPT);
         // One answer over a quarter of the budget is not kept; nor is a key that long.
-        assert!(key(&mut m, "et", &["big"], None, 1));
-        m.keep(Bytes::from(vec![b'x'; 17_000]), 17_000);
-        assert!(m.get().is_none());
+        assert!(key(&mut m, &["big"]));
+        keep(&mut m, vec![b'x'; 17_000], 17_000, 1);
+        assert!(m.get(1, std::iter::empty).is_none());
         let long = "e".repeat(17_000);
-        assert!(!key(&mut m, "et", &[&long], None, 1));
+        assert!(!key(&mut m, &[&long]));
     }
 
     /// A read kept again in a newer state replaces the older one: a row rewritten over
@@ -278,15 +334,18 @@ mod tests {
     #[test]
     fn an_older_state_of_the_same_read_is_replaced() {
         let mut m = ReadMemo::new(1 << 20);
-        assert!(key(&mut m, "et", &["other"], None, 1));
-        m.keep(Bytes::from_static(b"other"), 8);
-        for stamp in 1..3 * MAX_KEPT as u64 {
-            assert!(key(&mut m, "et", &["e"], None, stamp));
-            assert!(m.get().is_none());
-            m.keep(Bytes::from(format!("{stamp}")), 8);
+        assert!(key(&mut m, &["other"]));
+        keep(&mut m, "other", 8, 1);
+        for stamp in 2..3 * MAX_KEPT as u64 {
+            assert!(key(&mut m, &["e"]));
+            assert!(m.get(stamp, || std::iter::once(stamp)).is_none());
+            keep(&mut m, format!("{stamp}"), 8, stamp);
             assert_eq!(m.len(), 2);
         }
-        assert!(key(&mut m, "et", &["other"], None, 1));
-        assert_eq!(m.get().unwrap(), "other");
+        assert!(m.key("et", &["e"], None::<&[&str]>, false, 2));
+        keep(&mut m, "resources changed", 8, 1);
+        assert_eq!(m.len(), 2);
+        assert!(key(&mut m, &["other"]));
+        assert_eq!(m.get(1, std::iter::empty).unwrap(), "other");
     }
 }

@@ -665,8 +665,9 @@ pub struct Rows {
     count: usize,
     bytes: usize,
     max_bytes: usize,
-    /// The last stamp given to a row ([`Row::stamp`]); only ever grows (a `u64` does not
-    /// wrap in the life of a store).
+    /// The last stamp given to a row ([`Row::stamp`]), also moved on by every row
+    /// forgotten, so it changes with every change of any row ([`Rows::version`]); only
+    /// ever grows (a `u64` does not wrap in the life of a store).
     stamps: u64,
 }
 
@@ -741,6 +742,12 @@ impl Rows {
         id
     }
 
+    /// What changes whenever any row is built or forgotten (and never comes back): while
+    /// it stands, every row's [`Row::stamp`] does.
+    pub fn version(&self) -> u64 {
+        self.stamps
+    }
+
     /// Write `values` (feature id, value) for `entity`, replacing each feature's
     /// previous value; then forget the entities first written longest ago past the count
     /// or the byte budget (never this one).
@@ -809,6 +816,7 @@ impl Rows {
         if let Some((id, row)) = map.remove_entry(entity) {
             self.bytes -= row_bytes(&id, &row);
             self.count -= 1;
+            self.stamps += 1;
         }
         if map.is_empty() {
             self.rows.remove(entity_type);
@@ -843,6 +851,7 @@ impl Rows {
                     self.bytes -= row_bytes(id, row);
                     self.count -= 1;
                 }
+                self.stamps += 1;
             }
         }
         let rows = &self.rows;

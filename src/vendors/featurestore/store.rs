@@ -1008,17 +1008,14 @@ impl Store {
     ) -> Result<Bytes, ApiError> {
         // `*` anywhere reads every feature, whatever else is named ([`Store::render_read`]).
         let named = (!selected.iter().any(|s| s.as_ref() == "*")).then_some(selected);
-        let rows = self.rows.of_type(entity_type);
-        let keyed = self.read_memo.key(
-            entity_type,
-            entity_ids,
-            named,
-            streaming,
-            self.changes,
-            |e| rows.and_then(|r| r.get(e)).map_or(0, Row::stamp),
-        );
+        let keyed = self
+            .read_memo
+            .key(entity_type, entity_ids, named, streaming, self.changes);
+        let version = self.rows.version();
+        let rows = &self.rows;
+        let stamps = || row_stamps(rows, entity_type, entity_ids);
         if keyed {
-            if let Some(answer) = self.read_memo.get() {
+            if let Some(answer) = self.read_memo.get(version, stamps) {
                 return Ok(answer);
             }
         }
@@ -1026,7 +1023,9 @@ impl Store {
         let buffer = heap(out.capacity());
         let answer = Bytes::from(out);
         if keyed {
-            self.read_memo.keep(answer.clone(), buffer);
+            let stamps = row_stamps(&self.rows, entity_type, entity_ids);
+            self.read_memo
+                .keep(answer.clone(), buffer, version, stamps);
         }
         Ok(answer)
     }
@@ -1145,6 +1144,18 @@ impl Store {
             .collect();
         Ok((ids, views))
     }
+}
+
+/// The stamp of each entity's row ([`Row::stamp`]), 0 for an entity without one.
+fn row_stamps<'a>(
+    rows: &'a Rows,
+    entity_type: &str,
+    entity_ids: &'a [impl AsRef<str>],
+) -> impl Iterator<Item = u64> + 'a {
+    let map = rows.of_type(entity_type);
+    entity_ids
+        .iter()
+        .map(move |e| map.and_then(|m| m.get(e.as_ref())).map_or(0, Row::stamp))
 }
 
 /// After the header, one view per entity (`streaming`: every entity, each its own

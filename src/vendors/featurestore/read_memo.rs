@@ -280,7 +280,7 @@ mod tests {
         assert!(m.key("et", &["a", "b"], None::<&[&str]>, true, 1));
         m.keep(Bytes::from_static(b"ab"), 8, 10, [3, 0].into_iter());
         let looked = std::cell::Cell::new(0);
-        let mut get = |m: &mut ReadMemo, version: u64, stamps: [u64; 2]| {
+        let get = |m: &mut ReadMemo, version: u64, stamps: [u64; 2]| {
             m.get(version, || {
                 looked.set(looked.get() + 1);
                 stamps.into_iter()

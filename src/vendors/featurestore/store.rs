@@ -1497,6 +1497,289 @@ mod tests {
         }
     }
 
+    /// A store of [`ET`] with string features `code`, `score` and `band`.
+    fn seeded_three(budgets: Budgets) -> Store {
+        let settings = FeatureStoreSettings {
+            entity_types: vec![Precreated {
+                featurestore: parent_of(ET).to_string(),
+                name: ET.to_string(),
+                description: None,
+                features: ["code", "score", "band"]
+                    .iter()
+                    .map(|f| (f.to_string(), ValueType::String))
+                    .collect(),
+            }],
+        };
+        let mut s = Store::new(budgets);
+        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH, Issuer::root(42));
+        s
+    }
+
+    /// Write `text` to every feature of `entity`.
+    fn write_all(s: &mut Store, entity: &str, text: &str) {
+        let v = |f: &str| {
+            let p = crate::vendors::featurestore::values::parse(f, &json!({ "stringValue": text }));
+            (f.to_string(), p.unwrap())
+        };
+        let payload = Payload {
+            entity_id: entity.to_string(),
+            values: vec![v("code"), v("score"), v("band")],
+        };
+        s.write(ET, vec![payload], DateTime::<Utc>::UNIX_EPOCH)
+            .unwrap();
+    }
+
+    /// A read through [`Store::read_bytes`], held to a fresh render of the same read.
+    fn read_kept(s: &mut Store, ids: &[&str], selected: &[&str], streaming: bool) -> Bytes {
+        let answer = s.read_bytes(ET, ids, selected, streaming).unwrap();
+        let fresh = s.render_read(ET, ids, selected, streaming).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&answer).unwrap(),
+            std::str::from_utf8(&fresh).unwrap(),
+            "{ids:?} {selected:?} streaming={streaming}"
+        );
+        answer
+    }
+
+    /// Whether two answers are one kept buffer (a kept answer given again). A new
+    /// render while the old answer is still held is always another buffer.
+    fn shared(a: &Bytes, b: &Bytes) -> bool {
+        a.as_ptr() == b.as_ptr()
+    }
+
+    /// `read_kept` of `e` (`*`, one message) again after `event`: rendered afresh, not
+    /// the answer kept before it.
+    fn misses_after(s: &mut Store, event: impl FnOnce(&mut Store)) -> Bytes {
+        let before = read_kept(s, &["e"], &["*"], false);
+        assert!(shared(&before, &read_kept(s, &["e"], &["*"], false)));
+        event(s);
+        let after = read_kept(s, &["e"], &["*"], false);
+        assert!(!shared(&before, &after), "kept across the event");
+        assert!(shared(&after, &read_kept(s, &["e"], &["*"], false)), "kept again");
+        after
+    }
+
+    #[test]
+    fn a_repeated_read_is_given_the_kept_answer_which_is_a_fresh_render() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        for (ids, selected, streaming) in [
+            (&["e"][..], &["*"][..], false),
+            (&["e"], &["band", "code"], false),
+            (&["e", "nobody", "e"], &["*"], true),
+            (&["nobody"], &["score"], true),
+        ] {
+            let first = read_kept(&mut s, ids, selected, streaming);
+            let again = read_kept(&mut s, ids, selected, streaming);
+            assert!(shared(&first, &again), "{ids:?} {selected:?}");
+        }
+        // `*` anywhere reads every feature, as `*` alone does (one kept answer).
+        let star = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(shared(&star, &read_kept(&mut s, &["e"], &["code", "*"], false)));
+        // Counted in the store's bytes, dropped (with the rest) by a reset.
+        assert!(s.read_memo.bytes() > 0);
+        let with = s.bytes();
+        s.read_memo = ReadMemo::new(s.budgets.store / 4);
+        assert!(s.bytes() < with);
+    }
+
+    #[test]
+    fn a_write_to_an_entity_read_gives_a_new_answer_even_with_the_same_values() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let a = misses_after(&mut s, |s| write_all(s, "e", "x"));
+        let b = misses_after(&mut s, |s| write_all(s, "e", "y"));
+        assert_ne!(a, b);
+        // One of the entities of a streaming read.
+        let both = read_kept(&mut s, &["f", "e"], &["*"], true);
+        write_all(&mut s, "e", "z");
+        let after = read_kept(&mut s, &["f", "e"], &["*"], true);
+        assert!(!shared(&both, &after));
+        // An entity without values, then written.
+        let none = read_kept(&mut s, &["g"], &["code"], false);
+        assert!(none.ends_with(br#""data":[{}]}}"#));
+        write_all(&mut s, "g", "w");
+        let written = read_kept(&mut s, &["g"], &["code"], false);
+        assert!(!shared(&none, &written));
+        assert_ne!(none, written);
+    }
+
+    #[test]
+    fn a_write_to_another_entity_keeps_the_answer() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let before = read_kept(&mut s, &["e", "f"], &["*"], true);
+        write_all(&mut s, "other", "y");
+        let after = read_kept(&mut s, &["e", "f"], &["*"], true);
+        assert!(shared(&before, &after));
+    }
+
+    /// An entity forgotten by the rows' bounds reads back empty, and written again, with
+    /// the very values it had, gets a new answer each time.
+    #[test]
+    fn a_row_forgotten_by_the_bounds_and_written_again_gives_a_new_answer() {
+        let mut s = seeded_three(Budgets {
+            rows: 4096,
+            ..Budgets::default()
+        });
+        write_all(&mut s, "e", "x");
+        let kept = read_kept(&mut s, &["e"], &["*"], false);
+        let mut n = 0;
+        while s.rows.has_row(ET, "e") {
+            write_all(&mut s, &format!("other{n}"), "y");
+            n += 1;
+        }
+        let forgotten = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(!shared(&kept, &forgotten));
+        assert!(forgotten.ends_with(br#""data":[{},{},{}]}}"#));
+        assert!(shared(&forgotten, &read_kept(&mut s, &["e"], &["*"], false)));
+        write_all(&mut s, "e", "x");
+        let again = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(!shared(&forgotten, &again));
+        assert_eq!(again, kept, "the same values: the same answer, rendered afresh");
+    }
+
+    #[test]
+    fn a_feature_created_updated_or_deleted_gives_a_new_answer() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let late = format!("{ET}/features/late");
+        let created = misses_after(&mut s, |s| {
+            let create = Create {
+                op_name: format!("{ET}/operations/1"),
+                metadata: "CreateFeatureOperationMetadata",
+                resources: vec![Pending {
+                    kind: Kind::Feature,
+                    name: late.clone(),
+                    fields: obj(json!({"valueType": "STRING"})),
+                }],
+                answer: Answer::Resource,
+                entity: "late".into(),
+            };
+            s.start_create(create, None, now).unwrap();
+        });
+        assert!(std::str::from_utf8(&created).unwrap().contains(r#"{"id":"late"}"#));
+        misses_after(&mut s, |s| {
+            let body = obj(json!({"description": "d"}));
+            s.update(Kind::Feature, &late, &body, None, None, now)
+                .unwrap();
+        });
+        let deleted = misses_after(&mut s, |s| {
+            s.delete(Kind::Feature, &format!("{ET}/features/score"), false)
+                .unwrap();
+        });
+        assert!(!std::str::from_utf8(&deleted).unwrap().contains("score"));
+    }
+
+    /// The entity type, then the featurestore, deleted (the read refused, never kept)
+    /// and created again: the read answers afresh, its values gone.
+    #[test]
+    fn an_entity_type_or_featurestore_deleted_and_created_again_gives_a_new_answer() {
+        for gone in [Kind::EntityType, Kind::Featurestore] {
+            let mut s = seeded_three(Budgets::default());
+            write_all(&mut s, "e", "x");
+            let before = read_kept(&mut s, &["e"], &["*"], false);
+            let name = match gone {
+                Kind::EntityType => ET,
+                _ => parent_of(ET),
+            };
+            s.delete(gone, name, true).unwrap();
+            let refused = s.read_bytes(ET, &["e"], &["*"], false).unwrap_err();
+            assert_eq!(refused.code, Code::NotFound);
+            let kept = s.read_memo.len();
+            assert!(s.read_bytes(ET, &["e"], &["*"], false).is_err());
+            assert_eq!(s.read_memo.len(), kept, "a refusal is not kept");
+            let now = DateTime::<Utc>::UNIX_EPOCH;
+            let mut make = vec![Pending {
+                kind: Kind::EntityType,
+                name: ET.to_string(),
+                fields: obj(json!({})),
+            }];
+            if gone == Kind::Featurestore {
+                let fields = obj(json!({"onlineServingConfig": {"fixedNodeCount": 1}}));
+                make.insert(
+                    0,
+                    Pending {
+                        kind: Kind::Featurestore,
+                        name: parent_of(ET).to_string(),
+                        fields,
+                    },
+                );
+            }
+            for f in ["code", "score", "band"] {
+                make.push(Pending {
+                    kind: Kind::Feature,
+                    name: format!("{ET}/features/{f}"),
+                    fields: obj(json!({"valueType": "STRING"})),
+                });
+            }
+            for p in make {
+                s.insert(p.kind, &p.name, p.fields, now);
+            }
+            let after = read_kept(&mut s, &["e"], &["*"], false);
+            assert!(!shared(&before, &after), "{gone:?}");
+            assert!(after.ends_with(br#""data":[{},{},{}]}}"#), "{gone:?}");
+        }
+    }
+
+    #[test]
+    fn another_selector_order_or_streaming_is_another_answer() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let reads = [
+            (&["code", "band"][..], false),
+            (&["band", "code"], false),
+            (&["code", "band"], true),
+            (&["band", "code"], true),
+            (&["*"], false),
+            (&["*"], true),
+        ];
+        let answers: Vec<Bytes> = reads
+            .iter()
+            .map(|(selected, streaming)| read_kept(&mut s, &["e"], selected, *streaming))
+            .collect();
+        for (i, a) in answers.iter().enumerate() {
+            for b in &answers[i + 1..] {
+                assert_ne!(a, b);
+            }
+            let (selected, streaming) = reads[i];
+            assert!(shared(a, &read_kept(&mut s, &["e"], selected, streaming)));
+        }
+    }
+
+    /// After a reset the same writes give the same stamps and resource count again: the
+    /// kept answers went with the rest.
+    #[test]
+    fn a_reset_drops_the_kept_answers() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let before = read_kept(&mut s, &["e"], &["*"], false);
+        s.reset();
+        assert_eq!(s.read_memo.len(), 0);
+        let fresh = seeded_three(Budgets::default());
+        s.seed(
+            &FeatureStoreSettings {
+                entity_types: vec![Precreated {
+                    featurestore: parent_of(ET).to_string(),
+                    name: ET.to_string(),
+                    description: None,
+                    features: ["code", "score", "band"]
+                        .iter()
+                        .map(|f| (f.to_string(), ValueType::String))
+                        .collect(),
+                }],
+            },
+            DateTime::<Utc>::UNIX_EPOCH,
+            Issuer::root(42),
+        );
+        assert_eq!(s.changes, fresh.changes);
+        write_all(&mut s, "e", "y");
+        let after = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(!shared(&before, &after));
+        assert_ne!(before, after);
+    }
+
     #[test]
     fn past_the_cap_the_oldest_written_entity_is_forgotten() {
         let mut s = seeded_with(Budgets {

@@ -242,7 +242,12 @@ mod tests {
 
     fn keep(m: &mut ReadMemo, answer: impl Into<Bytes>, buffer: usize, stamp: u64) {
         let n = m.key.len();
-        m.keep(answer.into(), buffer, 1, std::iter::repeat_n(stamp, n.min(1)));
+        m.keep(
+            answer.into(),
+            buffer,
+            1,
+            std::iter::repeat_n(stamp, n.min(1)),
+        );
     }
 
     /// Keys are told apart wherever two reads differ, however their strings could be

@@ -685,7 +685,6 @@ impl Rows {
         }
     }
 
-
     /// Entities with values.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -873,6 +872,19 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_768_471_200, 0).unwrap()
+    }
+
+    /// A row's stamp leaves its size as it was before rows had one (a vector of entries
+    /// and a boxed text: 40 bytes), so a row weighs what it did ([`row_bytes`]) and the
+    /// byte budget forgets the same entities after the same writes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_row_is_the_size_it_was_before_stamps() {
+        assert_eq!(std::mem::size_of::<Row>(), 40);
+        assert_eq!(
+            std::mem::size_of::<Row>(),
+            std::mem::size_of::<(Vec<Entry>, Box<[u8]>)>()
+        );
     }
 
     #[test]

@@ -1024,8 +1024,7 @@ impl Store {
         let answer = Bytes::from(out);
         if keyed {
             let stamps = row_stamps(&self.rows, entity_type, entity_ids);
-            self.read_memo
-                .keep(answer.clone(), buffer, version, stamps);
+            self.read_memo.keep(answer.clone(), buffer, version, stamps);
         }
         Ok(answer)
     }
@@ -1555,7 +1554,10 @@ mod tests {
         event(s);
         let after = read_kept(s, &["e"], &["*"], false);
         assert!(!shared(&before, &after), "kept across the event");
-        assert!(shared(&after, &read_kept(s, &["e"], &["*"], false)), "kept again");
+        assert!(
+            shared(&after, &read_kept(s, &["e"], &["*"], false)),
+            "kept again"
+        );
         after
     }
 
@@ -1575,8 +1577,11 @@ mod tests {
         }
         // `*` anywhere reads every feature, as `*` alone does (one kept answer).
         let star = read_kept(&mut s, &["e"], &["*"], false);
-        assert!(shared(&star, &read_kept(&mut s, &["e"], &["code", "*"], false)));
-        // Counted in the store's bytes, dropped (with the rest) by a reset.
+        assert!(shared(
+            &star,
+            &read_kept(&mut s, &["e"], &["code", "*"], false)
+        ));
+        // Counted in the store's bytes.
         assert!(s.read_memo.bytes() > 0);
         let with = s.bytes();
         s.read_memo = ReadMemo::new(s.budgets.store / 4);
@@ -1632,11 +1637,17 @@ mod tests {
         let forgotten = read_kept(&mut s, &["e"], &["*"], false);
         assert!(!shared(&kept, &forgotten));
         assert!(forgotten.ends_with(br#""data":[{},{},{}]}}"#));
-        assert!(shared(&forgotten, &read_kept(&mut s, &["e"], &["*"], false)));
+        assert!(shared(
+            &forgotten,
+            &read_kept(&mut s, &["e"], &["*"], false)
+        ));
         write_all(&mut s, "e", "x");
         let again = read_kept(&mut s, &["e"], &["*"], false);
         assert!(!shared(&forgotten, &again));
-        assert_eq!(again, kept, "the same values: the same answer, rendered afresh");
+        assert_eq!(
+            again, kept,
+            "the same values: the same answer, rendered afresh"
+        );
     }
 
     #[test]
@@ -1659,7 +1670,9 @@ mod tests {
             };
             s.start_create(create, None, now).unwrap();
         });
-        assert!(std::str::from_utf8(&created).unwrap().contains(r#"{"id":"late"}"#));
+        assert!(std::str::from_utf8(&created)
+            .unwrap()
+            .contains(r#"{"id":"late"}"#));
         misses_after(&mut s, |s| {
             let body = obj(json!({"description": "d"}));
             s.update(Kind::Feature, &late, &body, None, None, now)

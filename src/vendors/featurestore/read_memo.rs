@@ -18,11 +18,12 @@
 //!
 //! The key ([`ReadMemo::key`]) is those inputs written one after another, each string
 //! after its length, so two different reads never write the same key: the request's
-//! part (streaming, entity type, selector, entity ids), then the store's count of
-//! resource changes ([`super::store::Store`]'s `changes`, bumped by every create, update
-//! and delete, so every feature created, deleted or updated and every entity type or
-//! featurestore deleted and created again gives a new key). Beside the key, a kept
-//! answer holds the stamp of each entity's row ([`super::rows::Row::stamp`]: new for
+//! part (streaming, entity type, selector, entity ids; its hash is compared first, so a
+//! miss costs no comparison of bytes), and the store's count of resource changes
+//! ([`super::store::Store`]'s `changes`, bumped by every create, update and delete, so
+//! every feature created, deleted or updated and every entity type or featurestore
+//! deleted and created again gives a new key). Beside the key, a kept answer holds the
+//! stamp of each entity's row ([`super::rows::Row::stamp`]: new for
 //! every row built, so a write of the same values, a feature's values deleted, a row
 //! forgotten by the bounds and written again all give a new one; 0 for an entity without
 //! a row, whose answer is `{}` for each feature whenever that holds): it is answered only
@@ -42,9 +43,12 @@
 
 use std::collections::VecDeque;
 
+use std::hash::BuildHasher;
+
 use bytes::Bytes;
 
 use crate::budget::heap;
+use crate::FastHash;
 
 /// Answers kept at most: a handful of reads a client repeats (a model scoring the same
 /// entities again, a load test), not a table of every entity.
@@ -53,17 +57,32 @@ pub const MAX_KEPT: usize = 8;
 /// One kept answer and what it was rendered from.
 #[derive(Debug)]
 struct Kept {
-    /// [`ReadMemo::key`]'s bytes.
-    key: Box<[u8]>,
-    /// Where the request's part of the key ends and the resources' state begins.
+    /// The request's part of the key ([`ReadMemo::key`]), then the stamp of each
+    /// entity's row in the same order (0: no row), 8 bytes each: one allocation.
+    data: Box<[u8]>,
+    /// Where the request's part ends.
     split: usize,
-    /// The stamp of each entity's row, in the key's order (0: no row).
-    stamps: Box<[u64]>,
+    /// The request part's hash.
+    hash: u64,
+    /// The store's resource changes it was rendered at.
+    changes: u64,
     /// The rows' version when the stamps were last found standing.
     version: u64,
     answer: Bytes,
-    /// What it is counted as: key, stamps, buffer, slot.
+    /// What it is counted as: key and stamps, buffer, slot.
     weight: usize,
+}
+
+impl Kept {
+    fn request(&self) -> &[u8] {
+        &self.data[..self.split]
+    }
+
+    fn stamps(&self) -> impl Iterator<Item = u64> + '_ {
+        self.data[self.split..]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+    }
 }
 
 #[derive(Debug)]
@@ -73,11 +92,13 @@ pub struct ReadMemo {
     /// What `kept` weighs ([`Kept::weight`] each).
     bytes: usize,
     max_bytes: usize,
-    /// The key of the read being answered, written by [`ReadMemo::key`], at most a
-    /// kept answer's weight long.
+    /// The request's part of the key of the read being answered, written by
+    /// [`ReadMemo::key`], at most a kept answer's weight long, its hash and the
+    /// resource changes.
     key: Vec<u8>,
-    /// Where its request's part ends.
-    split: usize,
+    hash: u64,
+    changes: u64,
+    hasher: FastHash,
 }
 
 /// What a slot of `kept` costs besides its key and buffer: the slot itself and the
@@ -92,7 +113,9 @@ impl ReadMemo {
             bytes: 0,
             max_bytes,
             key: Vec::new(),
-            split: 0,
+            hash: 0,
+            changes: 0,
+            hasher: FastHash::default(),
         }
     }
 
@@ -156,9 +179,19 @@ impl ReadMemo {
         for e in entity_ids {
             text(key, e.as_ref());
         }
-        self.split = key.len();
-        key.extend_from_slice(&changes.to_le_bytes());
+        self.hash = self.hasher.hash_one(&key[..]);
+        self.changes = changes;
         true
+    }
+
+    /// The kept answer of the read whose key was just written, in the same state of the
+    /// resources.
+    fn find(&mut self) -> Option<&mut Kept> {
+        let (key, hash, changes) = (&self.key[..], self.hash, self.changes);
+        self.kept
+            .iter_mut()
+            .rev()
+            .find(|k| k.hash == hash && k.changes == changes && k.request() == key)
     }
 
     /// The answer kept under the key just written, if the rows it read stand: the
@@ -170,11 +203,10 @@ impl ReadMemo {
         version: u64,
         stamps: impl FnOnce() -> I,
     ) -> Option<Bytes> {
-        let key = &self.key[..];
-        let kept = self.kept.iter_mut().rev().find(|k| *k.key == *key)?;
+        let kept = self.find()?;
         if kept.version != version {
             // The same key, so the same entities: as many stamps.
-            if !stamps().eq(kept.stamps.iter().copied()) {
+            if !stamps().eq(kept.stamps()) {
                 return None;
             }
             kept.version = version;
@@ -193,32 +225,50 @@ impl ReadMemo {
         version: u64,
         stamps: impl Iterator<Item = u64>,
     ) {
-        let stamps: Box<[u64]> = stamps.collect();
-        let weight = heap(self.key.len()) + heap(8 * stamps.len()) + buffer + SLOT;
+        let split = self.key.len();
+        for stamp in stamps {
+            self.key.extend_from_slice(&stamp.to_le_bytes());
+        }
+        let len = self.key.len();
+        let weight = heap(len) + buffer + SLOT;
         if weight > self.max_weight() {
+            self.key.truncate(split);
             return;
         }
-        let request = &self.key[..self.split];
-        let mut freed = 0;
-        self.kept.retain(|k| {
-            let stale = k.split == request.len() && &k.key[..k.split] == request;
-            if stale {
-                freed += k.weight;
-            }
-            !stale
-        });
-        self.bytes -= freed;
-        while self.kept.len() >= MAX_KEPT || self.bytes + weight > self.max_bytes {
-            match self.kept.pop_front() {
-                Some(old) => self.bytes -= old.weight,
-                None => break,
-            }
+        // The same read in an older state (at most one: each is dropped when the next
+        // state of its read is kept), else the one kept longest ago if a bound is
+        // reached, goes; its key's buffer is reused when it is as long.
+        let hash = self.hash;
+        let request = &self.key[..split];
+        let mut gone = self
+            .kept
+            .iter()
+            .position(|k| k.hash == hash && k.request() == request)
+            .and_then(|i| self.kept.remove(i));
+        if let Some(k) = &gone {
+            self.bytes -= k.weight;
         }
+        while self.kept.len() >= MAX_KEPT || self.bytes + weight > self.max_bytes {
+            let Some(old) = self.kept.pop_front() else {
+                break;
+            };
+            self.bytes -= old.weight;
+            gone.get_or_insert(old);
+        }
+        let data = match gone {
+            Some(Kept { mut data, .. }) if data.len() == len => {
+                data.copy_from_slice(&self.key);
+                data
+            }
+            _ => self.key.as_slice().into(),
+        };
+        self.key.truncate(split);
         self.bytes += weight;
         self.kept.push_back(Kept {
-            key: self.key.as_slice().into(),
-            split: self.split,
-            stamps,
+            data,
+            split,
+            hash,
+            changes: self.changes,
             version,
             answer,
             weight,
@@ -240,14 +290,9 @@ mod tests {
         m.key("et", ids, None::<&[&str]>, false, 1)
     }
 
+    /// Keep `answer` of a read of one entity.
     fn keep(m: &mut ReadMemo, answer: impl Into<Bytes>, buffer: usize, stamp: u64) {
-        let n = m.key.len();
-        m.keep(
-            answer.into(),
-            buffer,
-            1,
-            std::iter::repeat_n(stamp, n.min(1)),
-        );
+        m.keep(answer.into(), buffer, 1, std::iter::once(stamp));
     }
 
     /// Keys are told apart wherever two reads differ, however their strings could be
@@ -272,7 +317,10 @@ mod tests {
         ];
         for (et, ids, sel, streaming, changes) in cases {
             assert!(m.key(et, ids, sel, streaming, changes));
-            assert!(seen.insert(m.key.clone()), "{et} {ids:?} {sel:?}");
+            assert!(
+                seen.insert((m.key.clone(), m.changes)),
+                "{et} {ids:?} {sel:?}"
+            );
         }
     }
 

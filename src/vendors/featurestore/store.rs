@@ -278,6 +278,9 @@ pub struct Store {
     read_plan: Option<ReadPlan>,
     /// Rendered read answers, kept while nothing they derive from changes.
     read_memo: ReadMemo,
+    /// The stamps of the rows a read about to be kept found ([`Row::stamp`], 0 for
+    /// none), one per entity: as many as a kept read's key allows.
+    read_stamps: Vec<u64>,
 }
 
 impl Default for Store {
@@ -356,6 +359,7 @@ impl Store {
             changes: 0,
             read_plan: None,
             read_memo: ReadMemo::new(budgets.store / 4),
+            read_stamps: Vec::new(),
         }
     }
 
@@ -368,6 +372,7 @@ impl Store {
             + self.operation_bytes
             + self.timeline_bytes
             + self.read_memo.bytes()
+            + heap(8 * self.read_stamps.capacity())
     }
 
     /// Create the scenario file's resources, once (again after a reset).
@@ -1011,21 +1016,28 @@ impl Store {
         let keyed = self
             .read_memo
             .key(entity_type, entity_ids, named, streaming, self.changes);
+        if !keyed {
+            let out = self.render(entity_type, entity_ids, selected, streaming, false)?;
+            return Ok(Bytes::from(out));
+        }
         let version = self.rows.version();
         let rows = &self.rows;
         let stamps = || row_stamps(rows, entity_type, entity_ids);
-        if keyed {
-            if let Some(answer) = self.read_memo.get(version, stamps) {
-                return Ok(answer);
-            }
+        if let Some(answer) = self.read_memo.get(version, stamps) {
+            return Ok(answer);
         }
-        let out = self.render_read(entity_type, entity_ids, selected, streaming)?;
+        // The rows' stamps, taken as they are read.
+        let out = self.render(entity_type, entity_ids, selected, streaming, true)?;
+        if self.read_stamps.len() < entity_ids.len() {
+            // One message reads the first entity only; the key holds them all.
+            let rest = &entity_ids[self.read_stamps.len()..];
+            let more = row_stamps(&self.rows, entity_type, rest);
+            self.read_stamps.extend(more);
+        }
         let buffer = heap(out.capacity());
         let answer = Bytes::from(out);
-        if keyed {
-            let stamps = row_stamps(&self.rows, entity_type, entity_ids);
-            self.read_memo.keep(answer.clone(), buffer, version, stamps);
-        }
+        let stamps = self.read_stamps.iter().copied();
+        self.read_memo.keep(answer.clone(), buffer, version, stamps);
         Ok(answer)
     }
 
@@ -1036,6 +1048,7 @@ impl Store {
     /// them to it and to the values written, serialized afresh), copied from what each
     /// value was rendered into when written and static pieces ([`Row`]): no `Value`
     /// built per feature, no value rendered again.
+    #[cfg(test)]
     pub fn render_read(
         &mut self,
         entity_type: &str,
@@ -1043,15 +1056,30 @@ impl Store {
         selected: &[impl AsRef<str>],
         streaming: bool,
     ) -> Result<Vec<u8>, ApiError> {
+        self.render(entity_type, entity_ids, selected, streaming, false)
+    }
+
+    /// [`Store::render_read`], and with `stamped` the stamps of the rows read, in
+    /// [`Store::read_stamps`](Store) (one for each entity an answer reads).
+    fn render(
+        &mut self,
+        entity_type: &str,
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
+        streaming: bool,
+        stamped: bool,
+    ) -> Result<Vec<u8>, ApiError> {
         self.plan_read(entity_type)?;
         let plan = self.read_plan.as_ref().expect("planned just above");
         let views = if streaming { entity_ids.len() } else { 1 };
         let rows = self.rows.of_type(entity_type);
+        self.read_stamps.clear();
+        let stamps = stamped.then_some(&mut self.read_stamps);
         if selected.iter().any(|s| s.as_ref() == "*") {
             let mut out = Vec::with_capacity(plan.header.len() + 64 + 160 * plan.ids.len() * views);
             out.extend_from_slice(if streaming { b"[{" } else { b"{" });
             out.extend_from_slice(&plan.header);
-            write_views(&mut out, rows, entity_ids, &plan.ids, streaming);
+            write_views(&mut out, rows, entity_ids, &plan.ids, streaming, stamps);
             return Ok(fitted(out));
         }
         let mut ids = Vec::with_capacity(selected.len());
@@ -1070,7 +1098,7 @@ impl Store {
         let mut out = Vec::with_capacity(64 + entity_type.len() + 160 * ids.len() * (views + 1));
         out.extend_from_slice(if streaming { b"[{" } else { b"{" });
         write_header(&mut out, entity_type, &ids);
-        write_views(&mut out, rows, entity_ids, &ids, streaming);
+        write_views(&mut out, rows, entity_ids, &ids, streaming, stamps);
         Ok(fitted(out))
     }
 
@@ -1160,13 +1188,15 @@ fn row_stamps<'a>(
 /// After the header, one view per entity (`streaming`: every entity, each its own
 /// message; else the first), closing the answer: for each feature of `ids`, the
 /// entity's stored value ([`Row::put`]) or `{}`; a row holding exactly `ids` in that
-/// order is written whole, without looking any feature up ([`Row::put_all`]).
+/// order is written whole, without looking any feature up ([`Row::put_all`]). With
+/// `stamps`, the stamp of each row read (0 for none) is pushed there.
 fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     out: &mut Vec<u8>,
     rows: Option<&crate::FastMap<Arc<str>, Row>>,
     entity_ids: &[impl AsRef<str>],
     ids: &[F],
     streaming: bool,
+    mut stamps: Option<&mut Vec<u64>>,
 ) {
     for (n, entity) in entity_ids.iter().enumerate() {
         if streaming {
@@ -1181,6 +1211,9 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         json_str(out, entity);
         out.extend_from_slice(br#","data":["#);
         let row = rows.and_then(|r| r.get(entity));
+        if let Some(stamps) = stamps.as_deref_mut() {
+            stamps.push(row.map_or(0, Row::stamp));
+        }
         match row {
             // Every feature read written, in the order read: the row as kept.
             Some(r) if r.holds_exactly(ids) => r.put_all(out),

@@ -1000,10 +1000,11 @@ impl Store {
     }
 
     /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it
-    /// ([`Store::render_read`]), or the same answer kept from an earlier read with the
-    /// same inputs in the same state ([`ReadMemo`], whose doc says why nothing else
-    /// reaches it): then the kept buffer, shared, nothing rendered. Refusals are
-    /// rendered each time, never kept.
+    /// (rendered by [`Store::render`]), or the same answer kept from an earlier read
+    /// with the same inputs in the same state ([`ReadMemo`], whose doc says why nothing
+    /// else reaches it): then the kept buffer, shared, nothing rendered. Refusals are
+    /// rendered each time, never kept; so is a read too long to key (thousands of
+    /// entities).
     pub fn read_bytes(
         &mut self,
         entity_type: &str,
@@ -1041,13 +1042,7 @@ impl Store {
         Ok(answer)
     }
 
-    /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it,
-    /// written straight from the stored values: a `ReadFeatureValuesResponse`, or with
-    /// `streaming` the array of a header message and one entity view message each.
-    /// The same bytes as serializing the JSON the other path builds (unit tests hold
-    /// them to it and to the values written, serialized afresh), copied from what each
-    /// value was rendered into when written and static pieces ([`Row`]): no `Value`
-    /// built per feature, no value rendered again.
+    /// [`Store::render`] alone, never kept: what a kept answer is held to.
     #[cfg(test)]
     pub fn render_read(
         &mut self,
@@ -1059,8 +1054,15 @@ impl Store {
         self.render(entity_type, entity_ids, selected, streaming, false)
     }
 
-    /// [`Store::render_read`], and with `stamped` the stamps of the rows read, in
-    /// [`Store::read_stamps`](Store) (one for each entity an answer reads).
+    /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it,
+    /// written straight from the stored values: a `ReadFeatureValuesResponse`, or with
+    /// `streaming` the array of a header message and one entity view message each.
+    /// The same bytes as serializing the JSON the other path builds (unit tests hold
+    /// them to it and to the values written, serialized afresh), copied from what each
+    /// value was rendered into when written and static pieces ([`Row`]): no `Value`
+    /// built per feature, no value rendered again. With `stamped`, the stamp of each
+    /// row read goes into the store's `read_stamps` (one for each entity the answer
+    /// reads: one message reads the first only).
     fn render(
         &mut self,
         entity_type: &str,

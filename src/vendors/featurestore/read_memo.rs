@@ -35,14 +35,16 @@
 //! Bounded by count, [`MAX_KEPT`] answers, and by bytes: a quarter of the store budget
 //! ([`crate::budget::Budgets::store`], 256 KiB by default), each answer weighed with its
 //! key and its whole buffer, an answer weighing more than a quarter of that (64 KiB by
-//! default: a streaming read of about 200 entities of 11 values) never kept; past
-//! either bound the answer kept longest ago goes first. A kept answer with an older state
-//! of the same read is dropped when the new one is kept. Counted in the store's bytes;
-//! one per store, so per instance (the root and each sandbox have their own store), and
-//! dropped with the rest of it by `/__admin/reset`.
+//! default: a streaming read of about 30 entities of 11 values, whose buffer is reserved
+//! at ~1.8 KB an entity) never kept; past either bound the answer kept longest ago goes
+//! first. A kept answer with an older state of the same read is dropped when the next one
+//! is rendered, kept or not. The buffers keys and stamps are written in hold what the
+//! read being answered needs, or 4 KiB ([`SCRATCH`]) when that is less: with the
+//! answers, at most about 256 + 64 + 32 KiB, all counted in the store's bytes. One memo
+//! per store, so per instance (the root and each sandbox have their own store), dropped
+//! with the rest of it by `/__admin/reset`.
 
 use std::collections::VecDeque;
-
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
@@ -85,6 +87,7 @@ impl Kept {
     }
 }
 
+/// The kept read answers of one store (the module's doc says what and why).
 #[derive(Debug)]
 pub struct ReadMemo {
     /// Oldest kept first.
@@ -100,6 +103,10 @@ pub struct ReadMemo {
     changes: u64,
     hasher: FastHash,
 }
+
+/// The bytes a scratch buffer (the key's, the stamps') keeps between reads: a longer
+/// one is cut back to what the read being answered needs.
+pub const SCRATCH: usize = 4096;
 
 /// What a slot of `kept` costs besides its key and buffer: the slot itself and the
 /// `Bytes`' shared header once it is cloned.
@@ -159,6 +166,11 @@ impl ReadMemo {
         }
         let key = &mut self.key;
         key.clear();
+        // Room for the stamps too (`keep`), reserved exactly: no doubling past the need.
+        if key.capacity() > len.max(SCRATCH) {
+            key.shrink_to(len.max(SCRATCH));
+        }
+        key.reserve_exact(len);
         let text = |key: &mut Vec<u8>, s: &str| {
             key.extend_from_slice(&(s.len() as u64).to_le_bytes());
             key.extend_from_slice(s.as_bytes());
@@ -231,13 +243,10 @@ impl ReadMemo {
         }
         let len = self.key.len();
         let weight = heap(len) + buffer + SLOT;
-        if weight > self.max_weight() {
-            self.key.truncate(split);
-            return;
-        }
         // The same read in an older state (at most one: each is dropped when the next
-        // state of its read is kept), else the one kept longest ago if a bound is
-        // reached, goes; its key's buffer is reused when it is as long.
+        // state of its read is rendered) goes, whether this one is kept or not; else the
+        // one kept longest ago if a bound is reached; its key's buffer is reused when it
+        // is as long.
         let hash = self.hash;
         let request = &self.key[..split];
         let mut gone = self
@@ -247,6 +256,10 @@ impl ReadMemo {
             .and_then(|i| self.kept.remove(i));
         if let Some(k) = &gone {
             self.bytes -= k.weight;
+        }
+        if weight > self.max_weight() {
+            self.key.truncate(split);
+            return;
         }
         while self.kept.len() >= MAX_KEPT || self.bytes + weight > self.max_bytes {
             let Some(old) = self.kept.pop_front() else {
@@ -400,5 +413,35 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert!(key(&mut m, &["other"]));
         assert_eq!(m.get(1, std::iter::empty).unwrap(), "other");
+    }
+
+    /// A newer state of a read too large to keep still drops the older one, which could
+    /// never be given again (found by the review: it held its buffer until it aged out).
+    #[test]
+    fn an_older_state_goes_even_when_the_newer_is_not_kept() {
+        let mut m = ReadMemo::new(64 * 1024);
+        assert!(key(&mut m, &["e"]));
+        keep(&mut m, vec![b'x'; 10_000], 10_000, 1);
+        let with_one = m.bytes();
+        assert!(key(&mut m, &["e"]));
+        keep(&mut m, vec![b'x'; 17_000], 17_000, 2);
+        assert_eq!(m.len(), 0);
+        assert!(m.bytes() < with_one - 10_000, "{} of {with_one}", m.bytes());
+    }
+
+    /// The key's buffer is cut back after a read of many entities, to the need of the
+    /// next read or [`SCRATCH`], and counted while it is larger.
+    #[test]
+    fn the_key_buffer_is_cut_back_after_a_long_read() {
+        let mut m = ReadMemo::new(1 << 20);
+        let many: Vec<String> = (0..2_000).map(|i| format!("entity-{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(key(&mut m, &many));
+        keep(&mut m, "x", 8, 1);
+        let long = m.key.capacity();
+        assert!(long >= 2_000 * 24, "{long}");
+        assert!(m.bytes() >= long);
+        assert!(key(&mut m, &["e"]));
+        assert!(m.key.capacity() <= SCRATCH, "{}", m.key.capacity());
     }
 }

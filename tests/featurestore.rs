@@ -1940,3 +1940,56 @@ async fn every_operation_of_the_openapi_document_is_a_route_of_the_mock() {
     }
     assert!(count >= 30, "{count} operations");
 }
+
+/// Read answers are kept per instance: the root and a sandbox with the same resources
+/// and a row written once each (so the same counts and stamps) answer their own
+/// values, read again and again; after `/__admin/reset` (the sandbox's, then the
+/// root's, which drops the sandboxes too) and the same write with another value, the
+/// instance reset answers the new one.
+#[tokio::test]
+async fn kept_read_answers_are_per_instance_and_dropped_by_a_reset() {
+    let s = TestServer::start().await;
+    let write_in = |prefix: &'static str, text: &'static str| {
+        let s = &s;
+        async move {
+            let body = json!({"payloads": [{"entityId": "e", "featureValues": {"code": {"stringValue": text}}}]});
+            let r = s
+                .post_json(&format!("{prefix}{ET}:writeFeatureValues"), AUTH, &body)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    let read_in = |prefix: &'static str| {
+        let s = &s;
+        async move {
+            let body = json!({"entityId": "e", "featureSelector": {"idMatcher": {"ids": ["*"]}}});
+            let r = s
+                .post_json(&format!("{prefix}{ET}:readFeatureValues"), AUTH, &body)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["entityView"]["data"][0]["value"]["stringValue"].clone()
+        }
+    };
+    write_in("", "root").await;
+    write_in("/~memo", "sandbox").await;
+    for _ in 0..3 {
+        assert_eq!(read_in("").await, "root");
+        assert_eq!(read_in("/~memo").await, "sandbox");
+    }
+    let reset = |prefix: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .post_json(&format!("{prefix}/__admin/reset"), &[], &json!({}))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+        }
+    };
+    reset("/~memo").await;
+    write_in("/~memo", "sandbox after reset").await;
+    assert_eq!(read_in("/~memo").await, "sandbox after reset");
+    assert_eq!(read_in("").await, "root");
+    reset("").await;
+    write_in("", "root after reset").await;
+    assert_eq!(read_in("").await, "root after reset");
+}

@@ -37,6 +37,7 @@ mod errors;
 mod filter;
 mod names;
 mod plain;
+mod read_memo;
 mod resource;
 mod rows;
 mod settings;
@@ -1488,11 +1489,15 @@ mod tests {
         assert!(s.read_bytes(ET, &["e0"], &["nope"], false).is_err());
     }
 
-    /// `read_bytes` (through its kept [`store::ReadPlan`]) against `read` serialized:
-    /// the same bytes, or the same refusal.
+    /// `read_bytes` (through its kept [`store::ReadPlan`] and kept answers) against
+    /// `read` serialized and against a fresh render: the same bytes, or the same refusal.
     fn check_read(s: &mut store::Store, et: &str, ids: &[&str], selected: &[&str]) {
         for streaming in [false, true] {
             let bytes = s.read_bytes(et, ids, selected, streaming);
+            if let Ok(bytes) = &bytes {
+                let fresh = s.render_read(et, ids, selected, streaming).unwrap();
+                assert_eq!(bytes[..], fresh[..], "{et} {ids:?} {selected:?}");
+            }
             let json = s
                 .read(et, ids, selected)
                 .map(|(descriptors, views)| read_json(et, &descriptors, views, streaming));
@@ -1648,7 +1653,7 @@ mod tests {
             (&entities[..], true),
         ] {
             for selected in [&["*"][..], &named[..]] {
-                let bytes = s.read_bytes(ET, ids, selected, streaming).unwrap();
+                let bytes = s.render_read(ET, ids, selected, streaming).unwrap();
                 // What `journal::by_reference` keeps by reference (the default part cap).
                 if !(512..=2 * crate::budget::Budgets::default().part).contains(&bytes.len()) {
                     continue;
@@ -1812,6 +1817,11 @@ mod tests {
         let mut et_gone = false;
         let (mut reads, mut values_read, mut writes) = (0, 0, 0);
         let whole_rows = super::rows::WHOLE_ROWS.get();
+        // The last read, asked again half the time (then often answered as kept: the
+        // same buffer, counted in `kept`), and the answer it got.
+        let mut last: Option<(Vec<&str>, Vec<&str>, bool)> = None;
+        let mut last_answer: Option<bytes::Bytes> = None;
+        let mut kept = 0;
         for _ in 0..2000 {
             match rng.random_range(0..100) {
                 0..=39 if !et_gone => {
@@ -1870,19 +1880,30 @@ mod tests {
                     writes += 1;
                 }
                 0..=79 => {
-                    let streaming = rng.random_bool(0.5);
-                    let n = if streaming { rng.random_range(1..5) } else { 1 };
-                    let ids: Vec<&str> = (0..n)
-                        .map(|_| entities[rng.random_range(0..entities.len())])
-                        .collect();
-                    let selected: Vec<&str> = if rng.random_bool(0.4) {
-                        vec!["*"]
-                    } else {
-                        (0..rng.random_range(1..5))
-                            .map(|_| types[rng.random_range(0..types.len())].0)
-                            .collect()
+                    let (ids, selected, streaming) = match &last {
+                        Some(read) if rng.random_bool(0.5) => read.clone(),
+                        _ => {
+                            let streaming = rng.random_bool(0.5);
+                            let n = if streaming { rng.random_range(1..5) } else { 1 };
+                            let ids: Vec<&str> = (0..n)
+                                .map(|_| entities[rng.random_range(0..entities.len())])
+                                .collect();
+                            let selected: Vec<&str> = if rng.random_bool(0.4) {
+                                vec!["*"]
+                            } else {
+                                (0..rng.random_range(1..5))
+                                    .map(|_| types[rng.random_range(0..types.len())].0)
+                                    .collect()
+                            };
+                            (ids, selected, streaming)
+                        }
                     };
+                    last = Some((ids.clone(), selected.clone(), streaming));
                     let bytes = s.read_bytes(ET, &ids, &selected, streaming);
+                    if let (Ok(b), Some(a)) = (&bytes, &last_answer) {
+                        kept += usize::from(b.as_ptr() == a.as_ptr());
+                    }
+                    last_answer = bytes.as_ref().ok().cloned();
                     let json = s.read(ET, &ids, &selected);
                     let unknown = selected
                         .iter()
@@ -1911,7 +1932,7 @@ mod tests {
                         })
                         .collect();
                     let want = read_json(ET, &descriptors, views, streaming).to_string();
-                    assert_eq!(String::from_utf8(bytes.unwrap()).unwrap(), want);
+                    assert_eq!(std::str::from_utf8(&bytes.unwrap()).unwrap(), want);
                     let (descriptors, views) = json.unwrap();
                     assert_eq!(
                         read_json(ET, &descriptors, views, streaming).to_string(),
@@ -1951,6 +1972,7 @@ mod tests {
             "{writes} writes, {reads} reads"
         );
         assert!(values_read > 1500, "{values_read} values read");
+        assert!(kept > 100, "{kept} reads answered as kept");
         // Rows held exactly the features read (`*`), and were written whole.
         let whole_rows = super::rows::WHOLE_ROWS.get() - whole_rows;
         assert!(whole_rows > 20, "{whole_rows} rows written whole");

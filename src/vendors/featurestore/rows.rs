@@ -419,10 +419,19 @@ type Part<'a> = (Arc<str>, ValueType, &'a [u8], &'a [u8]);
 /// pieces ([`put_value`]). A write of any of an entity's features builds its row anew
 /// (copying the values kept and the new ones): O(row), bounded by the features of the
 /// entity type (10 000 at most) and the values' sizes.
+///
+/// Each row built carries a stamp ([`Row::stamp`]) no other row of the store ever had,
+/// so a read answer kept with the stamps of the rows it read ([`super::read_memo`]) is
+/// answered again only while each of those rows is the very one it was rendered from.
+/// The values sit in a boxed slice (built at their count, as the vector was), so the
+/// stamp leaves the row's size, and with it what a row weighs and which entities the
+/// byte budget forgets, as they were.
 #[derive(Debug, Default)]
 pub struct Row {
-    values: Vec<Entry>,
+    values: Box<[Entry]>,
     text: Box<[u8]>,
+    /// Given from [`Rows`]' count of stamps when the row was built; 0 for none.
+    stamp: u64,
 }
 
 #[cfg(test)]
@@ -471,9 +480,16 @@ impl Row {
         }
         text.extend_from_slice(&closings);
         Self {
-            values,
+            values: values.into_boxed_slice(),
             text: text.into_boxed_slice(),
+            stamp: 0,
         }
+    }
+
+    /// What tells this row from every other the store built, before or after (a row
+    /// rebuilt with the same values too): never 0, which stands for no row.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
     }
 
     /// The `i`th value's data.
@@ -623,7 +639,7 @@ fn row_bytes(id: &str, row: &Row) -> usize {
     slot + slot / 2
         + std::mem::size_of::<(Arc<str>, Arc<str>)>()
         + heap(id.len() + 16)
-        + heap(row.values.capacity() * std::mem::size_of::<Entry>())
+        + heap(row.values.len() * std::mem::size_of::<Entry>())
         + heap(row.text.len())
 }
 
@@ -649,6 +665,10 @@ pub struct Rows {
     count: usize,
     bytes: usize,
     max_bytes: usize,
+    /// The last stamp given to a row ([`Row::stamp`]), also moved on by every row
+    /// forgotten, so it changes with every change of any row ([`Rows::version`]); only
+    /// ever grows (a `u64` does not wrap in the life of a store).
+    stamps: u64,
 }
 
 impl Rows {
@@ -661,6 +681,7 @@ impl Rows {
             count: 0,
             bytes: 0,
             max_bytes,
+            stamps: 0,
         }
     }
 
@@ -720,6 +741,12 @@ impl Rows {
         id
     }
 
+    /// What changes whenever any row is built or forgotten (and never comes back): while
+    /// it stands, every row's [`Row::stamp`] does.
+    pub fn version(&self) -> u64 {
+        self.stamps
+    }
+
     /// Write `values` (feature id, value) for `entity`, replacing each feature's
     /// previous value; then forget the entities first written longest ago past the count
     /// or the byte budget (never this one).
@@ -753,7 +780,9 @@ impl Rows {
                 None => parts.push(part),
             }
         }
-        let row = Row::join(&parts);
+        let mut row = Row::join(&parts);
+        self.stamps += 1;
+        row.stamp = self.stamps;
         self.bytes += row_bytes(&id, &row);
         map.insert(id.clone(), row);
         self.evict(&et, &id);
@@ -786,6 +815,7 @@ impl Rows {
         if let Some((id, row)) = map.remove_entry(entity) {
             self.bytes -= row_bytes(&id, &row);
             self.count -= 1;
+            self.stamps += 1;
         }
         if map.is_empty() {
             self.rows.remove(entity_type);
@@ -803,6 +833,8 @@ impl Rows {
                 let mut parts = row.parts();
                 parts.retain(|(f, _, _, _)| &**f != feature);
                 *row = Row::join(&parts);
+                self.stamps += 1;
+                row.stamp = self.stamps;
                 self.bytes += row_bytes(id, row);
             }
         }
@@ -818,6 +850,7 @@ impl Rows {
                     self.bytes -= row_bytes(id, row);
                     self.count -= 1;
                 }
+                self.stamps += 1;
             }
         }
         let rows = &self.rows;
@@ -839,6 +872,19 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_768_471_200, 0).unwrap()
+    }
+
+    /// A row's stamp leaves its size as it was before rows had one (a vector of entries
+    /// and a boxed text: 40 bytes), so a row weighs what it did ([`row_bytes`]) and the
+    /// byte budget forgets the same entities after the same writes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_row_is_the_size_it_was_before_stamps() {
+        assert_eq!(std::mem::size_of::<Row>(), 40);
+        assert_eq!(
+            std::mem::size_of::<Row>(),
+            std::mem::size_of::<(Vec<Entry>, Box<[u8]>)>()
+        );
     }
 
     #[test]

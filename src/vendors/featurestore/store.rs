@@ -12,7 +12,10 @@
 //! the latest value per feature is kept, which is what online serving returns.
 //! Reads keep what they derive from the resources for the last entity type read (its
 //! feature ids and answer header, [`ReadPlan`]) until a resource changes: a copy of
-//! names the resource budget already bounds, not counted again.
+//! names the resource budget already bounds, not counted again. They also keep a
+//! handful of rendered answers, each until a resource or a row it read changes
+//! ([`ReadMemo`], bounded by count and by a quarter of [`Budgets::store`], counted in
+//! [`Store::bytes`]).
 //!
 //! A create either completes at once or stays running (its scenario step says which):
 //! a running create reserves its name (creating it again is ALREADY_EXISTS) but the
@@ -32,12 +35,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 
 use super::errors::{self, ApiError, Code};
 use super::filter::{Filter, OrderBy};
 use super::names::{last_id, parent_of, Kind};
+use super::read_memo::ReadMemo;
 use super::resource::{self, Resource};
 use super::rows::{Row, Rows, Stored, Times};
 use super::settings::FeatureStoreSettings;
@@ -271,6 +276,11 @@ pub struct Store {
     /// reads derive from them is derived again.
     changes: u64,
     read_plan: Option<ReadPlan>,
+    /// Rendered read answers, kept while nothing they derive from changes.
+    read_memo: ReadMemo,
+    /// The stamps of the rows a read about to be kept found ([`Row::stamp`], 0 for
+    /// none), one per entity: as many as a kept read's key allows.
+    read_stamps: Vec<u64>,
 }
 
 impl Default for Store {
@@ -348,17 +358,21 @@ impl Store {
             timeline_order: VecDeque::new(),
             changes: 0,
             read_plan: None,
+            read_memo: ReadMemo::new(budgets.store / 4),
+            read_stamps: Vec::new(),
         }
     }
 
     /// What the store holds, in bytes: resources, values and the feature ids they share,
-    /// operations, timelines.
+    /// operations, timelines, kept read answers.
     pub fn bytes(&self) -> usize {
         self.resource_bytes
             + self.rows.bytes()
             + self.rows.ids_bytes()
             + self.operation_bytes
             + self.timeline_bytes
+            + self.read_memo.bytes()
+            + heap(8 * self.read_stamps.capacity())
     }
 
     /// Create the scenario file's resources, once (again after a reset).
@@ -985,29 +999,94 @@ impl Store {
         Ok(count)
     }
 
-    /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it,
-    /// written straight from the stored values: a `ReadFeatureValuesResponse`, or with
-    /// `streaming` the array of a header message and one entity view message each.
-    /// The same bytes as serializing the JSON the other path builds (unit tests hold
-    /// them to it and to the values written, serialized afresh), copied from what each
-    /// value was rendered into when written and static pieces ([`Row`]): no `Value`
-    /// built per feature, no value rendered again.
+    /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it
+    /// (rendered by [`Store::render`]), or the same answer kept from an earlier read
+    /// with the same inputs in the same state ([`ReadMemo`], whose doc says why nothing
+    /// else reaches it): then the kept buffer, shared, nothing rendered. Refusals are
+    /// rendered each time, never kept; so is a read too long to key (thousands of
+    /// entities).
     pub fn read_bytes(
         &mut self,
         entity_type: &str,
         entity_ids: &[impl AsRef<str>],
         selected: &[impl AsRef<str>],
         streaming: bool,
+    ) -> Result<Bytes, ApiError> {
+        // `*` anywhere reads every feature, whatever else is named ([`Store::render_read`]).
+        let named = (!selected.iter().any(|s| s.as_ref() == "*")).then_some(selected);
+        let keyed = self
+            .read_memo
+            .key(entity_type, entity_ids, named, streaming, self.changes);
+        if !keyed {
+            let out = self.render(entity_type, entity_ids, selected, streaming, false)?;
+            return Ok(Bytes::from(out));
+        }
+        let version = self.rows.version();
+        let rows = &self.rows;
+        let stamps = || row_stamps(rows, entity_type, entity_ids);
+        if let Some(answer) = self.read_memo.get(version, stamps) {
+            return Ok(answer);
+        }
+        // The rows' stamps, taken as they are read.
+        let out = self.render(entity_type, entity_ids, selected, streaming, true)?;
+        if self.read_stamps.len() < entity_ids.len() {
+            // One message reads the first entity only; the key holds them all.
+            let rest = &entity_ids[self.read_stamps.len()..];
+            let more = row_stamps(&self.rows, entity_type, rest);
+            self.read_stamps.extend(more);
+        }
+        let buffer = heap(out.capacity());
+        let answer = Bytes::from(out);
+        let stamps = self.read_stamps.iter().copied();
+        self.read_memo.keep(answer.clone(), buffer, version, stamps);
+        Ok(answer)
+    }
+
+    /// [`Store::render`] alone, never kept: what a kept answer is held to.
+    #[cfg(test)]
+    pub fn render_read(
+        &mut self,
+        entity_type: &str,
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
+        streaming: bool,
+    ) -> Result<Vec<u8>, ApiError> {
+        self.render(entity_type, entity_ids, selected, streaming, false)
+    }
+
+    /// The answer [`Store::read`] gives, serialized as [`super::FeatureStore`] sends it,
+    /// written straight from the stored values: a `ReadFeatureValuesResponse`, or with
+    /// `streaming` the array of a header message and one entity view message each.
+    /// The same bytes as serializing the JSON the other path builds (unit tests hold
+    /// them to it and to the values written, serialized afresh), copied from what each
+    /// value was rendered into when written and static pieces ([`Row`]): no `Value`
+    /// built per feature, no value rendered again. With `stamped`, the stamp of each
+    /// row read goes into the store's `read_stamps` (one for each entity the answer
+    /// reads: one message reads the first only).
+    fn render(
+        &mut self,
+        entity_type: &str,
+        entity_ids: &[impl AsRef<str>],
+        selected: &[impl AsRef<str>],
+        streaming: bool,
+        stamped: bool,
     ) -> Result<Vec<u8>, ApiError> {
         self.plan_read(entity_type)?;
         let plan = self.read_plan.as_ref().expect("planned just above");
         let views = if streaming { entity_ids.len() } else { 1 };
         let rows = self.rows.of_type(entity_type);
+        self.read_stamps.clear();
+        let need = 8 * entity_ids.len();
+        if 8 * self.read_stamps.capacity() > need.max(super::read_memo::SCRATCH) {
+            self.read_stamps
+                .shrink_to(entity_ids.len().max(super::read_memo::SCRATCH / 8));
+        }
+        let stamps = stamped.then_some(&mut self.read_stamps);
         if selected.iter().any(|s| s.as_ref() == "*") {
             let mut out = Vec::with_capacity(plan.header.len() + 64 + 160 * plan.ids.len() * views);
             out.extend_from_slice(if streaming { b"[{" } else { b"{" });
             out.extend_from_slice(&plan.header);
-            write_views(&mut out, rows, entity_ids, &plan.ids, streaming);
+            write_views(&mut out, rows, entity_ids, &plan.ids, streaming, stamps);
             return Ok(fitted(out));
         }
         let mut ids = Vec::with_capacity(selected.len());
@@ -1026,7 +1105,7 @@ impl Store {
         let mut out = Vec::with_capacity(64 + entity_type.len() + 160 * ids.len() * (views + 1));
         out.extend_from_slice(if streaming { b"[{" } else { b"{" });
         write_header(&mut out, entity_type, &ids);
-        write_views(&mut out, rows, entity_ids, &ids, streaming);
+        write_views(&mut out, rows, entity_ids, &ids, streaming, stamps);
         Ok(fitted(out))
     }
 
@@ -1101,16 +1180,30 @@ impl Store {
     }
 }
 
+/// The stamp of each entity's row ([`Row::stamp`]), 0 for an entity without one.
+fn row_stamps<'a>(
+    rows: &'a Rows,
+    entity_type: &str,
+    entity_ids: &'a [impl AsRef<str>],
+) -> impl Iterator<Item = u64> + 'a {
+    let map = rows.of_type(entity_type);
+    entity_ids
+        .iter()
+        .map(move |e| map.and_then(|m| m.get(e.as_ref())).map_or(0, Row::stamp))
+}
+
 /// After the header, one view per entity (`streaming`: every entity, each its own
 /// message; else the first), closing the answer: for each feature of `ids`, the
 /// entity's stored value ([`Row::put`]) or `{}`; a row holding exactly `ids` in that
-/// order is written whole, without looking any feature up ([`Row::put_all`]).
+/// order is written whole, without looking any feature up ([`Row::put_all`]). With
+/// `stamps`, the stamp of each row read (0 for none) is pushed there.
 fn write_views<F: std::borrow::Borrow<Arc<str>>>(
     out: &mut Vec<u8>,
     rows: Option<&crate::FastMap<Arc<str>, Row>>,
     entity_ids: &[impl AsRef<str>],
     ids: &[F],
     streaming: bool,
+    mut stamps: Option<&mut Vec<u64>>,
 ) {
     for (n, entity) in entity_ids.iter().enumerate() {
         if streaming {
@@ -1125,6 +1218,9 @@ fn write_views<F: std::borrow::Borrow<Arc<str>>>(
         json_str(out, entity);
         out.extend_from_slice(br#","data":["#);
         let row = rows.and_then(|r| r.get(entity));
+        if let Some(stamps) = stamps.as_deref_mut() {
+            stamps.push(row.map_or(0, Row::stamp));
+        }
         match row {
             // Every feature read written, in the order read: the row as kept.
             Some(r) if r.holds_exactly(ids) => r.put_all(out),
@@ -1438,6 +1534,310 @@ mod tests {
         for (steps, want) in cases {
             assert_eq!(timeline(steps).done_at(), want, "{steps:?}");
         }
+    }
+
+    /// A store of [`ET`] with string features `code`, `score` and `band`.
+    fn seeded_three(budgets: Budgets) -> Store {
+        let settings = FeatureStoreSettings {
+            entity_types: vec![Precreated {
+                featurestore: parent_of(ET).to_string(),
+                name: ET.to_string(),
+                description: None,
+                features: ["code", "score", "band"]
+                    .iter()
+                    .map(|f| (f.to_string(), ValueType::String))
+                    .collect(),
+            }],
+        };
+        let mut s = Store::new(budgets);
+        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH, Issuer::root(42));
+        s
+    }
+
+    /// Write `text` to every feature of `entity`.
+    fn write_all(s: &mut Store, entity: &str, text: &str) {
+        let v = |f: &str| {
+            let p = crate::vendors::featurestore::values::parse(f, &json!({ "stringValue": text }));
+            (f.to_string(), p.unwrap())
+        };
+        let payload = Payload {
+            entity_id: entity.to_string(),
+            values: vec![v("code"), v("score"), v("band")],
+        };
+        s.write(ET, vec![payload], DateTime::<Utc>::UNIX_EPOCH)
+            .unwrap();
+    }
+
+    /// A read through [`Store::read_bytes`], held to a fresh render of the same read.
+    fn read_kept(s: &mut Store, ids: &[&str], selected: &[&str], streaming: bool) -> Bytes {
+        let answer = s.read_bytes(ET, ids, selected, streaming).unwrap();
+        let fresh = s.render_read(ET, ids, selected, streaming).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&answer).unwrap(),
+            std::str::from_utf8(&fresh).unwrap(),
+            "{ids:?} {selected:?} streaming={streaming}"
+        );
+        answer
+    }
+
+    /// Whether two answers are one kept buffer (a kept answer given again). A new
+    /// render while the old answer is still held is always another buffer.
+    fn shared(a: &Bytes, b: &Bytes) -> bool {
+        a.as_ptr() == b.as_ptr()
+    }
+
+    /// `read_kept` of `e` (`*`, one message) again after `event`: rendered afresh, not
+    /// the answer kept before it.
+    fn misses_after(s: &mut Store, event: impl FnOnce(&mut Store)) -> Bytes {
+        let before = read_kept(s, &["e"], &["*"], false);
+        assert!(shared(&before, &read_kept(s, &["e"], &["*"], false)));
+        event(s);
+        let after = read_kept(s, &["e"], &["*"], false);
+        assert!(!shared(&before, &after), "kept across the event");
+        assert!(
+            shared(&after, &read_kept(s, &["e"], &["*"], false)),
+            "kept again"
+        );
+        after
+    }
+
+    #[test]
+    fn a_repeated_read_is_given_the_kept_answer_which_is_a_fresh_render() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        for (ids, selected, streaming) in [
+            (&["e"][..], &["*"][..], false),
+            (&["e"], &["band", "code"], false),
+            (&["e", "nobody", "e"], &["*"], true),
+            (&["nobody"], &["score"], true),
+        ] {
+            let first = read_kept(&mut s, ids, selected, streaming);
+            let again = read_kept(&mut s, ids, selected, streaming);
+            assert!(shared(&first, &again), "{ids:?} {selected:?}");
+        }
+        // `*` anywhere reads every feature, as `*` alone does (one kept answer).
+        let star = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(shared(
+            &star,
+            &read_kept(&mut s, &["e"], &["code", "*"], false)
+        ));
+        // Counted in the store's bytes.
+        assert!(s.read_memo.bytes() > 0);
+        let with = s.bytes();
+        s.read_memo = ReadMemo::new(s.budgets.store / 4);
+        assert!(s.bytes() < with);
+    }
+
+    #[test]
+    fn a_write_to_an_entity_read_gives_a_new_answer_even_with_the_same_values() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let a = misses_after(&mut s, |s| write_all(s, "e", "x"));
+        let b = misses_after(&mut s, |s| write_all(s, "e", "y"));
+        assert_ne!(a, b);
+        // One of the entities of a streaming read.
+        let both = read_kept(&mut s, &["f", "e"], &["*"], true);
+        write_all(&mut s, "e", "z");
+        let after = read_kept(&mut s, &["f", "e"], &["*"], true);
+        assert!(!shared(&both, &after));
+        // An entity without values, then written.
+        let none = read_kept(&mut s, &["g"], &["code"], false);
+        assert!(none.ends_with(br#""data":[{}]}}"#));
+        write_all(&mut s, "g", "w");
+        let written = read_kept(&mut s, &["g"], &["code"], false);
+        assert!(!shared(&none, &written));
+        assert_ne!(none, written);
+    }
+
+    #[test]
+    fn a_write_to_another_entity_keeps_the_answer() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let before = read_kept(&mut s, &["e", "f"], &["*"], true);
+        write_all(&mut s, "other", "y");
+        let after = read_kept(&mut s, &["e", "f"], &["*"], true);
+        assert!(shared(&before, &after));
+    }
+
+    /// An entity forgotten by the rows' bounds reads back empty, and written again, with
+    /// the very values it had, gets a new answer each time.
+    #[test]
+    fn a_row_forgotten_by_the_bounds_and_written_again_gives_a_new_answer() {
+        let mut s = seeded_three(Budgets {
+            rows: 4096,
+            ..Budgets::default()
+        });
+        write_all(&mut s, "e", "x");
+        let kept = read_kept(&mut s, &["e"], &["*"], false);
+        let mut n = 0;
+        while s.rows.has_row(ET, "e") {
+            write_all(&mut s, &format!("other{n}"), "y");
+            n += 1;
+        }
+        let forgotten = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(!shared(&kept, &forgotten));
+        assert!(forgotten.ends_with(br#""data":[{},{},{}]}}"#));
+        assert!(shared(
+            &forgotten,
+            &read_kept(&mut s, &["e"], &["*"], false)
+        ));
+        write_all(&mut s, "e", "x");
+        let again = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(!shared(&forgotten, &again));
+        assert_eq!(
+            again, kept,
+            "the same values: the same answer, rendered afresh"
+        );
+    }
+
+    #[test]
+    fn a_feature_created_updated_or_deleted_gives_a_new_answer() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let late = format!("{ET}/features/late");
+        let created = misses_after(&mut s, |s| {
+            let create = Create {
+                op_name: format!("{ET}/operations/1"),
+                metadata: "CreateFeatureOperationMetadata",
+                resources: vec![Pending {
+                    kind: Kind::Feature,
+                    name: late.clone(),
+                    fields: obj(json!({"valueType": "STRING"})),
+                }],
+                answer: Answer::Resource,
+                entity: "late".into(),
+            };
+            s.start_create(create, None, now).unwrap();
+        });
+        assert!(std::str::from_utf8(&created)
+            .unwrap()
+            .contains(r#"{"id":"late"}"#));
+        misses_after(&mut s, |s| {
+            let body = obj(json!({"description": "d"}));
+            s.update(Kind::Feature, &late, &body, None, None, now)
+                .unwrap();
+        });
+        let deleted = misses_after(&mut s, |s| {
+            s.delete(Kind::Feature, &format!("{ET}/features/score"), false)
+                .unwrap();
+        });
+        assert!(!std::str::from_utf8(&deleted).unwrap().contains("score"));
+    }
+
+    /// The entity type, then the featurestore, deleted (the read refused, never kept)
+    /// and created again: the read answers afresh, its values gone.
+    #[test]
+    fn an_entity_type_or_featurestore_deleted_and_created_again_gives_a_new_answer() {
+        for gone in [Kind::EntityType, Kind::Featurestore] {
+            let mut s = seeded_three(Budgets::default());
+            write_all(&mut s, "e", "x");
+            let before = read_kept(&mut s, &["e"], &["*"], false);
+            let name = match gone {
+                Kind::EntityType => ET,
+                _ => parent_of(ET),
+            };
+            // An entity never written reads `{}` for each feature: only the resources'
+            // changes in the key tell its answer from the one after the features change.
+            let unwritten = read_kept(&mut s, &["never"], &["*"], false);
+            s.delete(gone, name, true).unwrap();
+            let refused = s.read_bytes(ET, &["e"], &["*"], false).unwrap_err();
+            assert_eq!(refused.code, Code::NotFound);
+            let kept = s.read_memo.len();
+            assert!(s.read_bytes(ET, &["e"], &["*"], false).is_err());
+            assert_eq!(s.read_memo.len(), kept, "a refusal is not kept");
+            let now = DateTime::<Utc>::UNIX_EPOCH;
+            let mut make = vec![Pending {
+                kind: Kind::EntityType,
+                name: ET.to_string(),
+                fields: obj(json!({})),
+            }];
+            if gone == Kind::Featurestore {
+                let fields = obj(json!({"onlineServingConfig": {"fixedNodeCount": 1}}));
+                make.insert(
+                    0,
+                    Pending {
+                        kind: Kind::Featurestore,
+                        name: parent_of(ET).to_string(),
+                        fields,
+                    },
+                );
+            }
+            // Two of the three features again: another header, fewer views.
+            for f in ["code", "score"] {
+                make.push(Pending {
+                    kind: Kind::Feature,
+                    name: format!("{ET}/features/{f}"),
+                    fields: obj(json!({"valueType": "STRING"})),
+                });
+            }
+            for p in make {
+                s.insert(p.kind, &p.name, p.fields, now);
+            }
+            let after = read_kept(&mut s, &["e"], &["*"], false);
+            assert!(!shared(&before, &after), "{gone:?}");
+            assert!(after.ends_with(br#""data":[{},{}]}}"#), "{gone:?}");
+            let unwritten_after = read_kept(&mut s, &["never"], &["*"], false);
+            assert!(!shared(&unwritten, &unwritten_after), "{gone:?}");
+            assert_ne!(unwritten, unwritten_after, "{gone:?}");
+        }
+    }
+
+    #[test]
+    fn another_selector_order_or_streaming_is_another_answer() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let reads = [
+            (&["code", "band"][..], false),
+            (&["band", "code"], false),
+            (&["code", "band"], true),
+            (&["band", "code"], true),
+            (&["*"], false),
+            (&["*"], true),
+        ];
+        let answers: Vec<Bytes> = reads
+            .iter()
+            .map(|(selected, streaming)| read_kept(&mut s, &["e"], selected, *streaming))
+            .collect();
+        for (i, a) in answers.iter().enumerate() {
+            for b in &answers[i + 1..] {
+                assert_ne!(a, b);
+            }
+            let (selected, streaming) = reads[i];
+            assert!(shared(a, &read_kept(&mut s, &["e"], selected, streaming)));
+        }
+    }
+
+    /// After a reset the same writes give the same stamps and resource count again: the
+    /// kept answers went with the rest.
+    #[test]
+    fn a_reset_drops_the_kept_answers() {
+        let mut s = seeded_three(Budgets::default());
+        write_all(&mut s, "e", "x");
+        let before = read_kept(&mut s, &["e"], &["*"], false);
+        s.reset();
+        assert_eq!(s.read_memo.len(), 0);
+        let fresh = seeded_three(Budgets::default());
+        s.seed(
+            &FeatureStoreSettings {
+                entity_types: vec![Precreated {
+                    featurestore: parent_of(ET).to_string(),
+                    name: ET.to_string(),
+                    description: None,
+                    features: ["code", "score", "band"]
+                        .iter()
+                        .map(|f| (f.to_string(), ValueType::String))
+                        .collect(),
+                }],
+            },
+            DateTime::<Utc>::UNIX_EPOCH,
+            Issuer::root(42),
+        );
+        assert_eq!(s.changes, fresh.changes);
+        write_all(&mut s, "e", "y");
+        let after = read_kept(&mut s, &["e"], &["*"], false);
+        assert!(!shared(&before, &after));
+        assert_ne!(before, after);
     }
 
     #[test]

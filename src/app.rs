@@ -475,6 +475,7 @@ impl App {
     /// Lock-free while under the budget: a compare-and-swap and a few atomic loads; past
     /// it, one request at a time drops (a lock kept for that alone), and only then are
     /// the shared slots asked what they hold.
+    #[inline]
     pub fn account(&self, root: &App) -> Vec<Arc<str>> {
         let own = self.approx_bytes();
         let mut old = self.account.load(Ordering::Acquire);
@@ -496,10 +497,19 @@ impl App {
                 Err(now) => old = now,
             }
         }
-        let max = self.config.max_memory;
-        if self.total_bytes() <= max {
+        if self.total_bytes() <= self.config.max_memory {
             return Vec::new();
         }
+        self.drop_past_budget(root)
+    }
+
+    /// [`App::account`] past the budget. Apart, so that the path every request takes is
+    /// small enough to be inlined where it is called (whose callers then see the empty
+    /// list it returns, and drop nothing).
+    #[cold]
+    #[inline(never)]
+    fn drop_past_budget(&self, root: &App) -> Vec<Arc<str>> {
+        let max = self.config.max_memory;
         // Past the budget: one request at a time, each reading the total again once it
         // holds the lock (another may have dropped enough meanwhile).
         let _dropping = crate::lock::lock(&self.base.dropping);

@@ -466,12 +466,13 @@ impl App {
     }
 
     /// Count this instance's stores into the server's total after a request it answered
-    /// (the shared slots count themselves in it as they change); then, past `--max-memory-mb`, drop least recently used
-    /// sandboxes from `root` (never the root, never this instance) while the sandboxes
-    /// hold more than their room ([`App::sandbox_room`]), unless this sandbox alone holds
-    /// more than that room: dropping the others could not bring the total under the
-    /// budget then, so nothing goes, and the next request of another instance drops this
-    /// one when its turn as least recently used comes. Returns the names dropped.
+    /// (the shared slots count themselves in it as they change); then, past
+    /// `--max-memory-mb`, drop least recently used sandboxes from `root` (never the root,
+    /// never this instance) while the sandboxes hold more than their room
+    /// ([`App::sandbox_room`]), unless this sandbox alone holds more than that room:
+    /// dropping the others could not bring the total under the budget then, so nothing
+    /// goes, and the next request of another instance drops this one when its turn as
+    /// least recently used comes. Returns the names dropped.
     /// Lock-free while under the budget: a compare-and-swap and a few atomic loads; past
     /// it, one request at a time drops (a lock kept for that alone), and only then are
     /// the shared slots asked what they hold.

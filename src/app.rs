@@ -20,13 +20,13 @@
 use std::future::Future;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::{DateTime, Utc};
 use tokio::net::TcpListener;
 
-use crate::budget::{Budgets, DEFAULT_MAX_MEMORY};
+use crate::budget::{Budgets, Total, DEFAULT_MAX_MEMORY};
 use crate::clock::Clock;
 use crate::coverage::{Coverage, Sizes};
 use crate::generate::Issuer;
@@ -157,13 +157,13 @@ struct Base {
     /// as (vendor, port), noted when serving starts: the OpenAPI documents name them in
     /// their `servers`. A std mutex: written once per listener, read by one admin call.
     vendor_ports: Mutex<Vec<(&'static str, u16)>>,
-    /// Bytes held by the root, every live sandbox and the shared slots, as last counted
-    /// ([`App::account`]). Signed: an instance closed between another's compare-and-swap
-    /// and its adjustment can take it below zero for a moment (read clamped at 0), where
-    /// an unsigned total would wrap to ~2^64 and drop every sandbox.
-    total: AtomicI64,
-    /// The shared slots' part of `total`.
-    shared_bytes: AtomicUsize,
+    /// Bytes held by the root and every live sandbox, as last counted
+    /// ([`App::account`]), and by the shared slots, which count themselves in it as their
+    /// caches change ([`vendors::Sharing::shared`]), so no request adds them up. Signed:
+    /// an instance closed between another's compare-and-swap and its adjustment can take
+    /// it below zero for a moment (read clamped at 0), where an unsigned total would
+    /// wrap to ~2^64 and drop every sandbox.
+    total: Total,
     /// Sandboxes dropped for the memory budget so far: the warning is logged at the
     /// first drop and then at every power of two, not once per drop.
     memory_drops: AtomicU64,
@@ -196,7 +196,8 @@ impl Deref for App {
 impl App {
     /// Load the scenarios (built-ins plus `config.scenario_dirs`) and build the root.
     pub fn new(config: Config) -> Result<Self, Vec<Diagnostic>> {
-        let shared = vendors::shared_slots();
+        let total = Total::default();
+        let shared = vendors::shared_slots(&total);
         let registry = vendors::registry_sharing(&shared, &config.budgets);
         let catalog = scenario::load(&registry, &config.scenario_dirs)?;
         // What `scenario_set` relies on: one compiled set per vendor, in registry order.
@@ -221,8 +222,7 @@ impl App {
             registry,
             shared,
             vendor_ports: Mutex::new(Vec::new()),
-            total: AtomicI64::new(0),
-            shared_bytes: AtomicUsize::new(0),
+            total,
             memory_drops: AtomicU64::new(0),
             dropping: Mutex::new(()),
         });
@@ -445,14 +445,14 @@ impl App {
             .collect()
     }
 
-    /// What the root, every live sandbox and the vendors' shared slots hold together,
-    /// as last counted by [`App::account`].
+    /// What the root, every live sandbox and the vendors' shared slots hold together:
+    /// the instances as last counted by [`App::account`], the shared slots now.
     pub fn total_bytes(&self) -> usize {
-        usize::try_from(self.base.total.load(Ordering::Relaxed)).unwrap_or(0)
+        usize::try_from(self.base.total.get()).unwrap_or(0)
     }
 
     /// What the vendors' shared caches hold now (once per server, for the root and every
-    /// sandbox; part of [`App::total_bytes`]).
+    /// sandbox; part of [`App::total_bytes`], into which they count themselves).
     pub fn shared_bytes(&self) -> usize {
         self.base.registry.iter().map(|v| v.shared_bytes()).sum()
     }
@@ -465,27 +465,18 @@ impl App {
         }
     }
 
-    /// What the vendors' shared slots hold now, counted into the server's total if it
-    /// changed since it was last counted. A load first: the common case (nothing changed)
-    /// writes nothing shared.
-    fn count_shared(&self) -> usize {
-        let shared = self.shared_bytes();
-        if self.base.shared_bytes.load(Ordering::Relaxed) != shared {
-            let old = self.base.shared_bytes.swap(shared, Ordering::Relaxed);
-            self.adjust(old, shared);
-        }
-        shared
-    }
-
-    /// Count this instance's stores (and the shared slots) into the server's total after
-    /// a request it answered; then, past `--max-memory-mb`, drop least recently used
-    /// sandboxes from `root` (never the root, never this instance) while the sandboxes
-    /// hold more than their room ([`App::sandbox_room`]), unless this sandbox alone holds
-    /// more than that room: dropping the others could not bring the total under the
-    /// budget then, so nothing goes, and the next request of another instance drops this
-    /// one when its turn as least recently used comes. Returns the names dropped.
+    /// Count this instance's stores into the server's total after a request it answered
+    /// (the shared slots count themselves in it as they change); then, past
+    /// `--max-memory-mb`, drop least recently used sandboxes from `root` (never the root,
+    /// never this instance) while the sandboxes hold more than their room
+    /// ([`App::sandbox_room`]), unless this sandbox alone holds more than that room:
+    /// dropping the others could not bring the total under the budget then, so nothing
+    /// goes, and the next request of another instance drops this one when its turn as
+    /// least recently used comes. Returns the names dropped.
     /// Lock-free while under the budget: a compare-and-swap and a few atomic loads; past
-    /// it, one request at a time drops (a lock kept for that alone).
+    /// it, one request at a time drops (a lock kept for that alone), and only then are
+    /// the shared slots asked what they hold.
+    #[inline]
     pub fn account(&self, root: &App) -> Vec<Arc<str>> {
         let own = self.approx_bytes();
         let mut old = self.account.load(Ordering::Acquire);
@@ -507,11 +498,19 @@ impl App {
                 Err(now) => old = now,
             }
         }
-        let mut shared = self.count_shared();
-        let max = self.config.max_memory;
-        if self.total_bytes() <= max {
+        if self.total_bytes() <= self.config.max_memory {
             return Vec::new();
         }
+        self.drop_past_budget(root)
+    }
+
+    /// [`App::account`] past the budget. Apart, so that the path every request takes is
+    /// small enough to be inlined where it is called (whose callers then see the empty
+    /// list it returns, and drop nothing).
+    #[cold]
+    #[inline(never)]
+    fn drop_past_budget(&self, root: &App) -> Vec<Arc<str>> {
+        let max = self.config.max_memory;
         // Past the budget: one request at a time, each reading the total again once it
         // holds the lock (another may have dropped enough meanwhile).
         let _dropping = crate::lock::lock(&self.base.dropping);
@@ -523,6 +522,7 @@ impl App {
             }
             // The root and the shared caches are never dropped: only the sandboxes'
             // part can shrink, and only the others' (this one is answering).
+            let shared = self.shared_bytes();
             let fixed = root.counted() + shared;
             let sandboxes = total.saturating_sub(fixed);
             let room = Self::sandbox_room(max, fixed);
@@ -548,7 +548,6 @@ impl App {
                 );
             }
             dropped.push(name);
-            shared = self.count_shared();
         }
         dropped
     }
@@ -567,10 +566,7 @@ impl App {
 
     /// Move the server's total from `old` to `new` bytes.
     fn adjust(&self, old: usize, new: usize) {
-        let delta = i64::try_from(new).unwrap_or(i64::MAX) - i64::try_from(old).unwrap_or(i64::MAX);
-        if delta != 0 {
-            self.base.total.fetch_add(delta, Ordering::Relaxed);
-        }
+        self.base.total.add(Total::delta(old, new));
     }
 
     /// Wind down an instance that was dropped from the table: its vendors forget their

@@ -18,14 +18,15 @@
 //! values, buffers, rounded up as the allocator rounds them, [`heap`]) plus a fixed
 //! overhead per entry for its map slot and order entry, measured against the resident
 //! set of a release build (BENCHMARKS.md, "What an entry costs"). Each store keeps its
-//! total under its own lock and publishes it in a [`Gauge`], so adding the totals up
-//! after every request is a handful of atomic loads.
+//! total under its own lock and publishes it in a [`Gauge`], so adding an instance's
+//! totals up after every request is a handful of atomic loads; the shared caches' gauges
+//! also count every change in the server's [`Total`], so theirs are not added up at all.
 //!
 //! Imports point down: this module knows no store; the stores use it.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use crate::FastHash;
 
@@ -161,22 +162,69 @@ pub fn json_bytes(v: &serde_json::Value) -> usize {
 }
 
 /// A store's byte total, readable without its lock: the store sets it (under its own
-/// lock) whenever its total changes.
+/// lock) whenever its total changes. A gauge made with [`Gauge::counted_in`] also keeps
+/// a [`Total`] current: each change adds its difference there.
 #[derive(Debug, Default)]
-pub struct Gauge(AtomicUsize);
+pub struct Gauge {
+    bytes: AtomicUsize,
+    total: Option<Total>,
+}
 
 impl Gauge {
+    /// A gauge whose every change is also added to `total` (it starts at 0, so it adds
+    /// nothing until set).
+    pub fn counted_in(total: &Total) -> Self {
+        Self {
+            bytes: AtomicUsize::new(0),
+            total: Some(total.clone()),
+        }
+    }
+
     pub fn set(&self, bytes: usize) {
         // Read first: a store keeps the same total request after request (an entry in,
         // one of the same size out), and an unchanged value is not written, so the
         // cache line stays shared between the cores that read it after every request.
-        if self.0.load(Ordering::Relaxed) != bytes {
-            self.0.store(bytes, Ordering::Relaxed);
+        if self.bytes.load(Ordering::Relaxed) == bytes {
+            return;
+        }
+        match &self.total {
+            None => self.bytes.store(bytes, Ordering::Relaxed),
+            // Swapped: the differences added up are exactly the last value set, whoever
+            // sets it concurrently.
+            Some(total) => {
+                let old = self.bytes.swap(bytes, Ordering::Relaxed);
+                total.add(Total::delta(old, bytes));
+            }
         }
     }
 
     pub fn get(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// A byte total kept current by the gauges counted in it ([`Gauge::counted_in`]), and by
+/// whoever adds to it: the server's total against `--max-memory-mb`, into which the
+/// vendors' shared caches count themselves as they change, so that nothing adds them up
+/// after every request. Signed: adjustments made in different orders by different
+/// threads can take it below zero for a moment (read clamped at 0 by its users).
+#[derive(Debug, Clone, Default)]
+pub struct Total(std::sync::Arc<AtomicI64>);
+
+impl Total {
+    pub fn add(&self, delta: i64) {
+        if delta != 0 {
+            self.0.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self) -> i64 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// `new - old`, each saturated at `i64::MAX`.
+    pub fn delta(old: usize, new: usize) -> i64 {
+        i64::try_from(new).unwrap_or(i64::MAX) - i64::try_from(old).unwrap_or(i64::MAX)
     }
 }
 
@@ -375,6 +423,35 @@ impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gauges_counted_in_a_total_keep_it_at_the_sum_of_their_values() {
+        let total = Total::default();
+        let (a, b) = (Gauge::counted_in(&total), Gauge::counted_in(&total));
+        let alone = Gauge::default();
+        for (x, y) in [
+            (100, 0),
+            (100, 50),
+            (30, 50),
+            (30, 50),
+            (0, 7),
+            (1 << 40, 1),
+        ] {
+            a.set(x);
+            b.set(y);
+            alone.set(1_000);
+            assert_eq!((a.get(), b.get()), (x, y));
+            assert_eq!(total.get(), i64::try_from(x + y).unwrap(), "{x} {y}");
+        }
+        a.set(0);
+        b.set(0);
+        assert_eq!(total.get(), 0, "emptied, the total is back at 0");
+        assert_eq!(
+            alone.get(),
+            1_000,
+            "a gauge counted in no total still reads"
+        );
+    }
 
     #[test]
     fn heap_sizes_round_as_the_allocator_does() {

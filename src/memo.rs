@@ -112,9 +112,9 @@ impl Drop for Key {
 pub struct Memo<V> {
     inner: RwLock<Fifo<V>>,
     budget: Budget,
-    /// `inner`'s bytes, readable without its lock (the server's memory budget reads
-    /// them after every request).
-    bytes: std::sync::atomic::AtomicUsize,
+    /// `inner`'s bytes, readable without its lock; a server's shared cache counts them
+    /// in the server's total as they change ([`Memo::counted_in`]).
+    bytes: crate::budget::Gauge,
     /// Values made and values found, for tests.
     #[cfg(test)]
     made: std::sync::atomic::AtomicUsize,
@@ -124,10 +124,20 @@ pub struct Memo<V> {
 
 impl<V: Clone> Memo<V> {
     pub fn new(budget: Budget) -> Self {
+        Self::with_gauge(budget, crate::budget::Gauge::default())
+    }
+
+    /// A memo whose bytes are counted in `total` as they change: a server's shared
+    /// cache, in the server's total ([`crate::budget::Total`]).
+    pub fn counted_in(budget: Budget, total: &crate::budget::Total) -> Self {
+        Self::with_gauge(budget, crate::budget::Gauge::counted_in(total))
+    }
+
+    fn with_gauge(budget: Budget, bytes: crate::budget::Gauge) -> Self {
         Self {
             inner: RwLock::new(Fifo::default()),
             budget,
-            bytes: std::sync::atomic::AtomicUsize::new(0),
+            bytes,
             #[cfg(test)]
             made: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(test)]
@@ -175,14 +185,13 @@ impl<V: Clone> Memo<V> {
         let size = size + 2 * key.0.len() + ENTRY_OVERHEAD;
         let mut inner = crate::lock::write(&self.inner);
         inner.insert(key.0.as_slice().into(), v, size, self.budget);
-        self.bytes
-            .store(inner.bytes, std::sync::atomic::Ordering::Relaxed);
+        self.bytes.set(inner.bytes);
         Some(r)
     }
 
     /// Roughly how many bytes the kept values and their keys hold.
     pub fn approx_bytes(&self) -> usize {
-        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+        self.bytes.get()
     }
 
     /// How many values are kept.
@@ -198,7 +207,7 @@ impl<V: Clone> Memo<V> {
     pub fn clear(&self) {
         let mut inner = crate::lock::write(&self.inner);
         *inner = Fifo::default();
-        self.bytes.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.bytes.set(0);
     }
 
     /// How many values were made rather than found.

@@ -246,6 +246,152 @@ async fn admin_memory_reports_what_this_instance_holds_and_the_server_total() {
     );
 }
 
+/// The server's total against `--max-memory-mb`: what the root and every sandbox hold
+/// as last counted (after each of their requests) and what the shared caches hold now.
+fn counted_total(s: &TestServer) -> usize {
+    let sandboxes: usize = ["a"]
+        .iter()
+        .filter_map(|n| s.app.live_sandbox(n))
+        .map(|app| app.approx_bytes())
+        .sum();
+    s.app.approx_bytes() + sandboxes + s.app.shared_bytes()
+}
+
+/// The shared caches count themselves in the server's total as they change, so it is
+/// read after every request without asking every vendor: after each event that changes
+/// one (a new entry in each vendor's cache, at the root or in a sandbox, and a root
+/// reset emptying them all), the total is what the root, the sandbox and the caches hold.
+#[tokio::test]
+async fn the_server_total_follows_the_shared_caches_as_they_fill_and_empty() {
+    let s = TestServer::start().await;
+    let check = |what: &str, before: usize| {
+        let shared = s.app.shared_bytes();
+        assert!(
+            shared > before,
+            "{what}: a cache took an entry ({before} → {shared})"
+        );
+        assert_eq!(s.app.total_bytes(), counted_total(&s), "{what}");
+        shared
+    };
+    let mut shared = 0;
+    for prefix in ["", "/~a"] {
+        let r = s
+            .post_json(
+                &format!("{prefix}{PREDICTORS}"),
+                &[FINBOX_KEY],
+                &finbox_body(&format!("c-total{prefix}")),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        shared = check(&format!("{prefix} finbox"), shared);
+
+        let r = s
+            .request(
+                "POST",
+                &format!("{prefix}/finscore/auth/connect/token"),
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ="),
+                ],
+                "grant_type=client_credentials",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let token = format!("Bearer {}", r.json()["access_token"].as_str().unwrap());
+        let number = if prefix.is_empty() {
+            "639181234567"
+        } else {
+            "639181234568"
+        };
+        let r = s
+            .post_json(
+                &format!("{prefix}/finscore/score/api/v2/score"),
+                &[("authorization", &token)],
+                &json!({"mobilenumber": number, "productids": "Q1;", "requestid": "1796128510940"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        shared = check(&format!("{prefix} finscore"), shared);
+
+        let r = s
+            .get_with(
+                &format!(
+                    "{prefix}/credolab/api/insights/v1/android-total{}",
+                    prefix.len()
+                ),
+                &[("authorization", "Bearer test-requester-key")],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        shared = check(&format!("{prefix} credolab"), shared);
+
+        let r = s
+            .post_json(
+                &format!("{prefix}/credeau/api/insights"),
+                &[("x-client-id", "test-client"), ("x-auth-token", "test-token")],
+                &json!({"user_id": format!("u-total{prefix}"), "client_id": "test-client", "groupings": ["sms"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        shared = check(&format!("{prefix} credeau"), shared);
+
+        // finX: a flow's dataset when its report is first asked for, then the answer.
+        let basic = ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=");
+        let r = s
+            .post_json(
+                &format!("{prefix}/finx/onetime/risk-report"),
+                &[basic],
+                &json!({"redirect_uri": "https://lender.example/cb", "user_id": format!("u-total{prefix}"), "name": "Max Mustermann"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let flow = r.json();
+        let widget = flow["location"]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&s.base)
+            .unwrap()
+            .to_string();
+        let r = s.get(&widget).await;
+        assert_eq!(r.status, 302, "{}", r.text());
+        let back = r.header("location").unwrap().to_string();
+        let code = back
+            .split("code=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        let r = s
+            .post_json(
+                &format!("{prefix}/finx/auth/token"),
+                &[basic],
+                &json!({"grant_type": "authorization_code", "code": code}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let bearer = format!("Bearer {}", r.json()["access_token"].as_str().unwrap());
+        let r = s
+            .get_with(
+                &format!(
+                    "{prefix}/finx/rest/risk-reports/{}",
+                    flow["id"].as_str().unwrap()
+                ),
+                &[("authorization", &bearer)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        shared = check(&format!("{prefix} finx"), shared);
+    }
+    assert_eq!(
+        s.request("POST", "/__admin/reset", &[], "").await.status,
+        200
+    );
+    assert_eq!(s.app.shared_bytes(), 0, "a root reset empties the caches");
+    assert_eq!(s.app.total_bytes(), counted_total(&s), "after the reset");
+    assert_eq!(s.app.total_bytes(), s.app.approx_bytes());
+}
+
 /// The live sandboxes' names, sorted.
 async fn sandboxes(s: &TestServer) -> Vec<String> {
     let r = s.get("/__admin/sandboxes").await;

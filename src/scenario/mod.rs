@@ -102,6 +102,11 @@ pub struct VendorScenarios {
     /// The first bytes the prefixes start with, a bit per byte value: an id starting
     /// with another byte matches no prefix, found without a look at any (most ids).
     firsts: [u64; 4],
+    /// What every prefix starts with (their longest common start, in bytes): an id that
+    /// does not start with it matches none, found with one short comparison (FinScore's
+    /// prefixes all start `63999`, its clients' numbers `639…`, and the first byte tells
+    /// nothing). Empty when the prefixes share no start, or there are none.
+    common: Box<[u8]>,
     /// Some prefix is empty: it matches every id. (Scenario files cannot give one, the
     /// compiler refuses it; kept so that `new` is right for any list.)
     empty_prefix: bool,
@@ -133,6 +138,19 @@ impl UnknownScenario {
     }
 }
 
+/// How many bytes `a` and `b` start with in common.
+fn shared_start(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// `id.starts_with(prefix)`, by a loop that stops at the first byte that differs
+/// (inlined, where the slice comparison calls `memcmp` for the whole prefix): an id
+/// and a prefix mostly differ within a few bytes.
+#[inline]
+fn begins_with(id: &[u8], prefix: &[u8]) -> bool {
+    id.len() >= prefix.len() && shared_start(id, prefix) == prefix.len()
+}
+
 impl VendorScenarios {
     /// `scenarios` longest prefix first.
     pub fn new(
@@ -142,17 +160,25 @@ impl VendorScenarios {
     ) -> Self {
         let mut firsts = [0u64; 4];
         let mut empty_prefix = false;
+        let mut common: Option<&[u8]> = None;
         for s in &scenarios {
-            match s.id_prefix.as_bytes().first() {
+            let prefix = s.id_prefix.as_bytes();
+            match prefix.first() {
                 Some(&b) => firsts[usize::from(b / 64)] |= 1 << (b % 64),
                 None => empty_prefix = true,
             }
+            common = Some(match common {
+                None => prefix,
+                Some(c) => &c[..shared_start(c, prefix)],
+            });
         }
+        let common = common.unwrap_or_default().into();
         Self {
             scenarios,
             rate_limit,
             settings,
             firsts,
+            common,
             empty_prefix,
         }
     }
@@ -167,10 +193,15 @@ impl VendorScenarios {
         if !starts && !self.empty_prefix {
             return None;
         }
-        let first = entity.as_bytes().first();
+        let id = entity.as_bytes();
+        // Every prefix starts with `common` (empty when one prefix is).
+        if !begins_with(id, &self.common) {
+            return None;
+        }
+        let first = id.first();
         self.scenarios.iter().find(|s| {
             let prefix = s.id_prefix.as_bytes();
-            prefix.first().is_none_or(|b| Some(b) == first) && entity.starts_with(&*s.id_prefix)
+            prefix.first().is_none_or(|b| Some(b) == first) && begins_with(id, prefix)
         })
     }
 
@@ -316,6 +347,64 @@ mod tests {
         let without_all = VendorScenarios::new(set.scenarios[..4].to_vec(), None, Arc::new(()));
         for id in ["", "s", "slo", "x-slow-1", "\u{e8}"] {
             assert!(without_all.select(id).is_none(), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn the_prefixes_common_start_filters_only_ids_no_prefix_matches() {
+        // The longest prefix that matches, found by a plain scan of the whole list.
+        fn longest<'a>(set: &'a VendorScenarios, id: &str) -> Option<&'a Arc<Scenario>> {
+            set.scenarios
+                .iter()
+                .filter(|s| id.starts_with(&*s.id_prefix))
+                .max_by_key(|s| s.id_prefix.len())
+        }
+        let lists: [&[&str]; 7] = [
+            &["6399900", "6399911", "6399922", "6399933", "6399944"],
+            &["63999001", "6399900", "639"],
+            &["abc"],
+            &["é1", "é"],
+            &["ab", "b"],
+            &["x-", ""],
+            &[],
+        ];
+        let ids = [
+            "",
+            "6",
+            "639",
+            "6399",
+            "63999",
+            "6399900",
+            "63999001",
+            "639181234567",
+            "6399911234",
+            "7399900",
+            "abc",
+            "abcd",
+            "ab",
+            "é",
+            "é1",
+            "éx",
+            "\u{e8}",
+            "b",
+            "x-1",
+        ];
+        for prefixes in lists {
+            let mut sorted = prefixes.to_vec();
+            sorted.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            let set = VendorScenarios::new(
+                sorted
+                    .iter()
+                    .map(|p| scenario(&format!("s{p}"), p))
+                    .collect(),
+                None,
+                Arc::new(()),
+            );
+            for id in ids {
+                let want = longest(&set, id).map(|s| s.name.to_string());
+                let got = set.select(id).map(|s| s.name.to_string());
+                assert_eq!(got, want, "{prefixes:?} {id:?}");
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! [`MockRequest`]: the request as the pipeline owns it, body read once under a cap.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -153,7 +154,17 @@ pub enum BodyError {
 /// Collect `body`, refusing before reading anything when its declared length (its exact
 /// size hint, else `Content-Length`) already exceeds `cap`, and stopping as soon as a
 /// chunked body passes it.
-pub async fn read_body<B>(headers: &HeaderMap, body: B, cap: usize) -> Result<Bytes, BodyError>
+///
+/// The declared length is read when called (nothing reads the body before the future is
+/// first polled, so it is the length the first poll would read), and the future is an
+/// `async` block holding only the body and what it collects: an `async fn` would keep
+/// its arguments twice (rustc issue 62958), and the pipeline's future, which hyper moves
+/// once per request, holds this one.
+pub fn read_body<B>(
+    headers: &HeaderMap,
+    body: B,
+    cap: usize,
+) -> impl Future<Output = Result<Bytes, BodyError>>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::error::Error,
@@ -167,41 +178,45 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
     });
-    if declared.is_some_and(|n| n > cap as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    // Collected by hand: a body that arrives as one frame (nearly every request) is
-    // that frame's bytes, shared with hyper's buffer, with no list of chunks around it.
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<Vec<u8>> = None;
-    let mut total = 0usize;
-    let mut body = body;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame
-            .map_err(|e| BodyError::Broken(reason(&e)))?
-            .into_data()
-        else {
-            continue; // trailers
-        };
-        total = total.saturating_add(data.len());
-        if total > cap {
+    let refused = declared.is_some_and(|n| n > cap as u64);
+    async move {
+        if refused {
             return Err(BodyError::TooLarge);
         }
-        match (&first, &mut joined) {
-            (None, _) => first = Some(data),
-            (Some(f), None) => {
-                let mut v = Vec::with_capacity(total);
-                v.extend_from_slice(f);
-                v.extend_from_slice(&data);
-                joined = Some(v);
+        // Collected by hand: a body that arrives as one frame (nearly every request) is
+        // that frame's bytes, shared with hyper's buffer, with no list of chunks around
+        // it.
+        let mut first: Option<Bytes> = None;
+        let mut joined: Option<Vec<u8>> = None;
+        let mut total = 0usize;
+        let mut body = body;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame
+                .map_err(|e| BodyError::Broken(reason(&e)))?
+                .into_data()
+            else {
+                continue; // trailers
+            };
+            total = total.saturating_add(data.len());
+            if total > cap {
+                return Err(BodyError::TooLarge);
             }
-            (Some(_), Some(v)) => v.extend_from_slice(&data),
+            match (&first, &mut joined) {
+                (None, _) => first = Some(data),
+                (Some(f), None) => {
+                    let mut v = Vec::with_capacity(total);
+                    v.extend_from_slice(f);
+                    v.extend_from_slice(&data);
+                    joined = Some(v);
+                }
+                (Some(_), Some(v)) => v.extend_from_slice(&data),
+            }
         }
+        Ok(match joined {
+            Some(v) => Bytes::from(v),
+            None => first.unwrap_or_default(),
+        })
     }
-    Ok(match joined {
-        Some(v) => Bytes::from(v),
-        None => first.unwrap_or_default(),
-    })
 }
 
 /// An error and its causes, `outer: inner`: hyper's own text says only "error reading

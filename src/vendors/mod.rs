@@ -83,7 +83,9 @@ pub trait Vendor: Send + Sync + 'static {
     fn approx_bytes(&self) -> usize {
         0
     }
-    /// Roughly how many bytes the vendor's shared slot holds (counted once per server).
+    /// Roughly how many bytes the vendor's shared slot holds (once per server): what its
+    /// caches count in the server's total as they change ([`Sharing::shared`]), read
+    /// here past the memory budget and by `/__admin/memory`.
     fn shared_bytes(&self) -> usize {
         0
     }
@@ -113,7 +115,16 @@ pub type SharedSlot = Arc<dyn Any + Send + Sync>;
 /// Never state an instance changes: that belongs in the vendor's own struct. Whatever
 /// the slot holds must be bounded, since no sandbox's end frees it.
 pub trait Sharing: Vendor + Sized {
+    /// `Default`: a slot counted in no server's total, for tests.
     type Shared: Default + Send + Sync + 'static;
+    /// The server's slot, whose caches count their bytes in `total` (the server's,
+    /// against `--max-memory-mb`) as they change, each through a gauge made with
+    /// [`crate::budget::Gauge::counted_in`]: the server reads that total after every
+    /// request rather than asking every vendor what its slot holds, so bytes a slot
+    /// does not count there are not weighed until a request passes the budget (the
+    /// integration test `the_server_total_follows_the_shared_caches…` holds every
+    /// vendor's slot to it). What it counts is what [`Vendor::shared_bytes`] reports.
+    fn shared(total: &crate::budget::Total) -> Self::Shared;
     /// An object for one instance, around the server's slot, its stores within `budgets`.
     fn with_shared(shared: Arc<Self::Shared>, budgets: &Budgets) -> Self;
 }
@@ -127,8 +138,8 @@ pub trait Plain: Vendor + Sized {
 /// How one vendor's objects are made.
 #[derive(Clone, Copy)]
 pub struct Kind {
-    /// The vendor's shared slot: called once per server.
-    pub shared: fn() -> SharedSlot,
+    /// The vendor's shared slot, counted in the server's total: called once per server.
+    pub shared: fn(&crate::budget::Total) -> SharedSlot,
     /// A fresh object, with no state of its own yet, around the server's slot, its
     /// stores within the budgets given.
     pub make: fn(&SharedSlot, &Budgets) -> Arc<dyn Vendor>,
@@ -136,7 +147,7 @@ pub struct Kind {
 
 /// A vendor that shares nothing across instances.
 const fn plain<V: Plain>() -> Kind {
-    fn nothing() -> SharedSlot {
+    fn nothing(_: &crate::budget::Total) -> SharedSlot {
         Arc::new(())
     }
     fn make<V: Plain>(_: &SharedSlot, budgets: &Budgets) -> Arc<dyn Vendor> {
@@ -150,8 +161,8 @@ const fn plain<V: Plain>() -> Kind {
 
 /// A vendor with a shared slot ([`Sharing`]).
 const fn sharing<V: Sharing>() -> Kind {
-    fn shared<V: Sharing>() -> SharedSlot {
-        Arc::new(V::Shared::default())
+    fn shared<V: Sharing>(total: &crate::budget::Total) -> SharedSlot {
+        Arc::new(V::shared(total))
     }
     fn make<V: Sharing>(slot: &SharedSlot, budgets: &Budgets) -> Arc<dyn Vendor> {
         let shared = slot
@@ -179,8 +190,8 @@ pub const REGISTRY: &[Kind] = &[
 ];
 
 /// Every vendor's shared slot, in [`REGISTRY`] order: once per server.
-pub fn shared_slots() -> Vec<SharedSlot> {
-    REGISTRY.iter().map(|k| (k.shared)()).collect()
+pub fn shared_slots(total: &crate::budget::Total) -> Vec<SharedSlot> {
+    REGISTRY.iter().map(|k| (k.shared)(total)).collect()
 }
 
 /// One fresh object of every vendor, in [`REGISTRY`] order, around `slots`.
@@ -195,5 +206,8 @@ pub fn registry_sharing(slots: &[SharedSlot], budgets: &Budgets) -> Vec<Arc<dyn 
 /// One fresh object of every vendor, in [`REGISTRY`] order, with slots of their own and
 /// the default budgets.
 pub fn registry() -> Vec<Arc<dyn Vendor>> {
-    registry_sharing(&shared_slots(), &Budgets::default())
+    registry_sharing(
+        &shared_slots(&crate::budget::Total::default()),
+        &Budgets::default(),
+    )
 }

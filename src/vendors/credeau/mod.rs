@@ -155,6 +155,12 @@ pub struct CredeauShared {
 
 impl super::Sharing for Credeau {
     type Shared = CredeauShared;
+    fn shared(total: &crate::budget::Total) -> CredeauShared {
+        CredeauShared {
+            cache: RwLock::default(),
+            bytes: crate::budget::Gauge::counted_in(total),
+        }
+    }
     fn with_shared(shared: Arc<CredeauShared>, _: &crate::budget::Budgets) -> Self {
         Self { shared }
     }

@@ -391,6 +391,11 @@ impl CredolabShared {
 
 impl super::Sharing for Credolab {
     type Shared = CredolabShared;
+    fn shared(total: &crate::budget::Total) -> CredolabShared {
+        CredolabShared {
+            answers: Memo::counted_in(TEMPLATES, total),
+        }
+    }
     fn with_shared(shared: Arc<CredolabShared>, budgets: &crate::budget::Budgets) -> Self {
         Self {
             store: Store::with_cap(store::MAX_ENTRIES, budgets.store),

@@ -248,6 +248,12 @@ pub struct Finbox {
 /// shares its rendered answers ([`FinboxShared`]).
 impl super::Sharing for Finbox {
     type Shared = FinboxShared;
+    fn shared(total: &crate::budget::Total) -> FinboxShared {
+        FinboxShared {
+            sender: Arc::default(),
+            answers: Memo::counted_in(TEMPLATES, total),
+        }
+    }
     fn with_shared(shared: Arc<FinboxShared>, budgets: &crate::budget::Budgets) -> Self {
         Self {
             hooks: Arc::new(Hooks::new(shared.sender.clone(), budgets.store)),

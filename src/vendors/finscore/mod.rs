@@ -119,6 +119,11 @@ impl FinScoreShared {
 
 impl super::Sharing for FinScore {
     type Shared = FinScoreShared;
+    fn shared(total: &crate::budget::Total) -> FinScoreShared {
+        FinScoreShared {
+            answers: Memo::counted_in(TEMPLATES, total),
+        }
+    }
     fn with_shared(shared: Arc<FinScoreShared>, budgets: &crate::budget::Budgets) -> Self {
         Self {
             tokens: Mutex::new(token::Tokens::new(MAX_TOKENS, budgets.store)),

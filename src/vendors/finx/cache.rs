@@ -21,13 +21,13 @@
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
 use super::data::{Dataset, Spec};
 use super::report::Shape;
+use crate::budget::{Gauge, Total};
 use crate::FastHash;
 
 /// Datasets kept at most, and their estimated bytes: a year of history is about
@@ -176,10 +176,10 @@ impl hashbrown::Equivalent<AnswerKey> for AnswerView<'_> {
 pub struct Cache {
     datasets: Mutex<Fifo<Arc<DataKey>, Arc<Dataset>>>,
     answers: Mutex<Fifo<AnswerKey, Bytes>>,
-    /// The bytes each map holds, readable without its lock (the server's memory budget
-    /// reads them after every request).
-    dataset_bytes: AtomicUsize,
-    answer_bytes: AtomicUsize,
+    /// The bytes each map holds, readable without its lock; the server's cache counts
+    /// them in the server's total as they change ([`Cache::counted_in`]).
+    dataset_bytes: Gauge,
+    answer_bytes: Gauge,
     /// Answers rendered (not found in the cache), for tests.
     #[cfg(test)]
     renders: std::sync::atomic::AtomicUsize,
@@ -195,11 +195,21 @@ impl Default for Cache {
 
 impl Cache {
     pub fn new(datasets: Budget, answers: Budget) -> Self {
+        Self::with_gauges(datasets, answers, None)
+    }
+
+    /// The server's cache, its bytes counted in `total` (the server's) as they change.
+    pub fn counted_in(total: &Total) -> Self {
+        Self::with_gauges(DATASETS, ANSWERS, Some(total))
+    }
+
+    fn with_gauges(datasets: Budget, answers: Budget, total: Option<&Total>) -> Self {
+        let gauge = || total.map_or_else(Gauge::default, Gauge::counted_in);
         Self {
             datasets: Mutex::new(Fifo::new(datasets)),
             answers: Mutex::new(Fifo::new(answers)),
-            dataset_bytes: AtomicUsize::new(0),
-            answer_bytes: AtomicUsize::new(0),
+            dataset_bytes: gauge(),
+            answer_bytes: gauge(),
             #[cfg(test)]
             renders: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -230,7 +240,7 @@ impl Cache {
         let size = dataset_bytes(&d);
         let mut kept = crate::lock::lock(&self.datasets);
         kept.insert(key.clone(), d.clone(), size);
-        self.dataset_bytes.store(kept.bytes, Relaxed);
+        self.dataset_bytes.set(kept.bytes);
         d
     }
 
@@ -259,21 +269,21 @@ impl Cache {
         let size = bytes.len() + key_bytes(&key);
         let mut kept = crate::lock::lock(&self.answers);
         kept.insert(key, bytes.clone(), size);
-        self.answer_bytes.store(kept.bytes, Relaxed);
+        self.answer_bytes.set(kept.bytes);
         Ok(bytes)
     }
 
     /// Forget everything (the memory only; answers do not change).
     pub fn clear(&self) {
         crate::lock::lock(&self.datasets).clear();
-        self.dataset_bytes.store(0, Relaxed);
+        self.dataset_bytes.set(0);
         crate::lock::lock(&self.answers).clear();
-        self.answer_bytes.store(0, Relaxed);
+        self.answer_bytes.set(0);
     }
 
     /// Roughly what the cache holds, for the server's memory budget (no lock taken).
     pub fn approx_bytes(&self) -> usize {
-        self.dataset_bytes.load(Relaxed) + self.answer_bytes.load(Relaxed)
+        self.dataset_bytes.get() + self.answer_bytes.get()
     }
 
     /// (entries, bytes) of datasets and of answers.

@@ -576,6 +576,9 @@ impl Default for Finx {
 
 impl super::Sharing for Finx {
     type Shared = Cache;
+    fn shared(total: &crate::budget::Total) -> Cache {
+        Cache::counted_in(total)
+    }
     fn with_shared(cache: Arc<Cache>, budgets: &Budgets) -> Self {
         Self {
             store: Mutex::new(Store::with_budget(budgets.store)),

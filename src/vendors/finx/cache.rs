@@ -275,9 +275,15 @@ impl Cache {
 
     /// Forget everything (the memory only; answers do not change).
     pub fn clear(&self) {
-        crate::lock::lock(&self.datasets).clear();
-        self.dataset_bytes.set(0);
-        crate::lock::lock(&self.answers).clear();
+        // Each gauge set under its map's lock, as every insert sets it: an insert
+        // between the two cannot leave the server's total short of it.
+        {
+            let mut datasets = crate::lock::lock(&self.datasets);
+            datasets.clear();
+            self.dataset_bytes.set(0);
+        }
+        let mut answers = crate::lock::lock(&self.answers);
+        answers.clear();
         self.answer_bytes.set(0);
     }
 

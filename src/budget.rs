@@ -91,7 +91,8 @@ pub const DEFAULT_STATE_BYTES: usize = 6 * MIB;
 /// Default [`Budgets::store`], for each map of each vendor but the Feature Store's values:
 /// thousands of tokens, flows or resources of the sizes the vendors hand out and test
 /// suites write (over 1 000 finX flows, 6 000 FinScore tokens). 17 maps in all, so an
-/// instance's vendors hold at most about 17 MiB besides the Feature Store's values.
+/// instance's vendors hold at most about 17 MiB besides the Feature Store's values (and
+/// its kept read answers: a quarter of this, plus the buffers their keys are written in).
 pub const DEFAULT_STORE_BYTES: usize = MIB;
 /// Default [`Budgets::rows`]: about 3 250 Feature Store entities of 11 values (644 bytes
 /// each, each value kept as the JSON text a read answers for its data and the entity's

@@ -1536,9 +1536,9 @@ mod tests {
         }
     }
 
-    /// A store of [`ET`] with string features `code`, `score` and `band`.
-    fn seeded_three(budgets: Budgets) -> Store {
-        let settings = FeatureStoreSettings {
+    /// Settings of [`ET`] with string features `code`, `score` and `band`.
+    fn three_settings() -> FeatureStoreSettings {
+        FeatureStoreSettings {
             entity_types: vec![Precreated {
                 featurestore: parent_of(ET).to_string(),
                 name: ET.to_string(),
@@ -1548,9 +1548,17 @@ mod tests {
                     .map(|f| (f.to_string(), ValueType::String))
                     .collect(),
             }],
-        };
+        }
+    }
+
+    /// A store seeded with [`three_settings`].
+    fn seeded_three(budgets: Budgets) -> Store {
         let mut s = Store::new(budgets);
-        s.seed(&settings, DateTime::<Utc>::UNIX_EPOCH, Issuer::root(42));
+        s.seed(
+            &three_settings(),
+            DateTime::<Utc>::UNIX_EPOCH,
+            Issuer::root(42),
+        );
         s
     }
 
@@ -1819,17 +1827,7 @@ mod tests {
         assert_eq!(s.read_memo.len(), 0);
         let fresh = seeded_three(Budgets::default());
         s.seed(
-            &FeatureStoreSettings {
-                entity_types: vec![Precreated {
-                    featurestore: parent_of(ET).to_string(),
-                    name: ET.to_string(),
-                    description: None,
-                    features: ["code", "score", "band"]
-                        .iter()
-                        .map(|f| (f.to_string(), ValueType::String))
-                        .collect(),
-                }],
-            },
+            &three_settings(),
             DateTime::<Utc>::UNIX_EPOCH,
             Issuer::root(42),
         );

@@ -289,7 +289,17 @@ struct Shape {
     len: usize,
     /// [`Template::heap_bytes`], counted once.
     heap: usize,
+    /// The widest the holes' values were together in a fill so far, up to
+    /// [`LEARNED_MAX`] (0 before the first): the room a fill makes for them, so that an
+    /// answer whose values keep their width fills a buffer of exactly its length, which
+    /// `Bytes` takes without allocating a shared header (and frees without an atomic
+    /// count). A hint only: a wrong one costs a reallocation, never a different byte.
+    widest: std::sync::atomic::AtomicU32,
 }
+
+/// The most hole bytes [`Shape::widest`] learns: a client's long value in one answer
+/// does not make every later fill reserve room for it.
+const LEARNED_MAX: u32 = 256;
 
 /// The most holes a template has (FinBox's has three): [`Filled`] notes where each
 /// ends without allocating.
@@ -376,6 +386,7 @@ impl Template {
             parts,
             holes,
             heap,
+            widest: std::sync::atomic::AtomicU32::new(0),
         })))
     }
 
@@ -404,14 +415,24 @@ impl Template {
         mut write: impl FnMut(usize, &mut Vec<u8>),
         mut note: impl FnMut(usize, usize),
     ) -> Vec<u8> {
+        use std::sync::atomic::Ordering::Relaxed;
         let shape = &*self.0;
-        let mut out = Vec::with_capacity(self.len() + extra);
+        // Read and written relaxed: a hint for the capacity, which nothing else reads.
+        let widest = shape.widest.load(Relaxed);
+        let room = if widest == 0 { extra } else { widest as usize };
+        let mut out = Vec::with_capacity(shape.len + room);
         for (cut, (part, hole)) in shape.parts.iter().zip(&shape.holes).enumerate() {
             out.extend_from_slice(part);
             write(*hole, &mut out);
             note(cut, out.len());
         }
         out.extend_from_slice(shape.parts.last().expect("a template has a last part"));
+        // Written only when it grows: a fill of the usual width writes nothing to the
+        // line every worker reads.
+        let wide = u32::try_from(out.len() - shape.len).unwrap_or(u32::MAX);
+        if wide > widest && wide <= LEARNED_MAX {
+            shape.widest.store(wide, Relaxed);
+        }
         out
     }
 
@@ -747,6 +768,32 @@ mod tests {
         assert!(f.template.is_none() && f.holes().is_none());
         assert_eq!(&f.bytes[..], br#"{"a":1}"#);
         assert!(Template::from_json(&json!([0, 1, 2, 3, 4].map(Template::hole)), 5).is_none());
+    }
+
+    /// A fill makes room for the holes as wide as the widest fill before it (up to
+    /// LEARNED_MAX), so an answer of the usual width fills a buffer of exactly its
+    /// length; narrower, wider or very wide values give the bytes they always gave.
+    #[test]
+    fn a_fill_makes_room_for_the_holes_it_has_seen_and_never_changes_a_byte() {
+        let v = json!({"a": Template::hole(0), "b": "x"});
+        let t = Template::from_json(&v, 1).expect("once");
+        let fill = |width: usize| {
+            let out = t.fill(2, |_, out| out.resize(out.len() + width, b'7'));
+            let want = format!(r#"{{"a":{},"b":"x"}}"#, "7".repeat(width));
+            assert_eq!(out, want.as_bytes(), "{width}");
+            out
+        };
+        assert!(fill(5).capacity() >= 5, "the caller's guess, then grown");
+        assert_eq!(fill(5).capacity(), t.len() + 5, "exactly, once seen");
+        assert_eq!(fill(1).capacity(), t.len() + 5, "narrower: the room kept");
+        fill(300);
+        assert_eq!(
+            fill(5).capacity(),
+            t.len() + 5,
+            "over LEARNED_MAX: not learned"
+        );
+        fill(9);
+        assert_eq!(fill(9).capacity(), t.len() + 9, "wider: learned");
     }
 
     #[test]

@@ -17,10 +17,14 @@
 //!
 //! Bounded by count and by bytes; the oldest entries are evicted first, and an entry
 //! larger than a quarter of the byte budget is not kept. [`Memo::approx_bytes`] is what
-//! it holds, for the server's memory budget.
+//! it holds, for the server's memory budget. Besides, each thread's last value is kept
+//! in a front slot of the memo's own (at most [`FRONTS`] of them, each holding one
+//! value the map kept, emptied by [`Memo::clear`]), so that a worker asking for the same
+//! key again takes no shared lock and hashes nothing.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, TryLockError};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -107,7 +111,9 @@ impl Drop for Key {
 /// Std rwlock, held for one map operation (and, shared, while [`Memo::with`] reads the
 /// value found), never while the value is made. Every worker reads the same few entries,
 /// so a read takes no clone: a shared counter written on every request would move
-/// between the cores' caches.
+/// between the cores' caches. For the same reason a worker's repeated key is read from
+/// its own front slot ([`Front`]), not under the map's lock, whose count every reader
+/// writes.
 #[derive(Debug)]
 pub struct Memo<V> {
     inner: RwLock<Fifo<V>>,
@@ -115,11 +121,86 @@ pub struct Memo<V> {
     /// `inner`'s bytes, readable without its lock; a server's shared cache counts them
     /// in the server's total as they change ([`Memo::counted_in`]).
     bytes: crate::budget::Gauge,
+    /// The threads' front slots: [`FRONTS`] of them, none in a cold memo.
+    fronts: Box<[Front<V>]>,
+    /// How many times the memo was cleared: a front slot's value from before the last
+    /// clear is not read.
+    generation: AtomicU64,
     /// Values made and values found, for tests.
     #[cfg(test)]
     made: std::sync::atomic::AtomicUsize,
     #[cfg(test)]
     found: std::sync::atomic::AtomicUsize,
+}
+
+/// How many front slots a memo has. A thread takes the one its index picks
+/// ([`front_index`]): a server's runtime workers each have one of their own; past this
+/// many threads they are shared, and a slot that another thread holds is passed by,
+/// never waited for.
+pub const FRONTS: usize = 8;
+
+/// One thread's last value of a memo, with its key: a copy of a handle the map kept (an
+/// `Arc` in every use), so it holds no memory of its own while the map keeps the value,
+/// and at most one value (within a quarter of the budget, as every kept one) once the
+/// map has evicted it, until the thread's next use or a clear. On its own cache lines
+/// (128 bytes: the pair the prefetcher fetches together), so a worker's lock of its own
+/// slot writes no line another worker reads.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Front<V>(Mutex<Option<Recent<V>>>);
+
+/// A thread's hold on its front slot.
+type FrontGuard<'a, V> = std::sync::MutexGuard<'a, Option<Recent<V>>>;
+
+#[derive(Debug)]
+struct Recent<V> {
+    /// The memo's [`Memo::generation`] when the value was found or made.
+    generation: u64,
+    key: Vec<u8>,
+    value: V,
+}
+
+impl<V> Front<V> {
+    fn empty() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    /// Note `value` as the thread's last, under `key`, reusing the key's buffer; the
+    /// value it replaces, to be dropped once no lock is held.
+    fn remember(slot: &mut Option<Recent<V>>, generation: u64, key: &[u8], value: V) -> Option<V> {
+        match slot {
+            Some(r) => {
+                r.generation = generation;
+                r.key.clear();
+                r.key.extend_from_slice(key);
+                Some(std::mem::replace(&mut r.value, value))
+            }
+            None => {
+                *slot = Some(Recent {
+                    generation,
+                    key: key.to_vec(),
+                    value,
+                });
+                None
+            }
+        }
+    }
+}
+
+/// This thread's front slot in every memo: threads are numbered as they first use one.
+fn front_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    }
+    INDEX
+        .try_with(|i| {
+            if i.get() == usize::MAX {
+                i.set(NEXT.fetch_add(1, Ordering::Relaxed) % FRONTS);
+            }
+            i.get()
+        })
+        .unwrap_or(0)
 }
 
 impl<V: Clone> Memo<V> {
@@ -134,10 +215,13 @@ impl<V: Clone> Memo<V> {
     }
 
     fn with_gauge(budget: Budget, bytes: crate::budget::Gauge) -> Self {
+        let fronts = if budget.entries == 0 { 0 } else { FRONTS };
         Self {
             inner: RwLock::new(Fifo::default()),
             budget,
             bytes,
+            fronts: (0..fronts).map(|_| Front::empty()).collect(),
+            generation: AtomicU64::new(0),
             #[cfg(test)]
             made: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(test)]
@@ -161,8 +245,9 @@ impl<V: Clone> Memo<V> {
     }
 
     /// `read` of the value under `key` (made by `make`, with its size in bytes, unless
-    /// kept), read in place under the shared lock when it is kept: `read` must not use
-    /// this memo. `None` from a cold cache (neither is called) or when `make` gives none.
+    /// kept), read in place (in this thread's front slot, or under the shared lock) when
+    /// it is kept: `read` must not use this memo. `None` from a cold cache (neither is
+    /// called) or when `make` gives none.
     pub fn with<R>(
         &self,
         key: &Key,
@@ -172,21 +257,67 @@ impl<V: Clone> Memo<V> {
         if self.budget.entries == 0 {
             return None;
         }
-        if let Some(v) = crate::lock::read(&self.inner).map.get(key.0.as_slice()) {
-            #[cfg(test)]
-            self.found
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Some(read(&v.0));
+        let generation = self.generation.load(Ordering::Acquire);
+        let front = self.front();
+        if let Some(Some(r)) = front.as_deref() {
+            if r.generation == generation && r.key == key.0 {
+                #[cfg(test)]
+                self.found.fetch_add(1, Ordering::Relaxed);
+                return Some(read(&r.value));
+            }
         }
+        let inner = crate::lock::read(&self.inner);
+        if let Some(kept) = inner.map.get(key.0.as_slice()) {
+            let r = read(&kept.0);
+            let value = kept.0.clone();
+            drop(inner);
+            #[cfg(test)]
+            self.found.fetch_add(1, Ordering::Relaxed);
+            Self::remember(front, generation, key, value);
+            return Some(r);
+        }
+        drop(inner);
+        // Made with no lock held (`make` may use this memo, even clear it: the value
+        // then goes in front with the generation from before, and is not read from it).
+        drop(front);
         let (v, size) = make()?;
         #[cfg(test)]
-        self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.made.fetch_add(1, Ordering::Relaxed);
         let r = read(&v);
         let size = size + 2 * key.0.len() + ENTRY_OVERHEAD;
-        let mut inner = crate::lock::write(&self.inner);
-        inner.insert(key.0.as_slice().into(), v, size, self.budget);
-        self.bytes.set(inner.bytes);
+        let copy = v.clone();
+        let kept = {
+            let mut inner = crate::lock::write(&self.inner);
+            let kept = inner.insert(key.0.as_slice().into(), v, size, self.budget);
+            self.bytes.set(inner.bytes);
+            kept
+        };
+        // Only a value the map kept goes in front: one it refused (over a quarter of the
+        // budget) is not held.
+        if kept {
+            Self::remember(self.front(), generation, key, copy);
+        }
         Some(r)
+    }
+
+    /// Note `value` in `front` (when this thread has its slot), the value it replaces
+    /// dropped once the slot is let go.
+    fn remember(front: Option<FrontGuard<'_, V>>, generation: u64, key: &Key, value: V) {
+        let Some(mut slot) = front else {
+            return;
+        };
+        let replaced = Front::remember(&mut slot, generation, &key.0, value);
+        drop(slot);
+        drop(replaced);
+    }
+
+    /// This thread's front slot, unless another thread holds it (never waited for).
+    fn front(&self) -> Option<FrontGuard<'_, V>> {
+        match self.fronts[front_index()].0.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Roughly how many bytes the kept values and their keys hold.
@@ -203,11 +334,21 @@ impl<V: Clone> Memo<V> {
         self.len() == 0
     }
 
-    /// Forget everything (the memory only: a cold cache answers the same bytes).
+    /// Forget everything (the memory only: a cold cache answers the same bytes), the
+    /// front slots' values too. One lock at a time: [`Memo::with`] takes a front slot,
+    /// then the map's lock.
     pub fn clear(&self) {
-        let mut inner = crate::lock::write(&self.inner);
-        *inner = Fifo::default();
-        self.bytes.set(0);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let old = {
+            let mut inner = crate::lock::write(&self.inner);
+            self.bytes.set(0);
+            std::mem::take(&mut *inner)
+        };
+        drop(old);
+        for front in &*self.fronts {
+            let value = crate::lock::lock(&front.0).take();
+            drop(value);
+        }
     }
 
     /// How many values were made rather than found.
@@ -248,10 +389,14 @@ impl<V> Default for Fifo<V> {
 
 impl<V> Fifo<V> {
     /// Keep `v` (of `size` bytes) unless it is over a quarter of the budget, evicting the
-    /// oldest entries until both bounds hold.
-    fn insert(&mut self, k: Box<[u8]>, v: V, size: usize, budget: Budget) {
-        if size > budget.bytes / 4 || budget.entries == 0 || self.map.contains_key(&k) {
-            return;
+    /// oldest entries until both bounds hold. Whether the key's value is kept (by this
+    /// call, or already).
+    fn insert(&mut self, k: Box<[u8]>, v: V, size: usize, budget: Budget) -> bool {
+        if size > budget.bytes / 4 || budget.entries == 0 {
+            return false;
+        }
+        if self.map.contains_key(&k) {
+            return true;
         }
         while self.map.len() >= budget.entries || self.bytes + size > budget.bytes {
             let Some(old) = self.order.pop_front() else {
@@ -264,6 +409,7 @@ impl<V> Fifo<V> {
         self.bytes += size;
         self.order.push_back(k.clone());
         self.map.insert(k, (v, size));
+        true
     }
 }
 
@@ -636,6 +782,103 @@ mod tests {
         }
         m.clear();
         assert_eq!((m.len(), m.approx_bytes()), (0, 0));
+    }
+
+    /// A thread's repeated key is read from its front slot, a handle on what the map
+    /// kept: the same value, nothing made again. The slot holds the thread's last value
+    /// only (an evicted value it no longer holds is freed), never one the map refused,
+    /// and a clear lets every handle go at once (what a reset frees); the next read
+    /// makes the value again.
+    #[test]
+    fn a_repeated_key_is_read_from_the_threads_front_which_holds_only_what_the_map_kept() {
+        let m: Memo<Arc<String>> = Memo::new(Budget {
+            entries: 2,
+            bytes: 4000,
+        });
+        let one = Arc::new("one".to_string());
+        let made = m.with(&key(1), || Some((one.clone(), 3)), |v| v.len());
+        assert_eq!(made, Some(3));
+        assert_eq!(
+            Arc::strong_count(&one),
+            3,
+            "the map's handle and the front's"
+        );
+        for _ in 0..3 {
+            let read = m.with(&key(1), || panic!("kept"), |v| v.to_string());
+            assert_eq!(read.as_deref(), Some("one"));
+        }
+        assert_eq!((m.made(), m.found()), (1, 3));
+        // The front moves on to key 2; key 3 evicts key 1 from the map.
+        m.with(&key(2), || Some((Arc::new("two".into()), 3)), |_| ());
+        assert_eq!(Arc::strong_count(&one), 2, "the front let go of it");
+        m.with(&key(3), || Some((Arc::new("three".into()), 3)), |_| ());
+        assert_eq!(Arc::strong_count(&one), 1, "evicted and in no front: freed");
+        // Refused by the map (over a quarter of the bytes): not held in front either.
+        let big = Arc::new("big".to_string());
+        m.with(&key(4), || Some((big.clone(), 1001)), |_| ());
+        assert_eq!(Arc::strong_count(&big), 1);
+        let again = Arc::new("again".to_string());
+        m.with(&key(5), || Some((again.clone(), 3)), |_| ());
+        assert_eq!(Arc::strong_count(&again), 3);
+        m.clear();
+        assert_eq!(
+            Arc::strong_count(&again),
+            1,
+            "a clear empties the fronts too"
+        );
+        let made_before = m.made();
+        m.with(&key(5), || Some((Arc::new("made".into()), 3)), |_| ());
+        assert_eq!(m.made(), made_before + 1, "after a clear, made again");
+    }
+
+    /// `make` runs with no lock held: it may read the memo, or clear it.
+    #[test]
+    fn a_value_s_maker_may_use_the_memo_and_even_clear_it() {
+        let m: Memo<Arc<u64>> = Memo::new(Budget {
+            entries: 8,
+            bytes: 4000,
+        });
+        let got = m.with(
+            &key(1),
+            || {
+                let inner = m.with(&key(2), || Some((Arc::new(2), 8)), |v| **v);
+                m.clear();
+                Some((Arc::new(10 + inner.unwrap_or_default()), 8))
+            },
+            |v| **v,
+        );
+        assert_eq!(got, Some(12));
+        assert_eq!(m.with(&key(1), || panic!("kept"), |v| **v), Some(12));
+        assert_eq!(m.with(&key(2), || Some((Arc::new(2), 8)), |v| **v), Some(2));
+        assert_eq!((m.made(), m.found()), (3, 1));
+    }
+
+    /// More threads than front slots, sharing them, some keys read again and again, a
+    /// clear now and then: every read is the key's own value.
+    #[test]
+    fn threads_sharing_front_slots_read_each_key_s_own_value() {
+        let m: Arc<Memo<Arc<u64>>> = Arc::new(Memo::new(Budget {
+            entries: 4,
+            bytes: 4000,
+        }));
+        let threads: Vec<_> = (0..2 * FRONTS as u64)
+            .map(|t| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2000u64 {
+                        let k = if i % 7 == 0 { i % 11 } else { t % 5 };
+                        let got = m.with(&key(k), || Some((Arc::new(k * 10), 8)), |v| **v);
+                        assert_eq!(got, Some(k * 10), "thread {t}, key {k}");
+                        if t == 0 && i % 500 == 0 {
+                            m.clear();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("no thread saw another key's value");
+        }
     }
 
     #[test]

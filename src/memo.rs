@@ -18,9 +18,9 @@
 //! Bounded by count and by bytes; the oldest entries are evicted first, and an entry
 //! larger than a quarter of the byte budget is not kept. [`Memo::approx_bytes`] is what
 //! it holds, for the server's memory budget. Besides, each thread's last value is kept
-//! in a front slot of the memo's own (at most [`FRONTS`] of them, each holding one
-//! value the map kept, emptied by [`Memo::clear`]), so that a worker asking for the same
-//! key again takes no shared lock and hashes nothing.
+//! in a front slot of the memo's own ([`front_count`] of them, each holding one value the
+//! map kept, together at most a quarter of the byte budget, emptied by [`Memo::clear`]),
+//! so that a worker asking for the same key again takes no shared lock and hashes nothing.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -121,8 +121,11 @@ pub struct Memo<V> {
     /// `inner`'s bytes, readable without its lock; a server's shared cache counts them
     /// in the server's total as they change ([`Memo::counted_in`]).
     bytes: crate::budget::Gauge,
-    /// The threads' front slots: [`FRONTS`] of them, none in a cold memo.
+    /// The threads' front slots: [`front_count`] of them, none in a cold memo.
     fronts: Box<[Front<V>]>,
+    /// The largest value (as sized for the map) a front slot holds: the slots together
+    /// hold at most a quarter of the byte budget beyond it.
+    front_max: usize,
     /// How many times the memo was cleared: a front slot's value from before the last
     /// clear is not read.
     generation: AtomicU64,
@@ -131,18 +134,30 @@ pub struct Memo<V> {
     made: std::sync::atomic::AtomicUsize,
     #[cfg(test)]
     found: std::sync::atomic::AtomicUsize,
+    /// Of the values found, those read from the thread's front slot.
+    #[cfg(test)]
+    front_hits: std::sync::atomic::AtomicUsize,
 }
 
-/// How many front slots a memo has. A thread takes the one its index picks
-/// ([`front_index`]): a server's runtime workers each have one of their own; past this
-/// many threads they are shared, and a slot that another thread holds is passed by,
-/// never waited for.
-pub const FRONTS: usize = 8;
+/// How many front slots a memo has: twice the cores, 8 to 64. A thread takes the one its
+/// number picks ([`front_index`]); threads are numbered as they first use a memo, and a
+/// server's runtime workers (one a core, living as long as the server) answer every
+/// request that does, so each has a slot of its own. Past that many threads (tests, many
+/// cores) slots are shared: a slot another thread holds is passed by, never waited for.
+pub fn front_count() -> usize {
+    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .saturating_mul(2)
+            .clamp(8, 64)
+    })
+}
 
-/// One thread's last value of a memo, with its key: a copy of a handle the map kept (an
+/// One thread's last value of a memo, with its key: a copy of the handle the map kept (an
 /// `Arc` in every use), so it holds no memory of its own while the map keeps the value,
-/// and at most one value (within a quarter of the budget, as every kept one) once the
-/// map has evicted it, until the thread's next use or a clear. On its own cache lines
+/// and one value of at most [`Memo::front_max`] bytes once the map has evicted it, until
+/// the thread's next use or a clear. On its own cache lines
 /// (128 bytes: the pair the prefetcher fetches together), so a worker's lock of its own
 /// slot writes no line another worker reads.
 #[derive(Debug)]
@@ -187,7 +202,7 @@ impl<V> Front<V> {
     }
 }
 
-/// This thread's front slot in every memo: threads are numbered as they first use one.
+/// This thread's front slot in every memo ([`front_count`]).
 fn front_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
@@ -196,7 +211,7 @@ fn front_index() -> usize {
     INDEX
         .try_with(|i| {
             if i.get() == usize::MAX {
-                i.set(NEXT.fetch_add(1, Ordering::Relaxed) % FRONTS);
+                i.set(NEXT.fetch_add(1, Ordering::Relaxed) % front_count());
             }
             i.get()
         })
@@ -215,17 +230,24 @@ impl<V: Clone> Memo<V> {
     }
 
     fn with_gauge(budget: Budget, bytes: crate::budget::Gauge) -> Self {
-        let fronts = if budget.entries == 0 { 0 } else { FRONTS };
+        let fronts = if budget.entries == 0 {
+            0
+        } else {
+            front_count()
+        };
         Self {
             inner: RwLock::new(Fifo::default()),
             budget,
             bytes,
             fronts: (0..fronts).map(|_| Front::empty()).collect(),
+            front_max: budget.bytes / 4 / fronts.max(1),
             generation: AtomicU64::new(0),
             #[cfg(test)]
             made: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(test)]
             found: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(test)]
+            front_hits: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -262,18 +284,24 @@ impl<V: Clone> Memo<V> {
         if let Some(Some(r)) = front.as_deref() {
             if r.generation == generation && r.key == key.0 {
                 #[cfg(test)]
-                self.found.fetch_add(1, Ordering::Relaxed);
+                {
+                    self.found.fetch_add(1, Ordering::Relaxed);
+                    self.front_hits.fetch_add(1, Ordering::Relaxed);
+                }
                 return Some(read(&r.value));
             }
         }
         let inner = crate::lock::read(&self.inner);
-        if let Some(kept) = inner.map.get(key.0.as_slice()) {
-            let r = read(&kept.0);
-            let value = kept.0.clone();
+        if let Some((kept, size)) = inner.map.get(key.0.as_slice()) {
+            let r = read(kept);
+            // A handle only for a slot this thread holds and may fill.
+            let value = (front.is_some() && *size <= self.front_max).then(|| kept.clone());
             drop(inner);
             #[cfg(test)]
             self.found.fetch_add(1, Ordering::Relaxed);
-            Self::remember(front, generation, key, value);
+            if let Some(value) = value {
+                Self::remember(front, generation, key, value);
+            }
             return Some(r);
         }
         drop(inner);
@@ -285,17 +313,19 @@ impl<V: Clone> Memo<V> {
         self.made.fetch_add(1, Ordering::Relaxed);
         let r = read(&v);
         let size = size + 2 * key.0.len() + ENTRY_OVERHEAD;
-        let copy = v.clone();
+        // What the map keeps under the key (this value, or one another thread made
+        // first), for the front: a value the map refused is not held.
         let kept = {
             let mut inner = crate::lock::write(&self.inner);
-            let kept = inner.insert(key.0.as_slice().into(), v, size, self.budget);
+            let kept = inner
+                .insert(key.0.as_slice().into(), v, size, self.budget)
+                .filter(|(_, size)| *size <= self.front_max)
+                .map(|(kept, _)| kept.clone());
             self.bytes.set(inner.bytes);
             kept
         };
-        // Only a value the map kept goes in front: one it refused (over a quarter of the
-        // budget) is not held.
-        if kept {
-            Self::remember(self.front(), generation, key, copy);
+        if let Some(kept) = kept {
+            Self::remember(self.front(), generation, key, kept);
         }
         Some(r)
     }
@@ -362,6 +392,12 @@ impl<V: Clone> Memo<V> {
     pub fn found(&self) -> usize {
         self.found.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// How many of the values found were read from the thread's front slot.
+    #[cfg(test)]
+    pub fn front_hits(&self) -> usize {
+        self.front_hits.load(Ordering::Relaxed)
+    }
 }
 
 /// What an entry costs besides its value and key: the map's slot, the order queue's,
@@ -389,14 +425,14 @@ impl<V> Default for Fifo<V> {
 
 impl<V> Fifo<V> {
     /// Keep `v` (of `size` bytes) unless it is over a quarter of the budget, evicting the
-    /// oldest entries until both bounds hold. Whether the key's value is kept (by this
-    /// call, or already).
-    fn insert(&mut self, k: Box<[u8]>, v: V, size: usize, budget: Budget) -> bool {
+    /// oldest entries until both bounds hold. What is kept under the key, with its size:
+    /// `v`, or the value already there (`v` is then dropped); `None` if `v` is refused.
+    fn insert(&mut self, k: Box<[u8]>, v: V, size: usize, budget: Budget) -> Option<&(V, usize)> {
         if size > budget.bytes / 4 || budget.entries == 0 {
-            return false;
+            return None;
         }
         if self.map.contains_key(&k) {
-            return true;
+            return self.map.get(&k);
         }
         while self.map.len() >= budget.entries || self.bytes + size > budget.bytes {
             let Some(old) = self.order.pop_front() else {
@@ -408,8 +444,7 @@ impl<V> Fifo<V> {
         }
         self.bytes += size;
         self.order.push_back(k.clone());
-        self.map.insert(k, (v, size));
-        true
+        Some(self.map.entry(k).or_insert((v, size)))
     }
 }
 
@@ -786,15 +821,17 @@ mod tests {
 
     /// A thread's repeated key is read from its front slot, a handle on what the map
     /// kept: the same value, nothing made again. The slot holds the thread's last value
-    /// only (an evicted value it no longer holds is freed), never one the map refused,
-    /// and a clear lets every handle go at once (what a reset frees); the next read
-    /// makes the value again.
+    /// only (an evicted value it no longer holds is freed), never one the map refused or
+    /// one over its share of the budget, and a clear lets every handle go at once (what
+    /// a reset frees); the next read makes the value again.
     #[test]
     fn a_repeated_key_is_read_from_the_threads_front_which_holds_only_what_the_map_kept() {
-        let m: Memo<Arc<String>> = Memo::new(Budget {
+        let budget = Budget {
             entries: 2,
-            bytes: 4000,
-        });
+            bytes: 100_000,
+        };
+        let m: Memo<Arc<String>> = Memo::new(budget);
+        assert!(m.front_max >= 300, "small values fit any machine's slots");
         let one = Arc::new("one".to_string());
         let made = m.with(&key(1), || Some((one.clone(), 3)), |v| v.len());
         assert_eq!(made, Some(3));
@@ -807,7 +844,7 @@ mod tests {
             let read = m.with(&key(1), || panic!("kept"), |v| v.to_string());
             assert_eq!(read.as_deref(), Some("one"));
         }
-        assert_eq!((m.made(), m.found()), (1, 3));
+        assert_eq!((m.made(), m.found(), m.front_hits()), (1, 3, 3));
         // The front moves on to key 2; key 3 evicts key 1 from the map.
         m.with(&key(2), || Some((Arc::new("two".into()), 3)), |_| ());
         assert_eq!(Arc::strong_count(&one), 2, "the front let go of it");
@@ -815,8 +852,20 @@ mod tests {
         assert_eq!(Arc::strong_count(&one), 1, "evicted and in no front: freed");
         // Refused by the map (over a quarter of the bytes): not held in front either.
         let big = Arc::new("big".to_string());
-        m.with(&key(4), || Some((big.clone(), 1001)), |_| ());
+        m.with(
+            &key(4),
+            || Some((big.clone(), budget.bytes / 4 + 1)),
+            |_| (),
+        );
         assert_eq!(Arc::strong_count(&big), 1);
+        // Kept by the map, but over a slot's share: read under the map's lock.
+        let wide = Arc::new("wide".to_string());
+        let size = budget.bytes / 4 - 500;
+        assert!(size > m.front_max);
+        m.with(&key(6), || Some((wide.clone(), size)), |_| ());
+        m.with(&key(6), || panic!("kept"), |_| ());
+        assert_eq!(Arc::strong_count(&wide), 2, "the map's handle only");
+        assert_eq!(m.front_hits(), 3);
         let again = Arc::new("again".to_string());
         m.with(&key(5), || Some((again.clone(), 3)), |_| ());
         assert_eq!(Arc::strong_count(&again), 3);
@@ -831,12 +880,14 @@ mod tests {
         assert_eq!(m.made(), made_before + 1, "after a clear, made again");
     }
 
-    /// `make` runs with no lock held: it may read the memo, or clear it.
+    /// `make` runs with no lock held: it may read the memo, or clear it; a value made
+    /// before a clear is not read from the front after it. Two makers of one key: the
+    /// front holds what the map kept, the later value is let go.
     #[test]
     fn a_value_s_maker_may_use_the_memo_and_even_clear_it() {
         let m: Memo<Arc<u64>> = Memo::new(Budget {
             entries: 8,
-            bytes: 4000,
+            bytes: 100_000,
         });
         let got = m.with(
             &key(1),
@@ -849,8 +900,37 @@ mod tests {
         );
         assert_eq!(got, Some(12));
         assert_eq!(m.with(&key(1), || panic!("kept"), |v| **v), Some(12));
+        assert_eq!(
+            m.front_hits(),
+            0,
+            "made before the clear: read from the map"
+        );
+        assert_eq!(m.with(&key(1), || panic!("kept"), |v| **v), Some(12));
+        assert_eq!(m.front_hits(), 1, "then from the front");
         assert_eq!(m.with(&key(2), || Some((Arc::new(2), 8)), |v| **v), Some(2));
-        assert_eq!((m.made(), m.found()), (3, 1));
+        assert_eq!((m.made(), m.found()), (3, 2));
+
+        let first = Arc::new(7u64);
+        let later = Arc::new(7u64);
+        let (f, l) = (first.clone(), later.clone());
+        m.with(
+            &key(3),
+            || {
+                m.with(&key(3), || Some((f, 8)), |_| ());
+                Some((l, 8))
+            },
+            |_| (),
+        );
+        assert_eq!(
+            Arc::strong_count(&later),
+            1,
+            "the map kept the first: let go"
+        );
+        assert_eq!(
+            Arc::strong_count(&first),
+            3,
+            "the map's handle and the front's"
+        );
     }
 
     /// More threads than front slots, sharing them, some keys read again and again, a
@@ -861,7 +941,7 @@ mod tests {
             entries: 4,
             bytes: 4000,
         }));
-        let threads: Vec<_> = (0..2 * FRONTS as u64)
+        let threads: Vec<_> = (0..2 * front_count() as u64)
             .map(|t| {
                 let m = m.clone();
                 std::thread::spawn(move || {

@@ -470,7 +470,8 @@ struct Shape {
     len: usize,
     /// [`Template::heap_bytes`], counted once.
     heap: usize,
-    /// The widest the holes' values were together in a fill so far, up to
+    /// About the widest the holes' values were together in a fill so far (two fills at
+    /// once may leave the narrower's width), up to
     /// [`LEARNED_MAX`] (0 before the first): the room a fill makes for them, so that an
     /// answer whose values keep their width fills a buffer of exactly its length, which
     /// `Bytes` takes without allocating a shared header (and frees without an atomic

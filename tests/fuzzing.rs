@@ -194,6 +194,34 @@ fn hostile_requests(vendor: &str) {
     }
 }
 
+/// A body nested just under the mock's 128-level limit comes back in Credeau's 422
+/// `input` a few levels deeper than serde_json's default reader takes: the oracle reads it
+/// at any depth (found by fuzz/run.sh, the case as it found it).
+#[test]
+fn credeau_echoes_a_value_nested_just_under_the_limit_in_a_422_the_oracle_reads() {
+    let target = targets::target("credeau");
+    let case = Case {
+        template: 26,
+        mutations: vec![Mutation::Body(BodyEdit::Nest(6879, 126))],
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a test runtime");
+    let h = Harness::new();
+    rt.block_on(async {
+        let vars = targets::prepare(&h, target.setup).await;
+        let req = case.build(target, &vars);
+        let answer = h.send(&req).await;
+        let sent = answer.as_ref().expect("answered");
+        assert_eq!(sent.status, 422, "{}", sent.text());
+        let detail = &sent.json().expect("JSON at any depth")["detail"][0];
+        assert_eq!(detail["type"], "string_type");
+        oracle::check("credeau", &req, &answer).expect("the oracle's checks hold");
+    });
+}
+
 #[test]
 fn finbox_answers_hostile_requests_in_its_own_error_shape() {
     hostile_requests("finbox");

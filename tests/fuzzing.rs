@@ -167,16 +167,20 @@ fn case(target: &'static Target) -> impl Strategy<Value = Case> {
     })
 }
 
+/// A runtime on a paused clock: a `slow-` scenario's 3 s delay passes at once.
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a test runtime")
+}
+
 /// Run the hostile cases of `vendor`: each from a freshly reset server, after the
 /// vendor's setup calls.
 fn hostile_requests(vendor: &str) {
     let target = targets::target(vendor);
-    // A paused clock: a `slow-` scenario's 3 s delay passes at once.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("a test runtime");
+    let rt = paused_runtime();
     let h = Harness::new();
     let mut runner = TestRunner::new(config());
     let result = runner.run(&case(target), |case| {
@@ -204,11 +208,7 @@ fn credeau_echoes_a_value_nested_just_under_the_limit_in_a_422_the_oracle_reads(
         template: 26,
         mutations: vec![Mutation::Body(BodyEdit::Nest(6879, 126))],
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("a test runtime");
+    let rt = paused_runtime();
     let h = Harness::new();
     rt.block_on(async {
         let vars = targets::prepare(&h, target.setup).await;

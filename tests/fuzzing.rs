@@ -222,6 +222,26 @@ fn credeau_echoes_a_value_nested_just_under_the_limit_in_a_422_the_oracle_reads(
     });
 }
 
+/// The oracle reads an answer at any depth up to its cap, counting only the brackets
+/// outside strings; deeper is a failed check, not a stack overflow.
+#[test]
+fn the_oracle_reads_deep_answers_up_to_its_cap() {
+    let answer = |body: String| crate::hostile::Answer {
+        status: 200,
+        headers: Default::default(),
+        body: body.into(),
+    };
+    let nested = |n: usize| format!("{}\"[{{\\\"\"{}", "[".repeat(n), "]".repeat(n));
+    assert!(answer(nested(200)).json().is_some());
+    assert!(answer(nested(crate::hostile::ANSWER_DEPTH_MAX))
+        .json()
+        .is_some());
+    assert!(answer(nested(crate::hostile::ANSWER_DEPTH_MAX + 1))
+        .json()
+        .is_none());
+    assert!(answer(nested(20_000)).json().is_none());
+}
+
 #[test]
 fn finbox_answers_hostile_requests_in_its_own_error_shape() {
     hostile_requests("finbox");

@@ -216,6 +216,10 @@ fn credeau_echoes_a_value_nested_just_under_the_limit_in_a_422_the_oracle_reads(
         let answer = h.send(&req).await;
         let sent = answer.as_ref().expect("answered");
         assert_eq!(sent.status, 422, "{}", sent.text());
+        // Still the case that needs the unbounded reader: serde_json's default refuses it.
+        let default = serde_json::from_slice::<serde_json::Value>(&sent.body)
+            .expect_err("deeper than serde_json's default limit");
+        assert!(default.to_string().contains("recursion limit"), "{default}");
         let detail = &sent.json().expect("JSON at any depth")["detail"][0];
         assert_eq!(detail["type"], "string_type");
         oracle::check("credeau", &req, &answer).expect("the oracle's checks hold");
